@@ -1,0 +1,1557 @@
+//! Stage (1): Kubernetes manifests (YAML or JSON) -> workloads -> container image sites,
+//! each with the file, line and column of its `image:` value.
+//!
+//! [`load`] reads files, directories and stdin under [`Limits`]; [`extract`] parses each
+//! source with [`yaml`] (exact spans, limits enforced while streaming) and finds the image
+//! sites; [`rewrite`] puts new values back byte-exactly for `supplygate pin`.
+//!
+//! Where images are looked for, in each object (and in each item of a `List` or `*List`):
+//! - built-in workloads: the pod spec of `Pod`, `Deployment`, `ReplicaSet`, `StatefulSet`,
+//!   `DaemonSet`, `Job`, `ReplicationController`, `CronJob` and `PodTemplate`;
+//! - kinds named by an [`ExtraRule`] (CRDs): its `pod_specs` and `images` paths;
+//! - any other kind: every `containers`, `initContainers` and `ephemeralContainers` list of
+//!   mappings found anywhere in the object. A CRD that embeds a pod template (Argo Rollout,
+//!   Knative Service, ...) is thus checked even without a rule, rather than passing unseen.
+//!
+//! In a pod spec, a container whose `image` is missing, null or not a scalar is skipped (the
+//! API server rejects it); a scalar of another YAML type (`image: 1.0`) is kept as its text,
+//! so that it fails the reference check rather than passing unseen.
+
+use std::collections::{BTreeMap, HashSet};
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use yaml::Node;
+
+pub mod rewrite;
+pub mod yaml;
+
+pub use rewrite::{apply_edits, write_atomic, Edit, RewriteError};
+
+/// Where a manifest came from.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Origin {
+    /// A file on disk (as given or found when walking a directory).
+    File(PathBuf),
+    /// Standard input (`-`).
+    Stdin,
+}
+
+impl std::fmt::Display for Origin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::File(p) => write!(f, "{}", p.display()),
+            Self::Stdin => f.write_str("<stdin>"),
+        }
+    }
+}
+
+/// A manifest file's text.
+#[derive(Debug, Clone)]
+pub struct Source {
+    /// Where it came from.
+    pub origin: Arc<Origin>,
+    /// The whole text, UTF-8.
+    pub text: String,
+}
+
+/// Size and shape limits for untrusted YAML.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Largest file accepted, in bytes.
+    pub max_file_bytes: u64,
+    /// Deepest nesting of sequences and mappings.
+    pub max_depth: usize,
+    /// Most nodes visited in one document, counting every alias expansion; also the most
+    /// nodes that anchors and aliases may copy in one file (see [`yaml`]).
+    pub max_nodes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_file_bytes: 16 * 1024 * 1024,
+            max_depth: 128,
+            max_nodes: 1_000_000,
+        }
+    }
+}
+
+/// A position in a text: 1-based line and column (in characters), and the byte range.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize)]
+pub struct Span {
+    /// 1-based line.
+    pub line: usize,
+    /// 1-based column, counted in characters.
+    pub column: usize,
+    /// Byte offset of the first byte (for a quoted scalar: the opening quote).
+    pub start: usize,
+    /// Byte offset one past the last byte (for a quoted scalar: past the closing quote).
+    pub end: usize,
+}
+
+/// How the `image:` scalar is written, so that `pin` can keep it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ScalarStyle {
+    /// `image: nginx`
+    Plain,
+    /// `image: 'nginx'`
+    SingleQuoted,
+    /// `image: "nginx"`
+    DoubleQuoted,
+    /// `image: |` or `>` block scalars.
+    Block,
+}
+
+/// Which list of a pod spec a container is in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ContainerKind {
+    /// `containers`
+    Container,
+    /// `initContainers`
+    Init,
+    /// `ephemeralContainers`
+    Ephemeral,
+    /// An image path from config (`images:` of an extra kind).
+    Other,
+}
+
+/// The Kubernetes object an image site belongs to.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Resource {
+    /// `apiVersion`
+    pub api_version: String,
+    /// `kind`
+    pub kind: String,
+    /// `metadata.namespace`
+    pub namespace: Option<String>,
+    /// `metadata.name`
+    pub name: Option<String>,
+    /// `metadata.labels`
+    pub labels: BTreeMap<String, String>,
+    /// `metadata.annotations`
+    pub annotations: BTreeMap<String, String>,
+    /// 0-based index of the YAML document in its file.
+    pub document: usize,
+    /// 1-based line where the object starts.
+    pub line: usize,
+}
+
+/// One `image:` value in a manifest.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ImageSite {
+    /// The file it is in.
+    #[serde(serialize_with = "serialize_origin")]
+    pub origin: Arc<Origin>,
+    /// Where the value is.
+    pub span: Span,
+    /// The scalar's value (unquoted, unescaped).
+    pub image: String,
+    /// How the scalar is written.
+    pub style: ScalarStyle,
+    /// The object it belongs to.
+    pub resource: Arc<Resource>,
+    /// The container's `name`, when the image is in a container.
+    pub container: Option<String>,
+    /// Which container list.
+    pub container_kind: ContainerKind,
+    /// Path from the object root, e.g. `spec.template.spec.containers[0].image`.
+    pub path: String,
+}
+
+fn serialize_origin<S: serde::Serializer>(o: &Arc<Origin>, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(o)
+}
+
+/// A document that was not read as a Kubernetes object, and why.
+#[derive(Debug, Clone)]
+pub struct Skipped {
+    /// The file.
+    pub origin: Arc<Origin>,
+    /// 0-based document index.
+    pub document: usize,
+    /// 1-based line of the document start.
+    pub line: usize,
+    /// Why (e.g. "no `apiVersion`/`kind`").
+    pub reason: String,
+}
+
+/// Extra places to find images in kinds the tool does not know (CRDs), from config.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ExtraImagePaths {
+    /// Rules, tried in order for every object.
+    pub rules: Vec<ExtraRule>,
+}
+
+/// One CRD rule: which objects, and where their pod specs or image fields are.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExtraRule {
+    /// `kind` to match exactly.
+    pub kind: String,
+    /// `apiVersion` to match: exact (`argoproj.io/v1alpha1`) or group only (`argoproj.io`); `None` matches any.
+    pub api_version: Option<String>,
+    /// Paths to pod specs (`spec.template.spec`): containers, initContainers, ephemeralContainers are read there.
+    pub pod_specs: Vec<String>,
+    /// Paths to image scalars (`spec.steps[*].image`).
+    pub images: Vec<String>,
+}
+
+/// What one source yielded.
+#[derive(Debug, Clone, Default)]
+pub struct Extracted {
+    /// Image sites in document order.
+    pub sites: Vec<ImageSite>,
+    /// Documents that were not Kubernetes objects.
+    pub skipped: Vec<Skipped>,
+}
+
+/// Why manifests could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ManifestError {
+    /// Could not read a file or directory.
+    #[error("{path}: {source}")]
+    Io {
+        /// The path.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Malformed YAML/JSON, or a limit exceeded while reading it.
+    #[error("{origin}:{line}:{column}: {message}")]
+    Syntax {
+        /// The file.
+        origin: Arc<Origin>,
+        /// 1-based line.
+        line: usize,
+        /// 1-based column.
+        column: usize,
+        /// What is wrong.
+        message: String,
+    },
+    /// The file is larger than [`Limits::max_file_bytes`].
+    #[error("{origin}: file is larger than the limit of {limit} bytes")]
+    TooLarge {
+        /// The file.
+        origin: Arc<Origin>,
+        /// The limit.
+        limit: u64,
+    },
+    /// The file is not UTF-8.
+    #[error("{origin}: not valid UTF-8")]
+    NotUtf8 {
+        /// The file.
+        origin: Arc<Origin>,
+    },
+}
+
+/// Reads files, directories (recursively: .yaml, .yml, .json, sorted) and `-` (stdin).
+///
+/// A directory is walked depth first in name order; hidden entries (`.git`, `.github`,
+/// `.gitlab-ci.yml`) and symbolic links to directories are skipped. A file named explicitly is
+/// read whatever its extension. `-` reads standard input once, however often it is given.
+///
+/// # Errors
+/// [`ManifestError::Io`] for a path that cannot be read, [`ManifestError::TooLarge`] for a file
+/// over `limits.max_file_bytes` (found without reading more than the limit), and
+/// [`ManifestError::NotUtf8`]. The first error ends the load; [`load_each`] goes on instead.
+pub fn load(paths: &[PathBuf], limits: &Limits) -> Result<Vec<Source>, ManifestError> {
+    load_each(paths, limits).into_iter().collect()
+}
+
+/// Like [`load`], but goes on after an error: one result per file found (a path that cannot
+/// be listed gives one error), in the same order.
+#[must_use]
+pub fn load_each(paths: &[PathBuf], limits: &Limits) -> Vec<Result<Source, ManifestError>> {
+    let mut out = Vec::new();
+    let mut stdin_read = false;
+    for path in paths {
+        if path.as_os_str() == "-" {
+            if !stdin_read {
+                stdin_read = true;
+                out.push(read_limited(
+                    std::io::stdin().lock(),
+                    Arc::new(Origin::Stdin),
+                    limits,
+                ));
+            }
+            continue;
+        }
+        match std::fs::metadata(path) {
+            Ok(meta) if meta.is_dir() => walk_dir(path, limits, &mut out),
+            Ok(_) => out.push(read_file(path, limits)),
+            Err(source) => out.push(Err(ManifestError::Io {
+                path: path.clone(),
+                source,
+            })),
+        }
+    }
+    out
+}
+
+fn walk_dir(root: &Path, limits: &Limits, out: &mut Vec<Result<Source, ManifestError>>) {
+    // Iterative, depth first, entries in name order: the stack holds the entries still to
+    // visit, reversed so that the first name is popped first.
+    let mut stack = vec![root.to_path_buf()];
+    let mut first = true;
+    while let Some(dir) = stack.pop() {
+        let is_dir = first || std::fs::symlink_metadata(&dir).is_ok_and(|m| m.is_dir());
+        first = false;
+        if !is_dir {
+            out.push(read_file(&dir, limits));
+            continue;
+        }
+        let entries = match std::fs::read_dir(&dir) {
+            Ok(entries) => entries,
+            Err(source) => {
+                out.push(Err(ManifestError::Io { path: dir, source }));
+                continue;
+            }
+        };
+        let mut children = Vec::new();
+        for entry in entries {
+            let entry = match entry {
+                Ok(e) => e,
+                Err(source) => {
+                    out.push(Err(ManifestError::Io {
+                        path: dir.clone(),
+                        source,
+                    }));
+                    continue;
+                }
+            };
+            let path = entry.path();
+            let name = entry.file_name();
+            if name.to_string_lossy().starts_with('.') {
+                tracing::debug!(path = %path.display(), "skipping hidden entry");
+                continue;
+            }
+            let Ok(file_type) = entry.file_type() else {
+                continue;
+            };
+            let wanted = if file_type.is_dir() {
+                true
+            } else if file_type.is_symlink() && std::fs::metadata(&path).is_ok_and(|m| m.is_dir()) {
+                tracing::debug!(path = %path.display(), "not following a link to a directory");
+                false
+            } else {
+                has_manifest_extension(&path)
+            };
+            if wanted {
+                children.push(path);
+            }
+        }
+        children.sort();
+        stack.extend(children.into_iter().rev());
+    }
+}
+
+fn has_manifest_extension(path: &Path) -> bool {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| matches!(e.to_ascii_lowercase().as_str(), "yaml" | "yml" | "json"))
+}
+
+fn read_file(path: &Path, limits: &Limits) -> Result<Source, ManifestError> {
+    let io = |source| ManifestError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let origin = Arc::new(Origin::File(path.to_path_buf()));
+    let file = std::fs::File::open(path).map_err(io)?;
+    if file.metadata().map_err(io)?.len() > limits.max_file_bytes {
+        return Err(ManifestError::TooLarge {
+            origin,
+            limit: limits.max_file_bytes,
+        });
+    }
+    read_limited(file, origin, limits)
+}
+
+/// Reads at most one byte more than the limit, so that a huge file or an endless stream costs
+/// no more memory than an accepted one.
+fn read_limited(
+    reader: impl Read,
+    origin: Arc<Origin>,
+    limits: &Limits,
+) -> Result<Source, ManifestError> {
+    let mut bytes = Vec::new();
+    reader
+        .take(limits.max_file_bytes.saturating_add(1))
+        .read_to_end(&mut bytes)
+        .map_err(|source| ManifestError::Io {
+            path: match origin.as_ref() {
+                Origin::File(p) => p.clone(),
+                Origin::Stdin => PathBuf::from("-"),
+            },
+            source,
+        })?;
+    if u64::try_from(bytes.len()).map_or(true, |n| n > limits.max_file_bytes) {
+        return Err(ManifestError::TooLarge {
+            origin,
+            limit: limits.max_file_bytes,
+        });
+    }
+    match String::from_utf8(bytes) {
+        Ok(text) => Ok(Source { origin, text }),
+        Err(_) => Err(ManifestError::NotUtf8 { origin }),
+    }
+}
+
+/// Finds every image site in one source.
+///
+/// Documents are parsed one at a time, so memory holds one document tree at most. Sites come
+/// in document order; within a document, in the order their values are written.
+///
+/// # Errors
+/// [`ManifestError::Syntax`] or [`ManifestError::TooLarge`] when the text is not valid YAML or
+/// exceeds `limits`; nothing is returned for the file then.
+pub fn extract(
+    source: &Source,
+    extra: &ExtraImagePaths,
+    limits: &Limits,
+) -> Result<Extracted, ManifestError> {
+    let mut out = Extracted::default();
+    let mut index = 0;
+    yaml::for_each_document(&source.text, &source.origin, limits, |doc| {
+        let mut walker = Walker {
+            origin: &source.origin,
+            extra,
+            document: index,
+            doc_line: doc.line,
+            out: &mut out,
+        };
+        walker.document(&doc);
+        index += 1;
+        Ok(())
+    })?;
+    Ok(out)
+}
+
+/// Pod spec locations of the built-in workload kinds.
+fn builtin_pod_specs(kind: &str) -> Option<&'static str> {
+    Some(match kind {
+        "Pod" => "spec",
+        "Deployment"
+        | "ReplicaSet"
+        | "StatefulSet"
+        | "DaemonSet"
+        | "Job"
+        | "ReplicationController" => "spec.template.spec",
+        "CronJob" => "spec.jobTemplate.spec.template.spec",
+        "PodTemplate" => "template.spec",
+        _ => return None,
+    })
+}
+
+/// The container lists of a pod spec, in the order Kubernetes starts them.
+const CONTAINER_LISTS: [(&str, ContainerKind); 3] = [
+    ("initContainers", ContainerKind::Init),
+    ("containers", ContainerKind::Container),
+    ("ephemeralContainers", ContainerKind::Ephemeral),
+];
+
+/// An object still to visit: the node, its path prefix (`items[2].` in a list), and the
+/// `apiVersion`/`kind` a typed list (`PodList`) gives items that do not say.
+struct Pending<'n> {
+    node: &'n Node,
+    prefix: String,
+    inherited: Option<(String, String)>,
+}
+
+struct Walker<'a> {
+    origin: &'a Arc<Origin>,
+    extra: &'a ExtraImagePaths,
+    document: usize,
+    /// Where the document starts (its `---`, or its first token).
+    doc_line: usize,
+    out: &'a mut Extracted,
+}
+
+impl Walker<'_> {
+    fn skip(&mut self, line: usize, reason: String) {
+        tracing::debug!(origin = %self.origin, document = self.document, line, "skipped: {reason}");
+        self.out.skipped.push(Skipped {
+            origin: self.origin.clone(),
+            document: self.document,
+            line,
+            reason,
+        });
+    }
+
+    fn document(&mut self, doc: &yaml::Document) {
+        if doc.root.is_null() {
+            self.skip(doc.line, "empty document".to_owned());
+            return;
+        }
+        if doc.root.as_mapping().is_none() {
+            self.skip(
+                doc.line,
+                format!(
+                    "not a Kubernetes object: the document is {}",
+                    doc.root.kind_name()
+                ),
+            );
+            return;
+        }
+        let first_site = self.out.sites.len();
+        let mut stack = vec![Pending {
+            node: &doc.root,
+            prefix: String::new(),
+            inherited: None,
+        }];
+        while let Some(pending) = stack.pop() {
+            let mut items = self.object(pending);
+            items.reverse();
+            stack.extend(items);
+        }
+        if let Some(sites) = self.out.sites.get_mut(first_site..) {
+            sites.sort_by_key(|s| s.span.start);
+        }
+    }
+
+    /// Reads one object; returns the items of a list, to be read next.
+    fn object<'n>(&mut self, p: Pending<'n>) -> Vec<Pending<'n>> {
+        let node = p.node;
+        let line = if p.prefix.is_empty() {
+            self.doc_line
+        } else {
+            node.span.line
+        };
+        let at = if p.prefix.is_empty() {
+            String::new()
+        } else {
+            format!("`{}`: ", p.prefix.trim_end_matches('.'))
+        };
+        if node.as_mapping().is_none() {
+            let kind = node.kind_name();
+            self.skip(line, format!("{at}not a Kubernetes object: it is {kind}"));
+            return Vec::new();
+        }
+        let own = |key: &str| {
+            node.get(key)
+                .and_then(Node::as_str)
+                .filter(|s| !s.is_empty())
+        };
+        let (api_version, kind) = match (own("apiVersion"), own("kind"), &p.inherited) {
+            (Some(a), Some(k), _) => (a.to_owned(), k.to_owned()),
+            (a, k, Some((ia, ik))) => (
+                a.map_or_else(|| ia.clone(), str::to_owned),
+                k.map_or_else(|| ik.clone(), str::to_owned),
+            ),
+            _ => {
+                let what = "it has no string `apiVersion` and `kind`";
+                self.skip(line, format!("{at}not a Kubernetes object: {what}"));
+                return Vec::new();
+            }
+        };
+        if kind.ends_with("List") {
+            if let Some(items) = node.get("items").and_then(Node::as_sequence) {
+                let inherited = (kind != "List").then(|| {
+                    let item_kind = kind.strip_suffix("List").unwrap_or(&kind).to_owned();
+                    (api_version.clone(), item_kind)
+                });
+                return items
+                    .iter()
+                    .enumerate()
+                    .map(|(i, item)| Pending {
+                        node: item,
+                        prefix: format!("{}items[{i}].", p.prefix),
+                        inherited: inherited.clone(),
+                    })
+                    .collect();
+            }
+        }
+        let resource = Arc::new(resource(node, api_version, kind, self.document));
+        let mut sink = SiteSink {
+            origin: self.origin,
+            resource: &resource,
+            seen: HashSet::new(),
+            sites: Vec::new(),
+        };
+        let rules: Vec<&ExtraRule> = self
+            .extra
+            .rules
+            .iter()
+            .filter(|r| r.matches(&resource.api_version, &resource.kind))
+            .collect();
+        let builtin = builtin_pod_specs(&resource.kind);
+        if let Some(path) = builtin {
+            let base = format!("{}{path}", p.prefix);
+            match FieldPath::parse(path) {
+                Ok(fp) => {
+                    for (spec, spec_path, _) in fp.resolve(node, &p.prefix) {
+                        sink.pod_spec(spec, &spec_path);
+                    }
+                }
+                Err(e) => tracing::debug!("{base}: {e}"),
+            }
+        }
+        for rule in &rules {
+            for text in &rule.pod_specs {
+                match FieldPath::parse(text) {
+                    Ok(fp) => {
+                        for (spec, spec_path, _) in fp.resolve(node, &p.prefix) {
+                            sink.pod_spec(spec, &spec_path);
+                        }
+                    }
+                    Err(e) => tracing::warn!(
+                        "ignoring `pod_specs` entry of the `{}` rule: {e}",
+                        rule.kind
+                    ),
+                }
+            }
+            for text in &rule.images {
+                match FieldPath::parse(text) {
+                    Ok(fp) => {
+                        for (image, path, parent) in fp.resolve(node, &p.prefix) {
+                            let name = parent.and_then(|c| c.get("name")).and_then(Node::as_str);
+                            sink.image(image, path, name, ContainerKind::Other);
+                        }
+                    }
+                    Err(e) => {
+                        tracing::warn!("ignoring `images` entry of the `{}` rule: {e}", rule.kind)
+                    }
+                }
+            }
+        }
+        if builtin.is_none() && rules.is_empty() {
+            sink.search_containers(node, &p.prefix);
+        }
+        self.out.sites.append(&mut sink.sites);
+        Vec::new()
+    }
+}
+
+impl ExtraRule {
+    /// Whether the rule applies to an object: same `kind`, and `apiVersion` equal to the
+    /// rule's or (for a rule naming a group only) in the rule's group.
+    #[must_use]
+    pub fn matches(&self, api_version: &str, kind: &str) -> bool {
+        if self.kind != kind {
+            return false;
+        }
+        match &self.api_version {
+            None => true,
+            Some(want) => {
+                want == api_version
+                    || (!want.contains('/')
+                        && api_version
+                            .split_once('/')
+                            .is_some_and(|(group, _)| group == want))
+            }
+        }
+    }
+}
+
+fn resource(node: &Node, api_version: String, kind: String, document: usize) -> Resource {
+    let metadata = node.get("metadata");
+    let field = |key: &str| {
+        metadata
+            .and_then(|m| m.get(key))
+            .and_then(Node::as_str)
+            .map(str::to_owned)
+    };
+    let map = |key: &str| -> BTreeMap<String, String> {
+        metadata
+            .and_then(|m| m.get(key))
+            .and_then(Node::as_mapping)
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|(k, v)| Some((k.as_str()?.to_owned(), v.as_str()?.to_owned())))
+            .collect()
+    };
+    Resource {
+        api_version,
+        kind,
+        namespace: field("namespace"),
+        name: field("name"),
+        labels: map("labels"),
+        annotations: map("annotations"),
+        document,
+        line: node.span.line,
+    }
+}
+
+/// Collects the image sites of one object, once per path.
+struct SiteSink<'a> {
+    origin: &'a Arc<Origin>,
+    resource: &'a Arc<Resource>,
+    seen: HashSet<String>,
+    sites: Vec<ImageSite>,
+}
+
+impl SiteSink<'_> {
+    fn pod_spec(&mut self, spec: &Node, path: &str) {
+        if spec.as_mapping().is_none() {
+            if !spec.is_null() {
+                tracing::debug!("`{path}` is {}, not a pod spec", spec.kind_name());
+            }
+            return;
+        }
+        for (list, kind) in CONTAINER_LISTS {
+            if let Some(containers) = spec.get(list) {
+                self.containers(containers, &join(path, list), kind);
+            }
+        }
+    }
+
+    fn containers(&mut self, list: &Node, path: &str, kind: ContainerKind) {
+        let Some(items) = list.as_sequence() else {
+            if !list.is_null() {
+                tracing::debug!("`{path}` is {}, not a list of containers", list.kind_name());
+            }
+            return;
+        };
+        for (i, container) in items.iter().enumerate() {
+            let path = format!("{path}[{i}]");
+            let name = container.get("name").and_then(Node::as_str);
+            match container.get("image") {
+                Some(image) => self.image(image, format!("{path}.image"), name, kind),
+                None => tracing::debug!("`{path}` has no `image`; skipping it"),
+            }
+        }
+    }
+
+    fn image(&mut self, node: &Node, path: String, container: Option<&str>, kind: ContainerKind) {
+        let (image, style) = match &node.value {
+            yaml::Value::Scalar { text, style } if !node.is_null() => (text.clone(), *style),
+            _ => {
+                tracing::debug!(
+                    "`{path}` is {}, not an image; skipping it",
+                    node.kind_name()
+                );
+                return;
+            }
+        };
+        if !self.seen.insert(path.clone()) {
+            return;
+        }
+        self.sites.push(ImageSite {
+            origin: self.origin.clone(),
+            span: node.span,
+            image,
+            style,
+            resource: self.resource.clone(),
+            container: container.map(str::to_owned),
+            container_kind: kind,
+            path,
+        });
+    }
+
+    /// For kinds without a known layout: every container list anywhere in the object.
+    fn search_containers(&mut self, root: &Node, prefix: &str) {
+        let mut stack = vec![(root, prefix.trim_end_matches('.').to_owned())];
+        while let Some((node, path)) = stack.pop() {
+            match &node.value {
+                yaml::Value::Mapping(entries) => {
+                    for (k, v) in entries.iter().rev() {
+                        let Some(key) = k.as_str() else { continue };
+                        let child = join(&path, &path_key(key));
+                        let list = CONTAINER_LISTS.iter().find(|(name, _)| *name == key);
+                        match (list, v.as_sequence()) {
+                            (Some((_, kind)), Some(items))
+                                if items.iter().any(|c| c.get("image").is_some()) =>
+                            {
+                                tracing::debug!(
+                                    "reading `{child}` of unknown kind `{}` as containers",
+                                    self.resource.kind
+                                );
+                                self.containers(v, &child, *kind);
+                            }
+                            _ => stack.push((v, child)),
+                        }
+                    }
+                }
+                yaml::Value::Sequence(items) => {
+                    for (i, item) in items.iter().enumerate().rev() {
+                        stack.push((item, format!("{path}[{i}]")));
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
+fn join(path: &str, key: &str) -> String {
+    if path.is_empty() {
+        key.trim_start_matches('.').to_owned()
+    } else if key.starts_with('[') {
+        format!("{path}{key}")
+    } else {
+        format!("{path}.{key}")
+    }
+}
+
+/// A key as written in a path: bare when it can be, else `["quoted"]`.
+fn path_key(key: &str) -> String {
+    let bare = !key.is_empty() && !key.contains(['.', '[', ']', '"', '\'']);
+    if bare {
+        key.to_owned()
+    } else {
+        format!("[\"{}\"]", key.replace('\\', "\\\\").replace('"', "\\\""))
+    }
+}
+
+/// A parsed field path such as `spec.steps[*].image`, `spec.containers[0].image` or
+/// `metadata.annotations["example.com/image"]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldPath {
+    steps: Vec<PathStep>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum PathStep {
+    Key(String),
+    Index(usize),
+    /// `[*]`: every item of a list, or every value of a mapping.
+    Each,
+}
+
+/// A field path that does not parse.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid field path `{path}` at character {position}: {message}")]
+pub struct PathError {
+    /// The path as given.
+    pub path: String,
+    /// 1-based character position of the problem.
+    pub position: usize,
+    /// What is wrong.
+    pub message: &'static str,
+}
+
+impl FieldPath {
+    /// Parses `a.b[*].c`, `a.b[0].c` and quoted keys `a["x.y/z"]` (or `a['x.y/z']`).
+    ///
+    /// # Errors
+    /// [`PathError`] with the position of the first problem.
+    pub fn parse(path: &str) -> Result<Self, PathError> {
+        let chars: Vec<char> = path.chars().collect();
+        let err = |position: usize, message| PathError {
+            path: path.to_owned(),
+            position: position + 1,
+            message,
+        };
+        let mut steps = Vec::new();
+        let mut i = 0;
+        // Whether a key may start here (at the start or after a `.`).
+        let mut want_key = true;
+        while i < chars.len() || want_key {
+            match chars.get(i) {
+                Some('[') => {
+                    let close = |from: usize| {
+                        chars
+                            .get(from..)
+                            .and_then(|rest| rest.iter().position(|c| *c == ']'))
+                            .map(|p| from + p)
+                    };
+                    match chars.get(i + 1) {
+                        Some(q @ ('"' | '\'')) => {
+                            let mut key = String::new();
+                            let mut j = i + 2;
+                            loop {
+                                match chars.get(j) {
+                                    None => return Err(err(i, "unterminated quoted key")),
+                                    Some('\\') if *q == '"' => {
+                                        key.extend(chars.get(j + 1));
+                                        j += 2;
+                                    }
+                                    Some(c) if c == q => break,
+                                    Some(c) => {
+                                        key.push(*c);
+                                        j += 1;
+                                    }
+                                }
+                            }
+                            if chars.get(j + 1) != Some(&']') {
+                                return Err(err(j + 1, "expected `]` after the quoted key"));
+                            }
+                            steps.push(PathStep::Key(key));
+                            i = j + 2;
+                        }
+                        _ => {
+                            let Some(end) = close(i + 1) else {
+                                return Err(err(i, "unbalanced `[`"));
+                            };
+                            let inner: String =
+                                chars.get(i + 1..end).unwrap_or_default().iter().collect();
+                            let step = match inner.as_str() {
+                                "*" => PathStep::Each,
+                                n if !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) => {
+                                    PathStep::Index(
+                                        n.parse().map_err(|_| err(i + 1, "index too large"))?,
+                                    )
+                                }
+                                _ => {
+                                    return Err(err(
+                                        i + 1,
+                                        "expected `*`, a number or a quoted key in `[...]`",
+                                    ))
+                                }
+                            };
+                            steps.push(step);
+                            i = end + 1;
+                        }
+                    }
+                    want_key = false;
+                }
+                Some('.') if !want_key => {
+                    i += 1;
+                    want_key = true;
+                    if i >= chars.len() {
+                        return Err(err(i - 1, "path ends with `.`"));
+                    }
+                }
+                Some(c) if want_key && !matches!(c, '.' | ']') => {
+                    let start = i;
+                    while chars.get(i).is_some_and(|c| !matches!(c, '.' | '[' | ']')) {
+                        i += 1;
+                    }
+                    steps.push(PathStep::Key(
+                        chars.get(start..i).unwrap_or_default().iter().collect(),
+                    ));
+                    want_key = false;
+                }
+                None => return Err(err(i, "empty path")),
+                Some(_) => return Err(err(i, "expected a key, `[` or `.`")),
+            }
+        }
+        Ok(Self { steps })
+    }
+
+    /// Every node the path reaches from `root`, with its full path (after `prefix`) and its
+    /// parent when the last step is a key.
+    fn resolve<'n>(
+        &self,
+        root: &'n Node,
+        prefix: &str,
+    ) -> Vec<(&'n Node, String, Option<&'n Node>)> {
+        let mut current = vec![(root, prefix.trim_end_matches('.').to_owned(), None)];
+        for step in &self.steps {
+            let mut next = Vec::new();
+            for (node, path, _) in current {
+                match step {
+                    PathStep::Key(key) => {
+                        if let Some(child) = node.get(key) {
+                            next.push((child, join(&path, &path_key(key)), Some(node)));
+                        }
+                    }
+                    PathStep::Index(n) => {
+                        if let Some(child) = node.as_sequence().and_then(|s| s.get(*n)) {
+                            next.push((child, format!("{path}[{n}]"), None));
+                        }
+                    }
+                    PathStep::Each => match &node.value {
+                        yaml::Value::Sequence(items) => {
+                            for (i, child) in items.iter().enumerate() {
+                                next.push((child, format!("{path}[{i}]"), None));
+                            }
+                        }
+                        yaml::Value::Mapping(entries) => {
+                            for (k, child) in entries {
+                                if let Some(key) = k.as_str() {
+                                    next.push((child, join(&path, &path_key(key)), None));
+                                }
+                            }
+                        }
+                        _ => {}
+                    },
+                }
+            }
+            current = next;
+        }
+        current
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing
+    )]
+
+    use super::*;
+
+    const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/manifests");
+
+    fn source(text: &str) -> Source {
+        Source {
+            origin: Arc::new(Origin::File("t.yaml".into())),
+            text: text.to_owned(),
+        }
+    }
+
+    fn fixture(name: &str) -> Source {
+        let path = Path::new(FIXTURES).join(name);
+        load(&[path], &Limits::default()).unwrap().remove(0)
+    }
+
+    fn sites(text: &str) -> Vec<ImageSite> {
+        extract(
+            &source(text),
+            &ExtraImagePaths::default(),
+            &Limits::default(),
+        )
+        .unwrap()
+        .sites
+    }
+
+    /// `(image, line, column, text at the span)` of every site.
+    fn positions(src: &Source, found: &[ImageSite]) -> Vec<(String, usize, usize, String)> {
+        found
+            .iter()
+            .map(|s| {
+                (
+                    s.image.clone(),
+                    s.span.line,
+                    s.span.column,
+                    src.text[s.span.start..s.span.end].to_owned(),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn finds_deployment_images_with_exact_positions() {
+        let src = fixture("deployment.yaml");
+        let found = extract(&src, &ExtraImagePaths::default(), &Limits::default()).unwrap();
+        assert!(found.skipped.is_empty());
+        assert_eq!(
+            positions(&src, &found.sites),
+            [
+                (
+                    "ghcr.io/example/shop-migrate:1.4.2".into(),
+                    23,
+                    18,
+                    "\"ghcr.io/example/shop-migrate:1.4.2\"".into()
+                ),
+                (
+                    "ghcr.io/example/shop-web:1.4.2".into(),
+                    27,
+                    18,
+                    "ghcr.io/example/shop-web:1.4.2".into()
+                ),
+                (
+                    "docker.io/envoyproxy/envoy:v1.30.1".into(),
+                    31,
+                    18,
+                    "'docker.io/envoyproxy/envoy:v1.30.1'".into()
+                ),
+            ]
+        );
+        let first = &found.sites[0];
+        assert_eq!(first.path, "spec.template.spec.initContainers[0].image");
+        assert_eq!(first.container.as_deref(), Some("migrate"));
+        assert_eq!(first.container_kind, ContainerKind::Init);
+        assert_eq!(first.style, ScalarStyle::DoubleQuoted);
+        assert_eq!(
+            found.sites[1].path,
+            "spec.template.spec.containers[0].image"
+        );
+        assert_eq!(found.sites[2].style, ScalarStyle::SingleQuoted);
+        let r = &first.resource;
+        assert_eq!(
+            (r.api_version.as_str(), r.kind.as_str()),
+            ("apps/v1", "Deployment")
+        );
+        assert_eq!(
+            (r.namespace.as_deref(), r.name.as_deref()),
+            (Some("shop"), Some("web"))
+        );
+        assert_eq!(r.labels["app.kubernetes.io/name"], "web");
+        assert_eq!(r.annotations["supplygate.dev/owner"], "team-web");
+        assert_eq!((r.document, r.line), (0, 2));
+    }
+
+    #[test]
+    fn finds_cronjob_image() {
+        let src = fixture("cronjob.yaml");
+        let found = extract(&src, &ExtraImagePaths::default(), &Limits::default()).unwrap();
+        assert_eq!(found.sites.len(), 1);
+        let site = &found.sites[0];
+        assert_eq!(
+            site.path,
+            "spec.jobTemplate.spec.template.spec.containers[0].image"
+        );
+        assert_eq!((site.span.line, site.span.column), (15, 20));
+        assert_eq!(site.image, "registry.example.com/reports/nightly:2024.06");
+    }
+
+    #[test]
+    fn reads_list_items_with_flow_style_positions() {
+        let src = fixture("list.yaml");
+        let found = extract(&src, &ExtraImagePaths::default(), &Limits::default()).unwrap();
+        assert!(found.skipped.is_empty(), "{:?}", found.skipped);
+        assert_eq!(
+            positions(&src, &found.sites),
+            [
+                ("busybox:1.36".into(), 9, 39, "\"busybox:1.36\"".into()),
+                ("postgres:16.3".into(), 20, 18, "postgres:16.3".into()),
+            ]
+        );
+        assert_eq!(found.sites[0].path, "items[0].spec.containers[0].image");
+        assert_eq!(found.sites[0].resource.kind, "Pod");
+        assert_eq!(found.sites[0].resource.line, 4);
+        assert_eq!(
+            found.sites[1].path,
+            "items[1].spec.template.spec.containers[0].image"
+        );
+        assert_eq!(found.sites[1].resource.name.as_deref(), Some("db"));
+    }
+
+    #[test]
+    fn list_items_that_are_not_objects_are_skipped_with_their_path() {
+        let text = "apiVersion: v1\nkind: List\nitems:\n- 3\n- {metadata: {}}\n";
+        let found = extract(
+            &source(text),
+            &ExtraImagePaths::default(),
+            &Limits::default(),
+        )
+        .unwrap();
+        let reasons: Vec<(usize, &str)> = found
+            .skipped
+            .iter()
+            .map(|s| (s.line, s.reason.as_str()))
+            .collect();
+        assert_eq!(
+            reasons,
+            [
+                (4, "`items[0]`: not a Kubernetes object: it is an integer"),
+                (
+                    5,
+                    "`items[1]`: not a Kubernetes object: it has no string `apiVersion` and `kind`"
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn typed_lists_give_their_kind_to_items() {
+        let text = "apiVersion: v1\nkind: PodList\nitems:\n- metadata: {name: a}\n  spec:\n    containers:\n    - image: x:1\n";
+        let found = sites(text);
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].resource.kind, "Pod");
+        assert_eq!(found[0].resource.api_version, "v1");
+        assert_eq!(found[0].path, "items[0].spec.containers[0].image");
+    }
+
+    #[test]
+    fn multi_document_lines_continue_and_non_objects_are_skipped() {
+        let src = fixture("multi.yaml");
+        let found = extract(&src, &ExtraImagePaths::default(), &Limits::default()).unwrap();
+        assert_eq!(
+            positions(&src, &found.sites),
+            [(
+                "quay.io/prometheus/node-exporter:v1.8.1".into(),
+                28,
+                18,
+                "quay.io/prometheus/node-exporter:v1.8.1".into()
+            )]
+        );
+        assert_eq!(found.sites[0].resource.document, 2);
+        assert_eq!(found.sites[0].resource.line, 14);
+        let skipped: Vec<(usize, usize, &str)> = found
+            .skipped
+            .iter()
+            .map(|s| (s.document, s.line, s.reason.as_str()))
+            .collect();
+        assert_eq!(skipped.len(), 2, "{skipped:?}");
+        assert_eq!(skipped[0].0, 1);
+        assert_eq!(skipped[0].1, 9);
+        assert!(
+            skipped[0].2.contains("not a Kubernetes object"),
+            "{}",
+            skipped[0].2
+        );
+        assert_eq!(skipped[1].2, "empty document");
+    }
+
+    #[test]
+    fn unknown_kinds_are_searched_for_container_lists() {
+        let src = fixture("rollout.yaml");
+        let found = extract(&src, &ExtraImagePaths::default(), &Limits::default()).unwrap();
+        assert_eq!(found.sites.len(), 1);
+        assert_eq!(
+            found.sites[0].path,
+            "spec.template.spec.containers[0].image"
+        );
+        assert_eq!(found.sites[0].container.as_deref(), Some("checkout"));
+        assert_eq!(
+            (found.sites[0].span.line, found.sites[0].span.column),
+            (21, 16)
+        );
+    }
+
+    fn rule(kind: &str, api: Option<&str>, pod_specs: &[&str], images: &[&str]) -> ExtraImagePaths {
+        ExtraImagePaths {
+            rules: vec![ExtraRule {
+                kind: kind.into(),
+                api_version: api.map(Into::into),
+                pod_specs: pod_specs.iter().map(|s| (*s).to_owned()).collect(),
+                images: images.iter().map(|s| (*s).to_owned()).collect(),
+            }],
+        }
+    }
+
+    #[test]
+    fn extra_rules_match_by_group_and_read_their_paths() {
+        let src = fixture("rollout.yaml");
+        let extra = rule("Rollout", Some("argoproj.io"), &["spec.template.spec"], &[]);
+        let found = extract(&src, &extra, &Limits::default()).unwrap();
+        assert_eq!(found.sites.len(), 1);
+        assert_eq!(found.sites[0].container_kind, ContainerKind::Container);
+        // A rule for another group does not match; the kind is then searched instead.
+        assert!(!rule("Rollout", Some("example.com"), &[], &[]).rules[0]
+            .matches("argoproj.io/v1alpha1", "Rollout"));
+        assert!(
+            rule("Rollout", Some("argoproj.io/v1alpha1"), &[], &[]).rules[0]
+                .matches("argoproj.io/v1alpha1", "Rollout")
+        );
+        assert!(!rule("Rollout", Some("argoproj.io/v1"), &[], &[]).rules[0]
+            .matches("argoproj.io/v1alpha1", "Rollout"));
+        assert!(!rule("Rollout", Some("argoproj"), &[], &[]).rules[0]
+            .matches("argoproj.io/v1alpha1", "Rollout"));
+    }
+
+    #[test]
+    fn extra_image_paths_support_wildcards_indices_and_quoted_keys() {
+        let text = "apiVersion: tekton.dev/v1\nkind: Task\nmetadata:\n  annotations:\n    x.io/img: 'a:1'\n\
+                    spec:\n  steps:\n  - name: s0\n    image: b:1\n  - name: s1\n    image: c:1\n  sidecars:\n  - image: d:1\n";
+        let extra = rule(
+            "Task",
+            Some("tekton.dev"),
+            &[],
+            &[
+                "spec.steps[*].image",
+                "spec.sidecars[0].image",
+                "metadata.annotations[\"x.io/img\"]",
+            ],
+        );
+        let found = extract(&source(text), &extra, &Limits::default())
+            .unwrap()
+            .sites;
+        let got: Vec<(&str, &str, Option<&str>)> = found
+            .iter()
+            .map(|s| (s.image.as_str(), s.path.as_str(), s.container.as_deref()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("a:1", "metadata.annotations[\"x.io/img\"]", None),
+                ("b:1", "spec.steps[0].image", Some("s0")),
+                ("c:1", "spec.steps[1].image", Some("s1")),
+                ("d:1", "spec.sidecars[0].image", None),
+            ]
+        );
+        assert!(found
+            .iter()
+            .all(|s| s.container_kind == ContainerKind::Other));
+    }
+
+    #[test]
+    fn field_paths_parse_and_refuse_nonsense() {
+        assert!(FieldPath::parse("spec.template.spec").is_ok());
+        assert!(FieldPath::parse("a[*].b[12]['c.d'][\"e\\\"f\"]").is_ok());
+        assert!(FieldPath::parse("[\"x\"].y").is_ok());
+        for bad in [
+            "",
+            ".a",
+            "a.",
+            "a..b",
+            "a[",
+            "a[x]",
+            "a[]",
+            "a]b",
+            "a[\"x\"",
+            "a[\"x\"b]",
+        ] {
+            let err = FieldPath::parse(bad).unwrap_err();
+            assert!(
+                err.to_string().contains("invalid field path"),
+                "{bad}: {err}"
+            );
+        }
+    }
+
+    #[test]
+    fn skips_containers_without_a_usable_image() {
+        let text = "apiVersion: v1\nkind: Pod\nspec:\n  containers:\n  - name: none\n  - name: null\n    image:\n\
+                    \x20 - name: map\n    image: {a: b}\n  - name: number\n    image: 1.5\n";
+        let found = sites(text);
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].image, "1.5");
+        assert_eq!(found[0].container.as_deref(), Some("number"));
+    }
+
+    #[test]
+    fn kinds_without_images_yield_nothing_and_are_not_skipped() {
+        let text = "apiVersion: v1\nkind: Service\nmetadata: {name: s}\nspec:\n  ports: [{port: 80}]\n---\n\
+                    apiVersion: v1\nkind: ConfigMap\ndata:\n  containers: '[{\"image\": \"x\"}]'\n";
+        let found = extract(
+            &source(text),
+            &ExtraImagePaths::default(),
+            &Limits::default(),
+        )
+        .unwrap();
+        assert!(found.sites.is_empty());
+        assert!(found.skipped.is_empty());
+    }
+
+    #[test]
+    fn positions_survive_crlf_and_multibyte_text() {
+        let text = "apiVersion: v1\r\nkind: Pod\r\nmetadata:\r\n  annotations: {note: \"déjà vu\"}\r\nspec:\r\n  \
+                    containers:\r\n  - {name: \"ü\", image: 'nginx:1'}\r\n  - name: b\r\n    image: \"redis:7\"\r\n";
+        let src = source(text);
+        let found = extract(&src, &ExtraImagePaths::default(), &Limits::default()).unwrap();
+        assert_eq!(
+            positions(&src, &found.sites),
+            [
+                ("nginx:1".into(), 7, 24, "'nginx:1'".into()),
+                ("redis:7".into(), 9, 12, "\"redis:7\"".into()),
+            ]
+        );
+        // 23 characters precede the quote on its line, one of them the two-byte `ü`: the
+        // column counts characters, the offset bytes.
+        let line_start = text.match_indices("\r\n").nth(5).unwrap().0 + 2;
+        assert_eq!(found.sites[0].span.column - 1, 23);
+        assert_eq!(found.sites[0].span.start - line_start, 24);
+    }
+
+    #[test]
+    fn aliased_images_share_the_anchor_span() {
+        let text = "apiVersion: v1\nkind: Pod\nspec:\n  containers:\n  - name: a\n    image: &img nginx:1\n  \
+                    - name: b\n    image: *img\n";
+        let found = sites(text);
+        assert_eq!(found.len(), 2);
+        assert_eq!(found[0].span, found[1].span);
+        assert_eq!(found[1].container.as_deref(), Some("b"));
+    }
+
+    #[test]
+    fn merge_keys_bring_images_into_containers() {
+        let text = "apiVersion: v1\nkind: Pod\nspec:\n  containers:\n  - &base {name: a, image: nginx:1}\n  \
+                    - <<: *base\n    name: b\n";
+        let found = sites(text);
+        assert_eq!(found.len(), 2);
+        assert_eq!(found[1].container.as_deref(), Some("b"));
+        assert_eq!(found[1].image, "nginx:1");
+    }
+
+    #[test]
+    fn json_manifests_are_read() {
+        let text = r#"{"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "j"},
+  "spec": {"containers": [{"name": "c", "image": "nginx:1.27"}]}}"#;
+        let found = sites(text);
+        assert_eq!(found.len(), 1);
+        assert_eq!((found[0].span.line, found[0].span.column), (2, 50));
+        assert_eq!(
+            &text[found[0].span.start..found[0].span.end],
+            "\"nginx:1.27\""
+        );
+    }
+
+    #[test]
+    fn load_walks_directories_in_order_and_skips_hidden_and_other_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::create_dir_all(root.join(".git")).unwrap();
+        std::fs::create_dir_all(root.join("b/c")).unwrap();
+        for f in [
+            "a.yaml",
+            "b/c/d.yml",
+            "b/x.json",
+            "z.txt",
+            ".git/e.yaml",
+            ".hidden.yaml",
+            "y.YAML",
+        ] {
+            std::fs::write(root.join(f), "a: 1\n").unwrap();
+        }
+        let loaded = load(&[root.to_path_buf()], &Limits::default()).unwrap();
+        let names: Vec<String> = loaded
+            .iter()
+            .map(|s| match s.origin.as_ref() {
+                Origin::File(p) => p.strip_prefix(root).unwrap().display().to_string(),
+                Origin::Stdin => "-".into(),
+            })
+            .collect();
+        assert_eq!(names, ["a.yaml", "b/c/d.yml", "b/x.json", "y.YAML"]);
+        // A file named explicitly is read whatever its extension.
+        assert_eq!(
+            load(&[root.join("z.txt")], &Limits::default())
+                .unwrap()
+                .len(),
+            1
+        );
+    }
+
+    #[test]
+    fn load_refuses_large_missing_and_non_utf8_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let big = dir.path().join("big.yaml");
+        // A sparse 20 MB file: the size check must not read it.
+        std::fs::File::create(&big)
+            .unwrap()
+            .set_len(20 * 1024 * 1024)
+            .unwrap();
+        let err = load(&[big], &Limits::default()).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                ManifestError::TooLarge {
+                    limit: 16_777_216,
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        let bad = dir.path().join("bad.yaml");
+        std::fs::write(&bad, b"a: \xff\xfe\n").unwrap();
+        assert!(matches!(
+            load(&[bad], &Limits::default()),
+            Err(ManifestError::NotUtf8 { .. })
+        ));
+        let missing = dir.path().join("missing.yaml");
+        assert!(matches!(
+            load(&[missing], &Limits::default()),
+            Err(ManifestError::Io { .. })
+        ));
+    }
+
+    #[test]
+    fn read_limited_stops_one_byte_past_the_limit() {
+        let limits = Limits {
+            max_file_bytes: 8,
+            ..Limits::default()
+        };
+        let endless = std::io::repeat(b'a');
+        let err = read_limited(endless, Arc::new(Origin::Stdin), &limits).unwrap_err();
+        assert!(matches!(err, ManifestError::TooLarge { limit: 8, .. }));
+        let ok = read_limited(&b"12345678"[..], Arc::new(Origin::Stdin), &limits).unwrap();
+        assert_eq!(ok.text, "12345678");
+    }
+
+    #[test]
+    fn refuses_twenty_megabytes_of_text_against_a_sixteen_megabyte_limit() {
+        let text = "a: b\n".repeat(4 * 1024 * 1024);
+        let err = extract(
+            &source(&text),
+            &ExtraImagePaths::default(),
+            &Limits::default(),
+        )
+        .unwrap_err();
+        assert!(matches!(err, ManifestError::TooLarge { .. }), "{err}");
+    }
+
+    #[test]
+    fn garbage_bytes_are_refused_without_panic() {
+        let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+        for _ in 0..200 {
+            let len = (xorshift(&mut state) % 400) as usize;
+            let text: String = (0..len)
+                .map(|_| char::from_u32((xorshift(&mut state) % 0x3000) as u32).unwrap_or('x'))
+                .collect();
+            let _ = extract(
+                &source(&text),
+                &ExtraImagePaths::default(),
+                &Limits::default(),
+            );
+        }
+        let err = extract(
+            &source("\u{0}\u{1}[}{:::\u{7f}"),
+            &ExtraImagePaths::default(),
+            &Limits::default(),
+        );
+        assert!(err.is_err());
+    }
+
+    fn xorshift(state: &mut u64) -> u64 {
+        *state ^= *state << 13;
+        *state ^= *state >> 7;
+        *state ^= *state << 17;
+        *state
+    }
+
+    /// Mutated and truncated versions of real manifests: no panic, and whatever is found has
+    /// spans inside the text on character boundaries.
+    #[test]
+    fn mutated_manifests_never_panic() {
+        const ALPHABET: &[u8] = b"[]{}:-&*!|>'\"#,? \n\t%@`abc01\\";
+        let seeds: Vec<String> = [
+            "deployment.yaml",
+            "cronjob.yaml",
+            "list.yaml",
+            "multi.yaml",
+            "rollout.yaml",
+        ]
+        .iter()
+        .map(|f| fixture(f).text)
+        .chain([
+            "a: &a [x, *a]\nb: &b {<<: *b}\n".to_owned(),
+            "apiVersion: v1\nkind: Pod\nspec:\n  containers:\n  - &c {image: é}\n  - <<: *c\n"
+                .to_owned(),
+        ])
+        .collect();
+        let extra = rule(
+            "Rollout",
+            None,
+            &["spec.template.spec"],
+            &["spec.x[*].image"],
+        );
+        let limits = Limits {
+            max_depth: 16,
+            max_nodes: 2_000,
+            ..Limits::default()
+        };
+        let mut state = 0x2545_f491_4f6c_dd1d_u64;
+        let mut parsed = 0;
+        for round in 0..3_000 {
+            let seed = &seeds[round % seeds.len()];
+            let mut bytes = seed.as_bytes().to_vec();
+            for _ in 0..=(xorshift(&mut state) % 4) {
+                let at = (xorshift(&mut state) as usize) % (bytes.len() + 1);
+                let pick = ALPHABET[(xorshift(&mut state) as usize) % ALPHABET.len()];
+                match xorshift(&mut state) % 5 {
+                    0 => bytes.truncate(at),
+                    1 => bytes.insert(at, pick),
+                    2 if at < bytes.len() => bytes[at] = pick,
+                    3 => {
+                        let end = (at + (xorshift(&mut state) as usize) % 40).min(bytes.len());
+                        bytes.drain(at..end);
+                    }
+                    _ => {
+                        let end = (at + (xorshift(&mut state) as usize) % 40).min(bytes.len());
+                        let copy = bytes[at..end].to_vec();
+                        bytes.splice(at..at, copy);
+                    }
+                }
+            }
+            let Ok(text) = String::from_utf8(bytes) else {
+                continue;
+            };
+            if let Ok(docs) = yaml::parse_documents(&text, &Arc::new(Origin::Stdin), &limits) {
+                for doc in &docs {
+                    let _ = doc.root.to_json();
+                }
+            }
+            if let Ok(found) = extract(&source(&text), &extra, &limits) {
+                parsed += 1;
+                for site in found.sites {
+                    assert!(
+                        text.get(site.span.start..site.span.end).is_some(),
+                        "{text:?} {site:?}"
+                    );
+                }
+            }
+        }
+        // The mutations must leave many inputs valid, or the test exercises only errors.
+        assert!(parsed > 300, "only {parsed} inputs parsed");
+    }
+}
