@@ -1,0 +1,922 @@
+//! Stage (3): the OCI distribution API over HTTP: manifest GET/HEAD, blob GET (following
+//! storage redirects), with authentication, retries, timeouts, size limits and the global
+//! concurrency limit.
+//!
+//! One logical request goes: (authenticate up front when the host's challenge is known) ->
+//! attempt, retried with backoff on 429/5xx/connection errors/timeouts -> on a 401 with a
+//! challenge, authenticate and send once more. Every HTTP request, token requests and retries
+//! included, is counted.
+
+use std::collections::hash_map::RandomState;
+use std::collections::{BTreeMap, HashMap};
+use std::hash::{BuildHasher as _, Hasher as _};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use reqwest::header::{
+    HeaderMap, HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE, LOCATION, RETRY_AFTER,
+    WWW_AUTHENTICATE,
+};
+use reqwest::{Method, StatusCode, Url};
+use tokio::sync::Semaphore;
+
+use super::auth::{parse_challenge, AuthState, Challenge, TokenAnswer};
+use super::credentials::{Credential, CredentialStore, Secret};
+use super::media::manifest_accept;
+use super::{HostSettings, RegistryError, RegistrySettings};
+use crate::reference::{Digest, ImageRef};
+
+/// The longest wait a `Retry-After` may ask for.
+const MAX_RETRY_WAIT: Duration = Duration::from_secs(30);
+/// The first backoff; doubled per retry, up to [`MAX_BACKOFF`], with jitter.
+const BASE_BACKOFF: Duration = Duration::from_millis(250);
+const MAX_BACKOFF: Duration = Duration::from_secs(8);
+/// Blob redirects followed at most (registries redirect blobs to their storage).
+const MAX_REDIRECTS: usize = 5;
+/// Largest token server answer read.
+const MAX_TOKEN_BYTES: usize = 1024 * 1024;
+/// Docker's header with the manifest digest.
+const DOCKER_CONTENT_DIGEST: &str = "docker-content-digest";
+
+/// One place requests for an image go: a mirror or the registry itself.
+#[derive(Debug, Clone)]
+pub(crate) struct Endpoint {
+    /// `https://ghcr.io/`, `http://127.0.0.1:5000/`.
+    base: Url,
+    /// `host[:port]`: the key of challenges and tokens.
+    host: String,
+    /// The name credentials are stored under (`docker.io` for Docker Hub's API host).
+    credential_host: String,
+}
+
+impl Endpoint {
+    /// `host[:port]` of this endpoint.
+    pub(crate) fn host(&self) -> &str {
+        &self.host
+    }
+}
+
+/// A response, its body read (within the limit) when it is a success.
+#[derive(Debug)]
+pub(crate) struct Fetched {
+    pub(crate) status: StatusCode,
+    pub(crate) headers: HeaderMap,
+    pub(crate) body: Vec<u8>,
+}
+
+impl Fetched {
+    /// A header as text, if present and visible ASCII.
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// The announced `Docker-Content-Digest`; `Err` when present but not a digest.
+    pub(crate) fn announced_digest(&self) -> Result<Option<Digest>, String> {
+        match self.headers.get(DOCKER_CONTENT_DIGEST) {
+            None => Ok(None),
+            Some(value) => value
+                .to_str()
+                .ok()
+                .and_then(|v| Digest::parse(v.trim()).ok())
+                .map(Some)
+                .ok_or_else(|| "`Docker-Content-Digest` header is not a valid digest".to_owned()),
+        }
+    }
+}
+
+/// One logical request.
+struct Call<'a> {
+    image: &'a str,
+    method: Method,
+    url: Url,
+    accept: Option<&'a str>,
+    /// Authenticate as `endpoint` for `scope`; `None` sends no credentials (another origin).
+    auth: Option<(&'a Endpoint, &'a str)>,
+    /// An `application/x-www-form-urlencoded` body (holds a refresh token: secret).
+    form: Option<&'a Secret>,
+    body_limit: usize,
+}
+
+/// Why one attempt failed.
+enum Failure {
+    Timeout,
+    Transport(String),
+    Fatal(RegistryError),
+}
+
+/// Held while one token for a host and scope is fetched.
+type TokenLock = Arc<tokio::sync::Mutex<()>>;
+
+/// The HTTP side of the registry: one `reqwest::Client`, the semaphore, auth state, counters.
+pub(crate) struct Http {
+    client: reqwest::Client,
+    semaphore: Semaphore,
+    requests: AtomicU64,
+    auth: AuthState,
+    /// One lock per host and scope, so that concurrent requests fetch one token.
+    token_locks: Mutex<HashMap<(String, String), TokenLock>>,
+    credentials: CredentialStore,
+    retries: u32,
+    request_timeout: Duration,
+    hosts: BTreeMap<String, HostSettings>,
+}
+
+impl std::fmt::Debug for Http {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Http")
+            .field("requests", &self.requests.load(Ordering::Relaxed))
+            .field("auth", &self.auth)
+            .field("credentials", &self.credentials)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Http {
+    /// Builds the one client of the process.
+    pub(crate) fn new(settings: &RegistrySettings) -> Result<Self, RegistryError> {
+        let client = reqwest::Client::builder()
+            .connect_timeout(settings.connect_timeout)
+            // Redirects are followed by hand, for blobs only, without leaking credentials.
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("supplygate/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| RegistryError::Unavailable {
+                image: "registry client".to_owned(),
+                reason: format!("cannot build the HTTP client: {}", error_chain(&e)),
+            })?;
+        Ok(Self {
+            client,
+            semaphore: Semaphore::new(settings.concurrency.max(1)),
+            requests: AtomicU64::new(0),
+            auth: AuthState::default(),
+            token_locks: Mutex::new(HashMap::new()),
+            credentials: CredentialStore::new(
+                settings.docker_config.clone(),
+                settings.credential_helper_dir.clone(),
+                settings.request_timeout,
+            ),
+            retries: settings.retries,
+            request_timeout: settings.request_timeout,
+            hosts: settings.hosts.clone(),
+        })
+    }
+
+    /// HTTP requests sent so far.
+    pub(crate) fn requests(&self) -> u64 {
+        self.requests.load(Ordering::Relaxed)
+    }
+
+    fn host_insecure(&self, host: &str) -> bool {
+        self.hosts.get(host).is_some_and(|h| h.insecure)
+    }
+
+    /// The mirrors of `image`'s registry, then the registry itself.
+    pub(crate) fn endpoints(&self, image: &ImageRef) -> Result<Vec<Endpoint>, RegistryError> {
+        let settings = self
+            .hosts
+            .get(image.registry())
+            .or_else(|| self.hosts.get(image.api_host()));
+        let mut endpoints = Vec::new();
+        for mirror in settings.map(|s| s.mirrors.as_slice()).unwrap_or_default() {
+            endpoints.push(self.mirror_endpoint(image, mirror)?);
+        }
+        let insecure = settings.is_some_and(|s| s.insecure);
+        let scheme = if insecure { "http" } else { "https" };
+        endpoints.push(Endpoint {
+            base: base_url(image, scheme, image.api_host())?,
+            host: image.api_host().to_owned(),
+            credential_host: image.registry().to_owned(),
+        });
+        Ok(endpoints)
+    }
+
+    fn mirror_endpoint(&self, image: &ImageRef, mirror: &str) -> Result<Endpoint, RegistryError> {
+        let (scheme, host) = if let Some(host) = mirror.strip_prefix("http://") {
+            (Some("http"), host)
+        } else if let Some(host) = mirror.strip_prefix("https://") {
+            (Some("https"), host)
+        } else {
+            (None, mirror)
+        };
+        let host = host.trim_end_matches('/');
+        let insecure = self.host_insecure(host);
+        let scheme = match scheme {
+            Some("http") if !insecure => {
+                return Err(RegistryError::NotAllowed {
+                    image: image.to_string(),
+                    reason: format!(
+                        "mirror `{mirror}` uses plain HTTP; set `insecure: true` for host \
+                         `{host}` in supplygate.yaml to allow it"
+                    ),
+                })
+            }
+            Some(scheme) => scheme,
+            None if insecure => "http",
+            None => "https",
+        };
+        Ok(Endpoint {
+            base: base_url(image, scheme, host)?,
+            host: host.to_owned(),
+            credential_host: host.to_owned(),
+        })
+    }
+
+    /// GET a manifest by tag or digest. `Ok` only for a 2xx answer, body within `limit`.
+    pub(crate) async fn get_manifest(
+        &self,
+        image: &str,
+        endpoint: &Endpoint,
+        repository: &str,
+        reference: &str,
+        limit: usize,
+    ) -> Result<Fetched, RegistryError> {
+        self.manifest_request(Method::GET, image, endpoint, repository, reference, limit)
+            .await
+    }
+
+    /// HEAD a manifest: headers only.
+    pub(crate) async fn head_manifest(
+        &self,
+        image: &str,
+        endpoint: &Endpoint,
+        repository: &str,
+        reference: &str,
+    ) -> Result<Fetched, RegistryError> {
+        self.manifest_request(Method::HEAD, image, endpoint, repository, reference, 0)
+            .await
+    }
+
+    async fn manifest_request(
+        &self,
+        method: Method,
+        image: &str,
+        endpoint: &Endpoint,
+        repository: &str,
+        reference: &str,
+        limit: usize,
+    ) -> Result<Fetched, RegistryError> {
+        let url = join(
+            image,
+            &endpoint.base,
+            &format!("v2/{repository}/manifests/{reference}"),
+        )?;
+        let accept = manifest_accept();
+        let scope = pull_scope(repository);
+        let fetched = self
+            .send(&Call {
+                image,
+                method,
+                url,
+                accept: Some(&accept),
+                auth: Some((endpoint, &scope)),
+                form: None,
+                body_limit: limit,
+            })
+            .await?;
+        if fetched.status.is_success() {
+            Ok(fetched)
+        } else {
+            Err(status_error(image, fetched.status, "manifest"))
+        }
+    }
+
+    /// GET a blob, following up to 5 redirects; credentials go to the registry's origin only.
+    pub(crate) async fn get_blob(
+        &self,
+        image: &str,
+        endpoint: &Endpoint,
+        repository: &str,
+        digest: &Digest,
+        limit: usize,
+    ) -> Result<Vec<u8>, RegistryError> {
+        let scope = pull_scope(repository);
+        let mut url = join(
+            image,
+            &endpoint.base,
+            &format!("v2/{repository}/blobs/{digest}"),
+        )?;
+        for _ in 0..=MAX_REDIRECTS {
+            let same_origin = url.origin() == endpoint.base.origin();
+            let fetched = self
+                .send(&Call {
+                    image,
+                    method: Method::GET,
+                    url: url.clone(),
+                    accept: None,
+                    auth: same_origin.then_some((endpoint, scope.as_str())),
+                    form: None,
+                    body_limit: limit,
+                })
+                .await?;
+            if fetched.status.is_success() {
+                return Ok(fetched.body);
+            }
+            if !fetched.status.is_redirection() {
+                return Err(status_error(image, fetched.status, "blob"));
+            }
+            let location = fetched.header(LOCATION.as_str()).ok_or_else(|| {
+                RegistryError::InvalidResponse {
+                    image: image.to_owned(),
+                    reason: format!("blob redirect (HTTP {}) without `Location`", fetched.status),
+                }
+            })?;
+            let next = url
+                .join(location)
+                .map_err(|_| RegistryError::InvalidResponse {
+                    image: image.to_owned(),
+                    reason: "blob redirect to an invalid `Location`".to_owned(),
+                })?;
+            self.check_scheme(image, &next, endpoint, "blob redirect")?;
+            url = next;
+        }
+        Err(RegistryError::Unavailable {
+            image: image.to_owned(),
+            reason: format!("blob request redirected more than {MAX_REDIRECTS} times"),
+        })
+    }
+
+    /// Plain HTTP only to hosts marked insecure (or the plain-HTTP registry's own origin).
+    fn check_scheme(
+        &self,
+        image: &str,
+        url: &Url,
+        endpoint: &Endpoint,
+        what: &str,
+    ) -> Result<(), RegistryError> {
+        match url.scheme() {
+            "https" => Ok(()),
+            "http" => {
+                let host = url_host(url);
+                if self.host_insecure(&host) || url.origin() == endpoint.base.origin() {
+                    Ok(())
+                } else {
+                    Err(RegistryError::NotAllowed {
+                        image: image.to_owned(),
+                        reason: format!(
+                            "{what} to plain HTTP host `{host}`; set `insecure: true` for \
+                             that host in supplygate.yaml to allow it"
+                        ),
+                    })
+                }
+            }
+            other => Err(RegistryError::InvalidResponse {
+                image: image.to_owned(),
+                reason: format!("{what} to unsupported scheme `{other}`"),
+            }),
+        }
+    }
+
+    /// Sends with authentication: up front when the host's challenge is known, else after
+    /// its 401. The answer may be any status; the caller maps it.
+    async fn send(&self, call: &Call<'_>) -> Result<Fetched, RegistryError> {
+        let Some((endpoint, scope)) = call.auth else {
+            return self.with_retries(call, None).await;
+        };
+        let known = self.auth.challenge(&endpoint.host);
+        let header = match &known {
+            Some(challenge) => {
+                self.auth_header(call.image, endpoint, scope, challenge, false)
+                    .await?
+            }
+            None => None,
+        };
+        let first = self.with_retries(call, header.as_ref()).await?;
+        if first.status != StatusCode::UNAUTHORIZED {
+            return Ok(first);
+        }
+        let Some(challenge) = first
+            .header(WWW_AUTHENTICATE.as_str())
+            .and_then(parse_challenge)
+        else {
+            return Ok(first);
+        };
+        self.auth
+            .remember_challenge(&endpoint.host, challenge.clone());
+        // A token the registry refused is no use to anyone.
+        self.auth.forget_token(&endpoint.host, scope);
+        match self
+            .auth_header(call.image, endpoint, scope, &challenge, true)
+            .await?
+        {
+            Some(fresh) if Some(&fresh) != header.as_ref() => {
+                self.with_retries(call, Some(&fresh)).await
+            }
+            _ => Ok(first),
+        }
+    }
+
+    /// The `Authorization` value answering `challenge`; `None` when we have nothing to send.
+    async fn auth_header(
+        &self,
+        image: &str,
+        endpoint: &Endpoint,
+        scope: &str,
+        challenge: &Challenge,
+        fresh: bool,
+    ) -> Result<Option<Secret>, RegistryError> {
+        let (realm, service, wanted) = match challenge {
+            Challenge::Basic => {
+                let credential = self.credentials.lookup(&endpoint.credential_host).await;
+                return Ok(credential.and_then(|c| c.basic_header()));
+            }
+            Challenge::Bearer {
+                realm,
+                service,
+                scope,
+            } => (realm, service, scope),
+        };
+        if let Some(token) = self.auth.token(&endpoint.host, scope) {
+            return Ok(Some(bearer(&token)));
+        }
+        let lock = {
+            let mut locks = self
+                .token_locks
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            Arc::clone(
+                locks
+                    .entry((endpoint.host.clone(), scope.to_owned()))
+                    .or_default(),
+            )
+        };
+        let _guard = lock.lock().await;
+        if let Some(token) = self.auth.token(&endpoint.host, scope) {
+            return Ok(Some(bearer(&token)));
+        }
+        // A fresh challenge names the scope of the refused request (this one); a remembered
+        // one names another repository's, so ask for ours then.
+        let ask = match wanted {
+            Some(wanted) if fresh => wanted.as_str(),
+            _ => scope,
+        };
+        let (token, keep) = self
+            .fetch_token(image, endpoint, realm, service.as_deref(), ask)
+            .await?;
+        self.auth
+            .store_token(&endpoint.host, scope, token.clone(), keep);
+        Ok(Some(bearer(&token)))
+    }
+
+    async fn fetch_token(
+        &self,
+        image: &str,
+        endpoint: &Endpoint,
+        realm: &str,
+        service: Option<&str>,
+        scope: &str,
+    ) -> Result<(Secret, Duration), RegistryError> {
+        let mut url = Url::parse(realm).map_err(|_| RegistryError::InvalidResponse {
+            image: image.to_owned(),
+            reason: format!("token realm `{realm}` is not a URL"),
+        })?;
+        self.check_scheme(image, &url, endpoint, "token request")?;
+        let credential = self.credentials.lookup(&endpoint.credential_host).await;
+        let mut basic = None;
+        let mut form = None;
+        match &credential {
+            Some(Credential::IdentityToken(refresh)) => {
+                // OAuth2 refresh-token grant, as docker does for an `identitytoken`.
+                let mut encoder = Url::parse("http://form.invalid/").map_err(|_| {
+                    RegistryError::InvalidResponse {
+                        image: image.to_owned(),
+                        reason: "cannot encode the token request".to_owned(),
+                    }
+                })?;
+                {
+                    let mut pairs = encoder.query_pairs_mut();
+                    pairs.append_pair("grant_type", "refresh_token");
+                    if let Some(service) = service {
+                        pairs.append_pair("service", service);
+                    }
+                    pairs.append_pair("scope", scope);
+                    pairs.append_pair("client_id", "supplygate");
+                    pairs.append_pair("refresh_token", refresh.expose());
+                }
+                form = Some(Secret::new(encoder.query().unwrap_or_default().to_owned()));
+            }
+            Some(basic_credential) => basic = basic_credential.basic_header(),
+            None => {}
+        }
+        if form.is_none() {
+            let mut pairs = url.query_pairs_mut();
+            if let Some(service) = service {
+                pairs.append_pair("service", service);
+            }
+            pairs.append_pair("scope", scope);
+        }
+        let call = Call {
+            image,
+            method: if form.is_some() {
+                Method::POST
+            } else {
+                Method::GET
+            },
+            url,
+            accept: Some("application/json"),
+            auth: None,
+            form: form.as_ref(),
+            body_limit: MAX_TOKEN_BYTES,
+        };
+        let fetched = self.with_retries(&call, basic.as_ref()).await?;
+        if !fetched.status.is_success() {
+            return Err(status_error(image, fetched.status, "token"));
+        }
+        serde_json::from_slice::<TokenAnswer>(&fetched.body)
+            .ok()
+            .and_then(TokenAnswer::into_token)
+            .ok_or_else(|| RegistryError::InvalidResponse {
+                image: image.to_owned(),
+                reason: "the token server answered without a token".to_owned(),
+            })
+    }
+
+    /// Sends `call`, retrying 429/5xx/connection errors/timeouts with backoff.
+    async fn with_retries(
+        &self,
+        call: &Call<'_>,
+        authorization: Option<&Secret>,
+    ) -> Result<Fetched, RegistryError> {
+        let mut retried = 0;
+        loop {
+            let outcome = self.attempt(call, authorization).await;
+            let retry = match &outcome {
+                Ok(fetched) => retryable(fetched.status),
+                Err(Failure::Fatal(_)) => false,
+                Err(Failure::Timeout | Failure::Transport(_)) => true,
+            };
+            if !retry {
+                return outcome.map_err(|f| self.final_error(call.image, Err(f), retried));
+            }
+            if retried >= self.retries {
+                let mut error = self.final_error(call.image, outcome, retried);
+                if let RegistryError::Unavailable { reason, .. } = &mut error {
+                    if call.url.scheme() == "https" && looks_like_plain_http(reason) {
+                        reason.push_str(&format!(
+                            " (if `{}` serves plain HTTP, set `insecure: true` for it in \
+                             supplygate.yaml)",
+                            url_host(&call.url)
+                        ));
+                    }
+                }
+                return Err(error);
+            }
+            let wait = match &outcome {
+                Ok(fetched) => retry_after(&fetched.headers).unwrap_or_else(|| backoff(retried)),
+                Err(_) => backoff(retried),
+            };
+            tracing::debug!(
+                "{}: retrying {} {} in {} ms",
+                call.image,
+                call.method,
+                call.url.path(),
+                wait.as_millis()
+            );
+            tokio::time::sleep(wait).await;
+            retried += 1;
+        }
+    }
+
+    fn final_error(
+        &self,
+        image: &str,
+        outcome: Result<Fetched, Failure>,
+        retried: u32,
+    ) -> RegistryError {
+        let after = match retried {
+            0 => String::new(),
+            1 => " after 1 retry".to_owned(),
+            n => format!(" after {n} retries"),
+        };
+        match outcome {
+            Ok(fetched) => RegistryError::Unavailable {
+                image: image.to_owned(),
+                reason: format!("registry answered HTTP {}{after}", fetched.status),
+            },
+            Err(Failure::Timeout) => RegistryError::Timeout {
+                image: image.to_owned(),
+                seconds: ceil_seconds(self.request_timeout),
+            },
+            Err(Failure::Transport(reason)) => RegistryError::Unavailable {
+                image: image.to_owned(),
+                reason: format!("{reason}{after}"),
+            },
+            Err(Failure::Fatal(e)) => e,
+        }
+    }
+
+    /// One HTTP request, under a semaphore permit, headers and body within the timeout.
+    async fn attempt(
+        &self,
+        call: &Call<'_>,
+        authorization: Option<&Secret>,
+    ) -> Result<Fetched, Failure> {
+        let _permit = self.semaphore.acquire().await.map_err(|_| {
+            Failure::Fatal(RegistryError::Unavailable {
+                image: call.image.to_owned(),
+                reason: "the registry client is shutting down".to_owned(),
+            })
+        })?;
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        let mut request = self.client.request(call.method.clone(), call.url.clone());
+        if let Some(accept) = call.accept {
+            request = request.header(ACCEPT, accept);
+        }
+        if let Some(authorization) = authorization {
+            let mut value = HeaderValue::from_str(authorization.expose()).map_err(|_| {
+                Failure::Fatal(RegistryError::InvalidResponse {
+                    image: call.image.to_owned(),
+                    reason: "a credential or token is not a valid header value".to_owned(),
+                })
+            })?;
+            value.set_sensitive(true);
+            request = request.header(AUTHORIZATION, value);
+        }
+        if let Some(form) = call.form {
+            request = request
+                .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+                .body(form.expose().to_owned());
+        }
+        let exchange = async {
+            let mut response = request.send().await.map_err(classify)?;
+            let status = response.status();
+            let headers = response.headers().clone();
+            let mut body = Vec::new();
+            if status.is_success() && call.method != Method::HEAD {
+                let too_large = || {
+                    Failure::Fatal(RegistryError::TooLarge {
+                        image: call.image.to_owned(),
+                        limit: call.body_limit,
+                    })
+                };
+                let announced = response.content_length();
+                if announced.is_some_and(|n| n > call.body_limit as u64) {
+                    return Err(too_large());
+                }
+                while let Some(chunk) = response.chunk().await.map_err(classify)? {
+                    if body.len().saturating_add(chunk.len()) > call.body_limit {
+                        return Err(too_large());
+                    }
+                    body.extend_from_slice(&chunk);
+                }
+            }
+            Ok(Fetched {
+                status,
+                headers,
+                body,
+            })
+        };
+        match tokio::time::timeout(self.request_timeout, exchange).await {
+            Ok(outcome) => outcome,
+            Err(_) => Err(Failure::Timeout),
+        }
+    }
+}
+
+fn base_url(image: &ImageRef, scheme: &str, host: &str) -> Result<Url, RegistryError> {
+    Url::parse(&format!("{scheme}://{host}/")).map_err(|_| RegistryError::NotAllowed {
+        image: image.to_string(),
+        reason: format!("`{host}` is not a valid registry host"),
+    })
+}
+
+fn join(image: &str, base: &Url, path: &str) -> Result<Url, RegistryError> {
+    base.join(path).map_err(|_| RegistryError::InvalidResponse {
+        image: image.to_owned(),
+        reason: format!("cannot build a URL for `{path}`"),
+    })
+}
+
+fn url_host(url: &Url) -> String {
+    let host = url.host_str().unwrap_or_default();
+    match url.port() {
+        Some(port) => format!("{host}:{port}"),
+        None => host.to_owned(),
+    }
+}
+
+fn pull_scope(repository: &str) -> String {
+    format!("repository:{repository}:pull")
+}
+
+fn bearer(token: &Secret) -> Secret {
+    Secret::new(format!("Bearer {}", token.expose()))
+}
+
+fn status_error(image: &str, status: StatusCode, what: &str) -> RegistryError {
+    match status.as_u16() {
+        401 | 403 => RegistryError::Unauthorized {
+            image: image.to_owned(),
+            status: status.as_u16(),
+        },
+        404 if what != "token" => RegistryError::NotFound {
+            image: image.to_owned(),
+        },
+        300..=399 => RegistryError::InvalidResponse {
+            image: image.to_owned(),
+            reason: format!("unexpected redirect (HTTP {status}) for a {what} request"),
+        },
+        _ => RegistryError::Unavailable {
+            image: image.to_owned(),
+            reason: format!("unexpected HTTP {status} for a {what} request"),
+        },
+    }
+}
+
+fn retryable(status: StatusCode) -> bool {
+    status == StatusCode::TOO_MANY_REQUESTS
+        || (status.is_server_error()
+            && status != StatusCode::NOT_IMPLEMENTED
+            && status != StatusCode::HTTP_VERSION_NOT_SUPPORTED)
+}
+
+fn classify(error: reqwest::Error) -> Failure {
+    if error.is_timeout() {
+        Failure::Timeout
+    } else {
+        Failure::Transport(error_chain(&error))
+    }
+}
+
+/// `error: cause: cause`, each distinct message once (reqwest nests the same text).
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut parts: Vec<String> = vec![error.to_string()];
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        source = cause.source();
+    }
+    parts.join(": ")
+}
+
+/// What rustls says when a TLS client talks to a plain-HTTP server.
+fn looks_like_plain_http(reason: &str) -> bool {
+    [
+        "InvalidContentType",
+        "corrupt message",
+        "wrong version number",
+    ]
+    .iter()
+    .any(|sign| reason.contains(sign))
+}
+
+fn ceil_seconds(d: Duration) -> u64 {
+    d.as_secs() + u64::from(d.subsec_nanos() > 0)
+}
+
+/// `BASE_BACKOFF * 2^retried`, capped, times a random factor in [0.5, 1).
+fn backoff(retried: u32) -> Duration {
+    let exp = BASE_BACKOFF.saturating_mul(1u32 << retried.min(16));
+    let capped = exp.min(MAX_BACKOFF);
+    let mut hasher = RandomState::new().build_hasher();
+    hasher.write_u32(retried);
+    let random = hasher.finish() % 1000;
+    let millis = u64::try_from(capped.as_millis()).unwrap_or(u64::MAX);
+    Duration::from_millis(millis / 2 + millis * random / 2000)
+}
+
+/// `Retry-After` as seconds or an HTTP date, capped at [`MAX_RETRY_WAIT`].
+fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    let value = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
+    let wait = match value.parse::<u64>() {
+        Ok(seconds) => Duration::from_secs(seconds),
+        Err(_) => parse_http_date(value)?
+            .duration_since(SystemTime::now())
+            .unwrap_or(Duration::ZERO),
+    };
+    Some(wait.min(MAX_RETRY_WAIT))
+}
+
+/// IMF-fixdate, `Sun, 06 Nov 1994 08:49:37 GMT` (the only form HTTP/1.1 senders may use).
+fn parse_http_date(value: &str) -> Option<SystemTime> {
+    let (_, rest) = value.split_once(", ")?;
+    let mut parts = rest.split(' ');
+    let day: i64 = parts.next()?.parse().ok()?;
+    let month = match parts.next()? {
+        "Jan" => 1,
+        "Feb" => 2,
+        "Mar" => 3,
+        "Apr" => 4,
+        "May" => 5,
+        "Jun" => 6,
+        "Jul" => 7,
+        "Aug" => 8,
+        "Sep" => 9,
+        "Oct" => 10,
+        "Nov" => 11,
+        "Dec" => 12,
+        _ => return None,
+    };
+    let year: i64 = parts.next()?.parse().ok()?;
+    let mut clock = parts.next()?.split(':');
+    let hour: i64 = clock.next()?.parse().ok()?;
+    let minute: i64 = clock.next()?.parse().ok()?;
+    let second: i64 = clock.next()?.parse().ok()?;
+    if parts.next()? != "GMT" || !(1..=31).contains(&day) || hour > 23 || minute > 59 || second > 60
+    {
+        return None;
+    }
+    // Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's `days_from_civil`).
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    let seconds = u64::try_from(days * 86_400 + hour * 3600 + minute * 60 + second).ok()?;
+    UNIX_EPOCH.checked_add(Duration::from_secs(seconds))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
+    use super::*;
+
+    #[test]
+    fn parses_http_dates() {
+        let t = parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT").unwrap();
+        assert_eq!(t.duration_since(UNIX_EPOCH).unwrap().as_secs(), 784_111_777);
+        let t = parse_http_date("Thu, 29 Feb 2024 00:00:00 GMT").unwrap();
+        assert_eq!(
+            t.duration_since(UNIX_EPOCH).unwrap().as_secs(),
+            1_709_164_800
+        );
+        assert!(parse_http_date("Sunday, 06-Nov-94 08:49:37 GMT").is_none());
+        assert!(parse_http_date("Sun, 06 Foo 1994 08:49:37 GMT").is_none());
+    }
+
+    #[test]
+    fn retry_after_is_seconds_or_date_and_capped() {
+        let mut headers = HeaderMap::new();
+        headers.insert(RETRY_AFTER, HeaderValue::from_static("2"));
+        assert_eq!(retry_after(&headers), Some(Duration::from_secs(2)));
+        headers.insert(RETRY_AFTER, HeaderValue::from_static("86400"));
+        assert_eq!(retry_after(&headers), Some(MAX_RETRY_WAIT));
+        headers.insert(
+            RETRY_AFTER,
+            HeaderValue::from_static("Sun, 06 Nov 1994 08:49:37 GMT"),
+        );
+        assert_eq!(retry_after(&headers), Some(Duration::ZERO));
+        headers.insert(RETRY_AFTER, HeaderValue::from_static("soon"));
+        assert_eq!(retry_after(&headers), None);
+    }
+
+    #[test]
+    fn backoff_grows_and_stays_capped() {
+        for retried in 0..40 {
+            let wait = backoff(retried);
+            let full = BASE_BACKOFF
+                .saturating_mul(1 << retried.min(16))
+                .min(MAX_BACKOFF);
+            assert!(wait >= full / 2 && wait <= full, "{retried}: {wait:?}");
+        }
+    }
+
+    #[test]
+    fn retries_429_and_server_errors_only() {
+        assert!(retryable(StatusCode::TOO_MANY_REQUESTS));
+        assert!(retryable(StatusCode::SERVICE_UNAVAILABLE));
+        assert!(retryable(StatusCode::BAD_GATEWAY));
+        assert!(!retryable(StatusCode::NOT_IMPLEMENTED));
+        assert!(!retryable(StatusCode::NOT_FOUND));
+        assert!(!retryable(StatusCode::UNAUTHORIZED));
+    }
+
+    #[test]
+    fn plain_http_mirror_needs_insecure_host() {
+        let image = ImageRef::parse("docker.io/library/nginx:1").unwrap();
+        let mut settings = RegistrySettings::default();
+        settings.hosts.insert(
+            "docker.io".into(),
+            HostSettings {
+                mirrors: vec!["http://mirror.local:5000".into()],
+                ..HostSettings::default()
+            },
+        );
+        let http = Http::new(&settings).unwrap();
+        let err = http.endpoints(&image).unwrap_err();
+        assert_eq!(err.code(), "registry-not-allowed");
+        assert!(err.to_string().contains("insecure: true"));
+
+        settings.hosts.insert(
+            "mirror.local:5000".into(),
+            HostSettings {
+                insecure: true,
+                ..HostSettings::default()
+            },
+        );
+        let http = Http::new(&settings).unwrap();
+        let endpoints = http.endpoints(&image).unwrap();
+        let bases: Vec<String> = endpoints.iter().map(|e| e.base.to_string()).collect();
+        assert_eq!(
+            bases,
+            ["http://mirror.local:5000/", "https://registry-1.docker.io/"]
+        );
+        assert_eq!(endpoints[1].credential_host, "docker.io");
+    }
+}

@@ -1,0 +1,209 @@
+//! Stage (3): manifest media types, and the little of a manifest body the registry stage reads
+//! (its media type and, for an index, the platform manifests).
+//!
+//! The structs here are our own, not `oci_client::manifest::OciImageIndex`: we need only four
+//! fields and want to read them leniently (a Docker manifest list is not an OCI index to the
+//! letter), and `oci_spec`'s `Arch` maps some names lossily (`armbe` comes back as `arm64be`),
+//! while a report must show the platform exactly as the registry wrote it. The media type
+//! names are `oci_client`'s constants.
+
+use oci_client::manifest::{
+    IMAGE_MANIFEST_LIST_MEDIA_TYPE, IMAGE_MANIFEST_MEDIA_TYPE, OCI_IMAGE_INDEX_MEDIA_TYPE,
+    OCI_IMAGE_MEDIA_TYPE,
+};
+
+use super::Platform;
+use crate::reference::Digest;
+
+/// The manifest types we ask for, best first: OCI and Docker, index and single manifest.
+pub(crate) const ACCEPTED_MANIFEST_TYPES: [&str; 4] = [
+    OCI_IMAGE_INDEX_MEDIA_TYPE,
+    IMAGE_MANIFEST_LIST_MEDIA_TYPE,
+    OCI_IMAGE_MEDIA_TYPE,
+    IMAGE_MANIFEST_MEDIA_TYPE,
+];
+
+/// The `Accept` header of a manifest request.
+pub(crate) fn manifest_accept() -> String {
+    ACCEPTED_MANIFEST_TYPES.join(", ")
+}
+
+/// Whether `media_type` is an index (OCI image index or Docker manifest list).
+pub(crate) fn is_index(media_type: &str) -> bool {
+    media_type == OCI_IMAGE_INDEX_MEDIA_TYPE || media_type == IMAGE_MANIFEST_LIST_MEDIA_TYPE
+}
+
+/// A `Content-Type` without its parameters (`; charset=utf-8`), lowercased.
+pub(crate) fn bare_content_type(value: &str) -> String {
+    value
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase()
+}
+
+/// What a manifest body says about itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ParsedManifest {
+    /// From the body's `mediaType`, else the `Content-Type`, else inferred from the fields.
+    pub(crate) media_type: String,
+    /// For an index, each entry with a platform (entries marked `unknown/unknown`, such as
+    /// buildkit attestation manifests, are left out: they are not runnable platforms).
+    pub(crate) platforms: Vec<Platform>,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawManifest {
+    schema_version: Option<serde_json::Value>,
+    media_type: Option<String>,
+    manifests: Option<Vec<RawEntry>>,
+    config: Option<serde_json::Value>,
+}
+
+#[derive(serde::Deserialize)]
+struct RawEntry {
+    digest: String,
+    platform: Option<RawPlatform>,
+}
+
+#[derive(serde::Deserialize)]
+struct RawPlatform {
+    os: String,
+    architecture: String,
+    variant: Option<String>,
+}
+
+/// Reads a manifest body. The error is a reason for `InvalidResponse` / `Layout`.
+pub(crate) fn parse_manifest(
+    body: &[u8],
+    content_type: Option<&str>,
+) -> Result<ParsedManifest, String> {
+    let raw: RawManifest = serde_json::from_slice(body)
+        .map_err(|e| format!("manifest is not a JSON manifest object: {e}"))?;
+    match raw
+        .schema_version
+        .as_ref()
+        .and_then(serde_json::Value::as_u64)
+    {
+        Some(2) => {}
+        Some(1) => {
+            return Err(
+                "Docker schema 1 manifests are not supported (push the image again \
+                        with a current client to get a schema 2 manifest)"
+                    .to_owned(),
+            )
+        }
+        Some(v) => return Err(format!("unsupported `schemaVersion` {v}")),
+        None => return Err("manifest has no numeric `schemaVersion`".to_owned()),
+    }
+    let from_header = content_type
+        .map(bare_content_type)
+        .filter(|t| ACCEPTED_MANIFEST_TYPES.contains(&t.as_str()));
+    let media_type = match (raw.media_type, from_header) {
+        (Some(t), _) => t,
+        (None, Some(t)) => t,
+        (None, None) if raw.manifests.is_some() => OCI_IMAGE_INDEX_MEDIA_TYPE.to_owned(),
+        (None, None) if raw.config.is_some() => OCI_IMAGE_MEDIA_TYPE.to_owned(),
+        (None, None) => return Err("cannot tell the manifest's media type".to_owned()),
+    };
+    let mut platforms = Vec::new();
+    if is_index(&media_type) {
+        let entries = raw
+            .manifests
+            .ok_or_else(|| format!("`{media_type}` without a `manifests` list"))?;
+        for entry in entries {
+            let digest = Digest::parse(&entry.digest)
+                .map_err(|_| format!("invalid digest `{}` in the index", entry.digest))?;
+            let Some(platform) = entry.platform else {
+                continue;
+            };
+            if platform.os == "unknown" && platform.architecture == "unknown" {
+                continue;
+            }
+            platforms.push(Platform {
+                os: platform.os,
+                architecture: platform.architecture,
+                variant: platform.variant.filter(|v| !v.is_empty()),
+                digest,
+            });
+        }
+    }
+    Ok(ParsedManifest {
+        media_type,
+        platforms,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
+    use super::*;
+
+    const A: &str = "sha256:6671f7d080fc2a6f25df4aa1c50c218ef079d2e7c5f95568427cbb083c8251b8";
+    const B: &str = "sha256:4fda8d2584a49b7e717560ae8b7c4939e847c56516a00e718f5b7a602ebf3d3b";
+
+    #[test]
+    fn lists_platforms_of_an_index_and_skips_attestation_entries() {
+        let body = format!(
+            r#"{{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json",
+            "manifests":[
+              {{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"{A}","size":1,
+                "platform":{{"os":"linux","architecture":"amd64"}}}},
+              {{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"{B}","size":1,
+                "platform":{{"os":"linux","architecture":"arm64","variant":"v8"}}}},
+              {{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"{B}","size":1,
+                "platform":{{"os":"unknown","architecture":"unknown"}}}}]}}"#
+        );
+        let parsed = parse_manifest(body.as_bytes(), None).unwrap();
+        assert_eq!(parsed.media_type, OCI_IMAGE_INDEX_MEDIA_TYPE);
+        assert_eq!(parsed.platforms.len(), 2);
+        assert_eq!(parsed.platforms[0].architecture, "amd64");
+        assert_eq!(parsed.platforms[0].variant, None);
+        assert_eq!(parsed.platforms[1].variant.as_deref(), Some("v8"));
+        assert_eq!(parsed.platforms[1].digest.to_string(), B);
+    }
+
+    #[test]
+    fn takes_media_type_from_content_type_when_body_has_none() {
+        let body = br#"{"schemaVersion":2,"manifests":[]}"#;
+        let parsed = parse_manifest(
+            body,
+            Some("application/vnd.docker.distribution.manifest.list.v2+json; charset=utf-8"),
+        )
+        .unwrap();
+        assert_eq!(parsed.media_type, IMAGE_MANIFEST_LIST_MEDIA_TYPE);
+    }
+
+    #[test]
+    fn infers_single_manifest_from_config_field() {
+        let body = br#"{"schemaVersion":2,"config":{},"layers":[]}"#;
+        let parsed = parse_manifest(body, Some("application/octet-stream")).unwrap();
+        assert_eq!(parsed.media_type, OCI_IMAGE_MEDIA_TYPE);
+        assert!(parsed.platforms.is_empty());
+    }
+
+    #[test]
+    fn rejects_garbage_schema_one_and_bad_index_digests() {
+        assert!(parse_manifest(b"<html>oops</html>", None).is_err());
+        assert!(parse_manifest(b"[1,2]", None).is_err());
+        let v1 = br#"{"schemaVersion":1,"name":"x"}"#;
+        assert!(parse_manifest(v1, None).unwrap_err().contains("schema 1"));
+        let bad = br#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json",
+            "manifests":[{"digest":"sha256:nothex","platform":{"os":"linux","architecture":"amd64"}}]}"#;
+        assert!(parse_manifest(bad, None)
+            .unwrap_err()
+            .contains("invalid digest"));
+    }
+
+    #[test]
+    fn accept_header_names_all_four_manifest_types() {
+        let accept = manifest_accept();
+        for t in ACCEPTED_MANIFEST_TYPES {
+            assert!(accept.contains(t));
+        }
+        assert_eq!(accept.matches(", ").count(), 3);
+    }
+}
