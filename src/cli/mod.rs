@@ -1,0 +1,223 @@
+//! The command line: clap arguments (raw) -> validated settings -> one of the subcommands.
+//!
+//! Exit codes: 0 allow, 1 deny, 2 could not decide or usage error.
+
+use std::io::{IsTerminal as _, Write as _};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::config::Config;
+use crate::registry::Registry;
+use crate::report::{self, human, Report};
+
+mod check;
+mod pin;
+
+/// Guards GitOps deployments: resolves every container image in your manifests to a digest and
+/// blocks what fails, with file:line and the fix.
+#[derive(Debug, Parser)]
+#[command(name = "supplygate", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+    #[command(flatten)]
+    global: GlobalArgs,
+}
+
+#[derive(Debug, Args)]
+struct GlobalArgs {
+    /// Config file [default: ./supplygate.yaml when present]
+    #[arg(long, global = true, env = "SUPPLYGATE_CONFIG", value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// When to colour the output
+    #[arg(long, global = true, env = "SUPPLYGATE_COLOR", value_enum, default_value_t = ColorChoice::Auto)]
+    color: ColorChoice,
+    /// Use only OCI layouts from the config; never touch the network
+    #[arg(long, global = true, env = "SUPPLYGATE_OFFLINE")]
+    offline: bool,
+    /// Most registry requests in flight at once [default: from config, else 16]
+    #[arg(long, global = true, env = "SUPPLYGATE_CONCURRENCY", value_name = "N",
+          value_parser = clap::value_parser!(u16).range(1..=1024))]
+    concurrency: Option<u16>,
+    /// More logging on stderr (-v info, -vv debug, -vvv trace)
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Resolve and check every image in the manifests; exit 0 allow, 1 deny, 2 could not decide
+    Check(check::CheckArgs),
+    /// Rewrite image tags to `repo:tag@sha256:…` in place, keeping everything else byte for byte
+    Pin(pin::PinArgs),
+    /// Print a JSON Schema
+    Schema {
+        /// Which schema
+        #[arg(value_enum)]
+        which: SchemaKind,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum SchemaKind {
+    /// supplygate.yaml
+    Config,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+/// Output formats of reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum Format {
+    /// Grouped by file, for people
+    Human,
+    /// The documented JSON report
+    Json,
+}
+
+/// Parses the arguments and runs; the binary's whole `main`.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.global.verbose);
+    match run(cli) {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            if is_broken_pipe(&e) {
+                return ExitCode::from(0);
+            }
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
+fn init_logging(verbose: u8) {
+    let level = match verbose {
+        0 => tracing::Level::WARN,
+        1 => tracing::Level::INFO,
+        2 => tracing::Level::DEBUG,
+        _ => tracing::Level::TRACE,
+    };
+    tracing_subscriber::fmt()
+        .with_max_level(level)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .without_time()
+        .init();
+}
+
+fn run(cli: Cli) -> anyhow::Result<u8> {
+    let Cli { command, global } = cli;
+    match command {
+        Command::Schema {
+            which: SchemaKind::Config,
+        } => {
+            write_stdout(include_str!("../supplygate.schema.json"))?;
+            Ok(0)
+        }
+        Command::Check(args) => {
+            let ctx = Context::new(&global)?;
+            check::run(&ctx, args)
+        }
+        Command::Pin(args) => {
+            let ctx = Context::new(&global)?;
+            pin::run(&ctx, args)
+        }
+    }
+}
+
+/// What every subcommand needs: the validated config, the registry client, the runtime.
+pub(crate) struct Context {
+    config: Config,
+    registry: Arc<Registry>,
+    runtime: tokio::runtime::Runtime,
+    color: human::Color,
+}
+
+impl Context {
+    fn new(global: &GlobalArgs) -> anyhow::Result<Self> {
+        let mut config = Config::load(global.config.as_deref())?;
+        if global.offline {
+            config.registry.offline = true;
+        }
+        if let Some(n) = global.concurrency {
+            config.registry.concurrency = usize::from(n);
+        }
+        let registry = Arc::new(
+            Registry::new(config.registry.clone()).context("cannot set up the registry client")?,
+        );
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .context("cannot start the async runtime")?;
+        let color = match global.color {
+            ColorChoice::Always => human::Color::Always,
+            ColorChoice::Never => human::Color::Never,
+            ColorChoice::Auto => {
+                if std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none() {
+                    human::Color::Always
+                } else {
+                    human::Color::Never
+                }
+            }
+        };
+        Ok(Self {
+            config,
+            registry,
+            runtime,
+            color,
+        })
+    }
+
+    fn render(&self, report: &Report, format: Format, verbosity: human::Verbosity) -> String {
+        match format {
+            Format::Human => human::render(report, self.color, verbosity),
+            Format::Json => report::json::render(report) + "\n",
+        }
+    }
+}
+
+/// Writes to stdout; a closed pipe surfaces as an error that `main` turns into a quiet exit.
+fn write_stdout(text: &str) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes())?;
+    out.flush()?;
+    Ok(())
+}
+
+/// Progress on stderr, only on a terminal and only when the work is long.
+fn progress_printer() -> impl Fn(usize, usize) + Send + Sync {
+    let on_terminal = std::io::stderr().is_terminal();
+    move |done, total| {
+        if !on_terminal || total < 20 {
+            return;
+        }
+        if done == total {
+            eprint!("\r\x1b[K");
+        } else {
+            let width = 30;
+            let filled = done * width / total.max(1);
+            eprint!(
+                "\r\x1b[Kresolving [{}{}] {done}/{total}",
+                "#".repeat(filled),
+                " ".repeat(width - filled)
+            );
+        }
+    }
+}

@@ -1,0 +1,143 @@
+//! `supplygate pin`: rewrites tag references to `repo:tag@sha256:…` in place.
+//!
+//! All lookups happen before any write: a failure leaves every file as it was. Each file is
+//! written atomically (temp file + rename), and only the image values change.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use clap::Args;
+
+use super::{progress_printer, write_stdout, Context, Format};
+use crate::gate;
+use crate::manifest::{self, Edit, Origin};
+use crate::reference::{pin_written, ImageRef};
+use crate::report::human::Verbosity;
+use crate::report::{Code, Finding, ImageReport, Report, Severity};
+
+/// Arguments of `pin`.
+#[derive(Debug, Args)]
+pub(crate) struct PinArgs {
+    /// Manifest files or directories; `-` reads stdin and writes the pinned text to stdout
+    #[arg(value_name = "PATH", default_value = ".")]
+    paths: Vec<PathBuf>,
+    /// Write nothing; exit 1 listing every image without a digest
+    #[arg(long)]
+    check: bool,
+    /// Report format (for `--check` and for failures)
+    #[arg(long, env = "SUPPLYGATE_FORMAT", value_enum, default_value_t = Format::Human)]
+    format: Format,
+}
+
+pub(crate) fn run(ctx: &Context, args: PinArgs) -> anyhow::Result<u8> {
+    let manifests = gate::read_manifests(&args.paths, &ctx.config)?;
+    let mut report = Report {
+        file_errors: manifests.file_errors,
+        skipped_documents: manifests.skipped,
+        ..Report::default()
+    };
+    if !report.file_errors.is_empty() {
+        write_stdout(&ctx.render(&report, args.format, Verbosity::Problems))?;
+        return Ok(2);
+    }
+    let mut unpinned = BTreeSet::new();
+    for site in manifests.sites {
+        let reference = ImageRef::parse(&site.image);
+        let mut findings = Vec::new();
+        match &reference {
+            Err(e) => findings.push(Finding::new(
+                Code::InvalidReference,
+                Severity::Error,
+                format!("`{}` is not a valid image reference: {e}", site.image),
+            )),
+            Ok(r) if !r.is_pinned() => {
+                unpinned.insert(r.clone());
+                if args.check {
+                    findings.push(
+                        Finding::new(
+                            Code::UnpinnedImage,
+                            Severity::Deny,
+                            format!("`{}` is not pinned to a digest", site.image),
+                        )
+                        .hint("run `supplygate pin` to add `@sha256:…`"),
+                    );
+                }
+            }
+            Ok(_) => {}
+        }
+        report.images.push(ImageReport {
+            site,
+            reference: reference.ok(),
+            resolved: None,
+            findings,
+        });
+    }
+    if args.check || report.decision() != crate::report::Decision::Allow {
+        write_stdout(&ctx.render(&report, args.format, Verbosity::Problems))?;
+        return Ok(report.decision().exit_code());
+    }
+
+    let progress = progress_printer();
+    let resolutions = ctx
+        .runtime
+        .block_on(gate::resolve_all(unpinned, &ctx.registry, &progress));
+    let mut edits: BTreeMap<Arc<Origin>, Vec<Edit>> = BTreeMap::new();
+    for image in &mut report.images {
+        let Some(r) = image.reference.as_ref().filter(|r| !r.is_pinned()) else {
+            continue;
+        };
+        match resolutions.get(r) {
+            Some(Ok(resolved)) => {
+                edits
+                    .entry(Arc::clone(&image.site.origin))
+                    .or_default()
+                    .push(Edit {
+                        span: image.site.span,
+                        style: image.site.style,
+                        new_value: pin_written(&image.site.image, &resolved.digest),
+                    });
+                image.resolved = Some(resolved.clone());
+            }
+            Some(Err(e)) => image.findings.push(gate::registry_finding(r, e)),
+            None => image.findings.push(Finding::new(
+                Code::RegistryUnavailable,
+                Severity::Error,
+                format!("`{r}` was not looked up"),
+            )),
+        }
+    }
+    if report.decision() != crate::report::Decision::Allow {
+        write_stdout(&ctx.render(&report, args.format, Verbosity::Problems))?;
+        eprintln!("nothing was written: every image must resolve before any file changes");
+        return Ok(report.decision().exit_code());
+    }
+
+    // Rewrite everything in memory first, so that an edit error writes nothing.
+    let mut outputs = Vec::new();
+    for source in &manifests.sources {
+        let Some(file_edits) = edits.get(&source.origin) else {
+            continue;
+        };
+        let text = manifest::apply_edits(&source.text, file_edits)
+            .with_context(|| format!("cannot rewrite {}", source.origin))?;
+        outputs.push((Arc::clone(&source.origin), text, file_edits.len()));
+    }
+    let mut pinned = 0;
+    for (origin, text, n) in &outputs {
+        match origin.as_ref() {
+            Origin::Stdin => write_stdout(text)?,
+            Origin::File(path) => manifest::write_atomic(path, text)
+                .with_context(|| format!("cannot write {}", path.display()))?,
+        }
+        pinned += n;
+    }
+    let files = outputs.len();
+    eprintln!(
+        "pinned {pinned} image{} in {files} file{}",
+        if pinned == 1 { "" } else { "s" },
+        if files == 1 { "" } else { "s" }
+    );
+    Ok(0)
+}

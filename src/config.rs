@@ -1,0 +1,736 @@
+//! `supplygate.yaml`: raw YAML -> validated [`Config`], every problem reported at once with its
+//! line and column, unknown keys rejected with a did-you-mean hint.
+//!
+//! The schema lives in three places that tests keep in step: the `KEYS_*` lists below, the
+//! JSON Schema `supplygate.schema.json` at the repository root, and the README.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::manifest::yaml::{self, Node};
+use crate::manifest::{ExtraImagePaths, ExtraRule, FieldPath, Limits, Origin};
+use crate::registry::{HostSettings, RegistrySettings};
+
+/// The config file looked for in the working directory when `--config` is not given.
+pub const DEFAULT_FILE: &str = "supplygate.yaml";
+
+const KEYS_TOP: &[&str] = &["registries", "network", "images", "limits"];
+const KEYS_HOST: &[&str] = &["insecure", "layout", "mirrors"];
+const KEYS_NETWORK: &[&str] = &[
+    "concurrency",
+    "connect_timeout",
+    "request_timeout",
+    "retries",
+    "max_manifest_bytes",
+    "offline",
+    "docker_config",
+];
+const KEYS_IMAGES: &[&str] = &["extra"];
+const KEYS_EXTRA: &[&str] = &["kind", "api_version", "pod_specs", "images"];
+const KEYS_LIMITS: &[&str] = &["max_file_bytes", "max_depth", "max_nodes"];
+
+/// The validated configuration.
+#[derive(Debug, Clone, Default)]
+pub struct Config {
+    /// The file it was read from, if any.
+    pub file: Option<PathBuf>,
+    /// Registry access.
+    pub registry: RegistrySettings,
+    /// Extra image paths for CRDs.
+    pub extra_images: ExtraImagePaths,
+    /// Limits for reading manifests.
+    pub limits: Limits,
+}
+
+/// One thing wrong with the config file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// 1-based line.
+    pub line: usize,
+    /// 1-based column.
+    pub column: usize,
+    /// What is wrong.
+    pub message: String,
+    /// A likely fix.
+    pub hint: Option<String>,
+}
+
+/// Why the config could not be used: every problem found, or why the file could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read config `{path}`")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The YAML is malformed.
+    #[error("invalid config")]
+    Syntax(#[source] crate::manifest::ManifestError),
+    /// The YAML is well formed but the content is wrong.
+    #[error("{}", Invalid { path, problems })]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// Every problem, in file order.
+        problems: Vec<Problem>,
+    },
+}
+
+struct Invalid<'a> {
+    path: &'a Path,
+    problems: &'a [Problem],
+}
+
+impl fmt::Display for Invalid<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let n = self.problems.len();
+        write!(
+            f,
+            "{} problem{} in config `{}`",
+            n,
+            if n == 1 { "" } else { "s" },
+            self.path.display()
+        )?;
+        for p in self.problems {
+            write!(
+                f,
+                "\n  {}:{}:{}: {}",
+                self.path.display(),
+                p.line,
+                p.column,
+                p.message
+            )?;
+            if let Some(hint) = &p.hint {
+                write!(f, " ({hint})")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Config {
+    /// Loads `path`, or `./supplygate.yaml` when `path` is `None` and that file exists, or the
+    /// defaults.
+    pub fn load(path: Option<&Path>) -> Result<Self, ConfigError> {
+        let path = match path {
+            Some(p) => p.to_path_buf(),
+            None => {
+                let default = PathBuf::from(DEFAULT_FILE);
+                if !default.is_file() {
+                    return Ok(Self::default());
+                }
+                default
+            }
+        };
+        let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::Read {
+            path: path.clone(),
+            source,
+        })?;
+        Self::parse(&text, &path)
+    }
+
+    /// Validates config text; `path` names the file in messages and anchors relative paths.
+    pub fn parse(text: &str, path: &Path) -> Result<Self, ConfigError> {
+        let origin = Arc::new(Origin::File(path.to_path_buf()));
+        let docs = yaml::parse_documents(text, &origin, &Limits::default())
+            .map_err(ConfigError::Syntax)?;
+        let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        let mut v = Validator {
+            problems: Vec::new(),
+            base,
+        };
+        let mut config = Config {
+            file: Some(path.to_path_buf()),
+            ..Config::default()
+        };
+        let mut docs = docs.into_iter();
+        if let Some(doc) = docs.next() {
+            v.top(&doc.root, &mut config);
+        }
+        if let Some(extra) = docs.next() {
+            v.problem(
+                &extra.root,
+                "config has more than one YAML document".into(),
+                Some("remove the `---` separator".into()),
+            );
+        }
+        if v.problems.is_empty() {
+            Ok(config)
+        } else {
+            v.problems.sort_by_key(|p| (p.line, p.column));
+            Err(ConfigError::Invalid {
+                path: path.to_path_buf(),
+                problems: v.problems,
+            })
+        }
+    }
+}
+
+struct Validator {
+    problems: Vec<Problem>,
+    base: PathBuf,
+}
+
+impl Validator {
+    fn problem(&mut self, node: &Node, message: String, hint: Option<String>) {
+        self.problems.push(Problem {
+            line: node.span.line,
+            column: node.span.column,
+            message,
+            hint,
+        });
+    }
+
+    fn expected(&mut self, node: &Node, what: &str, key: &str) {
+        self.problem(
+            node,
+            format!("`{key}` must be {what}, found {}", node.kind_name()),
+            None,
+        );
+    }
+
+    /// The entries of a mapping whose keys must be in `known`; reports unknown keys.
+    fn fields<'n>(
+        &mut self,
+        node: &'n Node,
+        known: &[&str],
+        key: &str,
+    ) -> Vec<(&'n str, &'n Node)> {
+        if node.is_null() {
+            return Vec::new();
+        }
+        let Some(entries) = node.as_mapping() else {
+            self.expected(node, "a mapping", key);
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for (k, value) in entries {
+            let Some(name) = k.as_str() else {
+                self.problem(k, format!("keys of `{key}` must be strings"), None);
+                continue;
+            };
+            if known.contains(&name) {
+                out.push((name, value));
+            } else {
+                let hint = did_you_mean(name, known)
+                    .map(|s| format!("did you mean `{s}`?"))
+                    .or_else(|| Some(format!("known keys: {}", backticked(known))));
+                self.problem(k, format!("unknown key `{name}` in `{key}`"), hint);
+            }
+        }
+        out
+    }
+
+    fn top(&mut self, root: &Node, config: &mut Config) {
+        for (key, value) in self.fields(root, KEYS_TOP, "supplygate.yaml") {
+            match key {
+                "registries" => self.registries(value, &mut config.registry),
+                "network" => self.network(value, &mut config.registry),
+                "images" => self.images(value, &mut config.extra_images),
+                "limits" => self.limits(value, &mut config.limits),
+                _ => {}
+            }
+        }
+    }
+
+    fn registries(&mut self, node: &Node, settings: &mut RegistrySettings) {
+        if node.is_null() {
+            return;
+        }
+        let Some(entries) = node.as_mapping() else {
+            self.expected(node, "a mapping of registry hosts", "registries");
+            return;
+        };
+        for (k, value) in entries {
+            let Some(host) = k.as_str() else {
+                self.problem(k, "registry hosts must be strings".into(), None);
+                continue;
+            };
+            if let Some(reason) = invalid_host(host) {
+                self.problem(k, format!("invalid registry host `{host}`: {reason}"), None);
+                continue;
+            }
+            let mut h = HostSettings::default();
+            let ctx = format!("registries.{host}");
+            for (key, v) in self.fields(value, KEYS_HOST, &ctx) {
+                match key {
+                    "insecure" => {
+                        if let Some(b) = self.boolean(v, key) {
+                            h.insecure = b;
+                        }
+                    }
+                    "layout" => h.layout = self.path(v, key),
+                    "mirrors" => h.mirrors = self.strings(v, key),
+                    _ => {}
+                }
+            }
+            for m in &h.mirrors {
+                if let Some(reason) = invalid_host(m) {
+                    self.problem(value, format!("invalid mirror host `{m}`: {reason}"), None);
+                }
+            }
+            settings.hosts.insert(host.to_owned(), h);
+        }
+    }
+
+    fn network(&mut self, node: &Node, s: &mut RegistrySettings) {
+        for (key, v) in self.fields(node, KEYS_NETWORK, "network") {
+            match key {
+                "concurrency" => {
+                    if let Some(n) = self.count(v, key, 1, 1024) {
+                        s.concurrency = n;
+                    }
+                }
+                "connect_timeout" => {
+                    if let Some(d) = self.duration(v, key) {
+                        s.connect_timeout = d;
+                    }
+                }
+                "request_timeout" => {
+                    if let Some(d) = self.duration(v, key) {
+                        s.request_timeout = d;
+                    }
+                }
+                "retries" => {
+                    if let Some(n) = self.count(v, key, 0, 10) {
+                        s.retries = u32::try_from(n).unwrap_or(10);
+                    }
+                }
+                "max_manifest_bytes" => {
+                    if let Some(n) = self.count(v, key, 1024, 64 * 1024 * 1024) {
+                        s.max_manifest_bytes = n;
+                    }
+                }
+                "offline" => {
+                    if let Some(b) = self.boolean(v, key) {
+                        s.offline = b;
+                    }
+                }
+                "docker_config" => s.docker_config = self.path(v, key),
+                _ => {}
+            }
+        }
+    }
+
+    fn images(&mut self, node: &Node, extra: &mut ExtraImagePaths) {
+        for (key, v) in self.fields(node, KEYS_IMAGES, "images") {
+            if key != "extra" {
+                continue;
+            }
+            let Some(items) = v.as_sequence() else {
+                if !v.is_null() {
+                    self.expected(v, "a list of rules", "images.extra");
+                }
+                continue;
+            };
+            for item in items {
+                let mut rule = ExtraRule {
+                    kind: String::new(),
+                    api_version: None,
+                    pod_specs: Vec::new(),
+                    images: Vec::new(),
+                };
+                let mut has_kind = false;
+                for (k, value) in self.fields(item, KEYS_EXTRA, "images.extra[]") {
+                    match k {
+                        "kind" => {
+                            if let Some(s) = self.string(value, k) {
+                                rule.kind = s;
+                                has_kind = true;
+                            }
+                        }
+                        "api_version" => rule.api_version = self.string(value, k),
+                        "pod_specs" => rule.pod_specs = self.field_paths(value, k),
+                        "images" => rule.images = self.field_paths(value, k),
+                        _ => {}
+                    }
+                }
+                if item.as_mapping().is_some() {
+                    if !has_kind {
+                        self.problem(item, "an `images.extra` rule needs a `kind`".into(), None);
+                    }
+                    if rule.pod_specs.is_empty() && rule.images.is_empty() {
+                        self.problem(
+                            item,
+                            "an `images.extra` rule needs `pod_specs` or `images`".into(),
+                            Some("e.g. `pod_specs: [spec.template.spec]`".into()),
+                        );
+                    }
+                }
+                extra.rules.push(rule);
+            }
+        }
+    }
+
+    fn limits(&mut self, node: &Node, limits: &mut Limits) {
+        for (key, v) in self.fields(node, KEYS_LIMITS, "limits") {
+            match key {
+                "max_file_bytes" => {
+                    if let Some(n) = self.count(v, key, 1, 1 << 30) {
+                        limits.max_file_bytes = n as u64;
+                    }
+                }
+                "max_depth" => {
+                    if let Some(n) = self.count(v, key, 8, 1024) {
+                        limits.max_depth = n;
+                    }
+                }
+                "max_nodes" => {
+                    if let Some(n) = self.count(v, key, 1000, 100_000_000) {
+                        limits.max_nodes = n;
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+
+    fn boolean(&mut self, node: &Node, key: &str) -> Option<bool> {
+        let b = node.as_bool();
+        if b.is_none() {
+            self.expected(node, "`true` or `false`", key);
+        }
+        b
+    }
+
+    fn string(&mut self, node: &Node, key: &str) -> Option<String> {
+        match node.as_str() {
+            Some(s) if node.as_mapping().is_none() && node.as_sequence().is_none() => {
+                Some(s.to_owned())
+            }
+            _ => {
+                self.expected(node, "a string", key);
+                None
+            }
+        }
+    }
+
+    fn strings(&mut self, node: &Node, key: &str) -> Vec<String> {
+        if node.is_null() {
+            return Vec::new();
+        }
+        let Some(items) = node.as_sequence() else {
+            self.expected(node, "a list of strings", key);
+            return Vec::new();
+        };
+        items.iter().filter_map(|i| self.string(i, key)).collect()
+    }
+
+    fn field_paths(&mut self, node: &Node, key: &str) -> Vec<String> {
+        let paths = self.strings(node, key);
+        if let Some(items) = node.as_sequence() {
+            for (item, p) in items.iter().zip(&paths) {
+                if let Err(e) = FieldPath::parse(p) {
+                    self.problem(
+                        item,
+                        format!(
+                            "invalid field path `{p}`: {} at character {}",
+                            e.message, e.position
+                        ),
+                        Some(
+                            "write paths like `spec.template.spec` or `spec.steps[*].image`".into(),
+                        ),
+                    );
+                }
+            }
+        }
+        paths
+    }
+
+    fn path(&mut self, node: &Node, key: &str) -> Option<PathBuf> {
+        let s = self.string(node, key)?;
+        let p = PathBuf::from(s);
+        Some(if p.is_absolute() {
+            p
+        } else {
+            self.base.join(p)
+        })
+    }
+
+    fn count(&mut self, node: &Node, key: &str, min: usize, max: usize) -> Option<usize> {
+        match node.as_u64().and_then(|n| usize::try_from(n).ok()) {
+            Some(n) if (min..=max).contains(&n) => Some(n),
+            Some(n) => {
+                self.problem(
+                    node,
+                    format!("`{key}` is {n}; it must be between {min} and {max}"),
+                    None,
+                );
+                None
+            }
+            None => {
+                self.expected(node, "a whole number", key);
+                None
+            }
+        }
+    }
+
+    fn duration(&mut self, node: &Node, key: &str) -> Option<Duration> {
+        let parsed = match node.as_u64() {
+            Some(secs) => Some(Duration::from_secs(secs)),
+            None => node.as_str().and_then(parse_duration),
+        };
+        match parsed {
+            Some(d) if !d.is_zero() && d <= Duration::from_secs(3600) => Some(d),
+            Some(_) => {
+                self.problem(
+                    node,
+                    format!("`{key}` must be more than 0 and at most 1h"),
+                    None,
+                );
+                None
+            }
+            None => {
+                self.problem(
+                    node,
+                    format!("`{key}` must be a duration"),
+                    Some("e.g. `500ms`, `10s`, `2m`, or a number of seconds".into()),
+                );
+                None
+            }
+        }
+    }
+}
+
+/// Parses `500ms`, `10s`, `2m`, `1h`.
+pub fn parse_duration(s: &str) -> Option<Duration> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit())?;
+    let (num, unit) = s.split_at(split);
+    let n: u64 = num.parse().ok()?;
+    match unit {
+        "ms" => Some(Duration::from_millis(n)),
+        "s" => Some(Duration::from_secs(n)),
+        "m" => n.checked_mul(60).map(Duration::from_secs),
+        "h" => n.checked_mul(3600).map(Duration::from_secs),
+        _ => None,
+    }
+}
+
+fn invalid_host(host: &str) -> Option<&'static str> {
+    if host.contains("://") {
+        return Some("write the host without a scheme (`registry.example.com:5000`)");
+    }
+    if host.contains('/') {
+        return Some("a host has no path");
+    }
+    let probe = format!("{host}/probe");
+    match crate::reference::ImageRef::parse(&probe) {
+        Ok(r) if r.registry() == host || host == "docker.io" => None,
+        Ok(_) if host == "index.docker.io" => None,
+        _ => Some("expected a host name or address with an optional port"),
+    }
+}
+
+fn backticked(keys: &[&str]) -> String {
+    keys.iter()
+        .map(|k| format!("`{k}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The closest known word to `word`, when close enough to be a likely typo.
+pub fn did_you_mean<'a>(word: &str, known: &[&'a str]) -> Option<&'a str> {
+    known
+        .iter()
+        .map(|k| (edit_distance(word, k), *k))
+        .filter(|(d, k)| *d <= (k.len() / 3).max(1) + usize::from(word.len() > 6))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, k)| k)
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = Vec::with_capacity(b.len() + 1);
+        cur.push(i + 1);
+        for (j, cb) in b.iter().enumerate() {
+            let sub = prev.get(j).copied().unwrap_or(usize::MAX) + usize::from(ca != *cb);
+            let del = prev
+                .get(j + 1)
+                .copied()
+                .unwrap_or(usize::MAX)
+                .saturating_add(1);
+            let ins = cur.get(j).copied().unwrap_or(usize::MAX).saturating_add(1);
+            cur.push(sub.min(del).min(ins));
+        }
+        prev = cur;
+    }
+    prev.last().copied().unwrap_or_default()
+}
+
+/// Every key the schema knows, by section, for the schema-consistency test.
+pub fn known_keys() -> BTreeMap<&'static str, &'static [&'static str]> {
+    BTreeMap::from([
+        ("", KEYS_TOP),
+        ("registries.*", KEYS_HOST),
+        ("network", KEYS_NETWORK),
+        ("images", KEYS_IMAGES),
+        ("images.extra[]", KEYS_EXTRA),
+        ("limits", KEYS_LIMITS),
+    ])
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
+    use super::*;
+
+    fn problems(text: &str) -> Vec<Problem> {
+        match Config::parse(text, Path::new("supplygate.yaml")) {
+            Err(ConfigError::Invalid { problems, .. }) => problems,
+            other => panic!("expected problems, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn reads_a_full_config() {
+        let text = "\
+registries:
+  127.0.0.1:5000:
+    insecure: true
+  demo.example:
+    layout: layouts/demo
+    mirrors: [mirror.example:5000]
+network:
+  concurrency: 4
+  connect_timeout: 500ms
+  request_timeout: 2m
+  retries: 1
+  offline: false
+images:
+  extra:
+    - kind: Rollout
+      api_version: argoproj.io
+      pod_specs: [spec.template.spec]
+limits:
+  max_depth: 64
+";
+        let c = Config::parse(text, Path::new("conf/supplygate.yaml")).unwrap();
+        assert!(c.registry.hosts["127.0.0.1:5000"].insecure);
+        let demo = &c.registry.hosts["demo.example"];
+        assert_eq!(demo.layout.as_deref(), Some(Path::new("conf/layouts/demo")));
+        assert_eq!(demo.mirrors, vec!["mirror.example:5000"]);
+        assert_eq!(c.registry.concurrency, 4);
+        assert_eq!(c.registry.connect_timeout, Duration::from_millis(500));
+        assert_eq!(c.registry.request_timeout, Duration::from_secs(120));
+        assert_eq!(c.registry.retries, 1);
+        assert_eq!(c.extra_images.rules[0].kind, "Rollout");
+        assert_eq!(
+            c.extra_images.rules[0].pod_specs,
+            vec!["spec.template.spec"]
+        );
+        assert_eq!(c.limits.max_depth, 64);
+    }
+
+    #[test]
+    fn empty_config_is_the_default() {
+        let c = Config::parse("", Path::new("x.yaml")).unwrap();
+        assert_eq!(
+            c.registry.concurrency,
+            RegistrySettings::default().concurrency
+        );
+    }
+
+    #[test]
+    fn rejects_unknown_keys_with_location_and_hint() {
+        let p = problems("registries:\n  ghcr.io:\n    insecur: true\nnetwrk: {}\n");
+        assert_eq!(p.len(), 2, "{p:?}");
+        assert_eq!((p[0].line, p[0].column), (3, 5));
+        assert!(p[0].message.contains("unknown key `insecur`"), "{:?}", p[0]);
+        assert_eq!(p[0].hint.as_deref(), Some("did you mean `insecure`?"));
+        assert_eq!((p[1].line, p[1].column), (4, 1));
+        assert_eq!(p[1].hint.as_deref(), Some("did you mean `network`?"));
+    }
+
+    #[test]
+    fn reports_every_problem_at_once() {
+        let p = problems(
+            "network:\n  concurrency: lots\n  connect_timeout: soon\n  retries: 99\nlimits: []\n",
+        );
+        let lines: Vec<usize> = p.iter().map(|p| p.line).collect();
+        assert_eq!(lines, vec![2, 3, 4, 5], "{p:?}");
+        assert!(p[0].message.contains("whole number"));
+        assert!(p[1].hint.as_deref().unwrap().contains("500ms"));
+        assert!(p[2].message.contains("between 0 and 10"));
+        assert!(p[3].message.contains("must be a mapping"));
+    }
+
+    #[test]
+    fn rejects_bad_hosts_and_paths() {
+        let p = problems(
+            "registries:\n  https://ghcr.io:\n    insecure: true\nimages:\n  extra:\n    - kind: X\n      images: ['a..b']\n    - api_version: v1\n",
+        );
+        assert!(p[0].message.contains("without a scheme") || p[0].message.contains("scheme"));
+        assert!(p
+            .iter()
+            .any(|x| x.message.contains("invalid field path `a..b`")));
+        assert!(p.iter().any(|x| x.message.contains("needs a `kind`")));
+    }
+
+    #[test]
+    fn error_display_lists_file_line_column() {
+        let err = Config::parse("nework: {}\n", Path::new("ci/supplygate.yaml")).unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.contains("ci/supplygate.yaml:1:1: unknown key `nework`"),
+            "{text}"
+        );
+        assert!(text.contains("did you mean `network`?"), "{text}");
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("250ms"), Some(Duration::from_millis(250)));
+        assert_eq!(parse_duration("3m"), Some(Duration::from_secs(180)));
+        assert_eq!(parse_duration("3"), None);
+        assert_eq!(parse_duration("s"), None);
+        assert_eq!(parse_duration("1d"), None);
+    }
+
+    #[test]
+    fn did_you_mean_only_for_close_words() {
+        assert_eq!(did_you_mean("registry", KEYS_TOP), Some("registries"));
+        assert_eq!(did_you_mean("zzz", KEYS_TOP), None);
+    }
+
+    #[test]
+    fn json_schema_knows_the_same_keys() {
+        let schema: serde_json::Value =
+            serde_json::from_str(include_str!("supplygate.schema.json")).unwrap();
+        let props = |v: &serde_json::Value| -> Vec<String> {
+            let mut keys: Vec<String> = v["properties"]
+                .as_object()
+                .unwrap()
+                .keys()
+                .cloned()
+                .collect();
+            keys.sort();
+            keys
+        };
+        let defs = &schema["$defs"];
+        let sections = [
+            ("", &schema),
+            ("registries.*", &defs["host"]),
+            ("network", &defs["network"]),
+            ("images", &defs["images"]),
+            ("images.extra[]", &defs["extraRule"]),
+            ("limits", &defs["limits"]),
+        ];
+        let known = known_keys();
+        for (name, node) in sections {
+            let mut expected: Vec<String> = known[name].iter().map(|s| s.to_string()).collect();
+            expected.sort();
+            assert_eq!(props(node), expected, "section `{name}`");
+            assert_eq!(node["additionalProperties"], serde_json::json!(false));
+        }
+    }
+}

@@ -1,0 +1,201 @@
+//! The human report: grouped by file, `line:column`, one line per image, the reason and the
+//! fix under each denial. Colour only when asked for or on a terminal; styles are named by
+//! meaning, not by colour.
+
+use std::fmt::Write as _;
+
+use super::{Decision, Report, Severity};
+
+/// Whether to colour the output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Color {
+    /// Plain text.
+    Never,
+    /// ANSI styles.
+    Always,
+}
+
+/// Text styles, by meaning.
+#[derive(Clone, Copy)]
+enum Style {
+    Allow,
+    Deny,
+    Warn,
+    Error,
+    Context,
+    File,
+}
+
+struct Painter(Color);
+
+impl Painter {
+    fn paint(&self, style: Style, text: &str) -> String {
+        if self.0 == Color::Never {
+            return text.to_owned();
+        }
+        let code = match style {
+            Style::Allow => "32",
+            Style::Deny => "1;31",
+            Style::Warn => "33",
+            Style::Error => "1;35",
+            Style::Context => "2",
+            Style::File => "1",
+        };
+        format!("\x1b[{code}m{text}\x1b[0m")
+    }
+}
+
+/// How much to show.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verbosity {
+    /// Only images with findings.
+    Problems,
+    /// Every image.
+    All,
+}
+
+/// Renders the report for a person.
+pub fn render(report: &Report, color: Color, verbosity: Verbosity) -> String {
+    let p = Painter(color);
+    let mut out = String::new();
+    let mut current_file: Option<String> = None;
+    for i in &report.images {
+        let decision = i.decision();
+        if verbosity == Verbosity::Problems && i.findings.is_empty() {
+            continue;
+        }
+        let file = i.site.origin.to_string();
+        if current_file.as_deref() != Some(&file) {
+            if current_file.is_some() {
+                out.push('\n');
+            }
+            let _ = writeln!(out, "{}", p.paint(Style::File, &file));
+            current_file = Some(file);
+        }
+        let (label, style) = match decision {
+            Decision::Allow => ("allow", Style::Allow),
+            Decision::Deny => ("deny ", Style::Deny),
+            Decision::Error => ("error", Style::Error),
+        };
+        let position = format!("{}:{}", i.site.span.line, i.site.span.column);
+        let pinned_here = i
+            .reference
+            .as_ref()
+            .and_then(|r| r.digest())
+            .zip(i.resolved.as_ref())
+            .is_some_and(|(pinned, r)| *pinned == r.digest);
+        let target = match &i.resolved {
+            Some(r) if pinned_here => match r.platforms.len() {
+                0 => String::new(),
+                n => format!(" ({n} platforms)"),
+            },
+            Some(r) => {
+                let platforms = match r.platforms.len() {
+                    0 => String::new(),
+                    n => format!(" ({n} platforms)"),
+                };
+                format!(" -> {}{platforms}", r.digest)
+            }
+            None => String::new(),
+        };
+        let _ = writeln!(
+            out,
+            "  {:>7}  {}  {}{}",
+            p.paint(Style::Context, &position),
+            p.paint(style, label),
+            i.site.image,
+            p.paint(Style::Context, &target)
+        );
+        for f in &i.findings {
+            let style = match f.severity {
+                Severity::Warn => Style::Warn,
+                Severity::Deny => Style::Deny,
+                Severity::Error => Style::Error,
+            };
+            let _ = writeln!(
+                out,
+                "           {}: {}",
+                p.paint(style, f.code.as_str()),
+                f.message
+            );
+            if let (Some(e), Some(found)) = (&f.expected, &f.found) {
+                let _ = writeln!(
+                    out,
+                    "           {} {e}, {} {found}",
+                    p.paint(Style::Context, "expected"),
+                    p.paint(Style::Context, "found")
+                );
+            }
+            if let Some(h) = &f.hint {
+                let _ = writeln!(out, "           {} {h}", p.paint(Style::Context, "hint:"));
+            }
+        }
+    }
+    for e in &report.file_errors {
+        if !out.is_empty() {
+            out.push('\n');
+        }
+        let position = match (e.line, e.column) {
+            (Some(l), Some(c)) => format!("{}:{l}:{c}", e.file),
+            (Some(l), None) => format!("{}:{l}", e.file),
+            _ => e.file.clone(),
+        };
+        let _ = writeln!(
+            out,
+            "{}  {}: {}",
+            p.paint(Style::File, &position),
+            p.paint(Style::Error, e.code.as_str()),
+            e.message
+        );
+    }
+    if !out.is_empty() {
+        out.push('\n');
+    }
+    let _ = writeln!(out, "{}", summary(report, &p));
+    out
+}
+
+fn summary(report: &Report, p: &Painter) -> String {
+    let (allowed, denied, errors) = report.counts();
+    let mut parts = vec![format!(
+        "{} image{}",
+        report.images.len(),
+        if report.images.len() == 1 { "" } else { "s" }
+    )];
+    parts.push(p.paint(Style::Allow, &format!("{allowed} allowed")));
+    if denied > 0 {
+        parts.push(p.paint(Style::Deny, &format!("{denied} denied")));
+    }
+    if errors > 0 {
+        parts.push(p.paint(Style::Error, &format!("{errors} undecided")));
+    }
+    let warnings = report.warnings();
+    if warnings > 0 {
+        parts.push(p.paint(
+            Style::Warn,
+            &format!("{warnings} warning{}", if warnings == 1 { "" } else { "s" }),
+        ));
+    }
+    if !report.file_errors.is_empty() {
+        let n = report.file_errors.len();
+        parts.push(p.paint(
+            Style::Error,
+            &format!("{n} unreadable file{}", if n == 1 { "" } else { "s" }),
+        ));
+    }
+    let verdict = match report.decision() {
+        Decision::Allow => p.paint(Style::Allow, "allow"),
+        Decision::Deny => p.paint(Style::Deny, "deny"),
+        Decision::Error => p.paint(Style::Error, "error (could not decide: fail closed)"),
+    };
+    let s = report.stats;
+    format!(
+        "{verdict}: {}; {} distinct reference{}, {} registry request{}, {:.1}s",
+        parts.join(", "),
+        s.distinct_images,
+        if s.distinct_images == 1 { "" } else { "s" },
+        s.requests,
+        if s.requests == 1 { "" } else { "s" },
+        s.elapsed_ms as f64 / 1000.0
+    )
+}

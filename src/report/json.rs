@@ -1,0 +1,112 @@
+//! `--format json`: the documented, versioned machine-readable report (see README, "JSON report").
+
+use serde::Serialize;
+
+use super::{Decision, FileError, Finding, Report, RunStats};
+use crate::manifest::ContainerKind;
+use crate::registry::Platform;
+
+/// Bumped on any incompatible change of the shape.
+pub const VERSION: u32 = 1;
+
+#[derive(Serialize)]
+struct Json<'a> {
+    version: u32,
+    decision: Decision,
+    summary: Summary,
+    stats: RunStats,
+    images: Vec<Image<'a>>,
+    errors: &'a [FileError],
+}
+
+#[derive(Serialize)]
+struct Summary {
+    images: usize,
+    allowed: usize,
+    denied: usize,
+    errors: usize,
+    warnings: usize,
+    skipped_documents: usize,
+}
+
+#[derive(Serialize)]
+struct Image<'a> {
+    file: String,
+    line: usize,
+    column: usize,
+    image: &'a str,
+    normalized: Option<String>,
+    digest: Option<String>,
+    media_type: Option<&'a str>,
+    platforms: &'a [Platform],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tag_digest: Option<String>,
+    resource: Resource<'a>,
+    container: Option<&'a str>,
+    container_kind: ContainerKind,
+    path: &'a str,
+    decision: Decision,
+    findings: &'a [Finding],
+}
+
+#[derive(Serialize)]
+struct Resource<'a> {
+    api_version: &'a str,
+    kind: &'a str,
+    namespace: Option<&'a str>,
+    name: Option<&'a str>,
+}
+
+/// Renders the report as pretty JSON.
+pub fn render(report: &Report) -> String {
+    let (allowed, denied, errors) = report.counts();
+    let images = report
+        .images
+        .iter()
+        .map(|i| {
+            let r = &i.site.resource;
+            Image {
+                file: i.site.origin.to_string(),
+                line: i.site.span.line,
+                column: i.site.span.column,
+                image: &i.site.image,
+                normalized: i.reference.as_ref().map(ToString::to_string),
+                digest: i.resolved.as_ref().map(|r| r.digest.to_string()),
+                media_type: i.resolved.as_ref().map(|r| r.media_type.as_str()),
+                platforms: i.resolved.as_ref().map_or(&[], |r| &r.platforms),
+                tag_digest: i
+                    .resolved
+                    .as_ref()
+                    .and_then(|r| r.tag_digest.as_ref().map(ToString::to_string)),
+                resource: Resource {
+                    api_version: &r.api_version,
+                    kind: &r.kind,
+                    namespace: r.namespace.as_deref(),
+                    name: r.name.as_deref(),
+                },
+                container: i.site.container.as_deref(),
+                container_kind: i.site.container_kind,
+                path: &i.site.path,
+                decision: i.decision(),
+                findings: &i.findings,
+            }
+        })
+        .collect();
+    let doc = Json {
+        version: VERSION,
+        decision: report.decision(),
+        summary: Summary {
+            images: report.images.len(),
+            allowed,
+            denied,
+            errors,
+            warnings: report.warnings(),
+            skipped_documents: report.skipped_documents,
+        },
+        stats: report.stats,
+        images,
+        errors: &report.file_errors,
+    };
+    // Serialising plain structs of strings and numbers cannot fail.
+    serde_json::to_string_pretty(&doc).unwrap_or_default()
+}
