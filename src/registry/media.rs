@@ -4,13 +4,18 @@
 //! The structs here are our own, not `oci_client::manifest::OciImageIndex`: we need only four
 //! fields and want to read them leniently (a Docker manifest list is not an OCI index to the
 //! letter), and `oci_spec`'s `Arch` maps some names lossily (`armbe` comes back as `arm64be`),
-//! while a report must show the platform exactly as the registry wrote it. The media type
-//! names are `oci_client`'s constants.
+//! while a report must show the platform exactly as the registry wrote it.
 
-use oci_client::manifest::{
-    IMAGE_MANIFEST_LIST_MEDIA_TYPE, IMAGE_MANIFEST_MEDIA_TYPE, OCI_IMAGE_INDEX_MEDIA_TYPE,
-    OCI_IMAGE_MEDIA_TYPE,
-};
+/// OCI image index.
+pub(crate) const OCI_IMAGE_INDEX_MEDIA_TYPE: &str = "application/vnd.oci.image.index.v1+json";
+/// OCI image manifest.
+pub(crate) const OCI_IMAGE_MEDIA_TYPE: &str = "application/vnd.oci.image.manifest.v1+json";
+/// Docker manifest list.
+pub(crate) const IMAGE_MANIFEST_LIST_MEDIA_TYPE: &str =
+    "application/vnd.docker.distribution.manifest.list.v2+json";
+/// Docker image manifest v2 schema 2.
+pub(crate) const IMAGE_MANIFEST_MEDIA_TYPE: &str =
+    "application/vnd.docker.distribution.manifest.v2+json";
 
 use super::Platform;
 use crate::reference::Digest;
