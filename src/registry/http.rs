@@ -23,7 +23,7 @@ use tokio::sync::Semaphore;
 
 use super::auth::{parse_challenge, AuthState, Challenge, TokenAnswer};
 use super::credentials::{Credential, CredentialStore, Secret};
-use super::media::manifest_accept;
+use super::media::{bare_content_type, manifest_accept, OCI_IMAGE_INDEX_MEDIA_TYPE};
 use super::{HostSettings, RegistryError, RegistrySettings};
 use crate::reference::{Digest, ImageRef};
 
@@ -38,6 +38,8 @@ const MAX_REDIRECTS: usize = 5;
 const MAX_TOKEN_BYTES: usize = 1024 * 1024;
 /// Docker's header with the manifest digest.
 const DOCKER_CONTENT_DIGEST: &str = "docker-content-digest";
+/// Pages of one referrers answer followed at most (`Link: <…>; rel="next"`).
+const MAX_REFERRERS_PAGES: usize = 8;
 
 /// One place requests for an image go: a mirror or the registry itself.
 #[derive(Debug, Clone)]
@@ -85,6 +87,20 @@ impl Fetched {
     }
 }
 
+/// What a referrers API request found.
+#[derive(Debug)]
+pub(crate) enum ReferrersAnswer {
+    /// The API answered: each page's body and `Content-Type`, in order.
+    Pages(Vec<(Vec<u8>, Option<String>)>),
+    /// A 404: no referrers API at this endpoint (OCI distribution 1.1 says so). `json_error`
+    /// when the 404 carried a distribution error body (e.g. `NAME_UNKNOWN`) rather than a
+    /// router's plain "404 page not found", which is what a registry without the API sends.
+    Unsupported {
+        /// Whether the body was `application/json`.
+        json_error: bool,
+    },
+}
+
 /// One logical request.
 struct Call<'a> {
     image: &'a str,
@@ -108,6 +124,9 @@ enum Failure {
 /// Held while one token for a host and scope is fetched.
 type TokenLock = Arc<tokio::sync::Mutex<()>>;
 
+/// Held by the first request to a host; `true` once it has been answered.
+type FirstContact = Arc<tokio::sync::Mutex<bool>>;
+
 /// The HTTP side of the registry: one `reqwest::Client`, the semaphore, auth state, counters.
 pub(crate) struct Http {
     client: reqwest::Client,
@@ -116,6 +135,10 @@ pub(crate) struct Http {
     auth: AuthState,
     /// One lock per host and scope, so that concurrent requests fetch one token.
     token_locks: Mutex<HashMap<(String, String), TokenLock>>,
+    /// Per host: whether a first request has been answered. Until then, concurrent requests
+    /// wait for that one, so that only it meets the host's 401 and the rest authenticate up
+    /// front with the challenge it learnt.
+    first_contact: Mutex<HashMap<String, FirstContact>>,
     credentials: CredentialStore,
     retries: u32,
     request_timeout: Duration,
@@ -151,6 +174,7 @@ impl Http {
             requests: AtomicU64::new(0),
             auth: AuthState::default(),
             token_locks: Mutex::new(HashMap::new()),
+            first_contact: Mutex::new(HashMap::new()),
             credentials: CredentialStore::new(
                 settings.docker_config.clone(),
                 settings.credential_helper_dir.clone(),
@@ -281,6 +305,80 @@ impl Http {
         }
     }
 
+    /// GET the referrers of `digest` (OCI distribution 1.1), following `Link: rel="next"`
+    /// pages on the same origin, each page within `limit`. No `artifactType` filter is sent:
+    /// several media types name Sigstore bundles, so the caller filters.
+    pub(crate) async fn get_referrers(
+        &self,
+        image: &str,
+        endpoint: &Endpoint,
+        repository: &str,
+        digest: &Digest,
+        limit: usize,
+    ) -> Result<ReferrersAnswer, RegistryError> {
+        let scope = pull_scope(repository);
+        let mut url = join(
+            image,
+            &endpoint.base,
+            &format!("v2/{repository}/referrers/{digest}"),
+        )?;
+        let mut pages = Vec::new();
+        for page in 0..MAX_REFERRERS_PAGES {
+            let fetched = self
+                .send(&Call {
+                    image,
+                    method: Method::GET,
+                    url: url.clone(),
+                    accept: Some(OCI_IMAGE_INDEX_MEDIA_TYPE),
+                    auth: Some((endpoint, &scope)),
+                    form: None,
+                    body_limit: limit,
+                })
+                .await?;
+            if fetched.status == StatusCode::NOT_FOUND && page == 0 {
+                let json_error = fetched
+                    .header(CONTENT_TYPE.as_str())
+                    .map(bare_content_type)
+                    .is_some_and(|t| t == "application/json");
+                return Ok(ReferrersAnswer::Unsupported { json_error });
+            }
+            if !fetched.status.is_success() {
+                return Err(status_error(image, fetched.status, "referrers"));
+            }
+            if let Some(filters) = fetched.header("oci-filters-applied") {
+                // We send no filter; a registry that filters anyway still lists a subset,
+                // which the caller filters again.
+                tracing::debug!("{image}: referrers answer with `OCI-Filters-Applied: {filters}`");
+            }
+            let next = next_link(&fetched.headers).map(str::to_owned);
+            let content_type = fetched.header(CONTENT_TYPE.as_str()).map(str::to_owned);
+            pages.push((fetched.body, content_type));
+            let Some(next) = next else {
+                return Ok(ReferrersAnswer::Pages(pages));
+            };
+            let next = url
+                .join(&next)
+                .map_err(|_| RegistryError::InvalidResponse {
+                    image: image.to_owned(),
+                    reason: "referrers `Link` header with an invalid URL".to_owned(),
+                })?;
+            if next.origin() != endpoint.base.origin() {
+                return Err(RegistryError::InvalidResponse {
+                    image: image.to_owned(),
+                    reason: format!(
+                        "referrers `Link` header points to another origin (`{}`)",
+                        url_host(&next)
+                    ),
+                });
+            }
+            url = next;
+        }
+        Err(RegistryError::InvalidResponse {
+            image: image.to_owned(),
+            reason: format!("referrers answer has more than {MAX_REFERRERS_PAGES} pages"),
+        })
+    }
+
     /// GET a blob, following up to 5 redirects; credentials go to the registry's origin only.
     pub(crate) async fn get_blob(
         &self,
@@ -373,7 +471,37 @@ impl Http {
         let Some((endpoint, scope)) = call.auth else {
             return self.with_retries(call, None).await;
         };
-        let known = self.auth.challenge(&endpoint.host);
+        let mut known = self.auth.challenge(&endpoint.host);
+        if known.is_none() {
+            let contact = {
+                let mut contacts = self
+                    .first_contact
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner);
+                Arc::clone(contacts.entry(endpoint.host.clone()).or_default())
+            };
+            let mut answered = contact.lock().await;
+            if !*answered {
+                // The host's first request: the others wait for its answer (and challenge).
+                let outcome = self.authenticated(call, endpoint, scope, None).await;
+                *answered = true;
+                return outcome;
+            }
+            drop(answered);
+            known = self.auth.challenge(&endpoint.host);
+        }
+        self.authenticated(call, endpoint, scope, known).await
+    }
+
+    /// Sends with the `Authorization` answering `known`, if any; on a 401 with a challenge,
+    /// authenticates and sends once more.
+    async fn authenticated(
+        &self,
+        call: &Call<'_>,
+        endpoint: &Endpoint,
+        scope: &str,
+        known: Option<Challenge>,
+    ) -> Result<Fetched, RegistryError> {
         let header = match &known {
             Some(challenge) => {
                 self.auth_header(call.image, endpoint, scope, challenge, false)
@@ -540,6 +668,19 @@ impl Http {
         let mut retried = 0;
         loop {
             let outcome = self.attempt(call, authorization).await;
+            if let Err(Failure::Transport(reason)) = &outcome {
+                if call.url.scheme() == "https" && looks_like_plain_http(reason) {
+                    // A plain-HTTP server will not learn TLS on a retry.
+                    let host = url_host(&call.url);
+                    return Err(RegistryError::NotAllowed {
+                        image: call.image.to_owned(),
+                        reason: format!(
+                            "`{host}` answers plain HTTP, not HTTPS; set `insecure: true` for \
+                             it in supplygate.yaml to allow plain HTTP"
+                        ),
+                    });
+                }
+            }
             let retry = match &outcome {
                 Ok(fetched) => retryable(fetched.status),
                 Err(Failure::Fatal(_)) => false,
@@ -549,17 +690,7 @@ impl Http {
                 return outcome.map_err(|f| self.final_error(call.image, Err(f), retried));
             }
             if retried >= self.retries {
-                let mut error = self.final_error(call.image, outcome, retried);
-                if let RegistryError::Unavailable { reason, .. } = &mut error {
-                    if call.url.scheme() == "https" && looks_like_plain_http(reason) {
-                        reason.push_str(&format!(
-                            " (if `{}` serves plain HTTP, set `insecure: true` for it in \
-                             supplygate.yaml)",
-                            url_host(&call.url)
-                        ));
-                    }
-                }
-                return Err(error);
+                return Err(self.final_error(call.image, outcome, retried));
             }
             let wait = match &outcome {
                 Ok(fetched) => retry_after(&fetched.headers).unwrap_or_else(|| backoff(retried)),
@@ -723,6 +854,25 @@ fn status_error(image: &str, status: StatusCode, what: &str) -> RegistryError {
     }
 }
 
+/// The target of `Link: <target>; rel="next"`, if any.
+fn next_link(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get_all(reqwest::header::LINK)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .find_map(|link| {
+            let (target, params) = link.trim().strip_prefix('<')?.split_once('>')?;
+            params
+                .split(';')
+                .any(|p| {
+                    let p = p.trim();
+                    p.eq_ignore_ascii_case("rel=\"next\"") || p.eq_ignore_ascii_case("rel=next")
+                })
+                .then_some(target)
+        })
+}
+
 fn retryable(status: StatusCode) -> bool {
     status == StatusCode::TOO_MANY_REQUESTS
         || (status.is_server_error()
@@ -875,6 +1025,24 @@ mod tests {
                 .min(MAX_BACKOFF);
             assert!(wait >= full / 2 && wait <= full, "{retried}: {wait:?}");
         }
+    }
+
+    #[test]
+    fn finds_the_next_link_among_several() {
+        let mut headers = HeaderMap::new();
+        assert_eq!(next_link(&headers), None);
+        headers.insert(
+            reqwest::header::LINK,
+            HeaderValue::from_static(
+                r#"</v2/a/referrers/x?last=1>; rel="prev", </v2/a/referrers/x?n=2>; rel="next""#,
+            ),
+        );
+        assert_eq!(next_link(&headers), Some("/v2/a/referrers/x?n=2"));
+        headers.insert(
+            reqwest::header::LINK,
+            HeaderValue::from_static("</v2/a/referrers/x?n=3>; rel=prev"),
+        );
+        assert_eq!(next_link(&headers), None);
     }
 
     #[test]

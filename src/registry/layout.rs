@@ -9,13 +9,15 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use super::RegistryError;
+use super::{media, Descriptor, RegistryError};
 use crate::reference::{Digest, ImageRef};
 
 /// The annotation that names a tag in `index.json`.
 const REF_NAME: &str = "org.opencontainers.image.ref.name";
 /// The largest `index.json` read (a layout may hold many tags).
 const MAX_INDEX_BYTES: u64 = 64 * 1024 * 1024;
+/// Manifests of `index.json` read at most when looking for referrers by `subject`.
+const MAX_SCANNED_MANIFESTS: usize = 256;
 
 #[derive(serde::Deserialize)]
 struct LayoutMarker {
@@ -261,6 +263,67 @@ pub(crate) async fn tagged_manifest(
     let (digest, media_type) = tag_digest(root, image, tag).await?;
     let mut found = blob(root, image, &digest, limit).await?;
     found.media_type = media_type;
+    Ok(found)
+}
+
+/// The image manifests listed in `index.json` of `image`'s layout whose `subject` is
+/// `digest` (what a registry's referrers API would answer), as descriptors with the
+/// manifest's artifact type and annotations. Reads at most [`MAX_SCANNED_MANIFESTS`]
+/// manifests, each verified; entries that are not image manifests are not read.
+pub(crate) async fn subject_referrers(
+    root: &Path,
+    image: &ImageRef,
+    digest: &Digest,
+    limit: usize,
+) -> Result<Vec<Descriptor>, RegistryError> {
+    let dir = layout_dir(root, image).await?;
+    let index = read_index(&dir).await?;
+    let mut found: Vec<Descriptor> = Vec::new();
+    let candidates = index
+        .manifests
+        .iter()
+        .filter(|e| e.media_type.as_deref() == Some(media::OCI_IMAGE_MEDIA_TYPE));
+    for (read, entry) in candidates.enumerate() {
+        if read >= MAX_SCANNED_MANIFESTS {
+            tracing::debug!(
+                "{}: more than {MAX_SCANNED_MANIFESTS} manifests; the rest not scanned for referrers",
+                dir.display()
+            );
+            break;
+        }
+        let Ok(entry_digest) = Digest::parse(&entry.digest) else {
+            continue;
+        };
+        if found.iter().any(|d| d.digest == entry_digest) {
+            continue;
+        }
+        let body = match blob(root, image, &entry_digest, limit).await {
+            Ok(found) => found.body,
+            // A partial layout: what is not there refers to nothing.
+            Err(RegistryError::NotFound { .. }) => continue,
+            Err(e) => return Err(e),
+        };
+        let manifest =
+            media::parse_image_manifest(&body, media::OCI_IMAGE_MEDIA_TYPE).map_err(|reason| {
+                layout_error(
+                    &dir.join(format!(
+                        "blobs/{}",
+                        entry_digest.to_string().replacen(':', "/", 1)
+                    )),
+                    &format!("manifest `{entry_digest}`: {reason}"),
+                )
+            })?;
+        if manifest.subject.as_ref().map(|s| &s.digest) != Some(digest) {
+            continue;
+        }
+        found.push(Descriptor {
+            media_type: media::OCI_IMAGE_MEDIA_TYPE.to_owned(),
+            digest: entry_digest,
+            size: body.len() as u64,
+            artifact_type: Some(manifest.effective_artifact_type().to_owned()),
+            annotations: manifest.annotations,
+        });
+    }
     Ok(found)
 }
 

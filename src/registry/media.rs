@@ -17,7 +17,9 @@ pub(crate) const IMAGE_MANIFEST_LIST_MEDIA_TYPE: &str =
 pub(crate) const IMAGE_MANIFEST_MEDIA_TYPE: &str =
     "application/vnd.docker.distribution.manifest.v2+json";
 
-use super::Platform;
+use std::collections::BTreeMap;
+
+use super::{Descriptor, ImageManifest, Platform};
 use crate::reference::Digest;
 
 /// The manifest types we ask for, best first: OCI and Docker, index and single manifest.
@@ -139,6 +141,101 @@ pub(crate) fn parse_manifest(
         media_type,
         platforms,
     })
+}
+
+/// A descriptor as written (strings unchecked).
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawDescriptor {
+    media_type: Option<String>,
+    digest: String,
+    size: u64,
+    artifact_type: Option<String>,
+    #[serde(default)]
+    annotations: Option<BTreeMap<String, String>>,
+}
+
+impl RawDescriptor {
+    fn check(self, what: &str) -> Result<Descriptor, String> {
+        let digest = Digest::parse(&self.digest)
+            .map_err(|_| format!("invalid digest `{}` in {what}", self.digest))?;
+        let media_type = self
+            .media_type
+            .ok_or_else(|| format!("descriptor `{digest}` in {what} has no `mediaType`"))?;
+        Ok(Descriptor {
+            media_type,
+            digest,
+            size: self.size,
+            artifact_type: self.artifact_type.filter(|t| !t.is_empty()),
+            annotations: self.annotations.unwrap_or_default(),
+        })
+    }
+}
+
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawImageManifest {
+    media_type: Option<String>,
+    artifact_type: Option<String>,
+    config: RawDescriptor,
+    #[serde(default)]
+    layers: Option<Vec<RawDescriptor>>,
+    subject: Option<RawDescriptor>,
+    #[serde(default)]
+    annotations: Option<BTreeMap<String, String>>,
+}
+
+#[derive(serde::Deserialize)]
+struct RawIndex {
+    manifests: Vec<RawDescriptor>,
+}
+
+/// Reads the fields of an image manifest (OCI or Docker schema 2) that attached artifacts
+/// use. `media_type` is the one already established for the body ([`parse_manifest`]).
+pub(crate) fn parse_image_manifest(body: &[u8], media_type: &str) -> Result<ImageManifest, String> {
+    if is_index(media_type) {
+        return Err(format!(
+            "expected an image manifest, found an index (`{media_type}`)"
+        ));
+    }
+    let raw: RawImageManifest =
+        serde_json::from_slice(body).map_err(|e| format!("not an image manifest: {e}"))?;
+    let config = raw.config.check("`config`")?;
+    let layers = raw
+        .layers
+        .unwrap_or_default()
+        .into_iter()
+        .map(|l| l.check("`layers`"))
+        .collect::<Result<Vec<_>, _>>()?;
+    let subject = raw.subject.map(|s| s.check("`subject`")).transpose()?;
+    Ok(ImageManifest {
+        media_type: raw.media_type.unwrap_or_else(|| media_type.to_owned()),
+        artifact_type: raw.artifact_type.filter(|t| !t.is_empty()),
+        config,
+        layers,
+        subject,
+        annotations: raw.annotations.unwrap_or_default(),
+    })
+}
+
+/// Reads the `manifests` of an OCI image index (a referrers answer or a referrers tag).
+pub(crate) fn parse_index_descriptors(
+    body: &[u8],
+    content_type: Option<&str>,
+) -> Result<Vec<Descriptor>, String> {
+    let parsed = parse_manifest(body, content_type)?;
+    if parsed.media_type != OCI_IMAGE_INDEX_MEDIA_TYPE {
+        return Err(format!(
+            "expected an OCI image index, found `{}`",
+            parsed.media_type
+        ));
+    }
+    let raw: RawIndex =
+        serde_json::from_slice(body).map_err(|e| format!("not an image index: {e}"))?;
+    raw.manifests
+        .into_iter()
+        .map(|d| d.check("the index"))
+        .collect()
 }
 
 #[cfg(test)]

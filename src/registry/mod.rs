@@ -20,6 +20,12 @@
 //!
 //! A digest learnt from a tag `GET` also fills the by-digest cache, so pinning a reference
 //! that was resolved by tag before, or fetching its manifest again, costs nothing.
+//!
+//! Requests per [`Registry::referrers`]: **1** where the registry has the referrers API (more
+//! only when it pages its answer); on a registry without it (a 404: Debian's
+//! `docker-registry` 2.8 answers `404 page not found` in `text/plain`) **2** for the first
+//! digest of a host — the API's 404, then the referrers tag `sha256-<hex>` — and **1** (the
+//! tag) for every later digest of that host, which is remembered to have no API.
 
 mod auth;
 mod credentials;
@@ -27,9 +33,9 @@ mod http;
 mod layout;
 mod media;
 #[cfg(test)]
-mod testserver;
+pub(crate) mod testserver;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::future::Future;
 use std::hash::Hash;
 use std::path::{Path, PathBuf};
@@ -132,6 +138,80 @@ pub struct Manifest {
     pub body: Vec<u8>,
 }
 
+/// An OCI content descriptor: what a manifest's `layers`, `config` and `subject`, and an
+/// index's `manifests`, name.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Descriptor {
+    /// `mediaType` of the content.
+    pub media_type: String,
+    /// The content's digest (a fetch by it is verified against it).
+    pub digest: Digest,
+    /// `size` in bytes, as written (not checked until the content is fetched).
+    pub size: u64,
+    /// `artifactType`, when written (referrers listings carry it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub artifact_type: Option<String>,
+    /// `annotations` (empty when absent).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub annotations: BTreeMap<String, String>,
+}
+
+/// The fields of an image manifest (OCI or Docker schema 2) that attached artifacts use.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageManifest {
+    /// Its media type.
+    pub media_type: String,
+    /// `artifactType`, for an OCI artifact manifest.
+    pub artifact_type: Option<String>,
+    /// `config`.
+    pub config: Descriptor,
+    /// `layers`, in order.
+    pub layers: Vec<Descriptor>,
+    /// `subject`: the manifest this one is attached to (OCI 1.1), if any.
+    pub subject: Option<Descriptor>,
+    /// `annotations` of the manifest.
+    pub annotations: BTreeMap<String, String>,
+}
+
+impl ImageManifest {
+    /// The artifact type as the referrers API defines it: `artifactType`, else the config's
+    /// media type.
+    pub fn effective_artifact_type(&self) -> &str {
+        self.artifact_type
+            .as_deref()
+            .unwrap_or(&self.config.media_type)
+    }
+}
+
+/// How a referrer was found.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "via", rename_all = "kebab-case")]
+pub enum ReferrerSource {
+    /// The registry's referrers API (`GET /v2/<repo>/referrers/<digest>`); for an OCI layout,
+    /// a scan of its `index.json` for manifests whose `subject` is the digest (what the API
+    /// would answer).
+    Api,
+    /// The referrers tag schema, for registries without the API: the index tagged
+    /// `<alg>-<hex>` lists the referrers.
+    Tag {
+        /// The tag, e.g. `sha256-63a1…`.
+        tag: String,
+    },
+}
+
+/// One manifest that refers to a digest through its `subject`, as a referrers listing names it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Referrer {
+    /// The listing's descriptor of the referring manifest (its `artifactType` and annotations
+    /// are the listing's word: read the manifest itself before trusting them).
+    pub descriptor: Descriptor,
+    /// Where the listing came from.
+    pub source: ReferrerSource,
+}
+
+/// Referrers read at most per digest; more are left out with a warning.
+const MAX_REFERRERS: usize = 1024;
+
 /// Counters for the report and benchmarks.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Stats {
@@ -219,6 +299,15 @@ pub enum RegistryError {
         /// What is wrong.
         reason: String,
     },
+}
+
+impl Manifest {
+    /// Reads this manifest as an image manifest (layers, annotations, `subject`); an index
+    /// or a body without a valid `config` is an invalid response.
+    pub fn image_manifest(&self, image: &ImageRef) -> Result<ImageManifest, RegistryError> {
+        media::parse_image_manifest(&self.body, &self.media_type)
+            .map_err(|reason| invalid(&image.to_string(), format!("`{}`: {reason}", self.digest)))
+    }
 }
 
 impl RegistryError {
@@ -355,6 +444,9 @@ pub struct Registry {
     manifests: Cache<Key, Manifest>,
     tags: Cache<Key, Digest>,
     blobs: Cache<(Key, usize), Vec<u8>>,
+    referrers: Cache<Key, Vec<Referrer>>,
+    /// Endpoint hosts that answered the referrers API with a plain 404: they have no API.
+    without_referrers_api: Mutex<HashSet<String>>,
     cache_hits: AtomicU64,
 }
 
@@ -377,6 +469,8 @@ impl Registry {
             manifests: Cache::new(),
             tags: Cache::new(),
             blobs: Cache::new(),
+            referrers: Cache::new(),
+            without_referrers_api: Mutex::new(HashSet::new()),
             cache_hits: AtomicU64::new(0),
         })
     }
@@ -451,6 +545,27 @@ impl Registry {
         self.blobs
             .get_or_fetch(cache_key, &self.cache_hits, || {
                 self.fetch_blob(image, digest, max_bytes)
+            })
+            .await
+    }
+
+    /// The manifests that refer to `digest` in `image`'s repository (OCI distribution 1.1):
+    /// from the referrers API, or, where the registry has none (a 404), from the referrers tag
+    /// schema (`sha256-<hex>`; absent: no referrers). An OCI layout uses the tag schema and
+    /// also lists the manifests of its `index.json` whose `subject` is `digest`.
+    ///
+    /// Every answer must be an OCI image index within the manifest size limit. The listing is
+    /// not content-addressed: fetch each referrer by its digest (verified) before use.
+    pub async fn referrers(
+        &self,
+        image: &ImageRef,
+        digest: &Digest,
+    ) -> Result<Vec<Referrer>, RegistryError> {
+        // A space never appears in a tag or a digest: no clash with manifest keys.
+        let cache_key = key(image, &format!("referrers {digest}"));
+        self.referrers
+            .get_or_fetch(cache_key, &self.cache_hits, || {
+                self.fetch_referrers(image, digest)
             })
             .await
     }
@@ -681,6 +796,141 @@ impl Registry {
         }
         Err(last.unwrap_or_else(|| no_endpoint(&name)))
     }
+}
+
+impl Registry {
+    async fn fetch_referrers(
+        &self,
+        image: &ImageRef,
+        digest: &Digest,
+    ) -> Result<Vec<Referrer>, RegistryError> {
+        let name = image.to_string();
+        let limit = self.settings.max_manifest_bytes;
+        let mut found = match self.source(image)? {
+            Source::Layout(root) => {
+                let mut found = self.tagged_referrers(image, digest).await?;
+                for descriptor in layout::subject_referrers(root, image, digest, limit).await? {
+                    if !found
+                        .iter()
+                        .any(|r| r.descriptor.digest == descriptor.digest)
+                    {
+                        found.push(Referrer {
+                            descriptor,
+                            source: ReferrerSource::Api,
+                        });
+                    }
+                }
+                found
+            }
+            Source::Network => {
+                let mut last_error = None;
+                for endpoint in self.http.endpoints(image)? {
+                    if self.lacks_referrers_api(endpoint.host()) {
+                        continue;
+                    }
+                    let answer = self
+                        .http
+                        .get_referrers(&name, &endpoint, image.repository(), digest, limit)
+                        .await;
+                    match answer {
+                        Ok(http::ReferrersAnswer::Pages(pages)) => {
+                            let mut found = Vec::new();
+                            for (body, content_type) in pages {
+                                let descriptors =
+                                    media::parse_index_descriptors(&body, content_type.as_deref())
+                                        .map_err(|reason| {
+                                            invalid(&name, format!("referrers answer: {reason}"))
+                                        })?;
+                                found.extend(descriptors.into_iter().map(|descriptor| Referrer {
+                                    descriptor,
+                                    source: ReferrerSource::Api,
+                                }));
+                            }
+                            return Ok(bounded_referrers(&name, found));
+                        }
+                        Ok(http::ReferrersAnswer::Unsupported { json_error }) => {
+                            tracing::debug!(
+                                "{name}: no referrers API at `{}`; using the referrers tag",
+                                endpoint.host()
+                            );
+                            // A router's 404 says the API is missing for the whole host; a
+                            // registry's JSON error may be about this repository only.
+                            if !json_error {
+                                self.without_referrers_api
+                                    .lock()
+                                    .unwrap_or_else(PoisonError::into_inner)
+                                    .insert(endpoint.host().to_owned());
+                            }
+                        }
+                        Err(e) => {
+                            tracing::debug!("{name}: referrers from `{}`: {e}", endpoint.host());
+                            last_error = Some(e);
+                        }
+                    }
+                }
+                // An endpoint that could not answer might have listed referrers: fail closed.
+                if let Some(e) = last_error {
+                    return Err(e);
+                }
+                self.tagged_referrers(image, digest).await?
+            }
+        };
+        found = bounded_referrers(&name, found);
+        Ok(found)
+    }
+
+    fn lacks_referrers_api(&self, host: &str) -> bool {
+        self.without_referrers_api
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .contains(host)
+    }
+
+    /// The referrers tag schema: the index tagged `<alg>-<hex>` (the algorithm cut to 32
+    /// characters and the hex to 64, as OCI distribution 1.1 says); no such tag, no referrers.
+    async fn tagged_referrers(
+        &self,
+        image: &ImageRef,
+        digest: &Digest,
+    ) -> Result<Vec<Referrer>, RegistryError> {
+        let name = image.to_string();
+        let text = digest.to_string();
+        let (algorithm, hex) = text.split_once(':').unwrap_or_default();
+        let tag = format!(
+            "{}-{}",
+            algorithm.get(..32).unwrap_or(algorithm),
+            hex.get(..64).unwrap_or(hex)
+        );
+        let Some(reference) = Reference::parse(&tag) else {
+            tracing::debug!("{name}: `{tag}` is not a valid tag");
+            return Ok(Vec::new());
+        };
+        let index = match self.cached_manifest(image, reference).await {
+            Ok(index) => index,
+            Err(RegistryError::NotFound { .. }) => return Ok(Vec::new()),
+            Err(e) => return Err(e),
+        };
+        let descriptors = media::parse_index_descriptors(&index.body, Some(&index.media_type))
+            .map_err(|reason| invalid(&name, format!("referrers tag `{tag}`: {reason}")))?;
+        Ok(descriptors
+            .into_iter()
+            .map(|descriptor| Referrer {
+                descriptor,
+                source: ReferrerSource::Tag { tag: tag.clone() },
+            })
+            .collect())
+    }
+}
+
+fn bounded_referrers(name: &str, mut found: Vec<Referrer>) -> Vec<Referrer> {
+    if found.len() > MAX_REFERRERS {
+        tracing::warn!(
+            "{name}: {} referrers listed; reading the first {MAX_REFERRERS} only",
+            found.len()
+        );
+        found.truncate(MAX_REFERRERS);
+    }
+    found
 }
 
 /// Checks `body` against the digest asked for and the one announced, then reads it.
@@ -1108,10 +1358,10 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn tls_to_a_plain_http_registry_hints_at_insecure() {
+    async fn tls_to_a_plain_http_registry_is_not_allowed_at_once_with_a_hint() {
         let server = Server::start(|_| Reply::status(404)).await;
         let settings = RegistrySettings {
-            retries: 0,
+            retries: 3,
             ..RegistrySettings::default()
         };
         let registry = Registry::new(settings).unwrap();
@@ -1119,8 +1369,10 @@ mod tests {
             .resolve(&image(&server, "app:v1"))
             .await
             .unwrap_err();
-        assert_eq!(err.code(), "registry-unavailable");
+        assert_eq!(err.code(), "registry-not-allowed");
         assert!(err.to_string().contains("set `insecure: true`"), "{err}");
+        // No retries: a plain-HTTP server does not learn TLS.
+        assert_eq!(registry.stats().requests, 1);
     }
 
     #[tokio::test]
@@ -1321,6 +1573,51 @@ mod tests {
         // Later requests to the host send the credentials up front.
         registry.resolve(&image(&server, "other:v1")).await.unwrap();
         assert_eq!(registry.stats().requests, 3);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_first_requests_to_a_host_meet_its_challenge_once() {
+        let expected = format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode("u:p")
+        );
+        let server = Server::start(move |r: &Request| {
+            if r.header("authorization") == Some(expected.as_str()) {
+                honest(&manifest_body(r.path()), OCI_MANIFEST)
+            } else {
+                Reply::status(401).header("WWW-Authenticate", r#"Basic realm="r""#)
+            }
+        })
+        .await;
+        let dir = tempfile::tempdir().unwrap();
+        let auth = base64::engine::general_purpose::STANDARD.encode("u:p");
+        std::fs::write(
+            dir.path().join("config.json"),
+            format!(r#"{{"auths":{{"{}":{{"auth":"{auth}"}}}}}}"#, server.host()),
+        )
+        .unwrap();
+        let settings = RegistrySettings {
+            docker_config: Some(dir.path().join("config.json")),
+            concurrency: 4,
+            ..settings_for(&[&server])
+        };
+        let registry = Arc::new(Registry::new(settings).unwrap());
+        let mut tasks = tokio::task::JoinSet::new();
+        for i in 0..12 {
+            let registry = Arc::clone(&registry);
+            let img = image(&server, &format!("app:v{i}"));
+            tasks.spawn(async move { registry.resolve(&img).await });
+        }
+        while let Some(result) = tasks.join_next().await {
+            result.unwrap().unwrap();
+        }
+        let refused = server
+            .requests()
+            .iter()
+            .filter(|r| r.header("authorization").is_none())
+            .count();
+        assert_eq!(refused, 1);
+        assert_eq!(registry.stats().requests, 13);
     }
 
     #[tokio::test]
@@ -1714,5 +2011,275 @@ mod tests {
         assert_eq!(Reference::parse(".hidden"), None);
         assert_eq!(Reference::parse(""), None);
         assert_eq!(Reference::parse(&"a".repeat(129)), None);
+    }
+
+    const BUNDLE: &str = "application/vnd.dev.sigstore.bundle.v0.3+json";
+
+    /// An index listing one referrer of artifact type `BUNDLE` per digest.
+    fn referrers_index(referrers: &[&Digest]) -> String {
+        let entries: Vec<String> = referrers
+            .iter()
+            .map(|d| {
+                format!(
+                    r#"{{"mediaType":"{OCI_MANIFEST}","digest":"{d}","size":300,"artifactType":"{BUNDLE}","annotations":{{"k":"v"}}}}"#
+                )
+            })
+            .collect();
+        format!(
+            r#"{{"schemaVersion":2,"mediaType":"{OCI_INDEX}","manifests":[{}]}}"#,
+            entries.join(",")
+        )
+    }
+
+    #[tokio::test]
+    async fn falls_back_to_the_referrers_tag_and_remembers_a_host_without_the_api() {
+        let signed = Digest::sha256_of(b"signed image");
+        let unsigned = Digest::sha256_of(b"unsigned image");
+        let referrer = Digest::sha256_of(b"a bundle manifest");
+        let index = referrers_index(&[&referrer]);
+        let tag = signed.tag_prefix();
+        let server = Server::start({
+            let tag_path = format!("/v2/app/manifests/{tag}");
+            move |r: &Request| {
+                if r.path().contains("/referrers/") {
+                    // What Debian's docker-registry 2.8 answers: its router's 404.
+                    Reply::body(404, "404 page not found\n")
+                        .header("Content-Type", "text/plain; charset=utf-8")
+                } else if r.path() == tag_path {
+                    honest(&index, OCI_INDEX)
+                } else {
+                    Reply::body(404, r#"{"errors":[{"code":"MANIFEST_UNKNOWN"}]}"#)
+                        .header("Content-Type", "application/json")
+                }
+            }
+        })
+        .await;
+        let registry = Registry::new(settings_for(&[&server])).unwrap();
+        let img = image(&server, "app:v1");
+        let found = registry.referrers(&img, &signed).await.unwrap();
+        assert_eq!(
+            found,
+            [Referrer {
+                descriptor: Descriptor {
+                    media_type: OCI_MANIFEST.to_owned(),
+                    digest: referrer,
+                    size: 300,
+                    artifact_type: Some(BUNDLE.to_owned()),
+                    annotations: BTreeMap::from([("k".to_owned(), "v".to_owned())]),
+                },
+                source: ReferrerSource::Tag { tag: tag.clone() },
+            }]
+        );
+        assert!(registry
+            .referrers(&img, &unsigned)
+            .await
+            .unwrap()
+            .is_empty());
+        assert_eq!(
+            methods_and_paths(&server),
+            [
+                format!("GET /v2/app/referrers/{signed}"),
+                format!("GET /v2/app/manifests/{tag}"),
+                // The host has no API: the second digest goes to its tag at once.
+                format!("GET /v2/app/manifests/{}", unsigned.tag_prefix()),
+            ]
+        );
+        registry.referrers(&img, &signed).await.unwrap();
+        assert_eq!(registry.stats().requests, 3);
+    }
+
+    #[tokio::test]
+    async fn registry_error_404_from_the_referrers_api_is_not_remembered_for_the_host() {
+        let server = Server::start(|_: &Request| {
+            Reply::body(404, r#"{"errors":[{"code":"NAME_UNKNOWN"}]}"#)
+                .header("Content-Type", "application/json")
+        })
+        .await;
+        let registry = Registry::new(settings_for(&[&server])).unwrap();
+        let img = image(&server, "app:v1");
+        for seed in [b"one", b"two"] {
+            let digest = Digest::sha256_of(seed);
+            assert!(registry.referrers(&img, &digest).await.unwrap().is_empty());
+        }
+        let referrers_calls = methods_and_paths(&server)
+            .iter()
+            .filter(|p| p.contains("/referrers/"))
+            .count();
+        assert_eq!(referrers_calls, 2);
+    }
+
+    #[tokio::test]
+    async fn reads_every_page_of_a_referrers_answer_and_refuses_non_index_answers() {
+        let a = Digest::sha256_of(b"referrer a");
+        let b = Digest::sha256_of(b"referrer b");
+        let subject = Digest::sha256_of(b"subject");
+        let (page1, page2) = (referrers_index(&[&a]), referrers_index(&[&b]));
+        let server = Server::start(move |r: &Request| {
+            if r.path().starts_with("/v2/paged/") && r.target.ends_with("?page=2") {
+                Reply::body(200, page2.clone()).header("Content-Type", OCI_INDEX)
+            } else if r.path().starts_with("/v2/paged/") {
+                Reply::body(200, page1.clone())
+                    .header("Content-Type", OCI_INDEX)
+                    .header("Link", r#"<?page=2>; rel="next""#)
+            } else if r.path().starts_with("/v2/elsewhere/") {
+                Reply::body(200, page1.clone())
+                    .header("Content-Type", OCI_INDEX)
+                    .header("Link", r#"<http://127.0.0.1:9/x>; rel="next""#)
+            } else {
+                honest(&manifest_body("not an index"), OCI_MANIFEST)
+            }
+        })
+        .await;
+        let registry = Registry::new(settings_for(&[&server])).unwrap();
+        let found = registry
+            .referrers(&image(&server, "paged:v1"), &subject)
+            .await
+            .unwrap();
+        let digests: Vec<&Digest> = found.iter().map(|r| &r.descriptor.digest).collect();
+        assert_eq!(digests, [&a, &b]);
+        assert!(found.iter().all(|r| r.source == ReferrerSource::Api));
+
+        let err = registry
+            .referrers(&image(&server, "elsewhere:v1"), &subject)
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("another origin"), "{err}");
+        let err = registry
+            .referrers(&image(&server, "manifest:v1"), &subject)
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), "invalid-registry-response");
+        assert!(
+            err.to_string().contains("expected an OCI image index"),
+            "{err}"
+        );
+    }
+
+    #[tokio::test]
+    async fn referrers_api_server_error_fails_closed_without_fallback() {
+        let server = Server::start(|_: &Request| Reply::status(502)).await;
+        let mut settings = settings_for(&[&server]);
+        settings.retries = 0;
+        let registry = Registry::new(settings).unwrap();
+        let err = registry
+            .referrers(&image(&server, "app:v1"), &Digest::sha256_of(b"x"))
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), "registry-unavailable", "{err}");
+        assert_eq!(methods_and_paths(&server).len(), 1);
+    }
+
+    #[tokio::test]
+    async fn layout_lists_manifests_whose_subject_is_the_digest() {
+        let dir = tempfile::tempdir().unwrap();
+        let blobs = dir.path().join("blobs/sha256");
+        std::fs::create_dir_all(&blobs).unwrap();
+        std::fs::write(
+            dir.path().join("oci-layout"),
+            r#"{"imageLayoutVersion":"1.0.0"}"#,
+        )
+        .unwrap();
+        let store = |body: &str| {
+            let digest = Digest::sha256_of(body.as_bytes());
+            std::fs::write(blobs.join(digest.hex()), body).unwrap();
+            digest
+        };
+        let subject_body = manifest_body("image");
+        let subject = store(&subject_body);
+        let referrer_body = format!(
+            r#"{{"schemaVersion":2,"mediaType":"{OCI_MANIFEST}","artifactType":"{BUNDLE}","config":{{"mediaType":"application/vnd.oci.empty.v1+json","digest":"sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a","size":2}},"layers":[],"subject":{{"mediaType":"{OCI_MANIFEST}","digest":"{subject}","size":{}}},"annotations":{{"a":"b"}}}}"#,
+            subject_body.len()
+        );
+        let referrer = store(&referrer_body);
+        let tagged = Digest::sha256_of(b"listed by the referrers tag only");
+        let tag_index = store(&referrers_index(&[&tagged]));
+        std::fs::write(
+            dir.path().join("index.json"),
+            format!(
+                r#"{{"schemaVersion":2,"manifests":[
+                {{"mediaType":"{OCI_MANIFEST}","digest":"{subject}","size":1,"annotations":{{"org.opencontainers.image.ref.name":"v1"}}}},
+                {{"mediaType":"{OCI_MANIFEST}","digest":"{referrer}","size":1}},
+                {{"mediaType":"{OCI_INDEX}","digest":"{tag_index}","size":1,"annotations":{{"org.opencontainers.image.ref.name":"{}"}}}}]}}"#,
+                subject.tag_prefix()
+            ),
+        )
+        .unwrap();
+        let registry =
+            Registry::new(layout_settings("r.example", dir.path().to_path_buf())).unwrap();
+        let img = ImageRef::parse("r.example/app:v1").unwrap();
+        let found = registry.referrers(&img, &subject).await.unwrap();
+        let seen: Vec<(&Digest, &ReferrerSource, Option<&str>)> = found
+            .iter()
+            .map(|r| {
+                (
+                    &r.descriptor.digest,
+                    &r.source,
+                    r.descriptor.artifact_type.as_deref(),
+                )
+            })
+            .collect();
+        let tag = ReferrerSource::Tag {
+            tag: subject.tag_prefix(),
+        };
+        assert_eq!(
+            seen,
+            [
+                (&tagged, &tag, Some(BUNDLE)),
+                (&referrer, &ReferrerSource::Api, Some(BUNDLE)),
+            ]
+        );
+        assert_eq!(found[1].descriptor.annotations["a"], "b");
+        let other = Digest::sha256_of(b"nothing attached");
+        assert!(registry.referrers(&img, &other).await.unwrap().is_empty());
+        assert_eq!(registry.stats().requests, 0);
+    }
+
+    #[test]
+    fn image_manifest_reads_layers_annotations_and_subject() {
+        let subject = Digest::sha256_of(b"s");
+        let body = format!(
+            r#"{{"schemaVersion":2,"mediaType":"{OCI_MANIFEST}","config":{{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"{subject}","size":2}},
+            "layers":[{{"mediaType":"application/vnd.dev.cosign.simplesigning.v1+json","digest":"{subject}","size":7,"annotations":{{"dev.cosignproject.cosign/signature":"c2ln"}}}}],
+            "subject":{{"mediaType":"{OCI_MANIFEST}","digest":"{subject}","size":9}}}}"#
+        );
+        let manifest = Manifest {
+            digest: Digest::sha256_of(body.as_bytes()),
+            media_type: OCI_MANIFEST.to_owned(),
+            body: body.into_bytes(),
+        };
+        let img = ImageRef::parse("r.example/app:v1").unwrap();
+        let parsed = manifest.image_manifest(&img).unwrap();
+        assert_eq!(parsed.layers.len(), 1);
+        assert_eq!(parsed.layers[0].size, 7);
+        assert_eq!(
+            parsed.layers[0].annotations["dev.cosignproject.cosign/signature"],
+            "c2ln"
+        );
+        assert_eq!(parsed.subject.unwrap().digest, subject);
+        assert_eq!(
+            parsed
+                .artifact_type
+                .as_deref()
+                .unwrap_or(&parsed.config.media_type),
+            "application/vnd.oci.image.config.v1+json"
+        );
+
+        let index = Manifest {
+            digest: Digest::sha256_of(index_body().as_bytes()),
+            media_type: OCI_INDEX.to_owned(),
+            body: index_body().into_bytes(),
+        };
+        let err = index.image_manifest(&img).unwrap_err();
+        assert_eq!(err.code(), "invalid-registry-response");
+        let bad_layer = Manifest {
+            body: br#"{"schemaVersion":2,"config":{"mediaType":"x","digest":"sha256:1","size":1}}"#
+                .to_vec(),
+            ..manifest
+        };
+        assert!(bad_layer
+            .image_manifest(&img)
+            .unwrap_err()
+            .to_string()
+            .contains("invalid digest"));
     }
 }
