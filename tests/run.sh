@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# The test command: README and CI run exactly this.
+# Installs the real registry and skopeo the integration tests need, then runs fmt, clippy and
+# every test.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+missing=()
+for tool in docker-registry skopeo htpasswd; do
+  command -v "$tool" >/dev/null || missing+=("$tool")
+done
+if ((${#missing[@]})); then
+  echo "installing docker-registry, skopeo, apache2-utils (missing: ${missing[*]})" >&2
+  sudo=()
+  if [[ $(id -u) != 0 ]] && command -v sudo >/dev/null; then
+    sudo=(sudo)
+  fi
+  "${sudo[@]}" apt-get update
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive \
+    apt-get install -y --no-install-recommends docker-registry skopeo apache2-utils
+fi
+
+locked=()
+if [[ -f Cargo.lock ]]; then
+  locked=(--locked)
+fi
+
+cargo fmt --all -- --check
+cargo clippy --all-targets "${locked[@]}" -- -D warnings
+cargo test --all-targets --no-fail-fast "${locked[@]}"
