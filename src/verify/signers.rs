@@ -1,0 +1,604 @@
+//! Stage (4), trust: the signers from config (public keys and keyless identities), checked
+//! once when the config is loaded so that verification can only fail on the signature.
+//!
+//! Every constructor validates what it is given: a key must be a PEM `PUBLIC KEY` of a
+//! supported algorithm, a regex must compile, a trusted root must parse and be usable by
+//! [`Verifier::new`]. The [`Verifier`] is built once per signer and kept.
+
+use std::fmt;
+use std::path::Path;
+use std::sync::{Arc, OnceLock};
+
+use sigstore_verify::crypto::{KeyAlgorithm, SigningScheme, VerificationKey};
+use sigstore_verify::trust_root::{TrustedRoot, SIGSTORE_PRODUCTION_TRUSTED_ROOT};
+use sigstore_verify::types::DerPublicKey;
+use sigstore_verify::Verifier;
+
+/// The longest subject regex accepted (compiled size is bounded by the regex crate too).
+const REGEX_PATTERN_MAX: usize = 4096;
+/// The largest trusted root file read (the public-good root is about 10 KiB).
+const TRUSTED_ROOT_MAX: u64 = 4 * 1024 * 1024;
+
+/// Why a signer from config cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum SignerError {
+    /// The key text is not a PEM `PUBLIC KEY` block.
+    #[error("not a PEM public key ({cause}){}", hint_for_pem(.pem_label))]
+    NotPemPublicKey {
+        /// The PEM label found, if the text was PEM at all (e.g. `EC PRIVATE KEY`).
+        pem_label: Option<String>,
+        /// What the PEM parser said.
+        cause: sigstore_verify::types::Error,
+    },
+    /// The key is a well-formed SubjectPublicKeyInfo of an algorithm cosign keys do not use.
+    #[error("unsupported key type ({cause}): use an ECDSA P-256/P-384, Ed25519 or RSA public key")]
+    UnsupportedKey {
+        /// What the key parser said.
+        cause: sigstore_verify::crypto::Error,
+    },
+    /// The key's algorithm is known but the key itself does not decode.
+    #[error("invalid {algorithm} public key ({cause})")]
+    InvalidKey {
+        /// `ECDSA P-256`, `Ed25519`, …
+        algorithm: &'static str,
+        /// What the key parser said.
+        cause: sigstore_verify::crypto::Error,
+    },
+    /// A `subject_regex` does not compile.
+    #[error("invalid regex `{pattern}`: {}", regex_reason(.cause))]
+    InvalidRegex {
+        /// The pattern as written.
+        pattern: String,
+        /// What the regex compiler said.
+        cause: regex::Error,
+    },
+    /// A `subject_regex` is longer than [`REGEX_PATTERN_MAX`].
+    #[error("regex is {len} characters long; the limit is {REGEX_PATTERN_MAX}")]
+    RegexTooLong {
+        /// Its length.
+        len: usize,
+    },
+    /// An issuer that is empty.
+    #[error("the issuer is empty")]
+    EmptyIssuer,
+    /// The trusted root file cannot be read.
+    #[error("cannot read it ({cause})")]
+    ReadTrustedRoot {
+        /// The I/O error.
+        cause: std::io::Error,
+    },
+    /// The trusted root file is larger than [`TRUSTED_ROOT_MAX`].
+    #[error("it is {size} bytes; the limit is {TRUSTED_ROOT_MAX}")]
+    TrustedRootTooLarge {
+        /// Its size.
+        size: u64,
+    },
+    /// The trusted root is not a Sigstore `trusted_root.json`.
+    #[error("not a Sigstore trusted root ({cause})")]
+    InvalidTrustedRoot {
+        /// What the parser said.
+        cause: sigstore_verify::trust_root::Error,
+    },
+    /// The trusted root parses but its keys or certificates cannot be used.
+    #[error("trusted root is unusable ({cause})")]
+    UnusableTrustedRoot {
+        /// What the verifier said.
+        cause: sigstore_verify::Error,
+    },
+}
+
+/// The one-line reason of a regex error (its `Display` spans lines and shows the anchored
+/// pattern, which the user did not write).
+fn regex_reason(e: &regex::Error) -> String {
+    match e {
+        regex::Error::Syntax(text) => text
+            .lines()
+            .rev()
+            .find_map(|l| l.trim().strip_prefix("error: "))
+            .unwrap_or("syntax error")
+            .to_owned(),
+        regex::Error::CompiledTooBig(limit) => {
+            format!("it compiles to more than {limit} bytes; simplify it")
+        }
+        other => other.to_string(),
+    }
+}
+
+fn hint_for_pem(label: &Option<String>) -> String {
+    match label.as_deref() {
+        Some(l) if l.contains("PRIVATE") => {
+            "; this is a private key: give its public half (`cosign public-key --key …`)".into()
+        }
+        Some("CERTIFICATE") => {
+            "; this is a certificate: use a `keyless` signer, or extract the key with `openssl x509 -pubkey -noout`".into()
+        }
+        Some(_) => "; expected `-----BEGIN PUBLIC KEY-----`".into(),
+        None => String::new(),
+    }
+}
+
+/// How a keyless subject (the certificate's SAN: a URI or an email) is matched.
+#[derive(Debug, Clone)]
+pub enum SubjectMatcher {
+    /// Exactly this SAN.
+    Exact(String),
+    /// A regex, anchored at both ends (`^(?:…)$`) whatever the user wrote. Build it with
+    /// [`SubjectMatcher::regex`].
+    Regex {
+        /// The pattern as written in config (for messages).
+        pattern: String,
+        /// The anchored, compiled regex.
+        anchored: regex::Regex,
+    },
+}
+
+impl SubjectMatcher {
+    /// Compiles `pattern` anchored as `^(?:pattern)$`, so that
+    /// `https://github.com/acme/app/.*` never matches `https://github.com/acme/app-evil/…`
+    /// and a pattern already written as `^…$` means the same.
+    pub fn regex(pattern: &str) -> Result<Self, SignerError> {
+        if pattern.len() > REGEX_PATTERN_MAX {
+            return Err(SignerError::RegexTooLong { len: pattern.len() });
+        }
+        let anchored = regex::RegexBuilder::new(&format!("^(?:{pattern})$"))
+            .size_limit(1 << 20)
+            .build()
+            .map_err(|cause| SignerError::InvalidRegex {
+                pattern: pattern.to_owned(),
+                cause,
+            })?;
+        Ok(Self::Regex {
+            pattern: pattern.to_owned(),
+            anchored,
+        })
+    }
+
+    /// Whether the SAN `subject` is accepted.
+    pub fn matches(&self, subject: &str) -> bool {
+        match self {
+            Self::Exact(expected) => subject == expected,
+            Self::Regex { anchored, .. } => anchored.is_match(subject),
+        }
+    }
+}
+
+/// `` `https://…` `` for exact subjects, `` regex `…` `` for patterns (as written).
+impl fmt::Display for SubjectMatcher {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Exact(s) => write!(f, "`{s}`"),
+            Self::Regex { pattern, .. } => write!(f, "regex `{pattern}`"),
+        }
+    }
+}
+
+/// Whether a key signer accepts signatures that were never logged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TlogPolicy {
+    /// A transparency log proof (Rekor SET or inclusion proof) is required.
+    Require,
+    /// Signatures without log proof are accepted (cosign `--tlog-upload=false`); a proof that
+    /// is present is still checked when it can be, and used for `signed_at`.
+    InsecureIgnore,
+}
+
+/// What a signer is. Built by the [`Signer`] constructors, which validate everything.
+#[derive(Clone)]
+pub enum SignerKind {
+    /// A public key (ECDSA P-256/P-384, Ed25519, RSA).
+    Key {
+        /// The key, DER SubjectPublicKeyInfo.
+        key: DerPublicKey,
+        /// Its algorithm.
+        algorithm: KeyAlgorithm,
+        /// How simple-signing payloads are verified: SHA-256 with every key type, like
+        /// cosign (`--signature-digest-algorithm` defaults to sha256, also for P-384).
+        scheme: SigningScheme,
+        /// Whether a transparency log proof is required.
+        tlog: TlogPolicy,
+        /// The trusted root whose Rekor keys check log proofs on key signatures.
+        trusted_root: Arc<TrustedRoot>,
+        /// Its verifier, built once.
+        verifier: Arc<Verifier>,
+    },
+    /// A Fulcio identity, verified against a trusted root.
+    Keyless {
+        /// OIDC issuer, exact.
+        issuer: String,
+        /// Certificate subject (SAN).
+        subject: SubjectMatcher,
+        /// The trusted root (Sigstore's `trusted_root.json` format).
+        trusted_root: Arc<TrustedRoot>,
+        /// Its verifier, built once.
+        verifier: Arc<Verifier>,
+    },
+}
+
+impl fmt::Debug for SignerKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Key {
+                algorithm, tlog, ..
+            } => f
+                .debug_struct("Key")
+                .field("algorithm", algorithm)
+                .field("tlog", tlog)
+                .finish_non_exhaustive(),
+            Self::Keyless {
+                issuer, subject, ..
+            } => f
+                .debug_struct("Keyless")
+                .field("issuer", issuer)
+                .field("subject", subject)
+                .finish_non_exhaustive(),
+        }
+    }
+}
+
+/// A named signer from config.
+#[derive(Debug, Clone)]
+pub struct Signer {
+    /// Name in config.
+    pub name: String,
+    /// What it is.
+    pub kind: SignerKind,
+}
+
+impl Signer {
+    /// A key signer from a PEM `PUBLIC KEY` (ECDSA P-256/P-384, Ed25519, RSA), whose log
+    /// proofs are checked against the embedded Sigstore public-good trusted root.
+    ///
+    /// `insecure_ignore_tlog` accepts signatures without a transparency log proof (cosign
+    /// `--tlog-upload=false`); it is config's `insecure_ignore_tlog`.
+    pub fn key(name: &str, pem: &str, insecure_ignore_tlog: bool) -> Result<Self, SignerError> {
+        let tlog = if insecure_ignore_tlog {
+            TlogPolicy::InsecureIgnore
+        } else {
+            TlogPolicy::Require
+        };
+        Self::key_with_trusted_root(name, pem, tlog, None)
+    }
+
+    /// A key signer whose log proofs are checked against `trusted_root` (`None`: the embedded
+    /// Sigstore public-good root), e.g. for a private Rekor.
+    pub fn key_with_trusted_root(
+        name: &str,
+        pem: &str,
+        tlog: TlogPolicy,
+        trusted_root: Option<Arc<TrustedRoot>>,
+    ) -> Result<Self, SignerError> {
+        let key = parse_public_key(pem)?;
+        let algorithm =
+            KeyAlgorithm::from_spki(&key).map_err(|cause| SignerError::UnsupportedKey { cause })?;
+        let scheme = match algorithm {
+            KeyAlgorithm::EcdsaP256 => SigningScheme::EcdsaP256Sha256,
+            KeyAlgorithm::EcdsaP384 => SigningScheme::EcdsaP384Sha256,
+            KeyAlgorithm::Ed25519 => SigningScheme::Ed25519,
+            KeyAlgorithm::Rsa => SigningScheme::RsaPkcs1Sha256,
+            other => {
+                return Err(SignerError::UnsupportedKey {
+                    cause: sigstore_verify::crypto::Error::UnsupportedAlgorithm(format!(
+                        "{other:?}"
+                    )),
+                })
+            }
+        };
+        VerificationKey::from_der(&key, scheme).map_err(|cause| SignerError::InvalidKey {
+            algorithm: algorithm_name(algorithm),
+            cause,
+        })?;
+        let (trusted_root, verifier) = verifier_for(trusted_root)?;
+        Ok(Self {
+            name: name.to_owned(),
+            kind: SignerKind::Key {
+                key,
+                algorithm,
+                scheme,
+                tlog,
+                trusted_root,
+                verifier,
+            },
+        })
+    }
+
+    /// A keyless signer: certificates issued by a Fulcio CA of `trusted_root` (`None`: the
+    /// embedded Sigstore public-good root, `SIGSTORE_PRODUCTION_TRUSTED_ROOT`) to `subject`
+    /// through the OIDC `issuer` (exact, e.g. `https://token.actions.githubusercontent.com`).
+    pub fn keyless(
+        name: &str,
+        issuer: String,
+        subject: SubjectMatcher,
+        trusted_root: Option<Arc<TrustedRoot>>,
+    ) -> Result<Self, SignerError> {
+        if issuer.trim().is_empty() {
+            return Err(SignerError::EmptyIssuer);
+        }
+        let (trusted_root, verifier) = verifier_for(trusted_root)?;
+        Ok(Self {
+            name: name.to_owned(),
+            kind: SignerKind::Keyless {
+                issuer,
+                subject,
+                trusted_root,
+                verifier,
+            },
+        })
+    }
+
+    /// The signer's name in config.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Whether this is a key signer (as opposed to a keyless identity).
+    pub fn is_key(&self) -> bool {
+        matches!(self.kind, SignerKind::Key { .. })
+    }
+}
+
+/// Reads a Sigstore `trusted_root.json` (for a private Fulcio/Rekor, or a pinned copy of the
+/// public-good root) and checks that a verifier can use it.
+pub fn load_trusted_root(path: &Path) -> Result<Arc<TrustedRoot>, SignerError> {
+    use std::io::Read as _;
+    let file = std::fs::File::open(path).map_err(|cause| SignerError::ReadTrustedRoot { cause })?;
+    let mut text = String::new();
+    file.take(TRUSTED_ROOT_MAX + 1)
+        .read_to_string(&mut text)
+        .map_err(|cause| SignerError::ReadTrustedRoot { cause })?;
+    let size = text.len() as u64;
+    if size > TRUSTED_ROOT_MAX {
+        return Err(SignerError::TrustedRootTooLarge { size });
+    }
+    let root = parse_trusted_root(&text)?;
+    // Fail at config time, not at the first signature, if the root cannot be used.
+    Verifier::new(&root).map_err(|cause| SignerError::UnusableTrustedRoot { cause })?;
+    Ok(Arc::new(root))
+}
+
+/// Parses a `trusted_root.json` document.
+pub fn parse_trusted_root(json: &str) -> Result<TrustedRoot, SignerError> {
+    TrustedRoot::from_json(json).map_err(|cause| SignerError::InvalidTrustedRoot { cause })
+}
+
+fn parse_public_key(pem: &str) -> Result<DerPublicKey, SignerError> {
+    DerPublicKey::from_pem(pem).map_err(|cause| SignerError::NotPemPublicKey {
+        pem_label: pem_label(pem),
+        cause,
+    })
+}
+
+/// The label of the first `-----BEGIN …-----` line, if any.
+fn pem_label(text: &str) -> Option<String> {
+    let start = text.find("-----BEGIN ")? + "-----BEGIN ".len();
+    let rest = text.get(start..)?;
+    let end = rest.find("-----")?;
+    rest.get(..end).map(str::to_owned)
+}
+
+fn algorithm_name(algorithm: KeyAlgorithm) -> &'static str {
+    match algorithm {
+        KeyAlgorithm::EcdsaP256 => "ECDSA P-256",
+        KeyAlgorithm::EcdsaP384 => "ECDSA P-384",
+        KeyAlgorithm::Ed25519 => "Ed25519",
+        KeyAlgorithm::Rsa => "RSA",
+        _ => "ML-DSA",
+    }
+}
+
+type RootAndVerifier = (Arc<TrustedRoot>, Arc<Verifier>);
+
+/// The root and its verifier; the public-good one is parsed and built once per process.
+fn verifier_for(root: Option<Arc<TrustedRoot>>) -> Result<RootAndVerifier, SignerError> {
+    static PRODUCTION: OnceLock<RootAndVerifier> = OnceLock::new();
+    match root {
+        Some(root) => {
+            let verifier =
+                Verifier::new(&root).map_err(|cause| SignerError::UnusableTrustedRoot { cause })?;
+            Ok((root, Arc::new(verifier)))
+        }
+        None => {
+            if let Some(found) = PRODUCTION.get() {
+                return Ok(found.clone());
+            }
+            let root = Arc::new(parse_trusted_root(SIGSTORE_PRODUCTION_TRUSTED_ROOT)?);
+            let verifier =
+                Verifier::new(&root).map_err(|cause| SignerError::UnusableTrustedRoot { cause })?;
+            Ok(PRODUCTION
+                .get_or_init(|| (root, Arc::new(verifier)))
+                .clone())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing
+    )]
+    use super::*;
+
+    const COSIGN_PUB: &str = "-----BEGIN PUBLIC KEY-----
+MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEfA3b0ffjJL8Zpd49DdQg3fl9O7cf
+WApIEJumKC6nt6WXnPTi7bbqRvckHfiPD6+0repNrMtrr5SksJD8fSLvlg==
+-----END PUBLIC KEY-----
+";
+
+    fn keys_dir() -> std::path::PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/keys")
+    }
+
+    #[test]
+    fn regex_is_anchored_at_both_ends() {
+        let m = SubjectMatcher::regex("https://github.com/acme/app").unwrap();
+        assert!(m.matches("https://github.com/acme/app"));
+        assert!(!m.matches("https://github.com/acme/app-evil/x"));
+        assert!(!m.matches("xhttps://github.com/acme/app"));
+    }
+
+    #[test]
+    fn wildcard_regex_stays_inside_the_repository_path() {
+        let m = SubjectMatcher::regex("https://github.com/acme/app/.*").unwrap();
+        assert!(
+            m.matches("https://github.com/acme/app/.github/workflows/release.yml@refs/heads/main")
+        );
+        assert!(!m.matches("https://github.com/acme/app-evil/.github/workflows/x.yml"));
+        assert!(!m.matches("https://evil.example/https://github.com/acme/app/x"));
+    }
+
+    #[test]
+    fn regex_alternation_is_anchored_as_a_whole() {
+        // Without the group, `^a|b$` would match anything starting with `a`.
+        let m = SubjectMatcher::regex("https://a.example/x|https://b.example/y").unwrap();
+        assert!(m.matches("https://a.example/x"));
+        assert!(m.matches("https://b.example/y"));
+        assert!(!m.matches("https://a.example/x-evil"));
+        assert!(!m.matches("evil-https://b.example/y"));
+    }
+
+    #[test]
+    fn user_anchors_still_work() {
+        let m = SubjectMatcher::regex("^https://github.com/acme/.*@refs/heads/main$").unwrap();
+        assert!(m.matches("https://github.com/acme/app/.github/workflows/r.yml@refs/heads/main"));
+        assert!(!m.matches("https://github.com/acme/app/.github/workflows/r.yml@refs/heads/dev"));
+    }
+
+    #[test]
+    fn invalid_regex_is_reported_with_the_pattern() {
+        let e = SubjectMatcher::regex("https://(unclosed").unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("invalid regex `https://(unclosed`"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn signers_can_be_shared_between_threads() {
+        fn shared<T: Send + Sync>() {}
+        shared::<Signer>();
+    }
+
+    #[test]
+    fn exact_subject_matches_only_itself() {
+        let m = SubjectMatcher::Exact("a@example.com".into());
+        assert!(m.matches("a@example.com"));
+        assert!(!m.matches("a@example.com.evil"));
+    }
+
+    #[test]
+    fn accepts_a_p256_public_key() {
+        let s = Signer::key("k", COSIGN_PUB, false).unwrap();
+        assert_eq!(s.name(), "k");
+        assert!(s.is_key());
+        match s.kind {
+            SignerKind::Key {
+                algorithm,
+                scheme,
+                tlog,
+                ..
+            } => {
+                assert_eq!(algorithm, KeyAlgorithm::EcdsaP256);
+                assert_eq!(scheme, SigningScheme::EcdsaP256Sha256);
+                assert_eq!(tlog, TlogPolicy::Require);
+            }
+            SignerKind::Keyless { .. } => panic!("a key signer"),
+        }
+    }
+
+    #[test]
+    fn p384_keys_verify_with_sha256_like_cosign() {
+        let pem = std::fs::read_to_string(keys_dir().join("p384.pub")).unwrap();
+        match Signer::key("k", &pem, true).unwrap().kind {
+            SignerKind::Key { scheme, tlog, .. } => {
+                assert_eq!(scheme, SigningScheme::EcdsaP384Sha256);
+                assert_eq!(tlog, TlogPolicy::InsecureIgnore);
+            }
+            SignerKind::Keyless { .. } => panic!("a key signer"),
+        }
+    }
+
+    #[test]
+    fn accepts_ed25519_and_rsa_keys() {
+        for (file, algorithm) in [
+            ("ed25519.pub", KeyAlgorithm::Ed25519),
+            ("rsa.pub", KeyAlgorithm::Rsa),
+        ] {
+            let pem = std::fs::read_to_string(keys_dir().join(file)).unwrap();
+            match Signer::key("k", &pem, false).unwrap().kind {
+                SignerKind::Key { algorithm: a, .. } => assert_eq!(a, algorithm, "{file}"),
+                SignerKind::Keyless { .. } => panic!("a key signer"),
+            }
+        }
+    }
+
+    #[test]
+    fn rejects_text_that_is_not_pem() {
+        let e = Signer::key("k", "keys/cosign.pub", false).unwrap_err();
+        assert!(e.to_string().starts_with("not a PEM public key"), "{e}");
+    }
+
+    #[test]
+    fn rejects_a_private_key_with_a_hint() {
+        let pem = "-----BEGIN EC PRIVATE KEY-----\nYWJjZA==\n-----END EC PRIVATE KEY-----\n";
+        let e = Signer::key("k", pem, false).unwrap_err().to_string();
+        assert!(e.starts_with("not a PEM public key"), "{e}");
+        assert!(e.contains("this is a private key"), "{e}");
+    }
+
+    #[test]
+    fn rejects_garbage_inside_a_public_key_block() {
+        let pem = "-----BEGIN PUBLIC KEY-----\nYWJjZA==\n-----END PUBLIC KEY-----\n";
+        let e = Signer::key("k", pem, false).unwrap_err().to_string();
+        assert!(e.starts_with("unsupported key type"), "{e}");
+    }
+
+    #[test]
+    fn keyless_signer_uses_the_public_good_root_by_default() {
+        let s = Signer::keyless(
+            "ci",
+            "https://token.actions.githubusercontent.com".into(),
+            SubjectMatcher::regex("https://github.com/acme/.*").unwrap(),
+            None,
+        )
+        .unwrap();
+        assert!(!s.is_key());
+        match &s.kind {
+            SignerKind::Keyless { trusted_root, .. } => {
+                assert!(!trusted_root.certificate_authorities.is_empty());
+            }
+            SignerKind::Key { .. } => panic!("a keyless signer"),
+        }
+    }
+
+    #[test]
+    fn keyless_signer_needs_an_issuer() {
+        let e =
+            Signer::keyless("ci", " ".into(), SubjectMatcher::Exact("x".into()), None).unwrap_err();
+        assert!(matches!(e, SignerError::EmptyIssuer));
+    }
+
+    #[test]
+    fn loads_a_trusted_root_file() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(
+            "../shared/fixtures-external/sigstore/cosign/pkg/cosign/testdata/trusted_root_pgi.json",
+        );
+        let root = load_trusted_root(&path).unwrap();
+        assert!(!root.tlogs.is_empty());
+    }
+
+    #[test]
+    fn rejects_a_trusted_root_that_is_not_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("root.json");
+        std::fs::write(&path, "{\"hello\": 1}").unwrap();
+        let e = load_trusted_root(&path).unwrap_err().to_string();
+        assert!(e.starts_with("not a Sigstore trusted root"), "{e}");
+        let e = load_trusted_root(&dir.path().join("missing.json"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("cannot read it"), "{e}");
+    }
+}
