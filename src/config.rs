@@ -10,14 +10,26 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::glob::ImageGlob;
 use crate::manifest::yaml::{self, Node};
 use crate::manifest::{ExtraImagePaths, ExtraRule, FieldPath, Limits, Origin};
 use crate::registry::{HostSettings, RegistrySettings};
+use crate::verify::{signers, Signer, SubjectMatcher};
 
 /// The config file looked for in the working directory when `--config` is not given.
 pub const DEFAULT_FILE: &str = "supplygate.yaml";
 
-const KEYS_TOP: &[&str] = &["registries", "network", "images", "limits"];
+const KEYS_TOP: &[&str] = &[
+    "registries",
+    "network",
+    "images",
+    "limits",
+    "signers",
+    "require",
+];
+const KEYS_SIGNER: &[&str] = &["key", "insecure_ignore_tlog", "keyless"];
+const KEYS_KEYLESS: &[&str] = &["issuer", "subject", "subject_regex", "trusted_root"];
+const KEYS_REQUIRE: &[&str] = &["images", "signers"];
 const KEYS_HOST: &[&str] = &["insecure", "layout", "mirrors"];
 const KEYS_NETWORK: &[&str] = &[
     "concurrency",
@@ -43,6 +55,31 @@ pub struct Config {
     pub extra_images: ExtraImagePaths,
     /// Limits for reading manifests.
     pub limits: Limits,
+    /// Trusted signers by name, in name order.
+    pub signers: BTreeMap<String, Arc<Signer>>,
+    /// Which images must be signed by whom.
+    pub requirements: Vec<Requirement>,
+}
+
+/// Images matching any of `images` must carry a signature on their resolved digest verified by
+/// at least one of `signers`.
+#[derive(Debug, Clone)]
+pub struct Requirement {
+    /// Globs over `registry/repository` (`*` within a path segment, `**` across segments).
+    pub images: Vec<ImageGlob>,
+    /// Any one of these suffices.
+    pub signers: Vec<Arc<Signer>>,
+    /// 1-based line of the rule in the config, for "defined here" in reports.
+    pub line: usize,
+}
+
+impl Config {
+    /// The requirements that apply to an image named `registry/repository`.
+    pub fn requirements_for<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a Requirement> {
+        self.requirements
+            .iter()
+            .filter(move |r| r.images.iter().any(|g| g.matches(name)))
+    }
 }
 
 /// One thing wrong with the config file.
@@ -229,14 +266,243 @@ impl Validator {
     }
 
     fn top(&mut self, root: &Node, config: &mut Config) {
-        for (key, value) in self.fields(root, KEYS_TOP, "supplygate.yaml") {
+        let fields = self.fields(root, KEYS_TOP, "supplygate.yaml");
+        // Signers first: `require` refers to them by name wherever it stands in the file.
+        for (key, value) in &fields {
+            if *key == "signers" {
+                self.signers(value, &mut config.signers);
+            }
+        }
+        for (key, value) in fields {
             match key {
                 "registries" => self.registries(value, &mut config.registry),
                 "network" => self.network(value, &mut config.registry),
                 "images" => self.images(value, &mut config.extra_images),
                 "limits" => self.limits(value, &mut config.limits),
+                "require" => self.require(value, &config.signers, &mut config.requirements),
                 _ => {}
             }
+        }
+    }
+
+    fn signers(&mut self, node: &Node, out: &mut BTreeMap<String, Arc<Signer>>) {
+        if node.is_null() {
+            return;
+        }
+        let Some(entries) = node.as_mapping() else {
+            self.expected(node, "a mapping of signer names", "signers");
+            return;
+        };
+        for (k, value) in entries {
+            let Some(name) = k.as_str() else {
+                self.problem(k, "signer names must be strings".into(), None);
+                continue;
+            };
+            let ctx = format!("signers.{name}");
+            let fields = self.fields(value, KEYS_SIGNER, &ctx);
+            let field = |key: &str| fields.iter().find(|(k, _)| *k == key).map(|(_, v)| *v);
+            let ignore_tlog = match field("insecure_ignore_tlog") {
+                Some(v) => self.boolean(v, "insecure_ignore_tlog").unwrap_or(false),
+                None => false,
+            };
+            let signer = match (field("key"), field("keyless")) {
+                (Some(key), None) => self.key_signer(name, key, ignore_tlog),
+                (None, Some(keyless)) => {
+                    if let Some(v) = field("insecure_ignore_tlog") {
+                        self.problem(
+                            v,
+                            "`insecure_ignore_tlog` applies to `key` signers only".into(),
+                            Some("keyless signatures always need a log or timestamp proof".into()),
+                        );
+                    }
+                    self.keyless_signer(name, keyless)
+                }
+                (Some(_), Some(_)) => {
+                    self.problem(
+                        value,
+                        format!("signer `{name}` has both `key` and `keyless`"),
+                        Some("define two signers".into()),
+                    );
+                    None
+                }
+                (None, None) => {
+                    if value.as_mapping().is_some() || value.is_null() {
+                        self.problem(
+                            k,
+                            format!("signer `{name}` needs `key` or `keyless`"),
+                            Some("e.g. `key: keys/cosign.pub`".into()),
+                        );
+                    }
+                    None
+                }
+            };
+            if let Some(signer) = signer {
+                out.insert(name.to_owned(), Arc::new(signer));
+            }
+        }
+    }
+
+    fn key_signer(&mut self, name: &str, node: &Node, ignore_tlog: bool) -> Option<Signer> {
+        let text = self.string(node, "key")?;
+        let pem = if text.contains("-----BEGIN") {
+            text
+        } else {
+            let path = self.resolve(&text);
+            match std::fs::read_to_string(&path) {
+                Ok(pem) => pem,
+                Err(e) => {
+                    self.problem(
+                        node,
+                        format!("cannot read key `{}`: {e}", path.display()),
+                        None,
+                    );
+                    return None;
+                }
+            }
+        };
+        match Signer::key(name, &pem, ignore_tlog) {
+            Ok(s) => Some(s),
+            Err(e) => {
+                self.problem(node, format!("signer `{name}`: {e}"), None);
+                None
+            }
+        }
+    }
+
+    fn keyless_signer(&mut self, name: &str, node: &Node) -> Option<Signer> {
+        let ctx = format!("signers.{name}.keyless");
+        let fields = self.fields(node, KEYS_KEYLESS, &ctx);
+        let mut issuer = None;
+        let mut subject = None;
+        let mut root = None;
+        let mut subject_node = None;
+        for (key, v) in fields {
+            match key {
+                "issuer" => issuer = self.string(v, key),
+                "subject" | "subject_regex" => {
+                    if subject_node.is_some() {
+                        self.problem(
+                            v,
+                            "give `subject` or `subject_regex`, not both".into(),
+                            None,
+                        );
+                        continue;
+                    }
+                    subject_node = Some(v);
+                    let Some(text) = self.string(v, key) else {
+                        continue;
+                    };
+                    subject = if key == "subject" {
+                        Some(SubjectMatcher::Exact(text))
+                    } else {
+                        match SubjectMatcher::regex(&text) {
+                            Ok(m) => Some(m),
+                            Err(e) => {
+                                self.problem(v, e.to_string(), None);
+                                None
+                            }
+                        }
+                    };
+                }
+                "trusted_root" => {
+                    let Some(path) = self.path(v, key) else {
+                        continue;
+                    };
+                    match signers::load_trusted_root(&path) {
+                        Ok(r) => root = Some(r),
+                        Err(e) => {
+                            self.problem(v, format!("trusted root `{}`: {e}", path.display()), None)
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        // A non-mapping was already reported by `fields`.
+        node.as_mapping()?;
+        if issuer.is_none() {
+            self.problem(
+                node,
+                format!("keyless signer `{name}` needs an `issuer`"),
+                Some("e.g. `issuer: https://token.actions.githubusercontent.com`".into()),
+            );
+        }
+        if subject_node.is_none() {
+            self.problem(
+                node,
+                format!("keyless signer `{name}` needs `subject` or `subject_regex`"),
+                Some(
+                    "trusting every identity of an issuer trusts everyone who can log in there"
+                        .into(),
+                ),
+            );
+        }
+        match Signer::keyless(name, issuer?, subject?, root) {
+            Ok(s) => Some(s),
+            Err(e) => {
+                self.problem(node, format!("signer `{name}`: {e}"), None);
+                None
+            }
+        }
+    }
+
+    fn require(
+        &mut self,
+        node: &Node,
+        signers: &BTreeMap<String, Arc<Signer>>,
+        out: &mut Vec<Requirement>,
+    ) {
+        if node.is_null() {
+            return;
+        }
+        let Some(items) = node.as_sequence() else {
+            self.expected(node, "a list of rules", "require");
+            return;
+        };
+        for item in items {
+            let mut rule = Requirement {
+                images: Vec::new(),
+                signers: Vec::new(),
+                line: item.span.line,
+            };
+            for (key, v) in self.fields(item, KEYS_REQUIRE, "require[]") {
+                let Some(list) = v.as_sequence() else {
+                    self.expected(v, "a list of strings", key);
+                    continue;
+                };
+                for entry in list {
+                    let Some(text) = self.string(entry, key) else {
+                        continue;
+                    };
+                    if key == "images" {
+                        match ImageGlob::parse(&text) {
+                            Ok(g) => rule.images.push(g),
+                            Err(e) => self.problem(
+                                entry,
+                                format!("invalid image glob `{text}`: {e}"),
+                                None,
+                            ),
+                        }
+                    } else if let Some(s) = signers.get(&text) {
+                        rule.signers.push(Arc::clone(s));
+                    } else {
+                        let known: Vec<&str> = signers.keys().map(String::as_str).collect();
+                        let hint = did_you_mean(&text, &known)
+                            .map(|k| format!("did you mean `{k}`?"))
+                            .unwrap_or_else(|| "define it under `signers:`".to_owned());
+                        self.problem(entry, format!("unknown signer `{text}`"), Some(hint));
+                    }
+                }
+            }
+            if item.as_mapping().is_some() && (rule.images.is_empty() || rule.signers.is_empty()) {
+                self.problem(
+                    item,
+                    "a `require` rule needs `images` and `signers`".into(),
+                    None,
+                );
+                continue;
+            }
+            out.push(rule);
         }
     }
 
@@ -446,12 +712,17 @@ impl Validator {
 
     fn path(&mut self, node: &Node, key: &str) -> Option<PathBuf> {
         let s = self.string(node, key)?;
-        let p = PathBuf::from(s);
-        Some(if p.is_absolute() {
+        Some(self.resolve(&s))
+    }
+
+    /// A path relative to the config file's directory.
+    fn resolve(&self, path: &str) -> PathBuf {
+        let p = PathBuf::from(path);
+        if p.is_absolute() {
             p
         } else {
             self.base.join(p)
-        })
+        }
     }
 
     fn count(&mut self, node: &Node, key: &str, min: usize, max: usize) -> Option<usize> {
@@ -576,6 +847,9 @@ pub fn known_keys() -> BTreeMap<&'static str, &'static [&'static str]> {
         ("images", KEYS_IMAGES),
         ("images.extra[]", KEYS_EXTRA),
         ("limits", KEYS_LIMITS),
+        ("signers.*", KEYS_SIGNER),
+        ("signers.*.keyless", KEYS_KEYLESS),
+        ("require[]", KEYS_REQUIRE),
     ])
 }
 
@@ -724,6 +998,9 @@ limits:
             ("images", &defs["images"]),
             ("images.extra[]", &defs["extraRule"]),
             ("limits", &defs["limits"]),
+            ("signers.*", &defs["signer"]),
+            ("signers.*.keyless", &defs["keyless"]),
+            ("require[]", &defs["requirement"]),
         ];
         let known = known_keys();
         for (name, node) in sections {

@@ -8,17 +8,92 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
-use crate::config::Config;
+use crate::config::{Config, Requirement};
 use crate::manifest::{self, ImageSite, ManifestError, Source};
-use crate::reference::ImageRef;
+use crate::reference::{Digest, ImageRef};
 use crate::registry::{Registry, RegistryError, Resolved};
 use crate::report::{Code, FileError, Finding, ImageReport, Report, RunStats, Severity};
+use crate::verify::{self, discover, Location, SignatureFact, Signer};
 
 /// Called as lookups finish: `(done, total)`.
 pub type Progress<'a> = &'a (dyn Fn(usize, usize) + Send + Sync);
 
 /// What happened to each distinct reference.
 pub type Resolutions = HashMap<ImageRef, Result<Resolved, Arc<RegistryError>>>;
+
+/// Signature facts per distinct reference (only for references a requirement applies to).
+pub type SignatureChecks = HashMap<ImageRef, Result<Arc<SignatureReport>, Arc<RegistryError>>>;
+
+/// Every signature found on an image's resolved digest and on each of its platform manifests,
+/// with each signer's verdict.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct SignatureReport {
+    /// The digest the requirement is about (index or single manifest).
+    pub digest: Digest,
+    /// Signatures attached to `digest`.
+    pub facts: Vec<SignatureFact>,
+    /// Signatures attached to each platform manifest of an index, recorded separately.
+    pub platforms: Vec<PlatformSignatures>,
+}
+
+/// Signatures on one platform manifest.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct PlatformSignatures {
+    /// `os/architecture[/variant]`.
+    pub platform: String,
+    /// The platform manifest's digest.
+    pub digest: Digest,
+    /// Signatures attached to it.
+    pub facts: Vec<SignatureFact>,
+}
+
+impl SignatureReport {
+    /// Whether a signature on the resolved digest was verified by one of `signers`.
+    pub fn satisfies(&self, signers: &[Arc<Signer>]) -> bool {
+        self.facts.iter().any(|f| {
+            f.verified_by
+                .iter()
+                .any(|v| signers.iter().any(|s| s.name == *v))
+        })
+    }
+}
+
+/// Finds and verifies every signature on `resolved.digest` and on each platform digest.
+pub async fn check_signatures(
+    registry: &Registry,
+    image: &ImageRef,
+    resolved: &Resolved,
+    signers: &[Arc<Signer>],
+) -> Result<SignatureReport, RegistryError> {
+    let name = image.name();
+    let verify_all = |digest: &Digest, candidates: Vec<verify::Candidate>| -> Vec<SignatureFact> {
+        candidates
+            .iter()
+            .map(|c| verify::verify_candidate(c, &name, digest, signers))
+            .collect()
+    };
+    let top = discover::signatures(registry, image, &resolved.digest).await?;
+    let facts = verify_all(&resolved.digest, top);
+    let mut platforms = Vec::with_capacity(resolved.platforms.len());
+    for p in &resolved.platforms {
+        let candidates = discover::signatures(registry, image, &p.digest).await?;
+        let mut platform = format!("{}/{}", p.os, p.architecture);
+        if let Some(v) = &p.variant {
+            platform.push('/');
+            platform.push_str(v);
+        }
+        platforms.push(PlatformSignatures {
+            platform,
+            digest: p.digest.clone(),
+            facts: verify_all(&p.digest, candidates),
+        });
+    }
+    Ok(SignatureReport {
+        digest: resolved.digest.clone(),
+        facts,
+        platforms,
+    })
+}
 
 /// The manifests of a run, read and searched for images.
 #[derive(Debug, Default)]
@@ -158,10 +233,18 @@ pub async fn evaluate(
     let before = registry.stats();
     let distinct_images = distinct.len();
     let resolutions = resolve_all(distinct, registry, progress).await;
+    let signatures = check_all_signatures(config, registry, &resolutions).await;
     let after = registry.stats();
     let images = parsed
         .into_iter()
-        .map(|(site, r)| image_report(site, r, &resolutions))
+        .map(|(site, r)| {
+            let mut report = image_report(site, r, &resolutions);
+            signature_findings(config, &mut report, &signatures);
+            if let Some(Ok(checked)) = report.reference.as_ref().and_then(|r| signatures.get(r)) {
+                report.signatures = Some(Arc::clone(checked));
+            }
+            report
+        })
         .collect();
     Ok(Report {
         images,
@@ -174,6 +257,153 @@ pub async fn evaluate(
             elapsed_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
         },
     })
+}
+
+/// Runs [`check_signatures`] for every resolved reference that a requirement applies to.
+async fn check_all_signatures(
+    config: &Config,
+    registry: &Arc<Registry>,
+    resolutions: &Resolutions,
+) -> SignatureChecks {
+    let signers: Arc<Vec<Arc<Signer>>> = Arc::new(config.signers.values().cloned().collect());
+    let mut tasks = tokio::task::JoinSet::new();
+    for (image, resolved) in resolutions {
+        let Ok(resolved) = resolved else { continue };
+        if config.requirements_for(&image.name()).next().is_none() {
+            continue;
+        }
+        let (registry, signers) = (Arc::clone(registry), Arc::clone(&signers));
+        let (image, resolved) = (image.clone(), resolved.clone());
+        tasks.spawn(async move {
+            let result = check_signatures(&registry, &image, &resolved, &signers)
+                .await
+                .map(Arc::new)
+                .map_err(Arc::new);
+            (image, result)
+        });
+    }
+    let mut out = SignatureChecks::new();
+    while let Some(joined) = tasks.join_next().await {
+        // A panicking task leaves its reference out; `signature_findings` fails closed on that.
+        if let Ok((image, result)) = joined {
+            out.insert(image, result);
+        }
+    }
+    out
+}
+
+/// Adds the signature requirement's findings to an image that resolved.
+fn signature_findings(config: &Config, report: &mut ImageReport, checks: &SignatureChecks) {
+    let (Some(image), Some(resolved)) = (&report.reference, &report.resolved) else {
+        return;
+    };
+    let name = image.name();
+    let rules: Vec<&Requirement> = config.requirements_for(&name).collect();
+    if rules.is_empty() {
+        return;
+    }
+    let checked = match checks.get(image) {
+        Some(Ok(checked)) => Arc::clone(checked),
+        Some(Err(e)) => {
+            let mut f = registry_finding(image, e);
+            f.code = Code::SignatureCheckFailed;
+            f.severity = Severity::Error;
+            f.message = format!("could not look for signatures: {e}");
+            report.findings.push(f);
+            return;
+        }
+        None => {
+            report.findings.push(Finding::new(
+                Code::SignatureCheckFailed,
+                Severity::Error,
+                format!(
+                    "signatures of `{image}` were not checked (internal error); failing closed"
+                ),
+            ));
+            return;
+        }
+    };
+    for rule in rules {
+        if checked.satisfies(&rule.signers) {
+            continue;
+        }
+        let wanted = rule
+            .signers
+            .iter()
+            .map(|s| format!("`{}`", s.name))
+            .collect::<Vec<_>>()
+            .join(" or ");
+        let where_ = format!("config line {}", rule.line);
+        if checked.facts.is_empty() {
+            report.findings.push(
+                Finding::new(
+                    Code::UnsignedImage,
+                    Severity::Deny,
+                    format!(
+                        "`{}` ({}) has no signature",
+                        report.site.image, resolved.digest
+                    ),
+                )
+                .expected_found(format!("a signature by {wanted} ({where_})"), "none")
+                .hint(format!(
+                    "sign the digest in CI: `cosign sign --key … {}@{}`",
+                    image.name(),
+                    resolved.digest
+                )),
+            );
+        } else {
+            let reasons = checked
+                .facts
+                .iter()
+                .map(describe_fact)
+                .collect::<Vec<_>>()
+                .join("; ");
+            let n = checked.facts.len();
+            report.findings.push(
+                Finding::new(
+                    Code::SignatureNotTrusted,
+                    Severity::Deny,
+                    format!(
+                        "{n} signature{} on `{}` ({}), none by {wanted}",
+                        if n == 1 { "" } else { "s" },
+                        report.site.image,
+                        resolved.digest
+                    ),
+                )
+                .expected_found(format!("a signature by {wanted} ({where_})"), reasons)
+                .hint(format!(
+                    "`supplygate explain {}@{}` lists every signature and why it did not count",
+                    image.name(),
+                    resolved.digest
+                )),
+            );
+        }
+    }
+}
+
+/// One signature in one line: where, and each signer's verdict.
+pub fn describe_fact(f: &SignatureFact) -> String {
+    let place = match &f.location {
+        Location::CosignTag { tag, layer, .. } => format!("{tag} layer {layer}"),
+        Location::Referrers { manifest, .. } => format!("referrer {manifest}"),
+        Location::ReferrersTag { tag, manifest, .. } => format!("referrer {manifest} (tag {tag})"),
+    };
+    if !f.verified_by.is_empty() {
+        return format!("{place}: verified by `{}`", f.verified_by.join("`, `"));
+    }
+    let reasons = f
+        .rejections
+        .iter()
+        .map(|r| {
+            if r.signer == "*" {
+                r.reason.clone()
+            } else {
+                format!("`{}`: {}", r.signer, r.reason)
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    format!("{place}: {reasons}")
 }
 
 fn image_report(
@@ -232,6 +462,7 @@ fn image_report(
         reference,
         resolved,
         findings,
+        signatures: None,
     }
 }
 

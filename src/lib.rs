@@ -14,7 +14,9 @@
 pub mod cli;
 pub mod config;
 pub mod gate;
+pub mod glob;
 pub mod manifest;
 pub mod reference;
 pub mod registry;
 pub mod report;
+pub mod verify;

@@ -15,6 +15,7 @@ use crate::registry::Registry;
 use crate::report::{self, human, Report};
 
 mod check;
+mod explain;
 mod pin;
 
 /// Guards GitOps deployments: resolves every container image in your manifests to a digest and
@@ -54,6 +55,8 @@ enum Command {
     Check(check::CheckArgs),
     /// Rewrite image tags to `repo:tag@sha256:…` in place, keeping everything else byte for byte
     Pin(pin::PinArgs),
+    /// Show everything known about one image: digest, platforms, every signature and its verdict
+    Explain(explain::ExplainArgs),
     /// Print a JSON Schema
     Schema {
         /// Which schema
@@ -138,6 +141,10 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Pin(args) => {
             let ctx = Context::new(&global)?;
             pin::run(&ctx, args)
+        }
+        Command::Explain(args) => {
+            let ctx = Context::new(&global)?;
+            explain::run(&ctx, args)
         }
     }
 }

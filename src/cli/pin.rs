@@ -72,6 +72,7 @@ pub(crate) fn run(ctx: &Context, args: PinArgs) -> anyhow::Result<u8> {
             reference: reference.ok(),
             resolved: None,
             findings,
+            signatures: None,
         });
     }
     if args.check || report.decision() != crate::report::Decision::Allow {

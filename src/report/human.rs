@@ -98,13 +98,31 @@ pub fn render(report: &Report, color: Color, verbosity: Verbosity) -> String {
             }
             None => String::new(),
         };
+        let signed_by = match &i.signatures {
+            Some(s) => {
+                let mut names: Vec<&str> = s
+                    .facts
+                    .iter()
+                    .flat_map(|f| f.verified_by.iter().map(String::as_str))
+                    .collect();
+                names.sort_unstable();
+                names.dedup();
+                if names.is_empty() {
+                    String::new()
+                } else {
+                    format!(" signed by `{}`", names.join("`, `"))
+                }
+            }
+            None => String::new(),
+        };
         let _ = writeln!(
             out,
-            "  {:>7}  {}  {}{}",
+            "  {:>7}  {}  {}{}{}",
             p.paint(Style::Context, &position),
             p.paint(style, label),
             i.site.image,
-            p.paint(Style::Context, &target)
+            p.paint(Style::Context, &target),
+            p.paint(Style::Allow, &signed_by)
         );
         for f in &i.findings {
             let style = match f.severity {

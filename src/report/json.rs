@@ -47,6 +47,8 @@ struct Image<'a> {
     path: &'a str,
     decision: Decision,
     findings: &'a [Finding],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    signatures: Option<&'a crate::gate::SignatureReport>,
 }
 
 #[derive(Serialize)]
@@ -89,6 +91,7 @@ pub fn render(report: &Report) -> String {
                 path: &i.site.path,
                 decision: i.decision(),
                 findings: &i.findings,
+                signatures: i.signatures.as_deref(),
             }
         })
         .collect();

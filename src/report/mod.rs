@@ -42,6 +42,12 @@ pub enum Code {
     InvalidManifest,
     /// An image reference without a digest (`pin --check`).
     UnpinnedImage,
+    /// A signature is required and the resolved digest has none.
+    UnsignedImage,
+    /// Signatures were found but none was verified by a required signer.
+    SignatureNotTrusted,
+    /// Looking for signatures failed (registry error): could not decide.
+    SignatureCheckFailed,
 }
 
 impl Code {
@@ -60,6 +66,9 @@ impl Code {
         Code::InvalidOciLayout,
         Code::InvalidManifest,
         Code::UnpinnedImage,
+        Code::UnsignedImage,
+        Code::SignatureNotTrusted,
+        Code::SignatureCheckFailed,
     ];
 
     /// The kebab-case name used in every output format.
@@ -78,6 +87,9 @@ impl Code {
             Code::InvalidOciLayout => "invalid-oci-layout",
             Code::InvalidManifest => "invalid-manifest",
             Code::UnpinnedImage => "unpinned-image",
+            Code::UnsignedImage => "unsigned-image",
+            Code::SignatureNotTrusted => "signature-not-trusted",
+            Code::SignatureCheckFailed => "signature-check-failed",
         }
     }
 }
@@ -189,6 +201,8 @@ pub struct ImageReport {
     pub resolved: Option<Resolved>,
     /// Findings, most severe first.
     pub findings: Vec<Finding>,
+    /// Signature facts, when a signature requirement applies.
+    pub signatures: Option<std::sync::Arc<crate::gate::SignatureReport>>,
 }
 
 impl ImageReport {

@@ -1,0 +1,195 @@
+//! `supplygate explain IMAGE`: everything known about one image — digest, platforms, every
+//! signature found, where, what kind, and which signer verified it or exactly why not.
+
+use std::fmt::Write as _;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use clap::Args;
+use serde::Serialize;
+
+use super::{write_stdout, Context, Format};
+use crate::gate::{self, SignatureReport};
+use crate::reference::ImageRef;
+use crate::registry::Resolved;
+use crate::report::Decision;
+use crate::verify::{Identity, SignatureFact, SignatureKind, Signer};
+
+/// Arguments of `explain`.
+#[derive(Debug, Args)]
+pub(crate) struct ExplainArgs {
+    /// The image, as it would be written in a manifest (`ghcr.io/acme/app:v1`, `…@sha256:…`)
+    #[arg(value_name = "IMAGE")]
+    image: String,
+    /// Output format
+    #[arg(long, env = "SUPPLYGATE_FORMAT", value_enum, default_value_t = Format::Human)]
+    format: Format,
+}
+
+#[derive(Serialize)]
+struct Explanation<'a> {
+    image: &'a str,
+    normalized: String,
+    #[serde(flatten)]
+    resolved: &'a Resolved,
+    requirements: Vec<RequirementOutcome>,
+    signatures: &'a SignatureReport,
+    decision: Decision,
+}
+
+#[derive(Serialize)]
+struct RequirementOutcome {
+    images: Vec<String>,
+    signers: Vec<String>,
+    line: usize,
+    satisfied: bool,
+}
+
+pub(crate) fn run(ctx: &Context, args: ExplainArgs) -> anyhow::Result<u8> {
+    let image = ImageRef::parse(&args.image)
+        .with_context(|| format!("`{}` is not a valid image reference", args.image))?;
+    let signers: Vec<Arc<Signer>> = ctx.config.signers.values().cloned().collect();
+    let (resolved, signatures) = ctx.runtime.block_on(async {
+        let resolved = ctx.registry.resolve(&image).await?;
+        let signatures = gate::check_signatures(&ctx.registry, &image, &resolved, &signers).await?;
+        Ok::<_, crate::registry::RegistryError>((resolved, signatures))
+    })?;
+    let name = image.name();
+    let requirements: Vec<RequirementOutcome> = ctx
+        .config
+        .requirements_for(&name)
+        .map(|r| RequirementOutcome {
+            images: r.images.iter().map(ToString::to_string).collect(),
+            signers: r.signers.iter().map(|s| s.name.clone()).collect(),
+            line: r.line,
+            satisfied: signatures.satisfies(&r.signers),
+        })
+        .collect();
+    let decision = if requirements.iter().all(|r| r.satisfied) {
+        Decision::Allow
+    } else {
+        Decision::Deny
+    };
+    let explanation = Explanation {
+        image: &args.image,
+        normalized: image.to_string(),
+        resolved: &resolved,
+        requirements,
+        signatures: &signatures,
+        decision,
+    };
+    let text = match args.format {
+        Format::Json => serde_json::to_string_pretty(&explanation)? + "\n",
+        Format::Human => human(&explanation),
+    };
+    write_stdout(&text)?;
+    Ok(decision.exit_code())
+}
+
+fn human(e: &Explanation<'_>) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "image       {}", e.image);
+    let _ = writeln!(out, "normalized  {}", e.normalized);
+    let _ = writeln!(
+        out,
+        "digest      {} ({})",
+        e.resolved.digest, e.resolved.media_type
+    );
+    for p in &e.signatures.platforms {
+        let _ = writeln!(out, "platform    {} {}", p.platform, p.digest);
+    }
+    if e.requirements.is_empty() {
+        let _ = writeln!(
+            out,
+            "required    nothing: no `require` rule matches this image"
+        );
+    }
+    for r in &e.requirements {
+        let _ = writeln!(
+            out,
+            "required    one of `{}` (config line {}, images {}): {}",
+            r.signers.join("`, `"),
+            r.line,
+            r.images.join(", "),
+            if r.satisfied {
+                "satisfied"
+            } else {
+                "NOT satisfied"
+            }
+        );
+    }
+    section(
+        &mut out,
+        &format!("{}", e.signatures.digest),
+        &e.signatures.facts,
+    );
+    for p in &e.signatures.platforms {
+        section(&mut out, &format!("{} {}", p.platform, p.digest), &p.facts);
+    }
+    let _ = writeln!(
+        out,
+        "\n{}",
+        match e.decision {
+            Decision::Allow => "allow",
+            _ => "deny",
+        }
+    );
+    out
+}
+
+fn section(out: &mut String, what: &str, facts: &[SignatureFact]) {
+    let _ = writeln!(out, "\nsignatures on {what}: {}", facts.len());
+    if facts.is_empty() {
+        let _ = writeln!(
+            out,
+            "  none (no `.sig` tag, no Sigstore bundle among the referrers)"
+        );
+    }
+    for f in facts {
+        let kind = match f.kind {
+            Some(SignatureKind::CosignKey) => "cosign, key",
+            Some(SignatureKind::CosignKeyless) => "cosign, keyless",
+            Some(SignatureKind::Bundle) => "sigstore bundle",
+            None => "unreadable",
+        };
+        let place = gate::describe_fact(f);
+        let place = place.split(": ").next().unwrap_or_default();
+        let _ = writeln!(out, "  {place}  ({kind})");
+        if let Some(r) = &f.docker_reference {
+            let _ = writeln!(out, "    docker-reference  {r}");
+        }
+        if let Some(i) = &f.identity {
+            identity(out, i);
+        }
+        if let Some(t) = &f.signed_at {
+            let _ = writeln!(out, "    signed at         {t}");
+        }
+        for v in &f.verified_by {
+            let _ = writeln!(out, "    verified by `{v}`");
+        }
+        for r in &f.rejections {
+            if r.signer == "*" {
+                let _ = writeln!(out, "    rejected: {}", r.reason);
+            } else {
+                let _ = writeln!(out, "    not `{}`: {}", r.signer, r.reason);
+            }
+        }
+    }
+}
+
+fn identity(out: &mut String, i: &Identity) {
+    let fields = [
+        ("issuer", &i.issuer),
+        ("subject", &i.subject),
+        ("repository", &i.source_repository),
+        ("ref", &i.source_ref),
+        ("commit", &i.source_commit),
+        ("workflow", &i.workflow),
+        ("trigger", &i.trigger),
+    ];
+    for (label, value) in fields {
+        if let Some(v) = value {
+            let _ = writeln!(out, "    {label:<17} {v}");
+        }
+    }
+}

@@ -1,0 +1,185 @@
+//! Image globs over `registry/repository`: `*` matches within one path segment, `**` across
+//! segments, `?` one character. `ghcr.io/acme/*` matches `ghcr.io/acme/app` but not
+//! `ghcr.io/acme/team/app`; `ghcr.io/acme/**` matches both. Short Docker Hub names are
+//! normalised first (`nginx` is `docker.io/library/nginx`).
+
+use std::fmt;
+
+/// A compiled image glob.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageGlob {
+    pattern: String,
+    tokens: Vec<Token>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Token {
+    Literal(char),
+    AnyChar,
+    AnyInSegment,
+    AnyAcross,
+}
+
+/// Why a glob is invalid.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum GlobError {
+    /// Empty pattern.
+    #[error("empty pattern")]
+    Empty,
+    /// A tag or digest in the pattern: requirements apply to repositories.
+    #[error("a glob names repositories, without `:tag` or `@digest`")]
+    HasTag,
+}
+
+impl ImageGlob {
+    /// Parses a glob; a pattern without a host is normalised like an image name.
+    pub fn parse(pattern: &str) -> Result<Self, GlobError> {
+        if pattern.is_empty() {
+            return Err(GlobError::Empty);
+        }
+        if pattern.contains('@') {
+            return Err(GlobError::HasTag);
+        }
+        let last = pattern.rsplit('/').next().unwrap_or(pattern);
+        if last.contains(':') && pattern.contains('/') {
+            return Err(GlobError::HasTag);
+        }
+        let normalised = normalise(pattern);
+        let mut tokens = Vec::new();
+        let mut chars = normalised.chars().peekable();
+        while let Some(c) = chars.next() {
+            match c {
+                '*' if chars.peek() == Some(&'*') => {
+                    chars.next();
+                    tokens.push(Token::AnyAcross);
+                }
+                '*' => tokens.push(Token::AnyInSegment),
+                '?' => tokens.push(Token::AnyChar),
+                c => tokens.push(Token::Literal(c)),
+            }
+        }
+        Ok(Self {
+            pattern: pattern.to_owned(),
+            tokens,
+        })
+    }
+
+    /// Whether `name` (`registry/repository`, already normalised) matches.
+    pub fn matches(&self, name: &str) -> bool {
+        let name: Vec<char> = name.chars().collect();
+        // Iterative matcher with one backtrack point per star kind (classic wildcard matching,
+        // linear in practice, no recursion on input).
+        let (mut t, mut n) = (0usize, 0usize);
+        let mut star: Option<(usize, usize, bool)> = None; // (token index after star, name index, crosses '/')
+        while n < name.len() {
+            let c = name.get(n).copied().unwrap_or_default();
+            match self.tokens.get(t) {
+                Some(Token::Literal(l)) if *l == c => {
+                    t += 1;
+                    n += 1;
+                }
+                Some(Token::AnyChar) if c != '/' => {
+                    t += 1;
+                    n += 1;
+                }
+                Some(Token::AnyInSegment) => {
+                    star = Some((t + 1, n, false));
+                    t += 1;
+                }
+                Some(Token::AnyAcross) => {
+                    star = Some((t + 1, n, true));
+                    t += 1;
+                }
+                _ => match star {
+                    Some((st, sn, across)) => {
+                        let skipped = name.get(sn).copied().unwrap_or_default();
+                        if !across && skipped == '/' {
+                            return false;
+                        }
+                        star = Some((st, sn + 1, across));
+                        t = st;
+                        n = sn + 1;
+                    }
+                    None => return false,
+                },
+            }
+        }
+        self.tokens
+            .get(t..)
+            .unwrap_or_default()
+            .iter()
+            .all(|tok| matches!(tok, Token::AnyInSegment | Token::AnyAcross))
+    }
+
+    /// The pattern as written.
+    pub fn as_str(&self) -> &str {
+        &self.pattern
+    }
+}
+
+impl fmt::Display for ImageGlob {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.pattern)
+    }
+}
+
+fn normalise(pattern: &str) -> String {
+    let (first, rest) = match pattern.split_once('/') {
+        Some((f, r)) => (f, Some(r)),
+        None => (pattern, None),
+    };
+    let is_host = first.contains('.') || first.contains(':') || first == "localhost";
+    match rest {
+        Some(_) if is_host => pattern.to_owned(),
+        Some(_) => format!("docker.io/{pattern}"),
+        None if first.contains('*') => pattern.to_owned(),
+        None => format!("docker.io/library/{pattern}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn m(p: &str, n: &str) -> bool {
+        ImageGlob::parse(p).unwrap().matches(n)
+    }
+
+    #[test]
+    fn star_stays_in_one_segment() {
+        assert!(m("ghcr.io/acme/*", "ghcr.io/acme/app"));
+        assert!(!m("ghcr.io/acme/*", "ghcr.io/acme/team/app"));
+        assert!(!m("ghcr.io/acme/*", "ghcr.io/acme-evil/app"));
+        assert!(m("ghcr.io/acme/**", "ghcr.io/acme/team/app"));
+        assert!(m("127.0.0.1:*/team/**", "127.0.0.1:5000/team/a/b"));
+        assert!(!m("127.0.0.1:*/team/**", "127.0.0.1:5000/other/a"));
+        assert!(m("**", "anything.io/x/y"));
+        assert!(m("ghcr.io/acme/app?", "ghcr.io/acme/app2"));
+        assert!(!m("ghcr.io/acme/app", "ghcr.io/acme/app-evil"));
+    }
+
+    #[test]
+    fn short_names_are_normalised() {
+        assert!(m("nginx", "docker.io/library/nginx"));
+        assert!(m("bitnami/*", "docker.io/bitnami/redis"));
+    }
+
+    #[test]
+    fn rejects_tags_and_empty() {
+        assert_eq!(ImageGlob::parse(""), Err(GlobError::Empty));
+        assert_eq!(ImageGlob::parse("ghcr.io/a:v1"), Err(GlobError::HasTag));
+        assert_eq!(
+            ImageGlob::parse("ghcr.io/a@sha256:x"),
+            Err(GlobError::HasTag)
+        );
+        assert!(ImageGlob::parse("127.0.0.1:5000/a").is_ok());
+    }
+
+    #[test]
+    fn pathological_patterns_finish() {
+        let p = ImageGlob::parse(&format!("{}b", "*a".repeat(30))).unwrap();
+        assert!(!p.matches(&"a".repeat(200)));
+        assert!(p.matches(&format!("{}b", "a".repeat(200))));
+    }
+}

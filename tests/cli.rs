@@ -1,0 +1,614 @@
+//! End-to-end scenarios of the `supplygate` binary: the bundled demo, `check` and `pin` against a
+//! real docker-registry started by the test, config and manifest errors, and fail-closed exits.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
+mod common;
+
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+
+use common::{cosign_made, TestRegistry};
+use serde_json::Value;
+
+const ROOT: &str = env!("CARGO_MANIFEST_DIR");
+
+/// One run of the binary in a scratch directory with its own manifests and config.
+struct Case {
+    dir: tempfile::TempDir,
+    stdin: Option<String>,
+}
+
+struct Outcome {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+impl Outcome {
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
+            panic!(
+                "stdout is not JSON ({e}):\n{}\n{}",
+                self.stdout, self.stderr
+            )
+        })
+    }
+}
+
+impl std::fmt::Debug for Outcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "exit {}\n--- stdout\n{}--- stderr\n{}",
+            self.code, self.stdout, self.stderr
+        )
+    }
+}
+
+impl Case {
+    fn new() -> Self {
+        Self {
+            dir: tempfile::tempdir().unwrap(),
+            stdin: None,
+        }
+    }
+
+    fn file(self, name: &str, text: &str) -> Self {
+        let path = self.dir.path().join(name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+        self
+    }
+
+    /// A config allowing plain HTTP to the test registry.
+    fn registry_config(self, registry: &TestRegistry) -> Self {
+        let text = format!(
+            "registries:\n  \"{}\":\n    insecure: true\nnetwork:\n  request_timeout: 5s\n  retries: 1\n",
+            registry.host()
+        );
+        self.file("supplygate.yaml", &text)
+    }
+
+    fn stdin(mut self, text: &str) -> Self {
+        self.stdin = Some(text.to_owned());
+        self
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    fn read(&self, name: &str) -> String {
+        std::fs::read_to_string(self.path(name)).unwrap()
+    }
+
+    fn run(&self, args: &[&str]) -> Outcome {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_supplygate"));
+        cmd.args(args)
+            .current_dir(self.dir.path())
+            .env_remove("SUPPLYGATE_CONFIG")
+            .env_remove("SUPPLYGATE_FORMAT")
+            .env("DOCKER_CONFIG", self.dir.path().join(".docker-none"))
+            .env("NO_COLOR", "1")
+            .stdin(if self.stdin.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = cmd.spawn().unwrap();
+        if let Some(text) = &self.stdin {
+            use std::io::Write as _;
+            child
+                .stdin
+                .take()
+                .unwrap()
+                .write_all(text.as_bytes())
+                .unwrap();
+        }
+        let out = child.wait_with_output().unwrap();
+        Outcome {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+}
+
+fn deployment(name: &str, images: &[&str]) -> String {
+    let mut s = format!(
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {name}\nspec:\n  template:\n    spec:\n      containers:\n"
+    );
+    for (i, image) in images.iter().enumerate() {
+        s.push_str(&format!("        - name: c{i}\n          image: {image}\n"));
+    }
+    s
+}
+
+/// Compares `actual` with `tests/snapshots/<name>`; `UPDATE_SNAPSHOTS=1` rewrites the file.
+fn assert_snapshot(name: &str, actual: &str) {
+    let path = PathBuf::from(ROOT).join("tests/snapshots").join(name);
+    if std::env::var_os("UPDATE_SNAPSHOTS").is_some() {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, actual).unwrap();
+        return;
+    }
+    let expected = std::fs::read_to_string(&path).unwrap_or_else(|_| {
+        panic!("no snapshot {name}: run with UPDATE_SNAPSHOTS=1, review, commit")
+    });
+    assert_eq!(
+        actual, expected,
+        "snapshot {name} differs (UPDATE_SNAPSHOTS=1 rewrites it after review)"
+    );
+}
+
+fn images(json: &Value) -> &Vec<Value> {
+    json["images"].as_array().unwrap()
+}
+
+// ---------------------------------------------------------------- the bundled demo
+
+fn demo(format: &str) -> Outcome {
+    let out = Command::new(env!("CARGO_BIN_EXE_supplygate"))
+        .args([
+            "check",
+            "--config",
+            "fixtures/demo/supplygate.yaml",
+            "fixtures/demo/manifests",
+            "--format",
+            format,
+        ])
+        .current_dir(ROOT)
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    Outcome {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+#[test]
+fn demo_allows_signed_layout_images_and_denies_the_rest_offline() {
+    let out = demo("json");
+    assert_eq!(out.code, 1, "{out:?}");
+    let json = out.json();
+    let by_line: Vec<(String, u64, String, String)> = images(&json)
+        .iter()
+        .map(|i| {
+            (
+                i["file"].as_str().unwrap().to_owned(),
+                i["line"].as_u64().unwrap(),
+                i["decision"].as_str().unwrap().to_owned(),
+                i["findings"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|f| f["code"].as_str().unwrap())
+                    .collect::<Vec<_>>()
+                    .join(","),
+            )
+        })
+        .collect();
+    let expect = |file: &str, line: u64, decision: &str, codes: &str| {
+        (
+            format!("fixtures/demo/manifests/{file}"),
+            line,
+            decision.to_owned(),
+            codes.to_owned(),
+        )
+    };
+    assert_eq!(
+        by_line,
+        vec![
+            expect("jobs.yaml", 18, "deny", "image-not-found"),
+            expect("jobs.yaml", 31, "deny", "unsigned-image"),
+            expect("jobs.yaml", 43, "deny", "invalid-reference"),
+            expect("web.yaml", 17, "allow", ""),
+            expect("web.yaml", 20, "allow", ""),
+            expect("web.yaml", 22, "allow", ""),
+        ]
+    );
+    let web = &images(&json)[4];
+    assert_eq!(
+        web["digest"],
+        "sha256:7609b07e75220bf3b9b97aebadf80f96ff93e9bdef133afc6ebdf25c66d85c70"
+    );
+    assert_eq!(web["platforms"].as_array().unwrap().len(), 2);
+    assert_eq!(web["column"], 18);
+    assert_eq!(json["stats"]["requests"], 0, "offline: no HTTP at all");
+}
+
+#[test]
+fn demo_human_report_points_at_file_line_column_with_hints() {
+    // NO_COLOR is not set here: colour must stay off because stdout is not a terminal.
+    let out = Command::new(env!("CARGO_BIN_EXE_supplygate"))
+        .args([
+            "check",
+            "--config",
+            "fixtures/demo/supplygate.yaml",
+            "fixtures/demo/manifests",
+        ])
+        .current_dir(ROOT)
+        .env_remove("NO_COLOR")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        !text.contains('\x1b'),
+        "no colour when stdout is not a terminal"
+    );
+    for needle in [
+        "fixtures/demo/manifests/jobs.yaml\n",
+        "18:22  deny   127.0.0.1:5123/demo/cosign-signed:v2",
+        "image-not-found:",
+        "hint: check the tag",
+        "31:18  deny   127.0.0.1:5123/demo/unsigned:v1",
+        "unsigned-image:",
+        "expected a signature by `demo-ci` (config line 22), found none",
+        "43:18  deny   127.0.0.1:5123/demo/Multiarch:v1",
+        "invalid-reference:",
+        "lowercase",
+        "20:18  allow  127.0.0.1:5123/demo/multiarch:v1 -> sha256:7609b07e",
+        "(2 platforms) signed by `demo-ci`",
+        "deny: 6 images, 3 allowed, 3 denied",
+    ] {
+        assert!(text.contains(needle), "missing {needle:?} in:\n{text}");
+    }
+    assert_snapshot("demo-human.txt", &mask_elapsed(&text));
+}
+
+#[test]
+fn explain_lists_every_signature_per_digest() {
+    let run = |format: &str| {
+        let out = Command::new(env!("CARGO_BIN_EXE_supplygate"))
+            .args([
+                "explain",
+                "--config",
+                "fixtures/demo/supplygate.yaml",
+                "127.0.0.1:5123/demo/multiarch:v1",
+                "--format",
+                format,
+            ])
+            .current_dir(ROOT)
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+    let (code, text) = run("human");
+    assert_eq!(code, Some(0), "{text}");
+    assert_snapshot("explain-multiarch.txt", &text);
+    let (code, text) = run("json");
+    assert_eq!(code, Some(0), "{text}");
+    let json: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(json["requirements"][0]["satisfied"], true);
+    let platforms = json["signatures"]["platforms"].as_array().unwrap();
+    assert_eq!(platforms.len(), 2);
+    for p in platforms {
+        assert_eq!(p["facts"][0]["verified_by"][0], "demo-ci", "{p}");
+    }
+    assert_eq!(
+        json["signatures"]["facts"][0]["location"]["tag"],
+        "sha256-7609b07e75220bf3b9b97aebadf80f96ff93e9bdef133afc6ebdf25c66d85c70.sig"
+    );
+}
+
+#[test]
+fn explain_says_why_an_unsigned_image_is_denied() {
+    let out = Command::new(env!("CARGO_BIN_EXE_supplygate"))
+        .args([
+            "explain",
+            "--config",
+            "fixtures/demo/supplygate.yaml",
+            "127.0.0.1:5123/demo/unsigned:v1",
+        ])
+        .current_dir(ROOT)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("NOT satisfied"), "{text}");
+    assert!(text.contains(": 0\n  none (no `.sig` tag"), "{text}");
+}
+
+#[test]
+fn demo_json_report_matches_snapshot() {
+    let out = demo("json");
+    let mut json = out.json();
+    json["stats"]["elapsed_ms"] = Value::from(0);
+    assert_snapshot(
+        "demo.json",
+        &(serde_json::to_string_pretty(&json).unwrap() + "\n"),
+    );
+}
+
+/// The summary's wall time varies between runs.
+fn mask_elapsed(text: &str) -> String {
+    text.lines()
+        .map(|l| match l.rfind(", ") {
+            Some(i) if l.ends_with('s') && l.contains("registry request") => {
+                format!("{}, <elapsed>", &l[..i])
+            }
+            _ => l.to_owned(),
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+        + "\n"
+}
+
+// ---------------------------------------------------------------- against the real registry
+
+#[test]
+fn check_resolves_tags_like_skopeo_and_exits_zero() {
+    let registry = TestRegistry::start();
+    registry.push_layout(&cosign_made("cosign-signed"), "v1", "team/app:v1");
+    registry.push_layout(&cosign_made("multiarch"), "v1", "team/multi:v1");
+    let host = registry.host();
+    let case = Case::new().registry_config(&registry).file(
+        "deploy/app.yaml",
+        &deployment(
+            "app",
+            &[
+                &format!("{host}/team/app:v1"),
+                &format!("{host}/team/multi:v1"),
+                &format!("{host}/team/app:v1"),
+            ],
+        ),
+    );
+    let out = case.run(&["check", "deploy", "--format", "json"]);
+    assert_eq!(out.code, 0, "{out:?}");
+    let json = out.json();
+    let imgs = images(&json);
+    assert_eq!(imgs[0]["digest"], registry.skopeo_digest("team/app:v1"));
+    assert_eq!(imgs[1]["digest"], registry.skopeo_digest("team/multi:v1"));
+    assert_eq!(imgs[1]["platforms"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        json["stats"]["distinct_images"], 2,
+        "same reference twice is looked up once"
+    );
+    assert_eq!(json["decision"], "allow");
+}
+
+#[test]
+fn registry_down_fails_closed_with_exit_2() {
+    let mut registry = TestRegistry::start();
+    let host = registry.host();
+    registry.stop();
+    let case = Case::new().registry_config(&registry).file(
+        "app.yaml",
+        &deployment("app", &[&format!("{host}/team/app:v1")]),
+    );
+    let out = case.run(&["check", "app.yaml", "--format", "json"]);
+    assert_eq!(out.code, 2, "{out:?}");
+    let json = out.json();
+    assert_eq!(json["decision"], "error");
+    assert_eq!(images(&json)[0]["decision"], "error");
+    let code = images(&json)[0]["findings"][0]["code"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        code == "registry-unavailable" || code == "registry-timeout",
+        "{code}"
+    );
+}
+
+#[test]
+fn unknown_tag_is_denied_with_exit_1() {
+    let registry = TestRegistry::start();
+    registry.push_generated("team/app:v1", 1);
+    let host = registry.host();
+    let case = Case::new().registry_config(&registry).file(
+        "app.yaml",
+        &deployment("app", &[&format!("{host}/team/app:v9")]),
+    );
+    let out = case.run(&["check", "app.yaml"]);
+    assert_eq!(out.code, 1, "{out:?}");
+    assert!(out.stdout.contains("image-not-found"), "{out:?}");
+}
+
+#[test]
+fn stdin_is_read_with_dash() {
+    let registry = TestRegistry::start();
+    let digest = registry.push_generated("team/app:v1", 7);
+    let host = registry.host();
+    let case = Case::new()
+        .registry_config(&registry)
+        .stdin(&deployment("app", &[&format!("{host}/team/app:v1")]));
+    let out = case.run(&["check", "-", "--format", "json"]);
+    assert_eq!(out.code, 0, "{out:?}");
+    let json = out.json();
+    assert_eq!(images(&json)[0]["file"], "<stdin>");
+    assert_eq!(images(&json)[0]["digest"], digest);
+}
+
+#[test]
+fn pin_rewrites_only_image_values_and_round_trips() {
+    let registry = TestRegistry::start();
+    let app = registry.push_generated("team/app:v1", 11);
+    let (multi, _) = registry.push_generated_index("team/multi:v2", 12);
+    let host = registry.host();
+    let original = format!(
+        "# keep this comment\r\napiVersion: v1\r\nkind: Pod\r\nmetadata: {{name: p, labels: {{a: b}}}}\r\nspec:\r\n  containers:\r\n  - {{name: a, image: \"{host}/team/app:v1\"}}   # trailing\r\n  - name: b\r\n    image: '{host}/team/multi:v2'\r\n  initContainers:\r\n  - name: c\r\n    image:   {host}/team/app:v1\r\n"
+    );
+    let case = Case::new()
+        .registry_config(&registry)
+        .file("pod.yaml", &original);
+
+    let before = case.run(&["pin", "--check", "pod.yaml"]);
+    assert_eq!(before.code, 1, "{before:?}");
+    assert_eq!(
+        before.stdout.matches("unpinned-image").count(),
+        3,
+        "{before:?}"
+    );
+    assert_eq!(case.read("pod.yaml"), original, "--check writes nothing");
+
+    let pinned = case.run(&["pin", "pod.yaml"]);
+    assert_eq!(pinned.code, 0, "{pinned:?}");
+    let expected = original
+        .replace(
+            &format!("\"{host}/team/app:v1\""),
+            &format!("\"{host}/team/app:v1@{app}\""),
+        )
+        .replace(
+            &format!("'{host}/team/multi:v2'"),
+            &format!("'{host}/team/multi:v2@{multi}'"),
+        )
+        .replace(
+            &format!("image:   {host}/team/app:v1\r\n"),
+            &format!("image:   {host}/team/app:v1@{app}\r\n"),
+        );
+    assert_eq!(case.read("pod.yaml"), expected, "only image values change");
+
+    let after = case.run(&["pin", "--check", "pod.yaml"]);
+    assert_eq!(after.code, 0, "{after:?}");
+    let again = case.run(&["pin", "pod.yaml"]);
+    assert_eq!(again.code, 0, "{again:?}");
+    assert_eq!(
+        case.read("pod.yaml"),
+        expected,
+        "pinning twice changes nothing"
+    );
+    let check = case.run(&["check", "pod.yaml", "--format", "json"]);
+    assert_eq!(check.code, 0, "{check:?}");
+}
+
+#[test]
+fn pin_writes_nothing_when_any_image_fails() {
+    let registry = TestRegistry::start();
+    registry.push_generated("team/app:v1", 21);
+    let host = registry.host();
+    let good = deployment("good", &[&format!("{host}/team/app:v1")]);
+    let bad = deployment("bad", &[&format!("{host}/team/missing:v1")]);
+    let case = Case::new()
+        .registry_config(&registry)
+        .file("a.yaml", &good)
+        .file("b.yaml", &bad);
+    let out = case.run(&["pin", "."]);
+    assert_eq!(out.code, 1, "{out:?}");
+    assert!(out.stdout.contains("image-not-found"), "{out:?}");
+    assert!(out.stderr.contains("nothing was written"), "{out:?}");
+    assert_eq!(case.read("a.yaml"), good);
+    assert_eq!(case.read("b.yaml"), bad);
+}
+
+// ---------------------------------------------------------------- bad input
+
+#[test]
+fn config_typos_are_rejected_with_location_and_hint() {
+    let case = Case::new()
+        .file(
+            "supplygate.yaml",
+            "registries:\n  ghcr.io:\n    insecure: yes please\nnetwrok:\n  retries: 3\n",
+        )
+        .file("app.yaml", &deployment("app", &["nginx"]));
+    let out = case.run(&["check", "app.yaml"]);
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(
+        out.stderr
+            .contains("2 problems in config `supplygate.yaml`"),
+        "{out:?}"
+    );
+    assert!(
+        out.stderr
+            .contains("supplygate.yaml:3:15: `insecure` must be `true` or `false`"),
+        "{out:?}"
+    );
+    assert!(
+        out.stderr
+            .contains("supplygate.yaml:4:1: unknown key `netwrok`"),
+        "{out:?}"
+    );
+    assert!(out.stderr.contains("did you mean `network`?"), "{out:?}");
+}
+
+#[test]
+fn malformed_yaml_is_an_error_naming_file_and_line() {
+    let case = Case::new()
+        .file("supplygate.yaml", "network: {offline: true}\n")
+        .file(
+            "bad.yaml",
+            "apiVersion: v1\nkind: Pod\nspec:\n  containers: [\n    {name: a, image: x\n",
+        )
+        .file(
+            "good.yaml",
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n",
+        );
+    let out = case.run(&["check", ".", "--format", "json"]);
+    assert_eq!(out.code, 2, "{out:?}");
+    let json = out.json();
+    let err = &json["errors"][0];
+    assert!(err["file"].as_str().unwrap().ends_with("bad.yaml"), "{err}");
+    assert_eq!(err["code"], "invalid-manifest");
+    assert!(err["line"].as_u64().unwrap() >= 4, "{err}");
+}
+
+#[test]
+fn alias_bomb_is_refused_quickly() {
+    let mut bomb = String::from(
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n",
+    );
+    for i in 1..12 {
+        let p = i - 1;
+        bomb.push_str(&format!(
+            "  a{i}: &a{i} [*a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}]\n"
+        ));
+    }
+    bomb.push_str("spec:\n  containers: [{name: a, image: nginx}]\n");
+    let case = Case::new()
+        .file("supplygate.yaml", "network: {offline: true}\n")
+        .file("bomb.yaml", &bomb);
+    let out = case.run(&["check", "bomb.yaml", "--format", "json"]);
+    assert_eq!(out.code, 2, "{out:?}");
+    assert_eq!(out.json()["errors"][0]["code"], "invalid-manifest");
+}
+
+#[test]
+fn missing_path_is_a_usage_error() {
+    let out = Case::new().run(&["check", "does-not-exist.yaml"]);
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(out.stderr.contains("does-not-exist.yaml"), "{out:?}");
+}
+
+#[test]
+fn unknown_flag_is_a_usage_error() {
+    let out = Case::new().run(&["check", "--formt", "json"]);
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(
+        out.stderr.contains("--format"),
+        "clap suggests the right flag: {out:?}"
+    );
+}
+
+#[test]
+fn help_matches_snapshots() {
+    for (args, name) in [
+        (&["--help"][..], "help.txt"),
+        (&["check", "--help"][..], "help-check.txt"),
+        (&["pin", "--help"][..], "help-pin.txt"),
+    ] {
+        let out = Case::new().run(args);
+        assert_eq!(out.code, 0, "{out:?}");
+        assert_snapshot(name, &out.stdout);
+    }
+}
+
+#[test]
+fn config_schema_is_printed_and_is_json() {
+    let out = Case::new().run(&["schema", "config"]);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert_eq!(out.json()["title"], "supplygate.yaml");
+}
