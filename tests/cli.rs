@@ -612,3 +612,81 @@ fn config_schema_is_printed_and_is_json() {
     assert_eq!(out.code, 0, "{out:?}");
     assert_eq!(out.json()["title"], "supplygate.yaml");
 }
+
+// ---------------------------------------------------------------- cosign-made images in a real registry
+
+/// Pushes every tag of a cosign-made layout (image, `.sig`, `.att`) to `demo/<name>`.
+fn push_cosign_made(registry: &TestRegistry, name: &str) {
+    let layout = cosign_made(name);
+    let index: Value =
+        serde_json::from_slice(&std::fs::read(layout.join("index.json")).unwrap()).unwrap();
+    for m in index["manifests"].as_array().unwrap() {
+        let tag = m["annotations"]["org.opencontainers.image.ref.name"]
+            .as_str()
+            .unwrap();
+        registry.push_layout(&layout, tag, &format!("demo/{name}:{tag}"));
+    }
+}
+
+#[test]
+fn verifies_cosign_and_skopeo_signatures_served_by_a_real_registry() {
+    // The images were signed on a registry at 127.0.0.1:5123 and their payloads name that
+    // repository. Here a real registry on a random port serves them as a mirror of that host,
+    // so the signatures are discovered, fetched and verified over the distribution API.
+    let registry = TestRegistry::start();
+    for name in ["cosign-signed", "signed", "multiarch"] {
+        push_cosign_made(&registry, name);
+    }
+    let pem = std::fs::read_to_string(PathBuf::from(ROOT).join("fixtures/demo/keys/demo-ci.pub"))
+        .unwrap();
+    let config = format!(
+        "registries:\n  127.0.0.1:5123:\n    mirrors: [\"{host}\"]\n  \"{host}\":\n    insecure: true\nnetwork:\n  retries: 0\nsigners:\n  demo-ci:\n    key: |\n{key}    insecure_ignore_tlog: true\nrequire:\n  - images: [\"127.0.0.1:5123/demo/**\"]\n    signers: [demo-ci]\n",
+        host = registry.host(),
+        key = pem.lines().map(|l| format!("      {l}\n")).collect::<String>(),
+    );
+    let refs = [
+        "127.0.0.1:5123/demo/cosign-signed:v1",
+        "127.0.0.1:5123/demo/signed:v1",
+        "127.0.0.1:5123/demo/multiarch:v1",
+    ];
+    let case = Case::new()
+        .file("supplygate.yaml", &config)
+        .file("app.yaml", &deployment("app", &refs));
+    let out = case.run(&["check", "app.yaml", "--format", "json"]);
+    assert_eq!(out.code, 0, "{out:?}");
+    let json = out.json();
+    assert!(
+        json["stats"]["requests"].as_u64().unwrap() > 0,
+        "served over HTTP"
+    );
+    for image in images(&json) {
+        let sigs = &image["signatures"];
+        assert_eq!(sigs["facts"][0]["verified_by"][0], "demo-ci", "{image}");
+    }
+    let multi = &images(&json)[2]["signatures"]["platforms"];
+    assert_eq!(multi.as_array().unwrap().len(), 2);
+    for p in multi.as_array().unwrap() {
+        assert_eq!(p["facts"][0]["verified_by"][0], "demo-ci", "{p}");
+    }
+    // The same signatures presented for another repository on the same registry do not count.
+    push_cosign_made(&registry, "cosign-signed");
+    let moved = format!("{}/demo/cosign-signed:v1", registry.host());
+    let case = case
+        .file(
+            "supplygate.yaml",
+            &config.replace("127.0.0.1:5123/demo/**", "127.0.0.1:*/demo/**"),
+        )
+        .file("moved.yaml", &deployment("moved", &[&moved]));
+    let out = case.run(&["check", "moved.yaml", "--format", "json"]);
+    assert_eq!(out.code, 1, "{out:?}");
+    let json = out.json();
+    let finding = &images(&json)[0]["findings"][0];
+    assert_eq!(finding["code"], "signature-not-trusted");
+    assert!(
+        finding["found"]
+            .as_str()
+            .unwrap()
+            .contains("signed for `127.0.0.1:5123/demo/cosign-signed`"),
+        "{finding}"
+    );
+}

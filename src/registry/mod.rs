@@ -649,7 +649,12 @@ impl Registry {
                         Err(e @ RegistryError::DigestMismatch { .. }) => return Err(e),
                         Err(e) => {
                             tracing::debug!("{name}: from `{}`: {e}", endpoint.host());
-                            last = Some(e);
+                            // A definite "not there" from one endpoint says more than a
+                            // transport failure at another (a mirror in front of an
+                            // unreachable upstream); both block.
+                            if !matches!(last, Some(RegistryError::NotFound { .. })) {
+                                last = Some(e);
+                            }
                         }
                     }
                 }
@@ -824,9 +829,12 @@ impl Registry {
             }
             Source::Network => {
                 let mut last_error = None;
+                // The first endpoint that answers decides, as for manifests: mirrors first.
+                let mut use_tag_schema = false;
                 for endpoint in self.http.endpoints(image)? {
                     if self.lacks_referrers_api(endpoint.host()) {
-                        continue;
+                        use_tag_schema = true;
+                        break;
                     }
                     let answer = self
                         .http
@@ -861,6 +869,8 @@ impl Registry {
                                     .unwrap_or_else(PoisonError::into_inner)
                                     .insert(endpoint.host().to_owned());
                             }
+                            use_tag_schema = true;
+                            break;
                         }
                         Err(e) => {
                             tracing::debug!("{name}: referrers from `{}`: {e}", endpoint.host());
@@ -868,8 +878,9 @@ impl Registry {
                         }
                     }
                 }
-                // An endpoint that could not answer might have listed referrers: fail closed.
-                if let Some(e) = last_error {
+                // When no endpoint answered, one that could not might have listed referrers:
+                // fail closed.
+                if let (false, Some(e)) = (use_tag_schema, last_error) {
                     return Err(e);
                 }
                 self.tagged_referrers(image, digest).await?
