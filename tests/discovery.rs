@@ -13,6 +13,7 @@ mod common;
 use std::path::{Path, PathBuf};
 
 use serde_json::json;
+use supplygate::provenance::AttestationMaterial;
 use supplygate::reference::{Digest, ImageRef};
 use supplygate::registry::{HostSettings, Registry, RegistrySettings};
 use supplygate::verify::discover::{self, SIGNATURE_ANNOTATION};
@@ -320,7 +321,14 @@ async fn finds_each_dsse_layer_of_the_cosign_att_with_its_predicate_type() {
             .unwrap();
         let seen: Vec<(String, Option<&str>)> = found
             .iter()
-            .map(|a| (sha256_digest(&a.envelope), a.predicate_type.as_deref()))
+            .map(|a| match &a.material {
+                AttestationMaterial::CosignLayer {
+                    envelope,
+                    predicate_type,
+                    ..
+                } => (sha256_digest(envelope), predicate_type.as_deref()),
+                other => panic!("expected a cosign layer, found {other:?}"),
+            })
             .collect();
         let want: Vec<(String, Option<&str>)> = layers
             .iter()

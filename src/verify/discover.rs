@@ -13,6 +13,7 @@
 //! announces, and cached by the [`Registry`] (one request per distinct thing).
 
 use super::{Candidate, Location, Material};
+use crate::provenance::{AttestationCandidate, AttestationMaterial};
 use crate::reference::{Digest, ImageRef};
 use crate::registry::{Descriptor, Referrer, ReferrerSource, Registry, RegistryError};
 
@@ -50,20 +51,6 @@ const MAX_BUNDLES: usize = 64;
 const MAX_BUNDLE_BYTES: usize = 4 * 1024 * 1024;
 /// Largest DSSE envelope read (provenance predicates can be large).
 const MAX_ENVELOPE_BYTES: usize = 4 * 1024 * 1024;
-
-/// One attestation attached with cosign's tag scheme, ready for verification.
-#[derive(Debug, Clone)]
-pub struct AttestationCandidate {
-    /// Where it was found ([`Location::CosignTag`] with the `.att` tag).
-    pub location: Location,
-    /// The digest it is attached to (the subject it claims is checked in verification).
-    pub attached_to: Digest,
-    /// The DSSE envelope JSON, verbatim.
-    pub envelope: Vec<u8>,
-    /// The layer's `predicateType` annotation: a hint for choosing layers, never trusted
-    /// (the signed statement says what it is).
-    pub predicate_type: Option<String>,
-}
 
 /// Every signature candidate attached to `digest` in `image`'s repository: cosign
 /// `sha256-<hex>.sig` layers, and Sigstore bundles from the referrers API (or its tag
@@ -115,8 +102,7 @@ pub async fn attestations(
                 layer: index,
             },
             attached_to: digest.clone(),
-            envelope,
-            predicate_type: layer.annotations.get(PREDICATE_TYPE_ANNOTATION).cloned(),
+            material: AttestationMaterial::cosign_layer(envelope, &layer.annotations),
         });
     }
     Ok(found)
