@@ -13,6 +13,7 @@ use std::time::Duration;
 use crate::glob::ImageGlob;
 use crate::manifest::yaml::{self, Node};
 use crate::manifest::{ExtraImagePaths, ExtraRule, FieldPath, Limits, Origin};
+use crate::provenance::{normalise_repository, BuilderRule, RefPattern};
 use crate::registry::{HostSettings, RegistrySettings};
 use crate::verify::{signers, Signer, SubjectMatcher};
 
@@ -26,7 +27,11 @@ const KEYS_TOP: &[&str] = &[
     "limits",
     "signers",
     "require",
+    "provenance",
+    "source",
 ];
+const KEYS_PROVENANCE: &[&str] = &["images", "signers", "builders", "source", "refs"];
+const KEYS_SOURCE: &[&str] = &["commit_key", "clones"];
 const KEYS_SIGNER: &[&str] = &["key", "insecure_ignore_tlog", "keyless"];
 const KEYS_KEYLESS: &[&str] = &["issuer", "subject", "subject_regex", "trusted_root"];
 const KEYS_REQUIRE: &[&str] = &["images", "signers"];
@@ -59,6 +64,49 @@ pub struct Config {
     pub signers: BTreeMap<String, Arc<Signer>>,
     /// Which images must be signed by whom.
     pub requirements: Vec<Requirement>,
+    /// Which images need provenance, from which builders and sources.
+    pub provenance: Vec<ProvenanceRule>,
+    /// How manifests claim commits, and where local clones are.
+    pub source: SourceSettings,
+}
+
+/// The annotation or label holding the commit a workload claims, by default.
+pub const DEFAULT_COMMIT_KEY: &str = "supplygate.dev/source-commit";
+
+/// Images matching `images` need SLSA provenance verified by one of `signers`, built by a
+/// trusted builder from the expected source.
+#[derive(Debug, Clone)]
+pub struct ProvenanceRule {
+    /// Globs over `registry/repository`.
+    pub images: Vec<ImageGlob>,
+    /// The attestation must be verified by one of these.
+    pub signers: Vec<Arc<Signer>>,
+    /// Trusted builder ids (exact, or a prefix written with a trailing `*`); empty: any.
+    pub builders: Vec<BuilderRule>,
+    /// Expected source repository (normalised, e.g. `https://github.com/acme/app`).
+    pub source: Option<String>,
+    /// Allowed source refs (globs such as `refs/tags/v*`); empty: any.
+    pub refs: Vec<RefPattern>,
+    /// 1-based line of the rule in the config.
+    pub line: usize,
+}
+
+/// Source linkage settings.
+#[derive(Debug, Clone)]
+pub struct SourceSettings {
+    /// Annotation or label (on the workload) holding the commit it claims.
+    pub commit_key: String,
+    /// Local clones by normalised repository URL, for reachability checks.
+    pub clones: BTreeMap<String, PathBuf>,
+}
+
+impl Default for SourceSettings {
+    fn default() -> Self {
+        Self {
+            commit_key: DEFAULT_COMMIT_KEY.to_owned(),
+            clones: BTreeMap::new(),
+        }
+    }
 }
 
 /// Images matching any of `images` must carry a signature on their resolved digest verified by
@@ -74,6 +122,24 @@ pub struct Requirement {
 }
 
 impl Config {
+    /// The provenance rules that apply to an image named `registry/repository`.
+    pub fn provenance_for<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a ProvenanceRule> {
+        self.provenance
+            .iter()
+            .filter(move |r| r.images.iter().any(|g| g.matches(name)))
+    }
+
+    /// Adds a local clone (`--source-repo URL=PATH`); the URL is normalised.
+    pub fn add_clone(&mut self, spec: &str) -> Result<(), String> {
+        let (url, path) = spec
+            .split_once('=')
+            .ok_or_else(|| format!("`{spec}`: expected `URL=PATH`"))?;
+        let repo =
+            normalise_repository(url).ok_or_else(|| format!("`{url}` is not a repository URL"))?;
+        self.source.clones.insert(repo, PathBuf::from(path));
+        Ok(())
+    }
+
     /// The requirements that apply to an image named `registry/repository`.
     pub fn requirements_for<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a Requirement> {
         self.requirements
@@ -280,6 +346,8 @@ impl Validator {
                 "images" => self.images(value, &mut config.extra_images),
                 "limits" => self.limits(value, &mut config.limits),
                 "require" => self.require(value, &config.signers, &mut config.requirements),
+                "provenance" => self.provenance(value, &config.signers, &mut config.provenance),
+                "source" => self.source(value, &mut config.source),
                 _ => {}
             }
         }
@@ -466,32 +534,10 @@ impl Validator {
                 line: item.span.line,
             };
             for (key, v) in self.fields(item, KEYS_REQUIRE, "require[]") {
-                let Some(list) = v.as_sequence() else {
-                    self.expected(v, "a list of strings", key);
-                    continue;
-                };
-                for entry in list {
-                    let Some(text) = self.string(entry, key) else {
-                        continue;
-                    };
-                    if key == "images" {
-                        match ImageGlob::parse(&text) {
-                            Ok(g) => rule.images.push(g),
-                            Err(e) => self.problem(
-                                entry,
-                                format!("invalid image glob `{text}`: {e}"),
-                                None,
-                            ),
-                        }
-                    } else if let Some(s) = signers.get(&text) {
-                        rule.signers.push(Arc::clone(s));
-                    } else {
-                        let known: Vec<&str> = signers.keys().map(String::as_str).collect();
-                        let hint = did_you_mean(&text, &known)
-                            .map(|k| format!("did you mean `{k}`?"))
-                            .unwrap_or_else(|| "define it under `signers:`".to_owned());
-                        self.problem(entry, format!("unknown signer `{text}`"), Some(hint));
-                    }
+                match key {
+                    "images" => self.image_globs(v, &mut rule.images),
+                    "signers" => self.signer_refs(v, signers, &mut rule.signers),
+                    _ => {}
                 }
             }
             if item.as_mapping().is_some() && (rule.images.is_empty() || rule.signers.is_empty()) {
@@ -503,6 +549,152 @@ impl Validator {
                 continue;
             }
             out.push(rule);
+        }
+    }
+
+    fn signer_refs(
+        &mut self,
+        node: &Node,
+        signers: &BTreeMap<String, Arc<Signer>>,
+        out: &mut Vec<Arc<Signer>>,
+    ) {
+        for name in self.string_items(node, "signers") {
+            let (entry, text) = name;
+            if let Some(s) = signers.get(&text) {
+                out.push(Arc::clone(s));
+            } else {
+                let known: Vec<&str> = signers.keys().map(String::as_str).collect();
+                let hint = did_you_mean(&text, &known)
+                    .map(|k| format!("did you mean `{k}`?"))
+                    .unwrap_or_else(|| "define it under `signers:`".to_owned());
+                self.problem(entry, format!("unknown signer `{text}`"), Some(hint));
+            }
+        }
+    }
+
+    /// The string items of a list, with their nodes (non-strings are reported).
+    fn string_items<'n>(&mut self, node: &'n Node, key: &str) -> Vec<(&'n Node, String)> {
+        let Some(list) = node.as_sequence() else {
+            if !node.is_null() {
+                self.expected(node, "a list of strings", key);
+            }
+            return Vec::new();
+        };
+        list.iter()
+            .filter_map(|entry| self.string(entry, key).map(|s| (entry, s)))
+            .collect()
+    }
+
+    fn image_globs(&mut self, node: &Node, out: &mut Vec<ImageGlob>) {
+        for (entry, text) in self.string_items(node, "images") {
+            match ImageGlob::parse(&text) {
+                Ok(g) => out.push(g),
+                Err(e) => self.problem(entry, format!("invalid image glob `{text}`: {e}"), None),
+            }
+        }
+    }
+
+    fn provenance(
+        &mut self,
+        node: &Node,
+        signers: &BTreeMap<String, Arc<Signer>>,
+        out: &mut Vec<ProvenanceRule>,
+    ) {
+        if node.is_null() {
+            return;
+        }
+        let Some(items) = node.as_sequence() else {
+            self.expected(node, "a list of rules", "provenance");
+            return;
+        };
+        for item in items {
+            let mut rule = ProvenanceRule {
+                images: Vec::new(),
+                signers: Vec::new(),
+                builders: Vec::new(),
+                source: None,
+                refs: Vec::new(),
+                line: item.span.line,
+            };
+            for (key, v) in self.fields(item, KEYS_PROVENANCE, "provenance[]") {
+                match key {
+                    "images" => self.image_globs(v, &mut rule.images),
+                    "signers" => self.signer_refs(v, signers, &mut rule.signers),
+                    "builders" => {
+                        for (_, b) in self.string_items(v, key) {
+                            rule.builders.push(match b.strip_suffix('*') {
+                                Some(prefix) => BuilderRule::Prefix(prefix.to_owned()),
+                                None => BuilderRule::Exact(b),
+                            });
+                        }
+                    }
+                    "source" => {
+                        if let Some(text) = self.string(v, key) {
+                            match normalise_repository(&text) {
+                                Some(repo) => rule.source = Some(repo),
+                                None => self.problem(
+                                    v,
+                                    format!("`{text}` is not a repository URL"),
+                                    Some("e.g. `https://github.com/acme/app`".into()),
+                                ),
+                            }
+                        }
+                    }
+                    "refs" => {
+                        for (entry, text) in self.string_items(v, key) {
+                            match RefPattern::parse(&text) {
+                                Ok(p) => rule.refs.push(p),
+                                Err(e) => self.problem(
+                                    entry,
+                                    e.to_string(),
+                                    Some("e.g. `refs/heads/main` or `refs/tags/v*`".into()),
+                                ),
+                            }
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            if item.as_mapping().is_some() && (rule.images.is_empty() || rule.signers.is_empty()) {
+                self.problem(
+                    item,
+                    "a `provenance` rule needs `images` and `signers`".into(),
+                    Some("unsigned provenance proves nothing: name who must have signed it".into()),
+                );
+                continue;
+            }
+            out.push(rule);
+        }
+    }
+
+    fn source(&mut self, node: &Node, out: &mut SourceSettings) {
+        for (key, v) in self.fields(node, KEYS_SOURCE, "source") {
+            match key {
+                "commit_key" => {
+                    if let Some(k) = self.string(v, key) {
+                        out.commit_key = k;
+                    }
+                }
+                "clones" => {
+                    let Some(entries) = v.as_mapping() else {
+                        if !v.is_null() {
+                            self.expected(v, "a mapping of repository URL to path", key);
+                        }
+                        continue;
+                    };
+                    for (k, path) in entries {
+                        let Some(url) = k.as_str() else { continue };
+                        let Some(repo) = normalise_repository(url) else {
+                            self.problem(k, format!("`{url}` is not a repository URL"), None);
+                            continue;
+                        };
+                        if let Some(p) = self.path(path, "clones") {
+                            out.clones.insert(repo, p);
+                        }
+                    }
+                }
+                _ => {}
+            }
         }
     }
 
@@ -850,6 +1042,8 @@ pub fn known_keys() -> BTreeMap<&'static str, &'static [&'static str]> {
         ("signers.*", KEYS_SIGNER),
         ("signers.*.keyless", KEYS_KEYLESS),
         ("require[]", KEYS_REQUIRE),
+        ("provenance[]", KEYS_PROVENANCE),
+        ("source", KEYS_SOURCE),
     ])
 }
 
@@ -1001,6 +1195,8 @@ limits:
             ("signers.*", &defs["signer"]),
             ("signers.*.keyless", &defs["keyless"]),
             ("require[]", &defs["requirement"]),
+            ("provenance[]", &defs["provenanceRule"]),
+            ("source", &defs["source"]),
         ];
         let known = known_keys();
         for (name, node) in sections {

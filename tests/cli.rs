@@ -209,6 +209,8 @@ fn demo_allows_signed_layout_images_and_denies_the_rest_offline() {
     assert_eq!(
         by_line,
         vec![
+            expect("api.yaml", 15, "allow", ""),
+            expect("api.yaml", 29, "deny", "source-commit-mismatch"),
             expect("jobs.yaml", 18, "deny", "image-not-found"),
             expect("jobs.yaml", 31, "deny", "unsigned-image"),
             expect("jobs.yaml", 43, "deny", "invalid-reference"),
@@ -217,7 +219,7 @@ fn demo_allows_signed_layout_images_and_denies_the_rest_offline() {
             expect("web.yaml", 22, "allow", ""),
         ]
     );
-    let web = &images(&json)[4];
+    let web = &images(&json)[6];
     assert_eq!(
         web["digest"],
         "sha256:7609b07e75220bf3b9b97aebadf80f96ff93e9bdef133afc6ebdf25c66d85c70"
@@ -260,7 +262,10 @@ fn demo_human_report_points_at_file_line_column_with_hints() {
         "lowercase",
         "20:18  allow  127.0.0.1:5123/demo/multiarch:v1 -> sha256:7609b07e",
         "(2 platforms) signed by `demo-ci`",
-        "deny: 6 images, 3 allowed, 3 denied",
+        "29:18  deny   127.0.0.1:5123/demo/attested:v1",
+        "source-commit-mismatch:",
+        "expected `89abcdef0123456789abcdef0123456789abcdef`, found 0123456789abcdef0123456789abcdef01234567",
+        "deny: 8 images, 4 allowed, 4 denied",
     ] {
         assert!(text.contains(needle), "missing {needle:?} in:\n{text}");
     }

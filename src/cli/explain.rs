@@ -9,7 +9,7 @@ use clap::Args;
 use serde::Serialize;
 
 use super::{write_stdout, Context, Format};
-use crate::gate::{self, SignatureReport};
+use crate::gate::{self, AttestationReport, SignatureReport};
 use crate::reference::ImageRef;
 use crate::registry::Resolved;
 use crate::report::Decision;
@@ -34,6 +34,7 @@ struct Explanation<'a> {
     resolved: &'a Resolved,
     requirements: Vec<RequirementOutcome>,
     signatures: &'a SignatureReport,
+    attestations: &'a AttestationReport,
     decision: Decision,
 }
 
@@ -49,10 +50,12 @@ pub(crate) fn run(ctx: &Context, args: ExplainArgs) -> anyhow::Result<u8> {
     let image = ImageRef::parse(&args.image)
         .with_context(|| format!("`{}` is not a valid image reference", args.image))?;
     let signers: Vec<Arc<Signer>> = ctx.config.signers.values().cloned().collect();
-    let (resolved, signatures) = ctx.runtime.block_on(async {
+    let (resolved, signatures, attestations) = ctx.runtime.block_on(async {
         let resolved = ctx.registry.resolve(&image).await?;
         let signatures = gate::check_signatures(&ctx.registry, &image, &resolved, &signers).await?;
-        Ok::<_, crate::registry::RegistryError>((resolved, signatures))
+        let attestations =
+            gate::check_attestations(&ctx.registry, &image, &resolved, &signers).await?;
+        Ok::<_, crate::registry::RegistryError>((resolved, signatures, attestations))
     })?;
     let name = image.name();
     let requirements: Vec<RequirementOutcome> = ctx
@@ -76,6 +79,7 @@ pub(crate) fn run(ctx: &Context, args: ExplainArgs) -> anyhow::Result<u8> {
         resolved: &resolved,
         requirements,
         signatures: &signatures,
+        attestations: &attestations,
         decision,
     };
     let text = match args.format {
@@ -126,6 +130,7 @@ fn human(e: &Explanation<'_>) -> String {
     for p in &e.signatures.platforms {
         section(&mut out, &format!("{} {}", p.platform, p.digest), &p.facts);
     }
+    attestation_section(&mut out, e.attestations);
     let _ = writeln!(
         out,
         "\n{}",
@@ -163,6 +168,58 @@ fn section(out: &mut String, what: &str, facts: &[SignatureFact]) {
         }
         if let Some(t) = &f.signed_at {
             let _ = writeln!(out, "    signed at         {t}");
+        }
+        for v in &f.verified_by {
+            let _ = writeln!(out, "    verified by `{v}`");
+        }
+        for r in &f.rejections {
+            if r.signer == "*" {
+                let _ = writeln!(out, "    rejected: {}", r.reason);
+            } else {
+                let _ = writeln!(out, "    not `{}`: {}", r.signer, r.reason);
+            }
+        }
+    }
+}
+
+fn attestation_section(out: &mut String, report: &AttestationReport) {
+    let _ = writeln!(
+        out,
+        "\nattestations on {}: {}",
+        report.digest,
+        report.facts.len()
+    );
+    for f in &report.facts {
+        let place = gate::describe_attestation(f);
+        let place = place.split(": ").next().unwrap_or_default();
+        let _ = writeln!(out, "  {place}");
+        if let Some(m) = &f.subject_match {
+            let platform = m
+                .platform
+                .as_deref()
+                .map(|p| format!(" ({p})"))
+                .unwrap_or_default();
+            let _ = writeln!(out, "    subject           {}{platform}", m.digest);
+        }
+        if let Some(p) = f.provenance.as_ref() {
+            let fields = [
+                ("builder", &p.builder_id),
+                ("build type", &p.build_type),
+                ("source", &p.source_repository),
+                ("ref", &p.source_ref),
+                ("commit", &p.source_commit),
+                ("entry point", &p.entry_point),
+                ("started", &p.build_started_on),
+                ("finished", &p.build_finished_on),
+            ];
+            for (label, value) in fields {
+                if let Some(v) = value {
+                    let _ = writeln!(out, "    {label:<17} {v}");
+                }
+            }
+        }
+        if let Some(i) = &f.identity {
+            identity(out, i);
         }
         for v in &f.verified_by {
             let _ = writeln!(out, "    verified by `{v}`");

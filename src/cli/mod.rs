@@ -44,6 +44,9 @@ struct GlobalArgs {
     #[arg(long, global = true, env = "SUPPLYGATE_CONCURRENCY", value_name = "N",
           value_parser = clap::value_parser!(u16).range(1..=1024))]
     concurrency: Option<u16>,
+    /// A local clone of a source repository, for commit reachability: `URL=PATH` (repeatable)
+    #[arg(long = "source-repo", global = true, value_name = "URL=PATH")]
+    source_repos: Vec<String>,
     /// More logging on stderr (-v info, -vv debug, -vvv trace)
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     verbose: u8,
@@ -165,6 +168,11 @@ impl Context {
         }
         if let Some(n) = global.concurrency {
             config.registry.concurrency = usize::from(n);
+        }
+        for spec in &global.source_repos {
+            config
+                .add_clone(spec)
+                .map_err(|e| anyhow::anyhow!("--source-repo {e}"))?;
         }
         let registry = Arc::new(
             Registry::new(config.registry.clone()).context("cannot set up the registry client")?,

@@ -73,6 +73,7 @@ pub(crate) fn run(ctx: &Context, args: PinArgs) -> anyhow::Result<u8> {
             resolved: None,
             findings,
             signatures: None,
+            attestations: None,
         });
     }
     if args.check || report.decision() != crate::report::Decision::Allow {

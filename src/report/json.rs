@@ -49,6 +49,8 @@ struct Image<'a> {
     findings: &'a [Finding],
     #[serde(skip_serializing_if = "Option::is_none")]
     signatures: Option<&'a crate::gate::SignatureReport>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    attestations: Option<&'a crate::gate::AttestationReport>,
 }
 
 #[derive(Serialize)]
@@ -92,6 +94,7 @@ pub fn render(report: &Report) -> String {
                 decision: i.decision(),
                 findings: &i.findings,
                 signatures: i.signatures.as_deref(),
+                attestations: i.attestations.as_deref(),
             }
         })
         .collect();

@@ -48,6 +48,22 @@ pub enum Code {
     SignatureNotTrusted,
     /// Looking for signatures failed (registry error): could not decide.
     SignatureCheckFailed,
+    /// A provenance rule applies and no SLSA provenance was verified by a listed signer.
+    ProvenanceMissing,
+    /// The provenance names a builder the rule does not trust.
+    UntrustedBuilder,
+    /// The provenance names another source repository than the rule expects.
+    SourceRepositoryMismatch,
+    /// The provenance's source ref is not among the rule's allowed refs.
+    SourceRefNotAllowed,
+    /// The manifest (annotation, label, or a commit-SHA tag) claims another commit.
+    SourceCommitMismatch,
+    /// The commit is not reachable from an allowed branch or tag in the local clone.
+    CommitNotReachable,
+    /// The keyless certificate's repository or commit disagrees with the provenance.
+    CertificateProvenanceMismatch,
+    /// Looking for attestations or checking the clone failed: could not decide.
+    ProvenanceCheckFailed,
 }
 
 impl Code {
@@ -69,6 +85,14 @@ impl Code {
         Code::UnsignedImage,
         Code::SignatureNotTrusted,
         Code::SignatureCheckFailed,
+        Code::ProvenanceMissing,
+        Code::UntrustedBuilder,
+        Code::SourceRepositoryMismatch,
+        Code::SourceRefNotAllowed,
+        Code::SourceCommitMismatch,
+        Code::CommitNotReachable,
+        Code::CertificateProvenanceMismatch,
+        Code::ProvenanceCheckFailed,
     ];
 
     /// The kebab-case name used in every output format.
@@ -90,6 +114,14 @@ impl Code {
             Code::UnsignedImage => "unsigned-image",
             Code::SignatureNotTrusted => "signature-not-trusted",
             Code::SignatureCheckFailed => "signature-check-failed",
+            Code::ProvenanceMissing => "provenance-missing",
+            Code::UntrustedBuilder => "untrusted-builder",
+            Code::SourceRepositoryMismatch => "source-repository-mismatch",
+            Code::SourceRefNotAllowed => "source-ref-not-allowed",
+            Code::SourceCommitMismatch => "source-commit-mismatch",
+            Code::CommitNotReachable => "commit-not-reachable",
+            Code::CertificateProvenanceMismatch => "certificate-provenance-mismatch",
+            Code::ProvenanceCheckFailed => "provenance-check-failed",
         }
     }
 }
@@ -203,6 +235,8 @@ pub struct ImageReport {
     pub findings: Vec<Finding>,
     /// Signature facts, when a signature requirement applies.
     pub signatures: Option<std::sync::Arc<crate::gate::SignatureReport>>,
+    /// Attestation facts, when a provenance rule applies.
+    pub attestations: Option<std::sync::Arc<crate::gate::AttestationReport>>,
 }
 
 impl ImageReport {
