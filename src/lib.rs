@@ -16,6 +16,7 @@ pub mod config;
 pub mod gate;
 pub mod glob;
 pub mod manifest;
+pub mod policy;
 pub mod provenance;
 pub mod reference;
 pub mod registry;
