@@ -261,6 +261,25 @@ async fn unsigned_image_has_no_candidates_for_at_most_three_requests() {
     assert_eq!(client.stats().requests, 5);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_lookups_probe_the_referrers_api_once_per_host() {
+    let case = Case::new();
+    let tags: Vec<String> = (0..12).map(|i| format!("v{i}")).collect();
+    let digests = case.registry.push_generated_many("demo/many", &tags);
+    let client = std::sync::Arc::new(case.client());
+    let image = case.image("demo/many:v0");
+    let mut tasks = tokio::task::JoinSet::new();
+    for d in &digests {
+        let (client, image, d) = (client.clone(), image.clone(), digest(d));
+        tasks.spawn(async move { discover::signatures(&client, &image, &d).await });
+    }
+    while let Some(found) = tasks.join_next().await {
+        assert!(found.unwrap().unwrap().is_empty());
+    }
+    // Per digest: `.sig` 404 and referrers tag 404; the API itself is asked once per host.
+    assert_eq!(client.stats().requests, 2 * 12 + 1);
+}
+
 #[tokio::test]
 async fn attestation_manifest_is_not_a_signature_candidate() {
     let case = Case::new();

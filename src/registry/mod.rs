@@ -447,6 +447,9 @@ pub struct Registry {
     referrers: Cache<Key, Vec<Referrer>>,
     /// Endpoint hosts that answered the referrers API with a plain 404: they have no API.
     without_referrers_api: Mutex<HashSet<String>>,
+    /// Per endpoint host, held by the first referrers request until the host has answered
+    /// once, so that concurrent lookups learn from it instead of each probing the API.
+    referrers_probes: Mutex<HashMap<String, Arc<tokio::sync::Mutex<bool>>>>,
     cache_hits: AtomicU64,
 }
 
@@ -471,6 +474,7 @@ impl Registry {
             blobs: Cache::new(),
             referrers: Cache::new(),
             without_referrers_api: Mutex::new(HashSet::new()),
+            referrers_probes: Mutex::new(HashMap::new()),
             cache_hits: AtomicU64::new(0),
         })
     }
@@ -832,6 +836,12 @@ impl Registry {
                 // The first endpoint that answers decides, as for manifests: mirrors first.
                 let mut use_tag_schema = false;
                 for endpoint in self.http.endpoints(image)? {
+                    // Until this host has answered once, lookups go one at a time: the
+                    // first answer (often "no API") spares the others a request.
+                    let mut probe = Some(self.referrers_probe(endpoint.host()).lock_owned().await);
+                    if probe.as_deref().is_some_and(|answered| *answered) {
+                        probe = None;
+                    }
                     if self.lacks_referrers_api(endpoint.host()) {
                         use_tag_schema = true;
                         break;
@@ -854,6 +864,9 @@ impl Registry {
                                     source: ReferrerSource::Api,
                                 }));
                             }
+                            if let Some(answered) = probe.as_mut() {
+                                **answered = true;
+                            }
                             return Ok(bounded_referrers(&name, found));
                         }
                         Ok(http::ReferrersAnswer::Unsupported { json_error }) => {
@@ -868,6 +881,9 @@ impl Registry {
                                     .lock()
                                     .unwrap_or_else(PoisonError::into_inner)
                                     .insert(endpoint.host().to_owned());
+                            }
+                            if let Some(answered) = probe.as_mut() {
+                                **answered = true;
                             }
                             use_tag_schema = true;
                             break;
@@ -888,6 +904,15 @@ impl Registry {
         };
         found = bounded_referrers(&name, found);
         Ok(found)
+    }
+
+    /// The per-host gate of the first referrers request (see `referrers_probes`).
+    fn referrers_probe(&self, host: &str) -> Arc<tokio::sync::Mutex<bool>> {
+        let mut probes = self
+            .referrers_probes
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        Arc::clone(probes.entry(host.to_owned()).or_default())
     }
 
     fn lacks_referrers_api(&self, host: &str) -> bool {
