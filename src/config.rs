@@ -32,8 +32,14 @@ const KEYS_TOP: &[&str] = &[
 ];
 const KEYS_PROVENANCE: &[&str] = &["images", "signers", "builders", "source", "refs"];
 const KEYS_SOURCE: &[&str] = &["commit_key", "clones"];
-const KEYS_SIGNER: &[&str] = &["key", "insecure_ignore_tlog", "keyless"];
-const KEYS_KEYLESS: &[&str] = &["issuer", "subject", "subject_regex", "trusted_root"];
+const KEYS_SIGNER: &[&str] = &["key", "insecure_ignore_tlog", "trusted_root", "keyless"];
+const KEYS_KEYLESS: &[&str] = &[
+    "issuer",
+    "subject",
+    "subject_regex",
+    "trusted_root",
+    "insecure_skip_sct",
+];
 const KEYS_REQUIRE: &[&str] = &["images", "signers"];
 const KEYS_HOST: &[&str] = &["insecure", "layout", "mirrors"];
 const KEYS_NETWORK: &[&str] = &[
@@ -374,8 +380,15 @@ impl Validator {
                 None => false,
             };
             let signer = match (field("key"), field("keyless")) {
-                (Some(key), None) => self.key_signer(name, key, ignore_tlog),
+                (Some(key), None) => self.key_signer(name, key, ignore_tlog, field("trusted_root")),
                 (None, Some(keyless)) => {
+                    if let Some(v) = field("trusted_root") {
+                        self.problem(
+                            v,
+                            "`trusted_root` of a keyless signer goes under `keyless:`".into(),
+                            None,
+                        );
+                    }
                     if let Some(v) = field("insecure_ignore_tlog") {
                         self.problem(
                             v,
@@ -410,7 +423,26 @@ impl Validator {
         }
     }
 
-    fn key_signer(&mut self, name: &str, node: &Node, ignore_tlog: bool) -> Option<Signer> {
+    fn key_signer(
+        &mut self,
+        name: &str,
+        node: &Node,
+        ignore_tlog: bool,
+        root: Option<&Node>,
+    ) -> Option<Signer> {
+        let root = match root {
+            Some(v) => {
+                let path = self.path(v, "trusted_root")?;
+                match signers::load_trusted_root(&path) {
+                    Ok(r) => Some(r),
+                    Err(e) => {
+                        self.problem(v, format!("trusted root `{}`: {e}", path.display()), None);
+                        return None;
+                    }
+                }
+            }
+            None => None,
+        };
         let text = self.string(node, "key")?;
         let pem = if text.contains("-----BEGIN") {
             text
@@ -428,7 +460,12 @@ impl Validator {
                 }
             }
         };
-        match Signer::key(name, &pem, ignore_tlog) {
+        let tlog = if ignore_tlog {
+            signers::TlogPolicy::InsecureIgnore
+        } else {
+            signers::TlogPolicy::Require
+        };
+        match Signer::key_with_trusted_root(name, &pem, tlog, root) {
             Ok(s) => Some(s),
             Err(e) => {
                 self.problem(node, format!("signer `{name}`: {e}"), None);
@@ -444,6 +481,7 @@ impl Validator {
         let mut subject = None;
         let mut root = None;
         let mut subject_node = None;
+        let mut skip_sct = false;
         for (key, v) in fields {
             match key {
                 "issuer" => issuer = self.string(v, key),
@@ -472,6 +510,7 @@ impl Validator {
                         }
                     };
                 }
+                "insecure_skip_sct" => skip_sct = self.boolean(v, key).unwrap_or(false),
                 "trusted_root" => {
                     let Some(path) = self.path(v, key) else {
                         continue;
@@ -506,6 +545,7 @@ impl Validator {
             );
         }
         match Signer::keyless(name, issuer?, subject?, root) {
+            Ok(s) if skip_sct => Some(s.insecure_skip_sct()),
             Ok(s) => Some(s),
             Err(e) => {
                 self.problem(node, format!("signer `{name}`: {e}"), None);

@@ -436,6 +436,39 @@ async fn denies_keyless_signature_logged_in_an_untrusted_log() {
 }
 
 #[tokio::test]
+async fn private_sigstore_without_ct_log_needs_the_explicit_insecure_skip_sct() {
+    let s = Scenario::new();
+    s.attach(&[s.keyless(|k| k.without_sct())]);
+    let root =
+        Arc::new(parse_trusted_root(&s.sigstore.trusted_root_json_without_ctlogs()).unwrap());
+    let strict = Arc::new(
+        Signer::keyless(
+            "strict",
+            ISSUER.to_owned(),
+            exact(SUBJECT),
+            Some(root.clone()),
+        )
+        .unwrap(),
+    );
+    let lenient = Arc::new(
+        Signer::keyless("lenient", ISSUER.to_owned(), exact(SUBJECT), Some(root))
+            .unwrap()
+            .insecure_skip_sct(),
+    );
+    let fact = s.only_fact(&[strict, lenient]).await;
+    assert_eq!(fact.verified_by, ["lenient"], "{fact:#?}");
+    let strict = fact
+        .rejections
+        .iter()
+        .find(|r| r.signer == "strict")
+        .unwrap();
+    assert!(
+        strict.reason.contains("SCT") || strict.reason.contains("CT log"),
+        "{strict:?}"
+    );
+}
+
+#[tokio::test]
 async fn subject_regex_is_anchored_so_a_prefix_does_not_match_a_longer_repository() {
     let s = Scenario::new();
     s.attach(&[s.keyless(|k| k.subject(EVIL_SUBJECT).github(evil_claims()))]);

@@ -808,10 +808,14 @@ fn verify_bundle(
             issuer,
             subject,
             verifier,
+            insecure_skip_sct,
             ..
         } => {
             // Identity is matched here (regex or exact) and only on a verified result.
-            let policy = VerificationPolicy::any_identity().require_issuer(issuer.clone());
+            let mut policy = VerificationPolicy::any_identity().require_issuer(issuer.clone());
+            if *insecure_skip_sct {
+                policy = policy.skip_sct();
+            }
             let result = verifier
                 .verify(artifact, bundle, &policy)
                 .map_err(|e| reason_of(&e))?;
@@ -991,7 +995,26 @@ fn reason_of(e: &sigstore_verify::Error) -> String {
             Some(actual) => format!("issuer `{actual}` is not `{expected}`"),
             None => format!("the certificate has no issuer; expected `{expected}`"),
         },
-        other => lowercase_first(&other.to_string()),
+        other => {
+            let raw = lowercase_first(&other.to_string());
+            // webpki and the log code speak in type names; say what they mean first.
+            let plain = if raw.contains("CertExpired") || raw.contains("CertNotValidYet") {
+                Some("the certificate was not valid at the time the log or a timestamp proves")
+            } else if raw.contains("UnknownIssuer")
+                || (raw.contains("certificate chain")
+                    && raw.contains("InvalidSignatureForPublicKey"))
+            {
+                Some("the certificate was not issued by a CA of the trusted root")
+            } else if raw.contains("No log key valid") {
+                Some("logged in a transparency log that is not in the trusted root")
+            } else {
+                None
+            };
+            match plain {
+                Some(plain) => format!("{plain} ({raw})"),
+                None => raw,
+            }
+        }
     }
 }
 

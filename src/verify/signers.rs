@@ -211,6 +211,8 @@ pub enum SignerKind {
         trusted_root: Arc<TrustedRoot>,
         /// Its verifier, built once.
         verifier: Arc<Verifier>,
+        /// Accept certificates without a verified SCT (a private Sigstore without a CT log).
+        insecure_skip_sct: bool,
     },
 }
 
@@ -321,8 +323,23 @@ impl Signer {
                 subject,
                 trusted_root,
                 verifier,
+                insecure_skip_sct: false,
             },
         })
+    }
+
+    /// For a keyless signer: accept certificates whose SCT (certificate transparency proof)
+    /// cannot be verified, for a private Sigstore that runs no CT log. Weakens verification:
+    /// a mis-issued certificate would go unnoticed. No effect on key signers.
+    #[must_use]
+    pub fn insecure_skip_sct(mut self) -> Self {
+        if let SignerKind::Keyless {
+            insecure_skip_sct, ..
+        } = &mut self.kind
+        {
+            *insecure_skip_sct = true;
+        }
+        self
     }
 
     /// The signer's name in config.
