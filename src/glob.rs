@@ -65,50 +65,57 @@ impl ImageGlob {
     }
 
     /// Whether `name` (`registry/repository`, already normalised) matches.
+    ///
+    /// Dynamic programming over (pattern position, name position): exact for any mix of `*`
+    /// and `**` (no greedy shortcut that could miss a match), O(pattern × name), and names are
+    /// at most 255 characters.
     pub fn matches(&self, name: &str) -> bool {
         let name: Vec<char> = name.chars().collect();
-        // Iterative matcher with one backtrack point per star kind (classic wildcard matching,
-        // linear in practice, no recursion on input).
-        let (mut t, mut n) = (0usize, 0usize);
-        let mut star: Option<(usize, usize, bool)> = None; // (token index after star, name index, crosses '/')
-        while n < name.len() {
-            let c = name.get(n).copied().unwrap_or_default();
-            match self.tokens.get(t) {
-                Some(Token::Literal(l)) if *l == c => {
-                    t += 1;
-                    n += 1;
-                }
-                Some(Token::AnyChar) if c != '/' => {
-                    t += 1;
-                    n += 1;
-                }
-                Some(Token::AnyInSegment) => {
-                    star = Some((t + 1, n, false));
-                    t += 1;
-                }
-                Some(Token::AnyAcross) => {
-                    star = Some((t + 1, n, true));
-                    t += 1;
-                }
-                _ => match star {
-                    Some((st, sn, across)) => {
-                        let skipped = name.get(sn).copied().unwrap_or_default();
-                        if !across && skipped == '/' {
-                            return false;
-                        }
-                        star = Some((st, sn + 1, across));
-                        t = st;
-                        n = sn + 1;
-                    }
-                    None => return false,
-                },
-            }
+        let n = name.len();
+        // reach[j]: the pattern prefix consumed so far matches name[..j].
+        let mut reach = vec![false; n + 1];
+        if let Some(first) = reach.first_mut() {
+            *first = true;
         }
-        self.tokens
-            .get(t..)
-            .unwrap_or_default()
-            .iter()
-            .all(|tok| matches!(tok, Token::AnyInSegment | Token::AnyAcross))
+        for token in &self.tokens {
+            let mut next = vec![false; n + 1];
+            match token {
+                Token::Literal(l) => {
+                    for j in 0..n {
+                        if reach.get(j) == Some(&true) && name.get(j) == Some(l) {
+                            if let Some(x) = next.get_mut(j + 1) {
+                                *x = true;
+                            }
+                        }
+                    }
+                }
+                Token::AnyChar => {
+                    for j in 0..n {
+                        if reach.get(j) == Some(&true) && name.get(j).is_some_and(|c| *c != '/') {
+                            if let Some(x) = next.get_mut(j + 1) {
+                                *x = true;
+                            }
+                        }
+                    }
+                }
+                Token::AnyInSegment | Token::AnyAcross => {
+                    let across = matches!(token, Token::AnyAcross);
+                    let mut on = false;
+                    for j in 0..=n {
+                        // A star extends a match over any characters (not `/` for `*`).
+                        on = reach.get(j) == Some(&true)
+                            || (on
+                                && j > 0
+                                && (across || name.get(j - 1).is_some_and(|c| *c != '/')));
+                        if let Some(x) = next.get_mut(j) {
+                            *x = on;
+                        }
+                    }
+                }
+            }
+            reach = next;
+        }
+        reach.get(n) == Some(&true)
     }
 
     /// The pattern as written.
@@ -129,6 +136,10 @@ fn normalise(pattern: &str) -> String {
         None => (pattern, None),
     };
     let is_host = first.contains('.') || first.contains(':') || first == "localhost";
+    // A wildcard first segment may stand for any registry: never pin it to Docker Hub.
+    if first.contains(['*', '?']) {
+        return pattern.to_owned();
+    }
     match rest {
         Some(_) if is_host => pattern.to_owned(),
         Some(_) => format!("docker.io/{pattern}"),
@@ -157,6 +168,21 @@ mod tests {
         assert!(m("**", "anything.io/x/y"));
         assert!(m("ghcr.io/acme/app?", "ghcr.io/acme/app2"));
         assert!(!m("ghcr.io/acme/app", "ghcr.io/acme/app-evil"));
+    }
+
+    #[test]
+    fn double_star_backtracks_past_single_stars() {
+        assert!(m("ghcr.io/acme/**/*", "ghcr.io/acme/a/b/c"));
+        assert!(m("ghcr.io/acme/**/*", "ghcr.io/acme/a/b"));
+        assert!(m("ghcr.io/**/app-*", "ghcr.io/acme/app-x/app-web"));
+        assert!(!m("ghcr.io/**/app-*", "ghcr.io/acme/app-x/web"));
+    }
+
+    #[test]
+    fn wildcard_first_segment_matches_any_registry() {
+        assert!(m("*/demo/*", "127.0.0.1:5123/demo/unsigned"));
+        assert!(m("**/unsigned", "127.0.0.1:5123/demo/unsigned"));
+        assert!(!m("*/demo/*", "127.0.0.1:5123/other/unsigned"));
     }
 
     #[test]

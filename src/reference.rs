@@ -343,6 +343,10 @@ fn split_domain(name: &str) -> Result<(String, String), ReferenceError> {
     match rest {
         Some(rest) if is_domain => {
             validate_host(first)?;
+            // Host names are case-insensitive and `:443` is HTTPS's default: one spelling
+            // per registry, so that globs and `registries:` settings cannot be sidestepped.
+            let lowered = first.to_ascii_lowercase();
+            let first = lowered.strip_suffix(":443").unwrap_or(&lowered);
             let registry = if first == "index.docker.io" || first == "registry-1.docker.io" {
                 DOCKER_HUB
             } else {
@@ -482,6 +486,19 @@ mod tests {
         let bare = ImageRef::parse(&format!("ghcr.io/acme/app@{D}")).unwrap();
         assert_eq!(bare.tag_or_default(), None);
         assert_eq!(bare.to_string(), format!("ghcr.io/acme/app@{D}"));
+    }
+
+    #[test]
+    fn registry_host_has_one_spelling() {
+        for written in [
+            "GHCR.IO/acme/app",
+            "Ghcr.io/acme/app",
+            "ghcr.io:443/acme/app",
+        ] {
+            assert_eq!(norm(written), "ghcr.io/acme/app:latest", "{written}");
+        }
+        assert_eq!(norm("Docker.IO/nginx"), "docker.io/library/nginx:latest");
+        assert_eq!(norm("LOCALHOST:5000/app"), "localhost:5000/app:latest");
     }
 
     #[test]

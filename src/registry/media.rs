@@ -22,6 +22,10 @@ use std::collections::BTreeMap;
 use super::{Descriptor, ImageManifest, Platform};
 use crate::reference::Digest;
 
+/// Platform manifests accepted in one index: real ones list a handful; every platform costs
+/// signature lookups, so a hostile index must not fan out without bound.
+pub(crate) const MAX_PLATFORMS: usize = 128;
+
 /// The manifest types we ask for, best first: OCI and Docker, index and single manifest.
 pub(crate) const ACCEPTED_MANIFEST_TYPES: [&str; 4] = [
     OCI_IMAGE_INDEX_MEDIA_TYPE,
@@ -128,6 +132,11 @@ pub(crate) fn parse_manifest(
             };
             if platform.os == "unknown" && platform.architecture == "unknown" {
                 continue;
+            }
+            if platforms.len() == MAX_PLATFORMS {
+                return Err(format!(
+                    "the index lists more than {MAX_PLATFORMS} platform manifests"
+                ));
             }
             platforms.push(Platform {
                 os: platform.os,
@@ -266,6 +275,28 @@ mod tests {
         assert_eq!(parsed.platforms[0].variant, None);
         assert_eq!(parsed.platforms[1].variant.as_deref(), Some("v8"));
         assert_eq!(parsed.platforms[1].digest.to_string(), B);
+    }
+
+    #[test]
+    fn refuses_an_index_that_fans_out_to_too_many_platforms() {
+        let entry = format!(
+            r#"{{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"{A}","size":1,"platform":{{"os":"linux","architecture":"amd64"}}}}"#
+        );
+        let many = |n: usize| {
+            format!(
+                r#"{{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[{}]}}"#,
+                vec![entry.as_str(); n].join(",")
+            )
+        };
+        assert_eq!(
+            parse_manifest(many(MAX_PLATFORMS).as_bytes(), None)
+                .unwrap()
+                .platforms
+                .len(),
+            MAX_PLATFORMS
+        );
+        let err = parse_manifest(many(MAX_PLATFORMS + 1).as_bytes(), None).unwrap_err();
+        assert!(err.contains("more than 128"), "{err}");
     }
 
     #[test]
