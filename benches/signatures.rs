@@ -384,11 +384,22 @@ fn in_process(
     let client = Arc::new(Registry::new(config.registry.clone())?);
     let paths = [manifests.to_owned()];
     let no_progress = |_: usize, _: usize| {};
+    let policy = gate::PolicyRun {
+        engine: gate::load_policy(&config, &[]).map_err(|e| anyhow::anyhow!("{e}"))?,
+        mode: supplygate::policy::input::Mode::Check,
+        now: jiff::Timestamp::now(),
+    };
     let mut samples = Vec::with_capacity(2);
     for _ in 0..2 {
         let before = registry.logged_requests();
         let started = Instant::now();
-        let report = runtime.block_on(gate::evaluate(&paths, &config, &client, &no_progress))?;
+        let report = runtime.block_on(gate::evaluate(
+            &paths,
+            &config,
+            &client,
+            &policy,
+            &no_progress,
+        ))?;
         let ms = started.elapsed().as_secs_f64() * 1000.0;
         let logged = registry.logged_requests().saturating_sub(before);
         all_verified(&report)?;

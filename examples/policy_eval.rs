@@ -7,7 +7,7 @@
 //! ```
 //!
 //! Output: `{"engine": "regorus", "results": {"<input file>": {"deny": [...], "warn": [...],
-//! "errors": [...]}}}`, every entry `{"package", "code", "msg", "hint"}`, entries sorted.
+//! "errors": [...]}}}`, every entry `{"package", "code", "msg", "hint", "expected", "found"}`, entries sorted.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -86,10 +86,22 @@ fn run() -> anyhow::Result<()> {
 fn entries(violations: &[Violation]) -> Vec<Value> {
     let mut sorted: Vec<&Violation> = violations.iter().collect();
     sorted.sort_by(|a, b| {
-        (&a.package, &a.msg, &a.code, &a.hint).cmp(&(&b.package, &b.msg, &b.code, &b.hint))
+        (&a.package, &a.msg, &a.code, &a.hint, &a.expected, &a.found).cmp(&(
+            &b.package,
+            &b.msg,
+            &b.code,
+            &b.hint,
+            &b.expected,
+            &b.found,
+        ))
     });
     sorted
         .into_iter()
-        .map(|v| json!({"package": v.package, "code": v.code, "msg": v.msg, "hint": v.hint}))
+        .map(|v| {
+            json!({
+                "package": v.package, "code": v.code, "msg": v.msg, "hint": v.hint,
+                "expected": v.expected, "found": v.found,
+            })
+        })
         .collect()
 }

@@ -29,7 +29,20 @@ const KEYS_TOP: &[&str] = &[
     "require",
     "provenance",
     "source",
+    "policy",
+    "exemptions",
+    "break_glass",
 ];
+const KEYS_POLICY: &[&str] = &[
+    "builtin",
+    "paths",
+    "data",
+    "allowed_registries",
+    "allow_latest",
+    "timeout",
+];
+const KEYS_EXEMPTION: &[&str] = &["images", "namespaces", "reason", "expires"];
+const KEYS_BREAK_GLASS: &[&str] = &["annotation", "namespaces"];
 const KEYS_PROVENANCE: &[&str] = &["images", "signers", "builders", "source", "refs"];
 const KEYS_SOURCE: &[&str] = &["commit_key", "clones"];
 const KEYS_SIGNER: &[&str] = &["key", "insecure_ignore_tlog", "trusted_root", "keyless"];
@@ -74,6 +87,77 @@ pub struct Config {
     pub provenance: Vec<ProvenanceRule>,
     /// How manifests claim commits, and where local clones are.
     pub source: SourceSettings,
+    /// The policy library and its data.
+    pub policy: PolicySettings,
+    /// Temporary exceptions to denials.
+    pub exemptions: Vec<Exemption>,
+    /// The emergency override.
+    pub break_glass: BreakGlass,
+}
+
+/// Policy settings.
+#[derive(Debug, Clone)]
+pub struct PolicySettings {
+    /// Load the library shipped in the binary (`policies/`); false to replace it entirely.
+    pub builtin: bool,
+    /// Extra modules and data (files or directories; `*.rego`, `data.json`, `data.yaml`).
+    pub paths: Vec<PathBuf>,
+    /// Free-form data for user policies, as `data.supplygate.policy`.
+    pub data: serde_json::Value,
+    /// Registries (globs over `registry/repository`) images may come from; empty: any.
+    pub allowed_registries: Vec<ImageGlob>,
+    /// Allow `:latest` and references without tag or digest.
+    pub allow_latest: bool,
+    /// Longest evaluation of one image's input.
+    pub timeout: Duration,
+}
+
+impl Default for PolicySettings {
+    fn default() -> Self {
+        Self {
+            builtin: true,
+            paths: Vec::new(),
+            data: serde_json::json!({}),
+            allowed_registries: Vec::new(),
+            allow_latest: false,
+            timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// Denials of matching images in matching namespaces become warnings, until `expires`.
+#[derive(Debug, Clone)]
+pub struct Exemption {
+    /// Globs over `registry/repository`.
+    pub images: Vec<ImageGlob>,
+    /// Namespaces it applies in; empty: every namespace.
+    pub namespaces: Vec<String>,
+    /// Why (shown with every exempted denial).
+    pub reason: String,
+    /// When it stops exempting (a date means the end of that day, UTC).
+    pub expires: jiff::Timestamp,
+    /// As written, for messages.
+    pub expires_written: String,
+    /// 1-based config line.
+    pub line: usize,
+}
+
+/// A workload annotation that turns denials into warnings, honoured only in `namespaces`.
+#[derive(Debug, Clone)]
+pub struct BreakGlass {
+    /// The annotation key; its value should say why.
+    pub annotation: String,
+    /// Namespaces where it is honoured; empty: nowhere.
+    pub namespaces: Vec<String>,
+}
+
+impl Default for BreakGlass {
+    fn default() -> Self {
+        Self {
+            annotation: "supplygate.dev/break-glass".to_owned(),
+            namespaces: Vec::new(),
+        }
+    }
 }
 
 /// The annotation or label holding the commit a workload claims, by default.
@@ -354,6 +438,9 @@ impl Validator {
                 "require" => self.require(value, &config.signers, &mut config.requirements),
                 "provenance" => self.provenance(value, &config.signers, &mut config.provenance),
                 "source" => self.source(value, &mut config.source),
+                "policy" => self.policy(value, &mut config.policy),
+                "exemptions" => self.exemptions(value, &mut config.exemptions),
+                "break_glass" => self.break_glass(value, &mut config.break_glass),
                 _ => {}
             }
         }
@@ -707,6 +794,138 @@ impl Validator {
         }
     }
 
+    fn policy(&mut self, node: &Node, out: &mut PolicySettings) {
+        for (key, v) in self.fields(node, KEYS_POLICY, "policy") {
+            match key {
+                "builtin" => {
+                    if let Some(b) = self.boolean(v, key) {
+                        out.builtin = b;
+                    }
+                }
+                "paths" => {
+                    for (_, p) in self.string_items(v, key) {
+                        out.paths.push(self.resolve(&p));
+                    }
+                }
+                "data" => {
+                    if v.as_mapping().is_none() {
+                        self.expected(v, "a mapping", "policy.data");
+                    } else {
+                        out.data = v.to_json();
+                    }
+                }
+                "allowed_registries" => self.image_globs(v, &mut out.allowed_registries),
+                "allow_latest" => {
+                    if let Some(b) = self.boolean(v, key) {
+                        out.allow_latest = b;
+                    }
+                }
+                "timeout" => {
+                    if let Some(d) = self.duration(v, key) {
+                        out.timeout = d;
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+
+    fn exemptions(&mut self, node: &Node, out: &mut Vec<Exemption>) {
+        if node.is_null() {
+            return;
+        }
+        let Some(items) = node.as_sequence() else {
+            self.expected(node, "a list of exemptions", "exemptions");
+            return;
+        };
+        for item in items {
+            let mut images = Vec::new();
+            let mut namespaces = Vec::new();
+            let mut reason = None;
+            let mut expires = None;
+            let mut expires_given = false;
+            for (key, v) in self.fields(item, KEYS_EXEMPTION, "exemptions[]") {
+                match key {
+                    "images" => self.image_globs(v, &mut images),
+                    "namespaces" => {
+                        namespaces = self
+                            .string_items(v, key)
+                            .into_iter()
+                            .map(|(_, n)| n)
+                            .collect()
+                    }
+                    "reason" => reason = self.string(v, key).filter(|r| !r.trim().is_empty()),
+                    "expires" => {
+                        expires_given = true;
+                        let Some(text) = self.string(v, key) else {
+                            continue;
+                        };
+                        match parse_expiry(&text) {
+                            Some(t) => expires = Some((t, text)),
+                            None => self.problem(
+                                v,
+                                format!(
+                                    "`expires` must be a date or an RFC 3339 time, found `{text}`"
+                                ),
+                                Some("e.g. `2026-12-31` (the end of that day, UTC)".into()),
+                            ),
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            if item.as_mapping().is_none() {
+                continue;
+            }
+            let missing: Vec<&str> = [
+                ("images", images.is_empty()),
+                ("reason", reason.is_none()),
+                ("expires", !expires_given),
+            ]
+            .into_iter()
+            .filter_map(|(k, m)| m.then_some(k))
+            .collect();
+            if !missing.is_empty() {
+                self.problem(
+                    item,
+                    format!("an exemption needs {}", backticked(&missing)),
+                    Some("every exemption says why and until when".into()),
+                );
+                continue;
+            }
+            if let (Some(reason), Some((expires, expires_written))) = (reason, expires) {
+                out.push(Exemption {
+                    images,
+                    namespaces,
+                    reason,
+                    expires,
+                    expires_written,
+                    line: item.span.line,
+                });
+            }
+        }
+    }
+
+    fn break_glass(&mut self, node: &Node, out: &mut BreakGlass) {
+        for (key, v) in self.fields(node, KEYS_BREAK_GLASS, "break_glass") {
+            match key {
+                "annotation" => {
+                    if let Some(a) = self.string(v, key) {
+                        out.annotation = a;
+                    }
+                }
+                "namespaces" => {
+                    out.namespaces = self
+                        .string_items(v, key)
+                        .into_iter()
+                        .map(|(_, n)| n)
+                        .collect()
+                }
+                _ => {}
+            }
+        }
+    }
+
     fn source(&mut self, node: &Node, out: &mut SourceSettings) {
         for (key, v) in self.fields(node, KEYS_SOURCE, "source") {
             match key {
@@ -1002,6 +1221,18 @@ impl Validator {
     }
 }
 
+/// An exemption's end: an RFC 3339 time, or a date meaning the end of that day (UTC).
+pub fn parse_expiry(text: &str) -> Option<jiff::Timestamp> {
+    if let Ok(t) = text.parse::<jiff::Timestamp>() {
+        return Some(t);
+    }
+    let date: jiff::civil::Date = text.parse().ok()?;
+    let next = date.tomorrow().ok()?;
+    next.to_zoned(jiff::tz::TimeZone::UTC)
+        .ok()
+        .map(|z| z.timestamp())
+}
+
 /// Parses `500ms`, `10s`, `2m`, `1h`.
 pub fn parse_duration(s: &str) -> Option<Duration> {
     let s = s.trim();
@@ -1084,6 +1315,9 @@ pub fn known_keys() -> BTreeMap<&'static str, &'static [&'static str]> {
         ("require[]", KEYS_REQUIRE),
         ("provenance[]", KEYS_PROVENANCE),
         ("source", KEYS_SOURCE),
+        ("policy", KEYS_POLICY),
+        ("exemptions[]", KEYS_EXEMPTION),
+        ("break_glass", KEYS_BREAK_GLASS),
     ])
 }
 
@@ -1196,6 +1430,49 @@ limits:
     }
 
     #[test]
+    fn exemptions_need_images_reason_and_expiry() {
+        let p = problems(
+            "exemptions:\n  - images: [ghcr.io/a/*]\n    reason: legacy\n  - images: [x]\n    expires: someday\n    reason: r\n",
+        );
+        assert_eq!(p.len(), 2, "{p:?}");
+        assert_eq!(p[0].line, 2);
+        assert!(p[0].message.contains("needs `expires`"), "{p:?}");
+        assert_eq!(p[1].line, 5);
+        assert!(p[1].message.contains("`expires` must be a date"), "{p:?}");
+    }
+
+    #[test]
+    fn exemption_date_means_the_end_of_that_day() {
+        let c = Config::parse(
+            "exemptions:\n  - images: [ghcr.io/a/*]\n    namespaces: [legacy]\n    reason: r\n    expires: 2026-12-31\n",
+            Path::new("s.yaml"),
+        )
+        .unwrap();
+        let e = &c.exemptions[0];
+        assert_eq!(e.expires.to_string(), "2027-01-01T00:00:00Z");
+        assert_eq!(e.namespaces, vec!["legacy"]);
+        assert_eq!(
+            parse_expiry("2026-06-01T12:00:00Z").unwrap().to_string(),
+            "2026-06-01T12:00:00Z"
+        );
+    }
+
+    #[test]
+    fn policy_and_break_glass_settings() {
+        let c = Config::parse(
+            "policy:\n  paths: [extra]\n  data: {team: a}\n  allowed_registries: [ghcr.io/**]\n  allow_latest: true\n  timeout: 2s\nbreak_glass:\n  namespaces: [ops]\n",
+            Path::new("conf/s.yaml"),
+        )
+        .unwrap();
+        assert_eq!(c.policy.paths, vec![PathBuf::from("conf/extra")]);
+        assert_eq!(c.policy.data["team"], "a");
+        assert!(c.policy.allow_latest);
+        assert_eq!(c.policy.timeout, Duration::from_secs(2));
+        assert_eq!(c.break_glass.annotation, "supplygate.dev/break-glass");
+        assert_eq!(c.break_glass.namespaces, vec!["ops"]);
+    }
+
+    #[test]
     fn durations() {
         assert_eq!(parse_duration("250ms"), Some(Duration::from_millis(250)));
         assert_eq!(parse_duration("3m"), Some(Duration::from_secs(180)));
@@ -1237,6 +1514,9 @@ limits:
             ("require[]", &defs["requirement"]),
             ("provenance[]", &defs["provenanceRule"]),
             ("source", &defs["source"]),
+            ("policy", &defs["policy"]),
+            ("exemptions[]", &defs["exemption"]),
+            ("break_glass", &defs["breakGlass"]),
         ];
         let known = known_keys();
         for (name, node) in sections {

@@ -8,11 +8,12 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
-use crate::config::{Config, ProvenanceRule, Requirement};
+use crate::config::Config;
 use crate::manifest::{self, ImageSite, ManifestError, Source};
+use crate::policy::{self, input::Mode, input::ReachabilityFact};
 use crate::provenance::{
-    self, builder_trusted, commit_matches_claim, commit_reachable, repository_matches,
-    AttestationCandidate, AttestationFact, Provenance, Reachability, RefPattern,
+    self, commit_reachable, repository_matches, AttestationCandidate, AttestationFact,
+    Reachability, RefPattern,
 };
 use crate::reference::{Digest, ImageRef};
 use crate::registry::{Registry, RegistryError, Resolved};
@@ -263,11 +264,51 @@ pub async fn resolve_all(
     out
 }
 
+/// The policy side of a run: the loaded library, the mode and the clock.
+#[derive(Debug, Clone)]
+pub struct PolicyRun {
+    /// The loaded library (shipped and user policies), parsed once.
+    pub engine: policy::Engine,
+    /// Where the evaluation runs.
+    pub mode: Mode,
+    /// The evaluation clock (exemption expiry, `input.now`).
+    pub now: jiff::Timestamp,
+}
+
+/// Loads the shipped library (unless `policy.builtin: false`), the config's policy paths and
+/// `extra` paths (`--policy`), with the config as `data.supplygate.config` and the user's
+/// data as `data.supplygate.policy`.
+pub fn load_policy(
+    config: &Config,
+    extra: &[PathBuf],
+) -> Result<policy::Engine, policy::LoadErrors> {
+    let limits = policy::Limits {
+        eval_timeout: config.policy.timeout,
+        ..policy::Limits::default()
+    };
+    let mut loader = policy::Loader::new(limits);
+    if config.policy.builtin {
+        loader.embedded(policy::shipped::MODULES);
+    }
+    for path in config.policy.paths.iter().chain(extra) {
+        loader.path(path, policy::TestFiles::Exclude);
+    }
+    loader.data_value(
+        "supplygate.yaml",
+        serde_json::json!({"supplygate": {
+            "config": policy::input::config_data(config),
+            "policy": config.policy.data,
+        }}),
+    );
+    loader.load()
+}
+
 /// Runs the whole pipeline over `paths`.
 pub async fn evaluate(
     paths: &[PathBuf],
     config: &Config,
     registry: &Arc<Registry>,
+    policy: &PolicyRun,
     progress: Progress<'_>,
 ) -> Result<Report, GateError> {
     let started = Instant::now();
@@ -289,27 +330,46 @@ pub async fn evaluate(
     let resolutions = resolve_all(distinct, registry, progress).await;
     let signatures = check_all_signatures(config, registry, &resolutions).await;
     let attestations = check_all_attestations(config, registry, &resolutions).await;
-    let mut linkage = Linkage::default();
     let after = registry.stats();
+    let mut linkage = Linkage::default();
+    let mut exemptions_used = vec![false; config.exemptions.len()];
+    let now = policy.now.to_string();
     let images = parsed
         .into_iter()
         .map(|(site, r)| {
             let mut report = image_report(site, r, &resolutions);
-            signature_findings(config, &mut report, &signatures);
-            if let Some(Ok(checked)) = report.reference.as_ref().and_then(|r| signatures.get(r)) {
-                report.signatures = Some(Arc::clone(checked));
-            }
-            provenance_findings(config, &mut report, &attestations, &mut linkage);
-            if let Some(Ok(checked)) = report.reference.as_ref().and_then(|r| attestations.get(r)) {
-                report.attestations = Some(Arc::clone(checked));
-            }
+            fact_findings(config, &mut report, &signatures, &attestations);
+            let reachability = reachability_facts(config, &report, &mut linkage);
+            let input = policy::input::document(&report, policy.mode, &now, &reachability);
+            let decision = policy.engine.evaluate(&input);
+            apply_decision(&mut report, decision);
+            apply_overrides(config, policy.now, &mut report, &mut exemptions_used);
+            fail_closed_if_unresolved(&mut report);
             report
+        })
+        .collect();
+    let notices = config
+        .exemptions
+        .iter()
+        .zip(&exemptions_used)
+        .filter(|(_, used)| !**used)
+        .map(|(e, _)| {
+            Finding::new(
+                Code::Exemption,
+                Severity::Warn,
+                format!(
+                    "the exemption at config line {} ({}) matched no denied image",
+                    e.line, e.reason
+                ),
+            )
+            .hint("remove it if it is no longer needed")
         })
         .collect();
     Ok(Report {
         images,
         file_errors: manifests.file_errors,
         skipped_documents: manifests.skipped,
+        notices,
         stats: RunStats {
             distinct_images,
             requests: after.requests.saturating_sub(before.requests),
@@ -317,6 +377,162 @@ pub async fn evaluate(
             elapsed_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
         },
     })
+}
+
+/// Turns the policy's deny/warn entries into findings. A denial with a code the gate already
+/// reported for this image (e.g. `image-not-found`) is not repeated.
+fn apply_decision(report: &mut ImageReport, decision: policy::Decision) {
+    let already: Vec<String> = report
+        .findings
+        .iter()
+        .map(|f| f.code.as_str().to_owned())
+        .collect();
+    let to_finding = |v: policy::Violation, severity: Severity| Finding {
+        code: v
+            .code
+            .as_deref()
+            .map(Code::from_rule)
+            .unwrap_or_else(|| Code::Rule(Arc::from("policy"))),
+        severity,
+        message: v.msg,
+        expected: v.expected,
+        found: v.found,
+        hint: v.hint,
+    };
+    for v in decision.denies {
+        let mut finding = to_finding(v, Severity::Deny);
+        // A policy that reports missing facts ("could not check") keeps the could-not-decide
+        // weight: exit 2, not a plain deny.
+        if matches!(
+            finding.code,
+            Code::SignatureCheckFailed | Code::ProvenanceCheckFailed | Code::PolicyError
+        ) {
+            finding.severity = Severity::Error;
+        }
+        if !already.iter().any(|c| c == finding.code.as_str()) {
+            report.findings.push(finding);
+        }
+    }
+    for v in decision.warns {
+        report.findings.push(to_finding(v, Severity::Warn));
+    }
+    for e in decision.errors {
+        report
+            .findings
+            .push(Finding::new(Code::PolicyError, Severity::Error, e).hint(
+                "a policy that cannot be evaluated denies: fix the rule or raise `policy.timeout`",
+            ));
+    }
+}
+
+/// Break-glass (in the namespaces that allow it) and unexpired exemptions turn the policy's
+/// denials into warnings; both are always reported. Fact errors (could not decide) and
+/// tampering are never overridden.
+fn apply_overrides(
+    config: &Config,
+    now: jiff::Timestamp,
+    report: &mut ImageReport,
+    used: &mut [bool],
+) {
+    // Only policy denials: an image that is missing, unreadable or tampered with stays denied.
+    let overridable = |f: &Finding| {
+        f.severity == Severity::Deny
+            && !matches!(
+                f.code,
+                Code::DigestMismatch | Code::ImageNotFound | Code::InvalidReference
+            )
+    };
+    if !report.findings.iter().any(overridable) {
+        return;
+    }
+    let resource = &report.site.resource;
+    let namespace = resource.namespace.clone().unwrap_or_default();
+    let bg = &config.break_glass;
+    if let Some(why) = resource.annotations.get(&bg.annotation) {
+        if bg.namespaces.contains(&namespace) {
+            for f in report.findings.iter_mut().filter(|f| overridable(f)) {
+                f.severity = Severity::Warn;
+                f.message = format!("{} (overridden by break-glass)", f.message);
+            }
+            report.findings.push(
+                Finding::new(
+                    Code::BreakGlass,
+                    Severity::Warn,
+                    format!("break-glass in namespace `{namespace}`: denials of `{}` are warnings: {why}", report.site.image),
+                )
+                .hint(format!("remove the `{}` annotation once the emergency is over", bg.annotation)),
+            );
+            return;
+        }
+        report.findings.push(
+            Finding::new(
+                Code::BreakGlass,
+                Severity::Warn,
+                format!("break-glass annotation ignored: namespace `{namespace}` is not in `break_glass.namespaces`"),
+            ),
+        );
+    }
+    let Some(name) = report.reference.as_ref().map(ImageRef::name) else {
+        return;
+    };
+    for (i, e) in config.exemptions.iter().enumerate() {
+        let applies = e.images.iter().any(|g| g.matches(&name))
+            && (e.namespaces.is_empty() || e.namespaces.contains(&namespace));
+        if !applies {
+            continue;
+        }
+        if let Some(u) = used.get_mut(i) {
+            *u = true;
+        }
+        if now >= e.expires {
+            report.findings.push(
+                Finding::new(
+                    Code::Exemption,
+                    Severity::Warn,
+                    format!(
+                        "the exemption at config line {} expired on {}; it no longer exempts `{}`",
+                        e.line, e.expires_written, report.site.image
+                    ),
+                )
+                .hint("renew it with a new `expires` if it is still needed, or fix the image"),
+            );
+            continue;
+        }
+        for f in report.findings.iter_mut().filter(|f| overridable(f)) {
+            f.severity = Severity::Warn;
+            f.message = format!(
+                "{} (exempted until {}: {})",
+                f.message, e.expires_written, e.reason
+            );
+        }
+        report.findings.push(Finding::new(
+            Code::Exemption,
+            Severity::Warn,
+            format!(
+                "`{}` is exempted until {} (config line {}): {}",
+                report.site.image, e.expires_written, e.line, e.reason
+            ),
+        ));
+        return;
+    }
+}
+
+/// An image that did not resolve can never be allowed, whatever the policies say.
+fn fail_closed_if_unresolved(report: &mut ImageReport) {
+    let blocked = report
+        .findings
+        .iter()
+        .any(|f| matches!(f.severity, Severity::Deny | Severity::Error));
+    if report.resolved.is_none() && !blocked {
+        report.findings.push(Finding::new(
+            Code::PolicyError,
+            Severity::Error,
+            format!(
+                "`{}` did not resolve to a digest and no policy denied it; failing closed",
+                report.site.image
+            ),
+        ));
+    }
 }
 
 /// Runs [`check_signatures`] for every resolved reference that a requirement applies to.
@@ -385,7 +601,7 @@ async fn check_all_attestations(
     out
 }
 
-/// Reachability answers, memoised per clone and commit within one run.
+/// Reachability answers, memoised per clone, commit and refs within one run.
 #[derive(Default)]
 struct Linkage {
     reachable: HashMap<(PathBuf, String, Vec<String>), Result<Reachability, String>>,
@@ -418,248 +634,136 @@ fn any_branch_or_tag() -> Vec<RefPattern> {
         .collect()
 }
 
-/// Adds the provenance rules' findings to an image that resolved.
-fn provenance_findings(
+/// The gate's own findings about facts it could not establish (discovery failed): those
+/// images cannot be decided, whatever the policies say.
+fn fact_findings(
     config: &Config,
     report: &mut ImageReport,
-    checks: &AttestationChecks,
-    linkage: &mut Linkage,
+    signatures: &SignatureChecks,
+    attestations: &AttestationChecks,
 ) {
-    let (Some(image), Some(resolved)) = (report.reference.clone(), report.resolved.clone()) else {
+    let Some(image) = report.reference.clone() else {
         return;
     };
-    let name = image.name();
-    let rules: Vec<&ProvenanceRule> = config.provenance_for(&name).collect();
-    if rules.is_empty() {
+    if report.resolved.is_none() {
         return;
     }
-    let checked = match checks.get(&image) {
-        Some(Ok(checked)) => Arc::clone(checked),
-        Some(Err(e)) => {
-            report.findings.push(
+    let name = image.name();
+    if config.requirements_for(&name).next().is_some() {
+        match signatures.get(&image) {
+            Some(Ok(checked)) => report.signatures = Some(Arc::clone(checked)),
+            Some(Err(e)) => {
+                let mut f = registry_finding(&image, e);
+                f.code = Code::SignatureCheckFailed;
+                f.severity = Severity::Error;
+                f.message = format!("could not look for signatures: {e}");
+                report.findings.push(f);
+            }
+            None => report.findings.push(Finding::new(
+                Code::SignatureCheckFailed,
+                Severity::Error,
+                format!(
+                    "signatures of `{image}` were not checked (internal error); failing closed"
+                ),
+            )),
+        }
+    }
+    if config.provenance_for(&name).next().is_some() {
+        match attestations.get(&image) {
+            Some(Ok(checked)) => report.attestations = Some(Arc::clone(checked)),
+            Some(Err(e)) => report.findings.push(
                 Finding::new(
                     Code::ProvenanceCheckFailed,
                     Severity::Error,
                     format!("could not look for attestations: {e}"),
                 )
                 .hint("the gate fails closed; retry when the registry answers"),
-            );
-            return;
-        }
-        None => {
-            report.findings.push(Finding::new(
+            ),
+            None => report.findings.push(Finding::new(
                 Code::ProvenanceCheckFailed,
                 Severity::Error,
                 format!(
                     "attestations of `{image}` were not checked (internal error); failing closed"
                 ),
-            ));
-            return;
-        }
-    };
-    for rule in rules {
-        let wanted = rule
-            .signers
-            .iter()
-            .map(|s| format!("`{}`", s.name))
-            .collect::<Vec<_>>()
-            .join(" or ");
-        let verified: Vec<(&AttestationFact, &Provenance)> = checked
-            .facts
-            .iter()
-            .filter(|f| {
-                f.verified_by
-                    .iter()
-                    .any(|v| rule.signers.iter().any(|s| s.name == *v))
-            })
-            .filter_map(|f| f.verified_provenance().map(|p| (f, p)))
-            .collect();
-        if verified.is_empty() {
-            let found = if checked.facts.is_empty() {
-                "no attestation".to_owned()
-            } else {
-                checked
-                    .facts
-                    .iter()
-                    .map(describe_attestation)
-                    .collect::<Vec<_>>()
-                    .join("; ")
-            };
-            report.findings.push(
-                Finding::new(
-                    Code::ProvenanceMissing,
-                    Severity::Deny,
-                    format!(
-                        "`{}` ({}) has no SLSA provenance signed by {wanted}",
-                        report.site.image, resolved.digest
-                    ),
-                )
-                .expected_found(format!("SLSA provenance signed by {wanted} (config line {})", rule.line), found)
-                .hint(format!("attach it in CI (`cosign attest --type slsaprovenance1 …`, or slsa-github-generator); `supplygate explain {}@{}` shows what is there", image.name(), resolved.digest)),
-            );
-            continue;
-        }
-        // The rule is satisfied when one verified provenance passes every check; otherwise
-        // report what the first one failed.
-        let mut outcomes: Vec<Vec<Finding>> = verified
-            .iter()
-            .map(|(fact, p)| linkage_findings(config, rule, report, fact, p, linkage))
-            .collect();
-        if outcomes.iter().any(Vec::is_empty) {
-            continue;
-        }
-        if !outcomes.is_empty() {
-            report.findings.append(&mut outcomes.swap_remove(0));
+            )),
         }
     }
 }
 
-/// What one verified provenance fails of a rule (empty: it satisfies the rule).
-fn linkage_findings(
+/// For every verified provenance commit whose repository has a local clone, whether it is
+/// reachable from the refs of each provenance rule that applies (git runs here, the policy
+/// decides on the answers).
+fn reachability_facts(
     config: &Config,
-    rule: &ProvenanceRule,
     report: &ImageReport,
-    fact: &AttestationFact,
-    p: &Provenance,
     linkage: &mut Linkage,
-) -> Vec<Finding> {
-    let mut out = Vec::new();
-    let image = &report.site.image;
-    let at = format!("config line {}", rule.line);
-    let or_none = |v: &Option<String>| v.clone().unwrap_or_else(|| "none".to_owned());
-    if !rule.builders.is_empty() {
-        let trusted = p
-            .builder_id
-            .as_deref()
-            .is_some_and(|id| builder_trusted(id, &rule.builders).is_some());
-        if !trusted {
-            let expected = rule
-                .builders
-                .iter()
-                .map(|b| match b {
-                    provenance::BuilderRule::Exact(id) => format!("`{id}`"),
-                    provenance::BuilderRule::Prefix(prefix) => format!("`{prefix}*`"),
-                })
-                .collect::<Vec<_>>()
-                .join(" or ");
-            out.push(
-                Finding::new(
-                    Code::UntrustedBuilder,
-                    Severity::Deny,
-                    format!("`{image}` was built by an untrusted builder"),
-                )
-                .expected_found(format!("{expected} ({at})"), or_none(&p.builder_id))
-                .hint(
-                    "build with a trusted builder, or add this one to `builders` if you trust it",
-                ),
-            );
-        }
-    }
-    if let Some(expected) = &rule.source {
-        let ok = p
-            .source_repository
-            .as_deref()
-            .is_some_and(|actual| repository_matches(expected, actual));
-        if !ok {
-            out.push(
-                Finding::new(Code::SourceRepositoryMismatch, Severity::Deny, format!("`{image}` was built from another source repository"))
-                    .expected_found(format!("`{expected}` ({at})"), or_none(&p.source_repository))
-                    .hint("a build from a fork or another repository: check which pipeline pushed this digest"),
-            );
-        }
-    }
-    if !rule.refs.is_empty() {
-        let ok = p
-            .source_ref
-            .as_deref()
-            .is_some_and(|r| rule.refs.iter().any(|pat| pat.matches(r)));
-        if !ok {
-            let expected = rule
-                .refs
-                .iter()
-                .map(|r| format!("`{}`", r.as_str()))
-                .collect::<Vec<_>>()
-                .join(" or ");
-            out.push(
-                Finding::new(
-                    Code::SourceRefNotAllowed,
-                    Severity::Deny,
-                    format!("`{image}` was built from a ref that is not allowed"),
-                )
-                .expected_found(format!("{expected} ({at})"), or_none(&p.source_ref))
-                .hint("release from an allowed branch or tag"),
-            );
-        }
-    }
-    let commit = p.source_commit.as_deref();
-    let resource = &report.site.resource;
-    let key = &config.source.commit_key;
-    let claim = resource
-        .annotations
-        .get(key)
-        .map(|c| (c, "annotation"))
-        .or_else(|| resource.labels.get(key).map(|c| (c, "label")));
-    if let Some((claimed, kind)) = claim {
-        if !commit.is_some_and(|c| commit_matches_claim(c, claimed)) {
-            out.push(
-                Finding::new(Code::SourceCommitMismatch, Severity::Deny, format!("`{image}` was not built from the commit the manifest claims ({kind} `{key}`)"))
-                    .expected_found(format!("`{claimed}`"), commit.unwrap_or("no commit in the provenance"))
-                    .hint("the manifest names one commit and the image was built from another: update the image or the claim"),
-            );
-        }
-    }
-    let tag = report.reference.as_ref().and_then(|r| r.tag());
-    if let Some(tag) =
-        tag.filter(|t| (7..=40).contains(&t.len()) && t.bytes().all(|b| b.is_ascii_hexdigit()))
-    {
-        if !commit.is_some_and(|c| commit_matches_claim(c, &tag.to_ascii_lowercase())) {
-            out.push(
-                Finding::new(Code::SourceCommitMismatch, Severity::Deny, format!("tag `{tag}` looks like a commit SHA but the image was built from another commit"))
-                    .expected_found(format!("a commit starting with `{tag}`"), commit.unwrap_or("no commit in the provenance"))
-                    .hint("the tag = commit SHA convention is broken: was the tag moved, or pushed by another build?"),
-            );
-        }
-    }
-    if let Some(agreement) = &fact.certificate_agreement {
-        if !agreement.no_disagreement() {
-            out.push(
-                Finding::new(Code::CertificateProvenanceMismatch, Severity::Deny, format!("the signing certificate of `{image}`'s provenance names another repository or commit than the provenance itself"))
-                    .expected_found("certificate and provenance agree", serde_json::to_string(agreement).unwrap_or_default())
-                    .hint("the attestation was signed by a workflow of another repository or commit: do not trust it"),
-            );
-        }
-    }
-    let repo = p.source_repository.as_deref().or(rule.source.as_deref());
-    let clone = repo.and_then(|r| {
-        config
-            .source
-            .clones
-            .iter()
-            .find(|(url, _)| repository_matches(url, r))
-            .map(|(_, path)| path.clone())
-    });
-    if let (Some(clone), Some(commit)) = (clone, commit) {
+) -> Vec<ReachabilityFact> {
+    let (Some(image), Some(checked)) = (&report.reference, &report.attestations) else {
+        return Vec::new();
+    };
+    let name = image.name();
+    let mut out: Vec<ReachabilityFact> = Vec::new();
+    for rule in config.provenance_for(&name) {
         let refs = if rule.refs.is_empty() {
             any_branch_or_tag()
         } else {
             rule.refs.clone()
         };
-        match linkage.reachable(&clone, commit, &refs) {
-            Ok(Reachability::Reachable { .. }) => {}
-            Ok(Reachability::NotReachable { refs_checked }) => out.push(
-                Finding::new(Code::CommitNotReachable, Severity::Deny, format!("commit `{commit}` of `{image}` is not on an allowed branch or tag"))
-                    .expected_found(format!("reachable from {} in `{}`", refs.iter().map(|r| format!("`{}`", r.as_str())).collect::<Vec<_>>().join(" or "), clone.display()), format!("on none of the {refs_checked} matching refs (a side branch?)"))
-                    .hint("merge the change to an allowed branch and build from there; `git fetch` if the clone is old"),
-            ),
-            Ok(Reachability::NotInClone) => out.push(
-                Finding::new(Code::CommitNotReachable, Severity::Deny, format!("commit `{commit}` of `{image}` is not in the clone of its source repository"))
-                    .expected_found(format!("a commit of `{}`", clone.display()), "unknown commit (a fork, or the clone is out of date)")
-                    .hint("`git fetch` the clone; a commit from a fork must not be deployed"),
-            ),
-            Err(e) => out.push(
-                Finding::new(Code::ProvenanceCheckFailed, Severity::Error, format!("cannot check commit `{commit}` in `{}`: {e}", clone.display()))
-                    .hint("check the clone path in `source.clones` or `--source-repo`"),
-            ),
+        let ref_names: Vec<String> = refs.iter().map(|r| r.as_str().to_owned()).collect();
+        for fact in &checked.facts {
+            let Some(p) = fact.verified_provenance() else {
+                continue;
+            };
+            let Some(repo) = p.source_repository.as_deref().or(rule.source.as_deref()) else {
+                continue;
+            };
+            let Some((_, clone)) = config
+                .source
+                .clones
+                .iter()
+                .find(|(url, _)| repository_matches(url, repo))
+            else {
+                continue;
+            };
+            // With a clone to check against, a provenance without a commit is a fact too:
+            // the policy must not read its silence as "reachable".
+            let Some(commit) = p.source_commit.as_deref() else {
+                out.push(ReachabilityFact {
+                    repository: repo.to_owned(),
+                    commit: String::new(),
+                    refs: ref_names.clone(),
+                    clone: clone.display().to_string(),
+                    result: "no-commit",
+                    via: None,
+                    message: Some("the provenance names no commit".to_owned()),
+                });
+                continue;
+            };
+            if out
+                .iter()
+                .any(|f| f.commit == commit && f.refs == ref_names && f.repository == repo)
+            {
+                continue;
+            }
+            let (result, via, message) = match linkage.reachable(clone, commit, &refs) {
+                Ok(Reachability::Reachable { via }) => ("reachable", Some(via), None),
+                Ok(Reachability::NotReachable { refs_checked }) => (
+                    "not-reachable",
+                    None,
+                    Some(format!("on none of the {refs_checked} matching refs")),
+                ),
+                Ok(Reachability::NotInClone) => ("not-in-clone", None, None),
+                Err(e) => ("error", None, Some(e)),
+            };
+            out.push(ReachabilityFact {
+                repository: repo.to_owned(),
+                commit: commit.to_owned(),
+                refs: ref_names.clone(),
+                clone: clone.display().to_string(),
+                result,
+                via,
+                message,
+            });
         }
     }
     out
@@ -695,95 +799,6 @@ pub fn describe_attestation(f: &AttestationFact) -> String {
         .collect::<Vec<_>>()
         .join(", ");
     format!("{place} ({what}): {reasons}")
-}
-
-/// Adds the signature requirement's findings to an image that resolved.
-fn signature_findings(config: &Config, report: &mut ImageReport, checks: &SignatureChecks) {
-    let (Some(image), Some(resolved)) = (&report.reference, &report.resolved) else {
-        return;
-    };
-    let name = image.name();
-    let rules: Vec<&Requirement> = config.requirements_for(&name).collect();
-    if rules.is_empty() {
-        return;
-    }
-    let checked = match checks.get(image) {
-        Some(Ok(checked)) => Arc::clone(checked),
-        Some(Err(e)) => {
-            let mut f = registry_finding(image, e);
-            f.code = Code::SignatureCheckFailed;
-            f.severity = Severity::Error;
-            f.message = format!("could not look for signatures: {e}");
-            report.findings.push(f);
-            return;
-        }
-        None => {
-            report.findings.push(Finding::new(
-                Code::SignatureCheckFailed,
-                Severity::Error,
-                format!(
-                    "signatures of `{image}` were not checked (internal error); failing closed"
-                ),
-            ));
-            return;
-        }
-    };
-    for rule in rules {
-        if checked.satisfies(&rule.signers) {
-            continue;
-        }
-        let wanted = rule
-            .signers
-            .iter()
-            .map(|s| format!("`{}`", s.name))
-            .collect::<Vec<_>>()
-            .join(" or ");
-        let where_ = format!("config line {}", rule.line);
-        if checked.facts.is_empty() {
-            report.findings.push(
-                Finding::new(
-                    Code::UnsignedImage,
-                    Severity::Deny,
-                    format!(
-                        "`{}` ({}) has no signature",
-                        report.site.image, resolved.digest
-                    ),
-                )
-                .expected_found(format!("a signature by {wanted} ({where_})"), "none")
-                .hint(format!(
-                    "sign the digest in CI: `cosign sign --key … {}@{}`",
-                    image.name(),
-                    resolved.digest
-                )),
-            );
-        } else {
-            let reasons = checked
-                .facts
-                .iter()
-                .map(describe_fact)
-                .collect::<Vec<_>>()
-                .join("; ");
-            let n = checked.facts.len();
-            report.findings.push(
-                Finding::new(
-                    Code::SignatureNotTrusted,
-                    Severity::Deny,
-                    format!(
-                        "{n} signature{} on `{}` ({}), none by {wanted}",
-                        if n == 1 { "" } else { "s" },
-                        report.site.image,
-                        resolved.digest
-                    ),
-                )
-                .expected_found(format!("a signature by {wanted} ({where_})"), reasons)
-                .hint(format!(
-                    "`supplygate explain {}@{}` lists every signature and why it did not count",
-                    image.name(),
-                    resolved.digest
-                )),
-            );
-        }
-    }
 }
 
 /// One signature in one line: where, and each signer's verdict.
@@ -835,23 +850,8 @@ fn image_report(
     if let Some(r) = &reference {
         match resolutions.get(r) {
             Some(Ok(res)) => {
-                if let (Some(pinned), Some(now), Some(tag)) = (r.digest(), &res.tag_digest, r.tag())
-                {
-                    if pinned != now {
-                        findings.push(
-                            Finding::new(
-                                Code::TagMoved,
-                                Severity::Warn,
-                                format!(
-                                    "tag `{tag}` of `{}` now points to another digest than the one pinned",
-                                    r.name()
-                                ),
-                            )
-                            .expected_found(pinned.to_string(), now.to_string())
-                            .hint("the pinned digest is what runs; re-pin with `supplygate pin` if the tag was moved on purpose"),
-                        );
-                    }
-                }
+                // A tag that moved away from the pinned digest is the policies' call
+                // (`tag-moved` in the shipped library): the pinned digest is what runs.
                 resolved = Some(res.clone());
             }
             Some(Err(e)) => findings.push(registry_finding(r, e)),

@@ -695,3 +695,178 @@ fn verifies_cosign_and_skopeo_signatures_served_by_a_real_registry() {
         "{finding}"
     );
 }
+
+// ---------------------------------------------------------------- policies, exemptions, break-glass
+
+/// The demo config (offline, signature required on 127.0.0.1:5123/demo/**) plus `extra`.
+fn demo_config(extra: &str) -> String {
+    let demo = PathBuf::from(ROOT).join("fixtures/demo");
+    format!(
+        "registries:\n  127.0.0.1:5123:\n    layout: {}\nnetwork:\n  offline: true\nsigners:\n  demo-ci:\n    key: {}\n    insecure_ignore_tlog: true\nrequire:\n  - images: [\"127.0.0.1:5123/demo/**\"]\n    signers: [demo-ci]\n{extra}",
+        demo.join("layouts").display(),
+        demo.join("keys/demo-ci.pub").display(),
+    )
+}
+
+fn pod(namespace: &str, annotations: &str, image: &str) -> String {
+    format!(
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\n  namespace: {namespace}\n  annotations: {{{annotations}}}\nspec:\n  containers:\n    - name: c\n      image: {image}\n"
+    )
+}
+
+fn codes_and_severities(json: &Value) -> Vec<(String, String)> {
+    images(json)[0]["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["code"].as_str().unwrap().to_owned(),
+                f["severity"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+const UNSIGNED: &str = "127.0.0.1:5123/demo/unsigned:v1";
+const NOW: &str = "2026-06-01T00:00:00Z";
+
+#[test]
+fn exemption_turns_denials_into_warnings_until_it_expires() {
+    let exemption = |expires: &str| {
+        demo_config(&format!(
+            "exemptions:\n  - images: [\"127.0.0.1:5123/demo/unsigned\"]\n    namespaces: [legacy]\n    reason: vendor image, JIRA-1\n    expires: {expires}\n"
+        ))
+    };
+    let case = Case::new()
+        .file("supplygate.yaml", &exemption("2026-12-31"))
+        .file("legacy.yaml", &pod("legacy", "", UNSIGNED))
+        .file("prod.yaml", &pod("prod", "", UNSIGNED));
+    let out = case.run(&["check", "legacy.yaml", "--format", "json", "--now", NOW]);
+    assert_eq!(out.code, 0, "{out:?}");
+    let json = out.json();
+    assert_eq!(
+        codes_and_severities(&json),
+        vec![
+            ("unsigned-image".into(), "warn".into()),
+            ("exemption".into(), "warn".into())
+        ]
+    );
+    let message = images(&json)[0]["findings"][0]["message"].as_str().unwrap();
+    assert!(
+        message.contains("exempted until 2026-12-31: vendor image, JIRA-1"),
+        "{message}"
+    );
+
+    // Another namespace: the exemption does not apply, and it matched nothing in this run.
+    let out = case.run(&["check", "prod.yaml", "--format", "json", "--now", NOW]);
+    assert_eq!(out.code, 1, "{out:?}");
+    let json = out.json();
+    assert_eq!(json["notices"][0]["code"], "exemption");
+    assert!(json["notices"][0]["message"]
+        .as_str()
+        .unwrap()
+        .contains("matched no denied image"));
+
+    // Expired: it stops exempting and says so.
+    let case = case.file("supplygate.yaml", &exemption("2026-01-31"));
+    let out = case.run(&["check", "legacy.yaml", "--format", "json", "--now", NOW]);
+    assert_eq!(out.code, 1, "{out:?}");
+    assert_eq!(
+        codes_and_severities(&out.json()),
+        vec![
+            ("unsigned-image".into(), "deny".into()),
+            ("exemption".into(), "warn".into())
+        ]
+    );
+}
+
+#[test]
+fn break_glass_is_honoured_only_in_configured_namespaces_and_always_reported() {
+    let config = demo_config("break_glass:\n  namespaces: [ops]\n");
+    let annotation = "supplygate.dev/break-glass: \"incident 42\"";
+    let case = Case::new()
+        .file("supplygate.yaml", &config)
+        .file("ops.yaml", &pod("ops", annotation, UNSIGNED))
+        .file("prod.yaml", &pod("prod", annotation, UNSIGNED));
+    let out = case.run(&["check", "ops.yaml", "--format", "json"]);
+    assert_eq!(out.code, 0, "{out:?}");
+    let found = codes_and_severities(&out.json());
+    assert!(
+        found.contains(&("break-glass".into(), "warn".into())),
+        "{found:?}"
+    );
+    assert!(
+        found.contains(&("unsigned-image".into(), "warn".into())),
+        "{found:?}"
+    );
+    let human = case.run(&["check", "ops.yaml"]);
+    assert!(
+        human
+            .stdout
+            .contains("break-glass: break-glass in namespace `ops`"),
+        "{human:?}"
+    );
+    assert!(human.stdout.contains("incident 42"), "{human:?}");
+
+    let out = case.run(&["check", "prod.yaml", "--format", "json"]);
+    assert_eq!(out.code, 1, "{out:?}");
+    let found = codes_and_severities(&out.json());
+    assert!(
+        found.contains(&("unsigned-image".into(), "deny".into())),
+        "{found:?}"
+    );
+    assert!(
+        found.contains(&("break-glass".into(), "warn".into())),
+        "{found:?}"
+    );
+}
+
+#[test]
+fn user_policies_add_denials_and_load_errors_name_the_line() {
+    let rule = "package supplygate.team\n\nimport rego.v1\n\ndeny contains {\"code\": \"team-label\", \"msg\": sprintf(\"`%s` needs a `team` label\", [input.resource.name]), \"hint\": \"add metadata.labels.team\"} if {\n\tnot input.resource.labels.team\n}\n";
+    let case = Case::new()
+        .file("supplygate.yaml", &demo_config(""))
+        .file("rules/team.rego", rule)
+        .file(
+            "app.yaml",
+            &pod("prod", "", "127.0.0.1:5123/demo/cosign-signed:v1"),
+        );
+    let out = case.run(&["check", "app.yaml", "--policy", "rules", "--format", "json"]);
+    assert_eq!(out.code, 1, "{out:?}");
+    let json = out.json();
+    let f = &images(&json)[0]["findings"][0];
+    assert_eq!(f["code"], "team-label");
+    assert_eq!(f["hint"], "add metadata.labels.team");
+
+    let case = case.file(
+        "rules/broken.rego",
+        "package supplygate.broken\n\ndeny contains x if {\n  x := http.send({})\n}\n",
+    );
+    let out = case.run(&["check", "app.yaml", "--policy", "rules"]);
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(out.stderr.contains("broken.rego:4:"), "{out:?}");
+    assert!(out.stderr.contains("http.send"), "{out:?}");
+}
+
+#[test]
+fn policy_test_runs_the_shipped_library_tests() {
+    let out = Command::new(env!("CARGO_BIN_EXE_supplygate"))
+        .args(["policy", "test", "policies", "--coverage"])
+        .current_dir(ROOT)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(
+        text.contains("PASS: data.supplygate.provenance_test."),
+        "{text}"
+    );
+    let failing = Case::new().file(
+        "p/x_test.rego",
+        "package supplygate.x_test\n\ntest_fails if {\n  1 == 2\n}\n",
+    );
+    let out = failing.run(&["policy", "test", "p"]);
+    assert_eq!(out.code, 1, "{out:?}");
+    assert!(out.stdout.contains("FAIL"), "{out:?}");
+}

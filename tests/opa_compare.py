@@ -7,7 +7,11 @@ CI script can diff the two engines:
     pip install --ignore-requires-python opa-golib-python-bindings==0.4.4
     python3 tests/opa_compare.py POLICY_DIR INPUT_DIR [--data DATA_JSON] > opa.json
     cargo run -q --example policy_eval -- POLICY_DIR INPUT_DIR [--data DATA_JSON] > regorus.json
-    python3 tests/opa_compare.py --diff opa.json regorus.json
+    python3 tests/opa_compare.py --diff opa.json regorus.json [--opa-tests POLICY_DIR]
+
+`--opa-tests POLICY_DIR` also runs the library's own Rego tests (`test_*` rules of `*_test.rego`
+modules) with OPA, like `opa test`, and counts each as one more check in the closing
+`N passed, M failed` line.
 
 The library is loaded as supplygate loads it for the gate: every `*.rego` but `*_test.rego`,
 and every `data.json`/`data.yaml`/`data.yml` mounted at its directory (`a/b/data.json` is
@@ -53,14 +57,23 @@ def load_library(engine, policy_dir, data_path):
 def entry(value, package):
     """One deny/warn entry, normalised as supplygate's `Violation`; None if malformed."""
     if isinstance(value, str):
-        return {"package": package, "code": None, "msg": value, "hint": None}
-    if isinstance(value, dict) and set(value) <= {"msg", "code", "hint"}:
+        return {
+            "package": package,
+            "code": None,
+            "msg": value,
+            "hint": None,
+            "expected": None,
+            "found": None,
+        }
+    if isinstance(value, dict) and set(value) <= {"msg", "code", "hint", "expected", "found"}:
         if all(isinstance(v, str) for v in value.values()) and "msg" in value:
             return {
                 "package": package,
                 "code": value.get("code"),
                 "msg": value["msg"],
                 "hint": value.get("hint"),
+                "expected": value.get("expected"),
+                "found": value.get("found"),
             }
     return None
 
@@ -85,7 +98,14 @@ def walk(document, package, out):
 
 
 def sort_key(e):
-    return (e["package"], e["msg"], e["code"] or "", e["hint"] or "")
+    return (
+        e["package"],
+        e["msg"],
+        e["code"] or "",
+        e["hint"] or "",
+        e["expected"] or "",
+        e["found"] or "",
+    )
 
 
 def evaluate(policy_dir, input_dir, data_path):
@@ -113,7 +133,42 @@ def evaluate(policy_dir, input_dir, data_path):
     return {"engine": "opa", "results": results}
 
 
-def diff(left_path, right_path):
+def run_opa_tests(policy_dir):
+    """Evaluates every `test_*` rule of the library (test modules included) with OPA;
+    returns (test name, problem or None) pairs."""
+    import re
+
+    from opa_bindings import OpaEngine, OpaError, OpaUndefinedError
+
+    engine = OpaEngine()
+    tests = []
+    for root, dirs, files in os.walk(policy_dir):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for name in sorted(files):
+            if not name.endswith(".rego") or name.startswith("."):
+                continue
+            path = os.path.join(root, name)
+            with open(path, encoding="utf-8") as f:
+                source = f.read()
+            engine.add_policy(path, source)
+            if name.endswith("_test.rego"):
+                package = re.search(r"^package\s+([\w.]+)", source, re.M).group(1)
+                for rule in sorted(set(re.findall(r"^(test_\w+)\s+if\b", source, re.M))):
+                    tests.append(f"{package}.{rule}")
+    results = []
+    for test in tests:
+        try:
+            value = engine.eval_document(test)
+            results.append((test, None if value is True else f"evaluated to {json.dumps(value)}"))
+        except OpaUndefinedError:
+            results.append((test, "undefined"))
+        except OpaError as e:
+            results.append((test, str(e)))
+    engine.close()
+    return results
+
+
+def diff(left_path, right_path, tests_dir=None):
     with open(left_path, encoding="utf-8") as f:
         left = json.load(f)
     with open(right_path, encoding="utf-8") as f:
@@ -138,15 +193,23 @@ def diff(left_path, right_path):
                     f"{name}: {kind} differs:\n  {left['engine']}: {json.dumps(a[kind])}\n"
                     f"  {right['engine']}: {json.dumps(b[kind])}"
                 )
+    total = len(names)
+    if tests_dir:
+        for test, problem in run_opa_tests(tests_dir):
+            total += 1
+            if problem is not None:
+                problems.append(f"opa test data.{test}: {problem}")
     for p in problems:
         print(p)
-    print(f"{len(names) - len(problems)} passed, {len(problems)} failed")
+    print(f"{total - len(problems)} passed, {len(problems)} failed")
     return 1 if problems else 0
 
 
 def main(argv):
     if len(argv) == 3 and argv[0] == "--diff":
         return diff(argv[1], argv[2])
+    if len(argv) == 5 and argv[0] == "--diff" and argv[3] == "--opa-tests":
+        return diff(argv[1], argv[2], argv[4])
     data = None
     if "--data" in argv:
         i = argv.index("--data")

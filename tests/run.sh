@@ -28,3 +28,7 @@ fi
 cargo fmt --all -- --check
 cargo clippy --all-targets "${locked[@]}" -- -D warnings
 cargo test --all-targets --no-fail-fast "${locked[@]}"
+
+# The shipped policy library decides the same under OPA 1.20 as under regorus (installs the
+# OPA bindings from PyPI into target/opa-venv on first use).
+bash tests/opa_parity.sh

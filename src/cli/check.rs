@@ -6,6 +6,7 @@ use clap::Args;
 
 use super::{progress_printer, write_stdout, Context, Format};
 use crate::gate;
+use crate::policy::input::Mode;
 use crate::report::human::Verbosity;
 
 /// Arguments of `check`.
@@ -20,14 +21,32 @@ pub(crate) struct CheckArgs {
     /// Show only images with findings (human format)
     #[arg(short, long)]
     quiet: bool,
+    /// Where this runs; policies see it as `input.mode`
+    #[arg(long, env = "SUPPLYGATE_MODE", value_enum, default_value_t = RunMode::Check)]
+    mode: RunMode,
+}
+
+/// `input.mode` for `check`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum RunMode {
+    /// Pull-request check
+    Check,
+    /// Argo CD / Flux pre-sync hook
+    Presync,
 }
 
 pub(crate) fn run(ctx: &Context, args: CheckArgs) -> anyhow::Result<u8> {
+    let mode = match args.mode {
+        RunMode::Check => Mode::Check,
+        RunMode::Presync => Mode::Presync,
+    };
+    let policy = ctx.policy(mode)?;
     let progress = progress_printer();
     let report = ctx.runtime.block_on(gate::evaluate(
         &args.paths,
         &ctx.config,
         &ctx.registry,
+        &policy,
         &progress,
     ))?;
     let verbosity = if args.quiet {

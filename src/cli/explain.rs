@@ -12,7 +12,7 @@ use super::{write_stdout, Context, Format};
 use crate::gate::{self, AttestationReport, SignatureReport};
 use crate::reference::ImageRef;
 use crate::registry::Resolved;
-use crate::report::Decision;
+use crate::report::{Decision, Finding};
 use crate::verify::{Identity, SignatureFact, SignatureKind, Signer};
 
 /// Arguments of `explain`.
@@ -24,6 +24,9 @@ pub(crate) struct ExplainArgs {
     /// Output format
     #[arg(long, env = "SUPPLYGATE_FORMAT", value_enum, default_value_t = Format::Human)]
     format: Format,
+    /// The namespace to decide for (exemptions and break-glass depend on it)
+    #[arg(long, value_name = "NAME", default_value = "default")]
+    namespace: String,
 }
 
 #[derive(Serialize)]
@@ -35,6 +38,7 @@ struct Explanation<'a> {
     requirements: Vec<RequirementOutcome>,
     signatures: &'a SignatureReport,
     attestations: &'a AttestationReport,
+    findings: &'a [Finding],
     decision: Decision,
 }
 
@@ -68,11 +72,33 @@ pub(crate) fn run(ctx: &Context, args: ExplainArgs) -> anyhow::Result<u8> {
             satisfied: signatures.satisfies(&r.signers),
         })
         .collect();
-    let decision = if requirements.iter().all(|r| r.satisfied) {
-        Decision::Allow
-    } else {
-        Decision::Deny
-    };
+    // The decision is `check`'s, over a one-container Pod: the same evaluation, policies and
+    // all (the facts above are fetched again from the registry's cache, not the network).
+    let dir = tempfile::tempdir().context("cannot create a temporary directory")?;
+    let pod = dir.path().join("explain.yaml");
+    std::fs::write(
+        &pod,
+        format!(
+            "apiVersion: v1\nkind: Pod\nmetadata:\n  name: explain\n  namespace: {}\nspec:\n  containers:\n    - name: explain\n      image: {}\n",
+            serde_json::to_string(&args.namespace)?,
+            serde_json::to_string(&args.image)?
+        ),
+    )
+    .context("cannot write the temporary manifest")?;
+    let policy = ctx.policy(crate::policy::input::Mode::Check)?;
+    let report = ctx.runtime.block_on(gate::evaluate(
+        &[pod],
+        &ctx.config,
+        &ctx.registry,
+        &policy,
+        &|_, _| {},
+    ))?;
+    let findings: Vec<Finding> = report
+        .images
+        .first()
+        .map(|i| i.findings.clone())
+        .unwrap_or_default();
+    let decision = report.decision();
     let explanation = Explanation {
         image: &args.image,
         normalized: image.to_string(),
@@ -80,6 +106,7 @@ pub(crate) fn run(ctx: &Context, args: ExplainArgs) -> anyhow::Result<u8> {
         requirements,
         signatures: &signatures,
         attestations: &attestations,
+        findings: &findings,
         decision,
     };
     let text = match args.format {
@@ -131,12 +158,25 @@ fn human(e: &Explanation<'_>) -> String {
         section(&mut out, &format!("{} {}", p.platform, p.digest), &p.facts);
     }
     attestation_section(&mut out, e.attestations);
+    if !e.findings.is_empty() {
+        let _ = writeln!(out, "\nfindings");
+    }
+    for f in e.findings {
+        let _ = writeln!(out, "  {}: {}", f.code.as_str(), f.message);
+        if let (Some(x), Some(found)) = (&f.expected, &f.found) {
+            let _ = writeln!(out, "    expected {x}, found {found}");
+        }
+        if let Some(h) = &f.hint {
+            let _ = writeln!(out, "    hint: {h}");
+        }
+    }
     let _ = writeln!(
         out,
         "\n{}",
         match e.decision {
             Decision::Allow => "allow",
-            _ => "deny",
+            Decision::Deny => "deny",
+            Decision::Error => "error (could not decide: fail closed)",
         }
     );
     out

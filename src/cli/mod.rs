@@ -17,6 +17,7 @@ use crate::report::{self, human, Report};
 mod check;
 mod explain;
 mod pin;
+mod policy_test;
 
 /// Guards GitOps deployments: resolves every container image in your manifests to a digest and
 /// blocks what fails, with file:line and the fix.
@@ -44,6 +45,23 @@ struct GlobalArgs {
     #[arg(long, global = true, env = "SUPPLYGATE_CONCURRENCY", value_name = "N",
           value_parser = clap::value_parser!(u16).range(1..=1024))]
     concurrency: Option<u16>,
+    /// Extra Rego policies and data: a file or directory (repeatable)
+    #[arg(
+        long = "policy",
+        global = true,
+        env = "SUPPLYGATE_POLICY",
+        value_name = "PATH"
+    )]
+    policies: Vec<PathBuf>,
+    /// The evaluation clock, RFC 3339 (tests and reproducible runs) [default: now]
+    #[arg(
+        long,
+        global = true,
+        env = "SUPPLYGATE_NOW",
+        value_name = "TIME",
+        hide = true
+    )]
+    now: Option<String>,
     /// A local clone of a source repository, for commit reachability: `URL=PATH` (repeatable)
     #[arg(long = "source-repo", global = true, value_name = "URL=PATH")]
     source_repos: Vec<String>,
@@ -60,6 +78,9 @@ enum Command {
     Pin(pin::PinArgs),
     /// Show everything known about one image: digest, platforms, every signature and its verdict
     Explain(explain::ExplainArgs),
+    /// Work with Rego policies
+    #[command(subcommand)]
+    Policy(PolicyCommand),
     /// Print a JSON Schema
     Schema {
         /// Which schema
@@ -72,6 +93,14 @@ enum Command {
 enum SchemaKind {
     /// supplygate.yaml
     Config,
+    /// The policy input document (one per image)
+    Input,
+}
+
+#[derive(Debug, Subcommand)]
+enum PolicyCommand {
+    /// Run every `test_*` rule, like `opa test`; exit 1 when one fails
+    Test(policy_test::PolicyTestArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -97,10 +126,10 @@ pub fn main() -> ExitCode {
     match run(cli) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            if is_broken_pipe(&e) {
-                return ExitCode::from(0);
+            // Quietly, but never 0: a decision that could not be written is not an allow.
+            if !is_broken_pipe(&e) {
+                eprintln!("error: {e:#}");
             }
-            eprintln!("error: {e:#}");
             ExitCode::from(2)
         }
     }
@@ -131,12 +160,14 @@ fn init_logging(verbose: u8) {
 fn run(cli: Cli) -> anyhow::Result<u8> {
     let Cli { command, global } = cli;
     match command {
-        Command::Schema {
-            which: SchemaKind::Config,
-        } => {
-            write_stdout(include_str!("../supplygate.schema.json"))?;
+        Command::Schema { which } => {
+            write_stdout(match which {
+                SchemaKind::Config => include_str!("../supplygate.schema.json"),
+                SchemaKind::Input => include_str!("../../policies/input.schema.json"),
+            })?;
             Ok(0)
         }
+        Command::Policy(PolicyCommand::Test(args)) => policy_test::run(args),
         Command::Check(args) => {
             let ctx = Context::new(&global)?;
             check::run(&ctx, args)
@@ -155,6 +186,8 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
 /// What every subcommand needs: the validated config, the registry client, the runtime.
 pub(crate) struct Context {
     config: Config,
+    policies: Vec<PathBuf>,
+    now: jiff::Timestamp,
     registry: Arc<Registry>,
     runtime: tokio::runtime::Runtime,
     color: human::Color,
@@ -181,6 +214,12 @@ impl Context {
             .enable_all()
             .build()
             .context("cannot start the async runtime")?;
+        let now = match &global.now {
+            Some(t) => t
+                .parse::<jiff::Timestamp>()
+                .with_context(|| format!("--now `{t}` is not an RFC 3339 time"))?,
+            None => jiff::Timestamp::now(),
+        };
         let color = match global.color {
             ColorChoice::Always => human::Color::Always,
             ColorChoice::Never => human::Color::Never,
@@ -194,9 +233,22 @@ impl Context {
         };
         Ok(Self {
             config,
+            policies: global.policies.clone(),
+            now,
             registry,
             runtime,
             color,
+        })
+    }
+
+    /// Loads the policy library for a run in `mode`; load problems are a usage error (exit 2).
+    fn policy(&self, mode: crate::policy::input::Mode) -> anyhow::Result<crate::gate::PolicyRun> {
+        let engine = crate::gate::load_policy(&self.config, &self.policies)
+            .map_err(|e| anyhow::anyhow!("cannot load the policies:\n{e}"))?;
+        Ok(crate::gate::PolicyRun {
+            engine,
+            mode,
+            now: self.now,
         })
     }
 
@@ -208,12 +260,14 @@ impl Context {
     }
 }
 
-/// Writes to stdout; a closed pipe surfaces as an error that `main` turns into a quiet exit.
+/// Writes to stdout. A reader that went away (`check … | head`) is not an error: the run
+/// still exits with its decision, so a pipeline never turns a deny into a success.
 fn write_stdout(text: &str) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
-    out.write_all(text.as_bytes())?;
-    out.flush()?;
-    Ok(())
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => Ok(other?),
+    }
 }
 
 /// Progress on stderr, only on a terminal and only when the work is long.

@@ -529,10 +529,13 @@ fn violation(entry: &regorus::Value, package: &str) -> Result<Violation, String>
             code: None,
             msg: s.to_string(),
             hint: None,
+            expected: None,
+            found: None,
             package: package.to_owned(),
         }),
         regorus::Value::Object(object) => {
             let (mut code, mut msg, mut hint) = (None, None, None);
+            let (mut expected, mut found) = (None, None);
             for (key, value) in object.iter() {
                 match key {
                     regorus::Value::String(k) if k.as_ref() == "msg" => {
@@ -544,9 +547,15 @@ fn violation(entry: &regorus::Value, package: &str) -> Result<Violation, String>
                     regorus::Value::String(k) if k.as_ref() == "hint" => {
                         hint = Some(text(value, "hint")?)
                     }
+                    regorus::Value::String(k) if k.as_ref() == "expected" => {
+                        expected = Some(text(value, "expected")?)
+                    }
+                    regorus::Value::String(k) if k.as_ref() == "found" => {
+                        found = Some(text(value, "found")?)
+                    }
                     other => {
                         return Err(format!(
-                            "has the key {}, not one of `msg`, `code`, `hint`",
+                            "has the key {}, not one of `msg`, `code`, `hint`, `expected`, `found`",
                             other.to_json_str().unwrap_or_default()
                         ))
                     }
@@ -556,6 +565,8 @@ fn violation(entry: &regorus::Value, package: &str) -> Result<Violation, String>
                 code,
                 msg: msg.ok_or("has no `msg`")?,
                 hint,
+                expected,
+                found,
                 package: package.to_owned(),
             })
         }

@@ -59,6 +59,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 pub use engine::{Engine, Loader};
+pub mod input;
+pub mod shipped;
 pub use test_runner::{
     run_tests, CoverageSummary, Durations, FileCoverage, TestOptions, TestOutcome, TestReport,
     TestResult,
@@ -109,6 +111,10 @@ pub struct Violation {
     pub msg: String,
     /// The entry's `hint`, when it has one.
     pub hint: Option<String>,
+    /// What the rule expected, when the entry says.
+    pub expected: Option<String>,
+    /// What was found instead, when the entry says.
+    pub found: Option<String>,
     /// The package whose rule produced it, e.g. `data.supplygate.images`.
     pub package: String,
 }

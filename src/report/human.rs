@@ -166,6 +166,20 @@ pub fn render(report: &Report, color: Color, verbosity: Verbosity) -> String {
             e.message
         );
     }
+    for n in &report.notices {
+        if !out.is_empty() {
+            out.push('\n');
+        }
+        let _ = writeln!(
+            out,
+            "{}: {}",
+            p.paint(Style::Warn, n.code.as_str()),
+            n.message
+        );
+        if let Some(h) = &n.hint {
+            let _ = writeln!(out, "  {} {h}", p.paint(Style::Context, "hint:"));
+        }
+    }
     if !out.is_empty() {
         out.push('\n');
     }

@@ -17,6 +17,7 @@ struct Json<'a> {
     stats: RunStats,
     images: Vec<Image<'a>>,
     errors: &'a [FileError],
+    notices: &'a [Finding],
 }
 
 #[derive(Serialize)]
@@ -112,6 +113,7 @@ pub fn render(report: &Report) -> String {
         stats: report.stats,
         images,
         errors: &report.file_errors,
+        notices: &report.notices,
     };
     // Serialising plain structs of strings and numbers cannot fail.
     serde_json::to_string_pretty(&doc).unwrap_or_default()

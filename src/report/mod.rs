@@ -13,8 +13,8 @@ use crate::registry::Resolved;
 pub mod human;
 pub mod json;
 
-/// A stable, documented diagnostic code.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+/// A stable, documented diagnostic code, or a code chosen by a policy rule.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Code {
     /// The `image:` value is not a valid reference.
     InvalidReference,
@@ -64,6 +64,15 @@ pub enum Code {
     CertificateProvenanceMismatch,
     /// Looking for attestations or checking the clone failed: could not decide.
     ProvenanceCheckFailed,
+    /// A policy failed to evaluate (an error or the time limit): could not decide.
+    PolicyError,
+    /// A break-glass annotation turned denials into warnings.
+    BreakGlass,
+    /// An exemption turned denials into warnings, or expired, or matched nothing.
+    Exemption,
+    /// A code from a policy rule (the shipped library's are documented; user rules choose
+    /// their own). `policy` when a rule gave none.
+    Rule(std::sync::Arc<str>),
 }
 
 impl Code {
@@ -93,10 +102,22 @@ impl Code {
         Code::CommitNotReachable,
         Code::CertificateProvenanceMismatch,
         Code::ProvenanceCheckFailed,
+        Code::PolicyError,
+        Code::BreakGlass,
+        Code::Exemption,
     ];
 
+    /// The documented code named `code`, or a policy rule's own code.
+    pub fn from_rule(code: &str) -> Self {
+        Self::ALL
+            .iter()
+            .find(|c| c.as_str() == code)
+            .cloned()
+            .unwrap_or_else(|| Code::Rule(std::sync::Arc::from(code)))
+    }
+
     /// The kebab-case name used in every output format.
-    pub fn as_str(self) -> &'static str {
+    pub fn as_str(&self) -> &str {
         match self {
             Code::InvalidReference => "invalid-reference",
             Code::ImageNotFound => "image-not-found",
@@ -122,6 +143,10 @@ impl Code {
             Code::CommitNotReachable => "commit-not-reachable",
             Code::CertificateProvenanceMismatch => "certificate-provenance-mismatch",
             Code::ProvenanceCheckFailed => "provenance-check-failed",
+            Code::PolicyError => "policy-error",
+            Code::BreakGlass => "break-glass",
+            Code::Exemption => "exemption",
+            Code::Rule(code) => code,
         }
     }
 }
@@ -285,6 +310,8 @@ pub struct Report {
     pub file_errors: Vec<FileError>,
     /// Documents that were not Kubernetes objects.
     pub skipped_documents: usize,
+    /// Warnings about the run rather than one image (an exemption that matched nothing).
+    pub notices: Vec<Finding>,
     /// Counters.
     pub stats: RunStats,
 }

@@ -1,0 +1,296 @@
+# Provenance rules (`provenance:` in supplygate.yaml): the image needs one SLSA provenance,
+# verified by one of the rule's signers, that passes every check of the rule (builder, source
+# repository, refs, claimed commit, commit-SHA tag, certificate agreement, reachability).
+# When none passes, the failures of the first verified one are reported.
+package supplygate.provenance
+
+import data.supplygate.lib.util
+
+image := input.image
+
+digest := image.resolved_digest
+
+# The `provenance` rules whose globs match this image, in config order.
+rules := [r |
+	some r in util.config_value(["provenance"], [])
+	util.image_matches_any(r.images, image.name)
+]
+
+checked := input.attestations if {
+	is_object(input.attestations)
+	object.get(input.attestations, "error", null) == null
+}
+
+facts := object.get(checked, "facts", [])
+
+# Verified SLSA provenance facts for a rule, in the order found.
+verified(rule) := [f |
+	some f in facts
+	is_object(object.get(f, "provenance", null))
+	util.verified_by_one_of(f, rule.signers)
+	covers_image(rule, f)
+]
+
+# The subject a fact matched: the resolved digest, or one platform of the index.
+subject_platform(f) := p if {
+	sm := object.get(f, "subject_match", null)
+	is_object(sm)
+	p := object.get(sm, "platform", null)
+} else := null
+
+subject_digest(f) := d if {
+	sm := object.get(f, "subject_match", null)
+	is_object(sm)
+	d := object.get(sm, "digest", null)
+} else := null
+
+# Provenance about the resolved digest covers the image.
+covers_image(_, f) if subject_platform(f) == null
+
+# Provenance about one platform of an index speaks for the index only when every platform has
+# verified provenance: otherwise one attested platform could carry unattested siblings.
+covers_image(rule, f) if {
+	subject_platform(f) != null
+	every p in object.get(image, "platforms", []) {
+		some g in facts
+		is_object(object.get(g, "provenance", null))
+		util.verified_by_one_of(g, rule.signers)
+		subject_digest(g) == p.digest
+	}
+}
+
+at(rule) := util.config_line(rule)
+
+deny contains {
+	"code": "provenance-missing",
+	"msg": sprintf("`%s` (%s) has no SLSA provenance signed by %s", [image.written, digest, util.or_list(rule.signers)]),
+	"expected": sprintf("SLSA provenance signed by %s (%s)", [util.or_list(rule.signers), at(rule)]),
+	"found": found,
+	"hint": sprintf("attach it in CI (`cosign attest --type slsaprovenance1 …`, or slsa-github-generator); `supplygate explain %s@%s` shows what is there", [image.name, digest]),
+} if {
+	image.resolved == true
+	some rule in rules
+	checked
+	count(verified(rule)) == 0
+	found := described_attestations
+}
+
+described_attestations := "no attestation" if count(facts) == 0
+
+else := concat("; ", [util.describe_attestation(f) | some f in facts])
+
+deny contains finding if {
+	image.resolved == true
+	some rule in rules
+	checked
+	candidates := verified(rule)
+	count(candidates) > 0
+	outcomes := [failures(rule, f) | some f in candidates]
+	every o in outcomes {
+		count(o) > 0
+	}
+	some finding in outcomes[0]
+}
+
+deny contains {
+	"code": "provenance-check-failed",
+	"msg": sprintf("attestations of `%s` (%s) could not be checked: %s", [image.written, digest, failure]),
+	"expected": sprintf("the attestations of the digest, looked up (%s)", [at(rule)]),
+	"found": failure,
+	"hint": "the gate fails closed; retry when the registry answers",
+} if {
+	image.resolved == true
+	some rule in rules
+	not checked
+}
+
+failure := input.attestations.error.message if {
+	is_string(input.attestations.error.message)
+} else := "they were not looked up"
+
+# Everything one verified provenance fails of a rule (empty: it satisfies the rule).
+failures(rule, f) := (((builder_failures(rule, f) | repository_failures(rule, f)) | ref_failures(rule, f)) | claim_failures(f)) | (((tag_failures(f) | certificate_failures(rule, f)) | reachability_failures(rule, f)))
+
+or_none(v) := v if is_string(v)
+
+else := "none"
+
+commit_text(p) := p.source_commit if is_string(p.source_commit)
+
+else := "no commit in the provenance"
+
+builder_failures(rule, f) := {x |
+	count(rule.builders) > 0
+	id := f.provenance.builder_id
+	not builder_trusted(rule, id)
+	x := {
+		"code": "untrusted-builder",
+		"msg": sprintf("`%s` (%s) was built by an untrusted builder", [image.written, digest]),
+		"expected": sprintf("%s (%s)", [concat(" or ", [util.builder_text(b) | some b in rule.builders]), at(rule)]),
+		"found": or_none(id),
+		"hint": "build with a trusted builder, or add this one to `builders` if you trust it",
+	}
+}
+
+builder_trusted(rule, id) if {
+	some b in rule.builders
+	util.builder_accepts(b, id)
+}
+
+repository_failures(rule, f) := {x |
+	is_string(rule.source)
+	actual := f.provenance.source_repository
+	not util.repository_matches(rule.source, actual)
+	x := {
+		"code": "source-repository-mismatch",
+		"msg": sprintf("`%s` (%s) was built from another source repository", [image.written, digest]),
+		"expected": sprintf("`%s` (%s)", [rule.source, at(rule)]),
+		"found": or_none(actual),
+		"hint": "a build from a fork or another repository: check which pipeline pushed this digest",
+	}
+}
+
+ref_failures(rule, f) := {x |
+	count(rule.refs) > 0
+	actual := f.provenance.source_ref
+	not ref_allowed(rule, actual)
+	x := {
+		"code": "source-ref-not-allowed",
+		"msg": sprintf("`%s` (%s) was built from a ref that is not allowed", [image.written, digest]),
+		"expected": sprintf("%s (%s)", [util.or_list(rule.refs), at(rule)]),
+		"found": or_none(actual),
+		"hint": "release from an allowed branch or tag",
+	}
+}
+
+ref_allowed(rule, actual) if {
+	some pattern in rule.refs
+	util.ref_matches(pattern, actual)
+}
+
+commit_key := util.config_value(["source", "commit_key"], "supplygate.dev/source-commit")
+
+# The commit the workload claims: its annotation, else its label.
+claim := [v, "annotation"] if {
+	v := input.resource.annotations[commit_key]
+	is_string(v)
+} else := [v, "label"] if {
+	v := input.resource.labels[commit_key]
+	is_string(v)
+}
+
+claim_failures(f) := {x |
+	[claimed, kind] := claim
+	commit := f.provenance.source_commit
+	not util.commit_matches_claim(commit, claimed)
+	x := {
+		"code": "source-commit-mismatch",
+		"msg": sprintf("`%s` (%s) was not built from the commit the manifest claims (%s `%s`)", [image.written, digest, kind, commit_key]),
+		"expected": sprintf("`%s`", [claimed]),
+		"found": commit_text(f.provenance),
+		"hint": "the manifest names one commit and the image was built from another: update the image or the claim",
+	}
+}
+
+# A tag of 7 to 40 hex digits is taken for a commit SHA.
+tag_failures(f) := {x |
+	tag := image.tag
+	is_string(tag)
+	regex.match(`^[0-9a-fA-F]{7,40}$`, tag)
+	commit := f.provenance.source_commit
+	not util.commit_matches_claim(commit, lower(tag))
+	x := {
+		"code": "source-commit-mismatch",
+		"msg": sprintf("tag `%s` of `%s` (%s) looks like a commit SHA but the image was built from another commit", [tag, image.written, digest]),
+		"expected": sprintf("a commit starting with `%s`", [tag]),
+		"found": commit_text(f.provenance),
+		"hint": "the tag = commit SHA convention is broken: was the tag moved, or pushed by another build?",
+	}
+}
+
+certificate_failures(rule, f) := {x |
+	agreement := object.get(f, "certificate_agreement", null)
+	is_object(agreement)
+	disagreements := [d |
+		some what in ["repository", "commit"]
+		a := agreement[what]
+		a.result == "disagrees"
+		d := sprintf("the certificate names %s `%s`, the provenance `%s`", [what, a.certificate, a.provenance])
+	]
+	count(disagreements) > 0
+	x := {
+		"code": "certificate-provenance-mismatch",
+		"msg": sprintf("the certificate that signed the provenance of `%s` (%s) names another repository or commit than the provenance", [image.written, digest]),
+		"expected": "certificate and provenance agree",
+		"found": concat("; ", disagreements),
+		"hint": "the attestation was signed by a workflow of another repository or commit: do not trust it",
+	}
+}
+
+# The refs reachability was checked against: the rule's, or any branch or tag.
+checked_refs(rule) := rule.refs if count(rule.refs) > 0
+
+else := ["refs/heads/*", "refs/tags/*"]
+
+# The reachability answer for a provenance's commit under a rule (computed by the gate with git).
+reachability(rule, p) := {r |
+	some r in object.get(input, "reachability", [])
+	r.commit == p.source_commit
+	r.refs == checked_refs(rule)
+	same_repository(r.repository, rule, p)
+}
+
+same_repository(repo, _, p) if repo == p.source_repository
+
+same_repository(repo, _, p) if util.repository_matches(repo, p.source_repository)
+
+same_repository(repo, rule, p) if {
+	not is_string(p.source_repository)
+	util.repository_matches(repo, rule.source)
+}
+
+reachability_failures(rule, f) := {x |
+	# A clone is configured for the repository but the provenance names no commit: the
+	# commit cannot be checked, and an unchecked commit is not an allowed one.
+	some r in object.get(input, "reachability", [])
+	r.result == "no-commit"
+	not is_string(f.provenance.source_commit)
+	same_repository(r.repository, rule, f.provenance)
+	x := {
+		"code": "commit-not-reachable",
+		"msg": sprintf("the provenance of `%s` (%s) names no commit, so it cannot be checked in the clone of its repository", [image.written, digest]),
+		"expected": sprintf("a commit reachable from %s in `%s`", [util.or_list(r.refs), r.clone]),
+		"found": "no commit in the provenance",
+		"hint": "build with a builder that records the source commit (resolvedDependencies / configSource digest)",
+	}
+} | {x |
+	some r in reachability(rule, f.provenance)
+	r.result == "not-reachable"
+	x := {
+		"code": "commit-not-reachable",
+		"msg": sprintf("commit `%s` of `%s` (%s) is not on an allowed branch or tag", [r.commit, image.written, digest]),
+		"expected": sprintf("reachable from %s in `%s`", [util.or_list(r.refs), r.clone]),
+		"found": sprintf("%s (a side branch?)", [object.get(r, "message", "on none of the matching refs")]),
+		"hint": "merge the change to an allowed branch and build from there; `git fetch` if the clone is old",
+	}
+} | {x |
+	some r in reachability(rule, f.provenance)
+	r.result == "not-in-clone"
+	x := {
+		"code": "commit-not-reachable",
+		"msg": sprintf("commit `%s` of `%s` (%s) is not in the clone of its source repository", [r.commit, image.written, digest]),
+		"expected": sprintf("a commit of `%s`", [r.clone]),
+		"found": "unknown commit (a fork, or the clone is out of date)",
+		"hint": "`git fetch` the clone; a commit from a fork must not be deployed",
+	}
+} | {x |
+	some r in reachability(rule, f.provenance)
+	not r.result in {"reachable", "not-reachable", "not-in-clone"}
+	x := {
+		"code": "provenance-check-failed",
+		"msg": sprintf("cannot check commit `%s` of `%s` (%s) in `%s`: %s", [r.commit, image.written, digest, r.clone, object.get(r, "message", "unknown error")]),
+		"expected": sprintf("an answer from the clone `%s`", [r.clone]),
+		"found": object.get(r, "message", "unknown error"),
+		"hint": "check the clone path in `source.clones` or `--source-repo`",
+	}
+}

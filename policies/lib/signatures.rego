@@ -1,0 +1,79 @@
+# Signature requirements (`require:` in supplygate.yaml): the resolved digest must carry a
+# signature verified by one of each matching rule's signers. Platform signatures do not count.
+package supplygate.signatures
+
+import data.supplygate.lib.util
+
+image := input.image
+
+# The `require` rules whose globs match this image, in config order.
+rules := [r |
+	some r in util.config_value(["require"], [])
+	util.image_matches_any(r.images, image.name)
+]
+
+digest := image.resolved_digest
+
+checked := input.signatures if {
+	is_object(input.signatures)
+	object.get(input.signatures, "error", null) == null
+}
+
+facts := object.get(checked, "facts", [])
+
+satisfied(rule) if {
+	some f in facts
+	util.verified_by_one_of(f, rule.signers)
+}
+
+expected(rule) := sprintf("a signature by %s (%s)", [util.or_list(rule.signers), util.config_line(rule)])
+
+deny contains {
+	"code": "unsigned-image",
+	"msg": sprintf("`%s` (%s) has no signature", [image.written, digest]),
+	"expected": expected(rule),
+	"found": "none",
+	"hint": sprintf("sign the digest in CI: `cosign sign --key … %s@%s`", [image.name, digest]),
+} if {
+	image.resolved == true
+	some rule in rules
+	checked
+	count(facts) == 0
+}
+
+deny contains {
+	"code": "signature-not-trusted",
+	"msg": sprintf("%d signature%s on `%s` (%s), none by %s", [n, plural(n), image.written, digest, util.or_list(rule.signers)]),
+	"expected": expected(rule),
+	"found": concat("; ", [util.describe_signature(f) | some f in facts]),
+	"hint": sprintf("`supplygate explain %s@%s` lists every signature and why it did not count", [image.name, digest]),
+} if {
+	image.resolved == true
+	some rule in rules
+	checked
+	n := count(facts)
+	n > 0
+	not satisfied(rule)
+}
+
+# Fail closed: a rule applies, the image resolved, and there are no signature facts.
+deny contains {
+	"code": "signature-check-failed",
+	"msg": sprintf("signatures of `%s` (%s) could not be checked: %s", [image.written, digest, why]),
+	"expected": sprintf("the signatures of the digest, looked up (%s)", [util.config_line(rule)]),
+	"found": why,
+	"hint": "the gate fails closed; retry when the registry answers",
+} if {
+	image.resolved == true
+	some rule in rules
+	not checked
+	why := failure
+}
+
+failure := input.signatures.error.message if {
+	is_string(input.signatures.error.message)
+} else := "they were not looked up"
+
+plural(1) := ""
+
+plural(n) := "s" if n != 1

@@ -1,0 +1,110 @@
+# Inputs and config shared by the library's tests (no tests here).
+package supplygate.testdata_test
+
+d := concat("", ["sha256:", concat("", [c | some _ in numbers.range(1, 64); c := "a"])])
+
+d2 := concat("", ["sha256:", concat("", [c | some _ in numbers.range(1, 64); c := "b"])])
+
+commit := "0123456789abcdef0123456789abcdef01234567"
+
+config := {
+	"require": [
+		{"images": ["ghcr.io/acme/**"], "signers": ["ci"], "line": 12},
+		{"images": ["127.0.0.1:*/team/*"], "signers": ["ci", "release"], "line": 16},
+	],
+	"provenance": [{
+		"images": ["ghcr.io/acme/app"],
+		"signers": ["ci"],
+		"builders": [
+			{"match": "prefix", "id": "https://github.com/acme"},
+			{"match": "exact", "id": "https://builder.example/v1"},
+		],
+		"source": "https://github.com/acme/app",
+		"refs": ["refs/heads/main", "refs/tags/v*"],
+		"line": 20,
+	}],
+	"source": {"commit_key": "supplygate.dev/source-commit"},
+	"registries": {"allow": ["ghcr.io/acme/**", "docker.io/library/*", "127.0.0.1:*/team/**"]},
+	"images": {"allow_latest": false},
+}
+
+# An image that resolved; `patch` overrides fields of `input.image`.
+image(written, name, tag, digest) := {
+	"written": written,
+	"valid": true,
+	"invalid_reason": null,
+	"normalized": written,
+	"registry": split(name, "/")[0],
+	"repository": substring(name, indexof(name, "/") + 1, -1),
+	"name": name,
+	"tag": tag,
+	"digest": digest,
+	"pinned": digest != null,
+	"resolved": true,
+	"resolved_digest": d,
+	"media_type": "application/vnd.oci.image.manifest.v1+json",
+	"platforms": [],
+	"tag_digest": null,
+	"error": null,
+}
+
+doc(img) := {
+	"mode": "check",
+	"now": "2026-11-24T08:00:00Z",
+	"resource": {
+		"api_version": "apps/v1", "kind": "Deployment", "namespace": "shop", "name": "web",
+		"labels": {}, "annotations": {}, "file": "deploy/web.yaml", "line": 1,
+	},
+	"container": {"name": "web", "kind": "container", "path": "spec.containers[0]", "line": 18, "column": 16},
+	"image": img,
+	"signatures": null,
+	"attestations": null,
+	"reachability": [],
+}
+
+nginx(tag) := doc(image(concat(":", ["nginx", tag]), "docker.io/library/nginx", tag, null))
+
+sig(verified_by, rejections) := {
+	"location": {"via": "cosign-tag", "tag": "sha256-aaa.sig", "manifest": d2, "layer": 0},
+	"attached_to": d,
+	"kind": "cosign-key",
+	"verified_by": verified_by,
+	"rejections": rejections,
+}
+
+provenance := {
+	"slsa_version": "v1",
+	"builder_id": "https://github.com/acme/builder/.github/workflows/build.yml@refs/tags/v2",
+	"build_type": "https://actions.github.io/buildtypes/workflow/v1",
+	"source_uri": "git+https://github.com/acme/app@refs/heads/main",
+	"source_repository": "https://github.com/acme/app",
+	"source_ref": "refs/heads/main",
+	"source_commit": commit,
+	"entry_point": null,
+	"build_started_on": null,
+	"build_finished_on": null,
+}
+
+att(prov, verified_by) := {
+	"location": {"via": "referrers", "manifest": d2, "artifact_type": "application/vnd.dev.sigstore.bundle.v0.3+json"},
+	"attached_to": d,
+	"predicate_type": "https://slsa.dev/provenance/v1",
+	"kind": "slsa-provenance-v1",
+	"verified_by": verified_by,
+	"rejections": [],
+	"subject_match": {"digest": d},
+	"provenance": prov,
+}
+
+# ghcr.io/acme/app:<tag>, signed by `ci`, with the given attestations.
+app_with(tag, atts) := object.union(doc(image(concat(":", ["ghcr.io/acme/app", tag]), "ghcr.io/acme/app", tag, null)), {
+	"signatures": {"digest": d, "facts": [sig(["ci"], [])], "platforms": []},
+	"attestations": {"digest": d, "facts": atts},
+})
+
+app := app_with("v1.2.0", [att(provenance, ["ci"])])
+
+# `app` whose one provenance has `patch` applied.
+app_prov(patch) := app_with("v1.2.0", [att(object.union(provenance, patch), ["ci"])])
+
+codes(set) := {x.code | some x in set}

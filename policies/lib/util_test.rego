@@ -1,0 +1,86 @@
+package supplygate.lib.util_test
+
+import data.supplygate.lib.util
+
+test_single_star_stays_within_a_segment if {
+	util.image_matches("ghcr.io/acme/*", "ghcr.io/acme/app")
+	not util.image_matches("ghcr.io/acme/*", "ghcr.io/acme/team/app")
+	not util.image_matches("ghcr.io/acme/*", "ghcr.io/acme")
+}
+
+test_double_star_crosses_segments if {
+	util.image_matches("ghcr.io/acme/**", "ghcr.io/acme/team/app")
+	util.image_matches("ghcr.io/ac**", "ghcr.io/acme/team/app")
+	util.image_matches("ghcr.io/**/app", "ghcr.io/x/y/app")
+	not util.image_matches("ghcr.io/**/app", "ghcr.io/app")
+	util.image_matches("ghcr.io/***", "ghcr.io/a/b")
+}
+
+test_port_globs_and_question_marks if {
+	util.image_matches("127.0.0.1:*/team/**", "127.0.0.1:5000/team/a/b")
+	not util.image_matches("127.0.0.1:*/team/**", "127.0.0.1:5000/other/a")
+	util.image_matches("ghcr.io/acme/ap?", "ghcr.io/acme/app")
+	not util.image_matches("ghcr.io/acme?app", "ghcr.io/acme/app")
+}
+
+test_globs_treat_regex_characters_literally if {
+	not util.image_matches("ghcr.io/acme/app", "ghcrxio/acme/app")
+	util.image_matches("registry.example.com/a+b/(c)", "registry.example.com/a+b/(c)")
+	not util.image_matches("registry.example.com/a+b", "registry.example.com/aab")
+}
+
+test_short_globs_are_docker_hub_names if {
+	util.normalize_glob("nginx") == "docker.io/library/nginx"
+	util.normalize_glob("acme/app") == "docker.io/acme/app"
+	util.normalize_glob("localhost/app") == "localhost/app"
+	util.normalize_glob("*/acme/**") == "*/acme/**"
+	util.normalize_glob("ghcr.io/acme/*") == "ghcr.io/acme/*"
+}
+
+test_ref_stars_cross_slashes if {
+	util.ref_matches("refs/tags/v*", "refs/tags/v1.2.0")
+	util.ref_matches("refs/tags/v*", "refs/tags/v1/rc")
+	util.ref_matches("refs/heads/release-?", "refs/heads/release-1")
+	not util.ref_matches("refs/heads/main", "refs/heads/main2")
+	not util.ref_matches("refs/heads/m.in", "refs/heads/main")
+}
+
+test_repositories_are_normalised if {
+	util.normalize_repository("git+https://GitHub.COM/acme/app.git@refs/heads/main") == "https://github.com/acme/app"
+	util.normalize_repository("github.com/acme/app/") == "https://github.com/acme/app"
+	util.normalize_repository("ssh://git@github.com/acme/app.git") == "ssh://github.com/acme/app"
+	util.normalize_repository("https://github.com/acme/app?x=1#y") == "https://github.com/acme/app"
+	not util.normalize_repository("https://github.com")
+	not util.normalize_repository("not a url")
+	not util.normalize_repository(null)
+	not util.repository_matches("https://github.com/acme/app", "https://github.com/acme/App")
+}
+
+test_builder_prefixes_match_at_a_boundary if {
+	rule := {"match": "prefix", "id": "https://github.com/acme"}
+	util.builder_accepts(rule, "https://github.com/acme/builder@v1")
+	util.builder_accepts(rule, "https://github.com/acme@v1")
+	util.builder_accepts(rule, "https://github.com/acme")
+	not util.builder_accepts(rule, "https://github.com/acme-evil/b")
+	not util.builder_accepts(rule, "https://github.com/acmeevil")
+	util.builder_accepts({"match": "prefix", "id": "https://x.example:"}, "https://x.example:8443")
+	not util.builder_accepts({"match": "prefix", "id": ""}, "anything")
+	not util.builder_accepts(rule, null)
+}
+
+test_commit_claims_are_prefixes_of_full_commits if {
+	c := "0123456789abcdef0123456789abcdef01234567"
+	util.commit_matches_claim(c, "0123456")
+	util.commit_matches_claim(c, " 0123456789ABCDEF ")
+	util.commit_matches_claim(c, c)
+	not util.commit_matches_claim(c, "012345")
+	not util.commit_matches_claim(c, "0123456x")
+	not util.commit_matches_claim("0123456", "0123456")
+	not util.commit_matches_claim(c, concat("", [c, "0"]))
+}
+
+test_describes_places_and_verdicts if {
+	util.describe_signature({"location": {"via": "cosign-tag", "tag": "t.sig", "manifest": "m", "layer": 2}, "verified_by": ["a", "b"]}) == "t.sig layer 2: verified by `a`, `b`"
+	util.describe_signature({"location": {"via": "referrers-tag", "tag": "sha256-x", "manifest": "m"}, "verified_by": [], "rejections": [{"signer": "*", "reason": "bad"}, {"signer": "ci", "reason": "other key"}]}) == "referrer m (tag sha256-x): bad, `ci`: other key"
+	util.describe_attestation({"location": {"via": "referrers", "manifest": "m"}, "verified_by": [], "rejections": []}) == "referrer m (unknown predicate): "
+}
