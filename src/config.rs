@@ -29,6 +29,7 @@ const KEYS_TOP: &[&str] = &[
     "require",
     "provenance",
     "source",
+    "policies",
     "policy",
     "exemptions",
     "break_glass",
@@ -439,6 +440,12 @@ impl Validator {
                 "provenance" => self.provenance(value, &config.signers, &mut config.provenance),
                 "source" => self.source(value, &mut config.source),
                 "policy" => self.policy(value, &mut config.policy),
+                // `policies: [dir, …]` is shorthand for `policy.paths`.
+                "policies" => {
+                    for (_, p) in self.string_items(value, "policies") {
+                        config.policy.paths.push(self.resolve(&p));
+                    }
+                }
                 "exemptions" => self.exemptions(value, &mut config.exemptions),
                 "break_glass" => self.break_glass(value, &mut config.break_glass),
                 _ => {}

@@ -340,7 +340,13 @@ pub async fn evaluate(
             let mut report = image_report(site, r, &resolutions);
             fact_findings(config, &mut report, &signatures, &attestations);
             let reachability = reachability_facts(config, &report, &mut linkage);
-            let input = policy::input::document(&report, policy.mode, &now, &reachability);
+            let input = policy::input::document(
+                &report,
+                policy.mode,
+                &now,
+                &reachability,
+                &config.policy.data,
+            );
             let decision = policy.engine.evaluate(&input);
             apply_decision(&mut report, decision);
             apply_overrides(config, policy.now, &mut report, &mut exemptions_used);

@@ -48,6 +48,7 @@ pub fn document(
     mode: Mode,
     now: &str,
     reachability: &[ReachabilityFact],
+    policy_data: &Value,
 ) -> Value {
     let site = &report.site;
     let r = &site.resource;
@@ -107,6 +108,7 @@ pub fn document(
         "signatures": report.signatures.as_deref(),
         "attestations": report.attestations.as_deref(),
         "reachability": reachability,
+        "policy": {"data": policy_data},
     })
 }
 
