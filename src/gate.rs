@@ -27,10 +27,10 @@ pub type Progress<'a> = &'a (dyn Fn(usize, usize) + Send + Sync);
 pub type Resolutions = HashMap<ImageRef, Result<Resolved, Arc<RegistryError>>>;
 
 /// Signature facts per distinct reference (only for references a requirement applies to).
-pub type SignatureChecks = HashMap<ImageRef, Result<Arc<SignatureReport>, Arc<RegistryError>>>;
+pub type SignatureChecks = Checks<SignatureReport>;
 
 /// Attestation facts per distinct reference (only for references a provenance rule applies to).
-pub type AttestationChecks = HashMap<ImageRef, Result<Arc<AttestationReport>, Arc<RegistryError>>>;
+pub type AttestationChecks = Checks<AttestationReport>;
 
 /// Every attestation attached to an image's resolved digest, with each signer's verdict and
 /// the normalised provenance.
@@ -541,6 +541,41 @@ fn fail_closed_if_unresolved(report: &mut ImageReport) {
     }
 }
 
+/// The verdict of one check per resolved reference (signatures, attestations).
+pub type Checks<T> = HashMap<ImageRef, Result<Arc<T>, Arc<RegistryError>>>;
+
+/// Runs `check` concurrently for every resolved reference `applies` to (the registry bounds
+/// the concurrency). A panicking task leaves its reference out; `fact_findings` fails closed.
+async fn check_all<T, F, Fut>(
+    registry: &Arc<Registry>,
+    resolutions: &Resolutions,
+    applies: impl Fn(&ImageRef) -> bool,
+    check: F,
+) -> Checks<T>
+where
+    T: Send + Sync + 'static,
+    F: Fn(Arc<Registry>, ImageRef, Resolved) -> Fut,
+    Fut: std::future::Future<Output = Result<T, RegistryError>> + Send + 'static,
+{
+    let mut tasks = tokio::task::JoinSet::new();
+    for (image, resolved) in resolutions {
+        let Ok(resolved) = resolved else { continue };
+        if !applies(image) {
+            continue;
+        }
+        let work = check(Arc::clone(registry), image.clone(), resolved.clone());
+        let image = image.clone();
+        tasks.spawn(async move { (image, work.await.map(Arc::new).map_err(Arc::new)) });
+    }
+    let mut out = Checks::new();
+    while let Some(joined) = tasks.join_next().await {
+        if let Ok((image, result)) = joined {
+            out.insert(image, result);
+        }
+    }
+    out
+}
+
 /// Runs [`check_signatures`] for every resolved reference that a requirement applies to.
 async fn check_all_signatures(
     config: &Config,
@@ -548,30 +583,17 @@ async fn check_all_signatures(
     resolutions: &Resolutions,
 ) -> SignatureChecks {
     let signers: Arc<Vec<Arc<Signer>>> = Arc::new(config.signers.values().cloned().collect());
-    let mut tasks = tokio::task::JoinSet::new();
-    for (image, resolved) in resolutions {
-        let Ok(resolved) = resolved else { continue };
-        if config.requirements_for(&image.name()).next().is_none() {
-            continue;
-        }
-        let (registry, signers) = (Arc::clone(registry), Arc::clone(&signers));
-        let (image, resolved) = (image.clone(), resolved.clone());
-        tasks.spawn(async move {
-            let result = check_signatures(&registry, &image, &resolved, &signers)
-                .await
-                .map(Arc::new)
-                .map_err(Arc::new);
-            (image, result)
-        });
-    }
-    let mut out = SignatureChecks::new();
-    while let Some(joined) = tasks.join_next().await {
-        // A panicking task leaves its reference out; `signature_findings` fails closed on that.
-        if let Ok((image, result)) = joined {
-            out.insert(image, result);
-        }
-    }
-    out
+    let applies = |image: &ImageRef| config.requirements_for(&image.name()).next().is_some();
+    check_all(
+        registry,
+        resolutions,
+        applies,
+        |registry, image, resolved| {
+            let signers = Arc::clone(&signers);
+            async move { check_signatures(&registry, &image, &resolved, &signers).await }
+        },
+    )
+    .await
 }
 
 /// Runs [`check_attestations`] for every resolved reference that a provenance rule applies to.
@@ -581,30 +603,17 @@ async fn check_all_attestations(
     resolutions: &Resolutions,
 ) -> AttestationChecks {
     let signers: Arc<Vec<Arc<Signer>>> = Arc::new(config.signers.values().cloned().collect());
-    let mut tasks = tokio::task::JoinSet::new();
-    for (image, resolved) in resolutions {
-        let Ok(resolved) = resolved else { continue };
-        if config.provenance_for(&image.name()).next().is_none() {
-            continue;
-        }
-        let (registry, signers) = (Arc::clone(registry), Arc::clone(&signers));
-        let (image, resolved) = (image.clone(), resolved.clone());
-        tasks.spawn(async move {
-            let result = check_attestations(&registry, &image, &resolved, &signers)
-                .await
-                .map(Arc::new)
-                .map_err(Arc::new);
-            (image, result)
-        });
-    }
-    let mut out = AttestationChecks::new();
-    while let Some(joined) = tasks.join_next().await {
-        // A panicking task leaves its reference out; `provenance_findings` fails closed on that.
-        if let Ok((image, result)) = joined {
-            out.insert(image, result);
-        }
-    }
-    out
+    let applies = |image: &ImageRef| config.provenance_for(&image.name()).next().is_some();
+    check_all(
+        registry,
+        resolutions,
+        applies,
+        |registry, image, resolved| {
+            let signers = Arc::clone(&signers);
+            async move { check_attestations(&registry, &image, &resolved, &signers).await }
+        },
+    )
+    .await
 }
 
 /// Reachability answers, memoised per clone, commit and refs within one run.
