@@ -355,6 +355,21 @@ impl Config {
                 Some("remove the `---` separator".into()),
             );
         }
+        let has_rules = !config.requirements.is_empty() || !config.provenance.is_empty();
+        if !config.policy.builtin && has_rules {
+            v.problems.push(Problem {
+                line: 1,
+                column: 1,
+                message: "`policy.builtin: false` drops the shipped library, which is what \
+                          enforces `require` and `provenance`"
+                    .into(),
+                hint: Some(
+                    "keep the shipped library, or express these rules in your own policies \
+                     (with `policy.data`) and remove them here"
+                        .into(),
+                ),
+            });
+        }
         if v.problems.is_empty() {
             Ok(config)
         } else {
@@ -854,13 +869,7 @@ impl Validator {
             for (key, v) in self.fields(item, KEYS_EXEMPTION, "exemptions[]") {
                 match key {
                     "images" => self.image_globs(v, &mut images),
-                    "namespaces" => {
-                        namespaces = self
-                            .string_items(v, key)
-                            .into_iter()
-                            .map(|(_, n)| n)
-                            .collect()
-                    }
+                    "namespaces" => namespaces = self.namespaces(v),
                     "reason" => reason = self.string(v, key).filter(|r| !r.trim().is_empty()),
                     "expires" => {
                         expires_given = true;
@@ -913,6 +922,24 @@ impl Validator {
         }
     }
 
+    /// Namespace names; an empty one would match every manifest that names no namespace.
+    fn namespaces(&mut self, node: &Node) -> Vec<String> {
+        let mut out = Vec::new();
+        for (entry, name) in self.string_items(node, "namespaces") {
+            if name.trim().is_empty() {
+                self.problem(
+                    entry,
+                    "an empty namespace would match every manifest without `metadata.namespace`"
+                        .into(),
+                    Some("name the namespaces explicitly".into()),
+                );
+            } else {
+                out.push(name);
+            }
+        }
+        out
+    }
+
     fn break_glass(&mut self, node: &Node, out: &mut BreakGlass) {
         for (key, v) in self.fields(node, KEYS_BREAK_GLASS, "break_glass") {
             match key {
@@ -921,13 +948,7 @@ impl Validator {
                         out.annotation = a;
                     }
                 }
-                "namespaces" => {
-                    out.namespaces = self
-                        .string_items(v, key)
-                        .into_iter()
-                        .map(|(_, n)| n)
-                        .collect()
-                }
+                "namespaces" => out.namespaces = self.namespaces(v),
                 _ => {}
             }
         }
@@ -1477,6 +1498,28 @@ limits:
         assert_eq!(c.policy.timeout, Duration::from_secs(2));
         assert_eq!(c.break_glass.annotation, "supplygate.dev/break-glass");
         assert_eq!(c.break_glass.namespaces, vec!["ops"]);
+    }
+
+    #[test]
+    fn refuses_overrides_that_would_match_namespace_less_manifests() {
+        let p = problems("break_glass:\n  namespaces: [\"\", ops]\nexemptions:\n  - images: [x]\n    namespaces: [\" \"]\n    reason: r\n    expires: 2030-01-01\n");
+        assert_eq!(p.len(), 2, "{p:?}");
+        assert!(
+            p.iter().all(|p| p.message.contains("empty namespace")),
+            "{p:?}"
+        );
+    }
+
+    #[test]
+    fn refuses_dropping_the_library_that_enforces_the_rules() {
+        let p = problems(
+            "signers:\n  k:\n    key: |\n      -----BEGIN PUBLIC KEY-----\n      MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEfA3b0ffjJL8Zpd49DdQg3fl9O7cf\n      WApIEJumKC6nt6WXnPTi7bbqRvckHfiPD6+0repNrMtrr5SksJD8fSLvlg==\n      -----END PUBLIC KEY-----\nrequire:\n  - images: [\"**\"]\n    signers: [k]\npolicy:\n  builtin: false\n",
+        );
+        assert!(
+            p.iter()
+                .any(|p| p.message.contains("`policy.builtin: false` drops")),
+            "{p:?}"
+        );
     }
 
     #[test]

@@ -287,8 +287,8 @@ fn collects_deny_and_warn_from_every_package_under_the_prefix() {
             "package supplygate.b.deep\n\ndeny contains {\"code\": \"b-code\", \"msg\": \"b denies\", \"hint\": \"fix b\"} if input.x\n",
         )
         .module("root.rego", "package supplygate\n\nwarn contains \"root warns\" if true\n")
-        // Outside the prefix: a library, never a decider.
-        .module("other.rego", "package other\n\ndeny contains \"never\" if true\n")
+        // Outside the prefix: a library, never a decider (a `deny` there is refused).
+        .module("other.rego", "package other\n\nhelper := true\n")
         .load();
     assert_eq!(
         engine.packages(),
@@ -731,4 +731,36 @@ fn compare_fixture_decides_like_opa_did_when_it_was_written() {
     ] {
         assert!(warns.contains(&expected), "{expected} not in {warns:?}");
     }
+}
+
+#[test]
+fn refuses_deny_rules_outside_the_deciding_prefix() {
+    let mut loader = Loader::new(Limits::default());
+    loader.module(
+        "acme.rego",
+        "package acme\n\ndeny contains \"no\" if {\n\ttrue\n}\n",
+    );
+    let err = loader.load().unwrap_err().to_string();
+    assert!(err.contains("acme.rego:3:"), "{err}");
+    assert!(err.contains("would never decide"), "{err}");
+}
+
+#[cfg(unix)]
+#[test]
+fn refuses_a_linked_policy_directory_instead_of_skipping_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let shared = dir.path().join("shared");
+    std::fs::create_dir(&shared).unwrap();
+    std::fs::write(
+        shared.join("deny.rego"),
+        "package supplygate.shared\n\ndeny contains \"no\" if {\n\ttrue\n}\n",
+    )
+    .unwrap();
+    let policies = dir.path().join("policies");
+    std::fs::create_dir(&policies).unwrap();
+    std::os::unix::fs::symlink(&shared, policies.join("shared")).unwrap();
+    let mut loader = Loader::new(Limits::default());
+    loader.path(&policies, TestFiles::Exclude);
+    let err = loader.load().unwrap_err().to_string();
+    assert!(err.contains("shared"), "{err}");
 }

@@ -28,8 +28,40 @@ verified(rule) := [f |
 	some f in facts
 	is_object(object.get(f, "provenance", null))
 	util.verified_by_one_of(f, rule.signers)
-	covers_image(rule, f)
 ]
+
+# Verified provenance that passes every check of the rule, and that fails some.
+passing(rule) := [f | some f in verified(rule); count(failures(rule, f)) == 0]
+
+failing(rule) := [f | some f in verified(rule); count(failures(rule, f)) > 0]
+
+# A passing provenance about the resolved digest satisfies the rule. Provenance about the
+# platforms of an index satisfies it only when every platform has its own passing provenance:
+# one good platform must not carry a sibling built elsewhere, or not attested at all.
+satisfied(rule) if {
+	some f in passing(rule)
+	subject_platform(f) == null
+}
+
+satisfied(rule) if {
+	platforms := object.get(image, "platforms", [])
+	count(platforms) > 0
+	every p in platforms {
+		some f in passing(rule)
+		subject_digest(f) == p.digest
+	}
+}
+
+# Platforms of the index without a passing provenance, for messages.
+uncovered(rule) := [sprintf("%s/%s", [p.os, p.architecture]) |
+	some p in object.get(image, "platforms", [])
+	not platform_passes(rule, p.digest)
+]
+
+platform_passes(rule, digest) if {
+	some f in passing(rule)
+	subject_digest(f) == digest
+}
 
 # The subject a fact matched: the resolved digest, or one platform of the index.
 subject_platform(f) := p if {
@@ -43,21 +75,6 @@ subject_digest(f) := d if {
 	is_object(sm)
 	d := object.get(sm, "digest", null)
 } else := null
-
-# Provenance about the resolved digest covers the image.
-covers_image(_, f) if subject_platform(f) == null
-
-# Provenance about one platform of an index speaks for the index only when every platform has
-# verified provenance: otherwise one attested platform could carry unattested siblings.
-covers_image(rule, f) if {
-	subject_platform(f) != null
-	every p in object.get(image, "platforms", []) {
-		some g in facts
-		is_object(object.get(g, "provenance", null))
-		util.verified_by_one_of(g, rule.signers)
-		subject_digest(g) == p.digest
-	}
-}
 
 at(rule) := util.config_line(rule)
 
@@ -79,17 +96,32 @@ described_attestations := "no attestation" if count(facts) == 0
 
 else := concat("; ", [util.describe_attestation(f) | some f in facts])
 
+# Not satisfied: the failures of the first verified provenance that fails the rule.
 deny contains finding if {
 	image.resolved == true
 	some rule in rules
 	checked
-	candidates := verified(rule)
-	count(candidates) > 0
-	outcomes := [failures(rule, f) | some f in candidates]
-	every o in outcomes {
-		count(o) > 0
-	}
-	some finding in outcomes[0]
+	count(verified(rule)) > 0
+	not satisfied(rule)
+	bad := failing(rule)
+	count(bad) > 0
+	some finding in failures(rule, bad[0])
+}
+
+# Not satisfied, and nothing fails: only some platforms of the index have provenance.
+deny contains {
+	"code": "provenance-missing",
+	"msg": sprintf("`%s` (%s) has SLSA provenance for some platforms only: none passes the rule for %s", [image.written, digest, concat(", ", uncovered(rule))]),
+	"expected": sprintf("passing SLSA provenance signed by %s for the index or for every platform (%s)", [util.or_list(rule.signers), at(rule)]),
+	"found": sprintf("none for %s", [concat(", ", uncovered(rule))]),
+	"hint": "attest the index digest, or every platform digest, in CI",
+} if {
+	image.resolved == true
+	some rule in rules
+	checked
+	count(verified(rule)) > 0
+	not satisfied(rule)
+	count(failing(rule)) == 0
 }
 
 deny contains {

@@ -213,3 +213,15 @@ test_clone_configured_but_no_commit_in_provenance_is_not_reachable if {
 	inp := object.union(t.app_with("v1", [t.att(prov, ["ci"])]), {"reachability": [object.union(reach("no-commit", {}), {"commit": ""})]})
 	t.codes(deny(inp)) == {"commit-not-reachable"}
 }
+
+test_one_good_platform_does_not_carry_a_badly_built_sibling if {
+	evil := object.union(t.provenance, {"builder_id": "https://ci.example.evil/build"})
+	bad := object.union(t.att(evil, ["ci"]), {"subject_match": {"digest": arm64, "platform": "linux/arm64"}})
+	t.codes(deny(index_with([on_platform(amd64, "linux/amd64"), bad]))) == {"untrusted-builder"}
+}
+
+test_a_claim_against_provenance_without_a_commit_is_a_mismatch_not_an_error if {
+	prov := object.union(t.provenance, {"source_commit": null})
+	inp := object.union(t.app_with("v1", [t.att(prov, ["ci"])]), {"resource": object.union(t.app.resource, {"annotations": {"supplygate.dev/source-commit": t.commit}})})
+	t.codes(deny(inp)) == {"source-commit-mismatch"}
+}

@@ -164,6 +164,7 @@ full_commit(c) if {
 # Whether the provenance commit matches a claimed commit: the claim (7 hex digits or more,
 # any case, surrounding space ignored) is a prefix of the full commit.
 commit_matches_claim(commit, claimed) if {
+	is_string(commit)
 	is_string(claimed)
 	c := lower(commit)
 	full_commit(c)

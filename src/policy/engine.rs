@@ -182,9 +182,18 @@ impl Loader {
                 continue;
             }
             let path = entry.path();
-            // Follows symbolic links to files, not to directories (no cycles).
+            // Follows symbolic links to files, not to directories (no cycles) — and says so:
+            // a linked directory of policies that silently never loads would fail open.
             let is_dir = entry.file_type().is_ok_and(|t| t.is_dir());
-            if is_dir {
+            let linked_dir = entry.file_type().is_ok_and(|t| t.is_symlink()) && path.is_dir();
+            if linked_dir {
+                self.errors.push(PolicyError::Io {
+                    path: path.clone(),
+                    source: std::io::Error::other(
+                        "a link to a directory is not followed: pass its target with --policy",
+                    ),
+                });
+            } else if is_dir {
                 self.walk(root, &path, test_files);
             } else if name.ends_with(".rego") {
                 if test_files == TestFiles::Include || !name.ends_with("_test.rego") {
@@ -632,7 +641,14 @@ fn survey(modules: &[regorus::unstable::Ref<Module>]) -> Survey {
         let imports = imports(module);
         let mut calls = Vec::new();
         for rule in &module.policy {
-            rule_heads(rule, &package, &file, &mut rule_sets, &mut tests);
+            rule_heads(
+                rule,
+                &package,
+                &file,
+                &mut rule_sets,
+                &mut tests,
+                &mut problems,
+            );
             calls_in_rule(rule, &mut calls);
         }
         // The walk visits calls in no useful order: report them as they appear in the file.
@@ -659,6 +675,7 @@ fn rule_heads(
     file: &str,
     rule_sets: &mut BTreeSet<RuleSet>,
     tests: &mut BTreeMap<String, TestRule>,
+    problems: &mut Vec<PolicyError>,
 ) {
     let (refr, is_function, span) = match rule {
         Rule::Spec { head, span, .. } => match head {
@@ -692,6 +709,16 @@ fn rule_heads(
                 path: render_path(&owner, std::slice::from_ref(last)),
             });
         }
+    } else if matches!(last.as_str(), "deny" | "warn") {
+        // A deny rule that never decides is worse than none: refuse it.
+        let owner = owner.join(".");
+        problems.push(PolicyError::Rego {
+            message: format!(
+                "{file}:{}:{}: `{last}` in package `{owner}` would never decide: only packages \
+                 under `{PACKAGE_PREFIX}` do (hint: `package {PACKAGE_PREFIX}.{owner}`)",
+                span.line, span.col
+            ),
+        });
     }
     if last.starts_with("test_") {
         let path = render_path(&owner, std::slice::from_ref(last));
@@ -1131,10 +1158,7 @@ mod tests {
                 "a.rego",
                 "package supplygate.a\n\ndeny(x) := x\nwarn contains \"w\" if true\n",
             )
-            .module(
-                "b.rego",
-                "package supplygatex\n\ndeny contains \"no\" if true\n",
-            );
+            .module("b.rego", "package supplygatex\n\nhelper := true\n");
         let engine = loader.load().unwrap();
         assert_eq!(engine.packages(), ["data.supplygate.a"]);
         let kinds: Vec<Kind> = engine.rule_sets.iter().map(|r| r.kind).collect();
