@@ -784,63 +784,6 @@ fn reachability_facts(
     out
 }
 
-/// One attestation in one line: where, what, and the verdict.
-pub fn describe_attestation(f: &AttestationFact) -> String {
-    let place = match &f.location {
-        Location::CosignTag { tag, layer, .. } => format!("{tag} layer {layer}"),
-        Location::Referrers { manifest, .. } => format!("referrer {manifest}"),
-        Location::ReferrersTag { manifest, tag, .. } => format!("referrer {manifest} (tag {tag})"),
-    };
-    let what = f
-        .predicate_type
-        .clone()
-        .unwrap_or_else(|| "unknown predicate".to_owned());
-    if !f.verified_by.is_empty() {
-        return format!(
-            "{place} ({what}): verified by `{}`",
-            f.verified_by.join("`, `")
-        );
-    }
-    let reasons = f
-        .rejections
-        .iter()
-        .map(|r| {
-            if r.signer == "*" {
-                r.reason.clone()
-            } else {
-                format!("`{}`: {}", r.signer, r.reason)
-            }
-        })
-        .collect::<Vec<_>>()
-        .join(", ");
-    format!("{place} ({what}): {reasons}")
-}
-
-/// One signature in one line: where, and each signer's verdict.
-pub fn describe_fact(f: &SignatureFact) -> String {
-    let place = match &f.location {
-        Location::CosignTag { tag, layer, .. } => format!("{tag} layer {layer}"),
-        Location::Referrers { manifest, .. } => format!("referrer {manifest}"),
-        Location::ReferrersTag { tag, manifest, .. } => format!("referrer {manifest} (tag {tag})"),
-    };
-    if !f.verified_by.is_empty() {
-        return format!("{place}: verified by `{}`", f.verified_by.join("`, `"));
-    }
-    let reasons = f
-        .rejections
-        .iter()
-        .map(|r| {
-            if r.signer == "*" {
-                r.reason.clone()
-            } else {
-                format!("`{}`: {}", r.signer, r.reason)
-            }
-        })
-        .collect::<Vec<_>>()
-        .join(", ");
-    format!("{place}: {reasons}")
-}
-
 fn image_report(
     site: ImageSite,
     reference: Result<ImageRef, crate::reference::ReferenceError>,

@@ -13,7 +13,7 @@ use crate::gate::{self, AttestationReport, SignatureReport};
 use crate::reference::ImageRef;
 use crate::registry::Resolved;
 use crate::report::{Decision, Finding};
-use crate::verify::{Identity, SignatureFact, SignatureKind, Signer};
+use crate::verify::{Identity, Rejection, SignatureFact, SignatureKind, Signer};
 
 /// Arguments of `explain`.
 #[derive(Debug, Args)]
@@ -197,9 +197,7 @@ fn section(out: &mut String, what: &str, facts: &[SignatureFact]) {
             Some(SignatureKind::Bundle) => "sigstore bundle",
             None => "unreadable",
         };
-        let place = gate::describe_fact(f);
-        let place = place.split(": ").next().unwrap_or_default();
-        let _ = writeln!(out, "  {place}  ({kind})");
+        let _ = writeln!(out, "  {}  ({kind})", f.location);
         if let Some(r) = &f.docker_reference {
             let _ = writeln!(out, "    docker-reference  {r}");
         }
@@ -209,16 +207,7 @@ fn section(out: &mut String, what: &str, facts: &[SignatureFact]) {
         if let Some(t) = &f.signed_at {
             let _ = writeln!(out, "    signed at         {t}");
         }
-        for v in &f.verified_by {
-            let _ = writeln!(out, "    verified by `{v}`");
-        }
-        for r in &f.rejections {
-            if r.signer == "*" {
-                let _ = writeln!(out, "    rejected: {}", r.reason);
-            } else {
-                let _ = writeln!(out, "    not `{}`: {}", r.signer, r.reason);
-            }
-        }
+        verdicts(out, &f.verified_by, &f.rejections);
     }
 }
 
@@ -230,9 +219,8 @@ fn attestation_section(out: &mut String, report: &AttestationReport) {
         report.facts.len()
     );
     for f in &report.facts {
-        let place = gate::describe_attestation(f);
-        let place = place.split(": ").next().unwrap_or_default();
-        let _ = writeln!(out, "  {place}");
+        let what = f.predicate_type.as_deref().unwrap_or("unknown predicate");
+        let _ = writeln!(out, "  {} ({what})", f.location);
         if let Some(m) = &f.subject_match {
             let platform = m
                 .platform
@@ -261,15 +249,20 @@ fn attestation_section(out: &mut String, report: &AttestationReport) {
         if let Some(i) = &f.identity {
             identity(out, i);
         }
-        for v in &f.verified_by {
-            let _ = writeln!(out, "    verified by `{v}`");
-        }
-        for r in &f.rejections {
-            if r.signer == "*" {
-                let _ = writeln!(out, "    rejected: {}", r.reason);
-            } else {
-                let _ = writeln!(out, "    not `{}`: {}", r.signer, r.reason);
-            }
+        verdicts(out, &f.verified_by, &f.rejections);
+    }
+}
+
+/// Which signers verified it, and each other signer's reason (`*`: every signer's).
+fn verdicts(out: &mut String, verified_by: &[String], rejections: &[Rejection]) {
+    for v in verified_by {
+        let _ = writeln!(out, "    verified by `{v}`");
+    }
+    for r in rejections {
+        if r.signer == "*" {
+            let _ = writeln!(out, "    rejected: {}", r.reason);
+        } else {
+            let _ = writeln!(out, "    not `{}`: {}", r.signer, r.reason);
         }
     }
 }

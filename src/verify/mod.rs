@@ -51,6 +51,19 @@ pub enum Location {
     },
 }
 
+/// `sha256-….sig layer 0`, `referrer sha256:…`, `referrer sha256:… (tag sha256-…)`.
+impl std::fmt::Display for Location {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::CosignTag { tag, layer, .. } => write!(f, "{tag} layer {layer}"),
+            Self::Referrers { manifest, .. } => write!(f, "referrer {manifest}"),
+            Self::ReferrersTag { tag, manifest, .. } => {
+                write!(f, "referrer {manifest} (tag {tag})")
+            }
+        }
+    }
+}
+
 /// The signed material of one attached artifact, as found (bytes verbatim: never reserialised).
 #[derive(Debug, Clone)]
 pub enum Material {
