@@ -161,6 +161,8 @@ pub struct Manifests {
     pub file_errors: Vec<FileError>,
     /// Documents that were not Kubernetes objects.
     pub skipped: usize,
+    /// Documents set aside as unchanged (`check --changed-since`): read, not evaluated.
+    pub unchanged: usize,
 }
 
 /// Why a run could not start.
@@ -174,14 +176,26 @@ pub enum GateError {
 /// Reads and searches every path. A file that is not valid YAML becomes a [`FileError`]; a path
 /// that cannot be opened is an error for the whole run.
 pub fn read_manifests(paths: &[PathBuf], config: &Config) -> Result<Manifests, GateError> {
-    let mut out = Manifests::default();
-    for loaded in manifest::load_each(paths, &config.limits) {
-        let source = match loaded {
-            Ok(s) => s,
+    let mut loaded = Vec::new();
+    for source in manifest::load_each(paths, &config.limits) {
+        match source {
             // A path the user named that cannot be opened is a usage error, not a finding.
             Err(ManifestError::Io { path, source }) if paths.contains(&path) => {
                 return Err(ManifestError::Io { path, source }.into())
             }
+            other => loaded.push(other),
+        }
+    }
+    Ok(search_manifests(loaded, config))
+}
+
+/// Searches texts already in memory (or read by [`read_manifests`]) for images; a text that is
+/// not valid YAML, or a load error, becomes a [`FileError`].
+pub fn search_manifests(loaded: Vec<Result<Source, ManifestError>>, config: &Config) -> Manifests {
+    let mut out = Manifests::default();
+    for loaded in loaded {
+        let source = match loaded {
+            Ok(s) => s,
             Err(e) => {
                 out.file_errors.push(file_error(&e));
                 continue;
@@ -199,7 +213,7 @@ pub fn read_manifests(paths: &[PathBuf], config: &Config) -> Result<Manifests, G
     // Reports list images in file and line order, whatever order the reader found them in.
     out.sites
         .sort_by(|a, b| (&a.origin, a.span.start).cmp(&(&b.origin, b.span.start)));
-    Ok(out)
+    out
 }
 
 fn file_error(e: &ManifestError) -> FileError {
@@ -311,8 +325,20 @@ pub async fn evaluate(
     policy: &PolicyRun,
     progress: Progress<'_>,
 ) -> Result<Report, GateError> {
-    let started = Instant::now();
     let manifests = read_manifests(paths, config)?;
+    Ok(evaluate_manifests(manifests, config, registry, policy, progress).await)
+}
+
+/// Runs the pipeline from stage (2) on manifests already read: `check` after `--changed-since`
+/// has set documents aside, and the webhook on the object of an admission request.
+pub async fn evaluate_manifests(
+    manifests: Manifests,
+    config: &Config,
+    registry: &Arc<Registry>,
+    policy: &PolicyRun,
+    progress: Progress<'_>,
+) -> Report {
+    let started = Instant::now();
     let parsed: Vec<(ImageSite, Result<ImageRef, _>)> = manifests
         .sites
         .into_iter()
@@ -371,10 +397,11 @@ pub async fn evaluate(
             .hint("remove it if it is no longer needed")
         })
         .collect();
-    Ok(Report {
+    Report {
         images,
         file_errors: manifests.file_errors,
         skipped_documents: manifests.skipped,
+        unchanged_documents: manifests.unchanged,
         notices,
         stats: RunStats {
             distinct_images,
@@ -382,7 +409,7 @@ pub async fn evaluate(
             cache_hits: after.cache_hits.saturating_sub(before.cache_hits),
             elapsed_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
         },
-    })
+    }
 }
 
 /// Turns the policy's deny/warn entries into findings. A denial with a code the gate already

@@ -4,10 +4,11 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use super::{progress_printer, write_stdout, Context, Format};
+use super::output::OutputArgs;
+use super::select::SelectArgs;
+use super::{progress_printer, Context};
 use crate::gate;
 use crate::policy::input::Mode;
-use crate::report::human::Verbosity;
 
 /// Arguments of `check`.
 #[derive(Debug, Args)]
@@ -15,12 +16,10 @@ pub(crate) struct CheckArgs {
     /// Manifest files or directories (searched for .yaml, .yml, .json); `-` reads stdin
     #[arg(value_name = "PATH", default_value = ".")]
     paths: Vec<PathBuf>,
-    /// Report format
-    #[arg(long, env = "SUPPLYGATE_FORMAT", value_enum, default_value_t = Format::Human)]
-    format: Format,
-    /// Show only images with findings (human format)
-    #[arg(short, long)]
-    quiet: bool,
+    #[command(flatten)]
+    output: OutputArgs,
+    #[command(flatten)]
+    select: SelectArgs,
     /// Where this runs; policies see it as `input.mode`
     #[arg(long, env = "SUPPLYGATE_MODE", value_enum, default_value_t = RunMode::Check)]
     mode: RunMode,
@@ -41,19 +40,16 @@ pub(crate) fn run(ctx: &Context, args: CheckArgs) -> anyhow::Result<u8> {
         RunMode::Presync => Mode::Presync,
     };
     let policy = ctx.policy(mode)?;
+    let mut manifests = gate::read_manifests(&args.paths, &ctx.config)?;
+    args.select.apply(&mut manifests)?;
     let progress = progress_printer();
-    let report = ctx.runtime.block_on(gate::evaluate(
-        &args.paths,
+    let report = ctx.runtime.block_on(gate::evaluate_manifests(
+        manifests,
         &ctx.config,
         &ctx.registry,
         &policy,
         &progress,
-    ))?;
-    let verbosity = if args.quiet {
-        Verbosity::Problems
-    } else {
-        Verbosity::All
-    };
-    write_stdout(&ctx.render(&report, args.format, verbosity))?;
+    ));
+    args.output.emit(ctx, &report)?;
     Ok(report.decision().exit_code())
 }

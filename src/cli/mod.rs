@@ -16,8 +16,11 @@ use crate::report::{self, human, Report};
 
 mod check;
 mod explain;
+mod output;
 mod pin;
 mod policy_test;
+mod select;
+mod serve;
 
 /// Guards GitOps deployments: resolves every container image in your manifests to a digest and
 /// blocks what fails, with file:line and the fix.
@@ -78,6 +81,8 @@ enum Command {
     Pin(pin::PinArgs),
     /// Show everything known about one image: digest, platforms, every signature and its verdict
     Explain(explain::ExplainArgs),
+    /// Run the admission webhook (AdmissionReview v1 over TLS)
+    Serve(serve::ServeArgs),
     /// Work with Rego policies
     #[command(subcommand)]
     Policy(PolicyCommand),
@@ -179,6 +184,10 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Explain(args) => {
             let ctx = Context::new(&global)?;
             explain::run(&ctx, args)
+        }
+        Command::Serve(args) => {
+            let ctx = Context::new(&global)?;
+            serve::run(&ctx, args)
         }
     }
 }

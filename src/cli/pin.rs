@@ -36,6 +36,7 @@ pub(crate) fn run(ctx: &Context, args: PinArgs) -> anyhow::Result<u8> {
     let mut report = Report {
         file_errors: manifests.file_errors,
         skipped_documents: manifests.skipped,
+        unchanged_documents: manifests.unchanged,
         ..Report::default()
     };
     if !report.file_errors.is_empty() {
@@ -129,7 +130,7 @@ pub(crate) fn run(ctx: &Context, args: PinArgs) -> anyhow::Result<u8> {
     let mut pinned = 0;
     for (origin, text, n) in &outputs {
         match origin.as_ref() {
-            Origin::Stdin => write_stdout(text)?,
+            Origin::Stdin | Origin::Named(_) => write_stdout(text)?,
             Origin::File(path) => manifest::write_atomic(path, text)
                 .with_context(|| format!("cannot write {}", path.display()))?,
         }

@@ -36,6 +36,9 @@ pub enum Origin {
     File(PathBuf),
     /// Standard input (`-`).
     Stdin,
+    /// A text with a name of its own, not a file: an object from an admission request
+    /// (`Deployment shop/web`).
+    Named(String),
 }
 
 impl std::fmt::Display for Origin {
@@ -43,6 +46,7 @@ impl std::fmt::Display for Origin {
         match self {
             Self::File(p) => write!(f, "{}", p.display()),
             Self::Stdin => f.write_str("<stdin>"),
+            Self::Named(name) => f.write_str(name),
         }
     }
 }
@@ -386,6 +390,7 @@ fn read_limited(
             path: match origin.as_ref() {
                 Origin::File(p) => p.clone(),
                 Origin::Stdin => PathBuf::from("-"),
+                Origin::Named(name) => PathBuf::from(name),
             },
             source,
         })?;
@@ -1379,7 +1384,7 @@ mod tests {
             .iter()
             .map(|s| match s.origin.as_ref() {
                 Origin::File(p) => p.strip_prefix(root).unwrap().display().to_string(),
-                Origin::Stdin => "-".into(),
+                other => other.to_string(),
             })
             .collect();
         assert_eq!(names, ["a.yaml", "b/c/d.yml", "b/x.json", "y.YAML"]);

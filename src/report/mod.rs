@@ -310,6 +310,8 @@ pub struct Report {
     pub file_errors: Vec<FileError>,
     /// Documents that were not Kubernetes objects.
     pub skipped_documents: usize,
+    /// Documents unchanged since `--changed-since`: read for context, not evaluated.
+    pub unchanged_documents: usize,
     /// Warnings about the run rather than one image (an exemption that matched nothing).
     pub notices: Vec<Finding>,
     /// Counters.
