@@ -15,7 +15,9 @@ use crate::manifest::yaml::{self, Node};
 use crate::manifest::{ExtraImagePaths, ExtraRule, FieldPath, Limits, Origin};
 use crate::provenance::{normalise_repository, BuilderRule, RefPattern};
 use crate::registry::{HostSettings, RegistrySettings};
-use crate::verify::{signers, Signer, SubjectMatcher};
+use crate::verify::signers::SharedRoot;
+use crate::verify::tuf::TufSettings;
+use crate::verify::{signers, tuf, Signer, SubjectMatcher};
 
 /// The config file looked for in the working directory when `--config` is not given.
 pub const DEFAULT_FILE: &str = "supplygate.yaml";
@@ -26,6 +28,7 @@ const KEYS_TOP: &[&str] = &[
     "images",
     "limits",
     "signers",
+    "tuf",
     "require",
     "provenance",
     "source",
@@ -53,6 +56,13 @@ const KEYS_KEYLESS: &[&str] = &[
     "subject_regex",
     "trusted_root",
     "insecure_skip_sct",
+];
+const KEYS_TUF: &[&str] = &[
+    "url",
+    "root",
+    "cache_dir",
+    "timeout",
+    "insecure_fallback_to_embedded",
 ];
 const KEYS_REQUIRE: &[&str] = &["images", "signers"];
 const KEYS_HOST: &[&str] = &["insecure", "layout", "mirrors"];
@@ -82,6 +92,8 @@ pub struct Config {
     pub limits: Limits,
     /// Trusted signers by name, in name order.
     pub signers: BTreeMap<String, Arc<Signer>>,
+    /// Where `--tuf-refresh` fetches the Sigstore trusted root from.
+    pub tuf: TufSettings,
     /// Which images must be signed by whom.
     pub requirements: Vec<Requirement>,
     /// Which images need provenance, from which builders and sources.
@@ -229,6 +241,30 @@ impl Config {
             normalise_repository(url).ok_or_else(|| format!("`{url}` is not a repository URL"))?;
         self.source.clones.insert(repo, PathBuf::from(path));
         Ok(())
+    }
+
+    /// Whether `--tuf-refresh` has anything to fetch for: a keyless signer on the embedded
+    /// root. Key-only configs never do (no network call for trust material on key paths).
+    pub fn needs_tuf_refresh(&self) -> bool {
+        self.signers.values().any(|s| s.wants_tuf_root())
+    }
+
+    /// Puts a root fetched through TUF in place of the embedded one, in every signer without
+    /// its own `trusted_root:` (keyless and key alike), wherever rules refer to it.
+    pub fn use_tuf_root(&mut self, fetched: &SharedRoot) {
+        for signer in self.signers.values_mut() {
+            if let Some(updated) = signer.with_tuf_root(fetched) {
+                *signer = Arc::new(updated);
+            }
+        }
+        let signers = &self.signers;
+        let current = |old: &Arc<Signer>| signers.get(&old.name).cloned().unwrap_or(old.clone());
+        for rule in &mut self.requirements {
+            rule.signers = rule.signers.iter().map(current).collect();
+        }
+        for rule in &mut self.provenance {
+            rule.signers = rule.signers.iter().map(current).collect();
+        }
     }
 
     /// The requirements that apply to an image named `registry/repository`.
@@ -462,6 +498,7 @@ impl Validator {
                     }
                 }
                 "exemptions" => self.exemptions(value, &mut config.exemptions),
+                "tuf" => self.tuf(value, &mut config.tuf),
                 "break_glass" => self.break_glass(value, &mut config.break_glass),
                 _ => {}
             }
@@ -1114,6 +1151,40 @@ impl Validator {
         }
     }
 
+    fn tuf(&mut self, node: &Node, out: &mut TufSettings) {
+        let mut url_node = None;
+        for (key, v) in self.fields(node, KEYS_TUF, "tuf") {
+            match key {
+                "url" => {
+                    if let Some(url) = self.string(v, key) {
+                        out.url = url;
+                        url_node = Some(v);
+                    }
+                }
+                "root" => out.root = self.path(v, key),
+                "cache_dir" => out.cache_dir = self.path(v, key),
+                "timeout" => {
+                    if let Some(d) = self.duration(v, key) {
+                        out.timeout = d;
+                    }
+                }
+                "insecure_fallback_to_embedded" => {
+                    if let Some(b) = self.boolean(v, key) {
+                        out.insecure_fallback_to_embedded = b;
+                    }
+                }
+                _ => {}
+            }
+        }
+        if let Err(e) = tuf::validate(out) {
+            let hint = match e {
+                tuf::TufError::MissingRoot { .. } => None,
+                _ => Some(format!("e.g. `{}`", tuf::PUBLIC_GOOD_URL)),
+            };
+            self.problem(url_node.unwrap_or(node), e.to_string(), hint);
+        }
+    }
+
     fn limits(&mut self, node: &Node, limits: &mut Limits) {
         for (key, v) in self.fields(node, KEYS_LIMITS, "limits") {
             match key {
@@ -1340,6 +1411,7 @@ pub fn known_keys() -> BTreeMap<&'static str, &'static [&'static str]> {
         ("limits", KEYS_LIMITS),
         ("signers.*", KEYS_SIGNER),
         ("signers.*.keyless", KEYS_KEYLESS),
+        ("tuf", KEYS_TUF),
         ("require[]", KEYS_REQUIRE),
         ("provenance[]", KEYS_PROVENANCE),
         ("source", KEYS_SOURCE),
@@ -1537,6 +1609,58 @@ limits:
         assert_eq!(did_you_mean("zzz", KEYS_TOP), None);
     }
 
+    const KEYLESS_AND_KEY: &str = "signers:\n  ci:\n    keyless:\n      issuer: https://token.actions.githubusercontent.com\n      subject: https://github.com/acme/app/.github/workflows/r.yml@refs/heads/main\n  k:\n    insecure_ignore_tlog: true\n    key: |\n      -----BEGIN PUBLIC KEY-----\n      MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEfA3b0ffjJL8Zpd49DdQg3fl9O7cf\n      WApIEJumKC6nt6WXnPTi7bbqRvckHfiPD6+0repNrMtrr5SksJD8fSLvlg==\n      -----END PUBLIC KEY-----\nrequire:\n  - images: [\"**\"]\n    signers: [ci, k]\n";
+
+    #[test]
+    fn tuf_settings_are_read_and_checked() {
+        let c = Config::parse(
+            "tuf:\n  url: https://tuf.example.internal/\n  root: tuf/root.json\n  cache_dir: /var/cache/sg\n  timeout: 15s\n",
+            Path::new("/etc/sg/supplygate.yaml"),
+        )
+        .unwrap();
+        assert_eq!(c.tuf.url, "https://tuf.example.internal/");
+        assert_eq!(c.tuf.root, Some(PathBuf::from("/etc/sg/tuf/root.json")));
+        assert_eq!(c.tuf.cache_dir, Some(PathBuf::from("/var/cache/sg")));
+        assert_eq!(c.tuf.timeout, Duration::from_secs(15));
+        assert!(!c.tuf.insecure_fallback_to_embedded);
+        assert_eq!(Config::default().tuf.url, tuf::PUBLIC_GOOD_URL);
+
+        let p = problems("tuf:\n  url: https://tuf.example.internal\n  rooot: x\n");
+        assert_eq!(p.len(), 2, "{p:?}");
+        assert!(p[0].message.contains("set `tuf.root`"), "{p:?}");
+        assert_eq!((p[0].line, p[0].column), (2, 8));
+        assert_eq!(p[1].hint.as_deref(), Some("did you mean `root`?"));
+        let p = problems("tuf:\n  url: file:///tmp/tuf\n  root: r.json\n");
+        assert!(p[0].message.contains("is not an http(s) URL"), "{p:?}");
+    }
+
+    #[test]
+    fn key_only_configs_need_no_tuf_refresh() {
+        let c = Config::parse(KEYLESS_AND_KEY, Path::new("supplygate.yaml")).unwrap();
+        assert!(c.needs_tuf_refresh());
+        let key_only = KEYLESS_AND_KEY.replace("signers: [ci, k]", "signers: [k]");
+        let start = key_only.find("  ci:").unwrap();
+        let end = key_only.find("  k:").unwrap();
+        let key_only = format!("{}{}", &key_only[..start], &key_only[end..]);
+        let c = Config::parse(&key_only, Path::new("supplygate.yaml")).unwrap();
+        assert!(!c.needs_tuf_refresh(), "{key_only}");
+    }
+
+    #[test]
+    fn a_tuf_root_reaches_the_rules_that_name_the_signer() {
+        use crate::verify::signers::{parse_trusted_root, RootSource};
+        let mut c = Config::parse(KEYLESS_AND_KEY, Path::new("supplygate.yaml")).unwrap();
+        let root =
+            parse_trusted_root(sigstore_verify::trust_root::SIGSTORE_PRODUCTION_TRUSTED_ROOT)
+                .unwrap();
+        c.use_tuf_root(&SharedRoot::new(Arc::new(root)).unwrap());
+        assert!(!c.needs_tuf_refresh());
+        for s in c.signers.values().chain(&c.requirements[0].signers) {
+            assert_eq!(s.root_source(), RootSource::Tuf, "{}", s.name);
+        }
+        assert!(Arc::ptr_eq(&c.signers["ci"], &c.requirements[0].signers[0]));
+    }
+
     #[test]
     fn json_schema_knows_the_same_keys() {
         let schema: serde_json::Value =
@@ -1561,6 +1685,7 @@ limits:
             ("limits", &defs["limits"]),
             ("signers.*", &defs["signer"]),
             ("signers.*.keyless", &defs["keyless"]),
+            ("tuf", &defs["tuf"]),
             ("require[]", &defs["requirement"]),
             ("provenance[]", &defs["provenanceRule"]),
             ("source", &defs["source"]),

@@ -44,6 +44,14 @@ struct GlobalArgs {
     /// Use only OCI layouts from the config; never touch the network
     #[arg(long, global = true, env = "SUPPLYGATE_OFFLINE")]
     offline: bool,
+    /// Fetch Sigstore's trusted root through TUF for keyless signers (see `tuf:` in config)
+    ///
+    /// Only when a keyless signer has no `trusted_root` of its own: key-only configs make no
+    /// request. With --offline, re-verifies the cache of an earlier refresh (`tuf.cache_dir`).
+    /// Any TUF failure is an error (exit 2).
+    #[arg(long, global = true, env = "SUPPLYGATE_TUF_REFRESH",
+          value_parser = clap::builder::BoolishValueParser::new())]
+    tuf_refresh: bool,
     /// Most registry requests in flight at once [default: from config, else 16]
     #[arg(long, global = true, env = "SUPPLYGATE_CONCURRENCY", value_name = "N",
           value_parser = clap::value_parser!(u16).range(1..=1024))]
@@ -216,13 +224,16 @@ impl Context {
                 .add_clone(spec)
                 .map_err(|e| anyhow::anyhow!("--source-repo {e}"))?;
         }
-        let registry = Arc::new(
-            Registry::new(config.registry.clone()).context("cannot set up the registry client")?,
-        );
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()
             .context("cannot start the async runtime")?;
+        if global.tuf_refresh {
+            refresh_trusted_root(&mut config, &runtime)?;
+        }
+        let registry = Arc::new(
+            Registry::new(config.registry.clone()).context("cannot set up the registry client")?,
+        );
         let now = match &global.now {
             Some(t) => t
                 .parse::<jiff::Timestamp>()
@@ -266,6 +277,51 @@ impl Context {
             Format::Human => human::render(report, self.color, verbosity),
             Format::Json => report::json::render(report) + "\n",
         }
+    }
+}
+
+/// `--tuf-refresh`: fetches the trusted root through TUF and gives it to every signer on the
+/// embedded root, when a keyless signer needs it; a key-only config makes no request. A
+/// failure is an error (exit 2) unless `tuf.insecure_fallback_to_embedded` says otherwise.
+fn refresh_trusted_root(
+    config: &mut Config,
+    runtime: &tokio::runtime::Runtime,
+) -> anyhow::Result<()> {
+    use crate::verify::{signers::SharedRoot, tuf};
+    if !config.needs_tuf_refresh() {
+        tracing::info!("--tuf-refresh: no keyless signer uses the embedded root; nothing fetched");
+        return Ok(());
+    }
+    let network = if config.registry.offline {
+        tuf::Network::Offline
+    } else {
+        tuf::Network::Online
+    };
+    let fetched = runtime
+        .block_on(tuf::refresh(
+            &config.tuf,
+            network,
+            config.registry.connect_timeout,
+        ))
+        .map_err(anyhow::Error::from)
+        .and_then(|root| {
+            SharedRoot::new(root).with_context(|| {
+                format!("the trusted root from TUF `{}` is unusable", config.tuf.url)
+            })
+        });
+    match fetched {
+        Ok(root) => {
+            tracing::info!(url = %config.tuf.url, "using the trusted root fetched through TUF");
+            config.use_tuf_root(&root);
+            Ok(())
+        }
+        Err(e) if config.tuf.insecure_fallback_to_embedded => {
+            tracing::warn!(
+                "{e:#}; using the embedded trusted root (`tuf.insecure_fallback_to_embedded`)"
+            );
+            Ok(())
+        }
+        Err(e) => Err(e.context("cannot refresh the Sigstore trusted root (`--tuf-refresh`)")),
     }
 }
 

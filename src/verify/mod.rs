@@ -13,6 +13,7 @@ use crate::reference::Digest;
 pub mod discover;
 pub mod signature;
 pub mod signers;
+pub mod tuf;
 
 pub use signature::{
     verify_bundle_for_artifact, verify_cosign_dsse, verify_cosign_message_signature, Subject,

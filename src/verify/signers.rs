@@ -182,6 +182,54 @@ pub enum TlogPolicy {
     InsecureIgnore,
 }
 
+/// Where a signer's trusted root comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RootSource {
+    /// The copy of Sigstore's public-good root embedded in the binary (the default).
+    Embedded,
+    /// A `trusted_root:` file from config (or a root given by the caller).
+    Configured,
+    /// Fetched and verified through TUF (`--tuf-refresh`), in place of the embedded one.
+    Tuf,
+}
+
+/// A trusted root with its verifier, built once and shared by every signer that uses it.
+#[derive(Clone)]
+pub struct SharedRoot {
+    root: Arc<TrustedRoot>,
+    verifier: Arc<Verifier>,
+}
+
+impl SharedRoot {
+    /// Checks that a verifier can use `root`.
+    pub fn new(root: Arc<TrustedRoot>) -> Result<Self, SignerError> {
+        let verifier =
+            Verifier::new(&root).map_err(|cause| SignerError::UnusableTrustedRoot { cause })?;
+        Ok(Self {
+            root,
+            verifier: Arc::new(verifier),
+        })
+    }
+
+    /// The root.
+    pub fn root(&self) -> &Arc<TrustedRoot> {
+        &self.root
+    }
+}
+
+impl fmt::Debug for SharedRoot {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SharedRoot")
+            .field(
+                "certificate_authorities",
+                &self.root.certificate_authorities.len(),
+            )
+            .field("tlogs", &self.root.tlogs.len())
+            .finish_non_exhaustive()
+    }
+}
+
 /// What a signer is. Built by the [`Signer`] constructors, which validate everything.
 #[derive(Clone)]
 pub enum SignerKind {
@@ -200,6 +248,8 @@ pub enum SignerKind {
         trusted_root: Arc<TrustedRoot>,
         /// Its verifier, built once.
         verifier: Arc<Verifier>,
+        /// Where `trusted_root` comes from.
+        root_source: RootSource,
     },
     /// A Fulcio identity, verified against a trusted root.
     Keyless {
@@ -211,6 +261,8 @@ pub enum SignerKind {
         trusted_root: Arc<TrustedRoot>,
         /// Its verifier, built once.
         verifier: Arc<Verifier>,
+        /// Where `trusted_root` comes from.
+        root_source: RootSource,
         /// Accept certificates without a verified SCT (a private Sigstore without a CT log).
         insecure_skip_sct: bool,
     },
@@ -220,18 +272,26 @@ impl fmt::Debug for SignerKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Key {
-                algorithm, tlog, ..
+                algorithm,
+                tlog,
+                root_source,
+                ..
             } => f
                 .debug_struct("Key")
                 .field("algorithm", algorithm)
                 .field("tlog", tlog)
+                .field("root_source", root_source)
                 .finish_non_exhaustive(),
             Self::Keyless {
-                issuer, subject, ..
+                issuer,
+                subject,
+                root_source,
+                ..
             } => f
                 .debug_struct("Keyless")
                 .field("issuer", issuer)
                 .field("subject", subject)
+                .field("root_source", root_source)
                 .finish_non_exhaustive(),
         }
     }
@@ -289,6 +349,7 @@ impl Signer {
             algorithm: algorithm_name(algorithm),
             cause,
         })?;
+        let root_source = source_of(&trusted_root);
         let (trusted_root, verifier) = verifier_for(trusted_root)?;
         Ok(Self {
             name: name.to_owned(),
@@ -299,6 +360,7 @@ impl Signer {
                 tlog,
                 trusted_root,
                 verifier,
+                root_source,
             },
         })
     }
@@ -315,6 +377,7 @@ impl Signer {
         if issuer.trim().is_empty() {
             return Err(SignerError::EmptyIssuer);
         }
+        let root_source = source_of(&trusted_root);
         let (trusted_root, verifier) = verifier_for(trusted_root)?;
         Ok(Self {
             name: name.to_owned(),
@@ -323,6 +386,7 @@ impl Signer {
                 subject,
                 trusted_root,
                 verifier,
+                root_source,
                 insecure_skip_sct: false,
             },
         })
@@ -350,6 +414,60 @@ impl Signer {
     /// Whether this is a key signer (as opposed to a keyless identity).
     pub fn is_key(&self) -> bool {
         matches!(self.kind, SignerKind::Key { .. })
+    }
+
+    /// Where the signer's trusted root comes from.
+    pub fn root_source(&self) -> RootSource {
+        match &self.kind {
+            SignerKind::Key { root_source, .. } | SignerKind::Keyless { root_source, .. } => {
+                *root_source
+            }
+        }
+    }
+
+    /// Whether `--tuf-refresh` has something to do for this signer: a keyless identity on the
+    /// embedded root. Key signers never ask for a refresh (no network for key-only configs),
+    /// though they take a root that was fetched anyway (see [`Self::with_tuf_root`]).
+    pub fn wants_tuf_root(&self) -> bool {
+        !self.is_key() && self.root_source() == RootSource::Embedded
+    }
+
+    /// This signer with `fetched` (a root verified through TUF) in place of the embedded root;
+    /// `None` when it has its own `trusted_root:`, which always wins.
+    pub fn with_tuf_root(&self, fetched: &SharedRoot) -> Option<Self> {
+        if self.root_source() != RootSource::Embedded {
+            return None;
+        }
+        let mut kind = self.kind.clone();
+        match &mut kind {
+            SignerKind::Key {
+                trusted_root,
+                verifier,
+                root_source,
+                ..
+            }
+            | SignerKind::Keyless {
+                trusted_root,
+                verifier,
+                root_source,
+                ..
+            } => {
+                *trusted_root = fetched.root.clone();
+                *verifier = fetched.verifier.clone();
+                *root_source = RootSource::Tuf;
+            }
+        }
+        Some(Self {
+            name: self.name.clone(),
+            kind,
+        })
+    }
+}
+
+fn source_of(root: &Option<Arc<TrustedRoot>>) -> RootSource {
+    match root {
+        Some(_) => RootSource::Configured,
+        None => RootSource::Embedded,
     }
 }
 
@@ -595,6 +713,58 @@ WApIEJumKC6nt6WXnPTi7bbqRvckHfiPD6+0repNrMtrr5SksJD8fSLvlg==
         let e =
             Signer::keyless("ci", " ".into(), SubjectMatcher::Exact("x".into()), None).unwrap_err();
         assert!(matches!(e, SignerError::EmptyIssuer));
+    }
+
+    fn keyless(root: Option<Arc<TrustedRoot>>) -> Signer {
+        Signer::keyless(
+            "ci",
+            "https://token.actions.githubusercontent.com".into(),
+            SubjectMatcher::Exact("x".into()),
+            root,
+        )
+        .unwrap()
+    }
+
+    fn fetched() -> SharedRoot {
+        let root = parse_trusted_root(SIGSTORE_PRODUCTION_TRUSTED_ROOT).unwrap();
+        SharedRoot::new(Arc::new(root)).unwrap()
+    }
+
+    #[test]
+    fn only_keyless_signers_on_the_embedded_root_want_a_tuf_root() {
+        assert!(keyless(None).wants_tuf_root());
+        assert_eq!(keyless(None).root_source(), RootSource::Embedded);
+        let own = Arc::new(parse_trusted_root(SIGSTORE_PRODUCTION_TRUSTED_ROOT).unwrap());
+        assert!(!keyless(Some(own)).wants_tuf_root());
+        let key = Signer::key("k", COSIGN_PUB, false).unwrap();
+        assert_eq!(key.root_source(), RootSource::Embedded);
+        assert!(
+            !key.wants_tuf_root(),
+            "key signers never ask for the network"
+        );
+    }
+
+    #[test]
+    fn a_tuf_root_replaces_only_the_embedded_one() {
+        let fetched = fetched();
+        let updated = keyless(None).with_tuf_root(&fetched).unwrap();
+        assert_eq!(updated.root_source(), RootSource::Tuf);
+        assert!(!updated.wants_tuf_root());
+        match &updated.kind {
+            SignerKind::Keyless { trusted_root, .. } => {
+                assert!(Arc::ptr_eq(trusted_root, fetched.root()))
+            }
+            SignerKind::Key { .. } => panic!("a keyless signer"),
+        }
+        // A key signer on the embedded root takes it too (its Rekor keys); a configured root
+        // always wins.
+        let key = Signer::key("k", COSIGN_PUB, false).unwrap();
+        assert_eq!(
+            key.with_tuf_root(&fetched).unwrap().root_source(),
+            RootSource::Tuf
+        );
+        let own = Arc::new(parse_trusted_root(SIGSTORE_PRODUCTION_TRUSTED_ROOT).unwrap());
+        assert!(keyless(Some(own)).with_tuf_root(&fetched).is_none());
     }
 
     #[test]
