@@ -9,15 +9,18 @@ missing=()
 for tool in docker-registry skopeo htpasswd; do
   command -v "$tool" >/dev/null || missing+=("$tool")
 done
+# SARIF reports are validated against the OASIS schema with Debian's python3-jsonschema.
+/usr/bin/python3 -c "import jsonschema" 2>/dev/null || missing+=(python3-jsonschema)
 if ((${#missing[@]})); then
-  echo "installing docker-registry, skopeo, apache2-utils (missing: ${missing[*]})" >&2
+  echo "installing docker-registry, skopeo, apache2-utils, python3-jsonschema (missing: ${missing[*]})" >&2
   sudo=()
   if [[ $(id -u) != 0 ]] && command -v sudo >/dev/null; then
     sudo=(sudo)
   fi
   "${sudo[@]}" apt-get update
   "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive \
-    apt-get install -y --no-install-recommends docker-registry skopeo apache2-utils
+    apt-get install -y --no-install-recommends docker-registry skopeo apache2-utils \
+    python3-jsonschema
 fi
 
 locked=()

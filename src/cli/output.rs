@@ -1,30 +1,158 @@
-//! Where and how `check` writes its report.
+//! Where and how `check` writes its report: one format on stdout, and more formats to files in
+//! the same run (`--sarif-out`, `--markdown-out`, `--json-out`).
 
-use clap::Args;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
 
-use super::{write_stdout, Context, Format};
-use crate::report::human::Verbosity;
-use crate::report::Report;
+use anyhow::Context as _;
+use clap::{Args, ValueEnum};
+
+use super::{write_stdout, Context};
+use crate::manifest::{changed, write_atomic};
+use crate::report::human::{self, Verbosity};
+use crate::report::{github, json, markdown, sarif, Report, SourceRoot};
+
+/// Formats `check` can write on stdout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum OutputFormat {
+    /// Grouped by file, for people
+    Human,
+    /// The documented JSON report
+    Json,
+    /// SARIF 2.1.0, for code scanning
+    Sarif,
+    /// GitHub Actions annotations (`::error file=…,line=…::…`)
+    Github,
+    /// A Markdown table, for a pull-request comment or the job summary
+    Markdown,
+}
 
 /// Report options of `check`.
 #[derive(Debug, Args)]
 pub(crate) struct OutputArgs {
-    /// Report format
-    #[arg(long, env = "SUPPLYGATE_FORMAT", value_enum, default_value_t = Format::Human)]
-    format: Format,
+    /// Report format on stdout
+    #[arg(long, env = "SUPPLYGATE_FORMAT", value_enum, default_value_t = OutputFormat::Human)]
+    format: OutputFormat,
     /// Show only images with findings (human format)
     #[arg(short, long)]
     quiet: bool,
+    /// Also write a SARIF 2.1.0 report to FILE (replaced atomically)
+    #[arg(long, env = "SUPPLYGATE_SARIF_OUT", value_name = "FILE")]
+    sarif_out: Option<PathBuf>,
+    /// Also write a Markdown report to FILE (replaced atomically; appended when FILE is
+    /// $GITHUB_STEP_SUMMARY)
+    #[arg(long, env = "SUPPLYGATE_MARKDOWN_OUT", value_name = "FILE")]
+    markdown_out: Option<PathBuf>,
+    /// Also write the JSON report to FILE (replaced atomically)
+    #[arg(long, env = "SUPPLYGATE_JSON_OUT", value_name = "FILE")]
+    json_out: Option<PathBuf>,
 }
 
 impl OutputArgs {
-    /// Writes the report to stdout.
+    /// Writes the extra report files, then the report on stdout. A file that cannot be
+    /// written is an error (exit 2): a CI step must not pass on a report nobody can read.
     pub(crate) fn emit(&self, ctx: &Context, report: &Report) -> anyhow::Result<()> {
+        let needs_root = matches!(
+            self.format,
+            OutputFormat::Sarif | OutputFormat::Github | OutputFormat::Markdown
+        ) || self.sarif_out.is_some()
+            || self.markdown_out.is_some();
+        let root = if needs_root {
+            Some(source_root()?)
+        } else {
+            None
+        };
+        let root = root.as_ref();
+        if let Some(path) = &self.sarif_out {
+            let text = render(ctx, report, OutputFormat::Sarif, Verbosity::All, root);
+            write_report(path, &text, "SARIF")?;
+        }
+        if let Some(path) = &self.markdown_out {
+            let text = render(ctx, report, OutputFormat::Markdown, Verbosity::All, root);
+            if is_step_summary(path) {
+                append(path, &text)?;
+            } else {
+                write_report(path, &text, "Markdown")?;
+            }
+        }
+        if let Some(path) = &self.json_out {
+            let text = render(ctx, report, OutputFormat::Json, Verbosity::All, root);
+            write_report(path, &text, "JSON")?;
+        }
         let verbosity = if self.quiet {
             Verbosity::Problems
         } else {
             Verbosity::All
         };
-        write_stdout(&ctx.render(report, self.format, verbosity))
+        write_stdout(&render(ctx, report, self.format, verbosity, root))
     }
+}
+
+fn render(
+    ctx: &Context,
+    report: &Report,
+    format: OutputFormat,
+    verbosity: Verbosity,
+    root: Option<&SourceRoot>,
+) -> String {
+    let fallback;
+    let root = match root {
+        Some(r) => r,
+        None => {
+            fallback = SourceRoot::new(PathBuf::from("."), PathBuf::from("."));
+            &fallback
+        }
+    };
+    match format {
+        OutputFormat::Human => human::render(report, ctx.color, verbosity),
+        OutputFormat::Json => json::render(report) + "\n",
+        OutputFormat::Sarif => sarif::render(report, root),
+        OutputFormat::Github => github::render(report, root),
+        OutputFormat::Markdown => markdown::render(report, root),
+    }
+}
+
+/// The repository root when the current directory is in a git work tree, else the current
+/// directory: code hosts place findings by paths relative to the root.
+fn source_root() -> anyhow::Result<SourceRoot> {
+    let cwd = std::env::current_dir().context("cannot read the current directory")?;
+    let root = changed::work_tree_root(&cwd).unwrap_or_else(|_| cwd.clone());
+    Ok(SourceRoot::new(root, cwd))
+}
+
+fn write_report(path: &Path, text: &str, what: &str) -> anyhow::Result<()> {
+    write_atomic(path, text)
+        .with_context(|| format!("cannot write the {what} report to `{}`", path.display()))
+}
+
+/// Whether `path` is the job summary file GitHub gave this step.
+fn is_step_summary(path: &Path) -> bool {
+    let Some(summary) = std::env::var_os("GITHUB_STEP_SUMMARY") else {
+        return false;
+    };
+    let summary = Path::new(&summary);
+    path == summary
+        || std::fs::canonicalize(path)
+            .ok()
+            .zip(std::fs::canonicalize(summary).ok())
+            .is_some_and(|(a, b)| a == b)
+}
+
+/// GitHub's job summary is one file per step that every command of the step appends to
+/// (`echo … >> $GITHUB_STEP_SUMMARY`): replacing it would drop what came before. One write,
+/// so that the report is never interleaved with another writer's lines.
+fn append(path: &Path, text: &str) -> anyhow::Result<()> {
+    let context = || {
+        format!(
+            "cannot append the Markdown report to `{}` ($GITHUB_STEP_SUMMARY)",
+            path.display()
+        )
+    };
+    let mut file = std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(path)
+        .with_context(context)?;
+    file.write_all(text.as_bytes()).with_context(context)?;
+    file.sync_all().with_context(context)
 }

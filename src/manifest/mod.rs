@@ -24,6 +24,7 @@ use std::sync::Arc;
 
 use yaml::Node;
 
+pub mod changed;
 pub mod rewrite;
 pub mod yaml;
 

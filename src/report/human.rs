@@ -187,6 +187,12 @@ pub fn render(report: &Report, color: Color, verbosity: Verbosity) -> String {
     out
 }
 
+/// The one-line verdict and counts that ends the human report, without colour (the GitHub and
+/// Markdown reports end with it too).
+pub fn summary_line(report: &Report) -> String {
+    summary(report, &Painter(Color::Never))
+}
+
 fn summary(report: &Report, p: &Painter) -> String {
     let (allowed, denied, errors) = report.counts();
     let mut parts = vec![format!(
@@ -213,6 +219,16 @@ fn summary(report: &Report, p: &Painter) -> String {
         parts.push(p.paint(
             Style::Error,
             &format!("{n} unreadable file{}", if n == 1 { "" } else { "s" }),
+        ));
+    }
+    if report.unchanged_documents > 0 {
+        let n = report.unchanged_documents;
+        parts.push(p.paint(
+            Style::Context,
+            &format!(
+                "{n} unchanged document{} not evaluated",
+                if n == 1 { "" } else { "s" }
+            ),
         ));
     }
     let verdict = match report.decision() {

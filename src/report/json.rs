@@ -28,6 +28,7 @@ struct Summary {
     errors: usize,
     warnings: usize,
     skipped_documents: usize,
+    unchanged_documents: usize,
 }
 
 #[derive(Serialize)]
@@ -109,6 +110,7 @@ pub fn render(report: &Report) -> String {
             errors,
             warnings: report.warnings(),
             skipped_documents: report.skipped_documents,
+            unchanged_documents: report.unchanged_documents,
         },
         stats: report.stats,
         images,

@@ -1,17 +1,21 @@
 //! Stage (6): the outcome of a run as data ([`Report`]), the stable diagnostic [`Code`]s, and
-//! the renderers ([`human`], [`json`]).
+//! the renderers ([`human`], [`json`], [`sarif`], [`github`], [`markdown`]).
 //!
 //! A denial is data, not an error: every finding is a [`Finding`] on the image it concerns,
 //! and the run's [`Decision`] is derived from them.
 
 use std::fmt;
+use std::path::{Component, Path, PathBuf};
 
-use crate::manifest::ImageSite;
+use crate::manifest::{ImageSite, Origin};
 use crate::reference::ImageRef;
 use crate::registry::Resolved;
 
+pub mod github;
 pub mod human;
 pub mod json;
+pub mod markdown;
+pub mod sarif;
 
 /// A stable, documented diagnostic code, or a code chosen by a policy rule.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -70,6 +74,15 @@ pub enum Code {
     BreakGlass,
     /// An exemption turned denials into warnings, or expired, or matched nothing.
     Exemption,
+    /// `check --locked`: the image is not in the evidence lock.
+    NotInLock,
+    /// `check --locked`: signers, trusted roots or policies changed since the lock was written.
+    LockStale,
+    /// `check --locked`: the image resolved to another digest or was decided otherwise than
+    /// the lock records.
+    LockMismatch,
+    /// `check --locked`: a tag in the lock now points elsewhere in the registry.
+    TagMovedSinceLock,
     /// A code from a policy rule (the shipped library's are documented; user rules choose
     /// their own). `policy` when a rule gave none.
     Rule(std::sync::Arc<str>),
@@ -105,6 +118,10 @@ impl Code {
         Code::PolicyError,
         Code::BreakGlass,
         Code::Exemption,
+        Code::NotInLock,
+        Code::LockStale,
+        Code::LockMismatch,
+        Code::TagMovedSinceLock,
     ];
 
     /// The documented code named `code`, or a policy rule's own code.
@@ -146,7 +163,69 @@ impl Code {
             Code::PolicyError => "policy-error",
             Code::BreakGlass => "break-glass",
             Code::Exemption => "exemption",
+            Code::NotInLock => "not-in-lock",
+            Code::LockStale => "lock-stale",
+            Code::LockMismatch => "lock-mismatch",
+            Code::TagMovedSinceLock => "tag-moved-since-lock",
             Code::Rule(code) => code,
+        }
+    }
+
+    /// One line: what the code means (SARIF `shortDescription`, the README table).
+    pub fn description(&self) -> &str {
+        match self {
+            Code::InvalidReference => "the `image:` value is not a valid reference",
+            Code::ImageNotFound => "the tag or digest does not exist in the registry",
+            Code::DigestMismatch => {
+                "a manifest body does not hash to the digest asked for or announced"
+            }
+            Code::TagMoved => "`repo:tag@digest` whose tag now points to another digest",
+            Code::RegistryUnauthorized => "the registry wants credentials or refused ours",
+            Code::RegistryTimeout => "the registry did not answer in time",
+            Code::RegistryUnavailable => "the registry failed (5xx, 429 or connection failures)",
+            Code::RegistryNotAllowed => {
+                "plain HTTP to a host not marked insecure, or a host without a layout when offline"
+            }
+            Code::InvalidRegistryResponse => "the registry answer is not the distribution API",
+            Code::ManifestTooLarge => "an image manifest larger than the limit",
+            Code::InvalidOciLayout => "an OCI layout on disk is broken",
+            Code::InvalidManifest => "a manifest file could not be read",
+            Code::UnpinnedImage => "an image reference without a digest",
+            Code::UnsignedImage => "a signature is required and the resolved digest has none",
+            Code::SignatureNotTrusted => {
+                "signatures were found but none was verified by a required signer"
+            }
+            Code::SignatureCheckFailed => "looking for signatures failed: could not decide",
+            Code::ProvenanceMissing => "no SLSA provenance was verified by a listed signer",
+            Code::UntrustedBuilder => "the provenance names a builder the rule does not trust",
+            Code::SourceRepositoryMismatch => {
+                "the provenance names another source repository than the rule expects"
+            }
+            Code::SourceRefNotAllowed => "the provenance's source ref is not allowed",
+            Code::SourceCommitMismatch => "the manifest claims another commit than the provenance",
+            Code::CommitNotReachable => "the commit is not reachable from an allowed branch or tag",
+            Code::CertificateProvenanceMismatch => {
+                "the keyless certificate disagrees with the provenance"
+            }
+            Code::ProvenanceCheckFailed => {
+                "looking for attestations or checking the clone failed: could not decide"
+            }
+            Code::PolicyError => "a policy failed to evaluate: could not decide",
+            Code::BreakGlass => "a break-glass annotation turned denials into warnings",
+            Code::Exemption => {
+                "an exemption turned denials into warnings, expired, or matched nothing"
+            }
+            Code::NotInLock => "`--locked`: the image is not in the evidence lock",
+            Code::LockStale => {
+                "`--locked`: signers, trusted roots or policies changed since the lock was written"
+            }
+            Code::LockMismatch => {
+                "`--locked`: another digest or decision than the lock records"
+            }
+            Code::TagMovedSinceLock => {
+                "`--locked`: a locked tag now points to another digest in the registry"
+            }
+            Code::Rule(_) => "a denial or warning from a policy rule",
         }
     }
 }
@@ -363,8 +442,82 @@ fn decision_of(severities: impl Iterator<Item = Severity>) -> Decision {
     })
 }
 
+/// Where the files of a report live, so that code hosts can place findings: SARIF, GitHub
+/// annotations and Markdown name files relative to the repository root (`%SRCROOT%`), which
+/// is not always the directory `check` ran in.
+#[derive(Debug, Clone)]
+pub struct SourceRoot {
+    root: PathBuf,
+    cwd: PathBuf,
+}
+
+impl SourceRoot {
+    /// `root` is the repository's top directory; relative paths in the report are relative to
+    /// `cwd`.
+    pub fn new(root: PathBuf, cwd: PathBuf) -> Self {
+        let root = std::fs::canonicalize(&root).unwrap_or(root);
+        Self { root, cwd }
+    }
+
+    /// The path of a manifest relative to the root, with `/` separators; `None` for standard
+    /// input, a named text, or a file outside the root.
+    pub fn relative(&self, origin: &Origin) -> Option<String> {
+        match origin {
+            Origin::File(path) => self.relative_path(path),
+            Origin::Stdin | Origin::Named(_) => None,
+        }
+    }
+
+    /// Like [`SourceRoot::relative`] for a path as a report writes it (a [`FileError`]'s
+    /// `file`); `None` also when no such file exists (standard input).
+    pub fn relative_file(&self, file: &str) -> Option<String> {
+        let path = Path::new(file);
+        if !self.cwd.join(path).exists() {
+            return None;
+        }
+        self.relative_path(path)
+    }
+
+    /// The root-relative path when there is one, else the origin as the human report shows it.
+    pub fn display(&self, origin: &Origin) -> String {
+        self.relative(origin).unwrap_or_else(|| origin.to_string())
+    }
+
+    fn relative_path(&self, path: &Path) -> Option<String> {
+        let absolute = self.cwd.join(path);
+        // Symbolic links resolved when the file exists, so that the root (from `git`, also
+        // resolved) is a prefix; lexically otherwise.
+        let absolute = std::fs::canonicalize(&absolute).unwrap_or_else(|_| lexical(&absolute));
+        let rest = absolute.strip_prefix(&self.root).ok()?;
+        let parts: Vec<String> = rest
+            .components()
+            .map(|c| c.as_os_str().to_string_lossy().into_owned())
+            .collect();
+        if parts.is_empty() {
+            return None;
+        }
+        Some(parts.join("/"))
+    }
+}
+
+/// `a/./b/../c` -> `a/c`, without touching the file system.
+fn lexical(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for c in path.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other.as_os_str()),
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
 
     #[test]
@@ -402,5 +555,34 @@ mod tests {
         );
         assert_eq!(decision_of(std::iter::empty()), Decision::Allow);
         assert_eq!(Decision::Deny.exit_code(), 1);
+    }
+
+    #[test]
+    fn source_root_names_files_relative_to_the_root_with_slashes() {
+        let dir = tempfile::tempdir().unwrap();
+        let sub = dir.path().join("apps/web");
+        std::fs::create_dir_all(&sub).unwrap();
+        std::fs::write(sub.join("d.yaml"), "x").unwrap();
+        let root = SourceRoot::new(dir.path().to_path_buf(), sub.clone());
+        let file = |p: &str| Origin::File(PathBuf::from(p));
+        assert_eq!(
+            root.relative(&file("d.yaml")).as_deref(),
+            Some("apps/web/d.yaml")
+        );
+        assert_eq!(
+            root.relative(&file("./../web/d.yaml")).as_deref(),
+            Some("apps/web/d.yaml")
+        );
+        assert_eq!(root.relative(&file("/elsewhere/d.yaml")), None);
+        assert_eq!(root.relative(&Origin::Stdin), None);
+        assert_eq!(root.relative_file("<stdin>"), None);
+        assert_eq!(root.display(&Origin::Stdin), "<stdin>");
+    }
+
+    #[test]
+    fn every_code_has_a_description() {
+        for c in Code::ALL {
+            assert!(!c.description().is_empty(), "{c}");
+        }
     }
 }
