@@ -380,11 +380,14 @@ pub async fn evaluate_manifests(
             report
         })
         .collect();
+    // An exemption may serve an image in a document that `--changed-since` set aside: only a
+    // whole run can say an exemption is unused.
+    let whole_run = manifests.unchanged == 0;
     let notices = config
         .exemptions
         .iter()
         .zip(&exemptions_used)
-        .filter(|(_, used)| !**used)
+        .filter(|(_, used)| whole_run && !**used)
         .map(|(e, _)| {
             Finding::new(
                 Code::Exemption,
@@ -441,6 +444,13 @@ fn apply_decision(report: &mut ImageReport, decision: policy::Decision) {
             Code::SignatureCheckFailed | Code::ProvenanceCheckFailed | Code::PolicyError
         ) {
             finding.severity = Severity::Error;
+        }
+        // Evidence that failed its digest is a definite deny the gate reported already; the
+        // policy's "could not check" for the same evidence adds nothing and would turn the
+        // deny into a could-not-decide.
+        let tampered = already.iter().any(|c| c == Code::DigestMismatch.as_str());
+        if tampered && finding.severity == Severity::Error {
+            continue;
         }
         if !already.iter().any(|c| c == finding.code.as_str()) {
             report.findings.push(finding);
@@ -694,6 +704,11 @@ fn fact_findings(
     if config.requirements_for(&name).next().is_some() {
         match signatures.get(&image) {
             Some(Ok(checked)) => report.signatures = Some(Arc::clone(checked)),
+            // Evidence that does not hash to its digest was tampered with: a deny, as for
+            // the image manifest itself, not a could-not-decide.
+            Some(Err(e)) if matches!(**e, RegistryError::DigestMismatch { .. }) => {
+                report.findings.push(registry_finding(&image, e));
+            }
             Some(Err(e)) => {
                 let mut f = registry_finding(&image, e);
                 f.code = Code::SignatureCheckFailed;
@@ -713,6 +728,9 @@ fn fact_findings(
     if config.provenance_for(&name).next().is_some() {
         match attestations.get(&image) {
             Some(Ok(checked)) => report.attestations = Some(Arc::clone(checked)),
+            Some(Err(e)) if matches!(**e, RegistryError::DigestMismatch { .. }) => {
+                report.findings.push(registry_finding(&image, e));
+            }
             Some(Err(e)) => report.findings.push(
                 Finding::new(
                     Code::ProvenanceCheckFailed,

@@ -15,6 +15,7 @@ pub mod cli;
 pub mod config;
 pub mod gate;
 pub mod glob;
+pub mod lock;
 pub mod manifest;
 pub mod policy;
 pub mod provenance;

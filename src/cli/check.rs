@@ -1,14 +1,20 @@
 //! `supplygate check`: the pull-request check and the pre-sync hook.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
+use anyhow::Context as _;
 use clap::Args;
 
 use super::output::OutputArgs;
 use super::select::SelectArgs;
 use super::{progress_printer, Context};
 use crate::gate;
+use crate::lock::{self, Fingerprint, Lock};
+use crate::manifest::write_atomic;
 use crate::policy::input::Mode;
+use crate::registry::Registry;
+use crate::report::{Decision, Report};
 
 /// Arguments of `check`.
 #[derive(Debug, Args)]
@@ -23,6 +29,25 @@ pub(crate) struct CheckArgs {
     /// Where this runs; policies see it as `input.mode`
     #[arg(long, env = "SUPPLYGATE_MODE", value_enum, default_value_t = RunMode::Check)]
     mode: RunMode,
+    /// Write an evidence lock: every image's digest, signatures, attestations and decision, to
+    /// re-verify offline with --locked (not written when the run cannot decide)
+    #[arg(
+        long,
+        env = "SUPPLYGATE_WRITE_LOCK",
+        value_name = "FILE",
+        conflicts_with = "locked"
+    )]
+    write_lock: Option<PathBuf>,
+    /// Decide from this evidence lock, re-verifying it without registry reads; unless
+    /// --offline, also deny tags that moved since it was written (not with --changed-since:
+    /// every image is re-checked)
+    #[arg(
+        long,
+        env = "SUPPLYGATE_LOCKED",
+        value_name = "FILE",
+        conflicts_with = "changed_since"
+    )]
+    locked: Option<PathBuf>,
 }
 
 /// `input.mode` for `check`.
@@ -41,15 +66,100 @@ pub(crate) fn run(ctx: &Context, args: CheckArgs) -> anyhow::Result<u8> {
     };
     let policy = ctx.policy(mode)?;
     let mut manifests = gate::read_manifests(&args.paths, &ctx.config)?;
-    args.select.apply(&mut manifests)?;
+    args.select.apply(&args.paths, &mut manifests)?;
+    // Refused by clap already (`conflicts_with`); kept so that no selection can ever make a
+    // hook skip documents, which it would then admit unchecked.
+    if args.locked.is_some() && manifests.unchanged > 0 {
+        anyhow::bail!(
+            "--locked re-checks every image of the manifests, but {} document(s) were set \
+             aside as unchanged: drop --changed-since",
+            manifests.unchanged
+        );
+    }
+    if args.write_lock.is_some() && manifests.unchanged > 0 {
+        anyhow::bail!(
+            "--write-lock records every image of the manifests, but --changed-since set {} \
+             document(s) aside: drop --changed-since to write the lock",
+            manifests.unchanged
+        );
+    }
     let progress = progress_printer();
-    let report = ctx.runtime.block_on(gate::evaluate_manifests(
-        manifests,
-        &ctx.config,
-        &ctx.registry,
-        &policy,
-        &progress,
-    ));
+    let evaluate = |manifests, registry: &Arc<Registry>| {
+        ctx.runtime.block_on(gate::evaluate_manifests(
+            manifests,
+            &ctx.config,
+            registry,
+            &policy,
+            &progress,
+        ))
+    };
+    let report = if let Some(path) = &args.locked {
+        let lock = Arc::new(Lock::read(path)?);
+        let registry = Registry::from_lock(ctx.config.registry.clone(), Arc::clone(&lock))
+            .context("cannot set up the registry client")?;
+        let fingerprint = Fingerprint::new(&ctx.config, &policy.engine)?;
+        let mut report = evaluate(manifests, &Arc::new(registry));
+        lock.review(&mut report, &fingerprint);
+        if ctx.config.registry.offline {
+            lock::tags_not_checked(&lock, &mut report);
+        } else {
+            ctx.runtime
+                .block_on(lock::check_tags(&lock, &mut report, &ctx.registry));
+        }
+        report
+    } else if let Some(path) = &args.write_lock {
+        let registry = Arc::new(
+            Registry::new(ctx.config.registry.clone())
+                .context("cannot set up the registry client")?
+                .with_recorder(),
+        );
+        let report = evaluate(manifests, &registry);
+        if report.decision() == Decision::Error {
+            // No complete evidence to record: the report says why, then the run fails.
+            args.output.emit(ctx, &report)?;
+            anyhow::bail!(
+                "the lock `{}` was not written: the run could not decide; fix that and run again",
+                path.display()
+            );
+        }
+        write_lock(ctx, path, &registry, &report, &policy)?;
+        report
+    } else {
+        evaluate(manifests, &ctx.registry)
+    };
     args.output.emit(ctx, &report)?;
     Ok(report.decision().exit_code())
+}
+
+/// Writes the lock of an online run (allowed or denied: the decisions are recorded), atomically.
+fn write_lock(
+    ctx: &Context,
+    path: &std::path::Path,
+    registry: &Registry,
+    report: &Report,
+    policy: &gate::PolicyRun,
+) -> anyhow::Result<()> {
+    let lock = Lock::new(
+        registry.take_recording(),
+        report,
+        Fingerprint::new(&ctx.config, &policy.engine)?,
+        ctx.now,
+    );
+    let text = lock.json()?;
+    let existed = path.exists();
+    write_atomic(path, &text)
+        .with_context(|| format!("cannot write the lock `{}`", path.display()))?;
+    #[cfg(unix)]
+    if !existed {
+        // A new lock is committed next to the manifests: readable like them, not private.
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o644))
+            .with_context(|| format!("cannot set the permissions of `{}`", path.display()))?;
+    }
+    tracing::info!(
+        images = lock.images.len(),
+        "wrote the evidence lock `{}`",
+        path.display()
+    );
+    Ok(())
 }

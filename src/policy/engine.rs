@@ -11,6 +11,7 @@ use regorus::utils::limits::ExecutionTimerConfig;
 
 use super::{Decision, Limits, LoadErrors, PolicyError, TestFiles, Violation, PACKAGE_PREFIX};
 use crate::manifest::{self, Origin};
+use crate::reference::Digest;
 
 /// How many interpreter steps regorus takes between two looks at the clock.
 const TIMER_CHECK_INTERVAL: NonZeroU32 = NonZeroU32::MIN.saturating_add(15);
@@ -85,6 +86,7 @@ pub struct Engine {
     limits: Limits,
     rule_sets: Arc<Vec<RuleSet>>,
     tests: Arc<Vec<TestRule>>,
+    digest: Digest,
 }
 
 impl Loader {
@@ -322,6 +324,7 @@ impl Loader {
             data,
             mut errors,
         } = self;
+        let digest = library_digest(&modules, &data);
         let mut inner = regorus::Engine::new();
         inner.set_strict_builtin_errors(true);
         inner.set_gather_prints(true);
@@ -385,7 +388,45 @@ impl Loader {
             limits,
             rule_sets: Arc::new(rule_sets),
             tests: Arc::new(tests),
+            digest,
         })
+    }
+}
+
+/// `sha256` over what decides: every module's source and every data document, each hashed and
+/// the list sorted, so that neither file names (which depend on where `check` runs) nor the
+/// order of a directory walk change it.
+fn library_digest(modules: &[(String, String)], data: &[(String, serde_json::Value)]) -> Digest {
+    let mut parts: Vec<String> = modules
+        .iter()
+        .map(|(_, source)| format!("module {}", Digest::sha256_of(source.as_bytes())))
+        .chain(data.iter().map(|(_, value)| {
+            let mut value = value.clone();
+            // `data.supplygate.config` carries config line numbers for messages: a config edit
+            // that only moves lines decides nothing differently.
+            if let Some(config) = value
+                .get_mut(PACKAGE_PREFIX)
+                .and_then(|v| v.get_mut("config"))
+            {
+                strip_lines(config);
+            }
+            let text = serde_json::to_string(&value).unwrap_or_default();
+            format!("data {}", Digest::sha256_of(text.as_bytes()))
+        }))
+        .collect();
+    parts.sort();
+    Digest::sha256_of(parts.join("\n").as_bytes())
+}
+
+/// Removes every `line` key, at any depth.
+fn strip_lines(value: &mut serde_json::Value) {
+    match value {
+        serde_json::Value::Object(map) => {
+            map.remove("line");
+            map.values_mut().for_each(strip_lines);
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(strip_lines),
+        _ => {}
     }
 }
 
@@ -474,6 +515,12 @@ impl Engine {
     pub fn packages(&self) -> Vec<String> {
         let packages: BTreeSet<&str> = self.rule_sets.iter().map(|r| r.package.as_str()).collect();
         packages.into_iter().map(str::to_owned).collect()
+    }
+
+    /// `sha256` of the library: its modules' sources and its data documents (file names
+    /// aside). The evidence lock records it to notice a policy change.
+    pub fn digest(&self) -> &Digest {
+        &self.digest
     }
 
     /// The limits it was loaded with.

@@ -45,6 +45,7 @@ use std::time::Duration;
 
 use tokio::sync::OnceCell;
 
+use crate::lock::{Lock, Recording};
 use crate::reference::{Digest, ImageRef};
 
 /// How one registry host is reached.
@@ -430,6 +431,8 @@ impl<K: Eq + Hash, V: Clone> Cache<K, V> {
 
 /// Where one image's facts come from.
 enum Source<'a> {
+    /// The evidence lock: nothing else, no network.
+    Lock(&'a Lock),
     Layout(&'a Path),
     Network,
 }
@@ -451,6 +454,10 @@ pub struct Registry {
     /// once, so that concurrent lookups learn from it instead of each probing the API.
     referrers_probes: Mutex<HashMap<String, Arc<tokio::sync::Mutex<bool>>>>,
     cache_hits: AtomicU64,
+    /// What was fetched and verified, for `check --write-lock`.
+    recorder: Option<Mutex<Recording>>,
+    /// Answers come from this lock only (`check --locked`).
+    lock: Option<Arc<Lock>>,
 }
 
 impl std::fmt::Debug for Registry {
@@ -476,7 +483,66 @@ impl Registry {
             without_referrers_api: Mutex::new(HashSet::new()),
             referrers_probes: Mutex::new(HashMap::new()),
             cache_hits: AtomicU64::new(0),
+            recorder: None,
+            lock: None,
         })
+    }
+
+    /// This client, recording every answer it fetches and verifies (manifests, tags, blobs,
+    /// referrers listings) for an evidence lock; see [`Registry::take_recording`].
+    #[must_use]
+    pub fn with_recorder(mut self) -> Self {
+        self.recorder = Some(Mutex::new(Recording::default()));
+        self
+    }
+
+    /// A client that answers from `lock` only and never touches the network or a layout: a
+    /// tag, manifest, blob or referrers listing missing from the lock is not found, and every
+    /// object is checked against its digest as a network answer would be.
+    pub fn from_lock(
+        mut settings: RegistrySettings,
+        lock: Arc<Lock>,
+    ) -> Result<Self, RegistryError> {
+        settings.offline = true;
+        let mut registry = Self::new(settings)?;
+        registry.lock = Some(lock);
+        Ok(registry)
+    }
+
+    /// What was recorded so far (empty without [`Registry::with_recorder`]); the recorder
+    /// starts afresh.
+    pub fn take_recording(&self) -> Recording {
+        self.recorder
+            .as_ref()
+            .map(|r| std::mem::take(&mut *r.lock().unwrap_or_else(PoisonError::into_inner)))
+            .unwrap_or_default()
+    }
+
+    fn record(&self, f: impl FnOnce(&mut Recording)) {
+        if let Some(recorder) = &self.recorder {
+            f(&mut recorder.lock().unwrap_or_else(PoisonError::into_inner));
+        }
+    }
+
+    fn record_manifest(&self, image: &ImageRef, reference: &Reference, manifest: &Manifest) {
+        self.record(|r| {
+            if let Reference::Tag(tag) = reference {
+                r.tag(image, tag, &manifest.digest);
+            }
+            r.object(&manifest.digest, Some(&manifest.media_type), &manifest.body);
+        });
+    }
+
+    /// The digest `tag` of `image`'s repository points to now (a `HEAD`, or a verified `GET`
+    /// when the `HEAD` has no usable digest); cached like every answer.
+    pub async fn tag_digest(&self, image: &ImageRef, tag: &str) -> Result<Digest, RegistryError> {
+        match Reference::parse(tag) {
+            Some(Reference::Tag(_)) => self.cached_tag_digest(image, tag).await,
+            // Not a tag: nothing to ask.
+            _ => Err(RegistryError::NotFound {
+                image: image.to_string(),
+            }),
+        }
     }
 
     /// Resolves a reference to its digest (tag -> digest; a pinned reference is fetched by
@@ -547,8 +613,10 @@ impl Registry {
     ) -> Result<Vec<u8>, RegistryError> {
         let cache_key = (key(image, &digest.to_string()), max_bytes);
         self.blobs
-            .get_or_fetch(cache_key, &self.cache_hits, || {
-                self.fetch_blob(image, digest, max_bytes)
+            .get_or_fetch(cache_key, &self.cache_hits, || async {
+                let body = self.fetch_blob(image, digest, max_bytes).await?;
+                self.record(|r| r.object(digest, None, &body));
+                Ok(body)
             })
             .await
     }
@@ -568,8 +636,10 @@ impl Registry {
         // A space never appears in a tag or a digest: no clash with manifest keys.
         let cache_key = key(image, &format!("referrers {digest}"));
         self.referrers
-            .get_or_fetch(cache_key, &self.cache_hits, || {
-                self.fetch_referrers(image, digest)
+            .get_or_fetch(cache_key, &self.cache_hits, || async {
+                let found = self.fetch_referrers(image, digest).await?;
+                self.record(|r| r.referrers(image, digest, &found));
+                Ok(found)
             })
             .await
     }
@@ -583,6 +653,9 @@ impl Registry {
     }
 
     fn source(&self, image: &ImageRef) -> Result<Source<'_>, RegistryError> {
+        if let Some(lock) = &self.lock {
+            return Ok(Source::Lock(lock));
+        }
         let host = self
             .settings
             .hosts
@@ -625,6 +698,26 @@ impl Registry {
         let limit = self.settings.max_manifest_bytes;
         let name = image.to_string();
         let manifest = match self.source(image)? {
+            Source::Lock(lock) => {
+                let not_found = || RegistryError::NotFound {
+                    image: name.clone(),
+                };
+                let digest = match &reference {
+                    Reference::Tag(tag) => lock.tag(image, tag).ok_or_else(not_found)?,
+                    Reference::Digest(digest) => digest,
+                };
+                let object = lock.object(digest).ok_or_else(not_found)?;
+                if object.data.len() > limit {
+                    return Err(RegistryError::TooLarge { image: name, limit });
+                }
+                verify_manifest(
+                    &name,
+                    Some(digest),
+                    None,
+                    object.data.clone(),
+                    object.media_type.as_deref(),
+                )?
+            }
             Source::Layout(root) => {
                 let found = match &reference {
                     Reference::Tag(tag) => layout::tagged_manifest(root, image, tag, limit).await?,
@@ -647,6 +740,7 @@ impl Registry {
                     {
                         Ok(manifest) => {
                             self.remember(image, &reference, &manifest);
+                            self.record_manifest(image, &reference, &manifest);
                             return Ok(manifest);
                         }
                         // Tampering is a finding, not a reason to ask elsewhere.
@@ -666,6 +760,7 @@ impl Registry {
             }
         };
         self.remember(image, &reference, &manifest);
+        self.record_manifest(image, &reference, &manifest);
         Ok(manifest)
     }
 
@@ -714,8 +809,10 @@ impl Registry {
         tag: &str,
     ) -> Result<Digest, RegistryError> {
         self.tags
-            .get_or_fetch(key(image, tag), &self.cache_hits, || {
-                self.fetch_tag_digest(image, tag)
+            .get_or_fetch(key(image, tag), &self.cache_hits, || async {
+                let digest = self.fetch_tag_digest(image, tag).await?;
+                self.record(|r| r.tag(image, tag, &digest));
+                Ok(digest)
             })
             .await
     }
@@ -723,8 +820,17 @@ impl Registry {
     /// A tag's digest without its body: `HEAD`, or a verified `GET` when the `HEAD` fails or
     /// has no usable `Docker-Content-Digest`.
     async fn fetch_tag_digest(&self, image: &ImageRef, tag: &str) -> Result<Digest, RegistryError> {
-        if let Source::Layout(root) = self.source(image)? {
-            return Ok(layout::tag_digest(root, image, tag).await?.0);
+        match self.source(image)? {
+            Source::Lock(lock) => {
+                return lock
+                    .tag(image, tag)
+                    .cloned()
+                    .ok_or_else(|| RegistryError::NotFound {
+                        image: image.to_string(),
+                    })
+            }
+            Source::Layout(root) => return Ok(layout::tag_digest(root, image, tag).await?.0),
+            Source::Network => {}
         }
         let name = image.to_string();
         let reference = Reference::Tag(tag.to_owned());
@@ -758,6 +864,7 @@ impl Registry {
             {
                 Ok(manifest) => {
                     let digest = manifest.digest.clone();
+                    self.record_manifest(image, &reference, &manifest);
                     self.manifests
                         .fill(key(image, &digest.to_string()), manifest);
                     return Ok(digest);
@@ -775,10 +882,33 @@ impl Registry {
         digest: &Digest,
         max_bytes: usize,
     ) -> Result<Vec<u8>, RegistryError> {
-        if let Source::Layout(root) = self.source(image)? {
-            return Ok(layout::blob(root, image, digest, max_bytes).await?.body);
-        }
         let name = image.to_string();
+        match self.source(image)? {
+            Source::Lock(lock) => {
+                let object = lock.object(digest).ok_or_else(|| RegistryError::NotFound {
+                    image: name.clone(),
+                })?;
+                if object.data.len() > max_bytes {
+                    return Err(RegistryError::TooLarge {
+                        image: name,
+                        limit: max_bytes,
+                    });
+                }
+                let actual = digest.same_algorithm_of(&object.data);
+                if actual != *digest {
+                    return Err(RegistryError::DigestMismatch {
+                        image: name,
+                        expected: digest.clone(),
+                        actual,
+                    });
+                }
+                return Ok(object.data.clone());
+            }
+            Source::Layout(root) => {
+                return Ok(layout::blob(root, image, digest, max_bytes).await?.body)
+            }
+            Source::Network => {}
+        }
         let mut last = None;
         for endpoint in self.http.endpoints(image)? {
             let outcome = self
@@ -816,6 +946,8 @@ impl Registry {
         let name = image.to_string();
         let limit = self.settings.max_manifest_bytes;
         let mut found = match self.source(image)? {
+            // Absent: no listing was needed when the lock was written; none now either.
+            Source::Lock(lock) => lock.referrers(image, digest).unwrap_or_default().to_vec(),
             Source::Layout(root) => {
                 let mut found = self.tagged_referrers(image, digest).await?;
                 for descriptor in layout::subject_referrers(root, image, digest, limit).await? {
@@ -2317,5 +2449,96 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("invalid digest"));
+    }
+
+    #[tokio::test]
+    async fn answers_from_a_lock_what_it_recorded_without_a_request() {
+        let index = index_body();
+        let blob = b"signature payload".to_vec();
+        let blob_digest = Digest::sha256_of(&blob);
+        let server = Server::start({
+            let (index, blob) = (index.clone(), blob.clone());
+            move |r: &Request| match r.path() {
+                "/v2/team/app/manifests/v1" => honest(&index, OCI_INDEX),
+                p if p.starts_with("/v2/team/app/blobs/") => Reply::body(200, blob.clone()),
+                _ => Reply::status(404),
+            }
+        })
+        .await;
+        let settings = settings_for(&[&server]);
+        let online = Registry::new(settings.clone()).unwrap().with_recorder();
+        let img = image(&server, "team/app:v1");
+        let resolved = online.resolve(&img).await.unwrap();
+        assert_eq!(online.blob(&img, &blob_digest, 1024).await.unwrap(), blob);
+        let missing = image(&server, "team/app:gone");
+        assert_eq!(
+            online.resolve(&missing).await.unwrap_err().code(),
+            "image-not-found"
+        );
+        let lock = crate::lock::Lock::new(
+            online.take_recording(),
+            &crate::report::Report::default(),
+            crate::lock::Fingerprint {
+                trust: Digest::sha256_of(b"t"),
+                policy: Digest::sha256_of(b"p"),
+            },
+            jiff::Timestamp::UNIX_EPOCH,
+        );
+        let text = lock.to_json();
+        let path = Path::new("test.lock");
+        let lock = crate::lock::Lock::parse(text.as_bytes(), path).unwrap();
+        let before = server.requests().len();
+
+        let locked = Registry::from_lock(settings.clone(), Arc::new(lock)).unwrap();
+        assert_eq!(locked.resolve(&img).await.unwrap(), resolved);
+        assert_eq!(locked.blob(&img, &blob_digest, 1024).await.unwrap(), blob);
+        assert_eq!(
+            locked.tag_digest(&img, "v1").await.unwrap(),
+            resolved.digest
+        );
+        // Absent from the lock: not found (as when it was recorded), never a request.
+        assert_eq!(
+            locked.resolve(&missing).await.unwrap_err().code(),
+            "image-not-found"
+        );
+        assert_eq!(
+            locked
+                .blob(&img, &Digest::sha256_of(b"other"), 1024)
+                .await
+                .unwrap_err()
+                .code(),
+            "image-not-found"
+        );
+        assert_eq!(
+            locked.blob(&img, &blob_digest, 4).await.unwrap_err().code(),
+            "manifest-too-large"
+        );
+        assert_eq!(server.requests().len(), before);
+        assert_eq!(locked.stats().requests, 0);
+
+        // An object edited in the lock is a digest mismatch, for manifests and blobs alike.
+        let b64 = base64::engine::general_purpose::STANDARD;
+        let edited = text
+            .replace(
+                &b64.encode(index.as_bytes()),
+                &b64.encode(format!("{index} ")),
+            )
+            .replace(&b64.encode(&blob), &b64.encode(b"forged payload"));
+        assert_ne!(edited, text);
+        let lock = crate::lock::Lock::parse(edited.as_bytes(), path).unwrap();
+        let locked = Registry::from_lock(settings, Arc::new(lock)).unwrap();
+        assert_eq!(
+            locked.resolve(&img).await.unwrap_err().code(),
+            "digest-mismatch"
+        );
+        assert_eq!(
+            locked
+                .blob(&img, &blob_digest, 1024)
+                .await
+                .unwrap_err()
+                .code(),
+            "digest-mismatch"
+        );
+        assert_eq!(server.requests().len(), before);
     }
 }
