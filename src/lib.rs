@@ -14,6 +14,7 @@
 pub mod cli;
 pub mod config;
 pub mod gate;
+pub mod git;
 pub mod glob;
 pub mod lock;
 pub mod manifest;

@@ -1122,21 +1122,21 @@ fn clone_that_is_not_a_git_repository_fails_closed_with_exit_2() {
     );
 }
 
+/// A blob that does not hash to its digest is tampering (or a broken proxy): a deny naming
+/// the digest, as for a tampered image manifest, not a could-not-decide.
 #[test]
-fn attestation_blob_that_does_not_match_its_digest_fails_closed_with_exit_2() {
+fn attestation_blob_that_does_not_match_its_digest_is_denied_as_digest_mismatch() {
     let s = Scenario::new();
     let digest = s.image("team/app", "v1");
     let blobs = s.attest("team/app", &digest, &[s.att("team/app", &digest)]);
     s.registry.tamper_blob(&blobs[0], |bytes| bytes.push(b' '));
     let image = format!("{}/team/app:v1", s.host());
     let out = s.check("", &deployment("app", &image, &[]), &[]);
-    assert_eq!(out.code, 2, "{out:?}");
+    assert_eq!(out.code, 1, "{out:?}");
     let json = out.json();
-    assert_eq!(
-        codes(&images(&json)[0]),
-        vec!["provenance-check-failed"],
-        "{out:?}"
-    );
+    assert_eq!(json["decision"], "deny", "{out:?}");
+    assert_eq!(codes(&images(&json)[0]), vec!["digest-mismatch"], "{out:?}");
+    assert!(out.stdout.contains(&blobs[0]), "names the blob: {out:?}");
 }
 
 // ---------------------------------------------------------------- keyless provenance

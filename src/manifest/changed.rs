@@ -27,14 +27,11 @@
 
 use std::collections::{HashMap, HashSet};
 use std::ffi::{OsStr, OsString};
-use std::io::{Read as _, Write as _};
 use std::ops::Range;
 use std::path::{Component, Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
 
-/// How long one `git` command may run.
-pub const GIT_TIMEOUT: Duration = Duration::from_secs(30);
+pub use crate::git::GIT_TIMEOUT;
+use crate::git::{Discovery, Output, RunError};
 /// The most bytes of `git` output read (a file listing, or the old texts: an old text past it
 /// is not compared, and its file counts as new).
 const OUTPUT_MAX: u64 = 64 * 1024 * 1024;
@@ -271,7 +268,7 @@ impl Baseline {
         }
         let out = git(&self.root, &args, None)?;
         if !out.success {
-            return Err(out.failure("ls-tree"));
+            return Err(failure(out, "ls-tree"));
         }
         // A cut listing only makes files look new (evaluated): safe, but say so.
         if out.truncated {
@@ -299,7 +296,7 @@ impl Baseline {
             None,
         )?;
         if !diff.success {
-            return Err(diff.failure("diff --name-status"));
+            return Err(failure(diff, "diff --name-status"));
         }
         // A cut list can only miss renames, which makes files look new: safe, but say so.
         if diff.truncated {
@@ -415,7 +412,7 @@ impl Baseline {
         }
         let out = git(&self.root, &["cat-file", "--batch"], Some(input))?;
         if !out.success {
-            return Err(out.failure("cat-file --batch"));
+            return Err(failure(out, "cat-file --batch"));
         }
         Ok(parse_batch(&out.stdout))
     }
@@ -683,127 +680,29 @@ pub fn unchanged_documents(current: &str, baseline: &FileBaseline) -> Vec<Docume
     }
 }
 
-struct Output {
-    success: bool,
-    /// Standard output was longer than [`OUTPUT_MAX`] and is cut.
-    truncated: bool,
-    status: String,
-    stdout: Vec<u8>,
-    stderr: String,
-}
-
-impl Output {
-    fn failure(self, command: &str) -> ChangedError {
-        ChangedError::Failed {
-            command: command.to_owned(),
-            status: self.status,
-            stderr: self.stderr,
-        }
+fn failure(out: Output, command: &str) -> ChangedError {
+    ChangedError::Failed {
+        command: command.to_owned(),
+        status: out.status,
+        stderr: out.stderr,
     }
 }
 
-/// Runs `git -C dir <args>` hardened, with a timeout and bounded output; `input` is written to
-/// its standard input (else it reads nothing).
+/// Runs `git -C dir <args>` ([`crate::git::run`]) on work trees only; `input` is written to
+/// its standard input.
 fn git<S: AsRef<OsStr>>(
     dir: &Path,
     args: &[S],
     input: Option<Vec<u8>>,
 ) -> Result<Output, ChangedError> {
-    let mut child = Command::new("git")
-        .args(["--no-replace-objects", "--literal-pathspecs"])
-        .args([
-            "-c",
-            "core.fsmonitor=false",
-            "-c",
-            "core.hooksPath=/dev/null",
-            "-c",
-            "core.untrackedCache=false",
-            // A directory committed to look like a git dir is never a repository.
-            "-c",
-            "safe.bareRepository=explicit",
-        ])
-        .arg("-C")
-        .arg(dir)
-        .args(args)
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .env("GIT_TERMINAL_PROMPT", "0")
-        .env("GIT_OPTIONAL_LOCKS", "0")
-        .env("GIT_NO_LAZY_FETCH", "1")
-        .env("LC_ALL", "C")
-        .env_remove("GIT_DIR")
-        .env_remove("GIT_WORK_TREE")
-        .env_remove("GIT_COMMON_DIR")
-        .env_remove("GIT_INDEX_FILE")
-        .env_remove("GIT_OBJECT_DIRECTORY")
-        .env_remove("GIT_ALTERNATE_OBJECT_DIRECTORIES")
-        .env_remove("GIT_NAMESPACE")
-        .env_remove("GIT_EXTERNAL_DIFF")
-        .stdin(if input.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|cause| ChangedError::Spawn { cause })?;
-    // Every pipe on a thread, so that a full pipe never blocks the child or this process.
-    let writer = match (child.stdin.take(), input) {
-        (Some(mut stdin), Some(input)) => Some(std::thread::spawn(move || {
-            // git stops reading only when it fails, which its status says.
-            let _ = stdin.write_all(&input);
-        })),
-        _ => None,
+    let options = crate::git::Options {
+        discovery: Discovery::WorkTreeOnly,
+        output_max: OUTPUT_MAX,
+        input: input.as_deref(),
     };
-    let stdout = child.stdout.take().map(reader);
-    let stderr = child.stderr.take().map(reader);
-    let deadline = Instant::now() + GIT_TIMEOUT;
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(status)) => break status,
-            Ok(None) if Instant::now() >= deadline => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err(ChangedError::Timeout {
-                    command: args
-                        .first()
-                        .map(|a| a.as_ref().to_string_lossy().into_owned())
-                        .unwrap_or_default(),
-                });
-            }
-            Ok(None) => std::thread::sleep(Duration::from_millis(2)),
-            Err(cause) => return Err(ChangedError::Spawn { cause }),
-        }
-    };
-    if let Some(writer) = writer {
-        let _ = writer.join();
-    }
-    let collect = |h: Option<std::thread::JoinHandle<(Vec<u8>, bool)>>| {
-        h.and_then(|h| h.join().ok()).unwrap_or_default()
-    };
-    let (stderr, _) = collect(stderr);
-    let stderr = String::from_utf8_lossy(&stderr).into_owned();
-    let (stdout, truncated) = collect(stdout);
-    Ok(Output {
-        success: status.success(),
-        truncated,
-        status: status.to_string(),
-        stdout,
-        stderr: stderr.lines().next().unwrap_or_default().trim().to_owned(),
-    })
-}
-
-/// Reads at most [`OUTPUT_MAX`] bytes and drains the rest, so that the child never blocks on a
-/// full pipe; the flag says whether anything was dropped.
-fn reader<R: std::io::Read + Send + 'static>(
-    mut pipe: R,
-) -> std::thread::JoinHandle<(Vec<u8>, bool)> {
-    std::thread::spawn(move || {
-        let mut bytes = Vec::new();
-        let _ = (&mut pipe).take(OUTPUT_MAX).read_to_end(&mut bytes);
-        let dropped = std::io::copy(&mut pipe, &mut std::io::sink()).unwrap_or(0);
-        (bytes, dropped > 0)
+    crate::git::run(dir, args, options).map_err(|e| match e {
+        RunError::Spawn { cause } => ChangedError::Spawn { cause },
+        RunError::Timeout { command } => ChangedError::Timeout { command },
     })
 }
 

@@ -6,15 +6,11 @@
 //! `git` rather than `gix`: `gix` with only the features needed added 74 crates and about
 //! a minute of build time, and needs Rust 1.88 (this crate declares 1.86).
 
-use std::io::Read as _;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
 
 use super::slsa::is_full_commit;
-
-/// How long one `git` command may run.
-pub const GIT_TIMEOUT: Duration = Duration::from_secs(30);
+pub use crate::git::GIT_TIMEOUT;
+use crate::git::{self, Output};
 /// The most refs tested for ancestry in one call.
 pub const REFS_MAX: usize = 2000;
 /// The most bytes of `git` output read.
@@ -196,7 +192,7 @@ pub fn commit_reachable(
         stderr: e.to_string().to_lowercase(),
     })?;
     let shallow = match run(clone, &["rev-parse", "--is-shallow-repository"]) {
-        Ok(out) if out.success => out.stdout,
+        Ok(out) if out.success => out.text(),
         Ok(out) => {
             return Err(GitError::NotARepository {
                 clone: clone.to_owned(),
@@ -226,10 +222,10 @@ pub fn commit_reachable(
         ],
     )?;
     if !listed.success {
-        return Err(listed.failure("for-each-ref"));
+        return Err(failure(listed, "for-each-ref"));
     }
+    let listed = listed.text();
     let candidates = listed
-        .stdout
         .lines()
         .filter(|name| allowed(name, allowed_refs))
         .take(REFS_MAX)
@@ -254,7 +250,7 @@ pub fn commit_reachable(
                 })
             }
             Some(1) => {}
-            _ => return Err(out.failure("merge-base --is-ancestor")),
+            _ => return Err(failure(out, "merge-base --is-ancestor")),
         }
     }
     Ok(Reachability::NotReachable {
@@ -274,93 +270,30 @@ fn allowed(name: &str, patterns: &[RefPattern]) -> bool {
         .any(|p| p.matches(name) || as_branch.as_deref().is_some_and(|b| p.matches(b)))
 }
 
-struct Output {
-    success: bool,
-    code: Option<i32>,
-    status: String,
-    stdout: String,
-    stderr: String,
-}
-
-impl Output {
-    fn failure(self, command: &str) -> GitError {
-        GitError::Failed {
-            command: command.to_owned(),
-            status: self.status,
-            stderr: self.stderr,
-        }
+fn failure(out: Output, command: &str) -> GitError {
+    GitError::Failed {
+        command: command.to_owned(),
+        status: out.status,
+        stderr: out.stderr,
     }
 }
 
-/// Runs `git -C clone <args>` hardened, with a timeout.
+/// Runs `git -C clone <args>` ([`crate::git::run`]): a bare mirror is a fine clone, but no
+/// repository above `clone` is (a clone path inside some other checkout must not be answered
+/// from that checkout).
 fn run(clone: &Path, args: &[&str]) -> Result<Output, GitError> {
-    let mut command = Command::new("git");
-    // Never use a repository above `clone` (a clone path that is a subdirectory of some
-    // other checkout must not be answered from that checkout).
-    if let Some(parent) = clone.parent().filter(|p| !p.as_os_str().is_empty()) {
-        command.env("GIT_CEILING_DIRECTORIES", parent);
-    }
-    let mut child = command
-        .arg("--no-replace-objects")
-        .args([
-            "-c",
-            "core.fsmonitor=false",
-            "-c",
-            "core.hooksPath=/dev/null",
-        ])
-        .arg("-C")
-        .arg(clone)
-        .args(args)
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .env("GIT_TERMINAL_PROMPT", "0")
-        .env("GIT_OPTIONAL_LOCKS", "0")
-        .env("LC_ALL", "C")
-        .env_remove("GIT_DIR")
-        .env_remove("GIT_WORK_TREE")
-        .env_remove("GIT_OBJECT_DIRECTORY")
-        .env_remove("GIT_ALTERNATE_OBJECT_DIRECTORIES")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|cause| GitError::Spawn { cause })?;
-    // Read both pipes on threads so that a full pipe never blocks the child.
-    let stdout = child.stdout.take().map(reader);
-    let stderr = child.stderr.take().map(reader);
-    let deadline = Instant::now() + GIT_TIMEOUT;
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(status)) => break status,
-            Ok(None) if Instant::now() >= deadline => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err(GitError::Timeout {
-                    command: args.first().copied().unwrap_or_default().to_owned(),
-                });
-            }
-            Ok(None) => std::thread::sleep(Duration::from_millis(5)),
-            Err(cause) => return Err(GitError::Spawn { cause }),
-        }
+    let ceiling = clone
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(clone);
+    let options = git::Options {
+        discovery: git::Discovery::AnyBelow { ceiling },
+        output_max: OUTPUT_MAX,
+        input: None,
     };
-    let collect = |h: Option<std::thread::JoinHandle<String>>| {
-        h.and_then(|h| h.join().ok()).unwrap_or_default()
-    };
-    let stderr = collect(stderr);
-    Ok(Output {
-        success: status.success(),
-        code: status.code(),
-        status: status.to_string(),
-        stdout: collect(stdout),
-        stderr: stderr.lines().next().unwrap_or_default().trim().to_owned(),
-    })
-}
-
-fn reader<R: std::io::Read + Send + 'static>(pipe: R) -> std::thread::JoinHandle<String> {
-    std::thread::spawn(move || {
-        let mut bytes = Vec::new();
-        let _ = pipe.take(OUTPUT_MAX).read_to_end(&mut bytes);
-        String::from_utf8_lossy(&bytes).into_owned()
+    git::run(clone, args, options).map_err(|e| match e {
+        git::RunError::Spawn { cause } => GitError::Spawn { cause },
+        git::RunError::Timeout { command } => GitError::Timeout { command },
     })
 }
 
@@ -372,6 +305,8 @@ mod tests {
         clippy::panic,
         clippy::indexing_slicing
     )]
+    use std::process::Command;
+
     use super::*;
 
     fn git(dir: &Path, args: &[&str]) -> String {
