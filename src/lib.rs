@@ -24,3 +24,4 @@ pub mod reference;
 pub mod registry;
 pub mod report;
 pub mod verify;
+pub mod webhook;

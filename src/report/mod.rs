@@ -219,9 +219,7 @@ impl Code {
             Code::LockStale => {
                 "`--locked`: signers, trusted roots or policies changed since the lock was written"
             }
-            Code::LockMismatch => {
-                "`--locked`: another digest or decision than the lock records"
-            }
+            Code::LockMismatch => "`--locked`: another digest or decision than the lock records",
             Code::TagMovedSinceLock => {
                 "`--locked`: a locked tag now points to another digest in the registry"
             }

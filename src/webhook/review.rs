@@ -1,0 +1,460 @@
+//! AdmissionReview v1 in and out: decoding a review, finding the object's images, and turning
+//! per-image reports into the answer (denial message, warnings, JSONPatch).
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use kube_core::admission::{AdmissionRequest, AdmissionResponse, AdmissionReview, Operation};
+use kube_core::DynamicObject;
+use serde_json::{json, Value};
+
+use crate::config::Config;
+use crate::gate::{self, Manifests};
+use crate::manifest::{Origin, Source};
+use crate::report::{Decision, ImageReport, Severity};
+
+/// The API version of the reviews we answer.
+pub const API_VERSION: &str = "admission.k8s.io/v1";
+
+/// Most warnings returned (the API server may drop more anyway).
+const MAX_WARNINGS: usize = 20;
+/// Longest warning, in characters (the API server truncates beyond 256).
+const MAX_WARNING_CHARS: usize = 256;
+/// Longest denial message, in characters.
+const MAX_MESSAGE_CHARS: usize = 8 * 1024;
+
+/// Why a request body is not a review we can answer (HTTP 400).
+#[derive(Debug, thiserror::Error)]
+pub enum ReviewError {
+    /// Not JSON, or not shaped like an AdmissionReview.
+    #[error("the body is not an AdmissionReview: {0}")]
+    Json(#[source] serde_json::Error),
+    /// Another version or kind.
+    #[error("expected `kind: AdmissionReview` and `apiVersion: {API_VERSION}`, got `{kind}` `{api_version}` (hint: set `admissionReviewVersions: [v1]` in the webhook configuration)")]
+    Version {
+        /// The body's `apiVersion`.
+        api_version: String,
+        /// The body's `kind`.
+        kind: String,
+    },
+    /// No `request`.
+    #[error("the AdmissionReview has no `request`")]
+    NoRequest,
+    /// An empty `request.uid`: the answer could not be matched to it.
+    #[error("`request.uid` is empty")]
+    NoUid,
+}
+
+/// A decoded request.
+pub type Request = AdmissionRequest<DynamicObject>;
+
+/// Decodes a review body as kube-apiserver sends it.
+pub fn decode(body: &[u8]) -> Result<Request, ReviewError> {
+    let review: AdmissionReview<DynamicObject> =
+        serde_json::from_slice(body).map_err(ReviewError::Json)?;
+    if review.types.api_version != API_VERSION || review.types.kind != "AdmissionReview" {
+        return Err(ReviewError::Version {
+            api_version: review.types.api_version,
+            kind: review.types.kind,
+        });
+    }
+    let request: Request = review.try_into().map_err(|_| ReviewError::NoRequest)?;
+    if request.uid.is_empty() {
+        return Err(ReviewError::NoUid);
+    }
+    Ok(request)
+}
+
+/// What to do with a request before any image is looked at.
+#[derive(Debug)]
+pub(crate) enum Triage {
+    /// Allow without evaluating, for this reason (a metrics code).
+    Allow(&'static str),
+    /// Deny without evaluating (the object could not be read): code and message.
+    Deny(&'static str, String),
+    /// Evaluate these image sites.
+    Evaluate(Manifests),
+}
+
+/// `Kind namespace/name` of the request's object, as reports name it.
+pub(crate) fn object_name(request: &Request) -> String {
+    let ns = request.namespace.as_deref().unwrap_or_default();
+    let name = if request.name.is_empty() {
+        request
+            .object
+            .as_ref()
+            .and_then(|o| o.metadata.generate_name.clone())
+            .map(|g| format!("{g}*"))
+            .unwrap_or_default()
+    } else {
+        request.name.clone()
+    };
+    if ns.is_empty() {
+        format!("{} {name}", request.kind.kind)
+    } else {
+        format!("{} {ns}/{name}", request.kind.kind)
+    }
+}
+
+/// Reads the request's object (and, on UPDATE, the old one) for images.
+pub(crate) fn triage(request: &Request, config: &Config) -> Triage {
+    if !matches!(request.operation, Operation::Create | Operation::Update) {
+        return Triage::Allow("operation-not-checked");
+    }
+    let Some(object) = request.object.as_ref() else {
+        return Triage::Allow("no-object");
+    };
+    let name = object_name(request);
+    let manifests = match search(request, object, &name, config) {
+        Ok(m) => m,
+        Err(message) => return Triage::Deny("invalid-manifest", message),
+    };
+    if request.operation == Operation::Update {
+        if let Some(old) = request.old_object.as_ref() {
+            // An old object we cannot read is no reason to skip the new one: evaluate.
+            if let Ok(before) = search(request, old, &name, config) {
+                if images(&before) == images(&manifests) {
+                    return Triage::Allow("images-unchanged");
+                }
+            }
+        }
+    }
+    if manifests.sites.is_empty() {
+        return Triage::Allow("no-images");
+    }
+    Triage::Evaluate(manifests)
+}
+
+fn images(m: &Manifests) -> BTreeSet<(&str, &str)> {
+    m.sites
+        .iter()
+        .map(|s| (s.path.as_str(), s.image.as_str()))
+        .collect()
+}
+
+/// The object as a manifest text (JSON is YAML), with the request's namespace, kind and
+/// apiVersion filled in where the object leaves them out, searched for images.
+fn search(
+    request: &Request,
+    object: &DynamicObject,
+    name: &str,
+    config: &Config,
+) -> Result<Manifests, String> {
+    let mut value = serde_json::to_value(object)
+        .map_err(|e| format!("cannot read the object of `{name}`: {e}"))?;
+    let Some(map) = value.as_object_mut() else {
+        return Err(format!("the object of `{name}` is not a JSON object"));
+    };
+    let gvk = &request.kind;
+    let api_version = if gvk.group.is_empty() {
+        gvk.version.clone()
+    } else {
+        format!("{}/{}", gvk.group, gvk.version)
+    };
+    map.entry("apiVersion").or_insert(json!(api_version));
+    map.entry("kind").or_insert(json!(gvk.kind));
+    if let (Some(ns), Some(Value::Object(meta))) =
+        (request.namespace.as_ref(), map.get_mut("metadata"))
+    {
+        meta.entry("namespace").or_insert(json!(ns));
+    }
+    let source = Source {
+        origin: Arc::new(Origin::Named(name.to_owned())),
+        text: value.to_string(),
+    };
+    let manifests = gate::search_manifests(vec![Ok(source)], config);
+    if let Some(e) = manifests.file_errors.first() {
+        return Err(format!("cannot read the object of `{name}`: {}", e.message));
+    }
+    Ok(manifests)
+}
+
+/// The answer for the evaluated `reports`. In `audit`, a denial becomes an allow whose
+/// warnings say what would have been denied.
+pub(crate) fn respond(
+    request: &Request,
+    reports: &[Arc<ImageReport>],
+    audit: bool,
+    patch: Option<json_patch::Patch>,
+) -> (AdmissionResponse, Vec<String>) {
+    let failing: Vec<&ImageReport> = reports
+        .iter()
+        .map(AsRef::as_ref)
+        .filter(|r| r.decision() != Decision::Allow)
+        .collect();
+    let mut codes: Vec<String> = failing
+        .iter()
+        .flat_map(|r| r.findings.iter())
+        .filter(|f| f.severity != Severity::Warn)
+        .map(|f| f.code.as_str().to_owned())
+        .collect();
+    codes.sort();
+    codes.dedup();
+    let mut warnings: Vec<String> = Vec::new();
+    for r in reports {
+        for f in r.findings.iter().filter(|f| f.severity == Severity::Warn) {
+            warnings.push(format!("{}: [{}] {}", r.site.image, f.code, f.message));
+        }
+    }
+    let mut response = AdmissionResponse::from(request);
+    if failing.is_empty() {
+        if let Some(patch) = patch {
+            // Serialising a list of operations cannot fail; if it did, no patch is safe.
+            response = match response.with_patch(patch) {
+                Ok(r) => r,
+                Err(_) => AdmissionResponse::from(request),
+            };
+        }
+    } else if audit {
+        for r in &failing {
+            for f in r.findings.iter().filter(|f| f.severity != Severity::Warn) {
+                warnings.push(format!(
+                    "audit: would deny {}: [{}] {}",
+                    r.site.image, f.code, f.message
+                ));
+            }
+        }
+    } else {
+        response = response.deny(denial_message(&object_name(request), &failing));
+        response.result.reason = "Forbidden".into();
+        response.result.code = 403;
+    }
+    set_warnings(&mut response, warnings);
+    (response, codes)
+}
+
+/// An answer that says verification did not finish (deadline, overload): a deny, or in
+/// `audit` an allow with a warning.
+pub(crate) fn unfinished(request: &Request, why: &str, audit: bool) -> AdmissionResponse {
+    let mut response = AdmissionResponse::from(request);
+    if audit {
+        set_warnings(
+            &mut response,
+            vec![format!("audit: allowed unverified: {why}")],
+        );
+    } else {
+        response = response.deny(format!(
+            "supplygate denied {}: {why}; failing closed (hint: retry; if it persists, check \
+             the registry's health and the webhook's `--deadline`)",
+            object_name(request)
+        ));
+        response.result.reason = "Forbidden".into();
+        response.result.code = 403;
+    }
+    response
+}
+
+/// A deny without evaluation (the object could not be read).
+pub(crate) fn deny(request: &Request, message: String) -> AdmissionResponse {
+    let mut response = AdmissionResponse::from(request).deny(message);
+    response.result.reason = "Forbidden".into();
+    response.result.code = 403;
+    response
+}
+
+fn set_warnings(response: &mut AdmissionResponse, mut warnings: Vec<String>) {
+    if warnings.is_empty() {
+        return;
+    }
+    let extra = warnings.len().saturating_sub(MAX_WARNINGS);
+    warnings.truncate(MAX_WARNINGS);
+    for w in &mut warnings {
+        truncate_chars(w, MAX_WARNING_CHARS);
+    }
+    if extra > 0 {
+        warnings.push(format!("… and {extra} more warnings"));
+    }
+    response.warnings = Some(warnings);
+}
+
+/// `supplygate denied Deployment shop/web:` then one line per failing finding, with its hint.
+fn denial_message(object: &str, failing: &[&ImageReport]) -> String {
+    let mut message = format!("supplygate denied {object}:");
+    for r in failing {
+        let container = r
+            .site
+            .container
+            .as_deref()
+            .map(|c| format!("container `{c}` "))
+            .unwrap_or_default();
+        for f in r.findings.iter().filter(|f| f.severity != Severity::Warn) {
+            message.push_str(&format!(
+                "\n- {container}image `{}`: [{}] {}",
+                r.site.image, f.code, f.message
+            ));
+            if let Some(h) = &f.hint {
+                message.push_str(&format!(" (hint: {h})"));
+            }
+        }
+    }
+    truncate_chars(&mut message, MAX_MESSAGE_CHARS);
+    message
+}
+
+fn truncate_chars(s: &mut String, max: usize) {
+    if let Some((i, _)) = s.char_indices().nth(max) {
+        s.truncate(i);
+        s.push('…');
+    }
+}
+
+/// The JSONPatch that pins every allowed, resolved, tag-only image of the object to its
+/// digest (`repo:tag@sha256:…`), each guarded by a `test` of the current value. Sites whose
+/// path cannot be written as a JSON pointer, or whose value is not where the path says, are
+/// left alone.
+pub(crate) fn pin_patch(
+    object: &DynamicObject,
+    reports: &[Arc<ImageReport>],
+) -> Option<json_patch::Patch> {
+    let value = serde_json::to_value(object).ok()?;
+    let mut ops = Vec::new();
+    for r in reports {
+        let (Some(reference), Some(resolved)) = (&r.reference, &r.resolved) else {
+            continue;
+        };
+        if reference.digest().is_some() {
+            continue;
+        }
+        let Some(pointer) = json_pointer(&r.site.path) else {
+            continue;
+        };
+        if value.pointer(&pointer).and_then(Value::as_str) != Some(r.site.image.as_str()) {
+            continue;
+        }
+        let pinned = format!("{}@{}", r.site.image, resolved.digest);
+        ops.push(json!({"op": "test", "path": pointer, "value": r.site.image}));
+        ops.push(json!({"op": "replace", "path": pointer, "value": pinned}));
+    }
+    if ops.is_empty() {
+        return None;
+    }
+    serde_json::from_value(Value::Array(ops)).ok()
+}
+
+/// `spec.template.spec.containers[0].image` -> `/spec/template/spec/containers/0/image`.
+fn json_pointer(path: &str) -> Option<String> {
+    let mut out = String::new();
+    for part in path.split('.') {
+        let (key, indices) = match part.find('[') {
+            Some(i) => part.split_at(i),
+            None => (part, ""),
+        };
+        if key.is_empty() || key.contains([']', '"', '\'']) {
+            return None;
+        }
+        out.push('/');
+        out.push_str(&key.replace('~', "~0").replace('/', "~1"));
+        let mut rest = indices;
+        while let Some(stripped) = rest.strip_prefix('[') {
+            let end = stripped.find(']')?;
+            let index = stripped.get(..end)?;
+            if index.is_empty() || !index.bytes().all(|b| b.is_ascii_digit()) {
+                return None;
+            }
+            out.push('/');
+            out.push_str(index);
+            rest = stripped.get(end + 1..)?;
+        }
+        if !rest.is_empty() {
+            return None;
+        }
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
+    use super::*;
+
+    #[test]
+    fn paths_become_json_pointers() {
+        assert_eq!(
+            json_pointer("spec.template.spec.containers[0].image").as_deref(),
+            Some("/spec/template/spec/containers/0/image")
+        );
+        assert_eq!(
+            json_pointer("spec.jobTemplate.spec.template.spec.initContainers[12].image").as_deref(),
+            Some("/spec/jobTemplate/spec/template/spec/initContainers/12/image")
+        );
+        assert_eq!(json_pointer("a~b.c/d").as_deref(), Some("/a~0b/c~1d"));
+        assert_eq!(json_pointer("spec.containers[x].image"), None);
+        assert_eq!(json_pointer("spec..image"), None);
+        assert_eq!(json_pointer("spec.containers[0"), None);
+    }
+
+    #[test]
+    fn rejects_bodies_that_are_not_v1_reviews() {
+        assert!(matches!(decode(b"{"), Err(ReviewError::Json(_))));
+        assert!(matches!(decode(b"[]"), Err(ReviewError::Json(_))));
+        let v1beta1 = br#"{"kind":"AdmissionReview","apiVersion":"admission.k8s.io/v1beta1","request":{"uid":"u","kind":{"group":"","version":"v1","kind":"Pod"},"resource":{"group":"","version":"v1","resource":"pods"},"operation":"CREATE","userInfo":{}}}"#;
+        assert!(matches!(decode(v1beta1), Err(ReviewError::Version { .. })));
+        let no_request = br#"{"kind":"AdmissionReview","apiVersion":"admission.k8s.io/v1"}"#;
+        assert!(matches!(decode(no_request), Err(ReviewError::NoRequest)));
+    }
+
+    #[test]
+    fn decodes_the_fixtures_and_never_panics_on_a_cut_or_corrupted_body() {
+        let bodies = [
+            include_str!("../../fixtures/admission/deployment-create.json"),
+            include_str!("../../fixtures/admission/pod-init-containers-create.json"),
+            include_str!("../../fixtures/admission/cronjob-create.json"),
+            include_str!("../../fixtures/admission/deployment-update-image.json"),
+        ];
+        for body in bodies {
+            let request = decode(body.as_bytes()).unwrap();
+            assert!(!request.uid.is_empty());
+            assert!(request.object.is_some());
+            let bytes = body.as_bytes();
+            for cut in (0..bytes.len()).step_by(7) {
+                let _ = decode(bytes.get(..cut).unwrap_or_default());
+                let mut corrupted = bytes.to_vec();
+                if let Some(b) = corrupted.get_mut(cut) {
+                    *b = b"{}[]\":,0x"[cut % 9];
+                }
+                let _ = decode(&corrupted);
+            }
+        }
+    }
+
+    #[test]
+    fn an_update_of_replicas_only_is_not_evaluated() {
+        let body = include_str!("../../fixtures/admission/deployment-update-scale.json");
+        let request = decode(body.as_bytes()).unwrap();
+        assert!(matches!(
+            triage(&request, &Config::default()),
+            Triage::Allow("images-unchanged")
+        ));
+        let body = include_str!("../../fixtures/admission/deployment-update-image.json");
+        let request = decode(body.as_bytes()).unwrap();
+        let Triage::Evaluate(m) = triage(&request, &Config::default()) else {
+            panic!("an image change is evaluated");
+        };
+        assert_eq!(m.sites.len(), 1);
+        assert!(m.sites[0].image.ends_with("/team/app:v2"));
+        assert_eq!(m.sites[0].path, "spec.template.spec.containers[0].image");
+    }
+
+    #[test]
+    fn finds_init_containers_and_names_generated_pods() {
+        let body = include_str!("../../fixtures/admission/pod-init-containers-create.json");
+        let request = decode(body.as_bytes()).unwrap();
+        assert_eq!(object_name(&request), "Pod shop/web-5d9c7b8f64-*");
+        let Triage::Evaluate(m) = triage(&request, &Config::default()) else {
+            panic!("a new pod is evaluated");
+        };
+        let images: Vec<_> = m.sites.iter().map(|s| s.image.as_str()).collect();
+        assert_eq!(images.len(), 3, "{images:?}");
+        assert!(m
+            .sites
+            .iter()
+            .all(|s| s.resource.namespace.as_deref() == Some("shop")));
+    }
+
+    #[test]
+    fn truncates_on_character_boundaries() {
+        let mut s = "ééé".to_owned();
+        truncate_chars(&mut s, 2);
+        assert_eq!(s, "éé…");
+    }
+}

@@ -1,0 +1,850 @@
+//! The admission webhook end to end: `supplygate serve` started as a process with a generated
+//! certificate, a real TLS client posting AdmissionReview bodies as kube-apiserver sends them
+//! (`fixtures/admission/`), images in a real `docker-registry`, signatures from the test
+//! Sigstore. Assertions are on the AdmissionReview answers, HTTP statuses and `/metrics`.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+mod common;
+#[path = "common/pki.rs"]
+mod pki;
+
+use std::io::{BufRead as _, BufReader};
+use std::net::{SocketAddr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair, SanType};
+use serde_json::{json, Value};
+
+use common::TestRegistry;
+use pki::{push_signatures, TestSigstore, ISSUER, SUBJECT};
+
+/// The registry address the fixtures are written with.
+const FIXTURE_REGISTRY: &str = "127.0.0.1:5000";
+
+// ------------------------------------------------------------------ harness
+
+/// A CA and a serving certificate for 127.0.0.1 under it.
+struct ServingCert {
+    ca_pem: String,
+    cert_pem: String,
+    key_pem: String,
+}
+
+impl ServingCert {
+    fn new(ca_name: &str) -> Self {
+        let mut ca_params = CertificateParams::default();
+        ca_params
+            .distinguished_name
+            .push(DnType::CommonName, ca_name);
+        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().unwrap()).unwrap();
+        let mut params = CertificateParams::default();
+        params
+            .distinguished_name
+            .push(DnType::CommonName, "supplygate.supplygate.svc");
+        params.subject_alt_names = vec![
+            SanType::IpAddress("127.0.0.1".parse().unwrap()),
+            SanType::DnsName("supplygate.supplygate.svc".try_into().unwrap()),
+        ];
+        let key = KeyPair::generate().unwrap();
+        let cert = params.signed_by(&key, &ca).unwrap();
+        Self {
+            ca_pem: ca.pem(),
+            cert_pem: cert.pem(),
+            key_pem: key.serialize_pem(),
+        }
+    }
+
+    fn write(&self, dir: &Path) {
+        // Key first, then the certificate: a reload sees a complete pair once both changed.
+        std::fs::write(dir.join("tls.key"), &self.key_pem).unwrap();
+        std::fs::write(dir.join("tls.crt"), &self.cert_pem).unwrap();
+    }
+}
+
+/// A scratch directory with `supplygate.yaml`, the Sigstore trusted root and a certificate.
+struct Setup {
+    dir: tempfile::TempDir,
+    registry: TestRegistry,
+    sigstore: TestSigstore,
+    cert: ServingCert,
+}
+
+impl Setup {
+    /// A registry, a Sigstore, and a config requiring signer `release` for `team/**`.
+    fn new() -> Self {
+        let setup = Self {
+            dir: tempfile::tempdir().unwrap(),
+            registry: TestRegistry::start(),
+            sigstore: TestSigstore::new(),
+            cert: ServingCert::new("webhook test CA"),
+        };
+        setup
+            .sigstore
+            .write_trusted_root(&setup.path().join("root.json"));
+        setup.cert.write(setup.path());
+        setup.write_config(true, &[]);
+        setup
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Writes `supplygate.yaml`: the test registry (and `extra_hosts`) over HTTP, signer
+    /// `release`, and when `require` the requirement that `team/**` is signed by it.
+    fn write_config(&self, require: bool, extra_hosts: &[String]) {
+        let mut hosts = format!("  \"{}\":\n    insecure: true\n", self.registry.host());
+        for h in extra_hosts {
+            hosts.push_str(&format!("  \"{h}\":\n    insecure: true\n"));
+        }
+        let mut config = format!(
+            "registries:\n{hosts}\
+             network:\n  request_timeout: 5s\n  retries: 1\n\
+             signers:\n  release:\n    keyless:\n      issuer: \"{ISSUER}\"\n      subject: \"{SUBJECT}\"\n      trusted_root: root.json\n"
+        );
+        if require {
+            config.push_str(
+                "require:\n  - images: [\"127.0.0.1:*/team/**\"]\n    signers: [release]\n",
+            );
+        }
+        std::fs::write(self.path().join("supplygate.yaml"), config).unwrap();
+    }
+
+    /// Pushes a distinct image as `repo:tag`; returns its digest.
+    fn push(&self, repo: &str, tag: &str) -> String {
+        self.registry
+            .push_generated_many(repo, &[tag.to_owned()])
+            .pop()
+            .unwrap()
+    }
+
+    /// Pushes `repo:tag` and a genuine keyless signature for it; returns its digest.
+    fn push_signed(&self, repo: &str, tag: &str) -> String {
+        let digest = self.push(repo, tag);
+        let layer = self
+            .sigstore
+            .keyless(&self.registry.image(repo), &digest)
+            .sign();
+        push_signatures(&self.registry, repo, &digest, &[layer]);
+        digest
+    }
+
+    /// Starts `supplygate serve` here with `args` after the defaults.
+    fn serve(&self, args: &[&str]) -> Hook {
+        Hook::start(self.path(), &self.cert.ca_pem, args)
+    }
+
+    /// A fixture with the test registry's address in place of the fixtures' one.
+    fn fixture(&self, name: &str) -> Value {
+        let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("fixtures/admission")
+            .join(name);
+        let text = std::fs::read_to_string(path).unwrap();
+        serde_json::from_str(&text.replace(FIXTURE_REGISTRY, &self.registry.host())).unwrap()
+    }
+
+    /// The pod fixture (generateName, an init container, two containers) with `images`
+    /// for its containers in order (init first) and the namespace `namespace`.
+    fn pod(&self, namespace: &str, images: [&str; 3]) -> Value {
+        let mut review = self.fixture("pod-init-containers-create.json");
+        let host = self.registry.host();
+        set_namespace(&mut review, namespace);
+        let spec = &mut review["request"]["object"]["spec"];
+        spec["initContainers"][0]["image"] = json!(format!("{host}/{}", images[0]));
+        spec["containers"][0]["image"] = json!(format!("{host}/{}", images[1]));
+        spec["containers"][1]["image"] = json!(format!("{host}/{}", images[2]));
+        review
+    }
+}
+
+fn set_namespace(review: &mut Value, namespace: &str) {
+    review["request"]["namespace"] = json!(namespace);
+    review["request"]["object"]["metadata"]["namespace"] = json!(namespace);
+}
+
+/// A running `supplygate serve`; killed on drop.
+struct Hook {
+    child: Child,
+    addr: SocketAddr,
+    /// The CA clients trust.
+    ca_pem: String,
+    stderr: Arc<Mutex<String>>,
+}
+
+impl Hook {
+    fn start(dir: &Path, ca_pem: &str, args: &[&str]) -> Self {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_supplygate"))
+            .args([
+                "serve",
+                "--config",
+                "supplygate.yaml",
+                "--listen",
+                "127.0.0.1:0",
+                "--tls-cert",
+                "tls.crt",
+                "--tls-key",
+                "tls.key",
+            ])
+            .args(args)
+            .current_dir(dir)
+            .env_remove("SUPPLYGATE_CONFIG")
+            .env("DOCKER_CONFIG", dir.join(".docker-none"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let (tx, rx) = std::sync::mpsc::channel();
+        let reader = BufReader::new(child.stderr.take().unwrap());
+        let log = Arc::clone(&stderr);
+        std::thread::spawn(move || {
+            for line in reader.lines() {
+                let Ok(line) = line else { break };
+                if let Some(addr) = line.strip_prefix("listening on https://") {
+                    let _ = tx.send(addr.parse::<SocketAddr>().unwrap());
+                }
+                log.lock().unwrap().push_str(&(line + "\n"));
+            }
+        });
+        let addr = rx
+            .recv_timeout(Duration::from_secs(30))
+            .unwrap_or_else(|_| {
+                let _ = child.kill();
+                panic!(
+                    "`supplygate serve` did not start:\n{}",
+                    stderr.lock().unwrap()
+                )
+            });
+        Self {
+            child,
+            addr,
+            ca_pem: ca_pem.to_owned(),
+            stderr,
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("https://{}{path}", self.addr)
+    }
+
+    /// A fresh client (new connections) trusting only `ca_pem`.
+    fn client_trusting(ca_pem: &str) -> reqwest::Client {
+        reqwest::Client::builder()
+            .tls_certs_only([reqwest::Certificate::from_pem(ca_pem.as_bytes()).unwrap()])
+            .timeout(Duration::from_secs(30))
+            .build()
+            .unwrap()
+    }
+
+    fn client(&self) -> reqwest::Client {
+        Self::client_trusting(&self.ca_pem)
+    }
+
+    /// POSTs `body` to `path`; the status and the body text.
+    async fn post(&self, path: &str, body: Vec<u8>) -> (u16, String) {
+        let response = self
+            .client()
+            .post(self.url(path))
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("POST {path} failed: {e:?}\n{}", self.log()));
+        let status = response.status().as_u16();
+        (status, response.text().await.unwrap())
+    }
+
+    /// POSTs a review to `/validate` and returns its `response`.
+    async fn validate(&self, review: &Value) -> Value {
+        self.review("/validate", review).await
+    }
+
+    async fn review(&self, path: &str, review: &Value) -> Value {
+        let (status, body) = self.post(path, serde_json::to_vec(review).unwrap()).await;
+        assert_eq!(status, 200, "{body}\n{}", self.log());
+        let answer: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(answer["apiVersion"], "admission.k8s.io/v1");
+        assert_eq!(answer["kind"], "AdmissionReview");
+        assert_eq!(
+            answer["response"]["uid"], review["request"]["uid"],
+            "the answer must carry the request's uid"
+        );
+        answer["response"].clone()
+    }
+
+    async fn get(&self, path: &str) -> (u16, String) {
+        let response = self.client().get(self.url(path)).send().await.unwrap();
+        (response.status().as_u16(), response.text().await.unwrap())
+    }
+
+    /// The value of one sample of `/metrics` (`name{labels}` exactly as exposed); 0 if absent.
+    async fn metric(&self, sample: &str) -> f64 {
+        let (status, text) = self.get("/metrics").await;
+        assert_eq!(status, 200);
+        text.lines()
+            .find_map(|l| l.strip_prefix(sample)?.strip_prefix(' '))
+            .map(|v| v.trim().parse().unwrap())
+            .unwrap_or(0.0)
+    }
+
+    fn log(&self) -> String {
+        format!("--- serve stderr\n{}", self.stderr.lock().unwrap())
+    }
+
+    fn signal(&self, name: &str) {
+        let status = Command::new("kill")
+            .args([&format!("-{name}"), &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+
+    /// Waits (bounded) until `check` holds; panics with the server log if it never does.
+    async fn eventually<F, Fut>(&self, what: &str, mut check: F)
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = bool>,
+    {
+        let until = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < until {
+            if check().await {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("{what} never happened\n{}", self.log());
+    }
+}
+
+impl Drop for Hook {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn message(response: &Value) -> String {
+    response["status"]["message"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+fn warnings(response: &Value) -> Vec<String> {
+    response["warnings"]
+        .as_array()
+        .map(|w| w.iter().map(|s| s.as_str().unwrap().to_owned()).collect())
+        .unwrap_or_default()
+}
+
+/// A TCP server on 127.0.0.1 that accepts connections and never answers: a registry that
+/// hangs. Connections are held until the listener is dropped with the returned guard.
+fn hanging_registry() -> (String, Arc<Mutex<Vec<std::net::TcpStream>>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let host = listener.local_addr().unwrap().to_string();
+    let held = Arc::new(Mutex::new(Vec::new()));
+    let keep = Arc::clone(&held);
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            keep.lock().unwrap().push(stream);
+        }
+    });
+    (host, held)
+}
+
+// ------------------------------------------------------------------ decisions
+
+#[tokio::test(flavor = "multi_thread")]
+async fn allows_a_deployment_whose_image_is_signed_by_the_required_identity() {
+    let s = Setup::new();
+    s.push_signed("team/app", "v1");
+    let hook = s.serve(&[]);
+    let response = hook.validate(&s.fixture("deployment-create.json")).await;
+    assert_eq!(response["allowed"], true, "{response:#}\n{}", hook.log());
+    assert!(response.get("patch").is_none(), "/validate never patches");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn denies_a_pod_naming_each_unsigned_container_with_its_reason_and_hint() {
+    let s = Setup::new();
+    s.push_signed("team/app", "v1");
+    s.push("team/migrate", "v1");
+    s.push("team/sidecar", "v1");
+    let hook = s.serve(&[]);
+    let review = s.pod(
+        "shop",
+        ["team/migrate:v1", "team/app:v1", "team/sidecar:v1"],
+    );
+    let response = hook.validate(&review).await;
+    assert_eq!(response["allowed"], false, "{response:#}");
+    assert_eq!(response["status"]["code"], 403);
+    let message = message(&response);
+    assert!(
+        message.starts_with("supplygate denied Pod shop/web-5d9c7b8f64-*:"),
+        "{message}"
+    );
+    let host = s.registry.host();
+    assert!(
+        message.contains(&format!(
+            "container `migrate` image `{host}/team/migrate:v1`: [unsigned-image]"
+        )),
+        "{message}"
+    );
+    assert!(
+        message.contains(&format!(
+            "container `metrics` image `{host}/team/sidecar:v1`: [unsigned-image]"
+        )),
+        "{message}"
+    );
+    assert!(
+        !message.contains("team/app:v1"),
+        "the signed image is fine: {message}"
+    );
+    assert!(message.contains("(hint: "), "{message}");
+    assert_eq!(
+        hook.metric(
+            "supplygate_admission_decisions_total{result=\"denied\",code=\"unsigned-image\"}"
+        )
+        .await,
+        1.0
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn checks_the_images_of_a_cronjob() {
+    let s = Setup::new();
+    s.push("team/report", "v1");
+    let hook = s.serve(&[]);
+    let response = hook.validate(&s.fixture("cronjob-create.json")).await;
+    assert_eq!(response["allowed"], false, "{response:#}");
+    assert!(
+        message(&response).contains("supplygate denied CronJob batch/nightly-report:"),
+        "{response:#}"
+    );
+    s.push_signed("team/report", "v2");
+    let mut review = s.fixture("cronjob-create.json");
+    review["request"]["object"]["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"]
+        [0]["image"] = json!(s.registry.image("team/report:v2"));
+    let response = hook.validate(&review).await;
+    assert_eq!(response["allowed"], true, "{response:#}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_update_is_evaluated_only_when_its_images_change() {
+    let s = Setup::new();
+    // Neither image is signed: only an evaluation can deny.
+    s.push("team/app", "v1");
+    s.push("team/app", "v2");
+    let hook = s.serve(&[]);
+    let response = hook
+        .validate(&s.fixture("deployment-update-scale.json"))
+        .await;
+    assert_eq!(response["allowed"], true, "{response:#}");
+    assert_eq!(hook.metric("supplygate_verifications_total").await, 0.0);
+    assert_eq!(
+        hook.metric(
+            "supplygate_admission_decisions_total{result=\"allowed\",code=\"images-unchanged\"}"
+        )
+        .await,
+        1.0
+    );
+    let response = hook
+        .validate(&s.fixture("deployment-update-image.json"))
+        .await;
+    assert_eq!(response["allowed"], false, "{response:#}");
+    assert!(message(&response).contains("team/app:v2"), "{response:#}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn excluded_namespaces_are_allowed_without_evaluation() {
+    let s = Setup::new();
+    s.push("team/app", "v1");
+    let hook = s.serve(&["--namespace", "supplygate"]);
+    for namespace in ["kube-system", "supplygate"] {
+        let mut review = s.fixture("deployment-create.json");
+        set_namespace(&mut review, namespace);
+        let response = hook.validate(&review).await;
+        assert_eq!(response["allowed"], true, "{namespace}: {response:#}");
+    }
+    assert_eq!(hook.metric("supplygate_verifications_total").await, 0.0);
+    let response = hook.validate(&s.fixture("deployment-create.json")).await;
+    assert_eq!(response["allowed"], false, "shop is checked: {response:#}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_audit_namespace_allows_a_denied_image_with_a_warning() {
+    let s = Setup::new();
+    s.push("team/app", "v1");
+    let hook = s.serve(&["--audit-namespace", "staging"]);
+    let mut review = s.fixture("deployment-create.json");
+    set_namespace(&mut review, "staging");
+    let response = hook.validate(&review).await;
+    assert_eq!(response["allowed"], true, "{response:#}");
+    let warnings = warnings(&response);
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.starts_with("audit: would deny") && w.contains("[unsigned-image]")),
+        "{warnings:?}"
+    );
+}
+
+// ------------------------------------------------------------------ bad input
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_malformed_review_gets_http_400_with_the_reason() {
+    let s = Setup::new();
+    let hook = s.serve(&["--max-body-bytes", "65536"]);
+    let (status, body) = hook.post("/validate", b"{\"kind\": ".to_vec()).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("is not an AdmissionReview"), "{body}");
+
+    let mut v1beta1 = s.fixture("deployment-create.json");
+    v1beta1["apiVersion"] = json!("admission.k8s.io/v1beta1");
+    let (status, body) = hook
+        .post("/validate", serde_json::to_vec(&v1beta1).unwrap())
+        .await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("admissionReviewVersions"), "{body}");
+
+    let mut no_request = s.fixture("deployment-create.json");
+    no_request.as_object_mut().unwrap().remove("request");
+    let (status, body) = hook
+        .post("/validate", serde_json::to_vec(&no_request).unwrap())
+        .await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("no `request`"), "{body}");
+
+    let mut huge = s.fixture("deployment-create.json");
+    huge["request"]["object"]["metadata"]["annotations"]["big"] = json!("x".repeat(100_000));
+    let (status, body) = hook
+        .post("/validate", serde_json::to_vec(&huge).unwrap())
+        .await;
+    assert_eq!(status, 413, "{body}");
+
+    // Still serving after all that.
+    assert_eq!(hook.get("/healthz").await.0, 200);
+    assert_eq!(hook.metric("supplygate_http_bad_requests_total").await, 4.0);
+}
+
+// ------------------------------------------------------------------ deadline
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_verification_that_does_not_finish_in_time_is_denied_or_warned_in_audit() {
+    let s = Setup::new();
+    let (hanging, _held) = hanging_registry();
+    s.write_config(true, std::slice::from_ref(&hanging));
+    let hook = s.serve(&["--deadline", "1s", "--audit-namespace", "staging"]);
+    let mut review = s.fixture("deployment-create.json");
+    review["request"]["object"]["spec"]["template"]["spec"]["containers"][0]["image"] =
+        json!(format!("{hanging}/team/slow:v1"));
+    let response = hook.validate(&review).await;
+    assert_eq!(response["allowed"], false, "{response:#}");
+    assert!(
+        message(&response).contains("verification did not finish within 1000ms"),
+        "{response:#}"
+    );
+
+    set_namespace(&mut review, "staging");
+    let response = hook.validate(&review).await;
+    assert_eq!(response["allowed"], true, "{response:#}");
+    assert!(
+        warnings(&response)
+            .iter()
+            .any(|w| w.contains("allowed unverified: verification did not finish")),
+        "{response:#}"
+    );
+    assert_eq!(
+        hook.metric(
+            "supplygate_admission_decisions_total{result=\"denied\",code=\"deadline-exceeded\"}"
+        )
+        .await,
+        1.0
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sigterm_lets_a_review_in_flight_finish_then_exits() {
+    let s = Setup::new();
+    let (hanging, _held) = hanging_registry();
+    s.write_config(true, std::slice::from_ref(&hanging));
+    let mut hook = s.serve(&["--deadline", "2s"]);
+    let mut review = s.fixture("deployment-create.json");
+    review["request"]["object"]["spec"]["template"]["spec"]["containers"][0]["image"] =
+        json!(format!("{hanging}/team/slow:v1"));
+    let body = serde_json::to_vec(&review).unwrap();
+    let request = hook.client().post(hook.url("/validate")).body(body).send();
+    let in_flight = tokio::spawn(request);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    hook.signal("TERM");
+    let response = in_flight.await.unwrap().unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    let answer: Value = response.json().await.unwrap();
+    assert_eq!(answer["response"]["allowed"], false, "{answer:#}");
+    let until = Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(status) = hook.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < until, "did not exit\n{}", hook.log());
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "{status:?}\n{}", hook.log());
+}
+
+// ------------------------------------------------------------------ caching
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_repeated_review_is_answered_from_the_cache_without_registry_requests() {
+    let s = Setup::new();
+    s.push_signed("team/app", "v1");
+    let hook = s.serve(&[]);
+    let review = s.fixture("deployment-create.json");
+    assert_eq!(hook.validate(&review).await["allowed"], true);
+    let requests = hook.metric("supplygate_registry_requests_total").await;
+    assert!(requests > 0.0);
+    let logged = s.registry.logged_requests();
+    let response = hook.validate(&review).await;
+    assert_eq!(response["allowed"], true, "{response:#}");
+    assert_eq!(
+        hook.metric("supplygate_decision_cache_requests_total{result=\"hit\"}")
+            .await,
+        1.0
+    );
+    assert_eq!(hook.metric("supplygate_verifications_total").await, 1.0);
+    assert_eq!(
+        hook.metric("supplygate_registry_requests_total").await,
+        requests
+    );
+    assert_eq!(s.registry.logged_requests(), logged);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_moved_tag_is_seen_after_the_tag_ttl() {
+    let s = Setup::new();
+    s.push_signed("team/app", "v1");
+    let hook = s.serve(&["--tag-ttl", "1s"]);
+    let review = s.fixture("deployment-create.json");
+    assert_eq!(hook.validate(&review).await["allowed"], true);
+    // The tag now names another image, which nobody signed.
+    let other = common::GeneratedImage::new("another build", "amd64", None);
+    s.registry.upload_blob("team/app", &other.layer);
+    s.registry.upload_blob("team/app", &other.config);
+    s.registry
+        .put_manifest("team/app", "v1", common::OCI_MANIFEST, &other.manifest);
+    hook.eventually("the moved tag to be denied", || async {
+        hook.validate(&review).await["allowed"] == false
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn concurrent_reviews_of_a_new_image_share_one_verification() {
+    const REVIEWS: usize = 40;
+    let s = Setup::new();
+    s.push_signed("team/app", "v1");
+    s.push("team/migrate", "v1");
+    s.push("team/sidecar", "v1");
+    for tag in ["v8", "v9"] {
+        s.push_signed("team/app", tag);
+        s.push("team/migrate", tag);
+        s.push("team/sidecar", tag);
+    }
+    let hook = s.serve(&[]);
+    // What one review of this shape costs once the client knows the registry (v8 warms it
+    // up: the referrers API probe is made once per host), measured on a twin set (v9).
+    let warm_up = s.pod(
+        "shop",
+        ["team/migrate:v8", "team/app:v8", "team/sidecar:v8"],
+    );
+    assert_eq!(hook.validate(&warm_up).await["allowed"], false);
+    let before = hook.metric("supplygate_registry_requests_total").await;
+    let twin = s.pod(
+        "shop",
+        ["team/migrate:v9", "team/app:v9", "team/sidecar:v9"],
+    );
+    assert_eq!(hook.validate(&twin).await["allowed"], false);
+    let after_twin = hook.metric("supplygate_registry_requests_total").await;
+    let one_review = after_twin - before;
+    assert!(one_review > 0.0);
+    assert_eq!(hook.metric("supplygate_verifications_total").await, 6.0);
+
+    let review = s.pod(
+        "shop",
+        ["team/migrate:v1", "team/app:v1", "team/sidecar:v1"],
+    );
+    let body = serde_json::to_vec(&review).unwrap();
+    let client = hook.client();
+    let mut tasks = Vec::new();
+    for _ in 0..REVIEWS {
+        let request = client.post(hook.url("/validate")).body(body.clone()).send();
+        tasks.push(tokio::spawn(async move {
+            let answer: Value = request.await.unwrap().json().await.unwrap();
+            answer["response"]["allowed"].as_bool()
+        }));
+    }
+    for t in tasks {
+        assert_eq!(t.await.unwrap(), Some(false));
+    }
+    // One verification per image for all forty reviews, and no more registry requests
+    // than a single review needs.
+    assert_eq!(hook.metric("supplygate_verifications_total").await, 9.0);
+    assert_eq!(
+        hook.metric("supplygate_registry_requests_total").await - after_twin,
+        one_review,
+        "{}",
+        hook.log()
+    );
+    let shared = hook
+        .metric("supplygate_decision_cache_requests_total{result=\"hit\"}")
+        .await
+        + hook
+            .metric("supplygate_decision_cache_requests_total{result=\"coalesced\"}")
+            .await;
+    assert_eq!(shared, (3 * (REVIEWS - 1)) as f64);
+}
+
+// ------------------------------------------------------------------ mutate
+
+#[tokio::test(flavor = "multi_thread")]
+async fn mutate_pins_an_allowed_tag_to_its_verified_digest_and_is_off_by_default() {
+    let s = Setup::new();
+    let digest = s.push_signed("team/app", "v1");
+    let off = s.serve(&[]);
+    let review = s.fixture("deployment-create.json");
+    let (status, body) = off
+        .post("/mutate", serde_json::to_vec(&review).unwrap())
+        .await;
+    assert_eq!(status, 404, "{body}");
+    assert!(body.contains("--mutate"), "{body}");
+    drop(off);
+
+    let hook = s.serve(&["--mutate"]);
+    let response = hook.review("/mutate", &review).await;
+    assert_eq!(response["allowed"], true, "{response:#}");
+    assert_eq!(response["patchType"], "JSONPatch");
+    let patch: Value = serde_json::from_slice(
+        &base64::engine::general_purpose::STANDARD
+            .decode(response["patch"].as_str().unwrap())
+            .unwrap(),
+    )
+    .unwrap();
+    let image = s.registry.image("team/app:v1");
+    assert_eq!(
+        patch,
+        json!([
+            {"op": "test", "path": "/spec/template/spec/containers/0/image", "value": image},
+            {"op": "replace", "path": "/spec/template/spec/containers/0/image",
+             "value": format!("{image}@{digest}")},
+        ])
+    );
+}
+
+// ------------------------------------------------------------------ reloads
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_certificate_is_reloaded_when_its_files_change() {
+    let s = Setup::new();
+    let mut hook = s.serve(&["--tls-reload-interval", "200ms"]);
+    let rotated = ServingCert::new("rotated CA");
+    let before = Hook::client_trusting(&rotated.ca_pem)
+        .get(hook.url("/healthz"))
+        .send()
+        .await;
+    assert!(before.is_err(), "the new CA is not in use yet");
+    rotated.write(s.path());
+    hook.eventually("the rotated certificate to be served", || async {
+        Hook::client_trusting(&rotated.ca_pem)
+            .get(hook.url("/healthz"))
+            .send()
+            .await
+            .is_ok()
+    })
+    .await;
+    hook.ca_pem = rotated.ca_pem.clone();
+    assert_eq!(
+        hook.metric("supplygate_reloads_total{what=\"certificate\",result=\"ok\"}")
+            .await,
+        1.0
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sighup_reloads_the_config_and_policies() {
+    let s = Setup::new();
+    s.push("team/app", "v1");
+    s.write_config(false, &[]);
+    let hook = s.serve(&[]);
+    let review = s.fixture("deployment-create.json");
+    assert_eq!(
+        hook.validate(&review).await["allowed"],
+        true,
+        "nothing is required yet"
+    );
+    s.write_config(true, &[]);
+    hook.signal("HUP");
+    hook.eventually("the reload", || async {
+        hook.metric("supplygate_reloads_total{what=\"config\",result=\"ok\"}")
+            .await
+            == 1.0
+    })
+    .await;
+    let response = hook.validate(&review).await;
+    assert_eq!(response["allowed"], false, "{response:#}");
+    assert!(
+        message(&response).contains("[unsigned-image]"),
+        "{response:#}"
+    );
+
+    // A broken config keeps the last good one serving.
+    std::fs::write(s.path().join("supplygate.yaml"), "require: [oops\n").unwrap();
+    hook.signal("HUP");
+    hook.eventually("the failed reload", || async {
+        hook.metric("supplygate_reloads_total{what=\"config\",result=\"failed\"}")
+            .await
+            == 1.0
+    })
+    .await;
+    assert_eq!(hook.validate(&review).await["allowed"], false);
+    assert_eq!(hook.get("/readyz").await.0, 200);
+}
+
+// ------------------------------------------------------------------ logs
+
+#[tokio::test(flavor = "multi_thread")]
+async fn json_logs_record_each_review_without_the_requesting_user() {
+    let s = Setup::new();
+    s.push_signed("team/app", "v1");
+    let hook = s.serve(&["--log-format", "json"]);
+    let review = s.fixture("deployment-create.json");
+    assert_eq!(hook.validate(&review).await["allowed"], true);
+    let user = review["request"]["userInfo"]["username"].as_str().unwrap();
+    hook.eventually("the review to be logged", || async {
+        hook.stderr.lock().unwrap().contains("\"event\":\"review\"")
+    })
+    .await;
+    let log = hook.stderr.lock().unwrap().clone();
+    let line = log
+        .lines()
+        .find(|l| l.contains("\"event\":\"review\""))
+        .unwrap();
+    let event: Value = serde_json::from_str(line).unwrap();
+    assert_eq!(event["level"], "info");
+    assert_eq!(event["uid"], review["request"]["uid"]);
+    assert_eq!(event["object"], "Deployment shop/web");
+    assert_eq!(event["operation"], "CREATE");
+    assert_eq!(event["allowed"], true);
+    assert!(!log.contains(user), "{log}");
+    assert!(!log.contains("JTI="), "{log}");
+}
