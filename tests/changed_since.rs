@@ -11,34 +11,14 @@
 
 mod common;
 
+use common::Outcome;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use common::TestRegistry;
-use serde_json::Value;
-
-struct Outcome {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl std::fmt::Debug for Outcome {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "exit {}\n--- stdout\n{}--- stderr\n{}",
-            self.code, self.stdout, self.stderr
-        )
-    }
-}
 
 impl Outcome {
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.stdout)
-            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {self:?}"))
-    }
-
     /// `(file, line, decision)` of every evaluated image.
     fn evaluated(&self) -> Vec<(String, u64, String)> {
         self.json()["images"]
@@ -136,11 +116,7 @@ impl Repo {
             .stdin(Stdio::null())
             .output()
             .unwrap();
-        Outcome {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
+        Outcome::from_output(out)
     }
 
     fn run(&self, args: &[&str]) -> Outcome {

@@ -10,6 +10,8 @@
 
 mod common;
 
+use common::Outcome;
+
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
@@ -22,33 +24,6 @@ const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 struct Case {
     dir: tempfile::TempDir,
     stdin: Option<String>,
-}
-
-struct Outcome {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl Outcome {
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
-            panic!(
-                "stdout is not JSON ({e}):\n{}\n{}",
-                self.stdout, self.stderr
-            )
-        })
-    }
-}
-
-impl std::fmt::Debug for Outcome {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "exit {}\n--- stdout\n{}--- stderr\n{}",
-            self.code, self.stdout, self.stderr
-        )
-    }
 }
 
 impl Case {
@@ -114,11 +89,7 @@ impl Case {
                 .unwrap();
         }
         let out = child.wait_with_output().unwrap();
-        Outcome {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
+        Outcome::from_output(out)
     }
 }
 
@@ -169,11 +140,7 @@ fn demo(format: &str) -> Outcome {
         .env("NO_COLOR", "1")
         .output()
         .unwrap();
-    Outcome {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    Outcome::from_output(out)
 }
 
 #[test]

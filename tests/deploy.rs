@@ -19,24 +19,12 @@ use std::sync::Arc;
 use serde_json::Value;
 use supplygate::manifest::{yaml, Limits, Origin};
 
+mod common;
+
+use common::Outcome;
+
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 const SELF_CONFIG: &str = "fixtures/self/supplygate.yaml";
-
-struct Outcome {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl std::fmt::Debug for Outcome {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "exit {}\n--- stdout\n{}--- stderr\n{}",
-            self.code, self.stdout, self.stderr
-        )
-    }
-}
 
 /// Runs the binary in the repository root, with no ambient config and no credentials.
 fn supplygate(args: &[&str]) -> Outcome {
@@ -52,16 +40,7 @@ fn supplygate(args: &[&str]) -> Outcome {
         .stdin(Stdio::null())
         .output()
         .unwrap();
-    Outcome {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
-}
-
-fn json(out: &Outcome) -> Value {
-    serde_json::from_str(&out.stdout)
-        .unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {out:?}"))
+    Outcome::from_output(out)
 }
 
 /// Every YAML document of a file under the repository root, as JSON, read with supplygate's own
@@ -162,7 +141,7 @@ fn self_check_allows_every_image_in_deploy_pinned_and_signed() {
         "deploy/",
     ]);
     assert_eq!(out.code, 0, "{out:?}");
-    let report = json(&out);
+    let report = out.json();
     assert_eq!(report["decision"], "allow", "{out:?}");
     let images = report["images"].as_array().unwrap();
     let files: BTreeSet<&str> = images.iter().map(|i| i["file"].as_str().unwrap()).collect();
@@ -228,7 +207,7 @@ fn self_check_denies_a_pin_the_fixture_does_not_hold_and_an_image_from_elsewhere
         dir.path().to_str().unwrap(),
     ]);
     assert_eq!(out.code, 1, "{out:?}");
-    let report = json(&out);
+    let report = out.json();
     let codes: Vec<&str> = report["images"][0]["findings"]
         .as_array()
         .unwrap()
@@ -298,7 +277,7 @@ fn presync_check_reads_manifests_from_a_configmap_volume() {
     ]);
     assert_eq!(out.code, 0, "{out:?}");
     // Read once, through the visible link; the hidden copies are skipped.
-    let images = json(&out)["images"].as_array().unwrap().clone();
+    let images = out.json()["images"].as_array().unwrap().clone();
     assert_eq!(images.len(), 1, "{out:?}");
     assert!(images[0]["file"]
         .as_str()

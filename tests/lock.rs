@@ -11,6 +11,8 @@
 )]
 
 mod common;
+
+use common::Outcome;
 #[path = "common/pki.rs"]
 mod pki;
 
@@ -36,17 +38,7 @@ struct Case {
     app_digest: String,
 }
 
-struct Outcome {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
 impl Outcome {
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {self:?}"))
-    }
-
     /// `(image, [codes])` of every image of the JSON report.
     fn codes(&self) -> Vec<(String, Vec<String>)> {
         self.json()["images"]
@@ -71,16 +63,6 @@ impl Outcome {
             .find(|(i, _)| i.contains(image_part))
             .unwrap_or_else(|| panic!("no image `{image_part}`: {self:?}"))
             .1
-    }
-}
-
-impl std::fmt::Debug for Outcome {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "exit {}\n--- stdout\n{}\n--- stderr\n{}",
-            self.code, self.stdout, self.stderr
-        )
     }
 }
 
@@ -161,11 +143,7 @@ impl Case {
             .stdin(Stdio::null())
             .output()
             .unwrap();
-        Outcome {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
+        Outcome::from_output(out)
     }
 
     fn write_lock(&self) -> Outcome {

@@ -11,6 +11,8 @@
 
 mod common;
 
+use common::Outcome;
+
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -19,29 +21,6 @@ use common::TestRegistry;
 use serde_json::Value;
 
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
-
-struct Outcome {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl std::fmt::Debug for Outcome {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "exit {}\n--- stdout\n{}--- stderr\n{}",
-            self.code, self.stdout, self.stderr
-        )
-    }
-}
-
-impl Outcome {
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.stdout)
-            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {self:?}"))
-    }
-}
 
 fn run_in(dir: &Path, args: &[&str], env: &[(&str, &Path)]) -> Outcome {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_supplygate"));
@@ -57,11 +36,7 @@ fn run_in(dir: &Path, args: &[&str], env: &[(&str, &Path)]) -> Outcome {
         cmd.env(k, v);
     }
     let out = cmd.output().unwrap();
-    Outcome {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    Outcome::from_output(out)
 }
 
 /// The bundled demo (offline, OCI layouts): 4 allowed, 4 denied.

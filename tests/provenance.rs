@@ -11,6 +11,8 @@
 )]
 
 mod common;
+
+use common::Outcome;
 #[path = "common/pki.rs"]
 mod pki;
 
@@ -279,29 +281,6 @@ fn push_attestations(
 
 // ---------------------------------------------------------------- running the binary
 
-struct Outcome {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl Outcome {
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.stdout)
-            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{self:?}"))
-    }
-}
-
-impl std::fmt::Debug for Outcome {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "exit {}\n--- stdout\n{}--- stderr\n{}",
-            self.code, self.stdout, self.stderr
-        )
-    }
-}
-
 /// A real registry, a trusted CI key (`keys/ci.pub`) and a scratch directory to run the
 /// binary in.
 struct Scenario {
@@ -398,11 +377,7 @@ provenance:
             .stdin(Stdio::null())
             .output()
             .unwrap();
-        Outcome {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
+        Outcome::from_output(out)
     }
 }
 

@@ -11,6 +11,8 @@
 )]
 
 mod common;
+
+use common::Outcome;
 #[path = "common/pki.rs"]
 mod pki;
 
@@ -607,28 +609,7 @@ struct CliCase {
     dir: tempfile::TempDir,
 }
 
-struct Outcome {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl std::fmt::Debug for Outcome {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "exit {}\n--- stdout\n{}--- stderr\n{}",
-            self.code, self.stdout, self.stderr
-        )
-    }
-}
-
 impl Outcome {
-    fn json(&self) -> serde_json::Value {
-        serde_json::from_str(&self.stdout)
-            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {self:?}"))
-    }
-
     /// Every finding code of every image.
     fn codes(&self) -> Vec<String> {
         let json = self.json();
@@ -687,11 +668,7 @@ impl CliCase {
             .stdin(Stdio::null())
             .output()
             .unwrap();
-        Outcome {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
+        Outcome::from_output(out)
     }
 }
 

@@ -19,6 +19,8 @@
 )]
 
 mod common;
+
+use common::Outcome;
 #[path = "common/pki.rs"]
 mod pki;
 
@@ -211,28 +213,7 @@ struct Case {
     kept: Vec<tempfile::TempDir>,
 }
 
-struct Outcome {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl std::fmt::Debug for Outcome {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "exit {}\n--- stdout\n{}--- stderr\n{}",
-            self.code, self.stdout, self.stderr
-        )
-    }
-}
-
 impl Outcome {
-    fn json(&self) -> serde_json::Value {
-        serde_json::from_str(&self.stdout)
-            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {self:?}"))
-    }
-
     fn verified_by(&self) -> serde_json::Value {
         self.json()["images"][0]["signatures"]["facts"][0]["verified_by"].clone()
     }
@@ -376,11 +357,7 @@ impl Case {
             command.env(k, v);
         }
         let out = command.output().unwrap();
-        Outcome {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
+        Outcome::from_output(out)
     }
 }
 
