@@ -65,7 +65,7 @@ const KEYS_TUF: &[&str] = &[
     "insecure_fallback_to_embedded",
 ];
 const KEYS_REQUIRE: &[&str] = &["images", "signers"];
-const KEYS_HOST: &[&str] = &["insecure", "layout", "mirrors"];
+const KEYS_HOST: &[&str] = &["concurrency", "insecure", "layout", "mirrors"];
 const KEYS_NETWORK: &[&str] = &[
     "concurrency",
     "connect_timeout",
@@ -1050,6 +1050,7 @@ impl Validator {
                     }
                     "layout" => h.layout = self.path(v, key),
                     "mirrors" => h.mirrors = self.strings(v, key),
+                    "concurrency" => h.concurrency = self.count(v, key, 1, 1024),
                     _ => {}
                 }
             }
@@ -1442,6 +1443,8 @@ registries:
   demo.example:
     layout: layouts/demo
     mirrors: [mirror.example:5000]
+  mirror.example:5000:
+    concurrency: 2
 network:
   concurrency: 4
   connect_timeout: 500ms
@@ -1461,6 +1464,8 @@ limits:
         let demo = &c.registry.hosts["demo.example"];
         assert_eq!(demo.layout.as_deref(), Some(Path::new("conf/layouts/demo")));
         assert_eq!(demo.mirrors, vec!["mirror.example:5000"]);
+        assert_eq!(demo.concurrency, None);
+        assert_eq!(c.registry.hosts["mirror.example:5000"].concurrency, Some(2));
         assert_eq!(c.registry.concurrency, 4);
         assert_eq!(c.registry.connect_timeout, Duration::from_millis(500));
         assert_eq!(c.registry.request_timeout, Duration::from_secs(120));
@@ -1504,6 +1509,26 @@ limits:
         assert!(p[1].hint.as_deref().unwrap().contains("500ms"));
         assert!(p[2].message.contains("between 0 and 10"));
         assert!(p[3].message.contains("must be a mapping"));
+    }
+
+    #[test]
+    fn host_concurrency_is_a_whole_number_from_1_to_1024() {
+        let p = problems(
+            "registries:\n  a.example:\n    concurrency: 0\n  b.example:\n    concurrency: many\n  c.example:\n    concurrency: 1025\n  d.example:\n    concurrancy: 2\n",
+        );
+        let at: Vec<(usize, usize)> = p.iter().map(|p| (p.line, p.column)).collect();
+        assert_eq!(at, [(3, 18), (5, 18), (7, 18), (9, 5)], "{p:?}");
+        assert!(p[0].message.contains("between 1 and 1024"), "{:?}", p[0]);
+        assert!(p[1].message.contains("whole number"), "{:?}", p[1]);
+        assert!(p[2].message.contains("`concurrency` is 1025"), "{:?}", p[2]);
+        assert_eq!(p[3].hint.as_deref(), Some("did you mean `concurrency`?"));
+        let c = Config::parse(
+            "registries:\n  a.example:\n    concurrency: 1\n  b.example:\n    concurrency: 1024\n",
+            Path::new("x.yaml"),
+        )
+        .unwrap();
+        assert_eq!(c.registry.hosts["a.example"].concurrency, Some(1));
+        assert_eq!(c.registry.hosts["b.example"].concurrency, Some(1024));
     }
 
     #[test]

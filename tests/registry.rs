@@ -15,6 +15,7 @@ use std::sync::Arc;
 use common::{
     cosign_made, docker_config_empty, docker_config_with_basic, sha256_digest, TestRegistry,
 };
+use supplygate::config::Config;
 use supplygate::reference::{Digest, ImageRef};
 use supplygate::registry::{
     HostSettings, Platform, Registry, RegistryError, RegistrySettings, Resolved,
@@ -804,6 +805,43 @@ async fn resolve_all(client: Arc<Registry>, images: Vec<ImageRef>) -> Vec<Resolv
         &failures[..failures.len().min(3)]
     );
     out.into_iter().filter_map(|(_, r)| r.ok()).collect()
+}
+
+// ---- per-host concurrency ------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn host_concurrency_of_one_from_the_config_still_resolves_every_image() {
+    let registry = TestRegistry::start();
+    let tags: Vec<String> = (0..24).map(|i| format!("v{i}")).collect();
+    let mut expected = registry.push_generated_many("demo/serial", &tags);
+    let (index, _) = registry.push_generated_index("demo/serial-index:v1", 90);
+    expected.push(index);
+    let docker_config = docker_config_empty(&registry.scratch_dir().join("docker-empty"));
+    let text = format!(
+        "registries:\n  {}:\n    insecure: true\n    concurrency: 1\nnetwork:\n  concurrency: 16\n  docker_config: '{}'\n",
+        registry.host(),
+        docker_config.display()
+    );
+    let config = Config::parse(&text, &registry.scratch_dir().join("supplygate.yaml"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(config.registry.hosts[&registry.host()].concurrency, Some(1));
+    let client = Arc::new(client(config.registry));
+    let mut images: Vec<ImageRef> = tags
+        .iter()
+        .map(|tag| image_ref(&registry, &format!("demo/serial:{tag}")))
+        .collect();
+    images.push(image_ref(&registry, "demo/serial-index:v1"));
+    let before = registry.logged_requests();
+
+    let resolved = resolve_all(Arc::clone(&client), images).await;
+
+    let digests: Vec<String> = resolved.iter().map(|r| r.digest.to_string()).collect();
+    assert_eq!(digests, expected);
+    assert_eq!(resolved.last().unwrap().platforms.len(), 2);
+    // One `GET` per reference, as without the bound: waiting for a permit is not a retry.
+    let n = expected.len();
+    assert_eq!(registry.logged_requests() - before, n);
+    assert_eq!(client.stats().requests, n as u64);
 }
 
 // What `src/registry/mod.rs` promises, not counting authentication: `repo:tag` costs one `GET`

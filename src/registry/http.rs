@@ -1,11 +1,17 @@
 //! Stage (3): the OCI distribution API over HTTP: manifest GET/HEAD, blob GET (following
-//! storage redirects), with authentication, retries, timeouts, size limits and the global
-//! concurrency limit.
+//! storage redirects), with authentication, retries, timeouts, size limits and the
+//! concurrency limits (global and per host).
 //!
 //! One logical request goes: (authenticate up front when the host's challenge is known) ->
 //! attempt, retried with backoff on 429/5xx/connection errors/timeouts -> on a 401 with a
 //! challenge, authenticate and send once more. Every HTTP request, token requests and retries
 //! included, is counted.
+//!
+//! Each HTTP request holds, while it is in flight (headers and body), a permit of the host it
+//! is sent to, when that host has a `concurrency` of its own, and a permit of the global
+//! `network.concurrency`: the host's first, so that a request queued behind a busy host holds
+//! no global permit that requests to other hosts could use (and, always in this order, no two
+//! requests can wait for each other's permits). Backoff and `Retry-After` waits hold neither.
 
 use std::collections::hash_map::RandomState;
 use std::collections::{BTreeMap, HashMap};
@@ -25,7 +31,7 @@ use super::auth::{parse_challenge, AuthState, Challenge, TokenAnswer};
 use super::credentials::{Credential, CredentialStore, Secret};
 use super::media::{bare_content_type, manifest_accept, OCI_IMAGE_INDEX_MEDIA_TYPE};
 use super::{HostSettings, RegistryError, RegistrySettings};
-use crate::reference::{Digest, ImageRef};
+use crate::reference::{Digest, ImageRef, DOCKER_HUB, DOCKER_HUB_API};
 
 /// The longest wait a `Retry-After` may ask for.
 const MAX_RETRY_WAIT: Duration = Duration::from_secs(30);
@@ -127,10 +133,14 @@ type TokenLock = Arc<tokio::sync::Mutex<()>>;
 /// Held by the first request to a host; `true` once it has been answered.
 type FirstContact = Arc<tokio::sync::Mutex<bool>>;
 
-/// The HTTP side of the registry: one `reqwest::Client`, the semaphore, auth state, counters.
+/// The HTTP side of the registry: one `reqwest::Client`, the semaphores, auth state, counters.
 pub(crate) struct Http {
     client: reqwest::Client,
+    /// `network.concurrency`: requests in flight over all hosts.
     semaphore: Semaphore,
+    /// `registries.<host>.concurrency`, by `host[:port]` as [`url_host`] writes it (aliases
+    /// share one semaphore).
+    host_semaphores: HashMap<String, Arc<Semaphore>>,
     requests: AtomicU64,
     auth: AuthState,
     /// One lock per host and scope, so that concurrent requests fetch one token.
@@ -170,7 +180,8 @@ impl Http {
             })?;
         Ok(Self {
             client,
-            semaphore: Semaphore::new(settings.concurrency.max(1)),
+            semaphore: Semaphore::new(settings.concurrency.clamp(1, Semaphore::MAX_PERMITS)),
+            host_semaphores: host_semaphores(&settings.hosts),
             requests: AtomicU64::new(0),
             auth: AuthState::default(),
             token_locks: Mutex::new(HashMap::new()),
@@ -736,18 +747,24 @@ impl Http {
         }
     }
 
-    /// One HTTP request, under a semaphore permit, headers and body within the timeout.
+    /// One HTTP request, under its host's permit (if the host is bounded) and a global one,
+    /// acquired in that order; headers and body within the timeout.
     async fn attempt(
         &self,
         call: &Call<'_>,
         authorization: Option<&Secret>,
     ) -> Result<Fetched, Failure> {
-        let _permit = self.semaphore.acquire().await.map_err(|_| {
+        let closed = |_| {
             Failure::Fatal(RegistryError::Unavailable {
                 image: call.image.to_owned(),
                 reason: "the registry client is shutting down".to_owned(),
             })
-        })?;
+        };
+        let _host_permit = match self.host_semaphores.get(&url_host(&call.url)) {
+            Some(semaphore) => Some(semaphore.acquire().await.map_err(closed)?),
+            None => None,
+        };
+        let _permit = self.semaphore.acquire().await.map_err(closed)?;
         self.requests.fetch_add(1, Ordering::Relaxed);
         let mut request = self.client.request(call.method.clone(), call.url.clone());
         if let Some(accept) = call.accept {
@@ -802,6 +819,38 @@ impl Http {
             Err(_) => Err(Failure::Timeout),
         }
     }
+}
+
+/// One semaphore per host with a `concurrency`, under every name a request URL may give that
+/// host: `docker.io` is also `registry-1.docker.io` (its API host), and `host:443`/`host:80`
+/// is also `host` (a URL leaves a scheme's default port out). A name configured itself keeps
+/// its own entry; between two aliases, the first host in sorted order wins.
+fn host_semaphores(hosts: &BTreeMap<String, HostSettings>) -> HashMap<String, Arc<Semaphore>> {
+    let mut bounded = Vec::new();
+    for (host, settings) in hosts {
+        if let Some(limit) = settings.concurrency {
+            let semaphore = Arc::new(Semaphore::new(limit.clamp(1, Semaphore::MAX_PERMITS)));
+            bounded.push((host.as_str(), semaphore));
+        }
+    }
+    let mut semaphores: HashMap<String, Arc<Semaphore>> = bounded
+        .iter()
+        .map(|(host, semaphore)| ((*host).to_owned(), Arc::clone(semaphore)))
+        .collect();
+    let mut aliases = Vec::new();
+    for (host, semaphore) in &bounded {
+        let bare = host
+            .strip_suffix(":443")
+            .or_else(|| host.strip_suffix(":80"));
+        let api = (*host == DOCKER_HUB).then_some(DOCKER_HUB_API);
+        for alias in [bare, api].into_iter().flatten() {
+            aliases.push((alias.to_owned(), Arc::clone(semaphore)));
+        }
+    }
+    for (alias, semaphore) in aliases {
+        semaphores.entry(alias).or_insert(semaphore);
+    }
+    semaphores
 }
 
 fn base_url(image: &ImageRef, scheme: &str, host: &str) -> Result<Url, RegistryError> {
@@ -1053,6 +1102,34 @@ mod tests {
         assert!(!retryable(StatusCode::NOT_IMPLEMENTED));
         assert!(!retryable(StatusCode::NOT_FOUND));
         assert!(!retryable(StatusCode::UNAUTHORIZED));
+    }
+
+    #[test]
+    fn host_bounds_also_apply_under_the_names_urls_give_their_hosts() {
+        let bounded = |n| HostSettings {
+            concurrency: Some(n),
+            ..HostSettings::default()
+        };
+        let hosts = BTreeMap::from([
+            ("docker.io".to_owned(), bounded(2)),
+            ("ghcr.io:443".to_owned(), bounded(3)),
+            ("quay.io".to_owned(), HostSettings::default()),
+            ("r.example:80".to_owned(), bounded(4)),
+            ("r.example".to_owned(), bounded(5)),
+        ]);
+        let semaphores = host_semaphores(&hosts);
+        let permits = |host: &str| semaphores.get(host).map(|s| s.available_permits());
+        assert_eq!(permits("docker.io"), Some(2));
+        assert_eq!(permits(DOCKER_HUB_API), Some(2));
+        assert!(Arc::ptr_eq(
+            &semaphores["docker.io"],
+            &semaphores[DOCKER_HUB_API]
+        ));
+        assert_eq!(permits("ghcr.io"), Some(3));
+        assert_eq!(permits("quay.io"), None);
+        // A host configured itself keeps its own bound.
+        assert_eq!(permits("r.example"), Some(5));
+        assert_eq!(permits("r.example:80"), Some(4));
     }
 
     #[test]

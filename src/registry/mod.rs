@@ -57,6 +57,10 @@ pub struct HostSettings {
     pub layout: Option<PathBuf>,
     /// Hosts tried first, in order, before this one (pull-through mirrors).
     pub mirrors: Vec<String>,
+    /// Most requests in flight at once to this host; `None`: bounded only by
+    /// [`RegistrySettings::concurrency`], which applies as well when this is set. Every request
+    /// counts against the host it is sent to: a mirror's against the mirror's entry.
+    pub concurrency: Option<usize>,
 }
 
 /// Registry access settings (validated config).
@@ -64,7 +68,8 @@ pub struct HostSettings {
 pub struct RegistrySettings {
     /// Per host (`ghcr.io`, `127.0.0.1:5000`, `docker.io`).
     pub hosts: BTreeMap<String, HostSettings>,
-    /// Most requests in flight at once, over all hosts.
+    /// Most requests in flight at once, over all hosts (a host's own
+    /// [`HostSettings::concurrency`] applies as well).
     pub concurrency: usize,
     /// Connect timeout.
     pub connect_timeout: Duration,
@@ -1909,6 +1914,78 @@ mod tests {
             .unwrap();
         assert_eq!(resolved.digest, digest);
         assert_eq!(resolved.tag_digest, None);
+    }
+
+    /// A registry that takes a while over every manifest (its path is its marker).
+    fn slow(r: &Request) -> Reply {
+        honest(&manifest_body(r.path()), OCI_MANIFEST).delayed(Duration::from_millis(150))
+    }
+
+    /// Resolves every image at once; each must be the manifest `slow` serves for it.
+    async fn resolve_all_at_once(registry: &Arc<Registry>, images: Vec<ImageRef>) {
+        let mut tasks = tokio::task::JoinSet::new();
+        for img in images {
+            let registry = Arc::clone(registry);
+            tasks.spawn(async move {
+                let resolved = registry.resolve(&img).await;
+                (img, resolved)
+            });
+        }
+        while let Some(result) = tasks.join_next().await {
+            let (img, resolved) = result.unwrap();
+            let path = format!("/v2/{}/manifests/{}", img.repository(), img.tag().unwrap());
+            assert_eq!(
+                resolved.unwrap().digest,
+                Digest::sha256_of(manifest_body(&path).as_bytes()),
+                "{img}"
+            );
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn host_concurrency_bounds_that_host_and_leaves_others_to_the_global_bound() {
+        let bounded = Server::start(slow).await;
+        let free = Server::start(slow).await;
+        let mut settings = RegistrySettings {
+            concurrency: 8,
+            ..settings_for(&[&bounded, &free])
+        };
+        settings.hosts.get_mut(&bounded.host()).unwrap().concurrency = Some(2);
+        let registry = Arc::new(Registry::new(settings).unwrap());
+        let images = (0..10)
+            .flat_map(|i| [&bounded, &free].map(|s| image(s, &format!("app:v{i}"))))
+            .collect();
+        resolve_all_at_once(&registry, images).await;
+        assert_eq!(bounded.requests().len(), 10);
+        assert_eq!(free.requests().len(), 10);
+        assert_eq!(bounded.most_in_flight(), 2);
+        // Requests queued for the bounded host hold no global permit: the other host gets
+        // more than the bounded host's share of the 8.
+        assert!(free.most_in_flight() > 2, "{}", free.most_in_flight());
+        assert!(free.most_in_flight() <= 8, "{}", free.most_in_flight());
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn mirror_requests_count_against_the_mirrors_own_bound() {
+        let mirror = Server::start(slow).await;
+        let mut settings = settings_for(&[&mirror]);
+        settings.hosts.get_mut(&mirror.host()).unwrap().concurrency = Some(3);
+        settings.hosts.insert(
+            "origin.example".to_owned(),
+            HostSettings {
+                mirrors: vec![format!("http://{}", mirror.host())],
+                concurrency: Some(1),
+                ..HostSettings::default()
+            },
+        );
+        let registry = Arc::new(Registry::new(settings).unwrap());
+        let images = (0..10)
+            .map(|i| ImageRef::parse(&format!("origin.example/app:v{i}")).unwrap())
+            .collect();
+        resolve_all_at_once(&registry, images).await;
+        assert_eq!(mirror.requests().len(), 10);
+        // The mirror's 3, not the origin's 1.
+        assert_eq!(mirror.most_in_flight(), 3);
     }
 
     #[tokio::test]

@@ -4,6 +4,7 @@
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::indexing_slicing)]
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -52,6 +53,8 @@ pub(crate) enum Reply {
     },
     /// Never answers.
     Hang,
+    /// Answers the reply after a while (a slow registry), the request counted in flight.
+    Delayed(Duration, Box<Reply>),
 }
 
 impl Reply {
@@ -76,9 +79,42 @@ impl Reply {
             Self::Full { headers, .. } | Self::Unsized { headers, .. } => {
                 headers.push((name.to_owned(), value.to_owned()));
             }
+            Self::Delayed(_, reply) => {
+                let inner = std::mem::replace(reply.as_mut(), Self::Hang);
+                **reply = inner.header(name, value);
+            }
             Self::Hang => {}
         }
         self
+    }
+
+    /// This reply, sent `delay` after the request arrived.
+    pub(crate) fn delayed(self, delay: Duration) -> Self {
+        Self::Delayed(delay, Box::new(self))
+    }
+}
+
+/// Requests being answered now, and the most ever at once.
+#[derive(Debug, Default)]
+struct InFlight {
+    now: AtomicUsize,
+    most: AtomicUsize,
+}
+
+/// Counts one request in flight until dropped.
+struct InFlightGuard(Arc<InFlight>);
+
+impl InFlightGuard {
+    fn new(in_flight: &Arc<InFlight>) -> Self {
+        let now = in_flight.now.fetch_add(1, Ordering::SeqCst) + 1;
+        in_flight.most.fetch_max(now, Ordering::SeqCst);
+        Self(Arc::clone(in_flight))
+    }
+}
+
+impl Drop for InFlightGuard {
+    fn drop(&mut self) {
+        self.0.now.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
@@ -88,6 +124,7 @@ type Handler = dyn Fn(&Request) -> Reply + Send + Sync;
 pub(crate) struct Server {
     addr: SocketAddr,
     requests: Arc<Mutex<Vec<Request>>>,
+    in_flight: Arc<InFlight>,
     task: JoinHandle<()>,
 }
 
@@ -106,17 +143,31 @@ impl Server {
         let requests = Arc::new(Mutex::new(Vec::new()));
         let handler: Arc<Handler> = Arc::new(handler);
         let log = Arc::clone(&requests);
+        let in_flight = Arc::new(InFlight::default());
+        let counter = Arc::clone(&in_flight);
         let task = tokio::spawn(async move {
             let mut connections = JoinSet::new();
             while let Ok((stream, _)) = listener.accept().await {
-                connections.spawn(serve(stream, Arc::clone(&handler), Arc::clone(&log)));
+                connections.spawn(serve(
+                    stream,
+                    Arc::clone(&handler),
+                    Arc::clone(&log),
+                    Arc::clone(&counter),
+                ));
             }
         });
         Self {
             addr,
             requests,
+            in_flight,
             task,
         }
+    }
+
+    /// The most requests this server was answering at one time (from a request's arrival to
+    /// the end of its answer).
+    pub(crate) fn most_in_flight(&self) -> usize {
+        self.in_flight.most.load(Ordering::SeqCst)
     }
 
     /// `127.0.0.1:<port>`.
@@ -132,14 +183,25 @@ impl Server {
     }
 }
 
-async fn serve(mut stream: TcpStream, handler: Arc<Handler>, log: Arc<Mutex<Vec<Request>>>) {
+async fn serve(
+    mut stream: TcpStream,
+    handler: Arc<Handler>,
+    log: Arc<Mutex<Vec<Request>>>,
+    in_flight: Arc<InFlight>,
+) {
     let Some(request) = read_request(&mut stream).await else {
         return;
     };
+    let _counted = InFlightGuard::new(&in_flight);
     log.lock()
         .unwrap_or_else(PoisonError::into_inner)
         .push(request.clone());
-    let (status, headers, body, sized) = match handler(&request) {
+    let mut reply = handler(&request);
+    while let Reply::Delayed(delay, later) = reply {
+        tokio::time::sleep(delay).await;
+        reply = *later;
+    }
+    let (status, headers, body, sized) = match reply {
         Reply::Full {
             status,
             headers,
@@ -150,7 +212,7 @@ async fn serve(mut stream: TcpStream, handler: Arc<Handler>, log: Arc<Mutex<Vec<
             headers,
             body,
         } => (status, headers, body, false),
-        Reply::Hang => {
+        Reply::Hang | Reply::Delayed(..) => {
             tokio::time::sleep(Duration::from_secs(3600)).await;
             return;
         }
