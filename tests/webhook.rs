@@ -181,24 +181,31 @@ struct Hook {
     stderr: Arc<Mutex<String>>,
 }
 
+/// `supplygate serve` in `dir` (config, certificate and key there), `args` after the defaults.
+fn serve_command(dir: &Path, args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_supplygate"));
+    command
+        .args([
+            "serve",
+            "--config",
+            "supplygate.yaml",
+            "--listen",
+            "127.0.0.1:0",
+            "--tls-cert",
+            "tls.crt",
+            "--tls-key",
+            "tls.key",
+        ])
+        .args(args)
+        .current_dir(dir)
+        .env_remove("SUPPLYGATE_CONFIG")
+        .env("DOCKER_CONFIG", dir.join(".docker-none"));
+    command
+}
+
 impl Hook {
     fn start(dir: &Path, ca_pem: &str, args: &[&str]) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_supplygate"))
-            .args([
-                "serve",
-                "--config",
-                "supplygate.yaml",
-                "--listen",
-                "127.0.0.1:0",
-                "--tls-cert",
-                "tls.crt",
-                "--tls-key",
-                "tls.key",
-            ])
-            .args(args)
-            .current_dir(dir)
-            .env_remove("SUPPLYGATE_CONFIG")
-            .env("DOCKER_CONFIG", dir.join(".docker-none"))
+        let mut child = serve_command(dir, args)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -211,7 +218,16 @@ impl Hook {
         std::thread::spawn(move || {
             for line in reader.lines() {
                 let Ok(line) = line else { break };
-                if let Some(addr) = line.strip_prefix("listening on https://") {
+                // Text: `listening on https://ADDR`; JSON: the `listening` event's `url`.
+                let json_url = serde_json::from_str::<Value>(&line).ok().and_then(|event| {
+                    (event["event"] == "listening")
+                        .then(|| event["url"].as_str().map(str::to_owned))?
+                });
+                let url = line
+                    .strip_prefix("listening on ")
+                    .map(str::to_owned)
+                    .or(json_url);
+                if let Some(addr) = url.as_deref().and_then(|u| u.strip_prefix("https://")) {
                     let _ = tx.send(addr.parse::<SocketAddr>().unwrap());
                 }
                 log.lock().unwrap().push_str(&(line + "\n"));
@@ -300,6 +316,17 @@ impl Hook {
 
     fn log(&self) -> String {
         format!("--- serve stderr\n{}", self.stderr.lock().unwrap())
+    }
+
+    /// Sends SIGHUP and waits until the reload is counted with `result` (`ok`, `failed`),
+    /// for the first time.
+    async fn reload(&self, result: &str) {
+        self.signal("HUP");
+        let sample = format!("supplygate_reloads_total{{what=\"config\",result=\"{result}\"}}");
+        self.eventually(&format!("a reload ({result})"), || async {
+            self.metric(&sample).await == 1.0
+        })
+        .await;
     }
 
     fn signal(&self, name: &str) {
@@ -793,13 +820,7 @@ async fn sighup_reloads_the_config_and_policies() {
         "nothing is required yet"
     );
     s.write_config(true, &[]);
-    hook.signal("HUP");
-    hook.eventually("the reload", || async {
-        hook.metric("supplygate_reloads_total{what=\"config\",result=\"ok\"}")
-            .await
-            == 1.0
-    })
-    .await;
+    hook.reload("ok").await;
     let response = hook.validate(&review).await;
     assert_eq!(response["allowed"], false, "{response:#}");
     assert!(
@@ -809,15 +830,134 @@ async fn sighup_reloads_the_config_and_policies() {
 
     // A broken config keeps the last good one serving.
     std::fs::write(s.path().join("supplygate.yaml"), "require: [oops\n").unwrap();
-    hook.signal("HUP");
-    hook.eventually("the failed reload", || async {
-        hook.metric("supplygate_reloads_total{what=\"config\",result=\"failed\"}")
-            .await
-            == 1.0
-    })
-    .await;
+    hook.reload("failed").await;
     assert_eq!(hook.validate(&review).await["allowed"], false);
     assert_eq!(hook.get("/readyz").await.0, 200);
+}
+
+// ------------------------------------------------------------------ evidence lock
+
+impl Setup {
+    /// Runs `check --write-lock supplygate.lock` online on a Deployment naming `images` (in
+    /// this registry); the check must allow.
+    fn write_lock(&self, images: &[&str]) {
+        let mut manifest = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n  \
+                            namespace: shop\nspec:\n  template:\n    spec:\n      containers:\n"
+            .to_owned();
+        for (i, image) in images.iter().enumerate() {
+            let image = self.registry.image(image);
+            manifest.push_str(&format!("        - name: c{i}\n          image: {image}\n"));
+        }
+        std::fs::write(self.path().join("web.yaml"), manifest).unwrap();
+        let out = Command::new(env!("CARGO_BIN_EXE_supplygate"))
+            .args(["--config", "supplygate.yaml", "check", "--write-lock"])
+            .args(["supplygate.lock", "web.yaml"])
+            .current_dir(self.path())
+            .env_remove("SUPPLYGATE_CONFIG")
+            .env("DOCKER_CONFIG", self.path().join(".docker-none"))
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+/// The `/metrics` text has `sample` with exactly `value`.
+async fn assert_sample(hook: &Hook, sample: &str, value: &str) {
+    let (_, text) = hook.get("/metrics").await;
+    assert!(
+        text.lines().any(|l| l == format!("{sample} {value}")),
+        "no `{sample} {value}` in:\n{text}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn with_a_lock_reviews_are_decided_from_it_without_a_registry() {
+    let mut s = Setup::new();
+    s.push_signed("team/app", "v1");
+    s.push_signed("team/other", "v1");
+    s.write_lock(&["team/app:v1"]);
+    // Nothing to ask any more: every answer must come from the lock.
+    s.registry.stop();
+    let hook = s.serve(&["--lock", "supplygate.lock"]);
+    let response = hook.validate(&s.fixture("deployment-create.json")).await;
+    assert_eq!(response["allowed"], true, "{response:#}\n{}", hook.log());
+    // The tag's digest came from the lock: the answer says it was not checked.
+    assert!(
+        warnings(&response)
+            .iter()
+            .any(|w| w.contains("[tag-moved-since-lock]") && w.contains("not checked")),
+        "{response:#}"
+    );
+
+    // Signed, but not in the lock: denied, naming the image and why.
+    let pod = s.pod("shop", ["team/app:v1", "team/other:v1", "team/app:v1"]);
+    let response = hook.validate(&pod).await;
+    assert_eq!(response["allowed"], false, "{response:#}");
+    let denial = message(&response);
+    assert!(denial.contains("[not-in-lock]"), "{denial}");
+    assert!(denial.contains("team/other:v1"), "{denial}");
+    assert!(!denial.contains("team/app:v1"), "{denial}");
+    assert_sample(&hook, "supplygate_registry_requests_total", "0").await;
+
+    // Another config (the requirement is gone, so are the policies the lock was judged
+    // by): after the reload, the lock is stale and denies.
+    s.write_config(false, &[]);
+    hook.reload("ok").await;
+    let response = hook.validate(&s.fixture("deployment-create.json")).await;
+    assert_eq!(response["allowed"], false, "{response:#}");
+    assert!(message(&response).contains("[lock-stale]"), "{response:#}");
+    assert_sample(&hook, "supplygate_registry_requests_total", "0").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sighup_reads_the_lock_again_and_a_broken_lock_keeps_the_last_good_one() {
+    let s = Setup::new();
+    s.push_signed("team/app", "v1");
+    s.push_signed("team/web", "v1");
+    s.write_lock(&["team/app:v1"]);
+    let hook = s.serve(&["--lock", "supplygate.lock"]);
+    let review = s.fixture("deployment-create.json");
+    assert_eq!(hook.validate(&review).await["allowed"], true);
+
+    // A lock of other manifests: `team/app:v1` is no longer in it.
+    s.write_lock(&["team/web:v1"]);
+    hook.reload("ok").await;
+    let response = hook.validate(&review).await;
+    assert_eq!(response["allowed"], false, "{response:#}");
+    assert!(message(&response).contains("[not-in-lock]"), "{response:#}");
+
+    // A lock that does not read: the last good one keeps deciding (without a lock, the
+    // signed image would be allowed from the registry).
+    let lock = s.path().join("supplygate.lock");
+    let text = std::fs::read_to_string(&lock).unwrap();
+    std::fs::write(&lock, text.replacen("  ", "    ", 1)).unwrap();
+    hook.reload("failed").await;
+    let response = hook.validate(&review).await;
+    assert_eq!(response["allowed"], false, "{response:#}");
+    assert!(message(&response).contains("[not-in-lock]"), "{response:#}");
+    assert!(hook.log().contains("reload-failed"), "{}", hook.log());
+    assert_eq!(hook.get("/readyz").await.0, 200);
+}
+
+#[test]
+fn serve_refuses_to_start_on_a_lock_that_does_not_read() {
+    let s = Setup::new();
+    std::fs::write(s.path().join("supplygate.lock"), "{}\n").unwrap();
+    let out = serve_command(s.path(), &["--lock", "supplygate.lock"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("cannot read the evidence lock (`--lock`)"),
+        "{stderr}"
+    );
 }
 
 // ------------------------------------------------------------------ logs
@@ -847,4 +987,77 @@ async fn json_logs_record_each_review_without_the_requesting_user() {
     assert_eq!(event["allowed"], true);
     assert!(!log.contains(user), "{log}");
     assert!(!log.contains("JTI="), "{log}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn json_logs_are_json_lines_from_every_module_and_never_hold_credentials() {
+    let s = Setup::new();
+    // A private registry, its password in the Docker config serve reads.
+    let private = TestRegistry::start_with_basic_auth("alice", "s3cret-pw-for-logs");
+    private.push_generated("team/private:v1", 7);
+    let docker = s.path().join(".docker-none");
+    std::fs::create_dir_all(&docker).unwrap();
+    let auth = base64::engine::general_purpose::STANDARD.encode("alice:s3cret-pw-for-logs");
+    std::fs::write(
+        docker.join("config.json"),
+        json!({"auths": {private.host(): {"auth": auth}}}).to_string(),
+    )
+    .unwrap();
+    // And a registry that is not there: its retries are logged (debug) by the registry client.
+    let gone = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .to_string();
+    s.write_config(false, &[private.host(), gone.clone()]);
+    // The global flag, given after the subcommand as the deployment does.
+    let hook = s.serve(&["-vv", "--log-format=json"]);
+    let mut review = s.fixture("deployment-create.json");
+    let containers = &mut review["request"]["object"]["spec"]["template"]["spec"]["containers"];
+    containers[0]["image"] = json!(private.image("team/private:v1"));
+    assert_eq!(
+        hook.validate(&review).await["allowed"],
+        true,
+        "{}",
+        hook.log()
+    );
+    let pod = s.pod("shop", ["team/app:v1", "team/app:v1", "team/app:v1"]);
+    let mut pod = pod;
+    pod["request"]["object"]["spec"]["containers"][0]["image"] =
+        json!(format!("{gone}/team/gone:v1"));
+    assert_eq!(hook.validate(&pod).await["allowed"], false);
+    hook.eventually("a registry event", || async {
+        hook.stderr
+            .lock()
+            .unwrap()
+            .contains("\"target\":\"supplygate::registry")
+    })
+    .await;
+
+    let log = hook.stderr.lock().unwrap().clone();
+    for line in log.lines() {
+        let event: Value = serde_json::from_str(line)
+            .unwrap_or_else(|e| panic!("not a JSON line ({e}): {line}\n{log}"));
+        assert!(event["ts"].is_string(), "{line}");
+        assert!(
+            ["trace", "debug", "info", "warn", "error"].contains(&event["level"].as_str().unwrap()),
+            "{line}"
+        );
+    }
+    let registry_event = log
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .find(|e| {
+            e["target"]
+                .as_str()
+                .is_some_and(|t| t.starts_with("supplygate::registry"))
+        })
+        .unwrap();
+    assert_eq!(registry_event["level"], "debug", "{registry_event}");
+    assert!(registry_event["message"].is_string(), "{registry_event}");
+    assert!(log.contains("\"event\":\"listening\""), "{log}");
+    assert!(log.contains("\"event\":\"review\""), "{log}");
+    assert!(!log.contains("s3cret-pw-for-logs"), "{log}");
+    assert!(!log.contains(&auth), "{log}");
+    assert!(!log.contains("Basic "), "{log}");
 }

@@ -13,6 +13,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use crate::config::Config;
 use crate::registry::Registry;
 use crate::report::{self, human, Report};
+use crate::webhook::LogFormat;
 
 mod check;
 mod explain;
@@ -33,7 +34,7 @@ pub struct Cli {
     global: GlobalArgs,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 struct GlobalArgs {
     /// Config file [default: ./supplygate.yaml when present]
     #[arg(long, global = true, env = "SUPPLYGATE_CONFIG", value_name = "FILE")]
@@ -79,6 +80,10 @@ struct GlobalArgs {
     /// More logging on stderr (-v info, -vv debug, -vvv trace)
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     verbose: u8,
+    /// Log line format on stderr: text, or one JSON object per line (every module's logs,
+    /// the webhook's events and a final error)
+    #[arg(long, global = true, env = "SUPPLYGATE_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
 }
 
 #[derive(Debug, Subcommand)]
@@ -135,13 +140,17 @@ pub(crate) enum Format {
 /// Parses the arguments and runs; the binary's whole `main`.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging(cli.global.verbose);
+    let log_format = cli.global.log_format;
+    init_logging(cli.global.verbose, log_format);
     match run(cli) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
             // Quietly, but never 0: a decision that could not be written is not an allow.
             if !is_broken_pipe(&e) {
-                eprintln!("error: {e:#}");
+                match log_format {
+                    LogFormat::Text => eprintln!("error: {e:#}"),
+                    LogFormat::Json => tracing::error!("{e:#}"),
+                }
             }
             ExitCode::from(2)
         }
@@ -155,19 +164,28 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
     })
 }
 
-fn init_logging(verbose: u8) {
+/// Every module's `tracing` output on stderr, at the level `-v` asks for, as text or as one
+/// JSON object per line ([`crate::webhook::JsonEvents`], the webhook's own line format).
+fn init_logging(verbose: u8, format: LogFormat) {
     let level = match verbose {
         0 => tracing::Level::WARN,
         1 => tracing::Level::INFO,
         2 => tracing::Level::DEBUG,
         _ => tracing::Level::TRACE,
     };
-    tracing_subscriber::fmt()
+    let logs = tracing_subscriber::fmt()
         .with_max_level(level)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .without_time()
-        .init();
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => logs
+            .with_ansi(std::io::stderr().is_terminal())
+            .without_time()
+            .init(),
+        LogFormat::Json => logs
+            .with_ansi(false)
+            .event_format(crate::webhook::JsonEvents)
+            .init(),
+    }
 }
 
 fn run(cli: Cli) -> anyhow::Result<u8> {
@@ -195,7 +213,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
         }
         Command::Serve(args) => {
             let ctx = Context::new(&global)?;
-            serve::run(&ctx, args)
+            serve::run(&ctx, global, args)
         }
     }
 }
@@ -212,25 +230,11 @@ pub(crate) struct Context {
 
 impl Context {
     fn new(global: &GlobalArgs) -> anyhow::Result<Self> {
-        let mut config = Config::load(global.config.as_deref())?;
-        if global.offline {
-            config.registry.offline = true;
-        }
-        if let Some(n) = global.concurrency {
-            config.registry.concurrency = usize::from(n);
-        }
-        for spec in &global.source_repos {
-            config
-                .add_clone(spec)
-                .map_err(|e| anyhow::anyhow!("--source-repo {e}"))?;
-        }
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()
             .context("cannot start the async runtime")?;
-        if global.tuf_refresh {
-            refresh_trusted_root(&mut config, &runtime)?;
-        }
+        let config = load_config(global, &runtime)?;
         let registry = Arc::new(
             Registry::new(config.registry.clone()).context("cannot set up the registry client")?,
         );
@@ -278,6 +282,28 @@ impl Context {
             Format::Json => report::json::render(report) + "\n",
         }
     }
+}
+
+/// The config file with the global flags applied (`--offline`, `--concurrency`,
+/// `--source-repo`, `--tuf-refresh`, which runs on `runtime`): what every command starts
+/// from, and what `serve` loads again on SIGHUP.
+fn load_config(global: &GlobalArgs, runtime: &tokio::runtime::Runtime) -> anyhow::Result<Config> {
+    let mut config = Config::load(global.config.as_deref())?;
+    if global.offline {
+        config.registry.offline = true;
+    }
+    if let Some(n) = global.concurrency {
+        config.registry.concurrency = usize::from(n);
+    }
+    for spec in &global.source_repos {
+        config
+            .add_clone(spec)
+            .map_err(|e| anyhow::anyhow!("--source-repo {e}"))?;
+    }
+    if global.tuf_refresh {
+        refresh_trusted_root(&mut config, runtime)?;
+    }
+    Ok(config)
 }
 
 /// `--tuf-refresh`: fetches the trusted root through TUF and gives it to every signer on the

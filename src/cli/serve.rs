@@ -3,17 +3,18 @@
 
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use clap::{Args, Parser as _};
+use clap::Args;
 
-use super::{Cli, Context, GlobalArgs};
+use super::{Context, GlobalArgs};
 use crate::config::Config;
 use crate::gate;
-use crate::policy::input::Mode;
-use crate::webhook::{self, CacheSettings, CertFiles, LogFormat, Settings};
+use crate::lock::Lock;
+use crate::webhook::{self, CacheSettings, CertFiles, Settings};
 
 /// Arguments of `serve`.
 #[derive(Debug, Args)]
@@ -94,9 +95,10 @@ pub(crate) struct ServeArgs {
     #[arg(long, env = "SUPPLYGATE_SHUTDOWN_GRACE", value_name = "DURATION", default_value = "20s",
           value_parser = duration)]
     shutdown_grace: Duration,
-    /// Log line format on stderr
-    #[arg(long, env = "SUPPLYGATE_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
-    log_format: LogFormat,
+    /// Decide from this evidence lock (`check --write-lock`), without registry requests:
+    /// images not in it, or decided otherwise than it records, are denied. Reloaded on SIGHUP
+    #[arg(long, env = "SUPPLYGATE_LOCK", value_name = "FILE")]
+    lock: Option<PathBuf>,
 }
 
 fn duration(s: &str) -> Result<Duration, String> {
@@ -104,12 +106,8 @@ fn duration(s: &str) -> Result<Duration, String> {
         .ok_or_else(|| format!("`{s}` is not a duration (hint: `500ms`, `8s`, `5m`, `1h`)"))
 }
 
-pub(crate) fn run(ctx: &Context, args: ServeArgs) -> anyhow::Result<u8> {
-    // The global flags again, for SIGHUP reloads (the same arguments parse the same way).
-    let global = Cli::try_parse_from(std::env::args_os())
-        .context("cannot read the arguments again")?
-        .global;
-    let engine = ctx.policy(Mode::Admission)?.engine;
+pub(crate) fn run(ctx: &Context, global: GlobalArgs, args: ServeArgs) -> anyhow::Result<u8> {
+    let loaded = load(ctx.config.clone(), &global.policies, args.lock.as_deref())?;
     let mut excluded: BTreeSet<String> = args.exclude_namespaces.into_iter().collect();
     excluded.extend(args.namespace);
     excluded.retain(|ns| !ns.is_empty());
@@ -133,19 +131,17 @@ pub(crate) fn run(ctx: &Context, args: ServeArgs) -> anyhow::Result<u8> {
         max_in_flight: usize::try_from(args.max_in_flight).unwrap_or(usize::MAX),
         max_body_bytes: usize::try_from(args.max_body_bytes).unwrap_or(usize::MAX),
         shutdown_grace: args.shutdown_grace,
-        log_format: args.log_format,
+        log_format: global.log_format,
         now: global.now.as_ref().map(|_| ctx.now),
     };
-    let loaded = webhook::Loaded {
-        config: ctx.config.clone(),
-        engine,
-    };
-    let global = std::sync::Arc::new(global);
+    let global = Arc::new(global);
+    let lock_path = Arc::new(args.lock);
     let reloader: webhook::Reloader = Box::new(move || {
         // On a thread of its own: `--tuf-refresh` runs a small runtime of its own, which
         // cannot be started from a thread of the server's runtime.
-        let global = std::sync::Arc::clone(&global);
-        std::thread::spawn(move || reload(&global))
+        let global = Arc::clone(&global);
+        let lock_path = Arc::clone(&lock_path);
+        std::thread::spawn(move || reload(&global, lock_path.as_deref()))
             .join()
             .unwrap_or_else(|_| Err("the reload failed unexpectedly".to_owned()))
     });
@@ -155,31 +151,32 @@ pub(crate) fn run(ctx: &Context, args: ServeArgs) -> anyhow::Result<u8> {
     Ok(0)
 }
 
-/// Reads the config and policies as at start (the same global flags apply, as in
-/// `Context::new`).
-fn reload(global: &GlobalArgs) -> Result<webhook::Loaded, String> {
-    let render = |e: anyhow::Error| format!("{e:#}");
-    let mut config =
-        Config::load(global.config.as_deref()).map_err(|e| render(anyhow::Error::new(e)))?;
-    if global.offline {
-        config.registry.offline = true;
-    }
-    if let Some(n) = global.concurrency {
-        config.registry.concurrency = usize::from(n);
-    }
-    for spec in &global.source_repos {
-        config
-            .add_clone(spec)
-            .map_err(|e| format!("--source-repo {e}"))?;
-    }
-    if global.tuf_refresh {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| format!("cannot start a runtime for `--tuf-refresh`: {e}"))?;
-        super::refresh_trusted_root(&mut config, &runtime).map_err(render)?;
-    }
-    let engine = gate::load_policy(&config, &global.policies)
-        .map_err(|e| format!("cannot load the policies:\n{e}"))?;
-    Ok(webhook::Loaded { config, engine })
+/// Reads the config, policies and lock as at start (the same global flags apply).
+fn reload(global: &GlobalArgs, lock: Option<&Path>) -> Result<webhook::Loaded, String> {
+    let loaded = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start a runtime for the reload")
+        .and_then(|runtime| super::load_config(global, &runtime))
+        .and_then(|config| load(config, &global.policies, lock));
+    loaded.map_err(|e| format!("{e:#}"))
+}
+
+/// The policy library of `config` (and `policies`), and the evidence lock at `lock`.
+fn load(
+    config: Config,
+    policies: &[PathBuf],
+    lock: Option<&Path>,
+) -> anyhow::Result<webhook::Loaded> {
+    let engine = gate::load_policy(&config, policies)
+        .map_err(|e| anyhow::anyhow!("cannot load the policies:\n{e}"))?;
+    let lock = lock
+        .map(|path| Lock::read(path).map(Arc::new))
+        .transpose()
+        .context("cannot read the evidence lock (`--lock`)")?;
+    Ok(webhook::Loaded {
+        config,
+        engine,
+        lock,
+    })
 }

@@ -1,18 +1,25 @@
-//! The webhook's event log on stderr: one line per event, as text or as a JSON object.
+//! Log lines on stderr, as text or as one JSON object per line (`--log-format`).
 //!
-//! Events carry what an operator needs (request uid, object, decision, codes, time) and
-//! never a request body, user information or credential.
+//! Two writers share the format: the webhook's event log ([`Log`]: one line per review,
+//! reload, certificate swap…, whatever the verbosity) and [`JsonEvents`], the formatter of
+//! every module's `tracing` output when `--log-format json` is given. Both write `ts`,
+//! `level` and their fields; neither ever writes a request body, user information or a
+//! credential (a field whose name says it holds one is written as `<redacted>`).
 
 use std::io::Write as _;
 
 use serde_json::{json, Map, Value};
+use tracing_subscriber::fmt::format::Writer;
+use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
+use tracing_subscriber::registry::LookupSpan;
 
 /// How log lines are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum LogFormat {
-    /// `level event key=value …`
+    /// Plain lines, for people
     Text,
-    /// One JSON object per line (`ts`, `level`, `event`, fields).
+    /// One JSON object per line: `ts`, `level`, `event` (the webhook's) or `target` and
+    /// `message`, then the event's fields
     Json,
 }
 
@@ -32,6 +39,15 @@ impl Level {
             Self::Error => "error",
         }
     }
+}
+
+/// One JSON log line (no newline): `ts`, `level`, then `fields`.
+fn json_line(level: &str, fields: Map<String, Value>) -> String {
+    let mut m = Map::new();
+    m.insert("ts".into(), json!(jiff::Timestamp::now().to_string()));
+    m.insert("level".into(), json!(level));
+    m.extend(fields);
+    Value::Object(m).to_string()
 }
 
 /// Writes events in one format.
@@ -54,11 +70,9 @@ impl Log {
         let line = match self.format {
             LogFormat::Json => {
                 let mut m = Map::new();
-                m.insert("ts".into(), json!(jiff::Timestamp::now().to_string()));
-                m.insert("level".into(), json!(level.as_str()));
                 m.insert("event".into(), json!(event));
                 m.extend(fields);
-                Value::Object(m).to_string()
+                json_line(level.as_str(), m)
             }
             LogFormat::Text => {
                 let mut s = format!("{} {event}", level.as_str());
@@ -87,5 +101,102 @@ impl Log {
 
     pub(crate) fn error(&self, event: &str, fields: Value) {
         self.event(Level::Error, event, fields);
+    }
+}
+
+/// The `tracing` event formatter for `--log-format json`: one JSON object per event with
+/// `ts`, `level` (lowercase), `target` (the module), `message` and the event's other fields.
+/// Spans are not written (supplygate opens none).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct JsonEvents;
+
+impl<S, N> FormatEvent<S, N> for JsonEvents
+where
+    S: tracing::Subscriber + for<'a> LookupSpan<'a>,
+    N: for<'a> FormatFields<'a> + 'static,
+{
+    fn format_event(
+        &self,
+        _ctx: &FmtContext<'_, S, N>,
+        mut writer: Writer<'_>,
+        event: &tracing::Event<'_>,
+    ) -> std::fmt::Result {
+        let meta = event.metadata();
+        let mut fields = Fields(Map::new());
+        fields.0.insert("target".into(), json!(meta.target()));
+        event.record(&mut fields);
+        let level = meta.level().as_str().to_ascii_lowercase();
+        writeln!(writer, "{}", json_line(&level, fields.0))
+    }
+}
+
+/// Collects an event's fields as JSON values.
+struct Fields(Map<String, Value>);
+
+impl Fields {
+    fn insert(&mut self, field: &tracing::field::Field, value: Value) {
+        let name = field.name();
+        let value = if is_secret_name(name) {
+            json!("<redacted>")
+        } else {
+            value
+        };
+        self.0.insert(name.to_owned(), value);
+    }
+}
+
+impl tracing::field::Visit for Fields {
+    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+        self.insert(field, json!(format!("{value:?}")));
+    }
+
+    fn record_str(&mut self, field: &tracing::field::Field, value: &str) {
+        self.insert(field, json!(value));
+    }
+
+    fn record_i64(&mut self, field: &tracing::field::Field, value: i64) {
+        self.insert(field, json!(value));
+    }
+
+    fn record_u64(&mut self, field: &tracing::field::Field, value: u64) {
+        self.insert(field, json!(value));
+    }
+
+    fn record_f64(&mut self, field: &tracing::field::Field, value: f64) {
+        self.insert(field, json!(value));
+    }
+
+    fn record_bool(&mut self, field: &tracing::field::Field, value: bool) {
+        self.insert(field, json!(value));
+    }
+}
+
+/// A field named like a credential (`password`, `token`, `authorization`…): its value is
+/// never written, whatever a caller passes.
+fn is_secret_name(name: &str) -> bool {
+    let name = name.to_ascii_lowercase();
+    [
+        "password",
+        "secret",
+        "token",
+        "authorization",
+        "credential",
+        "cookie",
+    ]
+    .iter()
+    .any(|w| name.contains(w))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fields_named_like_credentials_are_redacted() {
+        assert!(is_secret_name("password"));
+        assert!(is_secret_name("registry_Token"));
+        assert!(is_secret_name("Authorization"));
+        assert!(!is_secret_name("message"));
+        assert!(!is_secret_name("target"));
     }
 }

@@ -13,9 +13,13 @@
 //!   The verification keeps running and fills the cache for the API server's retry.
 //! - **Bounds.** Request body size; reviews in flight (beyond it: an immediate deny); the
 //!   number of cached decisions.
-//! - **Reloads.** SIGHUP reloads the config and policies into a new [`Generation`] (swapped
-//!   atomically; reviews in flight finish on the old one); the certificate is reloaded when
-//!   its files change ([`tls`]). SIGTERM stops accepting, finishes what is in flight, exits.
+//! - **Reloads.** SIGHUP reloads the config, policies and evidence lock into a new
+//!   [`Generation`] (swapped atomically; reviews in flight finish on the old one); the
+//!   certificate is reloaded when its files change ([`tls`]). SIGTERM stops accepting,
+//!   finishes what is in flight, exits.
+//! - **An evidence lock** (`serve --lock`): the registry client answers from the lock only
+//!   (no registry requests), and every review is compared with it ([`Lock::review`]), as
+//!   `check --locked` does.
 //!
 //! Fail closed everywhere: a review that cannot be evaluated is denied, never allowed.
 
@@ -41,7 +45,7 @@ use kube_core::admission::AdmissionResponse;
 use serde_json::json;
 
 pub use cache::CacheSettings;
-pub use log::LogFormat;
+pub use log::{JsonEvents, LogFormat};
 pub use tls::{CertFiles, TlsError};
 
 use self::cache::DecisionCache;
@@ -49,6 +53,7 @@ use self::log::Log;
 use self::metrics::{Lookup, Metrics, Outcome};
 use crate::config::Config;
 use crate::gate::{self, Manifests, PolicyRun};
+use crate::lock::{self, Fingerprint, Lock, LockError};
 use crate::manifest::ImageSite;
 use crate::policy::{self, input::Mode};
 use crate::reference::ImageRef;
@@ -88,15 +93,19 @@ pub struct Settings {
     pub now: Option<jiff::Timestamp>,
 }
 
-/// What a reload produces: the config and the policy library loaded from it.
+/// What a reload produces: the config, the policy library loaded from it, and the evidence
+/// lock when reviews are decided from one.
 pub struct Loaded {
     /// The validated config.
     pub config: Config,
     /// The policy library.
     pub engine: policy::Engine,
+    /// The evidence lock (`serve --lock`): registry answers come from it only, and each
+    /// review is compared with it.
+    pub lock: Option<Arc<Lock>>,
 }
 
-/// Reads the config and policies again (on SIGHUP); the error is shown as is.
+/// Reads the config, policies and lock again (on SIGHUP); the error is shown as is.
 pub type Reloader = Box<dyn Fn() -> Result<Loaded, String> + Send + Sync>;
 
 /// Why the server could not start or stopped.
@@ -119,36 +128,84 @@ pub enum ServeError {
     /// The registry client could not be built.
     #[error("cannot set up the registry client")]
     Registry(#[source] RegistryError),
+    /// The evidence lock cannot be compared with (the signers could not be fingerprinted).
+    #[error("cannot use the evidence lock")]
+    Lock(#[source] LockError),
     /// The server stopped with an I/O error.
     #[error("the server stopped")]
     Server(#[source] std::io::Error),
 }
 
-/// One loaded config and policy library with its caches; replaced as a whole on reload.
+/// One loaded config, policy library and lock with their caches; replaced as a whole on
+/// reload.
 struct Generation {
     config: Config,
     engine: policy::Engine,
     decisions: DecisionCache<cache::Key>,
     registries: Registries,
+    /// The evidence lock and the fingerprint of this config and policy library, which
+    /// [`Lock::review`] compares with the lock's.
+    lock: Option<(Arc<Lock>, Fingerprint)>,
+}
+
+impl Generation {
+    fn new(loaded: Loaded, settings: &Settings, log: &Log) -> Result<Self, ServeError> {
+        let lock = match loaded.lock {
+            Some(lock) => {
+                let fingerprint =
+                    Fingerprint::new(&loaded.config, &loaded.engine).map_err(ServeError::Lock)?;
+                if fingerprint != lock.fingerprint {
+                    log.warn(
+                        "lock-stale",
+                        json!({"note": "the signers, trusted roots or policies differ from the evidence lock's: every review is denied (`lock-stale`)",
+                               "hint": "write the lock again with `supplygate check --write-lock` under this config and these policies"}),
+                    );
+                }
+                Some((lock, fingerprint))
+            }
+            None => None,
+        };
+        Ok(Self {
+            registries: Registries::new(
+                loaded.config.registry.clone(),
+                settings.tag_ttl,
+                lock.as_ref().map(|(l, _)| Arc::clone(l)),
+            )
+            .map_err(ServeError::Registry)?,
+            decisions: DecisionCache::new(settings.cache),
+            config: loaded.config,
+            engine: loaded.engine,
+            lock,
+        })
+    }
 }
 
 /// The registry client in use, replaced every `tag_ttl` so that cached tags expire. The
-/// one place where a [`Registry`] is made: an evidence lock (`serve --lock`) plugs in here.
+/// one place where a [`Registry`] is made. With an evidence lock, the client answers from
+/// the lock only and is never replaced (the lock does not change; a reload brings a new one).
 struct Registries {
     settings: RegistrySettings,
-    ttl: Duration,
+    /// `None`: never replaced (an evidence lock).
+    ttl: Option<Duration>,
     current: Mutex<(Arc<Registry>, Instant)>,
     /// Counters of clients no longer current: settled totals, and clients still in use.
     retired: Mutex<(Stats, Vec<Arc<Registry>>)>,
 }
 
 impl Registries {
-    fn new(settings: RegistrySettings, ttl: Duration) -> Result<Self, RegistryError> {
-        let first = Arc::new(Registry::new(settings.clone())?);
+    fn new(
+        settings: RegistrySettings,
+        ttl: Duration,
+        lock: Option<Arc<Lock>>,
+    ) -> Result<Self, RegistryError> {
+        let (first, ttl) = match lock {
+            Some(lock) => (Registry::from_lock(settings.clone(), lock)?, None),
+            None => (Registry::new(settings.clone())?, Some(ttl)),
+        };
         Ok(Self {
             settings,
             ttl,
-            current: Mutex::new((first, Instant::now())),
+            current: Mutex::new((Arc::new(first), Instant::now())),
             retired: Mutex::new((Stats::default(), Vec::new())),
         })
     }
@@ -156,7 +213,7 @@ impl Registries {
     /// The client for a review starting now.
     fn current(&self, log: &Log) -> Arc<Registry> {
         let mut current = self.current.lock().unwrap_or_else(PoisonError::into_inner);
-        if current.1.elapsed() >= self.ttl {
+        if self.ttl.is_some_and(|ttl| current.1.elapsed() >= ttl) {
             match Registry::new(self.settings.clone()) {
                 Ok(fresh) => {
                     let old = std::mem::replace(&mut current.0, Arc::new(fresh));
@@ -236,20 +293,11 @@ impl Server {
         )
     }
 
-    fn new_generation(&self, loaded: Loaded) -> Result<Generation, RegistryError> {
-        Ok(Generation {
-            registries: Registries::new(loaded.config.registry.clone(), self.settings.tag_ttl)?,
-            config: loaded.config,
-            engine: loaded.engine,
-            decisions: DecisionCache::new(self.settings.cache),
-        })
-    }
-
     /// SIGHUP: load everything again; on any problem keep serving the old generation.
     fn reload(&self) {
         let started = Instant::now();
         let result = (self.reloader)().and_then(|loaded| {
-            self.new_generation(loaded)
+            Generation::new(loaded, &self.settings, &self.log)
                 .map_err(|e| format!("{:#}", anyhow::Error::new(e)))
         });
         match result {
@@ -273,14 +321,14 @@ impl Server {
                 self.metrics.reload("config", "ok");
                 self.log.info(
                     "reloaded",
-                    json!({"elapsed_ms": elapsed_ms(started), "note": "config and policies reloaded; decision cache cleared"}),
+                    json!({"elapsed_ms": elapsed_ms(started), "note": "config, policies and lock reloaded; decision cache cleared"}),
                 );
             }
             Err(e) => {
                 self.metrics.reload("config", "failed");
                 self.log.error(
                     "reload-failed",
-                    json!({"error": e, "hint": "still serving the previous config and policies"}),
+                    json!({"error": e, "hint": "still serving the previous config, policies and lock"}),
                 );
             }
         }
@@ -486,9 +534,22 @@ impl Server {
             sites: vec![site.clone()],
             ..Manifests::default()
         };
-        let report =
+        let mut report =
             gate::evaluate_manifests(manifests, &generation.config, registry, &policy, &|_, _| {})
                 .await;
+        if let Some((lock, fingerprint)) = &generation.lock {
+            // As `check --locked`: not in the lock, a stale lock, another digest or decision
+            // than recorded all deny.
+            lock.review(&mut report, fingerprint);
+            // The tag's digest came from the lock, unchecked: say so, as a warning (the
+            // report's notices are not part of an image's answer).
+            let before = report.notices.len();
+            lock::tags_not_checked(lock, &mut report);
+            let unchecked = report.notices.split_off(before);
+            if let Some(image) = report.images.first_mut() {
+                image.findings.extend(unchecked);
+            }
+        }
         report
             .images
             .into_iter()
@@ -540,13 +601,7 @@ pub async fn serve(
     let metrics = Arc::new(Metrics::default());
     let state = Server {
         permits: Arc::new(tokio::sync::Semaphore::new(settings.max_in_flight.max(1))),
-        generation: RwLock::new(Arc::new(Generation {
-            registries: Registries::new(loaded.config.registry.clone(), settings.tag_ttl)
-                .map_err(ServeError::Registry)?,
-            decisions: DecisionCache::new(settings.cache),
-            config: loaded.config,
-            engine: loaded.engine,
-        })),
+        generation: RwLock::new(Arc::new(Generation::new(loaded, &settings, &log)?)),
         settings,
         reloader,
         metrics: Arc::clone(&metrics),
@@ -574,10 +629,17 @@ pub async fn serve(
         .handle(handle)
         .serve(app.into_make_service());
     server.ready.store(true, Ordering::SeqCst);
-    eprintln!("listening on https://{local}");
+    // Scripts read `listening on https://ADDR`: in text a line of its own, in JSON the
+    // `listening` event's `message` (and `url`).
+    let listening = format!("listening on https://{local}");
+    if server.settings.log_format == LogFormat::Text {
+        eprintln!("{listening}");
+    }
     log.info(
         "listening",
-        json!({"address": local.to_string(), "mutate": server.settings.mutate, "deadline_ms": server.settings.deadline.as_millis()}),
+        json!({"message": listening, "address": local.to_string(), "url": format!("https://{local}"),
+               "mutate": server.settings.mutate, "deadline_ms": server.settings.deadline.as_millis(),
+               "lock": server.generation().lock.is_some()}),
     );
     serving.await.map_err(ServeError::Server)?;
     log.info("stopped", json!({}));
