@@ -477,6 +477,187 @@ fn pin_writes_nothing_when_any_image_fails() {
     assert_eq!(case.read("b.yaml"), bad);
 }
 
+// ---------------------------------------------------------------- where images hide
+
+/// `(file, line, column, kind, path, decision, first finding)` of every image in a JSON report.
+fn sites(json: &Value) -> Vec<(String, u64, u64, String, String, String, String)> {
+    images(json)
+        .iter()
+        .map(|i| {
+            (
+                i["file"].as_str().unwrap().to_owned(),
+                i["line"].as_u64().unwrap(),
+                i["column"].as_u64().unwrap(),
+                i["resource"]["kind"].as_str().unwrap().to_owned(),
+                i["path"].as_str().unwrap().to_owned(),
+                i["decision"].as_str().unwrap().to_owned(),
+                i["findings"][0]["code"].as_str().unwrap_or("").to_owned(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn custom_resources_named_like_builtin_kinds_are_checked() {
+    let registry = TestRegistry::start();
+    registry.push_generated("team/app:v1", 31);
+    let host = registry.host();
+    // Volcano's Job keeps its pods at `spec.tasks[].template`, not at `spec.template`.
+    let volcano = format!(
+        "apiVersion: batch.volcano.sh/v1alpha1\nkind: Job\nmetadata:\n  name: train\nspec:\n  tasks:\n  - name: ps\n    template:\n      spec:\n        containers:\n        - name: ps\n          image: {host}/team/app:v1\n  - name: worker\n    template:\n      spec:\n        containers:\n        - name: worker\n          image: {host}/team/missing:v1\n"
+    );
+    let other = format!(
+        "apiVersion: example.com/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  pods:\n  - containers:\n    - name: web\n      image: {host}/team/absent:v1\n    - name: odd\n      image: {{repository: {host}/team/app, tag: v1}}\n"
+    );
+    let case = Case::new()
+        .registry_config(&registry)
+        .file("volcano.yaml", &volcano)
+        .file("other.yaml", &other)
+        .file(
+            "app.yaml",
+            &deployment("app", &[&format!("{host}/team/app:v1")]),
+        );
+    let out = case.run(&[
+        "check",
+        "app.yaml",
+        "other.yaml",
+        "volcano.yaml",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(out.code, 1, "{out:?}");
+    let json = out.json();
+    let s = |file: &str, line, column, kind: &str, path: &str, decision: &str, code: &str| {
+        let strings = [file, kind, path, decision, code].map(str::to_owned);
+        let [file, kind, path, decision, code] = strings;
+        (file, line, column, kind, path, decision, code)
+    };
+    assert_eq!(
+        sites(&json),
+        [
+            s(
+                "app.yaml",
+                10,
+                18,
+                "Deployment",
+                "spec.template.spec.containers[0].image",
+                "allow",
+                ""
+            ),
+            s(
+                "other.yaml",
+                9,
+                14,
+                "Deployment",
+                "spec.pods[0].containers[0].image",
+                "deny",
+                "image-not-found"
+            ),
+            s(
+                "other.yaml",
+                11,
+                14,
+                "Deployment",
+                "spec.pods[0].containers[1].image",
+                "deny",
+                "invalid-reference"
+            ),
+            s(
+                "volcano.yaml",
+                12,
+                18,
+                "Job",
+                "spec.tasks[0].template.spec.containers[0].image",
+                "allow",
+                ""
+            ),
+            s(
+                "volcano.yaml",
+                18,
+                18,
+                "Job",
+                "spec.tasks[1].template.spec.containers[0].image",
+                "deny",
+                "image-not-found"
+            ),
+        ]
+    );
+    assert_eq!(
+        images(&json)[1]["resource"]["api_version"],
+        "example.com/v1"
+    );
+    assert_eq!(
+        images(&json)[4]["resource"]["api_version"],
+        "batch.volcano.sh/v1alpha1"
+    );
+}
+
+fn pod_with_image_volume(host: &str, volume_image: &str) -> String {
+    format!(
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: infer\nspec:\n  containers:\n  - name: server\n    image: {host}/team/app:v1\n    volumeMounts: [{{name: model, mountPath: /model}}]\n  volumes:\n  - name: scratch\n    emptyDir: {{}}\n  - name: model\n    image:\n      reference: \"{volume_image}\"\n      pullPolicy: IfNotPresent\n"
+    )
+}
+
+#[test]
+fn image_volumes_are_checked_at_their_line_and_pinned() {
+    let registry = TestRegistry::start();
+    let app = registry.push_generated("team/app:v1", 41);
+    let model = registry.push_generated("team/model:v1", 42);
+    let host = registry.host();
+
+    let missing = pod_with_image_volume(&host, &format!("{host}/team/model:v9"));
+    let case = Case::new()
+        .registry_config(&registry)
+        .file("pod.yaml", &missing);
+    let out = case.run(&["check", "pod.yaml", "--format", "json"]);
+    assert_eq!(out.code, 1, "{out:?}");
+    let json = out.json();
+    let volume = &images(&json)[1];
+    assert_eq!(
+        (volume["line"].as_u64(), volume["column"].as_u64()),
+        (Some(15), Some(18))
+    );
+    assert_eq!(volume["image"], format!("{host}/team/model:v9"));
+    assert_eq!(volume["container_kind"], "volume");
+    assert_eq!(volume["container"], "model");
+    assert_eq!(volume["path"], "spec.volumes[1].image.reference");
+    assert_eq!(volume["decision"], "deny");
+    assert_eq!(volume["findings"][0]["code"], "image-not-found");
+    assert_eq!(images(&json)[0]["decision"], "allow");
+    let human = case.run(&["check", "pod.yaml"]);
+    assert_eq!(human.code, 1, "{human:?}");
+    let needle = format!("15:18  deny   {host}/team/model:v9");
+    assert!(human.stdout.contains(&needle), "{needle:?} in {human:?}");
+
+    let original = pod_with_image_volume(&host, &format!("{host}/team/model:v1"));
+    let case = Case::new()
+        .registry_config(&registry)
+        .file("pod.yaml", &original);
+    let before = case.run(&["pin", "--check", "pod.yaml"]);
+    assert_eq!(before.code, 1, "{before:?}");
+    assert_eq!(
+        before.stdout.matches("unpinned-image").count(),
+        2,
+        "{before:?}"
+    );
+    let pinned = case.run(&["pin", "pod.yaml"]);
+    assert_eq!(pinned.code, 0, "{pinned:?}");
+    let expected = original
+        .replace(
+            &format!("image: {host}/team/app:v1\n"),
+            &format!("image: {host}/team/app:v1@{app}\n"),
+        )
+        .replace(
+            &format!("reference: \"{host}/team/model:v1\""),
+            &format!("reference: \"{host}/team/model:v1@{model}\""),
+        );
+    assert_ne!(expected, original);
+    assert_eq!(case.read("pod.yaml"), expected, "only image values change");
+    let after = case.run(&["check", "pod.yaml", "--format", "json"]);
+    assert_eq!(after.code, 0, "{after:?}");
+    assert_eq!(images(&after.json())[1]["digest"], model);
+}
+
 // ---------------------------------------------------------------- bad input
 
 #[test]

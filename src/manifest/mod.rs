@@ -6,16 +6,25 @@
 //! sites; [`rewrite`] puts new values back byte-exactly for `supplygate pin`.
 //!
 //! Where images are looked for, in each object (and in each item of a `List` or `*List`):
-//! - built-in workloads: the pod spec of `Pod`, `Deployment`, `ReplicaSet`, `StatefulSet`,
-//!   `DaemonSet`, `Job`, `ReplicationController`, `CronJob` and `PodTemplate`;
+//! - built-in workloads, recognised by `kind` *and* API group: the pod spec of `v1` `Pod`,
+//!   `ReplicationController` and `PodTemplate`; `apps/*` `Deployment`, `ReplicaSet`,
+//!   `StatefulSet` and `DaemonSet` (and the legacy `extensions/*` `Deployment`, `ReplicaSet`,
+//!   `DaemonSet`); `batch/*` `Job` and `CronJob`;
 //! - kinds named by an [`ExtraRule`] (CRDs): its `pod_specs` and `images` paths;
-//! - any other kind: every `containers`, `initContainers` and `ephemeralContainers` list of
-//!   mappings found anywhere in the object. A CRD that embeds a pod template (Argo Rollout,
-//!   Knative Service, ...) is thus checked even without a rule, rather than passing unseen.
+//! - any other object, including a custom resource that borrows a built-in kind's name in its
+//!   own group (Volcano's `batch.volcano.sh` `Job`) and an object without `apiVersion` or
+//!   `kind`: every `containers`, `initContainers` and `ephemeralContainers` list of mappings,
+//!   and every `volumes` list with an `image` volume, found anywhere in the object. A CRD that
+//!   embeds a pod template (Argo Rollout, Knative Service, Volcano Job, ...) is thus checked
+//!   even without a rule, rather than passing unseen. An object without `apiVersion`/`kind`
+//!   and without any container is skipped.
 //!
-//! In a pod spec, a container whose `image` is missing, null or not a scalar is skipped (the
-//! API server rejects it); a scalar of another YAML type (`image: 1.0`) is kept as its text,
-//! so that it fails the reference check rather than passing unseen.
+//! In a pod spec, images are the `image` of every container and the `image.reference` of
+//! every image volume (`volumes[].image`, which the kubelet pulls like a container image).
+//! An `image` (or `reference`) that is missing or null is skipped (the API server rejects or
+//! defaults it); a scalar of another YAML type (`image: 1.0`) is kept as its text, and a
+//! mapping or list is kept as its JSON text (`{"repository":"nginx"}`), so that both fail the
+//! reference check at their location rather than passing unseen.
 
 use std::collections::{BTreeMap, HashSet};
 use std::io::Read;
@@ -120,6 +129,8 @@ pub enum ContainerKind {
     Init,
     /// `ephemeralContainers`
     Ephemeral,
+    /// An image volume (`volumes[].image.reference`); the site's `container` is the volume's name.
+    Volume,
     /// An image path from config (`images:` of an extra kind).
     Other,
 }
@@ -153,13 +164,15 @@ pub struct ImageSite {
     pub origin: Arc<Origin>,
     /// Where the value is.
     pub span: Span,
-    /// The scalar's value (unquoted, unescaped).
+    /// The scalar's value (unquoted, unescaped); for a mapping or list, its JSON text (never a
+    /// valid reference).
     pub image: String,
     /// How the scalar is written.
     pub style: ScalarStyle,
     /// The object it belongs to.
     pub resource: Arc<Resource>,
-    /// The container's `name`, when the image is in a container.
+    /// The container's `name`, when the image is in a container; the volume's `name` for an
+    /// image volume.
     pub container: Option<String>,
     /// Which container list.
     pub container_kind: ContainerKind,
@@ -437,18 +450,23 @@ pub fn extract(
     Ok(out)
 }
 
-/// Pod spec locations of the built-in workload kinds.
-fn builtin_pod_specs(kind: &str) -> Option<&'static str> {
-    Some(match kind {
-        "Pod" => "spec",
-        "Deployment"
-        | "ReplicaSet"
-        | "StatefulSet"
-        | "DaemonSet"
-        | "Job"
-        | "ReplicationController" => "spec.template.spec",
-        "CronJob" => "spec.jobTemplate.spec.template.spec",
-        "PodTemplate" => "template.spec",
+/// Pod spec locations of the built-in workload kinds, matched by kind and API group: a custom
+/// resource named `Job` or `Deployment` in another group has its own layout, and is searched.
+fn builtin_pod_specs(api_version: &str, kind: &str) -> Option<&'static str> {
+    let group = match api_version.split_once('/') {
+        Some((group, version)) if !group.is_empty() && !version.is_empty() => group,
+        Some(_) => return None,
+        None if api_version == "v1" => "",
+        None => return None,
+    };
+    Some(match (group, kind) {
+        ("", "Pod") => "spec",
+        ("", "ReplicationController")
+        | ("apps", "Deployment" | "ReplicaSet" | "StatefulSet" | "DaemonSet")
+        | ("extensions", "Deployment" | "ReplicaSet" | "DaemonSet")
+        | ("batch", "Job") => "spec.template.spec",
+        ("batch", "CronJob") => "spec.jobTemplate.spec.template.spec",
+        ("", "PodTemplate") => "template.spec",
         _ => return None,
     })
 }
@@ -548,18 +566,45 @@ impl Walker<'_> {
                 a.map_or_else(|| ia.clone(), str::to_owned),
                 k.map_or_else(|| ik.clone(), str::to_owned),
             ),
-            _ => {
-                let what = "it has no string `apiVersion` and `kind`";
-                self.skip(line, format!("{at}not a Kubernetes object: {what}"));
+            (a, k, None) => {
+                // Not a Kubernetes object as written, but fail closed: containers in it are
+                // still checked (under whatever `apiVersion`/`kind` it has); only an object
+                // without any is skipped.
+                let resource = Arc::new(resource(
+                    node,
+                    a.unwrap_or_default().to_owned(),
+                    k.unwrap_or_default().to_owned(),
+                    self.document,
+                ));
+                let mut sink = SiteSink::new(self.origin, &resource);
+                sink.search_containers(node, &p.prefix, None);
+                if sink.sites.is_empty() {
+                    let what = "it has no string `apiVersion` and `kind`";
+                    self.skip(line, format!("{at}not a Kubernetes object: {what}"));
+                } else {
+                    tracing::warn!(
+                        origin = %self.origin,
+                        line,
+                        "{at}an object without `apiVersion` and `kind` has containers; checking them"
+                    );
+                    self.out.sites.append(&mut sink.sites);
+                }
                 return Vec::new();
             }
         };
-        if kind.ends_with("List") {
+        let resource = Arc::new(resource(node, api_version, kind, self.document));
+        let mut sink = SiteSink::new(self.origin, &resource);
+        if resource.kind.ends_with("List") {
             if let Some(items) = node.get("items").and_then(Node::as_sequence) {
+                let (api_version, kind) = (&resource.api_version, &resource.kind);
                 let inherited = (kind != "List").then(|| {
-                    let item_kind = kind.strip_suffix("List").unwrap_or(&kind).to_owned();
+                    let item_kind = kind.strip_suffix("List").unwrap_or(kind).to_owned();
                     (api_version.clone(), item_kind)
                 });
+                // A custom resource may be named `*List` and have `items`: whatever else it
+                // holds is searched too, so that a name cannot hide its containers.
+                sink.search_containers(node, &p.prefix, Some("items"));
+                self.out.sites.append(&mut sink.sites);
                 return items
                     .iter()
                     .enumerate()
@@ -571,20 +616,13 @@ impl Walker<'_> {
                     .collect();
             }
         }
-        let resource = Arc::new(resource(node, api_version, kind, self.document));
-        let mut sink = SiteSink {
-            origin: self.origin,
-            resource: &resource,
-            seen: HashSet::new(),
-            sites: Vec::new(),
-        };
         let rules: Vec<&ExtraRule> = self
             .extra
             .rules
             .iter()
             .filter(|r| r.matches(&resource.api_version, &resource.kind))
             .collect();
-        let builtin = builtin_pod_specs(&resource.kind);
+        let builtin = builtin_pod_specs(&resource.api_version, &resource.kind);
         if let Some(path) = builtin {
             let base = format!("{}{path}", p.prefix);
             match FieldPath::parse(path) {
@@ -625,7 +663,7 @@ impl Walker<'_> {
             }
         }
         if builtin.is_none() && rules.is_empty() {
-            sink.search_containers(node, &p.prefix);
+            sink.search_containers(node, &p.prefix, None);
         }
         self.out.sites.append(&mut sink.sites);
         Vec::new()
@@ -690,7 +728,16 @@ struct SiteSink<'a> {
     sites: Vec<ImageSite>,
 }
 
-impl SiteSink<'_> {
+impl<'a> SiteSink<'a> {
+    fn new(origin: &'a Arc<Origin>, resource: &'a Arc<Resource>) -> Self {
+        Self {
+            origin,
+            resource,
+            seen: HashSet::new(),
+            sites: Vec::new(),
+        }
+    }
+
     fn pod_spec(&mut self, spec: &Node, path: &str) {
         if spec.as_mapping().is_none() {
             if !spec.is_null() {
@@ -701,6 +748,41 @@ impl SiteSink<'_> {
         for (list, kind) in CONTAINER_LISTS {
             if let Some(containers) = spec.get(list) {
                 self.containers(containers, &join(path, list), kind);
+            }
+        }
+        if let Some(volumes) = spec.get("volumes") {
+            self.volumes(volumes, &join(path, "volumes"));
+        }
+    }
+
+    /// The `image.reference` of every image volume (KEP-4639): the kubelet pulls it.
+    fn volumes(&mut self, list: &Node, path: &str) {
+        let Some(items) = list.as_sequence() else {
+            if !list.is_null() {
+                tracing::debug!("`{path}` is {}, not a list of volumes", list.kind_name());
+            }
+            return;
+        };
+        for (i, volume) in items.iter().enumerate() {
+            let Some(image) = volume.get("image").filter(|v| !v.is_null()) else {
+                continue;
+            };
+            let path = format!("{path}[{i}].image");
+            let name = volume.get("name").and_then(Node::as_str);
+            if image.as_mapping().is_none() {
+                // Not an `ImageVolumeSource`: kept (as text, or as JSON that fails the
+                // reference check) rather than passing unseen.
+                self.image(image, path, name, ContainerKind::Volume);
+                continue;
+            }
+            match image.get("reference") {
+                Some(reference) => self.image(
+                    reference,
+                    format!("{path}.reference"),
+                    name,
+                    ContainerKind::Volume,
+                ),
+                None => tracing::debug!("`{path}` has no `reference`; skipping it"),
             }
         }
     }
@@ -725,11 +807,12 @@ impl SiteSink<'_> {
     fn image(&mut self, node: &Node, path: String, container: Option<&str>, kind: ContainerKind) {
         let (image, style) = match &node.value {
             yaml::Value::Scalar { text, style } if !node.is_null() => (text.clone(), *style),
+            yaml::Value::Mapping(_) | yaml::Value::Sequence(_) => {
+                tracing::debug!("`{path}` is {}, not an image", node.kind_name());
+                (collection_text(node), ScalarStyle::Plain)
+            }
             _ => {
-                tracing::debug!(
-                    "`{path}` is {}, not an image; skipping it",
-                    node.kind_name()
-                );
+                tracing::debug!("`{path}` is null; skipping it");
                 return;
             }
         };
@@ -748,27 +831,44 @@ impl SiteSink<'_> {
         });
     }
 
-    /// For kinds without a known layout: every container list anywhere in the object.
-    fn search_containers(&mut self, root: &Node, prefix: &str) {
+    /// For kinds without a known layout: every container list, and every volume list with an
+    /// image volume, anywhere in the object (except under the root's `skip` key).
+    fn search_containers(&mut self, root: &Node, prefix: &str, skip: Option<&str>) {
         let mut stack = vec![(root, prefix.trim_end_matches('.').to_owned())];
+        let mut at_root = true;
         while let Some((node, path)) = stack.pop() {
+            let skip = if at_root { skip } else { None };
+            at_root = false;
             match &node.value {
                 yaml::Value::Mapping(entries) => {
                     for (k, v) in entries.iter().rev() {
                         let Some(key) = k.as_str() else { continue };
+                        if skip == Some(key) {
+                            continue;
+                        }
                         let child = join(&path, &path_key(key));
                         let list = CONTAINER_LISTS.iter().find(|(name, _)| *name == key);
-                        match (list, v.as_sequence()) {
-                            (Some((_, kind)), Some(items))
-                                if items.iter().any(|c| c.get("image").is_some()) =>
-                            {
-                                tracing::debug!(
-                                    "reading `{child}` of unknown kind `{}` as containers",
-                                    self.resource.kind
-                                );
-                                self.containers(v, &child, *kind);
-                            }
-                            _ => stack.push((v, child)),
+                        let items = v.as_sequence().unwrap_or_default();
+                        if let Some((_, kind)) =
+                            list.filter(|_| items.iter().any(|c| c.get("image").is_some()))
+                        {
+                            tracing::debug!(
+                                "reading `{child}` of unknown kind `{}` as containers",
+                                self.resource.kind
+                            );
+                            self.containers(v, &child, *kind);
+                        } else if key == "volumes"
+                            && items
+                                .iter()
+                                .any(|c| c.get("image").and_then(Node::as_mapping).is_some())
+                        {
+                            tracing::debug!(
+                                "reading `{child}` of unknown kind `{}` as volumes",
+                                self.resource.kind
+                            );
+                            self.volumes(v, &child);
+                        } else {
+                            stack.push((v, child));
                         }
                     }
                 }
@@ -780,6 +880,19 @@ impl SiteSink<'_> {
                 _ => {}
             }
         }
+    }
+}
+
+/// The longest text kept for an `image` that is a mapping or a list.
+const MAX_COLLECTION_TEXT: usize = 120;
+
+/// A mapping or list where an image reference belongs, as JSON text (shortened): it starts with
+/// `{` or `[`, so it never parses as a reference, and the report shows what was written.
+fn collection_text(node: &Node) -> String {
+    let text = node.to_json().to_string();
+    match text.char_indices().nth(MAX_COLLECTION_TEXT) {
+        Some((end, _)) => format!("{}…", text.get(..end).unwrap_or_default()),
+        None => text,
     }
 }
 
@@ -1287,13 +1400,328 @@ mod tests {
     }
 
     #[test]
-    fn skips_containers_without_a_usable_image() {
+    fn skips_only_containers_without_an_image() {
         let text = "apiVersion: v1\nkind: Pod\nspec:\n  containers:\n  - name: none\n  - name: null\n    image:\n\
                     \x20 - name: map\n    image: {a: b}\n  - name: number\n    image: 1.5\n";
         let found = sites(text);
+        let got: Vec<(&str, Option<&str>, usize, usize)> = found
+            .iter()
+            .map(|s| {
+                let name = s.container.as_deref();
+                (s.image.as_str(), name, s.span.line, s.span.column)
+            })
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("{\"a\":\"b\"}", Some("map"), 9, 12),
+                ("1.5", Some("number"), 11, 12)
+            ]
+        );
+    }
+
+    /// `(image, path, kind, name, line, column)` of every site.
+    fn summary(
+        found: &[ImageSite],
+    ) -> Vec<(String, String, ContainerKind, Option<String>, usize, usize)> {
+        found
+            .iter()
+            .map(|s| {
+                (
+                    s.image.clone(),
+                    s.path.clone(),
+                    s.container_kind,
+                    s.container.clone(),
+                    s.span.line,
+                    s.span.column,
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn image_volumes_are_sites_in_every_pod_spec() {
+        let pod = "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n  - name: app\n    image: app:1\n\
+                   \x20 volumes:\n  - name: cfg\n    configMap: {name: c}\n  - name: models\n    image:\n      reference: \"models:v2\"\n\
+                   \x20     pullPolicy: IfNotPresent\n  - {name: tools, image: {reference: tools:1}}\n  - name: empty\n    image: {}\n";
+        let src = source(pod);
+        let found = extract(&src, &ExtraImagePaths::default(), &Limits::default()).unwrap();
+        let v = ContainerKind::Volume;
+        assert_eq!(
+            summary(&found.sites),
+            [
+                (
+                    "app:1".into(),
+                    "spec.containers[0].image".into(),
+                    ContainerKind::Container,
+                    Some("app".into()),
+                    7,
+                    12
+                ),
+                (
+                    "models:v2".into(),
+                    "spec.volumes[1].image.reference".into(),
+                    v,
+                    Some("models".into()),
+                    13,
+                    18
+                ),
+                (
+                    "tools:1".into(),
+                    "spec.volumes[2].image.reference".into(),
+                    v,
+                    Some("tools".into()),
+                    15,
+                    38
+                ),
+            ]
+        );
+        assert_eq!(
+            &pod[found.sites[1].span.start..found.sites[1].span.end],
+            "\"models:v2\""
+        );
+        assert_eq!(found.sites[1].style, ScalarStyle::DoubleQuoted);
+
+        let volume = "      volumes:\n      - name: m\n        image: {reference: vol:1}\n";
+        let deployment = format!(
+            "apiVersion: apps/v1\nkind: Deployment\nspec:\n  template:\n    spec:\n{volume}"
+        );
+        let cronjob = format!(
+            "apiVersion: batch/v1\nkind: CronJob\nspec:\n  jobTemplate:\n    spec:\n      template:\n        spec:\n{}",
+            volume.replace("      ", "          ")
+        );
+        let crd = format!(
+            "apiVersion: example.com/v1\nkind: Thing\nspec:\n  runner:\n    spec:\n{volume}"
+        );
+        let extra = rule("Thing", None, &["spec.runner.spec"], &[]);
+        for (text, extra, path) in [
+            (
+                &deployment,
+                &ExtraImagePaths::default(),
+                "spec.template.spec.volumes[0].image.reference",
+            ),
+            (
+                &cronjob,
+                &ExtraImagePaths::default(),
+                "spec.jobTemplate.spec.template.spec.volumes[0].image.reference",
+            ),
+            (&crd, &extra, "spec.runner.spec.volumes[0].image.reference"),
+            (
+                &crd,
+                &ExtraImagePaths::default(),
+                "spec.runner.spec.volumes[0].image.reference",
+            ),
+        ] {
+            let found = extract(&source(text), extra, &Limits::default())
+                .unwrap()
+                .sites;
+            let got: Vec<(&str, &str, ContainerKind)> = found
+                .iter()
+                .map(|s| (s.image.as_str(), s.path.as_str(), s.container_kind))
+                .collect();
+            assert_eq!(got, [("vol:1", path, v)], "{text}");
+        }
+    }
+
+    #[test]
+    fn non_scalar_images_become_sites_that_fail_the_reference_check() {
+        let text = "apiVersion: v1\nkind: Pod\nspec:\n  containers:\n  - name: seq\n    image: [nginx]\n  - name: block\n\
+                    \x20   image:\n      repository: nginx\n      tag: \"1.27\"\n  volumes:\n  - name: v\n    image:\n      reference: {a: 1}\n\
+                    \x20 - name: w\n    image: [x]\n---\napiVersion: example.com/v1\nkind: Widget\nspec:\n  pods:\n  - containers:\n\
+                    \x20   - name: c\n      image: {repository: evil}\n";
+        let found = sites(text);
+        let got: Vec<(&str, &str, usize, usize)> = found
+            .iter()
+            .map(|s| {
+                (
+                    s.image.as_str(),
+                    s.path.as_str(),
+                    s.span.line,
+                    s.span.column,
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("[\"nginx\"]", "spec.containers[0].image", 6, 12),
+                (
+                    "{\"repository\":\"nginx\",\"tag\":\"1.27\"}",
+                    "spec.containers[1].image",
+                    9,
+                    7
+                ),
+                ("{\"a\":1}", "spec.volumes[0].image.reference", 14, 18),
+                ("[\"x\"]", "spec.volumes[1].image", 16, 12),
+                (
+                    "{\"repository\":\"evil\"}",
+                    "spec.pods[0].containers[0].image",
+                    24,
+                    14
+                ),
+            ]
+        );
+        for site in &found {
+            assert!(
+                crate::reference::ImageRef::parse(&site.image).is_err(),
+                "{}",
+                site.image
+            );
+        }
+        // A huge value is shortened, and still not a reference.
+        let long = format!(
+            "apiVersion: v1\nkind: Pod\nspec:\n  containers:\n  - image: {{a: \"{}\"}}\n",
+            "x/".repeat(500)
+        );
+        let found = sites(&long);
+        assert_eq!(found[0].image.chars().count(), MAX_COLLECTION_TEXT + 1);
+        assert!(found[0].image.ends_with('…'));
+        assert!(crate::reference::ImageRef::parse(&found[0].image).is_err());
+    }
+
+    #[test]
+    fn builtin_kinds_need_their_api_group() {
+        let table = [
+            ("v1", "Pod", Some("spec")),
+            ("v1", "PodTemplate", Some("template.spec")),
+            ("v1", "ReplicationController", Some("spec.template.spec")),
+            ("apps/v1", "Deployment", Some("spec.template.spec")),
+            ("apps/v1beta2", "StatefulSet", Some("spec.template.spec")),
+            (
+                "extensions/v1beta1",
+                "DaemonSet",
+                Some("spec.template.spec"),
+            ),
+            ("batch/v1", "Job", Some("spec.template.spec")),
+            (
+                "batch/v1beta1",
+                "CronJob",
+                Some("spec.jobTemplate.spec.template.spec"),
+            ),
+            ("extensions/v1beta1", "StatefulSet", None),
+            ("batch.volcano.sh/v1alpha1", "Job", None),
+            ("example.com/v1", "Deployment", None),
+            ("example.com/v1", "Pod", None),
+            ("v2", "Pod", None),
+            ("apps/v1", "Pod", None),
+            ("batch/v1", "Deployment", None),
+            ("/v1", "Pod", None),
+            ("apps/", "Deployment", None),
+            ("", "Pod", None),
+        ];
+        for (api_version, kind, want) in table {
+            assert_eq!(
+                builtin_pod_specs(api_version, kind),
+                want,
+                "{api_version} {kind}"
+            );
+        }
+    }
+
+    #[test]
+    fn custom_resources_named_like_builtin_kinds_are_searched() {
+        let volcano = "apiVersion: batch.volcano.sh/v1alpha1\nkind: Job\nmetadata: {name: train}\nspec:\n  tasks:\n\
+                       \x20 - name: ps\n    template:\n      spec:\n        containers:\n        - name: ps\n          image: ps:1\n\
+                       \x20 - name: worker\n    template:\n      spec:\n        initContainers:\n        - {name: w0, image: 'init:1'}\n\
+                       \x20       containers:\n        - name: worker\n          image: worker:1\n---\n\
+                       apiVersion: example.com/v1\nkind: Deployment\nspec:\n  workload:\n    containers:\n    - {name: x, image: x:1}\n";
+        let found = sites(volcano);
+        let got: Vec<(&str, &str, &str, usize)> = found
+            .iter()
+            .map(|s| {
+                (
+                    s.image.as_str(),
+                    s.path.as_str(),
+                    s.resource.kind.as_str(),
+                    s.span.line,
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (
+                    "ps:1",
+                    "spec.tasks[0].template.spec.containers[0].image",
+                    "Job",
+                    11
+                ),
+                (
+                    "init:1",
+                    "spec.tasks[1].template.spec.initContainers[0].image",
+                    "Job",
+                    16
+                ),
+                (
+                    "worker:1",
+                    "spec.tasks[1].template.spec.containers[0].image",
+                    "Job",
+                    19
+                ),
+                ("x:1", "spec.workload.containers[0].image", "Deployment", 26),
+            ]
+        );
+        assert_eq!(found[0].resource.api_version, "batch.volcano.sh/v1alpha1");
+        assert_eq!(found[1].container_kind, ContainerKind::Init);
+    }
+
+    #[test]
+    fn objects_without_api_version_or_kind_are_searched_and_skipped_only_when_empty() {
+        let text = "kind: Deployment\nspec:\n  template:\n    spec:\n      containers:\n      - {name: a, image: a:1}\n---\n\
+                    apiVersion: v1\nspec:\n  containers:\n  - {name: b, image: b:1}\n---\nvalues:\n  image: c:1\n";
+        let found = extract(
+            &source(text),
+            &ExtraImagePaths::default(),
+            &Limits::default(),
+        )
+        .unwrap();
+        let got: Vec<(&str, &str, &str, &str)> = found
+            .sites
+            .iter()
+            .map(|s| {
+                let r = &s.resource;
+                (
+                    s.image.as_str(),
+                    s.path.as_str(),
+                    r.api_version.as_str(),
+                    r.kind.as_str(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (
+                    "a:1",
+                    "spec.template.spec.containers[0].image",
+                    "",
+                    "Deployment"
+                ),
+                ("b:1", "spec.containers[0].image", "v1", ""),
+            ]
+        );
+        let skipped: Vec<(usize, &str)> = found
+            .skipped
+            .iter()
+            .map(|s| (s.document, s.reason.as_str()))
+            .collect();
+        assert_eq!(
+            skipped,
+            [(
+                2,
+                "not a Kubernetes object: it has no string `apiVersion` and `kind`"
+            )]
+        );
+    }
+
+    #[test]
+    fn kinds_named_like_lists_are_searched_beside_their_items() {
+        let text = "apiVersion: example.com/v1\nkind: AllowList\nitems: []\nspec:\n  template:\n    spec:\n\
+                    \x20     containers:\n      - {name: a, image: a:1}\n";
+        let found = sites(text);
         assert_eq!(found.len(), 1);
-        assert_eq!(found[0].image, "1.5");
-        assert_eq!(found[0].container.as_deref(), Some("number"));
+        assert_eq!(found[0].path, "spec.template.spec.containers[0].image");
+        assert_eq!(found[0].resource.kind, "AllowList");
     }
 
     #[test]
