@@ -527,6 +527,131 @@ async fn an_audit_namespace_allows_a_denied_image_with_a_warning() {
     );
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn a_create_without_an_object_or_with_parts_that_are_not_objects_is_denied() {
+    let s = Setup::new();
+    let hook = s.serve(&[]);
+    let mut review = s.fixture("deployment-create.json");
+    review["request"]["object"] = Value::Null;
+    let response = hook.validate(&review).await;
+    assert_eq!(response["allowed"], false, "{response:#}");
+    assert!(
+        message(&response).contains("the CREATE request has no `object`"),
+        "{response:#}"
+    );
+    review["request"].as_object_mut().unwrap().remove("object");
+    review["request"]["operation"] = json!("UPDATE");
+    let response = hook.validate(&review).await;
+    assert_eq!(response["allowed"], false, "{response:#}");
+
+    // A `List` whose items the reader cannot take for objects: their images are unknown.
+    let response = hook
+        .validate(&s.fixture("list-items-without-kind-create.json"))
+        .await;
+    assert_eq!(response["allowed"], false, "{response:#}");
+    let denial = message(&response);
+    assert!(
+        denial.contains("`items[0]`: not a Kubernetes object"),
+        "{denial}"
+    );
+    assert_eq!(hook.metric("supplygate_verifications_total").await, 0.0);
+    assert_sample(
+        &hook,
+        "supplygate_admission_decisions_total{result=\"denied\",code=\"invalid-manifest\"}",
+        "3",
+    )
+    .await;
+}
+
+impl Setup {
+    /// Appends `text` to `supplygate.yaml`.
+    fn append_config(&self, text: &str) {
+        let path = self.path().join("supplygate.yaml");
+        let mut config = std::fs::read_to_string(&path).unwrap();
+        config.push_str(text);
+        std::fs::write(path, config).unwrap();
+    }
+}
+
+/// The answer's JSONPatch, if any.
+fn patch_of(response: &Value) -> Option<Value> {
+    let patch = response["patch"].as_str()?;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(patch)
+        .unwrap();
+    Some(serde_json::from_slice(&bytes).unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn break_glass_is_not_pinned_and_removing_it_decides_the_object_again() {
+    let s = Setup::new();
+    // Unsigned: only break-glass allows it.
+    s.push("team/app", "v1");
+    s.append_config("break_glass:\n  namespaces: [shop]\n");
+    let hook = s.serve(&["--mutate"]);
+    let annotation = "supplygate.dev/break-glass";
+
+    let mut create = s.fixture("deployment-create.json");
+    create["request"]["object"]["metadata"]["annotations"][annotation] = json!("INC-42");
+    let response = hook.review("/mutate", &create).await;
+    assert_eq!(response["allowed"], true, "{response:#}\n{}", hook.log());
+    assert!(
+        warnings(&response)
+            .iter()
+            .any(|w| w.contains("[break-glass]")),
+        "{response:#}"
+    );
+    // The digest was never verified: it is not written into the object as if it had been.
+    assert_eq!(patch_of(&response), None, "{response:#}");
+
+    // Scaling with the annotation kept: nothing to decide.
+    let mut update = s.fixture("deployment-update-scale.json");
+    update["request"]["oldObject"]["metadata"]["annotations"][annotation] = json!("INC-42");
+    update["request"]["object"]["metadata"]["annotations"][annotation] = json!("INC-42");
+    let response = hook.validate(&update).await;
+    assert_eq!(response["allowed"], true, "{response:#}");
+    assert_eq!(
+        hook.metric(
+            "supplygate_admission_decisions_total{result=\"allowed\",code=\"images-unchanged\"}"
+        )
+        .await,
+        1.0
+    );
+    // Removing the annotation ends the emergency: the unchanged image is decided again.
+    update["request"]["object"]["metadata"]["annotations"]
+        .as_object_mut()
+        .unwrap()
+        .remove(annotation);
+    let response = hook.validate(&update).await;
+    assert_eq!(response["allowed"], false, "{response:#}");
+    assert!(
+        message(&response).contains("[unsigned-image]"),
+        "{response:#}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn mutate_does_not_pin_an_image_an_exemption_allowed() {
+    let s = Setup::new();
+    s.push("team/app", "v1");
+    s.append_config(
+        "exemptions:\n  - images: [\"127.0.0.1:*/team/app\"]\n    reason: vendor image, INC-7\n    \
+         expires: 2999-01-01\n",
+    );
+    let hook = s.serve(&["--mutate"]);
+    let response = hook
+        .review("/mutate", &s.fixture("deployment-create.json"))
+        .await;
+    assert_eq!(response["allowed"], true, "{response:#}\n{}", hook.log());
+    assert!(
+        warnings(&response)
+            .iter()
+            .any(|w| w.contains("[exemption]")),
+        "{response:#}"
+    );
+    assert_eq!(patch_of(&response), None, "{response:#}");
+}
+
 // ------------------------------------------------------------------ bad input
 
 #[tokio::test(flavor = "multi_thread")]
@@ -876,33 +1001,63 @@ async fn assert_sample(hook: &Hook, sample: &str, value: &str) {
     );
 }
 
+/// The deployment fixture with its image set to `image` (in the test registry).
+fn with_image(s: &Setup, fixture: &str, image: &str) -> Value {
+    let mut review = s.fixture(fixture);
+    review["request"]["object"]["spec"]["template"]["spec"]["containers"][0]["image"] =
+        json!(s.registry.image(image));
+    review
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn with_a_lock_reviews_are_decided_from_it_without_a_registry() {
     let mut s = Setup::new();
-    s.push_signed("team/app", "v1");
-    s.push_signed("team/other", "v1");
-    s.write_lock(&["team/app:v1"]);
+    let app = s.push_signed("team/app", "v1");
+    let other = s.push_signed("team/other", "v1");
+    let pinned_app = format!("team/app:v1@{app}");
+    s.write_lock(&["team/app:v1", &pinned_app]);
     // Nothing to ask any more: every answer must come from the lock.
     s.registry.stop();
     let hook = s.serve(&["--lock", "supplygate.lock"]);
-    let response = hook.validate(&s.fixture("deployment-create.json")).await;
+    let response = hook
+        .validate(&with_image(&s, "deployment-create.json", &pinned_app))
+        .await;
     assert_eq!(response["allowed"], true, "{response:#}\n{}", hook.log());
-    // The tag's digest came from the lock: the answer says it was not checked.
+    assert!(warnings(&response).is_empty(), "{response:#}");
+
+    // A tag: the kubelet would pull whatever it names then, which the lock never verified.
+    let response = hook.validate(&s.fixture("deployment-create.json")).await;
+    assert_eq!(response["allowed"], false, "{response:#}");
+    let denial = message(&response);
+    assert!(denial.contains("[unpinned-image]"), "{denial}");
+    assert!(denial.contains("supplygate pin"), "{denial}");
+    assert!(denial.contains("/mutate"), "{denial}");
     assert!(
-        warnings(&response)
+        !warnings(&response)
             .iter()
-            .any(|w| w.contains("[tag-moved-since-lock]") && w.contains("not checked")),
+            .any(|w| w.contains("[tag-moved-since-lock]")),
         "{response:#}"
     );
+    assert_sample(
+        &hook,
+        "supplygate_admission_decisions_total{result=\"denied\",code=\"unpinned-image\"}",
+        "1",
+    )
+    .await;
 
     // Signed, but not in the lock: denied, naming the image and why.
-    let pod = s.pod("shop", ["team/app:v1", "team/other:v1", "team/app:v1"]);
+    let other = format!("team/other:v1@{other}");
+    let pod = s.pod(
+        "shop",
+        [pinned_app.as_str(), other.as_str(), pinned_app.as_str()],
+    );
     let response = hook.validate(&pod).await;
     assert_eq!(response["allowed"], false, "{response:#}");
     let denial = message(&response);
     assert!(denial.contains("[not-in-lock]"), "{denial}");
     assert!(denial.contains("team/other:v1"), "{denial}");
     assert!(!denial.contains("team/app:v1"), "{denial}");
+    assert!(!denial.contains("[unpinned-image]"), "{denial}");
     assert_sample(&hook, "supplygate_registry_requests_total", "0").await;
 
     // Another config (the requirement is gone, so are the policies the lock was judged
@@ -916,13 +1071,79 @@ async fn with_a_lock_reviews_are_decided_from_it_without_a_registry() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn with_a_lock_mutate_pins_tags_to_the_locked_digest_unless_allowed_insecurely() {
+    let mut s = Setup::new();
+    let app = s.push_signed("team/app", "v1");
+    s.write_lock(&["team/app:v1"]);
+    s.registry.stop();
+    let review = s.fixture("deployment-create.json");
+    let image = s.registry.image("team/app:v1");
+
+    // `/mutate` pins the tag to the digest the lock verified: what runs is what was locked.
+    let hook = s.serve(&["--lock", "supplygate.lock", "--mutate"]);
+    let response = hook.review("/mutate", &review).await;
+    assert_eq!(response["allowed"], true, "{response:#}\n{}", hook.log());
+    let patch: Value = serde_json::from_slice(
+        &base64::engine::general_purpose::STANDARD
+            .decode(response["patch"].as_str().unwrap())
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        patch[1],
+        json!({"op": "replace", "path": "/spec/template/spec/containers/0/image",
+               "value": format!("{image}@{app}")})
+    );
+    assert!(warnings(&response).is_empty(), "{response:#}");
+    // `/validate` of the same server still denies the tag, and allows what `/mutate` made of
+    // it (validating webhooks run after mutation; so do the Pods of a pinned Deployment).
+    let response = hook.validate(&review).await;
+    assert_eq!(response["allowed"], false, "{response:#}");
+    assert!(
+        message(&response).contains("[unpinned-image]"),
+        "{response:#}"
+    );
+    let pinned = with_image(&s, "deployment-create.json", &format!("team/app:v1@{app}"));
+    let response = hook.validate(&pinned).await;
+    assert_eq!(response["allowed"], true, "{response:#}\n{}", hook.log());
+    assert!(warnings(&response).is_empty(), "{response:#}");
+    // Pinned to another digest than the lock's tag: not what the lock verified.
+    let moved = format!("team/app:v1@sha256:{}", "0".repeat(64));
+    let response = hook
+        .validate(&with_image(&s, "deployment-create.json", &moved))
+        .await;
+    assert_eq!(response["allowed"], false, "{response:#}");
+    drop(hook);
+
+    // The explicit opt-out: allowed, with the warning that the tag was not checked.
+    let hook = s.serve(&[
+        "--lock",
+        "supplygate.lock",
+        "--insecure-allow-unpinned-with-lock",
+    ]);
+    hook.eventually("the opt-out to be logged", || async {
+        hook.log().contains("insecure-allow-unpinned-with-lock")
+    })
+    .await;
+    let response = hook.validate(&review).await;
+    assert_eq!(response["allowed"], true, "{response:#}");
+    assert!(
+        warnings(&response)
+            .iter()
+            .any(|w| w.contains("[tag-moved-since-lock]") && w.contains("not checked")),
+        "{response:#}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn sighup_reads_the_lock_again_and_a_broken_lock_keeps_the_last_good_one() {
     let s = Setup::new();
-    s.push_signed("team/app", "v1");
+    let app = s.push_signed("team/app", "v1");
     s.push_signed("team/web", "v1");
-    s.write_lock(&["team/app:v1"]);
+    let pinned_app = format!("team/app:v1@{app}");
+    s.write_lock(&[&pinned_app]);
     let hook = s.serve(&["--lock", "supplygate.lock"]);
-    let review = s.fixture("deployment-create.json");
+    let review = with_image(&s, "deployment-create.json", &pinned_app);
     assert_eq!(hook.validate(&review).await["allowed"], true);
 
     // A lock of other manifests: `team/app:v1` is no longer in it.

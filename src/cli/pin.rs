@@ -16,6 +16,7 @@ use crate::manifest::{self, Edit, Origin};
 use crate::reference::{pin_written, ImageRef};
 use crate::report::human::Verbosity;
 use crate::report::{Code, Finding, ImageReport, Report, Severity};
+use crate::webhook::{self, Log, LogFormat};
 
 /// Arguments of `pin`.
 #[derive(Debug, Args)]
@@ -113,7 +114,12 @@ pub(crate) fn run(ctx: &Context, args: PinArgs) -> anyhow::Result<u8> {
     }
     if report.decision() != crate::report::Decision::Allow {
         write_stdout(&ctx.render(&report, args.format, Verbosity::Problems))?;
-        eprintln!("nothing was written: every image must resolve before any file changes");
+        status(
+            true,
+            "nothing-written",
+            "nothing was written: every image must resolve before any file changes",
+            serde_json::json!({}),
+        );
         return Ok(report.decision().exit_code());
     }
 
@@ -137,10 +143,35 @@ pub(crate) fn run(ctx: &Context, args: PinArgs) -> anyhow::Result<u8> {
         pinned += n;
     }
     let files = outputs.len();
-    eprintln!(
+    let message = format!(
         "pinned {pinned} image{} in {files} file{}",
         if pinned == 1 { "" } else { "s" },
         if files == 1 { "" } else { "s" }
     );
+    status(
+        false,
+        "pinned",
+        &message,
+        serde_json::json!({"images": pinned, "files": files}),
+    );
     Ok(0)
+}
+
+/// A status line on stderr, whatever the verbosity: plain text, or with `--log-format json`
+/// an event line like the webhook's (`ts`, `level`, `event`, `message`, then `fields`).
+fn status(warn: bool, event: &str, message: &str, fields: serde_json::Value) {
+    if webhook::json_logs() {
+        let mut fields = fields;
+        if let Some(map) = fields.as_object_mut() {
+            map.insert("message".into(), serde_json::json!(message));
+        }
+        let log = Log::new(LogFormat::Json);
+        if warn {
+            log.warn(event, fields);
+        } else {
+            log.info(event, fields);
+        }
+    } else {
+        eprintln!("{message}");
+    }
 }

@@ -99,6 +99,10 @@ pub(crate) struct ServeArgs {
     /// images not in it, or decided otherwise than it records, are denied. Reloaded on SIGHUP
     #[arg(long, env = "SUPPLYGATE_LOCK", value_name = "FILE")]
     lock: Option<PathBuf>,
+    /// With `--lock`, allow tag-only references with a warning instead of denying them (the
+    /// kubelet then pulls whatever the tag names, which the lock never verified)
+    #[arg(long, env = "SUPPLYGATE_INSECURE_ALLOW_UNPINNED_WITH_LOCK")]
+    insecure_allow_unpinned_with_lock: bool,
 }
 
 fn duration(s: &str) -> Result<Duration, String> {
@@ -120,6 +124,7 @@ pub(crate) fn run(ctx: &Context, global: GlobalArgs, args: ServeArgs) -> anyhow:
         cert_poll: args.tls_reload_interval.max(Duration::from_millis(100)),
         deadline: args.deadline,
         mutate: args.mutate,
+        insecure_allow_unpinned_with_lock: args.insecure_allow_unpinned_with_lock,
         excluded_namespaces: excluded,
         audit_namespaces: args.audit_namespaces.into_iter().collect(),
         cache: CacheSettings {

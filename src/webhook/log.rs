@@ -74,18 +74,7 @@ impl Log {
                 m.extend(fields);
                 json_line(level.as_str(), m)
             }
-            LogFormat::Text => {
-                let mut s = format!("{} {event}", level.as_str());
-                for (k, v) in fields {
-                    match v {
-                        Value::String(v) if !v.contains([' ', '"', '\n']) && !v.is_empty() => {
-                            s.push_str(&format!(" {k}={v}"))
-                        }
-                        other => s.push_str(&format!(" {k}={other}")),
-                    }
-                }
-                s
-            }
+            LogFormat::Text => text_line(level, event, &fields),
         };
         // A log line that cannot be written (stderr closed) must not stop the server.
         let _ = writeln!(std::io::stderr().lock(), "{line}");
@@ -102,6 +91,50 @@ impl Log {
     pub(crate) fn error(&self, event: &str, fields: Value) {
         self.event(Level::Error, event, fields);
     }
+}
+
+/// `level event k=v …`. A value is written bare only when it cannot be mistaken for more
+/// fields or move the terminal: anything with a space, quote, `=`, backslash or control
+/// character (tab, CR, ESC…), and anything not a string, is written as JSON (quoted, with
+/// control characters escaped), so a review's uid or name cannot forge log fields or lines.
+fn text_line(level: Level, event: &str, fields: &Map<String, Value>) -> String {
+    let mut s = format!("{} {}", level.as_str(), text_value(event));
+    for (k, v) in fields {
+        match v {
+            Value::String(v) => s.push_str(&format!(" {}={}", text_value(k), text_value(v))),
+            other => s.push_str(&format!(" {}={other}", text_value(k))),
+        }
+    }
+    s
+}
+
+fn text_value(v: &str) -> String {
+    let bare = !v.is_empty()
+        && !v
+            .chars()
+            .any(|c| c.is_control() || c.is_whitespace() || matches!(c, '"' | '=' | '\\'));
+    if bare {
+        v.to_owned()
+    } else {
+        // serde_json escapes `"`, `\` and U+0000–U+001F; the other controls (DEL, C1) too.
+        let quoted = Value::String(v.to_owned()).to_string();
+        quoted
+            .chars()
+            .map(|c| {
+                if c.is_control() {
+                    format!("\\u{:04x}", u32::from(c))
+                } else {
+                    c.to_string()
+                }
+            })
+            .collect()
+    }
+}
+
+/// Whether `tracing` output is formatted by [`JsonEvents`] (`--log-format json`): for the
+/// few lines commands write outside `tracing`, to keep every stderr line JSON.
+pub(crate) fn json_logs() -> bool {
+    tracing::dispatcher::get_default(|d| d.is::<JsonEvents>())
 }
 
 /// The `tracing` event formatter for `--log-format json`: one JSON object per event with
@@ -190,6 +223,41 @@ fn is_secret_name(name: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn text_values_with_control_characters_are_quoted_and_escaped() {
+        let mut fields = Map::new();
+        fields.insert("uid".into(), json!("abc\tlevel=error\x1b[2J\r\u{9b}\u{7f}"));
+        fields.insert("object".into(), json!("Pod shop/web"));
+        fields.insert("plain".into(), json!("ok-1"));
+        fields.insert("forged".into(), json!("x\nerror review allowed=true"));
+        fields.insert("n".into(), json!(3));
+        let line = text_line(Level::Info, "review", &fields);
+        assert!(
+            !line.chars().any(|c| c.is_control()),
+            "control characters reach the log: {line:?}"
+        );
+        assert!(
+            line.contains(r#"uid="abc\tlevel=error\u001b[2J\r\u009b\u007f""#),
+            "{line}"
+        );
+        assert!(line.contains(r#"object="Pod shop/web""#), "{line}");
+        assert!(line.contains(" plain=ok-1"), "{line}");
+        assert!(
+            line.contains(r#"forged="x\nerror review allowed=true""#),
+            "{line}"
+        );
+        assert!(line.contains(" n=3"), "{line}");
+        assert!(line.starts_with("info review "), "{line}");
+    }
+
+    #[test]
+    fn json_logs_are_recognised_from_the_installed_formatter() {
+        let json = tracing_subscriber::fmt().event_format(JsonEvents).finish();
+        assert!(tracing::subscriber::with_default(json, json_logs));
+        let text = tracing_subscriber::fmt().finish();
+        assert!(!tracing::subscriber::with_default(text, json_logs));
+    }
 
     #[test]
     fn fields_named_like_credentials_are_redacted() {

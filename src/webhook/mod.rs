@@ -45,11 +45,11 @@ use kube_core::admission::AdmissionResponse;
 use serde_json::json;
 
 pub use cache::CacheSettings;
+pub(crate) use log::{json_logs, Log};
 pub use log::{JsonEvents, LogFormat};
 pub use tls::{CertFiles, TlsError};
 
 use self::cache::DecisionCache;
-use self::log::Log;
 use self::metrics::{Lookup, Metrics, Outcome};
 use crate::config::Config;
 use crate::gate::{self, Manifests, PolicyRun};
@@ -73,6 +73,9 @@ pub struct Settings {
     pub deadline: Duration,
     /// Serve `/mutate` (pins tags to verified digests).
     pub mutate: bool,
+    /// Under an evidence lock, allow tag-only references (with a warning) instead of denying
+    /// them: the kubelet pulls whatever the tag names, which the lock never verified.
+    pub insecure_allow_unpinned_with_lock: bool,
     /// Namespaces never checked (allowed without evaluation).
     pub excluded_namespaces: BTreeSet<String>,
     /// Namespaces where denials and unfinished verifications become warnings.
@@ -366,6 +369,7 @@ impl Server {
         // The evaluation runs in its own task: past the deadline the review is answered, but
         // the verification finishes and fills the cache for the API server's retry. The task
         // holds the permit, so abandoned work still counts against the bound.
+        let lock_in_use = generation.lock.is_some();
         let server = Arc::clone(self);
         let task = tokio::spawn(async move {
             server.in_flight.fetch_add(1, Ordering::Relaxed);
@@ -391,10 +395,14 @@ impl Server {
                 )
             }
         };
-        let patch = match (endpoint, request.object.as_ref()) {
+        let (patch, pinned) = match (endpoint, request.object.as_ref()) {
             (Endpoint::Mutate, Some(object)) => review::pin_patch(object, &reports),
-            _ => None,
+            _ => (None, BTreeSet::new()),
         };
+        let mut reports = reports;
+        if lock_in_use && !self.settings.insecure_allow_unpinned_with_lock {
+            require_pins(&mut reports, &pinned);
+        }
         let (response, codes) = review::respond(&request, &reports, audit, patch);
         let outcome = if response.allowed {
             Outcome::Allowed
@@ -538,9 +546,20 @@ impl Server {
             gate::evaluate_manifests(manifests, &generation.config, registry, &policy, &|_, _| {})
                 .await;
         if let Some((lock, fingerprint)) = &generation.lock {
+            // What `/mutate` makes of a locked tag (`repo:tag@digest`, with the digest the
+            // lock records for the tag) is compared as that tag: the Pods of a pinned
+            // Deployment, and the validating review after the mutation, are what was locked.
+            let written = report.images.first().and_then(|i| i.reference.clone());
+            let as_tag = written.as_ref().and_then(|r| locked_tag_of_pin(lock, r));
+            if let (Some(image), Some(tag)) = (report.images.first_mut(), as_tag) {
+                image.reference = Some(tag);
+            }
             // As `check --locked`: not in the lock, a stale lock, another digest or decision
             // than recorded all deny.
             lock.review(&mut report, fingerprint);
+            if let Some(image) = report.images.first_mut() {
+                image.reference = written;
+            }
             // The tag's digest came from the lock, unchecked: say so, as a warning (the
             // report's notices are not part of an image's answer).
             let before = report.notices.len();
@@ -555,6 +574,56 @@ impl Server {
             .into_iter()
             .next()
             .unwrap_or_else(|| failed_report(site))
+    }
+}
+
+/// `repo:tag` when `reference` is `repo:tag@digest`, the lock does not record it as written,
+/// and the lock records `digest` for that tag.
+fn locked_tag_of_pin(lock: &Lock, reference: &ImageRef) -> Option<ImageRef> {
+    let (tag, digest) = (reference.tag()?, reference.digest()?);
+    if lock.images.contains_key(&reference.to_string()) || lock.tag(reference, tag) != Some(digest)
+    {
+        return None;
+    }
+    Some(reference.without_digest())
+}
+
+/// Under an evidence lock, what runs must be what the lock verified: a tag-only reference
+/// (the kubelet pulls whatever the tag names when it starts the container) is denied, unless
+/// `/mutate` pins it to the locked digest (`pinned`: indices of the reports the patch pins) or
+/// an exemption or break-glass allowed it unverified anyway. The lock's "tag not checked"
+/// warning gives way to the denial, or to the pin.
+fn require_pins(reports: &mut [Arc<ImageReport>], pinned: &BTreeSet<usize>) {
+    for (i, report) in reports.iter_mut().enumerate() {
+        let unpinned = report
+            .reference
+            .as_ref()
+            .is_some_and(|r| r.digest().is_none());
+        if !unpinned || review::allowed_by_exception(report) {
+            continue;
+        }
+        let report = Arc::make_mut(report);
+        report
+            .findings
+            .retain(|f| f.code != Code::TagMovedSinceLock);
+        if pinned.contains(&i) {
+            continue;
+        }
+        report.findings.push(
+            Finding::new(
+                Code::UnpinnedImage,
+                Severity::Deny,
+                format!(
+                    "`{}` names no digest: under the evidence lock only digests are admitted, \
+                     since the kubelet pulls whatever the tag names when it starts the container",
+                    report.site.image
+                ),
+            )
+            .hint(
+                "pin it in git with `supplygate pin` (`repo:tag@sha256:…`), or send the object \
+                 through `/mutate` (`serve --mutate`), which pins it to the locked digest",
+            ),
+        );
     }
 }
 
@@ -641,6 +710,13 @@ pub async fn serve(
                "mutate": server.settings.mutate, "deadline_ms": server.settings.deadline.as_millis(),
                "lock": server.generation().lock.is_some()}),
     );
+    if server.settings.insecure_allow_unpinned_with_lock && server.generation().lock.is_some() {
+        log.warn(
+            "insecure-allow-unpinned-with-lock",
+            json!({"note": "under `--lock`, tag-only references are allowed with a warning: the kubelet pulls whatever the tag names, which the lock never verified",
+                   "hint": "pin the manifests with `supplygate pin`, or use `/mutate`, and drop the flag"}),
+        );
+    }
     serving.await.map_err(ServeError::Server)?;
     log.info("stopped", json!({}));
     Ok(())
@@ -768,7 +844,7 @@ async fn review_handler(
     let deadline = effective_deadline(server.settings.deadline, query.as_deref());
     let uid = request.uid.clone();
     let object = review::object_name(&request);
-    let operation = format!("{:?}", request.operation).to_uppercase();
+    let operation = review::operation_name(&request);
     let response = server.admit(request, endpoint, deadline).await;
     let elapsed = started.elapsed();
     server.metrics.latency(elapsed);

@@ -9,9 +9,9 @@ use kube_core::DynamicObject;
 use serde_json::{json, Value};
 
 use crate::config::Config;
-use crate::gate::{self, Manifests};
-use crate::manifest::{Origin, Source};
-use crate::report::{Decision, ImageReport, Severity};
+use crate::gate::Manifests;
+use crate::manifest::{self, Origin, Source};
+use crate::report::{Code, Decision, ImageReport, Severity};
 
 /// The API version of the reviews we answer.
 pub const API_VERSION: &str = "admission.k8s.io/v1";
@@ -22,6 +22,8 @@ const MAX_WARNINGS: usize = 20;
 const MAX_WARNING_CHARS: usize = 256;
 /// Longest denial message, in characters.
 const MAX_MESSAGE_CHARS: usize = 8 * 1024;
+/// Most reasons named when parts of an object are not Kubernetes objects.
+const MAX_SKIP_REASONS: usize = 5;
 
 /// Why a request body is not a review we can answer (HTTP 400).
 #[derive(Debug, thiserror::Error)]
@@ -96,24 +98,46 @@ pub(crate) fn object_name(request: &Request) -> String {
     }
 }
 
+/// `CREATE`, `UPDATE`, `DELETE` or `CONNECT`.
+pub(crate) fn operation_name(request: &Request) -> String {
+    format!("{:?}", request.operation).to_uppercase()
+}
+
 /// Reads the request's object (and, on UPDATE, the old one) for images.
 pub(crate) fn triage(request: &Request, config: &Config) -> Triage {
     if !matches!(request.operation, Operation::Create | Operation::Update) {
         return Triage::Allow("operation-not-checked");
     }
-    let Some(object) = request.object.as_ref() else {
-        return Triage::Allow("no-object");
-    };
     let name = object_name(request);
+    // A CREATE or UPDATE always carries the object; one without it cannot be checked.
+    let Some(object) = request.object.as_ref() else {
+        return Triage::Deny(
+            "invalid-manifest",
+            format!(
+                "supplygate denied {name}: the {} request has no `object`; failing closed",
+                operation_name(request)
+            ),
+        );
+    };
     let manifests = match search(request, object, &name, config) {
         Ok(m) => m,
         Err(message) => return Triage::Deny("invalid-manifest", message),
     };
     if request.operation == Operation::Update {
         if let Some(old) = request.old_object.as_ref() {
-            // An old object we cannot read is no reason to skip the new one: evaluate.
+            // An old object we cannot read is no reason to skip the new one: evaluate. Nor is
+            // a break-glass annotation removed or changed: what it allowed is decided again.
+            let annotation = &config.break_glass.annotation;
+            let break_glass = |o: &DynamicObject| {
+                o.metadata
+                    .annotations
+                    .as_ref()
+                    .and_then(|a| a.get(annotation))
+                    .cloned()
+            };
             if let Ok(before) = search(request, old, &name, config) {
-                if images(&before) == images(&manifests) {
+                if images(&before) == images(&manifests) && break_glass(old) == break_glass(object)
+                {
                     return Triage::Allow("images-unchanged");
                 }
             }
@@ -162,11 +186,33 @@ fn search(
         origin: Arc::new(Origin::Named(name.to_owned())),
         text: value.to_string(),
     };
-    let manifests = gate::search_manifests(vec![Ok(source)], config);
-    if let Some(e) = manifests.file_errors.first() {
-        return Err(format!("cannot read the object of `{name}`: {}", e.message));
+    // Fail closed: an object (or a part of one, such as a `List` item) that the reader set
+    // aside as not a Kubernetes object could hide images, so it is denied, not allowed as
+    // "no images".
+    let found = manifest::extract(&source, &config.extra_images, &config.limits)
+        .map_err(|e| format!("cannot read the object of `{name}`: {e}"))?;
+    if !found.skipped.is_empty() {
+        let mut reasons: Vec<&str> = found.skipped.iter().map(|s| s.reason.as_str()).collect();
+        let extra = reasons.len().saturating_sub(MAX_SKIP_REASONS);
+        reasons.truncate(MAX_SKIP_REASONS);
+        let mut why = reasons.join("; ");
+        if extra > 0 {
+            why.push_str(&format!("; … and {extra} more"));
+        }
+        return Err(format!(
+            "cannot read the object of `{name}`: part of it is not a Kubernetes object, so its \
+             images cannot be found: {why} (hint: give every object and `List` item its \
+             `apiVersion` and `kind`; if this resource holds no pods, leave it out of the \
+             webhook's `rules`)"
+        ));
     }
-    Ok(manifests)
+    let mut sites = found.sites;
+    sites.sort_by_key(|s| s.span.start);
+    Ok(Manifests {
+        sources: vec![source],
+        sites,
+        ..Manifests::default()
+    })
 }
 
 /// The answer for the evaluated `reports`. In `audit`, a denial becomes an allow whose
@@ -299,20 +345,25 @@ fn truncate_chars(s: &mut String, max: usize) {
 }
 
 /// The JSONPatch that pins every allowed, resolved, tag-only image of the object to its
-/// digest (`repo:tag@sha256:…`), each guarded by a `test` of the current value. Sites whose
-/// path cannot be written as a JSON pointer, or whose value is not where the path says, are
-/// left alone.
+/// digest (`repo:tag@sha256:…`), each guarded by a `test` of the current value, and the
+/// indices of the reports it pins. Sites whose path cannot be written as a JSON pointer, or
+/// whose value is not where the path says, are left alone; so are images allowed by an
+/// exemption or break-glass (their digest was never verified, and pinning would make it look
+/// as if it had been).
 pub(crate) fn pin_patch(
     object: &DynamicObject,
     reports: &[Arc<ImageReport>],
-) -> Option<json_patch::Patch> {
-    let value = serde_json::to_value(object).ok()?;
+) -> (Option<json_patch::Patch>, BTreeSet<usize>) {
+    let mut pinned_sites = BTreeSet::new();
+    let Ok(value) = serde_json::to_value(object) else {
+        return (None, pinned_sites);
+    };
     let mut ops = Vec::new();
-    for r in reports {
+    for (i, r) in reports.iter().enumerate() {
         let (Some(reference), Some(resolved)) = (&r.reference, &r.resolved) else {
             continue;
         };
-        if reference.digest().is_some() {
+        if reference.digest().is_some() || allowed_by_exception(r) {
             continue;
         }
         let Some(pointer) = json_pointer(&r.site.path) else {
@@ -324,11 +375,24 @@ pub(crate) fn pin_patch(
         let pinned = format!("{}@{}", r.site.image, resolved.digest);
         ops.push(json!({"op": "test", "path": pointer, "value": r.site.image}));
         ops.push(json!({"op": "replace", "path": pointer, "value": pinned}));
+        pinned_sites.insert(i);
     }
     if ops.is_empty() {
-        return None;
+        return (None, BTreeSet::new());
     }
-    serde_json::from_value(Value::Array(ops)).ok()
+    match serde_json::from_value(Value::Array(ops)) {
+        Ok(patch) => (Some(patch), pinned_sites),
+        Err(_) => (None, BTreeSet::new()),
+    }
+}
+
+/// Whether an exemption or break-glass decided (part of) the report: what it allows was not
+/// verified.
+pub(crate) fn allowed_by_exception(report: &ImageReport) -> bool {
+    report
+        .findings
+        .iter()
+        .any(|f| matches!(f.code, Code::Exemption | Code::BreakGlass))
 }
 
 /// `spec.template.spec.containers[0].image` -> `/spec/template/spec/containers/0/image`.
@@ -433,6 +497,69 @@ mod tests {
         assert_eq!(m.sites.len(), 1);
         assert!(m.sites[0].image.ends_with("/team/app:v2"));
         assert_eq!(m.sites[0].path, "spec.template.spec.containers[0].image");
+    }
+
+    #[test]
+    fn a_create_or_update_without_an_object_is_denied() {
+        let body = include_str!("../../fixtures/admission/deployment-create.json");
+        let mut review: Value = serde_json::from_str(body).unwrap();
+        review["request"]["object"] = Value::Null;
+        let request = decode(review.to_string().as_bytes()).unwrap();
+        let Triage::Deny(code, message) = triage(&request, &Config::default()) else {
+            panic!("no object is no allow");
+        };
+        assert_eq!(code, "invalid-manifest");
+        assert!(
+            message.contains("the CREATE request has no `object`"),
+            "{message}"
+        );
+        review["request"].as_object_mut().unwrap().remove("object");
+        review["request"]["operation"] = json!("UPDATE");
+        let request = decode(review.to_string().as_bytes()).unwrap();
+        assert!(matches!(
+            triage(&request, &Config::default()),
+            Triage::Deny("invalid-manifest", _)
+        ));
+    }
+
+    #[test]
+    fn an_object_with_parts_that_are_not_kubernetes_objects_is_denied() {
+        let body = include_str!("../../fixtures/admission/list-items-without-kind-create.json");
+        let request = decode(body.as_bytes()).unwrap();
+        let Triage::Deny(code, message) = triage(&request, &Config::default()) else {
+            panic!("a list item whose images cannot be found is no allow");
+        };
+        assert_eq!(code, "invalid-manifest");
+        assert!(
+            message.contains("`items[0]`: not a Kubernetes object"),
+            "{message}"
+        );
+        assert!(
+            message.contains("`items[1]`: not a Kubernetes object: it is"),
+            "{message}"
+        );
+        assert!(message.contains("hint:"), "{message}");
+    }
+
+    #[test]
+    fn an_update_that_removes_break_glass_is_evaluated_again() {
+        let body = include_str!("../../fixtures/admission/deployment-update-scale.json");
+        let mut review: Value = serde_json::from_str(body).unwrap();
+        let config = Config::default();
+        let annotation = config.break_glass.annotation.clone();
+        review["request"]["oldObject"]["metadata"]["annotations"][&annotation] = json!("INC-42");
+        let request = decode(review.to_string().as_bytes()).unwrap();
+        assert!(matches!(triage(&request, &config), Triage::Evaluate(_)));
+        // Changed: decided again too. Kept as it was: nothing to decide.
+        review["request"]["object"]["metadata"]["annotations"][&annotation] = json!("INC-43");
+        let request = decode(review.to_string().as_bytes()).unwrap();
+        assert!(matches!(triage(&request, &config), Triage::Evaluate(_)));
+        review["request"]["object"]["metadata"]["annotations"][&annotation] = json!("INC-42");
+        let request = decode(review.to_string().as_bytes()).unwrap();
+        assert!(matches!(
+            triage(&request, &config),
+            Triage::Allow("images-unchanged")
+        ));
     }
 
     #[test]
