@@ -571,8 +571,8 @@ fn run_hook(dir: &str, job_file: &str, edit: impl Fn(&str, String) -> String) ->
 }
 
 /// The hook allows the committed example as it is, and blocks (exit 1) when the manifests
-/// name an image the lock does not hold, or when the lock is not the one written for this
-/// trust (a changed signer key).
+/// name an image the lock does not hold, name the locked image by tag only (not re-checked
+/// offline), or when the lock is not the one written for this trust (a changed signer key).
 fn assert_hook_blocks_what_the_lock_does_not_cover(dir: &str, job_file: &str) {
     let out = run_hook(dir, job_file, |_, text| text);
     assert_eq!(out.code, 0, "{dir}: {out:?}");
@@ -596,6 +596,25 @@ fn assert_hook_blocks_what_the_lock_does_not_cover(dir: &str, job_file: &str) {
     });
     assert_eq!(out.code, 1, "{dir}: {out:?}");
     assert!(out.stdout.contains("not-in-lock"), "{dir}: {out:?}");
+
+    // The same image by tag only: the lock records the tag's digest, but the hook runs
+    // `--offline` and cannot re-check it, and the kubelet would pull whatever the tag names:
+    // denied `unpinned-image`, as `serve --lock` denies it.
+    let out = run_hook(dir, job_file, |file, text| {
+        if file.starts_with("app/") {
+            let start = text.find(hello).unwrap() + hello.len() - "@sha256:".len();
+            format!(
+                "{}{}",
+                &text[..start],
+                &text[start + "@sha256:".len() + 64..]
+            )
+        } else {
+            text
+        }
+    });
+    assert_eq!(out.code, 1, "{dir}: {out:?}");
+    assert!(out.stdout.contains("unpinned-image"), "{dir}: {out:?}");
+    assert!(out.stdout.contains("supplygate pin"), "{dir}: {out:?}");
 
     // The config trusts another key than the one the lock was written under.
     let other_key = read("fixtures/keys/other-p256.pub");

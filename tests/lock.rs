@@ -3,6 +3,10 @@
 //! manifest), then `check --locked` — with the registry running but unused (`--offline`), with
 //! it stopped, after the registry changed, and on locks edited by hand. The lock is evidence
 //! to re-verify, never a verdict to trust: every edit must deny.
+//!
+//! The manifests are pinned (`repo:tag@digest`) unless a test is about tags: under the lock a
+//! tag-only reference is admitted only when its tag was re-checked online just now (the same
+//! rule as `serve --lock`).
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -30,12 +34,14 @@ const BUNDLE_V03: &str = "application/vnd.dev.sigstore.bundle.v0.3+json";
 
 /// A registry with `team/app:v1` (signed with a cosign v3 bundle referrer) and `team/web:v1`
 /// (an image index signed with a cosign `.sig` manifest), a config requiring the test
-/// Sigstore's `release` identity for both, and a Deployment running them.
+/// Sigstore's `release` identity for both, and a Deployment running them pinned
+/// (`manifests/app.yaml`).
 struct Case {
     registry: TestRegistry,
     sigstore: TestSigstore,
     dir: tempfile::TempDir,
     app_digest: String,
+    web_digest: String,
 }
 
 impl Outcome {
@@ -54,6 +60,26 @@ impl Outcome {
                     .collect();
                 (i["image"].as_str().unwrap().to_owned(), codes)
             })
+            .collect()
+    }
+
+    /// The codes of the image written exactly `image`.
+    fn codes_of_exactly(&self, image: &str) -> Vec<String> {
+        self.codes()
+            .into_iter()
+            .find(|(i, _)| i == image)
+            .unwrap_or_else(|| panic!("no image `{image}`: {self:?}"))
+            .1
+    }
+
+    /// The report's notices with `code`.
+    fn notices(&self, code: &str) -> Vec<Value> {
+        self.json()["notices"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|n| n["code"] == code)
+            .cloned()
             .collect()
     }
 
@@ -87,16 +113,16 @@ impl Case {
             sigstore,
             dir,
             app_digest,
+            web_digest,
         };
         case.write_config("");
-        case.write_manifest(
-            "app.yaml",
-            &[
-                &case.registry.image("team/app:v1"),
-                &case.registry.image("team/web:v1"),
-            ],
-        );
+        case.write_manifest("app.yaml", &[&case.app_key(), &case.web_key()]);
         case
+    }
+
+    /// `manifests/<name>`: a Deployment running both images by tag only.
+    fn write_unpinned(&self, name: &str) {
+        self.write_manifest(name, &[&self.app_tag(), &self.web_tag()]);
     }
 
     fn path(&self, name: &str) -> PathBuf {
@@ -138,6 +164,7 @@ impl Case {
             .env_remove("SUPPLYGATE_OFFLINE")
             .env_remove("SUPPLYGATE_LOCKED")
             .env_remove("SUPPLYGATE_WRITE_LOCK")
+            .env_remove("SUPPLYGATE_INSECURE_ALLOW_UNPINNED_WITH_LOCK")
             .env("DOCKER_CONFIG", self.path(".docker-none"))
             .env("NO_COLOR", "1")
             .stdin(Stdio::null())
@@ -190,9 +217,29 @@ impl Case {
         std::fs::read_to_string(self.path("supplygate.lock")).unwrap()
     }
 
+    /// `team/app:v1@digest`, as the default manifest names it (and the lock records it).
     fn app_key(&self) -> String {
+        format!("{}@{}", self.app_tag(), self.app_digest)
+    }
+
+    /// `team/web:v1@digest`, as the default manifest names it (and the lock records it).
+    fn web_key(&self) -> String {
+        format!("{}@{}", self.web_tag(), self.web_digest)
+    }
+
+    fn app_tag(&self) -> String {
         self.registry.image("team/app:v1")
     }
+
+    fn web_tag(&self) -> String {
+        self.registry.image("team/web:v1")
+    }
+}
+
+/// Pushes `team/unsigned:v1` (no signature) and returns it pinned.
+fn pushed_unsigned(case: &Case) -> String {
+    let digest = case.registry.push_generated("team/unsigned:v1", 7);
+    format!("{}@{digest}", case.registry.image("team/unsigned:v1"))
 }
 
 fn b64(bytes: &[u8]) -> String {
@@ -229,7 +276,7 @@ fn round_trip_decides_the_same_offline_and_with_the_registry_stopped() {
     let app = &images[&case.app_key()];
     assert_eq!(app["digest"], case.app_digest.as_str());
     assert_eq!(app["decision"], "allow");
-    let web = &images[&case.registry.image("team/web:v1")];
+    let web = &images[&case.web_key()];
     assert_eq!(web["platforms"].as_object().unwrap().len(), 2, "{web:#}");
     // The verified material itself is in the lock: the bundle, the `.sig` payload, manifests.
     let objects = lock["objects"].as_object().unwrap();
@@ -272,28 +319,91 @@ fn round_trip_decides_the_same_offline_and_with_the_registry_stopped() {
     assert_eq!(digests(&offline), digests(&online));
     assert_eq!(offline.codes(), online.codes());
 
-    // The registry gone: the lock still decides; the tag check says it could not run.
+    assert_eq!(
+        offline.json()["notices"],
+        Value::Array(vec![]),
+        "{offline:?}"
+    );
+
+    // The same images also named by tag only, locked while the registry is up.
+    case.write_unpinned("tags.yaml");
+    written(&case);
     case.registry.stop();
+    // The registry gone: pinned references need no registry, so the lock alone decides them
+    // as online; a tag-only one cannot be re-checked, so its locked answer is not admitted
+    // (the kubelet would pull whatever the tag names): denied, as `serve --lock` does.
     let stopped = case.locked(&[]);
-    assert_allowed(&stopped);
-    assert_eq!(digests(&stopped), digests(&online));
-    let notices = stopped.json()["notices"].clone();
+    assert_eq!(stopped.code, 1, "{stopped:?}");
     assert!(
-        notices
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|n| n["code"] == "tag-moved-since-lock" && n["severity"] == "warn"),
+        stopped.codes_of_exactly(&case.app_key()).is_empty(),
         "{stopped:?}"
     );
-    assert_allowed(&case.locked(&["--offline"]));
+    assert!(
+        stopped.codes_of_exactly(&case.web_key()).is_empty(),
+        "{stopped:?}"
+    );
+    assert_eq!(
+        stopped.codes_of_exactly(&case.app_tag()),
+        ["unpinned-image"]
+    );
+    assert_eq!(
+        stopped.codes_of_exactly(&case.web_tag()),
+        ["unpinned-image"]
+    );
+    let json = stopped.json();
+    let denial = json["images"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["image"] == case.app_tag().as_str())
+        .unwrap()["findings"][0]
+        .clone();
+    assert_eq!(denial["severity"], "deny");
+    let message = denial["message"].as_str().unwrap();
+    assert!(
+        message.contains(&format!("`{}`", case.app_tag())),
+        "{message}"
+    );
+    assert!(message.contains("`v1`"), "{message}");
+    assert!(message.contains(&case.app_digest), "{message}");
+    assert!(message.contains("could not answer"), "{message}");
+    assert!(
+        denial["hint"].as_str().unwrap().contains("supplygate pin"),
+        "{denial}"
+    );
+    assert!(
+        stopped.notices("tag-moved-since-lock").is_empty(),
+        "{stopped:?}"
+    );
+    // Opted out: allowed on the lock's word, with a warning per tag that was not checked.
+    let insecure = case.locked(&["--insecure-allow-unpinned-with-lock"]);
+    assert_allowed(&insecure);
+    let warnings = insecure.notices("tag-moved-since-lock");
+    assert_eq!(warnings.len(), 2, "{insecure:?}");
+    for warning in &warnings {
+        assert_eq!(warning["severity"], "warn", "{insecure:?}");
+        assert!(warning["message"].as_str().unwrap().contains("not checked"));
+    }
+    // Pinned references alone decide the same as online, with the registry stopped too.
+    std::fs::remove_file(case.path("manifests/tags.yaml")).unwrap();
+    for extra in [&[][..], &["--offline"][..]] {
+        let stopped = case.locked(extra);
+        assert_allowed(&stopped);
+        assert_eq!(digests(&stopped), digests(&online));
+        assert_eq!(stopped.codes(), online.codes());
+        assert_eq!(
+            stopped.json()["notices"],
+            Value::Array(vec![]),
+            "{stopped:?}"
+        );
+    }
 }
 
 #[test]
 fn a_denied_run_is_recorded_and_denied_again_from_the_lock() {
     let case = Case::new();
-    let unsigned = case.registry.image("team/unsigned:v1");
-    case.registry.push_generated("team/unsigned:v1", 7);
+    let unsigned = pushed_unsigned(&case);
+    // By tag: never resolved, so the lock records no tag for it (nothing to re-check).
     let missing = case.registry.image("team/missing:v1");
     case.write_manifest("other.yaml", &[&unsigned, &missing]);
     let out = case.write_lock();
@@ -335,7 +445,8 @@ fn denies_an_image_missing_from_the_lock() {
         .keyless(&case.registry.image("team/new"), &digest)
         .sign();
     push_signatures(&case.registry, "team/new", &digest, &[layer]);
-    case.write_manifest("new.yaml", &[&case.registry.image("team/new:v1")]);
+    let new = format!("{}@{digest}", case.registry.image("team/new:v1"));
+    case.write_manifest("new.yaml", &[&new]);
     let online = case.run(&["check", "manifests", "--format", "json"]);
     assert_allowed(&online);
     let out = case.locked(&["--offline"]);
@@ -389,8 +500,7 @@ fn denies_an_edited_image_digest() {
     let case = Case::new();
     written(&case);
     let mut lock = case.lock();
-    let other = case.registry.image("team/web:v1");
-    let web_digest = lock["images"][&other]["digest"].clone();
+    let web_digest = lock["images"][&case.web_key()]["digest"].clone();
     lock["images"][&case.app_key()]["digest"] = web_digest;
     case.save_lock(&lock);
     let out = case.locked(&["--offline"]);
@@ -401,12 +511,14 @@ fn denies_an_edited_image_digest() {
 #[test]
 fn denies_a_tag_edited_to_another_image_in_the_lock() {
     let case = Case::new();
+    case.write_unpinned("app.yaml");
     written(&case);
     let mut lock = case.lock();
-    let web_digest = lock["images"][&case.registry.image("team/web:v1")]["digest"].clone();
-    lock["tags"][&case.app_key()] = web_digest;
+    let web_digest = lock["images"][&case.web_tag()]["digest"].clone();
+    lock["tags"][&case.app_tag()] = web_digest;
     case.save_lock(&lock);
-    let out = case.locked(&["--offline"]);
+    // Offline and allowed unpinned: only the lock's answer for the tag is there to judge.
+    let out = case.locked(&["--offline", "--insecure-allow-unpinned-with-lock"]);
     assert_eq!(out.code, 1, "{out:?}");
     let codes = out.codes_of("team/app");
     assert!(codes.contains(&"lock-mismatch".to_owned()), "{out:?}");
@@ -546,8 +658,7 @@ fn denies_an_edited_bundle_stored_under_its_new_digest() {
 #[test]
 fn denies_an_edited_decision_either_way() {
     let case = Case::new();
-    let unsigned = case.registry.image("team/unsigned:v1");
-    case.registry.push_generated("team/unsigned:v1", 7);
+    let unsigned = pushed_unsigned(&case);
     case.write_manifest("other.yaml", &[&unsigned]);
     assert_eq!(case.write_lock().code, 1);
     let mut lock = case.lock();
@@ -565,7 +676,12 @@ fn denies_an_edited_decision_either_way() {
 #[test]
 fn denies_a_tag_that_moved_when_the_registry_is_reachable() {
     let case = Case::new();
+    case.write_unpinned("app.yaml");
     written(&case);
+    // Re-checked online and still the locked digests: allowed, with nothing to say.
+    let same = case.locked(&[]);
+    assert_allowed(&same);
+    assert_eq!(same.json()["notices"], Value::Array(vec![]), "{same:?}");
     // Someone pushes another (even correctly signed) image over the locked tag.
     let digest = case.registry.push_generated("team/app:v1", 9);
     let bundle = case
@@ -578,8 +694,14 @@ fn denies_a_tag_that_moved_when_the_registry_is_reachable() {
     assert_eq!(out.codes_of("team/app"), ["tag-moved-since-lock"]);
     assert!(out.stdout.contains(&digest), "{out:?}");
     assert!(out.codes_of("team/web").is_empty(), "{out:?}");
-    // Offline the lock alone decides: what was verified is what it records.
-    assert_allowed(&case.locked(&["--offline"]));
+    // Offline the move is not seen, and no tag is re-checked: both tag-only references are
+    // denied, the moved one and the other alike.
+    let offline = case.locked(&["--offline"]);
+    assert_eq!(offline.code, 1, "{offline:?}");
+    assert_eq!(offline.codes_of("team/app"), ["unpinned-image"]);
+    assert_eq!(offline.codes_of("team/web"), ["unpinned-image"]);
+    // Opted out, the lock alone decides: what was verified is what it records.
+    assert_allowed(&case.locked(&["--offline", "--insecure-allow-unpinned-with-lock"]));
 }
 
 #[test]
@@ -604,8 +726,7 @@ fn refuses_a_lock_that_is_not_one() {
 #[test]
 fn refuses_a_lock_with_a_duplicate_key_naming_the_line() {
     let case = Case::new();
-    let unsigned = case.registry.image("team/unsigned:v1");
-    case.registry.push_generated("team/unsigned:v1", 7);
+    let unsigned = pushed_unsigned(&case);
     case.write_manifest("other.yaml", &[&unsigned]);
     assert_eq!(case.write_lock().code, 1);
     // A second `images` entry for the denied image, saying `allow`: serde would keep the last
@@ -710,25 +831,81 @@ fn refuses_locked_with_changed_since_given_as_a_flag_or_in_the_environment() {
     );
 }
 
-#[test]
-fn offline_locked_warns_about_every_unchecked_unpinned_tag_but_not_pinned_ones() {
+/// The default manifest (pinned) plus `manifests/tags.yaml` naming the same images by tag
+/// only, locked online.
+fn pinned_and_unpinned() -> Case {
     let case = Case::new();
-    let pinned = format!("{}@{}", case.app_key(), case.app_digest);
-    case.write_manifest("pinned.yaml", &[&pinned]);
+    case.write_unpinned("tags.yaml");
     written(&case);
+    case
+}
+
+#[test]
+fn offline_locked_denies_every_unchecked_unpinned_tag_but_not_pinned_ones() {
+    let case = pinned_and_unpinned();
     let out = case.locked(&["--offline"]);
-    assert_allowed(&out);
+    assert_eq!(out.code, 1, "{out:?}");
+    assert!(out.codes_of_exactly(&case.app_key()).is_empty(), "{out:?}");
+    assert!(out.codes_of_exactly(&case.web_key()).is_empty(), "{out:?}");
+    assert_eq!(out.codes_of_exactly(&case.app_tag()), ["unpinned-image"]);
+    assert_eq!(out.codes_of_exactly(&case.web_tag()), ["unpinned-image"]);
     let json = out.json();
-    let unchecked: Vec<&Value> = json["notices"]
+    let app = json["images"]
         .as_array()
         .unwrap()
         .iter()
-        .filter(|n| n["code"] == "tag-moved-since-lock")
-        .collect();
+        .find(|i| i["image"] == case.app_tag().as_str())
+        .unwrap();
+    assert_eq!(app["decision"], "deny");
+    let finding = &app["findings"][0];
+    assert_eq!(finding["severity"], "deny");
+    assert_eq!(finding["expected"], case.app_digest.as_str());
+    let message = finding["message"].as_str().unwrap();
+    for part in [
+        format!("`{}`", case.app_tag()),
+        "`v1`".to_owned(),
+        case.app_digest.clone(),
+        "--offline".to_owned(),
+    ] {
+        assert!(message.contains(&part), "`{part}` in: {message}");
+    }
+    let hint = finding["hint"].as_str().unwrap();
+    assert!(hint.contains("supplygate pin"), "{hint}");
+    assert!(hint.contains("without `--offline`"), "{hint}");
+    // The denial replaces the warnings.
+    assert!(out.notices("tag-moved-since-lock").is_empty(), "{out:?}");
+    // Shown in the human report too.
+    let human = case.run(&[
+        "check",
+        "manifests",
+        "--offline",
+        "--locked",
+        "supplygate.lock",
+    ]);
+    assert_eq!(human.code, 1, "{human:?}");
+    assert!(human.stdout.contains("unpinned-image"), "{human:?}");
+    assert!(human.stdout.contains("supplygate pin"), "{human:?}");
+    // With only pinned references there is nothing to deny or warn about.
+    std::fs::remove_file(case.path("manifests/tags.yaml")).unwrap();
+    let out = case.locked(&["--offline"]);
+    assert_allowed(&out);
+    assert_eq!(out.json()["notices"], Value::Array(vec![]), "{out:?}");
+}
+
+#[test]
+fn insecure_allow_unpinned_with_lock_warns_about_every_unchecked_tag_instead() {
+    let case = pinned_and_unpinned();
+    let out = case.locked(&["--offline", "--insecure-allow-unpinned-with-lock"]);
+    assert_allowed(&out);
+    assert!(
+        out.codes().iter().all(|(_, codes)| codes.is_empty()),
+        "{out:?}"
+    );
+    let unchecked = out.notices("tag-moved-since-lock");
     assert_eq!(
         unchecked.len(),
         2,
-        "app:v1 and web:v1, not the pinned one: {out:?}"
+        "app:v1 and web:v1, not the pinned ones: {out:?}"
     );
     for notice in &unchecked {
         assert_eq!(notice["severity"], "warn");
@@ -740,22 +917,39 @@ fn offline_locked_warns_about_every_unchecked_unpinned_tag_but_not_pinned_ones()
         .find(|n| n["message"].as_str().unwrap().contains("team/app:v1`"))
         .unwrap();
     assert_eq!(app["expected"], case.app_digest.as_str());
-    // Shown in the human report too.
-    let human = case.run(&[
-        "check",
-        "manifests",
-        "--offline",
-        "--locked",
-        "supplygate.lock",
-    ]);
+    // The same through the environment, and in the human report.
+    let human = Command::new(env!("CARGO_BIN_EXE_supplygate"))
+        .args([
+            "--config",
+            "supplygate.yaml",
+            "--now",
+            NOW,
+            "check",
+            "manifests",
+        ])
+        .args(["--offline", "--locked", "supplygate.lock"])
+        .current_dir(case.dir.path())
+        .env_remove("SUPPLYGATE_CONFIG")
+        .env_remove("SUPPLYGATE_FORMAT")
+        .env("SUPPLYGATE_INSECURE_ALLOW_UNPINNED_WITH_LOCK", "true")
+        .env("DOCKER_CONFIG", case.path(".docker-none"))
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let human = Outcome::from_output(human);
     assert_eq!(human.code, 0, "{human:?}");
     assert!(
         human.stdout.contains("not checked") || human.stderr.contains("not checked"),
         "{human:?}"
     );
-    // With only pinned references there is nothing to warn about.
-    std::fs::remove_file(case.path("manifests/app.yaml")).unwrap();
-    let out = case.locked(&["--offline"]);
+    assert!(
+        human.stderr.contains("--insecure-allow-unpinned-with-lock"),
+        "the opt-out is logged: {human:?}"
+    );
+    // Pinned references alone: nothing to warn about.
+    std::fs::remove_file(case.path("manifests/tags.yaml")).unwrap();
+    let out = case.locked(&["--offline", "--insecure-allow-unpinned-with-lock"]);
     assert_allowed(&out);
     assert_eq!(out.json()["notices"], Value::Array(vec![]), "{out:?}");
 }
@@ -765,8 +959,9 @@ fn denies_edited_platform_digests() {
     let case = Case::new();
     written(&case);
     let mut lock = case.lock();
-    let web = case.registry.image("team/web:v1");
-    let platforms = lock["images"][&web]["platforms"].as_object_mut().unwrap();
+    let platforms = lock["images"][&case.web_key()]["platforms"]
+        .as_object_mut()
+        .unwrap();
     let first = platforms.keys().next().unwrap().clone();
     platforms.insert(first, Value::from(case.app_digest.clone()));
     case.save_lock(&lock);

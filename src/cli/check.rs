@@ -10,7 +10,7 @@ use super::output::OutputArgs;
 use super::select::SelectArgs;
 use super::{progress_printer, Context};
 use crate::gate;
-use crate::lock::{self, Fingerprint, Lock};
+use crate::lock::{self, Fingerprint, Lock, UncheckedTags};
 use crate::manifest::write_atomic;
 use crate::policy::input::Mode;
 use crate::registry::Registry;
@@ -38,9 +38,10 @@ pub(crate) struct CheckArgs {
         conflicts_with = "locked"
     )]
     write_lock: Option<PathBuf>,
-    /// Decide from this evidence lock, re-verifying it without registry reads; unless
-    /// --offline, also deny tags that moved since it was written (not with --changed-since:
-    /// every image is re-checked)
+    /// Decide from this evidence lock, re-verifying it without registry reads; a tag-only
+    /// reference is re-checked against the registry, and denied when its tag moved or could
+    /// not be re-checked (--offline, no answer); not with --changed-since: every image is
+    /// re-checked
     #[arg(
         long,
         env = "SUPPLYGATE_LOCKED",
@@ -48,6 +49,11 @@ pub(crate) struct CheckArgs {
         conflicts_with = "changed_since"
     )]
     locked: Option<PathBuf>,
+    /// With --locked, allow tag-only references whose tag was not re-checked against the
+    /// registry (--offline, or no answer) with a warning instead of denying them: the kubelet
+    /// then pulls whatever the tag names, which the lock never verified
+    #[arg(long, env = "SUPPLYGATE_INSECURE_ALLOW_UNPINNED_WITH_LOCK")]
+    insecure_allow_unpinned_with_lock: bool,
 }
 
 /// `input.mode` for `check`.
@@ -100,11 +106,30 @@ pub(crate) fn run(ctx: &Context, args: CheckArgs) -> anyhow::Result<u8> {
         let fingerprint = Fingerprint::new(&ctx.config, &policy.engine)?;
         let mut report = evaluate(manifests, &Arc::new(registry));
         lock.review(&mut report, &fingerprint);
-        if ctx.config.registry.offline {
-            lock::tags_not_checked(&lock, &mut report);
+        // The same rule as `serve --lock`: a tag-only reference is admitted only when its
+        // tag was re-checked against the registry just now and still names the locked digest.
+        let unchecked = if args.insecure_allow_unpinned_with_lock {
+            tracing::warn!(
+                "--insecure-allow-unpinned-with-lock: tag-only references whose tag is not \
+                 re-checked are allowed with a warning; the kubelet pulls whatever the tag \
+                 names, which the lock never verified"
+            );
+            UncheckedTags::Warn
         } else {
-            ctx.runtime
-                .block_on(lock::check_tags(&lock, &mut report, &ctx.registry));
+            UncheckedTags::Deny
+        };
+        if ctx.config.registry.offline {
+            match unchecked {
+                UncheckedTags::Deny => lock::deny_unchecked_tags(&lock, &mut report),
+                UncheckedTags::Warn => lock::tags_not_checked(&lock, &mut report),
+            }
+        } else {
+            ctx.runtime.block_on(lock::check_tags(
+                &lock,
+                &mut report,
+                &ctx.registry,
+                unchecked,
+            ));
         }
         report
     } else if let Some(path) = &args.write_lock {

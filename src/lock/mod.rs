@@ -9,7 +9,9 @@
 //! an object edited with a recomputed digest fails its signature. What the lock cannot prove
 //! by itself — which digest a tag names, which referrers a digest has — is checked against
 //! the registry when it is reachable ([`check_tags`]) and, like everything else, re-judged by
-//! the policies.
+//! the policies. An unpinned reference whose tag could not be re-checked (offline, or the
+//! registry did not answer) is denied `unpinned-image` ([`deny_unchecked_tags`]), the same
+//! rule as `serve --lock`: what runs must be a digest the lock verified.
 //!
 //! [`Lock::review`] then compares the run with what the lock recorded: images missing from
 //! the lock, signers, trusted roots or policies changed since it was written, and digests or
@@ -631,17 +633,74 @@ impl Lock {
     }
 }
 
+/// What `check --locked` does with an unpinned reference (a tag, no digest) whose tag was not
+/// re-checked against the registry in this run: offline, or the registry could not answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UncheckedTags {
+    /// Deny it with `unpinned-image`: the lock's tag -> digest answer cannot be re-checked,
+    /// and the kubelet pulls whatever the tag names at pull time. The same rule as
+    /// `serve --lock`.
+    Deny,
+    /// Allow it on the lock's word, with a warning notice per tag
+    /// (`--insecure-allow-unpinned-with-lock`).
+    Warn,
+}
+
+/// Why a tag was not re-checked against the registry.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+enum NotChecked {
+    /// `--offline` or `offline: true`.
+    Offline,
+    /// The registry was asked and could not answer (the error, for the message).
+    Unanswered(String),
+    /// The check itself failed (a panicked task).
+    Failed,
+}
+
+impl NotChecked {
+    fn why(&self) -> String {
+        match self {
+            Self::Offline => "offline: `--offline` or `offline: true`".to_owned(),
+            Self::Unanswered(e) => format!("the registry could not answer: {e}"),
+            Self::Failed => "the check failed (internal error)".to_owned(),
+        }
+    }
+
+    fn hint(&self) -> &'static str {
+        match self {
+            Self::Offline => {
+                "pin it in git with `supplygate pin` (`repo:tag@sha256:…`) so that what runs is \
+                 what the lock verified, or run without `--offline` so that the tag is re-checked \
+                 against the registry"
+            }
+            Self::Unanswered(_) | Self::Failed => {
+                "pin it in git with `supplygate pin` (`repo:tag@sha256:…`) so that what runs is \
+                 what the lock verified, or run again when the registry answers so that the tag \
+                 is re-checked"
+            }
+        }
+    }
+}
+
 /// Asks `registry` (the network) where every tag of the report's unpinned references points
 /// now, and denies, with `tag-moved-since-lock`, each one that no longer names the digest the
 /// lock recorded (or no longer exists): the cluster would pull something else than what was
-/// verified. A pinned reference runs its digest whatever the tag does, so it is not asked.
+/// verified. A tag that still names the locked digest is allowed. A pinned reference runs its
+/// digest whatever the tag does, so it is not asked.
 ///
-/// When the registry cannot answer, a warning notice says which tags were not checked: the
-/// lock still decides (it is what the hook exists for).
-pub async fn check_tags(lock: &Lock, report: &mut Report, registry: &Arc<Registry>) {
+/// A tag the registry could not answer for was not re-checked: under [`UncheckedTags::Deny`]
+/// its images are denied with `unpinned-image` (as [`deny_unchecked_tags`] does offline), under
+/// [`UncheckedTags::Warn`] a warning notice says which tag was not checked and the lock alone
+/// decides.
+pub async fn check_tags(
+    lock: &Lock,
+    report: &mut Report,
+    registry: &Arc<Registry>,
+    unchecked: UncheckedTags,
+) {
     let wanted = unpinned_tags(lock, report);
     let mut tasks = tokio::task::JoinSet::new();
-    for (reference, tag, locked) in wanted {
+    for (reference, tag, locked) in wanted.iter().cloned() {
         let registry = Arc::clone(registry);
         tasks.spawn(async move {
             let now = registry.tag_digest(&reference, &tag).await;
@@ -650,15 +709,15 @@ pub async fn check_tags(lock: &Lock, report: &mut Report, registry: &Arc<Registr
     }
     let name = lock.name();
     let mut moved: Vec<(ImageRef, Finding)> = Vec::new();
+    let mut answered: BTreeSet<(ImageRef, String, Digest)> = BTreeSet::new();
+    let mut not_checked: Vec<(ImageRef, String, Digest, NotChecked)> = Vec::new();
     while let Some(joined) = tasks.join_next().await {
+        // A task that panicked names no tag: every wanted tag without an answer is treated as
+        // not checked below, so a failed check never allows by omission.
         let Ok((reference, tag, locked, now)) = joined else {
-            report.notices.push(Finding::new(
-                Code::TagMovedSinceLock,
-                Severity::Warn,
-                "a tag check failed (internal error); some tags were not checked",
-            ));
             continue;
         };
+        answered.insert((reference.clone(), tag.clone(), locked.clone()));
         let hint = "the cluster would pull another image than the one verified: pin the \
                     reference (`supplygate pin`), or write the lock again and review it";
         match now {
@@ -685,18 +744,21 @@ pub async fn check_tags(lock: &Lock, report: &mut Report, registry: &Arc<Registr
             )),
             Err(e) => {
                 tracing::warn!("{reference}: tag `{tag}` not checked against the registry: {e}");
-                report.notices.push(
-                    Finding::new(
-                        Code::TagMovedSinceLock,
-                        Severity::Warn,
-                        format!(
-                            "could not check whether the tag `{tag}` of `{reference}` moved since \
-                             the lock was written: {e}"
-                        ),
-                    )
-                    .hint("decided from the lock alone; run with `--offline` to skip this check"),
-                );
+                not_checked.push((
+                    reference,
+                    tag,
+                    locked,
+                    NotChecked::Unanswered(e.to_string()),
+                ));
             }
+        }
+    }
+    for (reference, tag, locked) in wanted {
+        if !answered.contains(&(reference.clone(), tag.clone(), locked.clone())) {
+            tracing::warn!(
+                "{reference}: tag `{tag}` not checked against the registry: the check failed"
+            );
+            not_checked.push((reference, tag, locked, NotChecked::Failed));
         }
     }
     for image in &mut report.images {
@@ -706,12 +768,107 @@ pub async fn check_tags(lock: &Lock, report: &mut Report, registry: &Arc<Registr
             }
         }
     }
+    not_checked.sort();
+    match unchecked {
+        UncheckedTags::Deny => deny_unpinned(report, not_checked),
+        UncheckedTags::Warn => {
+            for (reference, tag, locked, why) in not_checked {
+                report.notices.push(
+                    Finding::new(
+                        Code::TagMovedSinceLock,
+                        Severity::Warn,
+                        format!(
+                            "the tag `{tag}` of `{reference}` was not checked against the \
+                             registry ({}): the lock verified `{locked}`, but the cluster pulls \
+                             whatever the tag names when it starts the image",
+                            why.why()
+                        ),
+                    )
+                    .expected_found(locked.to_string(), "not checked")
+                    .hint(
+                        "decided from the lock alone (`--insecure-allow-unpinned-with-lock`): \
+                         pin the reference (`supplygate pin`), or run again when the registry \
+                         answers",
+                    ),
+                );
+            }
+        }
+    }
 }
 
-/// When the tags are not checked (`--offline`): a warning notice per unpinned tag of the
-/// report that the lock records, since nothing then shows that the tag still names the locked
-/// digest, and the cluster pulls whatever it names at pull time. Pinned references
-/// (`repo:tag@digest`) run the locked digest and need no notice.
+/// When the tags are not checked (`--offline`), under [`UncheckedTags::Deny`]: denies, with
+/// `unpinned-image`, every image whose unpinned reference names a tag the lock records, since
+/// nothing then shows that the tag still names the locked digest and the kubelet pulls
+/// whatever it names at pull time. The same rule as `serve --lock`. Pinned references
+/// (`repo:tag@digest`) run the locked digest and are not affected; an image allowed by an
+/// exemption or break-glass keeps its warning notice instead, as in the webhook.
+pub fn deny_unchecked_tags(lock: &Lock, report: &mut Report) {
+    let not_checked = unpinned_tags(lock, report)
+        .into_iter()
+        .map(|(reference, tag, locked)| (reference, tag, locked, NotChecked::Offline))
+        .collect();
+    deny_unpinned(report, not_checked);
+}
+
+/// Denies with `unpinned-image` every image of `report` whose reference is one of
+/// `not_checked`, unless an exemption or break-glass allowed it unverified (then a warning
+/// notice says the tag was not checked, as the webhook keeps it).
+fn deny_unpinned(report: &mut Report, not_checked: Vec<(ImageRef, String, Digest, NotChecked)>) {
+    for (reference, tag, locked, why) in not_checked {
+        let mut excepted = false;
+        for image in &mut report.images {
+            if image.reference.as_ref() != Some(&reference) {
+                continue;
+            }
+            if image
+                .findings
+                .iter()
+                .any(|f| matches!(f.code, Code::Exemption | Code::BreakGlass))
+            {
+                excepted = true;
+                continue;
+            }
+            image.findings.push(
+                Finding::new(
+                    Code::UnpinnedImage,
+                    Severity::Deny,
+                    format!(
+                        "`{reference}` names no digest and its tag `{tag}` was not re-checked \
+                         against the registry ({}): under the evidence lock only a digest, or a \
+                         tag re-checked online, is admitted, since the kubelet pulls whatever the \
+                         tag names when it starts the container; the lock verified `{locked}`",
+                        why.why()
+                    ),
+                )
+                .expected_found(locked.to_string(), "not checked")
+                .hint(why.hint()),
+            );
+        }
+        if excepted {
+            report.notices.push(
+                Finding::new(
+                    Code::TagMovedSinceLock,
+                    Severity::Warn,
+                    format!(
+                        "the tag `{tag}` of `{reference}` was not checked against the registry \
+                         ({}): allowed by an exemption or break-glass; the lock verified \
+                         `{locked}`, but the cluster pulls whatever the tag names",
+                        why.why()
+                    ),
+                )
+                .expected_found(locked.to_string(), "not checked")
+                .hint(why.hint()),
+            );
+        }
+    }
+}
+
+/// When the tags are not checked (`--offline`) and unpinned references are allowed
+/// (`serve --lock`'s per-image warnings, `check --locked --insecure-allow-unpinned-with-lock`):
+/// a warning notice per unpinned tag of the report that the lock records, since nothing then
+/// shows that the tag still names the locked digest, and the cluster pulls whatever it names
+/// at pull time. Pinned references (`repo:tag@digest`) run the locked digest and need no
+/// notice.
 pub fn tags_not_checked(lock: &Lock, report: &mut Report) {
     for (reference, tag, locked) in unpinned_tags(lock, report) {
         report.notices.push(
