@@ -164,8 +164,10 @@ impl Server {
         }
     }
 
-    /// The most requests this server was answering at one time (from a request's arrival to
-    /// the end of its answer).
+    /// The most requests this server was answering at one time (from a request's arrival until
+    /// its answer starts to go out: the client may release its permit as soon as it has read
+    /// the answer, before this task runs again, so counting to the end of the write would
+    /// count the next request early).
     pub(crate) fn most_in_flight(&self) -> usize {
         self.in_flight.most.load(Ordering::SeqCst)
     }
@@ -192,7 +194,7 @@ async fn serve(
     let Some(request) = read_request(&mut stream).await else {
         return;
     };
-    let _counted = InFlightGuard::new(&in_flight);
+    let counted = InFlightGuard::new(&in_flight);
     log.lock()
         .unwrap_or_else(PoisonError::into_inner)
         .push(request.clone());
@@ -217,6 +219,7 @@ async fn serve(
             return;
         }
     };
+    drop(counted);
     let mut head = format!("HTTP/1.1 {status} Whatever\r\nConnection: close\r\n");
     for (name, value) in &headers {
         head.push_str(&format!("{name}: {value}\r\n"));
