@@ -42,6 +42,13 @@ pub enum ReferenceError {
     /// The digest is not `algorithm:hex` of a supported algorithm and the right length.
     #[error("invalid digest `{0}`: expected `sha256:` followed by 64 lowercase hex digits")]
     InvalidDigest(String),
+    /// The first component would be a registry host only because of its capitals, and a host's
+    /// case does not count: lowercased, it would name a Docker Hub repository instead.
+    #[error(
+        "`{0}` is neither a registry host nor a repository name: a host needs a `.`, a port or \
+         to be `localhost`, and repository names must be lowercase"
+    )]
+    HostOnlyByCase(String),
     /// The name is longer than the grammar allows.
     #[error("repository name is {0} characters long; the limit is 255")]
     NameTooLong(usize),
@@ -225,9 +232,11 @@ impl ImageRef {
         for component in repository.split('/') {
             validate_path_component(component)?;
         }
+        // The limit applies to the normalised name (`docker.io/library/…`), as in Docker's
+        // `ParseNormalizedNamed`, so that the normal form parses again.
         let total = registry.len() + 1 + repository.len();
-        if name.len() > NAME_TOTAL_LENGTH_MAX {
-            return Err(ReferenceError::NameTooLong(total.max(name.len())));
+        if total > NAME_TOTAL_LENGTH_MAX {
+            return Err(ReferenceError::NameTooLong(total));
         }
         Ok(Self {
             registry,
@@ -336,17 +345,26 @@ fn split_domain(name: &str) -> Result<(String, String), ReferenceError> {
         Some((first, rest)) => (first, Some(rest)),
         None => (name, None),
     };
-    let is_domain = first.contains('.')
-        || first.contains(':')
-        || first == "localhost"
-        || first.chars().any(|c| c.is_ascii_uppercase());
+    // Docker's rule: a first component is a host if it has a `.`, a `:`, is `localhost`, or
+    // has a capital letter.
+    let recognised = |h: &str| h.contains('.') || h.contains(':') || h == "localhost";
+    let is_domain = recognised(first) || first.chars().any(|c| c.is_ascii_uppercase());
     match rest {
         Some(rest) if is_domain => {
             validate_host(first)?;
             // Host names are case-insensitive and `:443` is HTTPS's default: one spelling
             // per registry, so that globs and `registries:` settings cannot be sidestepped.
+            // Each spelling must still read as a host, or the normal form would name another
+            // image: `X/app` lowercased is Docker Hub's `x/app`, and `x:443` without its port
+            // is not a host at all.
             let lowered = first.to_ascii_lowercase();
-            let first = lowered.strip_suffix(":443").unwrap_or(&lowered);
+            if !recognised(&lowered) {
+                return Err(ReferenceError::HostOnlyByCase(first.to_owned()));
+            }
+            let first = match lowered.strip_suffix(":443") {
+                Some(host) if recognised(host) => host,
+                _ => &lowered,
+            };
             let registry = if first == "index.docker.io" || first == "registry-1.docker.io" {
                 DOCKER_HUB
             } else {
@@ -368,7 +386,7 @@ fn validate_host(host: &str) -> Result<(), ReferenceError> {
     let invalid = || ReferenceError::InvalidHost(host.to_owned());
     let (hostname, port) = if let Some(v6) = host.strip_prefix('[') {
         let (addr, after) = v6.split_once(']').ok_or_else(invalid)?;
-        if addr.is_empty() || !addr.chars().all(|c| c.is_ascii_hexdigit() || c == ':') {
+        if !addr.contains(':') || !addr.chars().all(|c| c.is_ascii_hexdigit() || c == ':') {
             return Err(invalid());
         }
         match after {
@@ -448,7 +466,7 @@ fn validate_tag(tag: &str) -> Result<(), ReferenceError> {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
     use super::*;
 
     const D: &str = "sha256:4d0b7c83ff7d9a8e5e6c0a8e1b1f0b6a5c2d9e8f7a6b5c4d3e2f1a0b9c8d7e6f";
@@ -499,6 +517,13 @@ mod tests {
         }
         assert_eq!(norm("Docker.IO/nginx"), "docker.io/library/nginx:latest");
         assert_eq!(norm("LOCALHOST:5000/app"), "localhost:5000/app:latest");
+        assert_eq!(norm("localhost:443/app"), "localhost/app:latest");
+        // Without its port `x` would not be a host: the port stays.
+        assert_eq!(norm("x:443/app"), "x:443/app:latest");
+        assert_eq!(
+            ImageRef::parse("X/app"),
+            Err(ReferenceError::HostOnlyByCase("X".to_owned()))
+        );
     }
 
     #[test]
@@ -527,6 +552,8 @@ mod tests {
             "ghcr.io:port/a",
             "-host.io/a",
             "app:tag with space",
+            "[D]/y:z",
+            "[]/a",
         ] {
             assert!(ImageRef::parse(bad).is_err(), "{bad:?} should be rejected");
         }
@@ -535,6 +562,11 @@ mod tests {
         let long_name = format!("ghcr.io/{}", "a".repeat(260));
         assert_eq!(
             ImageRef::parse(&long_name),
+            Err(ReferenceError::NameTooLong(268))
+        );
+        // The normalised name counts: 250 characters written are 268 as `docker.io/library/…`.
+        assert_eq!(
+            ImageRef::parse(&"a".repeat(250)),
             Err(ReferenceError::NameTooLong(268))
         );
     }
@@ -580,12 +612,22 @@ mod tests {
     }
 
     #[test]
-    fn never_panics_on_arbitrary_bytes() {
+    fn never_panics_and_the_normal_form_parses_to_the_same_reference() {
         // A cheap deterministic fuzz: every short string over an alphabet of grammar characters.
         let alphabet = ['a', 'B', '0', '.', '_', '-', ':', '/', '@', '[', ']', 'é'];
         let mut stack = vec![String::new()];
         while let Some(s) = stack.pop() {
-            let _ = ImageRef::parse(&s);
+            if let Ok(r) = ImageRef::parse(&s) {
+                let shown = r.to_string();
+                let again = ImageRef::parse(&shown)
+                    .unwrap_or_else(|e| panic!("{s:?} → {shown:?} does not parse: {e}"));
+                assert_eq!(
+                    (again.registry(), again.repository(), again.digest()),
+                    (r.registry(), r.repository(), r.digest()),
+                    "{s:?} → {shown:?}"
+                );
+                assert_eq!(again.tag(), r.tag_or_default(), "{s:?} → {shown:?}");
+            }
             if s.chars().count() < 4 {
                 for c in alphabet {
                     stack.push(format!("{s}{c}"));
