@@ -477,6 +477,29 @@ fn pin_writes_nothing_when_any_image_fails() {
     assert_eq!(case.read("b.yaml"), bad);
 }
 
+#[test]
+fn pin_refuses_a_file_whose_positions_the_yaml_parser_would_get_wrong() {
+    // saphyr-parser counts a directive's non-ASCII text in bytes, shifting every position
+    // after it: before the fix, `pin` wrote the digest one character into `nginx`.
+    let registry = TestRegistry::start();
+    registry.push_generated("team/app:v1", 22);
+    let host = registry.host();
+    let text = format!(
+        "%T\u{e9}\n---\napiVersion: v1\nkind: Pod\nmetadata: {{name: p}}\nspec:\n  containers:\n  - name: a\n    image: {host}/team/app:v1\n"
+    );
+    let case = Case::new()
+        .registry_config(&registry)
+        .file("pod.yaml", &text);
+    let out = case.run(&["pin", "."]);
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(
+        out.stdout
+            .contains("pod.yaml:1:3  invalid-manifest: non-ASCII text in a YAML directive"),
+        "{out:?}"
+    );
+    assert_eq!(case.read("pod.yaml"), text, "nothing was written");
+}
+
 // ---------------------------------------------------------------- where images hide
 
 /// `(file, line, column, kind, path, decision, first finding)` of every image in a JSON report.

@@ -130,6 +130,18 @@ pub(crate) fn run(ctx: &Context, args: PinArgs) -> anyhow::Result<u8> {
             continue;
         };
         let text = manifest::apply_edits(&source.text, file_edits)
+            .and_then(|text| {
+                // Read the result again: exactly the intended sites and values, or nothing is
+                // written at all.
+                manifest::rewrite::verify_rewrite(
+                    source,
+                    &text,
+                    file_edits,
+                    &ctx.config.extra_images,
+                    &ctx.config.limits,
+                )
+                .map(|()| text)
+            })
             .with_context(|| format!("cannot rewrite {}", source.origin))?;
         outputs.push((Arc::clone(&source.origin), text, file_edits.len()));
     }

@@ -5,7 +5,7 @@
 use std::io::Write;
 use std::path::Path;
 
-use super::{ScalarStyle, Span};
+use super::{extract, ExtraImagePaths, Limits, ScalarStyle, Source, Span};
 
 /// One replacement: the scalar at `span`, written in `style`, becomes `new_value`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -60,6 +60,16 @@ pub enum RewriteError {
         first_start: usize,
         /// Byte offset of the second edit.
         second_start: usize,
+    },
+    /// The rewritten text does not read back as exactly the intended change: same image sites
+    /// in the same places, each with its pinned (or untouched) value.
+    #[error(
+        "the rewritten text does not read back as intended: {reason}; nothing was written \
+         (hint: please report this with the file)"
+    )]
+    Unverified {
+        /// What differs.
+        reason: String,
     },
     /// The new value cannot be written in the scalar's style without changing its meaning.
     #[error("{line}:{column}: cannot write `{value}` as a {style} scalar: {reason}")]
@@ -241,6 +251,73 @@ fn unsafe_plain(value: &str) -> Option<&'static str> {
         return Some("it could be read as a number");
     }
     None
+}
+
+/// Reads `rewritten` (the result of [`apply_edits`] on `source` with `edits`) again and checks
+/// that it means exactly the intended change: the same image sites, in the same documents at
+/// the same paths, in the same styles, each with its edit's value, or its old value when no
+/// edit was made there. `pin` calls it before writing anything, so a wrong span (a parser
+/// position bug) is refused instead of corrupting a file.
+///
+/// # Errors
+/// [`RewriteError::Unverified`] naming the first difference.
+pub fn verify_rewrite(
+    source: &Source,
+    rewritten: &str,
+    edits: &[Edit],
+    extra: &ExtraImagePaths,
+    limits: &Limits,
+) -> Result<(), RewriteError> {
+    let unverified = |reason: String| RewriteError::Unverified { reason };
+    let before = extract(source, extra, limits)
+        .map_err(|e| unverified(format!("the original text does not read: {e}")))?;
+    let mut used = vec![false; edits.len()];
+    let mut expected = Vec::with_capacity(before.sites.len());
+    for site in &before.sites {
+        let mut value = site.image.as_str();
+        for (edit, used) in edits.iter().zip(used.iter_mut()) {
+            if edit.span == site.span {
+                value = &edit.new_value;
+                *used = true;
+            }
+        }
+        expected.push((site, value));
+    }
+    if let Some((edit, _)) = edits.iter().zip(&used).find(|(_, used)| !**used) {
+        return Err(unverified(format!(
+            "the edit at {}:{} is not at an image",
+            edit.span.line, edit.span.column
+        )));
+    }
+    let after = extract(
+        &Source {
+            origin: source.origin.clone(),
+            text: rewritten.to_owned(),
+        },
+        extra,
+        limits,
+    )
+    .map_err(|e| unverified(format!("the rewritten text does not read: {e}")))?;
+    if after.sites.len() != expected.len() {
+        return Err(unverified(format!(
+            "it has {} image sites instead of {}",
+            after.sites.len(),
+            expected.len()
+        )));
+    }
+    for ((old, value), new) in expected.iter().zip(&after.sites) {
+        let same = old.resource.document == new.resource.document
+            && old.path == new.path
+            && old.style == new.style
+            && new.image == *value;
+        if !same {
+            return Err(unverified(format!(
+                "at {}:{} (`{}`) `{}` was expected, found `{}` at `{}`",
+                old.span.line, old.span.column, old.path, value, new.image, new.path
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// Writes `contents` to `path` atomically: a temporary file in the same directory, flushed to
@@ -554,5 +631,55 @@ mod tests {
             .map(|e| e.unwrap().file_name())
             .collect();
         assert_eq!(names.len(), 2, "no temporary file left: {names:?}");
+    }
+
+    #[test]
+    fn verify_rewrite_accepts_exactly_the_intended_change() {
+        let text = "kind: Pod\napiVersion: v1\nspec:\n  containers:\n  - name: app\n    image: nginx:1.25\n  - name: side\n    image: 'redis:7'\n";
+        let src = source(text);
+        let (extra, limits) = (ExtraImagePaths::default(), Limits::default());
+        let sites = extract(&src, &extra, &limits).unwrap().sites;
+        assert_eq!(sites.len(), 2);
+        let pin = |i: usize| Edit {
+            span: sites[i].span,
+            style: sites[i].style,
+            new_value: format!("{}@{DIGEST}", sites[i].image),
+        };
+        // One site pinned, the other untouched: both read back as intended.
+        let rewritten = apply_edits(text, &[pin(1)]).unwrap();
+        verify_rewrite(&src, &rewritten, &[pin(1)], &extra, &limits).unwrap();
+
+        // Text that does not hold the edits' values (as if a span had pointed elsewhere).
+        let other = apply_edits(text, &[pin(0)]).unwrap();
+        let err = verify_rewrite(&src, &other, &[pin(1)], &extra, &limits).unwrap_err();
+        assert!(matches!(err, RewriteError::Unverified { .. }), "{err}");
+        assert!(
+            err.to_string()
+                .contains("`nginx:1.25` was expected, found `nginx:1.25@sha256:"),
+            "{err}"
+        );
+
+        // An edit that is not at an image site.
+        let name = text.find("app").unwrap();
+        let stray = Edit {
+            span: Span {
+                start: name,
+                end: name + 3,
+                line: 5,
+                column: 11,
+            },
+            style: ScalarStyle::Plain,
+            new_value: "nginx".to_owned(),
+        };
+        let err = verify_rewrite(&src, &rewritten, &[pin(1), stray], &extra, &limits).unwrap_err();
+        assert!(err.to_string().contains("is not at an image"), "{err}");
+
+        // A rewrite that adds or removes an image site.
+        let fewer = text.replace("  - name: side\n    image: 'redis:7'\n", "");
+        let err = verify_rewrite(&src, &fewer, &[], &extra, &limits).unwrap_err();
+        assert!(
+            err.to_string().contains("1 image sites instead of 2"),
+            "{err}"
+        );
     }
 }

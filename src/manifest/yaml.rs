@@ -115,6 +115,7 @@ where
             limit: limits.max_file_bytes,
         });
     }
+    refuse_non_ascii_directives(text, origin)?;
     let mut builder = Builder::new(text, origin, limits);
     let mut parser = Parser::new_from_str(text);
     while let Some(item) = parser.next_event() {
@@ -124,6 +125,41 @@ where
         }
     }
     Ok(())
+}
+
+/// Refuses a directive line (`%YAML`, `%TAG` or a reserved one: a line starting with `%`)
+/// that holds non-ASCII text. saphyr-parser 0.3.4 counts such a directive's name and
+/// parameters in bytes where every other position is in characters, so every position after
+/// it would be off and `pin` would edit the wrong bytes. A line inside a block or multi-line
+/// scalar that starts with `%` is refused too: rare, and safe.
+fn refuse_non_ascii_directives(text: &str, origin: &Arc<Origin>) -> Result<(), ManifestError> {
+    let mut line = 1;
+    let mut rest = text;
+    loop {
+        let end = rest.find(['\n', '\r']).unwrap_or(rest.len());
+        let (current, after) = rest.split_at(end);
+        if current.starts_with('%') && !current.is_ascii() {
+            let column = current.chars().take_while(char::is_ascii).count() + 1;
+            return Err(ManifestError::Syntax {
+                origin: origin.clone(),
+                line,
+                column,
+                message: "non-ASCII text in a YAML directive (a line starting with `%`) is not \
+                          supported (hint: remove the directive or keep it ASCII)"
+                    .to_owned(),
+            });
+        }
+        let Some(first) = after.chars().next() else {
+            return Ok(());
+        };
+        let skip = if after.starts_with("\r\n") {
+            2
+        } else {
+            first.len_utf8()
+        };
+        rest = after.get(skip..).unwrap_or_default();
+        line += 1;
+    }
 }
 
 fn scan_error(origin: &Arc<Origin>, e: &ScanError) -> ManifestError {
@@ -484,6 +520,87 @@ impl<'a> Positions<'a> {
     }
 }
 
+/// Checks saphyr's character index against its line and column, which it counts apart: if
+/// they disagree, the index has drifted (as after a directive with non-ASCII text) and a span
+/// would point at other bytes. Markers are checked in increasing order, so the cursor only
+/// moves forward and the whole check is linear in the text.
+struct LineCursor {
+    /// 1-based line the cursor is on.
+    line: usize,
+    /// Character index of the line's first character.
+    start: usize,
+    /// Byte offset of the line's first character.
+    byte: usize,
+}
+
+impl LineCursor {
+    fn new() -> Self {
+        Self {
+            line: 1,
+            start: 0,
+            byte: 0,
+        }
+    }
+
+    /// Whether `marker`'s index is where its line and column say.
+    fn agrees(&mut self, text: &str, marker: &saphyr_parser::Marker) -> bool {
+        if marker.line() < self.line {
+            *self = Self::new();
+        }
+        while self.line < marker.line() {
+            let rest = text.get(self.byte..).unwrap_or_default();
+            let Some((at, c)) = rest.char_indices().find(|(_, c)| matches!(c, '\n' | '\r')) else {
+                return false;
+            };
+            let chars = rest.get(..at).map_or(0, |l| l.chars().count());
+            let crlf = c == '\r' && rest.get(at + 1..).is_some_and(|r| r.starts_with('\n'));
+            let breaks = if crlf { 2 } else { 1 };
+            self.start += chars + breaks;
+            self.byte += at + breaks;
+            self.line += 1;
+        }
+        // saphyr skips a byte order mark at the start of a line without counting a column.
+        let boms = text
+            .get(self.byte..)
+            .unwrap_or_default()
+            .chars()
+            .take_while(|&c| c == '\u{feff}')
+            .count();
+        let at = self.start + marker.col();
+        (at..=at + boms).contains(&marker.index())
+    }
+}
+
+/// Whether `written` (the text at a scalar's span) reads as `value` in `style`: exactly, for a
+/// scalar on one line; word for word, for one folded over lines. Double-quoted scalars with
+/// escapes and block scalars are only checked for their quotes (block scalars are never
+/// rewritten).
+fn written_matches(written: &str, value: &str, style: SaphyrStyle) -> bool {
+    let unquoted = |q: char| {
+        (written.len() >= 2 && written.starts_with(q) && written.ends_with(q))
+            .then(|| written.get(1..written.len() - 1))
+            .flatten()
+    };
+    let inner = match style {
+        SaphyrStyle::Plain => written.to_owned(),
+        SaphyrStyle::SingleQuoted => match unquoted('\'') {
+            Some(inner) => inner.replace("''", "'"),
+            None => return false,
+        },
+        SaphyrStyle::DoubleQuoted => match unquoted('"') {
+            Some(inner) if inner.contains('\\') => return true,
+            Some(inner) => inner.to_owned(),
+            None => return false,
+        },
+        SaphyrStyle::Literal | SaphyrStyle::Folded => return true,
+    };
+    if inner.contains(['\n', '\r']) {
+        inner.split_whitespace().eq(value.split_whitespace())
+    } else {
+        inner == value
+    }
+}
+
 /// A collection being built.
 struct Frame {
     mapping: bool,
@@ -507,6 +624,7 @@ struct Anchored {
 /// Turns events into documents, enforcing the limits.
 struct Builder<'a> {
     positions: Positions<'a>,
+    cursor: LineCursor,
     origin: &'a Arc<Origin>,
     max_depth: usize,
     max_nodes: usize,
@@ -524,6 +642,7 @@ impl<'a> Builder<'a> {
     fn new(text: &'a str, origin: &'a Arc<Origin>, limits: &Limits) -> Self {
         Self {
             positions: Positions::new(text),
+            cursor: LineCursor::new(),
             origin,
             max_depth: limits.max_depth.min(HARD_MAX_DEPTH),
             max_nodes: limits.max_nodes,
@@ -570,6 +689,7 @@ impl<'a> Builder<'a> {
             }
             Event::Scalar(text, style, anchor, tag) => {
                 let span = self.positions.scalar_span(&raw, style);
+                self.check_scalar(&raw, &span, &text, style)?;
                 self.count_nodes(1, &span)?;
                 let value = if text.is_empty() && style == SaphyrStyle::Plain && tag.is_none() {
                     Value::Null
@@ -659,6 +779,37 @@ impl<'a> Builder<'a> {
             Event::StreamStart | Event::StreamEnd | Event::Nothing => {}
         }
         Ok(None)
+    }
+
+    /// Refuses a scalar whose span is not exactly where, and what, the parser read: a wrong
+    /// span would make `pin` rewrite other bytes.
+    fn check_scalar(
+        &mut self,
+        raw: &saphyr_parser::Span,
+        span: &Span,
+        value: &str,
+        style: SaphyrStyle,
+    ) -> Result<(), ManifestError> {
+        if value.is_empty() && style == SaphyrStyle::Plain {
+            // An empty value: saphyr places it loosely (at the next token, or the stream's
+            // end), and nothing is ever written there.
+            return Ok(());
+        }
+        let text = self.positions.text;
+        let located = self.cursor.agrees(text, &raw.start)
+            && text
+                .get(span.start..span.end)
+                .is_some_and(|written| written_matches(written, value, style));
+        if located {
+            return Ok(());
+        }
+        Err(self.error(
+            span,
+            "cannot locate this scalar exactly in the text (the YAML parser's position \
+             disagrees with the text); refusing the file rather than risk editing the wrong \
+             bytes"
+                .to_owned(),
+        ))
     }
 
     fn count_nodes(&mut self, n: usize, span: &Span) -> Result<(), ManifestError> {
@@ -880,6 +1031,54 @@ mod tests {
         assert_eq!(written(text, &items[0]), "\"ö\"");
         assert_eq!(written(text, &items[1]), "ß");
         assert_eq!(items[1].span.column, 11);
+    }
+
+    #[test]
+    fn refuses_directives_with_non_ascii_text() {
+        for text in [
+            "%\u{e9}\n---\ncontainers:\n- image: nginx\n",
+            "# c\r\n%X \u{e9}\u{e9}\n---\na: b\n",
+        ] {
+            let (line, column, message) = parse_err(text, &Limits::default());
+            assert!(
+                message.contains("non-ASCII text in a YAML directive"),
+                "{message}"
+            );
+            assert_eq!((line, column), if line == 1 { (1, 2) } else { (2, 4) });
+        }
+        // ASCII directives are fine, and positions after them are right.
+        let text = "%YAML 1.2\n%TAG !e! tag:e.com,2000:\n---\nk: \u{e9}\nv: 'x'\n";
+        let v = parse(text)[0].root.get("v").cloned().unwrap();
+        assert_eq!(written(text, &v), "'x'");
+    }
+
+    #[test]
+    fn positions_are_checked_against_lines_and_text() {
+        let text = "a: b\r\nc: d\re: f\n";
+        let mut parser = Parser::new_from_str(text);
+        let mut cursor = LineCursor::new();
+        let mut scalars = 0;
+        while let Some(Ok((event, span))) = parser.next_event() {
+            if matches!(event, Event::Scalar(..)) {
+                assert!(cursor.agrees(text, &span.start), "{span:?}");
+                let drifted = saphyr_parser::Marker::new(
+                    span.start.index() + 1,
+                    span.start.line(),
+                    span.start.col(),
+                );
+                assert!(!cursor.agrees(text, &drifted));
+                scalars += 1;
+            }
+        }
+        assert_eq!(scalars, 6);
+        assert!(written_matches(
+            "'it''s'",
+            "it's",
+            SaphyrStyle::SingleQuoted
+        ));
+        assert!(written_matches("a\n  b", "a b", SaphyrStyle::Plain));
+        assert!(!written_matches("ginx", "nginx", SaphyrStyle::Plain));
+        assert!(!written_matches("aaa", "nginx", SaphyrStyle::DoubleQuoted));
     }
 
     #[test]
