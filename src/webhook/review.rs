@@ -69,7 +69,8 @@ pub fn decode(body: &[u8]) -> Result<Request, ReviewError> {
 
 /// What to do with a request before any image is looked at.
 #[derive(Debug)]
-pub(crate) enum Triage {
+#[doc(hidden)] // public for the fuzz targets only
+pub enum Triage {
     /// Allow without evaluating, for this reason (a metrics code).
     Allow(&'static str),
     /// Deny without evaluating (the object could not be read): code and message.
@@ -104,7 +105,8 @@ pub(crate) fn operation_name(request: &Request) -> String {
 }
 
 /// Reads the request's object (and, on UPDATE, the old one) for images.
-pub(crate) fn triage(request: &Request, config: &Config) -> Triage {
+#[doc(hidden)] // public for the fuzz targets only
+pub fn triage(request: &Request, config: &Config) -> Triage {
     if !matches!(request.operation, Operation::Create | Operation::Update) {
         return Triage::Allow("operation-not-checked");
     }
@@ -158,7 +160,11 @@ fn images(m: &Manifests) -> BTreeSet<(&str, &str)> {
 
 /// The object as a manifest text (JSON is YAML), with the request's namespace, kind and
 /// apiVersion filled in where the object leaves them out, searched for images.
-fn search(
+///
+/// # Errors
+/// The denial message when the object cannot be read or part of it is not a Kubernetes object.
+#[doc(hidden)] // public for the fuzz targets only
+pub fn search(
     request: &Request,
     object: &DynamicObject,
     name: &str,
