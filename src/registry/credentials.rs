@@ -254,14 +254,27 @@ impl CredentialStore {
 
 /// Runs `<program> get` with `server` on stdin. `Ok(None)`: the helper has no credentials.
 async fn ask_helper(program: &Path, server: &str) -> Result<Option<Credential>, String> {
-    let mut child = tokio::process::Command::new(program)
+    /// "Text file busy": a helper written just now can still be open for writing in a child
+    /// that another thread is forking; that lasts until the child's exec.
+    const ETXTBSY: i32 = 26;
+    let mut command = tokio::process::Command::new(program);
+    command
         .arg("get")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .map_err(|e| format!("cannot run it: {e}"))?;
+        .kill_on_drop(true);
+    let mut busy = 0;
+    let mut child = loop {
+        match command.spawn() {
+            Ok(child) => break child,
+            Err(e) if e.raw_os_error() == Some(ETXTBSY) && busy < 3 => {
+                busy += 1;
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+            Err(e) => return Err(format!("cannot run it: {e}")),
+        }
+    };
     if let Some(mut stdin) = child.stdin.take() {
         stdin
             .write_all(server.as_bytes())

@@ -1506,10 +1506,11 @@ mod tests {
 
     #[tokio::test]
     async fn refused_connection_is_unavailable_after_retries() {
-        let port = {
-            let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-            listener.local_addr().unwrap().port()
-        };
+        // Bound but not listening: connections are refused, and no other test can take the
+        // port while this one runs.
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        let port = socket.local_addr().unwrap().port();
         let host = format!("127.0.0.1:{port}");
         let mut settings = RegistrySettings {
             retries: 1,
@@ -1918,7 +1919,7 @@ mod tests {
 
     /// A registry that takes a while over every manifest (its path is its marker).
     fn slow(r: &Request) -> Reply {
-        honest(&manifest_body(r.path()), OCI_MANIFEST).delayed(Duration::from_millis(150))
+        honest(&manifest_body(r.path()), OCI_MANIFEST).delayed(Duration::from_millis(400))
     }
 
     /// Resolves every image at once; each must be the manifest `slow` serves for it.

@@ -198,8 +198,9 @@ pub async fn refresh(
         config = config.offline();
     } else {
         let client = sigstore_trust_root::reqwest::Client::builder()
+            // No per-request timeout: the one below bounds the whole refresh, and a second
+            // timer of the same length could fire first and hide which limit was hit.
             .connect_timeout(connect_timeout)
-            .timeout(settings.timeout)
             .user_agent(concat!("supplygate/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(TufError::Client)?;

@@ -395,9 +395,12 @@ fn read_registry_log(dir: &Path) -> String {
     fs::read_to_string(dir.join("registry.log")).unwrap_or_default()
 }
 
-/// Polls `GET /v2/` until the registry answers 200 (anonymous) or 401 (auth required).
+/// Polls `GET /v2/` until the registry answers 200 (anonymous) or 401 (auth required), and
+/// makes sure that it was this registry that answered: another test's registry may have taken
+/// the port first, and then this one fails to bind while the probe succeeds.
 fn wait_until_ready(child: &mut Child, dir: &Path, port: u16) -> Result<(), String> {
     let deadline = Instant::now() + START_TIMEOUT;
+    let marker = format!("/v2/?supplygate-test-marker=ready-{}", unique_number());
     loop {
         if let Ok(Some(status)) = child.try_wait() {
             return Err(format!(
@@ -405,9 +408,9 @@ fn wait_until_ready(child: &mut Child, dir: &Path, port: u16) -> Result<(), Stri
                 read_registry_log(dir)
             ));
         }
-        if let Ok(response) = http(port, "GET", "/v2/", &[], &[]) {
+        if let Ok(response) = http(port, "GET", &marker, &[], &[]) {
             if response.status == 200 || response.status == 401 {
-                return Ok(());
+                return answered_by_this_registry(child, dir, port, &marker);
             }
         }
         if Instant::now() > deadline {
@@ -418,6 +421,31 @@ fn wait_until_ready(child: &mut Child, dir: &Path, port: u16) -> Result<(), Stri
             ));
         }
         thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Whether this registry's access log has `marker` (waiting for the log line to be written).
+fn answered_by_this_registry(
+    child: &mut Child,
+    dir: &Path,
+    port: u16,
+    marker: &str,
+) -> Result<(), String> {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let log = fs::read_to_string(dir.join("access.log")).unwrap_or_default();
+        if log.contains(marker) {
+            return Ok(());
+        }
+        let exited = matches!(child.try_wait(), Ok(Some(_)));
+        if exited || Instant::now() > deadline {
+            // Reported like a failed bind, so that the caller tries another port.
+            return Err(format!(
+                "another process answered on port {port} (address already in use); its stderr:\n{}",
+                read_registry_log(dir)
+            ));
+        }
+        thread::sleep(Duration::from_millis(20));
     }
 }
 
@@ -775,4 +803,33 @@ impl std::fmt::Debug for Outcome {
             self.code, self.stdout, self.stderr
         )
     }
+}
+
+/// `supplygate serve` in `dir` (config, certificate and key there), `args` after the defaults.
+pub fn serve_command(dir: &Path, args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_supplygate"));
+    command
+        .args([
+            "serve",
+            "--config",
+            "supplygate.yaml",
+            "--listen",
+            "127.0.0.1:0",
+            "--tls-cert",
+            "tls.crt",
+            "--tls-key",
+            "tls.key",
+        ])
+        .args(args)
+        .current_dir(dir)
+        .env_remove("SUPPLYGATE_CONFIG")
+        .env("DOCKER_CONFIG", dir.join(".docker-none"))
+        // Generous deadline and cache lifetimes, so that a slow CI machine neither turns a
+        // review into `deadline-exceeded` nor expires a cache a test counts on; the tests of
+        // those limits pass the flags, which win over the environment.
+        .env("SUPPLYGATE_DEADLINE", "60s")
+        .env("SUPPLYGATE_TAG_TTL", "1h")
+        .env("SUPPLYGATE_DECISION_TTL", "1h")
+        .env("SUPPLYGATE_NEGATIVE_TTL", "1h");
+    command
 }
