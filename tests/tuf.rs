@@ -682,3 +682,128 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
     }
     out
 }
+
+// ------------------------------------------------------------------ serve: periodic refresh
+
+/// A `supplygate serve` child, killed on drop; its stderr goes to a file.
+struct Serving {
+    child: std::process::Child,
+    log: PathBuf,
+}
+
+impl Drop for Serving {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Serving {
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Waits (bounded) until `check` holds, then returns what it found.
+    fn eventually<T>(&self, what: &str, mut check: impl FnMut(&str) -> Option<T>) -> T {
+        let until = std::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(found) = check(&self.log()) {
+                return found;
+            }
+            assert!(
+                std::time::Instant::now() < until,
+                "{what} never happened\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+/// Whether the webhook at `addr` allows a Deployment of `image` (the AdmissionReview fixture).
+async fn allows(addr: &str, ca_pem: &str, image: &str) -> bool {
+    let path =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures/admission/deployment-create.json");
+    let mut review: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    review["request"]["object"]["spec"]["template"]["spec"]["containers"][0]["image"] =
+        json!(image);
+    let client = reqwest::Client::builder()
+        .tls_certs_only([reqwest::Certificate::from_pem(ca_pem.as_bytes()).unwrap()])
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap();
+    let answer: serde_json::Value = client
+        .post(format!("https://{addr}/validate"))
+        .json(&review)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    answer["response"]["allowed"].as_bool().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn serve_refreshes_the_trusted_root_at_each_reload_interval() {
+    let server = FileServer::serve(&fixture("repository"));
+    let case = Case::in_registry().from(&server);
+    case.write();
+    let cert = pki::ServingCert::new("tuf test CA");
+    cert.write(case.dir.path());
+    let log = case.dir.path().join("serve.log");
+    let child = common::serve_command(
+        case.dir.path(),
+        &["--tuf-refresh", "--reload-interval", "1s"],
+    )
+    .env_remove("SUPPLYGATE_OFFLINE")
+    .stdin(Stdio::null())
+    .stdout(Stdio::null())
+    .stderr(std::fs::File::create(&log).unwrap())
+    .spawn()
+    .unwrap();
+    let serving = Serving { child, log };
+    let addr = serving.eventually("listening", |log| {
+        log.lines()
+            .find_map(|l| l.strip_prefix("listening on https://"))
+            .map(str::to_owned)
+    });
+    let image = format!("{}/{REPO}:v1", case.host());
+    // Allowed: the root fetched through TUF at start is in use (the embedded one denies).
+    assert!(
+        allows(&addr, &cert.ca_pem, &image).await,
+        "{}",
+        serving.log()
+    );
+
+    // Fetched again at every interval, without a signal.
+    let timestamps = || {
+        server
+            .requests()
+            .iter()
+            .filter(|p| p.as_str() == "/timestamp.json")
+            .count()
+    };
+    serving.eventually("two refreshes after the first", |_| {
+        (timestamps() >= 3).then_some(())
+    });
+    assert!(
+        serving.log().contains("trigger=interval"),
+        "{}",
+        serving.log()
+    );
+
+    // The repository's metadata expires: the refresh fails, the last good root keeps serving.
+    server.set_root(&fixture("expired"));
+    serving.eventually("a failed refresh", |log| {
+        log.lines()
+            .any(|l| l.contains("reload-failed") && l.contains("expired"))
+            .then_some(())
+    });
+    assert!(
+        allows(&addr, &cert.ca_pem, &image).await,
+        "{}",
+        serving.log()
+    );
+}

@@ -21,55 +21,15 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
-use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair, SanType};
 use serde_json::{json, Value};
 
-use common::TestRegistry;
-use pki::{push_signatures, TestSigstore, ISSUER, SUBJECT};
+use common::{serve_command, TestRegistry};
+use pki::{push_signatures, ServingCert, TestSigstore, ISSUER, SUBJECT};
 
 /// The registry address the fixtures are written with.
 const FIXTURE_REGISTRY: &str = "127.0.0.1:5000";
 
 // ------------------------------------------------------------------ harness
-
-/// A CA and a serving certificate for 127.0.0.1 under it.
-struct ServingCert {
-    ca_pem: String,
-    cert_pem: String,
-    key_pem: String,
-}
-
-impl ServingCert {
-    fn new(ca_name: &str) -> Self {
-        let mut ca_params = CertificateParams::default();
-        ca_params
-            .distinguished_name
-            .push(DnType::CommonName, ca_name);
-        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().unwrap()).unwrap();
-        let mut params = CertificateParams::default();
-        params
-            .distinguished_name
-            .push(DnType::CommonName, "supplygate.supplygate.svc");
-        params.subject_alt_names = vec![
-            SanType::IpAddress("127.0.0.1".parse().unwrap()),
-            SanType::DnsName("supplygate.supplygate.svc".try_into().unwrap()),
-        ];
-        let key = KeyPair::generate().unwrap();
-        let cert = params.signed_by(&key, &ca).unwrap();
-        Self {
-            ca_pem: ca.pem(),
-            cert_pem: cert.pem(),
-            key_pem: key.serialize_pem(),
-        }
-    }
-
-    fn write(&self, dir: &Path) {
-        // Key first, then the certificate: a reload sees a complete pair once both changed.
-        std::fs::write(dir.join("tls.key"), &self.key_pem).unwrap();
-        std::fs::write(dir.join("tls.crt"), &self.cert_pem).unwrap();
-    }
-}
 
 /// A scratch directory with `supplygate.yaml`, the Sigstore trusted root and a certificate.
 struct Setup {
@@ -179,28 +139,6 @@ struct Hook {
     /// The CA clients trust.
     ca_pem: String,
     stderr: Arc<Mutex<String>>,
-}
-
-/// `supplygate serve` in `dir` (config, certificate and key there), `args` after the defaults.
-fn serve_command(dir: &Path, args: &[&str]) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_supplygate"));
-    command
-        .args([
-            "serve",
-            "--config",
-            "supplygate.yaml",
-            "--listen",
-            "127.0.0.1:0",
-            "--tls-cert",
-            "tls.crt",
-            "--tls-key",
-            "tls.key",
-        ])
-        .args(args)
-        .current_dir(dir)
-        .env_remove("SUPPLYGATE_CONFIG")
-        .env("DOCKER_CONFIG", dir.join(".docker-none"));
-    command
 }
 
 impl Hook {
@@ -738,7 +676,11 @@ async fn sigterm_lets_a_review_in_flight_finish_then_exits() {
     let body = serde_json::to_vec(&review).unwrap();
     let request = hook.client().post(hook.url("/validate")).body(body).send();
     let in_flight = tokio::spawn(request);
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Signal only once the review is being evaluated (it waits on the hanging registry).
+    hook.eventually("the review to be in flight", || async {
+        hook.metric("supplygate_reviews_in_flight").await >= 1.0
+    })
+    .await;
     hook.signal("TERM");
     let response = in_flight.await.unwrap().unwrap();
     assert_eq!(response.status().as_u16(), 200);
@@ -958,6 +900,46 @@ async fn sighup_reloads_the_config_and_policies() {
     hook.reload("failed").await;
     assert_eq!(hook.validate(&review).await["allowed"], false);
     assert_eq!(hook.get("/readyz").await.0, 200);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn reload_interval_reloads_like_sighup_without_a_signal() {
+    let s = Setup::new();
+    s.push("team/app", "v1");
+    s.write_config(false, &[]);
+    let hook = s.serve(&["--reload-interval", "1s"]);
+    let review = s.fixture("deployment-create.json");
+    assert_eq!(hook.validate(&review).await["allowed"], true);
+    // A ConfigMap update, as the kubelet writes it: no one sends a signal.
+    s.write_config(true, &[]);
+    hook.eventually("the new config to decide", || async {
+        hook.validate(&review).await["allowed"] == false
+    })
+    .await;
+    let ok = "supplygate_reloads_total{what=\"config\",result=\"ok\"}";
+    assert!(hook.metric(ok).await >= 1.0);
+    assert!(hook.log().contains("trigger=interval"), "{}", hook.log());
+
+    // A broken config keeps the last good one serving, and is tried again at the next tick.
+    std::fs::write(s.path().join("supplygate.yaml"), "require: [oops\n").unwrap();
+    let failed = "supplygate_reloads_total{what=\"config\",result=\"failed\"}";
+    hook.eventually("two failed reloads", || async {
+        hook.metric(failed).await >= 2.0
+    })
+    .await;
+    assert_eq!(hook.validate(&review).await["allowed"], false);
+    assert_eq!(hook.get("/readyz").await.0, 200);
+}
+
+#[test]
+fn reload_interval_below_a_second_is_refused() {
+    let s = Setup::new();
+    let out = serve_command(s.path(), &["--reload-interval", "100ms"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("`100ms` is too short"), "{stderr}");
 }
 
 // ------------------------------------------------------------------ evidence lock

@@ -95,6 +95,12 @@ pub(crate) struct ServeArgs {
     #[arg(long, env = "SUPPLYGATE_SHUTDOWN_GRACE", value_name = "DURATION", default_value = "20s",
           value_parser = duration)]
     shutdown_grace: Duration,
+    /// Also reload every DURATION, as on SIGHUP: config, policies, lock, and with
+    /// `--tuf-refresh` the Sigstore trusted root (a failed reload keeps the last good state).
+    /// Off by default
+    #[arg(long, env = "SUPPLYGATE_RELOAD_INTERVAL", value_name = "DURATION",
+          value_parser = reload_interval)]
+    reload_interval: Option<Duration>,
     /// Decide from this evidence lock (`check --write-lock`), without registry requests:
     /// images not in it, or decided otherwise than it records, are denied. Reloaded on SIGHUP
     #[arg(long, env = "SUPPLYGATE_LOCK", value_name = "FILE")]
@@ -108,6 +114,16 @@ pub(crate) struct ServeArgs {
 fn duration(s: &str) -> Result<Duration, String> {
     crate::config::parse_duration(s)
         .ok_or_else(|| format!("`{s}` is not a duration (hint: `500ms`, `8s`, `5m`, `1h`)"))
+}
+
+fn reload_interval(s: &str) -> Result<Duration, String> {
+    let interval = duration(s)?;
+    if interval < Duration::from_secs(1) {
+        return Err(format!(
+            "`{s}` is too short: every reload clears the decision cache (hint: `6h`)"
+        ));
+    }
+    Ok(interval)
 }
 
 pub(crate) fn run(ctx: &Context, global: GlobalArgs, args: ServeArgs) -> anyhow::Result<u8> {
@@ -136,6 +152,7 @@ pub(crate) fn run(ctx: &Context, global: GlobalArgs, args: ServeArgs) -> anyhow:
         max_in_flight: usize::try_from(args.max_in_flight).unwrap_or(usize::MAX),
         max_body_bytes: usize::try_from(args.max_body_bytes).unwrap_or(usize::MAX),
         shutdown_grace: args.shutdown_grace,
+        reload_interval: args.reload_interval,
         log_format: global.log_format,
         now: global.now.as_ref().map(|_| ctx.now),
     };

@@ -90,6 +90,8 @@ pub struct Settings {
     pub max_body_bytes: usize,
     /// Longest wait for reviews in flight on shutdown.
     pub shutdown_grace: Duration,
+    /// Reload (as on SIGHUP) this often; `None`: only on SIGHUP.
+    pub reload_interval: Option<Duration>,
     /// Log line format.
     pub log_format: LogFormat,
     /// A fixed evaluation clock (tests); `None`: the wall clock per review.
@@ -297,7 +299,7 @@ impl Server {
     }
 
     /// SIGHUP: load everything again; on any problem keep serving the old generation.
-    fn reload(&self) {
+    fn reload(&self, trigger: &str) {
         let started = Instant::now();
         let result = (self.reloader)().and_then(|loaded| {
             Generation::new(loaded, &self.settings, &self.log)
@@ -324,14 +326,14 @@ impl Server {
                 self.metrics.reload("config", "ok");
                 self.log.info(
                     "reloaded",
-                    json!({"elapsed_ms": elapsed_ms(started), "note": "config, policies and lock reloaded; decision cache cleared"}),
+                    json!({"trigger": trigger, "elapsed_ms": elapsed_ms(started), "note": "config, policies and lock reloaded; decision cache cleared"}),
                 );
             }
             Err(e) => {
                 self.metrics.reload("config", "failed");
                 self.log.error(
                     "reload-failed",
-                    json!({"error": e, "hint": "still serving the previous config, policies and lock"}),
+                    json!({"trigger": trigger, "error": e, "hint": "still serving the previous config, policies and lock"}),
                 );
             }
         }
@@ -655,6 +657,8 @@ pub async fn serve(
     reloader: Reloader,
 ) -> Result<(), ServeError> {
     let log = Log::new(settings.log_format);
+    // Stamped before the first load: files rotated from here on are seen by the watcher.
+    let cert_stamp = settings.cert.stamp();
     let tls_config =
         axum_server::tls_rustls::RustlsConfig::from_config(Arc::new(settings.cert.load()?));
     let listener = std::net::TcpListener::bind(settings.listen)
@@ -684,6 +688,7 @@ pub async fn serve(
     let handle = axum_server::Handle::<SocketAddr>::new();
     tokio::spawn(tls::watch(
         server.settings.cert.clone(),
+        cert_stamp,
         tls_config.clone(),
         server.settings.cert_poll,
         log,
@@ -737,16 +742,28 @@ async fn signals(server: Arc<Server>, handle: axum_server::Handle<SocketAddr>) {
         );
         return;
     };
+    let mut every = server.settings.reload_interval.map(|period| {
+        let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+        // A reload that took long is not made up for with reloads back to back.
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        ticks
+    });
     loop {
-        tokio::select! {
-            _ = hup.recv() => {
-                let s = Arc::clone(&server);
-                // Loading policies is CPU work: off the async workers.
-                let _ = tokio::task::spawn_blocking(move || s.reload()).await;
+        let tick = async {
+            match every.as_mut() {
+                Some(ticks) => ticks.tick().await,
+                None => std::future::pending().await,
             }
+        };
+        let trigger = tokio::select! {
+            _ = hup.recv() => "sighup",
+            _ = tick => "interval",
             _ = term.recv() => break,
             _ = int.recv() => break,
-        }
+        };
+        let s = Arc::clone(&server);
+        // Loading policies (and refreshing TUF) is blocking work: off the async workers.
+        let _ = tokio::task::spawn_blocking(move || s.reload(trigger)).await;
     }
     server.ready.store(false, Ordering::SeqCst);
     server.log.info(

@@ -98,7 +98,7 @@ impl CertFiles {
     }
 
     /// What identifies the files' current contents cheaply: modification times and sizes.
-    fn stamp(&self) -> Option<[(SystemTime, u64); 2]> {
+    pub(crate) fn stamp(&self) -> Option<[(SystemTime, u64); 2]> {
         let one = |p: &Path| {
             let m = std::fs::metadata(p).ok()?;
             Some((m.modified().ok()?, m.len()))
@@ -107,16 +107,17 @@ impl CertFiles {
     }
 }
 
-/// Polls the files every `interval` and swaps the served certificate when they change and
-/// load; a pair that does not load (half-written during rotation) keeps the old one serving.
+/// Polls the files every `interval` and swaps the served certificate when they differ from
+/// `last` (their stamp when the served certificate was read) and load; a pair that does not
+/// load (half-written during rotation) keeps the old one serving.
 pub(crate) async fn watch(
     files: CertFiles,
+    mut last: Option<[(SystemTime, u64); 2]>,
     config: RustlsConfig,
     interval: Duration,
     log: Log,
     metrics: Arc<Metrics>,
 ) {
-    let mut last = files.stamp();
     loop {
         tokio::time::sleep(interval).await;
         let now = files.stamp();

@@ -1086,6 +1086,46 @@ fn der_tlv(tag: u8, content: &[u8]) -> Vec<u8> {
     out
 }
 
+/// A CA and a serving certificate for 127.0.0.1 under it, for `supplygate serve`.
+pub struct ServingCert {
+    pub ca_pem: String,
+    pub cert_pem: String,
+    pub key_pem: String,
+}
+
+impl ServingCert {
+    pub fn new(ca_name: &str) -> Self {
+        let mut ca_params = CertificateParams::default();
+        ca_params
+            .distinguished_name
+            .push(DnType::CommonName, ca_name);
+        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().unwrap()).unwrap();
+        let mut params = CertificateParams::default();
+        params
+            .distinguished_name
+            .push(DnType::CommonName, "supplygate.supplygate.svc");
+        params.subject_alt_names = vec![
+            SanType::IpAddress("127.0.0.1".parse().unwrap()),
+            SanType::DnsName("supplygate.supplygate.svc".try_into().unwrap()),
+        ];
+        let key = KeyPair::generate().unwrap();
+        let cert = params.signed_by(&key, &ca).unwrap();
+        Self {
+            ca_pem: ca.pem(),
+            cert_pem: cert.pem(),
+            key_pem: key.serialize_pem(),
+        }
+    }
+
+    /// Writes `tls.key` and `tls.crt` into `dir`.
+    pub fn write(&self, dir: &Path) {
+        // Key first, then the certificate: a reload sees a complete pair once both changed.
+        std::fs::write(dir.join("tls.key"), &self.key_pem).unwrap();
+        std::fs::write(dir.join("tls.crt"), &self.cert_pem).unwrap();
+    }
+}
+
 #[cfg(test)]
 mod tests {
     //! The PKI checked on its own: sigstore-verify accepts what it makes and rejects each
