@@ -386,7 +386,12 @@ fn validate_host(host: &str) -> Result<(), ReferenceError> {
     let invalid = || ReferenceError::InvalidHost(host.to_owned());
     let (hostname, port) = if let Some(v6) = host.strip_prefix('[') {
         let (addr, after) = v6.split_once(']').ok_or_else(invalid)?;
-        if !addr.contains(':') || !addr.chars().all(|c| c.is_ascii_hexdigit() || c == ':') {
+        // One spelling per address (RFC 5952, as Rust prints it): `[fd00:0::10]` and
+        // `[fd00::10]` are one registry, which globs must not see as two.
+        let canonical = addr
+            .parse::<std::net::Ipv6Addr>()
+            .is_ok_and(|ip| ip.to_string() == addr.to_ascii_lowercase());
+        if !addr.contains(':') || !canonical {
             return Err(invalid());
         }
         match after {
@@ -400,7 +405,12 @@ fn validate_host(host: &str) -> Result<(), ReferenceError> {
         }
     };
     if let Some(port) = port {
-        if port.is_empty() || port.len() > 5 || !port.bytes().all(|b| b.is_ascii_digit()) {
+        // One spelling per port too: `ghcr.io:0443` is `ghcr.io` to every client, but would
+        // not match a `ghcr.io/**` glob.
+        let canonical = port
+            .parse::<u16>()
+            .is_ok_and(|n| n != 0 && n.to_string() == port);
+        if !canonical {
             return Err(invalid());
         }
     }
@@ -520,6 +530,7 @@ mod tests {
         assert_eq!(norm("localhost:443/app"), "localhost/app:latest");
         // Without its port `x` would not be a host: the port stays.
         assert_eq!(norm("x:443/app"), "x:443/app:latest");
+        assert_eq!(norm("[FD00::10]:5000/app"), "[fd00::10]:5000/app:latest");
         assert_eq!(
             ImageRef::parse("X/app"),
             Err(ReferenceError::HostOnlyByCase("X".to_owned()))
@@ -554,6 +565,12 @@ mod tests {
             "app:tag with space",
             "[D]/y:z",
             "[]/a",
+            "ghcr.io:0443/acme/app",
+            "ghcr.io:00443/acme/app",
+            "localhost:0/app",
+            "localhost:65536/app",
+            "[fd00:0::10]:5000/app",
+            "[0:0:0:0:0:0:0:1]/app",
         ] {
             assert!(ImageRef::parse(bad).is_err(), "{bad:?} should be rejected");
         }

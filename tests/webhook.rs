@@ -932,7 +932,7 @@ async fn reload_interval_reloads_like_sighup_without_a_signal() {
 }
 
 #[test]
-fn reload_interval_below_a_second_is_refused() {
+fn reload_interval_below_a_second_or_over_a_year_is_refused() {
     let s = Setup::new();
     let out = serve_command(s.path(), &["--reload-interval", "100ms"])
         .output()
@@ -940,6 +940,12 @@ fn reload_interval_below_a_second_is_refused() {
     assert_eq!(out.status.code(), Some(2), "{out:?}");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("`100ms` is too short"), "{stderr}");
+    let out = serve_command(s.path(), &["--reload-interval", "9000h"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("`9000h` is longer than a year"), "{stderr}");
 }
 
 // ------------------------------------------------------------------ evidence lock

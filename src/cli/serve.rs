@@ -123,6 +123,11 @@ fn reload_interval(s: &str) -> Result<Duration, String> {
             "`{s}` is too short: every reload clears the decision cache (hint: `6h`)"
         ));
     }
+    if interval > Duration::from_secs(366 * 24 * 3600) {
+        return Err(format!(
+            "`{s}` is longer than a year (hint: leave the flag out to reload on SIGHUP only)"
+        ));
+    }
     Ok(interval)
 }
 

@@ -271,19 +271,24 @@ pub fn verify_rewrite(
     let unverified = |reason: String| RewriteError::Unverified { reason };
     let before = extract(source, extra, limits)
         .map_err(|e| unverified(format!("the original text does not read: {e}")))?;
-    let mut used = vec![false; edits.len()];
+    // By span (one pass each, not sites × edits: a file can hold a million images).
+    let by_span: std::collections::HashMap<Span, &str> = edits
+        .iter()
+        .map(|edit| (edit.span, edit.new_value.as_str()))
+        .collect();
+    let mut at_a_site = std::collections::HashSet::with_capacity(by_span.len());
     let mut expected = Vec::with_capacity(before.sites.len());
     for site in &before.sites {
-        let mut value = site.image.as_str();
-        for (edit, used) in edits.iter().zip(used.iter_mut()) {
-            if edit.span == site.span {
-                value = &edit.new_value;
-                *used = true;
+        let value = match by_span.get(&site.span) {
+            Some(value) => {
+                at_a_site.insert(site.span);
+                value
             }
-        }
+            None => site.image.as_str(),
+        };
         expected.push((site, value));
     }
-    if let Some((edit, _)) = edits.iter().zip(&used).find(|(_, used)| !**used) {
+    if let Some(edit) = edits.iter().find(|edit| !at_a_site.contains(&edit.span)) {
         return Err(unverified(format!(
             "the edit at {}:{} is not at an image",
             edit.span.line, edit.span.column

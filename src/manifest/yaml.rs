@@ -138,8 +138,11 @@ fn refuse_non_ascii_directives(text: &str, origin: &Arc<Origin>) -> Result<(), M
     loop {
         let end = rest.find(['\n', '\r']).unwrap_or(rest.len());
         let (current, after) = rest.split_at(end);
-        if current.starts_with('%') && !current.is_ascii() {
-            let column = current.chars().take_while(char::is_ascii).count() + 1;
+        // saphyr skips a byte order mark before a directive (at the stream's start, or
+        // after `...`).
+        let directive = current.trim_start_matches('\u{feff}');
+        if directive.starts_with('%') && !directive.is_ascii() {
+            let column = directive.chars().take_while(char::is_ascii).count() + 1;
             return Err(ManifestError::Syntax {
                 origin: origin.clone(),
                 line,
@@ -1038,6 +1041,7 @@ mod tests {
         for text in [
             "%\u{e9}\n---\ncontainers:\n- image: nginx\n",
             "# c\r\n%X \u{e9}\u{e9}\n---\na: b\n",
+            "\u{feff}%\u{e9}\n---\na: b\n",
         ] {
             let (line, column, message) = parse_err(text, &Limits::default());
             assert!(

@@ -854,10 +854,29 @@ fn host_semaphores(hosts: &BTreeMap<String, HostSettings>) -> HashMap<String, Ar
 }
 
 fn base_url(image: &ImageRef, scheme: &str, host: &str) -> Result<Url, RegistryError> {
-    Url::parse(&format!("{scheme}://{host}/")).map_err(|_| RegistryError::NotAllowed {
-        image: image.to_string(),
-        reason: format!("`{host}` is not a valid registry host"),
-    })
+    let url =
+        Url::parse(&format!("{scheme}://{host}/")).map_err(|_| RegistryError::NotAllowed {
+            image: image.to_string(),
+            reason: format!("`{host}` is not a valid registry host"),
+        })?;
+    // The URL parser rewrites some spellings into another host (`0x7f.1` and `127.000.0.1`
+    // become `127.0.0.1`) that globs and `registries:` settings never saw, and that the
+    // kubelet's resolver would not contact: only a host that stays as written is used.
+    let contacted = url_host(&url);
+    let default_port = url
+        .port_or_known_default()
+        .map(|p| format!("{contacted}:{p}"));
+    if !(contacted.eq_ignore_ascii_case(host)
+        || default_port.is_some_and(|d| d.eq_ignore_ascii_case(host)))
+    {
+        return Err(RegistryError::NotAllowed {
+            image: image.to_string(),
+            reason: format!(
+                "`{host}` would be contacted as `{contacted}`: write the registry host as that"
+            ),
+        });
+    }
+    Ok(url)
 }
 
 fn join(image: &str, base: &Url, path: &str) -> Result<Url, RegistryError> {

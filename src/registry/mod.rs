@@ -1532,6 +1532,32 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_host_the_url_parser_would_rewrite_is_not_contacted() {
+        let server = Server::start(|_| Reply::status(404)).await;
+        let port = server.host().rsplit_once(':').unwrap().1.to_owned();
+        for host in [format!("0x7f.1:{port}"), format!("127.000.0.1:{port}")] {
+            let mut settings = RegistrySettings::default();
+            settings.hosts.insert(
+                host.clone(),
+                HostSettings {
+                    insecure: true,
+                    ..HostSettings::default()
+                },
+            );
+            let registry = Registry::new(settings).unwrap();
+            let img = ImageRef::parse(&format!("{host}/app:v1")).unwrap();
+            let err = registry.resolve(&img).await.unwrap_err();
+            assert_eq!(err.code(), "registry-not-allowed", "{host}: {err}");
+            assert!(
+                err.to_string()
+                    .contains(&format!("contacted as `127.0.0.1:{port}`")),
+                "{err}"
+            );
+        }
+        assert!(server.requests().is_empty());
+    }
+
+    #[tokio::test]
     async fn tls_to_a_plain_http_registry_is_not_allowed_at_once_with_a_hint() {
         let server = Server::start(|_| Reply::status(404)).await;
         let settings = RegistrySettings {

@@ -242,6 +242,9 @@ impl Registries {
 
     /// Requests and cache hits of every client so far.
     fn stats(&self) -> Stats {
+        // Locks in the order `current` takes them (current, then retired): the other order
+        // could deadlock with a review replacing the client.
+        let current = self.current.lock().unwrap_or_else(PoisonError::into_inner);
         let mut retired = self.retired.lock().unwrap_or_else(PoisonError::into_inner);
         let (settled, live) = &mut *retired;
         // A retired client nobody holds any more has counted its last request.
@@ -256,7 +259,6 @@ impl Registries {
             }
         });
         let mut total = *settled;
-        let current = self.current.lock().unwrap_or_else(PoisonError::into_inner);
         for r in live.iter().chain(std::iter::once(&current.0)) {
             let s = r.stats();
             total.requests += s.requests;
@@ -743,7 +745,10 @@ async fn signals(server: Arc<Server>, handle: axum_server::Handle<SocketAddr>) {
         return;
     };
     let mut every = server.settings.reload_interval.map(|period| {
-        let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+        let start = tokio::time::Instant::now()
+            .checked_add(period)
+            .unwrap_or_else(tokio::time::Instant::now);
+        let mut ticks = tokio::time::interval_at(start, period);
         // A reload that took long is not made up for with reloads back to back.
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         ticks
@@ -762,8 +767,14 @@ async fn signals(server: Arc<Server>, handle: axum_server::Handle<SocketAddr>) {
             _ = int.recv() => break,
         };
         let s = Arc::clone(&server);
-        // Loading policies (and refreshing TUF) is blocking work: off the async workers.
-        let _ = tokio::task::spawn_blocking(move || s.reload(trigger)).await;
+        // Loading policies (and refreshing TUF) is blocking work: off the async workers. A
+        // shutdown signal does not wait for it (a TUF refresh can take `tuf.timeout`).
+        let reload = tokio::task::spawn_blocking(move || s.reload(trigger));
+        tokio::select! {
+            _ = reload => {}
+            _ = term.recv() => break,
+            _ = int.recv() => break,
+        }
     }
     server.ready.store(false, Ordering::SeqCst);
     server.log.info(
