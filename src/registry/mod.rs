@@ -1196,6 +1196,17 @@ mod tests {
             )
     }
 
+    /// Talks plain HTTP to `host` (`insecure: true`).
+    fn plain_http(settings: &mut RegistrySettings, host: &str) {
+        settings.hosts.insert(
+            host.to_owned(),
+            HostSettings {
+                insecure: true,
+                ..HostSettings::default()
+            },
+        );
+    }
+
     fn settings_for(hosts: &[&Server]) -> RegistrySettings {
         let mut settings = RegistrySettings {
             connect_timeout: Duration::from_secs(5),
@@ -1206,13 +1217,7 @@ mod tests {
             ..RegistrySettings::default()
         };
         for server in hosts {
-            settings.hosts.insert(
-                server.host(),
-                HostSettings {
-                    insecure: true,
-                    ..HostSettings::default()
-                },
-            );
+            plain_http(&mut settings, &server.host());
         }
         settings
     }
@@ -1516,13 +1521,7 @@ mod tests {
             retries: 1,
             ..RegistrySettings::default()
         };
-        settings.hosts.insert(
-            host.clone(),
-            HostSettings {
-                insecure: true,
-                ..HostSettings::default()
-            },
-        );
+        plain_http(&mut settings, &host);
         let registry = Registry::new(settings).unwrap();
         let img = ImageRef::parse(&format!("{host}/app:v1")).unwrap();
         let err = registry.resolve(&img).await.unwrap_err();
