@@ -748,7 +748,11 @@ async fn allows(addr: &str, ca_pem: &str, image: &str) -> bool {
 #[tokio::test(flavor = "multi_thread")]
 async fn serve_refreshes_the_trusted_root_at_each_reload_interval() {
     let server = FileServer::serve(&fixture("repository"));
-    let case = Case::in_registry().from(&server);
+    // The fallback applies at start only: a failed refresh on reload keeps the fetched root,
+    // never an older embedded one.
+    let case = Case::in_registry()
+        .from(&server)
+        .tuf("insecure_fallback_to_embedded", "true");
     case.write();
     let cert = pki::ServingCert::new("tuf test CA");
     cert.write(case.dir.path());
@@ -794,7 +798,8 @@ async fn serve_refreshes_the_trusted_root_at_each_reload_interval() {
         serving.log()
     );
 
-    // The repository's metadata expires: the refresh fails, the last good root keeps serving.
+    // The repository's metadata expires: the refresh fails, the last good root keeps serving
+    // (the embedded one would deny).
     server.set_root(&fixture("expired"));
     serving.eventually("a failed refresh", |log| {
         log.lines()

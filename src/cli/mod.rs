@@ -234,7 +234,7 @@ impl Context {
             .enable_all()
             .build()
             .context("cannot start the async runtime")?;
-        let config = load_config(global, &runtime)?;
+        let config = load_config(global, &runtime, Loading::Start)?;
         let registry = Arc::new(
             Registry::new(config.registry.clone()).context("cannot set up the registry client")?,
         );
@@ -287,7 +287,11 @@ impl Context {
 /// The config file with the global flags applied (`--offline`, `--concurrency`,
 /// `--source-repo`, `--tuf-refresh`, which runs on `runtime`): what every command starts
 /// from, and what `serve` loads again on SIGHUP.
-fn load_config(global: &GlobalArgs, runtime: &tokio::runtime::Runtime) -> anyhow::Result<Config> {
+fn load_config(
+    global: &GlobalArgs,
+    runtime: &tokio::runtime::Runtime,
+    when: Loading,
+) -> anyhow::Result<Config> {
     let mut config = Config::load(global.config.as_deref())?;
     if global.offline {
         config.registry.offline = true;
@@ -301,9 +305,18 @@ fn load_config(global: &GlobalArgs, runtime: &tokio::runtime::Runtime) -> anyhow
             .map_err(|e| anyhow::anyhow!("--source-repo {e}"))?;
     }
     if global.tuf_refresh {
-        refresh_trusted_root(&mut config, runtime)?;
+        refresh_trusted_root(&mut config, runtime, when)?;
     }
     Ok(config)
+}
+
+/// Whether a config is loaded for a command's start or for `serve`'s reload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Loading {
+    Start,
+    /// A reload fails rather than fall back to the embedded trusted root: the last good
+    /// generation (with the root fetched before) keeps serving, instead of an older root.
+    Reload,
 }
 
 /// `--tuf-refresh`: fetches the trusted root through TUF and gives it to every signer on the
@@ -312,6 +325,7 @@ fn load_config(global: &GlobalArgs, runtime: &tokio::runtime::Runtime) -> anyhow
 fn refresh_trusted_root(
     config: &mut Config,
     runtime: &tokio::runtime::Runtime,
+    when: Loading,
 ) -> anyhow::Result<()> {
     use crate::verify::{signers::SharedRoot, tuf};
     if !config.needs_tuf_refresh() {
@@ -341,7 +355,7 @@ fn refresh_trusted_root(
             config.use_tuf_root(&root);
             Ok(())
         }
-        Err(e) if config.tuf.insecure_fallback_to_embedded => {
+        Err(e) if config.tuf.insecure_fallback_to_embedded && when == Loading::Start => {
             tracing::warn!(
                 "{e:#}; using the embedded trusted root (`tuf.insecure_fallback_to_embedded`)"
             );

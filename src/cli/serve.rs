@@ -184,7 +184,7 @@ fn reload(global: &GlobalArgs, lock: Option<&Path>) -> Result<webhook::Loaded, S
         .enable_all()
         .build()
         .context("cannot start a runtime for the reload")
-        .and_then(|runtime| super::load_config(global, &runtime))
+        .and_then(|runtime| super::load_config(global, &runtime, super::Loading::Reload))
         .and_then(|config| load(config, &global.policies, lock));
     loaded.map_err(|e| format!("{e:#}"))
 }
