@@ -43,6 +43,7 @@ const KEYS_POLICY: &[&str] = &[
     "data",
     "allowed_registries",
     "allow_latest",
+    "unmatched_images",
     "timeout",
 ];
 const KEYS_EXEMPTION: &[&str] = &["images", "namespaces", "reason", "expires"];
@@ -121,6 +122,8 @@ pub struct PolicySettings {
     pub allowed_registries: Vec<ImageGlob>,
     /// Allow `:latest` and references without tag or digest.
     pub allow_latest: bool,
+    /// What happens to an image that no `require:` or `provenance:` rule names.
+    pub unmatched_images: Unmatched,
     /// Longest evaluation of one image's input.
     pub timeout: Duration,
 }
@@ -133,7 +136,33 @@ impl Default for PolicySettings {
             data: serde_json::json!({}),
             allowed_registries: Vec::new(),
             allow_latest: false,
+            unmatched_images: Unmatched::Allow,
             timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// `policy.unmatched_images`: the decision for an image no `require:` or `provenance:` rule
+/// names (sigstore policy-controller's `no-match-policy`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unmatched {
+    /// Nothing is required of it (the default).
+    Allow,
+    /// Allowed, with an `image-not-covered` warning.
+    Warn,
+    /// Denied (`image-not-covered`): every image must be named by a rule.
+    Deny,
+}
+
+impl Unmatched {
+    const NAMES: [&'static str; 3] = ["allow", "warn", "deny"];
+
+    /// The config spelling (`allow`, `warn`, `deny`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Allow => "allow",
+            Self::Warn => "warn",
+            Self::Deny => "deny",
         }
     }
 }
@@ -391,13 +420,15 @@ impl Config {
                 Some("remove the `---` separator".into()),
             );
         }
-        let has_rules = !config.requirements.is_empty() || !config.provenance.is_empty();
+        let has_rules = !config.requirements.is_empty()
+            || !config.provenance.is_empty()
+            || config.policy.unmatched_images != Unmatched::Allow;
         if !config.policy.builtin && has_rules {
             v.problems.push(Problem {
                 line: 1,
                 column: 1,
                 message: "`policy.builtin: false` drops the shipped library, which is what \
-                          enforces `require` and `provenance`"
+                          enforces `require`, `provenance` and `policy.unmatched_images`"
                     .into(),
                 hint: Some(
                     "keep the shipped library, or express these rules in your own policies \
@@ -877,6 +908,28 @@ impl Validator {
                 "allow_latest" => {
                     if let Some(b) = self.boolean(v, key) {
                         out.allow_latest = b;
+                    }
+                }
+                "unmatched_images" => {
+                    let Some(text) = self.string(v, "policy.unmatched_images") else {
+                        continue;
+                    };
+                    match text.as_str() {
+                        "allow" => out.unmatched_images = Unmatched::Allow,
+                        "warn" => out.unmatched_images = Unmatched::Warn,
+                        "deny" => out.unmatched_images = Unmatched::Deny,
+                        _ => {
+                            let hint = did_you_mean(&text, &Unmatched::NAMES)
+                                .map(|s| format!("did you mean `{s}`?"));
+                            self.problem(
+                                v,
+                                format!(
+                                    "`policy.unmatched_images` must be `allow`, `warn` or `deny`, \
+                                     found `{text}`"
+                                ),
+                                hint,
+                            );
+                        }
                     }
                 }
                 "timeout" => {
@@ -1617,6 +1670,14 @@ limits:
                 .any(|p| p.message.contains("`policy.builtin: false` drops")),
             "{p:?}"
         );
+        let p = problems("policy:\n  builtin: false\n  unmatched_images: deny\n");
+        assert!(
+            p.iter()
+                .any(|p| p.message.contains("`policy.builtin: false` drops")),
+            "{p:?}"
+        );
+        let allow = "policy:\n  builtin: false\n  unmatched_images: allow\n";
+        assert!(Config::parse(allow, Path::new("supplygate.yaml")).is_ok());
     }
 
     #[test]

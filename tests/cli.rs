@@ -783,6 +783,59 @@ fn help_matches_snapshots() {
 }
 
 #[test]
+fn images_no_rule_names_are_allowed_warned_or_denied_as_configured() {
+    let registry = TestRegistry::start();
+    registry.push_generated("other/app:v1", 41);
+    let host = registry.host();
+    let base = format!(
+        "registries:\n  \"{host}\":\n    insecure: true\nnetwork:\n  request_timeout: 5s\n  retries: 1\n\
+         signers:\n  ci:\n    insecure_ignore_tlog: true\n    key: |\n      -----BEGIN PUBLIC KEY-----\n      MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE8nXRh950IZbRj8Ra/N9sbqOPZrfM\n      5/KAQN0/KjHcorm/J5yctVd7iEcnessRQjU917hmKO6JWVGHpDguIyakZA==\n      -----END PUBLIC KEY-----\n\
+         require:\n  - images: [\"{host}/team/**\"]\n    signers: [ci]\n"
+    );
+    let manifest = deployment("app", &[&format!("{host}/other/app:v1")]);
+    let code_of = |setting: &str| {
+        let config = format!("{base}policy:\n  unmatched_images: {setting}\n");
+        let case = Case::new()
+            .file("supplygate.yaml", &config)
+            .file("app.yaml", &manifest);
+        let out = case.run(&["check", "app.yaml", "--format", "json"]);
+        let json = out.json();
+        let image = &images(&json)[0];
+        let codes: Vec<String> = image["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| format!("{} {}", f["severity"], f["code"]).replace('"', ""))
+            .collect();
+        (out.code, codes)
+    };
+    assert_eq!(code_of("allow"), (0, vec![]));
+    assert_eq!(
+        code_of("warn"),
+        (0, vec!["warn image-not-covered".to_owned()])
+    );
+    assert_eq!(
+        code_of("deny"),
+        (1, vec!["deny image-not-covered".to_owned()])
+    );
+
+    let case = Case::new()
+        .file(
+            "supplygate.yaml",
+            &format!("{base}policy:\n  unmatched_images: denny\n"),
+        )
+        .file("app.yaml", &manifest);
+    let out = case.run(&["check", "app.yaml"]);
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(
+        out.stderr
+            .contains("must be `allow`, `warn` or `deny`, found `denny`")
+            && out.stderr.contains("did you mean `deny`?"),
+        "{out:?}"
+    );
+}
+
+#[test]
 fn config_schema_is_printed_and_is_json() {
     let out = Case::new().run(&["schema", "config"]);
     assert_eq!(out.code, 0, "{out:?}");

@@ -1,4 +1,5 @@
-# Image references: validity, resolution, the `latest` tag, allowed registries, moved tags.
+# Image references: validity, resolution, the `latest` tag, allowed registries, images no rule
+# covers, moved tags.
 package supplygate.images
 
 import data.supplygate.lib.util
@@ -87,6 +88,40 @@ deny contains {
 	count(allowed_registries) > 0
 	is_string(image.name)
 	not util.image_matches_any(allowed_registries, image.name)
+}
+
+# `policy.unmatched_images`: what happens to an image no `require:` or `provenance:` rule
+# names (a registry alias or a spelling the globs did not foresee is then not a way around them).
+unmatched := util.config_value(["images", "unmatched"], "allow")
+
+covered if {
+	some r in util.config_value(["require"], [])
+	util.image_matches_any(r.images, image.name)
+}
+
+covered if {
+	some r in util.config_value(["provenance"], [])
+	util.image_matches_any(r.images, image.name)
+}
+
+not_covered := {
+	"code": "image-not-covered",
+	"msg": sprintf("`%s` is named by no `require:` or `provenance:` rule", [image.written]),
+	"expected": sprintf("an image some rule names (`policy.unmatched_images: %s`)", [unmatched]),
+	"found": sprintf("`%s`", [image.name]),
+	"hint": "add a rule whose `images:` glob matches it, or write the image as the rules do",
+}
+
+deny contains not_covered if {
+	unmatched == "deny"
+	is_string(image.name)
+	not covered
+}
+
+warn contains not_covered if {
+	unmatched == "warn"
+	is_string(image.name)
+	not covered
 }
 
 warn contains {

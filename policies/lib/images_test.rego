@@ -110,3 +110,41 @@ test_does_not_warn_when_the_tag_still_points_to_the_pin if {
 	inp := object.union(t.nginx("1.25"), {"image": {"digest": t.d, "tag_digest": t.d}})
 	count(warn(inp)) == 0
 }
+
+test_unmatched_images_are_allowed_by_default if {
+	# docker.io/library/nginx is named by no rule in t.config.
+	t.codes(deny(t.nginx("1.25"))) == set()
+	t.codes(warn(t.nginx("1.25"))) == set()
+}
+
+test_unmatched_images_are_denied_or_warned_when_configured if {
+	deny_cfg := object.union(t.config, {"images": {"unmatched": "deny"}})
+	denied := images.deny with input as t.nginx("1.25") with data.supplygate.config as deny_cfg
+	some x in denied
+	x.code == "image-not-covered"
+	x.found == "`docker.io/library/nginx`"
+	x.expected == "an image some rule names (`policy.unmatched_images: deny`)"
+	warn_cfg := object.union(t.config, {"images": {"unmatched": "warn"}})
+	not_denied := images.deny with input as t.nginx("1.25") with data.supplygate.config as warn_cfg
+	warned := images.warn with input as t.nginx("1.25") with data.supplygate.config as warn_cfg
+	t.codes(not_denied) == set()
+	t.codes(warned) == {"image-not-covered"}
+}
+
+test_an_image_a_require_or_provenance_rule_names_is_covered if {
+	cfg := object.union(t.config, {"images": {"unmatched": "deny"}})
+	required := t.doc(t.image("ghcr.io/acme/x/y:1", "ghcr.io/acme/x/y", "1", null))
+	by_require := images.deny with input as required with data.supplygate.config as cfg
+	count(by_require) == 0
+
+	# Named by the provenance rule only.
+	only_provenance := object.union(cfg, {"require": []})
+	app := t.doc(t.image("ghcr.io/acme/app:1", "ghcr.io/acme/app", "1", null))
+	by_provenance := images.deny with input as app with data.supplygate.config as only_provenance
+	t.codes(by_provenance) == set()
+
+	# `ghcr.io/acme-evil/x` is not under `ghcr.io/acme/**` (nor allowed by the registry list).
+	evil := t.doc(t.image("ghcr.io/acme-evil/x:1", "ghcr.io/acme-evil/x", "1", null))
+	uncovered := images.deny with input as evil with data.supplygate.config as cfg
+	"image-not-covered" in t.codes(uncovered)
+}

@@ -25,7 +25,7 @@ config := {
 	}],
 	"source": {"commit_key": "supplygate.dev/source-commit"},
 	"registries": {"allow": ["ghcr.io/acme/**", "docker.io/library/*", "127.0.0.1:*/team/**"]},
-	"images": {"allow_latest": false},
+	"images": {"allow_latest": false, "unmatched": "allow"},
 }
 
 # An image that resolved; `patch` overrides fields of `input.image`.

@@ -153,6 +153,9 @@ pub fn config_data(config: &Config) -> Value {
         "provenance": provenance,
         "source": {"commit_key": config.source.commit_key},
         "registries": {"allow": globs(&config.policy.allowed_registries)},
-        "images": {"allow_latest": config.policy.allow_latest},
+        "images": {
+            "allow_latest": config.policy.allow_latest,
+            "unmatched": config.policy.unmatched_images.as_str(),
+        },
     })
 }
