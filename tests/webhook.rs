@@ -916,9 +916,12 @@ async fn reload_interval_reloads_like_sighup_without_a_signal() {
         hook.validate(&review).await["allowed"] == false
     })
     .await;
+    // Counted and logged just after the new generation is in place.
     let ok = "supplygate_reloads_total{what=\"config\",result=\"ok\"}";
-    assert!(hook.metric(ok).await >= 1.0);
-    assert!(hook.log().contains("trigger=interval"), "{}", hook.log());
+    hook.eventually("the reload to be counted and logged", || async {
+        hook.metric(ok).await >= 1.0 && hook.log().contains("trigger=interval")
+    })
+    .await;
 
     // A broken config keeps the last good one serving, and is tried again at the next tick.
     std::fs::write(s.path().join("supplygate.yaml"), "require: [oops\n").unwrap();
