@@ -745,13 +745,14 @@ async fn allows(addr: &str, ca_pem: &str, image: &str) -> bool {
     answer["response"]["allowed"].as_bool().unwrap()
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn serve_refreshes_the_trusted_root_at_each_reload_interval() {
-    let server = FileServer::serve(&fixture("repository"));
-    // The fallback applies at start only: a failed refresh on reload keeps the fetched root,
-    // never an older embedded one.
+/// `serve --tuf-refresh --reload-interval 1s` with `tuf.url` on `server` and
+/// `insecure_fallback_to_embedded` (which applies at start, and on reload only while the
+/// embedded root serves): the case, the server, its CA, its address, and the image to review.
+fn serve_reloading_every_second(
+    server: &FileServer,
+) -> (Case, Serving, pki::ServingCert, String, String) {
     let case = Case::in_registry()
-        .from(&server)
+        .from(server)
         .tuf("insecure_fallback_to_embedded", "true");
     case.write();
     let cert = pki::ServingCert::new("tuf test CA");
@@ -774,6 +775,15 @@ async fn serve_refreshes_the_trusted_root_at_each_reload_interval() {
             .map(str::to_owned)
     });
     let image = format!("{}/{REPO}:v1", case.host());
+    (case, serving, cert, addr, image)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn serve_refreshes_the_trusted_root_at_each_reload_interval() {
+    let server = FileServer::serve(&fixture("repository"));
+    // With the fallback on: once a root was fetched, a failed refresh on reload keeps it,
+    // never an older embedded one.
+    let (_case, serving, cert, addr, image) = serve_reloading_every_second(&server);
     // Allowed: the root fetched through TUF at start is in use (the embedded one denies).
     assert!(
         allows(&addr, &cert.ca_pem, &image).await,
@@ -811,4 +821,34 @@ async fn serve_refreshes_the_trusted_root_at_each_reload_interval() {
         "{}",
         serving.log()
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn serve_that_started_on_the_embedded_root_moves_to_the_fetched_one_when_tuf_answers() {
+    // Expired metadata at start: with the fallback, serve starts on the embedded root.
+    let server = FileServer::serve(&fixture("expired"));
+    let (_case, serving, cert, addr, image) = serve_reloading_every_second(&server);
+    assert!(
+        !allows(&addr, &cert.ca_pem, &image).await,
+        "the embedded root does not know the test Sigstore\n{}",
+        serving.log()
+    );
+    // Reloads while TUF still fails may fall back too: the embedded root is what serves
+    // already, and the config can still change.
+    serving.eventually("a reload on the embedded root", |log| {
+        log.lines()
+            .any(|l| l.contains("reloaded") && l.contains("trigger=interval"))
+            .then_some(())
+    });
+    // The repository is fixed: the next reload fetches its root, without a restart.
+    server.set_root(&fixture("repository"));
+    let until = std::time::Instant::now() + Duration::from_secs(30);
+    while !allows(&addr, &cert.ca_pem, &image).await {
+        assert!(
+            std::time::Instant::now() < until,
+            "the fetched root was never used\n{}",
+            serving.log()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }

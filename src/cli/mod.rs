@@ -314,9 +314,22 @@ fn load_config(
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Loading {
     Start,
-    /// A reload fails rather than fall back to the embedded trusted root: the last good
-    /// generation (with the root fetched before) keeps serving, instead of an older root.
-    Reload,
+    /// A reload. Unless the serving generation is on the embedded root already (its start
+    /// fell back), a failed refresh fails the reload rather than fall back: the root fetched
+    /// before keeps serving instead of an older one.
+    Reload {
+        embedded_in_use: bool,
+    },
+}
+
+impl Loading {
+    /// Whether `tuf.insecure_fallback_to_embedded` may apply.
+    fn may_fall_back(self) -> bool {
+        match self {
+            Self::Start => true,
+            Self::Reload { embedded_in_use } => embedded_in_use,
+        }
+    }
 }
 
 /// `--tuf-refresh`: fetches the trusted root through TUF and gives it to every signer on the
@@ -355,7 +368,7 @@ fn refresh_trusted_root(
             config.use_tuf_root(&root);
             Ok(())
         }
-        Err(e) if config.tuf.insecure_fallback_to_embedded && when == Loading::Start => {
+        Err(e) if config.tuf.insecure_fallback_to_embedded && when.may_fall_back() => {
             tracing::warn!(
                 "{e:#}; using the embedded trusted root (`tuf.insecure_fallback_to_embedded`)"
             );

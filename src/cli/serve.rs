@@ -163,12 +163,17 @@ pub(crate) fn run(ctx: &Context, global: GlobalArgs, args: ServeArgs) -> anyhow:
     };
     let global = Arc::new(global);
     let lock_path = Arc::new(args.lock);
-    let reloader: webhook::Reloader = Box::new(move || {
+    let reloader: webhook::Reloader = Box::new(move |serving: &Config| {
+        // A serving config whose signers still want a TUF root is on the embedded root (the
+        // start fell back to it): only then may a failed refresh fall back again.
+        let when = super::Loading::Reload {
+            embedded_in_use: global.tuf_refresh && serving.needs_tuf_refresh(),
+        };
         // On a thread of its own: `--tuf-refresh` runs a small runtime of its own, which
         // cannot be started from a thread of the server's runtime.
         let global = Arc::clone(&global);
         let lock_path = Arc::clone(&lock_path);
-        std::thread::spawn(move || reload(&global, lock_path.as_deref()))
+        std::thread::spawn(move || reload(&global, lock_path.as_deref(), when))
             .join()
             .unwrap_or_else(|_| Err("the reload failed unexpectedly".to_owned()))
     });
@@ -179,12 +184,16 @@ pub(crate) fn run(ctx: &Context, global: GlobalArgs, args: ServeArgs) -> anyhow:
 }
 
 /// Reads the config, policies and lock as at start (the same global flags apply).
-fn reload(global: &GlobalArgs, lock: Option<&Path>) -> Result<webhook::Loaded, String> {
+fn reload(
+    global: &GlobalArgs,
+    lock: Option<&Path>,
+    when: super::Loading,
+) -> Result<webhook::Loaded, String> {
     let loaded = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("cannot start a runtime for the reload")
-        .and_then(|runtime| super::load_config(global, &runtime, super::Loading::Reload))
+        .and_then(|runtime| super::load_config(global, &runtime, when))
         .and_then(|config| load(config, &global.policies, lock));
     loaded.map_err(|e| format!("{e:#}"))
 }

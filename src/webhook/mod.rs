@@ -111,7 +111,8 @@ pub struct Loaded {
 }
 
 /// Reads the config, policies and lock again (on SIGHUP); the error is shown as is.
-pub type Reloader = Box<dyn Fn() -> Result<Loaded, String> + Send + Sync>;
+/// Loads the config, policies and lock again; given the config serving now.
+pub type Reloader = Box<dyn Fn(&Config) -> Result<Loaded, String> + Send + Sync>;
 
 /// Why the server could not start or stopped.
 #[derive(Debug, thiserror::Error)]
@@ -303,7 +304,8 @@ impl Server {
     /// SIGHUP: load everything again; on any problem keep serving the old generation.
     fn reload(&self, trigger: &str) {
         let started = Instant::now();
-        let result = (self.reloader)().and_then(|loaded| {
+        let serving = self.generation();
+        let result = (self.reloader)(&serving.config).and_then(|loaded| {
             Generation::new(loaded, &self.settings, &self.log)
                 .map_err(|e| format!("{:#}", anyhow::Error::new(e)))
         });
