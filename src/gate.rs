@@ -103,6 +103,18 @@ pub struct PlatformSignatures {
 }
 
 impl SignatureReport {
+    /// The signers that verified a signature on the resolved digest, sorted, each once.
+    pub fn verified_by(&self) -> Vec<&str> {
+        let mut names: Vec<&str> = self
+            .facts
+            .iter()
+            .flat_map(|f| f.verified_by.iter().map(String::as_str))
+            .collect();
+        names.sort_unstable();
+        names.dedup();
+        names
+    }
+
     /// Whether a signature on the resolved digest was verified by one of `signers`.
     pub fn satisfies(&self, signers: &[Arc<Signer>]) -> bool {
         self.facts.iter().any(|f| {

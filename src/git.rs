@@ -67,7 +67,7 @@ impl Output {
     }
 }
 
-/// Why a command did not finish.
+/// Why a command did not finish, or failed.
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
     /// `git` could not be started (or waited for).
@@ -83,6 +83,27 @@ pub enum RunError {
         /// The git subcommand.
         command: String,
     },
+    /// It exited unsuccessfully where success was needed ([`RunError::failed`]).
+    #[error("`git {command}` failed with {status}: {stderr}")]
+    Failed {
+        /// The git subcommand.
+        command: String,
+        /// Its exit status.
+        status: String,
+        /// What it said (first line).
+        stderr: String,
+    },
+}
+
+impl RunError {
+    /// `command` finished with `out`, which the caller cannot use.
+    pub fn failed(out: Output, command: &str) -> Self {
+        Self::Failed {
+            command: command.to_owned(),
+            status: out.status,
+            stderr: out.stderr,
+        }
+    }
 }
 
 /// Runs `git -C dir <args>`, hardened as the module says.

@@ -155,6 +155,12 @@ impl Case {
     }
 
     fn run(&self, args: &[&str]) -> Outcome {
+        self.run_with_env(args, &[])
+    }
+
+    /// `supplygate --config supplygate.yaml --now NOW <args>` in the case's directory, with
+    /// the `SUPPLYGATE_*` variables of the caller removed and `env` set.
+    fn run_with_env(&self, args: &[&str], env: &[(&str, &str)]) -> Outcome {
         let out = Command::new(env!("CARGO_BIN_EXE_supplygate"))
             .args(["--config", "supplygate.yaml", "--now", NOW])
             .args(args)
@@ -164,9 +170,11 @@ impl Case {
             .env_remove("SUPPLYGATE_OFFLINE")
             .env_remove("SUPPLYGATE_LOCKED")
             .env_remove("SUPPLYGATE_WRITE_LOCK")
+            .env_remove("SUPPLYGATE_CHANGED_SINCE")
             .env_remove("SUPPLYGATE_INSECURE_ALLOW_UNPINNED_WITH_LOCK")
             .env("DOCKER_CONFIG", self.path(".docker-none"))
             .env("NO_COLOR", "1")
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .output()
             .unwrap();
@@ -777,58 +785,27 @@ fn refuses_locked_with_changed_since_given_as_a_flag_or_in_the_environment() {
     let out = case.locked(&["--offline", "--changed-since", "HEAD"]);
     assert_eq!(out.code, 2, "{out:?}");
     assert!(out.stderr.contains("--changed-since"), "{out:?}");
-    let out = Command::new(env!("CARGO_BIN_EXE_supplygate"))
-        .args([
-            "--config",
-            "supplygate.yaml",
-            "--now",
-            NOW,
+    let out = case.run_with_env(
+        &[
             "check",
             "manifests",
-        ])
-        .args([
             "--offline",
             "--format",
             "json",
             "--locked",
             "supplygate.lock",
-        ])
-        .current_dir(case.dir.path())
-        .env_remove("SUPPLYGATE_CONFIG")
-        .env("SUPPLYGATE_CHANGED_SINCE", "HEAD")
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{stderr}");
-    assert!(stderr.contains("--changed-since"), "{stderr}");
+        ],
+        &[("SUPPLYGATE_CHANGED_SINCE", "HEAD")],
+    );
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(out.stderr.contains("--changed-since"), "{out:?}");
     assert!(out.stdout.is_empty(), "nothing is evaluated");
     // The same through SUPPLYGATE_LOCKED.
-    let out = Command::new(env!("CARGO_BIN_EXE_supplygate"))
-        .args([
-            "--config",
-            "supplygate.yaml",
-            "--now",
-            NOW,
-            "check",
-            "manifests",
-        ])
-        .args(["--offline", "--changed-since", "HEAD"])
-        .current_dir(case.dir.path())
-        .env_remove("SUPPLYGATE_CONFIG")
-        .env_remove("SUPPLYGATE_CHANGED_SINCE")
-        .env("SUPPLYGATE_LOCKED", "supplygate.lock")
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(2),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let out = case.run_with_env(
+        &["check", "manifests", "--offline", "--changed-since", "HEAD"],
+        &[("SUPPLYGATE_LOCKED", "supplygate.lock")],
     );
+    assert_eq!(out.code, 2, "{out:?}");
 }
 
 /// The default manifest (pinned) plus `manifests/tags.yaml` naming the same images by tag
@@ -918,26 +895,16 @@ fn insecure_allow_unpinned_with_lock_warns_about_every_unchecked_tag_instead() {
         .unwrap();
     assert_eq!(app["expected"], case.app_digest.as_str());
     // The same through the environment, and in the human report.
-    let human = Command::new(env!("CARGO_BIN_EXE_supplygate"))
-        .args([
-            "--config",
-            "supplygate.yaml",
-            "--now",
-            NOW,
+    let human = case.run_with_env(
+        &[
             "check",
             "manifests",
-        ])
-        .args(["--offline", "--locked", "supplygate.lock"])
-        .current_dir(case.dir.path())
-        .env_remove("SUPPLYGATE_CONFIG")
-        .env_remove("SUPPLYGATE_FORMAT")
-        .env("SUPPLYGATE_INSECURE_ALLOW_UNPINNED_WITH_LOCK", "true")
-        .env("DOCKER_CONFIG", case.path(".docker-none"))
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    let human = Outcome::from_output(human);
+            "--offline",
+            "--locked",
+            "supplygate.lock",
+        ],
+        &[("SUPPLYGATE_INSECURE_ALLOW_UNPINNED_WITH_LOCK", "true")],
+    );
     assert_eq!(human.code, 0, "{human:?}");
     assert!(
         human.stdout.contains("not checked") || human.stderr.contains("not checked"),

@@ -508,33 +508,25 @@ impl Lock {
                 }
             }
         }
-        let mut stale = Vec::new();
-        if self.fingerprint.trust != current.trust {
-            stale.push(
-                Finding::new(
-                    Code::LockStale,
-                    Severity::Deny,
-                    format!("signers or trusted roots changed since {name} was written"),
-                )
-                .expected_found(
-                    self.fingerprint.trust.to_string(),
-                    current.trust.to_string(),
-                ),
-            );
-        }
-        if self.fingerprint.policy != current.policy {
-            stale.push(
-                Finding::new(
-                    Code::LockStale,
-                    Severity::Deny,
-                    format!("the policies changed since {name} was written"),
-                )
-                .expected_found(
-                    self.fingerprint.policy.to_string(),
-                    current.policy.to_string(),
-                ),
-            );
-        }
+        let stale: Vec<Finding> = [
+            (
+                "signers or trusted roots",
+                &self.fingerprint.trust,
+                &current.trust,
+            ),
+            ("the policies", &self.fingerprint.policy, &current.policy),
+        ]
+        .into_iter()
+        .filter(|(_, locked, now)| locked != now)
+        .map(|(what, locked, now)| {
+            Finding::new(
+                Code::LockStale,
+                Severity::Deny,
+                format!("{what} changed since {name} was written"),
+            )
+            .expected_found(locked.to_string(), now.to_string())
+        })
+        .collect();
         let rewrite = "run `supplygate check --write-lock` online on these manifests, review \
                        the lock's diff and commit it with them";
         if report.images.is_empty() {

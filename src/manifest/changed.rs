@@ -39,13 +39,6 @@ const OUTPUT_MAX: u64 = 64 * 1024 * 1024;
 /// Why documents could not be compared with a revision (`check` exits 2).
 #[derive(Debug, thiserror::Error)]
 pub enum ChangedError {
-    /// `git` could not be started.
-    #[error("cannot run `git` ({cause}); is git installed?")]
-    Spawn {
-        /// The I/O error.
-        #[source]
-        cause: std::io::Error,
-    },
     /// The directory is not in a git work tree.
     #[error("`{}` is not in a git work tree: {stderr}; `--changed-since` compares with the git history of the current directory's repository (run from inside it)", .dir.display())]
     NotARepository {
@@ -91,22 +84,9 @@ pub enum ChangedError {
         /// The work tree.
         root: PathBuf,
     },
-    /// A git command ran longer than [`GIT_TIMEOUT`].
-    #[error("`git {command}` took longer than {}s", GIT_TIMEOUT.as_secs())]
-    Timeout {
-        /// The git subcommand.
-        command: String,
-    },
-    /// A git command failed.
-    #[error("`git {command}` failed with {status}: {stderr}")]
-    Failed {
-        /// The git subcommand.
-        command: String,
-        /// Its exit status.
-        status: String,
-        /// What it said (first line).
-        stderr: String,
-    },
+    /// git could not be run, ran too long, or failed.
+    #[error(transparent)]
+    Run(#[from] crate::git::RunError),
 }
 
 /// The top directory of the git work tree that contains `dir`, canonical.
@@ -268,7 +248,7 @@ impl Baseline {
         }
         let out = git(&self.root, &args, None)?;
         if !out.success {
-            return Err(failure(out, "ls-tree"));
+            return Err(RunError::failed(out, "ls-tree").into());
         }
         // A cut listing only makes files look new (evaluated): safe, but say so.
         if out.truncated {
@@ -296,7 +276,7 @@ impl Baseline {
             None,
         )?;
         if !diff.success {
-            return Err(failure(diff, "diff --name-status"));
+            return Err(RunError::failed(diff, "diff --name-status").into());
         }
         // A cut list can only miss renames, which makes files look new: safe, but say so.
         if diff.truncated {
@@ -412,7 +392,7 @@ impl Baseline {
         }
         let out = git(&self.root, &["cat-file", "--batch"], Some(input))?;
         if !out.success {
-            return Err(failure(out, "cat-file --batch"));
+            return Err(RunError::failed(out, "cat-file --batch").into());
         }
         Ok(parse_batch(&out.stdout))
     }
@@ -680,14 +660,6 @@ pub fn unchanged_documents(current: &str, baseline: &FileBaseline) -> Vec<Docume
     }
 }
 
-fn failure(out: Output, command: &str) -> ChangedError {
-    ChangedError::Failed {
-        command: command.to_owned(),
-        status: out.status,
-        stderr: out.stderr,
-    }
-}
-
 /// Runs `git -C dir <args>` ([`crate::git::run`]) on work trees only; `input` is written to
 /// its standard input.
 fn git<S: AsRef<OsStr>>(
@@ -700,10 +672,7 @@ fn git<S: AsRef<OsStr>>(
         output_max: OUTPUT_MAX,
         input: input.as_deref(),
     };
-    crate::git::run(dir, args, options).map_err(|e| match e {
-        RunError::Spawn { cause } => ChangedError::Spawn { cause },
-        RunError::Timeout { command } => ChangedError::Timeout { command },
-    })
+    crate::git::run(dir, args, options).map_err(ChangedError::from)
 }
 
 #[cfg(test)]

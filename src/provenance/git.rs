@@ -33,13 +33,6 @@ pub enum GitError {
         /// The value given.
         commit: String,
     },
-    /// `git` could not be started.
-    #[error("cannot run `git` ({cause}); is git installed?")]
-    Spawn {
-        /// The I/O error.
-        #[source]
-        cause: std::io::Error,
-    },
     /// The directory is not a git repository.
     #[error("`{}` is not a git repository: {stderr}", .clone.display())]
     NotARepository {
@@ -54,22 +47,9 @@ pub enum GitError {
         /// The clone path.
         clone: PathBuf,
     },
-    /// A git command ran longer than [`GIT_TIMEOUT`].
-    #[error("`git {command}` took longer than {}s", GIT_TIMEOUT.as_secs())]
-    Timeout {
-        /// The git subcommand.
-        command: String,
-    },
-    /// A git command failed.
-    #[error("`git {command}` failed with {status}: {stderr}")]
-    Failed {
-        /// The git subcommand.
-        command: String,
-        /// Its exit status.
-        status: String,
-        /// What it said (first line).
-        stderr: String,
-    },
+    /// git could not be run, ran too long, or failed.
+    #[error(transparent)]
+    Run(#[from] crate::git::RunError),
 }
 
 /// A pattern for refs a commit may come from: `refs/heads/main`, `refs/tags/v*`.
@@ -222,7 +202,7 @@ pub fn commit_reachable(
         ],
     )?;
     if !listed.success {
-        return Err(failure(listed, "for-each-ref"));
+        return Err(git::RunError::failed(listed, "for-each-ref").into());
     }
     let listed = listed.text();
     let candidates = listed
@@ -250,7 +230,7 @@ pub fn commit_reachable(
                 })
             }
             Some(1) => {}
-            _ => return Err(failure(out, "merge-base --is-ancestor")),
+            _ => return Err(git::RunError::failed(out, "merge-base --is-ancestor").into()),
         }
     }
     Ok(Reachability::NotReachable {
@@ -270,14 +250,6 @@ fn allowed(name: &str, patterns: &[RefPattern]) -> bool {
         .any(|p| p.matches(name) || as_branch.as_deref().is_some_and(|b| p.matches(b)))
 }
 
-fn failure(out: Output, command: &str) -> GitError {
-    GitError::Failed {
-        command: command.to_owned(),
-        status: out.status,
-        stderr: out.stderr,
-    }
-}
-
 /// Runs `git -C clone <args>` ([`crate::git::run`]): a bare mirror is a fine clone, but no
 /// repository above `clone` is (a clone path inside some other checkout must not be answered
 /// from that checkout).
@@ -291,10 +263,7 @@ fn run(clone: &Path, args: &[&str]) -> Result<Output, GitError> {
         output_max: OUTPUT_MAX,
         input: None,
     };
-    git::run(clone, args, options).map_err(|e| match e {
-        git::RunError::Spawn { cause } => GitError::Spawn { cause },
-        git::RunError::Timeout { command } => GitError::Timeout { command },
-    })
+    git::run(clone, args, options).map_err(GitError::from)
 }
 
 #[cfg(test)]

@@ -100,13 +100,7 @@ pub fn render(report: &Report, color: Color, verbosity: Verbosity) -> String {
         };
         let signed_by = match &i.signatures {
             Some(s) => {
-                let mut names: Vec<&str> = s
-                    .facts
-                    .iter()
-                    .flat_map(|f| f.verified_by.iter().map(String::as_str))
-                    .collect();
-                names.sort_unstable();
-                names.dedup();
+                let names = s.verified_by();
                 if names.is_empty() {
                     String::new()
                 } else {

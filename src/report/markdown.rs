@@ -152,13 +152,7 @@ fn signature_cell(i: &ImageReport) -> String {
     let Some(s) = &i.signatures else {
         return "–".to_owned();
     };
-    let mut names: Vec<&str> = s
-        .facts
-        .iter()
-        .flat_map(|f| f.verified_by.iter().map(String::as_str))
-        .collect();
-    names.sort_unstable();
-    names.dedup();
+    let names = s.verified_by();
     if !names.is_empty() {
         let names: Vec<String> = names.iter().map(|n| code(n)).collect();
         format!("✅ {}", names.join(", "))
