@@ -133,8 +133,15 @@ pub(crate) fn run(ctx: &Context, args: PinArgs) -> anyhow::Result<u8> {
             .and_then(|text| {
                 // Read the result again: exactly the intended sites and values, or nothing is
                 // written at all.
+                let before: Vec<&manifest::ImageSite> = report
+                    .images
+                    .iter()
+                    .map(|image| &image.site)
+                    .filter(|site| site.origin == source.origin)
+                    .collect();
                 manifest::rewrite::verify_rewrite(
                     source,
+                    &before,
                     &text,
                     file_edits,
                     &ctx.config.extra_images,

@@ -5,7 +5,7 @@
 use std::io::Write;
 use std::path::Path;
 
-use super::{extract, ExtraImagePaths, Limits, ScalarStyle, Source, Span};
+use super::{extract, ExtraImagePaths, ImageSite, Limits, ScalarStyle, Source, Span};
 
 /// One replacement: the scalar at `span`, written in `style`, becomes `new_value`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -254,31 +254,31 @@ fn unsafe_plain(value: &str) -> Option<&'static str> {
 }
 
 /// Reads `rewritten` (the result of [`apply_edits`] on `source` with `edits`) again and checks
-/// that it means exactly the intended change: the same image sites, in the same documents at
-/// the same paths, in the same styles, each with its edit's value, or its old value when no
-/// edit was made there. `pin` calls it before writing anything, so a wrong span (a parser
-/// position bug) is refused instead of corrupting a file.
+/// that it means exactly the intended change: the same image sites as `before` (the sites
+/// [`extract`] found in `source`, in order), in the same documents at the same paths, in the
+/// same styles, each with its edit's value, or its old value when no edit was made there.
+/// `pin` calls it before writing anything, so a wrong span (a parser position bug) is refused
+/// instead of corrupting a file.
 ///
 /// # Errors
 /// [`RewriteError::Unverified`] naming the first difference.
 pub fn verify_rewrite(
     source: &Source,
+    before: &[&ImageSite],
     rewritten: &str,
     edits: &[Edit],
     extra: &ExtraImagePaths,
     limits: &Limits,
 ) -> Result<(), RewriteError> {
     let unverified = |reason: String| RewriteError::Unverified { reason };
-    let before = extract(source, extra, limits)
-        .map_err(|e| unverified(format!("the original text does not read: {e}")))?;
     // By span (one pass each, not sites × edits: a file can hold a million images).
     let by_span: std::collections::HashMap<Span, &str> = edits
         .iter()
         .map(|edit| (edit.span, edit.new_value.as_str()))
         .collect();
     let mut at_a_site = std::collections::HashSet::with_capacity(by_span.len());
-    let mut expected = Vec::with_capacity(before.sites.len());
-    for site in &before.sites {
+    let mut expected = Vec::with_capacity(before.len());
+    for &site in before {
         let value = match by_span.get(&site.span) {
             Some(value) => {
                 at_a_site.insert(site.span);
@@ -645,6 +645,7 @@ mod tests {
         let (extra, limits) = (ExtraImagePaths::default(), Limits::default());
         let sites = extract(&src, &extra, &limits).unwrap().sites;
         assert_eq!(sites.len(), 2);
+        let before: Vec<&ImageSite> = sites.iter().collect();
         let pin = |i: usize| Edit {
             span: sites[i].span,
             style: sites[i].style,
@@ -652,11 +653,11 @@ mod tests {
         };
         // One site pinned, the other untouched: both read back as intended.
         let rewritten = apply_edits(text, &[pin(1)]).unwrap();
-        verify_rewrite(&src, &rewritten, &[pin(1)], &extra, &limits).unwrap();
+        verify_rewrite(&src, &before, &rewritten, &[pin(1)], &extra, &limits).unwrap();
 
         // Text that does not hold the edits' values (as if a span had pointed elsewhere).
         let other = apply_edits(text, &[pin(0)]).unwrap();
-        let err = verify_rewrite(&src, &other, &[pin(1)], &extra, &limits).unwrap_err();
+        let err = verify_rewrite(&src, &before, &other, &[pin(1)], &extra, &limits).unwrap_err();
         assert!(matches!(err, RewriteError::Unverified { .. }), "{err}");
         assert!(
             err.to_string()
@@ -676,12 +677,13 @@ mod tests {
             style: ScalarStyle::Plain,
             new_value: "nginx".to_owned(),
         };
-        let err = verify_rewrite(&src, &rewritten, &[pin(1), stray], &extra, &limits).unwrap_err();
+        let err = verify_rewrite(&src, &before, &rewritten, &[pin(1), stray], &extra, &limits)
+            .unwrap_err();
         assert!(err.to_string().contains("is not at an image"), "{err}");
 
         // A rewrite that adds or removes an image site.
         let fewer = text.replace("  - name: side\n    image: 'redis:7'\n", "");
-        let err = verify_rewrite(&src, &fewer, &[], &extra, &limits).unwrap_err();
+        let err = verify_rewrite(&src, &before, &fewer, &[], &extra, &limits).unwrap_err();
         assert!(
             err.to_string().contains("1 image sites instead of 2"),
             "{err}"

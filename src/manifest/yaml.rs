@@ -810,7 +810,8 @@ impl<'a> Builder<'a> {
             span,
             "cannot locate this scalar exactly in the text (the YAML parser's position \
              disagrees with the text); refusing the file rather than risk editing the wrong \
-             bytes"
+             bytes (hint: line breaks that are a lone carriage return can cause this: use `\\n` \
+             line breaks)"
                 .to_owned(),
         ))
     }
