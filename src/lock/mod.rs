@@ -18,7 +18,6 @@
 //! decisions that differ all deny.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::Read as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -299,17 +298,12 @@ impl Lock {
             path: path.to_owned(),
             source,
         };
-        let file = std::fs::File::open(path).map_err(read)?;
-        let mut bytes = Vec::new();
-        file.take(MAX_LOCK_BYTES + 1)
-            .read_to_end(&mut bytes)
-            .map_err(read)?;
-        if u64::try_from(bytes.len()).unwrap_or(u64::MAX) > MAX_LOCK_BYTES {
+        let Some(bytes) = crate::bounded::read_file(path, MAX_LOCK_BYTES).map_err(read)? else {
             return Err(LockError::TooLarge {
                 path: path.to_owned(),
                 limit: MAX_LOCK_BYTES,
             });
-        }
+        };
         let mut lock = Self::parse(&bytes, path)?;
         lock.path = Some(path.to_owned());
         Ok(lock)

@@ -389,31 +389,28 @@ fn read_file(path: &Path, limits: &Limits) -> Result<Source, ManifestError> {
     read_limited(file, origin, limits)
 }
 
-/// Reads at most one byte more than the limit, so that a huge file or an endless stream costs
-/// no more memory than an accepted one.
+/// Reads the whole text, refusing more than `limits.max_file_bytes`.
 fn read_limited(
     reader: impl Read,
     origin: Arc<Origin>,
     limits: &Limits,
 ) -> Result<Source, ManifestError> {
-    let mut bytes = Vec::new();
-    reader
-        .take(limits.max_file_bytes.saturating_add(1))
-        .read_to_end(&mut bytes)
-        .map_err(|source| ManifestError::Io {
+    let read = crate::bounded::read_at_most(reader, limits.max_file_bytes).map_err(|source| {
+        ManifestError::Io {
             path: match origin.as_ref() {
                 Origin::File(p) => p.clone(),
                 Origin::Stdin => PathBuf::from("-"),
                 Origin::Named(name) => PathBuf::from(name),
             },
             source,
-        })?;
-    if u64::try_from(bytes.len()).map_or(true, |n| n > limits.max_file_bytes) {
+        }
+    })?;
+    let Some(bytes) = read else {
         return Err(ManifestError::TooLarge {
             origin,
             limit: limits.max_file_bytes,
         });
-    }
+    };
     match String::from_utf8(bytes) {
         Ok(text) => Ok(Source { origin, text }),
         Err(_) => Err(ManifestError::NotUtf8 { origin }),

@@ -216,34 +216,33 @@ impl Loader {
     }
 
     fn read(&mut self, path: &Path, kind: FileKind) -> Option<String> {
-        use std::io::Read;
         let limit = match kind {
             FileKind::Module => self.limits.max_module_bytes,
             FileKind::Data => self.limits.max_data_bytes,
         };
-        // Read at most one byte over the limit, so that a huge file is refused cheaply.
-        let cap = u64::try_from(limit).unwrap_or(u64::MAX).saturating_add(1);
-        let mut bytes = Vec::new();
-        let result = std::fs::File::open(path).and_then(|f| f.take(cap).read_to_end(&mut bytes));
-        if let Err(source) = result {
-            self.errors.push(PolicyError::Io {
-                path: path.to_owned(),
-                source,
-            });
-            return None;
-        }
-        if bytes.len() > limit {
-            let name = path.display().to_string();
-            let bytes = std::fs::metadata(path)
-                .ok()
-                .and_then(|m| usize::try_from(m.len()).ok())
-                .unwrap_or(bytes.len());
-            self.errors.push(match kind {
-                FileKind::Module => PolicyError::ModuleTooLarge { name, bytes, limit },
-                FileKind::Data => PolicyError::DataTooLarge { name, bytes, limit },
-            });
-            return None;
-        }
+        let read = crate::bounded::read_file(path, u64::try_from(limit).unwrap_or(u64::MAX));
+        let bytes = match read {
+            Ok(Some(bytes)) => bytes,
+            Err(source) => {
+                self.errors.push(PolicyError::Io {
+                    path: path.to_owned(),
+                    source,
+                });
+                return None;
+            }
+            Ok(None) => {
+                let name = path.display().to_string();
+                let bytes = std::fs::metadata(path)
+                    .ok()
+                    .and_then(|m| usize::try_from(m.len()).ok())
+                    .unwrap_or(limit.saturating_add(1));
+                self.errors.push(match kind {
+                    FileKind::Module => PolicyError::ModuleTooLarge { name, bytes, limit },
+                    FileKind::Data => PolicyError::DataTooLarge { name, bytes, limit },
+                });
+                return None;
+            }
+        };
         match String::from_utf8(bytes) {
             Ok(text) => Some(text),
             Err(e) => {

@@ -68,11 +68,8 @@ pub enum SignerError {
         cause: std::io::Error,
     },
     /// The trusted root file is larger than [`TRUSTED_ROOT_MAX`].
-    #[error("it is {size} bytes; the limit is {TRUSTED_ROOT_MAX}")]
-    TrustedRootTooLarge {
-        /// Its size.
-        size: u64,
-    },
+    #[error("it is larger than the limit of {TRUSTED_ROOT_MAX} bytes")]
+    TrustedRootTooLarge,
     /// The trusted root is not a Sigstore `trusted_root.json`.
     #[error("not a Sigstore trusted root ({cause})")]
     InvalidTrustedRoot {
@@ -474,16 +471,12 @@ fn source_of(root: &Option<Arc<TrustedRoot>>) -> RootSource {
 /// Reads a Sigstore `trusted_root.json` (for a private Fulcio/Rekor, or a pinned copy of the
 /// public-good root) and checks that a verifier can use it.
 pub fn load_trusted_root(path: &Path) -> Result<Arc<TrustedRoot>, SignerError> {
-    use std::io::Read as _;
-    let file = std::fs::File::open(path).map_err(|cause| SignerError::ReadTrustedRoot { cause })?;
-    let mut text = String::new();
-    file.take(TRUSTED_ROOT_MAX + 1)
-        .read_to_string(&mut text)
-        .map_err(|cause| SignerError::ReadTrustedRoot { cause })?;
-    let size = text.len() as u64;
-    if size > TRUSTED_ROOT_MAX {
-        return Err(SignerError::TrustedRootTooLarge { size });
-    }
+    let bytes = crate::bounded::read_file(path, TRUSTED_ROOT_MAX)
+        .map_err(|cause| SignerError::ReadTrustedRoot { cause })?
+        .ok_or(SignerError::TrustedRootTooLarge)?;
+    let text = String::from_utf8(bytes).map_err(|e| SignerError::ReadTrustedRoot {
+        cause: std::io::Error::new(std::io::ErrorKind::InvalidData, e),
+    })?;
     let root = parse_trusted_root(&text)?;
     // Fail at config time, not at the first signature, if the root cannot be used.
     Verifier::new(&root).map_err(|cause| SignerError::UnusableTrustedRoot { cause })?;

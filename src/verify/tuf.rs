@@ -93,12 +93,10 @@ pub enum TufError {
         source: std::io::Error,
     },
     /// The initial `root.json` is larger than [`ROOT_MAX`].
-    #[error("TUF root `{}` is {size} bytes; the limit is {ROOT_MAX}", path.display())]
+    #[error("TUF root `{}` is larger than the limit of {ROOT_MAX} bytes", path.display())]
     RootTooLarge {
         /// The file.
         path: PathBuf,
-        /// Its size.
-        size: u64,
     },
     /// Offline, but there is no cache to re-verify.
     #[error(
@@ -221,24 +219,13 @@ pub async fn refresh(
 }
 
 fn read_root(path: &Path) -> Result<Vec<u8>, TufError> {
-    use std::io::Read as _;
-    let read_error = |source| TufError::ReadRoot {
+    let read = crate::bounded::read_file(path, ROOT_MAX).map_err(|source| TufError::ReadRoot {
         path: path.to_path_buf(),
         source,
-    };
-    let file = std::fs::File::open(path).map_err(read_error)?;
-    let mut bytes = Vec::new();
-    file.take(ROOT_MAX + 1)
-        .read_to_end(&mut bytes)
-        .map_err(read_error)?;
-    let size = bytes.len() as u64;
-    if size > ROOT_MAX {
-        return Err(TufError::RootTooLarge {
-            path: path.to_path_buf(),
-            size,
-        });
-    }
-    Ok(bytes)
+    })?;
+    read.ok_or_else(|| TufError::RootTooLarge {
+        path: path.to_path_buf(),
+    })
 }
 
 /// One subdirectory per repository, so that a cache never mixes two repositories' metadata:
