@@ -28,7 +28,7 @@ use supplygate::verify::{
 
 const SUITE: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/../shared/fixtures-external/sigstore/sigstore-conformance/test/assets/bundle-verify"
+    "/fixtures/external/sigstore/sigstore-conformance/test/assets/bundle-verify"
 );
 const DEFAULT_IDENTITY: &str = "https://github.com/sigstore-conformance/extremely-dangerous-public-oidc-beacon/.github/workflows/extremely-dangerous-oidc-beacon.yml@refs/heads/main";
 const DEFAULT_ISSUER: &str = "https://token.actions.githubusercontent.com";
@@ -238,14 +238,14 @@ mod forgery {
 
     const LAYOUT: &str = concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../shared/fixtures-external/slsa-framework/slsa-verifier/cli/slsa-verifier/testdata/gha_generic_container/v2.1.0/container_workflow_dispatch"
+        "/fixtures/external/slsa-framework/slsa-verifier/cli/slsa-verifier/testdata/gha_generic_container/v2.1.0/container_workflow_dispatch"
     );
     const ATT_MANIFEST: &str = "21454caf3a160dfbe6359f0501aa8401c6c0f2c7a8b71380ea21f8c4b48b64fe";
     const IMAGE: &str = "sha256:234e2c830c2fb31ac5671789d22adfe44d30c3ee831d01beae5e237841a13122";
     const BUILDER: &str = "https://github.com/slsa-framework/slsa-github-generator/.github/workflows/generator_container_slsa3.yml@refs/tags/v2.1.0";
     const PGI_ROOT: &str = concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../shared/fixtures-external/sigstore/cosign/pkg/cosign/testdata/trusted_root_pgi.json"
+        "/fixtures/external/sigstore/cosign/pkg/cosign/testdata/trusted_root_pgi.json"
     );
 
     struct Layer {
@@ -583,7 +583,7 @@ mod image_bundles {
 
     const EXTERNAL: &str = concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../shared/fixtures-external/sigstore"
+        "/fixtures/external/sigstore"
     );
     const KUBEWARDEN: &str =
         "sha256:c811d58de79c92f03214e63aa339484e488d694ae8a6283b5f3f17a9faf50172";

@@ -20,7 +20,7 @@ use supplygate::verify::{
 
 const FIXTURES: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/../shared/fixtures-external/cosign-made"
+    "/fixtures/external/cosign-made"
 );
 const REGISTRY: &str = "127.0.0.1:5123/demo";
 const REF_NAME: &str = "org.opencontainers.image.ref.name";

@@ -426,7 +426,7 @@ fn attach_bundle_by_tag(
 
 fn sigstore_bundle_fixture() -> Vec<u8> {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(
-        "../shared/fixtures-external/sigstore/cosign/pkg/cosign/testdata/oci-attestation.sigstore.json",
+        "fixtures/external/sigstore/cosign/pkg/cosign/testdata/oci-attestation.sigstore.json",
     );
     std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }

@@ -29,7 +29,7 @@ use supplygate::verify::signature::ANY_SIGNER;
 use supplygate::verify::signers::load_trusted_root;
 use supplygate::verify::{Location, SignatureKind, Signer, SubjectMatcher};
 
-const EXTERNAL: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/fixtures-external");
+const EXTERNAL: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/external");
 const SLSA_TESTDATA: &str = "slsa-framework/slsa-verifier/cli/slsa-verifier/testdata";
 const GITHUB_ISSUER: &str = "https://token.actions.githubusercontent.com";
 const GENERATOR: &str = "https://github.com/slsa-framework/slsa-github-generator/.github/workflows";

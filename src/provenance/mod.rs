@@ -916,7 +916,7 @@ mod tests {
     fn denies_certificate_layer_for_a_key_signer() {
         // The certificate of slsa-verifier's v2.1.0 `.att` layer (a real Fulcio certificate).
         let manifest = std::fs::read(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(
-            "../shared/fixtures-external/slsa-framework/slsa-verifier/cli/slsa-verifier/testdata/gha_generic_container/v2.1.0/container_workflow_dispatch/blobs/sha256/21454caf3a160dfbe6359f0501aa8401c6c0f2c7a8b71380ea21f8c4b48b64fe",
+            "fixtures/external/slsa-framework/slsa-verifier/cli/slsa-verifier/testdata/gha_generic_container/v2.1.0/container_workflow_dispatch/blobs/sha256/21454caf3a160dfbe6359f0501aa8401c6c0f2c7a8b71380ea21f8c4b48b64fe",
         ))
         .unwrap();
         let manifest: Value = serde_json::from_slice(&manifest).unwrap();

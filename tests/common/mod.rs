@@ -506,15 +506,15 @@ pub fn docker_config_empty(dir: &Path) -> PathBuf {
     path
 }
 
-/// The cosign-made OCI layout `name` (`cosign-signed`, `multiarch`, ...) from the shared
-/// third-party fixtures, which CI checks out beside this repository.
+/// The cosign-made OCI layout `name` (`cosign-signed`, `multiarch`, ...) from the third-party
+/// fixtures in `fixtures/external/`.
 pub fn cosign_made(name: &str) -> PathBuf {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/fixtures-external/cosign-made/layout")
+        .join("fixtures/external/cosign-made/layout")
         .join(name);
     assert!(
         path.join("index.json").is_file(),
-        "fixture layout {} is missing: the shared fixtures must be checked out beside the repository",
+        "fixture layout {} is missing from fixtures/external/",
         path.display()
     );
     path
