@@ -229,8 +229,18 @@ pub fn search_manifests(loaded: Vec<Result<Source, ManifestError>>, config: &Con
 }
 
 fn file_error(e: &ManifestError) -> FileError {
+    let code = match e {
+        ManifestError::Ambiguous { .. } => Code::AmbiguousYaml,
+        _ => Code::InvalidManifest,
+    };
     let (file, line, column, message) = match e {
         ManifestError::Syntax {
+            origin,
+            line,
+            column,
+            message,
+        }
+        | ManifestError::Ambiguous {
             origin,
             line,
             column,
@@ -258,7 +268,7 @@ fn file_error(e: &ManifestError) -> FileError {
         file,
         line,
         column,
-        code: Code::InvalidManifest,
+        code,
         message,
     }
 }

@@ -44,6 +44,8 @@ pub enum Code {
     InvalidOciLayout,
     /// A manifest file could not be read (malformed YAML, too large, too deep, not UTF-8).
     InvalidManifest,
+    /// YAML that Kubernetes' reader and ours could read differently, refused.
+    AmbiguousYaml,
     /// An image reference without a digest (`pin --check`).
     UnpinnedImage,
     /// A signature is required and the resolved digest has none.
@@ -103,6 +105,7 @@ impl Code {
         Code::ManifestTooLarge,
         Code::InvalidOciLayout,
         Code::InvalidManifest,
+        Code::AmbiguousYaml,
         Code::UnpinnedImage,
         Code::UnsignedImage,
         Code::SignatureNotTrusted,
@@ -148,6 +151,7 @@ impl Code {
             Code::ManifestTooLarge => "manifest-too-large",
             Code::InvalidOciLayout => "invalid-oci-layout",
             Code::InvalidManifest => "invalid-manifest",
+            Code::AmbiguousYaml => "ambiguous-yaml",
             Code::UnpinnedImage => "unpinned-image",
             Code::UnsignedImage => "unsigned-image",
             Code::SignatureNotTrusted => "signature-not-trusted",
@@ -190,6 +194,9 @@ impl Code {
             Code::ManifestTooLarge => "an image manifest larger than the limit",
             Code::InvalidOciLayout => "an OCI layout on disk is broken",
             Code::InvalidManifest => "a manifest file could not be read",
+            Code::AmbiguousYaml => {
+                "YAML that Kubernetes could read differently from supplygate: refused"
+            }
             Code::UnpinnedImage => "an image reference without a digest",
             Code::UnsignedImage => "a signature is required and the resolved digest has none",
             Code::SignatureNotTrusted => {
