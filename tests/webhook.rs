@@ -1295,6 +1295,7 @@ async fn denies_what_each_yaml_trick_hides_as_the_api_server_sends_it() {
         "binary-key",
         "tagged-quoted-merge-key",
         "merge-after-explicit-key",
+        "question-mark-key-in-flow",
         "str-null",
     ] {
         let kubectl = std::fs::read_to_string(corpus.join(format!("{case}.kubectl.json")))

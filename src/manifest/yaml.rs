@@ -795,6 +795,8 @@ fn written_matches(written: &str, value: &str, style: SaphyrStyle) -> bool {
 /// A collection being built.
 struct Frame {
     mapping: bool,
+    /// A flow collection (`[...]`, `{...}`), or inside one.
+    flow: bool,
     span: Span,
     anchor: usize,
     /// Nodes in this subtree, itself included.
@@ -921,8 +923,11 @@ impl<'a> Builder<'a> {
                     ));
                 }
                 self.count_nodes(1, &span)?;
+                let flow = self.stack.last().is_some_and(|f| f.flow)
+                    || opens_flow(self.positions.text.get(span.start..).unwrap_or_default());
                 self.stack.push(Frame {
                     mapping,
+                    flow,
                     span,
                     anchor,
                     count: 1,
@@ -1263,6 +1268,17 @@ impl<'a> Builder<'a> {
             };
             return Err(self.ambiguous(span, format!("tag `{}`: {why}", tag_display(tag))));
         }
+        let in_flow = self.stack.last().is_some_and(|f| f.flow);
+        if plain && in_flow && (value.contains('?') || value.starts_with(':')) {
+            return Err(self.ambiguous(
+                span,
+                format!(
+                    "`{value}` inside `[...]` or `{{...}}`: for Kubernetes' reader (YAML 1.1) \
+                     `?` is an indicator there (`?b` is the key `b`) and a plain scalar cannot \
+                     start with `:`; for ours both are text (hint: quote it)"
+                ),
+            ));
+        }
         if plain && resolve_plain(value) == Plain::NotFinite {
             return Err(self.ambiguous(
                 span,
@@ -1320,6 +1336,24 @@ impl<'a> Builder<'a> {
                 if mapping { "mapping" } else { "list" }
             ),
         ))
+    }
+}
+
+/// Whether a collection written at the start of `text` is a flow collection: `[` or `{` after
+/// its anchor and tag, if any (saphyr's span starts at them), and blanks or comments.
+fn opens_flow(text: &str) -> bool {
+    let mut rest = text;
+    loop {
+        rest = rest.trim_start();
+        if rest.starts_with(['&', '!']) {
+            let end = rest.find(char::is_whitespace).unwrap_or(rest.len());
+            rest = rest.get(end..).unwrap_or_default();
+        } else if rest.starts_with('#') {
+            let end = rest.find(['\n', '\r']).unwrap_or(rest.len());
+            rest = rest.get(end..).unwrap_or_default();
+        } else {
+            return rest.starts_with(['[', '{']);
+        }
     }
 }
 
@@ -1853,8 +1887,37 @@ mod tests {
     }
 
     #[test]
+    fn refuses_question_marks_in_flow_plain_scalars() {
+        // kubectl: `[a, ?b: c]` is `["a", {"b": "c"}]` and `[?c]` is `[{"c": null}]`.
+        for (text, expected) in [
+            ("a: [a, ?b: c]\n", 1),
+            ("a: {b: [?c]}\n", 1),
+            ("c: [{name: a, ?image: evil}]\n", 1),
+            ("c: &c [?image: evil]\n", 1),
+            ("c: &c # x\n  !!seq [?image: evil]\n", 2),
+        ] {
+            let (line, _, message) = ambiguous_err(text);
+            assert_eq!(line, expected);
+            assert!(message.contains("`?` is an indicator there"), "{message}");
+        }
+        // Outside flow collections, and quoted, `?` is text for both.
+        let root = &parse("a: c?d\nb: ['?c', \"x?y\"]\nc: ?d\n")[0].root;
+        assert_eq!(
+            root.to_json(),
+            serde_json::json!({"a": "c?d", "b": ["?c", "x?y"], "c": "?d"})
+        );
+    }
+
+    #[test]
     fn refuses_what_kubernetes_cannot_read() {
-        for text in ["a: .inf\n", "a: [-.Inf]\n", "a: .nan\n", "a: \"\\/\"\n"] {
+        for text in [
+            "a: .inf\n",
+            "a: [-.Inf]\n",
+            "a: .nan\n",
+            "a: \"\\/\"\n",
+            "a: [c?d]\n",
+            "a: [:d]\n",
+        ] {
             let (line, _, _) = ambiguous_err(text);
             assert_eq!(line, 1);
         }
