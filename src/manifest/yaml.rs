@@ -891,6 +891,9 @@ impl<'a> Builder<'a> {
             }
             Event::Scalar(text, style, anchor, tag) => {
                 let span = self.positions.scalar_span(&raw, style);
+                if anchor > 0 {
+                    self.check_anchor_name(&self.positions.span(&raw), '&')?;
+                }
                 self.check_scalar(&raw, &span, &text, style)?;
                 self.check_scalar_meaning(&span, &text, style, tag.as_deref())?;
                 self.count_nodes(1, &span)?;
@@ -912,6 +915,9 @@ impl<'a> Builder<'a> {
             Event::SequenceStart(anchor, ref tag) | Event::MappingStart(anchor, ref tag) => {
                 let mapping = matches!(event, Event::MappingStart(..));
                 let span = self.positions.span(&raw);
+                if anchor > 0 {
+                    self.check_anchor_name(&span, '&')?;
+                }
                 self.check_collection_tag(&span, mapping, tag.as_deref())?;
                 if self.stack.len() >= self.max_depth {
                     return Err(self.error(
@@ -955,6 +961,7 @@ impl<'a> Builder<'a> {
             }
             Event::Alias(id) => {
                 let span = self.positions.span(&raw);
+                self.check_anchor_name(&span, '*')?;
                 let Some(anchored) = self.anchors.get(&id) else {
                     if self.stack.iter().any(|f| f.anchor == id) {
                         return Err(self.error(
@@ -1250,7 +1257,8 @@ impl<'a> Builder<'a> {
     ) -> Result<(), ManifestError> {
         let plain = style == SaphyrStyle::Plain;
         if let Some(tag) = tag {
-            let string_anyway = !plain || resolve_plain(value) == Plain::Str;
+            // `!!str <<` is the key `<<` for go-yaml, a merge for an untagged reading.
+            let string_anyway = !plain || (resolve_plain(value) == Plain::Str && value != "<<");
             if tag_name(tag) == "tag:yaml.org,2002:str" && string_anyway {
                 return Ok(());
             }
@@ -1267,6 +1275,17 @@ impl<'a> Builder<'a> {
                     .to_owned()
             };
             return Err(self.ambiguous(span, format!("tag `{}`: {why}", tag_display(tag))));
+        }
+        if self.stack.is_empty() && matches!(style, SaphyrStyle::Literal | SaphyrStyle::Folded) {
+            // YAML 1.1 (libyaml, go-yaml) wants a top-level block scalar's lines indented at
+            // least one column, YAML 1.2 does not: `|\n#x` is `#x` for us and empty there.
+            return Err(self.ambiguous(
+                span,
+                "a block scalar (`|`, `>`) as a whole document: YAML 1.1 readers and ours \
+                 disagree on its indentation (a document that is text is no Kubernetes \
+                 object anyway)"
+                    .to_owned(),
+            ));
         }
         let in_flow = self.stack.last().is_some_and(|f| f.flow);
         if plain && in_flow && (value.contains('?') || value.starts_with(':')) {
@@ -1307,6 +1326,50 @@ impl<'a> Builder<'a> {
             }
         }
         Ok(())
+    }
+
+    /// Refuses an anchor (`&name`, `indicator` `&`) or alias (`*name`) whose name has other
+    /// characters than letters, digits, `-` and `_`: libyaml and go-yaml end the name there
+    /// (`&a?b x` anchors `a` on `?b x`), YAML 1.2 and our parser read on.
+    fn check_anchor_name(&self, span: &Span, indicator: char) -> Result<(), ManifestError> {
+        let text = self.positions.text.get(span.start..).unwrap_or_default();
+        // The node's properties come first, in either order: `&a !t x` or `!t &a x`.
+        let mut rest = text;
+        let mut at = span.start;
+        while let Some(tag) = rest.strip_prefix('!') {
+            let end = tag.find(char::is_whitespace).map_or(tag.len(), |i| i + 1);
+            let skipped = rest.len() - tag.len() + end;
+            let after = rest.get(skipped..).unwrap_or_default();
+            let trimmed = after.trim_start();
+            at += skipped + (after.len() - trimmed.len());
+            rest = trimmed;
+        }
+        let Some(name) = rest.strip_prefix(indicator) else {
+            return Ok(());
+        };
+        let name: String = name
+            .chars()
+            .take_while(|c| !c.is_whitespace() && !matches!(c, ',' | '[' | ']' | '{' | '}'))
+            .collect();
+        if name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_'))
+        {
+            return Ok(());
+        }
+        let before = self.positions.text.get(..at).unwrap_or_default();
+        let (line, column) = line_and_column(before);
+        Err(ManifestError::Ambiguous {
+            origin: self.origin.clone(),
+            line,
+            column,
+            message: format!(
+                "{} name `{name}`: Kubernetes' reader (libyaml's grammar) ends a name at the \
+                 first character that is not a letter, digit, `-` or `_` and reads the rest as \
+                 data (hint: rename it)",
+                if indicator == '&' { "anchor" } else { "alias" }
+            ),
+        })
     }
 
     /// Refuses a tag on a collection other than `!!map` on a mapping or `!!seq` on a
@@ -1833,6 +1896,10 @@ mod tests {
                 "b: &b {image: evil}\nc:\n  !!merge \"<<\": *b\n",
                 "tag `!!merge`",
             ),
+            (
+                "b: &b {image: evil}\nc:\n  !!str <<: *b\n",
+                "`!!str` makes `<<` a string",
+            ),
         ] {
             let (_, _, message) = ambiguous_err(text);
             assert!(message.contains(needle), "{text:?}: {message}");
@@ -1909,6 +1976,26 @@ mod tests {
     }
 
     #[test]
+    fn refuses_anchor_names_that_libyaml_ends_early() {
+        // For go-yaml, `&a?image` is the anchor `a` on the scalar `?image`.
+        for (text, line, column) in [
+            ("a: &L?z\n", 1, 4),
+            ("a: &x.y [1]\n", 1, 4),
+            ("a: !!str &x:y b\n", 1, 10),
+            ("a: &ok 1\nb: *ok\nc: [&x? 2]\n", 3, 5),
+        ] {
+            let (l, c, message) = ambiguous_err(text);
+            assert_eq!((l, c), (line, column), "{text:?}: {message}");
+            assert!(message.contains("name `"), "{message}");
+        }
+        let root = &parse("a: &a-1_B {x: 1}\nb: *a-1_B\nc: !!str &t yz\n")[0].root;
+        assert_eq!(
+            root.to_json(),
+            serde_json::json!({"a": {"x": 1}, "b": {"x": 1}, "c": "yz"})
+        );
+    }
+
+    #[test]
     fn refuses_what_kubernetes_cannot_read() {
         for text in [
             "a: .inf\n",
@@ -1921,6 +2008,8 @@ mod tests {
             let (line, _, _) = ambiguous_err(text);
             assert_eq!(line, 1);
         }
+        let (_, _, message) = ambiguous_err("|\n#x\n");
+        assert!(message.contains("block scalar"), "{message}");
     }
 
     #[test]
