@@ -195,6 +195,55 @@ fn every_config_example_in_the_docs_loads() {
     assert!(loaded >= 10, "only {loaded} config examples found");
 }
 
+/// The text of every `yaml supplygate` block in the docs, with where it starts.
+fn config_examples() -> Vec<(String, Block)> {
+    let mut out = Vec::new();
+    for file in doc_files() {
+        let text = std::fs::read_to_string(root().join(&file)).unwrap();
+        for block in split(&text).0 {
+            if block.info == "yaml supplygate" {
+                out.push((file.display().to_string(), block));
+            }
+        }
+    }
+    out
+}
+
+/// Every key the loader knows is shown in a whole config in the docs, as a key or as a
+/// commented-out optional key (`# trusted_root: …`). Names are matched in any section, so this
+/// catches a key nobody documented, not a key documented in the wrong place.
+#[test]
+fn every_config_key_is_shown_in_an_example() {
+    let mut shown = BTreeSet::new();
+    for (_, block) in config_examples() {
+        for line in block.text.lines() {
+            let line = line.trim_start().trim_start_matches('#').trim_start();
+            let line = line.strip_prefix("- ").unwrap_or(line);
+            if let Some((key, _)) = line.split_once(':') {
+                if key.bytes().all(|b| b.is_ascii_lowercase() || b == b'_') {
+                    shown.insert(key.to_owned());
+                }
+            }
+        }
+    }
+    let mut missing = Vec::new();
+    for (section, keys) in supplygate::config::known_keys() {
+        for key in keys {
+            if !shown.contains(*key) {
+                missing.push(if section.is_empty() {
+                    (*key).to_owned()
+                } else {
+                    format!("{section}.{key}")
+                });
+            }
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "config keys no `yaml supplygate` example in the docs shows: {missing:?}"
+    );
+}
+
 #[test]
 fn every_shipped_config_loads() {
     let mut configs = vec![
