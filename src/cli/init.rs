@@ -167,17 +167,37 @@ fn key_as_written(key: &Path, output: &Path, to_stdout: bool) -> anyhow::Result<
     let path = match dir {
         Some(dir) if key.is_relative() && !to_stdout => {
             let cwd = std::env::current_dir().context("cannot read the current directory")?;
-            let (key, dir) = (cwd.join(key), cwd.join(dir));
-            match key.strip_prefix(&dir) {
-                Ok(inside) => inside.to_path_buf(),
-                Err(_) => key,
-            }
+            relative_to(&cwd.join(key), &cwd.join(dir))
         }
         _ => key.to_path_buf(),
     };
     path.to_str()
         .map(str::to_owned)
         .ok_or_else(|| anyhow::anyhow!("--key `{}`: the path is not UTF-8", path.display()))
+}
+
+/// `path` relative to `dir` (`../keys/cosign.pub`), both absolute; `path` itself when a `..`
+/// or `.` in `dir` makes a lexical answer unsafe.
+fn relative_to(path: &Path, dir: &Path) -> PathBuf {
+    use std::path::Component;
+    let plain = |p: &Path| {
+        p.components()
+            .all(|c| !matches!(c, Component::ParentDir | Component::CurDir))
+    };
+    if !plain(dir) || !plain(path) {
+        return path.to_path_buf();
+    }
+    let (mut a, mut b) = (path.components().peekable(), dir.components().peekable());
+    while let (Some(x), Some(y)) = (a.peek(), b.peek()) {
+        if x != y {
+            break;
+        }
+        a.next();
+        b.next();
+    }
+    let mut out: PathBuf = b.map(|_| Component::ParentDir).collect();
+    out.extend(a);
+    out
 }
 
 /// What `init` was asked for.
@@ -399,6 +419,18 @@ mod tests {
         // One rule listing both: any one of them suffices, as the comment says.
         assert_eq!(both.requirements.len(), 1);
         assert_eq!(required(&both, "ghcr.io/acme/app"), ["github", "key"]);
+    }
+
+    #[test]
+    fn key_paths_are_made_relative_to_the_config_directory() {
+        let rel = |p: &str, d: &str| relative_to(Path::new(p), Path::new(d));
+        assert_eq!(
+            rel("/w/keys/k.pub", "/w/deploy"),
+            Path::new("../keys/k.pub")
+        );
+        assert_eq!(rel("/w/deploy/k.pub", "/w/deploy"), Path::new("k.pub"));
+        assert_eq!(rel("/w/k.pub", "/w/a/b"), Path::new("../../k.pub"));
+        assert_eq!(rel("/w/k.pub", "/w/../a"), Path::new("/w/k.pub"));
     }
 
     #[test]
