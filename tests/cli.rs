@@ -1655,6 +1655,16 @@ fn images_lists_sites_with_workload_field_and_extractor_without_resolving() {
         "{sarif:?}"
     );
 
+    // A listing is of every document: never of a selection that a lock would then miss.
+    let selected = case.run(&["check", "--list", "--changed-since", "HEAD", "app.yaml"]);
+    assert_eq!(selected.code, 2, "{selected:?}");
+    assert!(
+        selected
+            .stderr
+            .contains("'--list' cannot be used with '--changed-since <REV>'"),
+        "{selected:?}"
+    );
+
     // A file that cannot be read is listed as an error, exit 2.
     let case = case.file("bad.yaml", "apiVersion: v1\nkind: Pod\nspec: [\n");
     let out = case.run(&["images", "."]);

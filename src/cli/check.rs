@@ -23,7 +23,8 @@ pub(crate) struct CheckArgs {
     #[arg(value_name = "PATH", default_value = ".")]
     pub(crate) paths: Vec<PathBuf>,
     /// List the image sites found (like `supplygate images`) and exit; resolve nothing
-    #[arg(long, env = "SUPPLYGATE_LIST")]
+    #[arg(long, env = "SUPPLYGATE_LIST",
+          conflicts_with_all = ["changed_since", "locked", "write_lock"])]
     pub(crate) list: bool,
     #[command(flatten)]
     pub(crate) output: OutputArgs,

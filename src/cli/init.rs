@@ -79,14 +79,14 @@ impl GithubRepo {
     }
 }
 
-/// A registry host as written in image references (`ghcr.io`, `registry.internal:5000`).
+/// A registry host as written in image references (`ghcr.io`, `registry.internal:5000`), as
+/// image names are normalised before globs match them (`index.docker.io` is `docker.io`).
 fn registry_host(text: &str) -> anyhow::Result<String> {
-    let parsed = ImageRef::parse(&format!("{text}/supplygate-init-probe"))
-        .ok()
-        .filter(|r| r.registry() == text && text.contains(['.', ':']) || text == "localhost");
-    match parsed {
-        Some(_) => Ok(text.to_owned()),
-        None => anyhow::bail!(
+    // A name without `.` or `:` would be read as a Docker Hub repository, not a host.
+    let host_like = !text.contains('/') && (text.contains(['.', ':']) || text == "localhost");
+    match ImageRef::parse(&format!("{text}/supplygate-init-probe")) {
+        Ok(r) if host_like => Ok(r.registry().to_owned()),
+        _ => anyhow::bail!(
             "--registry `{text}`: expected a registry host as written in image references \
              (`ghcr.io`, `registry.internal:5000`), without scheme or path"
         ),
@@ -460,6 +460,7 @@ mod tests {
             "registry.internal:5000"
         );
         assert_eq!(registry_host("localhost").unwrap(), "localhost");
+        assert_eq!(registry_host("index.docker.io").unwrap(), "docker.io");
     }
 
     #[test]
