@@ -15,6 +15,17 @@ pub(crate) struct VersionArgs {
     format: Format,
 }
 
+/// A fact `build.rs` recorded, or "unknown" when the build did not run it (a build from a
+/// copy of `src/` without `build.rs`).
+macro_rules! built {
+    ($name:literal) => {
+        match option_env!($name) {
+            Some(value) => value,
+            None => "unknown",
+        }
+    };
+}
+
 /// The facts `build.rs` recorded, and the embedded trusted root.
 #[derive(Debug, serde::Serialize)]
 struct Version {
@@ -50,17 +61,17 @@ struct TrustedRoot {
 
 impl Version {
     fn current() -> Self {
-        let features = env!("SUPPLYGATE_BUILD_FEATURES")
+        let features = built!("SUPPLYGATE_BUILD_FEATURES")
             .split(',')
             .filter(|f| !f.is_empty())
             .collect();
         Self {
             name: env!("CARGO_PKG_NAME"),
             version: env!("CARGO_PKG_VERSION"),
-            commit: env!("SUPPLYGATE_BUILD_COMMIT"),
-            build_date: env!("SUPPLYGATE_BUILD_DATE"),
-            target: env!("SUPPLYGATE_BUILD_TARGET"),
-            profile: env!("SUPPLYGATE_BUILD_PROFILE"),
+            commit: built!("SUPPLYGATE_BUILD_COMMIT"),
+            build_date: built!("SUPPLYGATE_BUILD_DATE"),
+            target: built!("SUPPLYGATE_BUILD_TARGET"),
+            profile: built!("SUPPLYGATE_BUILD_PROFILE"),
             features,
             trusted_root: TrustedRoot::embedded(),
         }
@@ -150,7 +161,7 @@ impl TrustedRoot {
             name: "Sigstore public-good",
             source: format!(
                 "sigstore-trust-root {}",
-                env!("SUPPLYGATE_BUILD_TRUST_ROOT_CRATE")
+                built!("SUPPLYGATE_BUILD_TRUST_ROOT_CRATE")
             ),
             sha256,
             media_type: value
@@ -179,12 +190,12 @@ pub(crate) fn long_version() -> String {
 
 /// `-V`: one line.
 pub(crate) fn short_version() -> String {
-    let commit = env!("SUPPLYGATE_BUILD_COMMIT");
+    let commit = built!("SUPPLYGATE_BUILD_COMMIT");
     let short = commit.get(..12).unwrap_or(commit);
     format!(
         "{} ({short} {})",
         env!("CARGO_PKG_VERSION"),
-        env!("SUPPLYGATE_BUILD_DATE")
+        built!("SUPPLYGATE_BUILD_DATE")
     )
 }
 
