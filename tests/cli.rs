@@ -1437,6 +1437,28 @@ fn init_refuses_to_overwrite_and_writes_nothing_that_does_not_load() {
     let forced = case.run(&["init", "--keyless-github", "acme/app", "--force"]);
     assert_eq!(forced.code, 0, "{forced:?}");
     assert!(case.read("supplygate.yaml").contains("keyless:"));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let created = case.run(&[
+            "init",
+            "--keyless-github",
+            "acme/app",
+            "--force",
+            "-o",
+            "new.yaml",
+        ]);
+        assert_eq!(created.code, 0, "{created:?}");
+        let mode = std::fs::metadata(case.path("new.yaml"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_ne!(
+            mode & 0o044,
+            0,
+            "a config is readable like the manifests: {mode:o}"
+        );
+    }
 
     // A symlink is an existing file too: never followed.
     #[cfg(unix)]

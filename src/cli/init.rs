@@ -138,7 +138,9 @@ pub(crate) fn run(args: &InitArgs) -> anyhow::Result<u8> {
 
 /// Writes a new file, never following or replacing what is there unless `force`.
 fn write(path: &Path, text: &str, force: bool) -> anyhow::Result<()> {
-    if force {
+    // Replaced in place (keeping its permissions); a new file is created below, with the
+    // usual permissions rather than a temporary file's private ones.
+    if force && path.symlink_metadata().is_ok() {
         return write_atomic(path, text)
             .with_context(|| format!("cannot write `{}`", path.display()));
     }
