@@ -8,7 +8,7 @@
 FROM rust:1.95-bookworm@sha256:6258907abe69656e41cd992e0b705cdcfabcbbe3db374f92ed2d47121282d4a1 AS build
 WORKDIR /src
 # Only what the build reads (.dockerignore keeps target/, fixtures/, tests/ out of the context).
-COPY Cargo.toml Cargo.lock README.md ./
+COPY Cargo.toml Cargo.lock README.md build.rs ./
 COPY src ./src
 COPY policies ./policies
 # Cargo.toml names these bench targets; cargo refuses a manifest whose targets are missing.

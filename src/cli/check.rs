@@ -21,9 +21,13 @@ use crate::report::{Decision, Report};
 pub(crate) struct CheckArgs {
     /// Manifest files or directories (searched for .yaml, .yml, .json); `-` reads stdin
     #[arg(value_name = "PATH", default_value = ".")]
-    paths: Vec<PathBuf>,
+    pub(crate) paths: Vec<PathBuf>,
+    /// List the image sites found (like `supplygate images`) and exit; resolve nothing
+    #[arg(long, env = "SUPPLYGATE_LIST",
+          conflicts_with_all = ["changed_since", "locked", "write_lock"])]
+    pub(crate) list: bool,
     #[command(flatten)]
-    output: OutputArgs,
+    pub(crate) output: OutputArgs,
     #[command(flatten)]
     select: SelectArgs,
     /// Where this runs; policies see it as `input.mode`

@@ -25,7 +25,12 @@ pub(crate) struct ExplainArgs {
     #[arg(long, env = "SUPPLYGATE_FORMAT", value_enum, default_value_t = Format::Human)]
     format: Format,
     /// The namespace to decide for (exemptions and break-glass depend on it)
-    #[arg(long, value_name = "NAME", default_value = "default")]
+    #[arg(
+        long,
+        env = "SUPPLYGATE_EXPLAIN_NAMESPACE",
+        value_name = "NAME",
+        default_value = "default"
+    )]
     namespace: String,
 }
 

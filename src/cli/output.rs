@@ -34,7 +34,7 @@ pub(crate) struct OutputArgs {
     #[arg(long, env = "SUPPLYGATE_FORMAT", value_enum, default_value_t = OutputFormat::Human)]
     format: OutputFormat,
     /// Show only images with findings (human format)
-    #[arg(short, long)]
+    #[arg(short, long, env = "SUPPLYGATE_QUIET")]
     quiet: bool,
     /// Also write a SARIF 2.1.0 report to FILE (replaced atomically)
     #[arg(long, env = "SUPPLYGATE_SARIF_OUT", value_name = "FILE")]
@@ -49,6 +49,11 @@ pub(crate) struct OutputArgs {
 }
 
 impl OutputArgs {
+    /// The format asked for on stdout.
+    pub(crate) fn format(&self) -> OutputFormat {
+        self.format
+    }
+
     /// Writes the extra report files, then the report on stdout. A file that cannot be
     /// written is an error (exit 2): a CI step must not pass on a report nobody can read.
     pub(crate) fn emit(&self, ctx: &Context, report: &Report) -> anyhow::Result<()> {

@@ -449,7 +449,7 @@ pub fn extract(
 
 /// Pod spec locations of the built-in workload kinds, matched by kind and API group: a custom
 /// resource named `Job` or `Deployment` in another group has its own layout, and is searched.
-fn builtin_pod_specs(api_version: &str, kind: &str) -> Option<&'static str> {
+pub fn builtin_pod_specs(api_version: &str, kind: &str) -> Option<&'static str> {
     let group = match api_version.split_once('/') {
         Some((group, version)) if !group.is_empty() && !version.is_empty() => group,
         Some(_) => return None,
