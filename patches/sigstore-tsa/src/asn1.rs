@@ -7,7 +7,7 @@ use const_oid::ObjectIdentifier;
 #[cfg(any(feature = "client", test))]
 use der::{asn1::Uint, Encode};
 use der::{
-    asn1::{BitString, GeneralizedTime, Int, OctetString},
+    asn1::{BitString, Int, OctetString},
     Sequence,
 };
 #[cfg(any(feature = "client", test))]
@@ -211,16 +211,19 @@ pub struct PkiStatusInfo {
 
 /// Accuracy of the timestamp
 /// RFC 3161 Section 2.4.2
+///
+/// The PKIXTSP module uses IMPLICIT TAGS: `millis [0]` and `micros [1]` are
+/// implicitly tagged INTEGERs (`80 01 xx`), not explicitly wrapped ones.
 #[derive(Clone, Debug, Eq, PartialEq, Sequence)]
 pub struct Accuracy {
     /// Seconds
     #[asn1(optional = "true")]
     pub seconds: Option<u64>,
     /// Milliseconds (1-999)
-    #[asn1(context_specific = "0", optional = "true")]
+    #[asn1(context_specific = "0", optional = "true", tag_mode = "IMPLICIT")]
     pub millis: Option<u16>,
     /// Microseconds (1-999)
-    #[asn1(context_specific = "1", optional = "true")]
+    #[asn1(context_specific = "1", optional = "true", tag_mode = "IMPLICIT")]
     pub micros: Option<u16>,
 }
 
@@ -236,8 +239,10 @@ pub struct TstInfo {
     pub message_imprint: Asn1MessageImprint,
     /// Serial number
     pub serial_number: Int,
-    /// Generation time
-    pub gen_time: GeneralizedTime,
+    /// Generation time: a GeneralizedTime that, unlike RFC 5280's profile, may
+    /// carry fractional seconds (RFC 3161 Section 2.4.2). Kept as the raw
+    /// element and decoded by [`crate::verify`]'s `gen_time`.
+    pub gen_time: der::Any,
     /// Accuracy
     #[asn1(optional = "true")]
     pub accuracy: Option<Accuracy>,

@@ -100,6 +100,10 @@ impl Default for VerifyOpts<'_> {
 pub(crate) struct TimestampResult {
     /// The timestamp from the TSA
     pub time: Timestamp,
+    /// `time` minus the token's accuracy
+    pub earliest: Timestamp,
+    /// `time` plus the token's accuracy
+    pub latest: Timestamp,
 }
 
 /// Parse a timestamp token and return the extracted TstInfo and SignedData.
@@ -212,10 +216,31 @@ pub(crate) fn verify_timestamp_response(
     // Verify the message imprint (hash of the signature) matches
     verify_message_imprint(&tst_info, signature_bytes)?;
 
-    // Extract the timestamp from TSTInfo
-    let timestamp = Timestamp::try_from(tst_info.gen_time.to_system_time())
-        .map_err(|_| Error::Parse("invalid timestamp in TSTInfo".to_string()))?;
-    if timestamp < Timestamp::UNIX_EPOCH {
+    if tst_info.version != 1 {
+        return Err(Error::Parse(format!(
+            "TSTInfo version {} is not 1",
+            tst_info.version
+        )));
+    }
+    // No TSTInfo extension is understood here, so a critical one cannot be honoured.
+    if let Some(extension) = tst_info.extensions.iter().flatten().find(|e| e.critical) {
+        return Err(Error::Parse(format!(
+            "TSTInfo has an unknown critical extension {}",
+            extension.extn_id
+        )));
+    }
+
+    // Extract the timestamp from TSTInfo, and the interval its accuracy allows
+    let timestamp = gen_time(&tst_info.gen_time)?;
+    let accuracy = accuracy(tst_info.accuracy.as_ref())?;
+    let out_of_range = || Error::Parse("genTime plus or minus accuracy is out of range".into());
+    let earliest = timestamp
+        .checked_sub(accuracy)
+        .map_err(|_| out_of_range())?;
+    let latest = timestamp
+        .checked_add(accuracy)
+        .map_err(|_| out_of_range())?;
+    if earliest < Timestamp::UNIX_EPOCH {
         return Err(Error::Parse("timestamp before epoch".to_string()));
     }
 
@@ -235,10 +260,112 @@ pub(crate) fn verify_timestamp_response(
 
     // Validate the signer using only the configured authority's chain.
     tracing::debug!("Starting TSA certificate chain validation");
-    validate_tsa_certificate_chain(&signer_cert, timestamp, &opts)?;
+    validate_tsa_certificate_chain(&signer_cert, earliest, latest, &opts)?;
     tracing::debug!("TSA certificate chain validation completed successfully");
 
-    Ok(TimestampResult { time: timestamp })
+    Ok(TimestampResult {
+        time: timestamp,
+        earliest,
+        latest,
+    })
+}
+
+/// Decode an RFC 3161 `genTime` (Section 2.4.2): a GeneralizedTime in UTC with
+/// seconds and, unlike RFC 5280's profile, optional fractional seconds with any
+/// number of digits. DER (X.690 Section 11.7) fixes the form: `YYYYMMDDhhmmss`,
+/// then `.` and digits without a trailing zero, then `Z`. Digits beyond
+/// nanoseconds are truncated.
+pub(crate) fn gen_time(element: &der::Any) -> Result<Timestamp> {
+    use der::Tagged;
+    if element.tag() != der::Tag::GeneralizedTime {
+        return Err(Error::Parse(format!(
+            "genTime is a {}, not a GeneralizedTime",
+            element.tag()
+        )));
+    }
+    let text = std::str::from_utf8(element.value())
+        .map_err(|_| Error::Parse("genTime is not ASCII".to_string()))?;
+    let invalid = |why: &str| {
+        Error::Parse(format!(
+            "genTime `{}` is not a DER GeneralizedTime: {why}",
+            text.escape_default()
+        ))
+    };
+    let body = text
+        .strip_suffix('Z')
+        .ok_or_else(|| invalid("it does not end in `Z` (UTC)"))?;
+    let (whole, fraction) = match body.split_once('.') {
+        Some((whole, fraction)) => (whole, Some(fraction)),
+        None => (body, None),
+    };
+    if whole.len() != 14 || !whole.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(invalid(
+            "it does not start with the 14 digits `YYYYMMDDhhmmss`",
+        ));
+    }
+    let field = |from: usize, to: usize| -> i16 {
+        // 14 ASCII digits: every two- or four-digit field parses and fits.
+        whole
+            .get(from..to)
+            .and_then(|digits| digits.parse().ok())
+            .unwrap_or(-1)
+    };
+    let nanos = match fraction {
+        None => 0,
+        Some(digits) => {
+            if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(invalid("the fraction after `.` is not digits"));
+            }
+            if digits.ends_with('0') {
+                return Err(invalid(
+                    "the fraction ends in `0` (DER forbids trailing zeros)",
+                ));
+            }
+            let mut padded: String = digits.chars().take(9).collect();
+            while padded.len() < 9 {
+                padded.push('0');
+            }
+            padded
+                .parse::<i32>()
+                .map_err(|_| invalid("the fraction is not digits"))?
+        }
+    };
+    let as_i8 = |value: i16| i8::try_from(value).unwrap_or(-1);
+    let date = jiff::civil::Date::new(field(0, 4), as_i8(field(4, 6)), as_i8(field(6, 8)))
+        .map_err(|_| invalid("no such date"))?;
+    let time = jiff::civil::Time::new(
+        as_i8(field(8, 10)),
+        as_i8(field(10, 12)),
+        as_i8(field(12, 14)),
+        nanos,
+    )
+    .map_err(|_| invalid("no such time of day"))?;
+    jiff::tz::Offset::UTC
+        .to_timestamp(date.to_datetime(time))
+        .map_err(|_| invalid("out of range"))
+}
+
+/// The `accuracy` of a TSTInfo as a duration; millis and micros must be 1..999.
+fn accuracy(accuracy: Option<&asn1::Accuracy>) -> Result<jiff::SignedDuration> {
+    let Some(accuracy) = accuracy else {
+        return Ok(jiff::SignedDuration::ZERO);
+    };
+    let part = |value: Option<u16>, name: &str| match value {
+        None => Ok(0),
+        Some(n @ 1..=999) => Ok(i32::from(n)),
+        Some(n) => Err(Error::Parse(format!(
+            "accuracy {name} {n} is not in 1..999"
+        ))),
+    };
+    let millis = part(accuracy.millis, "millis")?;
+    let micros = part(accuracy.micros, "micros")?;
+    let seconds = i64::try_from(accuracy.seconds.unwrap_or(0))
+        .map_err(|_| Error::Parse("accuracy seconds is out of range".to_string()))?;
+    // At most 999_999_000 nanoseconds: no carry into the seconds.
+    Ok(jiff::SignedDuration::new(
+        seconds,
+        millis * 1_000_000 + micros * 1_000,
+    ))
 }
 
 /// Verify an RFC 3161 timestamp token against a single timestamp authority.
@@ -277,10 +404,12 @@ pub fn verify_timestamp_for_authority(
 
     let result = verify_timestamp_response(timestamp_token_bytes, signature_bytes, opts)?;
 
-    let authorized = authority
-        .valid_for
-        .as_ref()
-        .is_none_or(|window| window.contains(result.time));
+    // The whole interval the token's accuracy allows must be authorized.
+    let authorized = authority.valid_for.as_ref().is_none_or(|window| {
+        window.contains(result.time)
+            && window.contains(result.earliest)
+            && window.contains(result.latest)
+    });
     if !authorized {
         return Err(Error::TimestampOutsideValidity { time: result.time });
     }
@@ -544,9 +673,15 @@ fn verify_ecdsa_signature(
 }
 
 /// Validate the TSA certificate chain
+///
+/// The chain must be valid over the whole interval `earliest..=latest` (the
+/// genTime plus or minus its accuracy). Certificate validity is in whole
+/// seconds, so checking at the floor of `earliest` and at the ceiling of
+/// `latest` is exact.
 fn validate_tsa_certificate_chain(
     signer_cert: &Certificate,
-    timestamp: Timestamp,
+    earliest: Timestamp,
+    latest: Timestamp,
     opts: &VerifyOpts,
 ) -> Result<()> {
     use rustls_pki_types::{CertificateDer, UnixTime};
@@ -599,33 +734,39 @@ fn validate_tsa_certificate_chain(
         intermediate_ders.len()
     );
 
-    // Convert timestamp to UnixTime for webpki
-    let verification_time =
-        UnixTime::since_unix_epoch(std::time::Duration::from_secs(timestamp.as_second() as u64));
+    // Convert the interval's ends to whole seconds for webpki
+    let first = earliest.as_second();
+    let last = latest.as_second() + i64::from(latest.subsec_nanosecond() > 0);
+    let seconds = if first == last {
+        vec![first]
+    } else {
+        vec![first, last]
+    };
+    for second in seconds {
+        let second = u64::try_from(second)
+            .map_err(|_| Error::Parse("timestamp before epoch".to_string()))?;
+        let verification_time = UnixTime::since_unix_epoch(std::time::Duration::from_secs(second));
 
-    tracing::debug!(
-        "Verifying certificate chain at timestamp: {} (unix: {})",
-        timestamp,
-        timestamp.as_second()
-    );
+        tracing::debug!("Verifying certificate chain at unix time {}", second);
 
-    // Verify the certificate chain with TimeStamping EKU
-    end_entity_cert
-        .verify_for_usage(
-            WEBPKI_VERIFICATION_ALGS,
-            &trust_anchors,
-            &intermediate_ders,
-            verification_time,
-            KeyUsage::required(ID_KP_TIME_STAMPING.as_bytes()),
-            None, // No CRL/OCSP revocation checking (matches sigstore-python)
-            None, // No custom path validation callback needed
-        )
-        .map_err(|e| {
-            Error::CertificateValidationError(format!(
-                "TSA certificate chain validation failed: {}",
-                e
-            ))
-        })?;
+        // Verify the certificate chain with TimeStamping EKU
+        end_entity_cert
+            .verify_for_usage(
+                WEBPKI_VERIFICATION_ALGS,
+                &trust_anchors,
+                &intermediate_ders,
+                verification_time,
+                KeyUsage::required(ID_KP_TIME_STAMPING.as_bytes()),
+                None, // No CRL/OCSP revocation checking (matches sigstore-python)
+                None, // No custom path validation callback needed
+            )
+            .map_err(|e| {
+                Error::CertificateValidationError(format!(
+                    "TSA certificate chain validation failed: {}",
+                    e
+                ))
+            })?;
+    }
 
     tracing::debug!("TSA certificate chain validated successfully");
 
