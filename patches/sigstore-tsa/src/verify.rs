@@ -100,10 +100,6 @@ impl Default for VerifyOpts<'_> {
 pub(crate) struct TimestampResult {
     /// The timestamp from the TSA
     pub time: Timestamp,
-    /// `time` minus the token's accuracy
-    pub earliest: Timestamp,
-    /// `time` plus the token's accuracy
-    pub latest: Timestamp,
 }
 
 /// Parse a timestamp token and return the extracted TstInfo and SignedData.
@@ -230,17 +226,12 @@ pub(crate) fn verify_timestamp_response(
         )));
     }
 
-    // Extract the timestamp from TSTInfo, and the interval its accuracy allows
+    // Extract the timestamp from TSTInfo. Its accuracy is decoded and range-checked, but
+    // like every Sigstore verifier (and the conformance suite's
+    // `trust-root-tsa-validity-end-inclusive`) the checks below hold at genTime itself.
     let timestamp = gen_time(&tst_info.gen_time)?;
-    let accuracy = accuracy(tst_info.accuracy.as_ref())?;
-    let out_of_range = || Error::Parse("genTime plus or minus accuracy is out of range".into());
-    let earliest = timestamp
-        .checked_sub(accuracy)
-        .map_err(|_| out_of_range())?;
-    let latest = timestamp
-        .checked_add(accuracy)
-        .map_err(|_| out_of_range())?;
-    if earliest < Timestamp::UNIX_EPOCH {
+    accuracy(tst_info.accuracy.as_ref())?;
+    if timestamp < Timestamp::UNIX_EPOCH {
         return Err(Error::Parse("timestamp before epoch".to_string()));
     }
 
@@ -260,14 +251,10 @@ pub(crate) fn verify_timestamp_response(
 
     // Validate the signer using only the configured authority's chain.
     tracing::debug!("Starting TSA certificate chain validation");
-    validate_tsa_certificate_chain(&signer_cert, earliest, latest, &opts)?;
+    validate_tsa_certificate_chain(&signer_cert, timestamp, &opts)?;
     tracing::debug!("TSA certificate chain validation completed successfully");
 
-    Ok(TimestampResult {
-        time: timestamp,
-        earliest,
-        latest,
-    })
+    Ok(TimestampResult { time: timestamp })
 }
 
 /// Decode an RFC 3161 `genTime` (Section 2.4.2): a GeneralizedTime in UTC with
@@ -404,12 +391,10 @@ pub fn verify_timestamp_for_authority(
 
     let result = verify_timestamp_response(timestamp_token_bytes, signature_bytes, opts)?;
 
-    // The whole interval the token's accuracy allows must be authorized.
-    let authorized = authority.valid_for.as_ref().is_none_or(|window| {
-        window.contains(result.time)
-            && window.contains(result.earliest)
-            && window.contains(result.latest)
-    });
+    let authorized = authority
+        .valid_for
+        .as_ref()
+        .is_none_or(|window| window.contains(result.time));
     if !authorized {
         return Err(Error::TimestampOutsideValidity { time: result.time });
     }
@@ -674,14 +659,12 @@ fn verify_ecdsa_signature(
 
 /// Validate the TSA certificate chain
 ///
-/// The chain must be valid over the whole interval `earliest..=latest` (the
-/// genTime plus or minus its accuracy). Certificate validity is in whole
-/// seconds, so checking at the floor of `earliest` and at the ceiling of
-/// `latest` is exact.
+/// The chain must be valid at `timestamp`, which may have fractional seconds.
+/// Certificate validity is in whole seconds, so checking at the floor and at
+/// the ceiling second of `timestamp` is exact.
 fn validate_tsa_certificate_chain(
     signer_cert: &Certificate,
-    earliest: Timestamp,
-    latest: Timestamp,
+    timestamp: Timestamp,
     opts: &VerifyOpts,
 ) -> Result<()> {
     use rustls_pki_types::{CertificateDer, UnixTime};
@@ -734,9 +717,9 @@ fn validate_tsa_certificate_chain(
         intermediate_ders.len()
     );
 
-    // Convert the interval's ends to whole seconds for webpki
-    let first = earliest.as_second();
-    let last = latest.as_second() + i64::from(latest.subsec_nanosecond() > 0);
+    // Convert the timestamp to whole seconds for webpki
+    let first = timestamp.as_second();
+    let last = first + i64::from(timestamp.subsec_nanosecond() > 0);
     let seconds = if first == last {
         vec![first]
     } else {
