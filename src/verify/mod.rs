@@ -13,6 +13,7 @@ use crate::reference::Digest;
 pub mod discover;
 pub mod signature;
 pub mod signers;
+mod timestamp;
 pub mod tuf;
 
 pub use signature::{

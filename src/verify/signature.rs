@@ -15,6 +15,7 @@ use std::sync::Arc;
 
 use serde::Deserialize;
 use sigstore_verify::crypto::{parse_certificate_info, sha256, verify_signature, CertificateInfo};
+use sigstore_verify::trust_root::TrustedRoot;
 use sigstore_verify::types::bundle::{
     CertificateContent, InclusionPromise, LogId, MessageDigest, MessageSignature,
     PublicKeyIdentifier, SignatureContent, TransparencyLogEntry, VerificationMaterial,
@@ -791,6 +792,7 @@ fn verify_bundle(
             key,
             tlog,
             verifier,
+            trusted_root,
             ..
         } => {
             let policy = match tlog {
@@ -801,7 +803,7 @@ fn verify_bundle(
             };
             let result = verifier
                 .verify(artifact, bundle, &policy)
-                .map_err(|e| reason_of(&e))?;
+                .map_err(|e| rejection_of(&e, bundle, trusted_root))?;
             Ok(verified(&result, None))
         }
         SignerKind::Keyless {
@@ -809,6 +811,7 @@ fn verify_bundle(
             subject,
             verifier,
             insecure_skip_sct,
+            trusted_root,
             ..
         } => {
             // Identity is matched here (regex or exact) and only on a verified result.
@@ -818,7 +821,7 @@ fn verify_bundle(
             }
             let result = verifier
                 .verify(artifact, bundle, &policy)
-                .map_err(|e| reason_of(&e))?;
+                .map_err(|e| rejection_of(&e, bundle, trusted_root))?;
             if !result.certificate_verified() {
                 return Err("the certificate chain was not verified".into());
             }
@@ -986,6 +989,18 @@ fn signs_other_digest(signed: &Digest, expected: &Digest) -> String {
 
 fn too_large(what: &str, len: usize, max: usize) -> String {
     format!("{what} is {len} bytes; the limit is {max}")
+}
+
+/// A verifier error as a one-line reason; a rejected RFC 3161 timestamp is explained
+/// (which TSA, which genTime, why each authority of the root refused it).
+fn rejection_of(e: &sigstore_verify::Error, bundle: &Bundle, root: &TrustedRoot) -> String {
+    if let sigstore_verify::Error::Timestamp(_) = e {
+        if let Some(explained) = super::timestamp::explain_rejection(bundle, root) {
+            // The verifier's own message names only the last authority it tried.
+            return explained;
+        }
+    }
+    reason_of(e)
 }
 
 /// A verifier error as a one-line reason.
