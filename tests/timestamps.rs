@@ -13,8 +13,14 @@
     clippy::indexing_slicing
 )]
 
-use std::path::{Path, PathBuf};
+mod common;
+#[path = "common/pki.rs"]
+mod pki;
 
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use common::{Outcome, TestRegistry};
 use supplygate::verify::{signers, verify_bundle_for_artifact, Signer, Subject, SubjectMatcher};
 
 const IDENTITY: &str =
@@ -91,6 +97,33 @@ fn accepts_gen_time_with_one_fraction_digit_from_sigstore_js() {
 fn accepts_gen_time_with_two_fraction_digits_from_sigstore_js() {
     assert!(gen_time_text("mock-2-digits").ends_with(".85Z"));
     accepted("mock-2-digits");
+}
+
+/// The verified time keeps the fraction, and says which TSA of the root proved it.
+#[test]
+fn names_the_tsa_and_the_fractional_gen_time_that_proved_the_signature() {
+    let bundle = std::fs::read(dir().join("mock-2-digits.sigstore.json")).unwrap();
+    let artifact = std::fs::read(dir().join("artifact")).unwrap();
+    let verified =
+        verify_bundle_for_artifact(&bundle, Subject::Bytes(&artifact), &signer()).unwrap();
+    let text = gen_time_text("mock-2-digits");
+    let rfc3339 = format!(
+        "{}-{}-{}T{}:{}:{}",
+        &text[0..4],
+        &text[4..6],
+        &text[6..8],
+        &text[8..10],
+        &text[10..12],
+        &text[12..]
+    );
+    assert!(rfc3339.ends_with(".85Z"), "{rfc3339}");
+    assert!(
+        verified.time_proofs.contains(&format!(
+            "RFC 3161 timestamp by `O=sigstore.mock,CN=tsa signing` at {rfc3339}"
+        )),
+        "{:?}",
+        verified.time_proofs
+    );
 }
 
 #[test]
@@ -180,4 +213,158 @@ fn rejects_valid_bundle_when_the_root_lists_no_tsa() {
         .unwrap_err()
         .reason;
     assert!(reason.contains("no timestamp authority"), "{reason}");
+}
+
+// ------------------------------------------------------- `supplygate check`, real registry
+
+/// `fixtures/tsa/image` in a registry started for the test, with `bundle` (a message
+/// signature over its manifest) attached as a cosign v3 referrer, and a directory with a
+/// Deployment of it and a config requiring a keyless signer over the fixture root.
+struct ImageCase {
+    registry: TestRegistry,
+    work: tempfile::TempDir,
+}
+
+impl ImageCase {
+    fn new(bundle: &str) -> Self {
+        let registry = TestRegistry::start();
+        let image = dir().join("image");
+        let config = std::fs::read(image.join("config.json")).unwrap();
+        let manifest = std::fs::read(image.join("manifest.json")).unwrap();
+        registry.upload_blob("team/app", &config);
+        registry.put_manifest(
+            "team/app",
+            "v1",
+            "application/vnd.oci.image.manifest.v1+json",
+            &manifest,
+        );
+        let digest = pki::sha256_digest(&manifest);
+        let signed = std::fs::read(image.join(bundle)).unwrap();
+        pki::push_bundle_referrer(&registry, "team/app", &digest, &[signed]);
+
+        let work = tempfile::tempdir().unwrap();
+        let root = dir().join("trusted_root.json");
+        let config = format!(
+            "registries:\n  \"{host}\":\n    insecure: true\n\
+             network:\n  request_timeout: 5s\n  retries: 1\n\
+             signers:\n  release:\n    keyless:\n      issuer: \"{ISSUER}\"\n      subject: \"{IDENTITY}\"\n      trusted_root: \"{root}\"\n\
+             require:\n  - images: [\"127.0.0.1:*/team/**\"]\n    signers: [release]\n",
+            host = registry.host(),
+            root = root.display(),
+        );
+        std::fs::write(work.path().join("supplygate.yaml"), config).unwrap();
+        let deployment = format!(
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: app\nspec:\n  template:\n    spec:\n      containers:\n        - name: app\n          image: {}\n",
+            registry.image("team/app:v1")
+        );
+        std::fs::create_dir_all(work.path().join("manifests")).unwrap();
+        std::fs::write(work.path().join("manifests/app.yaml"), deployment).unwrap();
+        Self { registry, work }
+    }
+
+    fn run(&self, args: &[&str]) -> Outcome {
+        let out = Command::new(env!("CARGO_BIN_EXE_supplygate"))
+            .args(["--config", "supplygate.yaml"])
+            .args(args)
+            .current_dir(self.work.path())
+            .env_remove("SUPPLYGATE_CONFIG")
+            .env_remove("SUPPLYGATE_FORMAT")
+            .env("DOCKER_CONFIG", self.work.path().join(".docker-none"))
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        Outcome::from_output(out)
+    }
+
+    fn check(&self) -> Outcome {
+        self.run(&["check", "manifests", "--format", "json"])
+    }
+
+    fn explain(&self) -> Outcome {
+        self.run(&["explain", &self.registry.image("team/app:v1")])
+    }
+}
+
+fn check_image_with(bundle: &str) -> Outcome {
+    ImageCase::new(bundle).check()
+}
+
+#[test]
+fn explain_names_the_tsa_the_time_and_the_log_that_proved_the_signature() {
+    let out = ImageCase::new("image-6-digits.sigstore.json").explain();
+    assert_eq!(out.code, 0, "{out:?}");
+    let tsa_line =
+        "time proved by    RFC 3161 timestamp by `CN=openssl tsa,O=supplygate fixtures` at ";
+    let time = out
+        .stdout
+        .lines()
+        .find_map(|l| l.trim().strip_prefix(tsa_line))
+        .unwrap_or_else(|| panic!("no TSA line: {}", out.stdout));
+    // genTime with its six fraction digits, as the TSA wrote it.
+    let fraction = time.split_once('.').map(|(_, f)| f).unwrap_or_default();
+    assert!(fraction.len() == 7 && fraction.ends_with('Z'), "{time}");
+    assert!(
+        out.stdout.lines().any(|l| l
+            .trim()
+            .starts_with("time proved by    log `https://rekor.tsa.test` entry ")
+            && l.contains(": integrated at ")),
+        "{}",
+        out.stdout
+    );
+}
+
+#[test]
+fn explain_says_why_a_timestamp_was_not_accepted() {
+    let out = ImageCase::new("image-trailing-zero.sigstore.json").explain();
+    assert_eq!(out.code, 1, "{out:?}");
+    let line = out
+        .stdout
+        .lines()
+        .find(|l| l.trim().starts_with("not `release`: "))
+        .unwrap_or_else(|| panic!("no rejection line: {}", out.stdout));
+    for part in [
+        "the RFC 3161 timestamp was not accepted: the token is malformed",
+        "the fraction ends in `0`",
+        "found a token signed by `CN=openssl tsa,O=supplygate fixtures` with genTime `",
+        "50Z`",
+    ] {
+        assert!(line.contains(part), "{part}: {line}");
+    }
+}
+
+#[test]
+fn check_allows_an_image_whose_bundle_has_a_six_digit_gen_time() {
+    let out = check_image_with("image-6-digits.sigstore.json");
+    assert_eq!(out.code, 0, "{out:?}");
+    let facts = &out.json()["images"][0]["signatures"]["facts"];
+    assert_eq!(
+        facts[0]["verified_by"],
+        serde_json::json!(["release"]),
+        "{out:?}"
+    );
+}
+
+#[test]
+fn check_denies_an_image_whose_timestamp_has_a_trailing_zero_and_says_why() {
+    let out = check_image_with("image-trailing-zero.sigstore.json");
+    assert_eq!(out.code, 1, "{out:?}");
+    let json = out.json();
+    let image = &json["images"][0];
+    let codes: Vec<&str> = image["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["code"].as_str().unwrap())
+        .collect();
+    assert_eq!(codes, ["signature-not-trusted"], "{out:?}");
+    let reason = image["signatures"]["facts"][0]["rejections"][0]["reason"]
+        .as_str()
+        .unwrap();
+    assert!(
+        reason.contains("the RFC 3161 timestamp was not accepted")
+            && reason.contains("the fraction ends in `0`")
+            && reason.contains("signed by `CN=openssl tsa,O=supplygate fixtures`"),
+        "{reason}"
+    );
 }

@@ -55,6 +55,8 @@ pub struct Verified {
     /// The earliest time a log or timestamp authority proved (RFC 3339); `None` for a key
     /// signature accepted without any proof.
     pub signed_at: Option<String>,
+    /// What proved the time, one line each (which TSA or log, when).
+    pub time_proofs: Vec<String>,
 }
 
 /// What a signature must sign.
@@ -81,6 +83,7 @@ pub(crate) fn verify(
         rejections: Vec::new(),
         identity: None,
         signed_at: None,
+        time_proofs: Vec::new(),
         docker_reference: None,
     };
     let outcome = match &candidate.material {
@@ -107,6 +110,7 @@ pub(crate) fn verify(
         }];
         fact.verified_by.clear();
         fact.signed_at = None;
+        fact.time_proofs.clear();
     }
     fact
 }
@@ -224,6 +228,7 @@ pub fn verify_dsse_with_key(
         scheme,
         tlog,
         verifier,
+        trusted_root,
         ..
     } = &signer.kind
     else {
@@ -255,6 +260,7 @@ pub fn verify_dsse_with_key(
             Ok(Verified {
                 identity: None,
                 signed_at: None,
+                time_proofs: Vec::new(),
             })
         } else {
             Err("dsse signature does not verify with this key".to_owned())
@@ -282,7 +288,7 @@ pub fn verify_dsse_with_key(
         let policy = PublicKeyVerificationPolicy::new(key.clone());
         verifier
             .verify(artifact, &bundle, &policy)
-            .map(|r| verified(&r, None))
+            .map(|r| verified(&r, None, &bundle, trusted_root))
             .map_err(|e| reason_of(&e))
     })();
     match (logged, tlog) {
@@ -507,6 +513,7 @@ fn verify_simple_with_key(
         scheme,
         tlog,
         verifier,
+        trusted_root,
         ..
     } = &signer.kind
     else {
@@ -517,6 +524,7 @@ fn verify_simple_with_key(
             .map(|()| Verified {
                 identity: None,
                 signed_at: None,
+                time_proofs: Vec::new(),
             })
             .map_err(|_| "signature does not verify with this key".to_owned())
     };
@@ -538,7 +546,7 @@ fn verify_simple_with_key(
         let policy = PublicKeyVerificationPolicy::new(key.clone());
         verifier
             .verify(Artifact::from_blob(sig.payload), &bundle, &policy)
-            .map(|r| verified(&r, None))
+            .map(|r| verified(&r, None, &bundle, trusted_root))
             .map_err(|e| reason_of(&e))
     });
     match (logged, tlog) {
@@ -804,7 +812,7 @@ fn verify_bundle(
             let result = verifier
                 .verify(artifact, bundle, &policy)
                 .map_err(|e| rejection_of(&e, bundle, trusted_root))?;
-            Ok(verified(&result, None))
+            Ok(verified(&result, None, bundle, trusted_root))
         }
         SignerKind::Keyless {
             issuer,
@@ -835,13 +843,19 @@ fn verify_bundle(
                 ));
             }
             let identity = result.certificate().map(identity_from);
-            Ok(verified(&result, identity))
+            Ok(verified(&result, identity, bundle, trusted_root))
         }
     }
 }
 
-fn verified(result: &VerificationResult, identity: Option<Identity>) -> Verified {
+fn verified(
+    result: &VerificationResult,
+    identity: Option<Identity>,
+    bundle: &Bundle,
+    root: &TrustedRoot,
+) -> Verified {
     Verified {
+        time_proofs: super::timestamp::time_proofs(bundle, root),
         identity,
         signed_at: result
             .verified_timestamps()
@@ -863,6 +877,9 @@ fn record(fact: &mut SignatureFact, signer: &Signer, verdict: Result<Verified, S
             }
             if fact.identity.is_none() {
                 fact.identity = v.identity;
+            }
+            if fact.time_proofs.is_empty() {
+                fact.time_proofs = v.time_proofs;
             }
         }
         Err(reason) => fact.rejections.push(Rejection {

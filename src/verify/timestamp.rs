@@ -1,5 +1,5 @@
-//! Stage (4), verification: why an RFC 3161 timestamp was not accepted, in words a user can
-//! act on.
+//! Stage (4), verification: what proved a signature's time (which TSA, which log, when),
+//! and why an RFC 3161 timestamp was not accepted, in words a user can act on.
 //!
 //! sigstore-verify (over the patched sigstore-tsa in `patches/`) decides; when it rejects a
 //! timestamp its error names only the last timestamp authority it tried. This module runs
@@ -18,6 +18,52 @@ use sigstore_verify::tsa::{verify_timestamp_for_authority, Error as TsaError, Ts
 use sigstore_verify::types::{Bundle, SignatureBytes, SignatureContent};
 use x509_cert::Certificate;
 
+/// What proved the signing time of a bundle that verified, one line each: every RFC 3161
+/// timestamp (the TSA of the trusted root that accepted it, and its genTime) and every log
+/// entry (the log of the trusted root it is in, its index, and the integrated time when a
+/// SET signs it). Call only after the bundle verified against `root`.
+pub(crate) fn time_proofs(bundle: &Bundle, root: &TrustedRoot) -> Vec<String> {
+    let mut proofs = Vec::new();
+    if let Some(signature) = signature_of(bundle) {
+        let authorities = root.tsa_authorities();
+        for ts in &bundle
+            .verification_material
+            .timestamp_verification_data
+            .rfc3161_timestamps
+        {
+            let accepted = authorities.iter().find_map(|a| {
+                verify_timestamp_for_authority(&ts.signed_timestamp, &signature, a)
+                    .ok()
+                    .map(|time| (authority_name(a), time))
+            });
+            if let Some((name, time)) = accepted {
+                proofs.push(format!("RFC 3161 timestamp by `{name}` at {time}"));
+            }
+        }
+    }
+    for entry in &bundle.verification_material.tlog_entries {
+        let log = root
+            .tlogs
+            .iter()
+            .find(|t| t.log_id.key_id == entry.log_id.key_id)
+            .map_or("an unnamed log", |t| t.base_url.as_str());
+        let time = match (&entry.inclusion_promise, entry.integrated_time) {
+            (Some(_), Some(t)) => format!("integrated at {t} (signed entry timestamp)"),
+            _ => "inclusion proof, no signed time".to_owned(),
+        };
+        proofs.push(format!("log `{log}` entry {}: {time}", entry.log_index));
+    }
+    proofs
+}
+
+fn signature_of(bundle: &Bundle) -> Option<SignatureBytes> {
+    match &bundle.content {
+        SignatureContent::MessageSignature(m) => Some(m.signature.clone()),
+        SignatureContent::DsseEnvelope(e) => Some(e.signature.sig.clone()),
+        _ => None,
+    }
+}
+
 /// What a token says about itself, read without trusting it.
 #[derive(Debug, Default)]
 struct Found {
@@ -32,11 +78,7 @@ struct Found {
 /// Why the bundle's timestamps were not accepted, or `None` when every one is accepted by
 /// some authority (the failure was elsewhere).
 pub(crate) fn explain_rejection(bundle: &Bundle, root: &TrustedRoot) -> Option<String> {
-    let signature = match &bundle.content {
-        SignatureContent::MessageSignature(m) => m.signature.clone(),
-        SignatureContent::DsseEnvelope(e) => e.signature.sig.clone(),
-        _ => return None,
-    };
+    let signature = signature_of(bundle)?;
     let timestamps = &bundle
         .verification_material
         .timestamp_verification_data
