@@ -870,8 +870,7 @@ fn record(fact: &mut SignatureFact, signer: &Signer, verdict: Result<Verified, S
         Ok(v) => {
             fact.verified_by.push(signer.name.clone());
             if let Some(at) = v.signed_at {
-                // RFC 3339 in UTC with `Z`: string order is time order.
-                if fact.signed_at.as_ref().is_none_or(|old| at < *old) {
+                if fact.signed_at.as_ref().is_none_or(|old| earlier(&at, old)) {
                     fact.signed_at = Some(at);
                 }
             }
@@ -886,6 +885,15 @@ fn record(fact: &mut SignatureFact, signer: &Signer, verdict: Result<Verified, S
             signer: signer.name.clone(),
             reason,
         }),
+    }
+}
+
+/// Whether RFC 3339 time `a` is before `b`. Not string order: a fractional second sorts
+/// before the whole one (`…:04.5Z` < `…:04Z` as strings, since `.` < `Z`).
+pub(crate) fn earlier(a: &str, b: &str) -> bool {
+    match (a.parse::<jiff::Timestamp>(), b.parse::<jiff::Timestamp>()) {
+        (Ok(a), Ok(b)) => a < b,
+        _ => a < b,
     }
 }
 
@@ -1082,6 +1090,13 @@ mod tests {
 
     fn digest(s: &str) -> Digest {
         Digest::parse(s).unwrap()
+    }
+
+    #[test]
+    fn earlier_compares_times_not_strings() {
+        assert!(earlier("2026-12-06T03:30:04Z", "2026-12-06T03:30:04.5Z"));
+        assert!(!earlier("2026-12-06T03:30:04.5Z", "2026-12-06T03:30:04Z"));
+        assert!(earlier("2026-12-06T03:30:03.999Z", "2026-12-06T03:30:04Z"));
     }
 
     fn payload(reference: &str, digest: &str, kind: &str) -> Vec<u8> {
