@@ -162,6 +162,37 @@ fn rejects_gen_time_with_a_trailing_zero_fraction() {
     );
 }
 
+/// More than nanoseconds: the extra digits are truncated, the token is valid.
+#[test]
+fn accepts_gen_time_with_ten_fraction_digits() {
+    assert!(gen_time_text("handmade-10-digits").ends_with(".1234567891Z"));
+    accepted("handmade-10-digits");
+}
+
+#[test]
+fn rejects_gen_time_that_is_not_der() {
+    for (name, why) in [
+        (
+            "handmade-empty-fraction",
+            "the fraction after `.` is not digits",
+        ),
+        (
+            "handmade-comma",
+            "does not start with the 14 digits `YYYYMMDDhhmmss`",
+        ),
+        ("handmade-offset", "does not end in `Z` (UTC)"),
+        ("handmade-leap-second", "no such time of day"),
+    ] {
+        let reason = rejected(name);
+        assert!(
+            reason.contains("the token is malformed (genTime `")
+                && reason.contains("is not a DER GeneralizedTime")
+                && reason.contains(why),
+            "{name}: {reason}"
+        );
+    }
+}
+
 #[test]
 fn rejects_timestamp_from_a_tsa_outside_the_trusted_root() {
     let reason = rejected("mock-untrusted-tsa");
