@@ -357,7 +357,7 @@ fn explain_says_why_a_timestamp_was_not_accepted() {
     for part in [
         "the RFC 3161 timestamp was not accepted: the token is malformed",
         "the fraction ends in `0`",
-        "found a token signed by `CN=openssl tsa,O=supplygate fixtures` with genTime `",
+        "found a token naming `CN=openssl tsa,O=supplygate fixtures` as its signer, with genTime `",
         "50Z`",
     ] {
         assert!(line.contains(part), "{part}: {line}");
@@ -395,7 +395,7 @@ fn check_denies_an_image_whose_timestamp_has_a_trailing_zero_and_says_why() {
     assert!(
         reason.contains("the RFC 3161 timestamp was not accepted")
             && reason.contains("the fraction ends in `0`")
-            && reason.contains("signed by `CN=openssl tsa,O=supplygate fixtures`"),
+            && reason.contains("naming `CN=openssl tsa,O=supplygate fixtures` as its signer"),
         "{reason}"
     );
 }

@@ -174,7 +174,8 @@ fn describe(found: &Found) -> String {
         .map_or("no readable genTime".to_owned(), |t| {
             format!("genTime `{t}`")
         });
-    format!("a token signed by {signer} with {time}")
+    // What the token claims: its signer is only known once an authority verifies it.
+    format!("a token naming {signer} as its signer, with {time}")
 }
 
 fn expected(verdicts: &[(String, Result<jiff::Timestamp, TsaError>)]) -> String {
