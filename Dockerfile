@@ -10,6 +10,8 @@ WORKDIR /src
 # Only what the build reads (.dockerignore keeps target/, fixtures/, tests/ out of the context).
 COPY Cargo.toml Cargo.lock README.md build.rs ./
 COPY src ./src
+# The patched sigstore-tsa that Cargo.toml's [patch.crates-io] names (docs/timestamps.md).
+COPY patches ./patches
 COPY policies ./policies
 # Cargo.toml names these bench targets; cargo refuses a manifest whose targets are missing.
 COPY benches ./benches

@@ -212,6 +212,9 @@ fn section(out: &mut String, what: &str, facts: &[SignatureFact]) {
         if let Some(t) = &f.signed_at {
             let _ = writeln!(out, "    signed at         {t}");
         }
+        for p in &f.time_proofs {
+            let _ = writeln!(out, "    time proved by    {p}");
+        }
         verdicts(out, &f.verified_by, &f.rejections);
     }
 }
