@@ -118,6 +118,14 @@ pub fn render(report: &Report, color: Color, verbosity: Verbosity) -> String {
             p.paint(Style::Context, &target),
             p.paint(Style::Allow, &signed_by)
         );
+        if i.resolved_only() {
+            let _ = writeln!(
+                out,
+                "           {} {}",
+                p.paint(Style::Context, "note:"),
+                super::RESOLVED_ONLY
+            );
+        }
         for f in &i.findings {
             let style = match f.severity {
                 Severity::Warn => Style::Warn,
@@ -164,12 +172,12 @@ pub fn render(report: &Report, color: Color, verbosity: Verbosity) -> String {
         if !out.is_empty() {
             out.push('\n');
         }
-        let _ = writeln!(
-            out,
-            "{}: {}",
-            p.paint(Style::Warn, n.code.as_str()),
-            n.message
-        );
+        let style = match n.severity {
+            Severity::Warn => Style::Warn,
+            Severity::Deny => Style::Deny,
+            Severity::Error => Style::Error,
+        };
+        let _ = writeln!(out, "{}: {}", p.paint(style, n.code.as_str()), n.message);
         if let Some(h) = &n.hint {
             let _ = writeln!(out, "  {} {h}", p.paint(Style::Context, "hint:"));
         }
@@ -224,6 +232,9 @@ fn summary(report: &Report, p: &Painter) -> String {
                 if n == 1 { "" } else { "s" }
             ),
         ));
+    }
+    for note in report.notes() {
+        parts.push(p.paint(Style::Context, &note));
     }
     let verdict = match report.decision() {
         Decision::Allow => p.paint(Style::Allow, "allow"),

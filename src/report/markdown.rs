@@ -99,6 +99,9 @@ fn table(out: &mut String, images: &[&ImageReport], root: &SourceRoot) {
             .map(|r| code(&short_digest(&r.digest.to_string())))
             .unwrap_or_default();
         let decision = match i.decision() {
+            Decision::Allow if i.resolved_only() && i.findings.is_empty() => {
+                "allow (resolved only: no signature or provenance requirement applies)"
+            }
             Decision::Allow if i.findings.is_empty() => "allow",
             Decision::Allow => "allow (warnings)",
             Decision::Deny => "**deny**",

@@ -106,7 +106,7 @@ pub fn render(report: &Report, root: &SourceRoot) -> String {
         results.push(result);
     }
 
-    let notifications: Vec<Value> = report
+    let mut notifications: Vec<Value> = report
         .notices
         .iter()
         .map(|n| {
@@ -118,6 +118,23 @@ pub fn render(report: &Report, root: &SourceRoot) -> String {
                 "level": level(n.severity),
                 "message": { "text": text },
                 "descriptor": { "id": n.code.as_str() },
+            })
+        })
+        .collect();
+    notifications.extend(report.notes().into_iter().map(|note| {
+        json!({
+            "level": "note",
+            "message": { "text": note },
+        })
+    }));
+    let resolved_only: Vec<Value> = report
+        .resolved_only()
+        .map(|i| {
+            let file = root.display(&i.site.origin);
+            json!({
+                "location": format!("{file}:{}:{}", i.site.span.line, i.site.span.column),
+                "image": i.site.image,
+                "note": super::RESOLVED_ONLY,
             })
         })
         .collect();
@@ -146,6 +163,9 @@ pub fn render(report: &Report, root: &SourceRoot) -> String {
                 "images": report.images.len(),
                 "skippedDocuments": report.skipped_documents,
                 "unchangedDocuments": report.unchanged_documents,
+                "documents": report.documents,
+                "excludedPaths": report.excluded_paths,
+                "resolvedOnly": resolved_only,
             },
         }],
     });
