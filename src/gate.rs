@@ -297,11 +297,32 @@ pub fn search_manifests(loaded: Vec<Result<Source, ManifestError>>, config: &Con
     out
 }
 
-/// Whether a text that is not valid YAML holds Go template actions (`{{ ... }}`): a Helm chart's
-/// template, to be rendered first. A valid YAML text with `{{` in its strings (an Argo
-/// Workflows parameter) is read as it is.
+/// Whether a text that is not valid YAML holds Go template actions: a Helm chart's template,
+/// to be rendered first. An action is `{{-`, or `{{` followed by a field or variable (`.Values`,
+/// `$x`), a comment or a template keyword or function (`if`, `range`, `include`, ...); Argo
+/// Workflows' `{{inputs.parameters.x}}` and `{{item}}` are not (and a valid YAML text is read
+/// as it is, whatever its strings hold).
 fn is_template(text: &str) -> bool {
-    text.split("{{").skip(1).any(|rest| rest.contains("}}"))
+    const WORDS: [&str; 18] = [
+        "if", "else", "end", "range", "with", "define", "template", "block", "include", "tpl",
+        "toYaml", "required", "default", "printf", "quote", "nindent", "indent", "fail",
+    ];
+    text.split("{{").skip(1).any(|rest| {
+        if rest.starts_with('-') {
+            return true;
+        }
+        let action = rest.trim_start();
+        if action.starts_with(['.', '$']) || action.starts_with("/*") {
+            return true;
+        }
+        let word: String = action
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric())
+            .collect();
+        let after = action.get(word.len()..).unwrap_or_default();
+        WORDS.contains(&word.as_str())
+            && (after.starts_with(char::is_whitespace) || after.starts_with("}}"))
+    })
 }
 
 /// One finding for a whole Helm template, rather than its first YAML error.
@@ -314,9 +335,23 @@ fn helm_template(source: &Source, e: &ManifestError) -> FileError {
         code: Code::HelmTemplate,
         message: format!(
             "a Helm (Go) template, not a manifest: it holds template actions `{{{{ … }}}}` and is \
-             not valid YAML ({e}); hint: render it first (`helm template RELEASE CHART | \
-             supplygate check -`), or skip it with `--exclude` or `paths.exclude`"
+             not valid YAML ({}); hint: render it first (`helm template RELEASE CHART | \
+             supplygate check -`), or skip it with `--exclude` or `paths.exclude`",
+            syntax_message(e)
         ),
+    }
+}
+
+/// A reader error without the file name, which the finding carries already.
+fn syntax_message(e: &ManifestError) -> String {
+    match e {
+        ManifestError::Syntax {
+            line,
+            column,
+            message,
+            ..
+        } => format!("line {line}, column {column}: {message}"),
+        other => other.to_string(),
     }
 }
 

@@ -607,3 +607,25 @@ fn an_image_without_requirements_is_said_to_be_resolved_only() {
     assert_eq!(json["images"][0]["resolved_only"], false);
     assert!(!r.stdout.contains("resolved only"));
 }
+
+#[test]
+fn an_invalid_file_with_argo_parameters_is_not_called_a_helm_template() {
+    let dir = scratch("");
+    // Invalid YAML (a tab where indentation belongs) holding Argo parameters, not Go actions.
+    let argo = "apiVersion: argoproj.io/v1alpha1\nkind: Workflow\nspec:\n\ttemplates: '{{inputs.parameters.x}} {{item}}'\n";
+    let r = run(dir.path(), &["check", "--format", "json", "-"], argo);
+    assert_eq!(r.code, 2, "{}{}", r.stdout, r.stderr);
+    let json: Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(json["errors"][0]["code"], "invalid-manifest");
+    for action in [
+        "{{- if .Values.x }}",
+        "{{ .Values.image }}",
+        "{{ include \"x\" . }}",
+        "{{end}}",
+    ] {
+        let helm = format!("apiVersion: v1\nkind: Pod\nspec:\n\tx: 1\n{action}\n");
+        let r = run(dir.path(), &["check", "--format", "json", "-"], &helm);
+        let json: Value = serde_json::from_str(&r.stdout).unwrap();
+        assert_eq!(json["errors"][0]["code"], "helm-template", "{action}");
+    }
+}
