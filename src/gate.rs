@@ -492,7 +492,7 @@ pub async fn evaluate_manifests(
             let r = ImageRef::parse(&site.image);
             match r {
                 Err(e) if site.extractor == manifest::kinds::GENERIC_IMAGE_KEY => {
-                    unrecognised.extend(unrecognised_field(config, site, &e));
+                    unrecognised.push(unrecognised_field(config, site, &e));
                     None
                 }
                 r => Some((site, r)),
@@ -576,42 +576,43 @@ pub async fn evaluate_manifests(
 }
 
 /// A value under an `image` key, found by the generic pass, that is not an image reference:
-/// whatever reads that field is unknown, so `policy.unknown_image_fields` decides (nothing
-/// under `allow`, a warning or a denial otherwise) instead of an `invalid-reference` denial.
+/// whatever reads that field is unknown, so `policy.unknown_image_fields` decides (allowed
+/// without a finding under `allow`, a warning or a denial otherwise) instead of an
+/// `invalid-reference` denial. The site stays in the report either way (and the webhook,
+/// which evaluates one site at a time, gets an answer for it).
 fn unrecognised_field(
     config: &Config,
     site: ImageSite,
     error: &crate::reference::ReferenceError,
-) -> Option<ImageReport> {
+) -> ImageReport {
     let severity = match config.policy.unknown_image_fields {
-        Unmatched::Allow => {
-            tracing::debug!(path = %site.path, "not an image reference; ignored: {error}");
-            return None;
-        }
-        Unmatched::Warn => Severity::Warn,
-        Unmatched::Deny => Severity::Deny,
+        Unmatched::Allow => None,
+        Unmatched::Warn => Some(Severity::Warn),
+        Unmatched::Deny => Some(Severity::Deny),
     };
-    let finding = Finding::new(
-        Code::UnrecognisedImageField,
-        severity,
-        format!(
-            "`{}` of {} `{}` is not an image reference ({error}); the generic pass found it \
+    let findings = severity.map(|severity| {
+        Finding::new(
+            Code::UnrecognisedImageField,
+            severity,
+            format!(
+                "`{}` of {} `{}` is not an image reference ({error}); the generic pass found it \
              and no extractor knows what reads this field: it was not checked",
-            site.path, site.resource.kind, site.image
-        ),
-    )
-    .hint(
-        "if this field names an image, write a reference; if the kind runs images, add an \
+                site.path, site.resource.kind, site.image
+            ),
+        )
+        .hint(
+            "if this field names an image, write a reference; if the kind runs images, add an \
          `images.extra` rule for it; `policy.unknown_image_fields` sets how this is decided",
-    );
-    Some(ImageReport {
+        )
+    });
+    ImageReport {
         site,
         reference: None,
         resolved: None,
-        findings: vec![finding],
+        findings: findings.into_iter().collect(),
         signatures: None,
         attestations: None,
-    })
+    }
 }
 
 /// Turns the policy's deny/warn entries into findings. A denial with a code the gate already

@@ -406,7 +406,9 @@ fn an_unrecognised_image_field_warns_by_default_and_denies_when_configured() {
     let r = run(allow.path(), &["check", "--format", "json", "-"], text);
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
     let json: Value = serde_json::from_str(&r.stdout).unwrap();
-    assert_eq!(json["images"].as_array().unwrap().len(), 0);
+    assert_eq!(json["images"][0]["path"], "spec.image");
+    assert_eq!(json["images"][0]["decision"], "allow");
+    assert_eq!(json["images"][0]["findings"].as_array().unwrap().len(), 0);
 
     // A value of a known container field that is not a reference stays a denial.
     let pod =
