@@ -233,17 +233,20 @@ fn summary(report: &Report, p: &Painter) -> String {
             ),
         ));
     }
-    for note in report.notes() {
-        parts.push(p.paint(Style::Context, &note));
-    }
     let verdict = match report.decision() {
         Decision::Allow => p.paint(Style::Allow, "allow"),
         Decision::Deny => p.paint(Style::Deny, "deny"),
         Decision::Error => p.paint(Style::Error, "error (could not decide: fail closed)"),
     };
     let s = report.stats;
+    // What was not checked comes last, after the counters.
+    let notes: String = report
+        .notes()
+        .iter()
+        .map(|n| format!("; {}", p.paint(Style::Context, n)))
+        .collect();
     format!(
-        "{verdict}: {}; {} distinct reference{}, {} registry request{}, {:.1}s",
+        "{verdict}: {}; {} distinct reference{}, {} registry request{}, {:.1}s{notes}",
         parts.join(", "),
         s.distinct_images,
         if s.distinct_images == 1 { "" } else { "s" },

@@ -99,9 +99,6 @@ fn table(out: &mut String, images: &[&ImageReport], root: &SourceRoot) {
             .map(|r| code(&short_digest(&r.digest.to_string())))
             .unwrap_or_default();
         let decision = match i.decision() {
-            Decision::Allow if i.resolved_only() && i.findings.is_empty() => {
-                "allow (resolved only: no signature or provenance requirement applies)"
-            }
             Decision::Allow if i.findings.is_empty() => "allow",
             Decision::Allow => "allow (warnings)",
             Decision::Deny => "**deny**",
@@ -152,6 +149,9 @@ fn more(out: &mut String, total: usize) {
 }
 
 fn signature_cell(i: &ImageReport) -> String {
+    if i.resolved_only() {
+        return text(super::RESOLVED_ONLY);
+    }
     let Some(s) = &i.signatures else {
         return "–".to_owned();
     };

@@ -106,7 +106,7 @@ pub fn render(report: &Report, root: &SourceRoot) -> String {
         results.push(result);
     }
 
-    let mut notifications: Vec<Value> = report
+    let notifications: Vec<Value> = report
         .notices
         .iter()
         .map(|n| {
@@ -121,12 +121,6 @@ pub fn render(report: &Report, root: &SourceRoot) -> String {
             })
         })
         .collect();
-    notifications.extend(report.notes().into_iter().map(|note| {
-        json!({
-            "level": "note",
-            "message": { "text": note },
-        })
-    }));
     let resolved_only: Vec<Value> = report
         .resolved_only()
         .map(|i| {
@@ -166,6 +160,7 @@ pub fn render(report: &Report, root: &SourceRoot) -> String {
                 "documents": report.documents,
                 "excludedPaths": report.excluded_paths,
                 "resolvedOnly": resolved_only,
+                "notes": report.notes(),
             },
         }],
     });
