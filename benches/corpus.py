@@ -192,13 +192,13 @@ def main():
                                 mislocated_examples.append(f"{path} {p}: PyYAML {line}:{col}, supplygate {at}")
     sg_sites = len(report["images"])
     extra = [
-        f"{os.path.normpath(i['file'])}:{i['line']}:{i['column']} {i['path']} ({i['extractor']})"
+        f"{os.path.normpath(i['file'])}:{i['line']}:{i['column']} {i['path']} ({i.get('extractor', '?')})"
         for i in report["images"]
         if (os.path.normpath(i["file"]), i["path"], i["line"], i["column"]) not in matched
     ]
     print(f"files                          {files}")
     print(f"documents (PyYAML)             {documents}")
-    print(f"documents (supplygate)         {report['summary']['documents']}")
+    print(f"documents (supplygate)         {report['summary'].get('documents', '?')}")
     print(f"files refused by supplygate    {len(refused)}  {refused_codes}")
     print(f"  of which PyYAML accepts      {pyyaml_accepts_refused}")
     print(f"image sites (independent)      {found}")
