@@ -74,6 +74,9 @@ fn every_image_of_the_upstream_examples_is_found_by_its_extractor() {
         ("prometheus-operator/kube-prometheus/manifests/alertmanager-alertmanager.yaml", "prometheus-operator", 1),
         ("prometheus-operator/prometheus-operator/example/thanos/thanos-ruler.yaml", "prometheus-operator", 1),
         ("prometheus-operator/prometheus-operator/example/rbac/prometheus-agent/prometheus.yaml", "prometheus-operator", 0),
+        // Upstream examples without an image (the operator's default): no site is invented.
+        ("prometheus-operator/prometheus-operator/example/user-guides/getting-started/prometheus.yaml", "prometheus-operator", 0),
+        ("prometheus-operator/prometheus-operator/example/user-guides/alerting/alertmanager-example.yaml", "prometheus-operator", 0),
         ("open-telemetry/opentelemetry-operator/tests/e2e/extension/00-install-jaeger-extension.yaml", "opentelemetry-operator", 1),
         ("open-telemetry/opentelemetry-operator/tests/e2e-upgrade/instrumentation-blocked-upgrade/00-install-instrumentation-blocked.yaml", "opentelemetry-operator", 2),
         ("kedacore/keda/config/samples/keda_v1alpha1_scaledjob.yaml", "keda", 0),
