@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::glob::ImageGlob;
+use crate::manifest::exclude::PathGlob;
 use crate::manifest::yaml::{self, Node};
 use crate::manifest::{ExtraImagePaths, ExtraRule, FieldPath, Limits, Origin};
 use crate::provenance::{normalise_repository, BuilderRule, RefPattern};
@@ -36,6 +37,7 @@ const KEYS_TOP: &[&str] = &[
     "policy",
     "exemptions",
     "break_glass",
+    "paths",
 ];
 const KEYS_POLICY: &[&str] = &[
     "builtin",
@@ -44,6 +46,7 @@ const KEYS_POLICY: &[&str] = &[
     "allowed_registries",
     "allow_latest",
     "unmatched_images",
+    "unknown_image_fields",
     "timeout",
 ];
 const KEYS_EXEMPTION: &[&str] = &["images", "namespaces", "reason", "expires"];
@@ -78,6 +81,7 @@ const KEYS_NETWORK: &[&str] = &[
 ];
 const KEYS_IMAGES: &[&str] = &["extra"];
 const KEYS_EXTRA: &[&str] = &["kind", "api_version", "pod_specs", "images"];
+const KEYS_PATHS: &[&str] = &["exclude"];
 const KEYS_LIMITS: &[&str] = &["max_file_bytes", "max_depth", "max_nodes"];
 
 /// The validated configuration.
@@ -107,6 +111,15 @@ pub struct Config {
     pub exemptions: Vec<Exemption>,
     /// The emergency override.
     pub break_glass: BreakGlass,
+    /// Which manifest paths `check` skips.
+    pub paths: PathSettings,
+}
+
+/// `paths:`: which manifest files `check` reads.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PathSettings {
+    /// Globs (`*`, `**`, `?`) over paths as walked; a match is skipped and counted.
+    pub exclude: Vec<PathGlob>,
 }
 
 /// Policy settings.
@@ -124,6 +137,9 @@ pub struct PolicySettings {
     pub allow_latest: bool,
     /// What happens to an image that no `require:` or `provenance:` rule names.
     pub unmatched_images: Unmatched,
+    /// What happens to a value under an `image` key, found by the generic pass, that is not an
+    /// image reference (`unrecognised-image-field`).
+    pub unknown_image_fields: Unmatched,
     /// Longest evaluation of one image's input.
     pub timeout: Duration,
 }
@@ -137,6 +153,7 @@ impl Default for PolicySettings {
             allowed_registries: Vec::new(),
             allow_latest: false,
             unmatched_images: Unmatched::Allow,
+            unknown_image_fields: Unmatched::Warn,
             timeout: Duration::from_secs(5),
         }
     }
@@ -522,6 +539,7 @@ impl Validator {
                 "provenance" => self.provenance(value, &config.signers, &mut config.provenance),
                 "source" => self.source(value, &mut config.source),
                 "policy" => self.policy(value, &mut config.policy),
+                "paths" => self.paths(value, &mut config.paths),
                 // `policies: [dir, …]` is shorthand for `policy.paths`.
                 "policies" => {
                     for (_, p) in self.string_items(value, "policies") {
@@ -911,25 +929,13 @@ impl Validator {
                     }
                 }
                 "unmatched_images" => {
-                    let Some(text) = self.string(v, "policy.unmatched_images") else {
-                        continue;
-                    };
-                    match text.as_str() {
-                        "allow" => out.unmatched_images = Unmatched::Allow,
-                        "warn" => out.unmatched_images = Unmatched::Warn,
-                        "deny" => out.unmatched_images = Unmatched::Deny,
-                        _ => {
-                            let hint = did_you_mean(&text, &Unmatched::NAMES)
-                                .map(|s| format!("did you mean `{s}`?"));
-                            self.problem(
-                                v,
-                                format!(
-                                    "`policy.unmatched_images` must be `allow`, `warn` or `deny`, \
-                                     found `{text}`"
-                                ),
-                                hint,
-                            );
-                        }
+                    if let Some(u) = self.unmatched(v, "policy.unmatched_images") {
+                        out.unmatched_images = u;
+                    }
+                }
+                "unknown_image_fields" => {
+                    if let Some(u) = self.unmatched(v, "policy.unknown_image_fields") {
+                        out.unknown_image_fields = u;
                     }
                 }
                 "timeout" => {
@@ -938,6 +944,39 @@ impl Validator {
                     }
                 }
                 _ => {}
+            }
+        }
+    }
+
+    /// `allow`, `warn` or `deny`, with a did-you-mean hint.
+    fn unmatched(&mut self, v: &Node, key: &str) -> Option<Unmatched> {
+        let text = self.string(v, key)?;
+        match text.as_str() {
+            "allow" => Some(Unmatched::Allow),
+            "warn" => Some(Unmatched::Warn),
+            "deny" => Some(Unmatched::Deny),
+            _ => {
+                let hint =
+                    did_you_mean(&text, &Unmatched::NAMES).map(|s| format!("did you mean `{s}`?"));
+                self.problem(
+                    v,
+                    format!("`{key}` must be `allow`, `warn` or `deny`, found `{text}`"),
+                    hint,
+                );
+                None
+            }
+        }
+    }
+
+    fn paths(&mut self, node: &Node, out: &mut PathSettings) {
+        for (key, v) in self.fields(node, KEYS_PATHS, "paths") {
+            if key == "exclude" {
+                for (item, glob) in self.string_items(v, "paths.exclude") {
+                    match PathGlob::parse(&glob) {
+                        Ok(g) => out.exclude.push(g),
+                        Err(e) => self.problem(item, format!("`paths.exclude`: {e}"), None),
+                    }
+                }
             }
         }
     }
@@ -1472,6 +1511,7 @@ pub fn known_keys() -> BTreeMap<&'static str, &'static [&'static str]> {
         ("policy", KEYS_POLICY),
         ("exemptions[]", KEYS_EXEMPTION),
         ("break_glass", KEYS_BREAK_GLASS),
+        ("paths", KEYS_PATHS),
     ])
 }
 
@@ -1778,6 +1818,7 @@ limits:
             ("policy", &defs["policy"]),
             ("exemptions[]", &defs["exemption"]),
             ("break_glass", &defs["breakGlass"]),
+            ("paths", &defs["paths"]),
         ];
         let known = known_keys();
         for (name, node) in sections {

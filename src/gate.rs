@@ -8,7 +8,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
-use crate::config::Config;
+use crate::config::{Config, Unmatched};
+use crate::manifest::exclude::PathGlob;
 use crate::manifest::{self, ImageSite, ManifestError, Source};
 use crate::policy::{self, input::Mode, input::ReachabilityFact};
 use crate::provenance::{
@@ -175,6 +176,50 @@ pub struct Manifests {
     pub skipped: usize,
     /// Documents set aside as unchanged (`check --changed-since`): read, not evaluated.
     pub unchanged: usize,
+    /// Documents read that are not empty.
+    pub documents: usize,
+    /// Paths skipped by `--exclude` or `paths.exclude`.
+    pub excluded: usize,
+}
+
+/// What a run that read no document decides.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EmptyInput {
+    /// Could not decide (`no-manifests`, exit 2): a render step that printed nothing must not
+    /// pass for an empty deployment.
+    Refuse,
+    /// Allowed, with a `no-manifests` warning (`--allow-empty`).
+    Allow,
+}
+
+/// Adds the `no-manifests` notice to a report whose run read no document at all and had no
+/// unreadable file (which already fails the run): an error under [`EmptyInput::Refuse`], a
+/// warning under [`EmptyInput::Allow`].
+pub fn refuse_empty(report: &mut Report, empty: EmptyInput) {
+    if report.documents > 0 || !report.file_errors.is_empty() {
+        return;
+    }
+    let excluded = match report.excluded_paths {
+        0 => String::new(),
+        n => format!(" ({n} path{} excluded)", if n == 1 { "" } else { "s" }),
+    };
+    let finding = match empty {
+        EmptyInput::Refuse => Finding::new(
+            Code::NoManifests,
+            Severity::Error,
+            format!("no manifest was read: the input holds no YAML or JSON document{excluded}"),
+        )
+        .hint(
+            "check the render step that feeds supplygate (kustomize, helm) and the paths given; \
+             `--allow-empty` accepts an empty input on purpose",
+        ),
+        EmptyInput::Allow => Finding::new(
+            Code::NoManifests,
+            Severity::Warn,
+            format!("no manifest was read{excluded}; allowed by `--allow-empty`"),
+        ),
+    };
+    report.notices.push(finding);
 }
 
 /// Why a run could not start.
@@ -188,8 +233,28 @@ pub enum GateError {
 /// Reads and searches every path. A file that is not valid YAML becomes a [`FileError`]; a path
 /// that cannot be opened is an error for the whole run.
 pub fn read_manifests(paths: &[PathBuf], config: &Config) -> Result<Manifests, GateError> {
+    read_manifests_excluding(paths, config, &[])
+}
+
+/// [`read_manifests`], skipping the paths `exclude` (`--exclude`) or `paths.exclude` match.
+pub fn read_manifests_excluding(
+    paths: &[PathBuf],
+    config: &Config,
+    exclude: &[PathGlob],
+) -> Result<Manifests, GateError> {
+    let globs: Vec<PathGlob> = config
+        .paths
+        .exclude
+        .iter()
+        .chain(exclude)
+        .cloned()
+        .collect();
+    let read = manifest::load_excluding(paths, &config.limits, &globs);
+    for path in &read.excluded {
+        tracing::info!(path = %path.display(), "excluded");
+    }
     let mut loaded = Vec::new();
-    for source in manifest::load_each(paths, &config.limits) {
+    for source in read.sources {
         match source {
             // A path the user named that cannot be opened is a usage error, not a finding.
             Err(ManifestError::Io { path, source }) if paths.contains(&path) => {
@@ -198,7 +263,9 @@ pub fn read_manifests(paths: &[PathBuf], config: &Config) -> Result<Manifests, G
             other => loaded.push(other),
         }
     }
-    Ok(search_manifests(loaded, config))
+    let mut manifests = search_manifests(loaded, config);
+    manifests.excluded = read.excluded.len();
+    Ok(manifests)
 }
 
 /// Searches texts already in memory (or read by [`read_manifests`]) for images; a text that is
@@ -216,8 +283,10 @@ pub fn search_manifests(loaded: Vec<Result<Source, ManifestError>>, config: &Con
         match manifest::extract(&source, &config.extra_images, &config.limits) {
             Ok(found) => {
                 out.skipped += found.skipped.len();
+                out.documents += found.documents;
                 out.sites.extend(found.sites);
             }
+            Err(e) if is_template(&source.text) => out.file_errors.push(helm_template(&source, &e)),
             Err(e) => out.file_errors.push(file_error(&e)),
         }
         out.sources.push(source);
@@ -226,6 +295,70 @@ pub fn search_manifests(loaded: Vec<Result<Source, ManifestError>>, config: &Con
     out.sites
         .sort_by(|a, b| (&a.origin, a.span.start).cmp(&(&b.origin, b.span.start)));
     out
+}
+
+/// Whether a text that is not valid YAML holds Go template actions: a Helm chart's template,
+/// to be rendered first. An action is `{{-`, or `{{` followed by a field or variable (`.Values`,
+/// `$x`), a comment or a template keyword or function (`if`, `range`, `include`, ...); Argo
+/// Workflows' `{{inputs.parameters.x}}` and `{{item}}` are not (and a valid YAML text is read
+/// as it is, whatever its strings hold).
+fn is_template(text: &str) -> bool {
+    const WORDS: [&str; 18] = [
+        "if", "else", "end", "range", "with", "define", "template", "block", "include", "tpl",
+        "toYaml", "required", "default", "printf", "quote", "nindent", "indent", "fail",
+    ];
+    text.split("{{").skip(1).any(|rest| {
+        if rest.starts_with('-') {
+            return true;
+        }
+        let action = rest.trim_start();
+        if action.starts_with(['.', '$']) || action.starts_with("/*") {
+            return true;
+        }
+        let word: String = action
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric())
+            .collect();
+        let after = action.get(word.len()..).unwrap_or_default();
+        WORDS.contains(&word.as_str())
+            && (after.starts_with(char::is_whitespace) || after.starts_with("}}"))
+    })
+}
+
+/// One finding for a whole Helm template, rather than its first YAML error.
+fn helm_template(source: &Source, e: &ManifestError) -> FileError {
+    let line = text_line_of_template(&source.text);
+    FileError {
+        file: source.origin.to_string(),
+        line,
+        column: None,
+        code: Code::HelmTemplate,
+        message: format!(
+            "a Helm (Go) template, not a manifest: it holds template actions `{{{{ … }}}}` and is \
+             not valid YAML ({}); hint: render it first (`helm template RELEASE CHART | \
+             supplygate check -`), or skip it with `--exclude` or `paths.exclude`",
+            syntax_message(e)
+        ),
+    }
+}
+
+/// A reader error without the file name, which the finding carries already.
+fn syntax_message(e: &ManifestError) -> String {
+    match e {
+        ManifestError::Syntax {
+            line,
+            column,
+            message,
+            ..
+        } => format!("line {line}, column {column}: {message}"),
+        other => other.to_string(),
+    }
+}
+
+/// The 1-based line of the first template action.
+fn text_line_of_template(text: &str) -> Option<usize> {
+    let at = text.find("{{")?;
+    Some(text.get(..at)?.matches('\n').count() + 1)
 }
 
 fn file_error(e: &ManifestError) -> FileError {
@@ -351,12 +484,19 @@ pub async fn evaluate_manifests(
     progress: Progress<'_>,
 ) -> Report {
     let started = Instant::now();
+    let mut unrecognised = Vec::new();
     let parsed: Vec<(ImageSite, Result<ImageRef, _>)> = manifests
         .sites
         .into_iter()
-        .map(|site| {
+        .filter_map(|site| {
             let r = ImageRef::parse(&site.image);
-            (site, r)
+            match r {
+                Err(e) if site.extractor == manifest::kinds::GENERIC_IMAGE_KEY => {
+                    unrecognised.push(unrecognised_field(config, site, &e));
+                    None
+                }
+                r => Some((site, r)),
+            }
         })
         .collect();
     let distinct: BTreeSet<ImageRef> = parsed
@@ -372,7 +512,7 @@ pub async fn evaluate_manifests(
     let mut linkage = Linkage::default();
     let mut exemptions_used = vec![false; config.exemptions.len()];
     let now = policy.now.to_string();
-    let images = parsed
+    let mut images: Vec<ImageReport> = parsed
         .into_iter()
         .map(|(site, r)| {
             let mut report = image_report(site, r, &resolutions);
@@ -392,6 +532,12 @@ pub async fn evaluate_manifests(
             report
         })
         .collect();
+    if !unrecognised.is_empty() {
+        images.extend(unrecognised);
+        images.sort_by(|a, b| {
+            (&a.site.origin, a.site.span.start).cmp(&(&b.site.origin, b.site.span.start))
+        });
+    }
     // An exemption may serve an image in a document that `--changed-since` set aside: only a
     // whole run can say an exemption is unused.
     let whole_run = manifests.unchanged == 0;
@@ -417,6 +563,8 @@ pub async fn evaluate_manifests(
         file_errors: manifests.file_errors,
         skipped_documents: manifests.skipped,
         unchanged_documents: manifests.unchanged,
+        documents: manifests.documents,
+        excluded_paths: manifests.excluded,
         notices,
         stats: RunStats {
             distinct_images,
@@ -424,6 +572,46 @@ pub async fn evaluate_manifests(
             cache_hits: after.cache_hits.saturating_sub(before.cache_hits),
             elapsed_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
         },
+    }
+}
+
+/// A value under an `image` key, found by the generic pass, that is not an image reference:
+/// whatever reads that field is unknown, so `policy.unknown_image_fields` decides (allowed
+/// without a finding under `allow`, a warning or a denial otherwise) instead of an
+/// `invalid-reference` denial. The site stays in the report either way (and the webhook,
+/// which evaluates one site at a time, gets an answer for it).
+fn unrecognised_field(
+    config: &Config,
+    site: ImageSite,
+    error: &crate::reference::ReferenceError,
+) -> ImageReport {
+    let severity = match config.policy.unknown_image_fields {
+        Unmatched::Allow => None,
+        Unmatched::Warn => Some(Severity::Warn),
+        Unmatched::Deny => Some(Severity::Deny),
+    };
+    let findings = severity.map(|severity| {
+        Finding::new(
+            Code::UnrecognisedImageField,
+            severity,
+            format!(
+                "`{}` of {} `{}` is not an image reference ({error}); the generic pass found it \
+             and no extractor knows what reads this field: it was not checked",
+                site.path, site.resource.kind, site.image
+            ),
+        )
+        .hint(
+            "if this field names an image, write a reference; if the kind runs images, add an \
+         `images.extra` rule for it; `policy.unknown_image_fields` sets how this is decided",
+        )
+    });
+    ImageReport {
+        site,
+        reference: None,
+        resolved: None,
+        findings: findings.into_iter().collect(),
+        signatures: None,
+        attestations: None,
     }
 }
 

@@ -58,6 +58,11 @@ pub(crate) struct CheckArgs {
     /// then pulls whatever the tag names, which the lock never verified
     #[arg(long, env = "SUPPLYGATE_INSECURE_ALLOW_UNPINNED_WITH_LOCK")]
     insecure_allow_unpinned_with_lock: bool,
+    /// Allow a run that read no document at all (with a `no-manifests` warning) instead of
+    /// failing it with exit 2: an empty render is then indistinguishable from an empty
+    /// deployment
+    #[arg(long, env = "SUPPLYGATE_ALLOW_EMPTY")]
+    allow_empty: bool,
 }
 
 /// `input.mode` for `check`.
@@ -75,7 +80,8 @@ pub(crate) fn run(ctx: &Context, args: CheckArgs) -> anyhow::Result<u8> {
         RunMode::Presync => Mode::Presync,
     };
     let policy = ctx.policy(mode)?;
-    let mut manifests = gate::read_manifests(&args.paths, &ctx.config)?;
+    let exclude = args.select.exclude()?;
+    let mut manifests = gate::read_manifests_excluding(&args.paths, &ctx.config, &exclude)?;
     args.select.apply(&args.paths, &mut manifests)?;
     // Refused by clap already (`conflicts_with`); kept so that no selection can ever make a
     // hook skip documents, which it would then admit unchecked.
@@ -94,14 +100,21 @@ pub(crate) fn run(ctx: &Context, args: CheckArgs) -> anyhow::Result<u8> {
         );
     }
     let progress = progress_printer();
+    let empty = if args.allow_empty {
+        gate::EmptyInput::Allow
+    } else {
+        gate::EmptyInput::Refuse
+    };
     let evaluate = |manifests, registry: &Arc<Registry>| {
-        ctx.runtime.block_on(gate::evaluate_manifests(
+        let mut report = ctx.runtime.block_on(gate::evaluate_manifests(
             manifests,
             &ctx.config,
             registry,
             &policy,
             &progress,
-        ))
+        ));
+        gate::refuse_empty(&mut report, empty);
+        report
     };
     let report = if let Some(path) = &args.locked {
         let lock = Arc::new(Lock::read(path)?);

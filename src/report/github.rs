@@ -35,6 +35,19 @@ pub fn render(report: &Report, root: &SourceRoot) -> String {
             );
         }
     }
+    for i in report.resolved_only() {
+        command(
+            &mut out,
+            "notice",
+            &[
+                ("file", &root.display(&i.site.origin)),
+                ("line", &i.site.span.line.to_string()),
+                ("col", &i.site.span.column.to_string()),
+                ("title", "supplygate resolved only"),
+            ],
+            &format!("`{}`: {}", i.site.image, super::RESOLVED_ONLY),
+        );
+    }
     for e in &report.file_errors {
         let file = root
             .relative_file(&e.file)
@@ -61,6 +74,9 @@ pub fn render(report: &Report, root: &SourceRoot) -> String {
             &[("title", &format!("supplygate {}", n.code))],
             &message,
         );
+    }
+    for note in report.notes() {
+        command(&mut out, "notice", &[("title", "supplygate")], &note);
     }
     let _ = writeln!(out, "supplygate {}", human::summary_line(report));
     out

@@ -118,6 +118,14 @@ pub fn render(report: &Report, color: Color, verbosity: Verbosity) -> String {
             p.paint(Style::Context, &target),
             p.paint(Style::Allow, &signed_by)
         );
+        if i.resolved_only() {
+            let _ = writeln!(
+                out,
+                "           {} {}",
+                p.paint(Style::Context, "note:"),
+                super::RESOLVED_ONLY
+            );
+        }
         for f in &i.findings {
             let style = match f.severity {
                 Severity::Warn => Style::Warn,
@@ -164,12 +172,12 @@ pub fn render(report: &Report, color: Color, verbosity: Verbosity) -> String {
         if !out.is_empty() {
             out.push('\n');
         }
-        let _ = writeln!(
-            out,
-            "{}: {}",
-            p.paint(Style::Warn, n.code.as_str()),
-            n.message
-        );
+        let style = match n.severity {
+            Severity::Warn => Style::Warn,
+            Severity::Deny => Style::Deny,
+            Severity::Error => Style::Error,
+        };
+        let _ = writeln!(out, "{}: {}", p.paint(style, n.code.as_str()), n.message);
         if let Some(h) = &n.hint {
             let _ = writeln!(out, "  {} {h}", p.paint(Style::Context, "hint:"));
         }
@@ -231,8 +239,14 @@ fn summary(report: &Report, p: &Painter) -> String {
         Decision::Error => p.paint(Style::Error, "error (could not decide: fail closed)"),
     };
     let s = report.stats;
+    // What was not checked comes last, after the counters.
+    let notes: String = report
+        .notes()
+        .iter()
+        .map(|n| format!("; {}", p.paint(Style::Context, n)))
+        .collect();
     format!(
-        "{verdict}: {}; {} distinct reference{}, {} registry request{}, {:.1}s",
+        "{verdict}: {}; {} distinct reference{}, {} registry request{}, {:.1}s{notes}",
         parts.join(", "),
         s.distinct_images,
         if s.distinct_images == 1 { "" } else { "s" },

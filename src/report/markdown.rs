@@ -149,6 +149,9 @@ fn more(out: &mut String, total: usize) {
 }
 
 fn signature_cell(i: &ImageReport) -> String {
+    if i.resolved_only() {
+        return text(super::RESOLVED_ONLY);
+    }
     let Some(s) = &i.signatures else {
         return "–".to_owned();
     };

@@ -83,6 +83,12 @@ pub enum Code {
     LockMismatch,
     /// `check --locked`: a tag in the lock now points elsewhere in the registry.
     TagMovedSinceLock,
+    /// The run read no document at all (empty input, an empty directory, only empty files).
+    NoManifests,
+    /// A file is a Helm (Go) template, not a manifest: render it first.
+    HelmTemplate,
+    /// A value under an `image` key, found by the generic pass, is not an image reference.
+    UnrecognisedImageField,
     /// A code from a policy rule (the shipped library's are documented; user rules choose
     /// their own). `policy` when a rule gave none.
     Rule(std::sync::Arc<str>),
@@ -122,6 +128,9 @@ impl Code {
         Code::LockStale,
         Code::LockMismatch,
         Code::TagMovedSinceLock,
+        Code::NoManifests,
+        Code::HelmTemplate,
+        Code::UnrecognisedImageField,
     ];
 
     /// The documented code named `code`, or a policy rule's own code.
@@ -167,6 +176,9 @@ impl Code {
             Code::LockStale => "lock-stale",
             Code::LockMismatch => "lock-mismatch",
             Code::TagMovedSinceLock => "tag-moved-since-lock",
+            Code::NoManifests => "no-manifests",
+            Code::HelmTemplate => "helm-template",
+            Code::UnrecognisedImageField => "unrecognised-image-field",
             Code::Rule(code) => code,
         }
     }
@@ -222,6 +234,11 @@ impl Code {
             Code::LockMismatch => "`--locked`: another digest or decision than the lock records",
             Code::TagMovedSinceLock => {
                 "`--locked`: a locked tag now points to another digest in the registry"
+            }
+            Code::NoManifests => "the run read no document: nothing was checked",
+            Code::HelmTemplate => "a file is a Helm template, not a manifest: render it first",
+            Code::UnrecognisedImageField => {
+                "a value under an `image` key of an unknown field is not an image reference"
             }
             Code::Rule(_) => "a denial or warning from a policy rule",
         }
@@ -341,10 +358,22 @@ pub struct ImageReport {
     pub attestations: Option<std::sync::Arc<crate::gate::AttestationReport>>,
 }
 
+/// What is said of an image allowed without any signature or provenance requirement.
+pub const RESOLVED_ONLY: &str = "resolved only: no signature or provenance requirement applies";
+
 impl ImageReport {
     /// Allow when nothing blocks, else the most severe finding's weight.
     pub fn decision(&self) -> Decision {
         decision_of(self.findings.iter().map(|f| f.severity))
+    }
+
+    /// Allowed, resolved, and neither signatures nor attestations were looked for (no
+    /// `require:` or `provenance:` rule names it): only its existence was checked.
+    pub fn resolved_only(&self) -> bool {
+        self.decision() == Decision::Allow
+            && self.resolved.is_some()
+            && self.signatures.is_none()
+            && self.attestations.is_none()
     }
 }
 
@@ -389,6 +418,10 @@ pub struct Report {
     pub skipped_documents: usize,
     /// Documents unchanged since `--changed-since`: read for context, not evaluated.
     pub unchanged_documents: usize,
+    /// Documents read that are not empty.
+    pub documents: usize,
+    /// Paths skipped by `--exclude` or `paths.exclude`.
+    pub excluded_paths: usize,
     /// Warnings about the run rather than one image (an exemption that matched nothing).
     pub notices: Vec<Finding>,
     /// Counters.
@@ -397,13 +430,53 @@ pub struct Report {
 
 impl Report {
     /// Error when anything could not be decided, else deny when anything is denied, else allow.
+    /// Run-level notices weigh too (`no-manifests` is an error).
     pub fn decision(&self) -> Decision {
         let files = self.file_errors.iter().map(|_| Severity::Error);
         let images = self
             .images
             .iter()
             .flat_map(|i| i.findings.iter().map(|f| f.severity));
-        decision_of(files.chain(images))
+        let notices = self.notices.iter().map(|n| n.severity);
+        decision_of(files.chain(images).chain(notices))
+    }
+
+    /// The images allowed on their resolution alone: no `require:` or `provenance:` rule named
+    /// them, so no signature or provenance was asked for.
+    pub fn resolved_only(&self) -> impl Iterator<Item = &ImageReport> {
+        self.images.iter().filter(|i| i.resolved_only())
+    }
+
+    /// Sentences about what the run did not check, for every format: an input with documents
+    /// but no image, images allowed without any signature or provenance requirement, paths
+    /// excluded.
+    pub fn notes(&self) -> Vec<String> {
+        let mut notes = Vec::new();
+        if self.documents == 0 && self.images.is_empty() {
+            notes.push("no document read".to_owned());
+        }
+        if self.images.is_empty() && self.documents > 0 {
+            let n = self.documents;
+            notes.push(format!(
+                "no image found in {n} document{}",
+                if n == 1 { "" } else { "s" }
+            ));
+        }
+        let resolved_only = self.resolved_only().count();
+        if resolved_only > 0 {
+            notes.push(format!(
+                "{resolved_only} image{} {RESOLVED_ONLY}",
+                if resolved_only == 1 { "" } else { "s" }
+            ));
+        }
+        if self.excluded_paths > 0 {
+            let n = self.excluded_paths;
+            notes.push(format!(
+                "{n} path{} excluded (`--exclude`, `paths.exclude`)",
+                if n == 1 { "" } else { "s" }
+            ));
+        }
+        notes
     }
 
     /// How many images have each decision: (allowed, denied, errors).

@@ -121,6 +121,17 @@ pub fn render(report: &Report, root: &SourceRoot) -> String {
             })
         })
         .collect();
+    let resolved_only: Vec<Value> = report
+        .resolved_only()
+        .map(|i| {
+            let file = root.display(&i.site.origin);
+            json!({
+                "location": format!("{file}:{}:{}", i.site.span.line, i.site.span.column),
+                "image": i.site.image,
+                "note": super::RESOLVED_ONLY,
+            })
+        })
+        .collect();
     let decision = report.decision();
     let log = json!({
         "$schema": SARIF_SCHEMA,
@@ -146,6 +157,10 @@ pub fn render(report: &Report, root: &SourceRoot) -> String {
                 "images": report.images.len(),
                 "skippedDocuments": report.skipped_documents,
                 "unchangedDocuments": report.unchanged_documents,
+                "documents": report.documents,
+                "excludedPaths": report.excluded_paths,
+                "resolvedOnly": resolved_only,
+                "notes": report.notes(),
             },
         }],
     });
