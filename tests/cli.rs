@@ -1094,3 +1094,66 @@ fn policy_test_runs_the_shipped_library_tests() {
     assert_eq!(out.code, 1, "{out:?}");
     assert!(out.stdout.contains("FAIL"), "{out:?}");
 }
+
+// ---------------------------------------------------------------- messages a newcomer trips over
+// (issue 11, item 4): each message names the real cause, file and code.
+
+#[test]
+fn config_typo_names_the_real_file_and_position() {
+    let case = Case::new()
+        .file(
+            "typo.yaml",
+            "network:\n  retries: 1\nnetwrok:\n  retries: 3\n",
+        )
+        .file("app.yaml", &deployment("app", &["nginx"]));
+    let out = case.run(&["check", "--config", "typo.yaml", "app.yaml"]);
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(
+        out.stderr.contains(
+            "typo.yaml:3:1: unknown key `netwrok` in the top level of `typo.yaml` \
+             (did you mean `network`?)"
+        ),
+        "{out:?}"
+    );
+    assert!(!out.stderr.contains("supplygate.yaml"), "{out:?}");
+}
+
+#[test]
+fn missing_key_file_is_reported_once_not_as_an_unknown_signer() {
+    let case = Case::new()
+        .file(
+            "supplygate.yaml",
+            "signers:\n  ci:\n    key: keys/missing.pub\nrequire:\n  - images: [\"**\"]\n    signers: [ci]\nprovenance:\n  - images: [\"**\"]\n    signers: [ci]\n",
+        )
+        .file("app.yaml", &deployment("app", &["nginx"]));
+    let out = case.run(&["check", "app.yaml"]);
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(
+        out.stderr.contains("1 problem in config `supplygate.yaml`"),
+        "{out:?}"
+    );
+    assert!(
+        out.stderr
+            .contains("supplygate.yaml:3:10: cannot read key `keys/missing.pub`"),
+        "{out:?}"
+    );
+    assert!(!out.stderr.contains("unknown signer"), "{out:?}");
+    assert!(
+        !out.stderr.contains("needs `images` and `signers`"),
+        "{out:?}"
+    );
+
+    // A name that is really undefined is still reported next to the broken one.
+    let case = case.file(
+        "supplygate.yaml",
+        "signers:\n  ci:\n    key: keys/missing.pub\nrequire:\n  - images: [\"**\"]\n    signers: [ci, release]\n",
+    );
+    let out = case.run(&["check", "app.yaml"]);
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(
+        out.stderr.contains(
+            "supplygate.yaml:6:19: unknown signer `release` (define it under `signers:`)"
+        ),
+        "{out:?}"
+    );
+}
