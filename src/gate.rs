@@ -932,7 +932,14 @@ pub fn registry_finding(image: &ImageRef, e: &RegistryError) -> Finding {
             Code::RegistryNotAllowed,
             Severity::Error,
             format!(
-                "for a registry without TLS set `registries: {{\"{host}\": {{insecure: true}}}}`; offline, map the host to an OCI layout"
+                "for a registry without TLS set `registries: {{\"{host}\": {{insecure: true}}}}`"
+            ),
+        ),
+        "offline-no-layout" => (
+            Code::OfflineNoLayout,
+            Severity::Error,
+            format!(
+                "offline (`--offline` or `network.offline: true`) images are read only from OCI layouts: map the host to one under `registries:` (`\"{host}\": {{layout: DIR}}`, e.g. filled by `skopeo copy docker://{image} oci:DIR`), or run without `--offline`"
             ),
         ),
         "invalid-oci-layout" => (

@@ -1157,3 +1157,129 @@ fn missing_key_file_is_reported_once_not_as_an_unknown_signer() {
         "{out:?}"
     );
 }
+
+#[test]
+fn offline_image_without_layout_has_its_own_code_and_hint() {
+    let app = deployment("app", &["ghcr.io/acme/app:v1"]);
+    let by_flag = Case::new().file("app.yaml", &app);
+    let by_config = Case::new()
+        .file("app.yaml", &app)
+        .file("supplygate.yaml", "network:\n  offline: true\n");
+    for (case, args) in [
+        (
+            by_flag,
+            &["check", "--offline", "app.yaml", "--format", "json"][..],
+        ),
+        (by_config, &["check", "app.yaml", "--format", "json"][..]),
+    ] {
+        let out = case.run(args);
+        assert_eq!(out.code, 2, "{out:?}");
+        let json = out.json();
+        let f = &images(&json)[0]["findings"][0];
+        assert_eq!(f["code"], "offline-no-layout", "{out:?}");
+        assert_eq!(f["severity"], "error");
+        assert_eq!(
+            f["message"],
+            "ghcr.io/acme/app:v1: offline, and no OCI layout is configured for host `ghcr.io`"
+        );
+        let hint = f["hint"].as_str().unwrap();
+        assert!(hint.contains("`registries:`"), "{hint}");
+        assert!(hint.contains("`--offline`"), "{hint}");
+        assert!(!hint.contains("insecure"), "{hint}");
+    }
+}
+
+#[test]
+fn explain_of_a_missing_image_denies_like_check() {
+    let image = "127.0.0.1:5123/demo/app:no-such-tag";
+    let run = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_supplygate"))
+            .args(args)
+            .current_dir(ROOT)
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::piped())
+            .output()
+            .unwrap();
+        Outcome::from_output(out)
+    };
+    let config = "fixtures/demo/supplygate.yaml";
+    let explained = run(&["explain", "--config", config, image, "--format", "json"]);
+    assert_eq!(explained.code, 1, "{explained:?}");
+    let json = explained.json();
+    assert_eq!(json["decision"], "deny", "{explained:?}");
+    assert_eq!(json["findings"][0]["code"], "image-not-found");
+    assert!(json.get("digest").is_none(), "{explained:?}");
+
+    let human = run(&["explain", "--config", config, image]);
+    assert_eq!(human.code, 1, "{human:?}");
+    assert!(
+        human.stdout.contains("\nfindings\n  image-not-found: "),
+        "{human:?}"
+    );
+    assert!(human.stdout.ends_with("\ndeny\n"), "{human:?}");
+
+    let checked = Case::new()
+        .file("app.yaml", &deployment("app", &[image]))
+        .run(&[
+            "check",
+            "--config",
+            &format!("{ROOT}/{config}"),
+            "app.yaml",
+            "--format",
+            "json",
+        ]);
+    assert_eq!(checked.code, explained.code, "{checked:?}");
+    assert_eq!(
+        images(&checked.json())[0]["findings"][0]["code"],
+        "image-not-found"
+    );
+}
+
+/// `check` run on a terminal (util-linux `script` gives it one), with `env` set: its stdout.
+fn check_on_a_terminal(case: &Case, env: &[(&str, &str)]) -> String {
+    let binary = env!("CARGO_BIN_EXE_supplygate");
+    let out = Command::new("script")
+        .args([
+            "-qec",
+            &format!("'{binary}' check --offline app.yaml"),
+            "/dev/null",
+        ])
+        .current_dir(case.dir.path())
+        .env_remove("NO_COLOR")
+        .env_remove("SUPPLYGATE_COLOR")
+        .env("TERM", "xterm")
+        .envs(env.iter().copied())
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn empty_no_color_keeps_colour_and_term_dumb_drops_it() {
+    let case = Case::new().file("app.yaml", &deployment("app", &["nginx:1.25"]));
+    let escape = "\u{1b}[";
+    assert!(check_on_a_terminal(&case, &[]).contains(escape));
+    assert!(check_on_a_terminal(&case, &[("NO_COLOR", "")]).contains(escape));
+    let no_color = check_on_a_terminal(&case, &[("NO_COLOR", "1")]);
+    assert!(!no_color.contains(escape), "{no_color}");
+    assert!(no_color.contains("offline-no-layout"), "{no_color}");
+    let dumb = check_on_a_terminal(&case, &[("TERM", "dumb")]);
+    assert!(!dumb.contains(escape), "{dumb}");
+    assert!(dumb.contains("offline-no-layout"), "{dumb}");
+    // `--color always` is obeyed even there.
+    let binary = env!("CARGO_BIN_EXE_supplygate");
+    let out = Command::new("script")
+        .args([
+            "-qec",
+            &format!("'{binary}' check --offline --color always app.yaml"),
+            "/dev/null",
+        ])
+        .current_dir(case.dir.path())
+        .env("TERM", "dumb")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains(escape));
+}

@@ -247,13 +247,11 @@ impl Context {
         let color = match global.color {
             ColorChoice::Always => human::Color::Always,
             ColorChoice::Never => human::Color::Never,
-            ColorChoice::Auto => {
-                if std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none() {
-                    human::Color::Always
-                } else {
-                    human::Color::Never
-                }
-            }
+            ColorChoice::Auto => output::auto_color(
+                std::io::stdout().is_terminal(),
+                std::env::var_os("NO_COLOR").as_deref(),
+                std::env::var_os("TERM").as_deref(),
+            ),
         };
         Ok(Self {
             config,

@@ -1,6 +1,7 @@
 //! Where and how `check` writes its report: one format on stdout, and more formats to files in
 //! the same run (`--sarif-out`, `--markdown-out`, `--json-out`).
 
+use std::ffi::OsStr;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
@@ -88,6 +89,23 @@ impl OutputArgs {
     }
 }
 
+/// `--color auto`: colour on a terminal, unless `NO_COLOR` is set to a non-empty value
+/// (no-color.org: an empty `NO_COLOR=` does not count) or the terminal says it cannot show
+/// colour (`TERM=dumb`, as Emacs shells and some CI runners set it).
+pub(crate) fn auto_color(
+    stdout_is_terminal: bool,
+    no_color: Option<&OsStr>,
+    term: Option<&OsStr>,
+) -> human::Color {
+    let no_color = no_color.is_some_and(|v| !v.is_empty());
+    let dumb = term.is_some_and(|t| t == "dumb");
+    if stdout_is_terminal && !no_color && !dumb {
+        human::Color::Always
+    } else {
+        human::Color::Never
+    }
+}
+
 fn render(
     ctx: &Context,
     report: &Report,
@@ -155,4 +173,24 @@ fn append(path: &Path, text: &str) -> anyhow::Result<()> {
         .with_context(context)?;
     file.write_all(text.as_bytes()).with_context(context)?;
     file.sync_all().with_context(context)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn auto_color_follows_no_color_org_and_term_dumb() {
+        let color = |tty, no_color: Option<&str>, term: Option<&str>| {
+            auto_color(tty, no_color.map(OsStr::new), term.map(OsStr::new))
+        };
+        assert_eq!(color(true, None, Some("xterm")), human::Color::Always);
+        assert_eq!(color(true, None, None), human::Color::Always);
+        // An empty NO_COLOR is as if unset; any other value disables colour.
+        assert_eq!(color(true, Some(""), Some("xterm")), human::Color::Always);
+        assert_eq!(color(true, Some("1"), Some("xterm")), human::Color::Never);
+        assert_eq!(color(true, Some("0"), Some("xterm")), human::Color::Never);
+        assert_eq!(color(true, None, Some("dumb")), human::Color::Never);
+        assert_eq!(color(false, None, Some("xterm")), human::Color::Never);
+    }
 }

@@ -289,7 +289,16 @@ pub enum RegistryError {
         /// What happened, e.g. `HTTP 503 after 3 retries` or `connection refused`.
         reason: String,
     },
-    /// Plain HTTP to a host not marked insecure, or a host with no layout when offline.
+    /// Offline (`--offline`, `network.offline`) and no OCI layout is configured for the host:
+    /// there is nowhere to read the image from.
+    #[error("{image}: offline, and no OCI layout is configured for host `{host}`")]
+    Offline {
+        /// The reference.
+        image: String,
+        /// The registry host that has no layout.
+        host: String,
+    },
+    /// Plain HTTP to a host not marked insecure.
     #[error("{image}: {reason}")]
     NotAllowed {
         /// The reference.
@@ -328,6 +337,7 @@ impl RegistryError {
             Self::Timeout { .. } => "registry-timeout",
             Self::Unavailable { .. } => "registry-unavailable",
             Self::NotAllowed { .. } => "registry-not-allowed",
+            Self::Offline { .. } => "offline-no-layout",
             Self::Layout { .. } => "invalid-oci-layout",
         }
     }
@@ -670,13 +680,9 @@ impl Registry {
             return Ok(Source::Layout(layout));
         }
         if self.settings.offline {
-            return Err(RegistryError::NotAllowed {
+            return Err(RegistryError::Offline {
                 image: image.to_string(),
-                reason: format!(
-                    "offline: no OCI layout configured for host `{}`; set `layout:` for it \
-                     in supplygate.yaml, or turn `offline` off",
-                    image.registry()
-                ),
+                host: image.registry().to_owned(),
             });
         }
         Ok(Source::Network)
@@ -2125,7 +2131,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn offline_host_without_layout_is_not_allowed() {
+    async fn offline_host_without_layout_has_its_own_code() {
         let registry = Registry::new(RegistrySettings {
             offline: true,
             ..RegistrySettings::default()
@@ -2135,11 +2141,10 @@ mod tests {
             .resolve(&ImageRef::parse("ghcr.io/acme/app:v1").unwrap())
             .await
             .unwrap_err();
-        assert_eq!(err.code(), "registry-not-allowed");
-        assert!(
-            err.to_string()
-                .contains("offline: no OCI layout configured for host `ghcr.io`"),
-            "{err}"
+        assert_eq!(err.code(), "offline-no-layout");
+        assert_eq!(
+            err.to_string(),
+            "ghcr.io/acme/app:v1: offline, and no OCI layout is configured for host `ghcr.io`"
         );
         assert_eq!(registry.stats().requests, 0);
     }

@@ -34,8 +34,10 @@ pub enum Code {
     RegistryTimeout,
     /// The registry failed (5xx, 429 after retries, connection refused).
     RegistryUnavailable,
-    /// Plain HTTP to a host not marked insecure, or a host without a layout when offline.
+    /// Plain HTTP to a host not marked insecure.
     RegistryNotAllowed,
+    /// Offline, and no OCI layout is configured for the image's host.
+    OfflineNoLayout,
     /// The registry answered something that is not the distribution API.
     InvalidRegistryResponse,
     /// A manifest larger than the limit.
@@ -99,6 +101,7 @@ impl Code {
         Code::RegistryTimeout,
         Code::RegistryUnavailable,
         Code::RegistryNotAllowed,
+        Code::OfflineNoLayout,
         Code::InvalidRegistryResponse,
         Code::ManifestTooLarge,
         Code::InvalidOciLayout,
@@ -144,6 +147,7 @@ impl Code {
             Code::RegistryTimeout => "registry-timeout",
             Code::RegistryUnavailable => "registry-unavailable",
             Code::RegistryNotAllowed => "registry-not-allowed",
+            Code::OfflineNoLayout => "offline-no-layout",
             Code::InvalidRegistryResponse => "invalid-registry-response",
             Code::ManifestTooLarge => "manifest-too-large",
             Code::InvalidOciLayout => "invalid-oci-layout",
@@ -183,9 +187,8 @@ impl Code {
             Code::RegistryUnauthorized => "the registry wants credentials or refused ours",
             Code::RegistryTimeout => "the registry did not answer in time",
             Code::RegistryUnavailable => "the registry failed (5xx, 429 or connection failures)",
-            Code::RegistryNotAllowed => {
-                "plain HTTP to a host not marked insecure, or a host without a layout when offline"
-            }
+            Code::RegistryNotAllowed => "plain HTTP to a host not marked insecure",
+            Code::OfflineNoLayout => "offline, and no OCI layout is configured for the host",
             Code::InvalidRegistryResponse => "the registry answer is not the distribution API",
             Code::ManifestTooLarge => "an image manifest larger than the limit",
             Code::InvalidOciLayout => "an OCI layout on disk is broken",
