@@ -418,12 +418,23 @@ pub async fn evaluate_manifests(
         skipped_documents: manifests.skipped,
         unchanged_documents: manifests.unchanged,
         notices,
-        stats: RunStats {
-            distinct_images,
-            requests: after.requests.saturating_sub(before.requests),
-            cache_hits: after.cache_hits.saturating_sub(before.cache_hits),
-            elapsed_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
-        },
+        stats: run_stats(distinct_images, before, after, started),
+    }
+}
+
+/// The counters of a run that looked up `distinct_images` references between the registry
+/// counters `before` and `after`.
+pub fn run_stats(
+    distinct_images: usize,
+    before: crate::registry::Stats,
+    after: crate::registry::Stats,
+    started: std::time::Instant,
+) -> RunStats {
+    RunStats {
+        distinct_images,
+        requests: after.requests.saturating_sub(before.requests),
+        cache_hits: after.cache_hits.saturating_sub(before.cache_hits),
+        elapsed_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
     }
 }
 

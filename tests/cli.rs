@@ -1235,15 +1235,12 @@ fn explain_of_a_missing_image_denies_like_check() {
     );
 }
 
-/// `check` run on a terminal (util-linux `script` gives it one), with `env` set: its stdout.
-fn check_on_a_terminal(case: &Case, env: &[(&str, &str)]) -> String {
+/// `supplygate ARGS` run on a terminal (util-linux `script` gives it one) with `env` set:
+/// its stdout.
+fn on_a_terminal(case: &Case, args: &str, env: &[(&str, &str)]) -> String {
     let binary = env!("CARGO_BIN_EXE_supplygate");
     let out = Command::new("script")
-        .args([
-            "-qec",
-            &format!("'{binary}' check --offline app.yaml"),
-            "/dev/null",
-        ])
+        .args(["-qec", &format!("'{binary}' {args}"), "/dev/null"])
         .current_dir(case.dir.path())
         .env_remove("NO_COLOR")
         .env_remove("SUPPLYGATE_COLOR")
@@ -1259,27 +1256,118 @@ fn check_on_a_terminal(case: &Case, env: &[(&str, &str)]) -> String {
 #[test]
 fn empty_no_color_keeps_colour_and_term_dumb_drops_it() {
     let case = Case::new().file("app.yaml", &deployment("app", &["nginx:1.25"]));
+    let check = |env: &[(&str, &str)]| on_a_terminal(&case, "check --offline app.yaml", env);
     let escape = "\u{1b}[";
-    assert!(check_on_a_terminal(&case, &[]).contains(escape));
-    assert!(check_on_a_terminal(&case, &[("NO_COLOR", "")]).contains(escape));
-    let no_color = check_on_a_terminal(&case, &[("NO_COLOR", "1")]);
+    assert!(check(&[]).contains(escape));
+    assert!(check(&[("NO_COLOR", "")]).contains(escape));
+    let no_color = check(&[("NO_COLOR", "1")]);
     assert!(!no_color.contains(escape), "{no_color}");
     assert!(no_color.contains("offline-no-layout"), "{no_color}");
-    let dumb = check_on_a_terminal(&case, &[("TERM", "dumb")]);
+    let dumb = check(&[("TERM", "dumb")]);
     assert!(!dumb.contains(escape), "{dumb}");
     assert!(dumb.contains("offline-no-layout"), "{dumb}");
     // `--color always` is obeyed even there.
-    let binary = env!("CARGO_BIN_EXE_supplygate");
-    let out = Command::new("script")
-        .args([
-            "-qec",
-            &format!("'{binary}' check --offline --color always app.yaml"),
-            "/dev/null",
-        ])
-        .current_dir(case.dir.path())
-        .env("TERM", "dumb")
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    assert!(String::from_utf8_lossy(&out.stdout).contains(escape));
+    let always = on_a_terminal(
+        &case,
+        "check --offline --color always app.yaml",
+        &[("TERM", "dumb")],
+    );
+    assert!(always.contains(escape), "{always}");
+}
+
+#[test]
+fn pin_summaries_count_the_lookups_they_made() {
+    let registry = TestRegistry::start();
+    registry.push_generated("team/app:v1", 31);
+    registry.push_generated("team/web:v1", 32);
+    let host = registry.host();
+    let case = Case::new()
+        .registry_config(&registry)
+        .file(
+            "a.yaml",
+            &deployment(
+                "a",
+                &[
+                    &format!("{host}/team/app:v1"),
+                    &format!("{host}/team/web:v1"),
+                ],
+            ),
+        )
+        .file(
+            "b.yaml",
+            &deployment("b", &[&format!("{host}/team/app:v1")]),
+        );
+    let out = case.run(&["pin", "."]);
+    assert_eq!(out.code, 0, "{out:?}");
+    let summary = out.stderr.lines().last().unwrap();
+    assert!(
+        summary.starts_with("pinned 3 images in 2 files; 2 distinct references, "),
+        "{out:?}"
+    );
+    assert!(!summary.contains(" 0 registry requests"), "{out:?}");
+
+    // The report of a failed pin counts them too.
+    let case = case.file(
+        "c.yaml",
+        &deployment("c", &[&format!("{host}/team/gone:v1")]),
+    );
+    let out = case.run(&["pin", "c.yaml"]);
+    assert_eq!(out.code, 1, "{out:?}");
+    let last = out.stdout.lines().last().unwrap();
+    assert!(last.contains("; 1 distinct reference, "), "{out:?}");
+    assert!(!last.contains(" 0 registry requests"), "{out:?}");
+}
+
+#[test]
+fn human_summary_counts_skipped_documents() {
+    let case = Case::new()
+        .file("supplygate.yaml", "network: {offline: true}\n")
+        .file(
+            "mixed.yaml",
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n---\nnot: kubernetes\n---\njust a string\n",
+        );
+    let out = case.run(&["check", "mixed.yaml"]);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(
+        out.stdout
+            .contains("allow: 0 images, 0 allowed, 2 documents skipped (not a Kubernetes object);"),
+        "{out:?}"
+    );
+    let json = case
+        .run(&["check", "mixed.yaml", "--format", "json"])
+        .json();
+    assert_eq!(json["summary"]["skipped_documents"], 2, "{json}");
+}
+
+#[test]
+fn control_and_bidi_characters_from_manifests_are_escaped_in_text_outputs() {
+    let case = Case::new()
+        .file("supplygate.yaml", "network: {offline: true}\n")
+        .file(
+            "evil.yaml",
+            "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n    - name: a\n      image: \"ngin\\u202Ex\\e[2J\\x07:1\\nallow\"\n",
+        );
+    for format in ["human", "github", "markdown"] {
+        let out = case.run(&["check", "evil.yaml", "--format", format]);
+        assert_eq!(out.code, 1, "{format}: {out:?}");
+        assert!(
+            out.stdout.contains("invalid-reference"),
+            "{format}: {out:?}"
+        );
+        for raw in ['\u{202e}', '\u{1b}', '\u{7}'] {
+            assert!(!out.stdout.contains(raw), "{format}: {raw:?} in {out:?}");
+        }
+        assert!(
+            out.stdout.contains("ngin\\u{202e}x\\u{1b}[2J\\u{7}:1"),
+            "{format}: {out:?}"
+        );
+    }
+    // The human report keeps the image on its one line: a line break in it cannot start a
+    // line that reads like one of the report's own.
+    let human = case.run(&["check", "evil.yaml"]);
+    assert!(human.stdout.contains("\\u{7}:1\\u{a}allow\n"), "{human:?}");
+    assert!(
+        !human.stdout.lines().any(|l| l.trim() == "allow"),
+        "{human:?}"
+    );
 }
