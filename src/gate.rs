@@ -180,9 +180,15 @@ pub struct Manifests {
 /// Why a run could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum GateError {
-    /// A path could not be read at all.
-    #[error(transparent)]
-    Manifest(#[from] ManifestError),
+    /// A path named on the command line could not be opened.
+    #[error("cannot read `{}`", path.display())]
+    Unreadable {
+        /// The path.
+        path: PathBuf,
+        /// The cause, shown once (by the chain, not by this message).
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 /// Reads and searches every path. A file that is not valid YAML becomes a [`FileError`]; a path
@@ -193,7 +199,7 @@ pub fn read_manifests(paths: &[PathBuf], config: &Config) -> Result<Manifests, G
         match source {
             // A path the user named that cannot be opened is a usage error, not a finding.
             Err(ManifestError::Io { path, source }) if paths.contains(&path) => {
-                return Err(ManifestError::Io { path, source }.into())
+                return Err(GateError::Unreadable { path, source })
             }
             other => loaded.push(other),
         }

@@ -199,10 +199,11 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             Ok(0)
         }
         Command::Policy(PolicyCommand::Test(args)) => policy_test::run(args),
-        Command::Check(args) => {
-            let ctx = Context::new(&global)?;
-            check::run(&ctx, args)
-        }
+        Command::Check(args) => match Context::new(&global) {
+            Ok(ctx) => check::run(&ctx, args),
+            // The config, a flag or the registry client: the reports still say so.
+            Err(e) => check::failed(&args, e),
+        },
         Command::Pin(args) => {
             let ctx = Context::new(&global)?;
             pin::run(&ctx, args)

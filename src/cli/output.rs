@@ -53,6 +53,21 @@ impl OutputArgs {
     /// Writes the extra report files, then the report on stdout. A file that cannot be
     /// written is an error (exit 2): a CI step must not pass on a report nobody can read.
     pub(crate) fn emit(&self, ctx: &Context, report: &Report) -> anyhow::Result<()> {
+        self.write(ctx.color, report, true)
+    }
+
+    /// Like [`OutputArgs::emit`] for the report of a run that failed before it could decide
+    /// (its error as findings): every file, and stdout unless the format there is `human`,
+    /// which the error printed on stderr is already.
+    pub(crate) fn emit_failure(&self, report: &Report) -> anyhow::Result<()> {
+        self.write(
+            human::Color::Never,
+            report,
+            self.format != OutputFormat::Human,
+        )
+    }
+
+    fn write(&self, color: human::Color, report: &Report, stdout: bool) -> anyhow::Result<()> {
         let needs_root = matches!(
             self.format,
             OutputFormat::Sarif | OutputFormat::Github | OutputFormat::Markdown
@@ -65,11 +80,11 @@ impl OutputArgs {
         };
         let root = root.as_ref();
         if let Some(path) = &self.sarif_out {
-            let text = render(ctx, report, OutputFormat::Sarif, Verbosity::All, root);
+            let text = render(color, report, OutputFormat::Sarif, Verbosity::All, root);
             write_report(path, &text, "SARIF")?;
         }
         if let Some(path) = &self.markdown_out {
-            let text = render(ctx, report, OutputFormat::Markdown, Verbosity::All, root);
+            let text = render(color, report, OutputFormat::Markdown, Verbosity::All, root);
             if is_step_summary(path) {
                 append(path, &text)?;
             } else {
@@ -77,15 +92,18 @@ impl OutputArgs {
             }
         }
         if let Some(path) = &self.json_out {
-            let text = render(ctx, report, OutputFormat::Json, Verbosity::All, root);
+            let text = render(color, report, OutputFormat::Json, Verbosity::All, root);
             write_report(path, &text, "JSON")?;
+        }
+        if !stdout {
+            return Ok(());
         }
         let verbosity = if self.quiet {
             Verbosity::Problems
         } else {
             Verbosity::All
         };
-        write_stdout(&render(ctx, report, self.format, verbosity, root))
+        write_stdout(&render(color, report, self.format, verbosity, root))
     }
 }
 
@@ -107,7 +125,7 @@ pub(crate) fn auto_color(
 }
 
 fn render(
-    ctx: &Context,
+    color: human::Color,
     report: &Report,
     format: OutputFormat,
     verbosity: Verbosity,
@@ -122,7 +140,7 @@ fn render(
         }
     };
     match format {
-        OutputFormat::Human => human::render(report, ctx.color, verbosity),
+        OutputFormat::Human => human::render(report, color, verbosity),
         OutputFormat::Json => json::render(report) + "\n",
         OutputFormat::Sarif => sarif::render(report, root),
         OutputFormat::Github => github::render(report, root),

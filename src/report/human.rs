@@ -4,7 +4,7 @@
 
 use std::fmt::Write as _;
 
-use super::{escape_unsafe, escape_unsafe_except, Decision, Report, Severity};
+use super::{escape_unsafe, escape_unsafe_except, Code, Decision, Report, Severity};
 
 /// Whether to colour the output.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -231,32 +231,37 @@ fn summary(report: &Report, p: &Painter) -> String {
             &format!("{warnings} warning{}", if warnings == 1 { "" } else { "s" }),
         ));
     }
-    if !report.file_errors.is_empty() {
-        let n = report.file_errors.len();
-        parts.push(p.paint(
+    let run_errors = report
+        .file_errors
+        .iter()
+        .filter(|e| matches!(e.code, Code::RunFailed | Code::InvalidConfig))
+        .count();
+    let counts = [
+        (Style::Error, run_errors, "run error", ""),
+        (
             Style::Error,
-            &format!("{n} unreadable file{}", if n == 1 { "" } else { "s" }),
-        ));
-    }
-    if report.skipped_documents > 0 {
-        let n = report.skipped_documents;
-        parts.push(p.paint(
+            report.file_errors.len() - run_errors,
+            "unreadable file",
+            "",
+        ),
+        (
             Style::Context,
-            &format!(
-                "{n} document{} skipped (not a Kubernetes object)",
-                if n == 1 { "" } else { "s" }
-            ),
-        ));
-    }
-    if report.unchanged_documents > 0 {
-        let n = report.unchanged_documents;
-        parts.push(p.paint(
+            report.skipped_documents,
+            "document",
+            " skipped (not a Kubernetes object)",
+        ),
+        (
             Style::Context,
-            &format!(
-                "{n} unchanged document{} not evaluated",
-                if n == 1 { "" } else { "s" }
-            ),
-        ));
+            report.unchanged_documents,
+            "unchanged document",
+            " not evaluated",
+        ),
+    ];
+    for (style, n, what, then) in counts {
+        if n > 0 {
+            let s = if n == 1 { "" } else { "s" };
+            parts.push(p.paint(style, &format!("{n} {what}{s}{then}")));
+        }
     }
     let verdict = match report.decision() {
         Decision::Allow => p.paint(Style::Allow, "allow"),

@@ -46,6 +46,11 @@ pub enum Code {
     InvalidOciLayout,
     /// A manifest file could not be read (malformed YAML, too large, too deep, not UTF-8).
     InvalidManifest,
+    /// The config file cannot be read or is invalid: could not decide.
+    InvalidConfig,
+    /// The run could not start or finish (a path that cannot be read, a flag, the policies,
+    /// the registry client, the lock): could not decide.
+    RunFailed,
     /// An image reference without a digest (`pin --check`).
     UnpinnedImage,
     /// A signature is required and the resolved digest has none.
@@ -106,6 +111,8 @@ impl Code {
         Code::ManifestTooLarge,
         Code::InvalidOciLayout,
         Code::InvalidManifest,
+        Code::InvalidConfig,
+        Code::RunFailed,
         Code::UnpinnedImage,
         Code::UnsignedImage,
         Code::SignatureNotTrusted,
@@ -152,6 +159,8 @@ impl Code {
             Code::ManifestTooLarge => "manifest-too-large",
             Code::InvalidOciLayout => "invalid-oci-layout",
             Code::InvalidManifest => "invalid-manifest",
+            Code::InvalidConfig => "invalid-config",
+            Code::RunFailed => "run-failed",
             Code::UnpinnedImage => "unpinned-image",
             Code::UnsignedImage => "unsigned-image",
             Code::SignatureNotTrusted => "signature-not-trusted",
@@ -193,6 +202,8 @@ impl Code {
             Code::ManifestTooLarge => "an image manifest larger than the limit",
             Code::InvalidOciLayout => "an OCI layout on disk is broken",
             Code::InvalidManifest => "a manifest file could not be read",
+            Code::InvalidConfig => "the config file cannot be read or is invalid: could not decide",
+            Code::RunFailed => "the run could not start or finish: could not decide",
             Code::UnpinnedImage => "an image reference without a digest",
             Code::UnsignedImage => "a signature is required and the resolved digest has none",
             Code::SignatureNotTrusted => {
