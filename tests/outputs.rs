@@ -766,3 +766,78 @@ fn a_missing_path_names_its_cause_once() {
         "error: cannot read `nope.yaml`: No such file or directory (os error 2)\n"
     );
 }
+
+#[test]
+fn sarif_places_a_manifest_outside_the_repository_by_absolute_uri_or_sarif_root() {
+    let repo = tempfile::tempdir().unwrap();
+    let status = Command::new("git")
+        .args(["init", "-q"])
+        .current_dir(repo.path())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let elsewhere = tempfile::tempdir().unwrap();
+    let apps = std::fs::canonicalize(elsewhere.path())
+        .unwrap()
+        .join("my apps");
+    std::fs::create_dir_all(&apps).unwrap();
+    std::fs::write(apps.join("app.yaml"), deployment("app", &["nginx:1.25"])).unwrap();
+    std::fs::write(apps.join("bad.yaml"), "kind: [\n").unwrap();
+    let apps_arg = apps.to_str().unwrap();
+    let locations = |extra: &[&str]| -> Vec<Value> {
+        let mut args = vec!["check", "--offline", apps_arg, "--format", "sarif"];
+        args.extend_from_slice(extra);
+        let out = run_in(repo.path(), &args, &[]);
+        assert_eq!(out.code, 2, "{out:?}");
+        assert_eq!(sarif_schema_errors(&out.stdout), Vec::<String>::new());
+        let log: Value = serde_json::from_str(&out.stdout).unwrap();
+        let results = results(&log);
+        assert_eq!(results.len(), 2, "{log}");
+        results
+            .iter()
+            .map(|r| r["locations"][0]["physicalLocation"].clone())
+            .collect()
+    };
+    let absolute = locations(&[]);
+    let base = format!("file://{}", apps.to_str().unwrap().replace(' ', "%20"));
+    let uris: Vec<&Value> = absolute.iter().map(|l| &l["artifactLocation"]).collect();
+    assert!(
+        uris.contains(&&serde_json::json!({ "uri": format!("{base}/app.yaml") })),
+        "{absolute:?}"
+    );
+    assert!(
+        uris.contains(&&serde_json::json!({ "uri": format!("{base}/bad.yaml") })),
+        "{absolute:?}"
+    );
+    assert!(absolute
+        .iter()
+        .all(|l| l["region"]["startLine"].as_u64() > Some(0)));
+
+    let rooted = locations(&["--sarif-root", apps_arg]);
+    let uris: Vec<&Value> = rooted.iter().map(|l| &l["artifactLocation"]).collect();
+    assert!(
+        uris.contains(&&serde_json::json!({ "uri": "app.yaml", "uriBaseId": "%SRCROOT%" })),
+        "{rooted:?}"
+    );
+
+    let out = run_in(
+        repo.path(),
+        &[
+            "check",
+            "--offline",
+            apps_arg,
+            "--format",
+            "json",
+            "--sarif-root",
+            "no/such/dir",
+        ],
+        &[],
+    );
+    assert_eq!(out.code, 2, "{out:?}");
+    assert_eq!(out.json()["errors"][0]["code"], "run-failed", "{out:?}");
+    assert!(
+        out.stderr
+            .contains("--sarif-root `no/such/dir` is not a directory"),
+        "{out:?}"
+    );
+}

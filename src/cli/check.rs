@@ -176,6 +176,7 @@ struct Decided {
 }
 
 fn decide(ctx: &Context, args: &CheckArgs) -> anyhow::Result<Decided> {
+    args.output.validate()?;
     let mut then_fail = None;
     let mode = match args.mode {
         RunMode::Check => Mode::Check,

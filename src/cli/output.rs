@@ -47,6 +47,11 @@ pub(crate) struct OutputArgs {
     /// Also write the JSON report to FILE (replaced atomically)
     #[arg(long, env = "SUPPLYGATE_JSON_OUT", value_name = "FILE")]
     json_out: Option<PathBuf>,
+    /// The directory SARIF, GitHub and Markdown paths are relative to [default: the git work
+    /// tree of the current directory, else the current directory]; a file outside it gets an
+    /// absolute `file://` URI in SARIF
+    #[arg(long, env = "SUPPLYGATE_SARIF_ROOT", value_name = "DIR")]
+    sarif_root: Option<PathBuf>,
 }
 
 impl OutputArgs {
@@ -67,6 +72,16 @@ impl OutputArgs {
         )
     }
 
+    /// Refuses a `--sarif-root` that is not a directory (a typo would place nothing).
+    pub(crate) fn validate(&self) -> anyhow::Result<()> {
+        match &self.sarif_root {
+            Some(dir) if !dir.is_dir() => {
+                anyhow::bail!("--sarif-root `{}` is not a directory", dir.display())
+            }
+            _ => Ok(()),
+        }
+    }
+
     fn write(&self, color: human::Color, report: &Report, stdout: bool) -> anyhow::Result<()> {
         let needs_root = matches!(
             self.format,
@@ -74,7 +89,7 @@ impl OutputArgs {
         ) || self.sarif_out.is_some()
             || self.markdown_out.is_some();
         let root = if needs_root {
-            Some(source_root()?)
+            Some(source_root(self.sarif_root.as_deref())?)
         } else {
             None
         };
@@ -148,11 +163,17 @@ fn render(
     }
 }
 
-/// The repository root when the current directory is in a git work tree, else the current
-/// directory: code hosts place findings by paths relative to the root.
-fn source_root() -> anyhow::Result<SourceRoot> {
+/// `--sarif-root` when given, else the repository root when the current directory is in a
+/// git work tree, else the current directory: code hosts place findings by paths relative to
+/// the root.
+fn source_root(chosen: Option<&Path>) -> anyhow::Result<SourceRoot> {
     let cwd = std::env::current_dir().context("cannot read the current directory")?;
-    let root = changed::work_tree_root(&cwd).unwrap_or_else(|_| cwd.clone());
+    // A `--sarif-root` that is no directory fails the run ([`OutputArgs::validate`]); the
+    // report that says so is still placed, by the default root.
+    let root = match chosen.filter(|dir| dir.is_dir()) {
+        Some(dir) => cwd.join(dir),
+        None => changed::work_tree_root(&cwd).unwrap_or_else(|_| cwd.clone()),
+    };
     Ok(SourceRoot::new(root, cwd))
 }
 

@@ -495,11 +495,34 @@ impl SourceRoot {
         self.relative(origin).unwrap_or_else(|| origin.to_string())
     }
 
-    fn relative_path(&self, path: &Path) -> Option<String> {
+    /// The absolute path of a manifest file (symbolic links resolved when it exists); `None`
+    /// for standard input or a named text.
+    pub fn absolute(&self, origin: &Origin) -> Option<PathBuf> {
+        match origin {
+            Origin::File(path) => Some(self.absolute_path(path)),
+            Origin::Stdin | Origin::Named(_) => None,
+        }
+    }
+
+    /// Like [`SourceRoot::absolute`] for a [`FileError`]'s `file`; `None` also when no such
+    /// file exists (standard input, a run-level error).
+    pub fn absolute_file(&self, file: &str) -> Option<PathBuf> {
+        let path = Path::new(file);
+        self.cwd
+            .join(path)
+            .exists()
+            .then(|| self.absolute_path(path))
+    }
+
+    fn absolute_path(&self, path: &Path) -> PathBuf {
         let absolute = self.cwd.join(path);
         // Symbolic links resolved when the file exists, so that the root (from `git`, also
         // resolved) is a prefix; lexically otherwise.
-        let absolute = std::fs::canonicalize(&absolute).unwrap_or_else(|_| lexical(&absolute));
+        std::fs::canonicalize(&absolute).unwrap_or_else(|_| lexical(&absolute))
+    }
+
+    fn relative_path(&self, path: &Path) -> Option<String> {
+        let absolute = self.absolute_path(path);
         let rest = absolute.strip_prefix(&self.root).ok()?;
         let parts: Vec<String> = rest
             .components()
