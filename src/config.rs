@@ -481,6 +481,12 @@ struct Validator {
 
 impl Validator {
     fn problem(&mut self, node: &Node, message: String, hint: Option<String>) {
+        // A cause a dependency wrote verbatim (a DER decoder, serde_json) gets a sentence in
+        // the user's terms; the message keeps the cause.
+        let hint = hint.or_else(|| {
+            crate::report::explain_dependency_error(&message)
+                .map(|e| format!("{}; {}", e.meaning, e.action))
+        });
         self.problems.push(Problem {
             line: node.span.line,
             column: node.span.column,

@@ -444,15 +444,20 @@ pub fn run_stats(
     }
 }
 
-/// Turns the policy's deny/warn entries into findings. A denial with a code the gate already
-/// reported for this image (e.g. `image-not-found`) is not repeated.
-fn apply_decision(report: &mut ImageReport, decision: policy::Decision) {
-    let already: Vec<String> = report
-        .findings
-        .iter()
-        .map(|f| f.code.as_str().to_owned())
-        .collect();
-    let to_finding = |v: policy::Violation, severity: Severity| Finding {
+/// The finding for a policy rule's entry. A signature or attestation reason a dependency
+/// wrote (a certificate that does not decode) gets a sentence in the user's terms before the
+/// rule's own hint; `found` keeps the raw reason.
+fn violation_finding(v: policy::Violation, severity: Severity) -> Finding {
+    let explained = v
+        .found
+        .as_deref()
+        .and_then(crate::report::explain_dependency_error);
+    let hint = match (explained, v.hint) {
+        (Some(x), Some(h)) => Some(format!("{}: {}; {h}", x.meaning, x.action)),
+        (Some(x), None) => Some(format!("{}: {}", x.meaning, x.action)),
+        (None, h) => h,
+    };
+    Finding {
         code: v
             .code
             .as_deref()
@@ -462,10 +467,20 @@ fn apply_decision(report: &mut ImageReport, decision: policy::Decision) {
         message: v.msg,
         expected: v.expected,
         found: v.found,
-        hint: v.hint,
-    };
+        hint,
+    }
+}
+
+/// Turns the policy's deny/warn entries into findings. A denial with a code the gate already
+/// reported for this image (e.g. `image-not-found`) is not repeated.
+fn apply_decision(report: &mut ImageReport, decision: policy::Decision) {
+    let already: Vec<String> = report
+        .findings
+        .iter()
+        .map(|f| f.code.as_str().to_owned())
+        .collect();
     for v in decision.denies {
-        let mut finding = to_finding(v, Severity::Deny);
+        let mut finding = violation_finding(v, Severity::Deny);
         // A policy that reports missing facts ("could not check") keeps the could-not-decide
         // weight: exit 2, not a plain deny.
         if matches!(
@@ -486,7 +501,7 @@ fn apply_decision(report: &mut ImageReport, decision: policy::Decision) {
         }
     }
     for v in decision.warns {
-        report.findings.push(to_finding(v, Severity::Warn));
+        report.findings.push(violation_finding(v, Severity::Warn));
     }
     for e in decision.errors {
         report
@@ -971,5 +986,53 @@ pub fn registry_finding(image: &ImageRef, e: &RegistryError) -> Finding {
             "the gate fails closed; retry when the registry is back, or configure a mirror or an OCI layout".to_owned(),
         ),
     };
-    Finding::new(code, severity, e.to_string()).hint(hint)
+    // An error a dependency wrote (rustls, reqwest, serde_json, a DER decoder) is said in the
+    // user's terms first, then verbatim.
+    let cause = match e {
+        RegistryError::Unavailable { reason, .. }
+        | RegistryError::InvalidResponse { reason, .. }
+        | RegistryError::Layout { reason, .. } => Some(reason.as_str()),
+        _ => None,
+    };
+    match cause.and_then(crate::report::explain_dependency_error) {
+        Some(explained) => Finding::new(
+            code,
+            severity,
+            format!("{}; the cause: {e}", explained.meaning),
+        )
+        .hint(format!("{}; {hint}", explained.action)),
+        None => Finding::new(code, severity, e.to_string()).hint(hint),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn a_certificate_that_does_not_decode_is_explained_before_the_rule_hint() {
+        let raw = "cosign keyless signature: the certificate cannot be parsed (malformed ASN.1 \
+                   DER value for GeneralizedTime at DER byte 71)";
+        let v = policy::Violation {
+            code: Some("signature-not-trusted".into()),
+            msg: "1 signature on `x` (sha256:…), none by `ci`".into(),
+            hint: Some("`supplygate explain x` lists every signature".into()),
+            expected: Some("a signature by `ci`".into()),
+            found: Some(raw.into()),
+            package: "data.supplygate.signatures".into(),
+        };
+        let f = violation_finding(v, Severity::Deny);
+        assert_eq!(f.code, Code::SignatureNotTrusted);
+        assert_eq!(f.found.as_deref(), Some(raw), "the raw cause stays");
+        assert_eq!(
+            f.hint.as_deref(),
+            Some(
+                "a certificate or key could not be decoded: its bytes are damaged, truncated \
+                 or not the kind of object expected here: get a fresh copy of it (export the \
+                 key again with `cosign public-key`, download the trusted root again, or sign \
+                 the image again); `supplygate explain x` lists every signature"
+            )
+        );
+    }
 }

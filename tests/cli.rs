@@ -1371,3 +1371,29 @@ fn control_and_bidi_characters_from_manifests_are_escaped_in_text_outputs() {
         "{human:?}"
     );
 }
+
+#[test]
+fn a_key_that_does_not_decode_is_explained_and_keeps_the_decoder_error() {
+    // The first 27 bytes of a P-256 public key: the DER stops in the middle.
+    let case = Case::new()
+        .file(
+            "cut.pub",
+            "-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE\n-----END PUBLIC KEY-----\n",
+        )
+        .file("supplygate.yaml", "signers:\n  ci:\n    key: cut.pub\n")
+        .file("app.yaml", &deployment("app", &["nginx"]));
+    let out = case.run(&["check", "app.yaml", "--format", "json"]);
+    assert_eq!(out.code, 2, "{out:?}");
+    let error = &out.json()["errors"][0];
+    assert_eq!(error["code"], "invalid-config", "{out:?}");
+    assert_eq!(error["line"], 3, "{out:?}");
+    let message = error["message"].as_str().unwrap();
+    assert!(message.contains("ASN.1"), "the raw cause stays: {message}");
+    assert!(
+        message.contains(
+            "(a certificate or key could not be decoded: its bytes are damaged, truncated or \
+             not the kind of object expected here; get a fresh copy of it"
+        ),
+        "{message}"
+    );
+}

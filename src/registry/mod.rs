@@ -1422,6 +1422,68 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_json_parse_error_of_an_answer_is_explained_before_its_cause() {
+        let server = Server::start(|_: &Request| {
+            honest("{\"schemaVersion\": 2, \"config\": ", OCI_MANIFEST)
+        })
+        .await;
+        let registry = Registry::new(settings_for(&[&server])).unwrap();
+        let app = image(&server, "app:v1");
+        let err = registry.resolve(&app).await.unwrap_err();
+        assert_eq!(err.code(), "invalid-registry-response", "{err}");
+        let raw = err.to_string();
+        assert!(raw.contains("EOF while parsing"), "{raw}");
+        let finding = crate::gate::registry_finding(&app, &err);
+        assert_eq!(
+            finding.message,
+            format!(
+                "a JSON document (a registry's answer or a file) does not have the shape \
+                 expected here; the cause: {raw}"
+            )
+        );
+        let hint = finding.hint.unwrap();
+        assert!(
+            hint.starts_with("check that the file is the kind the setting names, or that the host is the registry itself"),
+            "{hint}"
+        );
+    }
+
+    #[test]
+    fn a_tls_error_from_rustls_is_explained_before_its_cause() {
+        let app = ImageRef::parse("registry.example/app:v1").unwrap();
+        let err = RegistryError::Unavailable {
+            image: app.to_string(),
+            reason: "error sending request for url (https://registry.example/v2/): client \
+                     error (Connect): invalid peer certificate: UnknownIssuer"
+                .to_owned(),
+        };
+        let finding = crate::gate::registry_finding(&app, &err);
+        assert_eq!(finding.code.as_str(), "registry-unavailable");
+        assert!(
+            finding
+                .message
+                .starts_with("the registry's TLS certificate is not trusted on this machine"),
+            "{}",
+            finding.message
+        );
+        assert!(finding.message.ends_with(&format!("; the cause: {err}")));
+        assert!(finding
+            .hint
+            .unwrap()
+            .starts_with("install the registry's CA certificate in the system trust store"));
+        // An image whose name only looks like a cause is not explained.
+        let app = ImageRef::parse("registry.example/tls-handshake:v1").unwrap();
+        let err = RegistryError::Unavailable {
+            image: app.to_string(),
+            reason: "HTTP 503 after 2 retries".to_owned(),
+        };
+        assert_eq!(
+            crate::gate::registry_finding(&app, &err).message,
+            err.to_string()
+        );
+    }
+
+    #[tokio::test]
     async fn refuses_oversized_manifest_with_and_without_content_length() {
         let big = format!(
             r#"{{"schemaVersion":2,"mediaType":"{OCI_MANIFEST}","config":{{}},"pad":"{}"}}"#,
