@@ -2,7 +2,7 @@
 //! line and column, unknown keys rejected with a did-you-mean hint.
 //!
 //! The schema lives in three places that tests keep in step: the `KEYS_*` lists below, the
-//! JSON Schema `supplygate.schema.json` at the repository root, and the README.
+//! JSON Schema `supplygate.schema.json` at the repository root, and docs/configuration.md.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;

@@ -196,7 +196,7 @@ impl Code {
         }
     }
 
-    /// One line: what the code means (SARIF `shortDescription`, the README table).
+    /// One line: what the code means (SARIF `shortDescription`, the table in docs/diagnostics.md).
     pub fn description(&self) -> &str {
         match self {
             Code::InvalidReference => "the `image:` value is not a valid reference",

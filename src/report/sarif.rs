@@ -199,7 +199,7 @@ fn rule(code: &Code) -> Value {
         ),
         _ => format!(
             "`{code}`: {}. The message says what was expected and found, and the hint the likely \
-             fix; see \"Diagnostic codes\" in the README.",
+             fix; see docs/diagnostics.md.",
             code.description()
         ),
     };
@@ -208,7 +208,7 @@ fn rule(code: &Code) -> Value {
         "name": code.as_str(),
         "shortDescription": { "text": code.description() },
         "help": { "text": help },
-        "helpUri": format!("{INFORMATION_URI}#diagnostic-codes"),
+        "helpUri": format!("{INFORMATION_URI}/blob/main/docs/diagnostics.md"),
         "properties": { "tags": ["supply-chain", "security"] },
     })
 }
