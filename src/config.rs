@@ -60,6 +60,11 @@ const KEYS_KEYLESS: &[&str] = &[
     "subject_regex",
     "trusted_root",
     "insecure_skip_sct",
+    "repo",
+    "owner",
+    "signer_workflow",
+    "source_ref",
+    "deny_self_hosted_runners",
 ];
 const KEYS_TUF: &[&str] = &[
     "url",
@@ -726,8 +731,37 @@ impl Validator {
         let mut root = None;
         let mut subject_node = None;
         let mut skip_sct = false;
+        let mut constraints = crate::verify::CertificateConstraints::default();
         for (key, v) in fields {
             match key {
+                "repo" | "owner" | "signer_workflow" | "source_ref" => {
+                    let Some(text) = self.string(v, key) else {
+                        continue;
+                    };
+                    let parsed = match key {
+                        "repo" => crate::verify::CertificateConstraints::repository(&text),
+                        "owner" => crate::verify::CertificateConstraints::owner(&text),
+                        "signer_workflow" => {
+                            crate::verify::CertificateConstraints::signer_workflow(&text)
+                        }
+                        _ => crate::verify::CertificateConstraints::source_ref(&text),
+                    };
+                    match parsed {
+                        Ok(value) => {
+                            let slot = match key {
+                                "repo" => &mut constraints.source_repository,
+                                "owner" => &mut constraints.source_owner,
+                                "signer_workflow" => &mut constraints.signer_workflow,
+                                _ => &mut constraints.source_ref,
+                            };
+                            *slot = Some(value);
+                        }
+                        Err(e) => self.problem(v, format!("`{key}`: {e}"), None),
+                    }
+                }
+                "deny_self_hosted_runners" => {
+                    constraints.deny_self_hosted_runners = self.boolean(v, key).unwrap_or(false)
+                }
                 "issuer" => issuer = self.string(v, key),
                 "subject" | "subject_regex" => {
                     if subject_node.is_some() {
@@ -789,8 +823,8 @@ impl Validator {
             );
         }
         match Signer::keyless(name, issuer?, subject?, root) {
-            Ok(s) if skip_sct => Some(s.insecure_skip_sct()),
-            Ok(s) => Some(s),
+            Ok(s) if skip_sct => Some(s.insecure_skip_sct().with_constraints(constraints)),
+            Ok(s) => Some(s.with_constraints(constraints)),
             Err(e) => {
                 self.problem(node, format!("signer `{name}`: {e}"), None);
                 None
