@@ -392,17 +392,29 @@ impl fmt::Display for Invalid<'_> {
 }
 
 impl Config {
-    /// Loads `path`, or `./supplygate.yaml` when `path` is `None` and that file exists, or the
-    /// defaults.
+    /// Loads `path`, or `./supplygate.yaml` when `path` is `None` and something is there, or
+    /// the defaults.
+    ///
+    /// The defaults apply only when nothing at all exists at the default path: a dangling
+    /// symlink, a directory or an unreadable file there is an error naming it, never a
+    /// silent fall-back to a config that may allow more.
     pub fn load(path: Option<&Path>) -> Result<Self, ConfigError> {
         let path = match path {
             Some(p) => p.to_path_buf(),
             None => {
                 let default = PathBuf::from(DEFAULT_FILE);
-                if !default.is_file() {
-                    return Ok(Self::default());
+                match std::fs::symlink_metadata(&default) {
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                        return Ok(Self::default());
+                    }
+                    Err(source) => {
+                        return Err(ConfigError::Read {
+                            path: default,
+                            source,
+                        })
+                    }
+                    Ok(_) => default,
                 }
-                default
             }
         };
         let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::Read {

@@ -651,7 +651,7 @@ impl CliCase {
     }
 
     fn check(&self) -> Outcome {
-        let out = Command::new(env!("CARGO_BIN_EXE_supplygate"))
+        let out = common::supplygate()
             .args([
                 "check",
                 "--config",

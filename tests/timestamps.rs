@@ -294,7 +294,7 @@ impl ImageCase {
     }
 
     fn run(&self, args: &[&str]) -> Outcome {
-        let out = Command::new(env!("CARGO_BIN_EXE_supplygate"))
+        let out = common::supplygate()
             .args(["--config", "supplygate.yaml"])
             .args(args)
             .current_dir(self.work.path())

@@ -340,7 +340,7 @@ impl Case {
     /// `supplygate check app.yaml --format json` with `args` and `env`.
     fn check(&self, args: &[&str], env: &[(&str, &str)]) -> Outcome {
         self.write();
-        let mut command = Command::new(env!("CARGO_BIN_EXE_supplygate"));
+        let mut command = common::supplygate();
         command
             .args(["check", "--config", "supplygate.yaml", "app.yaml"])
             .args(["--format", "json"])

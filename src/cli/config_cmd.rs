@@ -25,7 +25,7 @@ pub(crate) struct ValidateArgs {
     #[arg(value_name = "FILE")]
     file: Option<PathBuf>,
     /// Output format
-    #[arg(long, env = "SUPPLYGATE_FORMAT", value_enum, default_value_t = Format::Human)]
+    #[arg(long, env = "SUPPLYGATE_CONFIG_VALIDATE_FORMAT", value_enum, default_value_t = Format::Human)]
     format: Format,
 }
 
