@@ -2032,3 +2032,28 @@ fn pin_reads_a_file_named_twice_once() {
         )
     );
 }
+
+#[cfg(unix)]
+#[test]
+fn init_key_path_is_right_through_a_symlinked_output_directory() {
+    // `link` is `real/deploy`: `link/..` is `real`, not the case directory.
+    let case = Case::new()
+        .file("keys/cosign.pub", PUBLIC_KEY)
+        .file("real/deploy/.keep", "");
+    std::os::unix::fs::symlink("real/deploy", case.path("link")).unwrap();
+    let out = case.run(&[
+        "init",
+        "--key",
+        "keys/cosign.pub",
+        "-o",
+        "link/supplygate.yaml",
+    ]);
+    assert_eq!(out.code, 0, "{out:?}");
+    let text = case.read("real/deploy/supplygate.yaml");
+    assert!(text.contains("key: \"../../keys/cosign.pub\"\n"), "{text}");
+    for config in ["link/supplygate.yaml", "real/deploy/supplygate.yaml"] {
+        let valid = case.run(&["config", "validate", config]);
+        assert_eq!(valid.code, 0, "{config}: {valid:?}");
+        assert!(valid.stdout.contains(": OK (1 signer"), "{valid:?}");
+    }
+}
