@@ -113,6 +113,22 @@ pub struct Config {
     pub break_glass: BreakGlass,
     /// Which manifest paths `check` skips.
     pub paths: PathSettings,
+    /// Every `registries.HOST.layout` as written, with its place: `config validate` checks
+    /// that each directory exists (a run only finds out when it reads an image).
+    pub layout_sites: Vec<LayoutSite>,
+}
+
+/// One `registries.HOST.layout` in the config file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LayoutSite {
+    /// The registry host.
+    pub host: String,
+    /// The directory, resolved against the config file's directory.
+    pub path: PathBuf,
+    /// 1-based line of the value.
+    pub line: usize,
+    /// 1-based column of the value.
+    pub column: usize,
 }
 
 /// `paths:`: which manifest files `check` reads.
@@ -433,6 +449,7 @@ impl Config {
         let mut v = Validator {
             problems: Vec::new(),
             base,
+            layout_sites: Vec::new(),
         };
         let mut config = Config {
             file: Some(path.to_path_buf()),
@@ -467,6 +484,7 @@ impl Config {
             });
         }
         if v.problems.is_empty() {
+            config.layout_sites = v.layout_sites;
             Ok(config)
         } else {
             v.problems.sort_by_key(|p| (p.line, p.column));
@@ -481,6 +499,7 @@ impl Config {
 struct Validator {
     problems: Vec<Problem>,
     base: PathBuf,
+    layout_sites: Vec<LayoutSite>,
 }
 
 impl Validator {
@@ -1152,7 +1171,17 @@ impl Validator {
                             h.insecure = b;
                         }
                     }
-                    "layout" => h.layout = self.path(v, key),
+                    "layout" => {
+                        h.layout = self.path(v, key);
+                        if let Some(path) = &h.layout {
+                            self.layout_sites.push(LayoutSite {
+                                host: host.to_owned(),
+                                path: path.clone(),
+                                line: v.span.line,
+                                column: v.span.column,
+                            });
+                        }
+                    }
                     "mirrors" => h.mirrors = self.strings(v, key),
                     "concurrency" => h.concurrency = self.count(v, key, 1, 1024),
                     _ => {}

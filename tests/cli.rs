@@ -2057,3 +2057,67 @@ fn init_key_path_is_right_through_a_symlinked_output_directory() {
         assert!(valid.stdout.contains(": OK (1 signer"), "{valid:?}");
     }
 }
+
+#[test]
+fn config_validate_checks_layout_directories_and_policy_flags() {
+    let case = Case::new()
+        .file(
+            "conf/layouts.yaml",
+            "network: {offline: true}\nregistries:\n  ghcr.io:\n    layout: mirror/ghcr\n  quay.io:\n    layout: there\n",
+        )
+        .file("conf/there/oci-layout", "{\"imageLayoutVersion\": \"1.0.0\"}")
+        .file("conf/file.yaml", "registries:\n  ghcr.io: {layout: layouts.yaml}\n")
+        .file("bad.rego", "package x\ndeny contains msg if {\n")
+        .file("good.rego", "package supplygate.x\n\ndeny contains msg if {\n\tfalse\n\tmsg := \"no\"\n}\n")
+        .file("ok.yaml", "network: {offline: true}\n");
+    let out = case.run(&["config", "validate", "conf/layouts.yaml"]);
+    assert_eq!(out.code, 2, "{out:?}");
+    assert_eq!(
+        out.stdout,
+        "1 problem in config `conf/layouts.yaml`\nconf/layouts.yaml:4:13: \
+         `registries.ghcr.io.layout`: `conf/mirror/ghcr` does not exist (an OCI image layout \
+         directory (`skopeo copy … oci:DIR`), relative to the config file's directory)\n",
+        "{out:?}"
+    );
+    let json = case.run(&[
+        "config",
+        "validate",
+        "--format",
+        "json",
+        "conf/layouts.yaml",
+    ]);
+    assert_eq!(json.code, 2, "{json:?}");
+    assert_eq!(json.json()["problems"][0]["line"], 4);
+    assert_eq!(json.json()["problems"][0]["column"], 13);
+    let out = case.run(&["config", "validate", "conf/file.yaml"]);
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(
+        out.stdout.contains(
+            "conf/file.yaml:2:21: `registries.ghcr.io.layout`: `conf/layouts.yaml` is not a \
+             directory"
+        ),
+        "{out:?}"
+    );
+
+    // `--policy` files are loaded and compiled like the config's own `policy.paths`.
+    let out = case.run(&["config", "validate", "ok.yaml", "--policy", "bad.rego"]);
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(
+        out.stdout.starts_with("1 problem in config `ok.yaml`\n"),
+        "{out:?}"
+    );
+    assert!(out.stdout.contains("ok.yaml: policy: "), "{out:?}");
+    assert!(out.stdout.contains("bad.rego"), "{out:?}");
+    let out = case.run_env(
+        &["config", "validate", "ok.yaml"],
+        "SUPPLYGATE_POLICY",
+        "bad.rego",
+    );
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(out.stdout.contains("bad.rego"), "{out:?}");
+    let out = case.run(&["config", "validate", "ok.yaml", "--policy", "good.rego"]);
+    assert_eq!(out.code, 0, "{out:?}");
+    let out = case.run(&["config", "validate", "ok.yaml", "--policy", "missing.rego"]);
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(out.stdout.contains("missing.rego"), "{out:?}");
+}

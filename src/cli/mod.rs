@@ -304,7 +304,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Man(args) => completion::man(&args),
         Command::Init(args) => init::run(&args),
         Command::Config(config_cmd::ConfigCommand::Validate(args)) => {
-            config_cmd::run(&args, global.config.as_deref())
+            config_cmd::run(&args, global.config.as_deref(), &global.policies)
         }
         Command::Images(args) => {
             let config = load_config_offline(&global)?;
