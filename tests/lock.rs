@@ -21,7 +21,7 @@ use common::Outcome;
 mod pki;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
 use base64::Engine as _;
 use common::{sha256_digest, TestRegistry};

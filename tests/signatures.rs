@@ -17,7 +17,7 @@ use common::Outcome;
 mod pki;
 
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::sync::Arc;
 
 use common::{docker_config_empty, TestRegistry};

@@ -18,7 +18,7 @@ mod common;
 mod pki;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
 use common::{Outcome, TestRegistry};
 use supplygate::verify::{signers, verify_bundle_for_artifact, Signer, Subject, SubjectMatcher};
