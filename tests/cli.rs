@@ -1851,6 +1851,21 @@ fn flags_are_read_from_supplygate_env_vars() {
     assert_eq!(flag.code, 0, "{flag:?}");
     assert_eq!(flag.json()["images"][0]["extractor"], "builtin");
 
+    // A clock moved by a variable is never silent: it would accept expired certificates.
+    let clock = case.run_env(
+        &["check", "app.yaml"],
+        "SUPPLYGATE_NOW",
+        "2020-01-01T00:00:00Z",
+    );
+    assert!(
+        clock.stderr.contains(
+            "--now (SUPPLYGATE_NOW): evaluating at 2020-01-01T00:00:00Z, not the real time"
+        ),
+        "{clock:?}"
+    );
+    let real = case.run(&["check", "app.yaml"]);
+    assert!(!real.stderr.contains("--now"), "{real:?}");
+
     let bad = case.run_env(&["images", "app.yaml"], "SUPPLYGATE_VERBOSE", "9");
     assert_eq!(bad.code, 2, "{bad:?}");
     assert!(
