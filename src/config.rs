@@ -2,9 +2,9 @@
 //! line and column, unknown keys rejected with a did-you-mean hint.
 //!
 //! The schema lives in three places that tests keep in step: the `KEYS_*` lists below, the
-//! JSON Schema `supplygate.schema.json` at the repository root, and the README.
+//! JSON Schema `supplygate.schema.json` at the repository root, and docs/configuration.md.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -450,6 +450,8 @@ impl Config {
             problems: Vec::new(),
             base,
             layout_sites: Vec::new(),
+            file: path.display().to_string(),
+            broken_signers: BTreeSet::new(),
         };
         let mut config = Config {
             file: Some(path.to_path_buf()),
@@ -483,6 +485,21 @@ impl Config {
                 ),
             });
         }
+        if let Some(name) = v
+            .broken_signers
+            .iter()
+            .next()
+            .filter(|_| v.problems.is_empty())
+        {
+            // Fail closed: the rules naming a signer that did not load were dropped, which
+            // must never leave a config that loads without them.
+            v.problems.push(Problem {
+                line: 1,
+                column: 1,
+                message: format!("signer `{name}` could not be loaded"),
+                hint: None,
+            });
+        }
         if v.problems.is_empty() {
             config.layout_sites = v.layout_sites;
             Ok(config)
@@ -496,14 +513,28 @@ impl Config {
     }
 }
 
+/// The context name [`Validator::fields`] is given for the file's top-level mapping.
+const TOP_LEVEL: &str = "";
+
 struct Validator {
     problems: Vec<Problem>,
     base: PathBuf,
     layout_sites: Vec<LayoutSite>,
+    /// The config file as messages name it.
+    file: String,
+    /// Signers defined in the file that failed to load (their problem is reported already):
+    /// still defined names, so a rule naming one is not also told the name is unknown.
+    broken_signers: BTreeSet<String>,
 }
 
 impl Validator {
     fn problem(&mut self, node: &Node, message: String, hint: Option<String>) {
+        // A cause a dependency wrote verbatim (a DER decoder, serde_json) gets a sentence in
+        // the user's terms; the message keeps the cause.
+        let hint = hint.or_else(|| {
+            crate::report::explain_dependency_error(&message)
+                .map(|e| format!("{}; {}", e.meaning, e.action))
+        });
         self.problems.push(Problem {
             line: node.span.line,
             column: node.span.column,
@@ -513,11 +544,22 @@ impl Validator {
     }
 
     fn expected(&mut self, node: &Node, what: &str, key: &str) {
+        let place = self.place(key);
         self.problem(
             node,
-            format!("`{key}` must be {what}, found {}", node.kind_name()),
+            format!("{place} must be {what}, found {}", node.kind_name()),
             None,
         );
+    }
+
+    /// `key` in backticks, or the file itself for [`TOP_LEVEL`]: whatever the file is
+    /// called, messages name it, not the default `supplygate.yaml`.
+    fn place(&self, key: &str) -> String {
+        if key == TOP_LEVEL {
+            format!("the top level of `{}`", self.file)
+        } else {
+            format!("`{key}`")
+        }
     }
 
     /// The entries of a mapping whose keys must be in `known`; reports unknown keys.
@@ -537,7 +579,8 @@ impl Validator {
         let mut out = Vec::new();
         for (k, value) in entries {
             let Some(name) = k.as_str() else {
-                self.problem(k, format!("keys of `{key}` must be strings"), None);
+                let place = self.place(key);
+                self.problem(k, format!("keys of {place} must be strings"), None);
                 continue;
             };
             if known.contains(&name) {
@@ -546,14 +589,15 @@ impl Validator {
                 let hint = did_you_mean(name, known)
                     .map(|s| format!("did you mean `{s}`?"))
                     .or_else(|| Some(format!("known keys: {}", backticked(known))));
-                self.problem(k, format!("unknown key `{name}` in `{key}`"), hint);
+                let place = self.place(key);
+                self.problem(k, format!("unknown key `{name}` in {place}"), hint);
             }
         }
         out
     }
 
     fn top(&mut self, root: &Node, config: &mut Config) {
-        let fields = self.fields(root, KEYS_TOP, "supplygate.yaml");
+        let fields = self.fields(root, KEYS_TOP, TOP_LEVEL);
         // Signers first: `require` refers to them by name wherever it stands in the file.
         for (key, value) in &fields {
             if *key == "signers" {
@@ -643,8 +687,13 @@ impl Validator {
                     None
                 }
             };
-            if let Some(signer) = signer {
-                out.insert(name.to_owned(), Arc::new(signer));
+            match signer {
+                Some(signer) => {
+                    out.insert(name.to_owned(), Arc::new(signer));
+                }
+                None => {
+                    self.broken_signers.insert(name.to_owned());
+                }
             }
         }
     }
@@ -799,12 +848,17 @@ impl Validator {
                 signers: Vec::new(),
                 line: item.span.line,
             };
+            let mut named_broken = false;
             for (key, v) in self.fields(item, KEYS_REQUIRE, "require[]") {
                 match key {
                     "images" => self.image_globs(v, &mut rule.images),
-                    "signers" => self.signer_refs(v, signers, &mut rule.signers),
+                    "signers" => named_broken |= self.signer_refs(v, signers, &mut rule.signers),
                     _ => {}
                 }
+            }
+            if named_broken {
+                // Its signer's problem is reported; the rule is not usable, nor wrong.
+                continue;
             }
             if item.as_mapping().is_some() && (rule.images.is_empty() || rule.signers.is_empty()) {
                 self.problem(
@@ -818,16 +872,21 @@ impl Validator {
         }
     }
 
+    /// Adds the named signers to `out`; true when one of the names is a signer that failed to
+    /// load (reported where it is defined, not again here).
     fn signer_refs(
         &mut self,
         node: &Node,
         signers: &BTreeMap<String, Arc<Signer>>,
         out: &mut Vec<Arc<Signer>>,
-    ) {
+    ) -> bool {
+        let mut named_broken = false;
         for name in self.string_items(node, "signers") {
             let (entry, text) = name;
             if let Some(s) = signers.get(&text) {
                 out.push(Arc::clone(s));
+            } else if self.broken_signers.contains(&text) {
+                named_broken = true;
             } else {
                 let known: Vec<&str> = signers.keys().map(String::as_str).collect();
                 let hint = did_you_mean(&text, &known)
@@ -836,6 +895,7 @@ impl Validator {
                 self.problem(entry, format!("unknown signer `{text}`"), Some(hint));
             }
         }
+        named_broken
     }
 
     /// The string items of a list, with their nodes (non-strings are reported).
@@ -882,10 +942,11 @@ impl Validator {
                 refs: Vec::new(),
                 line: item.span.line,
             };
+            let mut named_broken = false;
             for (key, v) in self.fields(item, KEYS_PROVENANCE, "provenance[]") {
                 match key {
                     "images" => self.image_globs(v, &mut rule.images),
-                    "signers" => self.signer_refs(v, signers, &mut rule.signers),
+                    "signers" => named_broken |= self.signer_refs(v, signers, &mut rule.signers),
                     "builders" => {
                         for (_, b) in self.string_items(v, key) {
                             rule.builders.push(match b.strip_suffix('*') {
@@ -920,6 +981,9 @@ impl Validator {
                     }
                     _ => {}
                 }
+            }
+            if named_broken {
+                continue;
             }
             if item.as_mapping().is_some() && (rule.images.is_empty() || rule.signers.is_empty()) {
                 self.problem(

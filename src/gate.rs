@@ -225,9 +225,15 @@ pub fn refuse_empty(report: &mut Report, empty: EmptyInput) {
 /// Why a run could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum GateError {
-    /// A path could not be read at all.
-    #[error(transparent)]
-    Manifest(#[from] ManifestError),
+    /// A path named on the command line could not be opened.
+    #[error("cannot read `{}`", path.display())]
+    Unreadable {
+        /// The path.
+        path: PathBuf,
+        /// The cause, shown once (by the chain, not by this message).
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 /// Reads and searches every path. A file that is not valid YAML becomes a [`FileError`]; a path
@@ -270,7 +276,7 @@ pub fn read_manifests_excluding(
         match source {
             // A path the user named that cannot be opened is a usage error, not a finding.
             Err(ManifestError::Io { path, source }) if paths.contains(&path) => {
-                return Err(ManifestError::Io { path, source }.into())
+                return Err(GateError::Unreadable { path, source })
             }
             other => loaded.push(other),
         }
@@ -578,12 +584,50 @@ pub async fn evaluate_manifests(
         documents: manifests.documents,
         excluded_paths: manifests.excluded,
         notices,
-        stats: RunStats {
-            distinct_images,
-            requests: after.requests.saturating_sub(before.requests),
-            cache_hits: after.cache_hits.saturating_sub(before.cache_hits),
-            elapsed_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
-        },
+        stats: run_stats(distinct_images, before, after, started),
+    }
+}
+
+/// The counters of a run that looked up `distinct_images` references between the registry
+/// counters `before` and `after`.
+pub fn run_stats(
+    distinct_images: usize,
+    before: crate::registry::Stats,
+    after: crate::registry::Stats,
+    started: std::time::Instant,
+) -> RunStats {
+    RunStats {
+        distinct_images,
+        requests: after.requests.saturating_sub(before.requests),
+        cache_hits: after.cache_hits.saturating_sub(before.cache_hits),
+        elapsed_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+    }
+}
+
+/// The finding for a policy rule's entry. A signature or attestation reason a dependency
+/// wrote (a certificate that does not decode) gets a sentence in the user's terms before the
+/// rule's own hint; `found` keeps the raw reason.
+fn violation_finding(v: policy::Violation, severity: Severity) -> Finding {
+    let explained = v
+        .found
+        .as_deref()
+        .and_then(crate::report::explain_dependency_error);
+    let hint = match (explained, v.hint) {
+        (Some(x), Some(h)) => Some(format!("{}: {}; {h}", x.meaning, x.action)),
+        (Some(x), None) => Some(format!("{}: {}", x.meaning, x.action)),
+        (None, h) => h,
+    };
+    Finding {
+        code: v
+            .code
+            .as_deref()
+            .map(Code::from_rule)
+            .unwrap_or_else(|| Code::Rule(Arc::from("policy"))),
+        severity,
+        message: v.msg,
+        expected: v.expected,
+        found: v.found,
+        hint,
     }
 }
 
@@ -635,20 +679,8 @@ fn apply_decision(report: &mut ImageReport, decision: policy::Decision) {
         .iter()
         .map(|f| f.code.as_str().to_owned())
         .collect();
-    let to_finding = |v: policy::Violation, severity: Severity| Finding {
-        code: v
-            .code
-            .as_deref()
-            .map(Code::from_rule)
-            .unwrap_or_else(|| Code::Rule(Arc::from("policy"))),
-        severity,
-        message: v.msg,
-        expected: v.expected,
-        found: v.found,
-        hint: v.hint,
-    };
     for v in decision.denies {
-        let mut finding = to_finding(v, Severity::Deny);
+        let mut finding = violation_finding(v, Severity::Deny);
         // A policy that reports missing facts ("could not check") keeps the could-not-decide
         // weight: exit 2, not a plain deny.
         if matches!(
@@ -669,7 +701,7 @@ fn apply_decision(report: &mut ImageReport, decision: policy::Decision) {
         }
     }
     for v in decision.warns {
-        report.findings.push(to_finding(v, Severity::Warn));
+        report.findings.push(violation_finding(v, Severity::Warn));
     }
     for e in decision.errors {
         report
@@ -1132,7 +1164,14 @@ pub fn registry_finding(image: &ImageRef, e: &RegistryError) -> Finding {
             Code::RegistryNotAllowed,
             Severity::Error,
             format!(
-                "for a registry without TLS set `registries: {{\"{host}\": {{insecure: true}}}}`; offline, map the host to an OCI layout"
+                "for a registry without TLS set `registries: {{\"{host}\": {{insecure: true}}}}`"
+            ),
+        ),
+        "offline-no-layout" => (
+            Code::OfflineNoLayout,
+            Severity::Error,
+            format!(
+                "offline (`--offline` or `network.offline: true`) images are read only from OCI layouts: map the host to one under `registries:` (`\"{host}\": {{layout: DIR}}`, e.g. filled by `skopeo copy docker://{image} oci:DIR`), or run without `--offline`"
             ),
         ),
         "invalid-oci-layout" => (
@@ -1147,5 +1186,53 @@ pub fn registry_finding(image: &ImageRef, e: &RegistryError) -> Finding {
             "the gate fails closed; retry when the registry is back, or configure a mirror or an OCI layout".to_owned(),
         ),
     };
-    Finding::new(code, severity, e.to_string()).hint(hint)
+    // An error a dependency wrote (rustls, reqwest, serde_json, a DER decoder) is said in the
+    // user's terms first, then verbatim.
+    let cause = match e {
+        RegistryError::Unavailable { reason, .. }
+        | RegistryError::InvalidResponse { reason, .. }
+        | RegistryError::Layout { reason, .. } => Some(reason.as_str()),
+        _ => None,
+    };
+    match cause.and_then(crate::report::explain_dependency_error) {
+        Some(explained) => Finding::new(
+            code,
+            severity,
+            format!("{}; the cause: {e}", explained.meaning),
+        )
+        .hint(format!("{}; {hint}", explained.action)),
+        None => Finding::new(code, severity, e.to_string()).hint(hint),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn a_certificate_that_does_not_decode_is_explained_before_the_rule_hint() {
+        let raw = "cosign keyless signature: the certificate cannot be parsed (malformed ASN.1 \
+                   DER value for GeneralizedTime at DER byte 71)";
+        let v = policy::Violation {
+            code: Some("signature-not-trusted".into()),
+            msg: "1 signature on `x` (sha256:…), none by `ci`".into(),
+            hint: Some("`supplygate explain x` lists every signature".into()),
+            expected: Some("a signature by `ci`".into()),
+            found: Some(raw.into()),
+            package: "data.supplygate.signatures".into(),
+        };
+        let f = violation_finding(v, Severity::Deny);
+        assert_eq!(f.code, Code::SignatureNotTrusted);
+        assert_eq!(f.found.as_deref(), Some(raw), "the raw cause stays");
+        assert_eq!(
+            f.hint.as_deref(),
+            Some(
+                "a certificate or key could not be decoded: its bytes are damaged, truncated \
+                 or not the kind of object expected here: get a fresh copy of it (export the \
+                 key again with `cosign public-key`, download the trusted root again, or sign \
+                 the image again); `supplygate explain x` lists every signature"
+            )
+        );
+    }
 }

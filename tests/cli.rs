@@ -2136,3 +2136,306 @@ fn config_validate_checks_layout_directories_and_policy_flags() {
     assert_eq!(out.code, 2, "{out:?}");
     assert!(out.stdout.contains("missing.rego"), "{out:?}");
 }
+
+// ---------------------------------------------------------------- messages a newcomer trips over
+// (issue 11, item 4): each message names the real cause, file and code.
+
+#[test]
+fn config_typo_names_the_real_file_and_position() {
+    let case = Case::new()
+        .file(
+            "typo.yaml",
+            "network:\n  retries: 1\nnetwrok:\n  retries: 3\n",
+        )
+        .file("app.yaml", &deployment("app", &["nginx"]));
+    let out = case.run(&["check", "--config", "typo.yaml", "app.yaml"]);
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(
+        out.stderr.contains(
+            "typo.yaml:3:1: unknown key `netwrok` in the top level of `typo.yaml` \
+             (did you mean `network`?)"
+        ),
+        "{out:?}"
+    );
+    assert!(!out.stderr.contains("supplygate.yaml"), "{out:?}");
+}
+
+#[test]
+fn missing_key_file_is_reported_once_not_as_an_unknown_signer() {
+    let case = Case::new()
+        .file(
+            "supplygate.yaml",
+            "signers:\n  ci:\n    key: keys/missing.pub\nrequire:\n  - images: [\"**\"]\n    signers: [ci]\nprovenance:\n  - images: [\"**\"]\n    signers: [ci]\n",
+        )
+        .file("app.yaml", &deployment("app", &["nginx"]));
+    let out = case.run(&["check", "app.yaml"]);
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(
+        out.stderr.contains("1 problem in config `supplygate.yaml`"),
+        "{out:?}"
+    );
+    assert!(
+        out.stderr
+            .contains("supplygate.yaml:3:10: cannot read key `keys/missing.pub`"),
+        "{out:?}"
+    );
+    assert!(!out.stderr.contains("unknown signer"), "{out:?}");
+    assert!(
+        !out.stderr.contains("needs `images` and `signers`"),
+        "{out:?}"
+    );
+
+    // A name that is really undefined is still reported next to the broken one.
+    let case = case.file(
+        "supplygate.yaml",
+        "signers:\n  ci:\n    key: keys/missing.pub\nrequire:\n  - images: [\"**\"]\n    signers: [ci, release]\n",
+    );
+    let out = case.run(&["check", "app.yaml"]);
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(
+        out.stderr.contains(
+            "supplygate.yaml:6:19: unknown signer `release` (define it under `signers:`)"
+        ),
+        "{out:?}"
+    );
+}
+
+#[test]
+fn offline_image_without_layout_has_its_own_code_and_hint() {
+    let app = deployment("app", &["ghcr.io/acme/app:v1"]);
+    let by_flag = Case::new().file("app.yaml", &app);
+    let by_config = Case::new()
+        .file("app.yaml", &app)
+        .file("supplygate.yaml", "network:\n  offline: true\n");
+    for (case, args) in [
+        (
+            by_flag,
+            &["check", "--offline", "app.yaml", "--format", "json"][..],
+        ),
+        (by_config, &["check", "app.yaml", "--format", "json"][..]),
+    ] {
+        let out = case.run(args);
+        assert_eq!(out.code, 2, "{out:?}");
+        let json = out.json();
+        let f = &images(&json)[0]["findings"][0];
+        assert_eq!(f["code"], "offline-no-layout", "{out:?}");
+        assert_eq!(f["severity"], "error");
+        assert_eq!(
+            f["message"],
+            "ghcr.io/acme/app:v1: offline, and no OCI layout is configured for host `ghcr.io`"
+        );
+        let hint = f["hint"].as_str().unwrap();
+        assert!(hint.contains("`registries:`"), "{hint}");
+        assert!(hint.contains("`--offline`"), "{hint}");
+        assert!(!hint.contains("insecure"), "{hint}");
+    }
+}
+
+#[test]
+fn explain_of_a_missing_image_denies_like_check() {
+    let image = "127.0.0.1:5123/demo/app:no-such-tag";
+    let run = |args: &[&str]| {
+        let out = common::supplygate()
+            .args(args)
+            .current_dir(ROOT)
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::piped())
+            .output()
+            .unwrap();
+        Outcome::from_output(out)
+    };
+    let config = "fixtures/demo/supplygate.yaml";
+    let explained = run(&["explain", "--config", config, image, "--format", "json"]);
+    assert_eq!(explained.code, 1, "{explained:?}");
+    let json = explained.json();
+    assert_eq!(json["decision"], "deny", "{explained:?}");
+    assert_eq!(json["findings"][0]["code"], "image-not-found");
+    assert!(json.get("digest").is_none(), "{explained:?}");
+
+    let human = run(&["explain", "--config", config, image]);
+    assert_eq!(human.code, 1, "{human:?}");
+    assert!(
+        human.stdout.contains("\nfindings\n  image-not-found: "),
+        "{human:?}"
+    );
+    assert!(human.stdout.ends_with("\ndeny\n"), "{human:?}");
+
+    let checked = Case::new()
+        .file("app.yaml", &deployment("app", &[image]))
+        .run(&[
+            "check",
+            "--config",
+            &format!("{ROOT}/{config}"),
+            "app.yaml",
+            "--format",
+            "json",
+        ]);
+    assert_eq!(checked.code, explained.code, "{checked:?}");
+    assert_eq!(
+        images(&checked.json())[0]["findings"][0]["code"],
+        "image-not-found"
+    );
+}
+
+/// `supplygate ARGS` run on a terminal (util-linux `script` gives it one) with `env` set:
+/// its stdout.
+fn on_a_terminal(case: &Case, args: &str, env: &[(&str, &str)]) -> String {
+    let binary = env!("CARGO_BIN_EXE_supplygate");
+    let out = Command::new("script")
+        .args(["-qec", &format!("'{binary}' {args}"), "/dev/null"])
+        .current_dir(case.dir.path())
+        .env_remove("NO_COLOR")
+        .env_remove("SUPPLYGATE_COLOR")
+        .env("TERM", "xterm")
+        .envs(env.iter().copied())
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn empty_no_color_keeps_colour_and_term_dumb_drops_it() {
+    let case = Case::new().file("app.yaml", &deployment("app", &["nginx:1.25"]));
+    let check = |env: &[(&str, &str)]| on_a_terminal(&case, "check --offline app.yaml", env);
+    let escape = "\u{1b}[";
+    assert!(check(&[]).contains(escape));
+    assert!(check(&[("NO_COLOR", "")]).contains(escape));
+    let no_color = check(&[("NO_COLOR", "1")]);
+    assert!(!no_color.contains(escape), "{no_color}");
+    assert!(no_color.contains("offline-no-layout"), "{no_color}");
+    let dumb = check(&[("TERM", "dumb")]);
+    assert!(!dumb.contains(escape), "{dumb}");
+    assert!(dumb.contains("offline-no-layout"), "{dumb}");
+    // `--color always` is obeyed even there.
+    let always = on_a_terminal(
+        &case,
+        "check --offline --color always app.yaml",
+        &[("TERM", "dumb")],
+    );
+    assert!(always.contains(escape), "{always}");
+}
+
+#[test]
+fn pin_summaries_count_the_lookups_they_made() {
+    let registry = TestRegistry::start();
+    registry.push_generated("team/app:v1", 31);
+    registry.push_generated("team/web:v1", 32);
+    let host = registry.host();
+    let case = Case::new()
+        .registry_config(&registry)
+        .file(
+            "a.yaml",
+            &deployment(
+                "a",
+                &[
+                    &format!("{host}/team/app:v1"),
+                    &format!("{host}/team/web:v1"),
+                ],
+            ),
+        )
+        .file(
+            "b.yaml",
+            &deployment("b", &[&format!("{host}/team/app:v1")]),
+        );
+    let out = case.run(&["pin", "."]);
+    assert_eq!(out.code, 0, "{out:?}");
+    let summary = out.stderr.lines().last().unwrap();
+    assert!(
+        summary.starts_with("pinned 3 images in 2 files; 2 distinct references, "),
+        "{out:?}"
+    );
+    assert!(!summary.contains(" 0 registry requests"), "{out:?}");
+
+    // The report of a failed pin counts them too.
+    let case = case.file(
+        "c.yaml",
+        &deployment("c", &[&format!("{host}/team/gone:v1")]),
+    );
+    let out = case.run(&["pin", "c.yaml"]);
+    assert_eq!(out.code, 1, "{out:?}");
+    let last = out.stdout.lines().last().unwrap();
+    assert!(last.contains("; 1 distinct reference, "), "{out:?}");
+    assert!(!last.contains(" 0 registry requests"), "{out:?}");
+}
+
+#[test]
+fn human_summary_counts_skipped_documents() {
+    let case = Case::new()
+        .file("supplygate.yaml", "network: {offline: true}\n")
+        .file(
+            "mixed.yaml",
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n---\nnot: kubernetes\n---\njust a string\n",
+        );
+    let out = case.run(&["check", "mixed.yaml"]);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(
+        out.stdout
+            .contains("allow: 0 images, 0 allowed, 2 documents skipped (not a Kubernetes object);"),
+        "{out:?}"
+    );
+    let json = case
+        .run(&["check", "mixed.yaml", "--format", "json"])
+        .json();
+    assert_eq!(json["summary"]["skipped_documents"], 2, "{json}");
+}
+
+#[test]
+fn control_and_bidi_characters_from_manifests_are_escaped_in_text_outputs() {
+    let case = Case::new()
+        .file("supplygate.yaml", "network: {offline: true}\n")
+        .file(
+            "evil.yaml",
+            "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n    - name: a\n      image: \"ngin\\u202Ex\\e[2J\\x07:1\\nallow\"\n",
+        );
+    for format in ["human", "github", "markdown"] {
+        let out = case.run(&["check", "evil.yaml", "--format", format]);
+        assert_eq!(out.code, 1, "{format}: {out:?}");
+        assert!(
+            out.stdout.contains("invalid-reference"),
+            "{format}: {out:?}"
+        );
+        for raw in ['\u{202e}', '\u{1b}', '\u{7}'] {
+            assert!(!out.stdout.contains(raw), "{format}: {raw:?} in {out:?}");
+        }
+        assert!(
+            out.stdout.contains("ngin\\u{202e}x\\u{1b}[2J\\u{7}:1"),
+            "{format}: {out:?}"
+        );
+    }
+    // The human report keeps the image on its one line: a line break in it cannot start a
+    // line that reads like one of the report's own.
+    let human = case.run(&["check", "evil.yaml"]);
+    assert!(human.stdout.contains("\\u{7}:1\\u{a}allow\n"), "{human:?}");
+    assert!(
+        !human.stdout.lines().any(|l| l.trim() == "allow"),
+        "{human:?}"
+    );
+}
+
+#[test]
+fn a_key_that_does_not_decode_is_explained_and_keeps_the_decoder_error() {
+    // The first 27 bytes of a P-256 public key: the DER stops in the middle.
+    let case = Case::new()
+        .file(
+            "cut.pub",
+            "-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE\n-----END PUBLIC KEY-----\n",
+        )
+        .file("supplygate.yaml", "signers:\n  ci:\n    key: cut.pub\n")
+        .file("app.yaml", &deployment("app", &["nginx"]));
+    let out = case.run(&["check", "app.yaml", "--format", "json"]);
+    assert_eq!(out.code, 2, "{out:?}");
+    let error = &out.json()["errors"][0];
+    assert_eq!(error["code"], "invalid-config", "{out:?}");
+    assert_eq!(error["line"], 3, "{out:?}");
+    let message = error["message"].as_str().unwrap();
+    assert!(message.contains("ASN.1"), "the raw cause stays: {message}");
+    assert!(
+        message.contains(
+            "(a certificate or key could not be decoded: its bytes are damaged, truncated or \
+             not the kind of object expected here; get a fresh copy of it"
+        ),
+        "{message}"
+    );
+}

@@ -448,7 +448,7 @@ fn an_image_in_an_unknown_custom_resource_is_checked_not_skipped() {
     assert_eq!(json["images"][0]["image"], "ghcr.io/acme/runner:1");
     assert_eq!(
         json["images"][0]["findings"][0]["code"],
-        "registry-not-allowed"
+        "offline-no-layout"
     );
 }
 

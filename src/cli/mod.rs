@@ -332,10 +332,11 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             Ok(0)
         }
         Command::Policy(PolicyCommand::Test(args)) => policy_test::run(args),
-        Command::Check(args) => {
-            let ctx = Context::new(&global)?;
-            check::run(&ctx, args)
-        }
+        Command::Check(args) => match Context::new(&global) {
+            Ok(ctx) => check::run(&ctx, args),
+            // The config, a flag or the registry client: the reports still say so.
+            Err(e) => check::failed(&args, e),
+        },
         Command::Pin(args) => {
             let ctx = Context::new(&global)?;
             pin::run(&ctx, args)
@@ -389,13 +390,11 @@ impl Context {
         let color = match global.color {
             ColorChoice::Always => human::Color::Always,
             ColorChoice::Never => human::Color::Never,
-            ColorChoice::Auto => {
-                if std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none() {
-                    human::Color::Always
-                } else {
-                    human::Color::Never
-                }
-            }
+            ColorChoice::Auto => output::auto_color(
+                std::io::stdout().is_terminal(),
+                std::env::var_os("NO_COLOR").as_deref(),
+                std::env::var_os("TERM").as_deref(),
+            ),
         };
         Ok(Self {
             config,

@@ -55,6 +55,7 @@ struct Rewrites<'a> {
 }
 
 pub(crate) fn run(ctx: &Context, args: PinArgs) -> anyhow::Result<u8> {
+    let started = std::time::Instant::now();
     let manifests = gate::read_manifests(&args.paths, &ctx.config)?;
     let mut report = Report {
         file_errors: manifests.file_errors,
@@ -106,9 +107,12 @@ pub(crate) fn run(ctx: &Context, args: PinArgs) -> anyhow::Result<u8> {
     }
 
     let progress = progress_printer();
+    let before = ctx.registry.stats();
+    let distinct = unpinned.len();
     let resolutions = ctx
         .runtime
         .block_on(gate::resolve_all(unpinned, &ctx.registry, &progress));
+    report.stats = gate::run_stats(distinct, before, ctx.registry.stats(), started);
     let mut edits: BTreeMap<Arc<Origin>, Vec<Edit>> = BTreeMap::new();
     for image in &mut report.images {
         let Some(r) = image.reference.as_ref().filter(|r| !r.is_pinned()) else {
@@ -233,16 +237,26 @@ pub(crate) fn run(ctx: &Context, args: PinArgs) -> anyhow::Result<u8> {
     }
     let files = outputs.len();
     let verb = if args.dry_run { "would pin" } else { "pinned" };
+    let stats = report.stats;
     let message = format!(
-        "{verb} {pinned} image{} in {files} file{}",
-        if pinned == 1 { "" } else { "s" },
-        if files == 1 { "" } else { "s" }
+        "{verb} {pinned} image{} in {files} file{}; {} distinct reference{}, {} registry request{}",
+        plural(pinned),
+        plural(files),
+        stats.distinct_images,
+        plural(stats.distinct_images),
+        stats.requests,
+        plural(usize::try_from(stats.requests).unwrap_or(usize::MAX)),
     );
     status(
         false,
         if args.dry_run { "dry-run" } else { "pinned" },
         &message,
-        serde_json::json!({"images": pinned, "files": files}),
+        serde_json::json!({
+            "images": pinned,
+            "files": files,
+            "distinct_images": stats.distinct_images,
+            "requests": stats.requests,
+        }),
     );
     Ok(0)
 }
@@ -257,6 +271,14 @@ fn origin_bytes(origin: &Origin) -> Vec<u8> {
             path.as_os_str().as_bytes().to_vec()
         }
         other => other.to_string().into_bytes(),
+    }
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 {
+        ""
+    } else {
+        "s"
     }
 }
 

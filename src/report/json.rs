@@ -1,4 +1,4 @@
-//! `--format json`: the documented, versioned machine-readable report (see README, "JSON report").
+//! `--format json`: the documented, versioned machine-readable report (see docs/reports.md, "JSON").
 
 use serde::Serialize;
 
