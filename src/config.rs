@@ -407,6 +407,22 @@ impl fmt::Display for Invalid<'_> {
     }
 }
 
+/// Why `path` cannot be opened when it is a symlink to nothing: the bare "No such file or
+/// directory" reads as a contradiction next to an `ls` that lists the file.
+fn dangling(path: &Path) -> Option<std::io::Error> {
+    let target = std::fs::read_link(path).ok()?;
+    match std::fs::metadata(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Some(std::io::Error::new(
+            std::io::ErrorKind::NotFound,
+            format!(
+                "it is a symlink to `{}`, which does not exist",
+                target.display()
+            ),
+        )),
+        _ => None,
+    }
+}
+
 impl Config {
     /// Loads `path`, or `./supplygate.yaml` when `path` is `None` and something is there, or
     /// the defaults.
@@ -434,8 +450,8 @@ impl Config {
             }
         };
         let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::Read {
+            source: dangling(&path).unwrap_or(source),
             path: path.clone(),
-            source,
         })?;
         Self::parse(&text, &path)
     }

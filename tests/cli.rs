@@ -1894,12 +1894,20 @@ fn default_config_path_that_cannot_be_read_is_an_error_not_the_defaults() {
     let directory = Case::new()
         .file("app.yaml", &manifest)
         .file("supplygate.yaml/.keep", "");
-    for (what, case) in [("dangling symlink", dangling), ("directory", directory)] {
+    for (what, case, why) in [
+        (
+            "dangling symlink",
+            dangling,
+            "it is a symlink to `gone.yaml`, which does not exist",
+        ),
+        ("directory", directory, "Is a directory"),
+    ] {
         for args in [&["check", "app.yaml"][..], &["images", "app.yaml"][..]] {
             let out = case.run(args);
             assert_eq!(out.code, 2, "{what} {args:?}: {out:?}");
             assert!(
-                out.stderr.contains("cannot read config `supplygate.yaml`"),
+                out.stderr
+                    .contains(&format!("cannot read config `supplygate.yaml`: {why}")),
                 "{what} {args:?}: {out:?}"
             );
             assert_eq!(out.stdout, "", "{what} {args:?}: {out:?}");
