@@ -256,10 +256,11 @@ fn render(setup: &Setup) -> String {
              \x20 # is a workflow file of {0}/{1} (`.github/workflows/…`) at the branch `main` or\n\
              \x20 # at a tag, as `cosign sign` or actions/attest-build-provenance make in a workflow\n\
              \x20 # of {0}/{1} run for `main` or a tag. The subject names the workflow file that\n\
-             \x20 # signed, not the run that called it: a reusable workflow of {0}/{1} at `main` or\n\
-             \x20 # a tag matches even when another repository calls it, and a reusable workflow of\n\
-             \x20 # another repository does not match even when {0}/{1} calls it. A run for another\n\
-             \x20 # branch or for a pull request (`refs/pull/…`) does not match.\n\
+             \x20 # signed, not the run that called it, so a reusable workflow of another\n\
+             \x20 # repository does not match even when {0}/{1} calls it; and `repo:` below asks\n\
+             \x20 # that the source repository the run was for is {0}/{1} too, so a reusable\n\
+             \x20 # workflow of {0}/{1} called from another repository does not match either.\n\
+             \x20 # A run for another branch or for a pull request (`refs/pull/…`) does not match.\n\
              \x20 # Checked against Sigstore's public-good trusted root embedded in supplygate\n\
              \x20 # (`supplygate version` names it; `--tuf-refresh` fetches a newer one).\n\
              \x20 github:\n\
@@ -267,7 +268,11 @@ fn render(setup: &Setup) -> String {
              \x20     issuer: https://token.actions.githubusercontent.com\n\
              \x20     # Anchored at both ends; OWNER/REPO spelt exactly as on github.com.\n\
              \x20     # Edit `heads/main` if your default branch has another name.\n\
-             \x20     subject_regex: 'https://github\\.com/{owner}/{repo}/\\.github/workflows/[^@]+@refs/(heads/main|tags/.+)'\n",
+             \x20     subject_regex: 'https://github\\.com/{owner}/{repo}/\\.github/workflows/[^@]+@refs/(heads/main|tags/.+)'\n\
+             \x20     # The certificate's Source Repository claim (as `gh attestation verify --repo`).\n\
+             \x20     repo: {0}/{1}\n\
+             \x20     # Only GitHub-hosted runners (`--deny-self-hosted-runners`):\n\
+             \x20     # deny_self_hosted_runners: true\n",
             gh.owner, gh.repo
         ));
     }
@@ -363,12 +368,22 @@ mod tests {
         );
         let signer = &config.signers["github"];
         let SignerKind::Keyless {
-            issuer, subject, ..
+            issuer,
+            subject,
+            constraints,
+            ..
         } = &signer.kind
         else {
             panic!("not keyless: {signer:?}");
         };
         assert_eq!(issuer, "https://token.actions.githubusercontent.com");
+        // The source repository is the caller's: a reusable workflow of acme/app run for
+        // another repository carries that repository here and is refused.
+        assert_eq!(
+            constraints.source_repository.as_deref(),
+            Some("https://github.com/acme/app")
+        );
+        assert!(!constraints.deny_self_hosted_runners);
         let workflow = "https://github.com/acme/app/.github/workflows/release.yml";
         assert!(subject.matches(&format!("{workflow}@refs/heads/main")));
         assert!(subject.matches(&format!("{workflow}@refs/tags/v1.2.3")));
@@ -400,8 +415,8 @@ mod tests {
             .join(" ");
         assert!(
             comment.contains(
-                "a reusable workflow of acme/app at `main` or a tag matches even when another \
-                 repository calls it"
+                "a reusable workflow of acme/app called from another repository does not match \
+                 either"
             ),
             "{comment}"
         );
