@@ -127,6 +127,18 @@ where
     }
     refuse_non_ascii_directives(text, origin)?;
     refuse_unicode_line_breaks(text, origin)?;
+    // kubectl reads a file line by line, so its last line always ends with a break. A last
+    // line of blanks without one is read by our parser into a block scalar above it as one
+    // more line (`a: |\n  x\n  ` is `x\n\n`, for kubectl `x\n`): parse it terminated. Only
+    // blanks follow the original text, so every position stays where it was.
+    let terminated;
+    let text = match text.rsplit_once(['\n', '\r']) {
+        Some((_, last)) if !last.is_empty() && last.chars().all(|c| c == ' ' || c == '\t') => {
+            terminated = format!("{text}\n");
+            terminated.as_str()
+        }
+        _ => text,
+    };
     let mut builder = Builder::new(text, origin, limits);
     let mut parser = Parser::new_from_str(text);
     while let Some(item) = parser.next_event() {
@@ -1973,6 +1985,24 @@ mod tests {
             root.to_json(),
             serde_json::json!({"a": "c?d", "b": ["?c", "x?y"], "c": "?d"})
         );
+    }
+
+    #[test]
+    fn reads_a_last_line_of_blanks_without_a_break_as_kubectl_does() {
+        // Found by the yaml_kubernetes fuzz target; the values are kubectl's.
+        for (text, value) in [
+            ("pie: |\n e: |\n ", "e: |\n"),
+            ("a: |\n  x\n  ", "x\n"),
+            ("a: |\n  x\n   ", "x\n \n"),
+            ("a: |\n  x", "x\n"),
+        ] {
+            let root = &parse(text)[0].root;
+            let json = root.to_json();
+            let got = json.as_object().and_then(|o| o.values().next()).cloned();
+            assert_eq!(got, Some(serde_json::json!(value)), "{text:?}");
+        }
+        let docs = parse("a: 1\nimage: nginx\n  ");
+        assert_eq!(docs.len(), 1);
     }
 
     #[test]
