@@ -2378,20 +2378,28 @@ fn human_summary_counts_skipped_documents() {
     let case = Case::new()
         .file("supplygate.yaml", "network: {offline: true}\n")
         .file(
-            "mixed.yaml",
+            "m/mixed.yaml",
             "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n---\nnot: kubernetes\n---\njust a string\n",
         );
-    let out = case.run(&["check", "mixed.yaml"]);
+    // Found in a directory, documents that are not Kubernetes objects are skipped and counted.
+    let out = case.run(&["check", "m"]);
     assert_eq!(out.code, 0, "{out:?}");
     assert!(
         out.stdout
             .contains("allow: 0 images, 0 allowed, 2 documents skipped (not a Kubernetes object);"),
         "{out:?}"
     );
-    let json = case
-        .run(&["check", "mixed.yaml", "--format", "json"])
-        .json();
+    let json = case.run(&["check", "m", "--format", "json"]).json();
     assert_eq!(json["summary"]["skipped_documents"], 2, "{json}");
+    // In a file named on the command line, a document that is a string is refused, as kubectl
+    // refuses it; the mapping without `apiVersion` and `kind` is still skipped.
+    let json = case
+        .run(&["check", "m/mixed.yaml", "--format", "json"])
+        .json();
+    assert_eq!(json["decision"], "error", "{json}");
+    assert_eq!(json["errors"][0]["code"], "invalid-manifest", "{json}");
+    assert_eq!(json["errors"][0]["line"], 6, "{json}");
+    assert_eq!(json["summary"]["skipped_documents"], 1, "{json}");
 }
 
 #[test]

@@ -375,8 +375,147 @@ fn allow_empty_opts_out_with_a_warning() {
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
     assert!(r
         .stdout
-        .contains("no-manifests: no manifest was read; allowed by `--allow-empty`"));
+        .contains("no-manifests: no Kubernetes object was read: the input holds no YAML or JSON document; allowed by `--allow-empty`"));
     assert!(r.stdout.contains("no document read"), "{}", r.stdout);
+    // So does an input of documents that are not Kubernetes objects.
+    let r = run(dir.path(), &["check", "--allow-empty", "-"], "{}\n");
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout.contains("1 document read, 1 skipped"),
+        "{}",
+        r.stdout
+    );
+}
+
+/// A render step that failed prints an error, or `{}`, or nothing useful: documents that are
+/// not Kubernetes objects must not pass for an empty deployment.
+#[test]
+fn no_kubernetes_object_is_no_manifests_or_invalid_manifest_in_every_format() {
+    let dir = scratch("");
+    std::fs::create_dir_all(dir.path().join("values/chart/templates")).unwrap();
+    std::fs::write(
+        dir.path().join("values/values.yaml"),
+        "replicas: 2\nimage: {repository: x}\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("values/chart/Chart.yaml"),
+        "name: c\nversion: 1.0.0\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("values/chart/templates/pod.yaml"),
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n  - {name: a, image: evil.example/a:1}\n",
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("list.json"), "[]\n").unwrap();
+    let pod_list = r#"[{"apiVersion":"v1","kind":"Pod","metadata":{"name":"a"},"spec":{"containers":[{"name":"a","image":"evil.example/a:1"}]}}]"#;
+    // (stdin, args, code, what the output holds)
+    let cases: [(&str, &[&str], &str, &str); 7] = [
+        (
+            "Error: could not find template x\n",
+            &["-"],
+            "no-manifests",
+            "1 document read, 1 skipped",
+        ),
+        ("{}\n", &["-"], "no-manifests", "1 document read, 1 skipped"),
+        (
+            "Killed\n",
+            &["-"],
+            "invalid-manifest",
+            "not a Kubernetes object: the document is a string",
+        ),
+        (
+            "[]\n",
+            &["-"],
+            "invalid-manifest",
+            "not a Kubernetes object: the document is a list",
+        ),
+        (
+            pod_list,
+            &["-"],
+            "invalid-manifest",
+            "not a Kubernetes object: the document is a list",
+        ),
+        (
+            "",
+            &["list.json"],
+            "invalid-manifest",
+            "not a Kubernetes object: the document is a list",
+        ),
+        (
+            "",
+            &["values"],
+            "no-manifests",
+            "skipped as not Kubernetes objects",
+        ),
+    ];
+    for (stdin, input, code, text) in cases {
+        for format in FORMATS {
+            let mut args = vec!["check", "--format", format];
+            args.extend(input);
+            if input == ["values"] {
+                args.extend(["--exclude", "templates/**"]);
+            }
+            let r = run(dir.path(), &args, stdin);
+            assert_eq!(
+                r.code, 2,
+                "{input:?} {stdin:?} {format}: {}{}",
+                r.stdout, r.stderr
+            );
+            assert!(
+                r.stdout.contains(code),
+                "{input:?} {stdin:?} {format}: {}",
+                r.stdout
+            );
+            if format == "json" {
+                let json: Value = serde_json::from_str(&r.stdout).unwrap();
+                assert_eq!(json["decision"], "error", "{json}");
+                let found = if code == "no-manifests" {
+                    &json["notices"][0]
+                } else {
+                    &json["errors"][0]
+                };
+                assert_eq!(found["code"], code, "{json}");
+                assert!(found["message"].as_str().unwrap().contains(text), "{json}");
+            }
+        }
+    }
+    // A file found in a directory that is a list is skipped and counted, not refused.
+    std::fs::create_dir(dir.path().join("d")).unwrap();
+    std::fs::write(dir.path().join("d/list.json"), "[]\n").unwrap();
+    let r = run(dir.path(), &["check", "--format", "json", "d"], "");
+    assert_eq!(r.code, 2, "{}{}", r.stdout, r.stderr);
+    let json: Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(json["notices"][0]["code"], "no-manifests", "{json}");
+    assert_eq!(json["summary"]["skipped_documents"], 1, "{json}");
+    assert_eq!(json["errors"].as_array().unwrap().len(), 0, "{json}");
+}
+
+#[test]
+fn pin_check_refuses_an_input_without_kubernetes_objects() {
+    let dir = scratch("");
+    std::fs::create_dir(dir.path().join("nothing")).unwrap();
+    for (stdin, input) in [("", "-"), ("{}\n", "-"), ("", "nothing")] {
+        for format in ["human", "json"] {
+            let r = run(
+                dir.path(),
+                &["pin", "--check", "--format", format, input],
+                stdin,
+            );
+            assert_eq!(r.code, 2, "{input} {stdin:?}: {}{}", r.stdout, r.stderr);
+            assert!(r.stdout.contains("no-manifests"), "{}", r.stdout);
+        }
+    }
+    // The report counts the documents it read.
+    let r = run(
+        dir.path(),
+        &["pin", "--check", "--format", "json", "-"],
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n",
+    );
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let json: Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(json["summary"]["documents"], 1, "{json}");
 }
 
 #[test]
@@ -502,8 +641,10 @@ fn a_helm_template_is_one_finding_with_the_render_hint_and_can_be_excluded() {
         };
         let out = cmd.output().unwrap();
         let stdout = String::from_utf8(out.stdout).unwrap();
-        assert_eq!(out.status.code(), Some(0), "{stdout}");
+        // Only the values file is left, which is not a Kubernetes object: nothing was checked.
+        assert_eq!(out.status.code(), Some(2), "{stdout}");
         let json: Value = serde_json::from_str(&stdout).unwrap();
+        assert_eq!(json["notices"][0]["code"], "no-manifests", "{json}");
         assert_eq!(json["summary"]["excluded_paths"], 1);
         assert_eq!(json["errors"].as_array().unwrap().len(), 0);
         assert!(json["notes"].as_array().unwrap().contains(&Value::from(

@@ -61,6 +61,9 @@ pub(crate) fn run(ctx: &Context, args: PinArgs) -> anyhow::Result<u8> {
         file_errors: manifests.file_errors,
         skipped_documents: manifests.skipped,
         unchanged_documents: manifests.unchanged,
+        documents: manifests.documents,
+        objects: manifests.objects,
+        excluded_paths: manifests.excluded,
         ..Report::default()
     };
     if !report.file_errors.is_empty() {
@@ -100,6 +103,11 @@ pub(crate) fn run(ctx: &Context, args: PinArgs) -> anyhow::Result<u8> {
             signatures: None,
             attestations: None,
         });
+    }
+    // `pin --check` gates like `check`: an input without any Kubernetes object (a render step
+    // that printed nothing or an error) is `no-manifests`, not a pass.
+    if args.check {
+        gate::refuse_empty(&mut report, gate::EmptyInput::Refuse);
     }
     if args.check || report.decision() != crate::report::Decision::Allow {
         write_stdout(&ctx.render(&report, args.format, Verbosity::Problems))?;

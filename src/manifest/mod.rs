@@ -233,6 +233,13 @@ pub struct Extracted {
     pub skipped: Vec<Skipped>,
     /// Documents read that are not empty (a document of comments only is empty).
     pub documents: usize,
+    /// Kubernetes objects read (a mapping with `apiVersion` and `kind`, an item of a typed
+    /// list, or an object without them whose containers were checked); the items of a `List`
+    /// count, the list itself does not.
+    pub objects: usize,
+    /// Documents whose top level is a scalar or a list (`Error: ...` printed by a failed render
+    /// step, `[]`): kubectl refuses them. Also in `skipped`.
+    pub not_objects: Vec<Skipped>,
 }
 
 /// Why manifests could not be read.
@@ -616,13 +623,17 @@ impl Walker<'_> {
         }
         self.out.documents += 1;
         if doc.root.as_mapping().is_none() {
-            self.skip(
-                doc.line,
-                format!(
-                    "not a Kubernetes object: the document is {}",
-                    doc.root.kind_name()
-                ),
+            let reason = format!(
+                "not a Kubernetes object: the document is {}",
+                doc.root.kind_name()
             );
+            self.out.not_objects.push(Skipped {
+                origin: self.origin.clone(),
+                document: self.document,
+                line: doc.line,
+                reason: reason.clone(),
+            });
+            self.skip(doc.line, reason);
             return;
         }
         let first_site = self.out.sites.len();
@@ -692,6 +703,7 @@ impl Walker<'_> {
                         line,
                         "{at}an object without `apiVersion` and `kind` has containers; checking them"
                     );
+                    self.out.objects += 1;
                     self.out.sites.append(&mut sink.sites);
                 }
                 return Vec::new();
@@ -699,8 +711,12 @@ impl Walker<'_> {
         };
         let resource = Arc::new(resource(node, api_version, kind, self.document));
         let mut sink = SiteSink::new(self.origin, &resource);
+        let items = node.get("items").and_then(Node::as_sequence);
+        if !(resource.kind.ends_with("List") && items.is_some()) {
+            self.out.objects += 1;
+        }
         if resource.kind.ends_with("List") {
-            if let Some(items) = node.get("items").and_then(Node::as_sequence) {
+            if let Some(items) = items {
                 let (api_version, kind) = (&resource.api_version, &resource.kind);
                 let inherited = (kind != "List").then(|| {
                     let item_kind = kind.strip_suffix("List").unwrap_or(kind).to_owned();
