@@ -434,6 +434,8 @@ pub struct Report {
     pub unchanged_documents: usize,
     /// Documents read that are not empty.
     pub documents: usize,
+    /// Kubernetes objects read (`no-manifests` when there is none).
+    pub objects: usize,
     /// Paths skipped by `--exclude` or `paths.exclude`.
     pub excluded_paths: usize,
     /// Warnings about the run rather than one image (an exemption that matched nothing).
@@ -469,13 +471,15 @@ impl Report {
         if self.documents == 0 && self.images.is_empty() {
             notes.push("no document read".to_owned());
         }
-        if self.images.is_empty() && self.documents > 0 {
-            let n = self.documents;
+        let evaluated = self.documents.saturating_sub(self.unchanged_documents);
+        if self.images.is_empty() && evaluated > 0 {
+            let n = evaluated;
             notes.push(format!(
                 "no image found in {n} document{}",
                 if n == 1 { "" } else { "s" }
             ));
         }
+        notes.extend(self.unchanged_note());
         let resolved_only = self.resolved_only().count();
         if resolved_only > 0 {
             notes.push(format!(
@@ -491,6 +495,18 @@ impl Report {
             ));
         }
         notes
+    }
+
+    /// The note on documents `--changed-since` set aside, when it did: they were read but not
+    /// evaluated, so that "no image found" is not taken for "nothing to check".
+    pub fn unchanged_note(&self) -> Option<String> {
+        match self.unchanged_documents {
+            0 => None,
+            n => Some(format!(
+                "{n} unchanged document{} not evaluated (`--changed-since`)",
+                if n == 1 { " was" } else { "s were" }
+            )),
+        }
     }
 
     /// How many images have each decision: (allowed, denied, errors).
