@@ -1635,7 +1635,7 @@ fn images_lists_sites_with_workload_field_and_extractor_without_resolving() {
                 18,
                 "Deployment/web",
                 "spec.template.spec.initContainers[0].image",
-                "builtin",
+                "kubernetes",
                 "busybox:1.36"
             ),
             row(
@@ -1643,7 +1643,7 @@ fn images_lists_sites_with_workload_field_and_extractor_without_resolving() {
                 18,
                 "Deployment/web",
                 "spec.template.spec.containers[0].image",
-                "builtin",
+                "kubernetes",
                 "ghcr.io/acme/app:v1\u{1b}[2J\u{202e}"
             ),
             row(
@@ -1651,7 +1651,7 @@ fn images_lists_sites_with_workload_field_and_extractor_without_resolving() {
                 37,
                 "Rollout/canary",
                 "spec.template.spec.containers[0].image",
-                "generic",
+                "argo-rollouts",
                 "nginx:1.27"
             ),
             row(
@@ -1854,7 +1854,7 @@ fn flags_are_read_from_supplygate_env_vars() {
     assert_eq!(listed.json()["summary"]["errors"], 1, "{listed:?}");
     let flag = case.run(&["check", "--list", "app.yaml", "--format", "json"]);
     assert_eq!(flag.code, 0, "{flag:?}");
-    assert_eq!(flag.json()["images"][0]["extractor"], "builtin");
+    assert_eq!(flag.json()["images"][0]["extractor"], "kubernetes");
 
     // A clock moved by a variable is never silent: it would accept expired certificates.
     let clock = case.run_env(
