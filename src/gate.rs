@@ -553,7 +553,11 @@ pub async fn evaluate_manifests(
         .filter_map(|site| {
             let r = ImageRef::parse(&site.image);
             match r {
-                Err(e) if site.extractor == manifest::kinds::GENERIC_IMAGE_KEY => {
+                Err(e)
+                    if site.extractor == manifest::kinds::GENERIC_IMAGE_KEY
+                        || (site.extractor == manifest::kinds::ARGO_EMBEDDED
+                            && site.image.starts_with('<')) =>
+                {
                     unrecognised.push(unrecognised_field(config, site, &e));
                     None
                 }
@@ -691,17 +695,30 @@ fn unrecognised_field(
         Unmatched::Warn => Some(Severity::Warn),
         Unmatched::Deny => Some(Severity::Deny),
     };
+    // A mapping or list is kept as JSON text: say what it is rather than how the text fails.
+    let why = match site.image.chars().next() {
+        Some('{') => "it is a mapping".to_owned(),
+        Some('[') => "it is a list".to_owned(),
+        _ => error.to_string(),
+    };
+    let embedded = site.extractor == manifest::kinds::ARGO_EMBEDDED;
     let findings = severity.map(|severity| {
-        Finding::new(
-            Code::UnrecognisedImageField,
-            severity,
+        let message = if embedded {
             format!(
-                "`{}` of {} `{}` is not an image reference ({error}); the generic pass found it \
+                "`{}` of {} holds images Argo runs, but the string was not read ({}): its \
+                 images are not checked",
+                site.path,
+                site.resource.kind,
+                site.image.trim_start_matches('<').trim_end_matches('>')
+            )
+        } else {
+            format!(
+                "`{}` of {} `{}` is not an image reference ({why}); the generic pass found it \
              and no extractor knows what reads this field: it was not checked",
                 site.path, site.resource.kind, site.image
-            ),
-        )
-        .hint(
+            )
+        };
+        Finding::new(Code::UnrecognisedImageField, severity, message).hint(
             "if this field names an image, write a reference; if the kind runs images, add an \
          `images.extra` rule for it; `policy.unknown_image_fields` sets how this is decided",
         )

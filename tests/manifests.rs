@@ -564,6 +564,54 @@ fn an_unrecognised_image_field_warns_by_default_and_denies_when_configured() {
     assert_eq!(json["images"][0]["decision"], "allow");
     assert_eq!(json["images"][0]["findings"].as_array().unwrap().len(), 0);
 
+    // A mapping or a list under an `image` key is decided the same way, at its own line and
+    // path, in every format: not skipped.
+    let text = "apiVersion: example.com/v1\nkind: Thing\nmetadata: {name: t}\nspec:\n  image: {repository: evil.example/helm, tag: latest}\n  other:\n    image: [evil.example/l:1]\n";
+    for format in FORMATS {
+        let r = run(deny.path(), &["check", "--format", format, "-"], text);
+        assert_eq!(r.code, 1, "{format}: {}{}", r.stdout, r.stderr);
+        assert!(
+            r.stdout.contains("unrecognised-image-field"),
+            "{format}: {}",
+            r.stdout
+        );
+    }
+    let r = run(deny.path(), &["check", "--format", "json", "-"], text);
+    let json: Value = serde_json::from_str(&r.stdout).unwrap();
+    let sites: Vec<_> = json["images"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            (
+                i["path"].as_str().unwrap().to_owned(),
+                i["line"].as_u64().unwrap(),
+                i["findings"][0]["code"].as_str().unwrap().to_owned(),
+                i["findings"][0]["severity"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    let expected = [("spec.image", 5), ("spec.other.image", 7)].map(|(p, l)| {
+        (
+            p.to_owned(),
+            l,
+            "unrecognised-image-field".to_owned(),
+            "deny".to_owned(),
+        )
+    });
+    assert_eq!(sites, expected, "{json}");
+    assert!(json["images"][0]["findings"][0]["message"]
+        .as_str()
+        .unwrap()
+        .contains("(it is a mapping)"));
+    let r = run(dir.path(), &["check", "--format", "json", "-"], text);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let json: Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(
+        json["images"][1]["findings"][0]["severity"], "warn",
+        "{json}"
+    );
+
     // A value of a known container field that is not a reference stays a denial.
     let pod =
         "apiVersion: v1\nkind: Pod\nspec:\n  containers: [{name: a, image: 'Not A Reference'}]\n";
@@ -786,4 +834,103 @@ fn an_invalid_file_with_argo_parameters_is_not_called_a_helm_template() {
         let json: Value = serde_json::from_str(&r.stdout).unwrap();
         assert_eq!(json["errors"][0]["code"], "helm-template", "{action}");
     }
+}
+
+/// Argo Workflows runs the images of a `resource` template's `manifest` (upstream
+/// `examples/k8s-jobs.yaml`) and of `podSpecPatch` strings: they are read with the same reader
+/// and reported at the string's start; a string that cannot be read is decided by
+/// `policy.unknown_image_fields`, never skipped.
+#[test]
+fn argo_resource_manifests_and_pod_spec_patches_are_read() {
+    let text = std::fs::read_to_string(external("argoproj/argo-workflows/examples/k8s-jobs.yaml"))
+        .unwrap();
+    let sites = extract_with(&text, &ExtraImagePaths::default());
+    let got: Vec<_> = sites
+        .iter()
+        .map(|s| (s.image.as_str(), s.span.line, s.path.as_str(), s.extractor))
+        .collect();
+    assert_eq!(
+        got,
+        [(
+            "python:alpine3.6",
+            36,
+            "spec.templates[0].resource.manifest#spec.template.spec.containers[0].image",
+            "argo-workflows-embedded"
+        )]
+    );
+    assert_eq!(sites[0].resource.kind, "Job");
+    assert_eq!(sites[0].container.as_deref(), Some("rand"));
+
+    let wf = "apiVersion: argoproj.io/v1alpha1\nkind: Workflow\nmetadata: {name: w}\nspec:\n  podSpecPatch: |\n    containers:\n    - name: main\n      image: evil.example/patched:latest\n  templates:\n  - name: main\n    podSpecPatch: '{\"initContainers\":[{\"name\":\"x\",\"image\":\"evil.example/init:latest\"}]}'\n    container: {image: 'ok:1'}\n  - name: bad\n    resource: {action: create, manifest: 'a: [b'}\n";
+    let got: Vec<_> = extract_with(wf, &ExtraImagePaths::default())
+        .into_iter()
+        .map(|s| (s.image, s.span.line, s.path))
+        .collect();
+    assert_eq!(
+        got[0],
+        (
+            "evil.example/patched:latest".to_owned(),
+            6,
+            "spec.podSpecPatch#containers[0].image".to_owned()
+        )
+    );
+    assert_eq!(
+        got[1],
+        (
+            "evil.example/init:latest".to_owned(),
+            11,
+            "spec.templates[0].podSpecPatch#initContainers[0].image".to_owned()
+        )
+    );
+    assert_eq!(got[2].0, "ok:1");
+    assert_eq!(got[3].2, "spec.templates[1].resource.manifest");
+    assert!(
+        got[3].0.starts_with("<manifest not read: not valid YAML"),
+        "{got:?}"
+    );
+
+    // Through the binary: the embedded images are checked like any other (`pin --check`
+    // reports them unpinned), and the unreadable string is `unrecognised-image-field`.
+    let dir = scratch("policy:\n  unknown_image_fields: deny\n");
+    for format in FORMATS {
+        let r = run(dir.path(), &["check", "--format", format, "-"], wf);
+        assert_eq!(r.code, 2, "{format}: {}{}", r.stdout, r.stderr);
+        assert!(
+            r.stdout.contains("unrecognised-image-field"),
+            "{format}: {}",
+            r.stdout
+        );
+    }
+    let r = run(dir.path(), &["check", "--format", "json", "-"], wf);
+    let json: Value = serde_json::from_str(&r.stdout).unwrap();
+    let images = json["images"].as_array().unwrap();
+    assert_eq!(images.len(), 4, "{json}");
+    assert_eq!(images[0]["image"], "evil.example/patched:latest", "{json}");
+    assert_eq!(
+        images[3]["findings"][0]["code"], "unrecognised-image-field",
+        "{json}"
+    );
+    assert_eq!(images[3]["findings"][0]["severity"], "deny", "{json}");
+    assert!(images[3]["findings"][0]["message"]
+        .as_str()
+        .unwrap()
+        .contains("its images are not checked"));
+    let r = run(dir.path(), &["pin", "--check", "--format", "json", "-"], wf);
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    let json: Value = serde_json::from_str(&r.stdout).unwrap();
+    let unpinned: Vec<_> = json["images"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| i["findings"][0]["code"] == "unpinned-image")
+        .map(|i| i["image"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        unpinned,
+        [
+            "evil.example/patched:latest",
+            "evil.example/init:latest",
+            "ok:1"
+        ]
+    );
 }

@@ -513,6 +513,8 @@ pub fn extract(
         let mut walker = Walker {
             origin: &source.origin,
             extra,
+            limits,
+            depth: 0,
             document: index,
             doc_line: doc.line,
             out: &mut out,
@@ -599,6 +601,9 @@ struct Pending<'n> {
 struct Walker<'a> {
     origin: &'a Arc<Origin>,
     extra: &'a ExtraImagePaths,
+    limits: &'a Limits,
+    /// How many embedded manifests deep this walker reads (Argo `resource.manifest`).
+    depth: usize,
     document: usize,
     /// Where the document starts (its `---`, or its first token).
     doc_line: usize,
@@ -801,6 +806,7 @@ impl Walker<'_> {
                 }
             }
         }
+        self.argo_embedded(node, &resource, &p.prefix);
         // The generic pass, on every object but the built-in workloads and other objects of
         // Kubernetes' own API groups (whose fields the API server knows, and prunes when
         // unknown): whatever no extractor found (a field added in a later version, a kind
@@ -816,6 +822,140 @@ impl Walker<'_> {
         }
         self.out.sites.append(&mut sink.sites);
         Vec::new()
+    }
+}
+
+/// How deep embedded manifests are read (a `resource.manifest` creating a Workflow whose
+/// templates create ...); deeper, the string is reported unread.
+const MAX_EMBEDDED_DEPTH: usize = 4;
+
+impl Walker<'_> {
+    /// The strings of an Argo Workflows spec that hold images Argo runs: a `resource`
+    /// template's `manifest` (an object Argo creates) and `podSpecPatch` (of the workflow, a
+    /// template or the template defaults). They are parsed with the same reader and their
+    /// image sites reported at the string's start, with the path inside the string after
+    /// `#`; a string that cannot be read is a site of its own that no reference matches, so
+    /// `policy.unknown_image_fields` decides it (never silence).
+    fn argo_embedded(&mut self, node: &Node, resource: &Arc<Resource>, prefix: &str) {
+        if api_group(&resource.api_version) != Some("argoproj.io") {
+            return;
+        }
+        let spec = match resource.kind.as_str() {
+            "Workflow" | "WorkflowTemplate" | "ClusterWorkflowTemplate" => "spec",
+            "CronWorkflow" => "spec.workflowSpec",
+            _ => return,
+        };
+        let fields = [
+            (format!("{spec}.templates[*].resource.manifest"), true),
+            (format!("{spec}.podSpecPatch"), false),
+            (format!("{spec}.templates[*].podSpecPatch"), false),
+            (format!("{spec}.templateDefaults.podSpecPatch"), false),
+        ];
+        for (path, manifest) in fields {
+            let Ok(fp) = FieldPath::parse(&path) else {
+                continue;
+            };
+            for (value, value_path, _) in fp.resolve(node, prefix) {
+                self.embedded(value, &value_path, resource, manifest);
+            }
+        }
+    }
+
+    fn embedded(&mut self, value: &Node, path: &str, resource: &Arc<Resource>, manifest: bool) {
+        let what = if manifest {
+            "manifest"
+        } else {
+            "pod spec patch"
+        };
+        let text = match &value.value {
+            yaml::Value::Scalar { text, .. } if !value.is_null() => text,
+            yaml::Value::Null => return,
+            _ if value.is_null() => return,
+            _ => {
+                let why = format!("it is {}, not a string", value.kind_name());
+                return self.unread_embedded(value, path, resource, what, &why);
+            }
+        };
+        if self.depth >= MAX_EMBEDDED_DEPTH {
+            let why = format!("embedded more than {MAX_EMBEDDED_DEPTH} deep");
+            return self.unread_embedded(value, path, resource, what, &why);
+        }
+        let origin = Arc::new(Origin::Named(format!("{} `{path}`", self.origin)));
+        let docs = match yaml::parse_documents(text, &origin, self.limits) {
+            Ok(docs) => docs,
+            Err(e) => {
+                let why = format!("not valid YAML: {e}");
+                return self.unread_embedded(value, path, resource, what, &why);
+            }
+        };
+        let mut inner = Extracted::default();
+        if manifest {
+            for (i, doc) in docs.iter().enumerate() {
+                let mut walker = Walker {
+                    origin: &origin,
+                    extra: self.extra,
+                    limits: self.limits,
+                    depth: self.depth + 1,
+                    document: i,
+                    doc_line: doc.line,
+                    out: &mut inner,
+                };
+                walker.document(doc);
+            }
+        } else {
+            let mut sink = SiteSink::new(&origin, resource);
+            for doc in &docs {
+                sink.pod_spec(&doc.root, "");
+            }
+            inner.sites = sink.sites;
+        }
+        let style = match &value.value {
+            yaml::Value::Scalar { style, .. } => *style,
+            _ => ScalarStyle::Plain,
+        };
+        for site in inner.sites {
+            // The object Argo creates, placed where its string is in the file.
+            let mut object = (*site.resource).clone();
+            object.document = resource.document;
+            object.line = value.span.line;
+            self.out.sites.push(ImageSite {
+                origin: self.origin.clone(),
+                span: value.span,
+                style,
+                resource: if manifest {
+                    Arc::new(object)
+                } else {
+                    resource.clone()
+                },
+                path: format!("{path}#{}", site.path),
+                extractor: kinds::ARGO_EMBEDDED,
+                ..site
+            });
+        }
+    }
+
+    /// An embedded manifest or patch that could not be read: a site whose text is no
+    /// reference, decided by `policy.unknown_image_fields`.
+    fn unread_embedded(
+        &mut self,
+        value: &Node,
+        path: &str,
+        resource: &Arc<Resource>,
+        what: &str,
+        why: &str,
+    ) {
+        tracing::debug!(origin = %self.origin, "`{path}`: {why}");
+        self.out.sites.push(ImageSite {
+            origin: self.origin.clone(),
+            span: value.span,
+            image: format!("<{what} not read: {why}>"),
+            style: ScalarStyle::Plain,
+            resource: resource.clone(),
+            container: None,
+            container_kind: ContainerKind::Other,
+            path: path.to_owned(),
+            extractor: kinds::ARGO_EMBEDDED,
+        });
     }
 }
 
@@ -985,7 +1125,8 @@ impl<'a> SiteSink<'a> {
     }
 
     /// The generic pass: container lists and image volumes anywhere in the object, then every
-    /// scalar under a key named `image` outside `metadata` (except under the root's `skip`).
+    /// value under a key named `image` outside `metadata` (except under the root's `skip`): a
+    /// mapping or list there is a site too (as JSON text), not skipped.
     fn generic(&mut self, root: &Node, prefix: &str, skip: Option<&str>) {
         self.extractor = GENERIC_CONTAINERS;
         self.search_containers(root, prefix, skip);
@@ -1000,11 +1141,30 @@ impl<'a> SiteSink<'a> {
                             continue;
                         }
                         let child = join(&path, &path_key(key));
-                        if key == "image" && matches!(v.value, yaml::Value::Scalar { .. }) {
-                            let name = node.get("name").and_then(Node::as_str);
-                            self.image(v, child, name, ContainerKind::Other);
-                        } else {
-                            stack.push((v, child, false));
+                        match &v.value {
+                            yaml::Value::Scalar { .. } if key == "image" => {
+                                let name = node.get("name").and_then(Node::as_str);
+                                self.image(v, child, name, ContainerKind::Other);
+                            }
+                            // `image: {repository: ..., tag: ...}` or `image: [...]`: kept as
+                            // JSON text, which is no reference, so `unrecognised-image-field`
+                            // decides it; what it holds is searched too.
+                            yaml::Value::Mapping(_) | yaml::Value::Sequence(_)
+                                if key == "image" =>
+                            {
+                                // Unless a site was found in it already (an image volume's
+                                // `image: {reference: ...}`).
+                                let inside = |p: &String| {
+                                    p.strip_prefix(child.as_str())
+                                        .is_some_and(|rest| rest.starts_with(['.', '[']))
+                                };
+                                if !self.seen.iter().any(inside) {
+                                    let name = node.get("name").and_then(Node::as_str);
+                                    self.image(v, child.clone(), name, ContainerKind::Other);
+                                }
+                                stack.push((v, child, false));
+                            }
+                            _ => stack.push((v, child, false)),
                         }
                     }
                 }
