@@ -343,6 +343,20 @@ fn search_named(
                             ),
                         }));
                 }
+                out.file_errors
+                    .extend(found.kustomizations.iter().map(|k| FileError {
+                        file: k.origin.to_string(),
+                        line: Some(k.line),
+                        column: None,
+                        code: Code::KustomizationNotRendered,
+                        message: format!(
+                            "a kustomization: {}; the files as written are not what is \
+                             deployed; hint: render it first (`kubectl kustomize DIR | \
+                             supplygate check -`, or `kustomize build DIR`), or skip it with \
+                             `--exclude`",
+                            k.reason
+                        ),
+                    }));
                 out.skipped += found.skipped.len() - refused;
                 out.documents += found.documents;
                 out.objects += found.objects;

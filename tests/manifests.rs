@@ -934,3 +934,63 @@ fn argo_resource_manifests_and_pod_spec_patches_are_read() {
         ]
     );
 }
+
+/// A kustomization that changes images checks something other than what is deployed when its
+/// files are read as written: `kustomization-not-rendered` (exit 2) in every format.
+#[test]
+fn a_kustomization_that_changes_images_must_be_rendered_first() {
+    let dir = scratch("");
+    let deployment = "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec:\n  template:\n    spec:\n      containers:\n      - {name: web, image: 'ghcr.io/acme/ok:1'}\n";
+    let write = |name: &str, text: &str| {
+        let path = dir.path().join(name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    };
+    write("k/deployment.yaml", deployment);
+    write(
+        "k/kustomization.yaml",
+        "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: [deployment.yaml]\nimages:\n- name: ghcr.io/acme/ok\n  newName: evil.example/x\n  newTag: latest\n",
+    );
+    // Without apiVersion/kind, recognised by its file name; an inline patch naming `image`.
+    write("p/deployment.yaml", deployment);
+    write(
+        "p/kustomization.yml",
+        "resources: [deployment.yaml]\npatches:\n- patch: |-\n    - op: replace\n      path: /spec/template/spec/containers/0/image\n      value: evil.example/x:1\n  target: {kind: Deployment}\n",
+    );
+    for (input, line, what) in [
+        ("k", 5, "`images:` transformer"),
+        ("p", 3, "`patches` mention `image`"),
+    ] {
+        for format in FORMATS {
+            let r = run(dir.path(), &["check", "--format", format, input], "");
+            assert_eq!(r.code, 2, "{input} {format}: {}{}", r.stdout, r.stderr);
+            assert!(
+                r.stdout.contains("kustomization-not-rendered"),
+                "{input} {format}: {}",
+                r.stdout
+            );
+        }
+        let r = run(dir.path(), &["check", "--format", "json", input], "");
+        let json: Value = serde_json::from_str(&r.stdout).unwrap();
+        let error = &json["errors"][0];
+        assert_eq!(error["code"], "kustomization-not-rendered", "{json}");
+        assert_eq!(error["line"], line, "{json}");
+        let message = error["message"].as_str().unwrap();
+        assert!(message.contains(what), "{json}");
+        assert!(message.contains("kubectl kustomize DIR | supplygate check -"), "{json}");
+    }
+    // A kustomization that only lists resources, a Flux `Kustomization` (another group) and
+    // the rendered output are read as they are.
+    write("plain/deployment.yaml", deployment);
+    write(
+        "plain/kustomization.yaml",
+        "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: [deployment.yaml]\nnamespace: x\n",
+    );
+    write(
+        "plain/flux.yaml",
+        "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata: {name: f}\nspec:\n  images: [{name: a, newTag: b}]\n",
+    );
+    let r = run(dir.path(), &["check", "--format", "json", "plain"], "");
+    let json: Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(json["errors"].as_array().unwrap().len(), 0, "{json}");
+}

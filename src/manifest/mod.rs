@@ -237,6 +237,9 @@ pub struct Extracted {
     /// list, or an object without them whose containers were checked); the items of a `List`
     /// count, the list itself does not.
     pub objects: usize,
+    /// Kustomizations that change images (`images:`, patches, Helm charts): the files as
+    /// written are not what is deployed. `line` is the field's, `reason` names it.
+    pub kustomizations: Vec<Skipped>,
     /// Documents whose top level is a scalar or a list (`Error: ...` printed by a failed render
     /// step, `[]`): kubectl refuses them. Also in `skipped`.
     pub not_objects: Vec<Skipped>,
@@ -641,6 +644,14 @@ impl Walker<'_> {
             self.skip(doc.line, reason);
             return;
         }
+        if let Some((line, reason)) = kustomization_changes(&doc.root, self.origin) {
+            self.out.kustomizations.push(Skipped {
+                origin: self.origin.clone(),
+                document: self.document,
+                line,
+                reason,
+            });
+        }
         let first_site = self.out.sites.len();
         let mut stack = vec![Pending {
             node: &doc.root,
@@ -823,6 +834,68 @@ impl Walker<'_> {
         self.out.sites.append(&mut sink.sites);
         Vec::new()
     }
+}
+
+/// Whether `root` is a kustomization (`kind: Kustomization` or `Component` of
+/// `kustomize.config.k8s.io`, or a `kustomization.yaml` without `apiVersion`/`kind`) with a
+/// field that changes images as kustomize renders them: a non-empty `images:` transformer
+/// (`newName`, `newTag`, `digest`), `helmCharts`, a patch or replacement that mentions `image`
+/// inline, or a JSON 6902 patch file (`patchesJson6902`, `patches` with `path` and `target`),
+/// which is not a manifest and is not read. Returns the field's line and what it does.
+fn kustomization_changes(root: &Node, origin: &Origin) -> Option<(usize, String)> {
+    let own = |key: &str| root.get(key).and_then(Node::as_str);
+    let named = match origin {
+        Origin::File(path) => path.file_name().and_then(|n| n.to_str()).is_some_and(|n| {
+            ["kustomization.yaml", "kustomization.yml", "Kustomization"].contains(&n)
+        }),
+        _ => false,
+    };
+    let is = match (own("apiVersion"), own("kind")) {
+        (Some(a), Some("Kustomization" | "Component")) => {
+            api_group(a) == Some("kustomize.config.k8s.io")
+        }
+        (None, None) => named,
+        _ => false,
+    };
+    if !is {
+        return None;
+    }
+    let non_empty = |key: &str| {
+        root.get(key)
+            .filter(|v| v.as_sequence().is_some_and(|s| !s.is_empty()))
+    };
+    if let Some(v) = non_empty("images") {
+        let why = "its `images:` transformer (newName, newTag, digest) changes images";
+        return Some((v.span.line, why.to_owned()));
+    }
+    if let Some(v) = non_empty("helmCharts") {
+        return Some((v.span.line, "its `helmCharts` render images".to_owned()));
+    }
+    for key in [
+        "patches",
+        "patchesStrategicMerge",
+        "patchesJson6902",
+        "replacements",
+    ] {
+        let Some(v) = non_empty(key) else { continue };
+        let items = v.as_sequence().unwrap_or_default();
+        let mentions_image = v.to_json().to_string().contains("image");
+        let json6902_file = items.iter().any(|p| {
+            p.get("path").is_some() && (key == "patchesJson6902" || p.get("target").is_some())
+        });
+        if mentions_image || json6902_file {
+            let what = if mentions_image {
+                "mention `image`"
+            } else {
+                "include a JSON 6902 patch file, which is not read"
+            };
+            return Some((
+                v.span.line,
+                format!("its `{key}` {what}, and may change images"),
+            ));
+        }
+    }
+    None
 }
 
 /// How deep embedded manifests are read (a `resource.manifest` creating a Workflow whose

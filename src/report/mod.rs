@@ -94,6 +94,9 @@ pub enum Code {
     NoManifests,
     /// A file is a Helm (Go) template, not a manifest: render it first.
     HelmTemplate,
+    /// A kustomization whose `images:` transformer, patches or Helm charts change images: the
+    /// files as written are not what is deployed; render it first.
+    KustomizationNotRendered,
     /// A value under an `image` key, found by the generic pass, is not an image reference.
     UnrecognisedImageField,
     /// A code from a policy rule (the shipped library's are documented; user rules choose
@@ -140,6 +143,7 @@ impl Code {
         Code::TagMovedSinceLock,
         Code::NoManifests,
         Code::HelmTemplate,
+        Code::KustomizationNotRendered,
         Code::UnrecognisedImageField,
     ];
 
@@ -191,6 +195,7 @@ impl Code {
             Code::TagMovedSinceLock => "tag-moved-since-lock",
             Code::NoManifests => "no-manifests",
             Code::HelmTemplate => "helm-template",
+            Code::KustomizationNotRendered => "kustomization-not-rendered",
             Code::UnrecognisedImageField => "unrecognised-image-field",
             Code::Rule(code) => code,
         }
@@ -251,6 +256,9 @@ impl Code {
             }
             Code::NoManifests => "the run read no document: nothing was checked",
             Code::HelmTemplate => "a file is a Helm template, not a manifest: render it first",
+            Code::KustomizationNotRendered => {
+                "a kustomization changes images: check its rendered output, not its files"
+            }
             Code::UnrecognisedImageField => {
                 "a value under an `image` key of an unknown field is not an image reference"
             }
