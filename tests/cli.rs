@@ -2460,3 +2460,36 @@ fn a_key_that_does_not_decode_is_explained_and_keeps_the_decoder_error() {
         "{message}"
     );
 }
+
+/// `repo: acme/app.git` could never match a certificate's Source Repository URI: a config
+/// error with the hint, and `init --keyless-github acme/app.git` refuses it too.
+#[test]
+fn a_repository_with_a_git_suffix_is_refused_with_a_hint() {
+    let case = Case::new()
+        .file(
+            "supplygate.yaml",
+            "signers:\n  gh:\n    keyless:\n      issuer: https://token.actions.githubusercontent.com\n      subject_regex: 'x'\n      repo: acme/app.git\n",
+        )
+        .file("app.yaml", &deployment("app", &["nginx"]));
+    let out = case.run(&["check", "app.yaml", "--format", "json"]);
+    assert_eq!(out.code, 2, "{out:?}");
+    let error = &out.json()["errors"][0];
+    assert_eq!(error["code"], "invalid-config", "{out:?}");
+    assert_eq!(error["line"], 6, "{out:?}");
+    assert!(
+        error["message"]
+            .as_str()
+            .unwrap()
+            .contains("drop the `.git`"),
+        "{out:?}"
+    );
+    let out = case.run(&[
+        "init",
+        "--keyless-github",
+        "acme/app.git",
+        "--output",
+        "new.yaml",
+    ]);
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(out.stderr.contains("write `acme/app`"), "{out:?}");
+}

@@ -977,7 +977,10 @@ fn a_kustomization_that_changes_images_must_be_rendered_first() {
         assert_eq!(error["line"], line, "{json}");
         let message = error["message"].as_str().unwrap();
         assert!(message.contains(what), "{json}");
-        assert!(message.contains("kubectl kustomize DIR | supplygate check -"), "{json}");
+        assert!(
+            message.contains("kubectl kustomize DIR | supplygate check -"),
+            "{json}"
+        );
     }
     // A kustomization that only lists resources, a Flux `Kustomization` (another group) and
     // the rendered output are read as they are.
