@@ -932,6 +932,8 @@ fn trust_digest<'a>(signers: impl Iterator<Item = &'a Arc<Signer>>) -> Result<Di
                 trusted_root,
                 insecure_skip_sct,
                 constraints,
+                timestamp_threshold,
+                allow_timestamp_only,
                 ..
             } => {
                 let mut entry = serde_json::json!({
@@ -945,6 +947,13 @@ fn trust_digest<'a>(signers: impl Iterator<Item = &'a Arc<Signer>>) -> Result<Di
                 // Only when set, so that locks written before constraints existed still match.
                 if let (false, Some(map)) = (constraints.is_empty(), entry.as_object_mut()) {
                     map.insert("constraints".into(), constraints.to_string().into());
+                }
+                // Likewise only when not the default.
+                if let (true, Some(map)) = (*timestamp_threshold != 1, entry.as_object_mut()) {
+                    map.insert("timestamp_threshold".into(), (*timestamp_threshold).into());
+                }
+                if let (true, Some(map)) = (*allow_timestamp_only, entry.as_object_mut()) {
+                    map.insert("allow_timestamp_only".into(), true.into());
                 }
                 entry
             }
