@@ -619,7 +619,7 @@ fn a_github_instance_attestation_needs_githubs_trusted_root() {
     let identity =
         "https://github.com/actions/attest-demo/.github/workflows/build-python.yml@refs/heads/main";
     let strict = signer(GITHUB_ISSUER, identity, CertificateConstraints::default());
-    let fact = verify(bundle.clone(), digest, &[strict.clone()]);
+    let fact = verify(bundle.clone(), digest, std::slice::from_ref(&strict));
     assert_eq!(
         rejection(&fact),
         "the bundle has no transparency log entry, only 1 RFC 3161 timestamp; a keyless \
