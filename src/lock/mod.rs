@@ -1259,6 +1259,30 @@ mod tests {
             ..Default::default()
         });
         assert_ne!(trust_digest([&hosted].into_iter()).unwrap(), plain);
+        // The time rules too; their defaults leave the digest as it was before they existed.
+        let signer = || {
+            Signer::keyless(
+                "ci",
+                "https://token.actions.githubusercontent.com".into(),
+                crate::verify::SubjectMatcher::Exact(
+                    "https://github.com/a/b/.github/workflows/r.yml@refs/heads/main".into(),
+                ),
+                None,
+            )
+            .unwrap()
+        };
+        let default_threshold = Arc::new(signer().with_timestamp_threshold(1).unwrap());
+        assert_eq!(
+            trust_digest([&default_threshold].into_iter()).unwrap(),
+            plain
+        );
+        let two = Arc::new(signer().with_timestamp_threshold(2).unwrap());
+        let two = trust_digest([&two].into_iter()).unwrap();
+        assert_ne!(two, plain);
+        let timestamp_only = Arc::new(signer().allow_timestamp_only());
+        let timestamp_only = trust_digest([&timestamp_only].into_iter()).unwrap();
+        assert_ne!(timestamp_only, plain);
+        assert_ne!(timestamp_only, two);
     }
 
     #[test]
