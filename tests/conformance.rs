@@ -722,6 +722,30 @@ cases! {
     wrong_material_fail: "wrong-material_fail",
 }
 
+/// A Rekor v2 entry proves inclusion, not time: `rekor2-happy-path` has one independent
+/// verified time (its TSA), enough for the default threshold and not for 2.
+#[test]
+fn rekor2_entry_is_not_a_source_of_time_for_the_threshold() {
+    let dir = PathBuf::from(SUITE).join("rekor2-happy-path");
+    let bundle = std::fs::read(dir.join("bundle.sigstore.json")).unwrap();
+    let artifact = std::fs::read(Path::new(SUITE).join("a.txt")).unwrap();
+    let one = signer_for(&dir).unwrap();
+    verify_bundle_for_artifact(&bundle, Subject::Bytes(&artifact), &one).unwrap();
+    let two = one.with_timestamp_threshold(2).unwrap();
+    let reason = verify_bundle_for_artifact(&bundle, Subject::Bytes(&artifact), &two)
+        .map(|_| ())
+        .unwrap_err()
+        .reason;
+    assert!(
+        reason.starts_with("1 independent verified time (TSA `"),
+        "{reason}"
+    );
+    assert!(
+        reason.ends_with("the signer requires 2 (`timestamp_threshold`)"),
+        "{reason}"
+    );
+}
+
 /// `rekor2-timestamp-with-incorrect-time_fail` wraps its timestamp's base64 at 76 columns, which
 /// the bundle parser refuses before any check (Go and Python decoders skip the newlines). With
 /// the newlines removed it is still rejected, for the reason its README gives: the timestamp
