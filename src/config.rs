@@ -120,6 +120,22 @@ pub struct Config {
     pub break_glass: BreakGlass,
     /// Which manifest paths `check` skips.
     pub paths: PathSettings,
+    /// Every `registries.HOST.layout` as written, with its place: `config validate` checks
+    /// that each directory exists (a run only finds out when it reads an image).
+    pub layout_sites: Vec<LayoutSite>,
+}
+
+/// One `registries.HOST.layout` in the config file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LayoutSite {
+    /// The registry host.
+    pub host: String,
+    /// The directory, resolved against the config file's directory.
+    pub path: PathBuf,
+    /// 1-based line of the value.
+    pub line: usize,
+    /// 1-based column of the value.
+    pub column: usize,
 }
 
 /// `paths:`: which manifest files `check` reads.
@@ -398,23 +414,51 @@ impl fmt::Display for Invalid<'_> {
     }
 }
 
+/// Why `path` cannot be opened when it is a symlink to nothing: the bare "No such file or
+/// directory" reads as a contradiction next to an `ls` that lists the file.
+fn dangling(path: &Path) -> Option<std::io::Error> {
+    let target = std::fs::read_link(path).ok()?;
+    match std::fs::metadata(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Some(std::io::Error::new(
+            std::io::ErrorKind::NotFound,
+            format!(
+                "it is a symlink to `{}`, which does not exist",
+                target.display()
+            ),
+        )),
+        _ => None,
+    }
+}
+
 impl Config {
-    /// Loads `path`, or `./supplygate.yaml` when `path` is `None` and that file exists, or the
-    /// defaults.
+    /// Loads `path`, or `./supplygate.yaml` when `path` is `None` and something is there, or
+    /// the defaults.
+    ///
+    /// The defaults apply only when nothing at all exists at the default path: a dangling
+    /// symlink, a directory or an unreadable file there is an error naming it, never a
+    /// silent fall-back to a config that may allow more.
     pub fn load(path: Option<&Path>) -> Result<Self, ConfigError> {
         let path = match path {
             Some(p) => p.to_path_buf(),
             None => {
                 let default = PathBuf::from(DEFAULT_FILE);
-                if !default.is_file() {
-                    return Ok(Self::default());
+                match std::fs::symlink_metadata(&default) {
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                        return Ok(Self::default());
+                    }
+                    Err(source) => {
+                        return Err(ConfigError::Read {
+                            path: default,
+                            source,
+                        })
+                    }
+                    Ok(_) => default,
                 }
-                default
             }
         };
         let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::Read {
+            source: dangling(&path).unwrap_or(source),
             path: path.clone(),
-            source,
         })?;
         Self::parse(&text, &path)
     }
@@ -428,6 +472,7 @@ impl Config {
         let mut v = Validator {
             problems: Vec::new(),
             base,
+            layout_sites: Vec::new(),
             file: path.display().to_string(),
             broken_signers: BTreeSet::new(),
         };
@@ -479,6 +524,7 @@ impl Config {
             });
         }
         if v.problems.is_empty() {
+            config.layout_sites = v.layout_sites;
             Ok(config)
         } else {
             v.problems.sort_by_key(|p| (p.line, p.column));
@@ -496,6 +542,7 @@ const TOP_LEVEL: &str = "";
 struct Validator {
     problems: Vec<Problem>,
     base: PathBuf,
+    layout_sites: Vec<LayoutSite>,
     /// The config file as messages name it.
     file: String,
     /// Signers defined in the file that failed to load (their problem is reported already):
@@ -1257,7 +1304,17 @@ impl Validator {
                             h.insecure = b;
                         }
                     }
-                    "layout" => h.layout = self.path(v, key),
+                    "layout" => {
+                        h.layout = self.path(v, key);
+                        if let Some(path) = &h.layout {
+                            self.layout_sites.push(LayoutSite {
+                                host: host.to_owned(),
+                                path: path.clone(),
+                                line: v.span.line,
+                                column: v.span.column,
+                            });
+                        }
+                    }
                     "mirrors" => h.mirrors = self.strings(v, key),
                     "concurrency" => h.concurrency = self.count(v, key, 1, 1024),
                     _ => {}

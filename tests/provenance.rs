@@ -367,7 +367,7 @@ provenance:
     }
 
     fn run(&self, args: &[&str]) -> Outcome {
-        let out = Command::new(env!("CARGO_BIN_EXE_supplygate"))
+        let out = common::supplygate()
             .args(args)
             .current_dir(self.dir.path())
             .env_remove("SUPPLYGATE_CONFIG")

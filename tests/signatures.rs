@@ -17,7 +17,7 @@ use common::Outcome;
 mod pki;
 
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::sync::Arc;
 
 use common::{docker_config_empty, TestRegistry};
@@ -739,7 +739,7 @@ impl CliCase {
     }
 
     fn check(&self) -> Outcome {
-        let out = Command::new(env!("CARGO_BIN_EXE_supplygate"))
+        let out = common::supplygate()
             .args([
                 "check",
                 "--config",

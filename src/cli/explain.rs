@@ -22,7 +22,7 @@ pub(crate) struct ExplainArgs {
     #[arg(value_name = "IMAGE")]
     image: String,
     /// Output format
-    #[arg(long, env = "SUPPLYGATE_FORMAT", value_enum, default_value_t = Format::Human)]
+    #[arg(long, env = "SUPPLYGATE_EXPLAIN_FORMAT", value_enum, default_value_t = Format::Human)]
     format: Format,
     /// The namespace to decide for (exemptions and break-glass depend on it)
     #[arg(
