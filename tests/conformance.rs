@@ -722,6 +722,61 @@ cases! {
     wrong_material_fail: "wrong-material_fail",
 }
 
+/// The suite's accepted Rekor v2 cases verify against the staging trusted root as Sigstore's
+/// TUF repository serves it today (sigstore-python's copy: the v1 log, three Rekor v2 logs
+/// with their rotation windows, the staging TSA), not only against the roots the cases ship;
+/// the one timestamped by a test TSA is refused there.
+#[test]
+fn rekor2_cases_verify_against_the_current_staging_trusted_root() {
+    let staging = signers::load_trusted_root(Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/fixtures/external/sigstore/sigstore-python/sigstore/_store/https%3A%2F%2Ftuf-repo-cdn.sigstage.dev/trusted_root.json"
+    )))
+    .unwrap();
+    let mut verdicts = Vec::new();
+    let mut cases: Vec<String> = std::fs::read_dir(SUITE)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("rekor2-") && !n.ends_with("_fail"))
+        .collect();
+    cases.sort();
+    for case in &cases {
+        let dir = PathBuf::from(SUITE).join(case);
+        let bundle = std::fs::read(dir.join("bundle.sigstore.json")).unwrap();
+        let artifact = std::fs::read(dir.join("artifact"))
+            .or_else(|_| std::fs::read(Path::new(SUITE).join("a.txt")))
+            .unwrap();
+        let identity = read_opt(&dir, "identity").unwrap_or_else(|| DEFAULT_IDENTITY.into());
+        let issuer = read_opt(&dir, "issuer").unwrap_or_else(|| DEFAULT_ISSUER.into());
+        let signer = Signer::keyless(
+            "staging",
+            issuer.trim().to_owned(),
+            SubjectMatcher::Exact(identity.trim().to_owned()),
+            Some(staging.clone()),
+        )
+        .unwrap();
+        let verdict = verify_bundle_for_artifact(&bundle, Subject::Bytes(&artifact), &signer)
+            .map(|_| ())
+            .map_err(|r| r.reason);
+        verdicts.push((case.clone(), verdict));
+    }
+    assert!(cases.len() >= 9, "{cases:?}");
+    for (case, verdict) in &verdicts {
+        match (case.as_str(), verdict) {
+            // Timestamped by a test TSA (`CN=Test TSA Timestamping,O=local`) that only the
+            // case's own root lists: staging's TSA is another one.
+            ("rekor2-timestamp-with-expired-cert-chain", Err(e)) => assert!(
+                e.contains("not signed by a timestamp authority of the trusted root")
+                    && e.contains("CN=Test TSA Timestamping,O=local"),
+                "{case}: {e}"
+            ),
+            (_, Ok(())) => {}
+            (_, v) => panic!("{case}: {v:?}"),
+        }
+    }
+}
+
 /// A Rekor v2 entry proves inclusion, not time: `rekor2-happy-path` has one independent
 /// verified time (its TSA), enough for the default threshold and not for 2.
 #[test]
