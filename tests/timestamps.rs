@@ -267,6 +267,12 @@ struct ImageCase {
 
 impl ImageCase {
     fn new(bundle: &str) -> Self {
+        Self::with(std::fs::read(dir().join("image").join(bundle)).unwrap(), "")
+    }
+
+    /// The image with `signed` as its bundle referrer; `extra` is added to the signer's
+    /// `keyless:` mapping.
+    fn with(signed: Vec<u8>, extra: &str) -> Self {
         let registry = TestRegistry::start();
         let image = dir().join("image");
         let config = std::fs::read(image.join("config.json")).unwrap();
@@ -279,7 +285,6 @@ impl ImageCase {
             &manifest,
         );
         let digest = pki::sha256_digest(&manifest);
-        let signed = std::fs::read(image.join(bundle)).unwrap();
         pki::push_bundle_referrer(&registry, "team/app", &digest, &[signed]);
 
         let work = tempfile::tempdir().unwrap();
@@ -287,7 +292,7 @@ impl ImageCase {
         let config = format!(
             "registries:\n  \"{host}\":\n    insecure: true\n\
              network:\n  request_timeout: 5s\n  retries: 1\n\
-             signers:\n  release:\n    keyless:\n      issuer: \"{ISSUER}\"\n      subject: \"{IDENTITY}\"\n      trusted_root: \"{root}\"\n\
+             signers:\n  release:\n    keyless:\n      issuer: \"{ISSUER}\"\n      subject: \"{IDENTITY}\"\n      trusted_root: \"{root}\"\n{extra}\
              require:\n  - images: [\"127.0.0.1:*/team/**\"]\n    signers: [release]\n",
             host = registry.host(),
             root = root.display(),
@@ -637,5 +642,49 @@ fn config_refuses_a_bad_threshold_with_its_line() {
     assert!(
         not_a_bool[0].1.contains("`true` or `false`"),
         "{not_a_bool:?}"
+    );
+}
+
+/// `check` and `explain` on an image whose bundle referrer has an RFC 3161 timestamp and no
+/// log entry: denied by default, allowed with `allow_timestamp_only: true`, the TSA the only
+/// proof of time.
+#[test]
+fn check_decides_a_timestamp_only_referrer_by_allow_timestamp_only() {
+    let mut bundle: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(dir().join("image/image-6-digits.sigstore.json")).unwrap(),
+    )
+    .unwrap();
+    without_log(&mut bundle);
+    let bundle = serde_json::to_vec(&bundle).unwrap();
+
+    let out = ImageCase::with(bundle.clone(), "").check();
+    assert_eq!(out.code, 1, "{out:?}");
+    let json = out.json();
+    let reason = json["images"][0]["signatures"]["facts"][0]["rejections"][0]["reason"]
+        .as_str()
+        .unwrap();
+    assert!(
+        reason.starts_with("the bundle has no transparency log entry, only 1 RFC 3161 timestamp"),
+        "{reason}"
+    );
+
+    let case = ImageCase::with(bundle, "      allow_timestamp_only: true\n");
+    let out = case.check();
+    assert_eq!(out.code, 0, "{out:?}");
+    let out = case.explain();
+    assert_eq!(out.code, 0, "{out:?}");
+    let proofs: Vec<&str> = out
+        .stdout
+        .lines()
+        .map(str::trim)
+        .filter(|l| l.starts_with("time proved by"))
+        .collect();
+    assert_eq!(proofs.len(), 1, "{}", out.stdout);
+    assert!(
+        proofs[0].starts_with(
+            "time proved by    RFC 3161 timestamp by `CN=openssl tsa,O=supplygate fixtures` at "
+        ),
+        "{}",
+        out.stdout
     );
 }
