@@ -65,6 +65,8 @@ const KEYS_KEYLESS: &[&str] = &[
     "signer_workflow",
     "source_ref",
     "deny_self_hosted_runners",
+    "timestamp_threshold",
+    "allow_timestamp_only",
 ];
 const KEYS_TUF: &[&str] = &[
     "url",
@@ -778,6 +780,8 @@ impl Validator {
         let mut root = None;
         let mut subject_node = None;
         let mut skip_sct = false;
+        let mut threshold = 1;
+        let mut timestamp_only = false;
         let mut constraints = crate::verify::CertificateConstraints::default();
         for (key, v) in fields {
             match key {
@@ -836,6 +840,12 @@ impl Validator {
                     };
                 }
                 "insecure_skip_sct" => skip_sct = self.boolean(v, key).unwrap_or(false),
+                "timestamp_threshold" => {
+                    threshold = self
+                        .count(v, key, 1, signers::TIMESTAMP_THRESHOLD_MAX)
+                        .unwrap_or(1)
+                }
+                "allow_timestamp_only" => timestamp_only = self.boolean(v, key).unwrap_or(false),
                 "trusted_root" => {
                     let Some(path) = self.path(v, key) else {
                         continue;
@@ -869,8 +879,17 @@ impl Validator {
                 ),
             );
         }
-        match Signer::keyless(name, issuer?, subject?, root) {
-            Ok(s) if skip_sct => Some(s.insecure_skip_sct().with_constraints(constraints)),
+        let built = Signer::keyless(name, issuer?, subject?, root)
+            .and_then(|s| s.with_timestamp_threshold(threshold))
+            .map(|s| if skip_sct { s.insecure_skip_sct() } else { s })
+            .map(|s| {
+                if timestamp_only {
+                    s.allow_timestamp_only()
+                } else {
+                    s
+                }
+            });
+        match built {
             Ok(s) => Some(s.with_constraints(constraints)),
             Err(e) => {
                 self.problem(node, format!("signer `{name}`: {e}"), None);

@@ -178,6 +178,8 @@ pub struct Manifests {
     pub unchanged: usize,
     /// Documents read that are not empty.
     pub documents: usize,
+    /// Kubernetes objects read (see [`manifest::Extracted::objects`]).
+    pub objects: usize,
     /// Paths skipped by `--exclude` or `paths.exclude`.
     pub excluded: usize,
 }
@@ -196,18 +198,28 @@ pub enum EmptyInput {
 /// unreadable file (which already fails the run): an error under [`EmptyInput::Refuse`], a
 /// warning under [`EmptyInput::Allow`].
 pub fn refuse_empty(report: &mut Report, empty: EmptyInput) {
-    if report.documents > 0 || !report.file_errors.is_empty() {
+    if report.objects > 0 || !report.images.is_empty() || !report.file_errors.is_empty() {
         return;
     }
     let excluded = match report.excluded_paths {
         0 => String::new(),
         n => format!(" ({n} path{} excluded)", if n == 1 { "" } else { "s" }),
     };
+    let plural = |n: usize| if n == 1 { "" } else { "s" };
+    let what = match report.documents {
+        0 => "the input holds no YAML or JSON document".to_owned(),
+        n => format!(
+            "{n} document{} read, {} skipped as not Kubernetes objects (no `apiVersion` and \
+             `kind`)",
+            plural(n),
+            report.skipped_documents
+        ),
+    };
     let finding = match empty {
         EmptyInput::Refuse => Finding::new(
             Code::NoManifests,
             Severity::Error,
-            format!("no manifest was read: the input holds no YAML or JSON document{excluded}"),
+            format!("no Kubernetes object was read: {what}{excluded}"),
         )
         .hint(
             "check the render step that feeds supplygate (kustomize, helm) and the paths given; \
@@ -216,7 +228,7 @@ pub fn refuse_empty(report: &mut Report, empty: EmptyInput) {
         EmptyInput::Allow => Finding::new(
             Code::NoManifests,
             Severity::Warn,
-            format!("no manifest was read{excluded}; allowed by `--allow-empty`"),
+            format!("no Kubernetes object was read: {what}{excluded}; allowed by `--allow-empty`"),
         ),
     };
     report.notices.push(finding);
@@ -281,7 +293,7 @@ pub fn read_manifests_excluding(
             other => loaded.push(other),
         }
     }
-    let mut manifests = search_manifests(loaded, config);
+    let mut manifests = search_named(loaded, config, paths);
     manifests.excluded = read.excluded.len();
     Ok(manifests)
 }
@@ -289,6 +301,17 @@ pub fn read_manifests_excluding(
 /// Searches texts already in memory (or read by [`read_manifests`]) for images; a text that is
 /// not valid YAML, or a load error, becomes a [`FileError`].
 pub fn search_manifests(loaded: Vec<Result<Source, ManifestError>>, config: &Config) -> Manifests {
+    search_named(loaded, config, &[])
+}
+
+/// [`search_manifests`]; a document of standard input or of a file in `named` (named on the
+/// command line) that is a scalar or a list is an `invalid-manifest` error, as kubectl refuses
+/// it. In a file found in a directory it is skipped (and counted).
+fn search_named(
+    loaded: Vec<Result<Source, ManifestError>>,
+    config: &Config,
+    named: &[PathBuf],
+) -> Manifests {
     let mut out = Manifests::default();
     for loaded in loaded {
         let source = match loaded {
@@ -300,8 +323,43 @@ pub fn search_manifests(loaded: Vec<Result<Source, ManifestError>>, config: &Con
         };
         match manifest::extract(&source, &config.extra_images, &config.limits) {
             Ok(found) => {
-                out.skipped += found.skipped.len();
+                let explicit = match source.origin.as_ref() {
+                    manifest::Origin::Stdin => true,
+                    manifest::Origin::File(path) => named.contains(path),
+                    manifest::Origin::Named(_) => false,
+                };
+                let refused = if explicit { found.not_objects.len() } else { 0 };
+                if explicit {
+                    out.file_errors
+                        .extend(found.not_objects.iter().map(|s| FileError {
+                            file: s.origin.to_string(),
+                            line: Some(s.line),
+                            column: None,
+                            code: Code::InvalidManifest,
+                            message: format!(
+                                "document {}: {} (kubectl refuses it)",
+                                s.document + 1,
+                                s.reason
+                            ),
+                        }));
+                }
+                out.file_errors
+                    .extend(found.kustomizations.iter().map(|k| FileError {
+                        file: k.origin.to_string(),
+                        line: Some(k.line),
+                        column: None,
+                        code: Code::KustomizationNotRendered,
+                        message: format!(
+                            "a kustomization: {}; the files as written are not what is \
+                             deployed; hint: render it first (`kubectl kustomize DIR | \
+                             supplygate check -`, or `kustomize build DIR`), or skip it with \
+                             `--exclude`",
+                            k.reason
+                        ),
+                    }));
+                out.skipped += found.skipped.len() - refused;
                 out.documents += found.documents;
+                out.objects += found.objects;
                 out.sites.extend(found.sites);
             }
             Err(e) if is_template(&source.text) => out.file_errors.push(helm_template(&source, &e)),
@@ -519,7 +577,11 @@ pub async fn evaluate_manifests(
         .filter_map(|site| {
             let r = ImageRef::parse(&site.image);
             match r {
-                Err(e) if site.extractor == manifest::kinds::GENERIC_IMAGE_KEY => {
+                Err(e)
+                    if site.extractor == manifest::kinds::GENERIC_IMAGE_KEY
+                        || (site.extractor == manifest::kinds::ARGO_EMBEDDED
+                            && site.image.starts_with('<')) =>
+                {
                     unrecognised.push(unrecognised_field(config, site, &e));
                     None
                 }
@@ -592,6 +654,7 @@ pub async fn evaluate_manifests(
         skipped_documents: manifests.skipped,
         unchanged_documents: manifests.unchanged,
         documents: manifests.documents,
+        objects: manifests.objects,
         excluded_paths: manifests.excluded,
         notices,
         stats: run_stats(distinct_images, before, after, started),
@@ -656,17 +719,30 @@ fn unrecognised_field(
         Unmatched::Warn => Some(Severity::Warn),
         Unmatched::Deny => Some(Severity::Deny),
     };
+    // A mapping or list is kept as JSON text: say what it is rather than how the text fails.
+    let why = match site.image.chars().next() {
+        Some('{') => "it is a mapping".to_owned(),
+        Some('[') => "it is a list".to_owned(),
+        _ => error.to_string(),
+    };
+    let embedded = site.extractor == manifest::kinds::ARGO_EMBEDDED;
     let findings = severity.map(|severity| {
-        Finding::new(
-            Code::UnrecognisedImageField,
-            severity,
+        let message = if embedded {
             format!(
-                "`{}` of {} `{}` is not an image reference ({error}); the generic pass found it \
+                "`{}` of {} holds images Argo runs, but the string was not read ({}): its \
+                 images are not checked",
+                site.path,
+                site.resource.kind,
+                site.image.trim_start_matches('<').trim_end_matches('>')
+            )
+        } else {
+            format!(
+                "`{}` of {} `{}` is not an image reference ({why}); the generic pass found it \
              and no extractor knows what reads this field: it was not checked",
                 site.path, site.resource.kind, site.image
-            ),
-        )
-        .hint(
+            )
+        };
+        Finding::new(Code::UnrecognisedImageField, severity, message).hint(
             "if this field names an image, write a reference; if the kind runs images, add an \
          `images.extra` rule for it; `policy.unknown_image_fields` sets how this is decided",
         )

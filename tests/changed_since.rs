@@ -630,6 +630,84 @@ fn a_rename_from_a_path_the_check_did_not_read_is_new() {
 
 /// A lock covers every image: it cannot be written or checked with documents set aside,
 /// whether `--changed-since` comes as a flag or from the environment.
+/// With every document unchanged nothing is evaluated: every format says so, rather than "no
+/// image found".
+#[test]
+fn all_documents_unchanged_say_they_were_not_evaluated_in_every_format() {
+    let registry = TestRegistry::start();
+    let (repo, _, _) = two_commits(&registry);
+    repo.commit("everything");
+    let json = repo.changed_since("apps", "HEAD");
+    assert_eq!(json.code, 0, "{json:?}");
+    let unchanged = json.json()["summary"]["unchanged_documents"]
+        .as_u64()
+        .unwrap();
+    assert!(unchanged > 0, "{json:?}");
+    let note = format!("{unchanged} unchanged documents were not evaluated (`--changed-since`)");
+    let notes = json.json()["notes"].clone();
+    assert!(
+        notes.as_array().unwrap().contains(&note.clone().into()),
+        "{notes}"
+    );
+    assert!(!json.stdout.contains("no image found"), "{json:?}");
+    for format in ["sarif", "github"] {
+        let out = repo.run(&[
+            "check",
+            "apps",
+            "--changed-since",
+            "HEAD",
+            "--format",
+            format,
+        ]);
+        assert_eq!(out.code, 0, "{format}: {out:?}");
+        assert!(out.stdout.contains(&note), "{format}: {out:?}");
+        assert!(!out.stdout.contains("no image found"), "{format}: {out:?}");
+    }
+    for format in ["human", "markdown"] {
+        let out = repo.run(&[
+            "check",
+            "apps",
+            "--changed-since",
+            "HEAD",
+            "--format",
+            format,
+        ]);
+        assert_eq!(out.code, 0, "{format}: {out:?}");
+        let counted = format!("{unchanged} unchanged documents not evaluated");
+        assert!(out.stdout.contains(&counted), "{format}: {out:?}");
+        assert!(!out.stdout.contains("no image found"), "{format}: {out:?}");
+    }
+}
+
+/// A pre-sync hook admits what it does not check: `--changed-since` is refused there, from the
+/// flag or the environment.
+#[test]
+fn presync_mode_refuses_changed_since() {
+    let registry = TestRegistry::start();
+    let (repo, _, _) = two_commits(&registry);
+    let out = repo.run(&[
+        "check",
+        "apps",
+        "--mode",
+        "presync",
+        "--changed-since",
+        "HEAD",
+    ]);
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(
+        out.stderr.contains("--mode presync checks every document"),
+        "{out:?}"
+    );
+    assert!(out.stdout.is_empty(), "{out:?}");
+    let out = repo.run_with(
+        repo.path(),
+        &["check", "apps", "--mode", "presync", "--format", "json"],
+        &[("SUPPLYGATE_CHANGED_SINCE", "HEAD")],
+    );
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(out.stderr.contains("SUPPLYGATE_CHANGED_SINCE"), "{out:?}");
+}
+
 #[test]
 fn changed_since_conflicts_with_locks() {
     let registry = TestRegistry::start();

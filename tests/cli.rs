@@ -1635,7 +1635,7 @@ fn images_lists_sites_with_workload_field_and_extractor_without_resolving() {
                 18,
                 "Deployment/web",
                 "spec.template.spec.initContainers[0].image",
-                "builtin",
+                "kubernetes",
                 "busybox:1.36"
             ),
             row(
@@ -1643,7 +1643,7 @@ fn images_lists_sites_with_workload_field_and_extractor_without_resolving() {
                 18,
                 "Deployment/web",
                 "spec.template.spec.containers[0].image",
-                "builtin",
+                "kubernetes",
                 "ghcr.io/acme/app:v1\u{1b}[2J\u{202e}"
             ),
             row(
@@ -1651,7 +1651,7 @@ fn images_lists_sites_with_workload_field_and_extractor_without_resolving() {
                 37,
                 "Rollout/canary",
                 "spec.template.spec.containers[0].image",
-                "generic",
+                "argo-rollouts",
                 "nginx:1.27"
             ),
             row(
@@ -1854,7 +1854,7 @@ fn flags_are_read_from_supplygate_env_vars() {
     assert_eq!(listed.json()["summary"]["errors"], 1, "{listed:?}");
     let flag = case.run(&["check", "--list", "app.yaml", "--format", "json"]);
     assert_eq!(flag.code, 0, "{flag:?}");
-    assert_eq!(flag.json()["images"][0]["extractor"], "builtin");
+    assert_eq!(flag.json()["images"][0]["extractor"], "kubernetes");
 
     // A clock moved by a variable is never silent: it would accept expired certificates.
     let clock = case.run_env(
@@ -2378,20 +2378,28 @@ fn human_summary_counts_skipped_documents() {
     let case = Case::new()
         .file("supplygate.yaml", "network: {offline: true}\n")
         .file(
-            "mixed.yaml",
+            "m/mixed.yaml",
             "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n---\nnot: kubernetes\n---\njust a string\n",
         );
-    let out = case.run(&["check", "mixed.yaml"]);
+    // Found in a directory, documents that are not Kubernetes objects are skipped and counted.
+    let out = case.run(&["check", "m"]);
     assert_eq!(out.code, 0, "{out:?}");
     assert!(
         out.stdout
             .contains("allow: 0 images, 0 allowed, 2 documents skipped (not a Kubernetes object);"),
         "{out:?}"
     );
-    let json = case
-        .run(&["check", "mixed.yaml", "--format", "json"])
-        .json();
+    let json = case.run(&["check", "m", "--format", "json"]).json();
     assert_eq!(json["summary"]["skipped_documents"], 2, "{json}");
+    // In a file named on the command line, a document that is a string is refused, as kubectl
+    // refuses it; the mapping without `apiVersion` and `kind` is still skipped.
+    let json = case
+        .run(&["check", "m/mixed.yaml", "--format", "json"])
+        .json();
+    assert_eq!(json["decision"], "error", "{json}");
+    assert_eq!(json["errors"][0]["code"], "invalid-manifest", "{json}");
+    assert_eq!(json["errors"][0]["line"], 6, "{json}");
+    assert_eq!(json["summary"]["skipped_documents"], 1, "{json}");
 }
 
 #[test]
@@ -2451,4 +2459,37 @@ fn a_key_that_does_not_decode_is_explained_and_keeps_the_decoder_error() {
         ),
         "{message}"
     );
+}
+
+/// `repo: acme/app.git` could never match a certificate's Source Repository URI: a config
+/// error with the hint, and `init --keyless-github acme/app.git` refuses it too.
+#[test]
+fn a_repository_with_a_git_suffix_is_refused_with_a_hint() {
+    let case = Case::new()
+        .file(
+            "supplygate.yaml",
+            "signers:\n  gh:\n    keyless:\n      issuer: https://token.actions.githubusercontent.com\n      subject_regex: 'x'\n      repo: acme/app.git\n",
+        )
+        .file("app.yaml", &deployment("app", &["nginx"]));
+    let out = case.run(&["check", "app.yaml", "--format", "json"]);
+    assert_eq!(out.code, 2, "{out:?}");
+    let error = &out.json()["errors"][0];
+    assert_eq!(error["code"], "invalid-config", "{out:?}");
+    assert_eq!(error["line"], 6, "{out:?}");
+    assert!(
+        error["message"]
+            .as_str()
+            .unwrap()
+            .contains("drop the `.git`"),
+        "{out:?}"
+    );
+    let out = case.run(&[
+        "init",
+        "--keyless-github",
+        "acme/app.git",
+        "--output",
+        "new.yaml",
+    ]);
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(out.stderr.contains("write `acme/app`"), "{out:?}");
 }

@@ -112,6 +112,491 @@ fn verdicts(case: &str) -> Vec<(&'static str, Result<(), String>)> {
     out
 }
 
+/// The reason each `_fail` case is rejected for, per verification path: every rejection must
+/// contain it (the start of the reason, without hashes and parser positions).
+const REASONS: &[(&str, &str, &str)] = &[
+    (
+        "bundle-empty-certificate-chain_fail",
+        "bytes",
+        "signed with a key, signer `case` is a keyless identity",
+    ),
+    (
+        "bundle-empty-certificate-chain_fail",
+        "image",
+        "signed with a key, signer `case` is a keyless identity",
+    ),
+    (
+        "bundle-from-wrong-instance_fail",
+        "bytes",
+        "logged in a transparency log that is not in the trusted root",
+    ),
+    (
+        "bundle-from-wrong-instance_fail",
+        "image",
+        "logged in a transparency log that is not in the trusted root",
+    ),
+    (
+        "bundle-invalid-base64-signature_fail",
+        "bytes",
+        "not a sigstore bundle (JSON error: Invalid encoding: invalid base64: Invalid symbol 33",
+    ),
+    (
+        "bundle-invalid-base64-signature_fail",
+        "image",
+        "not a sigstore bundle (JSON error: Invalid encoding: invalid base64: Invalid symbol 33",
+    ),
+    (
+        "bundle-malformed-json_fail",
+        "bytes",
+        "not a sigstore bundle (JSON error: EOF while parsing a string",
+    ),
+    (
+        "bundle-malformed-json_fail",
+        "digest",
+        "not a sigstore bundle (JSON error: EOF while parsing a string",
+    ),
+    (
+        "bundle-negative-log-index_fail",
+        "bytes",
+        "not a sigstore bundle (JSON error: negative log index: -1",
+    ),
+    (
+        "bundle-negative-log-index_fail",
+        "image",
+        "not a sigstore bundle (JSON error: negative log index: -1",
+    ),
+    (
+        "bundle-unknown-version_fail",
+        "bytes",
+        "not a sigstore bundle (JSON error: Invalid media type: application/vnd.dev.sigstore.bundle+json;version=99.9",
+    ),
+    (
+        "bundle-unknown-version_fail",
+        "image",
+        "not a sigstore bundle (JSON error: Invalid media type: application/vnd.dev.sigstore.bundle+json;version=99.9",
+    ),
+    (
+        "bundle-with-root-cert_fail",
+        "bytes",
+        "bundle error: inclusion proof has no checkpoint",
+    ),
+    (
+        "bundle-with-root-cert_fail",
+        "image",
+        "bundle error: inclusion proof has no checkpoint",
+    ),
+    (
+        "checkpoint-bad-keyhint_fail",
+        "bytes",
+        "invalid checkpoint: No matching Rekor key found for checkpoint signature",
+    ),
+    (
+        "checkpoint-bad-keyhint_fail",
+        "image",
+        "invalid checkpoint: No matching Rekor key found for checkpoint signature",
+    ),
+    (
+        "checkpoint-wrong-roothash_fail",
+        "bytes",
+        "bundle error: inclusion proof root hash does not match checkpoint root hash",
+    ),
+    (
+        "checkpoint-wrong-roothash_fail",
+        "image",
+        "bundle error: inclusion proof root hash does not match checkpoint root hash",
+    ),
+    (
+        "dsse-invalid-sig_fail",
+        "bytes",
+        "invalid signature: DSSE signature verification failed: Verification error: ECDSA_P256_SHA256 signature invalid",
+    ),
+    (
+        "dsse-invalid-sig_fail",
+        "digest",
+        "invalid signature: DSSE signature verification failed: Verification error: ECDSA_P256_SHA256 signature invalid",
+    ),
+    (
+        "dsse-mismatch-envelope_fail",
+        "bytes",
+        "log entry does not match the bundle: DSSE payload hash mismatch",
+    ),
+    (
+        "dsse-mismatch-envelope_fail",
+        "digest",
+        "log entry does not match the bundle: DSSE payload hash mismatch",
+    ),
+    (
+        "dsse-mismatch-sig_fail",
+        "bytes",
+        "log entry does not match the bundle: DSSE signature in bundle does not match any signature in Rekor entry",
+    ),
+    (
+        "dsse-mismatch-sig_fail",
+        "digest",
+        "log entry does not match the bundle: DSSE signature in bundle does not match any signature in Rekor entry",
+    ),
+    (
+        "inclusion-proof-corrupted-hash_fail",
+        "bytes",
+        "invalid inclusion proof: inclusion proof verification failed: root hash mismatch",
+    ),
+    (
+        "inclusion-proof-corrupted-hash_fail",
+        "image",
+        "invalid inclusion proof: inclusion proof verification failed: root hash mismatch",
+    ),
+    (
+        "incorrect-public-key_fail",
+        "bytes",
+        "invalid inclusion promise: SET verification failed: Verification error: ECDSA_P256_SHA256 signature invalid",
+    ),
+    (
+        "incorrect-public-key_fail",
+        "image",
+        "invalid inclusion promise: SET verification failed: Verification error: ECDSA_P256_SHA256 signature invalid",
+    ),
+    (
+        "integrated-time-in-future_fail",
+        "bytes",
+        "the certificate was not valid at the time the log or a timestamp proves",
+    ),
+    (
+        "integrated-time-in-future_fail",
+        "image",
+        "the certificate was not valid at the time the log or a timestamp proves",
+    ),
+    (
+        "intoto-expired-certificate_fail",
+        "bytes",
+        "the certificate was not valid at the time the log or a timestamp proves",
+    ),
+    (
+        "intoto-expired-certificate_fail",
+        "digest",
+        "the certificate was not valid at the time the log or a timestamp proves",
+    ),
+    (
+        "intoto-log-entry-mismatch_fail",
+        "bytes",
+        "malformed log entry: failed to decode Rekor signature: Invalid symbol 2",
+    ),
+    (
+        "intoto-log-entry-mismatch_fail",
+        "digest",
+        "malformed log entry: failed to decode Rekor signature: Invalid symbol 2",
+    ),
+    (
+        "intoto-missing-inclusion-proof_fail",
+        "bytes",
+        "bundle error: application/vnd.dev.sigstore.bundle+json;version=0.2 bundle must have an inclusion proof",
+    ),
+    (
+        "intoto-missing-inclusion-proof_fail",
+        "digest",
+        "bundle error: application/vnd.dev.sigstore.bundle+json;version=0.2 bundle must have an inclusion proof",
+    ),
+    (
+        "intoto-set-outside-signing-cert-validity_fail",
+        "bytes",
+        "the certificate was not valid at the time the log or a timestamp proves",
+    ),
+    (
+        "intoto-set-outside-signing-cert-validity_fail",
+        "digest",
+        "the certificate was not valid at the time the log or a timestamp proves",
+    ),
+    (
+        "intoto-tsa-timestamp-outside-cert-validity_fail",
+        "bytes",
+        "the certificate was not valid at the time the log or a timestamp proves",
+    ),
+    (
+        "intoto-tsa-timestamp-outside-cert-validity_fail",
+        "digest",
+        "the certificate was not valid at the time the log or a timestamp proves",
+    ),
+    (
+        "invalid-checkpoint-signature_fail",
+        "bytes",
+        "invalid checkpoint: No valid Rekor signature found on checkpoint",
+    ),
+    (
+        "invalid-checkpoint-signature_fail",
+        "image",
+        "invalid checkpoint: No valid Rekor signature found on checkpoint",
+    ),
+    (
+        "invalid-ct-key_fail",
+        "bytes",
+        "invalid signed certificate timestamp: SCT signature verification failed: Verification error",
+    ),
+    (
+        "invalid-ct-key_fail",
+        "image",
+        "invalid signed certificate timestamp: SCT signature verification failed: Verification error",
+    ),
+    (
+        "invalid-inclusion-proof_fail",
+        "bytes",
+        "bundle error: inclusion proof has no checkpoint",
+    ),
+    (
+        "invalid-inclusion-proof_fail",
+        "image",
+        "bundle error: inclusion proof has no checkpoint",
+    ),
+    (
+        "managed-key-no-key_fail",
+        "bytes",
+        "signed with a key, signer `case` is a keyless identity",
+    ),
+    (
+        "managed-key-no-key_fail",
+        "image",
+        "signed with a key, signer `case` is a keyless identity",
+    ),
+    (
+        "managed-key-wrong-key_fail",
+        "signer",
+        "not a PEM public key (Invalid encoding: failed to parse PEM: invalid data",
+    ),
+    (
+        "message-digest-mismatch_fail",
+        "bytes",
+        "artifact mismatch: message digest in bundle does not match artifact hash",
+    ),
+    (
+        "message-digest-mismatch_fail",
+        "image",
+        "signs `sha256:a1cfc71271d6…`, not this image's `sha256:a0cfc71271d6…`",
+    ),
+    (
+        "rekor2-checkpoint-missing-log-signature_fail",
+        "bytes",
+        "not a sigstore bundle (JSON error: Invalid checkpoint format: no signatures found",
+    ),
+    (
+        "rekor2-checkpoint-missing-log-signature_fail",
+        "image",
+        "not a sigstore bundle (JSON error: Invalid checkpoint format: no signatures found",
+    ),
+    (
+        "rekor2-checkpoint-missing-origin_fail",
+        "bytes",
+        "not a sigstore bundle (JSON error: Invalid checkpoint format: invalid tree size",
+    ),
+    (
+        "rekor2-checkpoint-missing-origin_fail",
+        "image",
+        "not a sigstore bundle (JSON error: Invalid checkpoint format: invalid tree size",
+    ),
+    (
+        "rekor2-checkpoint-missing-root-hash_fail",
+        "bytes",
+        "not a sigstore bundle (JSON error: Invalid checkpoint format: missing root hash",
+    ),
+    (
+        "rekor2-checkpoint-missing-root-hash_fail",
+        "image",
+        "not a sigstore bundle (JSON error: Invalid checkpoint format: missing root hash",
+    ),
+    (
+        "rekor2-checkpoint-missing-size_fail",
+        "bytes",
+        "not a sigstore bundle (JSON error: Invalid checkpoint format: invalid tree size",
+    ),
+    (
+        "rekor2-checkpoint-missing-size_fail",
+        "image",
+        "not a sigstore bundle (JSON error: Invalid checkpoint format: invalid tree size",
+    ),
+    (
+        "rekor2-checkpoint-no-matching-signature_fail",
+        "bytes",
+        "invalid checkpoint: No valid Rekor signature found on checkpoint",
+    ),
+    (
+        "rekor2-checkpoint-no-matching-signature_fail",
+        "image",
+        "invalid checkpoint: No valid Rekor signature found on checkpoint",
+    ),
+    (
+        "rekor2-dsse-invalid-sig_fail",
+        "bytes",
+        "invalid signature: DSSE signature verification failed: Verification error: ECDSA_P256_SHA256 signature invalid",
+    ),
+    (
+        "rekor2-dsse-invalid-sig_fail",
+        "digest",
+        "invalid signature: DSSE signature verification failed: Verification error: ECDSA_P256_SHA256 signature invalid",
+    ),
+    (
+        "rekor2-dsse-mismatch-envelope_fail",
+        "bytes",
+        "artifact mismatch: artifact hash mismatch for hashedrekord entry",
+    ),
+    (
+        "rekor2-dsse-mismatch-envelope_fail",
+        "digest",
+        "artifact mismatch: artifact hash mismatch for hashedrekord entry",
+    ),
+    (
+        "rekor2-dsse-mismatch-sig_fail",
+        "bytes",
+        "log entry does not match the bundle: DSSE signature in bundle does not match signature in Rekor entry",
+    ),
+    (
+        "rekor2-dsse-mismatch-sig_fail",
+        "digest",
+        "log entry does not match the bundle: DSSE signature in bundle does not match signature in Rekor entry",
+    ),
+    (
+        "rekor2-no-inclusion-proof_fail",
+        "bytes",
+        "bundle error: application/vnd.dev.sigstore.bundle.v0.3+json bundle must have an inclusion proof",
+    ),
+    (
+        "rekor2-no-inclusion-proof_fail",
+        "image",
+        "bundle error: application/vnd.dev.sigstore.bundle.v0.3+json bundle must have an inclusion proof",
+    ),
+    (
+        "rekor2-no-timestamp_fail",
+        "bytes",
+        "no verified timestamp: V2 bundle requires RFC3161 timestamp but none could be verified. V2 tlog entries have",
+    ),
+    (
+        "rekor2-no-timestamp_fail",
+        "image",
+        "no verified timestamp: V2 bundle requires RFC3161 timestamp but none could be verified. V2 tlog entries have",
+    ),
+    (
+        "rekor2-timestamp-outside-trust-root-tsa-validity_fail",
+        "bytes",
+        "the RFC 3161 timestamp was not accepted: genTime is outside the `validFor` window the trusted root gives its",
+    ),
+    (
+        "rekor2-timestamp-outside-trust-root-tsa-validity_fail",
+        "image",
+        "the RFC 3161 timestamp was not accepted: genTime is outside the `validFor` window the trusted root gives its",
+    ),
+    (
+        "rekor2-timestamp-outside-tsa-cert-validity_fail",
+        "bytes",
+        "the RFC 3161 timestamp was not accepted: the TSA certificate was not valid at genTime; the token was made",
+    ),
+    (
+        "rekor2-timestamp-outside-tsa-cert-validity_fail",
+        "image",
+        "the RFC 3161 timestamp was not accepted: the TSA certificate was not valid at genTime; the token was made",
+    ),
+    (
+        "rekor2-timestamp-payload-mismatch_fail",
+        "bytes",
+        "the RFC 3161 timestamp was not accepted: it covers other bytes than this signature (its message imprint is",
+    ),
+    (
+        "rekor2-timestamp-payload-mismatch_fail",
+        "image",
+        "the RFC 3161 timestamp was not accepted: it covers other bytes than this signature (its message imprint is",
+    ),
+    (
+        "rekor2-timestamp-untrusted-tsa-with-embedded-cert_fail",
+        "bytes",
+        "the RFC 3161 timestamp was not accepted: it is not signed by a timestamp authority of the trusted root; add",
+    ),
+    (
+        "rekor2-timestamp-untrusted-tsa-with-embedded-cert_fail",
+        "image",
+        "the RFC 3161 timestamp was not accepted: it is not signed by a timestamp authority of the trusted root; add",
+    ),
+    (
+        "rekor2-timestamp-untrusted-tsa-without-embedded-cert_fail",
+        "bytes",
+        "the RFC 3161 timestamp was not accepted: it is not signed by a timestamp authority of the trusted root; add",
+    ),
+    (
+        "rekor2-timestamp-untrusted-tsa-without-embedded-cert_fail",
+        "image",
+        "the RFC 3161 timestamp was not accepted: it is not signed by a timestamp authority of the trusted root; add",
+    ),
+    (
+        "rekor2-timestamp-with-incorrect-time_fail",
+        "bytes",
+        "not a sigstore bundle (JSON error: Invalid encoding: invalid base64: Invalid symbol 10",
+    ),
+    (
+        "rekor2-timestamp-with-incorrect-time_fail",
+        "image",
+        "not a sigstore bundle (JSON error: Invalid encoding: invalid base64: Invalid symbol 10",
+    ),
+    (
+        "set-invalid-signature_fail",
+        "bytes",
+        "invalid inclusion promise: SET verification failed: Verification error: ECDSA_P256_SHA256 signature invalid",
+    ),
+    (
+        "set-invalid-signature_fail",
+        "image",
+        "invalid inclusion promise: SET verification failed: Verification error: ECDSA_P256_SHA256 signature invalid",
+    ),
+    (
+        "signature-mismatch_fail",
+        "bytes",
+        "invalid signature: signature verification failed: Verification error: ECDSA_P256_SHA256 signature invalid",
+    ),
+    (
+        "signature-mismatch_fail",
+        "image",
+        "invalid signature: signature verification failed: Verification error: ECDSA_P256_SHA256 signature invalid",
+    ),
+    (
+        "trust-root-tlog-missing-validity-start_fail",
+        "signer",
+        "not a Sigstore trusted root (failed to parse JSON: missing field `start`",
+    ),
+    (
+        "wrong-hashedrekord-artifact_fail",
+        "bytes",
+        "artifact mismatch: artifact hash mismatch for hashedrekord entry",
+    ),
+    (
+        "wrong-hashedrekord-artifact_fail",
+        "image",
+        "artifact mismatch: artifact hash mismatch for hashedrekord entry",
+    ),
+    (
+        "wrong-hashedrekord-cert-and-sig_fail",
+        "bytes",
+        "log entry does not match the bundle: certificate in bundle does not match certificate in Rekor entry",
+    ),
+    (
+        "wrong-hashedrekord-cert-and-sig_fail",
+        "image",
+        "log entry does not match the bundle: certificate in bundle does not match certificate in Rekor entry",
+    ),
+    (
+        "wrong-hashedrekord-entry_fail",
+        "bytes",
+        "artifact mismatch: artifact hash mismatch for hashedrekord entry",
+    ),
+    (
+        "wrong-hashedrekord-entry_fail",
+        "image",
+        "artifact mismatch: artifact hash mismatch for hashedrekord entry",
+    ),
+    (
+        "wrong-material_fail",
+        "bytes",
+        "artifact mismatch: message digest in bundle does not match artifact hash",
+    ),
+    (
+        "wrong-material_fail",
+        "image",
+        "signs `sha256:a0cfc71271d6…`, not this image's `sha256:1fa70528334c…`",
+    ),
+];
+
 fn check(case: &str) {
     let expect_accept = !case.ends_with("_fail");
     for (path, verdict) in verdicts(case) {
@@ -122,6 +607,17 @@ fn check(case: &str) {
         }
         if let Err(e) = &verdict {
             assert!(!e.is_empty(), "{case} [{path}]: empty reason");
+            let expected = REASONS
+                .iter()
+                .find(|(c, p, _)| *c == case && *p == path)
+                .map(|(_, _, r)| *r);
+            let Some(expected) = expected else {
+                panic!("{case} [{path}]: no expected reason in REASONS for `{e}`");
+            };
+            assert!(
+                e.contains(expected),
+                "{case} [{path}]: rejected for `{e}`, expected `{expected}`"
+            );
         }
     }
 }
@@ -224,6 +720,115 @@ cases! {
     wrong_hashedrekord_cert_and_sig_fail: "wrong-hashedrekord-cert-and-sig_fail",
     wrong_hashedrekord_entry_fail: "wrong-hashedrekord-entry_fail",
     wrong_material_fail: "wrong-material_fail",
+}
+
+/// The suite's accepted Rekor v2 cases verify against the staging trusted root as Sigstore's
+/// TUF repository serves it today (sigstore-python's copy: the v1 log, three Rekor v2 logs
+/// with their rotation windows, the staging TSA), not only against the roots the cases ship;
+/// the one timestamped by a test TSA is refused there.
+#[test]
+fn rekor2_cases_verify_against_the_current_staging_trusted_root() {
+    let staging = signers::load_trusted_root(Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/fixtures/external/sigstore/sigstore-python/sigstore/_store/https%3A%2F%2Ftuf-repo-cdn.sigstage.dev/trusted_root.json"
+    )))
+    .unwrap();
+    let mut verdicts = Vec::new();
+    let mut cases: Vec<String> = std::fs::read_dir(SUITE)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("rekor2-") && !n.ends_with("_fail"))
+        .collect();
+    cases.sort();
+    for case in &cases {
+        let dir = PathBuf::from(SUITE).join(case);
+        let bundle = std::fs::read(dir.join("bundle.sigstore.json")).unwrap();
+        let artifact = std::fs::read(dir.join("artifact"))
+            .or_else(|_| std::fs::read(Path::new(SUITE).join("a.txt")))
+            .unwrap();
+        let identity = read_opt(&dir, "identity").unwrap_or_else(|| DEFAULT_IDENTITY.into());
+        let issuer = read_opt(&dir, "issuer").unwrap_or_else(|| DEFAULT_ISSUER.into());
+        let signer = Signer::keyless(
+            "staging",
+            issuer.trim().to_owned(),
+            SubjectMatcher::Exact(identity.trim().to_owned()),
+            Some(staging.clone()),
+        )
+        .unwrap();
+        let verdict = verify_bundle_for_artifact(&bundle, Subject::Bytes(&artifact), &signer)
+            .map(|_| ())
+            .map_err(|r| r.reason);
+        verdicts.push((case.clone(), verdict));
+    }
+    assert!(cases.len() >= 9, "{cases:?}");
+    for (case, verdict) in &verdicts {
+        match (case.as_str(), verdict) {
+            // Timestamped by a test TSA (`CN=Test TSA Timestamping,O=local`) that only the
+            // case's own root lists: staging's TSA is another one.
+            ("rekor2-timestamp-with-expired-cert-chain", Err(e)) => assert!(
+                e.contains("not signed by a timestamp authority of the trusted root")
+                    && e.contains("CN=Test TSA Timestamping,O=local"),
+                "{case}: {e}"
+            ),
+            (_, Ok(())) => {}
+            (_, v) => panic!("{case}: {v:?}"),
+        }
+    }
+}
+
+/// A Rekor v2 entry proves inclusion, not time: `rekor2-happy-path` has one independent
+/// verified time (its TSA), enough for the default threshold and not for 2.
+#[test]
+fn rekor2_entry_is_not_a_source_of_time_for_the_threshold() {
+    let dir = PathBuf::from(SUITE).join("rekor2-happy-path");
+    let bundle = std::fs::read(dir.join("bundle.sigstore.json")).unwrap();
+    let artifact = std::fs::read(Path::new(SUITE).join("a.txt")).unwrap();
+    let one = signer_for(&dir).unwrap();
+    verify_bundle_for_artifact(&bundle, Subject::Bytes(&artifact), &one).unwrap();
+    let two = one.with_timestamp_threshold(2).unwrap();
+    let reason = verify_bundle_for_artifact(&bundle, Subject::Bytes(&artifact), &two)
+        .map(|_| ())
+        .unwrap_err()
+        .reason;
+    assert!(
+        reason.starts_with("1 independent verified time (TSA `"),
+        "{reason}"
+    );
+    assert!(
+        reason.ends_with("the signer requires 2 (`timestamp_threshold`)"),
+        "{reason}"
+    );
+}
+
+/// `rekor2-timestamp-with-incorrect-time_fail` wraps its timestamp's base64 at 76 columns, which
+/// the bundle parser refuses before any check (Go and Python decoders skip the newlines). With
+/// the newlines removed it is still rejected, for the reason its README gives: the timestamp
+/// is outside the signing certificate's lifetime.
+#[test]
+fn rekor2_timestamp_with_incorrect_time_fails_for_its_stated_reason_too() {
+    let dir = PathBuf::from(SUITE).join("rekor2-timestamp-with-incorrect-time_fail");
+    let mut bundle: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("bundle.sigstore.json")).unwrap()).unwrap();
+    let ts = &mut bundle["verificationMaterial"]["timestampVerificationData"]["rfc3161Timestamps"]
+        [0]["signedTimestamp"];
+    let unwrapped: String = ts.as_str().unwrap().split_whitespace().collect();
+    *ts = serde_json::Value::String(unwrapped);
+    let artifact = std::fs::read(Path::new(SUITE).join("a.txt")).unwrap();
+    let signer = signer_for(&dir).unwrap();
+    let reason = verify_bundle_for_artifact(
+        &serde_json::to_vec(&bundle).unwrap(),
+        Subject::Bytes(&artifact),
+        &signer,
+    )
+    .map(|_| ())
+    .unwrap_err()
+    .reason;
+    assert!(
+        reason
+            .starts_with("the certificate was not valid at the time the log or a timestamp proves"),
+        "{reason}"
+    );
 }
 
 /// A forgery the old `sigstore` 0.15 crate accepted: a genuine keyless cosign `.att` layer

@@ -610,22 +610,30 @@ fn upstream_negative_bundles_are_rejected() {
 #[test]
 fn a_github_instance_attestation_needs_githubs_trusted_root() {
     // A private-repository attestation from GitHub's own Sigstore instance (Fulcio
-    // "GitHub, Inc.", an RFC 3161 timestamp, no Rekor entry). cli/cli's trusted_root.json
-    // at the vendored commit lists the public-good instance only, so it cannot verify. The
-    // first check to fail today is the verifier's rule that a v0.3 bundle carries a log
-    // inclusion proof: timestamp-only bundles (GitHub's instance, Rekor-less signing) are
-    // refused whatever the root, which issue 14 item 2 is about.
-    let fact = verify(
-        lines("github_provenance_demo-0.0.12-py3-none-any-bundle.jsonl").remove(0),
-        "sha256:ae57936def59bc4c75edd3a837d89bcefc6d3a5e31d55a6fa7a71624f92c3c3b",
-        &[signer(
-            GITHUB_ISSUER,
-            "https://github.com/actions/attest-demo/.github/workflows/build-python.yml@refs/heads/main",
-            CertificateConstraints::default(),
-        )],
-    );
+    // "GitHub, Inc.", an RFC 3161 timestamp, no Rekor entry). Timestamp-only bundles are
+    // accepted only by a signer with `allow_timestamp_only: true`; with it, the timestamp
+    // must still come from a TSA of the trusted root, and cli/cli's trusted_root.json at the
+    // vendored commit lists the public-good instance only (no TSA), so it cannot verify.
+    let bundle = lines("github_provenance_demo-0.0.12-py3-none-any-bundle.jsonl").remove(0);
+    let digest = "sha256:ae57936def59bc4c75edd3a837d89bcefc6d3a5e31d55a6fa7a71624f92c3c3b";
+    let identity =
+        "https://github.com/actions/attest-demo/.github/workflows/build-python.yml@refs/heads/main";
+    let strict = signer(GITHUB_ISSUER, identity, CertificateConstraints::default());
+    let fact = verify(bundle.clone(), digest, std::slice::from_ref(&strict));
     assert_eq!(
         rejection(&fact),
-        "bundle error: application/vnd.dev.sigstore.bundle.v0.3+json bundle must have an inclusion proof"
+        "the bundle has no transparency log entry, only 1 RFC 3161 timestamp; a keyless \
+         signer accepts that only with `allow_timestamp_only: true`"
     );
+    let allowing = std::sync::Arc::new((*strict).clone().allow_timestamp_only());
+    let fact = verify(bundle, digest, &[allowing]);
+    let reason = rejection(&fact);
+    assert!(
+        reason.starts_with(
+            "the RFC 3161 timestamp was not accepted: the trusted root lists no timestamp \
+             authority valid now"
+        ),
+        "{reason}"
+    );
+    assert!(reason.contains("O=GitHub\\, Inc."), "{reason}");
 }

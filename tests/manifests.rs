@@ -375,8 +375,147 @@ fn allow_empty_opts_out_with_a_warning() {
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
     assert!(r
         .stdout
-        .contains("no-manifests: no manifest was read; allowed by `--allow-empty`"));
+        .contains("no-manifests: no Kubernetes object was read: the input holds no YAML or JSON document; allowed by `--allow-empty`"));
     assert!(r.stdout.contains("no document read"), "{}", r.stdout);
+    // So does an input of documents that are not Kubernetes objects.
+    let r = run(dir.path(), &["check", "--allow-empty", "-"], "{}\n");
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout.contains("1 document read, 1 skipped"),
+        "{}",
+        r.stdout
+    );
+}
+
+/// A render step that failed prints an error, or `{}`, or nothing useful: documents that are
+/// not Kubernetes objects must not pass for an empty deployment.
+#[test]
+fn no_kubernetes_object_is_no_manifests_or_invalid_manifest_in_every_format() {
+    let dir = scratch("");
+    std::fs::create_dir_all(dir.path().join("values/chart/templates")).unwrap();
+    std::fs::write(
+        dir.path().join("values/values.yaml"),
+        "replicas: 2\nimage: {repository: x}\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("values/chart/Chart.yaml"),
+        "name: c\nversion: 1.0.0\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("values/chart/templates/pod.yaml"),
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n  - {name: a, image: evil.example/a:1}\n",
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("list.json"), "[]\n").unwrap();
+    let pod_list = r#"[{"apiVersion":"v1","kind":"Pod","metadata":{"name":"a"},"spec":{"containers":[{"name":"a","image":"evil.example/a:1"}]}}]"#;
+    // (stdin, args, code, what the output holds)
+    let cases: [(&str, &[&str], &str, &str); 7] = [
+        (
+            "Error: could not find template x\n",
+            &["-"],
+            "no-manifests",
+            "1 document read, 1 skipped",
+        ),
+        ("{}\n", &["-"], "no-manifests", "1 document read, 1 skipped"),
+        (
+            "Killed\n",
+            &["-"],
+            "invalid-manifest",
+            "not a Kubernetes object: the document is a string",
+        ),
+        (
+            "[]\n",
+            &["-"],
+            "invalid-manifest",
+            "not a Kubernetes object: the document is a list",
+        ),
+        (
+            pod_list,
+            &["-"],
+            "invalid-manifest",
+            "not a Kubernetes object: the document is a list",
+        ),
+        (
+            "",
+            &["list.json"],
+            "invalid-manifest",
+            "not a Kubernetes object: the document is a list",
+        ),
+        (
+            "",
+            &["values"],
+            "no-manifests",
+            "skipped as not Kubernetes objects",
+        ),
+    ];
+    for (stdin, input, code, text) in cases {
+        for format in FORMATS {
+            let mut args = vec!["check", "--format", format];
+            args.extend(input);
+            if input == ["values"] {
+                args.extend(["--exclude", "templates/**"]);
+            }
+            let r = run(dir.path(), &args, stdin);
+            assert_eq!(
+                r.code, 2,
+                "{input:?} {stdin:?} {format}: {}{}",
+                r.stdout, r.stderr
+            );
+            assert!(
+                r.stdout.contains(code),
+                "{input:?} {stdin:?} {format}: {}",
+                r.stdout
+            );
+            if format == "json" {
+                let json: Value = serde_json::from_str(&r.stdout).unwrap();
+                assert_eq!(json["decision"], "error", "{json}");
+                let found = if code == "no-manifests" {
+                    &json["notices"][0]
+                } else {
+                    &json["errors"][0]
+                };
+                assert_eq!(found["code"], code, "{json}");
+                assert!(found["message"].as_str().unwrap().contains(text), "{json}");
+            }
+        }
+    }
+    // A file found in a directory that is a list is skipped and counted, not refused.
+    std::fs::create_dir(dir.path().join("d")).unwrap();
+    std::fs::write(dir.path().join("d/list.json"), "[]\n").unwrap();
+    let r = run(dir.path(), &["check", "--format", "json", "d"], "");
+    assert_eq!(r.code, 2, "{}{}", r.stdout, r.stderr);
+    let json: Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(json["notices"][0]["code"], "no-manifests", "{json}");
+    assert_eq!(json["summary"]["skipped_documents"], 1, "{json}");
+    assert_eq!(json["errors"].as_array().unwrap().len(), 0, "{json}");
+}
+
+#[test]
+fn pin_check_refuses_an_input_without_kubernetes_objects() {
+    let dir = scratch("");
+    std::fs::create_dir(dir.path().join("nothing")).unwrap();
+    for (stdin, input) in [("", "-"), ("{}\n", "-"), ("", "nothing")] {
+        for format in ["human", "json"] {
+            let r = run(
+                dir.path(),
+                &["pin", "--check", "--format", format, input],
+                stdin,
+            );
+            assert_eq!(r.code, 2, "{input} {stdin:?}: {}{}", r.stdout, r.stderr);
+            assert!(r.stdout.contains("no-manifests"), "{}", r.stdout);
+        }
+    }
+    // The report counts the documents it read.
+    let r = run(
+        dir.path(),
+        &["pin", "--check", "--format", "json", "-"],
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n",
+    );
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let json: Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(json["summary"]["documents"], 1, "{json}");
 }
 
 #[test]
@@ -424,6 +563,54 @@ fn an_unrecognised_image_field_warns_by_default_and_denies_when_configured() {
     assert_eq!(json["images"][0]["path"], "spec.image");
     assert_eq!(json["images"][0]["decision"], "allow");
     assert_eq!(json["images"][0]["findings"].as_array().unwrap().len(), 0);
+
+    // A mapping or a list under an `image` key is decided the same way, at its own line and
+    // path, in every format: not skipped.
+    let text = "apiVersion: example.com/v1\nkind: Thing\nmetadata: {name: t}\nspec:\n  image: {repository: evil.example/helm, tag: latest}\n  other:\n    image: [evil.example/l:1]\n";
+    for format in FORMATS {
+        let r = run(deny.path(), &["check", "--format", format, "-"], text);
+        assert_eq!(r.code, 1, "{format}: {}{}", r.stdout, r.stderr);
+        assert!(
+            r.stdout.contains("unrecognised-image-field"),
+            "{format}: {}",
+            r.stdout
+        );
+    }
+    let r = run(deny.path(), &["check", "--format", "json", "-"], text);
+    let json: Value = serde_json::from_str(&r.stdout).unwrap();
+    let sites: Vec<_> = json["images"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            (
+                i["path"].as_str().unwrap().to_owned(),
+                i["line"].as_u64().unwrap(),
+                i["findings"][0]["code"].as_str().unwrap().to_owned(),
+                i["findings"][0]["severity"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    let expected = [("spec.image", 5), ("spec.other.image", 7)].map(|(p, l)| {
+        (
+            p.to_owned(),
+            l,
+            "unrecognised-image-field".to_owned(),
+            "deny".to_owned(),
+        )
+    });
+    assert_eq!(sites, expected, "{json}");
+    assert!(json["images"][0]["findings"][0]["message"]
+        .as_str()
+        .unwrap()
+        .contains("(it is a mapping)"));
+    let r = run(dir.path(), &["check", "--format", "json", "-"], text);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let json: Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(
+        json["images"][1]["findings"][0]["severity"], "warn",
+        "{json}"
+    );
 
     // A value of a known container field that is not a reference stays a denial.
     let pod =
@@ -502,8 +689,10 @@ fn a_helm_template_is_one_finding_with_the_render_hint_and_can_be_excluded() {
         };
         let out = cmd.output().unwrap();
         let stdout = String::from_utf8(out.stdout).unwrap();
-        assert_eq!(out.status.code(), Some(0), "{stdout}");
+        // Only the values file is left, which is not a Kubernetes object: nothing was checked.
+        assert_eq!(out.status.code(), Some(2), "{stdout}");
         let json: Value = serde_json::from_str(&stdout).unwrap();
+        assert_eq!(json["notices"][0]["code"], "no-manifests", "{json}");
         assert_eq!(json["summary"]["excluded_paths"], 1);
         assert_eq!(json["errors"].as_array().unwrap().len(), 0);
         assert!(json["notes"].as_array().unwrap().contains(&Value::from(
@@ -645,4 +834,166 @@ fn an_invalid_file_with_argo_parameters_is_not_called_a_helm_template() {
         let json: Value = serde_json::from_str(&r.stdout).unwrap();
         assert_eq!(json["errors"][0]["code"], "helm-template", "{action}");
     }
+}
+
+/// Argo Workflows runs the images of a `resource` template's `manifest` (upstream
+/// `examples/k8s-jobs.yaml`) and of `podSpecPatch` strings: they are read with the same reader
+/// and reported at the string's start; a string that cannot be read is decided by
+/// `policy.unknown_image_fields`, never skipped.
+#[test]
+fn argo_resource_manifests_and_pod_spec_patches_are_read() {
+    let text = std::fs::read_to_string(external("argoproj/argo-workflows/examples/k8s-jobs.yaml"))
+        .unwrap();
+    let sites = extract_with(&text, &ExtraImagePaths::default());
+    let got: Vec<_> = sites
+        .iter()
+        .map(|s| (s.image.as_str(), s.span.line, s.path.as_str(), s.extractor))
+        .collect();
+    assert_eq!(
+        got,
+        [(
+            "python:alpine3.6",
+            36,
+            "spec.templates[0].resource.manifest#spec.template.spec.containers[0].image",
+            "argo-workflows-embedded"
+        )]
+    );
+    assert_eq!(sites[0].resource.kind, "Job");
+    assert_eq!(sites[0].container.as_deref(), Some("rand"));
+
+    let wf = "apiVersion: argoproj.io/v1alpha1\nkind: Workflow\nmetadata: {name: w}\nspec:\n  podSpecPatch: |\n    containers:\n    - name: main\n      image: evil.example/patched:latest\n  templates:\n  - name: main\n    podSpecPatch: '{\"initContainers\":[{\"name\":\"x\",\"image\":\"evil.example/init:latest\"}]}'\n    container: {image: 'ok:1'}\n  - name: bad\n    resource: {action: create, manifest: 'a: [b'}\n";
+    let got: Vec<_> = extract_with(wf, &ExtraImagePaths::default())
+        .into_iter()
+        .map(|s| (s.image, s.span.line, s.path))
+        .collect();
+    assert_eq!(
+        got[0],
+        (
+            "evil.example/patched:latest".to_owned(),
+            6,
+            "spec.podSpecPatch#containers[0].image".to_owned()
+        )
+    );
+    assert_eq!(
+        got[1],
+        (
+            "evil.example/init:latest".to_owned(),
+            11,
+            "spec.templates[0].podSpecPatch#initContainers[0].image".to_owned()
+        )
+    );
+    assert_eq!(got[2].0, "ok:1");
+    assert_eq!(got[3].2, "spec.templates[1].resource.manifest");
+    assert!(
+        got[3].0.starts_with("<manifest not read: not valid YAML"),
+        "{got:?}"
+    );
+
+    // Through the binary: the embedded images are checked like any other (`pin --check`
+    // reports them unpinned), and the unreadable string is `unrecognised-image-field`.
+    let dir = scratch("policy:\n  unknown_image_fields: deny\n");
+    for format in FORMATS {
+        let r = run(dir.path(), &["check", "--format", format, "-"], wf);
+        assert_eq!(r.code, 2, "{format}: {}{}", r.stdout, r.stderr);
+        assert!(
+            r.stdout.contains("unrecognised-image-field"),
+            "{format}: {}",
+            r.stdout
+        );
+    }
+    let r = run(dir.path(), &["check", "--format", "json", "-"], wf);
+    let json: Value = serde_json::from_str(&r.stdout).unwrap();
+    let images = json["images"].as_array().unwrap();
+    assert_eq!(images.len(), 4, "{json}");
+    assert_eq!(images[0]["image"], "evil.example/patched:latest", "{json}");
+    assert_eq!(
+        images[3]["findings"][0]["code"], "unrecognised-image-field",
+        "{json}"
+    );
+    assert_eq!(images[3]["findings"][0]["severity"], "deny", "{json}");
+    assert!(images[3]["findings"][0]["message"]
+        .as_str()
+        .unwrap()
+        .contains("its images are not checked"));
+    let r = run(dir.path(), &["pin", "--check", "--format", "json", "-"], wf);
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    let json: Value = serde_json::from_str(&r.stdout).unwrap();
+    let unpinned: Vec<_> = json["images"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| i["findings"][0]["code"] == "unpinned-image")
+        .map(|i| i["image"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        unpinned,
+        [
+            "evil.example/patched:latest",
+            "evil.example/init:latest",
+            "ok:1"
+        ]
+    );
+}
+
+/// A kustomization that changes images checks something other than what is deployed when its
+/// files are read as written: `kustomization-not-rendered` (exit 2) in every format.
+#[test]
+fn a_kustomization_that_changes_images_must_be_rendered_first() {
+    let dir = scratch("");
+    let deployment = "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec:\n  template:\n    spec:\n      containers:\n      - {name: web, image: 'ghcr.io/acme/ok:1'}\n";
+    let write = |name: &str, text: &str| {
+        let path = dir.path().join(name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    };
+    write("k/deployment.yaml", deployment);
+    write(
+        "k/kustomization.yaml",
+        "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: [deployment.yaml]\nimages:\n- name: ghcr.io/acme/ok\n  newName: evil.example/x\n  newTag: latest\n",
+    );
+    // Without apiVersion/kind, recognised by its file name; an inline patch naming `image`.
+    write("p/deployment.yaml", deployment);
+    write(
+        "p/kustomization.yml",
+        "resources: [deployment.yaml]\npatches:\n- patch: |-\n    - op: replace\n      path: /spec/template/spec/containers/0/image\n      value: evil.example/x:1\n  target: {kind: Deployment}\n",
+    );
+    for (input, line, what) in [
+        ("k", 5, "`images:` transformer"),
+        ("p", 3, "`patches` mention `image`"),
+    ] {
+        for format in FORMATS {
+            let r = run(dir.path(), &["check", "--format", format, input], "");
+            assert_eq!(r.code, 2, "{input} {format}: {}{}", r.stdout, r.stderr);
+            assert!(
+                r.stdout.contains("kustomization-not-rendered"),
+                "{input} {format}: {}",
+                r.stdout
+            );
+        }
+        let r = run(dir.path(), &["check", "--format", "json", input], "");
+        let json: Value = serde_json::from_str(&r.stdout).unwrap();
+        let error = &json["errors"][0];
+        assert_eq!(error["code"], "kustomization-not-rendered", "{json}");
+        assert_eq!(error["line"], line, "{json}");
+        let message = error["message"].as_str().unwrap();
+        assert!(message.contains(what), "{json}");
+        assert!(
+            message.contains("kubectl kustomize DIR | supplygate check -"),
+            "{json}"
+        );
+    }
+    // A kustomization that only lists resources, a Flux `Kustomization` (another group) and
+    // the rendered output are read as they are.
+    write("plain/deployment.yaml", deployment);
+    write(
+        "plain/kustomization.yaml",
+        "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: [deployment.yaml]\nnamespace: x\n",
+    );
+    write(
+        "plain/flux.yaml",
+        "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata: {name: f}\nspec:\n  images: [{name: a, newTag: b}]\n",
+    );
+    let r = run(dir.path(), &["check", "--format", "json", "plain"], "");
+    let json: Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(json["errors"].as_array().unwrap().len(), 0, "{json}");
 }

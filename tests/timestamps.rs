@@ -267,6 +267,12 @@ struct ImageCase {
 
 impl ImageCase {
     fn new(bundle: &str) -> Self {
+        Self::with(std::fs::read(dir().join("image").join(bundle)).unwrap(), "")
+    }
+
+    /// The image with `signed` as its bundle referrer; `extra` is added to the signer's
+    /// `keyless:` mapping.
+    fn with(signed: Vec<u8>, extra: &str) -> Self {
         let registry = TestRegistry::start();
         let image = dir().join("image");
         let config = std::fs::read(image.join("config.json")).unwrap();
@@ -279,7 +285,6 @@ impl ImageCase {
             &manifest,
         );
         let digest = pki::sha256_digest(&manifest);
-        let signed = std::fs::read(image.join(bundle)).unwrap();
         pki::push_bundle_referrer(&registry, "team/app", &digest, &[signed]);
 
         let work = tempfile::tempdir().unwrap();
@@ -287,7 +292,7 @@ impl ImageCase {
         let config = format!(
             "registries:\n  \"{host}\":\n    insecure: true\n\
              network:\n  request_timeout: 5s\n  retries: 1\n\
-             signers:\n  release:\n    keyless:\n      issuer: \"{ISSUER}\"\n      subject: \"{IDENTITY}\"\n      trusted_root: \"{root}\"\n\
+             signers:\n  release:\n    keyless:\n      issuer: \"{ISSUER}\"\n      subject: \"{IDENTITY}\"\n      trusted_root: \"{root}\"\n{extra}\
              require:\n  - images: [\"127.0.0.1:*/team/**\"]\n    signers: [release]\n",
             host = registry.host(),
             root = root.display(),
@@ -406,5 +411,280 @@ fn check_denies_an_image_whose_timestamp_has_a_trailing_zero_and_says_why() {
             && reason.contains("the fraction ends in `0`")
             && reason.contains("naming `CN=openssl tsa,O=supplygate fixtures` as its signer"),
         "{reason}"
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// Timestamp threshold and timestamp-only bundles (issue 14 item 2)
+
+/// A keyless signer over the fixture root with a timestamp threshold, allowing
+/// timestamp-only bundles or not.
+fn signer_with(threshold: usize, timestamp_only: bool) -> Signer {
+    let s = signer().with_timestamp_threshold(threshold).unwrap();
+    if timestamp_only {
+        s.allow_timestamp_only()
+    } else {
+        s
+    }
+}
+
+/// The fixture `name` as JSON, changed by `edit`, verified with `signer`.
+fn verify_edited(
+    name: &str,
+    signer: &Signer,
+    edit: impl FnOnce(&mut serde_json::Value),
+) -> Result<supplygate::verify::Verified, String> {
+    let mut bundle: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(dir().join(format!("{name}.sigstore.json"))).unwrap(),
+    )
+    .unwrap();
+    edit(&mut bundle);
+    let artifact = std::fs::read(dir().join("artifact")).unwrap();
+    verify_bundle_for_artifact(
+        &serde_json::to_vec(&bundle).unwrap(),
+        Subject::Bytes(&artifact),
+        signer,
+    )
+    .map_err(|r| r.reason)
+}
+
+/// The bundle without its Rekor entry: an RFC 3161 timestamp is all that proves its time,
+/// as in GitHub's private-repository attestations.
+fn without_log(bundle: &mut serde_json::Value) {
+    bundle["verificationMaterial"]["tlogEntries"] = serde_json::json!([]);
+}
+
+#[test]
+fn threshold_counts_the_tsa_and_the_log_as_two_independent_times() {
+    let v = verify_edited("mock-0-digits", &signer_with(2, false), |_| {}).unwrap();
+    assert_eq!(v.signed_at.as_deref(), Some("2026-12-06T03:59:48Z"));
+}
+
+#[test]
+fn threshold_above_the_independent_times_is_rejected_and_names_them() {
+    let reason = verify_edited("mock-0-digits", &signer_with(3, false), |_| {}).unwrap_err();
+    assert!(
+        reason.starts_with("2 independent verified times (TSA `"),
+        "{reason}"
+    );
+    assert!(
+        reason.ends_with("the signer requires 3 (`timestamp_threshold`)"),
+        "{reason}"
+    );
+}
+
+#[test]
+fn timestamp_only_bundle_is_rejected_unless_the_signer_allows_it() {
+    let reason = verify_edited("mock-2-digits", &signer_with(1, false), without_log).unwrap_err();
+    assert_eq!(
+        reason,
+        "the bundle has no transparency log entry, only 1 RFC 3161 timestamp; a keyless \
+         signer accepts that only with `allow_timestamp_only: true`"
+    );
+}
+
+#[test]
+fn timestamp_only_bundle_verifies_when_allowed_at_the_tsa_time() {
+    let v = verify_edited("mock-2-digits", &signer_with(1, true), without_log).unwrap();
+    assert_eq!(v.signed_at.as_deref(), Some("2026-12-06T03:59:48.85Z"));
+    assert_eq!(v.time_proofs.len(), 1, "{:?}", v.time_proofs);
+    assert!(
+        v.time_proofs[0].starts_with("RFC 3161 timestamp by `"),
+        "{:?}",
+        v.time_proofs
+    );
+}
+
+#[test]
+fn timestamp_only_bundle_from_an_untrusted_tsa_is_rejected_when_allowed() {
+    let reason =
+        verify_edited("mock-untrusted-tsa", &signer_with(1, true), without_log).unwrap_err();
+    assert!(
+        reason.contains("not signed by a timestamp authority of the trusted root"),
+        "{reason}"
+    );
+}
+
+#[test]
+fn timestamp_only_bundle_over_another_signature_is_rejected_when_allowed() {
+    let reason = verify_edited(
+        "mock-imprint-other-signature",
+        &signer_with(1, true),
+        without_log,
+    )
+    .unwrap_err();
+    assert!(
+        reason.contains("covers other bytes than this signature"),
+        "{reason}"
+    );
+}
+
+#[test]
+fn timestamp_only_bundle_below_the_threshold_is_rejected() {
+    let reason = verify_edited("mock-2-digits", &signer_with(2, true), without_log).unwrap_err();
+    assert!(
+        reason.starts_with("1 independent verified time (TSA `"),
+        "{reason}"
+    );
+    assert!(reason.ends_with("the signer requires 2 (`timestamp_threshold`)"));
+}
+
+/// Two copies of one authority's token are one independent time, not two.
+#[test]
+fn the_same_tsa_twice_counts_once() {
+    let reason = verify_edited("mock-2-digits", &signer_with(2, true), |b| {
+        without_log(b);
+        let ts = &mut b["verificationMaterial"]["timestampVerificationData"]["rfc3161Timestamps"];
+        let first = ts[0].clone();
+        ts.as_array_mut().unwrap().push(first);
+    })
+    .unwrap_err();
+    assert!(
+        reason.starts_with("1 independent verified time (TSA `"),
+        "{reason}"
+    );
+}
+
+/// Neither a log entry nor a timestamp: keyless verification has no time to check the
+/// certificate at (cosign's rule), allowed timestamp-only or not.
+#[test]
+fn bundle_with_neither_log_nor_timestamp_is_rejected_for_keyless() {
+    let strip = |b: &mut serde_json::Value| {
+        without_log(b);
+        b["verificationMaterial"]["timestampVerificationData"]["rfc3161Timestamps"] =
+            serde_json::json!([]);
+    };
+    for timestamp_only in [true, false] {
+        let reason =
+            verify_edited("mock-2-digits", &signer_with(1, timestamp_only), strip).unwrap_err();
+        assert!(
+            reason.ends_with("bundle must have an inclusion proof"),
+            "{timestamp_only}: {reason}"
+        );
+    }
+}
+
+#[test]
+fn timestamp_threshold_out_of_range_is_refused() {
+    for bad in [0, 17] {
+        let e = signer().with_timestamp_threshold(bad).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            format!("timestamp threshold {bad} is out of range: give 1 to 16")
+        );
+    }
+}
+
+fn config(extra: &str) -> Result<supplygate::config::Config, supplygate::config::ConfigError> {
+    let text = format!(
+        "signers:\n  tsa:\n    keyless:\n      issuer: {ISSUER}\n      subject: {IDENTITY}\n      trusted_root: fixtures/tsa/trusted_root.json\n{extra}require:\n  - images: [\"**\"]\n    signers: [tsa]\n"
+    );
+    supplygate::config::Config::parse(
+        &text,
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("supplygate.yaml"),
+    )
+}
+
+#[test]
+fn config_sets_the_threshold_and_timestamp_only() {
+    let c = config("      timestamp_threshold: 2\n").unwrap();
+    verify_edited("mock-0-digits", &c.signers["tsa"], |_| {}).unwrap();
+    let reason = verify_edited(
+        "mock-0-digits",
+        &config("      timestamp_threshold: 3\n").unwrap().signers["tsa"],
+        |_| {},
+    )
+    .unwrap_err();
+    assert!(
+        reason.ends_with("the signer requires 3 (`timestamp_threshold`)"),
+        "{reason}"
+    );
+
+    let c = config("      allow_timestamp_only: true\n").unwrap();
+    verify_edited("mock-2-digits", &c.signers["tsa"], without_log).unwrap();
+    let c = config("").unwrap();
+    let reason = verify_edited("mock-2-digits", &c.signers["tsa"], without_log).unwrap_err();
+    assert!(reason.contains("`allow_timestamp_only: true`"), "{reason}");
+}
+
+#[test]
+fn config_refuses_a_bad_threshold_with_its_line() {
+    let problems = |extra: &str| match config(extra) {
+        Ok(_) => panic!("accepted: {extra}"),
+        Err(supplygate::config::ConfigError::Invalid { problems, .. }) => problems
+            .into_iter()
+            .map(|p| (p.line, p.message))
+            .collect::<Vec<_>>(),
+        Err(e) => panic!("{e}"),
+    };
+    assert_eq!(
+        problems("      timestamp_threshold: 0\n"),
+        vec![(
+            7,
+            "`timestamp_threshold` is 0; it must be between 1 and 16".to_owned()
+        )]
+    );
+    assert_eq!(
+        problems("      timestamp_threshold: 17\n"),
+        vec![(
+            7,
+            "`timestamp_threshold` is 17; it must be between 1 and 16".to_owned()
+        )]
+    );
+    let not_a_number = problems("      timestamp_threshold: two\n");
+    assert_eq!(not_a_number[0].0, 7);
+    assert!(
+        not_a_number[0].1.contains("a whole number"),
+        "{not_a_number:?}"
+    );
+    let not_a_bool = problems("      allow_timestamp_only: sometimes\n");
+    assert_eq!(not_a_bool[0].0, 7);
+    assert!(
+        not_a_bool[0].1.contains("`true` or `false`"),
+        "{not_a_bool:?}"
+    );
+}
+
+/// `check` and `explain` on an image whose bundle referrer has an RFC 3161 timestamp and no
+/// log entry: denied by default, allowed with `allow_timestamp_only: true`, the TSA the only
+/// proof of time.
+#[test]
+fn check_decides_a_timestamp_only_referrer_by_allow_timestamp_only() {
+    let mut bundle: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(dir().join("image/image-6-digits.sigstore.json")).unwrap(),
+    )
+    .unwrap();
+    without_log(&mut bundle);
+    let bundle = serde_json::to_vec(&bundle).unwrap();
+
+    let out = ImageCase::with(bundle.clone(), "").check();
+    assert_eq!(out.code, 1, "{out:?}");
+    let json = out.json();
+    let reason = json["images"][0]["signatures"]["facts"][0]["rejections"][0]["reason"]
+        .as_str()
+        .unwrap();
+    assert!(
+        reason.starts_with("the bundle has no transparency log entry, only 1 RFC 3161 timestamp"),
+        "{reason}"
+    );
+
+    let case = ImageCase::with(bundle, "      allow_timestamp_only: true\n");
+    let out = case.check();
+    assert_eq!(out.code, 0, "{out:?}");
+    let out = case.explain();
+    assert_eq!(out.code, 0, "{out:?}");
+    let proofs: Vec<&str> = out
+        .stdout
+        .lines()
+        .map(str::trim)
+        .filter(|l| l.starts_with("time proved by"))
+        .collect();
+    assert_eq!(proofs.len(), 1, "{}", out.stdout);
+    assert!(
+        proofs[0].starts_with(
+            "time proved by    RFC 3161 timestamp by `CN=openssl tsa,O=supplygate fixtures` at "
+        ),
+        "{}",
+        out.stdout
     );
 }

@@ -193,6 +193,13 @@ fn decide(ctx: &Context, args: &CheckArgs) -> anyhow::Result<Decided> {
         RunMode::Check => Mode::Check,
         RunMode::Presync => Mode::Presync,
     };
+    // A pre-sync hook admits what it does not check: it must evaluate every document.
+    if let (Mode::Presync, Some(rev)) = (mode, args.select.changed_since()) {
+        anyhow::bail!(
+            "--mode presync checks every document, but --changed-since {rev} (or \
+             SUPPLYGATE_CHANGED_SINCE) would set unchanged ones aside: drop --changed-since"
+        );
+    }
     let policy = ctx.policy(mode)?;
     let exclude = args.select.exclude()?;
     let mut manifests = gate::read_manifests_excluding(&args.paths, &ctx.config, &exclude)?;

@@ -9,7 +9,6 @@ use clap::Args;
 use super::{write_stdout, Format};
 use crate::config::Config;
 use crate::gate;
-use crate::manifest::{ContainerKind, ImageSite};
 use crate::report::FileError;
 
 /// Arguments of `images`.
@@ -50,26 +49,6 @@ struct Listing<'a> {
     skipped_documents: usize,
 }
 
-/// Which extractor found a site, derived from what the site carries.
-///
-/// `builtin`: a built-in workload kind's pod spec; `images.extra`: a rule from the config;
-/// `generic`: the search of any other object for container lists and image volumes.
-pub(crate) fn extractor(site: &ImageSite, config: &Config) -> &'static str {
-    let resource = &site.resource;
-    let by_rule = config
-        .extra_images
-        .rules
-        .iter()
-        .any(|rule| rule.matches(&resource.api_version, &resource.kind));
-    if by_rule || site.container_kind == ContainerKind::Other {
-        "images.extra"
-    } else if crate::manifest::builtin_pod_specs(&resource.api_version, &resource.kind).is_some() {
-        "builtin"
-    } else {
-        "generic"
-    }
-}
-
 /// Lists the image sites of `paths`; exit 0, or 2 when a file could not be read.
 pub(crate) fn run(config: &Config, paths: &[PathBuf], format: Format) -> anyhow::Result<u8> {
     let manifests = gate::read_manifests(paths, config)?;
@@ -86,7 +65,7 @@ pub(crate) fn run(config: &Config, paths: &[PathBuf], format: Format) -> anyhow:
             name: site.resource.name.as_deref(),
             container: site.container.as_deref(),
             field: &site.path,
-            extractor: extractor(site, config),
+            extractor: site.extractor,
             image: &site.image,
         })
         .collect();

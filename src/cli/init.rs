@@ -72,6 +72,14 @@ impl GithubRepo {
         if !owner_ok || !repo_ok {
             return Err(invalid());
         }
+        // A clone URL's `.git` is not part of the name the certificate carries: the
+        // constraint could never match.
+        if let Some(name) = repo.strip_suffix(".git") {
+            anyhow::bail!(
+                "--keyless-github `{text}`: a repository name does not end in `.git` (the \
+                 signing certificate names `{owner}/{name}`); write `{owner}/{name}`"
+            );
+        }
         Ok(Self {
             owner: owner.to_owned(),
             repo: repo.to_owned(),
@@ -358,6 +366,12 @@ mod tests {
     fn keyless_github_trusts_the_repository_workflows_on_main_and_tags_only() {
         let dir = tempfile::tempdir().unwrap();
         let gh = GithubRepo::parse("acme/app").unwrap();
+        let git = match GithubRepo::parse("acme/app.git") {
+            Ok(_) => String::new(),
+            Err(e) => e.to_string(),
+        };
+        assert!(git.contains("does not end in `.git`"), "{git}");
+        assert!(git.contains("write `acme/app`"), "{git}");
         let config = load(
             &Setup {
                 github: Some(&gh),

@@ -61,6 +61,9 @@ pub(crate) fn run(ctx: &Context, args: PinArgs) -> anyhow::Result<u8> {
         file_errors: manifests.file_errors,
         skipped_documents: manifests.skipped,
         unchanged_documents: manifests.unchanged,
+        documents: manifests.documents,
+        objects: manifests.objects,
+        excluded_paths: manifests.excluded,
         ..Report::default()
     };
     if !report.file_errors.is_empty() {
@@ -71,7 +74,25 @@ pub(crate) fn run(ctx: &Context, args: PinArgs) -> anyhow::Result<u8> {
     for site in manifests.sites {
         let reference = ImageRef::parse(&site.image);
         let mut findings = Vec::new();
+        // A string in a string (an Argo `resource.manifest` or `podSpecPatch`) is checked but
+        // cannot be rewritten in place.
+        let embedded = site.extractor == manifest::kinds::ARGO_EMBEDDED;
+        // A mapping or list under an `image` key of an unknown field, or an embedded string
+        // that could not be read, holds no reference to pin (`check` decides it).
+        let unknown = site.extractor == manifest::kinds::GENERIC_IMAGE_KEY || embedded;
         match &reference {
+            Err(_) if unknown && site.image.starts_with(['{', '[', '<']) => continue,
+            Ok(r) if !r.is_pinned() && embedded && !args.check => findings.push(
+                Finding::new(
+                    Code::UnpinnedImage,
+                    Severity::Warn,
+                    format!(
+                        "`{}` is in a string (`{}`): pin does not rewrite it",
+                        site.image, site.path
+                    ),
+                )
+                .hint("pin it by hand: add `@sha256:…` inside the string"),
+            ),
             Err(e) => findings.push(Finding::new(
                 Code::InvalidReference,
                 Severity::Error,
@@ -101,6 +122,11 @@ pub(crate) fn run(ctx: &Context, args: PinArgs) -> anyhow::Result<u8> {
             attestations: None,
         });
     }
+    // `pin --check` gates like `check`: an input without any Kubernetes object (a render step
+    // that printed nothing or an error) is `no-manifests`, not a pass.
+    if args.check {
+        gate::refuse_empty(&mut report, gate::EmptyInput::Refuse);
+    }
     if args.check || report.decision() != crate::report::Decision::Allow {
         write_stdout(&ctx.render(&report, args.format, Verbosity::Problems))?;
         return Ok(report.decision().exit_code());
@@ -115,6 +141,9 @@ pub(crate) fn run(ctx: &Context, args: PinArgs) -> anyhow::Result<u8> {
     report.stats = gate::run_stats(distinct, before, ctx.registry.stats(), started);
     let mut edits: BTreeMap<Arc<Origin>, Vec<Edit>> = BTreeMap::new();
     for image in &mut report.images {
+        if image.site.extractor == manifest::kinds::ARGO_EMBEDDED {
+            continue;
+        }
         let Some(r) = image.reference.as_ref().filter(|r| !r.is_pinned()) else {
             continue;
         };

@@ -38,6 +38,11 @@ pub(crate) struct SelectArgs {
 }
 
 impl SelectArgs {
+    /// The `--changed-since` revision, when given (or set by `SUPPLYGATE_CHANGED_SINCE`).
+    pub(crate) fn changed_since(&self) -> Option<&str> {
+        self.changed_since.as_deref()
+    }
+
     /// The `--exclude` globs.
     pub(crate) fn exclude(&self) -> anyhow::Result<Vec<PathGlob>> {
         self.exclude

@@ -932,6 +932,8 @@ fn trust_digest<'a>(signers: impl Iterator<Item = &'a Arc<Signer>>) -> Result<Di
                 trusted_root,
                 insecure_skip_sct,
                 constraints,
+                timestamp_threshold,
+                allow_timestamp_only,
                 ..
             } => {
                 let mut entry = serde_json::json!({
@@ -945,6 +947,13 @@ fn trust_digest<'a>(signers: impl Iterator<Item = &'a Arc<Signer>>) -> Result<Di
                 // Only when set, so that locks written before constraints existed still match.
                 if let (false, Some(map)) = (constraints.is_empty(), entry.as_object_mut()) {
                     map.insert("constraints".into(), constraints.to_string().into());
+                }
+                // Likewise only when not the default.
+                if let (true, Some(map)) = (*timestamp_threshold != 1, entry.as_object_mut()) {
+                    map.insert("timestamp_threshold".into(), (*timestamp_threshold).into());
+                }
+                if let (true, Some(map)) = (*allow_timestamp_only, entry.as_object_mut()) {
+                    map.insert("allow_timestamp_only".into(), true.into());
                 }
                 entry
             }
@@ -1250,6 +1259,30 @@ mod tests {
             ..Default::default()
         });
         assert_ne!(trust_digest([&hosted].into_iter()).unwrap(), plain);
+        // The time rules too; their defaults leave the digest as it was before they existed.
+        let signer = || {
+            Signer::keyless(
+                "ci",
+                "https://token.actions.githubusercontent.com".into(),
+                crate::verify::SubjectMatcher::Exact(
+                    "https://github.com/a/b/.github/workflows/r.yml@refs/heads/main".into(),
+                ),
+                None,
+            )
+            .unwrap()
+        };
+        let default_threshold = Arc::new(signer().with_timestamp_threshold(1).unwrap());
+        assert_eq!(
+            trust_digest([&default_threshold].into_iter()).unwrap(),
+            plain
+        );
+        let two = Arc::new(signer().with_timestamp_threshold(2).unwrap());
+        let two = trust_digest([&two].into_iter()).unwrap();
+        assert_ne!(two, plain);
+        let timestamp_only = Arc::new(signer().allow_timestamp_only());
+        let timestamp_only = trust_digest([&timestamp_only].into_iter()).unwrap();
+        assert_ne!(timestamp_only, plain);
+        assert_ne!(timestamp_only, two);
     }
 
     #[test]

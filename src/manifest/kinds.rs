@@ -17,6 +17,9 @@ pub const USER_RULE: &str = "images.extra";
 /// The generic pass's container search: `containers`, `initContainers`, `ephemeralContainers`
 /// lists and image volumes anywhere in an object.
 pub const GENERIC_CONTAINERS: &str = "generic-containers";
+/// Images in a string of an Argo Workflows spec: a `resource` template's `manifest` or a
+/// `podSpecPatch`, read with the same reader (their sites cannot be rewritten by `pin`).
+pub const ARGO_EMBEDDED: &str = "argo-workflows-embedded";
 /// The generic pass's key search: every string under a key named `image`.
 pub const GENERIC_IMAGE_KEY: &str = "generic-image-key";
 

@@ -233,6 +233,16 @@ pub struct Extracted {
     pub skipped: Vec<Skipped>,
     /// Documents read that are not empty (a document of comments only is empty).
     pub documents: usize,
+    /// Kubernetes objects read (a mapping with `apiVersion` and `kind`, an item of a typed
+    /// list, or an object without them whose containers were checked); the items of a `List`
+    /// count, the list itself does not.
+    pub objects: usize,
+    /// Kustomizations that change images (`images:`, patches, Helm charts): the files as
+    /// written are not what is deployed. `line` is the field's, `reason` names it.
+    pub kustomizations: Vec<Skipped>,
+    /// Documents whose top level is a scalar or a list (`Error: ...` printed by a failed render
+    /// step, `[]`): kubectl refuses them. Also in `skipped`.
+    pub not_objects: Vec<Skipped>,
 }
 
 /// Why manifests could not be read.
@@ -519,6 +529,8 @@ pub fn extract(
         let mut walker = Walker {
             origin: &source.origin,
             extra,
+            limits,
+            depth: 0,
             document: index,
             doc_line: doc.line,
             out: &mut out,
@@ -605,6 +617,9 @@ struct Pending<'n> {
 struct Walker<'a> {
     origin: &'a Arc<Origin>,
     extra: &'a ExtraImagePaths,
+    limits: &'a Limits,
+    /// How many embedded manifests deep this walker reads (Argo `resource.manifest`).
+    depth: usize,
     document: usize,
     /// Where the document starts (its `---`, or its first token).
     doc_line: usize,
@@ -629,14 +644,26 @@ impl Walker<'_> {
         }
         self.out.documents += 1;
         if doc.root.as_mapping().is_none() {
-            self.skip(
-                doc.line,
-                format!(
-                    "not a Kubernetes object: the document is {}",
-                    doc.root.kind_name()
-                ),
+            let reason = format!(
+                "not a Kubernetes object: the document is {}",
+                doc.root.kind_name()
             );
+            self.out.not_objects.push(Skipped {
+                origin: self.origin.clone(),
+                document: self.document,
+                line: doc.line,
+                reason: reason.clone(),
+            });
+            self.skip(doc.line, reason);
             return;
+        }
+        if let Some((line, reason)) = kustomization_changes(&doc.root, self.origin) {
+            self.out.kustomizations.push(Skipped {
+                origin: self.origin.clone(),
+                document: self.document,
+                line,
+                reason,
+            });
         }
         let first_site = self.out.sites.len();
         let mut stack = vec![Pending {
@@ -705,6 +732,7 @@ impl Walker<'_> {
                         line,
                         "{at}an object without `apiVersion` and `kind` has containers; checking them"
                     );
+                    self.out.objects += 1;
                     self.out.sites.append(&mut sink.sites);
                 }
                 return Vec::new();
@@ -712,8 +740,12 @@ impl Walker<'_> {
         };
         let resource = Arc::new(resource(node, api_version, kind, self.document));
         let mut sink = SiteSink::new(self.origin, &resource);
+        let items = node.get("items").and_then(Node::as_sequence);
+        if !(resource.kind.ends_with("List") && items.is_some()) {
+            self.out.objects += 1;
+        }
         if resource.kind.ends_with("List") {
-            if let Some(items) = node.get("items").and_then(Node::as_sequence) {
+            if let Some(items) = items {
                 let (api_version, kind) = (&resource.api_version, &resource.kind);
                 let inherited = (kind != "List").then(|| {
                     let item_kind = kind.strip_suffix("List").unwrap_or(kind).to_owned();
@@ -798,6 +830,7 @@ impl Walker<'_> {
                 }
             }
         }
+        self.argo_embedded(node, &resource, &p.prefix);
         // The generic pass, on every object but the built-in workloads and other objects of
         // Kubernetes' own API groups (whose fields the API server knows, and prunes when
         // unknown): whatever no extractor found (a field added in a later version, a kind
@@ -813,6 +846,202 @@ impl Walker<'_> {
         }
         self.out.sites.append(&mut sink.sites);
         Vec::new()
+    }
+}
+
+/// Whether `root` is a kustomization (`kind: Kustomization` or `Component` of
+/// `kustomize.config.k8s.io`, or a `kustomization.yaml` without `apiVersion`/`kind`) with a
+/// field that changes images as kustomize renders them: a non-empty `images:` transformer
+/// (`newName`, `newTag`, `digest`), `helmCharts`, a patch or replacement that mentions `image`
+/// inline, or a JSON 6902 patch file (`patchesJson6902`, `patches` with `path` and `target`),
+/// which is not a manifest and is not read. Returns the field's line and what it does.
+fn kustomization_changes(root: &Node, origin: &Origin) -> Option<(usize, String)> {
+    let own = |key: &str| root.get(key).and_then(Node::as_str);
+    let named = match origin {
+        Origin::File(path) => path.file_name().and_then(|n| n.to_str()).is_some_and(|n| {
+            ["kustomization.yaml", "kustomization.yml", "Kustomization"].contains(&n)
+        }),
+        _ => false,
+    };
+    let is = match (own("apiVersion"), own("kind")) {
+        (Some(a), Some("Kustomization" | "Component")) => {
+            api_group(a) == Some("kustomize.config.k8s.io")
+        }
+        (None, None) => named,
+        _ => false,
+    };
+    if !is {
+        return None;
+    }
+    let non_empty = |key: &str| {
+        root.get(key)
+            .filter(|v| v.as_sequence().is_some_and(|s| !s.is_empty()))
+    };
+    if let Some(v) = non_empty("images") {
+        let why = "its `images:` transformer (newName, newTag, digest) changes images";
+        return Some((v.span.line, why.to_owned()));
+    }
+    if let Some(v) = non_empty("helmCharts") {
+        return Some((v.span.line, "its `helmCharts` render images".to_owned()));
+    }
+    for key in [
+        "patches",
+        "patchesStrategicMerge",
+        "patchesJson6902",
+        "replacements",
+    ] {
+        let Some(v) = non_empty(key) else { continue };
+        let items = v.as_sequence().unwrap_or_default();
+        let mentions_image = v.to_json().to_string().contains("image");
+        let json6902_file = items.iter().any(|p| {
+            p.get("path").is_some() && (key == "patchesJson6902" || p.get("target").is_some())
+        });
+        if mentions_image || json6902_file {
+            let what = if mentions_image {
+                "mention `image`"
+            } else {
+                "include a JSON 6902 patch file, which is not read"
+            };
+            return Some((
+                v.span.line,
+                format!("its `{key}` {what}, and may change images"),
+            ));
+        }
+    }
+    None
+}
+
+/// How deep embedded manifests are read (a `resource.manifest` creating a Workflow whose
+/// templates create ...); deeper, the string is reported unread.
+const MAX_EMBEDDED_DEPTH: usize = 4;
+
+impl Walker<'_> {
+    /// The strings of an Argo Workflows spec that hold images Argo runs: a `resource`
+    /// template's `manifest` (an object Argo creates) and `podSpecPatch` (of the workflow, a
+    /// template or the template defaults). They are parsed with the same reader and their
+    /// image sites reported at the string's start, with the path inside the string after
+    /// `#`; a string that cannot be read is a site of its own that no reference matches, so
+    /// `policy.unknown_image_fields` decides it (never silence).
+    fn argo_embedded(&mut self, node: &Node, resource: &Arc<Resource>, prefix: &str) {
+        if api_group(&resource.api_version) != Some("argoproj.io") {
+            return;
+        }
+        let spec = match resource.kind.as_str() {
+            "Workflow" | "WorkflowTemplate" | "ClusterWorkflowTemplate" => "spec",
+            "CronWorkflow" => "spec.workflowSpec",
+            _ => return,
+        };
+        let fields = [
+            (format!("{spec}.templates[*].resource.manifest"), true),
+            (format!("{spec}.podSpecPatch"), false),
+            (format!("{spec}.templates[*].podSpecPatch"), false),
+            (format!("{spec}.templateDefaults.podSpecPatch"), false),
+        ];
+        for (path, manifest) in fields {
+            let Ok(fp) = FieldPath::parse(&path) else {
+                continue;
+            };
+            for (value, value_path, _) in fp.resolve(node, prefix) {
+                self.embedded(value, &value_path, resource, manifest);
+            }
+        }
+    }
+
+    fn embedded(&mut self, value: &Node, path: &str, resource: &Arc<Resource>, manifest: bool) {
+        let what = if manifest {
+            "manifest"
+        } else {
+            "pod spec patch"
+        };
+        let text = match &value.value {
+            yaml::Value::Scalar { text, .. } if !value.is_null() => text,
+            yaml::Value::Null => return,
+            _ if value.is_null() => return,
+            _ => {
+                let why = format!("it is {}, not a string", value.kind_name());
+                return self.unread_embedded(value, path, resource, what, &why);
+            }
+        };
+        if self.depth >= MAX_EMBEDDED_DEPTH {
+            let why = format!("embedded more than {MAX_EMBEDDED_DEPTH} deep");
+            return self.unread_embedded(value, path, resource, what, &why);
+        }
+        let origin = Arc::new(Origin::Named(format!("{} `{path}`", self.origin)));
+        let docs = match yaml::parse_documents(text, &origin, self.limits) {
+            Ok(docs) => docs,
+            Err(e) => {
+                let why = format!("not valid YAML: {e}");
+                return self.unread_embedded(value, path, resource, what, &why);
+            }
+        };
+        let mut inner = Extracted::default();
+        if manifest {
+            for (i, doc) in docs.iter().enumerate() {
+                let mut walker = Walker {
+                    origin: &origin,
+                    extra: self.extra,
+                    limits: self.limits,
+                    depth: self.depth + 1,
+                    document: i,
+                    doc_line: doc.line,
+                    out: &mut inner,
+                };
+                walker.document(doc);
+            }
+        } else {
+            let mut sink = SiteSink::new(&origin, resource);
+            for doc in &docs {
+                sink.pod_spec(&doc.root, "");
+            }
+            inner.sites = sink.sites;
+        }
+        let style = match &value.value {
+            yaml::Value::Scalar { style, .. } => *style,
+            _ => ScalarStyle::Plain,
+        };
+        for site in inner.sites {
+            // The object Argo creates, placed where its string is in the file.
+            let mut object = (*site.resource).clone();
+            object.document = resource.document;
+            object.line = value.span.line;
+            self.out.sites.push(ImageSite {
+                origin: self.origin.clone(),
+                span: value.span,
+                style,
+                resource: if manifest {
+                    Arc::new(object)
+                } else {
+                    resource.clone()
+                },
+                path: format!("{path}#{}", site.path),
+                extractor: kinds::ARGO_EMBEDDED,
+                ..site
+            });
+        }
+    }
+
+    /// An embedded manifest or patch that could not be read: a site whose text is no
+    /// reference, decided by `policy.unknown_image_fields`.
+    fn unread_embedded(
+        &mut self,
+        value: &Node,
+        path: &str,
+        resource: &Arc<Resource>,
+        what: &str,
+        why: &str,
+    ) {
+        tracing::debug!(origin = %self.origin, "`{path}`: {why}");
+        self.out.sites.push(ImageSite {
+            origin: self.origin.clone(),
+            span: value.span,
+            image: format!("<{what} not read: {why}>"),
+            style: ScalarStyle::Plain,
+            resource: resource.clone(),
+            container: None,
+            container_kind: ContainerKind::Other,
+            path: path.to_owned(),
+            extractor: kinds::ARGO_EMBEDDED,
+        });
     }
 }
 
@@ -982,7 +1211,8 @@ impl<'a> SiteSink<'a> {
     }
 
     /// The generic pass: container lists and image volumes anywhere in the object, then every
-    /// scalar under a key named `image` outside `metadata` (except under the root's `skip`).
+    /// value under a key named `image` outside `metadata` (except under the root's `skip`): a
+    /// mapping or list there is a site too (as JSON text), not skipped.
     fn generic(&mut self, root: &Node, prefix: &str, skip: Option<&str>) {
         self.extractor = GENERIC_CONTAINERS;
         self.search_containers(root, prefix, skip);
@@ -997,11 +1227,30 @@ impl<'a> SiteSink<'a> {
                             continue;
                         }
                         let child = join(&path, &path_key(key));
-                        if key == "image" && matches!(v.value, yaml::Value::Scalar { .. }) {
-                            let name = node.get("name").and_then(Node::as_str);
-                            self.image(v, child, name, ContainerKind::Other);
-                        } else {
-                            stack.push((v, child, false));
+                        match &v.value {
+                            yaml::Value::Scalar { .. } if key == "image" => {
+                                let name = node.get("name").and_then(Node::as_str);
+                                self.image(v, child, name, ContainerKind::Other);
+                            }
+                            // `image: {repository: ..., tag: ...}` or `image: [...]`: kept as
+                            // JSON text, which is no reference, so `unrecognised-image-field`
+                            // decides it; what it holds is searched too.
+                            yaml::Value::Mapping(_) | yaml::Value::Sequence(_)
+                                if key == "image" =>
+                            {
+                                // Unless a site was found in it already (an image volume's
+                                // `image: {reference: ...}`).
+                                let inside = |p: &String| {
+                                    p.strip_prefix(child.as_str())
+                                        .is_some_and(|rest| rest.starts_with(['.', '[']))
+                                };
+                                if !self.seen.iter().any(inside) {
+                                    let name = node.get("name").and_then(Node::as_str);
+                                    self.image(v, child.clone(), name, ContainerKind::Other);
+                                }
+                                stack.push((v, child, false));
+                            }
+                            _ => stack.push((v, child, false)),
                         }
                     }
                 }

@@ -282,10 +282,13 @@ fn summary(report: &Report, p: &Painter) -> String {
         Decision::Error => p.paint(Style::Error, "error (could not decide: fail closed)"),
     };
     let s = report.stats;
-    // What was not checked comes last, after the counters.
+    // What was not checked comes last, after the counters (which already count the unchanged
+    // documents).
+    let unchanged = report.unchanged_note();
     let notes: String = report
         .notes()
         .iter()
+        .filter(|n| unchanged.as_ref() != Some(*n))
         .map(|n| format!("; {}", p.paint(Style::Context, n)))
         .collect();
     format!(

@@ -96,6 +96,9 @@ pub enum Code {
     NoManifests,
     /// A file is a Helm (Go) template, not a manifest: render it first.
     HelmTemplate,
+    /// A kustomization whose `images:` transformer, patches or Helm charts change images: the
+    /// files as written are not what is deployed; render it first.
+    KustomizationNotRendered,
     /// A value under an `image` key, found by the generic pass, is not an image reference.
     UnrecognisedImageField,
     /// A code from a policy rule (the shipped library's are documented; user rules choose
@@ -143,6 +146,7 @@ impl Code {
         Code::TagMovedSinceLock,
         Code::NoManifests,
         Code::HelmTemplate,
+        Code::KustomizationNotRendered,
         Code::UnrecognisedImageField,
     ];
 
@@ -195,6 +199,7 @@ impl Code {
             Code::TagMovedSinceLock => "tag-moved-since-lock",
             Code::NoManifests => "no-manifests",
             Code::HelmTemplate => "helm-template",
+            Code::KustomizationNotRendered => "kustomization-not-rendered",
             Code::UnrecognisedImageField => "unrecognised-image-field",
             Code::Rule(code) => code,
         }
@@ -258,6 +263,9 @@ impl Code {
             }
             Code::NoManifests => "the run read no document: nothing was checked",
             Code::HelmTemplate => "a file is a Helm template, not a manifest: render it first",
+            Code::KustomizationNotRendered => {
+                "a kustomization changes images: check its rendered output, not its files"
+            }
             Code::UnrecognisedImageField => {
                 "a value under an `image` key of an unknown field is not an image reference"
             }
@@ -441,6 +449,8 @@ pub struct Report {
     pub unchanged_documents: usize,
     /// Documents read that are not empty.
     pub documents: usize,
+    /// Kubernetes objects read (`no-manifests` when there is none).
+    pub objects: usize,
     /// Paths skipped by `--exclude` or `paths.exclude`.
     pub excluded_paths: usize,
     /// Warnings about the run rather than one image (an exemption that matched nothing).
@@ -476,13 +486,15 @@ impl Report {
         if self.documents == 0 && self.images.is_empty() {
             notes.push("no document read".to_owned());
         }
-        if self.images.is_empty() && self.documents > 0 {
-            let n = self.documents;
+        let evaluated = self.documents.saturating_sub(self.unchanged_documents);
+        if self.images.is_empty() && evaluated > 0 {
+            let n = evaluated;
             notes.push(format!(
                 "no image found in {n} document{}",
                 if n == 1 { "" } else { "s" }
             ));
         }
+        notes.extend(self.unchanged_note());
         let resolved_only = self.resolved_only().count();
         if resolved_only > 0 {
             notes.push(format!(
@@ -498,6 +510,18 @@ impl Report {
             ));
         }
         notes
+    }
+
+    /// The note on documents `--changed-since` set aside, when it did: they were read but not
+    /// evaluated, so that "no image found" is not taken for "nothing to check".
+    pub fn unchanged_note(&self) -> Option<String> {
+        match self.unchanged_documents {
+            0 => None,
+            n => Some(format!(
+                "{n} unchanged document{} not evaluated (`--changed-since`)",
+                if n == 1 { " was" } else { "s were" }
+            )),
+        }
     }
 
     /// How many images have each decision: (allowed, denied, errors).

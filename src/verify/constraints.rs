@@ -66,6 +66,13 @@ impl CertificateConstraints {
         };
         let (base, path) = split_host(value).ok_or_else(bad)?;
         match path.split('/').collect::<Vec<_>>().as_slice() {
+            // A clone URL's `.git`: the certificate's Source Repository URI never has it, so
+            // the constraint could never match.
+            [_, name] if name.ends_with(".git") => Err(ConstraintError {
+                value: value.to_owned(),
+                expected: "a repository as the certificate names it: drop the `.git` \
+                           (`owner/name`, not a clone URL)",
+            }),
             [owner, name] if is_name(owner) && is_name(name) => Ok(format!("{base}/{path}")),
             _ => Err(bad()),
         }
@@ -271,6 +278,15 @@ mod tests {
         c.source_repository_ref = Some("refs/heads/main".into());
         c.runner_environment = Some("self-hosted".into());
         c
+    }
+
+    #[test]
+    fn a_repository_with_git_suffix_is_refused_with_a_hint() {
+        let e = CertificateConstraints::repository("acme/app.git").unwrap_err();
+        assert_eq!(e.value, "acme/app.git");
+        assert!(e.to_string().contains("drop the `.git`"), "{e}");
+        let e = CertificateConstraints::repository("https://acme.ghe.com/acme/app.git");
+        assert!(e.is_err());
     }
 
     #[test]

@@ -821,6 +821,8 @@ fn verify_bundle(
             insecure_skip_sct,
             trusted_root,
             constraints,
+            timestamp_threshold,
+            allow_timestamp_only,
             ..
         } => {
             // Identity is matched here (regex or exact) and only on a verified result.
@@ -828,9 +830,44 @@ fn verify_bundle(
             if *insecure_skip_sct {
                 policy = policy.skip_sct();
             }
+            // A bundle without any log entry but with RFC 3161 timestamps: the log cannot be
+            // checked because there is none, so the timestamps alone must prove the time.
+            // Only when the signer allows it; a log entry that is present is always checked.
+            let material = &bundle.verification_material;
+            let timestamps = material
+                .timestamp_verification_data
+                .rfc3161_timestamps
+                .len();
+            if material.tlog_entries.is_empty() && timestamps > 0 {
+                if !*allow_timestamp_only {
+                    return Err(format!(
+                        "the bundle has no transparency log entry, only {} RFC 3161 \
+                         timestamp{}; a keyless signer accepts that only with \
+                         `allow_timestamp_only: true`",
+                        timestamps,
+                        if timestamps == 1 { "" } else { "s" }
+                    ));
+                }
+                policy = policy.skip_tlog_unsafe();
+            }
             let result = verifier
                 .verify(artifact, bundle, &policy)
                 .map_err(|e| rejection_of(&e, bundle, trusted_root))?;
+            let sources = super::timestamp::independent_times(bundle, trusted_root);
+            if sources.len() < *timestamp_threshold {
+                return Err(format!(
+                    "{} independent verified time{} ({}), the signer requires {} \
+                     (`timestamp_threshold`)",
+                    sources.len(),
+                    if sources.len() == 1 { "" } else { "s" },
+                    if sources.is_empty() {
+                        "none".to_owned()
+                    } else {
+                        sources.join(", ")
+                    },
+                    timestamp_threshold
+                ));
+            }
             if !result.certificate_verified() {
                 return Err("the certificate chain was not verified".into());
             }

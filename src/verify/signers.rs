@@ -63,6 +63,14 @@ pub enum SignerError {
     /// An issuer that is empty.
     #[error("the issuer is empty")]
     EmptyIssuer,
+    /// A `timestamp_threshold` of 0 or above [`TIMESTAMP_THRESHOLD_MAX`].
+    #[error(
+        "timestamp threshold {threshold} is out of range: give 1 to {TIMESTAMP_THRESHOLD_MAX}"
+    )]
+    TimestampThreshold {
+        /// The threshold given.
+        threshold: usize,
+    },
     /// The trusted root file cannot be read.
     #[error("cannot read it ({cause})")]
     ReadTrustedRoot {
@@ -267,8 +275,20 @@ pub enum SignerKind {
         /// What the certificate's CI claims must say (repository, owner, signer workflow,
         /// ref, runner), beyond issuer and subject.
         constraints: CertificateConstraints,
+        /// How many independent verified times a bundle must carry: RFC 3161 timestamps
+        /// from distinct timestamp authorities of the trusted root, and Rekor v1 integrated
+        /// times signed by a SET (one per log). At least 1 (the default), like cosign's
+        /// `--timestamp-threshold`.
+        timestamp_threshold: usize,
+        /// Accept bundles with no transparency log entry at all when their RFC 3161
+        /// timestamps verify (GitHub's private-repository instance, Rekor-less signing). A
+        /// log entry a bundle does carry is always verified in full.
+        allow_timestamp_only: bool,
     },
 }
+
+/// The largest `timestamp_threshold` a keyless signer accepts.
+pub const TIMESTAMP_THRESHOLD_MAX: usize = 16;
 
 impl fmt::Debug for SignerKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -289,6 +309,8 @@ impl fmt::Debug for SignerKind {
                 subject,
                 root_source,
                 constraints,
+                timestamp_threshold,
+                allow_timestamp_only,
                 ..
             } => f
                 .debug_struct("Keyless")
@@ -296,6 +318,8 @@ impl fmt::Debug for SignerKind {
                 .field("subject", subject)
                 .field("root_source", root_source)
                 .field("constraints", constraints)
+                .field("timestamp_threshold", timestamp_threshold)
+                .field("allow_timestamp_only", allow_timestamp_only)
                 .finish_non_exhaustive(),
         }
     }
@@ -393,6 +417,8 @@ impl Signer {
                 root_source,
                 insecure_skip_sct: false,
                 constraints: CertificateConstraints::default(),
+                timestamp_threshold: 1,
+                allow_timestamp_only: false,
             },
         })
     }
@@ -418,6 +444,39 @@ impl Signer {
         } = &mut self.kind
         {
             *insecure_skip_sct = true;
+        }
+        self
+    }
+
+    /// For a keyless signer: require `threshold` independent verified times (RFC 3161
+    /// timestamps from distinct timestamp authorities, SET-signed Rekor v1 integrated times
+    /// from distinct logs). Between 1 and [`TIMESTAMP_THRESHOLD_MAX`]. No effect on key
+    /// signers.
+    pub fn with_timestamp_threshold(mut self, threshold: usize) -> Result<Self, SignerError> {
+        if !(1..=TIMESTAMP_THRESHOLD_MAX).contains(&threshold) {
+            return Err(SignerError::TimestampThreshold { threshold });
+        }
+        if let SignerKind::Keyless {
+            timestamp_threshold,
+            ..
+        } = &mut self.kind
+        {
+            *timestamp_threshold = threshold;
+        }
+        Ok(self)
+    }
+
+    /// For a keyless signer: accept bundles without any transparency log entry whose
+    /// RFC 3161 timestamps verify against the trusted root (at least the timestamp
+    /// threshold of them). No effect on key signers.
+    #[must_use]
+    pub fn allow_timestamp_only(mut self) -> Self {
+        if let SignerKind::Keyless {
+            allow_timestamp_only,
+            ..
+        } = &mut self.kind
+        {
+            *allow_timestamp_only = true;
         }
         self
     }

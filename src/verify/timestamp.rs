@@ -56,6 +56,46 @@ pub(crate) fn time_proofs(bundle: &Bundle, root: &TrustedRoot) -> Vec<String> {
     proofs
 }
 
+/// The independent sources of verified time of a bundle that verified against `root`, one
+/// name each: every timestamp authority of the root that accepted one of its RFC 3161
+/// timestamps (two tokens from one authority count once), and every log whose SET signs an
+/// integrated time (the verifier has checked each SET by then). Call only after the bundle
+/// verified against `root`.
+pub(crate) fn independent_times(bundle: &Bundle, root: &TrustedRoot) -> Vec<String> {
+    let mut sources: Vec<String> = Vec::new();
+    let mut add = |name: String| {
+        if !sources.contains(&name) {
+            sources.push(name);
+        }
+    };
+    if let Some(signature) = signature_of(bundle) {
+        let authorities = root.tsa_authorities();
+        for ts in &bundle
+            .verification_material
+            .timestamp_verification_data
+            .rfc3161_timestamps
+        {
+            let accepted = authorities.iter().find(|a| {
+                verify_timestamp_for_authority(&ts.signed_timestamp, &signature, a).is_ok()
+            });
+            if let Some(a) = accepted {
+                add(format!("TSA `{}`", authority_name(a)));
+            }
+        }
+    }
+    for entry in &bundle.verification_material.tlog_entries {
+        if let (Some(_), Some(_)) = (&entry.inclusion_promise, entry.integrated_time) {
+            let log = root
+                .tlogs
+                .iter()
+                .find(|t| t.log_id.key_id == entry.log_id.key_id)
+                .map_or("an unnamed log", |t| t.base_url.as_str());
+            add(format!("log `{log}`"));
+        }
+    }
+    sources
+}
+
 fn signature_of(bundle: &Bundle) -> Option<SignatureBytes> {
     match &bundle.content {
         SignatureContent::MessageSignature(m) => Some(m.signature.clone()),
