@@ -581,10 +581,7 @@ mod image_bundles {
     use super::*;
     use supplygate::verify::{SignatureFact, SignatureKind};
 
-    const EXTERNAL: &str = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/fixtures/external/sigstore"
-    );
+    const EXTERNAL: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/external/sigstore");
     const KUBEWARDEN: &str =
         "sha256:c811d58de79c92f03214e63aa339484e488d694ae8a6283b5f3f17a9faf50172";
     const KUBEWARDEN_SAN: &str = "https://github.com/kubewarden/kubewarden-controller/.github/workflows/release.yml@refs/tags/v1.34.0";

@@ -18,10 +18,7 @@ use supplygate::verify::{
     verify_candidate, Candidate, Location, Material, SignatureFact, SignatureKind, Signer,
 };
 
-const FIXTURES: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/fixtures/external/cosign-made"
-);
+const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/external/cosign-made");
 const REGISTRY: &str = "127.0.0.1:5123/demo";
 const REF_NAME: &str = "org.opencontainers.image.ref.name";
 

@@ -762,9 +762,8 @@ WApIEJumKC6nt6WXnPTi7bbqRvckHfiPD6+0repNrMtrr5SksJD8fSLvlg==
 
     #[test]
     fn loads_a_trusted_root_file() {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(
-            "fixtures/external/sigstore/cosign/pkg/cosign/testdata/trusted_root_pgi.json",
-        );
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("fixtures/external/sigstore/cosign/pkg/cosign/testdata/trusted_root_pgi.json");
         let root = load_trusted_root(&path).unwrap();
         assert!(!root.tlogs.is_empty());
     }
