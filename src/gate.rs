@@ -144,13 +144,8 @@ pub async fn check_signatures(
     let mut platforms = Vec::with_capacity(resolved.platforms.len());
     for p in &resolved.platforms {
         let candidates = discover::signatures(registry, image, &p.digest).await?;
-        let mut platform = format!("{}/{}", p.os, p.architecture);
-        if let Some(v) = &p.variant {
-            platform.push('/');
-            platform.push_str(v);
-        }
         platforms.push(PlatformSignatures {
-            platform,
+            platform: p.name(),
             digest: p.digest.clone(),
             facts: verify_all(&p.digest, candidates),
         });

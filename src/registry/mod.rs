@@ -119,6 +119,21 @@ pub struct Platform {
     pub digest: Digest,
 }
 
+impl Platform {
+    /// `os/architecture[/variant]`, or `(no platform)` for an index entry that names none.
+    pub fn name(&self) -> String {
+        if self.os.is_empty() && self.architecture.is_empty() {
+            return "(no platform)".to_owned();
+        }
+        let mut name = format!("{}/{}", self.os, self.architecture);
+        if let Some(v) = &self.variant {
+            name.push('/');
+            name.push_str(v);
+        }
+        name
+    }
+}
+
 /// What the registry says about one reference.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Resolved {
