@@ -196,3 +196,109 @@ fn buildkit_attestation_manifest_entry_needs_no_provenance() {
     assert_eq!(out.code, 0, "{out:?}");
     assert_eq!(codes(&out), Vec::<String>::new(), "{out:?}");
 }
+
+// ---------------------------------------------------------------- config holes
+
+/// Runs `check` on a Pod of an image that is not there, under `rules`; returns the run.
+fn check_config(rules: &str) -> Outcome {
+    let attack = Attack::new();
+    attack.config(rules);
+    attack.check(&pod("nginx:1.25"))
+}
+
+/// Asserts a config error at `line:column` of `supplygate.yaml` saying `says`.
+fn assert_config_error(out: &Outcome, line: usize, column: usize, says: &str) {
+    assert_eq!(out.code, 2, "{out:?}");
+    let at = format!("supplygate.yaml:{line}:{column}: ");
+    let problem = out
+        .stderr
+        .lines()
+        .find(|l| l.contains(&at))
+        .unwrap_or_else(|| panic!("no problem at {at}: {out:?}"));
+    assert!(problem.contains(says), "{problem}");
+}
+
+// Hole 3: `exemptions[].namespaces: []` exempted every namespace.
+#[test]
+fn empty_exemption_namespace_list_is_a_config_error() {
+    let out = check_config(
+        "exemptions:\n  - images: [\"**\"]\n    namespaces: []\n    reason: r\n    expires: 2999-01-01\n",
+    );
+    assert_config_error(&out, 11, 17, "`exemptions[].namespaces` is an empty list");
+}
+
+#[test]
+fn empty_break_glass_namespace_list_is_a_config_error() {
+    let out = check_config("break_glass:\n  namespaces: []\n");
+    assert_config_error(&out, 10, 15, "`break_glass.namespaces` is an empty list");
+}
+
+// ---------------------------------------------------------------- break-glass and webhook
+
+/// Hole 6: break-glass needs a reason. A Deployment in the break-glass namespace `ops`
+/// annotated with `value`, running an unsigned image a rule requires a signature of.
+fn break_glass_with(value: &str) -> Outcome {
+    let attack = Attack::new();
+    let digest = attack
+        .registry
+        .push_generated_many("team/app", &["v1".to_owned()])
+        .remove(0);
+    attack.config(
+        "require:\n  - images: [\"127.0.0.1:*/team/**\"]\n    signers: [ci]\nbreak_glass:\n  namespaces: [ops]\n",
+    );
+    let image = attack.registry.image(&format!("team/app@{digest}"));
+    attack.check(&format!(
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: app\n  namespace: ops\n  annotations:\n    \
+         supplygate.dev/break-glass: {value}\nspec:\n  containers:\n    - name: app\n      image: {image}\n"
+    ))
+}
+
+#[test]
+fn break_glass_without_a_reason_overrides_nothing() {
+    for value in ["\"\"", "\"   \"", "\"\\u200b\"", "\"-\""] {
+        let out = break_glass_with(value);
+        assert_eq!(out.code, 1, "{value}: {out:?}");
+        let mut codes = codes(&out);
+        codes.sort();
+        assert_eq!(
+            codes,
+            ["break-glass-without-reason", "unsigned-image"],
+            "{value}: {out:?}"
+        );
+    }
+}
+
+#[test]
+fn break_glass_with_a_reason_still_works() {
+    let out = break_glass_with("\"INC-42: registry outage\"");
+    assert_eq!(out.code, 0, "{out:?}");
+    let mut codes = codes(&out);
+    codes.sort();
+    assert_eq!(codes, ["break-glass", "unsigned-image"], "{out:?}");
+}
+
+/// Hole 5: an AdmissionReview whose object claims the break-glass namespace `ops` while the
+/// request is for `shop` is denied before any image is looked at.
+#[test]
+fn webhook_object_namespace_other_than_the_request_is_denied() {
+    use supplygate::webhook::review::{decode, triage, Triage};
+    let body = include_str!("../fixtures/admission/deployment-create.json");
+    let mut review: Value = serde_json::from_str(body).unwrap();
+    review["request"]["namespace"] = json!("shop");
+    review["request"]["object"]["metadata"]["namespace"] = json!("ops");
+    review["request"]["object"]["metadata"]["annotations"] =
+        json!({"supplygate.dev/break-glass": "INC-1: trust me"});
+    let config = supplygate::config::Config::parse(
+        "break_glass:\n  namespaces: [ops]\n",
+        std::path::Path::new("supplygate.yaml"),
+    )
+    .unwrap();
+    let request = decode(review.to_string().as_bytes()).unwrap();
+    match triage(&request, &config) {
+        Triage::Deny(code, message) => {
+            assert_eq!(code, "namespace-mismatch");
+            assert!(message.contains("[namespace-mismatch]"), "{message}");
+        }
+        other => panic!("a namespace disagreement must be denied, got {other:?}"),
+    }
+}
