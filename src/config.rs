@@ -808,7 +808,11 @@ impl Validator {
         for (entry, text) in self.string_items(node, "images") {
             match ImageGlob::parse(&text) {
                 Ok(g) => out.push(g),
-                Err(e) => self.problem(entry, format!("invalid image glob `{text}`: {e}"), None),
+                Err(e) => self.problem(
+                    entry,
+                    format!("invalid image glob `{text}`: {e}"),
+                    e.hint().map(str::to_owned),
+                ),
             }
         }
     }

@@ -302,3 +302,42 @@ fn webhook_object_namespace_other_than_the_request_is_denied() {
         other => panic!("a namespace disagreement must be denied, got {other:?}"),
     }
 }
+
+// ---------------------------------------------------------------- hole 2: glob spellings
+
+/// Hole 2: each spelling of Docker Hub's nginx in a `require:` glob must match `nginx:1.25`
+/// (served by a mirror on loopback, so nothing leaves the machine); before, each matched
+/// nothing and the unsigned image was allowed under `unmatched_images: allow`.
+#[test]
+fn require_glob_spelled_otherwise_still_requires_a_signature() {
+    let attack = Attack::new();
+    attack
+        .registry
+        .push_generated_many("library/nginx", &["1.25".to_owned()]);
+    let host = attack.registry.host();
+    for glob in [
+        "docker.io/nginx",
+        "index.docker.io/library/nginx",
+        "DOCKER.IO/library/nginx",
+        "docker.io:443/library/nginx",
+        "registry-1.docker.io/library/nginx",
+    ] {
+        let config = format!(
+            "registries:\n  docker.io:\n    mirrors: [\"{host}\"]\n  \"{host}\":\n    insecure: true\n\
+             network:\n  retries: 0\n  request_timeout: 5s\nsigners:\n  ci: {{key: ci.pub, insecure_ignore_tlog: true}}\n\
+             require:\n  - images: [\"{glob}\"]\n    signers: [ci]\n"
+        );
+        attack.file("supplygate.yaml", &config);
+        let out = attack.check(&pod("nginx:1.25"));
+        assert_eq!(out.code, 1, "{glob}: {out:?}");
+        assert_eq!(codes(&out), ["unsigned-image"], "{glob}: {out:?}");
+    }
+}
+
+#[test]
+fn glob_with_a_trailing_slash_is_a_config_error() {
+    let out =
+        check_config("require:\n  - images: [\"docker.io/library/nginx/\"]\n    signers: [ci]\n");
+    assert_config_error(&out, 10, 14, "an empty path segment");
+    assert!(out.stderr.contains("remove the extra `/`"), "{out:?}");
+}

@@ -15,6 +15,10 @@ else := c
 
 # An image glob normalised like an image name: `nginx` is `docker.io/library/nginx`,
 # `acme/app` is `docker.io/acme/app`; a wildcard first segment stays as written.
+# The globs of the config (`require`, `provenance`, `policy.allowed_registries`) arrive in
+# `data.supplygate.config` already in the gate's normal form (src/glob.rs: host case, `:443`,
+# Docker Hub's aliases, `library/`), on which this is the identity: one normaliser decides
+# what a config glob means, in Rust, and the two engines match it the same way.
 normalize_glob(p) := p if {
 	first := split(p, "/")[0]
 	wildcard(first)
