@@ -341,3 +341,30 @@ fn glob_with_a_trailing_slash_is_a_config_error() {
     assert_config_error(&out, 10, 14, "an empty path segment");
     assert!(out.stderr.contains("remove the extra `/`"), "{out:?}");
 }
+
+// ---------------------------------------------------------------- hole 4: user policies
+
+/// Hole 4: `covered if { input.image.name }` in the shipped package `supplygate.images` once
+/// switched `policy.unmatched_images: deny` off; now the policy does not load (exit 2).
+#[test]
+fn user_policy_cannot_switch_off_unmatched_images_deny() {
+    let attack = Attack::new();
+    let digest = attack
+        .registry
+        .push_generated_many("team/app", &["v1".to_owned()])
+        .remove(0);
+    std::fs::create_dir_all(attack.path("policies")).unwrap();
+    attack.file(
+        "policies/cover.rego",
+        "package supplygate.images\n\ncovered if {\n\tinput.image.name\n}\n",
+    );
+    attack.config("policy:\n  unmatched_images: deny\n  paths: [policies]\n");
+    let out = attack.check(&pod(&attack.registry.image(&format!("team/app@{digest}"))));
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(
+        out.stderr.contains(
+            "policies/cover.rego:3:1: rule `supplygate.images.covered` would change the shipped package `supplygate.images`"
+        ),
+        "{out:?}"
+    );
+}
