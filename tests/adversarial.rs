@@ -18,13 +18,18 @@
 //! | signature copied to another repository | signatures::denies_signature_for_another_repository, cosign_made::denies_signature_presented_for_another_repository |
 //! | docker-reference on another host | docker_reference_on_another_host_is_not_trusted; lib verify::signature::tests::denies_signature_for_same_path_on_another_registry |
 //! | duplicate JSON keys (`docker-manifest-digest`, `critical`) | duplicate_docker_manifest_digest_keys_are_not_trusted, duplicate_critical_objects_are_not_trusted |
-//! | upper-case digests | upper_case_digest_in_the_payload_is_not_trusted, upper_case_digest_in_a_manifest_is_an_invalid_reference |
+//! | upper-case or sha512 digests | upper_case_digest_in_the_payload_is_not_trusted, upper_case_digest_in_a_manifest_is_an_invalid_reference, sha512_digest_the_registry_does_not_have_is_not_allowed |
+//! | a valid layer for another image beside a bad one | valid_layer_for_another_image_beside_a_bad_one_is_not_trusted |
+//! | signatures swapped between layers | signatures_swapped_between_layers_are_not_trusted |
+//! | a signature tag that is an index | signature_tag_that_is_an_index_fails_closed |
 //! | `critical.type` with a trailing space | critical_type_with_a_trailing_space_is_not_trusted |
 //! | BOM before the payload | byte_order_mark_before_the_payload_is_not_trusted |
 //! | payload edited after signing | signatures::denies_payload_edited_after_signing, provenance::denies_provenance_edited_after_signing |
 //! | random signature bytes with a genuine certificate | signatures::denies_random_signature_bytes_with_genuine_certificate_and_log_entry |
 //! | attestation presented as a signature | signatures::denies_attestation_bundle_presented_as_a_signature |
 //! | subjects naming other digests | provenance::denies_provenance_about_another_image, provenance_fixtures::slsa_generator_attestation_is_not_about_another_image |
+//! | v0.2 fields under the v1 predicate type | slsa_v0_2_fields_under_the_v1_predicate_type_are_not_provenance |
+//! | annotation type other than the payload's | annotation_saying_provenance_over_another_predicate_is_not_provenance |
 //! | unknown payload / statement type | lib provenance::tests::denies_unknown_payload_type, denies_unknown_statement_type |
 //! | damaged DSSE envelopes | provenance_fixtures::damaged_envelopes_never_count_and_never_panic |
 //! | source-repository spellings | lib provenance::slsa::tests::normalises_source_uris, keeps_path_case_and_refuses_non_repositories; provenance::linkage::tests::repositories_match_after_normalisation; provenance::denies_provenance_from_another_source_repository |
@@ -52,10 +57,8 @@
 //! | policy data rewriting `data.supplygate.config` | policy_data_cannot_rewrite_the_config_the_policies_see |
 //! | deep nesting | lib manifest::yaml::tests::refuses_deep_flow_nesting_without_recursing, refuses_deep_block_nesting |
 //!
-//! Not yet covered here (issue 15's list): a valid layer for another image beside a bad one,
-//! annotations swapped between layers, sha512 digests, v0.2 fields under a v1 predicate type,
-//! a signature tag that is an index, 3,001 containers, 60 concurrent cold reviews under a short
-//! deadline, a lock whose tag was removed.
+//! Not yet covered (issue 15's list): 3,001
+//! containers, 60 concurrent cold reviews under a short deadline, a lock whose tag was removed.
 //!
 //! Each hole of issue 15 has its scenario here; it failed before its fix.
 #![allow(
@@ -658,4 +661,141 @@ fn policy_data_cannot_rewrite_the_config_the_policies_see() {
                 .contains("key `\"unmatched\"` generated multiple times"),
         "{out:?}"
     );
+}
+
+// ---------------------------------------------------------------- several layers, odd tags
+
+/// `team/app:v1` whose `.sig` holds `layers(attack, digest)`, under a `ci` signature rule.
+fn signed_layers(layers: impl Fn(&Attack, &str) -> Vec<pki::SigLayer>) -> Outcome {
+    let attack = Attack::new();
+    let digest = attack.app();
+    let layers = layers(&attack, &digest);
+    pki::push_signatures(&attack.registry, "team/app", &digest, &layers);
+    attack.config("require:\n  - images: [\"127.0.0.1:*/team/**\"]\n    signers: [ci]\n");
+    attack.check(&pod(&attack.registry.image("team/app:v1")))
+}
+
+const OTHER_DIGEST: &str =
+    "sha256:1111111111111111111111111111111111111111111111111111111111111111";
+
+#[test]
+fn valid_layer_for_another_image_beside_a_bad_one_is_not_trusted() {
+    let out = signed_layers(|a, d| {
+        let reference = a.registry.image("team/app");
+        vec![
+            a.ci.sign(&reference, OTHER_DIGEST),
+            TestKey::generate().sign(&reference, d),
+        ]
+    });
+    assert_not_trusted(&out);
+}
+
+#[test]
+fn signatures_swapped_between_layers_are_not_trusted() {
+    let out = signed_layers(|a, d| {
+        let reference = a.registry.image("team/app");
+        let mine = a.ci.sign(&reference, d);
+        let other = a.ci.sign(&reference, OTHER_DIGEST);
+        // Each payload keeps its place; each signature annotation moves to the other layer.
+        vec![
+            pki::SigLayer {
+                signature: other.signature.clone(),
+                ..mine.clone()
+            },
+            pki::SigLayer {
+                signature: mine.signature,
+                ..other
+            },
+        ]
+    });
+    assert_not_trusted(&out);
+}
+
+#[test]
+fn sha512_digest_the_registry_does_not_have_is_not_allowed() {
+    let attack = Attack::new();
+    attack.app();
+    attack.config("");
+    let sha512 = format!("sha512:{}", "ab".repeat(64));
+    let out = attack.check(&pod(&attack.registry.image(&format!("team/app@{sha512}"))));
+    assert_eq!(out.code, 1, "{out:?}");
+    assert_eq!(codes(&out), ["image-not-found"], "{out:?}");
+}
+
+#[test]
+fn signature_tag_that_is_an_index_fails_closed() {
+    let attack = Attack::new();
+    let digest = attack.app();
+    let index = serde_json::to_vec(
+        &json!({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [
+            {"mediaType": OCI_MANIFEST, "digest": digest, "size": 1}
+        ]}),
+    )
+    .unwrap();
+    attack
+        .registry
+        .put_manifest("team/app", &pki::sig_tag(&digest), OCI_INDEX, &index);
+    attack.config("require:\n  - images: [\"127.0.0.1:*/team/**\"]\n    signers: [ci]\n");
+    let out = attack.check(&pod(&attack.registry.image("team/app:v1")));
+    assert_eq!(out.code, 2, "{out:?}");
+    assert_eq!(codes(&out), ["signature-check-failed"], "{out:?}");
+}
+
+// ---------------------------------------------------------------- attestation tricks
+
+/// `team/app:v1` with one attestation, `att` (about its digest, signed by the CI key) and the
+/// layer's `predicateType` annotation `annotated`, under a provenance rule.
+fn attested(att: impl Fn(Att) -> Att, annotated: &'static str) -> Outcome {
+    let attack = Attack::new();
+    let digest = attack.app();
+    let att = att(Att::about(&attack.registry.image("team/app"), &digest));
+    let layer = AttLayer {
+        predicate_type: annotated,
+        ..AttLayer::signed(&att, &attack.ci)
+    };
+    att::push_attestations(&attack.registry, "team/app", &digest, &[layer]);
+    attack.config(&format!(
+        "provenance:\n  - images: [\"127.0.0.1:*/team/**\"]\n    signers: [ci]\n    builders: [\"{}\"]\n",
+        att::BUILDER
+    ));
+    attack.check(&pod(&attack.registry.image("team/app:v1")))
+}
+
+#[test]
+fn genuine_attestation_is_verified() {
+    let out = attested(|a| a, att::SLSA_V1);
+    assert_eq!(out.code, 0, "{out:?}");
+}
+
+#[test]
+fn slsa_v0_2_fields_under_the_v1_predicate_type_are_not_provenance() {
+    let out = attested(
+        |a| {
+            a.slsa_v0_2().edit_before_signing(|s| {
+                s["predicateType"] = json!(att::SLSA_V1);
+                s["_type"] = json!(att::STATEMENT_V1);
+            })
+        },
+        att::SLSA_V1,
+    );
+    assert_eq!(out.code, 1, "{out:?}");
+    assert_eq!(codes(&out), ["untrusted-builder"], "{out:?}");
+}
+
+/// The layer's `predicateType` annotation is unsigned: it never makes another predicate count
+/// as provenance (and a wrong one on genuine provenance changes nothing either).
+#[test]
+fn annotation_saying_provenance_over_another_predicate_is_not_provenance() {
+    let out = attested(
+        |a| {
+            a.edit_before_signing(|s| {
+                s["predicateType"] = json!("https://cosign.sigstore.dev/attestation/vuln/v1");
+            })
+        },
+        att::SLSA_V1,
+    );
+    assert_eq!(out.code, 1, "{out:?}");
+    assert_eq!(codes(&out), ["provenance-missing"], "{out:?}");
+    let out = attested(|a| a, att::SLSA_V0_2);
+    assert_eq!(out.code, 0, "{out:?}");
 }

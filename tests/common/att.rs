@@ -48,6 +48,8 @@ pub struct Att {
     pub slsa: Slsa,
     /// Applied to the statement after it was signed.
     pub edit_after_signing: Option<fn(&mut Value)>,
+    /// Applied to the statement before it is signed (a genuine signature over odd content).
+    pub edit_before_signing: Option<fn(&mut Value)>,
 }
 
 impl Att {
@@ -63,6 +65,7 @@ impl Att {
             commit: COMMIT.to_owned(),
             slsa: Slsa::V1,
             edit_after_signing: None,
+            edit_before_signing: None,
         }
     }
 
@@ -98,6 +101,11 @@ impl Att {
 
     pub fn edit_after_signing(mut self, edit: fn(&mut Value)) -> Self {
         self.edit_after_signing = Some(edit);
+        self
+    }
+
+    pub fn edit_before_signing(mut self, edit: fn(&mut Value)) -> Self {
+        self.edit_before_signing = Some(edit);
         self
     }
 
@@ -166,6 +174,9 @@ impl Att {
     /// The DSSE envelope: the statement signed (over the PAE) with `key`, then edited if asked.
     pub fn envelope(&self, key: &TestKey) -> Vec<u8> {
         let mut statement = self.statement();
+        if let Some(edit) = self.edit_before_signing {
+            edit(&mut statement);
+        }
         let signed = serde_json::to_vec(&statement).unwrap();
         let sig = key.sign_payload(dsse_pae(IN_TOTO, &signed)).signature;
         let payload = match self.edit_after_signing {
