@@ -19,15 +19,35 @@ else := c
 # `data.supplygate.config` already in the gate's normal form (src/glob.rs: host case, `:443`,
 # Docker Hub's aliases, `library/`), on which this is the identity: one normaliser decides
 # what a config glob means, in Rust, and the two engines match it the same way.
+# For a glob written in a policy, the host gets the gate's normal form too: lowercased,
+# without `:443`, Docker Hub's aliases as `docker.io` (then `library/` for a one-segment path).
 normalize_glob(p) := p if {
 	first := split(p, "/")[0]
 	wildcard(first)
-} else := p if {
+} else := hub_path(canonical_host(split(p, "/")[0]), substring(p, indexof(p, "/") + 1, -1)) if {
 	contains(p, "/")
 	is_host(split(p, "/")[0])
 } else := concat("", ["docker.io/", p]) if {
 	contains(p, "/")
 } else := concat("", ["docker.io/library/", p])
+
+# `host/path`, with `library/` for a one-segment Docker Hub path without `**`.
+hub_path(host, path) := concat("", [host, "/library/", path]) if {
+	host == "docker.io"
+	not contains(path, "/")
+	not contains(path, "**")
+} else := concat("", [host, "/", path])
+
+canonical_host(h) := hub_alias(strip_https_port(lower(h)))
+
+strip_https_port(h) := trim_suffix(h, ":443") if {
+	endswith(h, ":443")
+	is_host(trim_suffix(h, ":443"))
+} else := h
+
+hub_alias(h) := "docker.io" if {
+	h in {"index.docker.io", "registry-1.docker.io"}
+} else := h
 
 wildcard(s) if contains(s, "*")
 
@@ -38,6 +58,8 @@ is_host(s) if contains(s, ".")
 is_host(s) if contains(s, ":")
 
 is_host(s) if s == "localhost"
+
+is_host(s) if regex.match(`[A-Z]`, s)
 
 chars(s) := [substring(s, i, 1) | some i in numbers.range(0, count(s) - 1)] if count(s) > 0
 

@@ -37,6 +37,19 @@ test_short_globs_are_docker_hub_names if {
 	util.normalize_glob("ghcr.io/acme/*") == "ghcr.io/acme/*"
 }
 
+# Issue 15, hole 2: the spellings of a host that references accept name one registry here too.
+test_glob_hosts_get_the_normal_form_of_references if {
+	util.normalize_glob("docker.io/nginx") == "docker.io/library/nginx"
+	util.normalize_glob("index.docker.io/library/nginx") == "docker.io/library/nginx"
+	util.normalize_glob("DOCKER.IO/library/nginx") == "docker.io/library/nginx"
+	util.normalize_glob("docker.io:443/library/nginx") == "docker.io/library/nginx"
+	util.normalize_glob("registry-1.docker.io/nginx") == "docker.io/library/nginx"
+	util.normalize_glob("docker.io/**") == "docker.io/**"
+	util.normalize_glob("GHCR.io:443/acme/*") == "ghcr.io/acme/*"
+	util.normalize_glob("127.0.0.1:5000/a") == "127.0.0.1:5000/a"
+	util.image_matches("index.docker.io/nginx", "docker.io/library/nginx")
+}
+
 test_ref_stars_cross_slashes if {
 	util.ref_matches("refs/tags/v*", "refs/tags/v1.2.0")
 	util.ref_matches("refs/tags/v*", "refs/tags/v1/rc")
