@@ -48,6 +48,7 @@
 //! | lock: digest rewiring | lock::denies_an_edited_image_digest, denies_a_tag_edited_to_another_image_in_the_lock, denies_edited_platform_digests, denies_an_edited_bundle_stored_under_its_new_digest |
 //! | lock: trust or policy digest / weaker config | lock::denies_when_the_signers_changed_since_the_lock, denies_when_the_policies_changed_since_the_lock |
 //! | lock: duplicate or reordered keys | lock::refuses_a_lock_with_a_duplicate_key_naming_the_line; lib lock::tests::refuses_duplicate_keys_and_any_other_form_naming_the_line |
+//! | lock: removed tag | lock::denies_a_tag_removed_from_the_lock |
 //! | lock: moved tag | lock::denies_a_tag_that_moved_when_the_registry_is_reachable, offline_locked_denies_every_unchecked_unpinned_tag_but_not_pinned_ones |
 //! | webhook: `pods/ephemeralcontainers` | webhook_ephemeral_container_subresource_has_its_image_checked |
 //! | webhook: kind mismatch | webhook_object_whose_kind_disagrees_with_the_request_still_has_its_images_checked |
@@ -59,7 +60,7 @@
 //! | deep nesting | lib manifest::yaml::tests::refuses_deep_flow_nesting_without_recursing, refuses_deep_block_nesting |
 //!
 //! Not yet covered (issue 15's list): 60 concurrent cold reviews under a short deadline
-//! (webhook tests cover one, and concurrency separately), a lock whose tag was removed.
+//! (webhook tests cover one, and concurrency separately).
 //!
 //! Each hole of issue 15 has its scenario here; it failed before its fix.
 #![allow(

@@ -534,6 +534,28 @@ fn denies_a_tag_edited_to_another_image_in_the_lock() {
     assert!(codes.contains(&"unsigned-image".to_owned()), "{out:?}");
 }
 
+/// Issue 15's lock tampering: a tag removed from the lock leaves the tag-only reference with
+/// no locked answer, which is never read as "anything goes".
+#[test]
+fn denies_a_tag_removed_from_the_lock() {
+    let case = Case::new();
+    case.write_unpinned("app.yaml");
+    written(&case);
+    let mut lock = case.lock();
+    lock["tags"]
+        .as_object_mut()
+        .unwrap()
+        .remove(&case.app_tag())
+        .unwrap();
+    case.save_lock(&lock);
+    // Offline and allowed unpinned: only the lock could have answered for the tag.
+    let out = case.locked(&["--offline", "--insecure-allow-unpinned-with-lock"]);
+    assert_eq!(out.code, 1, "{out:?}");
+    let codes = out.codes_of("team/app");
+    assert!(codes.contains(&"image-not-found".to_owned()), "{out:?}");
+    assert!(codes.contains(&"lock-mismatch".to_owned()), "{out:?}");
+}
+
 #[test]
 fn denies_an_edited_manifest_object() {
     let case = Case::new();
