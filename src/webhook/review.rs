@@ -240,6 +240,14 @@ pub fn search(
     }
     let mut sites = found.sites;
     sites.sort_by_key(|s| s.span.start);
+    // Items nested in the object (a `List`, a custom resource with `items`) carry their own
+    // `metadata.namespace`, which is the author's claim too: every site is judged in the
+    // request's namespace (break-glass and exemptions go by it).
+    if let Some(ns) = request.namespace.as_ref() {
+        for site in &mut sites {
+            Arc::make_mut(&mut site.resource).namespace = Some(ns.clone());
+        }
+    }
     Ok(Manifests {
         sources: vec![source],
         sites,
@@ -560,6 +568,28 @@ mod tests {
             .sites
             .iter()
             .all(|s| s.resource.namespace.as_deref() == Some("shop")));
+    }
+
+    #[test]
+    fn items_nested_in_the_object_are_judged_in_the_requests_namespace() {
+        let body = include_str!("../../fixtures/admission/deployment-create.json");
+        let mut review: Value = serde_json::from_str(body).unwrap();
+        review["request"]["namespace"] = json!("shop");
+        review["request"]["object"] = json!({
+            "apiVersion": "v1", "kind": "List", "metadata": {"namespace": "shop"},
+            "items": [{
+                "apiVersion": "v1", "kind": "Pod",
+                "metadata": {"name": "x", "namespace": "ops",
+                             "annotations": {"supplygate.dev/break-glass": "INC-1"}},
+                "spec": {"containers": [{"name": "x", "image": "evil.example/x:1"}]},
+            }],
+        });
+        let request = decode(review.to_string().as_bytes()).unwrap();
+        let Triage::Evaluate(m) = triage(&request, &Config::default()) else {
+            panic!("a list item is evaluated");
+        };
+        assert_eq!(m.sites.len(), 1);
+        assert_eq!(m.sites[0].resource.namespace.as_deref(), Some("shop"));
     }
 
     #[test]
