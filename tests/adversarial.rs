@@ -837,3 +837,231 @@ fn webhook_review_nested_past_the_limit_is_refused() {
         other => panic!("a review nested 200 deep must be refused: {other:?}"),
     }
 }
+
+// ---------------------------------------------------------------- source repository and ref
+
+/// `team/app:v1` under a provenance rule for source `https://github.com/acme/app` and refs
+/// `refs/heads/main`, `refs/tags/v*`; for each `(spelling, expected codes)`, attests it with
+/// provenance edited by `edit(att, spelling)` (signed by the CI key, so only the spelling is
+/// on trial) and checks that `check` answers `expected` (no code: allowed).
+fn provenance_spellings(cases: &[(&str, &[&str])], edit: fn(Att, &str) -> Att) {
+    let attack = Attack::new();
+    let digest = attack.app();
+    attack.config(&format!(
+        "provenance:\n  - images: [\"127.0.0.1:*/team/**\"]\n    signers: [ci]\n    builders: [\"{}\"]\n    \
+         source: {}\n    refs: [\"refs/heads/main\", \"refs/tags/v*\"]\n",
+        att::BUILDER,
+        att::SOURCE
+    ));
+    let subject = attack.registry.image("team/app");
+    for (spelling, expected) in cases {
+        let att = edit(Att::about(&subject, &digest), spelling);
+        att::push_attestations(
+            &attack.registry,
+            "team/app",
+            &digest,
+            &[AttLayer::signed(&att, &attack.ci)],
+        );
+        let out = attack.check(&pod(&attack.registry.image("team/app:v1")));
+        assert_eq!(codes(&out), *expected, "{spelling}: {out:?}");
+        let exit = if expected.is_empty() { 0 } else { 1 };
+        assert_eq!(out.code, exit, "{spelling}: {out:?}");
+    }
+}
+
+/// Eighteen spellings of a source repository. Those naming `acme/app` on `github.com` itself
+/// (`.git`, a trailing `/`, host case, a user) are the same repository; every other one —
+/// another scheme, path case, a suffix, percent-encoding, Cyrillic letters, a host hidden in
+/// user info or a fragment, `..`, a port, a trailing dot, `//` — is another repository.
+#[test]
+fn source_repository_spellings_never_pass_for_another_repository() {
+    const SAME: &[&str] = &[];
+    const OTHER: &[&str] = &["source-repository-mismatch"];
+    provenance_spellings(
+        &[
+            ("https://github.com/acme/app.git", SAME),
+            ("https://github.com/acme/app/", SAME),
+            ("https://GitHub.COM/acme/app", SAME),
+            ("https://git@github.com/acme/app", SAME),
+            ("http://github.com/acme/app", OTHER),
+            ("git+ssh://git@github.com/acme/app", OTHER),
+            ("https://github.com/ACME/APP", OTHER),
+            ("https://github.com/acme/app-evil", OTHER),
+            ("https://github.com/acme/app-evil.git", OTHER),
+            ("https://github.com/acme/%61pp", OTHER),
+            ("https://github.com/acme/\u{0430}pp", OTHER),
+            ("https://github.com@evil.example/acme/app", OTHER),
+            ("https://evil.example/acme/app#github.com/acme/app", OTHER),
+            ("https://github.com/evil/../acme/app", OTHER),
+            ("https://github.com/acme/app/../../evil/app", OTHER),
+            ("https://github.com:443/acme/app", OTHER),
+            ("https://github.com./acme/app", OTHER),
+            ("https://github.com//acme/app", OTHER),
+        ],
+        |att, spelling| att.repository(spelling),
+    );
+}
+
+/// A host spelled with Cyrillic letters is not a repository at all: the provenance names no
+/// repository the rule accepts.
+#[test]
+fn source_repository_on_a_confusable_host_is_not_the_repository() {
+    provenance_spellings(
+        &[(
+            "https://g\u{0456}thub.com/acme/app",
+            &["source-repository-mismatch"],
+        )],
+        |att, spelling| att.repository(spelling),
+    );
+}
+
+/// Refs: another branch, and spellings with `..` that a pattern could be talked into.
+#[test]
+fn source_refs_outside_the_allowed_patterns_are_not_allowed() {
+    const NO: &[&str] = &["source-ref-not-allowed"];
+    provenance_spellings(
+        &[
+            ("refs/heads/main", &[]),
+            ("refs/tags/v1.2.3", &[]),
+            ("refs/heads/dev", NO),
+            ("refs/heads/main/../dev", NO),
+            ("refs/heads/main/../../heads/dev", NO),
+            ("main", NO),
+            ("refs/heads/Main", NO),
+            ("refs/heads/main ", NO),
+        ],
+        |att, spelling| att.git_ref(spelling),
+    );
+}
+
+// ---------------------------------------------------------------- DSSE envelopes
+
+/// `team/app:v1` attested with an envelope made by `envelope(statement bytes, ci key)`,
+/// under a provenance-only rule.
+fn enveloped(envelope: impl Fn(&[u8], &TestKey) -> Value) -> Outcome {
+    let attack = Attack::new();
+    let digest = attack.app();
+    let att = Att::about(&attack.registry.image("team/app"), &digest);
+    let statement = serde_json::to_vec(&att.statement()).unwrap();
+    let layer = AttLayer {
+        envelope: serde_json::to_vec(&envelope(&statement, &attack.ci)).unwrap(),
+        predicate_type: att::SLSA_V1,
+        annotations: Vec::new(),
+    };
+    att::push_attestations(&attack.registry, "team/app", &digest, &[layer]);
+    attack.config(&format!(
+        "provenance:\n  - images: [\"127.0.0.1:*/team/**\"]\n    signers: [ci]\n    builders: [\"{}\"]\n",
+        att::BUILDER
+    ));
+    attack.check(&pod(&attack.registry.image("team/app:v1")))
+}
+
+/// The DSSE signature of `payload` as `payload_type` by `key`.
+fn dsse_sig(key: &TestKey, payload_type: &str, payload: &[u8]) -> String {
+    key.sign_payload(pki::dsse_pae(payload_type, payload))
+        .signature
+}
+
+const GARBAGE_SIG: &str = "MEUCIQDnb3QgYSBzaWduYXR1cmUgYXQgYWxsLCBqdXN0IGJ5dGVzAiBub3QgYSBzaWc=";
+
+#[test]
+fn dsse_with_only_garbage_signatures_is_not_provenance() {
+    let out = enveloped(|statement, _| {
+        json!({"payloadType": pki::IN_TOTO, "payload": pki::b64(statement),
+               "signatures": [{"keyid": "", "sig": GARBAGE_SIG}, {"keyid": "ci", "sig": "%%%"}]})
+    });
+    assert_eq!(out.code, 1, "{out:?}");
+    assert_eq!(codes(&out), ["provenance-missing"], "{out:?}");
+}
+
+/// A garbage second signature neither breaks nor borrows the genuine first one: the envelope
+/// is judged by the signature that verifies, over the one payload both would sign.
+#[test]
+fn dsse_with_a_garbage_second_signature_is_judged_by_the_genuine_one() {
+    for garbage_first in [false, true] {
+        let out = enveloped(|statement, key| {
+            let genuine = json!({"keyid": "", "sig": dsse_sig(key, pki::IN_TOTO, statement)});
+            let garbage = json!({"keyid": "", "sig": GARBAGE_SIG});
+            let signatures = if garbage_first {
+                json!([garbage, genuine])
+            } else {
+                json!([genuine, garbage])
+            };
+            json!({"payloadType": pki::IN_TOTO, "payload": pki::b64(statement), "signatures": signatures})
+        });
+        assert_eq!(out.code, 0, "garbage first: {garbage_first}: {out:?}");
+        assert_eq!(codes(&out), Vec::<String>::new(), "{out:?}");
+    }
+}
+
+/// A genuine signature over another payload type (the PAE binds it), or an envelope whose
+/// payload type says something else than the signature was made over, is not provenance.
+#[test]
+fn dsse_payload_type_other_than_in_toto_is_not_provenance() {
+    for (signed_as, claimed) in [
+        ("application/json", "application/json"),
+        (
+            "application/vnd.in-toto+json ",
+            "application/vnd.in-toto+json ",
+        ),
+        ("application/json", pki::IN_TOTO),
+        (pki::IN_TOTO, "application/json"),
+    ] {
+        let out = enveloped(|statement, key| {
+            json!({"payloadType": claimed, "payload": pki::b64(statement),
+                   "signatures": [{"keyid": "", "sig": dsse_sig(key, signed_as, statement)}]})
+        });
+        assert_eq!(out.code, 1, "{signed_as} / {claimed}: {out:?}");
+        assert_eq!(
+            codes(&out),
+            ["provenance-missing"],
+            "{signed_as} / {claimed}: {out:?}"
+        );
+    }
+}
+
+/// A genuine simple-signing payload naming the image by a sha512 digest the registry does
+/// not serve it under is not a signature of the image.
+#[test]
+fn sha512_digest_in_the_payload_is_not_trusted() {
+    let out = signed_payload(|r, _| {
+        let sha512 = format!("sha512:{}", "ab".repeat(64));
+        payload_text(
+            r,
+            &format!(r#""docker-manifest-digest":"{sha512}""#),
+            COSIGN_TYPE,
+        )
+        .into_bytes()
+    });
+    assert_not_trusted(&out);
+}
+
+// ---------------------------------------------------------------- registries
+
+/// A mirror that moved the tag: the upstream `team/app:v1` is signed, the mirror serves the
+/// tag as another, unsigned image. The image judged is the one the mirror named, never the
+/// upstream's signature borrowed for it.
+#[test]
+fn mirror_that_moves_the_tag_gets_the_moved_image_judged() {
+    let attack = Attack::new();
+    let upstream = attack.app();
+    let signed = attack
+        .ci
+        .sign(&attack.registry.image("team/app"), &upstream);
+    pki::push_signatures(&attack.registry, "team/app", &upstream, &[signed]);
+    let mirror = TestRegistry::start();
+    let moved = mirror.push_generated("team/app:v1", 99);
+    assert_ne!(moved, upstream);
+    let host = attack.registry.host();
+    let config = format!(
+        "registries:\n  \"{host}\":\n    insecure: true\n    mirrors: [\"{mirror}\"]\n  \"{mirror}\":\n    insecure: true\n\
+         network:\n  retries: 0\n  request_timeout: 5s\nsigners:\n  ci: {{key: ci.pub, insecure_ignore_tlog: true}}\n\
+         require:\n  - images: [\"127.0.0.1:*/team/**\"]\n    signers: [ci]\n",
+        mirror = mirror.host()
+    );
+    attack.file("supplygate.yaml", &config);
+    let out = attack.check(&pod(&attack.registry.image("team/app:v1")));
+    assert_eq!(out.code, 1, "{out:?}");
+    assert_eq!(codes(&out), ["unsigned-image"], "{out:?}");
+    assert_eq!(out.json()["images"][0]["digest"], moved, "{out:?}");
+}

@@ -664,6 +664,60 @@ async fn a_verification_that_does_not_finish_in_time_is_denied_or_warned_in_audi
     );
 }
 
+/// Issue 15's adversarial suite: sixty reviews at once, each of a Pod with the signed
+/// `team/app:v1` beside an image nobody has verified yet on a registry that never answers,
+/// under a short deadline. Not one answer is `allowed: true`; each names the deadline.
+#[tokio::test(flavor = "multi_thread")]
+async fn sixty_concurrent_cold_reviews_under_a_short_deadline_never_allow_an_undecided_image() {
+    const REVIEWS: usize = 60;
+    let s = Setup::new();
+    s.push_signed("team/app", "v1");
+    let (hanging, _held) = hanging_registry();
+    s.write_config(true, std::slice::from_ref(&hanging));
+    let hook = s.serve(&["--deadline", "1s"]);
+    let client = hook.client();
+    let mut tasks = Vec::new();
+    for i in 0..REVIEWS {
+        let mut review = s.pod("shop", ["team/app:v1", "team/app:v1", "team/app:v1"]);
+        review["request"]["uid"] = json!(format!("cold-{i}"));
+        review["request"]["object"]["spec"]["containers"][1]["image"] =
+            json!(format!("{hanging}/team/slow{i}:v1"));
+        let request = client
+            .post(hook.url("/validate"))
+            .header("content-type", "application/json")
+            .body(serde_json::to_vec(&review).unwrap())
+            .send();
+        tasks.push(tokio::spawn(async move {
+            let answer: Value = request.await.unwrap().json().await.unwrap();
+            answer["response"].clone()
+        }));
+    }
+    for (i, t) in tasks.into_iter().enumerate() {
+        let response = t.await.unwrap();
+        assert_eq!(response["allowed"], false, "review {i}: {response:#}");
+        assert!(
+            message(&response).contains("verification did not finish within 1000ms"),
+            "review {i}: {response:#}"
+        );
+    }
+    assert_eq!(
+        hook.metric(
+            "supplygate_admission_decisions_total{result=\"denied\",code=\"deadline-exceeded\"}"
+        )
+        .await,
+        REVIEWS as f64,
+        "{}",
+        hook.log()
+    );
+    let (_, metrics) = hook.get("/metrics").await;
+    assert!(
+        !metrics
+            .lines()
+            .any(|l| l.starts_with("supplygate_admission_decisions_total{result=\"allowed\"")),
+        "{metrics}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn sigterm_lets_a_review_in_flight_finish_then_exits() {
     let s = Setup::new();
