@@ -39,7 +39,7 @@
 //! | DSSE with a garbage second signature | dsse_with_a_garbage_second_signature_is_judged_by_the_genuine_one, dsse_with_only_garbage_signatures_is_not_provenance |
 //! | DSSE payload type other than in-toto (signed or claimed) | dsse_payload_type_other_than_in_toto_is_not_provenance |
 //! | 18 source-repository spellings (`.git`, trailing `/`, case, `http`, `git+ssh`, `-evil`, percent-encoding, Cyrillic, userinfo, fragment, `..`, `:443`, trailing dot, `//`) | source_repository_spellings_never_pass_for_another_repository, source_repository_on_a_confusable_host_is_not_the_repository; lib provenance::slsa::tests::normalises_source_uris, keeps_path_case_and_refuses_non_repositories; provenance::linkage::tests::repositories_match_after_normalisation; provenance::denies_provenance_from_another_source_repository |
-//! | refs `refs/heads/dev`, `main/../dev` | source_refs_outside_the_allowed_patterns_are_not_allowed; provenance::denies_provenance_built_from_a_ref_that_is_not_allowed; lib provenance::git::tests::ref_patterns_are_checked_and_globbed |
+//! | refs `refs/heads/dev`, `main/../dev`, refs git could not have under a `*` pattern | source_refs_outside_the_allowed_patterns_are_not_allowed; policy_library (util_test.rego test_refs_git_could_not_have_match_nothing); provenance::denies_provenance_built_from_a_ref_that_is_not_allowed; lib provenance::git::tests::ref_patterns_are_checked_and_globbed |
 //! | builder not trusted, by prefix tricks | provenance::denies_provenance_from_an_untrusted_builder; lib provenance::linkage::tests::builder_rules_match_exactly_or_by_prefix_at_a_boundary |
 //! | keyless subject prefix / identity / issuer | signatures::subject_regex_is_anchored_so_a_prefix_does_not_match_a_longer_repository, denies_keyless_signature_with_the_wrong_identity, denies_keyless_signature_from_another_issuer |
 //! | keyless regex alternation, `(?m)`, parentheses escaping the anchors | lib verify::signers::tests::regex_alternation_is_anchored_as_a_whole, flags_and_parentheses_in_the_pattern_cannot_unanchor_it, regex_is_anchored_at_both_ends |
@@ -932,6 +932,8 @@ fn source_refs_outside_the_allowed_patterns_are_not_allowed() {
             ("refs/heads/dev", NO),
             ("refs/heads/main/../dev", NO),
             ("refs/heads/main/../../heads/dev", NO),
+            ("refs/tags/v1/../../heads/dev", NO),
+            ("refs/tags/v1//../heads/dev", NO),
             ("main", NO),
             ("refs/heads/Main", NO),
             ("refs/heads/main ", NO),

@@ -109,8 +109,18 @@ else := literal(c)
 ref_matches(pattern, ref) if {
 	is_string(pattern)
 	is_string(ref)
+	git_ref(ref)
 	re := concat("", ["^", concat("", [ref_piece(c) | some c in chars(pattern)]), "$"])
 	regex.match(re, ref)
+}
+
+# Whether a ref found in provenance is a ref git could have (`git check-ref-format`): under
+# `refs/`, without `..`, `//`, `@{`, a component starting with `.` or ending with `.lock`,
+# control characters, spaces or `~^:?*[\`, and not ending with `/` or `.`. Anything else
+# matches no pattern, so `refs/tags/v*` never accepts `refs/tags/v1/../../heads/dev`.
+git_ref(ref) if {
+	startswith(ref, "refs/")
+	not regex.match(`\.\.|//|@\{|/\.|\.lock(/|$)|[/.]$|[\x00-\x20\x7f~^:?*\[\\]`, ref)
 }
 
 # A source URI's repository, normalised: scheme and host lowercased (`https` when there is no

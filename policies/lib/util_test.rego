@@ -58,6 +58,30 @@ test_ref_stars_cross_slashes if {
 	not util.ref_matches("refs/heads/m.in", "refs/heads/main")
 }
 
+test_refs_git_could_not_have_match_nothing if {
+	util.ref_matches("refs/tags/v*", "refs/tags/v1.2.0-rc.1")
+	util.ref_matches("refs/heads/*", "refs/heads/feature/x")
+	every ref in [
+		"refs/tags/v1/../../heads/dev",
+		"refs/tags/v1//x",
+		"refs/tags/v1/.hidden",
+		"refs/tags/v1.lock",
+		"refs/tags/v1/",
+		"refs/tags/v1.",
+		"refs/tags/v1@{0}",
+		"refs/tags/v1 x",
+		"refs/tags/v1\tx",
+		"refs/tags/v1~1",
+		"refs/tags/v1^",
+		"refs/tags/v1:x",
+		"refs/tags/v1\\x",
+		"refs/tags/v[1]",
+	] {
+		not util.ref_matches("refs/tags/v*", ref)
+	}
+	not util.ref_matches("*", "main")
+}
+
 test_repositories_are_normalised if {
 	util.normalize_repository("git+https://GitHub.COM/acme/app.git@refs/heads/main") == "https://github.com/acme/app"
 	util.normalize_repository("github.com/acme/app/") == "https://github.com/acme/app"
