@@ -16,7 +16,7 @@
 //! | hole 2: glob spellings that match nothing | require_glob_spelled_otherwise_still_requires_a_signature, glob_with_a_trailing_slash_is_a_config_error; lib glob::tests::globs_are_normalised_like_references, globs_that_can_never_match_are_errors |
 //! | hole 3: `namespaces: []` | empty_exemption_namespace_list_is_a_config_error, empty_break_glass_namespace_list_is_a_config_error |
 //! | hole 4: user policy switching a guarantee off | user_policy_cannot_switch_off_unmatched_images_deny; lib policy::engine::tests::user_rules_in_shipped_packages_are_refused_with_their_place, a_file_named_like_a_shipped_module_is_refused |
-//! | hole 5: object namespace other than the request's | webhook_object_namespace_other_than_the_request_is_denied; lib webhook::review::tests::an_object_naming_another_namespace_than_the_request_is_denied, items_nested_in_the_object_are_judged_in_the_requests_namespace |
+//! | hole 5: object namespace other than the request's | webhook_object_namespace_other_than_the_request_is_denied; webhook::an_object_claiming_the_break_glass_namespace_in_a_request_for_another_is_denied; lib webhook::review::tests::an_object_naming_another_namespace_than_the_request_is_denied, items_nested_in_the_object_are_judged_in_the_requests_namespace |
 //! | hole 6: break-glass without a reason | break_glass_without_a_reason_overrides_nothing, break_glass_with_a_reason_still_works |
 //! | signature copied to another digest | signatures::denies_genuine_signature_copied_from_another_image, cosign_made::denies_signature_for_other_digest |
 //! | signature copied to another repository | signatures::denies_signature_for_another_repository, cosign_made::denies_signature_presented_for_another_repository |

@@ -520,6 +520,38 @@ fn patch_of(response: &Value) -> Option<Value> {
     Some(serde_json::from_slice(&bytes).unwrap())
 }
 
+/// Issue 15, hole 5, end to end: an object claiming the break-glass namespace `ops` in a
+/// request for `shop` is denied for the disagreement; the same object in a request for `ops`
+/// is the control (break-glass applies there).
+#[tokio::test(flavor = "multi_thread")]
+async fn an_object_claiming_the_break_glass_namespace_in_a_request_for_another_is_denied() {
+    let s = Setup::new();
+    s.push("team/app", "v1");
+    s.append_config("break_glass:\n  namespaces: [ops]\n");
+    let hook = s.serve(&[]);
+    let mut review = s.fixture("deployment-create.json");
+    set_namespace(&mut review, "ops");
+    review["request"]["object"]["metadata"]["annotations"]["supplygate.dev/break-glass"] =
+        json!("INC-42: registry outage");
+    let response = hook.validate(&review).await;
+    assert_eq!(response["allowed"], true, "{response:#}\n{}", hook.log());
+
+    review["request"]["namespace"] = json!("shop");
+    let response = hook.validate(&review).await;
+    assert_eq!(response["allowed"], false, "{response:#}");
+    assert!(
+        message(&response).contains("[namespace-mismatch]"),
+        "{response:#}"
+    );
+    assert_eq!(
+        hook.metric(
+            "supplygate_admission_decisions_total{result=\"denied\",code=\"namespace-mismatch\"}"
+        )
+        .await,
+        1.0
+    );
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn break_glass_is_not_pinned_and_removing_it_decides_the_object_again() {
     let s = Setup::new();
