@@ -506,6 +506,52 @@ mod tests {
         assert_eq!(err.code(), "registry-unavailable", "{err}");
     }
 
+    /// Issue 15's adversarial suite: a signature lookup the registry refuses (401), answers
+    /// with an empty body or 20 MB, or whose payload blob comes back empty fails closed with
+    /// its code, never as "no signatures".
+    #[tokio::test]
+    async fn signature_lookups_answered_with_401_empty_or_huge_bodies_fail_closed() {
+        let subject = Digest::sha256_of(b"the image manifest");
+        let payload = b"{\"critical\":{}}".to_vec();
+        let payload_digest = Digest::sha256_of(&payload);
+        let sig = format!(
+            r#"{{"schemaVersion":2,"mediaType":"{OCI_MANIFEST}","config":{EMPTY_CONFIG},"layers":[
+              {{"mediaType":"{SIMPLE_SIGNING_MEDIA_TYPE}","digest":"{payload_digest}","size":{n},
+                "annotations":{{"{SIGNATURE_ANNOTATION}":"MEUCIQ=="}}}}]}}"#,
+            n = payload.len()
+        );
+        let server = Server::start(move |r: &Request| {
+            let path = r.path();
+            if path.contains("/private/") {
+                Reply::status(401).header("WWW-Authenticate", r#"Basic realm="registry""#)
+            } else if path.contains("/referrers/") {
+                Reply::body(404, "404 page not found\n").header("Content-Type", "text/plain")
+            } else if path.starts_with("/v2/huge/") && path.ends_with(".sig") {
+                Reply::body(200, vec![b' '; 20 << 20]).header("Content-Type", OCI_MANIFEST)
+            } else if path.starts_with("/v2/empty/") && path.ends_with(".sig") {
+                Reply::body(200, "").header("Content-Type", OCI_MANIFEST)
+            } else if path.ends_with(".sig") {
+                Reply::body(200, sig.clone()).header("Content-Type", OCI_MANIFEST)
+            } else if path.contains("/blobs/") {
+                Reply::body(200, "")
+            } else {
+                Reply::body(404, "404 page not found\n").header("Content-Type", "text/plain")
+            }
+        })
+        .await;
+        let registry = client(&server);
+        for (repo, code) in [
+            ("private", "registry-unauthorized"),
+            ("empty", "invalid-registry-response"),
+            ("emptyblob", "digest-mismatch"),
+            ("huge", "manifest-too-large"),
+        ] {
+            let image = ImageRef::parse(&format!("{}/{repo}:v1", server.host())).unwrap();
+            let err = signatures(&registry, &image, &subject).await.unwrap_err();
+            assert_eq!(err.code(), code, "{repo}: {err}");
+        }
+    }
+
     #[test]
     fn recognises_every_bundle_media_type_spelling() {
         for t in BUNDLE_MEDIA_TYPES {
