@@ -433,8 +433,18 @@ fn text_line_of_template(text: &str) -> Option<usize> {
 }
 
 fn file_error(e: &ManifestError) -> FileError {
+    let code = match e {
+        ManifestError::Ambiguous { .. } => Code::AmbiguousYaml,
+        _ => Code::InvalidManifest,
+    };
     let (file, line, column, message) = match e {
         ManifestError::Syntax {
+            origin,
+            line,
+            column,
+            message,
+        }
+        | ManifestError::Ambiguous {
             origin,
             line,
             column,
@@ -462,7 +472,7 @@ fn file_error(e: &ManifestError) -> FileError {
         file,
         line,
         column,
-        code: Code::InvalidManifest,
+        code,
         message,
     }
 }

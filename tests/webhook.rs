@@ -1359,3 +1359,50 @@ async fn json_logs_are_json_lines_from_every_module_and_never_hold_credentials()
     assert!(!log.contains(&auth), "{log}");
     assert!(!log.contains("Basic "), "{log}");
 }
+
+// ------------------------------------------------------------------ YAML tricks
+
+/// The YAML tricks of issue 12 as the API server sends them: kubectl's JSON for each
+/// `fixtures/yaml-differential` case (what the cluster would run), with its images moved to
+/// the test registry. The CLI refuses the YAML (`ambiguous-yaml`, tests/yaml.rs); the webhook
+/// sees the image kubectl read and denies it.
+#[tokio::test(flavor = "multi_thread")]
+async fn denies_what_each_yaml_trick_hides_as_the_api_server_sends_it() {
+    let s = Setup::new();
+    s.push_signed("team/app", "v1");
+    s.push("team/evil", "v1");
+    let hook = s.serve(&[]);
+    let host = s.registry.host();
+    let corpus = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures/yaml-differential");
+    for case in [
+        "ls-in-comment",
+        "ps-in-comment",
+        "nel-in-comment",
+        "binary-key",
+        "tagged-quoted-merge-key",
+        "merge-after-explicit-key",
+        "question-mark-key-in-flow",
+        "str-null",
+    ] {
+        let kubectl = std::fs::read_to_string(corpus.join(format!("{case}.kubectl.json")))
+            .unwrap()
+            .replace("registry.example/app:1", &format!("{host}/team/app:v1"))
+            .replace("registry.example/evil:1", &format!("{host}/team/evil:v1"));
+        let mut object: Value = serde_json::from_str(&kubectl).unwrap();
+        object["metadata"]["namespace"] = json!("shop");
+        let mut review = s.fixture("pod-init-containers-create.json");
+        review["request"]["object"] = object;
+        let response = hook.validate(&review).await;
+        assert_eq!(response["allowed"], false, "{case}: {response:#}");
+        let message = message(&response);
+        if case == "str-null" {
+            // `docker.io/library/null`: not a registry this config allows.
+            assert!(message.contains("`null`"), "{case}: {message}");
+        } else {
+            assert!(
+                message.contains(&format!("image `{host}/team/evil:v1`: [unsigned-image]")),
+                "{case}: {message}"
+            );
+        }
+    }
+}

@@ -269,6 +269,19 @@ pub enum ManifestError {
         /// What is wrong.
         message: String,
     },
+    /// YAML that Kubernetes' reader (go-yaml) and ours could read differently: refused rather
+    /// than read one way and applied another (see `docs/yaml.md`).
+    #[error("{origin}:{line}:{column}: {message}")]
+    Ambiguous {
+        /// The file.
+        origin: Arc<Origin>,
+        /// 1-based line.
+        line: usize,
+        /// 1-based column.
+        column: usize,
+        /// The construct and why it is refused.
+        message: String,
+    },
     /// The file is larger than [`Limits::max_file_bytes`].
     #[error("{origin}: file is larger than the limit of {limit} bytes")]
     TooLarge {

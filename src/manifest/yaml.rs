@@ -12,12 +12,22 @@
 //!   written (with its quotes); line and column point at its first character.
 //! - Aliases (`*a`) become copies of the anchored node, keeping the anchor's spans, so that
 //!   rewriting an aliased value rewrites the anchor.
-//! - Merge keys (`<<: *base`, YAML 1.1, which Kubernetes' YAML reader applies) are applied when
-//!   a mapping ends: explicit keys win, then the merged mappings in order. Ignoring them would
-//!   hide an `image:` that the cluster sees.
-//! - Duplicate keys in a mapping are refused: readers disagree on which one wins, so one could
-//!   show a checked image to us and another to the cluster.
-//! - Tags are ignored: a scalar is typed by its text and style (YAML 1.2 core schema).
+//! - The data is what Kubernetes reads (sigs.k8s.io/yaml on go-yaml v2, YAML 1.1; see
+//!   `docs/yaml.md`), or the document is refused with [`ManifestError::Ambiguous`]
+//!   (`ambiguous-yaml`): plain scalars are typed as go-yaml types them (`yes` and `off` are
+//!   booleans, `0755` is octal, `1_000` is 1000) and mapping keys become the JSON keys it makes.
+//!   Refused: tags (but `!!str` on text that is a string anyway, `!!map`, `!!seq`), NEL, LS and
+//!   PS anywhere (line breaks for go-yaml, text for us), `.inf`/`.nan`, the `\/` escape, null,
+//!   float and collection keys.
+//! - Merge keys (plain `<<`, which Kubernetes applies) are applied when a mapping ends: keys
+//!   written after `<<` win, then the merged mappings in order (the first that sets a key).
+//!   A key written before `<<` that a merged mapping also sets, and a second `<<` in one
+//!   mapping, are refused: go-yaml v2 and other readers disagree on which value wins. A quoted
+//!   `"<<"` is an ordinary key, for both readers.
+//! - Duplicate keys in a mapping (after conversion to JSON keys) are refused: readers disagree
+//!   on which one wins, so one could show a checked image to us and another to the cluster.
+//! - The parser is saphyr-parser with a patch (`patches/saphyr-parser`) that gives it
+//!   libyaml's acceptance of flow collections closed left of their key's indentation.
 //!
 //! Limits (refused with [`ManifestError::Syntax`] at the offending position):
 //! - nesting deeper than `max_depth` containers (never more than [`HARD_MAX_DEPTH`]), checked
@@ -30,7 +40,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use saphyr_parser::{Event, Parser, ScalarStyle as SaphyrStyle, ScanError};
+use saphyr_parser::{Event, Parser, ScalarStyle as SaphyrStyle, ScanError, Tag};
 
 use super::{Limits, ManifestError, Origin, ScalarStyle, Span};
 
@@ -116,10 +126,23 @@ where
         });
     }
     refuse_non_ascii_directives(text, origin)?;
+    refuse_unicode_line_breaks(text, origin)?;
+    // kubectl reads a file line by line, so its last line always ends with a break. A last
+    // line of blanks without one is read by our parser into a block scalar above it as one
+    // more line (`a: |\n  x\n  ` is `x\n\n`, for kubectl `x\n`): parse it terminated. Only
+    // blanks follow the original text, so every position stays where it was.
+    let terminated;
+    let text = match text.rsplit_once(['\n', '\r']) {
+        Some((_, last)) if !last.is_empty() && last.chars().all(|c| c == ' ' || c == '\t') => {
+            terminated = format!("{text}\n");
+            terminated.as_str()
+        }
+        _ => text,
+    };
     let mut builder = Builder::new(text, origin, limits);
     let mut parser = Parser::new_from_str(text);
     while let Some(item) = parser.next_event() {
-        let (event, span) = item.map_err(|e| scan_error(origin, &e))?;
+        let (event, span) = item.map_err(|e| scan_error(text, origin, &e))?;
         if let Some(doc) = builder.event(event, span)? {
             each(doc)?;
         }
@@ -165,20 +188,118 @@ fn refuse_non_ascii_directives(text: &str, origin: &Arc<Origin>) -> Result<(), M
     }
 }
 
-fn scan_error(origin: &Arc<Origin>, e: &ScanError) -> ManifestError {
+/// Refuses NEL (U+0085), LINE SEPARATOR (U+2028) and PARAGRAPH SEPARATOR (U+2029) anywhere:
+/// go-yaml (YAML 1.1) breaks lines at them where our parser (YAML 1.2) reads them as text, so
+/// inside a `# comment` they end the comment for Kubernetes and what follows is read as data
+/// (a second `image:` key). Escaped in a double-quoted string (`"\u2028"`) they are fine.
+fn refuse_unicode_line_breaks(text: &str, origin: &Arc<Origin>) -> Result<(), ManifestError> {
+    let Some(at) = text.find(['\u{85}', '\u{2028}', '\u{2029}']) else {
+        return Ok(());
+    };
+    let before = text.get(..at).unwrap_or_default();
+    let (line, column) = line_and_column(before);
+    let c = text
+        .get(at..)
+        .and_then(|r| r.chars().next())
+        .unwrap_or('\u{85}');
+    Err(ManifestError::Ambiguous {
+        origin: origin.clone(),
+        line,
+        column,
+        message: format!(
+            "U+{:04X} ({}) is a line break for Kubernetes' YAML reader (YAML 1.1) and text for \
+             ours, so the two would read different data (in a comment, the rest of the line \
+             becomes YAML) (hint: remove it, or write it escaped in a double-quoted string: \
+             `\"\\u{:04X}\"`)",
+            u32::from(c),
+            match c {
+                '\u{85}' => "NEXT LINE",
+                '\u{2028}' => "LINE SEPARATOR",
+                _ => "PARAGRAPH SEPARATOR",
+            },
+            u32::from(c),
+        ),
+    })
+}
+
+/// 1-based line and column (in characters) of the position just after `before`, counting
+/// `\n`, `\r\n` and `\r` as line breaks like the parser does.
+fn line_and_column(before: &str) -> (usize, usize) {
+    let mut line = 1;
+    let mut column = 1;
+    let mut chars = before.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\r' if chars.peek() == Some(&'\n') => {}
+            '\n' | '\r' => {
+                line += 1;
+                column = 1;
+            }
+            _ => column += 1,
+        }
+    }
+    (line, column)
+}
+
+fn scan_error(text: &str, origin: &Arc<Origin>, e: &ScanError) -> ManifestError {
+    let (mut line, mut column) = (e.marker().line(), e.marker().col() + 1);
+    if e.info() == "while scanning a plain scalar, found a tab" {
+        // saphyr reports the scalar's start; point at the tab itself.
+        let from = offset_of(text, line, column);
+        if let Some(tab) = text.get(from..).and_then(|rest| rest.find('\t')) {
+            (line, column) = line_and_column(text.get(..from + tab).unwrap_or_default());
+        }
+    }
     ManifestError::Syntax {
         origin: origin.clone(),
-        line: e.marker().line(),
-        column: e.marker().col() + 1,
+        line,
+        column,
         message: match e.info() {
             // saphyr's own limit: it looks ahead over `[`/`{` to find simple keys, so it can
             // meet its limit of 255 flow levels before our depth check sees the events.
             "recursion limit exceeded" => {
                 "flow nesting (`[`, `{`) is deeper than the parser's limit of 255 levels".to_owned()
             }
+            "while parsing node, found unknown anchor" => {
+                let name = alias_name_at(text, e.marker().line(), e.marker().col());
+                format!(
+                    "undefined alias `{name}`: no anchor `&{name}` before it in this document \
+                     (anchors do not reach across `---`)"
+                )
+            }
             info => format!("invalid YAML: {info}"),
         },
     }
+}
+
+/// The byte offset of 1-based `line` and `column` (in characters), `\n` ending lines.
+fn offset_of(text: &str, line: usize, column: usize) -> usize {
+    let start = text
+        .match_indices('\n')
+        .nth(line.saturating_sub(2))
+        .map_or(0, |(i, _)| i + 1);
+    let start = if line <= 1 { 0 } else { start };
+    let rest = text.get(start..).unwrap_or_default();
+    start
+        + rest
+            .char_indices()
+            .nth(column.saturating_sub(1))
+            .map_or(rest.len(), |(i, _)| i)
+}
+
+/// The name of the alias (`*name`) at 1-based `line`, 0-based character `col`.
+fn alias_name_at(text: &str, line: usize, col: usize) -> String {
+    let line_text = text
+        .split('\n')
+        .nth(line.saturating_sub(1))
+        .unwrap_or_default();
+    line_text
+        .chars()
+        .skip(col)
+        .skip_while(|&c| c == '*')
+        .take_while(|c| !c.is_whitespace() && !matches!(c, ',' | '[' | ']' | '{' | '}'))
+        .take(64)
+        .collect()
 }
 
 impl Node {
@@ -290,11 +411,8 @@ impl Node {
             Value::Mapping(entries) => {
                 let mut map = serde_json::Map::with_capacity(entries.len());
                 for (k, v) in entries {
-                    let key = match &k.value {
-                        Value::Null => "null".to_owned(),
-                        Value::Scalar { text, .. } => text.clone(),
-                        _ => k.to_json().to_string(),
-                    };
+                    // The parser refuses the keys `json_key` cannot convert.
+                    let key = json_key(k).unwrap_or_else(|| k.to_json().to_string());
                     map.insert(key, v.to_json());
                 }
                 serde_json::Value::Object(map)
@@ -325,65 +443,110 @@ fn is_null_text(text: &str) -> bool {
     matches!(text, "" | "~" | "null" | "Null" | "NULL")
 }
 
-/// Types a plain scalar by the YAML 1.2 core schema.
-fn plain_scalar_json(text: &str) -> serde_json::Value {
-    use serde_json::Value as J;
-    if is_null_text(text) {
-        return J::Null;
-    }
-    match text {
-        "true" | "True" | "TRUE" => return J::Bool(true),
-        "false" | "False" | "FALSE" => return J::Bool(false),
-        _ => {}
-    }
-    if let Some(n) = core_int(text) {
-        return J::Number(n);
-    }
-    if is_core_float(text) {
-        if let Some(n) = text
-            .parse::<f64>()
-            .ok()
-            .and_then(serde_json::Number::from_f64)
-        {
-            return J::Number(n);
-        }
-    }
-    J::String(text.to_owned())
+/// What Kubernetes' YAML reader (sigs.k8s.io/yaml on go-yaml v2, YAML 1.1 types) makes of a
+/// plain scalar: `resolve` in go-yaml's `resolve.go`, with timestamps left as strings (go-yaml
+/// v2 hands them to an `interface{}` as their text).
+#[derive(Debug, Clone, PartialEq)]
+enum Plain {
+    Null,
+    Bool(bool),
+    Int(serde_json::Number),
+    Float(f64),
+    /// `.inf`, `.nan` and their spellings: JSON cannot hold them, and kubectl fails the file.
+    NotFinite,
+    Str,
 }
 
-fn core_int(text: &str) -> Option<serde_json::Number> {
-    let (negative, digits) = match text.as_bytes().first()? {
+fn resolve_plain(text: &str) -> Plain {
+    match text {
+        "" | "~" | "null" | "Null" | "NULL" => return Plain::Null,
+        "y" | "Y" | "yes" | "Yes" | "YES" | "true" | "True" | "TRUE" | "on" | "On" | "ON" => {
+            return Plain::Bool(true)
+        }
+        "n" | "N" | "no" | "No" | "NO" | "false" | "False" | "FALSE" | "off" | "Off" | "OFF" => {
+            return Plain::Bool(false)
+        }
+        ".nan" | ".NaN" | ".NAN" | ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF"
+        | "-.inf" | "-.Inf" | "-.INF" => return Plain::NotFinite,
+        _ => {}
+    }
+    match text.as_bytes().first() {
+        Some(b'.') => {
+            if is_yaml11_float(text) {
+                if let Some(f) = finite(text) {
+                    return Plain::Float(f);
+                }
+            }
+            Plain::Str
+        }
+        Some(b'+' | b'-' | b'0'..=b'9') => {
+            let plain = text.replace('_', "");
+            if let Some(n) = go_parse_int(&plain) {
+                return Plain::Int(n);
+            }
+            if is_yaml11_float(&plain) {
+                if let Some(f) = finite(&plain) {
+                    return Plain::Float(f);
+                }
+            }
+            Plain::Str
+        }
+        _ => Plain::Str,
+    }
+}
+
+/// A float that Go's `strconv.ParseFloat` reads without error (it fails on overflow, and
+/// go-yaml then keeps the text as a string).
+fn finite(text: &str) -> Option<f64> {
+    text.parse::<f64>().ok().filter(|f| f.is_finite())
+}
+
+/// Go's `strconv.ParseInt(text, 0, 64)`, then `ParseUint(text, 0, 64)`: an optional sign
+/// (`ParseInt` only), then `0x`, `0o`, `0b`, a leading `0` (octal) or decimal digits.
+fn go_parse_int(text: &str) -> Option<serde_json::Number> {
+    let (negative, unsigned) = match text.as_bytes().first()? {
         b'-' => (true, text.get(1..)?),
         b'+' => (false, text.get(1..)?),
         _ => (false, text),
     };
-    if !text.starts_with(['-', '+']) {
-        if let Some(hex) = text.strip_prefix("0x") {
-            return (!hex.is_empty() && hex.bytes().all(|b| b.is_ascii_hexdigit()))
-                .then(|| u64::from_str_radix(hex, 16).ok())
-                .flatten()
-                .map(serde_json::Number::from);
-        }
-        if let Some(oct) = text.strip_prefix("0o") {
-            return (!oct.is_empty() && oct.bytes().all(|b| (b'0'..=b'7').contains(&b)))
-                .then(|| u64::from_str_radix(oct, 8).ok())
-                .flatten()
-                .map(serde_json::Number::from);
-        }
-    }
-    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+    let (radix, digits) = if let Some(d) = unsigned
+        .strip_prefix("0x")
+        .or_else(|| unsigned.strip_prefix("0X"))
+    {
+        (16, d)
+    } else if let Some(d) = unsigned
+        .strip_prefix("0o")
+        .or_else(|| unsigned.strip_prefix("0O"))
+    {
+        (8, d)
+    } else if let Some(d) = unsigned
+        .strip_prefix("0b")
+        .or_else(|| unsigned.strip_prefix("0B"))
+    {
+        (2, d)
+    } else if unsigned.len() > 1 && unsigned.starts_with('0') {
+        (8, unsigned.get(1..)?)
+    } else {
+        (10, unsigned)
+    };
+    if digits.is_empty() || !digits.chars().all(|c| c.is_digit(radix)) {
         return None;
     }
+    let magnitude = u64::from_str_radix(digits, radix).ok()?;
     if negative {
-        text.parse::<i64>().ok().map(serde_json::Number::from)
+        // ParseInt: down to i64::MIN; ParseUint refuses a sign.
+        let n = 0i128 - i128::from(magnitude);
+        i64::try_from(n).ok().map(serde_json::Number::from)
+    } else if text.starts_with('+') {
+        i64::try_from(magnitude).ok().map(serde_json::Number::from)
     } else {
-        // Too big for u64: typed as a float below, like other YAML readers do.
-        digits.parse::<u64>().ok().map(serde_json::Number::from)
+        Some(serde_json::Number::from(magnitude))
     }
 }
 
-/// `[-+]? ( \. [0-9]+ | [0-9]+ ( \. [0-9]* )? ) ( [eE] [-+]? [0-9]+ )?`
-fn is_core_float(text: &str) -> bool {
+/// go-yaml's `yamlStyleFloat`:
+/// `^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$`.
+fn is_yaml11_float(text: &str) -> bool {
     let b = text.as_bytes();
     let mut i = usize::from(matches!(b.first(), Some(b'-' | b'+')));
     let digits = |i: &mut usize| {
@@ -394,13 +557,18 @@ fn is_core_float(text: &str) -> bool {
         *i - from
     };
     let int_digits = digits(&mut i);
-    let mut frac_digits = 0;
-    if b.get(i) == Some(&b'.') {
+    if int_digits == 0 {
+        // `\.[0-9]+`
+        if b.get(i) != Some(&b'.') {
+            return false;
+        }
         i += 1;
-        frac_digits = digits(&mut i);
-    }
-    if int_digits == 0 && frac_digits == 0 {
-        return false;
+        if digits(&mut i) == 0 {
+            return false;
+        }
+    } else if b.get(i) == Some(&b'.') {
+        i += 1;
+        digits(&mut i);
     }
     if matches!(b.get(i), Some(b'e' | b'E')) {
         i += 1;
@@ -412,6 +580,38 @@ fn is_core_float(text: &str) -> bool {
         }
     }
     i == b.len()
+}
+
+/// A plain scalar as JSON, typed as Kubernetes types it.
+fn plain_scalar_json(text: &str) -> serde_json::Value {
+    use serde_json::Value as J;
+    match resolve_plain(text) {
+        Plain::Null => J::Null,
+        Plain::Bool(b) => J::Bool(b),
+        Plain::Int(n) => J::Number(n),
+        Plain::Float(f) => serde_json::Number::from_f64(f).map_or(J::Null, J::Number),
+        Plain::NotFinite | Plain::Str => J::String(text.to_owned()),
+    }
+}
+
+/// The JSON object key Kubernetes makes of a mapping key (sigs.k8s.io/yaml's
+/// `convertToJSONableObject`): strings as they are, integers in decimal, booleans as
+/// `true`/`false`. `None` for keys it cannot convert or converts by rules we do not repeat:
+/// null (an error there) and floats (formatted as 32-bit floats).
+fn json_key(key: &Node) -> Option<String> {
+    match &key.value {
+        Value::Scalar {
+            text,
+            style: ScalarStyle::Plain,
+        } => match resolve_plain(text) {
+            Plain::Str => Some(text.clone()),
+            Plain::Int(n) => Some(n.to_string()),
+            Plain::Bool(b) => Some(b.to_string()),
+            Plain::Null | Plain::Float(_) | Plain::NotFinite => None,
+        },
+        Value::Scalar { text, .. } => Some(text.clone()),
+        Value::Null | Value::Sequence(_) | Value::Mapping(_) => None,
+    }
 }
 
 /// Converts saphyr's character indices to byte offsets in O(1)-ish: a byte offset is kept for
@@ -607,6 +807,8 @@ fn written_matches(written: &str, value: &str, style: SaphyrStyle) -> bool {
 /// A collection being built.
 struct Frame {
     mapping: bool,
+    /// A flow collection (`[...]`, `{...}`), or inside one.
+    flow: bool,
     span: Span,
     anchor: usize,
     /// Nodes in this subtree, itself included.
@@ -658,6 +860,15 @@ impl<'a> Builder<'a> {
         }
     }
 
+    fn ambiguous(&self, span: &Span, message: String) -> ManifestError {
+        ManifestError::Ambiguous {
+            origin: self.origin.clone(),
+            line: span.line,
+            column: span.column,
+            message,
+        }
+    }
+
     fn error(&self, span: &Span, message: String) -> ManifestError {
         ManifestError::Syntax {
             origin: self.origin.clone(),
@@ -692,7 +903,11 @@ impl<'a> Builder<'a> {
             }
             Event::Scalar(text, style, anchor, tag) => {
                 let span = self.positions.scalar_span(&raw, style);
+                if anchor > 0 {
+                    self.check_anchor_name(&self.positions.span(&raw), '&')?;
+                }
                 self.check_scalar(&raw, &span, &text, style)?;
+                self.check_scalar_meaning(&span, &text, style, tag.as_deref())?;
                 self.count_nodes(1, &span)?;
                 let value = if text.is_empty() && style == SaphyrStyle::Plain && tag.is_none() {
                     Value::Null
@@ -709,9 +924,13 @@ impl<'a> Builder<'a> {
                 };
                 self.complete(Node { span, value }, 1, 0, anchor)?;
             }
-            Event::SequenceStart(anchor, _) | Event::MappingStart(anchor, _) => {
+            Event::SequenceStart(anchor, ref tag) | Event::MappingStart(anchor, ref tag) => {
                 let mapping = matches!(event, Event::MappingStart(..));
                 let span = self.positions.span(&raw);
+                if anchor > 0 {
+                    self.check_anchor_name(&span, '&')?;
+                }
+                self.check_collection_tag(&span, mapping, tag.as_deref())?;
                 if self.stack.len() >= self.max_depth {
                     return Err(self.error(
                         &span,
@@ -722,8 +941,11 @@ impl<'a> Builder<'a> {
                     ));
                 }
                 self.count_nodes(1, &span)?;
+                let flow = self.stack.last().is_some_and(|f| f.flow)
+                    || opens_flow(self.positions.text.get(span.start..).unwrap_or_default());
                 self.stack.push(Frame {
                     mapping,
+                    flow,
                     span,
                     anchor,
                     count: 1,
@@ -751,10 +973,26 @@ impl<'a> Builder<'a> {
             }
             Event::Alias(id) => {
                 let span = self.positions.span(&raw);
+                self.check_anchor_name(&span, '*')?;
                 let Some(anchored) = self.anchors.get(&id) else {
+                    if self.stack.iter().any(|f| f.anchor == id) {
+                        return Err(self.error(
+                            &span,
+                            "alias refers to a node that contains it (recursive alias)".to_owned(),
+                        ));
+                    }
+                    // saphyr keeps a previous document's anchors; YAML and Kubernetes do not.
+                    let name = alias_name_at(
+                        self.positions.text,
+                        span.line,
+                        span.column.saturating_sub(1),
+                    );
                     return Err(self.error(
                         &span,
-                        "alias refers to a node that contains it (recursive alias)".to_owned(),
+                        format!(
+                            "undefined alias `{name}`: no anchor `&{name}` before it in this \
+                             document (anchors do not reach across `---`)"
+                        ),
                     ));
                 };
                 let (count, height) = (anchored.count, anchored.height);
@@ -876,9 +1114,11 @@ impl<'a> Builder<'a> {
         Ok(())
     }
 
-    /// Pairs up keys and values, refuses duplicate keys and applies merge keys (`<<`).
+    /// Pairs up keys and values, refuses keys Kubernetes would read otherwise and duplicate
+    /// keys, and applies merge keys (`<<`).
     fn finish_mapping(&self, items: Vec<Node>) -> Result<Vec<(Node, Node)>, ManifestError> {
         let mut entries = Vec::with_capacity(items.len() / 2);
+        // Each merge key with the number of explicit entries before it.
         let mut merges = Vec::new();
         let mut items = items.into_iter();
         while let (Some(k), Some(v)) = (items.next(), items.next()) {
@@ -887,51 +1127,112 @@ impl<'a> Builder<'a> {
                 Value::Scalar { text, style: ScalarStyle::Plain } if text == "<<"
             );
             if is_merge {
-                merges.push((k, v));
+                merges.push((entries.len(), k, v));
             } else {
                 entries.push((k, v));
             }
         }
-        self.refuse_duplicates(&entries)?;
-        if merges.is_empty() {
+        let keys = self.json_keys(&entries)?;
+        self.refuse_duplicates(&entries, &keys)?;
+        let mut merges = merges.into_iter();
+        let Some((explicit_before, key, value)) = merges.next() else {
             return Ok(entries);
+        };
+        if let Some((_, second, _)) = merges.next() {
+            return Err(self.ambiguous(
+                &second.span,
+                format!(
+                    "a second merge key `<<` in one mapping (first at line {}): Kubernetes' \
+                     reader lets the last one win, others refuse it or let the first win \
+                     (hint: use one `<<: [*a, *b]`)",
+                    key.span.line
+                ),
+            ));
         }
-        let mut seen: std::collections::HashSet<String> = entries
+        let sources = match value.value {
+            Value::Mapping(_) => vec![value],
+            Value::Sequence(items) if items.iter().all(|i| i.as_mapping().is_some()) => items,
+            _ => {
+                return Err(self.error(
+                    &key.span,
+                    format!(
+                        "merge key `<<` needs a mapping or a list of mappings, found {}",
+                        value.kind_name()
+                    ),
+                ))
+            }
+        };
+        let explicit: HashMap<&str, usize> = keys
             .iter()
-            .filter_map(|(k, _)| k.scalar_text().map(str::to_owned))
+            .enumerate()
+            .map(|(i, k)| (k.as_str(), i))
             .collect();
-        for (key, value) in merges {
-            let sources = match value.value {
-                Value::Mapping(_) => vec![value],
-                Value::Sequence(items) if items.iter().all(|i| i.as_mapping().is_some()) => items,
-                _ => {
-                    return Err(self.error(
-                        &key.span,
-                        format!(
-                            "merge key `<<` needs a mapping or a list of mappings, found {}",
-                            value.kind_name()
-                        ),
-                    ))
-                }
+        let mut seen = std::collections::HashSet::new();
+        let mut merged_entries = Vec::new();
+        for source in sources {
+            let Value::Mapping(merged) = source.value else {
+                continue;
             };
-            for source in sources {
-                if let Value::Mapping(merged) = source.value {
-                    for (k, v) in merged {
-                        let new = k.scalar_text().is_none_or(|t| seen.insert(t.to_owned()));
-                        if new {
-                            entries.push((k, v));
+            for (k, v) in merged {
+                // Keys of a merged mapping were checked when it was read.
+                let name = json_key(&k).unwrap_or_default();
+                match explicit.get(name.as_str()) {
+                    Some(&i) if i < explicit_before => {
+                        let span = entries.get(i).map_or(&key.span, |(e, _)| &e.span);
+                        return Err(self.ambiguous(
+                            span,
+                            format!(
+                                "`{name}` is set before the merge key `<<` on line {} that \
+                                 also sets it: Kubernetes' reader (go-yaml v2) lets the merged \
+                                 value win, the YAML spec and other readers the explicit one \
+                                 (hint: put `<<` first)",
+                                key.span.line
+                            ),
+                        ));
+                    }
+                    Some(_) => {}
+                    None => {
+                        // From a list of mappings, the first one that sets a key wins.
+                        if seen.insert(name) {
+                            merged_entries.push((k, v));
                         }
                     }
                 }
             }
         }
+        entries.extend(merged_entries);
         Ok(entries)
     }
 
-    fn refuse_duplicates(&self, entries: &[(Node, Node)]) -> Result<(), ManifestError> {
-        let mut keys: Vec<(&str, &Span)> = entries
+    /// The JSON key of every entry, refusing the keys that Kubernetes cannot convert or
+    /// converts by rules we do not repeat.
+    fn json_keys(&self, entries: &[(Node, Node)]) -> Result<Vec<String>, ManifestError> {
+        entries
             .iter()
-            .filter_map(|(k, _)| k.scalar_text().map(|t| (t, &k.span)))
+            .map(|(k, _)| {
+                json_key(k).ok_or_else(|| {
+                    self.ambiguous(
+                        &k.span,
+                        format!(
+                            "a mapping key that is {}: Kubernetes' reader refuses it or turns \
+                             it into a string by its own rules (hint: quote the key)",
+                            k.kind_name()
+                        ),
+                    )
+                })
+            })
+            .collect()
+    }
+
+    fn refuse_duplicates(
+        &self,
+        entries: &[(Node, Node)],
+        names: &[String],
+    ) -> Result<(), ManifestError> {
+        let mut keys: Vec<(&str, &Span)> = names
+            .iter()
+            .zip(entries)
+            .map(|(name, (k, _))| (name.as_str(), &k.span))
             .collect();
         if keys.len() < 2 {
             return Ok(());
@@ -955,6 +1256,204 @@ impl<'a> Builder<'a> {
             )),
             None => Ok(()),
         }
+    }
+
+    /// Refuses what Kubernetes would read differently in a scalar: a tag (other than `!!str`
+    /// on text that is a string anyway), `.inf`/`.nan`, and the `\/` escape.
+    fn check_scalar_meaning(
+        &self,
+        span: &Span,
+        value: &str,
+        style: SaphyrStyle,
+        tag: Option<&Tag>,
+    ) -> Result<(), ManifestError> {
+        let plain = style == SaphyrStyle::Plain;
+        if let Some(tag) = tag {
+            // `!!str <<` is the key `<<` for go-yaml, a merge for an untagged reading.
+            let string_anyway = !plain || (resolve_plain(value) == Plain::Str && value != "<<");
+            if tag_name(tag) == "tag:yaml.org,2002:str" && string_anyway {
+                return Ok(());
+            }
+            let why = if tag_name(tag) == "tag:yaml.org,2002:str" {
+                format!(
+                    "`!!str` makes `{value}` a string for Kubernetes, where an untagged reader \
+                     sees {} (hint: write it quoted: `\"{value}\"`)",
+                    plain_kind(value)
+                )
+            } else {
+                "Kubernetes' reader applies it (`!!binary` decodes base64, `!!int` and \
+                 `!!bool` retype quoted text, other tags turn a value into a string) and \
+                 supplygate does not read tags (hint: remove the tag)"
+                    .to_owned()
+            };
+            return Err(self.ambiguous(span, format!("tag `{}`: {why}", tag_display(tag))));
+        }
+        if self.stack.is_empty() && matches!(style, SaphyrStyle::Literal | SaphyrStyle::Folded) {
+            // YAML 1.1 (libyaml, go-yaml) wants a top-level block scalar's lines indented at
+            // least one column, YAML 1.2 does not: `|\n#x` is `#x` for us and empty there.
+            return Err(self.ambiguous(
+                span,
+                "a block scalar (`|`, `>`) as a whole document: YAML 1.1 readers and ours \
+                 disagree on its indentation (a document that is text is no Kubernetes \
+                 object anyway)"
+                    .to_owned(),
+            ));
+        }
+        let in_flow = self.stack.last().is_some_and(|f| f.flow);
+        if plain && in_flow && (value.contains('?') || value.starts_with(':')) {
+            return Err(self.ambiguous(
+                span,
+                format!(
+                    "`{value}` inside `[...]` or `{{...}}`: for Kubernetes' reader (YAML 1.1) \
+                     `?` is an indicator there (`?b` is the key `b`) and a plain scalar cannot \
+                     start with `:`; for ours both are text (hint: quote it)"
+                ),
+            ));
+        }
+        if plain && resolve_plain(value) == Plain::NotFinite {
+            return Err(self.ambiguous(
+                span,
+                format!(
+                    "`{value}` is an infinite or not-a-number float that Kubernetes cannot \
+                     read (JSON has none) (hint: quote it)"
+                ),
+            ));
+        }
+        if style == SaphyrStyle::DoubleQuoted {
+            let written = self
+                .positions
+                .text
+                .get(span.start..span.end)
+                .unwrap_or_default();
+            let mut chars = written.chars();
+            while let Some(c) = chars.next() {
+                if c == '\\' && chars.next() == Some('/') {
+                    return Err(self.ambiguous(
+                        span,
+                        "the escape `\\/` (YAML 1.2) is an error for Kubernetes' reader \
+                         (YAML 1.1) (hint: write `/`)"
+                            .to_owned(),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Refuses an anchor (`&name`, `indicator` `&`) or alias (`*name`) whose name has other
+    /// characters than letters, digits, `-` and `_`: libyaml and go-yaml end the name there
+    /// (`&a?b x` anchors `a` on `?b x`), YAML 1.2 and our parser read on.
+    fn check_anchor_name(&self, span: &Span, indicator: char) -> Result<(), ManifestError> {
+        let text = self.positions.text.get(span.start..).unwrap_or_default();
+        // The node's properties come first, in either order: `&a !t x` or `!t &a x`.
+        let mut rest = text;
+        let mut at = span.start;
+        while let Some(tag) = rest.strip_prefix('!') {
+            let end = tag.find(char::is_whitespace).map_or(tag.len(), |i| i + 1);
+            let skipped = rest.len() - tag.len() + end;
+            let after = rest.get(skipped..).unwrap_or_default();
+            let trimmed = after.trim_start();
+            at += skipped + (after.len() - trimmed.len());
+            rest = trimmed;
+        }
+        let Some(name) = rest.strip_prefix(indicator) else {
+            return Ok(());
+        };
+        let name: String = name
+            .chars()
+            .take_while(|c| !c.is_whitespace() && !matches!(c, ',' | '[' | ']' | '{' | '}'))
+            .collect();
+        if name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_'))
+        {
+            return Ok(());
+        }
+        let before = self.positions.text.get(..at).unwrap_or_default();
+        let (line, column) = line_and_column(before);
+        Err(ManifestError::Ambiguous {
+            origin: self.origin.clone(),
+            line,
+            column,
+            message: format!(
+                "{} name `{name}`: Kubernetes' reader (libyaml's grammar) ends a name at the \
+                 first character that is not a letter, digit, `-` or `_` and reads the rest as \
+                 data (hint: rename it)",
+                if indicator == '&' { "anchor" } else { "alias" }
+            ),
+        })
+    }
+
+    /// Refuses a tag on a collection other than `!!map` on a mapping or `!!seq` on a
+    /// sequence (Kubernetes ignores custom tags there, `!!set` and `!!omap` change the data).
+    fn check_collection_tag(
+        &self,
+        span: &Span,
+        mapping: bool,
+        tag: Option<&Tag>,
+    ) -> Result<(), ManifestError> {
+        let Some(tag) = tag else {
+            return Ok(());
+        };
+        let expected = if mapping {
+            "tag:yaml.org,2002:map"
+        } else {
+            "tag:yaml.org,2002:seq"
+        };
+        if tag_name(tag) == expected {
+            return Ok(());
+        }
+        Err(self.ambiguous(
+            span,
+            format!(
+                "tag `{}` on a {}: readers differ on what it means (hint: remove the tag)",
+                tag_display(tag),
+                if mapping { "mapping" } else { "list" }
+            ),
+        ))
+    }
+}
+
+/// Whether a collection written at the start of `text` is a flow collection: `[` or `{` after
+/// its anchor and tag, if any (saphyr's span starts at them), and blanks or comments.
+fn opens_flow(text: &str) -> bool {
+    let mut rest = text;
+    loop {
+        rest = rest.trim_start();
+        if rest.starts_with(['&', '!']) {
+            let end = rest.find(char::is_whitespace).unwrap_or(rest.len());
+            rest = rest.get(end..).unwrap_or_default();
+        } else if rest.starts_with('#') {
+            let end = rest.find(['\n', '\r']).unwrap_or(rest.len());
+            rest = rest.get(end..).unwrap_or_default();
+        } else {
+            return rest.starts_with(['[', '{']);
+        }
+    }
+}
+
+/// A tag's full name (`tag:yaml.org,2002:str` for `!!str`, `!foo` for a local tag).
+fn tag_name(tag: &Tag) -> String {
+    format!("{}{}", tag.handle, tag.suffix)
+}
+
+/// A tag as it is usually written.
+fn tag_display(tag: &Tag) -> String {
+    match tag.handle.as_str() {
+        "tag:yaml.org,2002:" => format!("!!{}", tag.suffix),
+        "!" | "" => format!("!{}", tag.suffix.trim_start_matches('!')),
+        handle => format!("!<{handle}{}>", tag.suffix),
+    }
+}
+
+/// What an untagged plain scalar is, for messages.
+fn plain_kind(text: &str) -> &'static str {
+    match resolve_plain(text) {
+        Plain::Null => "null",
+        Plain::Bool(_) => "a boolean",
+        Plain::Int(_) => "an integer",
+        Plain::Float(_) | Plain::NotFinite => "a number",
+        Plain::Str => "a string",
     }
 }
 
@@ -1125,12 +1624,19 @@ mod tests {
     }
 
     #[test]
-    fn to_json_types_plain_scalars_by_the_core_schema() {
-        let text = "a: 1\nb: -2\nc: 1.5\nd: true\ne: ~\nf: '1'\ng: 0x1f\nh: yes\ni: .inf\nj:\n";
+    fn to_json_types_plain_scalars_as_kubernetes_does() {
+        // YAML 1.1 as go-yaml v2 reads it (kubectl's JSON for the same text): `yes` and `n`
+        // are booleans, `0755` is octal, `1_000` has separators, `1:30` and dates are text.
+        let text = "a: 1\nb: -2\nc: 1.5\nd: true\ne: ~\nf: '1'\ng: 0x1f\nh: yes\nj:\n\
+                    k: 0755\nl: 0o755\nm: 1_000\nx: 1:30\no: 2001-12-14\np: n\nq: 1e3\n\
+                    r: 0b101\ns: 09\nt: +12\nu: 1e400\nv: -0x1F\nw: 18446744073709551615\n";
         assert_eq!(
             parse(text)[0].root.to_json(),
             serde_json::json!({"a": 1, "b": -2, "c": 1.5, "d": true, "e": null, "f": "1",
-                               "g": 31, "h": "yes", "i": ".inf", "j": null})
+                               "g": 31, "h": true, "j": null, "k": 493, "l": 493, "m": 1000,
+                               "x": "1:30", "o": "2001-12-14", "p": false, "q": 1000.0,
+                               "r": 5, "s": 9.0, "t": 12, "u": "1e400", "v": -31,
+                               "w": 18_446_744_073_709_551_615_u64})
         );
     }
 
@@ -1311,6 +1817,229 @@ mod tests {
     fn refuses_recursive_alias() {
         let (_, _, message) = parse_err("a: &a [1, *a]\n", &Limits::default());
         assert!(message.contains("recursive alias"), "{message}");
+    }
+
+    fn ambiguous_err(text: &str) -> (usize, usize, String) {
+        match parse_documents(text, &origin(), &Limits::default()) {
+            Err(ManifestError::Ambiguous {
+                line,
+                column,
+                message,
+                ..
+            }) => (line, column, message),
+            other => panic!("expected an ambiguous-yaml refusal, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn reports_a_tab_where_it_is() {
+        let text = "a:\n  b: 1\n  c: 2\n  d: 3\n  e: 4\n  f: 5\n  name: abcdefgh\n\timage: x\n";
+        let (line, column, message) = parse_err(text, &Limits::default());
+        assert_eq!((line, column), (8, 1), "{message}");
+        assert!(message.contains("found a tab"), "{message}");
+    }
+
+    #[test]
+    fn names_an_undefined_alias() {
+        for (text, line) in [("a: 1\nb: *nope\n", 2), ("x: &nope 1\n---\nb: *nope\n", 3)] {
+            let (l, column, message) = parse_err(text, &Limits::default());
+            assert_eq!((l, column), (line, 4));
+            assert!(message.starts_with("undefined alias `nope`"), "{message}");
+        }
+    }
+
+    #[test]
+    fn accepts_flow_collections_closed_at_the_key_column() {
+        let text =
+            "c:\n  args: [\n    a, b,\n  ]\n  env: [\n  x\n  ]\n  cmd: ['\n    echo \"hi\"\n  ']\n";
+        let root = &parse(text)[0].root;
+        assert_eq!(
+            root.to_json(),
+            serde_json::json!({"c": {"args": ["a", "b"], "env": ["x"], "cmd": [" echo \"hi\" "]}})
+        );
+        let text = "c:\n  d:\n    v: [\"a\n  b\"]\n";
+        let v = parse(text)[0]
+            .root
+            .get("c")
+            .unwrap()
+            .get("d")
+            .unwrap()
+            .get("v")
+            .cloned();
+        let items = v.unwrap();
+        let item = &items.as_sequence().unwrap()[0];
+        assert_eq!(item.as_str(), Some("a b"));
+        assert_eq!(written(text, item), "\"a\n  b\"");
+    }
+
+    #[test]
+    fn refuses_unicode_line_breaks() {
+        for (c, name) in [
+            ('\u{2028}', "LINE SEPARATOR"),
+            ('\u{2029}', "PARAGRAPH SEPARATOR"),
+            ('\u{85}', "NEXT LINE"),
+        ] {
+            let text = format!("a: 1\nimage: signed:1 # x{c}image: evil:1\n");
+            let (line, column, message) = ambiguous_err(&text);
+            assert_eq!((line, column), (2, 20));
+            assert!(message.contains(name), "{message}");
+        }
+        // Escaped, it is only text.
+        let root = &parse("a: \"x\\u2028y\"\n")[0].root;
+        assert_eq!(root.get("a").unwrap().as_str(), Some("x\u{2028}y"));
+    }
+
+    #[test]
+    fn refuses_tags_that_change_the_data() {
+        for (text, needle) in [
+            ("c:\n  !!binary aW1hZ2U=: evil:1\n", "tag `!!binary`"),
+            ("image: !!str null\n", "`!!str` makes `null` a string"),
+            ("image: !!str\n", "`!!str` makes `` a string"),
+            ("a: !!int \"3\"\n", "tag `!!int`"),
+            ("a: !foo bar\n", "tag `!foo`"),
+            ("a: ! 3\n", "tag `!`"),
+            ("a: !!set {x, y}\n", "tag `!!set` on a mapping"),
+            ("a: !!omap [x: 1]\n", "tag `!!omap` on a list"),
+            (
+                "%TAG !! tag:example.com,2000:\n---\na: !!str x\n",
+                "tag `!<tag:example.com",
+            ),
+            (
+                "b: &b {image: evil}\nc:\n  !!merge \"<<\": *b\n",
+                "tag `!!merge`",
+            ),
+            (
+                "b: &b {image: evil}\nc:\n  !!str <<: *b\n",
+                "`!!str` makes `<<` a string",
+            ),
+        ] {
+            let (_, _, message) = ambiguous_err(text);
+            assert!(message.contains(needle), "{text:?}: {message}");
+        }
+        // Tags that change nothing are read.
+        let root = &parse("a: !!str x\nb: !!str '1'\nc: !!map {d: !!seq [e]}\n")[0].root;
+        assert_eq!(
+            root.to_json(),
+            serde_json::json!({"a": "x", "b": "1", "c": {"d": ["e"]}})
+        );
+    }
+
+    #[test]
+    fn merge_keys_follow_kubernetes_or_are_refused() {
+        // Quoted `<<` is an ordinary key for both readers.
+        let root = &parse("c: {\"<<\": {image: evil}}\n")[0].root;
+        assert_eq!(
+            root.to_json(),
+            serde_json::json!({"c": {"<<": {"image": "evil"}}})
+        );
+        // The first of a list of mappings wins, like go-yaml.
+        let root = &parse("c: {<<: [{image: first}, {image: second}]}\n")[0].root;
+        assert_eq!(
+            root.get("c").unwrap().get("image").unwrap().as_str(),
+            Some("first")
+        );
+        let (line, column, message) = ambiguous_err("c:\n  image: signed\n  <<: {image: evil}\n");
+        assert_eq!((line, column), (2, 3));
+        assert!(
+            message.contains("`image` is set before the merge key"),
+            "{message}"
+        );
+        let (line, _, message) = ambiguous_err("c: {<<: {image: a},\n  <<: {image: b}}\n");
+        assert_eq!(line, 2);
+        assert!(message.contains("a second merge key"), "{message}");
+    }
+
+    #[test]
+    fn keys_are_converted_like_kubernetes_and_checked_for_duplicates_after() {
+        let root = &parse("a: {yes: v, 0755: s, 1_0: t, 0x10: z, n: w}\n")[0].root;
+        assert_eq!(
+            root.to_json(),
+            serde_json::json!({"a": {"true": "v", "493": "s", "10": "t", "16": "z", "false": "w"}})
+        );
+        let (line, _, message) = parse_err("a: {1: x, \"1\": y}\n", &Limits::default());
+        assert_eq!(line, 1);
+        assert!(message.contains("duplicate key `1`"), "{message}");
+        for text in ["a: {1.5: x}\n", "a: {~: x}\n", "a: {[1]: x}\n"] {
+            let (_, _, message) = ambiguous_err(text);
+            assert!(message.contains("a mapping key that is"), "{message}");
+        }
+    }
+
+    #[test]
+    fn refuses_question_marks_in_flow_plain_scalars() {
+        // kubectl: `[a, ?b: c]` is `["a", {"b": "c"}]` and `[?c]` is `[{"c": null}]`.
+        for (text, expected) in [
+            ("a: [a, ?b: c]\n", 1),
+            ("a: {b: [?c]}\n", 1),
+            ("c: [{name: a, ?image: evil}]\n", 1),
+            ("c: &c [?image: evil]\n", 1),
+            ("c: &c # x\n  !!seq [?image: evil]\n", 2),
+        ] {
+            let (line, _, message) = ambiguous_err(text);
+            assert_eq!(line, expected);
+            assert!(message.contains("`?` is an indicator there"), "{message}");
+        }
+        // Outside flow collections, and quoted, `?` is text for both.
+        let root = &parse("a: c?d\nb: ['?c', \"x?y\"]\nc: ?d\n")[0].root;
+        assert_eq!(
+            root.to_json(),
+            serde_json::json!({"a": "c?d", "b": ["?c", "x?y"], "c": "?d"})
+        );
+    }
+
+    #[test]
+    fn reads_a_last_line_of_blanks_without_a_break_as_kubectl_does() {
+        // Found by the yaml_kubernetes fuzz target; the values are kubectl's.
+        for (text, value) in [
+            ("pie: |\n e: |\n ", "e: |\n"),
+            ("a: |\n  x\n  ", "x\n"),
+            ("a: |\n  x\n   ", "x\n \n"),
+            ("a: |\n  x", "x\n"),
+        ] {
+            let root = &parse(text)[0].root;
+            let json = root.to_json();
+            let got = json.as_object().and_then(|o| o.values().next()).cloned();
+            assert_eq!(got, Some(serde_json::json!(value)), "{text:?}");
+        }
+        let docs = parse("a: 1\nimage: nginx\n  ");
+        assert_eq!(docs.len(), 1);
+    }
+
+    #[test]
+    fn refuses_anchor_names_that_libyaml_ends_early() {
+        // For go-yaml, `&a?image` is the anchor `a` on the scalar `?image`.
+        for (text, line, column) in [
+            ("a: &L?z\n", 1, 4),
+            ("a: &x.y [1]\n", 1, 4),
+            ("a: !!str &x:y b\n", 1, 10),
+            ("a: &ok 1\nb: *ok\nc: [&x? 2]\n", 3, 5),
+        ] {
+            let (l, c, message) = ambiguous_err(text);
+            assert_eq!((l, c), (line, column), "{text:?}: {message}");
+            assert!(message.contains("name `"), "{message}");
+        }
+        let root = &parse("a: &a-1_B {x: 1}\nb: *a-1_B\nc: !!str &t yz\n")[0].root;
+        assert_eq!(
+            root.to_json(),
+            serde_json::json!({"a": {"x": 1}, "b": {"x": 1}, "c": "yz"})
+        );
+    }
+
+    #[test]
+    fn refuses_what_kubernetes_cannot_read() {
+        for text in [
+            "a: .inf\n",
+            "a: [-.Inf]\n",
+            "a: .nan\n",
+            "a: \"\\/\"\n",
+            "a: [c?d]\n",
+            "a: [:d]\n",
+        ] {
+            let (line, _, _) = ambiguous_err(text);
+            assert_eq!(line, 1);
+        }
+        let (_, _, message) = ambiguous_err("|\n#x\n");
+        assert!(message.contains("block scalar"), "{message}");
     }
 
     #[test]

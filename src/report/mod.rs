@@ -46,6 +46,8 @@ pub enum Code {
     InvalidOciLayout,
     /// A manifest file could not be read (malformed YAML, too large, too deep, not UTF-8).
     InvalidManifest,
+    /// YAML that Kubernetes' reader and ours could read differently, refused.
+    AmbiguousYaml,
     /// The config file cannot be read or is invalid: could not decide.
     InvalidConfig,
     /// The run could not start or finish (a path that cannot be read, a flag, the policies,
@@ -124,6 +126,7 @@ impl Code {
         Code::ManifestTooLarge,
         Code::InvalidOciLayout,
         Code::InvalidManifest,
+        Code::AmbiguousYaml,
         Code::InvalidConfig,
         Code::RunFailed,
         Code::UnpinnedImage,
@@ -178,6 +181,7 @@ impl Code {
             Code::ManifestTooLarge => "manifest-too-large",
             Code::InvalidOciLayout => "invalid-oci-layout",
             Code::InvalidManifest => "invalid-manifest",
+            Code::AmbiguousYaml => "ambiguous-yaml",
             Code::InvalidConfig => "invalid-config",
             Code::RunFailed => "run-failed",
             Code::UnpinnedImage => "unpinned-image",
@@ -227,6 +231,9 @@ impl Code {
             Code::ManifestTooLarge => "an image manifest larger than the limit",
             Code::InvalidOciLayout => "an OCI layout on disk is broken",
             Code::InvalidManifest => "a manifest file could not be read",
+            Code::AmbiguousYaml => {
+                "YAML that Kubernetes could read differently from supplygate: refused"
+            }
             Code::InvalidConfig => "the config file cannot be read or is invalid: could not decide",
             Code::RunFailed => "the run could not start or finish: could not decide",
             Code::UnpinnedImage => "an image reference without a digest",
