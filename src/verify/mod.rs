@@ -11,6 +11,7 @@ use std::sync::Arc;
 use crate::reference::Digest;
 
 pub mod discover;
+pub mod notation;
 pub mod signature;
 pub mod signers;
 pub mod tuf;
