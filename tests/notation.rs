@@ -698,6 +698,23 @@ mod pki {
         /// A chain whose root is named `root_name` and whose leaf is `C=US, ST=WA,
         /// O=<org>, CN=<cn>`.
         pub fn new(root_name: &[(DnType, &str)], org: &str, cn: &str) -> Self {
+            Self::with_leaf_usage(
+                root_name,
+                org,
+                cn,
+                vec![KeyUsagePurpose::DigitalSignature],
+                vec![ExtendedKeyUsagePurpose::CodeSigning],
+            )
+        }
+
+        /// Like [`Pki::new`], with the leaf's key usages and EKUs given.
+        pub fn with_leaf_usage(
+            root_name: &[(DnType, &str)],
+            org: &str,
+            cn: &str,
+            key_usages: Vec<KeyUsagePurpose>,
+            ekus: Vec<ExtendedKeyUsagePurpose>,
+        ) -> Self {
             let root_key = KeyPair::generate().unwrap();
             let root_params = ca_params(dn(root_name));
             let root = root_params.self_signed(&root_key).unwrap();
@@ -714,8 +731,8 @@ mod pki {
                 (DnType::OrganizationName, org),
                 (DnType::CommonName, cn),
             ]);
-            leaf_params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
-            leaf_params.extended_key_usages = vec![ExtendedKeyUsagePurpose::CodeSigning];
+            leaf_params.key_usages = key_usages;
+            leaf_params.extended_key_usages = ekus;
             let leaf = leaf_params.signed_by(&leaf_key, &int_issuer).unwrap();
             Self {
                 root: root.der().to_vec(),
@@ -745,7 +762,7 @@ mod pki {
     }
 }
 
-use rcgen::DnType;
+use rcgen::{DnType, ExtendedKeyUsagePurpose, KeyUsagePurpose};
 
 /// A Notation-shaped JWS over `target`, signed by `pki`'s leaf, with `protected` headers.
 fn sign_jws(pki: &pki::Pki, protected: &Value, target: &Target) -> Vec<u8> {
@@ -961,6 +978,105 @@ fn denies_a_tampered_payload_and_a_chain_out_of_order() {
                 index: 0,
                 problem: CertificateProblem::NotIssuedByNext
             }
+        }
+    );
+}
+
+#[test]
+fn denies_signing_certificates_the_specification_excludes() {
+    let target = Layout::open("e2e").image();
+    let cases = [
+        (
+            vec![KeyUsagePurpose::DigitalSignature],
+            vec![ExtendedKeyUsagePurpose::ServerAuth],
+            CertificateProblem::LeafExtendedKeyUsage,
+        ),
+        (
+            vec![KeyUsagePurpose::DigitalSignature],
+            vec![ExtendedKeyUsagePurpose::TimeStamping],
+            CertificateProblem::LeafExtendedKeyUsage,
+        ),
+        (
+            vec![
+                KeyUsagePurpose::DigitalSignature,
+                KeyUsagePurpose::KeyCertSign,
+            ],
+            vec![ExtendedKeyUsagePurpose::CodeSigning],
+            CertificateProblem::LeafKeyUsage,
+        ),
+        (
+            vec![KeyUsagePurpose::KeyEncipherment],
+            vec![ExtendedKeyUsagePurpose::CodeSigning],
+            CertificateProblem::LeafKeyUsage,
+        ),
+    ];
+    for (key_usages, ekus, problem) in cases {
+        let pki = pki::Pki::with_leaf_usage(&acme_root(), "Acme", "builder", key_usages, ekus);
+        let envelope = sign_jws(&pki, &headers("ES256"), &target);
+        assert_eq!(
+            rejected(decide(&envelope, &trusting(&pki.root), "*")),
+            Finding {
+                check: Check::Integrity,
+                failure: Failure::Certificate { index: 0, problem }
+            },
+            "{problem:?}"
+        );
+    }
+    // an EKU the exclusion list does not name is allowed, as in notation
+    let pki = pki::Pki::with_leaf_usage(
+        &acme_root(),
+        "Acme",
+        "builder",
+        vec![KeyUsagePurpose::DigitalSignature],
+        vec![ExtendedKeyUsagePurpose::Other(vec![
+            1, 3, 6, 1, 4, 1, 99999, 1,
+        ])],
+    );
+    let envelope = sign_jws(&pki, &headers("ES256"), &target);
+    verified(decide(&envelope, &trusting(&pki.root), "*"));
+}
+
+#[test]
+fn denies_a_second_root_before_the_last_certificate() {
+    let pki = pki::Pki::new(&acme_root(), "Acme", "builder");
+    let target = Layout::open("e2e").image();
+    let mut jws: Value =
+        serde_json::from_slice(&sign_jws(&pki, &headers("ES256"), &target)).unwrap();
+    jws["header"]["x5c"] = json!([
+        STANDARD.encode(&pki.leaf),
+        STANDARD.encode(&pki.intermediate),
+        STANDARD.encode(&pki.root),
+        STANDARD.encode(&pki.root),
+    ]);
+    assert_eq!(
+        rejected(decide(
+            jws.to_string().as_bytes(),
+            &trusting(&pki.root),
+            "*"
+        )),
+        Finding {
+            check: Check::Integrity,
+            failure: Failure::Certificate {
+                index: 2,
+                problem: CertificateProblem::SelfIssuedBeforeRoot
+            }
+        }
+    );
+}
+
+#[test]
+fn denies_expiry_not_after_signing_time() {
+    let pki = pki::Pki::new(&acme_root(), "Acme", "builder");
+    let target = Layout::open("e2e").image();
+    let mut protected = headers("ES256");
+    protected["crit"] = json!(["io.cncf.notary.signingScheme", "io.cncf.notary.expiry"]);
+    protected["io.cncf.notary.expiry"] = protected["io.cncf.notary.signingTime"].clone();
+    let envelope = sign_jws(&pki, &protected, &target);
+    assert_eq!(
+        rejected(decide(&envelope, &trusting(&pki.root), "*")),
+        Finding {
+            check: Check::Integrity,
+            failure: Failure::ExpiryBeforeSigningTime
         }
     );
 }

@@ -206,7 +206,11 @@ pub fn parse_jws(bytes: &[u8]) -> Result<Envelope, Failure> {
         if !crit.contains(&EXPIRY) {
             return Err(Failure::NotMarkedCritical { header: EXPIRY });
         }
-        Some(header_time(&headers, EXPIRY)?)
+        let expiry = header_time(&headers, EXPIRY)?;
+        if expiry <= signing_time {
+            return Err(Failure::ExpiryBeforeSigningTime);
+        }
+        Some(expiry)
     } else {
         None
     };

@@ -75,16 +75,20 @@ pub enum CertificateProblem {
     Unparseable,
     /// Its issuer is not the next certificate's subject.
     NotIssuedByNext,
+    /// A certificate before the last is self-issued (a second root, or a self-signed leaf
+    /// with more certificates after it).
+    SelfIssuedBeforeRoot,
     /// The last certificate is not self-issued (the chain must reach its root).
     ChainNotRooted,
-    /// The signing certificate lacks a critical key usage with `digitalSignature`, or may
-    /// sign certificates.
+    /// The signing certificate lacks a critical key usage with `digitalSignature`, or its key
+    /// usage allows encipherment, key agreement, certificate or CRL signing.
     LeafKeyUsage,
     /// The signing certificate is a CA.
     LeafIsCa,
-    /// The signing certificate's EKU allows more than code signing.
+    /// The signing certificate's EKU includes server/client auth, email protection,
+    /// timestamping or OCSP signing.
     LeafExtendedKeyUsage,
-    /// A certificate above the signing one is not a CA (critical basic constraints).
+    /// A certificate above the signing one is not a CA (basic constraints).
     NotCa,
     /// A CA certificate lacks a critical key usage with `keyCertSign`.
     CaKeyUsage,
@@ -178,6 +182,9 @@ pub enum Failure {
         /// The algorithm the key calls for.
         key: Algorithm,
     },
+    /// `io.cncf.notary.expiry` is not after the signing time.
+    #[error("the signature's expiry is not after its signing time")]
+    ExpiryBeforeSigningTime,
     /// The signature does not verify with the signing certificate's key.
     #[error("the signature does not verify")]
     SignatureInvalid,

@@ -28,10 +28,17 @@ const BASIC_CONSTRAINTS: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29
 const EXTENDED_KEY_USAGE: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.37");
 const CRL_DISTRIBUTION_POINTS: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.31");
 const AUTHORITY_INFO_ACCESS: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.1.1");
-const CODE_SIGNING: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.3.3");
-const CODE_SIGNING_ARCS: [usize; 9] = [1, 3, 6, 1, 5, 5, 7, 3, 3];
+/// The last arc of the EKUs (`1.3.6.1.5.5.7.3.<n>`) a signing certificate must not have:
+/// serverAuth, clientAuth, emailProtection, timeStamping, OCSPSigning (notation-core-go's
+/// list; code signing itself is not required).
+const EXCLUDED_EKU_ARCS: [u32; 5] = [1, 2, 4, 8, 9];
 /// id-kp-codeSigning, DER content octets (for webpki's EKU error context).
 const CODE_SIGNING_DER: &[u8] = &[0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x03, 0x03];
+
+fn excluded_eku(arcs: &[usize]) -> bool {
+    matches!(arcs, [1, 3, 6, 1, 5, 5, 7, 3, last]
+        if EXCLUDED_EKU_ARCS.iter().any(|e| usize::try_from(*e).is_ok_and(|e| e == *last)))
+}
 
 /// A certificate of a signature's chain, parsed once.
 #[derive(Debug, Clone)]
@@ -85,14 +92,22 @@ fn same_name(a: &Name, b: &Name) -> bool {
     matches!((a.to_der(), b.to_der()), (Ok(x), Ok(y)) if x == y)
 }
 
-/// The specification's certificate requirements: the chain is ordered (each certificate
-/// issued by the next), ends in a self-issued certificate, the signing certificate may sign
-/// (key usage `digitalSignature`, critical; not a CA; EKU, if present, only code signing) and
-/// every other certificate is a CA that may sign certificates.
+/// The specification's certificate requirements, as notation-core-go checks them: the chain
+/// is ordered (each certificate issued by the next, none but the last self-issued) and ends
+/// in a self-issued certificate; the signing certificate has a critical key usage with
+/// `digitalSignature` and no encipherment/agreement/certificate or CRL signing bit, is not a
+/// CA, and has none of the EKUs server/client auth, email, timestamping, OCSP signing; every
+/// other certificate is a CA with a critical key usage allowing `keyCertSign`. Signatures
+/// between certificates and validity are checked later, by [`chain_to_trust_store`] and the
+/// authentic-timestamp check.
 pub(super) fn check_chain_profile(chain: &[ChainCert]) -> Result<(), Failure> {
     let problem = |index, problem| Failure::Certificate { index, problem };
     for (index, pair) in chain.windows(2).enumerate() {
         if let [child, parent] = pair {
+            let tbs = &child.cert.tbs_certificate;
+            if same_name(&tbs.issuer, &tbs.subject) {
+                return Err(problem(index, CertificateProblem::SelfIssuedBeforeRoot));
+            }
             if !same_name(
                 &child.cert.tbs_certificate.issuer,
                 &parent.cert.tbs_certificate.subject,
@@ -113,7 +128,15 @@ pub(super) fn check_chain_profile(chain: &[ChainCert]) -> Result<(), Failure> {
         let basic = extension::<BasicConstraints>(cert, BASIC_CONSTRAINTS, index)?;
         if index == 0 {
             match key_usage {
-                Some((true, ku)) if ku.digital_signature() && !ku.key_cert_sign() => {}
+                Some((true, ku))
+                    if ku.digital_signature()
+                        && !(ku.key_encipherment()
+                            || ku.data_encipherment()
+                            || ku.key_agreement()
+                            || ku.key_cert_sign()
+                            || ku.crl_sign()
+                            || ku.encipher_only()
+                            || ku.decipher_only()) => {}
                 _ => return Err(problem(index, CertificateProblem::LeafKeyUsage)),
             }
             if matches!(basic, Some((_, bc)) if bc.ca) {
@@ -121,12 +144,17 @@ pub(super) fn check_chain_profile(chain: &[ChainCert]) -> Result<(), Failure> {
             }
             if let Some((_, eku)) = extension::<ExtendedKeyUsage>(cert, EXTENDED_KEY_USAGE, index)?
             {
-                if eku.0.iter().any(|oid| *oid != CODE_SIGNING) {
+                let arcs = |oid: &ObjectIdentifier| {
+                    oid.arcs()
+                        .map(|a| usize::try_from(a).unwrap_or(usize::MAX))
+                        .collect::<Vec<_>>()
+                };
+                if eku.0.iter().any(|oid| excluded_eku(&arcs(oid))) {
                     return Err(problem(index, CertificateProblem::LeafExtendedKeyUsage));
                 }
             }
         } else {
-            if !matches!(basic, Some((true, bc)) if bc.ca) {
+            if !matches!(basic, Some((_, bc)) if bc.ca) {
                 return Err(problem(index, CertificateProblem::NotCa));
             }
             if !matches!(key_usage, Some((true, ku)) if ku.key_cert_sign()) {
@@ -228,15 +256,15 @@ pub(super) fn verify_signature(
         .map_err(|_| Failure::SignatureInvalid)
 }
 
-/// Accepts a leaf without EKU or with code signing only (the specification's rule).
-struct CodeSigningOnly;
+/// Accepts a leaf without the excluded EKUs (the rule of [`check_chain_profile`], for webpki).
+struct NoExcludedEku;
 
-impl webpki::ExtendedKeyUsageValidator for CodeSigningOnly {
+impl webpki::ExtendedKeyUsageValidator for NoExcludedEku {
     fn validate(&self, iter: webpki::KeyPurposeIdIter<'_, '_>) -> Result<(), webpki::Error> {
         let present = iter
             .map(|id| id.map(|id| id.to_decoded_oid()))
             .collect::<Result<Vec<_>, _>>()?;
-        if present.iter().all(|oid| *oid == CODE_SIGNING_ARCS) {
+        if !present.iter().any(|oid| excluded_eku(oid)) {
             return Ok(());
         }
         Err(webpki::Error::RequiredEkuNotFoundContext(
@@ -255,13 +283,16 @@ fn unix_time(at: Timestamp) -> UnixTime {
 }
 
 /// Notation's authenticity rule: one certificate of the chain is byte-for-byte a certificate
-/// of the trust stores, and the chain verifies (signatures, constraints, validity at `at`)
-/// up to it.
+/// of the trust stores, and the chain verifies (signatures, constraints) up to it. Like
+/// notation, this does not judge validity periods (the authentic-timestamp check does); webpki
+/// needs an instant, so it gets one at which every certificate is valid, or `fallback` (the
+/// signing time) when there is none.
 pub(super) fn chain_to_trust_store(
     chain: &[ChainCert],
     trusted: &[Vec<u8>],
-    at: Timestamp,
+    fallback: Timestamp,
 ) -> Result<(), Failure> {
+    let at = common_validity(chain).unwrap_or(fallback);
     let anchor_index = chain
         .iter()
         .position(|c| trusted.contains(&c.der))
@@ -290,7 +321,7 @@ pub(super) fn chain_to_trust_store(
         &[anchor],
         &intermediates,
         unix_time(at),
-        CodeSigningOnly,
+        NoExcludedEku,
         None,
         None,
     )
@@ -298,11 +329,22 @@ pub(super) fn chain_to_trust_store(
     .map_err(|error| Failure::ChainInvalid { error })
 }
 
+fn seconds(t: &x509_cert::time::Time) -> i64 {
+    i64::try_from(t.to_unix_duration().as_secs()).unwrap_or(i64::MAX)
+}
+
+/// The latest `notBefore` of the chain, when every certificate is still valid then.
+fn common_validity(chain: &[ChainCert]) -> Option<Timestamp> {
+    let validities = chain.iter().map(|c| &c.cert.tbs_certificate.validity);
+    let start = validities.clone().map(|v| seconds(&v.not_before)).max()?;
+    let end = validities.map(|v| seconds(&v.not_after)).min()?;
+    (start <= end)
+        .then(|| Timestamp::from_second(start).ok())
+        .flatten()
+}
+
 /// The first certificate of the chain that is not valid at `at`, as a failure.
 pub(super) fn validity_at(chain: &[ChainCert], at: Timestamp) -> Result<(), Failure> {
-    let seconds = |t: &x509_cert::time::Time| {
-        i64::try_from(t.to_unix_duration().as_secs()).unwrap_or(i64::MAX)
-    };
     for (index, entry) in chain.iter().enumerate() {
         let validity = &entry.cert.tbs_certificate.validity;
         if at.as_second() < seconds(&validity.not_before) {
