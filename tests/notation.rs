@@ -636,29 +636,128 @@ fn denies_genuine_signature_for_another_digest_media_type_or_size() {
 }
 
 #[test]
-fn denies_a_cose_envelope_until_cose_is_supported() {
+fn denies_a_jws_presented_as_cose_and_an_unknown_envelope_type() {
     let layout = Layout::open("e2e-valid-signature");
     let image = layout.image();
     let (_, bytes) = layout.signatures_for(&image).pop().unwrap();
     let p = policy("trustpolicy.json");
-    let outcome = notation::verify(
+    let statement = p.statement_for("x/y").unwrap();
+    let store = store_with("e2e.crt");
+    let as_cose = notation::verify(
         notation::COSE_MEDIA_TYPE,
         &bytes,
         &image,
-        p.statement_for("x/y").unwrap(),
-        &store_with("e2e.crt"),
+        statement,
+        &store,
         now(),
     )
     .unwrap();
     assert_eq!(
-        rejected(outcome),
+        rejected(as_cose),
         Finding {
             check: Check::Integrity,
-            failure: Failure::UnsupportedEnvelope {
-                media_type: notation::COSE_MEDIA_TYPE.into()
+            failure: Failure::Malformed {
+                field: notation::EnvelopeField::Envelope
             }
         }
     );
+    let other = notation::verify("application/json", &bytes, &image, statement, &store, now());
+    assert_eq!(
+        rejected(other.unwrap()),
+        Finding {
+            check: Check::Integrity,
+            failure: Failure::UnsupportedEnvelope {
+                media_type: "application/json".into()
+            }
+        }
+    );
+}
+
+// ---- notation's blob signatures: the same signer, JWS and COSE ----------------------------
+
+#[test]
+fn notation_made_cose_and_jws_signatures_verify_up_to_their_timestamp() {
+    // `notation blob sign` output of the e2e suite (its inspect tests read them), one JWS and
+    // one COSE_Sign1, both timestamped by a TSA whose root the suite does not ship. The
+    // signing certificates are one-day test certificates; the store trusts each chain's root.
+    for (file, media_type) in [
+        ("blob.jws.sig", notation::JWS_MEDIA_TYPE),
+        ("blob.cose.sig", notation::COSE_MEDIA_TYPE),
+    ] {
+        let bytes = std::fs::read(fixture(&format!("signatures/{file}"))).unwrap();
+        let parsed = match media_type {
+            notation::JWS_MEDIA_TYPE => envelope::parse_jws(&bytes),
+            _ => notation::cose::parse_cose(&bytes),
+        }
+        .unwrap();
+        assert_eq!(parsed.algorithm, Algorithm::PS256, "{file}");
+        assert_eq!(parsed.scheme, SigningScheme::X509, "{file}");
+        assert_eq!(
+            parsed.target.media_type, "application/octet-stream",
+            "{file}"
+        );
+        assert!(parsed.timestamp_token.is_some(), "{file}");
+        let store = store_for_chain(&parsed.chain);
+        let blob = parsed.target.clone();
+        // permissive: the signature and chain verify; the certificate has expired and the
+        // timestamp that would vouch for the signing time cannot be verified yet: logged
+        let p = policy("permissive_trustpolicy.json");
+        let statement = p.statement_for("x/y").unwrap();
+        let v = verified(
+            notation::verify(media_type, &bytes, &blob, statement, &store, now()).unwrap(),
+        );
+        assert_eq!(
+            v.logged,
+            vec![Finding {
+                check: Check::AuthenticTimestamp,
+                failure: Failure::TimestampNotVerified
+            }],
+            "{file}"
+        );
+        assert!(v.signer.starts_with("CN=testcert"), "{file}: {}", v.signer);
+        // strict: fails closed on that timestamp
+        let p = policy("trustpolicy.json");
+        let statement = p.statement_for("x/y").unwrap();
+        assert_eq!(
+            rejected(
+                notation::verify(media_type, &bytes, &blob, statement, &store, now()).unwrap()
+            ),
+            Finding {
+                check: Check::AuthenticTimestamp,
+                failure: Failure::TimestampNotVerified
+            },
+            "{file}"
+        );
+        // a flipped signature bit fails integrity, in either format
+        let mut tampered = bytes.clone();
+        let flip = match media_type {
+            notation::JWS_MEDIA_TYPE => {
+                let mut jws: Value = serde_json::from_slice(&bytes).unwrap();
+                let mut sig = URL_SAFE_NO_PAD
+                    .decode(jws["signature"].as_str().unwrap())
+                    .unwrap();
+                sig[0] ^= 1;
+                jws["signature"] = URL_SAFE_NO_PAD.encode(sig).into();
+                tampered = jws.to_string().into_bytes();
+                None
+            }
+            // the signature is the last byte string of the COSE array: flip its last byte
+            _ => Some(tampered.len() - 1),
+        };
+        if let Some(i) = flip {
+            tampered[i] ^= 1;
+        }
+        assert_eq!(
+            rejected(
+                notation::verify(media_type, &tampered, &blob, statement, &store, now()).unwrap()
+            ),
+            Finding {
+                check: Check::Integrity,
+                failure: Failure::SignatureInvalid
+            },
+            "{file}"
+        );
+    }
 }
 
 /// A throwaway PKI: root CA → intermediate CA → code-signing leaf (ECDSA P-256), and a JWS
@@ -828,18 +927,15 @@ fn acme_policy(identities: &str) -> TrustPolicy {
 }
 
 fn decide(envelope: &[u8], store: &TrustStore, identities: &str) -> Outcome {
+    decide_as(notation::JWS_MEDIA_TYPE, envelope, store, identities)
+}
+
+/// Verifies `envelope` for the `e2e` image under a strict policy trusting `ca:acme`.
+fn decide_as(media_type: &str, envelope: &[u8], store: &TrustStore, identities: &str) -> Outcome {
     let target = Layout::open("e2e").image();
     let policy = acme_policy(identities);
     let statement = policy.statement_for("acme.example/app").unwrap();
-    notation::verify(
-        notation::JWS_MEDIA_TYPE,
-        envelope,
-        &target,
-        statement,
-        store,
-        now(),
-    )
-    .unwrap()
+    notation::verify(media_type, envelope, &target, statement, store, now()).unwrap()
 }
 
 #[test]
@@ -1077,6 +1173,168 @@ fn denies_expiry_not_after_signing_time() {
         Finding {
             check: Check::Integrity,
             failure: Failure::ExpiryBeforeSigningTime
+        }
+    );
+}
+
+// ---- COSE_Sign1 made here ------------------------------------------------------------------
+
+/// Minimal CBOR writing for the COSE cases (definite lengths).
+mod cbor {
+    pub fn head(major: u8, n: u64, out: &mut Vec<u8>) {
+        let m = major << 5;
+        match n {
+            0..=23 => out.push(m | n as u8),
+            24..=0xff => out.extend([m | 24, n as u8]),
+            0x100..=0xffff => {
+                out.push(m | 25);
+                out.extend((n as u16).to_be_bytes());
+            }
+            _ => {
+                out.push(m | 26);
+                out.extend((n as u32).to_be_bytes());
+            }
+        }
+    }
+    pub fn int(i: i64, out: &mut Vec<u8>) {
+        if i >= 0 {
+            head(0, i as u64, out)
+        } else {
+            head(1, (-1 - i) as u64, out)
+        }
+    }
+    pub fn text(s: &str, out: &mut Vec<u8>) {
+        head(3, s.len() as u64, out);
+        out.extend(s.as_bytes());
+    }
+    pub fn bytes(b: &[u8], out: &mut Vec<u8>) {
+        head(2, b.len() as u64, out);
+        out.extend(b);
+    }
+}
+
+/// A Notary COSE_Sign1 over `target` signed by `pki`'s leaf (ES256). `extra_crit` adds a
+/// critical header; `detached` leaves the payload out of the envelope (it is still signed).
+fn sign_cose(pki: &pki::Pki, target: &Target, extra_crit: Option<&str>, detached: bool) -> Vec<u8> {
+    let mut protected = Vec::new();
+    let entries = 5 + usize::from(extra_crit.is_some());
+    cbor::head(5, entries as u64, &mut protected);
+    cbor::int(1, &mut protected);
+    cbor::int(-7, &mut protected); // ES256
+    cbor::int(2, &mut protected);
+    let crit = 1 + usize::from(extra_crit.is_some());
+    cbor::head(4, crit as u64, &mut protected);
+    cbor::text("io.cncf.notary.signingScheme", &mut protected);
+    if let Some(name) = extra_crit {
+        cbor::text(name, &mut protected);
+    }
+    cbor::int(3, &mut protected);
+    cbor::text(
+        "application/vnd.cncf.notary.payload.v1+json",
+        &mut protected,
+    );
+    cbor::text("io.cncf.notary.signingScheme", &mut protected);
+    cbor::text("notary.x509", &mut protected);
+    cbor::text("io.cncf.notary.signingTime", &mut protected);
+    cbor::head(6, 1, &mut protected);
+    cbor::int(1_777_593_600, &mut protected); // 2026-05-01
+    if let Some(name) = extra_crit {
+        cbor::text(name, &mut protected);
+        cbor::text("yes", &mut protected);
+    }
+    let payload = json!({"targetArtifact": {
+        "mediaType": target.media_type,
+        "digest": target.digest.to_string(),
+        "size": target.size,
+    }})
+    .to_string()
+    .into_bytes();
+    let mut to_sign = vec![0x84];
+    cbor::text("Signature1", &mut to_sign);
+    cbor::bytes(&protected, &mut to_sign);
+    cbor::bytes(&[], &mut to_sign);
+    cbor::bytes(&payload, &mut to_sign);
+    let signature = pki.sign(&to_sign);
+
+    let mut out = Vec::new();
+    cbor::head(6, 18, &mut out);
+    cbor::head(4, 4, &mut out);
+    cbor::bytes(&protected, &mut out);
+    cbor::head(5, 1, &mut out);
+    cbor::int(33, &mut out);
+    cbor::head(4, 3, &mut out);
+    for cert in [&pki.leaf, &pki.intermediate, &pki.root] {
+        cbor::bytes(cert, &mut out);
+    }
+    if detached {
+        out.push(0xf6); // nil
+    } else {
+        cbor::bytes(&payload, &mut out);
+    }
+    cbor::bytes(&signature, &mut out);
+    out
+}
+
+fn decide_cose(envelope: &[u8], store: &TrustStore) -> Outcome {
+    decide_as(notation::COSE_MEDIA_TYPE, envelope, store, "*")
+}
+
+#[test]
+fn cose_envelope_made_here_verifies_and_another_digest_does_not() {
+    let pki = pki::Pki::new(&acme_root(), "Acme", "builder");
+    let target = Layout::open("e2e").image();
+    let store = trusting(&pki.root);
+    let v = verified(decide_cose(&sign_cose(&pki, &target, None, false), &store));
+    assert_eq!(v.algorithm, Algorithm::ES256);
+    assert_eq!(v.chain.len(), 3);
+    let other = Target {
+        digest: Digest::sha256_of(b"another image"),
+        ..target
+    };
+    assert_eq!(
+        rejected(decide_cose(&sign_cose(&pki, &other, None, false), &store)),
+        Finding {
+            check: Check::Integrity,
+            failure: Failure::TargetMismatch {
+                field: TargetField::Digest
+            }
+        }
+    );
+}
+
+#[test]
+fn denies_cose_with_a_detached_payload_naming_another_digest() {
+    let pki = pki::Pki::new(&acme_root(), "Acme", "builder");
+    let other = Target {
+        digest: Digest::sha256_of(b"another image"),
+        ..Layout::open("e2e").image()
+    };
+    assert_eq!(
+        rejected(decide_cose(
+            &sign_cose(&pki, &other, None, true),
+            &trusting(&pki.root)
+        )),
+        Finding {
+            check: Check::Integrity,
+            failure: Failure::DetachedPayload
+        }
+    );
+}
+
+#[test]
+fn denies_cose_with_an_unknown_critical_header() {
+    let pki = pki::Pki::new(&acme_root(), "Acme", "builder");
+    let target = Layout::open("e2e").image();
+    assert_eq!(
+        rejected(decide_cose(
+            &sign_cose(&pki, &target, Some("com.acme.mustUnderstand"), false),
+            &trusting(&pki.root)
+        )),
+        Finding {
+            check: Check::Integrity,
+            failure: Failure::UnknownCriticalHeader {
+                header: "com.acme.mustUnderstand".into()
+            }
         }
     );
 }

@@ -15,16 +15,17 @@ use super::{EnvelopeField, Failure, Target};
 
 /// Media type of a JWS envelope layer.
 pub const JWS_MEDIA_TYPE: &str = "application/jose+json";
-/// Media type of a COSE_Sign1 envelope layer (recognised, not yet verified).
+/// Media type of a COSE_Sign1 envelope layer.
 pub const COSE_MEDIA_TYPE: &str = "application/cose";
 /// The only payload content type (`cty`) the specification defines.
 pub const PAYLOAD_CONTENT_TYPE: &str = "application/vnd.cncf.notary.payload.v1+json";
 
-const SIGNING_SCHEME: &str = "io.cncf.notary.signingScheme";
-const SIGNING_TIME: &str = "io.cncf.notary.signingTime";
-const AUTHENTIC_SIGNING_TIME: &str = "io.cncf.notary.authenticSigningTime";
-const EXPIRY: &str = "io.cncf.notary.expiry";
-const TIMESTAMP_SIGNATURE: &str = "io.cncf.notary.timestampSignature";
+pub(super) const SIGNING_SCHEME: &str = "io.cncf.notary.signingScheme";
+pub(super) const SIGNING_TIME: &str = "io.cncf.notary.signingTime";
+pub(super) const AUTHENTIC_SIGNING_TIME: &str = "io.cncf.notary.authenticSigningTime";
+pub(super) const EXPIRY: &str = "io.cncf.notary.expiry";
+pub(super) const TIMESTAMP_SIGNATURE: &str = "io.cncf.notary.timestampSignature";
+pub(super) const SIGNING_AGENT: &str = "io.cncf.notary.signingAgent";
 
 /// The protected headers this verifier understands when they are listed in `crit`. Plugin
 /// headers (`io.cncf.notary.verificationPlugin…`) are not: a signature that requires a
@@ -133,33 +134,47 @@ fn b64url(field: EnvelopeField, text: &str) -> Result<Vec<u8>, Failure> {
         .map_err(|_| Failure::Malformed { field })
 }
 
-fn header_str<'a>(headers: &'a Map<String, Value>, name: &str) -> Option<&'a str> {
-    headers.get(name).and_then(Value::as_str)
+/// A time header as read from either format: absent, a time, or present but not a time.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum TimeHeader {
+    Absent,
+    At(Timestamp),
+    Invalid,
 }
 
-fn header_time(headers: &Map<String, Value>, name: &'static str) -> Result<Timestamp, Failure> {
-    let text = header_str(headers, name).ok_or(Failure::MissingHeader { header: name })?;
-    text.parse::<Timestamp>()
-        .map_err(|_| Failure::BadTime { header: name })
+/// The protected headers both envelope formats carry, decoded but not yet judged.
+#[derive(Debug, Clone)]
+pub(super) struct Headers {
+    pub cty: Option<String>,
+    pub scheme: Option<String>,
+    /// `crit`: `None` when absent; entries that are not names come as `None`.
+    pub crit: Option<Vec<Option<String>>>,
+    /// Names of every protected header present.
+    pub present: Vec<String>,
+    pub signing_time: TimeHeader,
+    pub authentic_signing_time: TimeHeader,
+    pub expiry: TimeHeader,
 }
 
-/// Decodes a JWS envelope and checks its protected header. Every problem is a [`Failure`] of
-/// the integrity check.
-pub fn parse_jws(bytes: &[u8]) -> Result<Envelope, Failure> {
-    let raw: RawJws = serde_json::from_slice(bytes).map_err(|_| Failure::Malformed {
-        field: EnvelopeField::Envelope,
-    })?;
-    let protected_bytes = b64url(EnvelopeField::Protected, &raw.protected)?;
-    let headers: Map<String, Value> =
-        serde_json::from_slice(&protected_bytes).map_err(|_| Failure::Malformed {
-            field: EnvelopeField::Protected,
-        })?;
+/// What the header checks establish.
+pub(super) struct Judged {
+    pub scheme: SigningScheme,
+    pub signing_time: Timestamp,
+    pub expiry: Option<Timestamp>,
+}
 
-    let alg = header_str(&headers, "alg").ok_or(Failure::MissingHeader { header: "alg" })?;
-    let algorithm = Algorithm::from_jws(alg).ok_or_else(|| Failure::UnsupportedAlgorithm {
-        alg: alg.to_owned(),
-    })?;
-    match header_str(&headers, "cty") {
+fn time(header: TimeHeader, name: &'static str) -> Result<Timestamp, Failure> {
+    match header {
+        TimeHeader::At(at) => Ok(at),
+        TimeHeader::Absent => Err(Failure::MissingHeader { header: name }),
+        TimeHeader::Invalid => Err(Failure::BadTime { header: name }),
+    }
+}
+
+/// The specification's rules on the protected header, common to JWS and COSE (the algorithm
+/// is checked by each format before).
+pub(super) fn judge(headers: &Headers) -> Result<Judged, Failure> {
+    match headers.cty.as_deref() {
         Some(PAYLOAD_CONTENT_TYPE) => {}
         Some(other) => {
             return Err(Failure::UnsupportedContentType {
@@ -168,7 +183,7 @@ pub fn parse_jws(bytes: &[u8]) -> Result<Envelope, Failure> {
         }
         None => return Err(Failure::MissingHeader { header: "cty" }),
     }
-    let scheme = match header_str(&headers, SIGNING_SCHEME) {
+    let scheme = match headers.scheme.as_deref() {
         Some("notary.x509") => SigningScheme::X509,
         Some("notary.x509.signingAuthority") => SigningScheme::X509SigningAuthority,
         Some(other) => {
@@ -182,16 +197,15 @@ pub fn parse_jws(bytes: &[u8]) -> Result<Envelope, Failure> {
             })
         }
     };
-
-    let crit = check_crit(&headers)?;
+    let crit = check_crit(headers)?;
     let signing_time = match scheme {
         SigningScheme::X509 => {
-            if headers.contains_key(AUTHENTIC_SIGNING_TIME) {
+            if !matches!(headers.authentic_signing_time, TimeHeader::Absent) {
                 return Err(Failure::UnexpectedHeader {
                     header: AUTHENTIC_SIGNING_TIME,
                 });
             }
-            header_time(&headers, SIGNING_TIME)?
+            time(headers.signing_time, SIGNING_TIME)?
         }
         SigningScheme::X509SigningAuthority => {
             if !crit.contains(&AUTHENTIC_SIGNING_TIME) {
@@ -199,70 +213,39 @@ pub fn parse_jws(bytes: &[u8]) -> Result<Envelope, Failure> {
                     header: AUTHENTIC_SIGNING_TIME,
                 });
             }
-            header_time(&headers, AUTHENTIC_SIGNING_TIME)?
+            time(headers.authentic_signing_time, AUTHENTIC_SIGNING_TIME)?
         }
     };
-    let expiry = if headers.contains_key(EXPIRY) {
-        if !crit.contains(&EXPIRY) {
-            return Err(Failure::NotMarkedCritical { header: EXPIRY });
+    let expiry = match headers.expiry {
+        TimeHeader::Absent => None,
+        header => {
+            if !crit.contains(&EXPIRY) {
+                return Err(Failure::NotMarkedCritical { header: EXPIRY });
+            }
+            let expiry = time(header, EXPIRY)?;
+            if expiry <= signing_time {
+                return Err(Failure::ExpiryBeforeSigningTime);
+            }
+            Some(expiry)
         }
-        let expiry = header_time(&headers, EXPIRY)?;
-        if expiry <= signing_time {
-            return Err(Failure::ExpiryBeforeSigningTime);
-        }
-        Some(expiry)
-    } else {
-        None
     };
-
-    let payload_bytes = b64url(EnvelopeField::Payload, &raw.payload)?;
-    let payload: RawPayload =
-        serde_json::from_slice(&payload_bytes).map_err(|_| Failure::Malformed {
-            field: EnvelopeField::Payload,
-        })?;
-    let descriptor = payload.target_artifact;
-    let target = Target {
-        media_type: descriptor.media_type,
-        digest: Digest::parse(&descriptor.digest).map_err(|_| Failure::Malformed {
-            field: EnvelopeField::Payload,
-        })?,
-        size: descriptor.size,
-    };
-
-    let (chain, timestamp_token, signing_agent) = unprotected(&raw.header)?;
-    let signature = b64url(EnvelopeField::Signature, &raw.signature)?;
-    let mut signing_input = raw.protected.into_bytes();
-    signing_input.push(b'.');
-    signing_input.extend_from_slice(raw.payload.as_bytes());
-
-    Ok(Envelope {
-        algorithm,
+    Ok(Judged {
         scheme,
         signing_time,
         expiry,
-        target,
-        annotations: descriptor.annotations,
-        chain,
-        timestamp_token,
-        signing_agent,
-        signing_input,
-        signature,
     })
 }
 
 /// `crit` must be present, list `io.cncf.notary.signingScheme`, name only headers that are
 /// present, and name only headers this verifier understands. Returns the understood names.
-fn check_crit(headers: &Map<String, Value>) -> Result<Vec<&'static str>, Failure> {
+fn check_crit(headers: &Headers) -> Result<Vec<&'static str>, Failure> {
     let listed = headers
-        .get("crit")
-        .ok_or(Failure::MissingHeader { header: "crit" })?
-        .as_array()
-        .ok_or(Failure::Malformed {
-            field: EnvelopeField::Protected,
-        })?;
+        .crit
+        .as_ref()
+        .ok_or(Failure::MissingHeader { header: "crit" })?;
     let mut understood = Vec::new();
     for entry in listed {
-        let name = entry.as_str().ok_or(Failure::Malformed {
+        let name = entry.as_deref().ok_or(Failure::Malformed {
             field: EnvelopeField::Protected,
         })?;
         let Some(known) = UNDERSTOOD_CRITICAL.iter().find(|k| **k == name) else {
@@ -270,7 +253,7 @@ fn check_crit(headers: &Map<String, Value>) -> Result<Vec<&'static str>, Failure
                 header: name.to_owned(),
             });
         };
-        if !headers.contains_key(name) {
+        if !headers.present.iter().any(|p| p == name) {
             return Err(Failure::MissingHeader { header: known });
         }
         understood.push(*known);
@@ -281,6 +264,93 @@ fn check_crit(headers: &Map<String, Value>) -> Result<Vec<&'static str>, Failure
         });
     }
     Ok(understood)
+}
+
+/// Decodes the Notary payload (`{"targetArtifact": descriptor}`).
+pub(super) fn parse_payload(bytes: &[u8]) -> Result<(Target, BTreeMap<String, String>), Failure> {
+    let malformed = || Failure::Malformed {
+        field: EnvelopeField::Payload,
+    };
+    let payload: RawPayload = serde_json::from_slice(bytes).map_err(|_| malformed())?;
+    let descriptor = payload.target_artifact;
+    let target = Target {
+        media_type: descriptor.media_type,
+        digest: Digest::parse(&descriptor.digest).map_err(|_| malformed())?,
+        size: descriptor.size,
+    };
+    Ok((target, descriptor.annotations))
+}
+
+fn json_time(headers: &Map<String, Value>, name: &str) -> TimeHeader {
+    match headers.get(name) {
+        None => TimeHeader::Absent,
+        Some(value) => value
+            .as_str()
+            .and_then(|text| text.parse::<Timestamp>().ok())
+            .map_or(TimeHeader::Invalid, TimeHeader::At),
+    }
+}
+
+/// Decodes a JWS envelope and checks its protected header. Every problem is a [`Failure`] of
+/// the integrity check.
+pub fn parse_jws(bytes: &[u8]) -> Result<Envelope, Failure> {
+    let raw: RawJws = serde_json::from_slice(bytes).map_err(|_| Failure::Malformed {
+        field: EnvelopeField::Envelope,
+    })?;
+    let protected_bytes = b64url(EnvelopeField::Protected, &raw.protected)?;
+    let map: Map<String, Value> =
+        serde_json::from_slice(&protected_bytes).map_err(|_| Failure::Malformed {
+            field: EnvelopeField::Protected,
+        })?;
+
+    let text = |name: &str| map.get(name).and_then(Value::as_str).map(str::to_owned);
+    let alg = text("alg").ok_or(Failure::MissingHeader { header: "alg" })?;
+    let algorithm = Algorithm::from_jws(&alg).ok_or(Failure::UnsupportedAlgorithm { alg })?;
+    let crit = match map.get("crit") {
+        None => None,
+        Some(value) => Some(
+            value
+                .as_array()
+                .ok_or(Failure::Malformed {
+                    field: EnvelopeField::Protected,
+                })?
+                .iter()
+                .map(|entry| entry.as_str().map(str::to_owned))
+                .collect(),
+        ),
+    };
+    let headers = Headers {
+        cty: text("cty"),
+        scheme: text(SIGNING_SCHEME),
+        crit,
+        present: map.keys().cloned().collect(),
+        signing_time: json_time(&map, SIGNING_TIME),
+        authentic_signing_time: json_time(&map, AUTHENTIC_SIGNING_TIME),
+        expiry: json_time(&map, EXPIRY),
+    };
+    let judged = judge(&headers)?;
+
+    let payload_bytes = b64url(EnvelopeField::Payload, &raw.payload)?;
+    let (target, annotations) = parse_payload(&payload_bytes)?;
+    let (chain, timestamp_token, signing_agent) = unprotected(&raw.header)?;
+    let signature = b64url(EnvelopeField::Signature, &raw.signature)?;
+    let mut signing_input = raw.protected.into_bytes();
+    signing_input.push(b'.');
+    signing_input.extend_from_slice(raw.payload.as_bytes());
+
+    Ok(Envelope {
+        algorithm,
+        scheme: judged.scheme,
+        signing_time: judged.signing_time,
+        expiry: judged.expiry,
+        target,
+        annotations,
+        chain,
+        timestamp_token,
+        signing_agent,
+        signing_input,
+        signature,
+    })
 }
 
 type Unprotected = (Vec<Vec<u8>>, Option<Vec<u8>>, Option<String>);
@@ -312,7 +382,10 @@ fn unprotected(header: &Map<String, Value>) -> Result<Unprotected, Failure> {
             Some(STANDARD.decode(text).map_err(|_| malformed)?)
         }
     };
-    let signing_agent = header_str(header, "io.cncf.notary.signingAgent").map(str::to_owned);
+    let signing_agent = header
+        .get(SIGNING_AGENT)
+        .and_then(Value::as_str)
+        .map(str::to_owned);
     Ok((chain, timestamp_token, signing_agent))
 }
 

@@ -1,17 +1,18 @@
-//! Stage (4), Notation: verifies Notary Project signatures (JWS envelopes signed under the
-//! `notary.x509` or `notary.x509.signingAuthority` scheme) against a Notation trust policy and
+//! Stage (4), Notation: verifies Notary Project signatures (JWS or COSE_Sign1 envelopes
+//! signed under the `notary.x509` or `notary.x509.signingAuthority` scheme) against a Notation trust policy and
 //! trust store, with Notation's per-check semantics (integrity, authenticity, authentic
 //! timestamp, expiry, revocation; enforced, logged or skipped by level).
 //!
 //! Library only for now: discovery (referrers), the `notation:` signer kind in
 //! `supplygate.yaml`, the lock and `explain` come next (docs/notation.md). [`envelope`]
-//! decodes, [`pki`] handles certificates, [`policy`] holds `trustpolicy.json` and trust
+//! and [`cose`] decode, [`pki`] handles certificates, [`policy`] holds `trustpolicy.json` and trust
 //! stores, [`verify`] runs the checks in Notation's order.
 
 use jiff::Timestamp;
 
 use crate::reference::Digest;
 
+pub mod cose;
 pub mod envelope;
 mod pki;
 pub mod policy;
@@ -121,6 +122,9 @@ pub enum Failure {
         /// Its name.
         header: &'static str,
     },
+    /// A COSE envelope without its payload (`nil`): it must carry what it signs.
+    #[error("the envelope's payload is detached")]
+    DetachedPayload,
     /// `alg` is not one the specification allows (`none`, `HS256`, `RS256` …).
     #[error("signature algorithm `{alg}` is not allowed")]
     UnsupportedAlgorithm {
@@ -388,12 +392,15 @@ fn integrity(
     bytes: &[u8],
     target: &Target,
 ) -> Result<(Envelope, Vec<pki::ChainCert>), Failure> {
-    if media_type != JWS_MEDIA_TYPE {
-        return Err(Failure::UnsupportedEnvelope {
-            media_type: media_type.to_owned(),
-        });
-    }
-    let envelope = envelope::parse_jws(bytes)?;
+    let envelope = match media_type {
+        JWS_MEDIA_TYPE => envelope::parse_jws(bytes)?,
+        COSE_MEDIA_TYPE => cose::parse_cose(bytes)?,
+        _ => {
+            return Err(Failure::UnsupportedEnvelope {
+                media_type: media_type.to_owned(),
+            })
+        }
+    };
     let chain = pki::parse_chain(&envelope.chain)?;
     let leaf = chain.first().ok_or(Failure::MissingCertificateChain)?;
     let key = pki::algorithm_for_key(&leaf.cert)?;
