@@ -1338,3 +1338,97 @@ fn denies_cose_with_an_unknown_critical_header() {
         }
     );
 }
+
+// ---- signing scheme and trust store type -------------------------------------------------
+
+fn policy_with_stores(stores: &[&str]) -> TrustPolicy {
+    TrustPolicy::from_json(
+        json!({"version": "1.0", "trustPolicies": [{
+            "name": "acme", "registryScopes": ["*"],
+            "signatureVerification": {"level": "strict"},
+            "trustStores": stores,
+            "trustedIdentities": ["*"],
+        }]})
+        .to_string()
+        .as_bytes(),
+    )
+    .unwrap()
+}
+
+#[test]
+fn signing_authority_signatures_need_a_signing_authority_store_and_vice_versa() {
+    let pki = pki::Pki::new(&acme_root(), "Acme", "builder");
+    let target = Layout::open("e2e").image();
+    let mut sa = headers("ES256");
+    sa["io.cncf.notary.signingScheme"] = json!("notary.x509.signingAuthority");
+    sa.as_object_mut()
+        .unwrap()
+        .remove("io.cncf.notary.signingTime");
+    sa["io.cncf.notary.authenticSigningTime"] = json!("2026-05-01T00:00:00Z");
+    sa["crit"] = json!([
+        "io.cncf.notary.signingScheme",
+        "io.cncf.notary.authenticSigningTime"
+    ]);
+    let sa_envelope = sign_jws(&pki, &sa, &target);
+    let x509_envelope = sign_jws(&pki, &headers("ES256"), &target);
+    let mut store = TrustStore::new();
+    store.add(StoreKind::Ca, "acme", pki.root.clone());
+    store.add(StoreKind::SigningAuthority, "acme", pki.root.clone());
+    let run = |envelope: &[u8], stores: &[&str]| {
+        let p = policy_with_stores(stores);
+        let statement = p.statement_for("a/b").unwrap();
+        notation::verify(
+            notation::JWS_MEDIA_TYPE,
+            envelope,
+            &target,
+            statement,
+            &store,
+            now(),
+        )
+        .unwrap()
+    };
+    let v = verified(run(&sa_envelope, &["signingAuthority:acme"]));
+    assert_eq!(v.scheme, SigningScheme::X509SigningAuthority);
+    verified(run(&x509_envelope, &["ca:acme"]));
+    let untrusted = Finding {
+        check: Check::Authenticity,
+        failure: Failure::NoTrustedCertificate,
+    };
+    // a root trusted as `ca` does not vouch for a signing authority's signature, nor the reverse
+    assert_eq!(rejected(run(&sa_envelope, &["ca:acme"])), untrusted);
+    assert_eq!(
+        rejected(run(&x509_envelope, &["signingAuthority:acme"])),
+        untrusted
+    );
+}
+
+#[test]
+fn trust_store_files_may_be_pem_bundles_or_der_and_nothing_else() {
+    let pki = pki::Pki::new(&acme_root(), "Acme", "builder");
+    let dir = tempfile::tempdir().unwrap();
+    let ca = dir.path().join("x509/ca/acme");
+    std::fs::create_dir_all(&ca).unwrap();
+    std::fs::write(ca.join("root.der"), &pki.root).unwrap();
+    let bundle = format!(
+        "-----BEGIN CERTIFICATE-----\n{}\n-----END CERTIFICATE-----\n-----BEGIN CERTIFICATE-----\n{}\n-----END CERTIFICATE-----\n",
+        STANDARD.encode(&pki.intermediate),
+        STANDARD.encode(&pki.leaf)
+    );
+    std::fs::write(ca.join("bundle.pem"), bundle).unwrap();
+    let store = TrustStore::load_dir(dir.path()).unwrap();
+    let p = policy_with_stores(&["ca:acme"]);
+    let certs = store
+        .certificates_for(p.statement_for("a/b").unwrap(), StoreKind::Ca)
+        .unwrap();
+    assert_eq!(
+        certs,
+        vec![pki.intermediate.clone(), pki.leaf.clone(), pki.root.clone()]
+    );
+    std::fs::write(ca.join("notes.txt"), "not a certificate").unwrap();
+    assert_eq!(
+        TrustStore::load_dir(dir.path()).unwrap_err(),
+        PolicyError::BadCertificateFile {
+            path: ca.join("notes.txt")
+        }
+    );
+}

@@ -84,11 +84,12 @@ impl<'a> Reader<'a> {
             3 => Cbor::Text(String::from_utf8(self.take(len()?)?.to_vec()).ok()?),
             4 => {
                 let n = len()?;
-                // each item takes at least one byte: a length beyond the input is a lie
+                // each item takes at least one byte: a length beyond the input is a lie (and
+                // nothing is reserved up front from a length the input states)
                 if n > self.bytes.len() {
                     return None;
                 }
-                let mut items = Vec::with_capacity(n);
+                let mut items = Vec::new();
                 for _ in 0..n {
                     items.push(self.item(depth + 1)?);
                 }
@@ -99,7 +100,7 @@ impl<'a> Reader<'a> {
                 if n > self.bytes.len() {
                     return None;
                 }
-                let mut entries: Vec<(Cbor, Cbor)> = Vec::with_capacity(n);
+                let mut entries: Vec<(Cbor, Cbor)> = Vec::new();
                 for _ in 0..n {
                     let key = self.item(depth + 1)?;
                     if entries.iter().any(|(k, _)| *k == key) {
