@@ -18,6 +18,7 @@ use base64::Engine as _;
 use jiff::Timestamp;
 use serde_json::{json, Value};
 use supplygate::reference::Digest;
+use supplygate::verify::notation::timestamp::TimestampProblem;
 use supplygate::verify::notation::{
     self, envelope, Action, Algorithm, CertificateProblem, Check, Failure, Finding, Level, Outcome,
     PolicyError, SigningScheme, StoreKind, Target, TargetField, TrustPolicy, TrustStore,
@@ -30,6 +31,13 @@ const E2E_SUBJECT: &str = "CN=e2e,O=Notary,L=Seattle,ST=WA,C=US";
 /// 2025), before the ones that do not (2122).
 fn now() -> Timestamp {
     "2026-06-01T00:00:00Z".parse().unwrap()
+}
+
+/// A file of notation-go's verifier test data.
+fn go_fixture(path: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures/external/notaryproject/notation-go/verifier/testdata")
+        .join(path)
 }
 
 fn fixture(path: &str) -> PathBuf {
@@ -421,13 +429,13 @@ fn trusted_identities_match_the_signer_subject() {
 }
 
 #[test]
-fn timestamped_signature_is_not_accepted_under_strict_while_timestamps_are_unverified() {
-    // The countersignature must be verified under `verifyTimestamp: always`; this verifier
-    // cannot yet (RFC 3161 is next), so strict fails closed. notation itself would verify the
-    // timestamp and then reject too: the signature's expiry (2025-01-21) has passed.
-    for layout in [
-        "e2e-with-timestamped-signature",
-        "e2e-with-invalid-timestamped-signature",
+fn e2e_timestamped_signatures_fail_closed_without_their_tsa_root() {
+    // The first was stamped by Microsoft's public TSA, whose root the e2e suite does not
+    // ship (its inspect tests only read it): with `tsa:e2e` holding another TSA root, the
+    // countersignature is untrusted. The second's countersignature is 8 bytes of garbage.
+    for (layout, garbage) in [
+        ("e2e-with-timestamped-signature", false),
+        ("e2e-with-invalid-timestamped-signature", true),
     ] {
         let layout = Layout::open(layout);
         let target = layout.image();
@@ -436,16 +444,31 @@ fn timestamped_signature_is_not_accepted_under_strict_while_timestamps_are_unver
         assert!(parsed.timestamp_token.is_some());
         let policy = policy("timestamp_trustpolicy.json");
         let statement = policy.statement_for("localhost:5000/e2e").unwrap();
-        let store = store_for_chain(&parsed.chain);
+        let mut store = store_for_chain(&parsed.chain);
+        let tsa_root = std::fs::read(go_fixture(
+            "truststore/x509/tsa/test-timestamp/globalsignRoot.cer",
+        ))
+        .unwrap();
+        store.add(StoreKind::Tsa, "e2e", tsa_root);
         let outcome =
             notation::verify(&media_type, &bytes, &target, statement, &store, now()).unwrap();
-        assert_eq!(
-            rejected(outcome),
-            Finding {
-                check: Check::AuthenticTimestamp,
-                failure: Failure::TimestampNotVerified
-            }
-        );
+        let finding = rejected(outcome);
+        assert_eq!(finding.check, Check::AuthenticTimestamp);
+        if garbage {
+            assert_eq!(
+                finding.failure,
+                Failure::TimestampInvalid {
+                    problem: TimestampProblem::Malformed
+                }
+            );
+        } else {
+            assert_eq!(
+                finding.failure,
+                Failure::TimestampInvalid {
+                    problem: TimestampProblem::Untrusted(webpki::Error::UnknownIssuer)
+                }
+            );
+        }
     }
 }
 
@@ -675,11 +698,19 @@ fn denies_a_jws_presented_as_cose_and_an_unknown_envelope_type() {
 
 // ---- notation's blob signatures: the same signer, JWS and COSE ----------------------------
 
+fn expired_leaf() -> Failure {
+    Failure::Certificate {
+        index: 0,
+        problem: CertificateProblem::Expired,
+    }
+}
+
 #[test]
 fn notation_made_cose_and_jws_signatures_verify_up_to_their_timestamp() {
     // `notation blob sign` output of the e2e suite (its inspect tests read them), one JWS and
     // one COSE_Sign1, both timestamped by a TSA whose root the suite does not ship. The
-    // signing certificates are one-day test certificates; the store trusts each chain's root.
+    // signing certificates are one-day test certificates; the store trusts each chain's root
+    // and has no `tsa` store.
     for (file, media_type) in [
         ("blob.jws.sig", notation::JWS_MEDIA_TYPE),
         ("blob.cose.sig", notation::COSE_MEDIA_TYPE),
@@ -699,8 +730,9 @@ fn notation_made_cose_and_jws_signatures_verify_up_to_their_timestamp() {
         assert!(parsed.timestamp_token.is_some(), "{file}");
         let store = store_for_chain(&parsed.chain);
         let blob = parsed.target.clone();
-        // permissive: the signature and chain verify; the certificate has expired and the
-        // timestamp that would vouch for the signing time cannot be verified yet: logged
+        // permissive: the signature and chain verify; the certificate has expired, and with
+        // no `tsa` store in the statement the timestamp is not consulted (as in notation):
+        // logged
         let p = policy("permissive_trustpolicy.json");
         let statement = p.statement_for("x/y").unwrap();
         let v = verified(
@@ -710,12 +742,12 @@ fn notation_made_cose_and_jws_signatures_verify_up_to_their_timestamp() {
             v.logged,
             vec![Finding {
                 check: Check::AuthenticTimestamp,
-                failure: Failure::TimestampNotVerified
+                failure: expired_leaf()
             }],
             "{file}"
         );
         assert!(v.signer.starts_with("CN=testcert"), "{file}: {}", v.signer);
-        // strict: fails closed on that timestamp
+        // strict: rejected on it
         let p = policy("trustpolicy.json");
         let statement = p.statement_for("x/y").unwrap();
         assert_eq!(
@@ -724,7 +756,7 @@ fn notation_made_cose_and_jws_signatures_verify_up_to_their_timestamp() {
             ),
             Finding {
                 check: Check::AuthenticTimestamp,
-                failure: Failure::TimestampNotVerified
+                failure: expired_leaf()
             },
             "{file}"
         );
@@ -1429,6 +1461,172 @@ fn trust_store_files_may_be_pem_bundles_or_der_and_nothing_else() {
         TrustStore::load_dir(dir.path()).unwrap_err(),
         PolicyError::BadCertificateFile {
             path: ca.join("notes.txt")
+        }
+    );
+}
+
+// ---- RFC 3161 timestamps: notation-go's verifier test data --------------------------------
+
+/// notation-go's `verifier/testdata/truststore` (the part vendored): `ca:valid-trust-store`
+/// (TestTimestamp.crt, TestTimestampNotYetValid.crt), `tsa:test-timestamp` (GlobalSign root),
+/// `tsa:test-mismatch` (DigiCert root), read from its directory layout.
+fn go_store() -> TrustStore {
+    TrustStore::load_dir(&go_fixture("truststore")).unwrap()
+}
+
+/// notation-go's `TestAuthenticTimestamp` policy: strict, `verifyTimestamp: always`.
+fn timestamp_policy(tsa: Option<&str>, verify_timestamp: &str) -> TrustPolicy {
+    let mut stores = vec!["ca:valid-trust-store".to_owned()];
+    stores.extend(tsa.map(|t| format!("tsa:{t}")));
+    TrustPolicy::from_json(
+        json!({"version": "1.0", "trustPolicies": [{
+            "name": "test-timestamp", "registryScopes": ["*"],
+            "signatureVerification": {"level": "strict", "verifyTimestamp": verify_timestamp},
+            "trustStores": stores,
+            "trustedIdentities": ["*"],
+        }]})
+        .to_string()
+        .as_bytes(),
+    )
+    .unwrap()
+}
+
+fn go_envelope(file: &str) -> (&'static str, Vec<u8>, Target) {
+    let bytes = std::fs::read(go_fixture(&format!("timestamp/sigEnv/{file}"))).unwrap();
+    let (media_type, parsed) = if bytes.first() == Some(&b'{') {
+        (notation::JWS_MEDIA_TYPE, envelope::parse_jws(&bytes))
+    } else {
+        (
+            notation::COSE_MEDIA_TYPE,
+            notation::cose::parse_cose(&bytes),
+        )
+    };
+    let target = parsed.unwrap().target;
+    (media_type, bytes, target)
+}
+
+/// Verifies a notation-go envelope. notation-go's timestamp tests check the authentic
+/// timestamp alone; some of their signing certificates are in no store, so the store here
+/// also trusts each envelope's own root under `ca:valid-trust-store`.
+fn verify_go(file: &str, policy: &TrustPolicy) -> Outcome {
+    let (media_type, bytes, target) = go_envelope(file);
+    let statement = policy.statement_for("a/b").unwrap();
+    let chain = match media_type {
+        notation::JWS_MEDIA_TYPE => envelope::parse_jws(&bytes),
+        _ => notation::cose::parse_cose(&bytes),
+    }
+    .unwrap()
+    .chain;
+    let mut store = go_store();
+    store.add(
+        StoreKind::Ca,
+        "valid-trust-store",
+        chain.last().unwrap().clone(),
+    );
+    notation::verify(media_type, &bytes, &target, statement, &store, now()).unwrap()
+}
+
+#[test]
+fn timestamped_signatures_verify_through_their_tsa_even_after_the_certificate_expired() {
+    // notation-go: "verify Authentic Timestamp with jws/cose format" and "… with expired
+    // codeSigning cert" all pass.
+    let policy = timestamp_policy(Some("test-timestamp"), "always");
+    for file in [
+        "jwsWithTimestamp.sig",
+        "coseWithTimestamp.sig",
+        "jwsExpiredWithTimestamp.sig",
+        "coseExpiredWithTimestamp.sig",
+    ] {
+        let v = verified(verify_go(file, &policy));
+        assert!(v.logged.is_empty(), "{file}: {:?}", v.logged);
+        assert_eq!(v.level, Level::Strict);
+    }
+}
+
+#[test]
+fn timestamp_outside_the_signing_certificate_validity_fails_authentic_timestamp() {
+    let policy = timestamp_policy(Some("test-timestamp"), "always");
+    for (file, problem) in [
+        (
+            "timestampBeforeNotBefore.sig",
+            CertificateProblem::NotYetValid,
+        ),
+        ("timestampAfterNotAfter.sig", CertificateProblem::Expired),
+    ] {
+        assert_eq!(
+            rejected(verify_go(file, &policy)),
+            Finding {
+                check: Check::AuthenticTimestamp,
+                failure: Failure::Certificate { index: 0, problem }
+            },
+            "{file}"
+        );
+    }
+}
+
+#[test]
+fn timestamp_by_a_tsa_outside_the_tsa_store_is_untrusted() {
+    // notation-go: "tsa not trust" (the store holds DigiCert's root, the TSA is GlobalSign's)
+    let policy = timestamp_policy(Some("test-mismatch"), "always");
+    let finding = rejected(verify_go("jwsWithTimestamp.sig", &policy));
+    assert_eq!(finding.check, Check::AuthenticTimestamp);
+    assert!(
+        matches!(
+            finding.failure,
+            Failure::TimestampInvalid {
+                problem: TimestampProblem::Untrusted(_)
+            }
+        ),
+        "{finding:?}"
+    );
+}
+
+#[test]
+fn without_a_tsa_store_the_expired_certificate_decides() {
+    // notation-go: "missing tsa in trust policy and expired codeSigning cert"
+    let policy = timestamp_policy(None, "always");
+    assert_eq!(
+        rejected(verify_go("coseExpiredWithTimestamp.sig", &policy)),
+        Finding {
+            check: Check::AuthenticTimestamp,
+            failure: expired_leaf()
+        }
+    );
+}
+
+#[test]
+fn a_timestamp_moved_to_another_signature_does_not_vouch_for_it() {
+    let (media_type, bytes, target) = go_envelope("jwsExpiredWithTimestamp.sig");
+    let (_, donor, _) = go_envelope("jwsWithTimestamp.sig");
+    let donor: Value = serde_json::from_slice(&donor).unwrap();
+    let mut jws: Value = serde_json::from_slice(&bytes).unwrap();
+    jws["header"]["io.cncf.notary.timestampSignature"] =
+        donor["header"]["io.cncf.notary.timestampSignature"].clone();
+    let policy = timestamp_policy(Some("test-timestamp"), "always");
+    let statement = policy.statement_for("a/b").unwrap();
+    let mut store = go_store();
+    let chain = envelope::parse_jws(&bytes).unwrap().chain;
+    store.add(
+        StoreKind::Ca,
+        "valid-trust-store",
+        chain.last().unwrap().clone(),
+    );
+    let outcome = notation::verify(
+        media_type,
+        jws.to_string().as_bytes(),
+        &target,
+        statement,
+        &store,
+        now(),
+    )
+    .unwrap();
+    assert_eq!(
+        rejected(outcome),
+        Finding {
+            check: Check::AuthenticTimestamp,
+            failure: Failure::TimestampInvalid {
+                problem: TimestampProblem::MessageImprintMismatch
+            }
         }
     );
 }

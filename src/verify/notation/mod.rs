@@ -16,6 +16,7 @@ pub mod cose;
 pub mod envelope;
 mod pki;
 pub mod policy;
+pub mod timestamp;
 
 pub use envelope::{Algorithm, Envelope, SigningScheme, COSE_MEDIA_TYPE, JWS_MEDIA_TYPE};
 pub use pki::DistinguishedName;
@@ -213,10 +214,13 @@ pub enum Failure {
         /// The subject, RFC 4514.
         subject: String,
     },
-    /// The signature carries an RFC 3161 timestamp that must be verified, and timestamp
-    /// verification is not implemented yet.
-    #[error("the timestamp countersignature cannot be verified yet")]
-    TimestampNotVerified,
+    /// The RFC 3161 timestamp countersignature that must vouch for the signing time does not
+    /// verify.
+    #[error("the timestamp countersignature does not verify: {problem:?}")]
+    TimestampInvalid {
+        /// Why.
+        problem: timestamp::TimestampProblem,
+    },
     /// `io.cncf.notary.expiry` has passed.
     #[error("the signature expired at {expiry}")]
     SignatureExpired {
@@ -346,7 +350,7 @@ pub fn verify(
             }
         }
         if run.runs(Check::AuthenticTimestamp) {
-            let result = authentic_timestamp(&envelope, &chain, statement, now);
+            let result = authentic_timestamp(&envelope, &chain, statement, store, now)?;
             if let Err(finding) = run.check(Check::AuthenticTimestamp, result) {
                 return Ok(Err(finding));
             }
@@ -454,26 +458,42 @@ fn identity(chain: &[pki::ChainCert], identities: &TrustedIdentities) -> Result<
 }
 
 /// Notation's authentic-timestamp rule. Under `notary.x509.signingAuthority` the signing time
-/// is authentic: the chain must be valid then. Under `notary.x509` a timestamp countersignature
-/// is verified when present (and `verifyTimestamp` is `always`, or the chain has expired);
-/// without one, the chain must be valid now.
+/// is authentic: the chain must be valid then. Under `notary.x509`, without a timestamp
+/// countersignature (or with one but no `tsa` store in the statement) the chain must be valid
+/// now; with one, it is verified against the `tsa` stores (unless `verifyTimestamp` is
+/// `afterCertExpiry` and the chain is still valid), and the chain must be valid throughout
+/// the stamped time ± accuracy.
 fn authentic_timestamp(
     envelope: &Envelope,
     chain: &[pki::ChainCert],
     statement: &Statement,
+    store: &TrustStore,
     now: Timestamp,
-) -> Result<(), Failure> {
-    match envelope.scheme {
-        SigningScheme::X509SigningAuthority => pki::validity_at(chain, envelope.signing_time),
-        SigningScheme::X509 => {
-            let valid_now = pki::validity_at(chain, now);
-            if envelope.timestamp_token.is_none() {
-                return valid_now;
-            }
-            match (statement.verify_timestamp, valid_now) {
-                (VerifyTimestamp::AfterCertExpiry, Ok(())) => Ok(()),
-                _ => Err(Failure::TimestampNotVerified),
-            }
-        }
+) -> Result<Result<(), Failure>, PolicyError> {
+    if envelope.scheme == SigningScheme::X509SigningAuthority {
+        return Ok(pki::validity_at(chain, envelope.signing_time));
     }
+    let valid_now = pki::validity_at(chain, now);
+    let Some(token) = &envelope.timestamp_token else {
+        return Ok(valid_now);
+    };
+    let has_tsa_store = statement
+        .trust_stores
+        .iter()
+        .any(|(kind, _)| *kind == StoreKind::Tsa);
+    if !has_tsa_store
+        || (statement.verify_timestamp == VerifyTimestamp::AfterCertExpiry && valid_now.is_ok())
+    {
+        return Ok(valid_now);
+    }
+    let roots = store.certificates_for(statement, StoreKind::Tsa)?;
+    Ok(
+        timestamp::verify(token, &envelope.signature, &roots).map_or_else(
+            |problem| Err(problem.into()),
+            |stamped| {
+                pki::validity_at(chain, stamped.earliest)
+                    .and_then(|()| pki::validity_at(chain, stamped.latest))
+            },
+        ),
+    )
 }
