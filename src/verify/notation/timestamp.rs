@@ -230,6 +230,9 @@ pub(super) fn verify(
         .ok_or(P::Malformed)?
         .value();
     let tst = TstInfo::from_der(tst_der).map_err(|_| P::Malformed)?;
+    if tst.version != 1 {
+        return Err(P::Malformed);
+    }
 
     let imprint = &tst.message_imprint;
     let expected = hash(&imprint.hash_algorithm.oid, signature).ok_or(P::UnsupportedAlgorithm)?;
