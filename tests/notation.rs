@@ -194,7 +194,51 @@ fn valid_signature_verifies_under_strict() {
     assert_eq!(v.signer, E2E_SUBJECT);
     assert_eq!(v.signing_time, "2023-06-27T05:30:33Z".parse().unwrap());
     assert_eq!(v.chain.len(), 1);
+    assert!(v.annotations.is_empty());
     assert!(v.logged.is_empty(), "{:?}", v.logged);
+}
+
+#[test]
+fn a_notation_config_directory_is_used_as_is() {
+    // ~/.config/notation as `notation policy import` and `notation cert add` leave it
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        fixture("config/trustpolicies/valid_trusted_identity_trustpolicy.json"),
+        dir.path().join("trustpolicy.json"),
+    )
+    .unwrap();
+    let ca = dir.path().join("truststore/x509/ca/e2e");
+    std::fs::create_dir_all(&ca).unwrap();
+    std::fs::copy(fixture("config/localkeys/e2e.crt"), ca.join("e2e.crt")).unwrap();
+    let config = notation::NotationConfig::load_dir(dir.path()).unwrap();
+    let layout = Layout::open("e2e-valid-signature");
+    let target = layout.image();
+    let (media_type, bytes) = layout.signatures_for(&target).pop().unwrap();
+    let statement = config.policy.statement_for("localhost:5000/e2e").unwrap();
+    let v = verified(
+        notation::verify(
+            &media_type,
+            &bytes,
+            &target,
+            statement,
+            &config.store,
+            now(),
+        )
+        .unwrap(),
+    );
+    assert_eq!(v.signer, E2E_SUBJECT);
+    // Notation 1.2+ prefers trustpolicy.oci.json: an invalid one there is what counts
+    std::fs::copy(
+        fixture("config/trustpolicies/wildcard_plus_other_registry_scope_trustpolicy.json"),
+        dir.path().join("trustpolicy.oci.json"),
+    )
+    .unwrap();
+    assert_eq!(
+        notation::NotationConfig::load_dir(dir.path()).unwrap_err(),
+        vec![PolicyError::WildcardScopeNotAlone {
+            statement: "e2e".into()
+        }]
+    );
 }
 
 #[test]
@@ -524,6 +568,25 @@ fn invalid_trust_policies_are_refused_like_notation_does() {
         policy_errors("override_integrity_for_permissive_trustpolicy.json"),
         vec![PolicyError::ForbiddenOverride {
             statement: statement()
+        }]
+    );
+}
+
+#[test]
+fn a_malformed_trust_policy_is_refused_naming_the_field_and_line() {
+    let text = "{\n  \"version\": \"1.0\",\n  \"trustPolicies\": [],\n  \"trustpolicies\": []\n}";
+    assert_eq!(
+        TrustPolicy::from_json(text.as_bytes()).unwrap_err(),
+        vec![PolicyError::Malformed {
+            detail: "unknown field `trustpolicies`, expected `version` or `trustPolicies` at line 4 column 17".into()
+        }]
+    );
+    // a configuration directory without any trust policy names the file it looked for
+    let dir = tempfile::tempdir().unwrap();
+    assert_eq!(
+        notation::NotationConfig::load_dir(dir.path()).unwrap_err(),
+        vec![PolicyError::Unreadable {
+            path: dir.path().join("trustpolicy.json")
         }]
     );
 }

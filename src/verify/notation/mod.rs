@@ -21,8 +21,8 @@ pub mod timestamp;
 pub use envelope::{Algorithm, Envelope, SigningScheme, COSE_MEDIA_TYPE, JWS_MEDIA_TYPE};
 pub use pki::DistinguishedName;
 pub use policy::{
-    parse_dn, Action, Check, Level, PolicyError, Statement, StoreKind, TrustPolicy, TrustStore,
-    TrustedIdentities, VerifyTimestamp,
+    parse_dn, Action, Check, Level, NotationConfig, PolicyError, Statement, StoreKind, TrustPolicy,
+    TrustStore, TrustedIdentities, VerifyTimestamp,
 };
 
 /// Artifact type of a Notation signature manifest.
@@ -264,6 +264,9 @@ pub struct Verified {
     pub signer: String,
     /// sha256 of each certificate of the chain, signing certificate first.
     pub chain: Vec<Digest>,
+    /// The payload's `targetArtifact.annotations` (signed metadata; Notation's
+    /// `--user-metadata` requires given pairs to be among them).
+    pub annotations: std::collections::BTreeMap<String, String>,
     /// Checks that failed with action `log`.
     pub logged: Vec<Finding>,
 }
@@ -384,6 +387,7 @@ pub fn verify(
         expiry: envelope.expiry,
         signer,
         chain: chain.iter().map(|c| Digest::sha256_of(&c.der)).collect(),
+        annotations: envelope.annotations,
         logged: run.logged,
     })))
 }

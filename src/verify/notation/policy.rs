@@ -155,8 +155,11 @@ pub struct TrustPolicy {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PolicyError {
     /// Not JSON of the trust policy shape (unknown keys included).
-    #[error("trust policy is not valid JSON of the expected shape")]
-    Malformed,
+    #[error("trust policy is not valid JSON of the expected shape: {detail}")]
+    Malformed {
+        /// What the JSON reader said, with the line and column.
+        detail: String,
+    },
     /// `version` other than `1.0`.
     #[error("trust policy version `{version}` is not supported (expected `1.0`)")]
     UnsupportedVersion {
@@ -247,10 +250,10 @@ pub enum PolicyError {
         /// The file.
         path: PathBuf,
     },
-    /// A trust store directory could not be read.
-    #[error("cannot read trust store directory `{path}`")]
+    /// A trust policy file or trust store directory could not be read.
+    #[error("cannot read `{path}`")]
     Unreadable {
-        /// The directory.
+        /// The file or directory.
         path: PathBuf,
     },
 }
@@ -287,8 +290,11 @@ struct RawVerification {
 impl TrustPolicy {
     /// Parses and validates a `trustpolicy.json`, returning every problem found.
     pub fn from_json(bytes: &[u8]) -> Result<Self, Vec<PolicyError>> {
-        let raw: RawPolicy =
-            serde_json::from_slice(bytes).map_err(|_| vec![PolicyError::Malformed])?;
+        let raw: RawPolicy = serde_json::from_slice(bytes).map_err(|e| {
+            vec![PolicyError::Malformed {
+                detail: e.to_string(),
+            }]
+        })?;
         let mut errors = Vec::new();
         if raw.version != "1.0" {
             errors.push(PolicyError::UnsupportedVersion {
@@ -525,6 +531,33 @@ pub fn parse_dn(text: &str) -> Option<DistinguishedName> {
         }
     }
     Some(dn)
+}
+
+/// A Notation configuration directory as Notation keeps it (`~/.config/notation`): the OCI
+/// trust policy and the trust store under it.
+#[derive(Debug, Clone)]
+pub struct NotationConfig {
+    /// `trustpolicy.oci.json`, or `trustpolicy.json` when there is none (Notation 1.2+ reads
+    /// them in that order).
+    pub policy: TrustPolicy,
+    /// `truststore/`.
+    pub store: TrustStore,
+}
+
+impl NotationConfig {
+    /// Reads `dir/trustpolicy.oci.json` (else `dir/trustpolicy.json`) and `dir/truststore`.
+    pub fn load_dir(dir: &Path) -> Result<Self, Vec<PolicyError>> {
+        let oci = dir.join("trustpolicy.oci.json");
+        let path = if oci.exists() {
+            oci
+        } else {
+            dir.join("trustpolicy.json")
+        };
+        let bytes = std::fs::read(&path).map_err(|_| vec![PolicyError::Unreadable { path }])?;
+        let policy = TrustPolicy::from_json(&bytes)?;
+        let store = TrustStore::load_dir(&dir.join("truststore")).map_err(|e| vec![e])?;
+        Ok(Self { policy, store })
+    }
 }
 
 /// Certificates by trust store type and name.
