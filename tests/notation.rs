@@ -1657,6 +1657,65 @@ fn without_a_tsa_store_the_expired_certificate_decides() {
     );
 }
 
+/// Decides the only signature of an e2e layout under a strict statement with `ca:e2e`
+/// (holding `cert`) and `tsa:test-timestamp`.
+fn decide_with_tsa_store(layout: &str, cert: &str, verify_timestamp: &str) -> Outcome {
+    let layout = Layout::open(layout);
+    let target = layout.image();
+    let (media_type, bytes) = layout.signatures_for(&target).pop().unwrap();
+    let mut store = go_store();
+    let pem = std::fs::read(fixture(&format!("config/localkeys/{cert}"))).unwrap();
+    store.add(StoreKind::Ca, "e2e", pem_to_der(&pem));
+    let policy = TrustPolicy::from_json(
+        json!({"version": "1.0", "trustPolicies": [{
+            "name": "e2e", "registryScopes": ["*"],
+            "signatureVerification": {"level": "strict", "verifyTimestamp": verify_timestamp},
+            "trustStores": ["ca:e2e", "tsa:test-timestamp"],
+            "trustedIdentities": ["*"],
+        }]})
+        .to_string()
+        .as_bytes(),
+    )
+    .unwrap();
+    let statement = policy.statement_for("localhost:5000/e2e").unwrap();
+    notation::verify(&media_type, &bytes, &target, statement, &store, now()).unwrap()
+}
+
+#[test]
+fn with_a_tsa_store_a_signature_needs_its_timestamp_when_the_timestamp_is_verified() {
+    // notation-go `verifyTimestamp`: once a `tsa` store is named, the countersignature must
+    // be present, except under `afterCertExpiry` while the chain is unexpired.
+    let missing = Finding {
+        check: Check::AuthenticTimestamp,
+        failure: Failure::TimestampMissing,
+    };
+    assert_eq!(
+        rejected(decide_with_tsa_store(
+            "e2e-valid-signature",
+            "e2e.crt",
+            "always"
+        )),
+        missing
+    );
+    let v = verified(decide_with_tsa_store(
+        "e2e-valid-signature",
+        "e2e.crt",
+        "afterCertExpiry",
+    ));
+    assert_eq!(v.signer, E2E_SUBJECT);
+    for verify_timestamp in ["always", "afterCertExpiry"] {
+        assert_eq!(
+            rejected(decide_with_tsa_store(
+                "e2e-with-expired-cert",
+                "expired_e2e.crt",
+                verify_timestamp
+            )),
+            missing,
+            "{verify_timestamp}"
+        );
+    }
+}
+
 #[test]
 fn a_timestamp_moved_to_another_signature_does_not_vouch_for_it() {
     let (media_type, bytes, target) = go_envelope("jwsExpiredWithTimestamp.sig");

@@ -221,6 +221,10 @@ pub enum Failure {
         /// Why.
         problem: timestamp::TimestampProblem,
     },
+    /// The statement names a `tsa` store and the timestamp must be verified, but the
+    /// envelope carries no `io.cncf.notary.timestampSignature`.
+    #[error("the signature carries no timestamp countersignature")]
+    TimestampMissing,
     /// `io.cncf.notary.expiry` has passed.
     #[error("the signature expired at {expiry}")]
     SignatureExpired {
@@ -359,7 +363,7 @@ pub fn verify(
             }
         }
         let expired = match envelope.expiry {
-            Some(expiry) if expiry < now => Err(Failure::SignatureExpired { expiry }),
+            Some(expiry) if expiry <= now => Err(Failure::SignatureExpired { expiry }),
             _ => Ok(()),
         };
         if let Err(finding) = run.check(Check::Expiry, expired) {
@@ -462,11 +466,12 @@ fn identity(chain: &[pki::ChainCert], identities: &TrustedIdentities) -> Result<
 }
 
 /// Notation's authentic-timestamp rule. Under `notary.x509.signingAuthority` the signing time
-/// is authentic: the chain must be valid then. Under `notary.x509`, without a timestamp
-/// countersignature (or with one but no `tsa` store in the statement) the chain must be valid
-/// now; with one, it is verified against the `tsa` stores (unless `verifyTimestamp` is
-/// `afterCertExpiry` and the chain is still valid), and the chain must be valid throughout
-/// the stamped time ± accuracy.
+/// is authentic: the chain must be valid then. Under `notary.x509` the timestamp is verified
+/// only when the statement names a `tsa` store and, under `verifyTimestamp: afterCertExpiry`,
+/// only once a certificate of the chain has expired; otherwise the chain must be valid now.
+/// When it is verified, the countersignature must be present, verify against the `tsa`
+/// stores, be later than the signing time, and the chain must be valid throughout the stamped
+/// time ± accuracy.
 fn authentic_timestamp(
     envelope: &Envelope,
     chain: &[pki::ChainCert],
@@ -477,27 +482,25 @@ fn authentic_timestamp(
     if envelope.scheme == SigningScheme::X509SigningAuthority {
         return Ok(pki::validity_at(chain, envelope.signing_time));
     }
-    let valid_now = pki::validity_at(chain, now);
-    let Some(token) = &envelope.timestamp_token else {
-        return Ok(valid_now);
-    };
     let has_tsa_store = statement
         .trust_stores
         .iter()
         .any(|(kind, _)| *kind == StoreKind::Tsa);
     if !has_tsa_store
-        || (statement.verify_timestamp == VerifyTimestamp::AfterCertExpiry && valid_now.is_ok())
+        || (statement.verify_timestamp == VerifyTimestamp::AfterCertExpiry
+            && !pki::expired_at(chain, now))
     {
-        return Ok(valid_now);
+        return Ok(pki::validity_at(chain, now));
     }
+    let Some(token) = &envelope.timestamp_token else {
+        return Ok(Err(Failure::TimestampMissing));
+    };
     let roots = store.certificates_for(statement, StoreKind::Tsa)?;
-    Ok(
-        timestamp::verify(token, &envelope.signature, &roots).map_or_else(
-            |problem| Err(problem.into()),
-            |stamped| {
-                pki::validity_at(chain, stamped.earliest)
-                    .and_then(|()| pki::validity_at(chain, stamped.latest))
-            },
-        ),
-    )
+    Ok(timestamp::verify(token, &envelope.signature, &roots)
+        .and_then(|stamped| stamped.after(envelope.signing_time))
+        .map_err(Failure::from)
+        .and_then(|stamped| {
+            pki::validity_at(chain, stamped.earliest)
+                .and_then(|()| pki::validity_at(chain, stamped.latest))
+        }))
 }

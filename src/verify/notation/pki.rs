@@ -363,6 +363,14 @@ pub(super) fn validity_at(chain: &[ChainCert], at: Timestamp) -> Result<(), Fail
     Ok(())
 }
 
+/// Whether a certificate of the chain has expired at `at` (Notation's test for
+/// `verifyTimestamp: afterCertExpiry`; a certificate not yet valid does not count).
+pub(super) fn expired_at(chain: &[ChainCert], at: Timestamp) -> bool {
+    chain
+        .iter()
+        .any(|entry| at.as_second() > seconds(&entry.cert.tbs_certificate.validity.not_after))
+}
+
 /// Whether any certificate names a CRL distribution point or an OCSP responder: revocation
 /// could be checked for it, and is not yet.
 pub(super) fn revocation_material(chain: &[ChainCert]) -> Option<usize> {

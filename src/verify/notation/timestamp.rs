@@ -59,6 +59,8 @@ pub enum TimestampProblem {
     /// The TSA certificate does not chain to the `tsa` trust store (or lacks the
     /// timeStamping EKU, or was not valid at the stamped time).
     Untrusted(webpki::Error),
+    /// The stamped time (less its accuracy) is not later than the envelope's signing time.
+    NotAfterSigningTime,
 }
 
 #[derive(Clone, Debug, Eq, PartialEq, Sequence)]
@@ -99,13 +101,26 @@ struct TstInfo {
     extensions: Option<Extensions>,
 }
 
-/// The stamped time as an interval: `genTime` ± accuracy, in seconds (rounded outwards).
+/// The stamped time as an interval: `genTime` ± accuracy (to the millisecond, rounded
+/// outwards).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Stamped {
     /// Earliest instant the signature may have existed at.
     pub earliest: Timestamp,
     /// Latest.
     pub latest: Timestamp,
+}
+
+impl Stamped {
+    /// Notation's `BoundedAfter`: the whole interval is later than `signing_time`, so the
+    /// stamp cannot predate the signature it vouches for.
+    pub fn after(self, signing_time: Timestamp) -> Result<Self, TimestampProblem> {
+        if self.earliest > signing_time {
+            Ok(self)
+        } else {
+            Err(TimestampProblem::NotAfterSigningTime)
+        }
+    }
 }
 
 fn hash(oid: &ObjectIdentifier, data: &[u8]) -> Option<Vec<u8>> {
@@ -358,6 +373,23 @@ mod tests {
 
     fn gt(text: &str) -> Option<Timestamp> {
         generalized_time(&der::Any::new(der::Tag::GeneralizedTime, text.as_bytes()).unwrap())
+    }
+
+    #[test]
+    fn a_stamp_must_be_later_than_the_signing_time_by_more_than_its_accuracy() {
+        let at = |s: &str| s.parse::<Timestamp>().unwrap();
+        let stamped = Stamped {
+            earliest: at("2024-01-01T00:00:00.5Z"),
+            latest: at("2024-01-01T00:00:02.5Z"),
+        };
+        assert_eq!(stamped.after(at("2024-01-01T00:00:00Z")), Ok(stamped));
+        for signing_time in ["2024-01-01T00:00:00.5Z", "2024-01-01T00:00:01Z"] {
+            assert_eq!(
+                stamped.after(at(signing_time)),
+                Err(TimestampProblem::NotAfterSigningTime),
+                "{signing_time}"
+            );
+        }
     }
 
     #[test]
