@@ -3,8 +3,9 @@
 //! trust store, with Notation's per-check semantics (integrity, authenticity, authentic
 //! timestamp, expiry, revocation; enforced, logged or skipped by level).
 //!
-//! Library only for now: discovery (referrers), the `notation:` signer kind in
-//! `supplygate.yaml`, the lock and `explain` come next (docs/notation.md). [`envelope`]
+//! Library only for now: [`crate::verify::discover::notation_signatures`] finds signatures
+//! (referrers API, tag fallback, OCI layouts); the `notation:` signer kind in
+//! `supplygate.yaml`, the verify stage, the lock and `explain` come next (docs/notation.md). [`envelope`]
 //! and [`cose`] decode, [`pki`] handles certificates, [`policy`] holds `trustpolicy.json` and trust
 //! stores, [`verify`] runs the checks in Notation's order.
 
@@ -37,6 +38,17 @@ pub struct Target {
     pub digest: Digest,
     /// Its size in bytes.
     pub size: u64,
+}
+
+impl Target {
+    /// The image manifest as fetched: its media type, digest and size.
+    pub fn of_manifest(manifest: &crate::registry::Manifest) -> Self {
+        Self {
+            media_type: manifest.media_type.clone(),
+            digest: manifest.digest.clone(),
+            size: u64::try_from(manifest.body.len()).unwrap_or(u64::MAX),
+        }
+    }
 }
 
 /// A part of the envelope that failed to decode.
