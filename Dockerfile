@@ -8,8 +8,10 @@
 FROM rust:1.95-bookworm@sha256:6258907abe69656e41cd992e0b705cdcfabcbbe3db374f92ed2d47121282d4a1 AS build
 WORKDIR /src
 # Only what the build reads (.dockerignore keeps target/, fixtures/, tests/ out of the context).
-COPY Cargo.toml Cargo.lock README.md ./
+COPY Cargo.toml Cargo.lock README.md build.rs ./
 COPY src ./src
+# The patched sigstore-tsa that Cargo.toml's [patch.crates-io] names (docs/timestamps.md).
+COPY patches ./patches
 COPY policies ./policies
 # Cargo.toml names these bench targets; cargo refuses a manifest whose targets are missing.
 COPY benches ./benches

@@ -2,15 +2,16 @@
 //! line and column, unknown keys rejected with a did-you-mean hint.
 //!
 //! The schema lives in three places that tests keep in step: the `KEYS_*` lists below, the
-//! JSON Schema `supplygate.schema.json` at the repository root, and the README.
+//! JSON Schema `supplygate.schema.json` at the repository root, and docs/configuration.md.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
 use crate::glob::ImageGlob;
+use crate::manifest::exclude::PathGlob;
 use crate::manifest::yaml::{self, Node};
 use crate::manifest::{ExtraImagePaths, ExtraRule, FieldPath, Limits, Origin};
 use crate::provenance::{normalise_repository, BuilderRule, RefPattern};
@@ -36,6 +37,7 @@ const KEYS_TOP: &[&str] = &[
     "policy",
     "exemptions",
     "break_glass",
+    "paths",
 ];
 const KEYS_POLICY: &[&str] = &[
     "builtin",
@@ -44,6 +46,7 @@ const KEYS_POLICY: &[&str] = &[
     "allowed_registries",
     "allow_latest",
     "unmatched_images",
+    "unknown_image_fields",
     "timeout",
 ];
 const KEYS_EXEMPTION: &[&str] = &["images", "namespaces", "reason", "expires"];
@@ -78,6 +81,7 @@ const KEYS_NETWORK: &[&str] = &[
 ];
 const KEYS_IMAGES: &[&str] = &["extra"];
 const KEYS_EXTRA: &[&str] = &["kind", "api_version", "pod_specs", "images"];
+const KEYS_PATHS: &[&str] = &["exclude"];
 const KEYS_LIMITS: &[&str] = &["max_file_bytes", "max_depth", "max_nodes"];
 
 /// The validated configuration.
@@ -107,6 +111,15 @@ pub struct Config {
     pub exemptions: Vec<Exemption>,
     /// The emergency override.
     pub break_glass: BreakGlass,
+    /// Which manifest paths `check` skips.
+    pub paths: PathSettings,
+}
+
+/// `paths:`: which manifest files `check` reads.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PathSettings {
+    /// Globs (`*`, `**`, `?`) over paths as walked; a match is skipped and counted.
+    pub exclude: Vec<PathGlob>,
 }
 
 /// Policy settings.
@@ -124,6 +137,9 @@ pub struct PolicySettings {
     pub allow_latest: bool,
     /// What happens to an image that no `require:` or `provenance:` rule names.
     pub unmatched_images: Unmatched,
+    /// What happens to a value under an `image` key, found by the generic pass, that is not an
+    /// image reference (`unrecognised-image-field`).
+    pub unknown_image_fields: Unmatched,
     /// Longest evaluation of one image's input.
     pub timeout: Duration,
 }
@@ -137,6 +153,7 @@ impl Default for PolicySettings {
             allowed_registries: Vec::new(),
             allow_latest: false,
             unmatched_images: Unmatched::Allow,
+            unknown_image_fields: Unmatched::Warn,
             timeout: Duration::from_secs(5),
         }
     }
@@ -404,6 +421,8 @@ impl Config {
         let mut v = Validator {
             problems: Vec::new(),
             base,
+            file: path.display().to_string(),
+            broken_signers: BTreeSet::new(),
         };
         let mut config = Config {
             file: Some(path.to_path_buf()),
@@ -437,6 +456,21 @@ impl Config {
                 ),
             });
         }
+        if let Some(name) = v
+            .broken_signers
+            .iter()
+            .next()
+            .filter(|_| v.problems.is_empty())
+        {
+            // Fail closed: the rules naming a signer that did not load were dropped, which
+            // must never leave a config that loads without them.
+            v.problems.push(Problem {
+                line: 1,
+                column: 1,
+                message: format!("signer `{name}` could not be loaded"),
+                hint: None,
+            });
+        }
         if v.problems.is_empty() {
             Ok(config)
         } else {
@@ -449,13 +483,27 @@ impl Config {
     }
 }
 
+/// The context name [`Validator::fields`] is given for the file's top-level mapping.
+const TOP_LEVEL: &str = "";
+
 struct Validator {
     problems: Vec<Problem>,
     base: PathBuf,
+    /// The config file as messages name it.
+    file: String,
+    /// Signers defined in the file that failed to load (their problem is reported already):
+    /// still defined names, so a rule naming one is not also told the name is unknown.
+    broken_signers: BTreeSet<String>,
 }
 
 impl Validator {
     fn problem(&mut self, node: &Node, message: String, hint: Option<String>) {
+        // A cause a dependency wrote verbatim (a DER decoder, serde_json) gets a sentence in
+        // the user's terms; the message keeps the cause.
+        let hint = hint.or_else(|| {
+            crate::report::explain_dependency_error(&message)
+                .map(|e| format!("{}; {}", e.meaning, e.action))
+        });
         self.problems.push(Problem {
             line: node.span.line,
             column: node.span.column,
@@ -465,11 +513,22 @@ impl Validator {
     }
 
     fn expected(&mut self, node: &Node, what: &str, key: &str) {
+        let place = self.place(key);
         self.problem(
             node,
-            format!("`{key}` must be {what}, found {}", node.kind_name()),
+            format!("{place} must be {what}, found {}", node.kind_name()),
             None,
         );
+    }
+
+    /// `key` in backticks, or the file itself for [`TOP_LEVEL`]: whatever the file is
+    /// called, messages name it, not the default `supplygate.yaml`.
+    fn place(&self, key: &str) -> String {
+        if key == TOP_LEVEL {
+            format!("the top level of `{}`", self.file)
+        } else {
+            format!("`{key}`")
+        }
     }
 
     /// The entries of a mapping whose keys must be in `known`; reports unknown keys.
@@ -489,7 +548,8 @@ impl Validator {
         let mut out = Vec::new();
         for (k, value) in entries {
             let Some(name) = k.as_str() else {
-                self.problem(k, format!("keys of `{key}` must be strings"), None);
+                let place = self.place(key);
+                self.problem(k, format!("keys of {place} must be strings"), None);
                 continue;
             };
             if known.contains(&name) {
@@ -498,14 +558,15 @@ impl Validator {
                 let hint = did_you_mean(name, known)
                     .map(|s| format!("did you mean `{s}`?"))
                     .or_else(|| Some(format!("known keys: {}", backticked(known))));
-                self.problem(k, format!("unknown key `{name}` in `{key}`"), hint);
+                let place = self.place(key);
+                self.problem(k, format!("unknown key `{name}` in {place}"), hint);
             }
         }
         out
     }
 
     fn top(&mut self, root: &Node, config: &mut Config) {
-        let fields = self.fields(root, KEYS_TOP, "supplygate.yaml");
+        let fields = self.fields(root, KEYS_TOP, TOP_LEVEL);
         // Signers first: `require` refers to them by name wherever it stands in the file.
         for (key, value) in &fields {
             if *key == "signers" {
@@ -522,6 +583,7 @@ impl Validator {
                 "provenance" => self.provenance(value, &config.signers, &mut config.provenance),
                 "source" => self.source(value, &mut config.source),
                 "policy" => self.policy(value, &mut config.policy),
+                "paths" => self.paths(value, &mut config.paths),
                 // `policies: [dir, …]` is shorthand for `policy.paths`.
                 "policies" => {
                     for (_, p) in self.string_items(value, "policies") {
@@ -594,8 +656,13 @@ impl Validator {
                     None
                 }
             };
-            if let Some(signer) = signer {
-                out.insert(name.to_owned(), Arc::new(signer));
+            match signer {
+                Some(signer) => {
+                    out.insert(name.to_owned(), Arc::new(signer));
+                }
+                None => {
+                    self.broken_signers.insert(name.to_owned());
+                }
             }
         }
     }
@@ -750,12 +817,17 @@ impl Validator {
                 signers: Vec::new(),
                 line: item.span.line,
             };
+            let mut named_broken = false;
             for (key, v) in self.fields(item, KEYS_REQUIRE, "require[]") {
                 match key {
                     "images" => self.image_globs(v, &mut rule.images),
-                    "signers" => self.signer_refs(v, signers, &mut rule.signers),
+                    "signers" => named_broken |= self.signer_refs(v, signers, &mut rule.signers),
                     _ => {}
                 }
+            }
+            if named_broken {
+                // Its signer's problem is reported; the rule is not usable, nor wrong.
+                continue;
             }
             if item.as_mapping().is_some() && (rule.images.is_empty() || rule.signers.is_empty()) {
                 self.problem(
@@ -769,16 +841,21 @@ impl Validator {
         }
     }
 
+    /// Adds the named signers to `out`; true when one of the names is a signer that failed to
+    /// load (reported where it is defined, not again here).
     fn signer_refs(
         &mut self,
         node: &Node,
         signers: &BTreeMap<String, Arc<Signer>>,
         out: &mut Vec<Arc<Signer>>,
-    ) {
+    ) -> bool {
+        let mut named_broken = false;
         for name in self.string_items(node, "signers") {
             let (entry, text) = name;
             if let Some(s) = signers.get(&text) {
                 out.push(Arc::clone(s));
+            } else if self.broken_signers.contains(&text) {
+                named_broken = true;
             } else {
                 let known: Vec<&str> = signers.keys().map(String::as_str).collect();
                 let hint = did_you_mean(&text, &known)
@@ -787,6 +864,7 @@ impl Validator {
                 self.problem(entry, format!("unknown signer `{text}`"), Some(hint));
             }
         }
+        named_broken
     }
 
     /// The string items of a list, with their nodes (non-strings are reported).
@@ -833,10 +911,11 @@ impl Validator {
                 refs: Vec::new(),
                 line: item.span.line,
             };
+            let mut named_broken = false;
             for (key, v) in self.fields(item, KEYS_PROVENANCE, "provenance[]") {
                 match key {
                     "images" => self.image_globs(v, &mut rule.images),
-                    "signers" => self.signer_refs(v, signers, &mut rule.signers),
+                    "signers" => named_broken |= self.signer_refs(v, signers, &mut rule.signers),
                     "builders" => {
                         for (_, b) in self.string_items(v, key) {
                             rule.builders.push(match b.strip_suffix('*') {
@@ -871,6 +950,9 @@ impl Validator {
                     }
                     _ => {}
                 }
+            }
+            if named_broken {
+                continue;
             }
             if item.as_mapping().is_some() && (rule.images.is_empty() || rule.signers.is_empty()) {
                 self.problem(
@@ -911,25 +993,13 @@ impl Validator {
                     }
                 }
                 "unmatched_images" => {
-                    let Some(text) = self.string(v, "policy.unmatched_images") else {
-                        continue;
-                    };
-                    match text.as_str() {
-                        "allow" => out.unmatched_images = Unmatched::Allow,
-                        "warn" => out.unmatched_images = Unmatched::Warn,
-                        "deny" => out.unmatched_images = Unmatched::Deny,
-                        _ => {
-                            let hint = did_you_mean(&text, &Unmatched::NAMES)
-                                .map(|s| format!("did you mean `{s}`?"));
-                            self.problem(
-                                v,
-                                format!(
-                                    "`policy.unmatched_images` must be `allow`, `warn` or `deny`, \
-                                     found `{text}`"
-                                ),
-                                hint,
-                            );
-                        }
+                    if let Some(u) = self.unmatched(v, "policy.unmatched_images") {
+                        out.unmatched_images = u;
+                    }
+                }
+                "unknown_image_fields" => {
+                    if let Some(u) = self.unmatched(v, "policy.unknown_image_fields") {
+                        out.unknown_image_fields = u;
                     }
                 }
                 "timeout" => {
@@ -938,6 +1008,39 @@ impl Validator {
                     }
                 }
                 _ => {}
+            }
+        }
+    }
+
+    /// `allow`, `warn` or `deny`, with a did-you-mean hint.
+    fn unmatched(&mut self, v: &Node, key: &str) -> Option<Unmatched> {
+        let text = self.string(v, key)?;
+        match text.as_str() {
+            "allow" => Some(Unmatched::Allow),
+            "warn" => Some(Unmatched::Warn),
+            "deny" => Some(Unmatched::Deny),
+            _ => {
+                let hint =
+                    did_you_mean(&text, &Unmatched::NAMES).map(|s| format!("did you mean `{s}`?"));
+                self.problem(
+                    v,
+                    format!("`{key}` must be `allow`, `warn` or `deny`, found `{text}`"),
+                    hint,
+                );
+                None
+            }
+        }
+    }
+
+    fn paths(&mut self, node: &Node, out: &mut PathSettings) {
+        for (key, v) in self.fields(node, KEYS_PATHS, "paths") {
+            if key == "exclude" {
+                for (item, glob) in self.string_items(v, "paths.exclude") {
+                    match PathGlob::parse(&glob) {
+                        Ok(g) => out.exclude.push(g),
+                        Err(e) => self.problem(item, format!("`paths.exclude`: {e}"), None),
+                    }
+                }
             }
         }
     }
@@ -1472,6 +1575,7 @@ pub fn known_keys() -> BTreeMap<&'static str, &'static [&'static str]> {
         ("policy", KEYS_POLICY),
         ("exemptions[]", KEYS_EXEMPTION),
         ("break_glass", KEYS_BREAK_GLASS),
+        ("paths", KEYS_PATHS),
     ])
 }
 
@@ -1778,6 +1882,7 @@ limits:
             ("policy", &defs["policy"]),
             ("exemptions[]", &defs["exemption"]),
             ("break_glass", &defs["breakGlass"]),
+            ("paths", &defs["paths"]),
         ];
         let known = known_keys();
         for (name, node) in sections {

@@ -8,7 +8,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
-use crate::config::Config;
+use crate::config::{Config, Unmatched};
+use crate::manifest::exclude::PathGlob;
 use crate::manifest::{self, ImageSite, ManifestError, Source};
 use crate::policy::{self, input::Mode, input::ReachabilityFact};
 use crate::provenance::{
@@ -175,30 +176,102 @@ pub struct Manifests {
     pub skipped: usize,
     /// Documents set aside as unchanged (`check --changed-since`): read, not evaluated.
     pub unchanged: usize,
+    /// Documents read that are not empty.
+    pub documents: usize,
+    /// Paths skipped by `--exclude` or `paths.exclude`.
+    pub excluded: usize,
+}
+
+/// What a run that read no document decides.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EmptyInput {
+    /// Could not decide (`no-manifests`, exit 2): a render step that printed nothing must not
+    /// pass for an empty deployment.
+    Refuse,
+    /// Allowed, with a `no-manifests` warning (`--allow-empty`).
+    Allow,
+}
+
+/// Adds the `no-manifests` notice to a report whose run read no document at all and had no
+/// unreadable file (which already fails the run): an error under [`EmptyInput::Refuse`], a
+/// warning under [`EmptyInput::Allow`].
+pub fn refuse_empty(report: &mut Report, empty: EmptyInput) {
+    if report.documents > 0 || !report.file_errors.is_empty() {
+        return;
+    }
+    let excluded = match report.excluded_paths {
+        0 => String::new(),
+        n => format!(" ({n} path{} excluded)", if n == 1 { "" } else { "s" }),
+    };
+    let finding = match empty {
+        EmptyInput::Refuse => Finding::new(
+            Code::NoManifests,
+            Severity::Error,
+            format!("no manifest was read: the input holds no YAML or JSON document{excluded}"),
+        )
+        .hint(
+            "check the render step that feeds supplygate (kustomize, helm) and the paths given; \
+             `--allow-empty` accepts an empty input on purpose",
+        ),
+        EmptyInput::Allow => Finding::new(
+            Code::NoManifests,
+            Severity::Warn,
+            format!("no manifest was read{excluded}; allowed by `--allow-empty`"),
+        ),
+    };
+    report.notices.push(finding);
 }
 
 /// Why a run could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum GateError {
-    /// A path could not be read at all.
-    #[error(transparent)]
-    Manifest(#[from] ManifestError),
+    /// A path named on the command line could not be opened.
+    #[error("cannot read `{}`", path.display())]
+    Unreadable {
+        /// The path.
+        path: PathBuf,
+        /// The cause, shown once (by the chain, not by this message).
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 /// Reads and searches every path. A file that is not valid YAML becomes a [`FileError`]; a path
 /// that cannot be opened is an error for the whole run.
 pub fn read_manifests(paths: &[PathBuf], config: &Config) -> Result<Manifests, GateError> {
+    read_manifests_excluding(paths, config, &[])
+}
+
+/// [`read_manifests`], skipping the paths `exclude` (`--exclude`) or `paths.exclude` match.
+pub fn read_manifests_excluding(
+    paths: &[PathBuf],
+    config: &Config,
+    exclude: &[PathGlob],
+) -> Result<Manifests, GateError> {
+    let globs: Vec<PathGlob> = config
+        .paths
+        .exclude
+        .iter()
+        .chain(exclude)
+        .cloned()
+        .collect();
+    let read = manifest::load_excluding(paths, &config.limits, &globs);
+    for path in &read.excluded {
+        tracing::info!(path = %path.display(), "excluded");
+    }
     let mut loaded = Vec::new();
-    for source in manifest::load_each(paths, &config.limits) {
+    for source in read.sources {
         match source {
             // A path the user named that cannot be opened is a usage error, not a finding.
             Err(ManifestError::Io { path, source }) if paths.contains(&path) => {
-                return Err(ManifestError::Io { path, source }.into())
+                return Err(GateError::Unreadable { path, source })
             }
             other => loaded.push(other),
         }
     }
-    Ok(search_manifests(loaded, config))
+    let mut manifests = search_manifests(loaded, config);
+    manifests.excluded = read.excluded.len();
+    Ok(manifests)
 }
 
 /// Searches texts already in memory (or read by [`read_manifests`]) for images; a text that is
@@ -216,8 +289,10 @@ pub fn search_manifests(loaded: Vec<Result<Source, ManifestError>>, config: &Con
         match manifest::extract(&source, &config.extra_images, &config.limits) {
             Ok(found) => {
                 out.skipped += found.skipped.len();
+                out.documents += found.documents;
                 out.sites.extend(found.sites);
             }
+            Err(e) if is_template(&source.text) => out.file_errors.push(helm_template(&source, &e)),
             Err(e) => out.file_errors.push(file_error(&e)),
         }
         out.sources.push(source);
@@ -226,6 +301,70 @@ pub fn search_manifests(loaded: Vec<Result<Source, ManifestError>>, config: &Con
     out.sites
         .sort_by(|a, b| (&a.origin, a.span.start).cmp(&(&b.origin, b.span.start)));
     out
+}
+
+/// Whether a text that is not valid YAML holds Go template actions: a Helm chart's template,
+/// to be rendered first. An action is `{{-`, or `{{` followed by a field or variable (`.Values`,
+/// `$x`), a comment or a template keyword or function (`if`, `range`, `include`, ...); Argo
+/// Workflows' `{{inputs.parameters.x}}` and `{{item}}` are not (and a valid YAML text is read
+/// as it is, whatever its strings hold).
+fn is_template(text: &str) -> bool {
+    const WORDS: [&str; 18] = [
+        "if", "else", "end", "range", "with", "define", "template", "block", "include", "tpl",
+        "toYaml", "required", "default", "printf", "quote", "nindent", "indent", "fail",
+    ];
+    text.split("{{").skip(1).any(|rest| {
+        if rest.starts_with('-') {
+            return true;
+        }
+        let action = rest.trim_start();
+        if action.starts_with(['.', '$']) || action.starts_with("/*") {
+            return true;
+        }
+        let word: String = action
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric())
+            .collect();
+        let after = action.get(word.len()..).unwrap_or_default();
+        WORDS.contains(&word.as_str())
+            && (after.starts_with(char::is_whitespace) || after.starts_with("}}"))
+    })
+}
+
+/// One finding for a whole Helm template, rather than its first YAML error.
+fn helm_template(source: &Source, e: &ManifestError) -> FileError {
+    let line = text_line_of_template(&source.text);
+    FileError {
+        file: source.origin.to_string(),
+        line,
+        column: None,
+        code: Code::HelmTemplate,
+        message: format!(
+            "a Helm (Go) template, not a manifest: it holds template actions `{{{{ … }}}}` and is \
+             not valid YAML ({}); hint: render it first (`helm template RELEASE CHART | \
+             supplygate check -`), or skip it with `--exclude` or `paths.exclude`",
+            syntax_message(e)
+        ),
+    }
+}
+
+/// A reader error without the file name, which the finding carries already.
+fn syntax_message(e: &ManifestError) -> String {
+    match e {
+        ManifestError::Syntax {
+            line,
+            column,
+            message,
+            ..
+        } => format!("line {line}, column {column}: {message}"),
+        other => other.to_string(),
+    }
+}
+
+/// The 1-based line of the first template action.
+fn text_line_of_template(text: &str) -> Option<usize> {
+    let at = text.find("{{")?;
+    Some(text.get(..at)?.matches('\n').count() + 1)
 }
 
 fn file_error(e: &ManifestError) -> FileError {
@@ -351,12 +490,19 @@ pub async fn evaluate_manifests(
     progress: Progress<'_>,
 ) -> Report {
     let started = Instant::now();
+    let mut unrecognised = Vec::new();
     let parsed: Vec<(ImageSite, Result<ImageRef, _>)> = manifests
         .sites
         .into_iter()
-        .map(|site| {
+        .filter_map(|site| {
             let r = ImageRef::parse(&site.image);
-            (site, r)
+            match r {
+                Err(e) if site.extractor == manifest::kinds::GENERIC_IMAGE_KEY => {
+                    unrecognised.push(unrecognised_field(config, site, &e));
+                    None
+                }
+                r => Some((site, r)),
+            }
         })
         .collect();
     let distinct: BTreeSet<ImageRef> = parsed
@@ -372,7 +518,7 @@ pub async fn evaluate_manifests(
     let mut linkage = Linkage::default();
     let mut exemptions_used = vec![false; config.exemptions.len()];
     let now = policy.now.to_string();
-    let images = parsed
+    let mut images: Vec<ImageReport> = parsed
         .into_iter()
         .map(|(site, r)| {
             let mut report = image_report(site, r, &resolutions);
@@ -392,6 +538,12 @@ pub async fn evaluate_manifests(
             report
         })
         .collect();
+    if !unrecognised.is_empty() {
+        images.extend(unrecognised);
+        images.sort_by(|a, b| {
+            (&a.site.origin, a.site.span.start).cmp(&(&b.site.origin, b.site.span.start))
+        });
+    }
     // An exemption may serve an image in a document that `--changed-since` set aside: only a
     // whole run can say an exemption is unused.
     let whole_run = manifests.unchanged == 0;
@@ -417,13 +569,93 @@ pub async fn evaluate_manifests(
         file_errors: manifests.file_errors,
         skipped_documents: manifests.skipped,
         unchanged_documents: manifests.unchanged,
+        documents: manifests.documents,
+        excluded_paths: manifests.excluded,
         notices,
-        stats: RunStats {
-            distinct_images,
-            requests: after.requests.saturating_sub(before.requests),
-            cache_hits: after.cache_hits.saturating_sub(before.cache_hits),
-            elapsed_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
-        },
+        stats: run_stats(distinct_images, before, after, started),
+    }
+}
+
+/// The counters of a run that looked up `distinct_images` references between the registry
+/// counters `before` and `after`.
+pub fn run_stats(
+    distinct_images: usize,
+    before: crate::registry::Stats,
+    after: crate::registry::Stats,
+    started: std::time::Instant,
+) -> RunStats {
+    RunStats {
+        distinct_images,
+        requests: after.requests.saturating_sub(before.requests),
+        cache_hits: after.cache_hits.saturating_sub(before.cache_hits),
+        elapsed_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+    }
+}
+
+/// The finding for a policy rule's entry. A signature or attestation reason a dependency
+/// wrote (a certificate that does not decode) gets a sentence in the user's terms before the
+/// rule's own hint; `found` keeps the raw reason.
+fn violation_finding(v: policy::Violation, severity: Severity) -> Finding {
+    let explained = v
+        .found
+        .as_deref()
+        .and_then(crate::report::explain_dependency_error);
+    let hint = match (explained, v.hint) {
+        (Some(x), Some(h)) => Some(format!("{}: {}; {h}", x.meaning, x.action)),
+        (Some(x), None) => Some(format!("{}: {}", x.meaning, x.action)),
+        (None, h) => h,
+    };
+    Finding {
+        code: v
+            .code
+            .as_deref()
+            .map(Code::from_rule)
+            .unwrap_or_else(|| Code::Rule(Arc::from("policy"))),
+        severity,
+        message: v.msg,
+        expected: v.expected,
+        found: v.found,
+        hint,
+    }
+}
+
+/// A value under an `image` key, found by the generic pass, that is not an image reference:
+/// whatever reads that field is unknown, so `policy.unknown_image_fields` decides (allowed
+/// without a finding under `allow`, a warning or a denial otherwise) instead of an
+/// `invalid-reference` denial. The site stays in the report either way (and the webhook,
+/// which evaluates one site at a time, gets an answer for it).
+fn unrecognised_field(
+    config: &Config,
+    site: ImageSite,
+    error: &crate::reference::ReferenceError,
+) -> ImageReport {
+    let severity = match config.policy.unknown_image_fields {
+        Unmatched::Allow => None,
+        Unmatched::Warn => Some(Severity::Warn),
+        Unmatched::Deny => Some(Severity::Deny),
+    };
+    let findings = severity.map(|severity| {
+        Finding::new(
+            Code::UnrecognisedImageField,
+            severity,
+            format!(
+                "`{}` of {} `{}` is not an image reference ({error}); the generic pass found it \
+             and no extractor knows what reads this field: it was not checked",
+                site.path, site.resource.kind, site.image
+            ),
+        )
+        .hint(
+            "if this field names an image, write a reference; if the kind runs images, add an \
+         `images.extra` rule for it; `policy.unknown_image_fields` sets how this is decided",
+        )
+    });
+    ImageReport {
+        site,
+        reference: None,
+        resolved: None,
+        findings: findings.into_iter().collect(),
+        signatures: None,
+        attestations: None,
     }
 }
 
@@ -435,20 +667,8 @@ fn apply_decision(report: &mut ImageReport, decision: policy::Decision) {
         .iter()
         .map(|f| f.code.as_str().to_owned())
         .collect();
-    let to_finding = |v: policy::Violation, severity: Severity| Finding {
-        code: v
-            .code
-            .as_deref()
-            .map(Code::from_rule)
-            .unwrap_or_else(|| Code::Rule(Arc::from("policy"))),
-        severity,
-        message: v.msg,
-        expected: v.expected,
-        found: v.found,
-        hint: v.hint,
-    };
     for v in decision.denies {
-        let mut finding = to_finding(v, Severity::Deny);
+        let mut finding = violation_finding(v, Severity::Deny);
         // A policy that reports missing facts ("could not check") keeps the could-not-decide
         // weight: exit 2, not a plain deny.
         if matches!(
@@ -469,7 +689,7 @@ fn apply_decision(report: &mut ImageReport, decision: policy::Decision) {
         }
     }
     for v in decision.warns {
-        report.findings.push(to_finding(v, Severity::Warn));
+        report.findings.push(violation_finding(v, Severity::Warn));
     }
     for e in decision.errors {
         report
@@ -932,7 +1152,14 @@ pub fn registry_finding(image: &ImageRef, e: &RegistryError) -> Finding {
             Code::RegistryNotAllowed,
             Severity::Error,
             format!(
-                "for a registry without TLS set `registries: {{\"{host}\": {{insecure: true}}}}`; offline, map the host to an OCI layout"
+                "for a registry without TLS set `registries: {{\"{host}\": {{insecure: true}}}}`"
+            ),
+        ),
+        "offline-no-layout" => (
+            Code::OfflineNoLayout,
+            Severity::Error,
+            format!(
+                "offline (`--offline` or `network.offline: true`) images are read only from OCI layouts: map the host to one under `registries:` (`\"{host}\": {{layout: DIR}}`, e.g. filled by `skopeo copy docker://{image} oci:DIR`), or run without `--offline`"
             ),
         ),
         "invalid-oci-layout" => (
@@ -947,5 +1174,53 @@ pub fn registry_finding(image: &ImageRef, e: &RegistryError) -> Finding {
             "the gate fails closed; retry when the registry is back, or configure a mirror or an OCI layout".to_owned(),
         ),
     };
-    Finding::new(code, severity, e.to_string()).hint(hint)
+    // An error a dependency wrote (rustls, reqwest, serde_json, a DER decoder) is said in the
+    // user's terms first, then verbatim.
+    let cause = match e {
+        RegistryError::Unavailable { reason, .. }
+        | RegistryError::InvalidResponse { reason, .. }
+        | RegistryError::Layout { reason, .. } => Some(reason.as_str()),
+        _ => None,
+    };
+    match cause.and_then(crate::report::explain_dependency_error) {
+        Some(explained) => Finding::new(
+            code,
+            severity,
+            format!("{}; the cause: {e}", explained.meaning),
+        )
+        .hint(format!("{}; {hint}", explained.action)),
+        None => Finding::new(code, severity, e.to_string()).hint(hint),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn a_certificate_that_does_not_decode_is_explained_before_the_rule_hint() {
+        let raw = "cosign keyless signature: the certificate cannot be parsed (malformed ASN.1 \
+                   DER value for GeneralizedTime at DER byte 71)";
+        let v = policy::Violation {
+            code: Some("signature-not-trusted".into()),
+            msg: "1 signature on `x` (sha256:…), none by `ci`".into(),
+            hint: Some("`supplygate explain x` lists every signature".into()),
+            expected: Some("a signature by `ci`".into()),
+            found: Some(raw.into()),
+            package: "data.supplygate.signatures".into(),
+        };
+        let f = violation_finding(v, Severity::Deny);
+        assert_eq!(f.code, Code::SignatureNotTrusted);
+        assert_eq!(f.found.as_deref(), Some(raw), "the raw cause stays");
+        assert_eq!(
+            f.hint.as_deref(),
+            Some(
+                "a certificate or key could not be decoded: its bytes are damaged, truncated \
+                 or not the kind of object expected here: get a fresh copy of it (export the \
+                 key again with `cosign public-key`, download the trusted root again, or sign \
+                 the image again); `supplygate explain x` lists every signature"
+            )
+        );
+    }
 }

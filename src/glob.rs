@@ -12,8 +12,9 @@ pub struct ImageGlob {
     tokens: Vec<Token>,
 }
 
+/// One element of a compiled glob (shared with the manifest path globs).
 #[derive(Debug, Clone, PartialEq, Eq)]
-enum Token {
+pub(crate) enum Token {
     Literal(char),
     AnyChar,
     AnyInSegment,
@@ -44,23 +45,9 @@ impl ImageGlob {
         if last.contains(':') && pattern.contains('/') {
             return Err(GlobError::HasTag);
         }
-        let normalised = normalise(pattern);
-        let mut tokens = Vec::new();
-        let mut chars = normalised.chars().peekable();
-        while let Some(c) = chars.next() {
-            match c {
-                '*' if chars.peek() == Some(&'*') => {
-                    chars.next();
-                    tokens.push(Token::AnyAcross);
-                }
-                '*' => tokens.push(Token::AnyInSegment),
-                '?' => tokens.push(Token::AnyChar),
-                c => tokens.push(Token::Literal(c)),
-            }
-        }
         Ok(Self {
             pattern: pattern.to_owned(),
-            tokens,
+            tokens: tokens(&normalise(pattern)),
         })
     }
 
@@ -71,51 +58,7 @@ impl ImageGlob {
     /// at most 255 characters.
     pub fn matches(&self, name: &str) -> bool {
         let name: Vec<char> = name.chars().collect();
-        let n = name.len();
-        // reach[j]: the pattern prefix consumed so far matches name[..j].
-        let mut reach = vec![false; n + 1];
-        if let Some(first) = reach.first_mut() {
-            *first = true;
-        }
-        for token in &self.tokens {
-            let mut next = vec![false; n + 1];
-            match token {
-                Token::Literal(l) => {
-                    for j in 0..n {
-                        if reach.get(j) == Some(&true) && name.get(j) == Some(l) {
-                            if let Some(x) = next.get_mut(j + 1) {
-                                *x = true;
-                            }
-                        }
-                    }
-                }
-                Token::AnyChar => {
-                    for j in 0..n {
-                        if reach.get(j) == Some(&true) && name.get(j).is_some_and(|c| *c != '/') {
-                            if let Some(x) = next.get_mut(j + 1) {
-                                *x = true;
-                            }
-                        }
-                    }
-                }
-                Token::AnyInSegment | Token::AnyAcross => {
-                    let across = matches!(token, Token::AnyAcross);
-                    let mut on = false;
-                    for j in 0..=n {
-                        // A star extends a match over any characters (not `/` for `*`).
-                        on = reach.get(j) == Some(&true)
-                            || (on
-                                && j > 0
-                                && (across || name.get(j - 1).is_some_and(|c| *c != '/')));
-                        if let Some(x) = next.get_mut(j) {
-                            *x = on;
-                        }
-                    }
-                }
-            }
-            reach = next;
-        }
-        reach.get(n) == Some(&true)
+        matches_tokens(&self.tokens, &name)
     }
 
     /// The pattern as written.
@@ -128,6 +71,75 @@ impl fmt::Display for ImageGlob {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.pattern)
     }
+}
+
+/// `*` (within a `/`-separated segment), `**` (across), `?` (one character but `/`), and
+/// literals.
+pub(crate) fn tokens(pattern: &str) -> Vec<Token> {
+    let mut tokens = Vec::new();
+    let mut chars = pattern.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '*' if chars.peek() == Some(&'*') => {
+                chars.next();
+                tokens.push(Token::AnyAcross);
+            }
+            '*' => tokens.push(Token::AnyInSegment),
+            '?' => tokens.push(Token::AnyChar),
+            c => tokens.push(Token::Literal(c)),
+        }
+    }
+    tokens
+}
+
+/// Whether the glob `tokens` matches all of `name`.
+///
+/// Dynamic programming over (pattern position, name position): exact for any mix of `*`
+/// and `**` (no greedy shortcut that could miss a match), O(pattern × name).
+pub(crate) fn matches_tokens(tokens: &[Token], name: &[char]) -> bool {
+    let n = name.len();
+    // reach[j]: the pattern prefix consumed so far matches name[..j].
+    let mut reach = vec![false; n + 1];
+    if let Some(first) = reach.first_mut() {
+        *first = true;
+    }
+    for token in tokens {
+        let mut next = vec![false; n + 1];
+        match token {
+            Token::Literal(l) => {
+                for j in 0..n {
+                    if reach.get(j) == Some(&true) && name.get(j) == Some(l) {
+                        if let Some(x) = next.get_mut(j + 1) {
+                            *x = true;
+                        }
+                    }
+                }
+            }
+            Token::AnyChar => {
+                for j in 0..n {
+                    if reach.get(j) == Some(&true) && name.get(j).is_some_and(|c| *c != '/') {
+                        if let Some(x) = next.get_mut(j + 1) {
+                            *x = true;
+                        }
+                    }
+                }
+            }
+            Token::AnyInSegment | Token::AnyAcross => {
+                let across = matches!(token, Token::AnyAcross);
+                let mut on = false;
+                for j in 0..=n {
+                    // A star extends a match over any characters (not `/` for `*`).
+                    on = reach.get(j) == Some(&true)
+                        || (on && j > 0 && (across || name.get(j - 1).is_some_and(|c| *c != '/')));
+                    if let Some(x) = next.get_mut(j) {
+                        *x = on;
+                    }
+                }
+            }
+        }
+        reach = next;
+    }
+    reach.get(n) == Some(&true)
 }
 
 fn normalise(pattern: &str) -> String {

@@ -50,6 +50,17 @@ impl Case {
         self.file("supplygate.yaml", &text)
     }
 
+    /// `run` with one more environment variable.
+    fn run_env(&self, args: &[&str], name: &str, value: &str) -> Outcome {
+        let out = self
+            .command(args)
+            .env(name, value)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        Outcome::from_output(out)
+    }
+
     fn stdin(mut self, text: &str) -> Self {
         self.stdin = Some(text.to_owned());
         self
@@ -63,21 +74,27 @@ impl Case {
         std::fs::read_to_string(self.path(name)).unwrap()
     }
 
-    fn run(&self, args: &[&str]) -> Outcome {
+    /// The binary in the case's directory, with no config or format from the environment.
+    fn command(&self, args: &[&str]) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_supplygate"));
         cmd.args(args)
             .current_dir(self.dir.path())
             .env_remove("SUPPLYGATE_CONFIG")
             .env_remove("SUPPLYGATE_FORMAT")
             .env("DOCKER_CONFIG", self.dir.path().join(".docker-none"))
-            .env("NO_COLOR", "1")
-            .stdin(if self.stdin.is_some() {
-                Stdio::piped()
-            } else {
-                Stdio::null()
-            })
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
+            .env("NO_COLOR", "1");
+        cmd
+    }
+
+    fn run(&self, args: &[&str]) -> Outcome {
+        let mut cmd = self.command(args);
+        cmd.stdin(if self.stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
         let mut child = cmd.spawn().unwrap();
         if let Some(text) = &self.stdin {
             use std::io::Write as _;
@@ -1093,4 +1110,1058 @@ fn policy_test_runs_the_shipped_library_tests() {
     let out = failing.run(&["policy", "test", "p"]);
     assert_eq!(out.code, 1, "{out:?}");
     assert!(out.stdout.contains("FAIL"), "{out:?}");
+}
+
+// ------------------------------------------------- the commands people reach for (issue 11)
+
+/// Every command with its own `--help` snapshot (`help-<name>.txt`).
+const COMMANDS: &[&[&str]] = &[
+    &["check"],
+    &["pin"],
+    &["explain"],
+    &["images"],
+    &["serve"],
+    &["policy"],
+    &["policy", "test"],
+    &["config"],
+    &["config", "validate"],
+    &["init"],
+    &["schema"],
+    &["completion"],
+    &["man"],
+    &["version"],
+];
+
+#[test]
+fn every_command_help_has_examples_and_matches_its_snapshot() {
+    for command in COMMANDS {
+        let mut args = command.to_vec();
+        args.push("--help");
+        let out = Case::new().run(&args);
+        assert_eq!(out.code, 0, "{out:?}");
+        assert!(
+            out.stdout.contains("\nExamples:\n  supplygate "),
+            "{command:?}: {out:?}"
+        );
+        assert_snapshot(&format!("help-{}.txt", command.join("-")), &out.stdout);
+    }
+}
+
+#[test]
+fn bash_completion_is_valid_bash_and_completes_every_command() {
+    let case = Case::new();
+    let out = case.run(&["completion", "bash"]);
+    assert_eq!(out.code, 0, "{out:?}");
+    std::fs::write(case.path("supplygate.bash"), &out.stdout).unwrap();
+    let syntax = Command::new("bash")
+        .arg("-n")
+        .arg(case.path("supplygate.bash"))
+        .output()
+        .unwrap();
+    assert!(syntax.status.success(), "bash -n: {syntax:?}");
+    // Sourced, it registers the completion function for `supplygate`.
+    let registered = Command::new("bash")
+        .arg("-c")
+        .arg(format!(
+            "source '{}' && complete -p supplygate",
+            case.path("supplygate.bash").display()
+        ))
+        .output()
+        .unwrap();
+    let registered = String::from_utf8_lossy(&registered.stdout);
+    assert!(registered.contains("supplygate"), "{registered}");
+    for word in [
+        "check",
+        "pin",
+        "explain",
+        "images",
+        "serve",
+        "policy",
+        "config",
+        "validate",
+        "init",
+        "schema",
+        "completion",
+        "man",
+        "version",
+        "--dry-run",
+        "--keyless-github",
+        "--list",
+    ] {
+        assert!(
+            out.stdout.contains(word),
+            "no `{word}` in the bash completion"
+        );
+    }
+    for shell in ["zsh", "fish", "powershell"] {
+        let out = case.run(&["completion", shell]);
+        assert_eq!(out.code, 0, "{out:?}");
+        assert!(
+            out.stdout.contains("images") && out.stdout.contains("dry-run"),
+            "{shell}"
+        );
+    }
+    let out = case.run(&["completion", "tcsh"]);
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(out.stderr.contains("invalid value 'tcsh'"), "{out:?}");
+}
+
+/// `groff` reads the page without a warning (`-ww` turns them all on; `-k` decodes UTF-8 as
+/// `man` does).
+fn assert_groff_clean(page: &str) {
+    let mut groff = Command::new("groff")
+        .args(["-k", "-man", "-Tutf8", "-ww", "-z"])
+        .stdin(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write as _;
+    groff
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(page.as_bytes())
+        .unwrap();
+    let out = groff.wait_with_output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let warnings = String::from_utf8_lossy(&out.stderr);
+    // Filling a long usage line is a layout notice, not a problem with the page.
+    let real: Vec<&str> = warnings
+        .lines()
+        .filter(|l| !l.contains("cannot adjust line") && !l.contains("cannot break line"))
+        .collect();
+    assert!(real.is_empty(), "groff: {real:?}");
+}
+
+#[test]
+fn man_pages_render_with_groff_and_cover_every_command() {
+    let case = Case::new();
+    let top = case.run(&["man"]);
+    assert_eq!(top.code, 0, "{top:?}");
+    assert!(top.stdout.contains(".TH supplygate 1"), "{top:?}");
+    assert_groff_clean(&top.stdout);
+    let sub = case.run(&["man", "policy", "test"]);
+    assert_eq!(sub.code, 0, "{sub:?}");
+    assert!(
+        sub.stdout.contains(".TH supplygate-policy-test 1"),
+        "{sub:?}"
+    );
+    assert_groff_clean(&sub.stdout);
+
+    let out = case.run(&["man", "--dir", "pages"]);
+    assert_eq!(out.code, 0, "{out:?}");
+    let mut pages: Vec<String> = std::fs::read_dir(case.path("pages"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    pages.sort();
+    let mut expected: Vec<String> = COMMANDS
+        .iter()
+        .map(|c| format!("supplygate-{}.1", c.join("-")))
+        .chain(["supplygate.1".to_owned()])
+        .collect();
+    expected.sort();
+    assert_eq!(pages, expected);
+    for page in &pages {
+        assert_groff_clean(&std::fs::read_to_string(case.path("pages").join(page)).unwrap());
+    }
+
+    let bad = case.run(&["man", "chek"]);
+    assert_eq!(bad.code, 2, "{bad:?}");
+    assert!(
+        bad.stderr
+            .contains("`supplygate` has no subcommand `chek`; it has: check,"),
+        "{bad:?}"
+    );
+}
+
+/// The commit `git` says this checkout is at, or "unknown" outside one (as build.rs decides).
+fn head_commit() -> String {
+    let top = Command::new("git")
+        .args(["-C", ROOT, "rev-parse", "--show-toplevel"])
+        .output();
+    let own = top.as_ref().is_ok_and(|o| {
+        std::fs::canonicalize(String::from_utf8_lossy(&o.stdout).trim()).ok()
+            == std::fs::canonicalize(ROOT).ok()
+    });
+    if !own {
+        return "unknown".to_owned();
+    }
+    let out = Command::new("git")
+        .args(["-C", ROOT, "rev-parse", "HEAD"])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+#[test]
+fn version_names_commit_target_and_the_embedded_trusted_root() {
+    let case = Case::new();
+    let out = case.run(&["version", "--format", "json"]);
+    assert_eq!(out.code, 0, "{out:?}");
+    let json = out.json();
+    assert_eq!(json["version"], env!("CARGO_PKG_VERSION"));
+    assert_eq!(json["commit"], head_commit().as_str());
+    let date = json["build_date"].as_str().unwrap();
+    assert!(
+        date.len() == 10
+            && format!("{date}T00:00:00Z")
+                .parse::<jiff::Timestamp>()
+                .is_ok(),
+        "{date}"
+    );
+    assert!(json["target"].as_str().unwrap().contains('-'), "{json}");
+    assert!(json["features"].is_array(), "{json}");
+    let root = &json["trusted_root"];
+    let sha = root["sha256"].as_str().unwrap();
+    assert!(
+        sha.len() == 64 && sha.chars().all(|c| c.is_ascii_hexdigit()),
+        "{root}"
+    );
+    assert!(
+        root["source"]
+            .as_str()
+            .unwrap()
+            .starts_with("sigstore-trust-root 0."),
+        "{root}"
+    );
+    assert!(root["media_type"]
+        .as_str()
+        .unwrap()
+        .starts_with("application/vnd.dev.sigstore.trustedroot+json"));
+
+    let human = case.run(&["version"]);
+    assert_eq!(human.code, 0, "{human:?}");
+    assert!(human.stdout.contains(sha), "{human:?}");
+    let long = case.run(&["--version"]);
+    assert_eq!(long.code, 0, "{long:?}");
+    assert_eq!(long.stdout.trim_end(), human.stdout.trim_end());
+    let short = case.run(&["-V"]);
+    assert_eq!(short.stdout.lines().count(), 1, "{short:?}");
+    assert!(
+        short.stdout.starts_with(&format!(
+            "supplygate {} ({} ",
+            env!("CARGO_PKG_VERSION"),
+            head_commit().get(..12).unwrap_or("unknown")
+        )),
+        "{short:?}"
+    );
+}
+
+const PUBLIC_KEY: &str = "-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE8nXRh950IZbRj8Ra/N9sbqOPZrfM\n5/KAQN0/KjHcorm/J5yctVd7iEcnessRQjU917hmKO6JWVGHpDguIyakZA==\n-----END PUBLIC KEY-----\n";
+
+#[test]
+fn init_writes_configs_that_load_for_each_setup() {
+    for (args, file, summary) in [
+        (
+            &["--keyless-github", "acme/app"][..],
+            "supplygate.yaml",
+            "1 signer, 1 require rule",
+        ),
+        (
+            &["--key", "cosign.pub"][..],
+            "supplygate.yaml",
+            "1 signer, 1 require rule",
+        ),
+        (
+            &[
+                "--keyless-github",
+                "acme/app",
+                "--key",
+                "cosign.pub",
+                "--registry",
+                "ghcr.io",
+                "--registry",
+                "registry.internal:5000",
+            ][..],
+            "supplygate.yaml",
+            "2 signers, 1 require rule",
+        ),
+        (
+            &[
+                "--key",
+                "keys/cosign.pub",
+                "--registry",
+                "ghcr.io",
+                "-o",
+                "deploy/supplygate.yaml",
+            ][..],
+            "deploy/supplygate.yaml",
+            "1 signer, 1 require rule",
+        ),
+    ] {
+        let case = Case::new()
+            .file("cosign.pub", PUBLIC_KEY)
+            .file("keys/cosign.pub", PUBLIC_KEY)
+            .file("deploy/.keep", "");
+        let mut init = vec!["init"];
+        init.extend_from_slice(args);
+        let out = case.run(&init);
+        assert_eq!(out.code, 0, "{args:?}: {out:?}");
+        assert!(out.stderr.contains(&format!("wrote {file}")), "{out:?}");
+        let text = case.read(file);
+        assert!(
+            text.starts_with("# supplygate.yaml, written by `supplygate init"),
+            "{text}"
+        );
+        let valid = case.run(&["config", "validate", file]);
+        assert_eq!(valid.code, 0, "{args:?}: {valid:?}\n{text}");
+        assert_eq!(
+            valid.stdout,
+            format!("{file}: OK ({summary}, 0 provenance rules)\n")
+        );
+    }
+    // Standard output: nothing written.
+    let case = Case::new();
+    let out = case.run(&["init", "--keyless-github", "acme/app", "-o", "-"]);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(
+        out.stdout
+            .contains("subject_regex: 'https://github\\.com/acme/app/"),
+        "{out:?}"
+    );
+    assert!(!case.path("supplygate.yaml").exists());
+}
+
+#[test]
+fn init_refuses_to_overwrite_and_writes_nothing_that_does_not_load() {
+    let case = Case::new().file("supplygate.yaml", "# mine\n");
+    let out = case.run(&["init", "--keyless-github", "acme/app"]);
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(
+        out.stderr
+            .contains("`supplygate.yaml` already exists; not overwritten (--force replaces it)"),
+        "{out:?}"
+    );
+    assert_eq!(case.read("supplygate.yaml"), "# mine\n");
+    let forced = case.run(&["init", "--keyless-github", "acme/app", "--force"]);
+    assert_eq!(forced.code, 0, "{forced:?}");
+    assert!(case.read("supplygate.yaml").contains("keyless:"));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let created = case.run(&[
+            "init",
+            "--keyless-github",
+            "acme/app",
+            "--force",
+            "-o",
+            "new.yaml",
+        ]);
+        assert_eq!(created.code, 0, "{created:?}");
+        let mode = std::fs::metadata(case.path("new.yaml"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_ne!(
+            mode & 0o044,
+            0,
+            "a config is readable like the manifests: {mode:o}"
+        );
+    }
+
+    // A symlink is an existing file too: never followed.
+    #[cfg(unix)]
+    {
+        let case = Case::new().file("target.txt", "keep\n");
+        std::os::unix::fs::symlink(case.path("target.txt"), case.path("link.yaml")).unwrap();
+        let out = case.run(&["init", "--keyless-github", "acme/app", "-o", "link.yaml"]);
+        assert_eq!(out.code, 2, "{out:?}");
+        assert!(out.stderr.contains("`link.yaml` already exists"), "{out:?}");
+        assert_eq!(case.read("target.txt"), "keep\n");
+    }
+
+    let case = Case::new();
+    let out = case.run(&["init", "--key", "missing.pub"]);
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(out.stderr.contains("nothing was written"), "{out:?}");
+    assert!(
+        out.stderr.contains("cannot read key `missing.pub`"),
+        "{out:?}"
+    );
+    assert!(!case.path("supplygate.yaml").exists());
+
+    let out = case.run(&["init", "--keyless-github", "acme/app/../x"]);
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(out.stderr.contains("expected OWNER/REPO"), "{out:?}");
+    let out = case.run(&[
+        "init",
+        "--keyless-github",
+        "acme/app",
+        "--registry",
+        "https://ghcr.io",
+    ]);
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(out.stderr.contains("expected a registry host"), "{out:?}");
+    let out = case.run(&["init"]);
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(out.stderr.contains("--keyless-github"), "{out:?}");
+}
+
+#[test]
+fn config_validate_lists_every_problem_with_its_location() {
+    let case = Case::new()
+        .file(
+            "typo.yaml",
+            "registries:\n  ghcr.io:\n    insecure: yes please\nnetwrok:\n  retries: 3\n",
+        )
+        .file("good.yaml", "network: {offline: true}\n")
+        .file("tab.yaml", "network:\n\toffline: true\n");
+    let out = case.run(&["config", "validate", "typo.yaml"]);
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(
+        out.stdout.starts_with("2 problems in config `typo.yaml`\n"),
+        "{out:?}"
+    );
+    assert!(
+        out.stdout
+            .contains("typo.yaml:3:15: `insecure` must be `true` or `false`"),
+        "{out:?}"
+    );
+    assert!(
+        out.stdout.contains("typo.yaml:4:1: unknown key `netwrok`"),
+        "{out:?}"
+    );
+    let json = case.run(&["config", "validate", "--format", "json", "typo.yaml"]);
+    assert_eq!(json.code, 2, "{json:?}");
+    let json = json.json();
+    assert_eq!(json["valid"], false);
+    let located: Vec<(u64, u64)> = json["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| (p["line"].as_u64().unwrap(), p["column"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(located, [(3, 15), (4, 1)]);
+    assert_eq!(json["problems"][1]["hint"], "did you mean `network`?");
+
+    let tab = case.run(&["config", "validate", "tab.yaml"]);
+    assert_eq!(tab.code, 2, "{tab:?}");
+    assert!(tab.stdout.contains("tab.yaml:2:"), "{tab:?}");
+
+    let good = case.run(&["config", "validate", "good.yaml"]);
+    assert_eq!(good.code, 0, "{good:?}");
+    assert_eq!(
+        good.stdout,
+        "good.yaml: OK (0 signers, 0 require rules, 0 provenance rules)\n"
+    );
+    let json = case.run(&["config", "validate", "--format", "json", "good.yaml"]);
+    assert_eq!(json.code, 0, "{json:?}");
+    assert_eq!(json.json()["valid"], true);
+
+    // No file named and none here: nothing was validated, which is not OK.
+    let missing = case.run(&["config", "validate"]);
+    assert_eq!(missing.code, 2, "{missing:?}");
+    assert!(
+        missing
+            .stdout
+            .contains("supplygate.yaml: cannot read config `supplygate.yaml`"),
+        "{missing:?}"
+    );
+    // --config names the file when no FILE is given.
+    let global = case.run(&["--config", "good.yaml", "config", "validate"]);
+    assert_eq!(global.code, 0, "{global:?}");
+
+    // Policies the config names are loaded too.
+    let case = case
+        .file("bad.rego", "package x\ndeny contains msg if {\n")
+        .file("policy.yaml", "policy:\n  paths: [bad.rego]\n");
+    let out = case.run(&["config", "validate", "policy.yaml"]);
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(out.stdout.contains("policy: "), "{out:?}");
+}
+
+#[test]
+fn images_lists_sites_with_workload_field_and_extractor_without_resolving() {
+    let manifests = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n  namespace: shop\nspec:\n  template:\n    spec:\n      initContainers:\n        - name: init\n          image: busybox:1.36\n      containers:\n        - name: app\n          image: \"ghcr.io/acme/app:v1\\u001b[2J\\u202e\"\n---\napiVersion: argoproj.io/v1alpha1\nkind: Rollout\nmetadata: {name: canary}\nspec:\n  template:\n    spec:\n      containers: [{name: c, image: nginx:1.27}]\n---\napiVersion: tekton.dev/v1\nkind: Task\nmetadata: {name: build}\nspec:\n  steps: [{name: s, image: alpine}]\n---\njust: data\n";
+    // The registry named in the config is a closed port: nothing may be asked of it.
+    let case = Case::new()
+        .file(
+            "supplygate.yaml",
+            "registries:\n  \"127.0.0.1:9\":\n    insecure: true\nimages:\n  extra:\n    - kind: Task\n      api_version: tekton.dev\n      images: [\"spec.steps[*].image\"]\n",
+        )
+        .file("app.yaml", manifests);
+    let out = case.run(&["images", "app.yaml"]);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(
+        !out.stdout.contains('\u{1b}') && !out.stdout.contains('\u{202e}'),
+        "{out:?}"
+    );
+    assert_snapshot("images-human.txt", &out.stdout);
+
+    let json = case.run(&["images", "--format", "json", "app.yaml"]);
+    assert_eq!(json.code, 0, "{json:?}");
+    let json = json.json();
+    let rows: Vec<(String, u64, u64, String, String, String, String)> = json["images"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            (
+                i["file"].as_str().unwrap().to_owned(),
+                i["line"].as_u64().unwrap(),
+                i["column"].as_u64().unwrap(),
+                format!(
+                    "{}/{}",
+                    i["kind"].as_str().unwrap(),
+                    i["name"].as_str().unwrap()
+                ),
+                i["field"].as_str().unwrap().to_owned(),
+                i["extractor"].as_str().unwrap().to_owned(),
+                i["image"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    let row = |line, column, workload: &str, field: &str, extractor: &str, image: &str| {
+        (
+            "app.yaml".to_owned(),
+            line,
+            column,
+            workload.to_owned(),
+            field.to_owned(),
+            extractor.to_owned(),
+            image.to_owned(),
+        )
+    };
+    assert_eq!(
+        rows,
+        [
+            row(
+                11,
+                18,
+                "Deployment/web",
+                "spec.template.spec.initContainers[0].image",
+                "builtin",
+                "busybox:1.36"
+            ),
+            row(
+                14,
+                18,
+                "Deployment/web",
+                "spec.template.spec.containers[0].image",
+                "builtin",
+                "ghcr.io/acme/app:v1\u{1b}[2J\u{202e}"
+            ),
+            row(
+                22,
+                37,
+                "Rollout/canary",
+                "spec.template.spec.containers[0].image",
+                "generic",
+                "nginx:1.27"
+            ),
+            row(
+                28,
+                28,
+                "Task/build",
+                "spec.steps[0].image",
+                "images.extra",
+                "alpine"
+            ),
+        ]
+    );
+    assert_eq!(json["images"][0]["namespace"], "shop");
+    assert_eq!(json["images"][0]["container"], "init");
+    assert_eq!(json["skipped_documents"], 1);
+
+    // `check --list` is the same listing.
+    let list = case.run(&["check", "--list", "--format", "json", "app.yaml"]);
+    assert_eq!(list.code, 0, "{list:?}");
+    assert_eq!(list.json(), json);
+    let sarif = case.run(&["check", "--list", "--format", "sarif", "app.yaml"]);
+    assert_eq!(sarif.code, 2, "{sarif:?}");
+    assert!(
+        sarif
+            .stderr
+            .contains("--list prints human or json, not sarif"),
+        "{sarif:?}"
+    );
+
+    // A listing is of every document: never of a selection that a lock would then miss.
+    let selected = case.run(&["check", "--list", "--changed-since", "HEAD", "app.yaml"]);
+    assert_eq!(selected.code, 2, "{selected:?}");
+    assert!(
+        selected
+            .stderr
+            .contains("'--list' cannot be used with '--changed-since <REV>'"),
+        "{selected:?}"
+    );
+
+    // A file that cannot be read is listed as an error, exit 2.
+    let case = case.file("bad.yaml", "apiVersion: v1\nkind: Pod\nspec: [\n");
+    let out = case.run(&["images", "."]);
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(out.stdout.contains("bad.yaml:"), "{out:?}");
+    assert!(out.stdout.contains("error[invalid-manifest]"), "{out:?}");
+}
+
+#[test]
+fn pin_dry_run_prints_a_diff_that_patch_applies_and_writes_nothing() {
+    let registry = TestRegistry::start();
+    let app = registry.push_generated("team/app:v1", 31);
+    let host = registry.host();
+    let original = format!(
+        "# keep\napiVersion: v1\nkind: Pod\nmetadata: {{name: p}}\nspec:\n  containers:\n  - {{name: a, image: \"{host}/team/app:v1\"}}\n  - name: b\n    image: '{host}/team/app:v1'   # trailing\n  - name: c\n    image: busybox@sha256:{}\n",
+        "1".repeat(64)
+    );
+    let case = Case::new()
+        .registry_config(&registry)
+        .file("pod.yaml", &original)
+        .file(
+            "other.yaml",
+            &deployment("d", &[&format!("{host}/team/app:v1")]),
+        );
+
+    let dry = case.run(&["pin", "--dry-run", "pod.yaml", "other.yaml"]);
+    assert_eq!(dry.code, 0, "{dry:?}");
+    assert_eq!(case.read("pod.yaml"), original, "--dry-run writes nothing");
+    assert!(
+        dry.stdout
+            .starts_with("--- pod.yaml\n+++ pod.yaml\n@@ -4,8 +4,8 @@\n"),
+        "{dry:?}"
+    );
+    assert!(
+        dry.stdout
+            .contains("\n--- other.yaml\n+++ other.yaml\n@@ -7,4 +7,4 @@\n"),
+        "{dry:?}"
+    );
+    assert!(
+        dry.stderr.contains("would pin 3 images in 2 files"),
+        "{dry:?}"
+    );
+    assert!(
+        dry.stdout.contains(&format!("-    image: '{host}/team/app:v1'   # trailing\n+    image: '{host}/team/app:v1@{app}'   # trailing\n")),
+        "{dry:?}"
+    );
+
+    let json = case.run(&[
+        "pin",
+        "--dry-run",
+        "--format",
+        "json",
+        "pod.yaml",
+        "other.yaml",
+    ]);
+    assert_eq!(json.code, 0, "{json:?}");
+    let json = json.json();
+    assert_eq!(json["dry_run"], true);
+    let rewrites: Vec<(String, u64, u64, String, String)> = json["rewrites"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["file"].as_str().unwrap().to_owned(),
+                r["line"].as_u64().unwrap(),
+                r["column"].as_u64().unwrap(),
+                r["old"].as_str().unwrap().to_owned(),
+                r["new"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    let old = format!("{host}/team/app:v1");
+    let new = format!("{host}/team/app:v1@{app}");
+    assert_eq!(
+        rewrites,
+        [
+            ("other.yaml".to_owned(), 10, 18, old.clone(), new.clone()),
+            ("pod.yaml".to_owned(), 7, 22, old.clone(), new.clone()),
+            ("pod.yaml".to_owned(), 9, 12, old.clone(), new.clone()),
+        ]
+    );
+    assert_eq!(case.read("pod.yaml"), original);
+
+    // The diff, applied by `patch`, gives exactly what `pin` writes.
+    let patched = Command::new("patch")
+        .args(["-p0", "--quiet", "--no-backup-if-mismatch"])
+        .current_dir(case.path(""))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let patched = {
+        let mut child = patched;
+        use std::io::Write as _;
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(dry.stdout.as_bytes())
+            .unwrap();
+        child.wait_with_output().unwrap()
+    };
+    assert!(patched.status.success(), "patch: {patched:?}");
+    let by_patch = (case.read("pod.yaml"), case.read("other.yaml"));
+    std::fs::write(case.path("pod.yaml"), &original).unwrap();
+    std::fs::write(case.path("other.yaml"), deployment("d", &[&old])).unwrap();
+    let pinned = case.run(&["pin", "--format", "json", "pod.yaml", "other.yaml"]);
+    assert_eq!(pinned.code, 0, "{pinned:?}");
+    assert_eq!(pinned.json()["dry_run"], false);
+    assert_eq!(pinned.json()["rewrites"].as_array().unwrap().len(), 3);
+    assert_eq!((case.read("pod.yaml"), case.read("other.yaml")), by_patch);
+
+    // Nothing left to pin: an empty diff.
+    let again = case.run(&["pin", "--dry-run", "pod.yaml"]);
+    assert_eq!(again.code, 0, "{again:?}");
+    assert_eq!(again.stdout, "");
+    assert!(
+        again.stderr.contains("would pin 0 images in 0 files"),
+        "{again:?}"
+    );
+}
+
+#[test]
+fn flags_are_read_from_supplygate_env_vars() {
+    let case = Case::new()
+        .file("supplygate.yaml", "network: {offline: true}\n")
+        .file("app.yaml", &deployment("app", &["nginx:1.27"]));
+    // --source-repo had none (issue 11); a bad value from the variable is refused like the flag.
+    let out = case.run_env(
+        &["images", "app.yaml"],
+        "SUPPLYGATE_SOURCE_REPO",
+        "not-a-spec",
+    );
+    assert_eq!(out.code, 0, "images reads no clone: {out:?}");
+    let out = case.run_env(
+        &["check", "app.yaml"],
+        "SUPPLYGATE_SOURCE_REPO",
+        "not-a-spec",
+    );
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(
+        out.stderr
+            .contains("--source-repo `not-a-spec`: expected `URL=PATH`"),
+        "{out:?}"
+    );
+    let flag = case.run(&["check", "--source-repo", "not-a-spec", "app.yaml"]);
+    assert_eq!(flag.stderr, out.stderr);
+
+    let listed = case.run_env(
+        &["check", "app.yaml", "--format", "json"],
+        "SUPPLYGATE_LIST",
+        "true",
+    );
+    assert_eq!(listed.code, 0, "{listed:?}");
+    assert_eq!(listed.json()["images"][0]["extractor"], "builtin");
+
+    let bad = case.run_env(&["images", "app.yaml"], "SUPPLYGATE_VERBOSE", "9");
+    assert_eq!(bad.code, 2, "{bad:?}");
+    assert!(
+        bad.stderr
+            .contains("SUPPLYGATE_VERBOSE `9`: expected a number from 0 to 3"),
+        "{bad:?}"
+    );
+    // -v: `--tuf-refresh` on a key-only config says at info level that it fetched nothing.
+    let info = case.run_env(
+        &["check", "--tuf-refresh", "app.yaml"],
+        "SUPPLYGATE_VERBOSE",
+        "1",
+    );
+    assert!(info.stderr.contains("nothing fetched"), "{info:?}");
+    let quiet = case.run(&["check", "--tuf-refresh", "app.yaml"]);
+    assert!(!quiet.stderr.contains("nothing fetched"), "{quiet:?}");
+}
+
+// ---------------------------------------------------------------- messages a newcomer trips over
+// (issue 11, item 4): each message names the real cause, file and code.
+
+#[test]
+fn config_typo_names_the_real_file_and_position() {
+    let case = Case::new()
+        .file(
+            "typo.yaml",
+            "network:\n  retries: 1\nnetwrok:\n  retries: 3\n",
+        )
+        .file("app.yaml", &deployment("app", &["nginx"]));
+    let out = case.run(&["check", "--config", "typo.yaml", "app.yaml"]);
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(
+        out.stderr.contains(
+            "typo.yaml:3:1: unknown key `netwrok` in the top level of `typo.yaml` \
+             (did you mean `network`?)"
+        ),
+        "{out:?}"
+    );
+    assert!(!out.stderr.contains("supplygate.yaml"), "{out:?}");
+}
+
+#[test]
+fn missing_key_file_is_reported_once_not_as_an_unknown_signer() {
+    let case = Case::new()
+        .file(
+            "supplygate.yaml",
+            "signers:\n  ci:\n    key: keys/missing.pub\nrequire:\n  - images: [\"**\"]\n    signers: [ci]\nprovenance:\n  - images: [\"**\"]\n    signers: [ci]\n",
+        )
+        .file("app.yaml", &deployment("app", &["nginx"]));
+    let out = case.run(&["check", "app.yaml"]);
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(
+        out.stderr.contains("1 problem in config `supplygate.yaml`"),
+        "{out:?}"
+    );
+    assert!(
+        out.stderr
+            .contains("supplygate.yaml:3:10: cannot read key `keys/missing.pub`"),
+        "{out:?}"
+    );
+    assert!(!out.stderr.contains("unknown signer"), "{out:?}");
+    assert!(
+        !out.stderr.contains("needs `images` and `signers`"),
+        "{out:?}"
+    );
+
+    // A name that is really undefined is still reported next to the broken one.
+    let case = case.file(
+        "supplygate.yaml",
+        "signers:\n  ci:\n    key: keys/missing.pub\nrequire:\n  - images: [\"**\"]\n    signers: [ci, release]\n",
+    );
+    let out = case.run(&["check", "app.yaml"]);
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(
+        out.stderr.contains(
+            "supplygate.yaml:6:19: unknown signer `release` (define it under `signers:`)"
+        ),
+        "{out:?}"
+    );
+}
+
+#[test]
+fn offline_image_without_layout_has_its_own_code_and_hint() {
+    let app = deployment("app", &["ghcr.io/acme/app:v1"]);
+    let by_flag = Case::new().file("app.yaml", &app);
+    let by_config = Case::new()
+        .file("app.yaml", &app)
+        .file("supplygate.yaml", "network:\n  offline: true\n");
+    for (case, args) in [
+        (
+            by_flag,
+            &["check", "--offline", "app.yaml", "--format", "json"][..],
+        ),
+        (by_config, &["check", "app.yaml", "--format", "json"][..]),
+    ] {
+        let out = case.run(args);
+        assert_eq!(out.code, 2, "{out:?}");
+        let json = out.json();
+        let f = &images(&json)[0]["findings"][0];
+        assert_eq!(f["code"], "offline-no-layout", "{out:?}");
+        assert_eq!(f["severity"], "error");
+        assert_eq!(
+            f["message"],
+            "ghcr.io/acme/app:v1: offline, and no OCI layout is configured for host `ghcr.io`"
+        );
+        let hint = f["hint"].as_str().unwrap();
+        assert!(hint.contains("`registries:`"), "{hint}");
+        assert!(hint.contains("`--offline`"), "{hint}");
+        assert!(!hint.contains("insecure"), "{hint}");
+    }
+}
+
+#[test]
+fn explain_of_a_missing_image_denies_like_check() {
+    let image = "127.0.0.1:5123/demo/app:no-such-tag";
+    let run = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_supplygate"))
+            .args(args)
+            .current_dir(ROOT)
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::piped())
+            .output()
+            .unwrap();
+        Outcome::from_output(out)
+    };
+    let config = "fixtures/demo/supplygate.yaml";
+    let explained = run(&["explain", "--config", config, image, "--format", "json"]);
+    assert_eq!(explained.code, 1, "{explained:?}");
+    let json = explained.json();
+    assert_eq!(json["decision"], "deny", "{explained:?}");
+    assert_eq!(json["findings"][0]["code"], "image-not-found");
+    assert!(json.get("digest").is_none(), "{explained:?}");
+
+    let human = run(&["explain", "--config", config, image]);
+    assert_eq!(human.code, 1, "{human:?}");
+    assert!(
+        human.stdout.contains("\nfindings\n  image-not-found: "),
+        "{human:?}"
+    );
+    assert!(human.stdout.ends_with("\ndeny\n"), "{human:?}");
+
+    let checked = Case::new()
+        .file("app.yaml", &deployment("app", &[image]))
+        .run(&[
+            "check",
+            "--config",
+            &format!("{ROOT}/{config}"),
+            "app.yaml",
+            "--format",
+            "json",
+        ]);
+    assert_eq!(checked.code, explained.code, "{checked:?}");
+    assert_eq!(
+        images(&checked.json())[0]["findings"][0]["code"],
+        "image-not-found"
+    );
+}
+
+/// `supplygate ARGS` run on a terminal (util-linux `script` gives it one) with `env` set:
+/// its stdout.
+fn on_a_terminal(case: &Case, args: &str, env: &[(&str, &str)]) -> String {
+    let binary = env!("CARGO_BIN_EXE_supplygate");
+    let out = Command::new("script")
+        .args(["-qec", &format!("'{binary}' {args}"), "/dev/null"])
+        .current_dir(case.dir.path())
+        .env_remove("NO_COLOR")
+        .env_remove("SUPPLYGATE_COLOR")
+        .env("TERM", "xterm")
+        .envs(env.iter().copied())
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn empty_no_color_keeps_colour_and_term_dumb_drops_it() {
+    let case = Case::new().file("app.yaml", &deployment("app", &["nginx:1.25"]));
+    let check = |env: &[(&str, &str)]| on_a_terminal(&case, "check --offline app.yaml", env);
+    let escape = "\u{1b}[";
+    assert!(check(&[]).contains(escape));
+    assert!(check(&[("NO_COLOR", "")]).contains(escape));
+    let no_color = check(&[("NO_COLOR", "1")]);
+    assert!(!no_color.contains(escape), "{no_color}");
+    assert!(no_color.contains("offline-no-layout"), "{no_color}");
+    let dumb = check(&[("TERM", "dumb")]);
+    assert!(!dumb.contains(escape), "{dumb}");
+    assert!(dumb.contains("offline-no-layout"), "{dumb}");
+    // `--color always` is obeyed even there.
+    let always = on_a_terminal(
+        &case,
+        "check --offline --color always app.yaml",
+        &[("TERM", "dumb")],
+    );
+    assert!(always.contains(escape), "{always}");
+}
+
+#[test]
+fn pin_summaries_count_the_lookups_they_made() {
+    let registry = TestRegistry::start();
+    registry.push_generated("team/app:v1", 31);
+    registry.push_generated("team/web:v1", 32);
+    let host = registry.host();
+    let case = Case::new()
+        .registry_config(&registry)
+        .file(
+            "a.yaml",
+            &deployment(
+                "a",
+                &[
+                    &format!("{host}/team/app:v1"),
+                    &format!("{host}/team/web:v1"),
+                ],
+            ),
+        )
+        .file(
+            "b.yaml",
+            &deployment("b", &[&format!("{host}/team/app:v1")]),
+        );
+    let out = case.run(&["pin", "."]);
+    assert_eq!(out.code, 0, "{out:?}");
+    let summary = out.stderr.lines().last().unwrap();
+    assert!(
+        summary.starts_with("pinned 3 images in 2 files; 2 distinct references, "),
+        "{out:?}"
+    );
+    assert!(!summary.contains(" 0 registry requests"), "{out:?}");
+
+    // The report of a failed pin counts them too.
+    let case = case.file(
+        "c.yaml",
+        &deployment("c", &[&format!("{host}/team/gone:v1")]),
+    );
+    let out = case.run(&["pin", "c.yaml"]);
+    assert_eq!(out.code, 1, "{out:?}");
+    let last = out.stdout.lines().last().unwrap();
+    assert!(last.contains("; 1 distinct reference, "), "{out:?}");
+    assert!(!last.contains(" 0 registry requests"), "{out:?}");
+}
+
+#[test]
+fn human_summary_counts_skipped_documents() {
+    let case = Case::new()
+        .file("supplygate.yaml", "network: {offline: true}\n")
+        .file(
+            "mixed.yaml",
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n---\nnot: kubernetes\n---\njust a string\n",
+        );
+    let out = case.run(&["check", "mixed.yaml"]);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(
+        out.stdout
+            .contains("allow: 0 images, 0 allowed, 2 documents skipped (not a Kubernetes object);"),
+        "{out:?}"
+    );
+    let json = case
+        .run(&["check", "mixed.yaml", "--format", "json"])
+        .json();
+    assert_eq!(json["summary"]["skipped_documents"], 2, "{json}");
+}
+
+#[test]
+fn control_and_bidi_characters_from_manifests_are_escaped_in_text_outputs() {
+    let case = Case::new()
+        .file("supplygate.yaml", "network: {offline: true}\n")
+        .file(
+            "evil.yaml",
+            "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n    - name: a\n      image: \"ngin\\u202Ex\\e[2J\\x07:1\\nallow\"\n",
+        );
+    for format in ["human", "github", "markdown"] {
+        let out = case.run(&["check", "evil.yaml", "--format", format]);
+        assert_eq!(out.code, 1, "{format}: {out:?}");
+        assert!(
+            out.stdout.contains("invalid-reference"),
+            "{format}: {out:?}"
+        );
+        for raw in ['\u{202e}', '\u{1b}', '\u{7}'] {
+            assert!(!out.stdout.contains(raw), "{format}: {raw:?} in {out:?}");
+        }
+        assert!(
+            out.stdout.contains("ngin\\u{202e}x\\u{1b}[2J\\u{7}:1"),
+            "{format}: {out:?}"
+        );
+    }
+    // The human report keeps the image on its one line: a line break in it cannot start a
+    // line that reads like one of the report's own.
+    let human = case.run(&["check", "evil.yaml"]);
+    assert!(human.stdout.contains("\\u{7}:1\\u{a}allow\n"), "{human:?}");
+    assert!(
+        !human.stdout.lines().any(|l| l.trim() == "allow"),
+        "{human:?}"
+    );
+}
+
+#[test]
+fn a_key_that_does_not_decode_is_explained_and_keeps_the_decoder_error() {
+    // The first 27 bytes of a P-256 public key: the DER stops in the middle.
+    let case = Case::new()
+        .file(
+            "cut.pub",
+            "-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE\n-----END PUBLIC KEY-----\n",
+        )
+        .file("supplygate.yaml", "signers:\n  ci:\n    key: cut.pub\n")
+        .file("app.yaml", &deployment("app", &["nginx"]));
+    let out = case.run(&["check", "app.yaml", "--format", "json"]);
+    assert_eq!(out.code, 2, "{out:?}");
+    let error = &out.json()["errors"][0];
+    assert_eq!(error["code"], "invalid-config", "{out:?}");
+    assert_eq!(error["line"], 3, "{out:?}");
+    let message = error["message"].as_str().unwrap();
+    assert!(message.contains("ASN.1"), "the raw cause stays: {message}");
+    assert!(
+        message.contains(
+            "(a certificate or key could not be decoded: its bytes are damaged, truncated or \
+             not the kind of object expected here; get a fresh copy of it"
+        ),
+        "{message}"
+    );
 }

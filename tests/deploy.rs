@@ -226,7 +226,7 @@ fn self_check_denies_a_pin_the_fixture_does_not_hold_and_an_image_from_elsewhere
         dir.path().to_str().unwrap(),
     ]);
     assert_eq!(out.code, 2, "{out:?}");
-    assert!(out.stdout.contains("registry-not-allowed"), "{out:?}");
+    assert!(out.stdout.contains("offline-no-layout"), "{out:?}");
 }
 
 /// `text` with the 64 hex digits after `prefix` replaced by `hex`.

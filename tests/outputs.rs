@@ -454,7 +454,11 @@ fn github_annotations_escape_file_names_and_messages() {
         lines[1]
     );
     assert!(
-        lines[2].starts_with("supplygate deny: 2 images, 0 allowed, 2 denied;"),
+        // `supplygate.yaml` is scanned too: a document that is not a Kubernetes object.
+        lines[2].starts_with(
+            "supplygate deny: 2 images, 0 allowed, 2 denied, \
+             1 document skipped (not a Kubernetes object);"
+        ),
         "{}",
         lines[2]
     );
@@ -622,4 +626,218 @@ fn an_output_file_that_cannot_be_written_is_exit_2() {
         "{out:?}"
     );
     assert!(!target.exists());
+}
+
+// ---------------------------------------------------------------- issue 11: every error path
+// still writes a well-formed report in every requested format.
+
+#[test]
+fn a_run_that_cannot_decide_still_writes_every_requested_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("app.yaml"), deployment("app", &["nginx:1.25"])).unwrap();
+    std::fs::write(
+        d.join("typo.yaml"),
+        "network:\n  offline: true\nnetwrok: {}\n",
+    )
+    .unwrap();
+    std::fs::write(d.join("offline.yaml"), "network:\n  offline: true\n").unwrap();
+    std::fs::write(
+        d.join("broken.rego"),
+        "package supplygate.x\n\ndeny contains x if {\n",
+    )
+    .unwrap();
+    // (the args, the code of the finding, the file it names, its line)
+    let cases: [(&[&str], &str, &str, Option<u64>); 6] = [
+        (&["check", "nope.yaml"], "run-failed", "nope.yaml", None),
+        (
+            &["check", "--config", "missing.yaml", "app.yaml"],
+            "invalid-config",
+            "missing.yaml",
+            None,
+        ),
+        (
+            &["check", "--config", "typo.yaml", "app.yaml"],
+            "invalid-config",
+            "typo.yaml",
+            Some(3),
+        ),
+        (
+            &["check", "--offline", "--now", "yesterday", "app.yaml"],
+            "run-failed",
+            "<run>",
+            None,
+        ),
+        (
+            &[
+                "check",
+                "--config",
+                "offline.yaml",
+                "--policy",
+                "broken.rego",
+                "app.yaml",
+            ],
+            "run-failed",
+            "<run>",
+            None,
+        ),
+        (
+            &[
+                "check",
+                "--config",
+                "offline.yaml",
+                "--locked",
+                "no.lock",
+                "app.yaml",
+            ],
+            "run-failed",
+            "<run>",
+            None,
+        ),
+    ];
+    for (args, code, file, line) in cases {
+        let with = |extra: &[&str]| -> Outcome {
+            let mut all = args.to_vec();
+            all.extend_from_slice(extra);
+            let out = run_in(d, &all, &[]);
+            assert_eq!(out.code, 2, "{all:?}: {out:?}");
+            assert!(out.stderr.starts_with("error: "), "{all:?}: {out:?}");
+            out
+        };
+        let json = with(&["--format", "json"]).json();
+        assert_eq!(json["decision"], "error", "{args:?}: {json}");
+        let error = &json["errors"][0];
+        assert_eq!(error["code"], code, "{args:?}: {json}");
+        assert_eq!(error["file"], file, "{args:?}: {json}");
+        assert_eq!(error["line"].as_u64(), line, "{args:?}: {json}");
+
+        let sarif = with(&["--format", "sarif"]).stdout;
+        assert_eq!(
+            sarif_schema_errors(&sarif),
+            Vec::<String>::new(),
+            "{args:?}"
+        );
+        let log: Value = serde_json::from_str(&sarif).unwrap();
+        assert_eq!(results(&log)[0]["ruleId"], code, "{args:?}: {sarif}");
+        assert_eq!(
+            log["runs"][0]["invocations"][0]["executionSuccessful"],
+            false
+        );
+
+        let md = with(&["--format", "markdown"]).stdout;
+        assert!(md.starts_with("### supplygate: ⛔ error"), "{args:?}: {md}");
+        assert!(md.contains(&format!("**{code}**")), "{args:?}: {md}");
+
+        // The files too, whatever the format on stdout (human: the error on stderr only).
+        let out = with(&[
+            "--sarif-out",
+            "out.sarif",
+            "--json-out",
+            "out.json",
+            "--markdown-out",
+            "out.md",
+        ]);
+        assert_eq!(out.stdout, "", "{args:?}");
+        let sarif = std::fs::read_to_string(d.join("out.sarif")).unwrap();
+        assert_eq!(
+            sarif_schema_errors(&sarif),
+            Vec::<String>::new(),
+            "{args:?}"
+        );
+        let json: Value =
+            serde_json::from_str(&std::fs::read_to_string(d.join("out.json")).unwrap()).unwrap();
+        assert_eq!(json["errors"][0]["code"], code, "{args:?}");
+        assert!(!std::fs::read_to_string(d.join("out.md"))
+            .unwrap()
+            .is_empty());
+        for f in ["out.sarif", "out.json", "out.md"] {
+            std::fs::remove_file(d.join(f)).unwrap();
+        }
+    }
+}
+
+#[test]
+fn a_missing_path_names_its_cause_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run_in(dir.path(), &["check", "nope.yaml"], &[]);
+    assert_eq!(out.code, 2, "{out:?}");
+    assert_eq!(
+        out.stderr,
+        "error: cannot read `nope.yaml`: No such file or directory (os error 2)\n"
+    );
+}
+
+#[test]
+fn sarif_places_a_manifest_outside_the_repository_by_absolute_uri_or_sarif_root() {
+    let repo = tempfile::tempdir().unwrap();
+    let status = Command::new("git")
+        .args(["init", "-q"])
+        .current_dir(repo.path())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let elsewhere = tempfile::tempdir().unwrap();
+    let apps = std::fs::canonicalize(elsewhere.path())
+        .unwrap()
+        .join("my apps");
+    std::fs::create_dir_all(&apps).unwrap();
+    std::fs::write(apps.join("app.yaml"), deployment("app", &["nginx:1.25"])).unwrap();
+    std::fs::write(apps.join("bad.yaml"), "kind: [\n").unwrap();
+    let apps_arg = apps.to_str().unwrap();
+    let locations = |extra: &[&str]| -> Vec<Value> {
+        let mut args = vec!["check", "--offline", apps_arg, "--format", "sarif"];
+        args.extend_from_slice(extra);
+        let out = run_in(repo.path(), &args, &[]);
+        assert_eq!(out.code, 2, "{out:?}");
+        assert_eq!(sarif_schema_errors(&out.stdout), Vec::<String>::new());
+        let log: Value = serde_json::from_str(&out.stdout).unwrap();
+        let results = results(&log);
+        assert_eq!(results.len(), 2, "{log}");
+        results
+            .iter()
+            .map(|r| r["locations"][0]["physicalLocation"].clone())
+            .collect()
+    };
+    let absolute = locations(&[]);
+    let base = format!("file://{}", apps.to_str().unwrap().replace(' ', "%20"));
+    let uris: Vec<&Value> = absolute.iter().map(|l| &l["artifactLocation"]).collect();
+    assert!(
+        uris.contains(&&serde_json::json!({ "uri": format!("{base}/app.yaml") })),
+        "{absolute:?}"
+    );
+    assert!(
+        uris.contains(&&serde_json::json!({ "uri": format!("{base}/bad.yaml") })),
+        "{absolute:?}"
+    );
+    assert!(absolute
+        .iter()
+        .all(|l| l["region"]["startLine"].as_u64() > Some(0)));
+
+    let rooted = locations(&["--sarif-root", apps_arg]);
+    let uris: Vec<&Value> = rooted.iter().map(|l| &l["artifactLocation"]).collect();
+    assert!(
+        uris.contains(&&serde_json::json!({ "uri": "app.yaml", "uriBaseId": "%SRCROOT%" })),
+        "{rooted:?}"
+    );
+
+    let out = run_in(
+        repo.path(),
+        &[
+            "check",
+            "--offline",
+            apps_arg,
+            "--format",
+            "json",
+            "--sarif-root",
+            "no/such/dir",
+        ],
+        &[],
+    );
+    assert_eq!(out.code, 2, "{out:?}");
+    assert_eq!(out.json()["errors"][0]["code"], "run-failed", "{out:?}");
+    assert!(
+        out.stderr
+            .contains("--sarif-root `no/such/dir` is not a directory"),
+        "{out:?}"
+    );
 }

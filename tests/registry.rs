@@ -747,7 +747,8 @@ async fn offline_resolves_from_a_layout_and_refuses_hosts_without_one() {
         .resolve(&image_ref(&registry, "demo/app:v1"))
         .await
         .expect_err("offline: a host without a layout is not reached");
-    assert!(matches!(err, RegistryError::NotAllowed { .. }), "{err:?}");
+    assert!(matches!(err, RegistryError::Offline { .. }), "{err:?}");
+    assert_eq!(err.code(), "offline-no-layout");
     assert_eq!(offline.stats().requests, 0);
     assert_eq!(
         registry.logged_requests(),

@@ -6,13 +6,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 missing=()
-for tool in docker-registry skopeo htpasswd; do
+# groff parses the generated man pages; patch applies `pin --dry-run` diffs.
+for tool in docker-registry skopeo htpasswd groff patch; do
   command -v "$tool" >/dev/null || missing+=("$tool")
 done
 # SARIF reports are validated against the OASIS schema with Debian's python3-jsonschema.
 /usr/bin/python3 -c "import jsonschema" 2>/dev/null || missing+=(python3-jsonschema)
 if ((${#missing[@]})); then
-  echo "installing docker-registry, skopeo, apache2-utils, python3-jsonschema (missing: ${missing[*]})" >&2
+  echo "installing docker-registry, skopeo, apache2-utils, python3-jsonschema, groff-base, patch (missing: ${missing[*]})" >&2
   sudo=()
   if [[ $(id -u) != 0 ]] && command -v sudo >/dev/null; then
     sudo=(sudo)
@@ -20,7 +21,7 @@ if ((${#missing[@]})); then
   "${sudo[@]}" apt-get update
   "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive \
     apt-get install -y --no-install-recommends docker-registry skopeo apache2-utils \
-    python3-jsonschema
+    python3-jsonschema groff-base patch
 fi
 
 locked=()

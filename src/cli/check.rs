@@ -9,21 +9,26 @@ use clap::Args;
 use super::output::OutputArgs;
 use super::select::SelectArgs;
 use super::{progress_printer, Context};
-use crate::gate;
+use crate::config::ConfigError;
+use crate::gate::{self, GateError};
 use crate::lock::{self, Fingerprint, Lock, UncheckedTags};
-use crate::manifest::write_atomic;
+use crate::manifest::{write_atomic, ManifestError};
 use crate::policy::input::Mode;
 use crate::registry::Registry;
-use crate::report::{Decision, Report};
+use crate::report::{Code, Decision, FileError, Report};
 
 /// Arguments of `check`.
 #[derive(Debug, Args)]
 pub(crate) struct CheckArgs {
     /// Manifest files or directories (searched for .yaml, .yml, .json); `-` reads stdin
     #[arg(value_name = "PATH", default_value = ".")]
-    paths: Vec<PathBuf>,
+    pub(crate) paths: Vec<PathBuf>,
+    /// List the image sites found (like `supplygate images`) and exit; resolve nothing
+    #[arg(long, env = "SUPPLYGATE_LIST",
+          conflicts_with_all = ["changed_since", "locked", "write_lock"])]
+    pub(crate) list: bool,
     #[command(flatten)]
-    output: OutputArgs,
+    pub(crate) output: OutputArgs,
     #[command(flatten)]
     select: SelectArgs,
     /// Where this runs; policies see it as `input.mode`
@@ -54,6 +59,11 @@ pub(crate) struct CheckArgs {
     /// then pulls whatever the tag names, which the lock never verified
     #[arg(long, env = "SUPPLYGATE_INSECURE_ALLOW_UNPINNED_WITH_LOCK")]
     insecure_allow_unpinned_with_lock: bool,
+    /// Allow a run that read no document at all (with a `no-manifests` warning) instead of
+    /// failing it with exit 2: an empty render is then indistinguishable from an empty
+    /// deployment
+    #[arg(long, env = "SUPPLYGATE_ALLOW_EMPTY")]
+    allow_empty: bool,
 }
 
 /// `input.mode` for `check`.
@@ -66,12 +76,124 @@ pub(crate) enum RunMode {
 }
 
 pub(crate) fn run(ctx: &Context, args: CheckArgs) -> anyhow::Result<u8> {
+    match decide(ctx, &args) {
+        Ok(Decided { report, then_fail }) => {
+            args.output.emit(ctx, &report)?;
+            match then_fail {
+                Some(e) => Err(e),
+                None => Ok(report.decision().exit_code()),
+            }
+        }
+        Err(e) => failed(&args, e),
+    }
+}
+
+/// `check` could not decide before it had a report (a path that cannot be read, the config, a
+/// flag, the policies, the registry client): every requested report is still written, with
+/// the error as its finding, then the error ends the run (exit 2). A CI step that uploads
+/// the SARIF file finds one, and it says why.
+pub(crate) fn failed(args: &CheckArgs, e: anyhow::Error) -> anyhow::Result<u8> {
+    let report = failure_report(&e);
+    match args.output.emit_failure(&report) {
+        Ok(()) => Err(e),
+        Err(writing) => Err(writing.context(format!("{e:#}"))),
+    }
+}
+
+/// The report of a run that failed with `e`: each config problem at its line and column, a
+/// path that cannot be read as itself, anything else as one run-level error.
+fn failure_report(e: &anyhow::Error) -> Report {
+    let error = |file: String, line, column, code, message| FileError {
+        file,
+        line,
+        column,
+        code,
+        message,
+    };
+    let file_errors = match (
+        e.downcast_ref::<ConfigError>(),
+        e.downcast_ref::<GateError>(),
+    ) {
+        (Some(ConfigError::Invalid { path, problems }), _) => problems
+            .iter()
+            .map(|p| {
+                let message = match &p.hint {
+                    Some(hint) => format!("{} ({hint})", p.message),
+                    None => p.message.clone(),
+                };
+                let file = path.display().to_string();
+                error(
+                    file,
+                    Some(p.line),
+                    Some(p.column),
+                    Code::InvalidConfig,
+                    message,
+                )
+            })
+            .collect(),
+        (
+            Some(ConfigError::Syntax(ManifestError::Syntax {
+                origin,
+                line,
+                column,
+                message,
+            })),
+            _,
+        ) => vec![error(
+            origin.to_string(),
+            Some(*line),
+            Some(*column),
+            Code::InvalidConfig,
+            message.clone(),
+        )],
+        (Some(ConfigError::Read { path, source }), _) => vec![error(
+            path.display().to_string(),
+            None,
+            None,
+            Code::InvalidConfig,
+            format!("cannot be read: {source}"),
+        )],
+        (_, Some(GateError::Unreadable { path, source })) => vec![error(
+            path.display().to_string(),
+            None,
+            None,
+            Code::RunFailed,
+            format!("cannot be read: {source}"),
+        )],
+        _ => vec![error(
+            RUN.to_owned(),
+            None,
+            None,
+            Code::RunFailed,
+            format!("{e:#}"),
+        )],
+    };
+    Report {
+        file_errors,
+        ..Report::default()
+    }
+}
+
+/// What a run-level error names in place of a file.
+const RUN: &str = "<run>";
+
+/// A report, and the error that ends the run once the report is written (the lock could not
+/// be written): the report says what was decided, the error why the run still fails.
+struct Decided {
+    report: Report,
+    then_fail: Option<anyhow::Error>,
+}
+
+fn decide(ctx: &Context, args: &CheckArgs) -> anyhow::Result<Decided> {
+    args.output.validate()?;
+    let mut then_fail = None;
     let mode = match args.mode {
         RunMode::Check => Mode::Check,
         RunMode::Presync => Mode::Presync,
     };
     let policy = ctx.policy(mode)?;
-    let mut manifests = gate::read_manifests(&args.paths, &ctx.config)?;
+    let exclude = args.select.exclude()?;
+    let mut manifests = gate::read_manifests_excluding(&args.paths, &ctx.config, &exclude)?;
     args.select.apply(&args.paths, &mut manifests)?;
     // Refused by clap already (`conflicts_with`); kept so that no selection can ever make a
     // hook skip documents, which it would then admit unchecked.
@@ -90,14 +212,21 @@ pub(crate) fn run(ctx: &Context, args: CheckArgs) -> anyhow::Result<u8> {
         );
     }
     let progress = progress_printer();
+    let empty = if args.allow_empty {
+        gate::EmptyInput::Allow
+    } else {
+        gate::EmptyInput::Refuse
+    };
     let evaluate = |manifests, registry: &Arc<Registry>| {
-        ctx.runtime.block_on(gate::evaluate_manifests(
+        let mut report = ctx.runtime.block_on(gate::evaluate_manifests(
             manifests,
             &ctx.config,
             registry,
             &policy,
             &progress,
-        ))
+        ));
+        gate::refuse_empty(&mut report, empty);
+        report
     };
     let report = if let Some(path) = &args.locked {
         let lock = Arc::new(Lock::read(path)?);
@@ -139,21 +268,28 @@ pub(crate) fn run(ctx: &Context, args: CheckArgs) -> anyhow::Result<u8> {
                 .with_recorder(),
         );
         let report = evaluate(manifests, &registry);
+        let mut report = report;
         if report.decision() == Decision::Error {
             // No complete evidence to record: the report says why, then the run fails.
-            args.output.emit(ctx, &report)?;
-            anyhow::bail!(
+            then_fail = Some(anyhow::anyhow!(
                 "the lock `{}` was not written: the run could not decide; fix that and run again",
                 path.display()
-            );
+            ));
+        } else if let Err(e) = write_lock(ctx, path, &registry, &report, &policy) {
+            report.file_errors.push(FileError {
+                file: path.display().to_string(),
+                line: None,
+                column: None,
+                code: Code::RunFailed,
+                message: format!("{e:#}"),
+            });
+            then_fail = Some(e);
         }
-        write_lock(ctx, path, &registry, &report, &policy)?;
         report
     } else {
         evaluate(manifests, &ctx.registry)
     };
-    args.output.emit(ctx, &report)?;
-    Ok(report.decision().exit_code())
+    Ok(Decided { report, then_fail })
 }
 
 /// Writes the lock of an online run (allowed or denied: the decisions are recorded), atomically.

@@ -25,7 +25,12 @@ pub(crate) struct ExplainArgs {
     #[arg(long, env = "SUPPLYGATE_FORMAT", value_enum, default_value_t = Format::Human)]
     format: Format,
     /// The namespace to decide for (exemptions and break-glass depend on it)
-    #[arg(long, value_name = "NAME", default_value = "default")]
+    #[arg(
+        long,
+        env = "SUPPLYGATE_EXPLAIN_NAMESPACE",
+        value_name = "NAME",
+        default_value = "default"
+    )]
     namespace: String,
 }
 
@@ -33,13 +38,21 @@ pub(crate) struct ExplainArgs {
 struct Explanation<'a> {
     image: &'a str,
     normalized: String,
+    /// The registry facts, or `None` when they could not be read (the findings say why).
     #[serde(flatten)]
-    resolved: &'a Resolved,
+    facts: Option<Facts<'a>>,
     requirements: Vec<RequirementOutcome>,
-    signatures: &'a SignatureReport,
-    attestations: &'a AttestationReport,
     findings: &'a [Finding],
     decision: Decision,
+}
+
+/// What the registry said about the image.
+#[derive(Serialize)]
+struct Facts<'a> {
+    #[serde(flatten)]
+    resolved: &'a Resolved,
+    signatures: &'a SignatureReport,
+    attestations: &'a AttestationReport,
 }
 
 #[derive(Serialize)]
@@ -54,13 +67,19 @@ pub(crate) fn run(ctx: &Context, args: ExplainArgs) -> anyhow::Result<u8> {
     let image = ImageRef::parse(&args.image)
         .with_context(|| format!("`{}` is not a valid image reference", args.image))?;
     let signers: Vec<Arc<Signer>> = ctx.config.signers.values().cloned().collect();
-    let (resolved, signatures, attestations) = ctx.runtime.block_on(async {
+    // A lookup that fails is not an error of `explain`: the evaluation below turns it into the
+    // same finding and exit code as `check` (a missing image denies, exit 1; a registry that
+    // does not answer cannot decide, exit 2).
+    let facts = ctx.runtime.block_on(async {
         let resolved = ctx.registry.resolve(&image).await?;
         let signatures = gate::check_signatures(&ctx.registry, &image, &resolved, &signers).await?;
         let attestations =
             gate::check_attestations(&ctx.registry, &image, &resolved, &signers).await?;
         Ok::<_, crate::registry::RegistryError>((resolved, signatures, attestations))
-    })?;
+    });
+    if let Err(e) = &facts {
+        tracing::debug!("explain: {e}");
+    }
     let name = image.name();
     let requirements: Vec<RequirementOutcome> = ctx
         .config
@@ -69,7 +88,9 @@ pub(crate) fn run(ctx: &Context, args: ExplainArgs) -> anyhow::Result<u8> {
             images: r.images.iter().map(ToString::to_string).collect(),
             signers: r.signers.iter().map(|s| s.name.clone()).collect(),
             line: r.line,
-            satisfied: signatures.satisfies(&r.signers),
+            satisfied: facts
+                .as_ref()
+                .is_ok_and(|(_, signatures, _)| signatures.satisfies(&r.signers)),
         })
         .collect();
     // The decision is `check`'s, over a one-container Pod: the same evaluation, policies and
@@ -102,10 +123,15 @@ pub(crate) fn run(ctx: &Context, args: ExplainArgs) -> anyhow::Result<u8> {
     let explanation = Explanation {
         image: &args.image,
         normalized: image.to_string(),
-        resolved: &resolved,
+        facts: facts
+            .as_ref()
+            .ok()
+            .map(|(resolved, signatures, attestations)| Facts {
+                resolved,
+                signatures,
+                attestations,
+            }),
         requirements,
-        signatures: &signatures,
-        attestations: &attestations,
         findings: &findings,
         decision,
     };
@@ -121,13 +147,23 @@ fn human(e: &Explanation<'_>) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "image       {}", e.image);
     let _ = writeln!(out, "normalized  {}", e.normalized);
-    let _ = writeln!(
-        out,
-        "digest      {} ({})",
-        e.resolved.digest, e.resolved.media_type
-    );
-    for p in &e.signatures.platforms {
-        let _ = writeln!(out, "platform    {} {}", p.platform, p.digest);
+    match &e.facts {
+        Some(facts) => {
+            let _ = writeln!(
+                out,
+                "digest      {} ({})",
+                facts.resolved.digest, facts.resolved.media_type
+            );
+            for p in &facts.signatures.platforms {
+                let _ = writeln!(out, "platform    {} {}", p.platform, p.digest);
+            }
+        }
+        None => {
+            let _ = writeln!(
+                out,
+                "digest      unknown: the registry facts could not be read"
+            );
+        }
     }
     if e.requirements.is_empty() {
         let _ = writeln!(
@@ -149,15 +185,17 @@ fn human(e: &Explanation<'_>) -> String {
             }
         );
     }
-    section(
-        &mut out,
-        &format!("{}", e.signatures.digest),
-        &e.signatures.facts,
-    );
-    for p in &e.signatures.platforms {
-        section(&mut out, &format!("{} {}", p.platform, p.digest), &p.facts);
+    if let Some(facts) = &e.facts {
+        section(
+            &mut out,
+            &format!("{}", facts.signatures.digest),
+            &facts.signatures.facts,
+        );
+        for p in &facts.signatures.platforms {
+            section(&mut out, &format!("{} {}", p.platform, p.digest), &p.facts);
+        }
+        attestation_section(&mut out, facts.attestations);
     }
-    attestation_section(&mut out, e.attestations);
     if !e.findings.is_empty() {
         let _ = writeln!(out, "\nfindings");
     }
@@ -206,6 +244,9 @@ fn section(out: &mut String, what: &str, facts: &[SignatureFact]) {
         }
         if let Some(t) = &f.signed_at {
             let _ = writeln!(out, "    signed at         {t}");
+        }
+        for p in &f.time_proofs {
+            let _ = writeln!(out, "    time proved by    {p}");
         }
         verdicts(out, &f.verified_by, &f.rejections);
     }

@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::Context as _;
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, CommandFactory as _, FromArgMatches as _, Parser, Subcommand, ValueEnum};
 
 use crate::config::Config;
 use crate::registry::Registry;
@@ -16,17 +16,25 @@ use crate::report::{self, human, Report};
 use crate::webhook::LogFormat;
 
 mod check;
+mod completion;
+mod config_cmd;
+mod diff;
+mod examples;
 mod explain;
+mod images;
+mod init;
 mod output;
 mod pin;
 mod policy_test;
 mod select;
 mod serve;
+mod version;
 
 /// Guards GitOps deployments: resolves every container image in your manifests to a digest and
 /// blocks what fails, with file:line and the fix.
 #[derive(Debug, Parser)]
-#[command(name = "supplygate", version, about, long_about = None)]
+#[command(name = "supplygate", version, about, long_about = None,
+          after_help = examples::TOP)]
 pub struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -75,9 +83,18 @@ struct GlobalArgs {
     )]
     now: Option<String>,
     /// A local clone of a source repository, for commit reachability: `URL=PATH` (repeatable)
-    #[arg(long = "source-repo", global = true, value_name = "URL=PATH")]
+    ///
+    /// SUPPLYGATE_SOURCE_REPO holds one `URL=PATH` (a path may contain any character).
+    #[arg(
+        long = "source-repo",
+        global = true,
+        env = "SUPPLYGATE_SOURCE_REPO",
+        value_name = "URL=PATH"
+    )]
     source_repos: Vec<String>,
     /// More logging on stderr (-v info, -vv debug, -vvv trace)
+    ///
+    /// SUPPLYGATE_VERBOSE is the level as a number (0 to 3).
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     verbose: u8,
     /// Log line format on stderr: text, or one JSON object per line (every module's logs,
@@ -89,22 +106,47 @@ struct GlobalArgs {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Resolve and check every image in the manifests; exit 0 allow, 1 deny, 2 could not decide
+    #[command(after_help = examples::CHECK)]
     Check(check::CheckArgs),
     /// Rewrite image tags to `repo:tag@sha256:…` in place, keeping everything else byte for byte
+    #[command(after_help = examples::PIN)]
     Pin(pin::PinArgs),
     /// Show everything known about one image: digest, platforms, every signature and its verdict
+    #[command(after_help = examples::EXPLAIN)]
     Explain(explain::ExplainArgs),
+    /// List the image sites in manifests (file:line:column, workload, field, extractor) without
+    /// resolving anything
+    #[command(after_help = examples::IMAGES)]
+    Images(images::ImagesArgs),
     /// Run the admission webhook (AdmissionReview v1 over TLS)
+    #[command(after_help = examples::SERVE)]
     Serve(serve::ServeArgs),
     /// Work with Rego policies
-    #[command(subcommand)]
+    #[command(subcommand, after_help = examples::POLICY)]
     Policy(PolicyCommand),
+    /// Work with the config file
+    #[command(subcommand, after_help = examples::CONFIG)]
+    Config(config_cmd::ConfigCommand),
+    /// Write a commented supplygate.yaml for a setup (keyless GitHub Actions, a key pair)
+    #[command(after_help = examples::INIT)]
+    Init(init::InitArgs),
     /// Print a JSON Schema
+    #[command(after_help = examples::SCHEMA)]
     Schema {
         /// Which schema
         #[arg(value_enum)]
         which: SchemaKind,
     },
+    /// Print a shell completion script
+    #[command(after_help = examples::COMPLETION)]
+    Completion(completion::CompletionArgs),
+    /// Print or write man pages
+    #[command(after_help = examples::MAN)]
+    Man(completion::ManArgs),
+    /// Print the version, git commit, build date, target, features and the embedded Sigstore
+    /// trusted root
+    #[command(after_help = examples::VERSION)]
+    Version(version::VersionArgs),
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -118,6 +160,7 @@ enum SchemaKind {
 #[derive(Debug, Subcommand)]
 enum PolicyCommand {
     /// Run every `test_*` rule, like `opa test`; exit 1 when one fails
+    #[command(after_help = examples::POLICY_TEST)]
     Test(policy_test::PolicyTestArgs),
 }
 
@@ -137,11 +180,28 @@ pub(crate) enum Format {
     Json,
 }
 
+/// The clap command with the build's version texts (`-V` one line, `--version` everything
+/// `supplygate version` says).
+pub fn command() -> clap::Command {
+    // Built once per process, and clap keeps `&'static str`s: leaking them is the intent.
+    let short: &'static str = Box::leak(version::short_version().into_boxed_str());
+    let long: &'static str = Box::leak(version::long_version().into_boxed_str());
+    Cli::command().version(short).long_version(long)
+}
+
 /// Parses the arguments and runs; the binary's whole `main`.
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match verbose_from_env()
+        .and_then(|()| Cli::from_arg_matches(&command().get_matches()).map_err(Into::into))
+    {
+        Ok(cli) => cli,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return ExitCode::from(2);
+        }
+    };
     let log_format = cli.global.log_format;
-    init_logging(cli.global.verbose, log_format);
+    init_logging(verbosity(cli.global.verbose), log_format);
     match run(cli) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
@@ -188,9 +248,61 @@ fn init_logging(verbose: u8, format: LogFormat) {
     }
 }
 
+/// `SUPPLYGATE_VERBOSE=N` applies as N `-v` flags when no `-v` is given: clap's `env` does
+/// not count. Checked before parsing, so a bad value is a usage error (exit 2).
+fn verbose_from_env() -> anyhow::Result<()> {
+    match std::env::var("SUPPLYGATE_VERBOSE") {
+        Ok(v) if v.is_empty() => Ok(()),
+        Ok(v) => match v.parse::<u8>() {
+            Ok(n) if n <= 3 => Ok(()),
+            _ => anyhow::bail!("SUPPLYGATE_VERBOSE `{v}`: expected a number from 0 to 3"),
+        },
+        Err(std::env::VarError::NotPresent) => Ok(()),
+        Err(std::env::VarError::NotUnicode(_)) => {
+            anyhow::bail!("SUPPLYGATE_VERBOSE is not UTF-8")
+        }
+    }
+}
+
+/// The log level: `-v` flags, else `SUPPLYGATE_VERBOSE` (validated by [`verbose_from_env`]).
+fn verbosity(flags: u8) -> u8 {
+    if flags > 0 {
+        return flags;
+    }
+    std::env::var("SUPPLYGATE_VERBOSE")
+        .ok()
+        .and_then(|v| v.parse::<u8>().ok())
+        .unwrap_or(0)
+}
+
 fn run(cli: Cli) -> anyhow::Result<u8> {
     let Cli { command, global } = cli;
     match command {
+        Command::Version(args) => version::run(&args),
+        Command::Completion(args) => completion::completion(&args),
+        Command::Man(args) => completion::man(&args),
+        Command::Init(args) => init::run(&args),
+        Command::Config(config_cmd::ConfigCommand::Validate(args)) => {
+            config_cmd::run(&args, global.config.as_deref())
+        }
+        Command::Images(args) => {
+            let config = load_config_offline(&global)?;
+            images::run(&config, &args.paths, args.format)
+        }
+        Command::Check(args) if args.list => {
+            let config = load_config_offline(&global)?;
+            let format = match args.output.format() {
+                output::OutputFormat::Human => Format::Human,
+                output::OutputFormat::Json => Format::Json,
+                other => anyhow::bail!(
+                    "--list prints human or json, not {}",
+                    other
+                        .to_possible_value()
+                        .map_or("this format".into(), |v| v.get_name().to_owned())
+                ),
+            };
+            images::run(&config, &args.paths, format)
+        }
         Command::Schema { which } => {
             write_stdout(match which {
                 SchemaKind::Config => include_str!("../supplygate.schema.json"),
@@ -199,10 +311,11 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             Ok(0)
         }
         Command::Policy(PolicyCommand::Test(args)) => policy_test::run(args),
-        Command::Check(args) => {
-            let ctx = Context::new(&global)?;
-            check::run(&ctx, args)
-        }
+        Command::Check(args) => match Context::new(&global) {
+            Ok(ctx) => check::run(&ctx, args),
+            // The config, a flag or the registry client: the reports still say so.
+            Err(e) => check::failed(&args, e),
+        },
         Command::Pin(args) => {
             let ctx = Context::new(&global)?;
             pin::run(&ctx, args)
@@ -247,13 +360,11 @@ impl Context {
         let color = match global.color {
             ColorChoice::Always => human::Color::Always,
             ColorChoice::Never => human::Color::Never,
-            ColorChoice::Auto => {
-                if std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none() {
-                    human::Color::Always
-                } else {
-                    human::Color::Never
-                }
-            }
+            ColorChoice::Auto => output::auto_color(
+                std::io::stdout().is_terminal(),
+                std::env::var_os("NO_COLOR").as_deref(),
+                std::env::var_os("TERM").as_deref(),
+            ),
         };
         Ok(Self {
             config,
@@ -307,6 +418,14 @@ fn load_config(
     if global.tuf_refresh {
         refresh_trusted_root(&mut config, runtime, when)?;
     }
+    Ok(config)
+}
+
+/// The config for commands that read manifests without resolving (`images`, `check --list`):
+/// the file alone, never `--tuf-refresh`, and offline (nothing here may touch the network).
+fn load_config_offline(global: &GlobalArgs) -> anyhow::Result<Config> {
+    let mut config = Config::load(global.config.as_deref())?;
+    config.registry.offline = true;
     Ok(config)
 }
 
@@ -406,5 +525,55 @@ fn progress_printer() -> impl Fn(usize, usize) + Send + Sync {
                 " ".repeat(width - filled)
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
+    use super::*;
+
+    /// Every option of every command, as `command path --flag`, without a `SUPPLYGATE_*`
+    /// variable.
+    fn without_env(cmd: &clap::Command, path: &str, out: &mut Vec<String>) {
+        for arg in cmd.get_arguments() {
+            let id = arg.get_id().as_str();
+            // Positionals are not flags; help and version only print. `-v` counts and reads
+            // SUPPLYGATE_VERBOSE itself (clap's `env` cannot count).
+            if arg.is_positional() || matches!(id, "help" | "version" | "verbose") {
+                continue;
+            }
+            match arg.get_env().and_then(|e| e.to_str()) {
+                Some(env) if env.starts_with("SUPPLYGATE_") => {}
+                _ => out.push(format!("{path} --{}", arg.get_long().unwrap_or(id))),
+            }
+        }
+        for sub in cmd.get_subcommands() {
+            without_env(sub, &format!("{path} {}", sub.get_name()), out);
+        }
+    }
+
+    #[test]
+    fn every_flag_has_a_supplygate_env_var() {
+        let mut cmd = command();
+        cmd.build();
+        let mut missing = Vec::new();
+        without_env(&cmd, "supplygate", &mut missing);
+        assert!(
+            missing.is_empty(),
+            "flags without SUPPLYGATE_*: {missing:?}"
+        );
+        // The test sees the flags it must: the one issue 11 named among them.
+        let check = cmd.find_subcommand("check").unwrap();
+        let source_repo = check
+            .get_arguments()
+            .find(|a| a.get_long() == Some("source-repo"))
+            .unwrap();
+        assert_eq!(source_repo.get_env().unwrap(), "SUPPLYGATE_SOURCE_REPO");
+    }
+
+    #[test]
+    fn the_cli_definition_is_consistent() {
+        command().debug_assert();
     }
 }

@@ -25,14 +25,37 @@ pub(crate) struct PinArgs {
     #[arg(value_name = "PATH", default_value = ".")]
     paths: Vec<PathBuf>,
     /// Write nothing; exit 1 listing every image without a digest
-    #[arg(long)]
+    #[arg(long, env = "SUPPLYGATE_PIN_CHECK", conflicts_with = "dry_run")]
     check: bool,
-    /// Report format (for `--check` and for failures)
+    /// Resolve and print a unified diff of what would change; write nothing
+    #[arg(long, env = "SUPPLYGATE_DRY_RUN")]
+    dry_run: bool,
+    /// Output format: with json, the rewrites (file, line, column, old, new) on stdout instead
+    /// of the pinned text or diff; the report for `--check` and for failures
     #[arg(long, env = "SUPPLYGATE_FORMAT", value_enum, default_value_t = Format::Human)]
     format: Format,
 }
 
+/// One image value `pin` rewrites (or would, with `--dry-run`).
+#[derive(Debug, serde::Serialize)]
+struct Rewrite {
+    file: String,
+    line: usize,
+    column: usize,
+    old: String,
+    new: String,
+}
+
+/// The JSON document of `pin --format json`.
+#[derive(Debug, serde::Serialize)]
+struct Rewrites<'a> {
+    /// Whether files were left as they were (`--dry-run`).
+    dry_run: bool,
+    rewrites: &'a [Rewrite],
+}
+
 pub(crate) fn run(ctx: &Context, args: PinArgs) -> anyhow::Result<u8> {
+    let started = std::time::Instant::now();
     let manifests = gate::read_manifests(&args.paths, &ctx.config)?;
     let mut report = Report {
         file_errors: manifests.file_errors,
@@ -84,9 +107,12 @@ pub(crate) fn run(ctx: &Context, args: PinArgs) -> anyhow::Result<u8> {
     }
 
     let progress = progress_printer();
+    let before = ctx.registry.stats();
+    let distinct = unpinned.len();
     let resolutions = ctx
         .runtime
         .block_on(gate::resolve_all(unpinned, &ctx.registry, &progress));
+    report.stats = gate::run_stats(distinct, before, ctx.registry.stats(), started);
     let mut edits: BTreeMap<Arc<Origin>, Vec<Edit>> = BTreeMap::new();
     for image in &mut report.images {
         let Some(r) = image.reference.as_ref().filter(|r| !r.is_pinned()) else {
@@ -152,28 +178,90 @@ pub(crate) fn run(ctx: &Context, args: PinArgs) -> anyhow::Result<u8> {
             .with_context(|| format!("cannot rewrite {}", source.origin))?;
         outputs.push((Arc::clone(&source.origin), text, file_edits.len()));
     }
+    let mut rewrites: Vec<Rewrite> = edits
+        .iter()
+        .flat_map(|(origin, file_edits)| file_edits.iter().map(move |edit| (origin, edit)))
+        .map(|(origin, edit)| Rewrite {
+            file: origin.to_string(),
+            line: edit.span.line,
+            column: edit.span.column,
+            old: report
+                .images
+                .iter()
+                .find(|i| i.site.origin == *origin && i.site.span == edit.span)
+                .map(|i| i.site.image.clone())
+                .unwrap_or_default(),
+            new: edit.new_value.clone(),
+        })
+        .collect();
+    rewrites.sort_by(|a, b| (&a.file, a.line, a.column).cmp(&(&b.file, b.line, b.column)));
     let mut pinned = 0;
+    let mut diff = String::new();
     for (origin, text, n) in &outputs {
-        match origin.as_ref() {
-            Origin::Stdin | Origin::Named(_) => write_stdout(text)?,
-            Origin::File(path) => manifest::write_atomic(path, text)
-                .with_context(|| format!("cannot write {}", path.display()))?,
+        if args.dry_run {
+            let old = manifests
+                .sources
+                .iter()
+                .find(|s| s.origin == *origin)
+                .map(|s| s.text.as_str())
+                .unwrap_or_default();
+            let name = origin.to_string();
+            diff.push_str(&super::diff::unified(&name, &name, old, text));
+        } else {
+            match origin.as_ref() {
+                // Standard input's pinned text is the output, unless JSON was asked for.
+                Origin::Stdin | Origin::Named(_) if args.format == Format::Human => {
+                    write_stdout(text)?;
+                }
+                Origin::Stdin | Origin::Named(_) => {}
+                Origin::File(path) => manifest::write_atomic(path, text)
+                    .with_context(|| format!("cannot write {}", path.display()))?,
+            }
         }
         pinned += n;
     }
+    match args.format {
+        Format::Json => write_stdout(
+            &(serde_json::to_string_pretty(&Rewrites {
+                dry_run: args.dry_run,
+                rewrites: &rewrites,
+            })? + "\n"),
+        )?,
+        Format::Human if args.dry_run => write_stdout(&diff)?,
+        Format::Human => {}
+    }
     let files = outputs.len();
+    let verb = if args.dry_run { "would pin" } else { "pinned" };
+    let stats = report.stats;
     let message = format!(
-        "pinned {pinned} image{} in {files} file{}",
-        if pinned == 1 { "" } else { "s" },
-        if files == 1 { "" } else { "s" }
+        "{verb} {pinned} image{} in {files} file{}; {} distinct reference{}, {} registry request{}",
+        plural(pinned),
+        plural(files),
+        stats.distinct_images,
+        plural(stats.distinct_images),
+        stats.requests,
+        plural(usize::try_from(stats.requests).unwrap_or(usize::MAX)),
     );
     status(
         false,
-        "pinned",
+        if args.dry_run { "dry-run" } else { "pinned" },
         &message,
-        serde_json::json!({"images": pinned, "files": files}),
+        serde_json::json!({
+            "images": pinned,
+            "files": files,
+            "distinct_images": stats.distinct_images,
+            "requests": stats.requests,
+        }),
     );
     Ok(0)
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 {
+        ""
+    } else {
+        "s"
+    }
 }
 
 /// A status line on stderr, whatever the verbosity: plain text, or with `--log-format json`

@@ -14,16 +14,16 @@ pub(crate) struct PolicyTestArgs {
     #[arg(value_name = "PATH", default_value = "policies")]
     paths: Vec<PathBuf>,
     /// Load the library shipped in the binary too (to test your rules against it)
-    #[arg(long)]
+    #[arg(long, env = "SUPPLYGATE_POLICY_TEST_WITH_BUILTIN")]
     with_builtin: bool,
     /// Print a coverage summary
-    #[arg(long)]
+    #[arg(long, env = "SUPPLYGATE_POLICY_TEST_COVERAGE")]
     coverage: bool,
     /// Only tests whose name contains this
-    #[arg(long, value_name = "TEXT")]
+    #[arg(long, env = "SUPPLYGATE_POLICY_TEST_RUN", value_name = "TEXT")]
     run: Option<String>,
     /// Output format
-    #[arg(long, value_enum, default_value_t = Format::Human)]
+    #[arg(long, env = "SUPPLYGATE_FORMAT", value_enum, default_value_t = Format::Human)]
     format: Format,
 }
 

@@ -10,6 +10,7 @@ use clap::Args;
 
 use crate::gate::Manifests;
 use crate::manifest::changed::{self, Baseline};
+use crate::manifest::exclude::PathGlob;
 use crate::manifest::Origin;
 
 /// Document selection options of `check`.
@@ -24,9 +25,27 @@ pub(crate) struct SelectArgs {
         conflicts_with_all = ["locked", "write_lock"]
     )]
     changed_since: Option<String>,
+    /// Skip manifest paths matching this glob (repeatable; `*`, `?` within a path segment,
+    /// `**` across; matched against the path or any tail after a `/`, e.g. `charts/**`);
+    /// skipped paths are counted in the report
+    #[arg(
+        long,
+        env = "SUPPLYGATE_EXCLUDE",
+        value_name = "GLOB",
+        value_delimiter = ','
+    )]
+    exclude: Vec<String>,
 }
 
 impl SelectArgs {
+    /// The `--exclude` globs.
+    pub(crate) fn exclude(&self) -> anyhow::Result<Vec<PathGlob>> {
+        self.exclude
+            .iter()
+            .map(|g| PathGlob::parse(g).map_err(|e| anyhow::anyhow!("--exclude `{g}`: {e}")))
+            .collect()
+    }
+
     /// Sets aside the image sites of unchanged documents and counts those documents.
     /// `paths` are the paths given to `check`: a rename is followed only from under them.
     /// Unreadable files stay reported whether or not they changed: a file that cannot be read

@@ -996,7 +996,7 @@ fn referrers_key(image: &ImageRef, digest: &Digest) -> String {
     format!("{}/{}@{digest}", image.registry(), image.repository())
 }
 
-/// The file format (see README "Evidence lock").
+/// The file format (see docs/lock.md).
 #[derive(serde::Serialize, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawLock {

@@ -31,9 +31,12 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use kinds::{GENERIC_CONTAINERS, GENERIC_IMAGE_KEY, USER_RULE};
 use yaml::Node;
 
 pub mod changed;
+pub mod exclude;
+pub mod kinds;
 pub mod rewrite;
 pub mod yaml;
 
@@ -178,6 +181,10 @@ pub struct ImageSite {
     pub container_kind: ContainerKind,
     /// Path from the object root, e.g. `spec.template.spec.containers[0].image`.
     pub path: String,
+    /// Which extractor found it: `kubernetes` (built-in workloads), a custom resource's
+    /// extractor (`argo-workflows`, `tekton`, ... see [`kinds`]), `images.extra` (a user
+    /// rule), or the generic pass (`generic-containers`, `generic-image-key`).
+    pub extractor: &'static str,
 }
 
 fn serialize_origin<S: serde::Serializer>(o: &Arc<Origin>, s: S) -> Result<S::Ok, S::Error> {
@@ -224,6 +231,8 @@ pub struct Extracted {
     pub sites: Vec<ImageSite>,
     /// Documents that were not Kubernetes objects.
     pub skipped: Vec<Skipped>,
+    /// Documents read that are not empty (a document of comments only is empty).
+    pub documents: usize,
 }
 
 /// Why manifests could not be read.
@@ -284,13 +293,31 @@ pub fn load(paths: &[PathBuf], limits: &Limits) -> Result<Vec<Source>, ManifestE
 /// be listed gives one error), in the same order.
 #[must_use]
 pub fn load_each(paths: &[PathBuf], limits: &Limits) -> Vec<Result<Source, ManifestError>> {
-    let mut out = Vec::new();
+    load_excluding(paths, limits, &[]).sources
+}
+
+/// What [`load_excluding`] read, and what it skipped on purpose.
+#[derive(Debug, Default)]
+pub struct Loaded {
+    /// One result per file found, in walking order.
+    pub sources: Vec<Result<Source, ManifestError>>,
+    /// Paths an exclude glob matched (a directory counts once, its files are not listed).
+    pub excluded: Vec<PathBuf>,
+}
+
+/// Like [`load_each`], skipping the paths (files and directories) that a glob of `exclude`
+/// matches. In a directory only regular files are read (a FIFO named `x.yaml` would block the
+/// run): any other file, and a dangling symbolic link, is an error naming itself. A path named
+/// explicitly is read whatever it is (`<(kustomize build)` is a pipe).
+#[must_use]
+pub fn load_excluding(paths: &[PathBuf], limits: &Limits, exclude: &[exclude::PathGlob]) -> Loaded {
+    let mut out = Loaded::default();
     let mut stdin_read = false;
     for path in paths {
         if path.as_os_str() == "-" {
             if !stdin_read {
                 stdin_read = true;
-                out.push(read_limited(
+                out.sources.push(read_limited(
                     std::io::stdin().lock(),
                     Arc::new(Origin::Stdin),
                     limits,
@@ -298,10 +325,14 @@ pub fn load_each(paths: &[PathBuf], limits: &Limits) -> Vec<Result<Source, Manif
             }
             continue;
         }
+        if exclude::excluded(exclude, path) {
+            out.excluded.push(path.clone());
+            continue;
+        }
         match std::fs::metadata(path) {
-            Ok(meta) if meta.is_dir() => walk_dir(path, limits, &mut out),
-            Ok(_) => out.push(read_file(path, limits)),
-            Err(source) => out.push(Err(ManifestError::Io {
+            Ok(meta) if meta.is_dir() => walk_dir(path, limits, exclude, &mut out),
+            Ok(_) => out.sources.push(read_file(path, limits)),
+            Err(source) => out.sources.push(Err(ManifestError::Io {
                 path: path.clone(),
                 source,
             })),
@@ -310,22 +341,19 @@ pub fn load_each(paths: &[PathBuf], limits: &Limits) -> Vec<Result<Source, Manif
     out
 }
 
-fn walk_dir(root: &Path, limits: &Limits, out: &mut Vec<Result<Source, ManifestError>>) {
+fn walk_dir(root: &Path, limits: &Limits, exclude: &[exclude::PathGlob], out: &mut Loaded) {
     // Iterative, depth first, entries in name order: the stack holds the entries still to
     // visit, reversed so that the first name is popped first.
-    let mut stack = vec![root.to_path_buf()];
-    let mut first = true;
-    while let Some(dir) = stack.pop() {
-        let is_dir = first || std::fs::symlink_metadata(&dir).is_ok_and(|m| m.is_dir());
-        first = false;
+    let mut stack = vec![(root.to_path_buf(), true)];
+    while let Some((path, is_dir)) = stack.pop() {
         if !is_dir {
-            out.push(read_file(&dir, limits));
+            out.sources.push(read_file(&path, limits));
             continue;
         }
-        let entries = match std::fs::read_dir(&dir) {
+        let entries = match std::fs::read_dir(&path) {
             Ok(entries) => entries,
             Err(source) => {
-                out.push(Err(ManifestError::Io { path: dir, source }));
+                out.sources.push(Err(ManifestError::Io { path, source }));
                 continue;
             }
         };
@@ -334,36 +362,78 @@ fn walk_dir(root: &Path, limits: &Limits, out: &mut Vec<Result<Source, ManifestE
             let entry = match entry {
                 Ok(e) => e,
                 Err(source) => {
-                    out.push(Err(ManifestError::Io {
-                        path: dir.clone(),
+                    out.sources.push(Err(ManifestError::Io {
+                        path: path.clone(),
                         source,
                     }));
                     continue;
                 }
             };
-            let path = entry.path();
+            let child = entry.path();
             let name = entry.file_name();
             if name.to_string_lossy().starts_with('.') {
-                tracing::debug!(path = %path.display(), "skipping hidden entry");
+                tracing::debug!(path = %child.display(), "skipping hidden entry");
                 continue;
             }
             let Ok(file_type) = entry.file_type() else {
                 continue;
             };
-            let wanted = if file_type.is_dir() {
-                true
-            } else if file_type.is_symlink() && std::fs::metadata(&path).is_ok_and(|m| m.is_dir()) {
-                tracing::debug!(path = %path.display(), "not following a link to a directory");
-                false
+            let is_dir = file_type.is_dir();
+            if !is_dir && !has_manifest_extension(&child) {
+                continue;
+            }
+            if exclude::excluded(exclude, &child) {
+                tracing::debug!(path = %child.display(), "excluded");
+                out.excluded.push(child);
+                continue;
+            }
+            if is_dir {
+                children.push((child, true));
+                continue;
+            }
+            // What a link points to, or the entry itself: only regular files are opened.
+            let target = if file_type.is_symlink() {
+                std::fs::metadata(&child)
             } else {
-                has_manifest_extension(&path)
+                entry.metadata()
             };
-            if wanted {
-                children.push(path);
+            match target {
+                Ok(meta) if meta.is_dir() => {
+                    tracing::debug!(path = %child.display(), "not following a link to a directory");
+                }
+                Ok(meta) if meta.is_file() => children.push((child, false)),
+                Ok(_) => out.sources.push(Err(not_regular(child))),
+                Err(source) if file_type.is_symlink() => {
+                    let target = std::fs::read_link(&child)
+                        .map(|t| t.display().to_string())
+                        .unwrap_or_else(|_| "?".to_owned());
+                    out.sources.push(Err(ManifestError::Io {
+                        path: child,
+                        source: std::io::Error::new(
+                            source.kind(),
+                            format!("dangling symbolic link to `{target}`: {source}"),
+                        ),
+                    }));
+                }
+                Err(source) => out.sources.push(Err(ManifestError::Io {
+                    path: child,
+                    source,
+                })),
             }
         }
         children.sort();
         stack.extend(children.into_iter().rev());
+    }
+}
+
+/// A FIFO, socket or device among the manifests of a directory: not opened (a FIFO would
+/// block the run), but reported, since its content was not checked.
+fn not_regular(path: PathBuf) -> ManifestError {
+    ManifestError::Io {
+        path,
+        source: std::io::Error::other(
+            "not a regular file (a FIFO, socket or device): not read; skip it with `--exclude`",
+        ),
     }
 }
 
@@ -447,15 +517,51 @@ pub fn extract(
     Ok(out)
 }
 
+/// The API group of an `apiVersion` (`""` for the core `v1`), or `None` when it is not of the
+/// form `group/version` or `v1`.
+pub(crate) fn api_group(api_version: &str) -> Option<&str> {
+    match api_version.split_once('/') {
+        Some((group, version)) if !group.is_empty() && !version.is_empty() => Some(group),
+        Some(_) => None,
+        None if api_version == "v1" => Some(""),
+        None => None,
+    }
+}
+
+/// Whether `group` is one of the API groups Kubernetes itself serves: their objects have known
+/// fields (the API server prunes others), and only the workloads hold images.
+fn kubernetes_group(group: &str) -> bool {
+    const GROUPS: [&str; 6] = ["", "apps", "batch", "extensions", "autoscaling", "policy"];
+    const K8S_IO: [&str; 18] = [
+        "admissionregistration",
+        "apiextensions",
+        "apiregistration",
+        "authentication",
+        "authorization",
+        "certificates",
+        "coordination",
+        "discovery",
+        "events",
+        "flowcontrol.apiserver",
+        "internal.apiserver",
+        "networking",
+        "node",
+        "rbac.authorization",
+        "resource",
+        "scheduling",
+        "storage",
+        "storagemigration",
+    ];
+    GROUPS.contains(&group)
+        || group
+            .strip_suffix(".k8s.io")
+            .is_some_and(|g| K8S_IO.contains(&g))
+}
+
 /// Pod spec locations of the built-in workload kinds, matched by kind and API group: a custom
 /// resource named `Job` or `Deployment` in another group has its own layout, and is searched.
-fn builtin_pod_specs(api_version: &str, kind: &str) -> Option<&'static str> {
-    let group = match api_version.split_once('/') {
-        Some((group, version)) if !group.is_empty() && !version.is_empty() => group,
-        Some(_) => return None,
-        None if api_version == "v1" => "",
-        None => return None,
-    };
+pub fn builtin_pod_specs(api_version: &str, kind: &str) -> Option<&'static str> {
+    let group = api_group(api_version)?;
     Some(match (group, kind) {
         ("", "Pod") => "spec",
         ("", "ReplicationController")
@@ -508,6 +614,7 @@ impl Walker<'_> {
             self.skip(doc.line, "empty document".to_owned());
             return;
         }
+        self.out.documents += 1;
         if doc.root.as_mapping().is_none() {
             self.skip(
                 doc.line,
@@ -574,6 +681,7 @@ impl Walker<'_> {
                     self.document,
                 ));
                 let mut sink = SiteSink::new(self.origin, &resource);
+                sink.extractor = GENERIC_CONTAINERS;
                 sink.search_containers(node, &p.prefix, None);
                 if sink.sites.is_empty() {
                     let what = "it has no string `apiVersion` and `kind`";
@@ -600,7 +708,7 @@ impl Walker<'_> {
                 });
                 // A custom resource may be named `*List` and have `items`: whatever else it
                 // holds is searched too, so that a name cannot hide its containers.
-                sink.search_containers(node, &p.prefix, Some("items"));
+                sink.generic(node, &p.prefix, Some("items"));
                 self.out.sites.append(&mut sink.sites);
                 return items
                     .iter()
@@ -621,16 +729,34 @@ impl Walker<'_> {
             .collect();
         let builtin = builtin_pod_specs(&resource.api_version, &resource.kind);
         if let Some(path) = builtin {
-            let base = format!("{}{path}", p.prefix);
+            sink.extractor = kinds::KUBERNETES;
             match FieldPath::parse(path) {
                 Ok(fp) => {
                     for (spec, spec_path, _) in fp.resolve(node, &p.prefix) {
                         sink.pod_spec(spec, &spec_path);
                     }
                 }
-                Err(e) => tracing::debug!("{base}: {e}"),
+                Err(e) => tracing::debug!("{}{path}: {e}", p.prefix),
             }
         }
+        // A user rule for the kind replaces the built-in extractor of a custom resource.
+        let crd =
+            kinds::builtin(&resource.api_version, &resource.kind).filter(|_| rules.is_empty());
+        if let Some(extractor) = crd {
+            sink.extractor = extractor.name;
+            for fp in &extractor.pod_specs {
+                for (spec, spec_path, _) in fp.resolve(node, &p.prefix) {
+                    sink.pod_spec(spec, &spec_path);
+                }
+            }
+            for (fp, kind) in &extractor.images {
+                for (image, path, parent) in fp.resolve(node, &p.prefix) {
+                    let name = parent.and_then(|c| c.get("name")).and_then(Node::as_str);
+                    sink.image(image, path, name, *kind);
+                }
+            }
+        }
+        sink.extractor = USER_RULE;
         for rule in &rules {
             for text in &rule.pod_specs {
                 match FieldPath::parse(text) {
@@ -659,8 +785,18 @@ impl Walker<'_> {
                 }
             }
         }
-        if builtin.is_none() && rules.is_empty() {
-            sink.search_containers(node, &p.prefix, None);
+        // The generic pass, on every object but the built-in workloads and other objects of
+        // Kubernetes' own API groups (whose fields the API server knows, and prunes when
+        // unknown): whatever no extractor found (a field added in a later version, a kind
+        // nobody knows) is still reported rather than skipped.
+        if builtin.is_none() {
+            let group = api_group(&resource.api_version);
+            if group.is_some_and(kubernetes_group) {
+                sink.extractor = GENERIC_CONTAINERS;
+                sink.search_containers(node, &p.prefix, None);
+            } else {
+                sink.generic(node, &p.prefix, None);
+            }
         }
         self.out.sites.append(&mut sink.sites);
         Vec::new()
@@ -723,6 +859,8 @@ struct SiteSink<'a> {
     resource: &'a Arc<Resource>,
     seen: HashSet<String>,
     sites: Vec<ImageSite>,
+    /// The extractor now at work, recorded with each site.
+    extractor: &'static str,
 }
 
 impl<'a> SiteSink<'a> {
@@ -732,6 +870,7 @@ impl<'a> SiteSink<'a> {
             resource,
             seen: HashSet::new(),
             sites: Vec::new(),
+            extractor: GENERIC_CONTAINERS,
         }
     }
 
@@ -825,7 +964,43 @@ impl<'a> SiteSink<'a> {
             container: container.map(str::to_owned),
             container_kind: kind,
             path,
+            extractor: self.extractor,
         });
+    }
+
+    /// The generic pass: container lists and image volumes anywhere in the object, then every
+    /// scalar under a key named `image` outside `metadata` (except under the root's `skip`).
+    fn generic(&mut self, root: &Node, prefix: &str, skip: Option<&str>) {
+        self.extractor = GENERIC_CONTAINERS;
+        self.search_containers(root, prefix, skip);
+        self.extractor = GENERIC_IMAGE_KEY;
+        let mut stack = vec![(root, prefix.trim_end_matches('.').to_owned(), true)];
+        while let Some((node, path, at_root)) = stack.pop() {
+            match &node.value {
+                yaml::Value::Mapping(entries) => {
+                    for (k, v) in entries.iter().rev() {
+                        let Some(key) = k.as_str() else { continue };
+                        if at_root && (skip == Some(key) || key == "metadata") {
+                            continue;
+                        }
+                        let child = join(&path, &path_key(key));
+                        if key == "image" && matches!(v.value, yaml::Value::Scalar { .. }) {
+                            let name = node.get("name").and_then(Node::as_str);
+                            self.image(v, child, name, ContainerKind::Other);
+                        } else {
+                            stack.push((v, child, false));
+                        }
+                    }
+                }
+                yaml::Value::Sequence(items) => {
+                    for (i, item) in items.iter().enumerate().rev() {
+                        stack.push((item, format!("{path}[{i}]"), false));
+                    }
+                }
+                _ => {}
+            }
+        }
+        // The key pass found sites in document order within each mapping; the caller sorts.
     }
 
     /// For kinds without a known layout: every container list, and every volume list with an

@@ -289,7 +289,16 @@ pub enum RegistryError {
         /// What happened, e.g. `HTTP 503 after 3 retries` or `connection refused`.
         reason: String,
     },
-    /// Plain HTTP to a host not marked insecure, or a host with no layout when offline.
+    /// Offline (`--offline`, `network.offline`) and no OCI layout is configured for the host:
+    /// there is nowhere to read the image from.
+    #[error("{image}: offline, and no OCI layout is configured for host `{host}`")]
+    Offline {
+        /// The reference.
+        image: String,
+        /// The registry host that has no layout.
+        host: String,
+    },
+    /// Plain HTTP to a host not marked insecure.
     #[error("{image}: {reason}")]
     NotAllowed {
         /// The reference.
@@ -328,6 +337,7 @@ impl RegistryError {
             Self::Timeout { .. } => "registry-timeout",
             Self::Unavailable { .. } => "registry-unavailable",
             Self::NotAllowed { .. } => "registry-not-allowed",
+            Self::Offline { .. } => "offline-no-layout",
             Self::Layout { .. } => "invalid-oci-layout",
         }
     }
@@ -670,13 +680,9 @@ impl Registry {
             return Ok(Source::Layout(layout));
         }
         if self.settings.offline {
-            return Err(RegistryError::NotAllowed {
+            return Err(RegistryError::Offline {
                 image: image.to_string(),
-                reason: format!(
-                    "offline: no OCI layout configured for host `{}`; set `layout:` for it \
-                     in supplygate.yaml, or turn `offline` off",
-                    image.registry()
-                ),
+                host: image.registry().to_owned(),
             });
         }
         Ok(Source::Network)
@@ -1416,6 +1422,68 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_json_parse_error_of_an_answer_is_explained_before_its_cause() {
+        let server = Server::start(|_: &Request| {
+            honest("{\"schemaVersion\": 2, \"config\": ", OCI_MANIFEST)
+        })
+        .await;
+        let registry = Registry::new(settings_for(&[&server])).unwrap();
+        let app = image(&server, "app:v1");
+        let err = registry.resolve(&app).await.unwrap_err();
+        assert_eq!(err.code(), "invalid-registry-response", "{err}");
+        let raw = err.to_string();
+        assert!(raw.contains("EOF while parsing"), "{raw}");
+        let finding = crate::gate::registry_finding(&app, &err);
+        assert_eq!(
+            finding.message,
+            format!(
+                "a JSON document (a registry's answer or a file) does not have the shape \
+                 expected here; the cause: {raw}"
+            )
+        );
+        let hint = finding.hint.unwrap();
+        assert!(
+            hint.starts_with("check that the file is the kind the setting names, or that the host is the registry itself"),
+            "{hint}"
+        );
+    }
+
+    #[test]
+    fn a_tls_error_from_rustls_is_explained_before_its_cause() {
+        let app = ImageRef::parse("registry.example/app:v1").unwrap();
+        let err = RegistryError::Unavailable {
+            image: app.to_string(),
+            reason: "error sending request for url (https://registry.example/v2/): client \
+                     error (Connect): invalid peer certificate: UnknownIssuer"
+                .to_owned(),
+        };
+        let finding = crate::gate::registry_finding(&app, &err);
+        assert_eq!(finding.code.as_str(), "registry-unavailable");
+        assert!(
+            finding
+                .message
+                .starts_with("the registry's TLS certificate is not trusted on this machine"),
+            "{}",
+            finding.message
+        );
+        assert!(finding.message.ends_with(&format!("; the cause: {err}")));
+        assert!(finding
+            .hint
+            .unwrap()
+            .starts_with("install the registry's CA certificate in the system trust store"));
+        // An image whose name only looks like a cause is not explained.
+        let app = ImageRef::parse("registry.example/tls-handshake:v1").unwrap();
+        let err = RegistryError::Unavailable {
+            image: app.to_string(),
+            reason: "HTTP 503 after 2 retries".to_owned(),
+        };
+        assert_eq!(
+            crate::gate::registry_finding(&app, &err).message,
+            err.to_string()
+        );
+    }
+
+    #[tokio::test]
     async fn refuses_oversized_manifest_with_and_without_content_length() {
         let big = format!(
             r#"{{"schemaVersion":2,"mediaType":"{OCI_MANIFEST}","config":{{}},"pad":"{}"}}"#,
@@ -2125,7 +2193,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn offline_host_without_layout_is_not_allowed() {
+    async fn offline_host_without_layout_has_its_own_code() {
         let registry = Registry::new(RegistrySettings {
             offline: true,
             ..RegistrySettings::default()
@@ -2135,11 +2203,10 @@ mod tests {
             .resolve(&ImageRef::parse("ghcr.io/acme/app:v1").unwrap())
             .await
             .unwrap_err();
-        assert_eq!(err.code(), "registry-not-allowed");
-        assert!(
-            err.to_string()
-                .contains("offline: no OCI layout configured for host `ghcr.io`"),
-            "{err}"
+        assert_eq!(err.code(), "offline-no-layout");
+        assert_eq!(
+            err.to_string(),
+            "ghcr.io/acme/app:v1: offline, and no OCI layout is configured for host `ghcr.io`"
         );
         assert_eq!(registry.stats().requests, 0);
     }

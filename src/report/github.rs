@@ -4,6 +4,7 @@
 //! Values are escaped as the runner expects: in the message `%` -> `%25`, CR -> `%0D`,
 //! LF -> `%0A`; in properties also `:` -> `%3A` and `,` -> `%2C`. A manifest can therefore
 //! never end a command early or start one of its own (`::add-mask::`, `::stop-commands::`).
+//! Other control and bidirectional characters are written `\u{202e}`.
 
 use std::fmt::Write as _;
 
@@ -35,6 +36,19 @@ pub fn render(report: &Report, root: &SourceRoot) -> String {
             );
         }
     }
+    for i in report.resolved_only() {
+        command(
+            &mut out,
+            "notice",
+            &[
+                ("file", &root.display(&i.site.origin)),
+                ("line", &i.site.span.line.to_string()),
+                ("col", &i.site.span.column.to_string()),
+                ("title", "supplygate resolved only"),
+            ],
+            &format!("`{}`: {}", i.site.image, super::RESOLVED_ONLY),
+        );
+    }
     for e in &report.file_errors {
         let file = root
             .relative_file(&e.file)
@@ -62,6 +76,9 @@ pub fn render(report: &Report, root: &SourceRoot) -> String {
             &message,
         );
     }
+    for note in report.notes() {
+        command(&mut out, "notice", &[("title", "supplygate")], &note);
+    }
     let _ = writeln!(out, "supplygate {}", human::summary_line(report));
     out
 }
@@ -87,9 +104,12 @@ fn command(out: &mut String, name: &str, props: &[(&str, &str)], message: &str) 
     out.push('\n');
 }
 
-/// Escapes a command's message (the runner's `escapeData`).
+/// Escapes a command's message (the runner's `escapeData`), after writing every control and
+/// bidirectional character but the line breaks as `\u{…}` ([`super::escape_unsafe`]): the
+/// annotation shows what the manifest holds, and a log viewer never acts on it.
 pub fn escape_data(s: &str) -> String {
-    s.replace('%', "%25")
+    super::escape_unsafe_except(s, &['\r', '\n'])
+        .replace('%', "%25")
         .replace('\r', "%0D")
         .replace('\n', "%0A")
 }
@@ -107,6 +127,10 @@ mod tests {
     fn escapes_like_the_actions_runner() {
         assert_eq!(escape_data("50%\r\nnext::x"), "50%25%0D%0Anext::x");
         assert_eq!(escape_property("a:b,c%\nd"), "a%3Ab%2Cc%25%0Ad");
+        assert_eq!(
+            escape_data("x\u{202e}y\u{1b}[31m"),
+            "x\\u{202e}y\\u{1b}[31m"
+        );
     }
 
     #[test]

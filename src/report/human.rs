@@ -4,7 +4,7 @@
 
 use std::fmt::Write as _;
 
-use super::{Decision, Report, Severity};
+use super::{escape_unsafe, escape_unsafe_except, Code, Decision, Report, Severity};
 
 /// Whether to colour the output.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,7 +64,7 @@ pub fn render(report: &Report, color: Color, verbosity: Verbosity) -> String {
         if verbosity == Verbosity::Problems && i.findings.is_empty() {
             continue;
         }
-        let file = i.site.origin.to_string();
+        let file = escape_unsafe(&i.site.origin.to_string()).into_owned();
         if current_file.as_deref() != Some(&file) {
             if current_file.is_some() {
                 out.push('\n');
@@ -114,10 +114,18 @@ pub fn render(report: &Report, color: Color, verbosity: Verbosity) -> String {
             "  {:>7}  {}  {}{}{}",
             p.paint(Style::Context, &position),
             p.paint(style, label),
-            i.site.image,
+            escape_unsafe(&i.site.image),
             p.paint(Style::Context, &target),
             p.paint(Style::Allow, &signed_by)
         );
+        if i.resolved_only() {
+            let _ = writeln!(
+                out,
+                "           {} {}",
+                p.paint(Style::Context, "note:"),
+                super::RESOLVED_ONLY
+            );
+        }
         for f in &i.findings {
             let style = match f.severity {
                 Severity::Warn => Style::Warn,
@@ -127,19 +135,26 @@ pub fn render(report: &Report, color: Color, verbosity: Verbosity) -> String {
             let _ = writeln!(
                 out,
                 "           {}: {}",
-                p.paint(style, f.code.as_str()),
-                f.message
+                p.paint(style, &escape_unsafe(f.code.as_str())),
+                lines(&f.message, FINDING_INDENT)
             );
             if let (Some(e), Some(found)) = (&f.expected, &f.found) {
                 let _ = writeln!(
                     out,
-                    "           {} {e}, {} {found}",
+                    "           {} {}, {} {}",
                     p.paint(Style::Context, "expected"),
-                    p.paint(Style::Context, "found")
+                    lines(e, FINDING_INDENT),
+                    p.paint(Style::Context, "found"),
+                    lines(found, FINDING_INDENT)
                 );
             }
             if let Some(h) = &f.hint {
-                let _ = writeln!(out, "           {} {h}", p.paint(Style::Context, "hint:"));
+                let _ = writeln!(
+                    out,
+                    "           {} {}",
+                    p.paint(Style::Context, "hint:"),
+                    lines(h, FINDING_INDENT)
+                );
             }
         }
     }
@@ -147,31 +162,42 @@ pub fn render(report: &Report, color: Color, verbosity: Verbosity) -> String {
         if !out.is_empty() {
             out.push('\n');
         }
+        let file = escape_unsafe(&e.file);
         let position = match (e.line, e.column) {
-            (Some(l), Some(c)) => format!("{}:{l}:{c}", e.file),
-            (Some(l), None) => format!("{}:{l}", e.file),
-            _ => e.file.clone(),
+            (Some(l), Some(c)) => format!("{file}:{l}:{c}"),
+            (Some(l), None) => format!("{file}:{l}"),
+            _ => file.into_owned(),
         };
         let _ = writeln!(
             out,
             "{}  {}: {}",
             p.paint(Style::File, &position),
             p.paint(Style::Error, e.code.as_str()),
-            e.message
+            lines(&e.message, "  ")
         );
     }
     for n in &report.notices {
         if !out.is_empty() {
             out.push('\n');
         }
+        let style = match n.severity {
+            Severity::Warn => Style::Warn,
+            Severity::Deny => Style::Deny,
+            Severity::Error => Style::Error,
+        };
         let _ = writeln!(
             out,
             "{}: {}",
-            p.paint(Style::Warn, n.code.as_str()),
-            n.message
+            p.paint(style, &escape_unsafe(n.code.as_str())),
+            lines(&n.message, "  ")
         );
         if let Some(h) = &n.hint {
-            let _ = writeln!(out, "  {} {h}", p.paint(Style::Context, "hint:"));
+            let _ = writeln!(
+                out,
+                "  {} {}",
+                p.paint(Style::Context, "hint:"),
+                lines(h, "  ")
+            );
         }
     }
     if !out.is_empty() {
@@ -179,6 +205,16 @@ pub fn render(report: &Report, color: Color, verbosity: Verbosity) -> String {
     }
     let _ = writeln!(out, "{}", summary(report, &p));
     out
+}
+
+/// How far the lines under an image are indented.
+const FINDING_INDENT: &str = "           ";
+
+/// Text from a manifest, a registry or a policy, shown on a terminal: every control and
+/// bidirectional character escaped (`\u{202e}`); a line break starts a line indented by
+/// `indent` plus two, so that no text can pass for a line of the report's own.
+fn lines(s: &str, indent: &str) -> String {
+    escape_unsafe_except(s, &['\n']).replace('\n', &format!("\n{indent}  "))
 }
 
 /// The one-line verdict and counts that ends the human report, without colour (the GitHub and
@@ -208,22 +244,37 @@ fn summary(report: &Report, p: &Painter) -> String {
             &format!("{warnings} warning{}", if warnings == 1 { "" } else { "s" }),
         ));
     }
-    if !report.file_errors.is_empty() {
-        let n = report.file_errors.len();
-        parts.push(p.paint(
+    let run_errors = report
+        .file_errors
+        .iter()
+        .filter(|e| matches!(e.code, Code::RunFailed | Code::InvalidConfig))
+        .count();
+    let counts = [
+        (Style::Error, run_errors, "run error", ""),
+        (
             Style::Error,
-            &format!("{n} unreadable file{}", if n == 1 { "" } else { "s" }),
-        ));
-    }
-    if report.unchanged_documents > 0 {
-        let n = report.unchanged_documents;
-        parts.push(p.paint(
+            report.file_errors.len() - run_errors,
+            "unreadable file",
+            "",
+        ),
+        (
             Style::Context,
-            &format!(
-                "{n} unchanged document{} not evaluated",
-                if n == 1 { "" } else { "s" }
-            ),
-        ));
+            report.skipped_documents,
+            "document",
+            " skipped (not a Kubernetes object)",
+        ),
+        (
+            Style::Context,
+            report.unchanged_documents,
+            "unchanged document",
+            " not evaluated",
+        ),
+    ];
+    for (style, n, what, then) in counts {
+        if n > 0 {
+            let s = if n == 1 { "" } else { "s" };
+            parts.push(p.paint(style, &format!("{n} {what}{s}{then}")));
+        }
     }
     let verdict = match report.decision() {
         Decision::Allow => p.paint(Style::Allow, "allow"),
@@ -231,8 +282,14 @@ fn summary(report: &Report, p: &Painter) -> String {
         Decision::Error => p.paint(Style::Error, "error (could not decide: fail closed)"),
     };
     let s = report.stats;
+    // What was not checked comes last, after the counters.
+    let notes: String = report
+        .notes()
+        .iter()
+        .map(|n| format!("; {}", p.paint(Style::Context, n)))
+        .collect();
     format!(
-        "{verdict}: {}; {} distinct reference{}, {} registry request{}, {:.1}s",
+        "{verdict}: {}; {} distinct reference{}, {} registry request{}, {:.1}s{notes}",
         parts.join(", "),
         s.distinct_images,
         if s.distinct_images == 1 { "" } else { "s" },

@@ -1,4 +1,4 @@
-//! `--format json`: the documented, versioned machine-readable report (see README, "JSON report").
+//! `--format json`: the documented, versioned machine-readable report (see docs/reports.md, "JSON").
 
 use serde::Serialize;
 
@@ -18,6 +18,7 @@ struct Json<'a> {
     images: Vec<Image<'a>>,
     errors: &'a [FileError],
     notices: &'a [Finding],
+    notes: Vec<String>,
 }
 
 #[derive(Serialize)]
@@ -29,6 +30,9 @@ struct Summary {
     warnings: usize,
     skipped_documents: usize,
     unchanged_documents: usize,
+    documents: usize,
+    excluded_paths: usize,
+    resolved_only: usize,
 }
 
 #[derive(Serialize)]
@@ -47,7 +51,9 @@ struct Image<'a> {
     container: Option<&'a str>,
     container_kind: ContainerKind,
     path: &'a str,
+    extractor: &'a str,
     decision: Decision,
+    resolved_only: bool,
     findings: &'a [Finding],
     #[serde(skip_serializing_if = "Option::is_none")]
     signatures: Option<&'a crate::gate::SignatureReport>,
@@ -93,7 +99,9 @@ pub fn render(report: &Report) -> String {
                 container: i.site.container.as_deref(),
                 container_kind: i.site.container_kind,
                 path: &i.site.path,
+                extractor: i.site.extractor,
                 decision: i.decision(),
+                resolved_only: i.resolved_only(),
                 findings: &i.findings,
                 signatures: i.signatures.as_deref(),
                 attestations: i.attestations.as_deref(),
@@ -111,11 +119,15 @@ pub fn render(report: &Report) -> String {
             warnings: report.warnings(),
             skipped_documents: report.skipped_documents,
             unchanged_documents: report.unchanged_documents,
+            documents: report.documents,
+            excluded_paths: report.excluded_paths,
+            resolved_only: report.resolved_only().count(),
         },
         stats: report.stats,
         images,
         errors: &report.file_errors,
         notices: &report.notices,
+        notes: report.notes(),
     };
     // Serialising plain structs of strings and numbers cannot fail.
     serde_json::to_string_pretty(&doc).unwrap_or_default()

@@ -7,7 +7,8 @@
 //! refuses a job summary over 1 MiB); the JSON report has everything.
 //!
 //! Manifest text is untrusted (a pull request from a fork): every value is escaped, so an
-//! image name can neither break the table nor add links, images or HTML.
+//! image name can neither break the table nor add links, images or HTML; control and
+//! bidirectional characters are written `\u{202e}`.
 
 use std::fmt::Write as _;
 
@@ -149,6 +150,9 @@ fn more(out: &mut String, total: usize) {
 }
 
 fn signature_cell(i: &ImageReport) -> String {
+    if i.resolved_only() {
+        return text(super::RESOLVED_ONLY);
+    }
     let Some(s) = &i.signatures else {
         return "–".to_owned();
     };
@@ -214,7 +218,7 @@ pub fn text(s: &str) -> String {
                 out.push(c);
             }
             '\r' | '\n' | '\t' => out.push(' '),
-            c if c.is_control() => {}
+            c if super::is_unsafe_char(c) => super::push_escaped(&mut out, c),
             c => out.push(c),
         }
     }
@@ -235,18 +239,15 @@ pub fn code(s: &str) -> String {
         }
     }
     let fence = "`".repeat(longest + 1);
-    let body: String = s
-        .chars()
-        .filter(|c| !c.is_control() || matches!(c, '\n' | '\r' | '\t'))
-        .map(|c| {
-            if matches!(c, '\n' | '\r' | '\t') {
-                ' '
-            } else {
-                c
-            }
-        })
-        .collect::<String>()
-        .replace('|', "\\|");
+    let mut body = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '\n' | '\r' | '\t' => body.push(' '),
+            '|' => body.push_str("\\|"),
+            c if super::is_unsafe_char(c) => super::push_escaped(&mut body, c),
+            c => body.push(c),
+        }
+    }
     let pad = if body.starts_with('`') || body.ends_with('`') {
         " "
     } else {
@@ -273,6 +274,8 @@ mod tests {
         assert_eq!(code("a`b"), "``a`b``");
         assert_eq!(code("`a"), "`` `a ``");
         assert_eq!(code("a|b"), "`a\\|b`");
+        assert_eq!(code("a\u{202e}b\u{1b}"), "`a\\u{202e}b\\u{1b}`");
+        assert_eq!(text("a\u{202e}b\u{7}"), "a\\u{202e}b\\u{7}");
     }
 
     #[test]

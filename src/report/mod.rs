@@ -34,8 +34,10 @@ pub enum Code {
     RegistryTimeout,
     /// The registry failed (5xx, 429 after retries, connection refused).
     RegistryUnavailable,
-    /// Plain HTTP to a host not marked insecure, or a host without a layout when offline.
+    /// Plain HTTP to a host not marked insecure.
     RegistryNotAllowed,
+    /// Offline, and no OCI layout is configured for the image's host.
+    OfflineNoLayout,
     /// The registry answered something that is not the distribution API.
     InvalidRegistryResponse,
     /// A manifest larger than the limit.
@@ -44,6 +46,11 @@ pub enum Code {
     InvalidOciLayout,
     /// A manifest file could not be read (malformed YAML, too large, too deep, not UTF-8).
     InvalidManifest,
+    /// The config file cannot be read or is invalid: could not decide.
+    InvalidConfig,
+    /// The run could not start or finish (a path that cannot be read, a flag, the policies,
+    /// the registry client, the lock): could not decide.
+    RunFailed,
     /// An image reference without a digest (`pin --check`).
     UnpinnedImage,
     /// A signature is required and the resolved digest has none.
@@ -83,6 +90,12 @@ pub enum Code {
     LockMismatch,
     /// `check --locked`: a tag in the lock now points elsewhere in the registry.
     TagMovedSinceLock,
+    /// The run read no document at all (empty input, an empty directory, only empty files).
+    NoManifests,
+    /// A file is a Helm (Go) template, not a manifest: render it first.
+    HelmTemplate,
+    /// A value under an `image` key, found by the generic pass, is not an image reference.
+    UnrecognisedImageField,
     /// A code from a policy rule (the shipped library's are documented; user rules choose
     /// their own). `policy` when a rule gave none.
     Rule(std::sync::Arc<str>),
@@ -99,10 +112,13 @@ impl Code {
         Code::RegistryTimeout,
         Code::RegistryUnavailable,
         Code::RegistryNotAllowed,
+        Code::OfflineNoLayout,
         Code::InvalidRegistryResponse,
         Code::ManifestTooLarge,
         Code::InvalidOciLayout,
         Code::InvalidManifest,
+        Code::InvalidConfig,
+        Code::RunFailed,
         Code::UnpinnedImage,
         Code::UnsignedImage,
         Code::SignatureNotTrusted,
@@ -122,6 +138,9 @@ impl Code {
         Code::LockStale,
         Code::LockMismatch,
         Code::TagMovedSinceLock,
+        Code::NoManifests,
+        Code::HelmTemplate,
+        Code::UnrecognisedImageField,
     ];
 
     /// The documented code named `code`, or a policy rule's own code.
@@ -144,10 +163,13 @@ impl Code {
             Code::RegistryTimeout => "registry-timeout",
             Code::RegistryUnavailable => "registry-unavailable",
             Code::RegistryNotAllowed => "registry-not-allowed",
+            Code::OfflineNoLayout => "offline-no-layout",
             Code::InvalidRegistryResponse => "invalid-registry-response",
             Code::ManifestTooLarge => "manifest-too-large",
             Code::InvalidOciLayout => "invalid-oci-layout",
             Code::InvalidManifest => "invalid-manifest",
+            Code::InvalidConfig => "invalid-config",
+            Code::RunFailed => "run-failed",
             Code::UnpinnedImage => "unpinned-image",
             Code::UnsignedImage => "unsigned-image",
             Code::SignatureNotTrusted => "signature-not-trusted",
@@ -167,11 +189,14 @@ impl Code {
             Code::LockStale => "lock-stale",
             Code::LockMismatch => "lock-mismatch",
             Code::TagMovedSinceLock => "tag-moved-since-lock",
+            Code::NoManifests => "no-manifests",
+            Code::HelmTemplate => "helm-template",
+            Code::UnrecognisedImageField => "unrecognised-image-field",
             Code::Rule(code) => code,
         }
     }
 
-    /// One line: what the code means (SARIF `shortDescription`, the README table).
+    /// One line: what the code means (SARIF `shortDescription`, the table in docs/diagnostics.md).
     pub fn description(&self) -> &str {
         match self {
             Code::InvalidReference => "the `image:` value is not a valid reference",
@@ -183,13 +208,14 @@ impl Code {
             Code::RegistryUnauthorized => "the registry wants credentials or refused ours",
             Code::RegistryTimeout => "the registry did not answer in time",
             Code::RegistryUnavailable => "the registry failed (5xx, 429 or connection failures)",
-            Code::RegistryNotAllowed => {
-                "plain HTTP to a host not marked insecure, or a host without a layout when offline"
-            }
+            Code::RegistryNotAllowed => "plain HTTP to a host not marked insecure",
+            Code::OfflineNoLayout => "offline, and no OCI layout is configured for the host",
             Code::InvalidRegistryResponse => "the registry answer is not the distribution API",
             Code::ManifestTooLarge => "an image manifest larger than the limit",
             Code::InvalidOciLayout => "an OCI layout on disk is broken",
             Code::InvalidManifest => "a manifest file could not be read",
+            Code::InvalidConfig => "the config file cannot be read or is invalid: could not decide",
+            Code::RunFailed => "the run could not start or finish: could not decide",
             Code::UnpinnedImage => "an image reference without a digest",
             Code::UnsignedImage => "a signature is required and the resolved digest has none",
             Code::SignatureNotTrusted => {
@@ -222,6 +248,11 @@ impl Code {
             Code::LockMismatch => "`--locked`: another digest or decision than the lock records",
             Code::TagMovedSinceLock => {
                 "`--locked`: a locked tag now points to another digest in the registry"
+            }
+            Code::NoManifests => "the run read no document: nothing was checked",
+            Code::HelmTemplate => "a file is a Helm template, not a manifest: render it first",
+            Code::UnrecognisedImageField => {
+                "a value under an `image` key of an unknown field is not an image reference"
             }
             Code::Rule(_) => "a denial or warning from a policy rule",
         }
@@ -341,10 +372,22 @@ pub struct ImageReport {
     pub attestations: Option<std::sync::Arc<crate::gate::AttestationReport>>,
 }
 
+/// What is said of an image allowed without any signature or provenance requirement.
+pub const RESOLVED_ONLY: &str = "resolved only: no signature or provenance requirement applies";
+
 impl ImageReport {
     /// Allow when nothing blocks, else the most severe finding's weight.
     pub fn decision(&self) -> Decision {
         decision_of(self.findings.iter().map(|f| f.severity))
+    }
+
+    /// Allowed, resolved, and neither signatures nor attestations were looked for (no
+    /// `require:` or `provenance:` rule names it): only its existence was checked.
+    pub fn resolved_only(&self) -> bool {
+        self.decision() == Decision::Allow
+            && self.resolved.is_some()
+            && self.signatures.is_none()
+            && self.attestations.is_none()
     }
 }
 
@@ -389,6 +432,10 @@ pub struct Report {
     pub skipped_documents: usize,
     /// Documents unchanged since `--changed-since`: read for context, not evaluated.
     pub unchanged_documents: usize,
+    /// Documents read that are not empty.
+    pub documents: usize,
+    /// Paths skipped by `--exclude` or `paths.exclude`.
+    pub excluded_paths: usize,
     /// Warnings about the run rather than one image (an exemption that matched nothing).
     pub notices: Vec<Finding>,
     /// Counters.
@@ -397,13 +444,53 @@ pub struct Report {
 
 impl Report {
     /// Error when anything could not be decided, else deny when anything is denied, else allow.
+    /// Run-level notices weigh too (`no-manifests` is an error).
     pub fn decision(&self) -> Decision {
         let files = self.file_errors.iter().map(|_| Severity::Error);
         let images = self
             .images
             .iter()
             .flat_map(|i| i.findings.iter().map(|f| f.severity));
-        decision_of(files.chain(images))
+        let notices = self.notices.iter().map(|n| n.severity);
+        decision_of(files.chain(images).chain(notices))
+    }
+
+    /// The images allowed on their resolution alone: no `require:` or `provenance:` rule named
+    /// them, so no signature or provenance was asked for.
+    pub fn resolved_only(&self) -> impl Iterator<Item = &ImageReport> {
+        self.images.iter().filter(|i| i.resolved_only())
+    }
+
+    /// Sentences about what the run did not check, for every format: an input with documents
+    /// but no image, images allowed without any signature or provenance requirement, paths
+    /// excluded.
+    pub fn notes(&self) -> Vec<String> {
+        let mut notes = Vec::new();
+        if self.documents == 0 && self.images.is_empty() {
+            notes.push("no document read".to_owned());
+        }
+        if self.images.is_empty() && self.documents > 0 {
+            let n = self.documents;
+            notes.push(format!(
+                "no image found in {n} document{}",
+                if n == 1 { "" } else { "s" }
+            ));
+        }
+        let resolved_only = self.resolved_only().count();
+        if resolved_only > 0 {
+            notes.push(format!(
+                "{resolved_only} image{} {RESOLVED_ONLY}",
+                if resolved_only == 1 { "" } else { "s" }
+            ));
+        }
+        if self.excluded_paths > 0 {
+            let n = self.excluded_paths;
+            notes.push(format!(
+                "{n} path{} excluded (`--exclude`, `paths.exclude`)",
+                if n == 1 { "" } else { "s" }
+            ));
+        }
+        notes
     }
 
     /// How many images have each decision: (allowed, denied, errors).
@@ -481,11 +568,34 @@ impl SourceRoot {
         self.relative(origin).unwrap_or_else(|| origin.to_string())
     }
 
-    fn relative_path(&self, path: &Path) -> Option<String> {
+    /// The absolute path of a manifest file (symbolic links resolved when it exists); `None`
+    /// for standard input or a named text.
+    pub fn absolute(&self, origin: &Origin) -> Option<PathBuf> {
+        match origin {
+            Origin::File(path) => Some(self.absolute_path(path)),
+            Origin::Stdin | Origin::Named(_) => None,
+        }
+    }
+
+    /// Like [`SourceRoot::absolute`] for a [`FileError`]'s `file`; `None` also when no such
+    /// file exists (standard input, a run-level error).
+    pub fn absolute_file(&self, file: &str) -> Option<PathBuf> {
+        let path = Path::new(file);
+        self.cwd
+            .join(path)
+            .exists()
+            .then(|| self.absolute_path(path))
+    }
+
+    fn absolute_path(&self, path: &Path) -> PathBuf {
         let absolute = self.cwd.join(path);
         // Symbolic links resolved when the file exists, so that the root (from `git`, also
         // resolved) is a prefix; lexically otherwise.
-        let absolute = std::fs::canonicalize(&absolute).unwrap_or_else(|_| lexical(&absolute));
+        std::fs::canonicalize(&absolute).unwrap_or_else(|_| lexical(&absolute))
+    }
+
+    fn relative_path(&self, path: &Path) -> Option<String> {
+        let absolute = self.absolute_path(path);
         let rest = absolute.strip_prefix(&self.root).ok()?;
         let parts: Vec<String> = rest
             .components()
@@ -496,6 +606,143 @@ impl SourceRoot {
         }
         Some(parts.join("/"))
     }
+}
+
+/// What an error passed on verbatim from a dependency (a DER decoder, rustls, reqwest,
+/// serde_json) means for the user, and what to do about it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Explained {
+    /// What happened, in the user's terms.
+    pub meaning: &'static str,
+    /// The likely fix.
+    pub action: &'static str,
+}
+
+/// The [`Explained`] sentence for a dependency's error text found in `raw`, or `None` when
+/// `raw` holds none of the known kinds. The raw text stays in the message after it: it is
+/// what a bug report or a search needs.
+pub fn explain_dependency_error(raw: &str) -> Option<Explained> {
+    let has = |signs: &[&str]| signs.iter().any(|s| raw.contains(s));
+    if has(&["ASN.1", "DER byte", "DER message", "der::Error"]) {
+        return Some(Explained {
+            meaning: "a certificate or key could not be decoded: its bytes are damaged, \
+                      truncated or not the kind of object expected here",
+            action: "get a fresh copy of it (export the key again with `cosign public-key`, \
+                     download the trusted root again, or sign the image again)",
+        });
+    }
+    if has(&[
+        "invalid peer certificate",
+        "UnknownIssuer",
+        "NotValidForName",
+        "certificate verify failed",
+        "CertificateExpired",
+        "BadSignature",
+        "InvalidCertificate",
+    ]) {
+        return Some(Explained {
+            meaning: "the registry's TLS certificate is not trusted on this machine (a \
+                      private CA, a self-signed or expired certificate, or one for another host)",
+            action: "install the registry's CA certificate in the system trust store, or have \
+                     the certificate fixed; do not turn TLS off for a registry you deploy from",
+        });
+    }
+    if has(&[
+        "tls handshake",
+        "HandshakeFailure",
+        "received fatal alert",
+        "peer is incompatible",
+    ]) {
+        return Some(Explained {
+            meaning: "the TLS handshake with the registry failed",
+            action: "check that the host serves HTTPS on that port and that no proxy \
+                     intercepts TLS",
+        });
+    }
+    if has(&[
+        "dns error",
+        "failed to lookup address",
+        "Connection refused",
+        "connection refused",
+        "Connection reset",
+        "error sending request",
+        "tcp connect error",
+    ]) {
+        return Some(Explained {
+            meaning: "the registry could not be reached",
+            action: "check the host name and port, the network, and any proxy (`HTTPS_PROXY`)",
+        });
+    }
+    let json_position = raw.contains(" at line ") && raw.contains(" column ");
+    if json_position
+        && has(&[
+            "expected value",
+            "EOF while parsing",
+            "missing field",
+            "invalid type",
+            "unknown variant",
+            "trailing characters",
+            "expected `",
+            "key must be a string",
+        ])
+    {
+        return Some(Explained {
+            meaning: "a JSON document (a registry's answer or a file) does not have the shape \
+                      expected here",
+            action: "check that the file is the kind the setting names, or that the host is \
+                     the registry itself and no proxy or login page answers in its place",
+        });
+    }
+    None
+}
+
+/// Whether `c` acts on a terminal or on the text around it instead of showing as itself: C0
+/// and C1 controls (ESC starts terminal sequences), DEL, the Unicode bidirectional controls
+/// (U+202E shows `lmay.gnp` as `gnp.yaml`: "Trojan Source"), the line and paragraph
+/// separators, the zero-width space and the byte-order mark.
+pub fn is_unsafe_char(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{061c}'
+                | '\u{200b}'
+                | '\u{200e}'
+                | '\u{200f}'
+                | '\u{202a}'..='\u{202e}'
+                | '\u{2028}'
+                | '\u{2029}'
+                | '\u{2066}'..='\u{2069}'
+                | '\u{feff}'
+        )
+}
+
+/// Writes `c` as `\u{202e}`: visible, and what a Rust or JavaScript string would read back.
+pub fn push_escaped(out: &mut String, c: char) {
+    use fmt::Write as _;
+    let _ = write!(out, "\\u{{{:x}}}", u32::from(c));
+}
+
+/// `s` with every [`is_unsafe_char`] escaped as `\u{…}`, line breaks included: one line of
+/// text that shows what the manifest holds and cannot act on the terminal.
+pub fn escape_unsafe(s: &str) -> std::borrow::Cow<'_, str> {
+    escape_unsafe_except(s, &[])
+}
+
+/// Like [`escape_unsafe`], but each char of `keep` passes as it is (a renderer that handles
+/// line breaks itself keeps `\n`).
+pub fn escape_unsafe_except<'a>(s: &'a str, keep: &[char]) -> std::borrow::Cow<'a, str> {
+    if !s.chars().any(|c| is_unsafe_char(c) && !keep.contains(&c)) {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        if is_unsafe_char(c) && !keep.contains(&c) {
+            push_escaped(&mut out, c);
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
 }
 
 /// `a/./b/../c` -> `a/c`, without touching the file system.
@@ -576,6 +823,43 @@ mod tests {
         assert_eq!(root.relative(&Origin::Stdin), None);
         assert_eq!(root.relative_file("<stdin>"), None);
         assert_eq!(root.display(&Origin::Stdin), "<stdin>");
+    }
+
+    #[test]
+    fn unsafe_chars_are_escaped_visibly() {
+        assert_eq!(escape_unsafe("nginx:1.25"), "nginx:1.25");
+        assert_eq!(
+            escape_unsafe("a\u{202e}lmay.exe\u{1b}[2Jb\nc\u{7f}\u{9b}"),
+            "a\\u{202e}lmay.exe\\u{1b}[2Jb\\u{a}c\\u{7f}\\u{9b}"
+        );
+        assert_eq!(
+            escape_unsafe_except("a\nb\u{2066}", &['\n']),
+            "a\nb\\u{2066}"
+        );
+        // Printable non-ASCII text is text.
+        assert_eq!(escape_unsafe("café ü 日本"), "café ü 日本");
+    }
+
+    #[test]
+    fn dependency_errors_get_a_meaning_and_an_action() {
+        let der = "malformed ASN.1 DER value for GeneralizedTime at DER byte 71";
+        let e = explain_dependency_error(der).unwrap();
+        assert!(e
+            .meaning
+            .starts_with("a certificate or key could not be decoded"));
+        let tls = "error sending request: client error (Connect): invalid peer certificate: \
+                   UnknownIssuer";
+        assert!(explain_dependency_error(tls)
+            .unwrap()
+            .meaning
+            .contains("TLS certificate is not trusted"));
+        let json = "invalid registry response: expected value at line 1 column 1";
+        assert!(explain_dependency_error(json)
+            .unwrap()
+            .meaning
+            .contains("does not have the shape expected"));
+        assert_eq!(explain_dependency_error("HTTP 503 after 3 retries"), None);
+        assert_eq!(explain_dependency_error("tag `v9` not found"), None);
     }
 
     #[test]

@@ -1,13 +1,15 @@
 //! `--format sarif`: SARIF 2.1.0 for code scanning (GitHub, GitLab, Azure DevOps).
 //!
 //! One result per finding on an image and per unreadable file, located at the manifest's
-//! `file:line:column` relative to the repository root (`uriBaseId` `%SRCROOT%`); one rule per
+//! `file:line:column` relative to the repository root (`uriBaseId` `%SRCROOT%`, or the
+//! `--sarif-root`), or by an absolute `file://` URI for a file outside it; one rule per
 //! diagnostic code used; run-level notices (an exemption that matched nothing) as tool
 //! notifications, since they have no manifest location. Each result carries a
 //! `partialFingerprints` entry computed from the image, the file, the object and the code, and
 //! not from the line, so that an alert survives lines added above it.
 
 use std::collections::BTreeSet;
+use std::path::Path;
 
 use serde_json::{json, Value};
 use sha2::{Digest as _, Sha256};
@@ -72,11 +74,15 @@ pub fn render(report: &Report, root: &SourceRoot) -> String {
             if let Some(index) = rule_index(&f.code) {
                 set(&mut result, "ruleIndex", json!(index));
             }
-            if let Some(uri) = &file {
+            let artifact = match &file {
+                Some(uri) => Some(relative_artifact(uri)),
+                None => root.absolute(&i.site.origin).map(|p| absolute_artifact(&p)),
+            };
+            if let Some(artifact) = artifact {
                 set(
                     &mut result,
                     "locations",
-                    json!([location(uri, i.site.span.line, i.site.span.column)]),
+                    json!([location(artifact, i.site.span.line, i.site.span.column)]),
                 );
             }
             results.push(result);
@@ -96,11 +102,19 @@ pub fn render(report: &Report, root: &SourceRoot) -> String {
         if let Some(index) = rule_index(&e.code) {
             set(&mut result, "ruleIndex", json!(index));
         }
-        if let Some(uri) = &file {
+        let artifact = match &file {
+            Some(uri) => Some(relative_artifact(uri)),
+            None => root.absolute_file(&e.file).map(|p| absolute_artifact(&p)),
+        };
+        if let Some(artifact) = artifact {
             set(
                 &mut result,
                 "locations",
-                json!([location(uri, e.line.unwrap_or(1), e.column.unwrap_or(1))]),
+                json!([location(
+                    artifact,
+                    e.line.unwrap_or(1),
+                    e.column.unwrap_or(1)
+                )]),
             );
         }
         results.push(result);
@@ -118,6 +132,17 @@ pub fn render(report: &Report, root: &SourceRoot) -> String {
                 "level": level(n.severity),
                 "message": { "text": text },
                 "descriptor": { "id": n.code.as_str() },
+            })
+        })
+        .collect();
+    let resolved_only: Vec<Value> = report
+        .resolved_only()
+        .map(|i| {
+            let file = root.display(&i.site.origin);
+            json!({
+                "location": format!("{file}:{}:{}", i.site.span.line, i.site.span.column),
+                "image": i.site.image,
+                "note": super::RESOLVED_ONLY,
             })
         })
         .collect();
@@ -146,6 +171,10 @@ pub fn render(report: &Report, root: &SourceRoot) -> String {
                 "images": report.images.len(),
                 "skippedDocuments": report.skipped_documents,
                 "unchangedDocuments": report.unchanged_documents,
+                "documents": report.documents,
+                "excludedPaths": report.excluded_paths,
+                "resolvedOnly": resolved_only,
+                "notes": report.notes(),
             },
         }],
     });
@@ -170,7 +199,7 @@ fn rule(code: &Code) -> Value {
         ),
         _ => format!(
             "`{code}`: {}. The message says what was expected and found, and the hint the likely \
-             fix; see \"Diagnostic codes\" in the README.",
+             fix; see docs/diagnostics.md.",
             code.description()
         ),
     };
@@ -179,7 +208,7 @@ fn rule(code: &Code) -> Value {
         "name": code.as_str(),
         "shortDescription": { "text": code.description() },
         "help": { "text": help },
-        "helpUri": format!("{INFORMATION_URI}#diagnostic-codes"),
+        "helpUri": format!("{INFORMATION_URI}/blob/main/docs/diagnostics.md"),
         "properties": { "tags": ["supply-chain", "security"] },
     })
 }
@@ -198,13 +227,43 @@ fn level(severity: Severity) -> &'static str {
     }
 }
 
-fn location(uri: &str, line: usize, column: usize) -> Value {
+fn location(artifact: Value, line: usize, column: usize) -> Value {
     json!({
         "physicalLocation": {
-            "artifactLocation": { "uri": encode_uri_path(uri), "uriBaseId": "%SRCROOT%" },
+            "artifactLocation": artifact,
             "region": { "startLine": line.max(1), "startColumn": column.max(1) },
         }
     })
+}
+
+/// A file under the root: relative to `%SRCROOT%`, as code hosts place findings.
+fn relative_artifact(path: &str) -> Value {
+    json!({ "uri": encode_uri_path(path), "uriBaseId": "%SRCROOT%" })
+}
+
+/// A file outside the root (run from another repository, or `--sarif-root` elsewhere): an
+/// absolute `file://` URI, so that the finding still names its file.
+fn absolute_artifact(path: &Path) -> Value {
+    json!({ "uri": file_uri(path) })
+}
+
+/// `file:///abs/path` with each segment percent-encoded (`C:/x` becomes `file:///C:/x`).
+fn file_uri(path: &Path) -> String {
+    let text = path.to_string_lossy().replace('\\', "/");
+    let text = text.trim_start_matches('/');
+    let mut uri = String::from("file:///");
+    for (n, segment) in text.split('/').enumerate() {
+        if n > 0 {
+            uri.push('/');
+        }
+        // A drive letter's colon stays, as in `file:///C:/…`.
+        if n == 0 && segment.len() == 2 && segment.ends_with(':') {
+            uri.push_str(segment);
+        } else {
+            uri.push_str(&encode_uri_path(segment));
+        }
+    }
+    uri
 }
 
 /// Stable across runs and machines: the parts joined with NUL, SHA-256, the first 32 hex digits.
@@ -246,6 +305,15 @@ mod tests {
         );
         assert_eq!(encode_uri_path("a#b?c%.yaml"), "a%23b%3Fc%25.yaml");
         assert_eq!(encode_uri_path("é.yaml"), "%C3%A9.yaml");
+    }
+
+    #[test]
+    fn absolute_paths_are_file_uris() {
+        assert_eq!(
+            file_uri(Path::new("/tmp/other repo/d#1.yaml")),
+            "file:///tmp/other%20repo/d%231.yaml"
+        );
+        assert_eq!(file_uri(Path::new("C:\\x\\d.yaml")), "file:///C:/x/d.yaml");
     }
 
     #[test]

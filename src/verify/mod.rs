@@ -14,6 +14,7 @@ pub mod discover;
 pub mod notation;
 pub mod signature;
 pub mod signers;
+mod timestamp;
 pub mod tuf;
 
 pub use signature::{
@@ -167,6 +168,10 @@ pub struct SignatureFact {
     /// The time the log or a timestamp authority proved (RFC 3339), when verified.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub signed_at: Option<String>,
+    /// What proved that time, one line each: an RFC 3161 timestamp (its TSA and genTime) or a
+    /// log entry (its log, index and integrated time), when verified.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub time_proofs: Vec<String>,
     /// `critical.identity.docker-reference` of a simple-signing payload.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub docker_reference: Option<String>,

@@ -15,6 +15,7 @@ use std::sync::Arc;
 
 use serde::Deserialize;
 use sigstore_verify::crypto::{parse_certificate_info, sha256, verify_signature, CertificateInfo};
+use sigstore_verify::trust_root::TrustedRoot;
 use sigstore_verify::types::bundle::{
     CertificateContent, InclusionPromise, LogId, MessageDigest, MessageSignature,
     PublicKeyIdentifier, SignatureContent, TransparencyLogEntry, VerificationMaterial,
@@ -54,6 +55,8 @@ pub struct Verified {
     /// The earliest time a log or timestamp authority proved (RFC 3339); `None` for a key
     /// signature accepted without any proof.
     pub signed_at: Option<String>,
+    /// What proved the time, one line each (which TSA or log, when).
+    pub time_proofs: Vec<String>,
 }
 
 /// What a signature must sign.
@@ -80,6 +83,7 @@ pub(crate) fn verify(
         rejections: Vec::new(),
         identity: None,
         signed_at: None,
+        time_proofs: Vec::new(),
         docker_reference: None,
     };
     let outcome = match &candidate.material {
@@ -106,6 +110,7 @@ pub(crate) fn verify(
         }];
         fact.verified_by.clear();
         fact.signed_at = None;
+        fact.time_proofs.clear();
     }
     fact
 }
@@ -223,6 +228,7 @@ pub fn verify_dsse_with_key(
         scheme,
         tlog,
         verifier,
+        trusted_root,
         ..
     } = &signer.kind
     else {
@@ -254,6 +260,7 @@ pub fn verify_dsse_with_key(
             Ok(Verified {
                 identity: None,
                 signed_at: None,
+                time_proofs: Vec::new(),
             })
         } else {
             Err("dsse signature does not verify with this key".to_owned())
@@ -281,7 +288,7 @@ pub fn verify_dsse_with_key(
         let policy = PublicKeyVerificationPolicy::new(key.clone());
         verifier
             .verify(artifact, &bundle, &policy)
-            .map(|r| verified(&r, None))
+            .map(|r| verified(&r, None, &bundle, trusted_root))
             .map_err(|e| reason_of(&e))
     })();
     match (logged, tlog) {
@@ -506,6 +513,7 @@ fn verify_simple_with_key(
         scheme,
         tlog,
         verifier,
+        trusted_root,
         ..
     } = &signer.kind
     else {
@@ -516,6 +524,7 @@ fn verify_simple_with_key(
             .map(|()| Verified {
                 identity: None,
                 signed_at: None,
+                time_proofs: Vec::new(),
             })
             .map_err(|_| "signature does not verify with this key".to_owned())
     };
@@ -537,7 +546,7 @@ fn verify_simple_with_key(
         let policy = PublicKeyVerificationPolicy::new(key.clone());
         verifier
             .verify(Artifact::from_blob(sig.payload), &bundle, &policy)
-            .map(|r| verified(&r, None))
+            .map(|r| verified(&r, None, &bundle, trusted_root))
             .map_err(|e| reason_of(&e))
     });
     match (logged, tlog) {
@@ -791,6 +800,7 @@ fn verify_bundle(
             key,
             tlog,
             verifier,
+            trusted_root,
             ..
         } => {
             let policy = match tlog {
@@ -801,14 +811,15 @@ fn verify_bundle(
             };
             let result = verifier
                 .verify(artifact, bundle, &policy)
-                .map_err(|e| reason_of(&e))?;
-            Ok(verified(&result, None))
+                .map_err(|e| rejection_of(&e, bundle, trusted_root))?;
+            Ok(verified(&result, None, bundle, trusted_root))
         }
         SignerKind::Keyless {
             issuer,
             subject,
             verifier,
             insecure_skip_sct,
+            trusted_root,
             ..
         } => {
             // Identity is matched here (regex or exact) and only on a verified result.
@@ -818,7 +829,7 @@ fn verify_bundle(
             }
             let result = verifier
                 .verify(artifact, bundle, &policy)
-                .map_err(|e| reason_of(&e))?;
+                .map_err(|e| rejection_of(&e, bundle, trusted_root))?;
             if !result.certificate_verified() {
                 return Err("the certificate chain was not verified".into());
             }
@@ -832,13 +843,19 @@ fn verify_bundle(
                 ));
             }
             let identity = result.certificate().map(identity_from);
-            Ok(verified(&result, identity))
+            Ok(verified(&result, identity, bundle, trusted_root))
         }
     }
 }
 
-fn verified(result: &VerificationResult, identity: Option<Identity>) -> Verified {
+fn verified(
+    result: &VerificationResult,
+    identity: Option<Identity>,
+    bundle: &Bundle,
+    root: &TrustedRoot,
+) -> Verified {
     Verified {
+        time_proofs: super::timestamp::time_proofs(bundle, root),
         identity,
         signed_at: result
             .verified_timestamps()
@@ -853,19 +870,30 @@ fn record(fact: &mut SignatureFact, signer: &Signer, verdict: Result<Verified, S
         Ok(v) => {
             fact.verified_by.push(signer.name.clone());
             if let Some(at) = v.signed_at {
-                // RFC 3339 in UTC with `Z`: string order is time order.
-                if fact.signed_at.as_ref().is_none_or(|old| at < *old) {
+                if fact.signed_at.as_ref().is_none_or(|old| earlier(&at, old)) {
                     fact.signed_at = Some(at);
                 }
             }
             if fact.identity.is_none() {
                 fact.identity = v.identity;
             }
+            if fact.time_proofs.is_empty() {
+                fact.time_proofs = v.time_proofs;
+            }
         }
         Err(reason) => fact.rejections.push(Rejection {
             signer: signer.name.clone(),
             reason,
         }),
+    }
+}
+
+/// Whether RFC 3339 time `a` is before `b`. Not string order: a fractional second sorts
+/// before the whole one (`…:04.5Z` < `…:04Z` as strings, since `.` < `Z`).
+pub(crate) fn earlier(a: &str, b: &str) -> bool {
+    match (a.parse::<jiff::Timestamp>(), b.parse::<jiff::Timestamp>()) {
+        (Ok(a), Ok(b)) => a < b,
+        _ => a < b,
     }
 }
 
@@ -988,6 +1016,18 @@ fn too_large(what: &str, len: usize, max: usize) -> String {
     format!("{what} is {len} bytes; the limit is {max}")
 }
 
+/// A verifier error as a one-line reason; a rejected RFC 3161 timestamp is explained
+/// (which TSA, which genTime, why each authority of the root refused it).
+fn rejection_of(e: &sigstore_verify::Error, bundle: &Bundle, root: &TrustedRoot) -> String {
+    if let sigstore_verify::Error::Timestamp(_) = e {
+        if let Some(explained) = super::timestamp::explain_rejection(bundle, root) {
+            // The verifier's own message names only the last authority it tried.
+            return explained;
+        }
+    }
+    reason_of(e)
+}
+
 /// A verifier error as a one-line reason.
 fn reason_of(e: &sigstore_verify::Error) -> String {
     match e {
@@ -1050,6 +1090,13 @@ mod tests {
 
     fn digest(s: &str) -> Digest {
         Digest::parse(s).unwrap()
+    }
+
+    #[test]
+    fn earlier_compares_times_not_strings() {
+        assert!(earlier("2026-12-06T03:30:04Z", "2026-12-06T03:30:04.5Z"));
+        assert!(!earlier("2026-12-06T03:30:04.5Z", "2026-12-06T03:30:04Z"));
+        assert!(earlier("2026-12-06T03:30:03.999Z", "2026-12-06T03:30:04Z"));
     }
 
     fn payload(reference: &str, digest: &str, kind: &str) -> Vec<u8> {
