@@ -682,6 +682,52 @@ fn conformance_vector_headers_decode_and_its_unknown_critical_header_is_refused(
     );
 }
 
+// ---- notation-core-go's COSE conformance vector ------------------------------------------
+
+fn from_hex(text: &str) -> Vec<u8> {
+    (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&text[i..i + 2], 16).unwrap())
+        .collect()
+}
+
+#[test]
+fn cose_conformance_vector_is_refused_for_its_critical_header_and_its_payload() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(
+        "fixtures/external/notaryproject/notation-core-go/signature/cose/testdata/conformance.json",
+    );
+    let vector = read_json(&path);
+    let hex = vector["expectedOutput"]["cborHex"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // it marks `signedCritKey1` critical: a verifier that does not know it must refuse
+    assert_eq!(
+        notation::cose::parse_cose(&from_hex(&hex)).unwrap_err(),
+        Failure::UnknownCriticalHeader {
+            header: "signedCritKey1".into()
+        }
+    );
+    // without that `crit` entry (protected header 0x117 -> 0x108 bytes, crit of 3 -> 2), the
+    // protected header passes (PS384, notary.x509, tag-1 signing time before the expiry):
+    // what is left is its payload, `hello COSE`, which is not a Notary payload
+    let critical = "6E7369676E6564437269744B65793103";
+    let head = "D284590117A80138250283";
+    assert_eq!(
+        (hex.matches(critical).count(), hex.matches(head).count()),
+        (1, 1)
+    );
+    let hex = hex
+        .replacen(head, "D284590108A80138250282", 1)
+        .replacen(critical, "03", 1);
+    assert_eq!(
+        notation::cose::parse_cose(&from_hex(&hex)).unwrap_err(),
+        Failure::Malformed {
+            field: notation::EnvelopeField::Payload
+        }
+    );
+}
+
 // ---- our own negatives ---------------------------------------------------------------------
 
 #[test]
