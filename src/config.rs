@@ -60,6 +60,11 @@ const KEYS_KEYLESS: &[&str] = &[
     "subject_regex",
     "trusted_root",
     "insecure_skip_sct",
+    "repo",
+    "owner",
+    "signer_workflow",
+    "source_ref",
+    "deny_self_hosted_runners",
 ];
 const KEYS_TUF: &[&str] = &[
     "url",
@@ -113,6 +118,22 @@ pub struct Config {
     pub break_glass: BreakGlass,
     /// Which manifest paths `check` skips.
     pub paths: PathSettings,
+    /// Every `registries.HOST.layout` as written, with its place: `config validate` checks
+    /// that each directory exists (a run only finds out when it reads an image).
+    pub layout_sites: Vec<LayoutSite>,
+}
+
+/// One `registries.HOST.layout` in the config file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LayoutSite {
+    /// The registry host.
+    pub host: String,
+    /// The directory, resolved against the config file's directory.
+    pub path: PathBuf,
+    /// 1-based line of the value.
+    pub line: usize,
+    /// 1-based column of the value.
+    pub column: usize,
 }
 
 /// `paths:`: which manifest files `check` reads.
@@ -391,23 +412,51 @@ impl fmt::Display for Invalid<'_> {
     }
 }
 
+/// Why `path` cannot be opened when it is a symlink to nothing: the bare "No such file or
+/// directory" reads as a contradiction next to an `ls` that lists the file.
+fn dangling(path: &Path) -> Option<std::io::Error> {
+    let target = std::fs::read_link(path).ok()?;
+    match std::fs::metadata(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Some(std::io::Error::new(
+            std::io::ErrorKind::NotFound,
+            format!(
+                "it is a symlink to `{}`, which does not exist",
+                target.display()
+            ),
+        )),
+        _ => None,
+    }
+}
+
 impl Config {
-    /// Loads `path`, or `./supplygate.yaml` when `path` is `None` and that file exists, or the
-    /// defaults.
+    /// Loads `path`, or `./supplygate.yaml` when `path` is `None` and something is there, or
+    /// the defaults.
+    ///
+    /// The defaults apply only when nothing at all exists at the default path: a dangling
+    /// symlink, a directory or an unreadable file there is an error naming it, never a
+    /// silent fall-back to a config that may allow more.
     pub fn load(path: Option<&Path>) -> Result<Self, ConfigError> {
         let path = match path {
             Some(p) => p.to_path_buf(),
             None => {
                 let default = PathBuf::from(DEFAULT_FILE);
-                if !default.is_file() {
-                    return Ok(Self::default());
+                match std::fs::symlink_metadata(&default) {
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                        return Ok(Self::default());
+                    }
+                    Err(source) => {
+                        return Err(ConfigError::Read {
+                            path: default,
+                            source,
+                        })
+                    }
+                    Ok(_) => default,
                 }
-                default
             }
         };
         let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::Read {
+            source: dangling(&path).unwrap_or(source),
             path: path.clone(),
-            source,
         })?;
         Self::parse(&text, &path)
     }
@@ -421,6 +470,7 @@ impl Config {
         let mut v = Validator {
             problems: Vec::new(),
             base,
+            layout_sites: Vec::new(),
             file: path.display().to_string(),
             broken_signers: BTreeSet::new(),
         };
@@ -472,6 +522,7 @@ impl Config {
             });
         }
         if v.problems.is_empty() {
+            config.layout_sites = v.layout_sites;
             Ok(config)
         } else {
             v.problems.sort_by_key(|p| (p.line, p.column));
@@ -489,6 +540,7 @@ const TOP_LEVEL: &str = "";
 struct Validator {
     problems: Vec<Problem>,
     base: PathBuf,
+    layout_sites: Vec<LayoutSite>,
     /// The config file as messages name it.
     file: String,
     /// Signers defined in the file that failed to load (their problem is reported already):
@@ -726,8 +778,37 @@ impl Validator {
         let mut root = None;
         let mut subject_node = None;
         let mut skip_sct = false;
+        let mut constraints = crate::verify::CertificateConstraints::default();
         for (key, v) in fields {
             match key {
+                "repo" | "owner" | "signer_workflow" | "source_ref" => {
+                    let Some(text) = self.string(v, key) else {
+                        continue;
+                    };
+                    let parsed = match key {
+                        "repo" => crate::verify::CertificateConstraints::repository(&text),
+                        "owner" => crate::verify::CertificateConstraints::owner(&text),
+                        "signer_workflow" => {
+                            crate::verify::CertificateConstraints::signer_workflow(&text)
+                        }
+                        _ => crate::verify::CertificateConstraints::source_ref(&text),
+                    };
+                    match parsed {
+                        Ok(value) => {
+                            let slot = match key {
+                                "repo" => &mut constraints.source_repository,
+                                "owner" => &mut constraints.source_owner,
+                                "signer_workflow" => &mut constraints.signer_workflow,
+                                _ => &mut constraints.source_ref,
+                            };
+                            *slot = Some(value);
+                        }
+                        Err(e) => self.problem(v, format!("`{key}`: {e}"), None),
+                    }
+                }
+                "deny_self_hosted_runners" => {
+                    constraints.deny_self_hosted_runners = self.boolean(v, key).unwrap_or(false)
+                }
                 "issuer" => issuer = self.string(v, key),
                 "subject" | "subject_regex" => {
                     if subject_node.is_some() {
@@ -789,8 +870,8 @@ impl Validator {
             );
         }
         match Signer::keyless(name, issuer?, subject?, root) {
-            Ok(s) if skip_sct => Some(s.insecure_skip_sct()),
-            Ok(s) => Some(s),
+            Ok(s) if skip_sct => Some(s.insecure_skip_sct().with_constraints(constraints)),
+            Ok(s) => Some(s.with_constraints(constraints)),
             Err(e) => {
                 self.problem(node, format!("signer `{name}`: {e}"), None);
                 None
@@ -1204,7 +1285,17 @@ impl Validator {
                             h.insecure = b;
                         }
                     }
-                    "layout" => h.layout = self.path(v, key),
+                    "layout" => {
+                        h.layout = self.path(v, key);
+                        if let Some(path) = &h.layout {
+                            self.layout_sites.push(LayoutSite {
+                                host: host.to_owned(),
+                                path: path.clone(),
+                                line: v.span.line,
+                                column: v.span.column,
+                            });
+                        }
+                    }
                     "mirrors" => h.mirrors = self.strings(v, key),
                     "concurrency" => h.concurrency = self.count(v, key, 1, 1024),
                     _ => {}

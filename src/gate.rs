@@ -260,7 +260,19 @@ pub fn read_manifests_excluding(
         tracing::info!(path = %path.display(), "excluded");
     }
     let mut loaded = Vec::new();
+    // A file named twice (`pin f.yaml f.yaml`, `f.yaml ./f.yaml`, a directory and a file in
+    // it) is read once: twice, `pin` would rewrite it twice and `check` count it twice.
+    let mut seen = BTreeSet::new();
     for source in read.sources {
+        if let Ok(Source { origin, .. }) = &source {
+            if let manifest::Origin::File(path) = origin.as_ref() {
+                let key = std::fs::canonicalize(path).unwrap_or_else(|_| path.clone());
+                if !seen.insert(key) {
+                    tracing::info!(path = %path.display(), "named more than once; read once");
+                    continue;
+                }
+            }
+        }
         match source {
             // A path the user named that cannot be opened is a usage error, not a finding.
             Err(ManifestError::Io { path, source }) if paths.contains(&path) => {

@@ -105,7 +105,7 @@ impl Repo {
     }
 
     fn run_with(&self, dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Outcome {
-        let out = Command::new(env!("CARGO_BIN_EXE_supplygate"))
+        let out = common::supplygate()
             .args(args)
             .envs(env.iter().copied())
             .current_dir(dir)

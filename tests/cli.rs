@@ -74,13 +74,12 @@ impl Case {
         std::fs::read_to_string(self.path(name)).unwrap()
     }
 
-    /// The binary in the case's directory, with no config or format from the environment.
+    /// The binary in the case's directory, with no `SUPPLYGATE_*` variable from the
+    /// environment.
     fn command(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_supplygate"));
+        let mut cmd = common::supplygate();
         cmd.args(args)
             .current_dir(self.dir.path())
-            .env_remove("SUPPLYGATE_CONFIG")
-            .env_remove("SUPPLYGATE_FORMAT")
             .env("DOCKER_CONFIG", self.dir.path().join(".docker-none"))
             .env("NO_COLOR", "1");
         cmd
@@ -144,7 +143,7 @@ fn images(json: &Value) -> &Vec<Value> {
 // ---------------------------------------------------------------- the bundled demo
 
 fn demo(format: &str) -> Outcome {
-    let out = Command::new(env!("CARGO_BIN_EXE_supplygate"))
+    let out = common::supplygate()
         .args([
             "check",
             "--config",
@@ -216,7 +215,7 @@ fn demo_allows_signed_layout_images_and_denies_the_rest_offline() {
 #[test]
 fn demo_human_report_points_at_file_line_column_with_hints() {
     // NO_COLOR is not set here: colour must stay off because stdout is not a terminal.
-    let out = Command::new(env!("CARGO_BIN_EXE_supplygate"))
+    let out = common::supplygate()
         .args([
             "check",
             "--config",
@@ -259,7 +258,7 @@ fn demo_human_report_points_at_file_line_column_with_hints() {
 #[test]
 fn explain_lists_every_signature_per_digest() {
     let run = |format: &str| {
-        let out = Command::new(env!("CARGO_BIN_EXE_supplygate"))
+        let out = common::supplygate()
             .args([
                 "explain",
                 "--config",
@@ -296,7 +295,7 @@ fn explain_lists_every_signature_per_digest() {
 
 #[test]
 fn explain_says_why_an_unsigned_image_is_denied() {
-    let out = Command::new(env!("CARGO_BIN_EXE_supplygate"))
+    let out = common::supplygate()
         .args([
             "explain",
             "--config",
@@ -317,6 +316,11 @@ fn demo_json_report_matches_snapshot() {
     let out = demo("json");
     let mut json = out.json();
     json["stats"]["elapsed_ms"] = Value::from(0);
+    // How many lookups a cache answered depends on timing: a tag's digest learnt on the way
+    // (a `repo:tag@digest` reference) fills the cache only if no lookup of it is in flight.
+    let hits = json["stats"]["cache_hits"].as_u64().unwrap();
+    assert!(hits <= 16, "cache_hits {hits}");
+    json["stats"]["cache_hits"] = Value::from(0);
     assert_snapshot(
         "demo.json",
         &(serde_json::to_string_pretty(&json).unwrap() + "\n"),
@@ -1092,7 +1096,7 @@ fn user_policies_add_denials_and_load_errors_name_the_line() {
 
 #[test]
 fn policy_test_runs_the_shipped_library_tests() {
-    let out = Command::new(env!("CARGO_BIN_EXE_supplygate"))
+    let out = common::supplygate()
         .args(["policy", "test", "policies", "--coverage"])
         .current_dir(ROOT)
         .output()
@@ -1717,12 +1721,12 @@ fn pin_dry_run_prints_a_diff_that_patch_applies_and_writes_nothing() {
     assert_eq!(case.read("pod.yaml"), original, "--dry-run writes nothing");
     assert!(
         dry.stdout
-            .starts_with("--- pod.yaml\n+++ pod.yaml\n@@ -4,8 +4,8 @@\n"),
+            .starts_with("--- a/pod.yaml\n+++ b/pod.yaml\n@@ -4,8 +4,8 @@\n"),
         "{dry:?}"
     );
     assert!(
         dry.stdout
-            .contains("\n--- other.yaml\n+++ other.yaml\n@@ -7,4 +7,4 @@\n"),
+            .contains("\n--- a/other.yaml\n+++ b/other.yaml\n@@ -7,4 +7,4 @@\n"),
         "{dry:?}"
     );
     assert!(
@@ -1773,7 +1777,7 @@ fn pin_dry_run_prints_a_diff_that_patch_applies_and_writes_nothing() {
 
     // The diff, applied by `patch`, gives exactly what `pin` writes.
     let patched = Command::new("patch")
-        .args(["-p0", "--quiet", "--no-backup-if-mismatch"])
+        .args(["-p1", "--quiet", "--no-backup-if-mismatch"])
         .current_dir(case.path(""))
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -1837,13 +1841,35 @@ fn flags_are_read_from_supplygate_env_vars() {
     let flag = case.run(&["check", "--source-repo", "not-a-spec", "app.yaml"]);
     assert_eq!(flag.stderr, out.stderr);
 
+    // `--list` has no variable: one left in a pipeline's environment must not turn `check`
+    // into a listing that exits 0 (read as allow).
     let listed = case.run_env(
         &["check", "app.yaml", "--format", "json"],
         "SUPPLYGATE_LIST",
         "true",
     );
-    assert_eq!(listed.code, 0, "{listed:?}");
-    assert_eq!(listed.json()["images"][0]["extractor"], "builtin");
+    assert_eq!(listed.code, 2, "{listed:?}");
+    // A check's report (a listing has no decision), undecided offline.
+    assert_eq!(listed.json()["decision"], "error", "{listed:?}");
+    assert_eq!(listed.json()["summary"]["errors"], 1, "{listed:?}");
+    let flag = case.run(&["check", "--list", "app.yaml", "--format", "json"]);
+    assert_eq!(flag.code, 0, "{flag:?}");
+    assert_eq!(flag.json()["images"][0]["extractor"], "builtin");
+
+    // A clock moved by a variable is never silent: it would accept expired certificates.
+    let clock = case.run_env(
+        &["check", "app.yaml"],
+        "SUPPLYGATE_NOW",
+        "2020-01-01T00:00:00Z",
+    );
+    assert!(
+        clock.stderr.contains(
+            "--now (SUPPLYGATE_NOW): evaluating at 2020-01-01T00:00:00Z, not the real time"
+        ),
+        "{clock:?}"
+    );
+    let real = case.run(&["check", "app.yaml"]);
+    assert!(!real.stderr.contains("--now"), "{real:?}");
 
     let bad = case.run_env(&["images", "app.yaml"], "SUPPLYGATE_VERBOSE", "9");
     assert_eq!(bad.code, 2, "{bad:?}");
@@ -1861,6 +1887,267 @@ fn flags_are_read_from_supplygate_env_vars() {
     assert!(info.stderr.contains("nothing fetched"), "{info:?}");
     let quiet = case.run(&["check", "--tuf-refresh", "app.yaml"]);
     assert!(!quiet.stderr.contains("nothing fetched"), "{quiet:?}");
+}
+
+#[cfg(unix)]
+#[test]
+fn default_config_path_that_cannot_be_read_is_an_error_not_the_defaults() {
+    let manifest = deployment("app", &["nginx:1.27"]);
+    // A dangling symlink, a directory: something is there, so the defaults do not apply.
+    let dangling = Case::new().file("app.yaml", &manifest);
+    std::os::unix::fs::symlink("gone.yaml", dangling.path("supplygate.yaml")).unwrap();
+    let directory = Case::new()
+        .file("app.yaml", &manifest)
+        .file("supplygate.yaml/.keep", "");
+    for (what, case, why) in [
+        (
+            "dangling symlink",
+            dangling,
+            "it is a symlink to `gone.yaml`, which does not exist",
+        ),
+        ("directory", directory, "Is a directory"),
+    ] {
+        for args in [&["check", "app.yaml"][..], &["images", "app.yaml"][..]] {
+            let out = case.run(args);
+            assert_eq!(out.code, 2, "{what} {args:?}: {out:?}");
+            assert!(
+                out.stderr
+                    .contains(&format!("cannot read config `supplygate.yaml`: {why}")),
+                "{what} {args:?}: {out:?}"
+            );
+            assert_eq!(out.stdout, "", "{what} {args:?}: {out:?}");
+        }
+    }
+    // Nothing there at all: the defaults.
+    let none = Case::new().file("app.yaml", &manifest);
+    let out = none.run(&["images", "app.yaml"]);
+    assert_eq!(out.code, 0, "{out:?}");
+}
+
+#[test]
+fn check_format_variable_does_not_reach_other_commands_and_empty_init_vars_are_unset() {
+    let case = Case::new()
+        .file("supplygate.yaml", "network: {offline: true}\n")
+        .file("app.yaml", &deployment("app", &["nginx:1.27"]));
+    // SUPPLYGATE_FORMAT=sarif is for `check`; `images` and `config validate` have no SARIF.
+    let images = case.run_env(&["images", "app.yaml"], "SUPPLYGATE_FORMAT", "sarif");
+    assert_eq!(images.code, 0, "{images:?}");
+    assert!(images.stdout.contains("app.yaml:"), "{images:?}");
+    let valid = case.run_env(&["config", "validate"], "SUPPLYGATE_FORMAT", "sarif");
+    assert_eq!(valid.code, 0, "{valid:?}");
+    assert!(valid.stdout.starts_with("supplygate.yaml: OK"), "{valid:?}");
+    let check = case.run_env(&["check", "app.yaml"], "SUPPLYGATE_FORMAT", "sarif");
+    assert_eq!(check.json()["version"], "2.1.0", "{check:?}");
+    // Their own variables.
+    let json = case.run_env(&["images", "app.yaml"], "SUPPLYGATE_IMAGES_FORMAT", "json");
+    assert_eq!(json.json()["images"][0]["image"], "nginx:1.27", "{json:?}");
+    let json = case.run_env(
+        &["config", "validate"],
+        "SUPPLYGATE_CONFIG_VALIDATE_FORMAT",
+        "json",
+    );
+    assert_eq!(json.json()["valid"], true, "{json:?}");
+
+    // An empty SUPPLYGATE_INIT_* value is unset, not an empty key path or host.
+    let out = Outcome::from_output(
+        case.command(&["init", "--keyless-github", "acme/app", "-o", "-"])
+            .env("SUPPLYGATE_INIT_KEY", "")
+            .env("SUPPLYGATE_INIT_REGISTRY", "")
+            .env("SUPPLYGATE_INIT_FORCE", "")
+            .env("SUPPLYGATE_INIT_OUTPUT", "")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(out.stdout.contains("keyless:"), "{out:?}");
+    assert!(!out.stdout.contains("key: "), "{out:?}");
+    let out = case.run_env(&["init"], "SUPPLYGATE_INIT_KEYLESS_GITHUB", "");
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(
+        out.stderr
+            .contains("the following required arguments were not provided"),
+        "{out:?}"
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn pin_dry_run_quotes_file_names_and_patch_writes_only_that_file() {
+    let registry = TestRegistry::start();
+    let app = registry.push_generated("team/app:v1", 32);
+    let host = registry.host();
+    // A name that, unquoted, would end the `+++` header and name another file.
+    let evil = "x.yaml\n+++ b/victim.yaml";
+    let manifest = deployment("d", &[&format!("{host}/team/app:v1")]);
+    let case = Case::new()
+        .registry_config(&registry)
+        .file("victim.yaml", "keep: me\n")
+        .file("dir/my app \"1\".yaml", &manifest);
+    std::fs::create_dir(case.path("x.yaml\n+++ b")).unwrap();
+    std::fs::write(case.path(evil), &manifest).unwrap();
+
+    let dry = case.run(&["pin", "--dry-run", evil, "dir"]);
+    assert_eq!(dry.code, 0, "{dry:?}");
+    assert!(
+        dry.stdout.contains(
+            "--- \"a/x.yaml\\n+++ b/victim.yaml\"\n+++ \"b/x.yaml\\n+++ b/victim.yaml\"\n"
+        ),
+        "{dry:?}"
+    );
+    assert!(
+        dry.stdout
+            .contains("--- \"a/dir/my app \\\"1\\\".yaml\"\n+++ \"b/dir/my app \\\"1\\\".yaml\"\n"),
+        "{dry:?}"
+    );
+
+    let mut child = Command::new("patch")
+        .args(["-p1", "--quiet", "--no-backup-if-mismatch"])
+        .current_dir(case.path(""))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write as _;
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(dry.stdout.as_bytes())
+            .unwrap();
+    }
+    let patched = child.wait_with_output().unwrap();
+    assert!(patched.status.success(), "patch: {patched:?}");
+    assert_eq!(case.read("victim.yaml"), "keep: me\n");
+    let pinned = manifest.replace(
+        &format!("{host}/team/app:v1"),
+        &format!("{host}/team/app:v1@{app}"),
+    );
+    assert_eq!(case.read(evil), pinned);
+    assert_eq!(case.read("dir/my app \"1\".yaml"), pinned);
+    let mut names: Vec<String> = std::fs::read_dir(case.path(""))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| !n.starts_with('.'))
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        ["dir", "supplygate.yaml", "victim.yaml", "x.yaml\n+++ b"],
+        "{names:?}"
+    );
+}
+
+#[test]
+fn pin_reads_a_file_named_twice_once() {
+    let registry = TestRegistry::start();
+    let app = registry.push_generated("team/app:v1", 33);
+    let host = registry.host();
+    let manifest = deployment("d", &[&format!("{host}/team/app:v1")]);
+    let case = Case::new()
+        .registry_config(&registry)
+        .file("f.yaml", &manifest);
+    let out = case.run(&["pin", "f.yaml", "f.yaml", "./f.yaml", "."]);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(out.stderr.contains("pinned 1 image in 1 file"), "{out:?}");
+    assert_eq!(
+        case.read("f.yaml"),
+        manifest.replace(
+            &format!("{host}/team/app:v1"),
+            &format!("{host}/team/app:v1@{app}")
+        )
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn init_key_path_is_right_through_a_symlinked_output_directory() {
+    // `link` is `real/deploy`: `link/..` is `real`, not the case directory.
+    let case = Case::new()
+        .file("keys/cosign.pub", PUBLIC_KEY)
+        .file("real/deploy/.keep", "");
+    std::os::unix::fs::symlink("real/deploy", case.path("link")).unwrap();
+    let out = case.run(&[
+        "init",
+        "--key",
+        "keys/cosign.pub",
+        "-o",
+        "link/supplygate.yaml",
+    ]);
+    assert_eq!(out.code, 0, "{out:?}");
+    let text = case.read("real/deploy/supplygate.yaml");
+    assert!(text.contains("key: \"../../keys/cosign.pub\"\n"), "{text}");
+    for config in ["link/supplygate.yaml", "real/deploy/supplygate.yaml"] {
+        let valid = case.run(&["config", "validate", config]);
+        assert_eq!(valid.code, 0, "{config}: {valid:?}");
+        assert!(valid.stdout.contains(": OK (1 signer"), "{valid:?}");
+    }
+}
+
+#[test]
+fn config_validate_checks_layout_directories_and_policy_flags() {
+    let case = Case::new()
+        .file(
+            "conf/layouts.yaml",
+            "network: {offline: true}\nregistries:\n  ghcr.io:\n    layout: mirror/ghcr\n  quay.io:\n    layout: there\n",
+        )
+        .file("conf/there/oci-layout", "{\"imageLayoutVersion\": \"1.0.0\"}")
+        .file("conf/file.yaml", "registries:\n  ghcr.io: {layout: layouts.yaml}\n")
+        .file("bad.rego", "package x\ndeny contains msg if {\n")
+        .file("good.rego", "package supplygate.x\n\ndeny contains msg if {\n\tfalse\n\tmsg := \"no\"\n}\n")
+        .file("ok.yaml", "network: {offline: true}\n");
+    let out = case.run(&["config", "validate", "conf/layouts.yaml"]);
+    assert_eq!(out.code, 2, "{out:?}");
+    assert_eq!(
+        out.stdout,
+        "1 problem in config `conf/layouts.yaml`\nconf/layouts.yaml:4:13: \
+         `registries.ghcr.io.layout`: `conf/mirror/ghcr` does not exist (an OCI image layout \
+         directory (`skopeo copy … oci:DIR`), relative to the config file's directory)\n",
+        "{out:?}"
+    );
+    let json = case.run(&[
+        "config",
+        "validate",
+        "--format",
+        "json",
+        "conf/layouts.yaml",
+    ]);
+    assert_eq!(json.code, 2, "{json:?}");
+    assert_eq!(json.json()["problems"][0]["line"], 4);
+    assert_eq!(json.json()["problems"][0]["column"], 13);
+    let out = case.run(&["config", "validate", "conf/file.yaml"]);
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(
+        out.stdout.contains(
+            "conf/file.yaml:2:21: `registries.ghcr.io.layout`: `conf/layouts.yaml` is not a \
+             directory"
+        ),
+        "{out:?}"
+    );
+
+    // `--policy` files are loaded and compiled like the config's own `policy.paths`.
+    let out = case.run(&["config", "validate", "ok.yaml", "--policy", "bad.rego"]);
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(
+        out.stdout.starts_with("1 problem in config `ok.yaml`\n"),
+        "{out:?}"
+    );
+    assert!(out.stdout.contains("ok.yaml: policy: "), "{out:?}");
+    assert!(out.stdout.contains("bad.rego"), "{out:?}");
+    let out = case.run_env(
+        &["config", "validate", "ok.yaml"],
+        "SUPPLYGATE_POLICY",
+        "bad.rego",
+    );
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(out.stdout.contains("bad.rego"), "{out:?}");
+    let out = case.run(&["config", "validate", "ok.yaml", "--policy", "good.rego"]);
+    assert_eq!(out.code, 0, "{out:?}");
+    let out = case.run(&["config", "validate", "ok.yaml", "--policy", "missing.rego"]);
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(out.stdout.contains("missing.rego"), "{out:?}");
 }
 
 // ---------------------------------------------------------------- messages a newcomer trips over
@@ -1961,7 +2248,7 @@ fn offline_image_without_layout_has_its_own_code_and_hint() {
 fn explain_of_a_missing_image_denies_like_check() {
     let image = "127.0.0.1:5123/demo/app:no-such-tag";
     let run = |args: &[&str]| {
-        let out = Command::new(env!("CARGO_BIN_EXE_supplygate"))
+        let out = common::supplygate()
             .args(args)
             .current_dir(ROOT)
             .env("NO_COLOR", "1")

@@ -13,7 +13,7 @@
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::sync::Arc;
 
 use serde_json::Value;
@@ -29,7 +29,7 @@ const SELF_CONFIG: &str = "fixtures/self/supplygate.yaml";
 /// Runs the binary in the repository root, with no ambient config and no credentials.
 fn supplygate(args: &[&str]) -> Outcome {
     let none = tempfile::tempdir().unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_supplygate"))
+    let out = common::supplygate()
         .args(args)
         .current_dir(ROOT)
         .env_remove("SUPPLYGATE_CONFIG")

@@ -21,7 +21,7 @@ use common::Outcome;
 mod pki;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
 use base64::Engine as _;
 use common::{sha256_digest, TestRegistry};
@@ -161,7 +161,7 @@ impl Case {
     /// `supplygate --config supplygate.yaml --now NOW <args>` in the case's directory, with
     /// the `SUPPLYGATE_*` variables of the caller removed and `env` set.
     fn run_with_env(&self, args: &[&str], env: &[(&str, &str)]) -> Outcome {
-        let out = Command::new(env!("CARGO_BIN_EXE_supplygate"))
+        let out = common::supplygate()
             .args(["--config", "supplygate.yaml", "--now", NOW])
             .args(args)
             .current_dir(self.dir.path())

@@ -274,8 +274,20 @@ struct Run {
     stderr: String,
 }
 
+/// The binary, with none of this process's `SUPPLYGATE_*` variables (a developer's shell
+/// cannot change what a test sees).
+fn supplygate() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_supplygate"));
+    for (name, _) in std::env::vars_os() {
+        if name.to_string_lossy().starts_with("SUPPLYGATE_") {
+            command.env_remove(&name);
+        }
+    }
+    command
+}
+
 fn run(dir: &Path, args: &[&str], stdin: &str) -> Run {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_supplygate"))
+    let mut child = supplygate()
         .args(args)
         .current_dir(dir)
         .env_remove("SUPPLYGATE_EXCLUDE")
@@ -482,7 +494,7 @@ fn a_helm_template_is_one_finding_with_the_render_hint_and_can_be_excluded() {
             Some("templates"),
         ),
     ] {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_supplygate"));
+        let mut cmd = supplygate();
         cmd.args(&args).current_dir(dir.path());
         match env {
             Some(glob) => cmd.env("SUPPLYGATE_EXCLUDE", glob),

@@ -23,7 +23,7 @@ use serde_json::Value;
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 
 fn run_in(dir: &Path, args: &[&str], env: &[(&str, &Path)]) -> Outcome {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_supplygate"));
+    let mut cmd = common::supplygate();
     cmd.args(args)
         .current_dir(dir)
         .env_remove("SUPPLYGATE_CONFIG")

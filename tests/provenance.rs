@@ -367,7 +367,7 @@ provenance:
     }
 
     fn run(&self, args: &[&str]) -> Outcome {
-        let out = Command::new(env!("CARGO_BIN_EXE_supplygate"))
+        let out = common::supplygate()
             .args(args)
             .current_dir(self.dir.path())
             .env_remove("SUPPLYGATE_CONFIG")
@@ -1226,4 +1226,68 @@ fn denies_keyless_provenance_whose_certificate_names_another_repository() {
         "{fact:#}"
     );
     assert_eq!(out.code, 1, "{out:?}");
+}
+
+#[test]
+fn legacy_att_and_cosign_v3_bundle_referrer_on_one_image_are_both_judged() {
+    // cosign 2 attaches a keyless `.att`; cosign 3 (or actions/attest-build-provenance with
+    // `push-to-registry: true`) a DSSE bundle as an OCI referrer, in the tag schema on
+    // docker-registry. Both are found on the same image and verified.
+    let s = Scenario::new();
+    let sigstore = TestSigstore::new();
+    sigstore.write_trusted_root(&s.path("root.json"));
+    let repo = "team/app";
+    let digest = s.image(repo, "v1");
+    let att = s.att(repo, &digest).commit(SOURCE_COMMIT);
+    push_attestations(
+        &s.registry,
+        repo,
+        &digest,
+        &[keyless_layer(&sigstore, &att, GithubClaims::default())],
+    );
+    let bundle = sigstore
+        .keyless(&format!("{}/{repo}", s.host()), &digest)
+        .predicate_type(SLSA_V1)
+        .sign_bundle();
+    let referrers = pki::push_bundle_referrer(&s.registry, repo, &digest, &[bundle]);
+    let config = s
+        .config_text("keys/ci.pub", "")
+        .replace(
+            "signers:\n",
+            &format!(
+                "signers:\n  release:\n    keyless:\n      issuer: \"{ISSUER}\"\n      subject: \"{SUBJECT}\"\n      trusted_root: root.json\n      repo: acme/app\n"
+            ),
+        )
+        .replace("signers: [ci]", "signers: [release]");
+    s.file("supplygate.yaml", &config);
+    s.file(
+        "deploy.yaml",
+        &deployment("app", &format!("{}/{repo}:v1", s.host()), &[]),
+    );
+    let out = s.run(&["check", "deploy.yaml", "--format", "json"]);
+    let json = out.json();
+    let image = &images(&json)[0];
+    assert_eq!(codes(image), Vec::<&str>::new(), "{out:?}");
+    let facts = facts(image);
+    assert_eq!(facts.len(), 2, "{facts:#?}");
+    let att_tag = format!("{}.att", digest.replacen(':', "-", 1));
+    let (legacy, referrer): (Vec<&Value>, Vec<&Value>) = facts
+        .iter()
+        .partition(|f| f["location"]["tag"] == json!(att_tag));
+    assert_eq!((legacy.len(), referrer.len()), (1, 1), "{facts:#?}");
+    assert_eq!(legacy[0]["signature_kind"], "cosign-keyless", "{facts:#?}");
+    assert_eq!(legacy[0]["verified_by"], json!(["release"]), "{facts:#?}");
+    assert_eq!(referrer[0]["signature_kind"], "bundle", "{facts:#?}");
+    assert_eq!(referrer[0]["verified_by"], json!(["release"]), "{facts:#?}");
+    assert_eq!(
+        referrer[0]["location"]["manifest"],
+        json!(referrers[0]),
+        "{facts:#?}"
+    );
+    assert_eq!(
+        referrer[0]["location"]["tag"],
+        json!(digest.replacen(':', "-", 1)),
+        "{facts:#?}"
+    );
+    assert_eq!(out.code, 0, "{out:?}");
 }

@@ -17,7 +17,7 @@ use common::Outcome;
 mod pki;
 
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::sync::Arc;
 
 use common::{docker_config_empty, TestRegistry};
@@ -29,7 +29,8 @@ use supplygate::reference::{Digest, ImageRef};
 use supplygate::registry::{HostSettings, Registry, RegistrySettings};
 use supplygate::verify::signers::{parse_trusted_root, TlogPolicy};
 use supplygate::verify::{
-    discover, verify_candidate, Location, SignatureFact, SignatureKind, Signer, SubjectMatcher,
+    discover, verify_candidate, CertificateConstraints, Location, SignatureFact, SignatureKind,
+    Signer, SubjectMatcher,
 };
 
 const REPO: &str = "team/app";
@@ -560,6 +561,93 @@ async fn genuine_cosign_v3_bundle_attached_as_referrer_is_verified() {
 }
 
 #[tokio::test]
+async fn legacy_sig_and_cosign_v3_referrer_on_one_image_are_both_found_and_judged() {
+    // An image signed by cosign 2 (`.sig` tag) and again by cosign 3 (bundle referrer, tag
+    // schema on docker-registry): `sha256-<hex>.sig` and `sha256-<hex>` live side by side.
+    let s = Scenario::new();
+    let sig = s.attach(&[s.keyless(|k| k)]);
+    let bundle = s.sigstore.keyless(&s.repository(), &s.digest).sign_bundle();
+    let referrers = s.attach_bundles(&[bundle]);
+    let facts = s
+        .facts(&[s.keyless_signer("release", exact(SUBJECT))])
+        .await;
+    assert_eq!(facts.len(), 2, "{facts:#?}");
+    let mut seen = Vec::new();
+    for fact in &facts {
+        assert_eq!(fact.verified_by, ["release"], "{fact:#?}");
+        match &fact.location {
+            Location::CosignTag { tag, manifest, .. } => {
+                assert_eq!(tag, &sig_tag(&s.digest));
+                assert_eq!(manifest.to_string(), sig);
+                assert_eq!(fact.kind, Some(SignatureKind::CosignKeyless));
+                seen.push("sig");
+            }
+            Location::ReferrersTag { tag, manifest, .. } => {
+                assert_eq!(tag, &s.digest.replacen(':', "-", 1));
+                assert_eq!(manifest.to_string(), referrers[0]);
+                assert_eq!(fact.kind, Some(SignatureKind::Bundle));
+                seen.push("referrer");
+            }
+            other => panic!("found at {other:?}"),
+        }
+    }
+    seen.sort_unstable();
+    assert_eq!(seen, ["referrer", "sig"]);
+
+    // A signer whose identity neither has: both are found, both rejected for that reason.
+    let facts = s
+        .facts(&[s.keyless_signer("evil", exact(EVIL_SUBJECT))])
+        .await;
+    assert_eq!(facts.len(), 2, "{facts:#?}");
+    for fact in &facts {
+        assert_rejected(
+            fact,
+            "evil",
+            &format!("identity `{SUBJECT}` does not match `{EVIL_SUBJECT}`"),
+        );
+    }
+}
+
+#[tokio::test]
+async fn repo_constraint_rejects_a_workflow_of_another_repository_that_the_regex_lets_through() {
+    // `subject_regex` trusting every workflow of the org lets `acme/app-evil` through; the
+    // certificate's Source Repository URI (1.3.6.1.4.1.57264.1.12) does not.
+    let s = Scenario::new();
+    s.attach(&[
+        s.keyless(|k| k.subject(EVIL_SUBJECT).github(evil_claims())),
+        s.keyless(|k| k),
+    ]);
+    let org =
+        SubjectMatcher::regex(r"https://github\.com/acme/[^/]+/\.github/workflows/.*").unwrap();
+    let signer = |constraints: CertificateConstraints| {
+        let root = parse_trusted_root(&s.sigstore.trusted_root_json()).unwrap();
+        Arc::new(
+            Signer::keyless("org", ISSUER.to_owned(), org.clone(), Some(Arc::new(root)))
+                .unwrap()
+                .with_constraints(constraints),
+        )
+    };
+    let facts = s.facts(&[signer(CertificateConstraints::default())]).await;
+    assert!(facts.iter().all(|f| f.verified_by == ["org"]), "{facts:#?}");
+
+    let pinned = CertificateConstraints {
+        source_repository: Some(CertificateConstraints::repository("acme/app").unwrap()),
+        ..CertificateConstraints::default()
+    };
+    let facts = s.facts(&[signer(pinned)]).await;
+    let (good, evil): (Vec<_>, Vec<_>) = facts
+        .iter()
+        .partition(|f| f.identity.as_ref().and_then(|i| i.subject.as_deref()) == Some(SUBJECT));
+    assert_eq!((good.len(), evil.len()), (1, 1), "{facts:#?}");
+    assert_eq!(good[0].verified_by, ["org"]);
+    assert_rejected(
+        evil[0],
+        "org",
+        "source repository `https://github.com/acme/app-evil` (1.3.6.1.4.1.57264.1.12) is not `https://github.com/acme/app`",
+    );
+}
+
+#[tokio::test]
 async fn denies_cosign_v3_bundle_for_another_image() {
     let s = Scenario::new();
     let other = s.push_other_image();
@@ -651,7 +739,7 @@ impl CliCase {
     }
 
     fn check(&self) -> Outcome {
-        let out = Command::new(env!("CARGO_BIN_EXE_supplygate"))
+        let out = common::supplygate()
             .args([
                 "check",
                 "--config",

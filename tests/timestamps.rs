@@ -18,7 +18,7 @@ mod common;
 mod pki;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
 use common::{Outcome, TestRegistry};
 use supplygate::verify::{signers, verify_bundle_for_artifact, Signer, Subject, SubjectMatcher};
@@ -162,11 +162,20 @@ fn rejects_gen_time_with_a_trailing_zero_fraction() {
     );
 }
 
-/// More than nanoseconds: the extra digits are truncated, the token is valid.
+/// Finer than nanoseconds: refused, never truncated (truncating `.0000000001` would give
+/// the whole second and skip the chain check at the next one) nor rounded up.
 #[test]
-fn accepts_gen_time_with_ten_fraction_digits() {
-    assert!(gen_time_text("handmade-10-digits").ends_with(".1234567891Z"));
-    accepted("handmade-10-digits");
+fn rejects_gen_time_with_ten_fraction_digits() {
+    let text = gen_time_text("handmade-10-digits");
+    assert!(text.ends_with(".1234567891Z"), "{text}");
+    let reason = rejected("handmade-10-digits");
+    assert!(
+        reason.contains(&format!(
+            "genTime `{text}` has 10 fraction digits: more than 9 (nanoseconds) cannot be \
+             represented"
+        )),
+        "{reason}"
+    );
 }
 
 #[test]
@@ -294,7 +303,7 @@ impl ImageCase {
     }
 
     fn run(&self, args: &[&str]) -> Outcome {
-        let out = Command::new(env!("CARGO_BIN_EXE_supplygate"))
+        let out = common::supplygate()
             .args(["--config", "supplygate.yaml"])
             .args(args)
             .current_dir(self.work.path())

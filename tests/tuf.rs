@@ -27,7 +27,7 @@ mod pki;
 use std::io::{BufRead as _, BufReader, Write as _};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -340,7 +340,7 @@ impl Case {
     /// `supplygate check app.yaml --format json` with `args` and `env`.
     fn check(&self, args: &[&str], env: &[(&str, &str)]) -> Outcome {
         self.write();
-        let mut command = Command::new(env!("CARGO_BIN_EXE_supplygate"));
+        let mut command = common::supplygate();
         command
             .args(["check", "--config", "supplygate.yaml", "app.yaml"])
             .args(["--format", "json"])

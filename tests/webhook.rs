@@ -965,7 +965,7 @@ impl Setup {
             manifest.push_str(&format!("        - name: c{i}\n          image: {image}\n"));
         }
         std::fs::write(self.path().join("web.yaml"), manifest).unwrap();
-        let out = Command::new(env!("CARGO_BIN_EXE_supplygate"))
+        let out = common::supplygate()
             .args(["--config", "supplygate.yaml", "check", "--write-lock"])
             .args(["supplygate.lock", "web.yaml"])
             .current_dir(self.path())

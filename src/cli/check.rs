@@ -24,8 +24,10 @@ pub(crate) struct CheckArgs {
     #[arg(value_name = "PATH", default_value = ".")]
     pub(crate) paths: Vec<PathBuf>,
     /// List the image sites found (like `supplygate images`) and exit; resolve nothing
-    #[arg(long, env = "SUPPLYGATE_LIST",
-          conflicts_with_all = ["changed_since", "locked", "write_lock"])]
+    ///
+    /// Has no SUPPLYGATE_* variable on purpose: a variable left in a pipeline's environment
+    /// would turn every check into a listing that exits 0, which the pipeline reads as allow.
+    #[arg(long, conflicts_with_all = ["changed_since", "locked", "write_lock"])]
     pub(crate) list: bool,
     #[command(flatten)]
     pub(crate) output: OutputArgs,

@@ -25,7 +25,7 @@ pub(crate) struct ValidateArgs {
     #[arg(value_name = "FILE")]
     file: Option<PathBuf>,
     /// Output format
-    #[arg(long, env = "SUPPLYGATE_FORMAT", value_enum, default_value_t = Format::Human)]
+    #[arg(long, env = "SUPPLYGATE_CONFIG_VALIDATE_FORMAT", value_enum, default_value_t = Format::Human)]
     format: Format,
 }
 
@@ -49,7 +49,11 @@ struct Validation {
     problems: Vec<Problem>,
 }
 
-pub(crate) fn run(args: &ValidateArgs, global_config: Option<&Path>) -> anyhow::Result<u8> {
+pub(crate) fn run(
+    args: &ValidateArgs,
+    global_config: Option<&Path>,
+    policies: &[PathBuf],
+) -> anyhow::Result<u8> {
     let file = args
         .file
         .as_deref()
@@ -57,23 +61,21 @@ pub(crate) fn run(args: &ValidateArgs, global_config: Option<&Path>) -> anyhow::
         .unwrap_or(Path::new(DEFAULT_FILE))
         .to_path_buf();
     let (problems, summary) = match Config::load(Some(&file)) {
-        Ok(config) => match crate::gate::load_policy(&config, &[]) {
-            Ok(_) => (Vec::new(), summary(&config)),
-            // The config names policies (`policy.paths`) that do not load: not usable either.
-            Err(errors) => (
-                errors
-                    .0
-                    .iter()
-                    .map(|e| Problem {
-                        line: None,
-                        column: None,
-                        message: format!("policy: {}", chain(e)),
-                        hint: None,
-                    })
-                    .collect(),
-                String::new(),
-            ),
-        },
+        Ok(config) => {
+            let mut problems = missing_layouts(&config);
+            // The policies the config names (`policy.paths`) and those given with `--policy`
+            // (`SUPPLYGATE_POLICY`) must load and compile, as a run would load them.
+            if let Err(errors) = crate::gate::load_policy(&config, policies) {
+                problems.extend(errors.0.iter().map(|e| Problem {
+                    line: None,
+                    column: None,
+                    message: format!("policy: {}", chain(e)),
+                    hint: None,
+                }));
+            }
+            let summary = summary(&config);
+            (problems, summary)
+        }
         Err(e) => (problems(&e), String::new()),
     };
     let shown = file.display().to_string();
@@ -112,6 +114,37 @@ fn human(file: &str, problems: &[Problem]) -> String {
         out.push('\n');
     }
     out
+}
+
+/// A problem for each `registries.HOST.layout` that is not a directory: offline, every image
+/// of that host would be undecided, which the loader cannot know until a run reads one.
+fn missing_layouts(config: &Config) -> Vec<Problem> {
+    config
+        .layout_sites
+        .iter()
+        .filter_map(|site| {
+            let why = match std::fs::metadata(&site.path) {
+                Ok(m) if m.is_dir() => return None,
+                Ok(_) => "is not a directory".to_owned(),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => "does not exist".to_owned(),
+                Err(e) => format!("cannot be read: {e}"),
+            };
+            Some(Problem {
+                line: Some(site.line),
+                column: Some(site.column),
+                message: format!(
+                    "`registries.{}.layout`: `{}` {why}",
+                    site.host,
+                    site.path.display()
+                ),
+                hint: Some(
+                    "an OCI image layout directory (`skopeo copy … oci:DIR`), relative to the \
+                     config file's directory"
+                        .into(),
+                ),
+            })
+        })
+        .collect()
 }
 
 /// What a valid config holds, in a few words.

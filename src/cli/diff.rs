@@ -186,10 +186,51 @@ fn resync(a: &[&str], b: &[&str], i: usize, j: usize) -> (usize, usize) {
     (rest_a, rest_b)
 }
 
+/// A `---`/`+++` header name as git writes it: `prefix` (`a/`, `b/`) and the path, in double
+/// quotes with C escapes (`\n`, `\t`, `\"`, `\\`, octal `\302` for other bytes) when the path
+/// holds a space, a quote, a backslash, a control or a non-ASCII byte. Unquoted, a newline in
+/// a file name would end the header early and let `patch` write to another file.
+pub(crate) fn header_name(prefix: &str, path: &[u8]) -> String {
+    let plain = |b: u8| b.is_ascii_graphic() && b != b'"' && b != b'\\';
+    if path.iter().all(|&b| plain(b)) {
+        return format!("{prefix}{}", String::from_utf8_lossy(path));
+    }
+    let mut out = String::from("\"");
+    for &b in prefix.as_bytes().iter().chain(path) {
+        match b {
+            b'\n' => out.push_str("\\n"),
+            b'\t' => out.push_str("\\t"),
+            b'\r' => out.push_str("\\r"),
+            0x07 => out.push_str("\\a"),
+            0x08 => out.push_str("\\b"),
+            0x0b => out.push_str("\\v"),
+            0x0c => out.push_str("\\f"),
+            b'"' => out.push_str("\\\""),
+            b'\\' => out.push_str("\\\\"),
+            b' ' => out.push(' '),
+            b if plain(b) => out.push(char::from(b)),
+            b => {
+                let _ = write!(out, "\\{b:03o}");
+            }
+        }
+    }
+    out.push('"');
+    out
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
     use super::*;
+
+    #[test]
+    fn header_names_are_quoted_like_git() {
+        assert_eq!(header_name("a/", b"deploy/app.yaml"), "a/deploy/app.yaml");
+        assert_eq!(
+            header_name("b/", b"x y\n+++ b/evil\t\"\\\x1b\xc3\xa9.yaml"),
+            "\"b/x y\\n+++ b/evil\\t\\\"\\\\\\033\\303\\251.yaml\""
+        );
+    }
 
     #[test]
     fn equal_texts_have_no_diff() {

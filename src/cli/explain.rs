@@ -22,7 +22,7 @@ pub(crate) struct ExplainArgs {
     #[arg(value_name = "IMAGE")]
     image: String,
     /// Output format
-    #[arg(long, env = "SUPPLYGATE_FORMAT", value_enum, default_value_t = Format::Human)]
+    #[arg(long, env = "SUPPLYGATE_EXPLAIN_FORMAT", value_enum, default_value_t = Format::Human)]
     format: Format,
     /// The namespace to decide for (exemptions and break-glass depend on it)
     #[arg(
@@ -309,6 +309,11 @@ fn verdicts(out: &mut String, verified_by: &[String], rejections: &[Rejection]) 
 }
 
 fn identity(out: &mut String, i: &Identity) {
+    // The signer differs from the workflow only for a reusable workflow: say so then only.
+    let signer = i
+        .signer_workflow
+        .clone()
+        .filter(|s| Some(s) != i.workflow.as_ref());
     let fields = [
         ("issuer", &i.issuer),
         ("subject", &i.subject),
@@ -316,11 +321,43 @@ fn identity(out: &mut String, i: &Identity) {
         ("ref", &i.source_ref),
         ("commit", &i.source_commit),
         ("workflow", &i.workflow),
+        ("signer workflow", &signer),
         ("trigger", &i.trigger),
+        ("runner", &i.runner_environment),
     ];
     for (label, value) in fields {
         if let Some(v) = value {
             let _ = writeln!(out, "    {label:<17} {v}");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn identity_names_a_reusable_signer_workflow_and_the_runner() {
+        let caller = "https://github.com/acme/app/.github/workflows/release.yml@refs/heads/main";
+        let called = "https://github.com/acme/ci/.github/workflows/attest.yml@refs/heads/main";
+        let mut i = Identity {
+            workflow: Some(caller.into()),
+            signer_workflow: Some(caller.into()),
+            runner_environment: Some("github-hosted".into()),
+            ..Identity::default()
+        };
+        let mut out = String::new();
+        identity(&mut out, &i);
+        assert_eq!(
+            out,
+            format!("    workflow          {caller}\n    runner            github-hosted\n")
+        );
+        i.signer_workflow = Some(called.into());
+        let mut out = String::new();
+        identity(&mut out, &i);
+        assert_eq!(
+            out,
+            format!("    workflow          {caller}\n    signer workflow   {called}\n    runner            github-hosted\n")
+        );
     }
 }

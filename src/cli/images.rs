@@ -19,7 +19,7 @@ pub(crate) struct ImagesArgs {
     #[arg(value_name = "PATH", default_value = ".")]
     pub(crate) paths: Vec<PathBuf>,
     /// Output format
-    #[arg(long, env = "SUPPLYGATE_FORMAT", value_enum, default_value_t = Format::Human)]
+    #[arg(long, env = "SUPPLYGATE_IMAGES_FORMAT", value_enum, default_value_t = Format::Human)]
     pub(crate) format: Format,
 }
 

@@ -164,12 +164,26 @@ fn write(path: &Path, text: &str, force: bool) -> anyhow::Result<()> {
 
 /// The key path as the config must say it: relative paths in a config are relative to the
 /// config's directory, while the user gave one relative to the current directory.
+///
+/// Both directories are resolved first (symlinks followed): the loader opens `DIR/../k.pub`
+/// through the file system, where `..` of a symlinked directory is its target's parent, not
+/// the directory the symlink sits in. The key file's own name is kept (a symlinked key stays
+/// one). What cannot be resolved is written absolute.
 fn key_as_written(key: &Path, output: &Path, to_stdout: bool) -> anyhow::Result<String> {
     let dir = output.parent().filter(|d| !d.as_os_str().is_empty());
     let path = match dir {
         Some(dir) if key.is_relative() && !to_stdout => {
             let cwd = std::env::current_dir().context("cannot read the current directory")?;
-            relative_to(&cwd.join(key), &cwd.join(dir))
+            let key = cwd.join(key);
+            let real_key = key
+                .parent()
+                .and_then(|d| std::fs::canonicalize(d).ok())
+                .zip(key.file_name())
+                .map(|(d, name)| d.join(name));
+            match (real_key, std::fs::canonicalize(cwd.join(dir))) {
+                (Some(real_key), Ok(real_dir)) => relative_to(&real_key, &real_dir),
+                _ => key,
+            }
         }
         _ => key.to_path_buf(),
     };
@@ -238,10 +252,15 @@ fn render(setup: &Setup) -> String {
         let owner = regex::escape(&gh.owner);
         let repo = regex::escape(&gh.repo);
         out.push_str(&format!(
-            "  # Keyless: a Sigstore (Fulcio) certificate issued to a GitHub Actions workflow of\n\
-             \x20 # {0}/{1} running on the branch `main` or for a tag, as `cosign sign` or\n\
-             \x20 # actions/attest-build-provenance make in such a workflow. A workflow of another\n\
-             \x20 # repository, or one running for another branch or a pull request, does not match.\n\
+            "  # Keyless: a Sigstore (Fulcio) certificate issued by GitHub Actions whose subject\n\
+             \x20 # is a workflow file of {0}/{1} (`.github/workflows/…`) at the branch `main` or\n\
+             \x20 # at a tag, as `cosign sign` or actions/attest-build-provenance make in a workflow\n\
+             \x20 # of {0}/{1} run for `main` or a tag. The subject names the workflow file that\n\
+             \x20 # signed, not the run that called it, so a reusable workflow of another\n\
+             \x20 # repository does not match even when {0}/{1} calls it; and `repo:` below asks\n\
+             \x20 # that the source repository the run was for is {0}/{1} too, so a reusable\n\
+             \x20 # workflow of {0}/{1} called from another repository does not match either.\n\
+             \x20 # A run for another branch or for a pull request (`refs/pull/…`) does not match.\n\
              \x20 # Checked against Sigstore's public-good trusted root embedded in supplygate\n\
              \x20 # (`supplygate version` names it; `--tuf-refresh` fetches a newer one).\n\
              \x20 github:\n\
@@ -249,7 +268,11 @@ fn render(setup: &Setup) -> String {
              \x20     issuer: https://token.actions.githubusercontent.com\n\
              \x20     # Anchored at both ends; OWNER/REPO spelt exactly as on github.com.\n\
              \x20     # Edit `heads/main` if your default branch has another name.\n\
-             \x20     subject_regex: 'https://github\\.com/{owner}/{repo}/\\.github/workflows/[^@]+@refs/(heads/main|tags/.+)'\n",
+             \x20     subject_regex: 'https://github\\.com/{owner}/{repo}/\\.github/workflows/[^@]+@refs/(heads/main|tags/.+)'\n\
+             \x20     # The certificate's Source Repository claim (as `gh attestation verify --repo`).\n\
+             \x20     repo: {0}/{1}\n\
+             \x20     # Only GitHub-hosted runners (`--deny-self-hosted-runners`):\n\
+             \x20     # deny_self_hosted_runners: true\n",
             gh.owner, gh.repo
         ));
     }
@@ -345,12 +368,22 @@ mod tests {
         );
         let signer = &config.signers["github"];
         let SignerKind::Keyless {
-            issuer, subject, ..
+            issuer,
+            subject,
+            constraints,
+            ..
         } = &signer.kind
         else {
             panic!("not keyless: {signer:?}");
         };
         assert_eq!(issuer, "https://token.actions.githubusercontent.com");
+        // The source repository is the caller's: a reusable workflow of acme/app run for
+        // another repository carries that repository here and is refused.
+        assert_eq!(
+            constraints.source_repository.as_deref(),
+            Some("https://github.com/acme/app")
+        );
+        assert!(!constraints.deny_self_hosted_runners);
         let workflow = "https://github.com/acme/app/.github/workflows/release.yml";
         assert!(subject.matches(&format!("{workflow}@refs/heads/main")));
         assert!(subject.matches(&format!("{workflow}@refs/tags/v1.2.3")));
@@ -366,6 +399,43 @@ mod tests {
         ] {
             assert!(!subject.matches(&other), "{other} must not match");
         }
+        // The comment says what the regex does, no more: the subject is the signing workflow
+        // file, so a reusable workflow of acme/app matches whoever calls it, and one of another
+        // repository does not, even called from acme/app.
+        let text = render(&Setup {
+            github: Some(&gh),
+            key: None,
+            registries: &[],
+        });
+        let comment: String = text
+            .lines()
+            .filter_map(|l| l.trim_start().strip_prefix('#'))
+            .flat_map(str::split_whitespace)
+            .collect::<Vec<_>>()
+            .join(" ");
+        assert!(
+            comment.contains(
+                "a reusable workflow of acme/app called from another repository does not match \
+                 either"
+            ),
+            "{comment}"
+        );
+        assert!(
+            comment.contains(
+                "a reusable workflow of another repository does not match even when acme/app \
+                 calls it"
+            ),
+            "{comment}"
+        );
+        assert!(
+            !comment.contains("A workflow of another repository"),
+            "{comment}"
+        );
+        assert!(subject
+            .matches("https://github.com/acme/app/.github/workflows/reusable.yml@refs/heads/main"));
+        assert!(!subject.matches(
+            "https://github.com/other/shared/.github/workflows/build.yml@refs/heads/main"
+        ));
         assert_eq!(required(&config, "ghcr.io/acme/app"), ["github"]);
         assert_eq!(required(&config, "ghcr.io/acme/app/worker"), ["github"]);
         assert!(required(&config, "ghcr.io/acme/app-evil").is_empty());

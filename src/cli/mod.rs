@@ -191,9 +191,9 @@ pub fn command() -> clap::Command {
 
 /// Parses the arguments and runs; the binary's whole `main`.
 pub fn main() -> ExitCode {
-    let cli = match verbose_from_env()
-        .and_then(|()| Cli::from_arg_matches(&command().get_matches()).map_err(Into::into))
-    {
+    let cli = match verbose_from_env().and_then(|()| {
+        Cli::from_arg_matches(&empty_init_vars_unset(command()).get_matches()).map_err(Into::into)
+    }) {
         Ok(cli) => cli,
         Err(e) => {
             eprintln!("error: {e:#}");
@@ -215,6 +215,27 @@ pub fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// `init`'s options with an empty `SUPPLYGATE_INIT_*` variable read as unset: `SUPPLYGATE_INIT_KEY=`
+/// in a shell means "no key", not clap's "a value is required for '--key'" (or an empty host).
+fn empty_init_vars_unset(command: clap::Command) -> clap::Command {
+    command.mut_subcommand("init", |mut init| {
+        let empty: Vec<clap::Id> = init
+            .get_arguments()
+            .filter(|a| {
+                a.get_env().is_some_and(|name| {
+                    name.to_string_lossy().starts_with("SUPPLYGATE_INIT_")
+                        && std::env::var_os(name).is_some_and(|v| v.is_empty())
+                })
+            })
+            .map(|a| a.get_id().clone())
+            .collect();
+        for id in empty {
+            init = init.mut_arg(id, |a| a.env(None));
+        }
+        init
+    })
 }
 
 fn is_broken_pipe(e: &anyhow::Error) -> bool {
@@ -283,7 +304,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Man(args) => completion::man(&args),
         Command::Init(args) => init::run(&args),
         Command::Config(config_cmd::ConfigCommand::Validate(args)) => {
-            config_cmd::run(&args, global.config.as_deref())
+            config_cmd::run(&args, global.config.as_deref(), &global.policies)
         }
         Command::Images(args) => {
             let config = load_config_offline(&global)?;
@@ -352,9 +373,18 @@ impl Context {
             Registry::new(config.registry.clone()).context("cannot set up the registry client")?,
         );
         let now = match &global.now {
-            Some(t) => t
-                .parse::<jiff::Timestamp>()
-                .with_context(|| format!("--now `{t}` is not an RFC 3339 time"))?,
+            Some(t) => {
+                let now = t
+                    .parse::<jiff::Timestamp>()
+                    .with_context(|| format!("--now `{t}` is not an RFC 3339 time"))?;
+                // Never silent: a clock moved back (a variable left in a pipeline's
+                // environment) accepts expired certificates and exemptions.
+                tracing::warn!(
+                    "--now (SUPPLYGATE_NOW): evaluating at {now}, not the real time; expiry of \
+                     certificates, exemptions and timestamps is judged at that time"
+                );
+                now
+            }
             None => jiff::Timestamp::now(),
         };
         let color = match global.color {
@@ -533,6 +563,14 @@ mod tests {
     #![allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
     use super::*;
 
+    /// Flags that have no `SUPPLYGATE_*` variable on purpose, as `command path --flag`, each
+    /// with the reason.
+    const NO_ENV_ON_PURPOSE: &[(&str, &str)] = &[(
+        "supplygate check --list",
+        "a variable left in a pipeline's environment would turn `check` into a listing that \
+         exits 0, which the pipeline reads as allow",
+    )];
+
     /// Every option of every command, as `command path --flag`, without a `SUPPLYGATE_*`
     /// variable.
     fn without_env(cmd: &clap::Command, path: &str, out: &mut Vec<String>) {
@@ -543,9 +581,21 @@ mod tests {
             if arg.is_positional() || matches!(id, "help" | "version" | "verbose") {
                 continue;
             }
+            let flag = format!("{path} --{}", arg.get_long().unwrap_or(id));
+            if NO_ENV_ON_PURPOSE.iter().any(|(f, _)| *f == flag) {
+                assert!(
+                    arg.get_env().is_none(),
+                    "{flag} must have no variable: {}",
+                    NO_ENV_ON_PURPOSE
+                        .iter()
+                        .find(|(f, _)| *f == flag)
+                        .map_or("", |(_, why)| why)
+                );
+                continue;
+            }
             match arg.get_env().and_then(|e| e.to_str()) {
                 Some(env) if env.starts_with("SUPPLYGATE_") => {}
-                _ => out.push(format!("{path} --{}", arg.get_long().unwrap_or(id))),
+                _ => out.push(flag),
             }
         }
         for sub in cmd.get_subcommands() {
@@ -570,6 +620,13 @@ mod tests {
             .find(|a| a.get_long() == Some("source-repo"))
             .unwrap();
         assert_eq!(source_repo.get_env().unwrap(), "SUPPLYGATE_SOURCE_REPO");
+        // The exceptions name flags that exist: a renamed flag does not leave a stale entry.
+        let list = check
+            .get_arguments()
+            .find(|a| a.get_long() == Some("list"))
+            .unwrap();
+        assert!(list.get_env().is_none(), "`check --list` has no variable");
+        assert_eq!(NO_ENV_ON_PURPOSE.len(), 1);
     }
 
     #[test]

@@ -32,7 +32,7 @@ pub(crate) struct PinArgs {
     dry_run: bool,
     /// Output format: with json, the rewrites (file, line, column, old, new) on stdout instead
     /// of the pinned text or diff; the report for `--check` and for failures
-    #[arg(long, env = "SUPPLYGATE_FORMAT", value_enum, default_value_t = Format::Human)]
+    #[arg(long, env = "SUPPLYGATE_PIN_FORMAT", value_enum, default_value_t = Format::Human)]
     format: Format,
 }
 
@@ -205,8 +205,13 @@ pub(crate) fn run(ctx: &Context, args: PinArgs) -> anyhow::Result<u8> {
                 .find(|s| s.origin == *origin)
                 .map(|s| s.text.as_str())
                 .unwrap_or_default();
-            let name = origin.to_string();
-            diff.push_str(&super::diff::unified(&name, &name, old, text));
+            let name = origin_bytes(origin);
+            diff.push_str(&super::diff::unified(
+                &super::diff::header_name("a/", &name),
+                &super::diff::header_name("b/", &name),
+                old,
+                text,
+            ));
         } else {
             match origin.as_ref() {
                 // Standard input's pinned text is the output, unless JSON was asked for.
@@ -254,6 +259,19 @@ pub(crate) fn run(ctx: &Context, args: PinArgs) -> anyhow::Result<u8> {
         }),
     );
     Ok(0)
+}
+
+/// The name of `origin` in a diff header: a file's path as its bytes (quoted there when
+/// needed), else the display name.
+fn origin_bytes(origin: &Origin) -> Vec<u8> {
+    match origin {
+        #[cfg(unix)]
+        Origin::File(path) => {
+            use std::os::unix::ffi::OsStrExt as _;
+            path.as_os_str().as_bytes().to_vec()
+        }
+        other => other.to_string().into_bytes(),
+    }
 }
 
 fn plural(n: usize) -> &'static str {

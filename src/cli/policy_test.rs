@@ -23,7 +23,7 @@ pub(crate) struct PolicyTestArgs {
     #[arg(long, env = "SUPPLYGATE_POLICY_TEST_RUN", value_name = "TEXT")]
     run: Option<String>,
     /// Output format
-    #[arg(long, env = "SUPPLYGATE_FORMAT", value_enum, default_value_t = Format::Human)]
+    #[arg(long, env = "SUPPLYGATE_POLICY_TEST_FORMAT", value_enum, default_value_t = Format::Human)]
     format: Format,
 }
 

@@ -11,7 +11,7 @@ use super::{write_stdout, Format};
 #[derive(Debug, Args)]
 pub(crate) struct VersionArgs {
     /// Output format
-    #[arg(long, env = "SUPPLYGATE_FORMAT", value_enum, default_value_t = Format::Human)]
+    #[arg(long, env = "SUPPLYGATE_VERSION_FORMAT", value_enum, default_value_t = Format::Human)]
     format: Format,
 }
 

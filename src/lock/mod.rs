@@ -931,15 +931,23 @@ fn trust_digest<'a>(signers: impl Iterator<Item = &'a Arc<Signer>>) -> Result<Di
                 subject,
                 trusted_root,
                 insecure_skip_sct,
+                constraints,
                 ..
-            } => serde_json::json!({
-                "name": signer.name,
-                "kind": "keyless",
-                "issuer": issuer,
-                "subject": subject.to_string(),
-                "insecure_skip_sct": insecure_skip_sct,
-                "trusted_root": root_digest(trusted_root)?,
-            }),
+            } => {
+                let mut entry = serde_json::json!({
+                    "name": signer.name,
+                    "kind": "keyless",
+                    "issuer": issuer,
+                    "subject": subject.to_string(),
+                    "insecure_skip_sct": insecure_skip_sct,
+                    "trusted_root": root_digest(trusted_root)?,
+                });
+                // Only when set, so that locks written before constraints existed still match.
+                if let (false, Some(map)) = (constraints.is_empty(), entry.as_object_mut()) {
+                    map.insert("constraints".into(), constraints.to_string().into());
+                }
+                entry
+            }
         });
     }
     entries.sort_by_key(|e| e.get("name").and_then(|n| n.as_str()).map(str::to_owned));
@@ -1218,6 +1226,30 @@ mod tests {
         assert_ne!(trust_digest([&a].into_iter()).unwrap(), base);
         let c = Arc::new(Signer::key("b", one, false).unwrap());
         assert_ne!(trust_digest([&a, &c].into_iter()).unwrap(), base);
+    }
+
+    #[test]
+    fn trust_digest_changes_with_keyless_constraints() {
+        let keyless = |constraints: crate::verify::CertificateConstraints| {
+            Arc::new(
+                Signer::keyless(
+                    "ci",
+                    "https://token.actions.githubusercontent.com".into(),
+                    crate::verify::SubjectMatcher::Exact(
+                        "https://github.com/a/b/.github/workflows/r.yml@refs/heads/main".into(),
+                    ),
+                    None,
+                )
+                .unwrap()
+                .with_constraints(constraints),
+            )
+        };
+        let plain = trust_digest([&keyless(Default::default())].into_iter()).unwrap();
+        let hosted = keyless(crate::verify::CertificateConstraints {
+            deny_self_hosted_runners: true,
+            ..Default::default()
+        });
+        assert_ne!(trust_digest([&hosted].into_iter()).unwrap(), plain);
     }
 
     #[test]

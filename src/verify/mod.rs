@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use crate::reference::Digest;
 
+pub mod constraints;
 pub mod discover;
 pub mod notation;
 pub mod signature;
@@ -17,6 +18,7 @@ pub mod signers;
 mod timestamp;
 pub mod tuf;
 
+pub use constraints::CertificateConstraints;
 pub use signature::{
     verify_bundle_for_artifact, verify_cosign_dsse, verify_cosign_message_signature, Subject,
     Verified,
@@ -137,6 +139,16 @@ pub struct Identity {
     /// `build_trigger` (e.g. `push`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub trigger: Option<String>,
+    /// `source_repository_owner_uri` (e.g. `https://github.com/acme`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source_owner: Option<String>,
+    /// `build_signer_uri`: the workflow that signed, at a ref; for a reusable workflow the
+    /// called one, where `workflow` is the caller.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signer_workflow: Option<String>,
+    /// `runner_environment` (`github-hosted` or `self-hosted`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub runner_environment: Option<String>,
 }
 
 /// Why a signer did not accept a candidate.

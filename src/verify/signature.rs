@@ -820,6 +820,7 @@ fn verify_bundle(
             verifier,
             insecure_skip_sct,
             trusted_root,
+            constraints,
             ..
         } => {
             // Identity is matched here (regex or exact) and only on a verified result.
@@ -841,6 +842,12 @@ fn verify_bundle(
                     "identity `{}` does not match {subject}",
                     san.as_str()
                 ));
+            }
+            if !constraints.is_empty() {
+                let Some(info) = result.certificate() else {
+                    return Err("the certificate's claims cannot be read".into());
+                };
+                constraints.check(&info.ci_claims)?;
             }
             let identity = result.certificate().map(identity_from);
             Ok(verified(&result, identity, bundle, trusted_root))
@@ -937,6 +944,9 @@ fn identity_from(info: &CertificateInfo) -> Identity {
         source_commit: ci.source_repository_digest.clone(),
         workflow: ci.build_config_uri.clone(),
         trigger: ci.build_trigger.clone(),
+        source_owner: ci.source_repository_owner_uri.clone(),
+        signer_workflow: ci.build_signer_uri.clone(),
+        runner_environment: ci.runner_environment.clone(),
     }
 }
 

@@ -14,6 +14,8 @@ use sigstore_verify::trust_root::{TrustedRoot, SIGSTORE_PRODUCTION_TRUSTED_ROOT}
 use sigstore_verify::types::DerPublicKey;
 use sigstore_verify::Verifier;
 
+use super::constraints::CertificateConstraints;
+
 /// The longest subject regex accepted (compiled size is bounded by the regex crate too).
 const REGEX_PATTERN_MAX: usize = 4096;
 /// The largest trusted root file read (the public-good root is about 10 KiB).
@@ -262,6 +264,9 @@ pub enum SignerKind {
         root_source: RootSource,
         /// Accept certificates without a verified SCT (a private Sigstore without a CT log).
         insecure_skip_sct: bool,
+        /// What the certificate's CI claims must say (repository, owner, signer workflow,
+        /// ref, runner), beyond issuer and subject.
+        constraints: CertificateConstraints,
     },
 }
 
@@ -283,12 +288,14 @@ impl fmt::Debug for SignerKind {
                 issuer,
                 subject,
                 root_source,
+                constraints,
                 ..
             } => f
                 .debug_struct("Keyless")
                 .field("issuer", issuer)
                 .field("subject", subject)
                 .field("root_source", root_source)
+                .field("constraints", constraints)
                 .finish_non_exhaustive(),
         }
     }
@@ -385,8 +392,20 @@ impl Signer {
                 verifier,
                 root_source,
                 insecure_skip_sct: false,
+                constraints: CertificateConstraints::default(),
             },
         })
+    }
+
+    /// For a keyless signer: require these CI claims of the certificate (`gh attestation
+    /// verify`'s `--repo`, `--owner`, `--signer-workflow`, `--source-ref`,
+    /// `--deny-self-hosted-runners`). No effect on key signers.
+    #[must_use]
+    pub fn with_constraints(mut self, required: CertificateConstraints) -> Self {
+        if let SignerKind::Keyless { constraints, .. } = &mut self.kind {
+            *constraints = required;
+        }
+        self
     }
 
     /// For a keyless signer: accept certificates whose SCT (certificate transparency proof)

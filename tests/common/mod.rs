@@ -805,9 +805,22 @@ impl std::fmt::Debug for Outcome {
     }
 }
 
+/// The binary, with none of this process's `SUPPLYGATE_*` variables: a developer's shell
+/// (`SUPPLYGATE_OFFLINE`, `SUPPLYGATE_FORMAT`, …) cannot change what a test sees. Variables
+/// a test means are set on the returned command.
+pub fn supplygate() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_supplygate"));
+    for (name, _) in std::env::vars_os() {
+        if name.to_string_lossy().starts_with("SUPPLYGATE_") {
+            command.env_remove(&name);
+        }
+    }
+    command
+}
+
 /// `supplygate serve` in `dir` (config, certificate and key there), `args` after the defaults.
 pub fn serve_command(dir: &Path, args: &[&str]) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_supplygate"));
+    let mut command = supplygate();
     command
         .args([
             "serve",
@@ -822,7 +835,6 @@ pub fn serve_command(dir: &Path, args: &[&str]) -> Command {
         ])
         .args(args)
         .current_dir(dir)
-        .env_remove("SUPPLYGATE_CONFIG")
         .env("DOCKER_CONFIG", dir.join(".docker-none"))
         // Generous deadline and cache lifetimes, so that a slow CI machine neither turns a
         // review into `deadline-exceeded` nor expires a cache a test counts on; the tests of

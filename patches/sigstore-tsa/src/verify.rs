@@ -258,10 +258,17 @@ pub(crate) fn verify_timestamp_response(
 }
 
 /// Decode an RFC 3161 `genTime` (Section 2.4.2): a GeneralizedTime in UTC with
-/// seconds and, unlike RFC 5280's profile, optional fractional seconds with any
-/// number of digits. DER (X.690 Section 11.7) fixes the form: `YYYYMMDDhhmmss`,
-/// then `.` and digits without a trailing zero, then `Z`. Digits beyond
-/// nanoseconds are truncated.
+/// seconds and, unlike RFC 5280's profile, optional fractional seconds (1 to 9
+/// digits). DER (X.690 Section 11.7) fixes the form: `YYYYMMDDhhmmss`,
+/// then `.` and digits without a trailing zero, then `Z`.
+///
+/// More than 9 fraction digits (finer than nanoseconds) are refused. Such a time
+/// lies strictly between two nanoseconds, and rounding it either way is unsafe:
+/// truncating `…40.0000000001` gives the whole second `…40`, so the chain would be
+/// checked at `…40` alone although the real time is after it (a certificate that
+/// expired at `…40` would pass); rounding `…40.9999999999` up gives `…41`, skipping
+/// the check at `…40` (a certificate valid only from `…41` would pass). No TSA
+/// emits more than 9 digits.
 pub(crate) fn gen_time(element: &der::Any) -> Result<Timestamp> {
     use der::Tagged;
     if element.tag() != der::Tag::GeneralizedTime {
@@ -308,7 +315,15 @@ pub(crate) fn gen_time(element: &der::Any) -> Result<Timestamp> {
                     "the fraction ends in `0` (DER forbids trailing zeros)",
                 ));
             }
-            let mut padded: String = digits.chars().take(9).collect();
+            if digits.len() > 9 {
+                return Err(Error::Parse(format!(
+                    "genTime `{}` has {} fraction digits: more than 9 (nanoseconds) cannot be \
+                     represented without moving the time across a validity bound",
+                    text.escape_default(),
+                    digits.len()
+                )));
+            }
+            let mut padded = digits.to_owned();
             while padded.len() < 9 {
                 padded.push('0');
             }
