@@ -212,7 +212,8 @@ impl Unmatched {
 pub struct Exemption {
     /// Globs over `registry/repository`.
     pub images: Vec<ImageGlob>,
-    /// Namespaces it applies in; empty: every namespace.
+    /// Namespaces it applies in; empty: every namespace (the key left out: an empty list
+    /// written in the config is an error).
     pub namespaces: Vec<String>,
     /// Why (shown with every exempted denial).
     pub reason: String,
@@ -229,7 +230,8 @@ pub struct Exemption {
 pub struct BreakGlass {
     /// The annotation key; its value should say why.
     pub annotation: String,
-    /// Namespaces where it is honoured; empty: nowhere.
+    /// Namespaces where it is honoured; empty: nowhere (the key left out: an empty list
+    /// written in the config is an error).
     pub namespaces: Vec<String>,
 }
 
@@ -984,7 +986,11 @@ impl Validator {
         for (entry, text) in self.string_items(node, "images") {
             match ImageGlob::parse(&text) {
                 Ok(g) => out.push(g),
-                Err(e) => self.problem(entry, format!("invalid image glob `{text}`: {e}"), None),
+                Err(e) => self.problem(
+                    entry,
+                    format!("invalid image glob `{text}`: {e}"),
+                    e.hint().map(str::to_owned),
+                ),
             }
         }
     }
@@ -1162,7 +1168,7 @@ impl Validator {
             for (key, v) in self.fields(item, KEYS_EXEMPTION, "exemptions[]") {
                 match key {
                     "images" => self.image_globs(v, &mut images),
-                    "namespaces" => namespaces = self.namespaces(v),
+                    "namespaces" => namespaces = self.namespaces(v, "exemptions[].namespaces"),
                     "reason" => reason = self.string(v, key).filter(|r| !r.trim().is_empty()),
                     "expires" => {
                         expires_given = true;
@@ -1216,7 +1222,23 @@ impl Validator {
     }
 
     /// Namespace names; an empty one would match every manifest that names no namespace.
-    fn namespaces(&mut self, node: &Node) -> Vec<String> {
+    /// An empty list is an error: `exemptions[].namespaces: []` once meant "every namespace"
+    /// while `break_glass.namespaces: []` meant "none", and a list that reads as "none" must
+    /// never grant everything (leave the key out for every namespace).
+    fn namespaces(&mut self, node: &Node, key: &str) -> Vec<String> {
+        let empty = node.is_null() || node.as_sequence().is_some_and(|l| l.is_empty());
+        if empty {
+            self.problem(
+                node,
+                format!("`{key}` is an empty list: it would be unclear whether it means no namespace or every one"),
+                Some(if key.starts_with("exemptions") {
+                    "name the namespaces, or leave `namespaces` out to exempt in every namespace".into()
+                } else {
+                    "name the namespaces, or leave `namespaces` out to honour break-glass nowhere".into()
+                }),
+            );
+            return Vec::new();
+        }
         let mut out = Vec::new();
         for (entry, name) in self.string_items(node, "namespaces") {
             if name.trim().is_empty() {
@@ -1241,7 +1263,7 @@ impl Validator {
                         out.annotation = a;
                     }
                 }
-                "namespaces" => out.namespaces = self.namespaces(v),
+                "namespaces" => out.namespaces = self.namespaces(v, "break_glass.namespaces"),
                 _ => {}
             }
         }

@@ -145,13 +145,8 @@ pub async fn check_signatures(
     let mut platforms = Vec::with_capacity(resolved.platforms.len());
     for p in &resolved.platforms {
         let candidates = discover::signatures(registry, image, &p.digest).await?;
-        let mut platform = format!("{}/{}", p.os, p.architecture);
-        if let Some(v) = &p.variant {
-            platform.push('/');
-            platform.push_str(v);
-        }
         platforms.push(PlatformSignatures {
-            platform,
+            platform: p.name(),
             digest: p.digest.clone(),
             facts: verify_all(&p.digest, candidates),
         });
@@ -822,6 +817,26 @@ fn apply_overrides(
     let namespace = resource.namespace.clone().unwrap_or_default();
     let bg = &config.break_glass;
     if let Some(why) = resource.annotations.get(&bg.annotation) {
+        // Like an exemption, break-glass must say why: a value with no letter or digit (empty,
+        // spaces, zero-width characters, punctuation) is no reason, and overrides nothing.
+        if !why.chars().any(char::is_alphanumeric) {
+            report.findings.push(
+                Finding::new(
+                    Code::BreakGlassWithoutReason,
+                    Severity::Deny,
+                    format!(
+                        "break-glass annotation `{}` on `{}` gives no reason; denials stand",
+                        bg.annotation, report.site.image
+                    ),
+                )
+                .expected_found("a reason (who, why, which incident)", format!("{why:?}"))
+                .hint(format!(
+                    "write why in the annotation: `{}: \"INC-123: …\"`",
+                    bg.annotation
+                )),
+            );
+            return;
+        }
         if bg.namespaces.contains(&namespace) {
             for f in report.findings.iter_mut().filter(|f| overridable(f)) {
                 f.severity = Severity::Warn;

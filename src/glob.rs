@@ -1,14 +1,23 @@
 //! Image globs over `registry/repository`: `*` matches within one path segment, `**` across
 //! segments, `?` one character. `ghcr.io/acme/*` matches `ghcr.io/acme/app` but not
-//! `ghcr.io/acme/team/app`; `ghcr.io/acme/**` matches both. Short Docker Hub names are
-//! normalised first (`nginx` is `docker.io/library/nginx`).
+//! `ghcr.io/acme/team/app`; `ghcr.io/acme/**` matches both.
+//!
+//! A glob is normalised as a reference is, by the same functions of [`crate::reference`]:
+//! `nginx`, `docker.io/nginx`, `index.docker.io/library/nginx`, `DOCKER.IO/library/nginx`
+//! and `docker.io:443/library/nginx` are all `docker.io/library/nginx`. A glob that could
+//! never match a valid reference (a `/` too many, capitals in the path, a character no
+//! repository has, no repository part at all) is an error, not a rule that silently
+//! matches nothing (issue 15).
 
 use std::fmt;
+
+use crate::reference::{self, DOCKER_HUB};
 
 /// A compiled image glob.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ImageGlob {
     pattern: String,
+    normalised: String,
     tokens: Vec<Token>,
 }
 
@@ -30,6 +39,40 @@ pub enum GlobError {
     /// A tag or digest in the pattern: requirements apply to repositories.
     #[error("a glob names repositories, without `:tag` or `@digest`")]
     HasTag,
+    /// The registry host is not one a reference could name.
+    #[error("`{0}` is not a registry host a reference could name")]
+    InvalidHost(String),
+    /// An empty path segment: a trailing `/`, or `//`.
+    #[error("an empty path segment (a trailing `/` or `//`) matches no image")]
+    EmptySegment,
+    /// A path segment no repository path component could match.
+    #[error("`{0}` matches no repository path component (lowercase letters and digits, joined by `.`, `_`, `__` or `-`)")]
+    InvalidSegment(String),
+    /// No repository part: every image name has a registry and a repository.
+    #[error("the glob has no repository part, so it matches no image")]
+    NoRepository,
+    /// A registry host alone, which as a name would be a Docker Hub repository.
+    #[error("`{0}` alone names Docker Hub's `library/{0}`, not a registry")]
+    BareHost(String),
+}
+
+impl GlobError {
+    /// How to fix the glob.
+    pub fn hint(&self) -> Option<&'static str> {
+        match self {
+            Self::Empty | Self::HasTag => None,
+            Self::InvalidHost(_) => {
+                Some("write the host as images name it: `ghcr.io`, `127.0.0.1:5000`")
+            }
+            Self::EmptySegment => Some("remove the extra `/`"),
+            Self::InvalidSegment(s) if s.chars().any(|c| c.is_ascii_uppercase()) => {
+                Some("repository names are lowercase")
+            }
+            Self::InvalidSegment(_) => Some("write the repository as images name it"),
+            Self::NoRepository => Some("`**` matches every image, `*/app` `app` on every registry"),
+            Self::BareHost(_) => Some("for every image of a registry, write `host/**`"),
+        }
+    }
 }
 
 impl ImageGlob {
@@ -42,13 +85,23 @@ impl ImageGlob {
             return Err(GlobError::HasTag);
         }
         let last = pattern.rsplit('/').next().unwrap_or(pattern);
-        if last.contains(':') && pattern.contains('/') {
+        // Without a `/`, a `:` can only be a tag (`nginx:1.25`); with one, in the last
+        // segment (a port is in the first).
+        if last.contains(':') {
             return Err(GlobError::HasTag);
         }
+        let normalised = normalise(pattern)?;
         Ok(Self {
             pattern: pattern.to_owned(),
-            tokens: tokens(&normalise(pattern)),
+            tokens: tokens(&normalised),
+            normalised,
         })
+    }
+
+    /// The pattern in its normal form (`docker.io/library/nginx` for `nginx`), as matched and
+    /// as handed to the policies.
+    pub fn normalised(&self) -> &str {
+        &self.normalised
     }
 
     /// Whether `name` (`registry/repository`, already normalised) matches.
@@ -71,6 +124,10 @@ impl fmt::Display for ImageGlob {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.pattern)
     }
+}
+
+fn wildcard(s: &str) -> bool {
+    s.contains(['*', '?'])
 }
 
 /// `*` (within a `/`-separated segment), `**` (across), `?` (one character but `/`), and
@@ -142,21 +199,66 @@ pub(crate) fn matches_tokens(tokens: &[Token], name: &[char]) -> bool {
     reach.get(n) == Some(&true)
 }
 
-fn normalise(pattern: &str) -> String {
+/// The glob in the normal form of references, or why it can never match one.
+fn normalise(pattern: &str) -> Result<String, GlobError> {
     let (first, rest) = match pattern.split_once('/') {
         Some((f, r)) => (f, Some(r)),
         None => (pattern, None),
     };
-    let is_host = first.contains('.') || first.contains(':') || first == "localhost";
-    // A wildcard first segment may stand for any registry: never pin it to Docker Hub.
-    if first.contains(['*', '?']) {
-        return pattern.to_owned();
+    let (host, path) = match rest {
+        // A wildcard first segment may stand for any registry: never pin it to Docker Hub.
+        // Its literal characters must still be able to occur in a host.
+        Some(rest) if wildcard(first) => {
+            let host_char = |c: char| c.is_ascii_alphanumeric() || "*?.:-[]".contains(c);
+            if !first.chars().all(host_char) {
+                return Err(GlobError::InvalidHost(first.to_owned()));
+            }
+            (first.to_ascii_lowercase(), rest)
+        }
+        Some(rest) if reference::is_host_component(first) => {
+            let host = reference::validate_host(first)
+                .ok()
+                .and_then(|()| reference::canonical_host(first))
+                .ok_or_else(|| GlobError::InvalidHost(first.to_owned()))?;
+            (host, rest)
+        }
+        Some(_) => (DOCKER_HUB.to_owned(), pattern),
+        // `**` alone matches every image; any other single segment is a Docker Hub name.
+        None if pattern.contains("**") => return Ok(pattern.to_owned()),
+        None if wildcard(pattern) => return Err(GlobError::NoRepository),
+        None if pattern.contains('.') || pattern == "localhost" => {
+            return Err(GlobError::BareHost(pattern.to_owned()))
+        }
+        None => (DOCKER_HUB.to_owned(), pattern),
+    };
+    for segment in path.split('/') {
+        check_segment(segment)?;
     }
-    match rest {
-        Some(_) if is_host => pattern.to_owned(),
-        Some(_) => format!("docker.io/{pattern}"),
-        None if first.contains('*') => pattern.to_owned(),
-        None => format!("docker.io/library/{pattern}"),
+    // `docker.io/*` names official images, as `docker.io/nginx` does; `docker.io/**` all.
+    let path = if path.contains("**") {
+        path.to_owned()
+    } else {
+        reference::canonical_repository(&host, path)
+    };
+    Ok(format!("{host}/{path}"))
+}
+
+/// Whether some repository path component could match `segment`.
+fn check_segment(segment: &str) -> Result<(), GlobError> {
+    if segment.is_empty() {
+        return Err(GlobError::EmptySegment);
+    }
+    let ok = if wildcard(segment) {
+        let path_char =
+            |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || "*?._-".contains(c);
+        segment.chars().all(path_char)
+    } else {
+        reference::validate_path_component(segment).is_ok()
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(GlobError::InvalidSegment(segment.to_owned()))
     }
 }
 
@@ -214,10 +316,85 @@ mod tests {
         assert!(ImageGlob::parse("127.0.0.1:5000/a").is_ok());
     }
 
+    /// Issue 15, hole 2: every spelling of Docker Hub's nginx a reference accepts is one glob.
+    #[test]
+    fn globs_are_normalised_like_references() {
+        for p in [
+            "nginx",
+            "docker.io/nginx",
+            "index.docker.io/library/nginx",
+            "DOCKER.IO/library/nginx",
+            "docker.io:443/library/nginx",
+            "registry-1.docker.io/library/nginx",
+            "Index.Docker.IO:443/nginx",
+        ] {
+            let g = ImageGlob::parse(p).unwrap();
+            assert_eq!(g.normalised(), "docker.io/library/nginx", "{p}");
+            let name = crate::reference::ImageRef::parse(&format!("{p}:1.25"))
+                .unwrap()
+                .name();
+            assert!(g.matches(&name), "{p} matches {name}");
+        }
+        assert_eq!(
+            ImageGlob::parse("docker.io/*").unwrap().normalised(),
+            "docker.io/library/*"
+        );
+        assert_eq!(
+            ImageGlob::parse("docker.io/**").unwrap().normalised(),
+            "docker.io/**"
+        );
+        assert_eq!(
+            ImageGlob::parse("GHCR.io:443/acme/*").unwrap().normalised(),
+            "ghcr.io/acme/*"
+        );
+        assert_eq!(
+            ImageGlob::parse("127.0.0.1:*/team/**")
+                .unwrap()
+                .normalised(),
+            "127.0.0.1:*/team/**"
+        );
+        assert_eq!(ImageGlob::parse("**").unwrap().normalised(), "**");
+    }
+
+    #[test]
+    fn globs_that_can_never_match_are_errors() {
+        let err = |p: &str| ImageGlob::parse(p).unwrap_err();
+        assert_eq!(err("docker.io/library/nginx/"), GlobError::EmptySegment);
+        assert_eq!(err("ghcr.io//acme/app"), GlobError::EmptySegment);
+        assert_eq!(
+            err("ghcr.io/Acme/app"),
+            GlobError::InvalidSegment("Acme".into())
+        );
+        assert_eq!(
+            err("ghcr.io/acme/App*"),
+            GlobError::InvalidSegment("App*".into())
+        );
+        assert_eq!(
+            err("ghcr.io/acme/a+b"),
+            GlobError::InvalidSegment("a+b".into())
+        );
+        assert_eq!(
+            err("ghcr.io:0443/acme/app"),
+            GlobError::InvalidHost("ghcr.io:0443".into())
+        );
+        assert_eq!(
+            err("ghcr_io.x/acme"),
+            GlobError::InvalidHost("ghcr_io.x".into())
+        );
+        assert_eq!(err("*"), GlobError::NoRepository);
+        assert_eq!(err("nginx:1.25"), GlobError::HasTag);
+        assert_eq!(err("ghcr.io"), GlobError::BareHost("ghcr.io".into()));
+        assert!(GlobError::InvalidSegment("Acme".into())
+            .hint()
+            .unwrap()
+            .contains("lowercase"));
+    }
+
     #[test]
     fn pathological_patterns_finish() {
-        let p = ImageGlob::parse(&format!("{}b", "*a".repeat(30))).unwrap();
-        assert!(!p.matches(&"a".repeat(200)));
-        assert!(p.matches(&format!("{}b", "a".repeat(200))));
+        // (A glob needs a repository part now: the stars are in the path.)
+        let p = ImageGlob::parse(&format!("x.io/{}b", "*a".repeat(30))).unwrap();
+        assert!(!p.matches(&format!("x.io/{}", "a".repeat(200))));
+        assert!(p.matches(&format!("x.io/{}b", "a".repeat(200))));
     }
 }

@@ -345,44 +345,64 @@ fn split_domain(name: &str) -> Result<(String, String), ReferenceError> {
         Some((first, rest)) => (first, Some(rest)),
         None => (name, None),
     };
-    // Docker's rule: a first component is a host if it has a `.`, a `:`, is `localhost`, or
-    // has a capital letter.
-    let recognised = |h: &str| h.contains('.') || h.contains(':') || h == "localhost";
-    let is_domain = recognised(first) || first.chars().any(|c| c.is_ascii_uppercase());
     match rest {
-        Some(rest) if is_domain => {
+        Some(rest) if is_host_component(first) => {
             validate_host(first)?;
-            // Host names are case-insensitive and `:443` is HTTPS's default: one spelling
-            // per registry, so that globs and `registries:` settings cannot be sidestepped.
-            // Each spelling must still read as a host, or the normal form would name another
-            // image: `X/app` lowercased is Docker Hub's `x/app`, and `x:443` without its port
-            // is not a host at all.
-            let lowered = first.to_ascii_lowercase();
-            if !recognised(&lowered) {
-                return Err(ReferenceError::HostOnlyByCase(first.to_owned()));
-            }
-            let first = match lowered.strip_suffix(":443") {
-                Some(host) if recognised(host) => host,
-                _ => &lowered,
-            };
-            let registry = if first == "index.docker.io" || first == "registry-1.docker.io" {
-                DOCKER_HUB
-            } else {
-                first
-            };
-            let repository = if registry == DOCKER_HUB && !rest.contains('/') {
-                format!("library/{rest}")
-            } else {
-                rest.to_owned()
-            };
-            Ok((registry.to_owned(), repository))
+            let registry = canonical_host(first)
+                .ok_or_else(|| ReferenceError::HostOnlyByCase(first.to_owned()))?;
+            let repository = canonical_repository(&registry, rest);
+            Ok((registry, repository))
         }
         Some(_) => Ok((DOCKER_HUB.to_owned(), name.to_owned())),
         None => Ok((DOCKER_HUB.to_owned(), format!("library/{name}"))),
     }
 }
 
-fn validate_host(host: &str) -> Result<(), ReferenceError> {
+/// A first name component that reads as a host without its case folded: Docker's rule (a
+/// `.`, a `:`, `localhost`).
+fn recognised_host(h: &str) -> bool {
+    h.contains('.') || h.contains(':') || h == "localhost"
+}
+
+/// Whether the first component of a name is a registry host (Docker's rule: a `.`, a `:`,
+/// `localhost`, or a capital letter). References and image globs share it.
+pub(crate) fn is_host_component(first: &str) -> bool {
+    recognised_host(first) || first.chars().any(|c| c.is_ascii_uppercase())
+}
+
+/// The one spelling of a registry host, shared by references and image globs: lowercased
+/// (host names are case-insensitive), without `:443` (HTTPS's default), and Docker Hub's
+/// aliases (`index.docker.io`, `registry-1.docker.io`) as `docker.io` — so that globs and
+/// `registries:` settings cannot be sidestepped by another spelling. `None` when the host
+/// reads as one only by its capitals: `X/app` lowercased is Docker Hub's `x/app`.
+pub(crate) fn canonical_host(host: &str) -> Option<String> {
+    let lowered = host.to_ascii_lowercase();
+    if !recognised_host(&lowered) {
+        return None;
+    }
+    // `x:443` without its port must still read as a host, or it would name another image.
+    let host = match lowered.strip_suffix(":443") {
+        Some(h) if recognised_host(h) => h,
+        _ => &lowered,
+    };
+    if host == "index.docker.io" || host == DOCKER_HUB_API {
+        Some(DOCKER_HUB.to_owned())
+    } else {
+        Some(host.to_owned())
+    }
+}
+
+/// The repository path in its normal form: Docker Hub's one-component names are official
+/// images (`docker.io/nginx` is `docker.io/library/nginx`). Shared with image globs.
+pub(crate) fn canonical_repository(registry: &str, path: &str) -> String {
+    if registry == DOCKER_HUB && !path.contains('/') {
+        format!("library/{path}")
+    } else {
+        path.to_owned()
+    }
+}
+
+pub(crate) fn validate_host(host: &str) -> Result<(), ReferenceError> {
     let invalid = || ReferenceError::InvalidHost(host.to_owned());
     let (hostname, port) = if let Some(v6) = host.strip_prefix('[') {
         let (addr, after) = v6.split_once(']').ok_or_else(invalid)?;
@@ -428,7 +448,7 @@ fn validate_host(host: &str) -> Result<(), ReferenceError> {
     Ok(())
 }
 
-fn validate_path_component(component: &str) -> Result<(), ReferenceError> {
+pub(crate) fn validate_path_component(component: &str) -> Result<(), ReferenceError> {
     let invalid = || ReferenceError::InvalidPathComponent {
         component: component.to_owned(),
     };

@@ -33,11 +33,6 @@ const KEY_FIXTURE: &str = "fixtures/keys/other-p256.pub";
 const TRUSTED_ROOT_FIXTURE: &str =
     "fixtures/external/sigstore/cosign/pkg/cosign/testdata/trusted_root_pgi.json";
 
-/// Pages other branches are writing at the same time (issue 11 and its siblings). A link to one
-/// of them is accepted while the file is missing, and checked like any other once it exists.
-/// Empty this list when they are merged.
-const WRITTEN_ELSEWHERE: &[&str] = &["docs/security.md", "docs/yaml.md"];
-
 /// The info strings a YAML fence may carry, and whether the block is a whole config.
 const YAML_KINDS: &[(&str, bool)] = &[
     ("yaml supplygate", true),
@@ -357,10 +352,7 @@ fn every_relative_link_in_the_docs_resolves() {
                     normalise(&dir.join(path))
                 };
                 if !root().join(&resolved).exists() {
-                    let pending = WRITTEN_ELSEWHERE.iter().any(|p| Path::new(p) == resolved);
-                    if !pending {
-                        failures.push(format!("{at}: no file `{}`", resolved.display()));
-                    }
+                    failures.push(format!("{at}: no file `{}`", resolved.display()));
                     continue;
                 }
                 let Some(anchor) = anchor else { continue };

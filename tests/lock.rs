@@ -490,6 +490,35 @@ fn denies_when_the_policies_changed_since_the_lock() {
     assert!(out.stdout.contains("the policies changed"), "{out:?}");
 }
 
+/// Issue 15's adversarial suite: a lock written under a weaker config (one whose rule does not
+/// cover `team/unsigned`, so the unsigned image was allowed and recorded) is stale under the
+/// real config, which covers it: `--locked` denies instead of replaying the weak decision.
+#[test]
+fn denies_a_lock_written_under_a_weaker_config() {
+    let case = Case::new();
+    let unsigned = pushed_unsigned(&case);
+    case.write_manifest("app.yaml", &[&case.app_key(), &case.web_key(), &unsigned]);
+    let strong = std::fs::read_to_string(case.path("supplygate.yaml")).unwrap();
+    let weak = strong.replace(
+        "images: [\"127.0.0.1:*/team/**\"]",
+        "images: [\"127.0.0.1:*/team/app\", \"127.0.0.1:*/team/web\"]",
+    );
+    assert_ne!(weak, strong);
+    std::fs::write(case.path("supplygate.yaml"), weak).unwrap();
+    written(&case);
+    std::fs::write(case.path("supplygate.yaml"), strong).unwrap();
+    let out = case.locked(&["--offline"]);
+    assert_eq!(out.code, 1, "{out:?}");
+    let mut codes = out.codes_of("team/unsigned");
+    codes.sort();
+    assert_eq!(
+        codes,
+        ["lock-mismatch", "lock-stale", "unsigned-image"],
+        "{out:?}"
+    );
+    assert!(out.stdout.contains("the policies changed"), "{out:?}");
+}
+
 #[test]
 fn denies_when_the_signers_changed_since_the_lock() {
     let case = Case::new();
@@ -532,6 +561,28 @@ fn denies_a_tag_edited_to_another_image_in_the_lock() {
     assert!(codes.contains(&"lock-mismatch".to_owned()), "{out:?}");
     // Re-verified, not trusted: the other image has no signature for this repository.
     assert!(codes.contains(&"unsigned-image".to_owned()), "{out:?}");
+}
+
+/// Issue 15's lock tampering: a tag removed from the lock leaves the tag-only reference with
+/// no locked answer, which is never read as "anything goes".
+#[test]
+fn denies_a_tag_removed_from_the_lock() {
+    let case = Case::new();
+    case.write_unpinned("app.yaml");
+    written(&case);
+    let mut lock = case.lock();
+    lock["tags"]
+        .as_object_mut()
+        .unwrap()
+        .remove(&case.app_tag())
+        .unwrap();
+    case.save_lock(&lock);
+    // Offline and allowed unpinned: only the lock could have answered for the tag.
+    let out = case.locked(&["--offline", "--insecure-allow-unpinned-with-lock"]);
+    assert_eq!(out.code, 1, "{out:?}");
+    let codes = out.codes_of("team/app");
+    assert!(codes.contains(&"image-not-found".to_owned()), "{out:?}");
+    assert!(codes.contains(&"lock-mismatch".to_owned()), "{out:?}");
 }
 
 #[test]

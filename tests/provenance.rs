@@ -13,271 +13,33 @@
 mod common;
 
 use common::Outcome;
+#[path = "common/att.rs"]
+mod att;
 #[path = "common/pki.rs"]
 mod pki;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use common::{cosign_made, TestRegistry, OCI_MANIFEST};
+use att::{
+    push_attestations, Att, AttLayer, BUILDER, COMMIT, SLSA_V1, SOURCE, STATEMENT_V0_1,
+    STATEMENT_V1,
+};
+use common::{cosign_made, TestRegistry};
 use pki::{
     b64, dsse_pae, hex, GithubClaims, TestKey, TestSigstore, ANNOTATION_BUNDLE,
-    ANNOTATION_CERTIFICATE, ANNOTATION_CHAIN, ANNOTATION_SIGNATURE, IN_TOTO, ISSUER, SOURCE_COMMIT,
-    SUBJECT,
+    ANNOTATION_CERTIFICATE, ANNOTATION_CHAIN, IN_TOTO, ISSUER, SOURCE_COMMIT, SUBJECT,
 };
 use rcgen::SigningKey as _;
 use serde_json::{json, Value};
 use sha2::{Digest as _, Sha256};
 
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
-const BUILDER: &str = "https://github.com/acme/builder/.github/workflows/build.yml@refs/heads/main";
-const SOURCE: &str = "https://github.com/acme/app";
-const COMMIT: &str = "4d329c75e7ec1725f7c9ce917a8799d408d06be3";
 const OTHER_COMMIT: &str = "9f0e8d7c6b5a49382716f5e4d3c2b1a098765432";
-const DSSE: &str = "application/vnd.dsse.envelope.v1+json";
-const SLSA_V1: &str = "https://slsa.dev/provenance/v1";
-const SLSA_V0_2: &str = "https://slsa.dev/provenance/v0.2";
-const STATEMENT_V1: &str = "https://in-toto.io/Statement/v1";
-const STATEMENT_V0_1: &str = "https://in-toto.io/Statement/v0.1";
 const DEMO_SOURCE: &str = "https://github.com/example/demo";
 const DEMO_COMMIT: &str = "0123456789abcdef0123456789abcdef01234567";
 const RUNNER: &str = "https://github.com/actions/runner/github-hosted";
 const GENERATOR: &str = "https://github.com/slsa-framework/slsa-github-generator/.github/workflows/generator_container_slsa3.yml@refs/tags/v1.9.0";
-
-// ---------------------------------------------------------------- attestations
-
-/// Which SLSA provenance predicate an attestation carries.
-#[derive(Clone, Copy)]
-enum Slsa {
-    V1,
-    V0_2,
-}
-
-/// One SLSA provenance attestation about an image digest, made and signed as cosign does.
-#[derive(Clone)]
-struct Att {
-    subject_name: String,
-    subject_digest: String,
-    builder: String,
-    repository: String,
-    git_ref: String,
-    commit: String,
-    slsa: Slsa,
-    /// Applied to the statement after it was signed.
-    edit_after_signing: Option<fn(&mut Value)>,
-}
-
-impl Att {
-    /// Provenance for `digest` of `subject_name` (`host/repo`): built by [`BUILDER`] from
-    /// [`SOURCE`] at `refs/heads/main`, commit [`COMMIT`], SLSA v1.
-    fn about(subject_name: &str, digest: &str) -> Self {
-        Self {
-            subject_name: subject_name.to_owned(),
-            subject_digest: digest.to_owned(),
-            builder: BUILDER.to_owned(),
-            repository: SOURCE.to_owned(),
-            git_ref: "refs/heads/main".to_owned(),
-            commit: COMMIT.to_owned(),
-            slsa: Slsa::V1,
-            edit_after_signing: None,
-        }
-    }
-
-    fn builder(mut self, id: &str) -> Self {
-        self.builder = id.to_owned();
-        self
-    }
-
-    fn repository(mut self, uri: &str) -> Self {
-        self.repository = uri.to_owned();
-        self
-    }
-
-    fn git_ref(mut self, git_ref: &str) -> Self {
-        self.git_ref = git_ref.to_owned();
-        self
-    }
-
-    fn commit(mut self, commit: &str) -> Self {
-        self.commit = commit.to_owned();
-        self
-    }
-
-    fn subject_digest(mut self, digest: &str) -> Self {
-        self.subject_digest = digest.to_owned();
-        self
-    }
-
-    fn slsa_v0_2(mut self) -> Self {
-        self.slsa = Slsa::V0_2;
-        self
-    }
-
-    fn edit_after_signing(mut self, edit: fn(&mut Value)) -> Self {
-        self.edit_after_signing = Some(edit);
-        self
-    }
-
-    fn predicate_type(&self) -> &'static str {
-        match self.slsa {
-            Slsa::V1 => SLSA_V1,
-            Slsa::V0_2 => SLSA_V0_2,
-        }
-    }
-
-    /// The in-toto statement.
-    fn statement(&self) -> Value {
-        let subject = json!([{
-            "name": self.subject_name,
-            "digest": { "sha256": self.subject_digest.trim_start_matches("sha256:") },
-        }]);
-        let source_uri = format!("git+{}@{}", self.repository, self.git_ref);
-        match self.slsa {
-            Slsa::V1 => json!({
-                "_type": STATEMENT_V1,
-                "subject": subject,
-                "predicateType": SLSA_V1,
-                "predicate": {
-                    "buildDefinition": {
-                        "buildType": "https://actions.github.io/buildtypes/workflow/v1",
-                        "externalParameters": {
-                            "workflow": {
-                                "repository": self.repository,
-                                "ref": self.git_ref,
-                                "path": ".github/workflows/release.yml",
-                            },
-                        },
-                        "resolvedDependencies": [
-                            { "uri": source_uri, "digest": { "gitCommit": self.commit } },
-                        ],
-                    },
-                    "runDetails": {
-                        "builder": { "id": self.builder },
-                        "metadata": {
-                            "invocationId": "https://github.com/acme/app/actions/runs/1/attempts/1",
-                            "startedOn": "2024-01-01T00:00:00Z",
-                        },
-                    },
-                },
-            }),
-            Slsa::V0_2 => json!({
-                "_type": STATEMENT_V0_1,
-                "subject": subject,
-                "predicateType": SLSA_V0_2,
-                "predicate": {
-                    "builder": { "id": self.builder },
-                    "buildType": "https://github.com/slsa-framework/slsa-github-generator/container@v1",
-                    "invocation": {
-                        "configSource": {
-                            "uri": source_uri,
-                            "digest": { "sha1": self.commit },
-                            "entryPoint": ".github/workflows/release.yml",
-                        },
-                    },
-                    "materials": [{ "uri": source_uri, "digest": { "sha1": self.commit } }],
-                },
-            }),
-        }
-    }
-
-    /// The DSSE envelope: the statement signed (over the PAE) with `key`, then edited if asked.
-    fn envelope(&self, key: &TestKey) -> Vec<u8> {
-        let mut statement = self.statement();
-        let signed = serde_json::to_vec(&statement).unwrap();
-        let sig = key.sign_payload(dsse_pae(IN_TOTO, &signed)).signature;
-        let payload = match self.edit_after_signing {
-            Some(edit) => {
-                edit(&mut statement);
-                let edited = serde_json::to_vec(&statement).unwrap();
-                assert_ne!(edited, signed, "the edit changes the payload");
-                edited
-            }
-            None => signed,
-        };
-        serde_json::to_vec(&json!({
-            "payloadType": IN_TOTO,
-            "payload": b64(&payload),
-            "signatures": [{ "keyid": "", "sig": sig }],
-        }))
-        .unwrap()
-    }
-}
-
-/// One DSSE layer of an `.att` manifest.
-struct AttLayer {
-    envelope: Vec<u8>,
-    predicate_type: &'static str,
-    /// Certificate, chain and Rekor bundle, for keyless layers.
-    annotations: Vec<(&'static str, String)>,
-}
-
-impl AttLayer {
-    fn signed(att: &Att, key: &TestKey) -> Self {
-        Self {
-            envelope: att.envelope(key),
-            predicate_type: att.predicate_type(),
-            annotations: Vec::new(),
-        }
-    }
-}
-
-/// Pushes `layers` to `repo` as cosign's attestation manifest of `image_digest`: an OCI
-/// manifest tagged `sha256-<hex>.att`, one DSSE layer per attestation annotated with its
-/// predicate type. Returns the digests of the layer blobs, in order.
-fn push_attestations(
-    registry: &TestRegistry,
-    repo: &str,
-    image_digest: &str,
-    layers: &[AttLayer],
-) -> Vec<String> {
-    let blobs: Vec<String> = layers
-        .iter()
-        .map(|l| registry.upload_blob(repo, &l.envelope))
-        .collect();
-    let config = serde_json::to_vec(&json!({
-        "architecture": "",
-        "created": "0001-01-01T00:00:00Z",
-        "history": [{ "created": "0001-01-01T00:00:00Z" }],
-        "os": "",
-        "rootfs": { "type": "layers", "diff_ids": blobs },
-        "config": {},
-    }))
-    .unwrap();
-    let config_digest = registry.upload_blob(repo, &config);
-    let descriptors: Vec<Value> = layers
-        .iter()
-        .zip(&blobs)
-        .map(|(l, digest)| {
-            let mut annotations = json!({
-                ANNOTATION_SIGNATURE: "",
-                "predicateType": l.predicate_type,
-            });
-            for (k, v) in &l.annotations {
-                annotations[*k] = json!(v);
-            }
-            json!({
-                "mediaType": DSSE,
-                "size": l.envelope.len(),
-                "digest": digest,
-                "annotations": annotations,
-            })
-        })
-        .collect();
-    let manifest = serde_json::to_vec(&json!({
-        "schemaVersion": 2,
-        "mediaType": OCI_MANIFEST,
-        "config": {
-            "mediaType": "application/vnd.oci.image.config.v1+json",
-            "size": config.len(),
-            "digest": config_digest,
-        },
-        "layers": descriptors,
-    }))
-    .unwrap();
-    let tag = format!("{}.att", image_digest.replacen(':', "-", 1));
-    registry.put_manifest(repo, &tag, OCI_MANIFEST, &manifest);
-    blobs
-}
 
 // ---------------------------------------------------------------- running the binary
 

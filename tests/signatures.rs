@@ -384,6 +384,39 @@ async fn denies_keyless_signature_from_another_issuer() {
     assert_rejected(&fact, "release", "issuer `https://issuer.evil.test`");
 }
 
+/// Issue 15's adversarial suite: issuers are compared exactly. A certificate whose issuer is
+/// the configured one with a trailing `/`, in other case or with a trailing space is not from
+/// the configured issuer, and a signer configured so does not accept the genuine issuer.
+#[tokio::test]
+async fn denies_keyless_issuer_spelled_with_a_trailing_slash_or_in_other_case() {
+    for issuer in [
+        format!("{ISSUER}/"),
+        ISSUER.to_uppercase(),
+        format!("{ISSUER} "),
+    ] {
+        let s = Scenario::new();
+        s.attach(&[s.keyless(|k| k.issuer(&issuer))]);
+        let fact = s
+            .only_fact(&[s.keyless_signer("release", exact(SUBJECT))])
+            .await;
+        assert_rejected(&fact, "release", &format!("issuer `{issuer}`"));
+    }
+    let s = Scenario::new();
+    s.attach(&[s.keyless(|k| k)]);
+    let root = parse_trusted_root(&s.sigstore.trusted_root_json()).unwrap();
+    let slash = Arc::new(
+        Signer::keyless(
+            "slash",
+            format!("{ISSUER}/"),
+            exact(SUBJECT),
+            Some(Arc::new(root)),
+        )
+        .unwrap(),
+    );
+    let fact = s.only_fact(&[slash]).await;
+    assert_rejected(&fact, "slash", &format!("issuer `{ISSUER}`"));
+}
+
 #[tokio::test]
 async fn denies_keyless_certificate_from_a_ca_outside_the_trusted_root() {
     let s = Scenario::new();

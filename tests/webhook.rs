@@ -520,6 +520,38 @@ fn patch_of(response: &Value) -> Option<Value> {
     Some(serde_json::from_slice(&bytes).unwrap())
 }
 
+/// Issue 15, hole 5, end to end: an object claiming the break-glass namespace `ops` in a
+/// request for `shop` is denied for the disagreement; the same object in a request for `ops`
+/// is the control (break-glass applies there).
+#[tokio::test(flavor = "multi_thread")]
+async fn an_object_claiming_the_break_glass_namespace_in_a_request_for_another_is_denied() {
+    let s = Setup::new();
+    s.push("team/app", "v1");
+    s.append_config("break_glass:\n  namespaces: [ops]\n");
+    let hook = s.serve(&[]);
+    let mut review = s.fixture("deployment-create.json");
+    set_namespace(&mut review, "ops");
+    review["request"]["object"]["metadata"]["annotations"]["supplygate.dev/break-glass"] =
+        json!("INC-42: registry outage");
+    let response = hook.validate(&review).await;
+    assert_eq!(response["allowed"], true, "{response:#}\n{}", hook.log());
+
+    review["request"]["namespace"] = json!("shop");
+    let response = hook.validate(&review).await;
+    assert_eq!(response["allowed"], false, "{response:#}");
+    assert!(
+        message(&response).contains("[namespace-mismatch]"),
+        "{response:#}"
+    );
+    assert_eq!(
+        hook.metric(
+            "supplygate_admission_decisions_total{result=\"denied\",code=\"namespace-mismatch\"}"
+        )
+        .await,
+        1.0
+    );
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn break_glass_is_not_pinned_and_removing_it_decides_the_object_again() {
     let s = Setup::new();
@@ -661,6 +693,60 @@ async fn a_verification_that_does_not_finish_in_time_is_denied_or_warned_in_audi
         )
         .await,
         1.0
+    );
+}
+
+/// Issue 15's adversarial suite: sixty reviews at once, each of a Pod with the signed
+/// `team/app:v1` beside an image nobody has verified yet on a registry that never answers,
+/// under a short deadline. Not one answer is `allowed: true`; each names the deadline.
+#[tokio::test(flavor = "multi_thread")]
+async fn sixty_concurrent_cold_reviews_under_a_short_deadline_never_allow_an_undecided_image() {
+    const REVIEWS: usize = 60;
+    let s = Setup::new();
+    s.push_signed("team/app", "v1");
+    let (hanging, _held) = hanging_registry();
+    s.write_config(true, std::slice::from_ref(&hanging));
+    let hook = s.serve(&["--deadline", "1s"]);
+    let client = hook.client();
+    let mut tasks = Vec::new();
+    for i in 0..REVIEWS {
+        let mut review = s.pod("shop", ["team/app:v1", "team/app:v1", "team/app:v1"]);
+        review["request"]["uid"] = json!(format!("cold-{i}"));
+        review["request"]["object"]["spec"]["containers"][1]["image"] =
+            json!(format!("{hanging}/team/slow{i}:v1"));
+        let request = client
+            .post(hook.url("/validate"))
+            .header("content-type", "application/json")
+            .body(serde_json::to_vec(&review).unwrap())
+            .send();
+        tasks.push(tokio::spawn(async move {
+            let answer: Value = request.await.unwrap().json().await.unwrap();
+            answer["response"].clone()
+        }));
+    }
+    for (i, t) in tasks.into_iter().enumerate() {
+        let response = t.await.unwrap();
+        assert_eq!(response["allowed"], false, "review {i}: {response:#}");
+        assert!(
+            message(&response).contains("verification did not finish within 1000ms"),
+            "review {i}: {response:#}"
+        );
+    }
+    assert_eq!(
+        hook.metric(
+            "supplygate_admission_decisions_total{result=\"denied\",code=\"deadline-exceeded\"}"
+        )
+        .await,
+        REVIEWS as f64,
+        "{}",
+        hook.log()
+    );
+    let (_, metrics) = hook.get("/metrics").await;
+    assert!(
+        !metrics
+            .lines()
+            .any(|l| l.starts_with("supplygate_admission_decisions_total{result=\"allowed\"")),
+        "{metrics}"
     );
 }
 

@@ -53,10 +53,17 @@ satisfied(rule) if {
 }
 
 # Platforms of the index without a passing provenance, for messages.
-uncovered(rule) := [sprintf("%s/%s", [p.os, p.architecture]) |
+uncovered(rule) := [platform_label(p) |
 	some p in object.get(image, "platforms", [])
 	not platform_passes(rule, p.digest)
 ]
+
+# An index entry without a platform counts (a runtime may select it): the registry stage
+# gives it an empty os and architecture.
+platform_label(p) := "(no platform)" if {
+	object.get(p, "os", "") == ""
+	object.get(p, "architecture", "") == ""
+} else := sprintf("%s/%s", [p.os, p.architecture])
 
 platform_passes(rule, digest) if {
 	some f in passing(rule)

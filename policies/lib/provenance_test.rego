@@ -208,6 +208,17 @@ test_provenance_of_every_platform_covers_an_index if {
 	count(deny(index_with([on_platform(amd64, "linux/amd64"), on_platform(arm64, "linux/arm64")]))) == 0
 }
 
+# Issue 15, hole 1: an index entry without a platform is one a runtime may select.
+test_an_entry_without_a_platform_needs_provenance_too if {
+	inp := object.union(t.app_with("v1", [on_platform(amd64, "linux/amd64")]), {"image": object.union(t.app.image, {"platforms": [
+		{"os": "linux", "architecture": "amd64", "digest": amd64},
+		{"os": "", "architecture": "", "digest": arm64},
+	]})})
+	some d in deny(inp)
+	d.code == "provenance-missing"
+	contains(d.found, "(no platform)")
+}
+
 test_clone_configured_but_no_commit_in_provenance_is_not_reachable if {
 	prov := object.union(t.provenance, {"source_commit": null})
 	inp := object.union(t.app_with("v1", [t.att(prov, ["ci"])]), {"reachability": [object.union(reach("no-commit", {}), {"commit": ""})]})

@@ -15,15 +15,39 @@ else := c
 
 # An image glob normalised like an image name: `nginx` is `docker.io/library/nginx`,
 # `acme/app` is `docker.io/acme/app`; a wildcard first segment stays as written.
+# The globs of the config (`require`, `provenance`, `policy.allowed_registries`) arrive in
+# `data.supplygate.config` already in the gate's normal form (src/glob.rs: host case, `:443`,
+# Docker Hub's aliases, `library/`), on which this is the identity: one normaliser decides
+# what a config glob means, in Rust, and the two engines match it the same way.
+# For a glob written in a policy, the host gets the gate's normal form too: lowercased,
+# without `:443`, Docker Hub's aliases as `docker.io` (then `library/` for a one-segment path).
 normalize_glob(p) := p if {
 	first := split(p, "/")[0]
 	wildcard(first)
-} else := p if {
+} else := hub_path(canonical_host(split(p, "/")[0]), substring(p, indexof(p, "/") + 1, -1)) if {
 	contains(p, "/")
 	is_host(split(p, "/")[0])
 } else := concat("", ["docker.io/", p]) if {
 	contains(p, "/")
 } else := concat("", ["docker.io/library/", p])
+
+# `host/path`, with `library/` for a one-segment Docker Hub path without `**`.
+hub_path(host, path) := concat("", [host, "/library/", path]) if {
+	host == "docker.io"
+	not contains(path, "/")
+	not contains(path, "**")
+} else := concat("", [host, "/", path])
+
+canonical_host(h) := hub_alias(strip_https_port(lower(h)))
+
+strip_https_port(h) := trim_suffix(h, ":443") if {
+	endswith(h, ":443")
+	is_host(trim_suffix(h, ":443"))
+} else := h
+
+hub_alias(h) := "docker.io" if {
+	h in {"index.docker.io", "registry-1.docker.io"}
+} else := h
 
 wildcard(s) if contains(s, "*")
 
@@ -34,6 +58,8 @@ is_host(s) if contains(s, ".")
 is_host(s) if contains(s, ":")
 
 is_host(s) if s == "localhost"
+
+is_host(s) if regex.match(`[A-Z]`, s)
 
 chars(s) := [substring(s, i, 1) | some i in numbers.range(0, count(s) - 1)] if count(s) > 0
 
@@ -83,8 +109,18 @@ else := literal(c)
 ref_matches(pattern, ref) if {
 	is_string(pattern)
 	is_string(ref)
+	git_ref(ref)
 	re := concat("", ["^", concat("", [ref_piece(c) | some c in chars(pattern)]), "$"])
 	regex.match(re, ref)
+}
+
+# Whether a ref found in provenance is a ref git could have (`git check-ref-format`): under
+# `refs/`, without `..`, `//`, `@{`, a component starting with `.` or ending with `.lock`,
+# control characters, spaces or `~^:?*[\`, and not ending with `/` or `.`. Anything else
+# matches no pattern, so `refs/tags/v*` never accepts `refs/tags/v1/../../heads/dev`.
+git_ref(ref) if {
+	startswith(ref, "refs/")
+	not regex.match(`\.\.|//|@\{|/\.|\.lock(/|$)|[/.]$|[\x00-\x20\x7f~^:?*\[\\]`, ref)
 }
 
 # A source URI's repository, normalised: scheme and host lowercased (`https` when there is no

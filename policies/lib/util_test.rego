@@ -37,12 +37,49 @@ test_short_globs_are_docker_hub_names if {
 	util.normalize_glob("ghcr.io/acme/*") == "ghcr.io/acme/*"
 }
 
+# Issue 15, hole 2: the spellings of a host that references accept name one registry here too.
+test_glob_hosts_get_the_normal_form_of_references if {
+	util.normalize_glob("docker.io/nginx") == "docker.io/library/nginx"
+	util.normalize_glob("index.docker.io/library/nginx") == "docker.io/library/nginx"
+	util.normalize_glob("DOCKER.IO/library/nginx") == "docker.io/library/nginx"
+	util.normalize_glob("docker.io:443/library/nginx") == "docker.io/library/nginx"
+	util.normalize_glob("registry-1.docker.io/nginx") == "docker.io/library/nginx"
+	util.normalize_glob("docker.io/**") == "docker.io/**"
+	util.normalize_glob("GHCR.io:443/acme/*") == "ghcr.io/acme/*"
+	util.normalize_glob("127.0.0.1:5000/a") == "127.0.0.1:5000/a"
+	util.image_matches("index.docker.io/nginx", "docker.io/library/nginx")
+}
+
 test_ref_stars_cross_slashes if {
 	util.ref_matches("refs/tags/v*", "refs/tags/v1.2.0")
 	util.ref_matches("refs/tags/v*", "refs/tags/v1/rc")
 	util.ref_matches("refs/heads/release-?", "refs/heads/release-1")
 	not util.ref_matches("refs/heads/main", "refs/heads/main2")
 	not util.ref_matches("refs/heads/m.in", "refs/heads/main")
+}
+
+test_refs_git_could_not_have_match_nothing if {
+	util.ref_matches("refs/tags/v*", "refs/tags/v1.2.0-rc.1")
+	util.ref_matches("refs/heads/*", "refs/heads/feature/x")
+	every ref in [
+		"refs/tags/v1/../../heads/dev",
+		"refs/tags/v1//x",
+		"refs/tags/v1/.hidden",
+		"refs/tags/v1.lock",
+		"refs/tags/v1/",
+		"refs/tags/v1.",
+		"refs/tags/v1@{0}",
+		"refs/tags/v1 x",
+		"refs/tags/v1\tx",
+		"refs/tags/v1~1",
+		"refs/tags/v1^",
+		"refs/tags/v1:x",
+		"refs/tags/v1\\x",
+		"refs/tags/v[1]",
+	] {
+		not util.ref_matches("refs/tags/v*", ref)
+	}
+	not util.ref_matches("*", "main")
 }
 
 test_repositories_are_normalised if {

@@ -995,12 +995,7 @@ fn first_difference(canonical: &str, file: &[u8]) -> (usize, String, String) {
 }
 
 fn platform_name(p: &crate::registry::Platform) -> String {
-    let mut name = format!("{}/{}", p.os, p.architecture);
-    if let Some(v) = &p.variant {
-        name.push('/');
-        name.push_str(v);
-    }
-    name
+    p.name()
 }
 
 /// `host/repository:tag`.

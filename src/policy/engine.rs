@@ -40,6 +40,9 @@ const UNSUPPORTED_OPA_BUILTINS: [&str; 10] = [
 pub struct Loader {
     limits: Limits,
     modules: Vec<(String, String)>,
+    /// Names of the modules embedded in the binary (the shipped library): user modules may
+    /// not define rules in their packages.
+    embedded: BTreeSet<String>,
     data: Vec<(String, serde_json::Value)>,
     errors: Vec<PolicyError>,
 }
@@ -95,6 +98,7 @@ impl Loader {
         Self {
             limits,
             modules: Vec::new(),
+            embedded: BTreeSet::new(),
             data: Vec::new(),
             errors: Vec::new(),
         }
@@ -109,6 +113,7 @@ impl Loader {
     /// Adds modules embedded in the binary, as `(name, source)` pairs.
     pub fn embedded(&mut self, modules: &[(&str, &str)]) -> &mut Self {
         for (name, source) in modules {
+            self.embedded.insert((*name).to_owned());
             self.module(*name, *source);
         }
         self
@@ -320,6 +325,7 @@ impl Loader {
         let Self {
             limits,
             modules,
+            embedded,
             data,
             mut errors,
         } = self;
@@ -337,6 +343,17 @@ impl Loader {
             errors.push(PolicyError::TooManyModules {
                 limit: limits.max_modules,
             });
+        }
+        // Shipped modules are known by name: a file of the same name must not pass for one.
+        for name in &embedded {
+            if modules.iter().filter(|(n, _)| n == name).count() > 1 {
+                errors.push(PolicyError::Rego {
+                    message: format!(
+                        "{name}: a policy file has the name of a shipped module (hint: rename \
+                         it, or pass `policy.builtin: false` to load a copy of the library)"
+                    ),
+                });
+            }
         }
         let mut parsed = true;
         for (name, source) in modules.into_iter().take(limits.max_modules) {
@@ -371,7 +388,7 @@ impl Loader {
             rule_sets,
             tests,
             problems,
-        } = survey(inner.get_modules());
+        } = survey(inner.get_modules(), &embedded);
         errors.extend(problems);
         if !errors.is_empty() {
             return Err(LoadErrors(errors));
@@ -654,7 +671,60 @@ struct Survey {
 
 /// Finds the deciding rules and the tests, and checks every call: the function must exist
 /// (a builtin, `print`, or a function defined in the library) and take that many arguments.
-fn survey(modules: &[regorus::unstable::Ref<Module>]) -> Survey {
+/// A user module's rule would reach into a shipped package (or a package the config data
+/// lives in), where it could switch a guarantee off (`covered if { input.image.name }` in
+/// `supplygate.images` turns `unmatched_images: deny` off; a `default` changes a default).
+fn reaches_into_shipped(
+    module: &Module,
+    package: &[String],
+    protected: &[Vec<String>],
+    file: &str,
+    problems: &mut Vec<PolicyError>,
+) {
+    for rule in &module.policy {
+        let (refr, span) = match rule.as_ref() {
+            Rule::Spec { head, span, .. } => match head {
+                RuleHead::Compr { refr, .. }
+                | RuleHead::Set { refr, .. }
+                | RuleHead::Func { refr, .. } => (refr, span),
+            },
+            Rule::Default { refr, span, .. } => (refr, span),
+        };
+        let mut path = package.to_vec();
+        path.extend(static_prefix(refr));
+        // Inside a protected package, or an ancestor of one (`package supplygate` with a rule
+        // `images.covered`, or one named `images`).
+        let Some(hit) = protected
+            .iter()
+            .find(|p| path.starts_with(p) || p.starts_with(&path))
+        else {
+            continue;
+        };
+        problems.push(PolicyError::Rego {
+            message: format!(
+                "{file}:{}:{}: rule `{}` would change the shipped package `{}`: a policy may add \
+                 denials and warnings in its own package, never change what the shipped \
+                 library or the config decides (hint: `package {PACKAGE_PREFIX}.<yours>`)",
+                span.line,
+                span.col,
+                path.join("."),
+                hit.join(".")
+            ),
+        });
+    }
+}
+
+fn survey(modules: &[regorus::unstable::Ref<Module>], embedded: &BTreeSet<String>) -> Survey {
+    // The packages of the shipped modules, and the config data's: out of a user's reach.
+    let is_shipped = |m: &Module| embedded.contains(m.package.span.source.get_path().as_str());
+    let mut protected: Vec<Vec<String>> = modules
+        .iter()
+        .filter(|m| is_shipped(m))
+        .filter_map(|m| static_path(&m.package.refr))
+        .collect();
+    if !protected.is_empty() {
+        protected.push(vec![PACKAGE_PREFIX.to_owned(), "config".to_owned()]);
+    }
     // Every function defined in the library: full path -> arity.
     let mut functions: BTreeMap<String, usize> = BTreeMap::new();
     for module in modules {
@@ -684,6 +754,9 @@ fn survey(modules: &[regorus::unstable::Ref<Module>]) -> Survey {
             continue;
         };
         let file = module.package.span.source.get_path().clone();
+        if !is_shipped(module) {
+            reaches_into_shipped(module, &package, &protected, &file, &mut problems);
+        }
         let imports = imports(module);
         let mut calls = Vec::new();
         for rule in &module.policy {
@@ -1194,6 +1267,71 @@ mod tests {
             Some("check_image")
         );
         assert_eq!(closest("frobnicate", known.into_iter()), None);
+    }
+
+    /// Issue 15, hole 4: a user module cannot reach into a shipped package, in any spelling.
+    #[test]
+    fn user_rules_in_shipped_packages_are_refused_with_their_place() {
+        let attempts = [
+            (
+                "package supplygate.images\n\ncovered if input.image.name\n",
+                "supplygate.images.covered",
+            ),
+            (
+                "package supplygate\n\nimages.covered if input.image.name\n",
+                "supplygate.images.covered",
+            ),
+            (
+                "package supplygate.images\n\ndefault allow_latest := true\n",
+                "supplygate.images.allow_latest",
+            ),
+            (
+                "package supplygate.lib.util\n\nimage_matches(p, n) if true\n",
+                "supplygate.lib.util.image_matches",
+            ),
+            (
+                "package supplygate.config.images\n\nunmatched := \"allow\"\n",
+                "supplygate.config.images.unmatched",
+            ),
+            (
+                "package supplygate.provenance\n\ndeny contains \"x\" if false\n",
+                "supplygate.provenance.deny",
+            ),
+        ];
+        for (source, rule) in attempts {
+            let mut loader = Loader::new(Limits::default());
+            loader
+                .embedded(crate::policy::shipped::MODULES)
+                .module("mine/evil.rego", source);
+            let errors = loader.load().unwrap_err().to_string();
+            assert!(
+                errors.contains(&format!(
+                    "mine/evil.rego:3:1: rule `{rule}` would change the shipped package"
+                )),
+                "{source}: {errors}"
+            );
+        }
+        // Their own package is theirs; and without the shipped library, nothing is protected.
+        let mut loader = Loader::new(Limits::default());
+        loader.embedded(crate::policy::shipped::MODULES).module(
+            "mine/ok.rego",
+            "package supplygate.mine\n\ndeny contains \"x\" if false\n",
+        );
+        assert!(loader.load().is_ok());
+    }
+
+    #[test]
+    fn a_file_named_like_a_shipped_module_is_refused() {
+        let mut loader = Loader::new(Limits::default());
+        loader.embedded(crate::policy::shipped::MODULES).module(
+            "policies/lib/images.rego",
+            "package supplygate.images\n\ncovered if true\n",
+        );
+        let errors = loader.load().unwrap_err().to_string();
+        assert!(
+            errors.contains("has the name of a shipped module"),
+            "{errors}"
+        );
     }
 
     #[test]

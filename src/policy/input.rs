@@ -118,7 +118,8 @@ pub fn config_data(config: &Config) -> Value {
         signers.iter().map(|s| s.name.clone()).collect()
     };
     let globs = |g: &[crate::glob::ImageGlob]| -> Vec<String> {
-        g.iter().map(|g| g.as_str().to_owned()).collect()
+        // Normalised: the policies match exactly what the gate's own globs match.
+        g.iter().map(|g| g.normalised().to_owned()).collect()
     };
     let require: Vec<Value> = config
         .requirements

@@ -407,14 +407,9 @@ fn match_subject(
         });
     }
     if let Some(p) = platforms.iter().find(|p| names(&p.digest)) {
-        let mut platform = format!("{}/{}", p.os, p.architecture);
-        if let Some(v) = &p.variant {
-            platform.push('/');
-            platform.push_str(v);
-        }
         return Ok(SubjectMatch {
             digest: p.digest.clone(),
-            platform: Some(platform),
+            platform: Some(p.name()),
         });
     }
     let first = subjects

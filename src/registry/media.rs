@@ -59,8 +59,11 @@ pub(crate) fn bare_content_type(value: &str) -> String {
 pub(crate) struct ParsedManifest {
     /// From the body's `mediaType`, else the `Content-Type`, else inferred from the fields.
     pub(crate) media_type: String,
-    /// For an index, each entry with a platform (entries marked `unknown/unknown`, such as
-    /// buildkit attestation manifests, are left out: they are not runnable platforms).
+    /// For an index, every entry a runtime could select: entries without a `platform` (or with
+    /// `platform: null`) count too, with an empty os and architecture, since containerd keeps
+    /// them (sorted last). Only buildkit's attestation manifests are left out, `unknown/unknown`
+    /// entries annotated `vnd.docker.reference.type: attestation-manifest`: no runtime selects
+    /// an `unknown` os, and one without that annotation still counts.
     pub(crate) platforms: Vec<Platform>,
 }
 
@@ -77,6 +80,25 @@ struct RawManifest {
 struct RawEntry {
     digest: String,
     platform: Option<RawPlatform>,
+    #[serde(default)]
+    annotations: Option<BTreeMap<String, String>>,
+}
+
+/// The annotation buildkit puts on the attestation manifests of an index.
+const REFERENCE_TYPE: &str = "vnd.docker.reference.type";
+
+impl RawEntry {
+    /// A buildkit attestation manifest: no runtime ever selects it.
+    fn is_attestation_manifest(&self) -> bool {
+        self.platform
+            .as_ref()
+            .is_some_and(|p| p.os == "unknown" && p.architecture == "unknown")
+            && self
+                .annotations
+                .as_ref()
+                .and_then(|a| a.get(REFERENCE_TYPE))
+                .is_some_and(|t| t == "attestation-manifest")
+    }
 }
 
 #[derive(serde::Deserialize)]
@@ -127,10 +149,7 @@ pub(crate) fn parse_manifest(
         for entry in entries {
             let digest = Digest::parse(&entry.digest)
                 .map_err(|_| format!("invalid digest `{}` in the index", entry.digest))?;
-            let Some(platform) = entry.platform else {
-                continue;
-            };
-            if platform.os == "unknown" && platform.architecture == "unknown" {
+            if entry.is_attestation_manifest() {
                 continue;
             }
             if platforms.len() == MAX_PLATFORMS {
@@ -138,11 +157,19 @@ pub(crate) fn parse_manifest(
                     "the index lists more than {MAX_PLATFORMS} platform manifests"
                 ));
             }
-            platforms.push(Platform {
-                os: platform.os,
-                architecture: platform.architecture,
-                variant: platform.variant.filter(|v| !v.is_empty()),
-                digest,
+            platforms.push(match entry.platform {
+                Some(platform) => Platform {
+                    os: platform.os,
+                    architecture: platform.architecture,
+                    variant: platform.variant.filter(|v| !v.is_empty()),
+                    digest,
+                },
+                None => Platform {
+                    os: String::new(),
+                    architecture: String::new(),
+                    variant: None,
+                    digest,
+                },
             });
         }
     }
@@ -266,7 +293,9 @@ mod tests {
               {{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"{B}","size":1,
                 "platform":{{"os":"linux","architecture":"arm64","variant":"v8"}}}},
               {{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"{B}","size":1,
-                "platform":{{"os":"unknown","architecture":"unknown"}}}}]}}"#
+                "platform":{{"os":"unknown","architecture":"unknown"}},
+                "annotations":{{"vnd.docker.reference.type":"attestation-manifest",
+                  "vnd.docker.reference.digest":"{A}"}}}}]}}"#
         );
         let parsed = parse_manifest(body.as_bytes(), None).unwrap();
         assert_eq!(parsed.media_type, OCI_IMAGE_INDEX_MEDIA_TYPE);
@@ -274,6 +303,26 @@ mod tests {
         assert_eq!(parsed.platforms[0].architecture, "amd64");
         assert_eq!(parsed.platforms[0].variant, None);
         assert_eq!(parsed.platforms[1].variant.as_deref(), Some("v8"));
+        assert_eq!(parsed.platforms[1].digest.to_string(), B);
+    }
+
+    /// Issue 15, hole 1: containerd selects entries without a platform (sorted last), so they
+    /// must be checked like any other; so must `unknown/unknown` without buildkit's annotation.
+    #[test]
+    fn counts_entries_without_a_platform_or_unknown_without_the_attestation_annotation() {
+        let body = format!(
+            r#"{{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json",
+            "manifests":[
+              {{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"{A}","size":1}},
+              {{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"{B}","size":1,
+                "platform":null}},
+              {{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"{A}","size":1,
+                "platform":{{"os":"unknown","architecture":"unknown"}},
+                "annotations":{{"vnd.docker.reference.type":"attestation-manifest-not"}}}}]}}"#
+        );
+        let parsed = parse_manifest(body.as_bytes(), None).unwrap();
+        let names: Vec<String> = parsed.platforms.iter().map(Platform::name).collect();
+        assert_eq!(names, ["(no platform)", "(no platform)", "unknown/unknown"]);
         assert_eq!(parsed.platforms[1].digest.to_string(), B);
     }
 

@@ -119,6 +119,21 @@ pub struct Platform {
     pub digest: Digest,
 }
 
+impl Platform {
+    /// `os/architecture[/variant]`, or `(no platform)` for an index entry that names none.
+    pub fn name(&self) -> String {
+        if self.os.is_empty() && self.architecture.is_empty() {
+            return "(no platform)".to_owned();
+        }
+        let mut name = format!("{}/{}", self.os, self.architecture);
+        if let Some(v) = &self.variant {
+            name.push('/');
+            name.push_str(v);
+        }
+        name
+    }
+}
+
 /// What the registry says about one reference.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Resolved {
@@ -1577,6 +1592,30 @@ mod tests {
         assert_eq!(registry.stats().requests, 2);
     }
 
+    /// Issue 15's adversarial suite: a body that trickles (a byte every 20ms, so no single
+    /// read ever waits long) still has to arrive whole within the request timeout.
+    #[tokio::test]
+    async fn trickling_body_times_out_as_a_whole() {
+        let server = Server::start(|_| {
+            Reply::Trickle(
+                Duration::from_millis(20),
+                Box::new(honest(&manifest_body("slow"), OCI_MANIFEST)),
+            )
+        })
+        .await;
+        let settings = RegistrySettings {
+            request_timeout: Duration::from_millis(300),
+            retries: 0,
+            ..settings_for(&[&server])
+        };
+        let registry = Registry::new(settings).unwrap();
+        let err = registry
+            .resolve(&image(&server, "app:v1"))
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), "registry-timeout", "{err}");
+    }
+
     #[tokio::test]
     async fn refused_connection_is_unavailable_after_retries() {
         // Bound but not listening: connections are refused, and no other test can take the
@@ -2175,6 +2214,32 @@ mod tests {
         assert_eq!(err.code(), "registry-not-allowed");
         assert!(err.to_string().contains("insecure: true"), "{err}");
         assert_eq!(server.requests().len(), 7);
+    }
+
+    /// Issue 15's adversarial suite: a blob redirect to another port of the same address is
+    /// another host. Not configured, it is not contacted over plain HTTP; configured, what it
+    /// serves is still checked against the digest.
+    #[tokio::test]
+    async fn blob_redirect_to_another_port_is_another_host() {
+        let other = Server::start(|_| Reply::body(200, "not the blob")).await;
+        let target = format!("http://{}/storage/blob", other.host());
+        let server = Server::start(move |_| Reply::status(307).header("Location", &target)).await;
+        let digest = Digest::sha256_of(b"layer bytes");
+        let registry = Registry::new(settings_for(&[&server])).unwrap();
+        let err = registry
+            .blob(&image(&server, "app:v1"), &digest, 1024)
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), "registry-not-allowed", "{err}");
+        assert!(other.requests().is_empty());
+        let registry = Registry::new(settings_for(&[&server, &other])).unwrap();
+        let err = registry
+            .blob(&image(&server, "app:v1"), &digest, 1024)
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), "digest-mismatch", "{err}");
+        assert_eq!(other.requests().len(), 1);
+        assert_eq!(other.requests()[0].header("authorization"), None);
     }
 
     #[tokio::test]

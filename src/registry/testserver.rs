@@ -55,6 +55,9 @@ pub(crate) enum Reply {
     Hang,
     /// Answers the reply after a while (a slow registry), the request counted in flight.
     Delayed(Duration, Box<Reply>),
+    /// Sends the reply's head at once, then its body one byte per interval (a body that
+    /// trickles: every read makes progress, the whole never arrives in time).
+    Trickle(Duration, Box<Reply>),
 }
 
 impl Reply {
@@ -79,7 +82,7 @@ impl Reply {
             Self::Full { headers, .. } | Self::Unsized { headers, .. } => {
                 headers.push((name.to_owned(), value.to_owned()));
             }
-            Self::Delayed(_, reply) => {
+            Self::Delayed(_, reply) | Self::Trickle(_, reply) => {
                 let inner = std::mem::replace(reply.as_mut(), Self::Hang);
                 **reply = inner.header(name, value);
             }
@@ -203,6 +206,11 @@ async fn serve(
         tokio::time::sleep(delay).await;
         reply = *later;
     }
+    let mut trickle = None;
+    if let Reply::Trickle(interval, inner) = reply {
+        trickle = Some(interval);
+        reply = *inner;
+    }
     let (status, headers, body, sized) = match reply {
         Reply::Full {
             status,
@@ -214,7 +222,7 @@ async fn serve(
             headers,
             body,
         } => (status, headers, body, false),
-        Reply::Hang | Reply::Delayed(..) => {
+        Reply::Hang | Reply::Delayed(..) | Reply::Trickle(..) => {
             tokio::time::sleep(Duration::from_secs(3600)).await;
             return;
         }
@@ -230,7 +238,19 @@ async fn serve(
     head.push_str("\r\n");
     let _ = stream.write_all(head.as_bytes()).await;
     if request.method != "HEAD" {
-        let _ = stream.write_all(&body).await;
+        match trickle {
+            None => {
+                let _ = stream.write_all(&body).await;
+            }
+            Some(interval) => {
+                for byte in body {
+                    if stream.write_all(&[byte]).await.is_err() {
+                        return;
+                    }
+                    tokio::time::sleep(interval).await;
+                }
+            }
+        }
     }
     let _ = stream.shutdown().await;
 }

@@ -81,6 +81,10 @@ pub enum Code {
     PolicyError,
     /// A break-glass annotation turned denials into warnings.
     BreakGlass,
+    /// A break-glass annotation without a reason: it overrides nothing.
+    BreakGlassWithoutReason,
+    /// Webhook: the object's `metadata.namespace` is not the AdmissionRequest's namespace.
+    NamespaceMismatch,
     /// An exemption turned denials into warnings, or expired, or matched nothing.
     Exemption,
     /// `check --locked`: the image is not in the evidence lock.
@@ -139,6 +143,8 @@ impl Code {
         Code::ProvenanceCheckFailed,
         Code::PolicyError,
         Code::BreakGlass,
+        Code::BreakGlassWithoutReason,
+        Code::NamespaceMismatch,
         Code::Exemption,
         Code::NotInLock,
         Code::LockStale,
@@ -192,6 +198,8 @@ impl Code {
             Code::ProvenanceCheckFailed => "provenance-check-failed",
             Code::PolicyError => "policy-error",
             Code::BreakGlass => "break-glass",
+            Code::BreakGlassWithoutReason => "break-glass-without-reason",
+            Code::NamespaceMismatch => "namespace-mismatch",
             Code::Exemption => "exemption",
             Code::NotInLock => "not-in-lock",
             Code::LockStale => "lock-stale",
@@ -250,6 +258,12 @@ impl Code {
             }
             Code::PolicyError => "a policy failed to evaluate: could not decide",
             Code::BreakGlass => "a break-glass annotation turned denials into warnings",
+            Code::BreakGlassWithoutReason => {
+                "a break-glass annotation without a reason: the denials stand"
+            }
+            Code::NamespaceMismatch => {
+                "webhook: the object's namespace is not the request's (which is authoritative)"
+            }
             Code::Exemption => {
                 "an exemption turned denials into warnings, expired, or matched nothing"
             }

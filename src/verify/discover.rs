@@ -1,6 +1,8 @@
 //! Stage (4), discovery: what is attached to a digest, in a registry or an OCI layout —
 //! cosign's `sha256-<hex>.sig` tag and Sigstore bundles among the digest's referrers (the OCI
 //! referrers API, or its tag fallback). Only finds; [`super::signature`] verifies.
+//! [`notation_signatures`] finds Notary Project signatures the same way (not yet called by the
+//! verify stage; [`super::notation::verify`] decides them).
 //!
 //! Requests per digest (a cosign `.sig` with one layer costs its manifest and one payload blob
 //! more; each bundle referrer its manifest and its bundle blob):
@@ -12,6 +14,7 @@
 //! Every manifest and blob is fetched by digest or verified against the digest the registry
 //! announces, and cached by the [`Registry`] (one request per distinct thing).
 
+use super::notation::SIGNATURE_ARTIFACT_TYPE;
 use super::{Candidate, Location, Material};
 use crate::provenance::{AttestationCandidate, AttestationMaterial};
 use crate::reference::{Digest, ImageRef};
@@ -51,6 +54,10 @@ const MAX_BUNDLES: usize = 64;
 const MAX_BUNDLE_BYTES: usize = 4 * 1024 * 1024;
 /// Largest DSSE envelope read (provenance predicates can be large).
 const MAX_ENVELOPE_BYTES: usize = 4 * 1024 * 1024;
+/// Notary Project signature referrers read at most per digest.
+const MAX_NOTATION_SIGNATURES: usize = 64;
+/// Largest Notary Project signature envelope read (Notation's own limit is 4 MiB too).
+const MAX_NOTATION_ENVELOPE_BYTES: usize = 4 * 1024 * 1024;
 
 /// Every signature candidate attached to `digest` in `image`'s repository: cosign
 /// `sha256-<hex>.sig` layers, and Sigstore bundles from the referrers API (or its tag
@@ -223,6 +230,98 @@ async fn bundle_referrers(
     Ok(found)
 }
 
+/// One Notary Project signature attached to a digest: the only layer of a signature manifest
+/// (artifact type `application/vnd.cncf.notary.signature`) whose `subject` is the digest.
+#[derive(Debug, Clone)]
+pub struct NotationCandidate {
+    /// Where it was found ([`Location::Referrers`] or [`Location::ReferrersTag`]).
+    pub location: Location,
+    /// The digest it is attached to (the one it signs is checked in verification).
+    pub attached_to: Digest,
+    /// The layer's media type (`application/jose+json` or `application/cose`; verification
+    /// refuses any other).
+    pub media_type: String,
+    /// The envelope, verbatim.
+    pub envelope: Vec<u8>,
+}
+
+/// Every Notary Project signature among the referrers of `digest` (the referrers API, its tag
+/// fallback, or an OCI layout's `index.json`). A signature manifest that does not name
+/// `digest` as its subject, is not of the signature artifact type, or does not have exactly
+/// one layer (Notation refuses those too) is left out; registry failures are errors.
+pub async fn notation_signatures(
+    registry: &Registry,
+    image: &ImageRef,
+    digest: &Digest,
+) -> Result<Vec<NotationCandidate>, RegistryError> {
+    let referrers = registry.referrers(image, digest).await?;
+    let signatures: Vec<&Referrer> = referrers
+        .iter()
+        .filter(|r| listed_artifact_type(&r.descriptor) == SIGNATURE_ARTIFACT_TYPE)
+        .collect();
+    if signatures.len() > MAX_NOTATION_SIGNATURES {
+        tracing::warn!(
+            "{image}: {} Notation signatures of `{digest}`; reading the first \
+             {MAX_NOTATION_SIGNATURES} only",
+            signatures.len()
+        );
+    }
+    let mut found = Vec::new();
+    for referrer in signatures.into_iter().take(MAX_NOTATION_SIGNATURES) {
+        let listed = &referrer.descriptor;
+        let manifest = registry.manifest(image, &listed.digest.to_string()).await?;
+        let parsed = manifest.image_manifest(image)?;
+        if parsed.subject.as_ref().map(|s| &s.digest) != Some(digest) {
+            tracing::debug!(
+                "{image}: referrer `{}` does not name `{digest}` as its subject",
+                listed.digest
+            );
+            continue;
+        }
+        let artifact_type = parsed.effective_artifact_type().to_owned();
+        if artifact_type != SIGNATURE_ARTIFACT_TYPE {
+            tracing::debug!(
+                "{image}: referrer `{}` is `{artifact_type}`, listed as a Notation signature",
+                listed.digest
+            );
+            continue;
+        }
+        let [layer] = parsed.layers.as_slice() else {
+            tracing::debug!(
+                "{image}: Notation signature `{}` has {} layers, not one",
+                listed.digest,
+                parsed.layers.len()
+            );
+            continue;
+        };
+        let envelope = registry
+            .blob(image, &layer.digest, MAX_NOTATION_ENVELOPE_BYTES)
+            .await?;
+        found.push(NotationCandidate {
+            location: referrer_location(referrer, &manifest.digest, artifact_type),
+            attached_to: digest.clone(),
+            media_type: layer.media_type.clone(),
+            envelope,
+        });
+    }
+    Ok(found)
+}
+
+/// Where a referrer was found, as a [`Location`].
+fn referrer_location(referrer: &Referrer, manifest: &Digest, artifact_type: String) -> Location {
+    match &referrer.source {
+        ReferrerSource::Api => Location::Referrers {
+            manifest: manifest.clone(),
+            artifact_type,
+        },
+        ReferrerSource::Tag { tag } => Location::ReferrersTag {
+            tag: tag.clone(),
+            manifest: manifest.clone(),
+            artifact_type,
+        },
+    }
+}
+
 /// A referrer listing's artifact type: `artifactType`, else the descriptor's media type.
 fn listed_artifact_type(descriptor: &Descriptor) -> &str {
     descriptor
@@ -265,17 +364,7 @@ async fn bundle_candidate(
     let json = registry
         .blob(image, &layer.digest, MAX_BUNDLE_BYTES)
         .await?;
-    let location = match &referrer.source {
-        ReferrerSource::Api => Location::Referrers {
-            manifest: manifest.digest.clone(),
-            artifact_type,
-        },
-        ReferrerSource::Tag { tag } => Location::ReferrersTag {
-            tag: tag.clone(),
-            manifest: manifest.digest.clone(),
-            artifact_type,
-        },
-    };
+    let location = referrer_location(referrer, &manifest.digest, artifact_type);
     Ok(Some(Candidate {
         location,
         attached_to: digest.clone(),
@@ -504,6 +593,52 @@ mod tests {
         let broken = ImageRef::parse(&format!("{}/broken:v1", server.host())).unwrap();
         let err = signatures(&registry, &broken, &subject).await.unwrap_err();
         assert_eq!(err.code(), "registry-unavailable", "{err}");
+    }
+
+    /// Issue 15's adversarial suite: a signature lookup the registry refuses (401), answers
+    /// with an empty body or 20 MB, or whose payload blob comes back empty fails closed with
+    /// its code, never as "no signatures".
+    #[tokio::test]
+    async fn signature_lookups_answered_with_401_empty_or_huge_bodies_fail_closed() {
+        let subject = Digest::sha256_of(b"the image manifest");
+        let payload = b"{\"critical\":{}}".to_vec();
+        let payload_digest = Digest::sha256_of(&payload);
+        let sig = format!(
+            r#"{{"schemaVersion":2,"mediaType":"{OCI_MANIFEST}","config":{EMPTY_CONFIG},"layers":[
+              {{"mediaType":"{SIMPLE_SIGNING_MEDIA_TYPE}","digest":"{payload_digest}","size":{n},
+                "annotations":{{"{SIGNATURE_ANNOTATION}":"MEUCIQ=="}}}}]}}"#,
+            n = payload.len()
+        );
+        let server = Server::start(move |r: &Request| {
+            let path = r.path();
+            if path.contains("/private/") {
+                Reply::status(401).header("WWW-Authenticate", r#"Basic realm="registry""#)
+            } else if path.contains("/referrers/") {
+                Reply::body(404, "404 page not found\n").header("Content-Type", "text/plain")
+            } else if path.starts_with("/v2/huge/") && path.ends_with(".sig") {
+                Reply::body(200, vec![b' '; 20 << 20]).header("Content-Type", OCI_MANIFEST)
+            } else if path.starts_with("/v2/empty/") && path.ends_with(".sig") {
+                Reply::body(200, "").header("Content-Type", OCI_MANIFEST)
+            } else if path.ends_with(".sig") {
+                Reply::body(200, sig.clone()).header("Content-Type", OCI_MANIFEST)
+            } else if path.contains("/blobs/") {
+                Reply::body(200, "")
+            } else {
+                Reply::body(404, "404 page not found\n").header("Content-Type", "text/plain")
+            }
+        })
+        .await;
+        let registry = client(&server);
+        for (repo, code) in [
+            ("private", "registry-unauthorized"),
+            ("empty", "invalid-registry-response"),
+            ("emptyblob", "digest-mismatch"),
+            ("huge", "manifest-too-large"),
+        ] {
+            let image = ImageRef::parse(&format!("{}/{repo}:v1", server.host())).unwrap();
+            let err = signatures(&registry, &image, &subject).await.unwrap_err();
+            assert_eq!(err.code(), code, "{repo}: {err}");
+        }
     }
 
     #[test]

@@ -147,6 +147,15 @@ impl SubjectMatcher {
         if pattern.len() > REGEX_PATTERN_MAX {
             return Err(SignerError::RegexTooLong { len: pattern.len() });
         }
+        // The pattern must be a regex on its own: `a)|(.*` only balances inside the group
+        // below, where it would leave `.*` unanchored.
+        regex::RegexBuilder::new(pattern)
+            .size_limit(1 << 20)
+            .build()
+            .map_err(|cause| SignerError::InvalidRegex {
+                pattern: pattern.to_owned(),
+                cause,
+            })?;
         let anchored = regex::RegexBuilder::new(&format!("^(?:{pattern})$"))
             .size_limit(1 << 20)
             .build()
@@ -662,6 +671,27 @@ WApIEJumKC6nt6WXnPTi7bbqRvckHfiPD6+0repNrMtrr5SksJD8fSLvlg==
         assert!(m.matches("https://b.example/y"));
         assert!(!m.matches("https://a.example/x-evil"));
         assert!(!m.matches("evil-https://b.example/y"));
+    }
+
+    #[test]
+    fn flags_and_parentheses_in_the_pattern_cannot_unanchor_it() {
+        // `(?m)` is scoped to the group: the outer anchors stay at the ends of the subject.
+        let m = SubjectMatcher::regex("(?m)^https://github.com/acme/app/.*$").unwrap();
+        assert!(m.matches("https://github.com/acme/app/x"));
+        assert!(!m.matches("https://evil.example/x\nhttps://github.com/acme/app/y"));
+        assert!(!m.matches("https://github.com/acme/app/y\nhttps://evil.example/x"));
+        // A pattern that only balances inside the group would leave `.*` unanchored.
+        for escape in [
+            "https://github.com/acme/app/.*)|(.*",
+            "x)|.*|(?:y",
+            "https://github.com/acme/app)(.*",
+        ] {
+            let e = SubjectMatcher::regex(escape).unwrap_err();
+            assert!(
+                matches!(e, SignerError::InvalidRegex { ref pattern, .. } if pattern == escape),
+                "{escape}: {e}"
+            );
+        }
     }
 
     #[test]

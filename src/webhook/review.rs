@@ -121,6 +121,31 @@ pub fn triage(request: &Request, config: &Config) -> Triage {
             ),
         );
     };
+    // The request's namespace is the API server's word; the object's `metadata.namespace` is
+    // the author's. Exemptions and break-glass go by namespace, so a disagreement (which the
+    // API server normally prevents) must never let the object choose: deny it.
+    for (which, o) in [
+        ("object", Some(object)),
+        ("oldObject", request.old_object.as_ref()),
+    ] {
+        let claimed = o
+            .and_then(|o| o.metadata.namespace.as_deref())
+            .filter(|c| !c.is_empty());
+        if let Some(claimed) = claimed.filter(|c| Some(*c) != request.namespace.as_deref()) {
+            let authoritative = request
+                .namespace
+                .as_deref()
+                .map_or_else(|| "none (cluster-scoped)".to_owned(), |n| format!("`{n}`"));
+            return Triage::Deny(
+                "namespace-mismatch",
+                format!(
+                    "supplygate denied {name}: [namespace-mismatch] the {which}'s \
+                     `metadata.namespace` `{claimed}` is not the request's namespace \
+                     ({authoritative}), which is authoritative"
+                ),
+            );
+        }
+    }
     let manifests = match search(request, object, &name, config) {
         Ok(m) => m,
         Err(message) => return Triage::Deny("invalid-manifest", message),
@@ -186,7 +211,8 @@ pub fn search(
     if let (Some(ns), Some(Value::Object(meta))) =
         (request.namespace.as_ref(), map.get_mut("metadata"))
     {
-        meta.entry("namespace").or_insert(json!(ns));
+        // `triage` refused an object naming another namespace: this only fills it in.
+        meta.insert("namespace".to_owned(), json!(ns));
     }
     let source = Source {
         origin: Arc::new(Origin::Named(name.to_owned())),
@@ -214,6 +240,14 @@ pub fn search(
     }
     let mut sites = found.sites;
     sites.sort_by_key(|s| s.span.start);
+    // Items nested in the object (a `List`, a custom resource with `items`) carry their own
+    // `metadata.namespace`, which is the author's claim too: every site is judged in the
+    // request's namespace (break-glass and exemptions go by it).
+    if let Some(ns) = request.namespace.as_ref() {
+        for site in &mut sites {
+            Arc::make_mut(&mut site.resource).namespace = Some(ns.clone());
+        }
+    }
     Ok(Manifests {
         sources: vec![source],
         sites,
@@ -503,6 +537,59 @@ mod tests {
         assert_eq!(m.sites.len(), 1);
         assert!(m.sites[0].image.ends_with("/team/app:v2"));
         assert_eq!(m.sites[0].path, "spec.template.spec.containers[0].image");
+    }
+
+    /// Issue 15, hole 5: the object must not choose its namespace (break-glass, exemptions).
+    #[test]
+    fn an_object_naming_another_namespace_than_the_request_is_denied() {
+        let body = include_str!("../../fixtures/admission/deployment-create.json");
+        let mut review: Value = serde_json::from_str(body).unwrap();
+        review["request"]["namespace"] = json!("shop");
+        review["request"]["object"]["metadata"]["namespace"] = json!("ops");
+        let request = decode(review.to_string().as_bytes()).unwrap();
+        let Triage::Deny(code, message) = triage(&request, &Config::default()) else {
+            panic!("a namespace disagreement is no allow");
+        };
+        assert_eq!(code, "namespace-mismatch");
+        assert!(
+            message.contains("`ops` is not the request's namespace (`shop`)"),
+            "{message}"
+        );
+        // An object that names no namespace gets the request's.
+        review["request"]["object"]["metadata"]
+            .as_object_mut()
+            .unwrap()
+            .remove("namespace");
+        let request = decode(review.to_string().as_bytes()).unwrap();
+        let Triage::Evaluate(m) = triage(&request, &Config::default()) else {
+            panic!("an object without a namespace is evaluated");
+        };
+        assert!(m
+            .sites
+            .iter()
+            .all(|s| s.resource.namespace.as_deref() == Some("shop")));
+    }
+
+    #[test]
+    fn items_nested_in_the_object_are_judged_in_the_requests_namespace() {
+        let body = include_str!("../../fixtures/admission/deployment-create.json");
+        let mut review: Value = serde_json::from_str(body).unwrap();
+        review["request"]["namespace"] = json!("shop");
+        review["request"]["object"] = json!({
+            "apiVersion": "v1", "kind": "List", "metadata": {"namespace": "shop"},
+            "items": [{
+                "apiVersion": "v1", "kind": "Pod",
+                "metadata": {"name": "x", "namespace": "ops",
+                             "annotations": {"supplygate.dev/break-glass": "INC-1"}},
+                "spec": {"containers": [{"name": "x", "image": "evil.example/x:1"}]},
+            }],
+        });
+        let request = decode(review.to_string().as_bytes()).unwrap();
+        let Triage::Evaluate(m) = triage(&request, &Config::default()) else {
+            panic!("a list item is evaluated");
+        };
+        assert_eq!(m.sites.len(), 1);
+        assert_eq!(m.sites[0].resource.namespace.as_deref(), Some("shop"));
     }
 
     #[test]
