@@ -127,6 +127,7 @@ where
     }
     refuse_non_ascii_directives(text, origin)?;
     refuse_unicode_line_breaks(text, origin)?;
+    refuse_kubectl_separators(text, origin)?;
     // kubectl reads a file line by line, so its last line always ends with a break. A last
     // line of blanks without one is read by our parser into a block scalar above it as one
     // more line (`a: |\n  x\n  ` is `x\n\n`, for kubectl `x\n`): parse it terminated. Only
@@ -220,6 +221,45 @@ fn refuse_unicode_line_breaks(text: &str, origin: &Arc<Origin>) -> Result<(), Ma
             u32::from(c),
         ),
     })
+}
+
+/// Refuses a line that starts with `---` where kubectl and YAML disagree about a document
+/// break. kubectl splits a file into documents line by line before any YAML is read: a line
+/// starting with `---` whose rest, trimmed, is empty or a `#` comment ends a document, any other
+/// rest is an error. For YAML, `---` is a marker only when a blank or the line's end follows
+/// it: `---# x` is a key for YAML (the following indented lines its value) and a document break
+/// for kubectl, which then applies what YAML read as a string. Only markers both read alike
+/// pass: `---`, `--- # comment`.
+fn refuse_kubectl_separators(text: &str, origin: &Arc<Origin>) -> Result<(), ManifestError> {
+    for (index, line) in text.split('\n').enumerate() {
+        let Some(rest) = line.strip_prefix("---") else {
+            continue;
+        };
+        let rest = rest.strip_suffix('\r').unwrap_or(rest);
+        let trimmed = rest.trim_matches([' ', '\t']);
+        let yaml_marker = rest.is_empty() || rest.starts_with([' ', '\t']);
+        let kubectl_marker = trimmed.is_empty() || trimmed.starts_with('#');
+        if yaml_marker && kubectl_marker {
+            continue;
+        }
+        let why = if kubectl_marker {
+            "kubectl starts a new document here, YAML does not (`---` must be followed by a \
+             blank to be a document marker), so the two read different objects"
+        } else {
+            "kubectl refuses a document separator followed by anything but a comment, and YAML \
+             reads it as content"
+        };
+        return Err(ManifestError::Ambiguous {
+            origin: origin.clone(),
+            line: index + 1,
+            column: 1,
+            message: format!(
+                "a line starting with `---`: {why} (hint: write `---` alone on its line, or \
+                 `--- # comment`)"
+            ),
+        });
+    }
+    Ok(())
 }
 
 /// 1-based line and column (in characters) of the position just after `before`, counting
@@ -1672,6 +1712,40 @@ mod tests {
         let (line, _, message) = parse_err("a: &a 1\nb:\n  <<: *a\n", &Limits::default());
         assert_eq!(line, 3);
         assert!(message.contains("merge key"), "{message}");
+    }
+
+    #[test]
+    fn refuses_lines_kubectl_splits_otherwise() {
+        let limits = Limits::default();
+        for text in [
+            "a: 1\n---# : |\n  kind: Pod\n",
+            "a: 1\n---#\n",
+            "a: 1\n--- {b: 2}\n",
+            "a: 1\n---x\n",
+            "a: 1\r\n---#x\r\n",
+        ] {
+            let err = parse_documents(text, &origin(), &limits).unwrap_err();
+            assert!(
+                matches!(
+                    err,
+                    ManifestError::Ambiguous {
+                        line: 2,
+                        column: 1,
+                        ..
+                    }
+                ),
+                "{text:?}: {err:?}"
+            );
+        }
+        for text in [
+            "a: 1\n---\nb: 2\n",
+            "a: 1\n--- # c\nb: 2\n",
+            "a: 1\r\n---\t\r\nb: 2\r\n",
+        ] {
+            assert_eq!(parse(text).len(), 2, "{text:?}");
+        }
+        // Inside a block scalar, indented: not at a line's start.
+        assert_eq!(parse("a: |\n  ---#x\n").len(), 1);
     }
 
     #[test]
