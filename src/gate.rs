@@ -316,6 +316,25 @@ fn search_named(
                 continue;
             }
         };
+        // In a Helm chart, a template is rendered before anything reads it as YAML, so a
+        // template that happens to be valid YAML (its actions in comments, say) is still no
+        // manifest: what Helm renders from it may hold other images.
+        if in_helm_chart(&source.origin) && is_template(&source.text) {
+            out.file_errors.push(FileError {
+                file: source.origin.to_string(),
+                line: text_line_of_template(&source.text),
+                column: None,
+                code: Code::HelmTemplate,
+                message: "a Helm (Go) template in a chart (a `Chart.yaml` above it): it holds \
+                          template actions `{{ … }}`, and Helm renders it before anything \
+                          reads it as YAML, even where it is valid YAML (actions in comments); \
+                          hint: render it first (`helm template RELEASE CHART | supplygate \
+                          check -`), or skip it with `--exclude` or `paths.exclude`"
+                    .to_owned(),
+            });
+            out.sources.push(source);
+            continue;
+        }
         match manifest::extract(&source, &config.extra_images, &config.limits) {
             Ok(found) => {
                 let explicit = match source.origin.as_ref() {
@@ -394,6 +413,18 @@ fn is_template(text: &str) -> bool {
         WORDS.contains(&word.as_str())
             && (after.starts_with(char::is_whitespace) || after.starts_with("}}"))
     })
+}
+
+/// Whether a file lies in a Helm chart: a `Chart.yaml` in its directory or up to three
+/// directories above it (`templates/`, `templates/sub/`, `charts/x/templates/`).
+fn in_helm_chart(origin: &manifest::Origin) -> bool {
+    let manifest::Origin::File(path) = origin else {
+        return false;
+    };
+    path.ancestors()
+        .skip(1)
+        .take(4)
+        .any(|dir| dir.join("Chart.yaml").is_file())
 }
 
 /// One finding for a whole Helm template, rather than its first YAML error.

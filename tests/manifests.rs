@@ -957,9 +957,53 @@ fn a_kustomization_that_changes_images_must_be_rendered_first() {
         "p/kustomization.yml",
         "resources: [deployment.yaml]\npatches:\n- patch: |-\n    - op: replace\n      path: /spec/template/spec/containers/0/image\n      value: evil.example/x:1\n  target: {kind: Deployment}\n",
     );
+    // What the red-team review found past a rule that looked for `image` in patches: an
+    // escaped key, `kind` without `apiVersion`, a transformer file, a field in capitals
+    // (kustomize matches field names in any case), a base directory, and the image overrides of
+    // Flux and Argo CD.
+    write("e/deployment.yaml", deployment);
+    write(
+        "e/kustomization.yaml",
+        "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: [deployment.yaml]\npatches:\n- patch: '[{\"op\": \"add\", \"path\": \"/spec/template/spec/containers/0\", \"value\": {\"name\": \"c\", \"im\\x61ge\": \"evil.example/x:1\"}}]'\n  target: {kind: Deployment}\n",
+    );
+    write("n/deployment.yaml", deployment);
+    write(
+        "n/kustomization.yaml",
+        "kind: Kustomization\nresources: [deployment.yaml]\nimages: [{name: ghcr.io/acme/ok, newName: evil.example/x}]\n",
+    );
+    write("t/deployment.yaml", deployment);
+    write(
+        "t/kustomization.yaml",
+        "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: [deployment.yaml]\ntransformers: [t.yaml]\n",
+    );
+    write("c/deployment.yaml", deployment);
+    write(
+        "c/kustomization.yaml",
+        "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: [deployment.yaml]\nIMAGES: [{name: ghcr.io/acme/ok, newName: evil.example/x}]\n",
+    );
+    write("b/base/deployment.yaml", deployment);
+    write(
+        "b/overlay/kustomization.yaml",
+        "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: [../base]\n",
+    );
+    write(
+        "f/flux.yaml",
+        "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata: {name: f}\nspec:\n  images: [{name: a, newTag: b}]\n",
+    );
+    write(
+        "a/app.yaml",
+        "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata: {name: a}\nspec:\n  source:\n    kustomize:\n      images: ['ghcr.io/acme/ok=evil.example/x:1']\n",
+    );
     for (input, line, what) in [
-        ("k", 5, "`images:` transformer"),
-        ("p", 3, "`patches` mention `image`"),
+        ("k", 4, "its `images` can change"),
+        ("p", 2, "its `patches` can change"),
+        ("e", 4, "its `patches` can change"),
+        ("n", 3, "its `images` can change"),
+        ("t", 4, "its `transformers` can change"),
+        ("c", 4, "its `IMAGES` can change"),
+        ("b/overlay", 3, "resource `../base` is a directory"),
+        ("f", 5, "Flux Kustomization's `spec.images`"),
+        ("a", 7, "Argo CD Application's `kustomize.images`"),
     ] {
         for format in FORMATS {
             let r = run(dir.path(), &["check", "--format", format, input], "");
@@ -982,18 +1026,124 @@ fn a_kustomization_that_changes_images_must_be_rendered_first() {
             "{json}"
         );
     }
-    // A kustomization that only lists resources, a Flux `Kustomization` (another group) and
-    // the rendered output are read as they are.
+    // A kustomization that only lists resource files, names and generated ConfigMaps, and a
+    // Flux `Kustomization` without overrides, are read as they are.
     write("plain/deployment.yaml", deployment);
     write(
         "plain/kustomization.yaml",
-        "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: [deployment.yaml]\nnamespace: x\n",
+        "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: [deployment.yaml]\nnamespace: x\nconfigMapGenerator: [{name: c, literals: [a=b]}]\n",
     );
     write(
         "plain/flux.yaml",
-        "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata: {name: f}\nspec:\n  images: [{name: a, newTag: b}]\n",
+        "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata: {name: f}\nspec:\n  path: ./app\n  images: []\n",
     );
     let r = run(dir.path(), &["check", "--format", "json", "plain"], "");
     let json: Value = serde_json::from_str(&r.stdout).unwrap();
     assert_eq!(json["errors"].as_array().unwrap().len(), 0, "{json}");
+}
+
+#[test]
+fn an_object_of_any_kind_with_items_is_read_as_a_list_like_kubectl_reads_it() {
+    // Kubernetes' decoder reads an object with an `items` list as a list whatever its kind:
+    // kubectl applies the Deployment here, not the Pod. Both images are sites.
+    let dir = scratch("");
+    let text = "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n  - {name: a, image: 'ghcr.io/acme/signed:1'}\nitems:\n- apiVersion: apps/v1\n  kind: Deployment\n  metadata: {name: d}\n  spec:\n    template:\n      spec:\n        containers:\n        - {name: c, image: 'ghcr.io/acme/hidden:1'}\n";
+    let r = run(dir.path(), &["images", "--format", "json", "-"], text);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let json: Value = serde_json::from_str(&r.stdout).unwrap();
+    let found: Vec<(&str, &str)> = json["images"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| (i["field"].as_str().unwrap(), i["image"].as_str().unwrap()))
+        .collect();
+    assert!(
+        found.contains(&(
+            "items[0].spec.template.spec.containers[0].image",
+            "ghcr.io/acme/hidden:1"
+        )),
+        "{found:?}"
+    );
+    assert!(
+        found.contains(&("spec.containers[0].image", "ghcr.io/acme/signed:1")),
+        "{found:?}"
+    );
+}
+
+#[test]
+fn a_document_separator_kubectl_reads_otherwise_is_refused_in_check_and_pin() {
+    // `---#` splits documents for kubectl, not for YAML: the second Pod would be a string.
+    let dir = scratch("");
+    let text = "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n  - {name: a, image: 'ghcr.io/acme/signed@sha256:63a15806ff4b4b36722c34adea031171e417e76e8ddc5368a616726cb7352455'}\n---# : |\n  apiVersion: v1\n  kind: Pod\n  metadata: {name: q}\n  spec:\n    containers:\n    - {name: b, image: 'ghcr.io/acme/hidden:1'}\n";
+    for args in [
+        &["check", "--format", "json", "-"][..],
+        &["pin", "--check", "-"][..],
+    ] {
+        let r = run(dir.path(), args, text);
+        assert_eq!(r.code, 2, "{args:?}: {}{}", r.stdout, r.stderr);
+        assert!(
+            (r.stdout.clone() + &r.stderr).contains("ambiguous-yaml"),
+            "{args:?}: {}{}",
+            r.stdout,
+            r.stderr
+        );
+    }
+}
+
+#[test]
+fn argo_inline_templates_of_steps_and_dag_tasks_are_read() {
+    let dir = scratch("");
+    let text = "apiVersion: argoproj.io/v1alpha1\nkind: Workflow\nmetadata: {name: w}\nspec:\n  templates:\n  - name: main\n    steps:\n    - - name: make\n        inline:\n          resource:\n            action: create\n            manifest: |\n              apiVersion: v1\n              kind: Pod\n              metadata: {name: x}\n              spec:\n                containers:\n                - {name: c, image: 'ghcr.io/acme/from-manifest:1'}\n  - name: dag\n    dag:\n      tasks:\n      - name: t\n        inline:\n          container: {image: 'ghcr.io/acme/inline:1'}\n          podSpecPatch: '{\"containers\": [{\"name\": \"main\", \"image\": \"ghcr.io/acme/patched:1\"}]}'\n";
+    let r = run(dir.path(), &["images", "--format", "json", "-"], text);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let json: Value = serde_json::from_str(&r.stdout).unwrap();
+    let found: Vec<(&str, &str)> = json["images"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| (i["field"].as_str().unwrap(), i["image"].as_str().unwrap()))
+        .collect();
+    for expected in [
+        (
+            "spec.templates[0].steps[0][0].inline.resource.manifest#spec.containers[0].image",
+            "ghcr.io/acme/from-manifest:1",
+        ),
+        (
+            "spec.templates[1].dag.tasks[0].inline.container.image",
+            "ghcr.io/acme/inline:1",
+        ),
+        (
+            "spec.templates[1].dag.tasks[0].inline.podSpecPatch#containers[0].image",
+            "ghcr.io/acme/patched:1",
+        ),
+    ] {
+        assert!(found.contains(&expected), "{expected:?} not in {found:?}");
+    }
+}
+
+#[test]
+fn a_template_of_a_helm_chart_is_refused_even_when_it_is_valid_yaml() {
+    // Its actions sit in comments, so YAML reads the signed image; Helm renders another.
+    let dir = scratch("");
+    let chart = dir.path().join("chart");
+    std::fs::create_dir_all(chart.join("templates")).unwrap();
+    std::fs::write(
+        chart.join("Chart.yaml"),
+        "apiVersion: v2\nname: c\nversion: 0.1.0\n",
+    )
+    .unwrap();
+    std::fs::write(
+        chart.join("templates/deploy.yaml"),
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n  - name: a\n    # {{- if false }}\n    image: ghcr.io/acme/signed:1\n    # {{- end }}\n",
+    )
+    .unwrap();
+    let r = run(dir.path(), &["check", "--format", "json", "chart"], "");
+    assert_eq!(r.code, 2, "{}{}", r.stdout, r.stderr);
+    let json: Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(json["errors"][0]["code"], "helm-template", "{json}");
+    assert_eq!(json["errors"][0]["line"], 7, "{json}");
+    // The same text outside a chart is read as the YAML it is.
+    std::fs::remove_file(chart.join("Chart.yaml")).unwrap();
+    let r = run(dir.path(), &["images", "--format", "json", "chart"], "");
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
 }

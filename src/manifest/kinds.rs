@@ -82,9 +82,22 @@ fn argo_template(t: &str) -> Vec<(String, ContainerKind)> {
 
 /// The argo workflow spec at `s`: its templates and template defaults.
 fn argo_workflow_spec(s: &str) -> Vec<(String, ContainerKind)> {
-    let mut out = argo_template(&format!("{s}.templates[*]"));
-    out.extend(argo_template(&format!("{s}.templateDefaults")));
+    let mut out = Vec::new();
+    for t in argo_templates(s) {
+        out.extend(argo_template(&t));
+    }
     out
+}
+
+/// Every place an Argo Workflows spec at `s` holds a template: `templates[*]`, the template
+/// defaults, and the inline templates of steps and DAG tasks.
+pub(crate) fn argo_templates(s: &str) -> Vec<String> {
+    vec![
+        format!("{s}.templates[*]"),
+        format!("{s}.templateDefaults"),
+        format!("{s}.templates[*].steps[*][*].inline"),
+        format!("{s}.templates[*].dag.tasks[*].inline"),
+    ]
 }
 
 /// The steps of a Tekton task spec at `s`.

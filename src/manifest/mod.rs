@@ -740,14 +740,17 @@ impl Walker<'_> {
         };
         let resource = Arc::new(resource(node, api_version, kind, self.document));
         let mut sink = SiteSink::new(self.origin, &resource);
+        // Kubernetes' decoder reads any object with an `items` list as a list, whatever its
+        // kind (`Pod` with `items:` included): kubectl applies the items, not the object. So
+        // items are objects here too, and the rest of the object is searched as well.
         let items = node.get("items").and_then(Node::as_sequence);
-        if !(resource.kind.ends_with("List") && items.is_some()) {
+        if items.is_none() {
             self.out.objects += 1;
         }
-        if resource.kind.ends_with("List") {
+        {
             if let Some(items) = items {
                 let (api_version, kind) = (&resource.api_version, &resource.kind);
-                let inherited = (kind != "List").then(|| {
+                let inherited = (kind != "List" && kind.ends_with("List")).then(|| {
                     let item_kind = kind.strip_suffix("List").unwrap_or(kind).to_owned();
                     (api_version.clone(), item_kind)
                 });
@@ -857,58 +860,184 @@ impl Walker<'_> {
 /// which is not a manifest and is not read. Returns the field's line and what it does.
 fn kustomization_changes(root: &Node, origin: &Origin) -> Option<(usize, String)> {
     let own = |key: &str| root.get(key).and_then(Node::as_str);
-    let named = match origin {
-        Origin::File(path) => path.file_name().and_then(|n| n.to_str()).is_some_and(|n| {
-            ["kustomization.yaml", "kustomization.yml", "Kustomization"].contains(&n)
-        }),
-        _ => false,
+    if let Some(found) = gitops_image_overrides(root) {
+        return Some(found);
+    }
+    let path = match origin {
+        Origin::File(path) => Some(path.as_path()),
+        _ => None,
     };
+    let named = path
+        .and_then(|p| p.file_name())
+        .and_then(|n| n.to_str())
+        .is_some_and(|n| ["kustomization.yaml", "kustomization.yml", "Kustomization"].contains(&n));
+    // kustomize reads `kind` alone (no `apiVersion`) and, for a file named as a kustomization,
+    // neither.
     let is = match (own("apiVersion"), own("kind")) {
         (Some(a), Some("Kustomization" | "Component")) => {
             api_group(a) == Some("kustomize.config.k8s.io")
         }
+        (None, Some("Kustomization" | "Component")) => true,
         (None, None) => named,
         _ => false,
     };
     if !is {
         return None;
     }
-    let non_empty = |key: &str| {
-        root.get(key)
-            .filter(|v| v.as_sequence().is_some_and(|s| !s.is_empty()))
-    };
-    if let Some(v) = non_empty("images") {
-        let why = "its `images:` transformer (newName, newTag, digest) changes images";
-        return Some((v.span.line, why.to_owned()));
-    }
-    if let Some(v) = non_empty("helmCharts") {
-        return Some((v.span.line, "its `helmCharts` render images".to_owned()));
-    }
-    for key in [
-        "patches",
-        "patchesStrategicMerge",
-        "patchesJson6902",
-        "replacements",
-    ] {
-        let Some(v) = non_empty(key) else { continue };
-        let items = v.as_sequence().unwrap_or_default();
-        let mentions_image = v.to_json().to_string().contains("image");
-        let json6902_file = items.iter().any(|p| {
-            p.get("path").is_some() && (key == "patchesJson6902" || p.get("target").is_some())
-        });
-        if mentions_image || json6902_file {
-            let what = if mentions_image {
-                "mention `image`"
-            } else {
-                "include a JSON 6902 patch file, which is not read"
-            };
+    let entries = root.as_mapping()?;
+    for (key, value) in entries {
+        let Some(name) = key.as_str() else {
             return Some((
-                v.span.line,
-                format!("its `{key}` {what}, and may change images"),
+                key.span.line,
+                "it has a key that is not a string".to_owned(),
+            ));
+        };
+        let empty = value.is_null()
+            || value.as_sequence().is_some_and(<[Node]>::is_empty)
+            || value.as_mapping().is_some_and(<[(Node, Node)]>::is_empty);
+        // kustomize reads its file into Go structs, whose field names match in any case.
+        let lower = name.to_ascii_lowercase();
+        if empty || KUSTOMIZATION_KEYS_WITHOUT_IMAGES.contains(&lower.as_str()) {
+            continue;
+        }
+        if lower == "resources" {
+            if let Some(why) = unread_resources(value, path) {
+                return Some((value.span.line, why));
+            }
+            continue;
+        }
+        return Some((
+            key.span.line,
+            format!(
+                "its `{name}` can change what kustomize renders (images, patches, transformers, \
+                 generators, components)"
+            ),
+        ));
+    }
+    None
+}
+
+/// Kustomization fields that cannot change an image: names, labels, annotations, generated
+/// ConfigMaps and Secrets. Any other non-empty field (`images`, `patches*`, `replacements`,
+/// `transformers`, `generators`, `components`, `helmCharts`, `vars`, `configurations`, …)
+/// means the rendered output must be checked instead.
+const KUSTOMIZATION_KEYS_WITHOUT_IMAGES: &[&str] = &[
+    "apiversion",
+    "kind",
+    "metadata",
+    "namespace",
+    "nameprefix",
+    "namesuffix",
+    "commonlabels",
+    "labels",
+    "commonannotations",
+    "configmapgenerator",
+    "secretgenerator",
+    "generatoroptions",
+    "sortoptions",
+    "buildmetadata",
+];
+
+/// Why a Kustomization's `resources` are not all read as they are: an entry that is a
+/// directory or a URL is another kustomization, built with its own transformers (and not
+/// necessarily among the paths checked); on standard input nothing can be resolved.
+fn unread_resources(value: &Node, path: Option<&Path>) -> Option<String> {
+    let Some(items) = value.as_sequence() else {
+        return Some("its `resources` is not a list".to_owned());
+    };
+    let dir = path.and_then(Path::parent);
+    for item in items {
+        let Some(entry) = item.as_str() else {
+            return Some("its `resources` holds something other than a path".to_owned());
+        };
+        let remote = entry.contains("://") || entry.starts_with("github.com/");
+        let is_file = dir.is_some_and(|d| d.join(entry).is_file());
+        if remote || !is_file {
+            return Some(format!(
+                "its resource `{entry}` is a directory, a URL or another kustomization, which \
+                 kustomize builds with its own transformers"
             ));
         }
     }
     None
+}
+
+/// A GitOps object that overrides the images of what it deploys: a Flux `Kustomization`
+/// (`kustomize.toolkit.fluxcd.io`) with `spec.images`, `spec.patches` or `spec.postBuild`
+/// substitutions, or an Argo CD `Application`/`ApplicationSet` template whose source has
+/// `kustomize.images`, `kustomize.patches` or Helm parameters naming an image. The manifests
+/// it points at are then not what runs.
+fn gitops_image_overrides(root: &Node) -> Option<(usize, String)> {
+    let api = root.get("apiVersion").and_then(Node::as_str)?;
+    let kind = root.get("kind").and_then(Node::as_str)?;
+    let spec = root.get("spec")?;
+    fn non_empty(n: Option<&Node>) -> Option<&Node> {
+        n.filter(|v| {
+            !(v.is_null()
+                || v.as_sequence().is_some_and(<[Node]>::is_empty)
+                || v.as_mapping().is_some_and(<[(Node, Node)]>::is_empty))
+        })
+    }
+    match (api_group(api), kind) {
+        (Some("kustomize.toolkit.fluxcd.io"), "Kustomization") => {
+            for key in [
+                "images",
+                "patches",
+                "patchesStrategicMerge",
+                "patchesJson6902",
+                "postBuild",
+            ] {
+                if let Some(v) = non_empty(spec.get(key)) {
+                    return Some((
+                        v.span.line,
+                        format!(
+                            "this Flux Kustomization's `spec.{key}` changes the objects it \
+                             applies, so their images are not the ones written in them"
+                        ),
+                    ));
+                }
+            }
+            None
+        }
+        (Some("argoproj.io"), "Application" | "ApplicationSet") => {
+            let spec = if kind == "ApplicationSet" {
+                spec.get("template").and_then(|t| t.get("spec"))?
+            } else {
+                spec
+            };
+            let mut sources: Vec<&Node> = spec.get("source").into_iter().collect();
+            if let Some(list) = spec.get("sources").and_then(Node::as_sequence) {
+                sources.extend(list);
+            }
+            for source in sources {
+                let kustomize = source.get("kustomize");
+                for key in ["images", "patches"] {
+                    if let Some(v) = non_empty(kustomize.and_then(|k| k.get(key))) {
+                        return Some((
+                            v.span.line,
+                            format!(
+                                "this Argo CD {kind}'s `kustomize.{key}` changes the images of \
+                                 what it deploys"
+                            ),
+                        ));
+                    }
+                }
+                if let Some(helm) = source.get("helm") {
+                    let text = helm.to_json().to_string().to_ascii_lowercase();
+                    if text.contains("image") {
+                        return Some((
+                            helm.span.line,
+                            format!(
+                                "this Argo CD {kind}'s Helm parameters or values name an image"
+                            ),
+                        ));
+                    }
+                }
+            }
+            None
+        }
+        _ => None,
+    }
 }
 
 /// How deep embedded manifests are read (a `resource.manifest` creating a Workflow whose
@@ -931,12 +1060,14 @@ impl Walker<'_> {
             "CronWorkflow" => "spec.workflowSpec",
             _ => return,
         };
-        let fields = [
-            (format!("{spec}.templates[*].resource.manifest"), true),
-            (format!("{spec}.podSpecPatch"), false),
-            (format!("{spec}.templates[*].podSpecPatch"), false),
-            (format!("{spec}.templateDefaults.podSpecPatch"), false),
-        ];
+        let mut fields = vec![(format!("{spec}.podSpecPatch"), false)];
+        for t in kinds::argo_templates(spec) {
+            fields.push((format!("{t}.resource.manifest"), true));
+            // A manifest Argo reads from an artifact is nowhere in these files: reported
+            // unread (a mapping, not a string), for `policy.unknown_image_fields` to decide.
+            fields.push((format!("{t}.resource.manifestFrom"), true));
+            fields.push((format!("{t}.podSpecPatch"), false));
+        }
         for (path, manifest) in fields {
             let Ok(fp) = FieldPath::parse(&path) else {
                 continue;
