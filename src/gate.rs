@@ -319,7 +319,7 @@ fn search_named(
         // In a Helm chart, a template is rendered before anything reads it as YAML, so a
         // template that happens to be valid YAML (its actions in comments, say) is still no
         // manifest: what Helm renders from it may hold other images.
-        if in_helm_chart(&source.origin) && is_template(&source.text) {
+        if in_helm_chart(&source.origin) && source.text.contains("{{") {
             out.file_errors.push(FileError {
                 file: source.origin.to_string(),
                 line: text_line_of_template(&source.text),
@@ -364,10 +364,15 @@ fn search_named(
                         column: None,
                         code: Code::KustomizationNotRendered,
                         message: format!(
-                            "a kustomization: {}; the files as written are not what is \
-                             deployed; hint: render it first (`kubectl kustomize DIR | \
-                             supplygate check -`, or `kustomize build DIR`), or skip it with \
+                            "{}{}; the files as written are not what is deployed; hint: \
+                             render it first (`kubectl kustomize DIR | supplygate check -`, \
+                             `kustomize build DIR`, or `helm template`), or skip it with \
                              `--exclude`",
+                            if k.reason.starts_with("this ") {
+                                ""
+                            } else {
+                                "a kustomization: "
+                            },
                             k.reason
                         ),
                     }));
@@ -415,15 +420,16 @@ fn is_template(text: &str) -> bool {
     })
 }
 
-/// Whether a file lies in a Helm chart: a `Chart.yaml` in its directory or up to three
-/// directories above it (`templates/`, `templates/sub/`, `charts/x/templates/`).
+/// Whether a file lies in a Helm chart: a `Chart.yaml` in any directory above it (Helm
+/// renders templates at any depth under `templates/`). In a chart every `{{` is an action
+/// Helm evaluates, whatever follows it (`{{ "text" }}`, `{{ print … }}`).
 fn in_helm_chart(origin: &manifest::Origin) -> bool {
     let manifest::Origin::File(path) = origin else {
         return false;
     };
+    let path = std::path::absolute(path).unwrap_or_else(|_| path.clone());
     path.ancestors()
         .skip(1)
-        .take(4)
         .any(|dir| dir.join("Chart.yaml").is_file())
 }
 

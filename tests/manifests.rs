@@ -994,7 +994,60 @@ fn a_kustomization_that_changes_images_must_be_rendered_first() {
         "a/app.yaml",
         "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata: {name: a}\nspec:\n  source:\n    kustomize:\n      images: ['ghcr.io/acme/ok=evil.example/x:1']\n",
     );
+    // Round 3: `kind` left out (kustomize fills it in) or in capitals, a file named
+    // `Kustomization`, resources a directory walk does not read, ApplicationSet generators
+    // and Flux HelmRelease post-renderers.
+    write("ak/deployment.yaml", deployment);
+    write(
+        "ak/kustomization.yaml",
+        "apiVersion: kustomize.config.k8s.io/v1beta1\nresources: [deployment.yaml]\nimages: [{name: ghcr.io/acme/ok, newName: evil.example/x}]\n",
+    );
+    write("cap/deployment.yaml", deployment);
+    write(
+        "cap/kustomization.yaml",
+        "apiVersion: kustomize.config.k8s.io/v1beta1\nKind: Kustomization\nresources: [deployment.yaml]\nimages: [{name: ghcr.io/acme/ok, newName: evil.example/x}]\n",
+    );
+    write("bare/deployment.yaml", deployment);
+    write(
+        "bare/Kustomization",
+        "resources: [deployment.yaml]\nimages: [{name: ghcr.io/acme/ok, newName: evil.example/x}]\n",
+    );
+    write("txt/deployment.yaml", deployment);
+    write("txt/evil.txt", deployment);
+    write(
+        "txt/kustomization.yaml",
+        "resources: [deployment.yaml, evil.txt]\n",
+    );
+    write("dot/deployment.yaml", deployment);
+    write("dot/.evil.yaml", deployment);
+    write(
+        "dot/kustomization.yaml",
+        "resources: [deployment.yaml, .evil.yaml]\n",
+    );
+    write(
+        "as/appset.yaml",
+        "apiVersion: argoproj.io/v1alpha1\nkind: ApplicationSet\nmetadata: {name: s}\nspec:\n  generators:\n  - list:\n      elements: [{a: b}]\n      template:\n        spec:\n          source:\n            kustomize:\n              images: ['ghcr.io/acme/ok=evil.example/x:1']\n",
+    );
+    write(
+        "hr/release.yaml",
+        "apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata: {name: r}\nspec:\n  postRenderers:\n  - kustomize:\n      images: [{name: ghcr.io/acme/ok, newName: evil.example/x}]\n",
+    );
     for (input, line, what) in [
+        ("ak", 3, "its `images` can change"),
+        ("cap", 4, "its `images` can change"),
+        ("bare", 2, "its `images` can change"),
+        (
+            "txt",
+            1,
+            "resource `evil.txt` is a file a directory walk does not read",
+        ),
+        (
+            "dot",
+            1,
+            "resource `.evil.yaml` is a file a directory walk does not read",
+        ),
+        ("as", 5, "ApplicationSet's spec mentions images"),
+        ("hr", 6, "HelmRelease's `spec.postRenderers`"),
         ("k", 4, "its `images` can change"),
         ("p", 2, "its `patches` can change"),
         ("e", 4, "its `patches` can change"),
@@ -1142,6 +1195,23 @@ fn a_template_of_a_helm_chart_is_refused_even_when_it_is_valid_yaml() {
     let json: Value = serde_json::from_str(&r.stdout).unwrap();
     assert_eq!(json["errors"][0]["code"], "helm-template", "{json}");
     assert_eq!(json["errors"][0]["line"], 7, "{json}");
+    // Any action, at any depth under the chart: `{{ "…" }}` prints text Helm renders.
+    let deep = chart.join("templates/a/b/c/d");
+    std::fs::create_dir_all(&deep).unwrap();
+    std::fs::write(
+        deep.join("pod.yaml"),
+        "# {{ \"\\nimage: evil.example/x:1\" }}\napiVersion: v1\nkind: Pod\nmetadata: {name: q}\nspec:\n  containers: [{name: a, image: 'ghcr.io/acme/signed:1'}]\n",
+    )
+    .unwrap();
+    let r = run(
+        dir.path(),
+        &["check", "--format", "json", "chart/templates/a"],
+        "",
+    );
+    assert_eq!(r.code, 2, "{}{}", r.stdout, r.stderr);
+    let json: Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(json["errors"][0]["code"], "helm-template", "{json}");
+    std::fs::remove_dir_all(chart.join("templates/a")).unwrap();
     // The same text outside a chart is read as the YAML it is.
     std::fs::remove_file(chart.join("Chart.yaml")).unwrap();
     let r = run(dir.path(), &["images", "--format", "json", "chart"], "");

@@ -402,7 +402,8 @@ fn walk_dir(root: &Path, limits: &Limits, exclude: &[exclude::PathGlob], out: &m
                 continue;
             };
             let is_dir = file_type.is_dir();
-            if !is_dir && !has_manifest_extension(&child) {
+            // kustomize also reads a kustomization from a file named `Kustomization`.
+            if !is_dir && !has_manifest_extension(&child) && name != "Kustomization" {
                 continue;
             }
             if exclude::excluded(exclude, &child) {
@@ -859,7 +860,13 @@ impl Walker<'_> {
 /// inline, or a JSON 6902 patch file (`patchesJson6902`, `patches` with `path` and `target`),
 /// which is not a manifest and is not read. Returns the field's line and what it does.
 fn kustomization_changes(root: &Node, origin: &Origin) -> Option<(usize, String)> {
-    let own = |key: &str| root.get(key).and_then(Node::as_str);
+    // kustomize reads its file into Go structs, whose field names match in any case.
+    let own = |key: &str| {
+        root.as_mapping()?
+            .iter()
+            .find(|(k, _)| k.as_str().is_some_and(|k| k.eq_ignore_ascii_case(key)))
+            .and_then(|(_, v)| v.as_str())
+    };
     if let Some(found) = gitops_image_overrides(root) {
         return Some(found);
     }
@@ -878,6 +885,8 @@ fn kustomization_changes(root: &Node, origin: &Origin) -> Option<(usize, String)
             api_group(a) == Some("kustomize.config.k8s.io")
         }
         (None, Some("Kustomization" | "Component")) => true,
+        // kustomize fills in a missing kind.
+        (Some(a), None) => api_group(a) == Some("kustomize.config.k8s.io") || named,
         (None, None) => named,
         _ => false,
     };
@@ -951,11 +960,25 @@ fn unread_resources(value: &Node, path: Option<&Path>) -> Option<String> {
             return Some("its `resources` holds something other than a path".to_owned());
         };
         let remote = entry.contains("://") || entry.starts_with("github.com/");
-        let is_file = dir.is_some_and(|d| d.join(entry).is_file());
+        let file = dir.map(|d| d.join(entry));
+        let is_file = file.as_deref().is_some_and(Path::is_file);
         if remote || !is_file {
             return Some(format!(
                 "its resource `{entry}` is a directory, a URL or another kustomization, which \
                  kustomize builds with its own transformers"
+            ));
+        }
+        // A resource a directory walk does not read (hidden, or without a manifest
+        // extension) would be rendered by kustomize and never checked.
+        let hidden = Path::new(entry).components().any(|c| {
+            c.as_os_str().to_string_lossy().starts_with('.')
+                && c != std::path::Component::ParentDir
+                && c != std::path::Component::CurDir
+        });
+        if hidden || !file.as_deref().is_some_and(has_manifest_extension) {
+            return Some(format!(
+                "its resource `{entry}` is a file a directory walk does not read (hidden, or not \
+                 `.yaml`, `.yml` or `.json`), so what kustomize renders from it is not checked"
             ));
         }
     }
@@ -999,12 +1022,50 @@ fn gitops_image_overrides(root: &Node) -> Option<(usize, String)> {
             }
             None
         }
-        (Some("argoproj.io"), "Application" | "ApplicationSet") => {
-            let spec = if kind == "ApplicationSet" {
-                spec.get("template").and_then(|t| t.get("spec"))?
-            } else {
-                spec
-            };
+        (Some("helm.toolkit.fluxcd.io"), "HelmRelease") => {
+            if let Some(v) = non_empty(spec.get("postRenderers")) {
+                return Some((
+                    v.span.line,
+                    "this Flux HelmRelease's `spec.postRenderers` change the objects it \
+                     renders"
+                        .to_owned(),
+                ));
+            }
+            for key in ["values", "valuesFrom"] {
+                if let Some(v) = non_empty(spec.get(key)) {
+                    let text = v.to_json().to_string().to_ascii_lowercase();
+                    if key == "valuesFrom" || text.contains("image") {
+                        return Some((
+                            v.span.line,
+                            format!(
+                                "this Flux HelmRelease's `spec.{key}` may set the images of \
+                                 what it renders"
+                            ),
+                        ));
+                    }
+                }
+            }
+            None
+        }
+        (Some("argoproj.io"), "ApplicationSet") => {
+            // Generators and `templatePatch` fill the template in: any image override or
+            // patch anywhere in the spec counts.
+            let text = spec.to_json().to_string().to_ascii_lowercase();
+            let overrides = ["\"images\"", "\"patches\"", "templatepatch", "image"]
+                .iter()
+                .find(|needle| text.contains(*needle));
+            overrides.map(|needle| {
+                (
+                    spec.span.line,
+                    format!(
+                        "this Argo CD ApplicationSet's spec mentions {} (its generators or \
+                         template patch may override the images of what it deploys)",
+                        needle.trim_matches('"')
+                    ),
+                )
+            })
+        }
+        (Some("argoproj.io"), "Application") => {
             let mut sources: Vec<&Node> = spec.get("source").into_iter().collect();
             if let Some(list) = spec.get("sources").and_then(Node::as_sequence) {
                 sources.extend(list);
