@@ -54,6 +54,13 @@ pub enum GlobError {
     /// A registry host alone, which as a name would be a Docker Hub repository.
     #[error("`{0}` alone names Docker Hub's `library/{0}`, not a registry")]
     BareHost(String),
+    /// A wildcard first segment with literal text but no `.` or `:`: it reads like a Docker
+    /// Hub namespace (`legacy-*`) yet matches registry hosts (`legacy-attacker.example`).
+    #[error(
+        "`{0}` is ambiguous: a first segment with a wildcard stands for any registry host, so \
+         it also matches hosts such as `{0}.example` that anyone can register"
+    )]
+    AmbiguousHost(String),
 }
 
 impl GlobError {
@@ -71,6 +78,10 @@ impl GlobError {
             Self::InvalidSegment(_) => Some("write the repository as images name it"),
             Self::NoRepository => Some("`**` matches every image, `*/app` `app` on every registry"),
             Self::BareHost(_) => Some("for every image of a registry, write `host/**`"),
+            Self::AmbiguousHost(_) => Some(
+                "for Docker Hub namespaces write `docker.io/legacy-*/app`; for registry hosts \
+                 write a pattern with a dot or port (`*.example.com/app`), or `*` for any",
+            ),
         }
     }
 }
@@ -213,6 +224,10 @@ fn normalise(pattern: &str) -> Result<String, GlobError> {
             if !first.chars().all(host_char) {
                 return Err(GlobError::InvalidHost(first.to_owned()));
             }
+            let only_wildcards = first.chars().all(|c| c == '*' || c == '?');
+            if !only_wildcards && !first.contains(['.', ':']) {
+                return Err(GlobError::AmbiguousHost(first.to_owned()));
+            }
             (first.to_ascii_lowercase(), rest)
         }
         Some(rest) if reference::is_host_component(first) => {
@@ -224,7 +239,7 @@ fn normalise(pattern: &str) -> Result<String, GlobError> {
         }
         Some(_) => (DOCKER_HUB.to_owned(), pattern),
         // `**` alone matches every image; any other single segment is a Docker Hub name.
-        None if pattern.contains("**") => return Ok(pattern.to_owned()),
+        None if pattern == "**" => return Ok(pattern.to_owned()),
         None if wildcard(pattern) => return Err(GlobError::NoRepository),
         None if pattern.contains('.') || pattern == "localhost" => {
             return Err(GlobError::BareHost(pattern.to_owned()))
@@ -382,6 +397,24 @@ mod tests {
             GlobError::InvalidHost("ghcr_io.x".into())
         );
         assert_eq!(err("*"), GlobError::NoRepository);
+        // A wildcard first segment that reads like a Docker Hub namespace would match hosts
+        // anyone can register (`legacy-attacker.example/app`); a lone `legacy**` likewise.
+        assert_eq!(
+            err("legacy-*/app"),
+            GlobError::AmbiguousHost("legacy-*".into())
+        );
+        assert_eq!(err("legacy**"), GlobError::NoRepository);
+        for fine in [
+            "*/app",
+            "**/app",
+            "*.example.com/app",
+            "registry-?.acme.dev:5000/**",
+        ] {
+            assert!(ImageGlob::parse(fine).is_ok(), "{fine}");
+        }
+        assert!(ImageGlob::parse("docker.io/legacy-*/app")
+            .unwrap()
+            .matches("docker.io/legacy-team/app"));
         assert_eq!(err("nginx:1.25"), GlobError::HasTag);
         assert_eq!(err("ghcr.io"), GlobError::BareHost("ghcr.io".into()));
         assert!(GlobError::InvalidSegment("Acme".into())

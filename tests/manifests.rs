@@ -1041,11 +1041,6 @@ fn a_kustomization_that_changes_images_must_be_rendered_first() {
             1,
             "resource `evil.txt` is a file a directory walk does not read",
         ),
-        (
-            "dot",
-            1,
-            "resource `.evil.yaml` is a file a directory walk does not read",
-        ),
         ("as", 5, "ApplicationSet's spec mentions images"),
         ("hr", 6, "HelmRelease's `spec.postRenderers`"),
         ("k", 4, "its `images` can change"),
@@ -1079,6 +1074,18 @@ fn a_kustomization_that_changes_images_must_be_rendered_first() {
             "{json}"
         );
     }
+    // Hidden files are read, as `kubectl apply -R` and Argo CD read them: the kustomization
+    // listing one is then read as written, and the hidden Deployment is a site.
+    let r = run(dir.path(), &["images", "--format", "json", "dot"], "");
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let json: Value = serde_json::from_str(&r.stdout).unwrap();
+    let files: Vec<&str> = json["images"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["file"].as_str().unwrap())
+        .collect();
+    assert_eq!(files, ["dot/.evil.yaml", "dot/deployment.yaml"], "{json}");
     // A kustomization that only lists resource files, names and generated ConfigMaps, and a
     // Flux `Kustomization` without overrides, are read as they are.
     write("plain/deployment.yaml", deployment);
@@ -1216,4 +1223,54 @@ fn a_template_of_a_helm_chart_is_refused_even_when_it_is_valid_yaml() {
     std::fs::remove_file(chart.join("Chart.yaml")).unwrap();
     let r = run(dir.path(), &["images", "--format", "json", "chart"], "");
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+}
+
+#[test]
+fn exclude_globs_see_paths_from_the_checked_directory_not_above_it() {
+    // `builds/**` written for the repository must not match where the checkout lives
+    // (`/…/builds/acme/repo/deploy`, as GitLab CI lays it out).
+    let dir = scratch("");
+    let deploy = dir.path().join("builds/acme/repo/deploy");
+    std::fs::create_dir_all(&deploy).unwrap();
+    std::fs::write(
+        deploy.join("app.yaml"),
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers: [{name: a, image: 'ghcr.io/acme/app:1'}]\n",
+    )
+    .unwrap();
+    let absolute = deploy.to_str().unwrap();
+    let r = run(
+        Path::new("/"),
+        &[
+            "check",
+            "--offline",
+            "--format",
+            "json",
+            "--exclude",
+            "builds/**",
+            absolute,
+        ],
+        "",
+    );
+    // Checked (offline without a layout: could not decide), not excluded.
+    assert_eq!(r.code, 2, "{}{}", r.stdout, r.stderr);
+    let json: Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(json["images"].as_array().unwrap().len(), 1, "{json}");
+    assert_eq!(json["summary"]["excluded_paths"], 0, "{json}");
+    // Written for what is under the checked directory, it still applies.
+    let r = run(
+        Path::new("/"),
+        &[
+            "check",
+            "--offline",
+            "--format",
+            "json",
+            "--exclude",
+            "deploy/app.yaml",
+            absolute,
+        ],
+        "",
+    );
+    let json: Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(json["images"].as_array().unwrap().len(), 0, "{json}");
+    assert_eq!(json["summary"]["excluded_paths"], 1, "{json}");
 }

@@ -348,7 +348,7 @@ pub fn load_excluding(paths: &[PathBuf], limits: &Limits, exclude: &[exclude::Pa
             }
             continue;
         }
-        if exclude::excluded(exclude, path) {
+        if exclude::excluded(exclude, &exclude_base(path, path)) {
             out.excluded.push(path.clone());
             continue;
         }
@@ -362,6 +362,22 @@ pub fn load_excluding(paths: &[PathBuf], limits: &Limits, exclude: &[exclude::Pa
         }
     }
     out
+}
+
+/// The path exclude globs see for `child`, found under the walked `root`: as walked for a
+/// relative root; for an absolute one, relative to the current directory when under it, else
+/// to the root's parent — so that `builds/**` cannot match the directories a checkout happens
+/// to live in (`/builds/acme/repo/deploy`).
+fn exclude_base(root: &Path, child: &Path) -> PathBuf {
+    if root.is_relative() {
+        return child.to_path_buf();
+    }
+    let base = std::env::current_dir()
+        .ok()
+        .filter(|cwd| cwd.parent().is_some() && root.starts_with(cwd))
+        .or_else(|| root.parent().map(Path::to_path_buf));
+    base.and_then(|b| child.strip_prefix(&b).ok().map(Path::to_path_buf))
+        .unwrap_or_else(|| child.to_path_buf())
 }
 
 fn walk_dir(root: &Path, limits: &Limits, exclude: &[exclude::PathGlob], out: &mut Loaded) {
@@ -394,19 +410,23 @@ fn walk_dir(root: &Path, limits: &Limits, exclude: &[exclude::PathGlob], out: &m
             };
             let child = entry.path();
             let name = entry.file_name();
-            if name.to_string_lossy().starts_with('.') {
-                tracing::debug!(path = %child.display(), "skipping hidden entry");
-                continue;
-            }
             let Ok(file_type) = entry.file_type() else {
                 continue;
             };
+            // Hidden files are read: `kubectl apply -R` and Argo CD apply them too. Skipped:
+            // `.git`, and the kubelet's own entries of a ConfigMap volume (`..data` and the
+            // timestamped `..2026_…` directory, reached through the visible links).
+            let lossy = name.to_string_lossy();
+            if lossy == ".git" || (lossy.starts_with("..") && !file_type.is_file()) {
+                tracing::debug!(path = %child.display(), "skipping");
+                continue;
+            }
             let is_dir = file_type.is_dir();
             // kustomize also reads a kustomization from a file named `Kustomization`.
             if !is_dir && !has_manifest_extension(&child) && name != "Kustomization" {
                 continue;
             }
-            if exclude::excluded(exclude, &child) {
+            if exclude::excluded(exclude, &exclude_base(root, &child)) {
                 tracing::debug!(path = %child.display(), "excluded");
                 out.excluded.push(child);
                 continue;
@@ -968,17 +988,17 @@ fn unread_resources(value: &Node, path: Option<&Path>) -> Option<String> {
                  kustomize builds with its own transformers"
             ));
         }
-        // A resource a directory walk does not read (hidden, or without a manifest
-        // extension) would be rendered by kustomize and never checked.
-        let hidden = Path::new(entry).components().any(|c| {
-            c.as_os_str().to_string_lossy().starts_with('.')
-                && c != std::path::Component::ParentDir
-                && c != std::path::Component::CurDir
+        // A resource a directory walk does not read (without a manifest extension, under
+        // `.git`, or a kubelet `..` directory) would be rendered and never checked.
+        let skipped = Path::new(entry).components().any(|c| {
+            let name = c.as_os_str().to_string_lossy();
+            name == ".git" || (name.starts_with("..") && c != std::path::Component::ParentDir)
         });
-        if hidden || !file.as_deref().is_some_and(has_manifest_extension) {
+        if skipped || !file.as_deref().is_some_and(has_manifest_extension) {
             return Some(format!(
-                "its resource `{entry}` is a file a directory walk does not read (hidden, or not \
-                 `.yaml`, `.yml` or `.json`), so what kustomize renders from it is not checked"
+                "its resource `{entry}` is a file a directory walk does not read (not `.yaml`, \
+                 `.yml` or `.json`, or under `.git`), so what kustomize renders from it is not \
+                 checked"
             ));
         }
     }
@@ -2418,7 +2438,7 @@ mod tests {
     }
 
     #[test]
-    fn load_walks_directories_in_order_and_skips_hidden_and_other_files() {
+    fn load_walks_directories_in_order_reads_hidden_files_and_skips_git_and_other_files() {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path();
         std::fs::create_dir_all(root.join(".git")).unwrap();
@@ -2442,7 +2462,11 @@ mod tests {
                 other => other.to_string(),
             })
             .collect();
-        assert_eq!(names, ["a.yaml", "b/c/d.yml", "b/x.json", "y.YAML"]);
+        // `.hidden.yaml` is read (kubectl apply -R reads it); `.git` is not walked.
+        assert_eq!(
+            names,
+            [".hidden.yaml", "a.yaml", "b/c/d.yml", "b/x.json", "y.YAML"]
+        );
         // A file named explicitly is read whatever its extension.
         assert_eq!(
             load(&[root.join("z.txt")], &Limits::default())
