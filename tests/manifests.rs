@@ -1108,24 +1108,19 @@ fn an_object_of_any_kind_with_items_is_read_as_a_list_like_kubectl_reads_it() {
     // kubectl applies the Deployment here, not the Pod. Both images are sites.
     let dir = scratch("");
     let text = "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n  - {name: a, image: 'ghcr.io/acme/signed:1'}\nitems:\n- apiVersion: apps/v1\n  kind: Deployment\n  metadata: {name: d}\n  spec:\n    template:\n      spec:\n        containers:\n        - {name: c, image: 'ghcr.io/acme/hidden:1'}\n";
-    let r = run(dir.path(), &["images", "--format", "json", "-"], text);
-    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
-    let json: Value = serde_json::from_str(&r.stdout).unwrap();
-    let found: Vec<(&str, &str)> = json["images"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|i| (i["field"].as_str().unwrap(), i["image"].as_str().unwrap()))
-        .collect();
+    let found = listed_sites(dir.path(), text);
     assert!(
         found.contains(&(
-            "items[0].spec.template.spec.containers[0].image",
-            "ghcr.io/acme/hidden:1"
+            "items[0].spec.template.spec.containers[0].image".into(),
+            "ghcr.io/acme/hidden:1".into()
         )),
         "{found:?}"
     );
     assert!(
-        found.contains(&("spec.containers[0].image", "ghcr.io/acme/signed:1")),
+        found.contains(&(
+            "spec.containers[0].image".into(),
+            "ghcr.io/acme/signed:1".into()
+        )),
         "{found:?}"
     );
 }
@@ -1154,15 +1149,7 @@ fn a_document_separator_kubectl_reads_otherwise_is_refused_in_check_and_pin() {
 fn argo_inline_templates_of_steps_and_dag_tasks_are_read() {
     let dir = scratch("");
     let text = "apiVersion: argoproj.io/v1alpha1\nkind: Workflow\nmetadata: {name: w}\nspec:\n  templates:\n  - name: main\n    steps:\n    - - name: make\n        inline:\n          resource:\n            action: create\n            manifest: |\n              apiVersion: v1\n              kind: Pod\n              metadata: {name: x}\n              spec:\n                containers:\n                - {name: c, image: 'ghcr.io/acme/from-manifest:1'}\n  - name: dag\n    dag:\n      tasks:\n      - name: t\n        inline:\n          container: {image: 'ghcr.io/acme/inline:1'}\n          podSpecPatch: '{\"containers\": [{\"name\": \"main\", \"image\": \"ghcr.io/acme/patched:1\"}]}'\n";
-    let r = run(dir.path(), &["images", "--format", "json", "-"], text);
-    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
-    let json: Value = serde_json::from_str(&r.stdout).unwrap();
-    let found: Vec<(&str, &str)> = json["images"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|i| (i["field"].as_str().unwrap(), i["image"].as_str().unwrap()))
-        .collect();
+    let found = listed_sites(dir.path(), text);
     for expected in [
         (
             "spec.templates[0].steps[0][0].inline.resource.manifest#spec.containers[0].image",
@@ -1177,6 +1164,7 @@ fn argo_inline_templates_of_steps_and_dag_tasks_are_read() {
             "ghcr.io/acme/patched:1",
         ),
     ] {
+        let expected = (expected.0.to_owned(), expected.1.to_owned());
         assert!(found.contains(&expected), "{expected:?} not in {found:?}");
     }
 }
@@ -1273,4 +1261,38 @@ fn exclude_globs_see_paths_from_the_checked_directory_not_above_it() {
     let json: Value = serde_json::from_str(&r.stdout).unwrap();
     assert_eq!(json["images"].as_array().unwrap().len(), 0, "{json}");
     assert_eq!(json["summary"]["excluded_paths"], 1, "{json}");
+    // `check --list` lists what `check` reads: the same exclusions.
+    let r = run(
+        Path::new("/"),
+        &[
+            "check",
+            "--list",
+            "--format",
+            "json",
+            "--exclude",
+            "deploy/app.yaml",
+            absolute,
+        ],
+        "",
+    );
+    let json: Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(json["images"].as_array().unwrap().len(), 0, "{json}");
+}
+
+/// `supplygate images --format json -` of `text`: each site's field path and image.
+fn listed_sites(dir: &Path, text: &str) -> Vec<(String, String)> {
+    let r = run(dir, &["images", "--format", "json", "-"], text);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let json: Value = serde_json::from_str(&r.stdout).unwrap();
+    json["images"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            (
+                i["field"].as_str().unwrap().to_owned(),
+                i["image"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
 }

@@ -32,7 +32,7 @@ pub(crate) struct CheckArgs {
     #[command(flatten)]
     pub(crate) output: OutputArgs,
     #[command(flatten)]
-    select: SelectArgs,
+    pub(crate) select: SelectArgs,
     /// Where this runs; policies see it as `input.mode`
     #[arg(long, env = "SUPPLYGATE_MODE", value_enum, default_value_t = RunMode::Check)]
     mode: RunMode,

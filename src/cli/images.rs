@@ -9,6 +9,7 @@ use clap::Args;
 use super::{write_stdout, Format};
 use crate::config::Config;
 use crate::gate;
+use crate::manifest::exclude::PathGlob;
 use crate::report::FileError;
 
 /// Arguments of `images`.
@@ -50,8 +51,15 @@ struct Listing<'a> {
 }
 
 /// Lists the image sites of `paths`; exit 0, or 2 when a file could not be read.
-pub(crate) fn run(config: &Config, paths: &[PathBuf], format: Format) -> anyhow::Result<u8> {
-    let manifests = gate::read_manifests(paths, config)?;
+pub(crate) fn run(
+    config: &Config,
+    paths: &[PathBuf],
+    exclude: &[PathGlob],
+    format: Format,
+) -> anyhow::Result<u8> {
+    // `paths.exclude` applies here as in `check`; `check --list` passes its `--exclude` too,
+    // so the listing shows what `check` would read.
+    let manifests = gate::read_manifests_excluding(paths, config, exclude)?;
     let listed: Vec<Listed> = manifests
         .sites
         .iter()

@@ -308,7 +308,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
         }
         Command::Images(args) => {
             let config = load_config_offline(&global)?;
-            images::run(&config, &args.paths, args.format)
+            images::run(&config, &args.paths, &[], args.format)
         }
         Command::Check(args) if args.list => {
             let config = load_config_offline(&global)?;
@@ -322,7 +322,8 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
                         .map_or("this format".into(), |v| v.get_name().to_owned())
                 ),
             };
-            images::run(&config, &args.paths, format)
+            let exclude = args.select.exclude()?;
+            images::run(&config, &args.paths, &exclude, format)
         }
         Command::Schema { which } => {
             write_stdout(match which {
