@@ -364,15 +364,10 @@ fn search_named(
                         column: None,
                         code: Code::KustomizationNotRendered,
                         message: format!(
-                            "{}{}; the files as written are not what is deployed; hint: \
+                            "{}; the files as written are not what is deployed; hint: \
                              render it first (`kubectl kustomize DIR | supplygate check -`, \
                              `kustomize build DIR`, or `helm template`), or skip it with \
                              `--exclude`",
-                            if k.reason.starts_with("this ") {
-                                ""
-                            } else {
-                                "a kustomization: "
-                            },
                             k.reason
                         ),
                     }));

@@ -1226,56 +1226,33 @@ fn exclude_globs_see_paths_from_the_checked_directory_not_above_it() {
     )
     .unwrap();
     let absolute = deploy.to_str().unwrap();
-    let r = run(
-        Path::new("/"),
-        &[
+    // Run from `/`, so that the checked directory is not under the current one.
+    let json_of = |mode: &str, glob: &str| -> (i32, Value) {
+        let args = [
             "check",
-            "--offline",
+            mode,
             "--format",
             "json",
             "--exclude",
-            "builds/**",
+            glob,
             absolute,
-        ],
-        "",
-    );
+        ];
+        let r = run(Path::new("/"), &args, "");
+        let json = serde_json::from_str(&r.stdout)
+            .unwrap_or_else(|e| panic!("{e}: {}{}", r.stdout, r.stderr));
+        (r.code, json)
+    };
     // Checked (offline without a layout: could not decide), not excluded.
-    assert_eq!(r.code, 2, "{}{}", r.stdout, r.stderr);
-    let json: Value = serde_json::from_str(&r.stdout).unwrap();
+    let (code, json) = json_of("--offline", "builds/**");
+    assert_eq!(code, 2, "{json}");
     assert_eq!(json["images"].as_array().unwrap().len(), 1, "{json}");
     assert_eq!(json["summary"]["excluded_paths"], 0, "{json}");
     // Written for what is under the checked directory, it still applies.
-    let r = run(
-        Path::new("/"),
-        &[
-            "check",
-            "--offline",
-            "--format",
-            "json",
-            "--exclude",
-            "deploy/app.yaml",
-            absolute,
-        ],
-        "",
-    );
-    let json: Value = serde_json::from_str(&r.stdout).unwrap();
+    let (_, json) = json_of("--offline", "deploy/app.yaml");
     assert_eq!(json["images"].as_array().unwrap().len(), 0, "{json}");
     assert_eq!(json["summary"]["excluded_paths"], 1, "{json}");
     // `check --list` lists what `check` reads: the same exclusions.
-    let r = run(
-        Path::new("/"),
-        &[
-            "check",
-            "--list",
-            "--format",
-            "json",
-            "--exclude",
-            "deploy/app.yaml",
-            absolute,
-        ],
-        "",
-    );
-    let json: Value = serde_json::from_str(&r.stdout).unwrap();
+    let (_, json) = json_of("--list", "deploy/app.yaml");
     assert_eq!(json["images"].as_array().unwrap().len(), 0, "{json}");
 }
 

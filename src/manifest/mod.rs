@@ -873,13 +873,21 @@ impl Walker<'_> {
     }
 }
 
-/// Whether `root` is a kustomization (`kind: Kustomization` or `Component` of
-/// `kustomize.config.k8s.io`, or a `kustomization.yaml` without `apiVersion`/`kind`) with a
-/// field that changes images as kustomize renders them: a non-empty `images:` transformer
-/// (`newName`, `newTag`, `digest`), `helmCharts`, a patch or replacement that mentions `image`
-/// inline, or a JSON 6902 patch file (`patchesJson6902`, `patches` with `path` and `target`),
-/// which is not a manifest and is not read. Returns the field's line and what it does.
+/// What makes the files as written other than what is deployed: a GitOps object that overrides
+/// images ([`gitops_image_overrides`]), or a kustomization with a field that can change them
+/// ([`kustomization_fields`]). Returns the field's line and a sentence naming the object.
 fn kustomization_changes(root: &Node, origin: &Origin) -> Option<(usize, String)> {
+    gitops_image_overrides(root).or_else(|| {
+        kustomization_fields(root, origin)
+            .map(|(line, why)| (line, format!("a kustomization: {why}")))
+    })
+}
+
+/// Whether `root` is a kustomization (`Kustomization`/`Component` of `kustomize.config.k8s.io`
+/// or without `apiVersion`, an object of that group without `kind`, or a kustomization file
+/// without either) with a non-empty field outside [`KUSTOMIZATION_KEYS_WITHOUT_IMAGES`], or a
+/// resource a directory walk does not read ([`unread_resources`]).
+fn kustomization_fields(root: &Node, origin: &Origin) -> Option<(usize, String)> {
     // kustomize reads its file into Go structs, whose field names match in any case.
     let own = |key: &str| {
         root.as_mapping()?
@@ -887,9 +895,6 @@ fn kustomization_changes(root: &Node, origin: &Origin) -> Option<(usize, String)
             .find(|(k, _)| k.as_str().is_some_and(|k| k.eq_ignore_ascii_case(key)))
             .and_then(|(_, v)| v.as_str())
     };
-    if let Some(found) = gitops_image_overrides(root) {
-        return Some(found);
-    }
     let path = match origin {
         Origin::File(path) => Some(path.as_path()),
         _ => None,

@@ -285,8 +285,10 @@ mod tests {
         let e = CertificateConstraints::repository("acme/app.git").unwrap_err();
         assert_eq!(e.value, "acme/app.git");
         assert!(e.to_string().contains("drop the `.git`"), "{e}");
-        let e = CertificateConstraints::repository("https://acme.ghe.com/acme/app.git");
-        assert!(e.is_err());
+        let e =
+            CertificateConstraints::repository("https://acme.ghe.com/acme/app.git").unwrap_err();
+        assert_eq!(e.value, "https://acme.ghe.com/acme/app.git");
+        assert!(e.to_string().contains("drop the `.git`"), "{e}");
     }
 
     #[test]
@@ -411,7 +413,8 @@ mod tests {
         // The caller's repository is not the signer.
         assert!(c("acme/app/.github/workflows/build.yml")
             .check(&claims())
-            .is_err());
+            .unwrap_err()
+            .contains("is not `https://github.com/acme/app/.github/workflows/build.yml`"));
     }
 
     #[test]
