@@ -6,13 +6,13 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
-use kube_core::admission::AdmissionResponse;
 use serde_json::json;
 
 use super::cache;
 use super::generation::Generation;
 use super::metrics::{Lookup, Metrics, Outcome};
-use super::{review, Log, Reloader, Settings};
+use super::review::{self, AdmissionResponse};
+use super::{Log, Reloader, Settings};
 use crate::gate::{self, Manifests, PolicyRun};
 use crate::lock::{self, Lock};
 use crate::manifest::ImageSite;
@@ -182,7 +182,7 @@ impl Server {
         why: &'static str,
     ) -> AdmissionResponse {
         self.metrics.decision(Outcome::Allowed, why);
-        AdmissionResponse::from(request)
+        AdmissionResponse::allow(request)
     }
 
     pub(super) fn unfinished(
