@@ -254,3 +254,270 @@ fn duplicate_key(entries: &[(Node, Node)]) -> Option<&str> {
         _ => None,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
+    use std::collections::BTreeMap;
+    use std::path::{Path, PathBuf};
+
+    use super::*;
+    use crate::manifest::{extract, extract_object, ExtraImagePaths, ImageSite, Source};
+
+    const SYNTHETIC: &str = r#"
+apiVersion: example.com/v1
+kind: Widget
+metadata: {name: w, namespace: shop, labels: {app: w}}
+spec:
+  runner: {containers: [{name: r, image: "registry.example/runner:1"}]}
+  tools: [{name: t, image: registry.example/tool:2}, {name: u, image: 1.5}]
+---
+apiVersion: unknown.example/v1
+kind: Gadget
+metadata: {name: g}
+spec:
+  deep: {nested: {initContainers: [{name: i, image: "registry.example/init:1"}]}}
+  volumes: [{name: v, image: {reference: "registry.example/data:3"}}]
+  helm: {image: {repository: nginx, tag: "1.25"}}
+  other: {image: "registry.example/other:4", list: [{image: true}, {image: ~}]}
+---
+metadata: {name: no-kind}
+spec: {containers: [{name: c, image: registry.example/c:1}]}
+---
+apiVersion: v1
+kind: List
+items:
+  - {apiVersion: v1, kind: Pod, metadata: {name: p}, spec: {containers: [{name: p, image: "registry.example/p:1"}]}}
+  - just text
+---
+apiVersion: batch.volcano.sh/v1alpha1
+kind: Job
+spec: {tasks: [{template: {spec: {containers: [{image: "registry.example/vc:1"}]}}}]}
+"#;
+
+    /// What a site says, positions aside.
+    fn facts(site: &ImageSite) -> String {
+        let r = &site.resource;
+        format!(
+            "{} | {} | {:?} | {:?} | {} | {} {} {:?}/{:?} {:?} {:?}",
+            site.image,
+            site.path,
+            site.container,
+            site.container_kind,
+            site.extractor,
+            r.api_version,
+            r.kind,
+            r.namespace,
+            r.name,
+            r.labels,
+            r.annotations
+        )
+    }
+
+    fn files(dir: &Path, out: &mut Vec<PathBuf>) {
+        let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        entries.sort();
+        for path in entries {
+            if path.is_dir() {
+                files(&path, out);
+            } else if path
+                .extension()
+                .is_some_and(|e| e == "yaml" || e == "yml" || e == "json")
+            {
+                out.push(path);
+            }
+        }
+    }
+
+    /// Issue 17 item 5: the webhook's reading (the object's JSON into the tree) finds exactly
+    /// what the manifest reader finds in the same objects written as YAML, on every fixture:
+    /// built-in workloads, lists, every custom-resource extractor's examples, embedded Argo
+    /// manifests, and `image` keys that hold no reference (`unrecognised-image-field`).
+    #[test]
+    fn the_json_tree_finds_what_the_yaml_reader_finds_in_every_fixture() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
+        let mut paths = Vec::new();
+        for dir in ["manifests", "demo/manifests", "external", "admission"] {
+            files(&root.join(dir), &mut paths);
+        }
+        // Beside the corpus: the generic pass, a user rule, and `image` keys that hold no
+        // reference.
+        let synthetic = PathBuf::from("synthetic.yaml");
+        paths.push(synthetic.clone());
+        let limits = Limits::default();
+        let extra = ExtraImagePaths {
+            rules: vec![crate::manifest::ExtraRule {
+                kind: "Widget".to_owned(),
+                api_version: Some("example.com".to_owned()),
+                pod_specs: vec!["spec.runner".to_owned()],
+                images: vec!["spec.tools[*].image".to_owned()],
+            }],
+        };
+        let (mut documents, mut sites, mut extractors) = (0, 0, BTreeMap::new());
+        for path in &paths {
+            let text = if *path == synthetic {
+                SYNTHETIC.to_owned()
+            } else {
+                std::fs::read_to_string(path).unwrap()
+            };
+            // An admission fixture: its object, as the API server sends it.
+            let text = if path.starts_with(root.join("admission")) {
+                let review: serde_json::Value = serde_json::from_str(&text).unwrap();
+                review["request"]["object"].to_string()
+            } else {
+                text
+            };
+            let origin = Arc::new(Origin::File(path.clone()));
+            let source = Source {
+                origin: origin.clone(),
+                text,
+            };
+            let Ok(from_yaml) = extract(&source, &extra, &limits) else {
+                continue; // refused by the YAML reader: nothing to compare
+            };
+            let docs =
+                crate::manifest::yaml::parse_documents(&source.text, &origin, &limits).unwrap();
+            let mut from_json = Vec::new();
+            let mut skipped_json = Vec::new();
+            for (i, doc) in docs.iter().enumerate() {
+                if doc.root.as_mapping().is_none() {
+                    continue;
+                }
+                let tree = ObjectTree::parse(&doc.root.to_json().to_string()).unwrap();
+                tree.check(&origin, &limits).unwrap();
+                let found = extract_object(&tree.root, &origin, &extra, &limits, None);
+                documents += 1;
+                from_json.extend(found.sites.iter().map(|s| (i, facts(s))));
+                skipped_json.extend(found.skipped.iter().map(|s| (i, s.reason.clone())));
+            }
+            let mut from_yaml_sites: Vec<(usize, String)> = from_yaml
+                .sites
+                .iter()
+                .map(|s| (s.resource.document, facts(s)))
+                .collect();
+            // Argo's embedded manifests are placed in the outer document.
+            from_json.sort();
+            from_yaml_sites.sort();
+            assert_eq!(from_json, from_yaml_sites, "{}", path.display());
+            let mut skipped_yaml: Vec<(usize, String)> = from_yaml
+                .skipped
+                .iter()
+                .filter(|s| s.reason != "empty document" && !s.reason.contains("the document is"))
+                .map(|s| (s.document, s.reason.clone()))
+                .collect();
+            skipped_json.sort();
+            skipped_yaml.sort();
+            assert_eq!(skipped_json, skipped_yaml, "{}", path.display());
+            sites += from_yaml_sites.len();
+            for s in &from_yaml.sites {
+                *extractors.entry(s.extractor).or_insert(0) += 1;
+            }
+        }
+        // The comparison covered every kind of extractor, on a real corpus.
+        for extractor in [
+            crate::manifest::kinds::KUBERNETES,
+            crate::manifest::kinds::GENERIC_CONTAINERS,
+            crate::manifest::kinds::GENERIC_IMAGE_KEY,
+            crate::manifest::kinds::ARGO_EMBEDDED,
+            crate::manifest::kinds::USER_RULE,
+            "tekton",
+            "argo-workflows",
+        ] {
+            assert!(
+                extractors.contains_key(extractor),
+                "no fixture site by `{extractor}`: {extractors:?}"
+            );
+        }
+        assert!(
+            documents >= 200 && sites >= 100,
+            "{documents} documents, {sites} sites"
+        );
+    }
+
+    /// What the YAML reader refuses in an object, the JSON tree refuses, each with its reason.
+    #[test]
+    fn refuses_what_the_yaml_reader_refuses_and_keys_written_twice() {
+        let origin = Arc::new(Origin::Named("Pod shop/x".to_owned()));
+        let limits = Limits {
+            max_file_bytes: 200,
+            max_depth: 3,
+            max_nodes: 12,
+        };
+        let refused = |text: &str| ObjectTree::parse(text).unwrap().check(&origin, &limits);
+        let message = |e: ManifestError| e.to_string();
+        assert!(refused(r#"{"a": {"b": {"c": 1}}}"#).is_ok());
+        let deep = refused(r#"{"a": {"b": {"c": []}}}"#).unwrap_err();
+        assert!(
+            message(deep).contains("nesting is deeper than the limit of 3 levels"),
+            "deep"
+        );
+        let many = refused(r#"{"a": [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]}"#).unwrap_err();
+        assert!(message(many).contains("more than 12 nodes"));
+        let big = format!(r#"{{"a": "{}"}}"#, "x".repeat(200));
+        assert!(matches!(
+            refused(&big),
+            Err(ManifestError::TooLarge { limit: 200, .. })
+        ));
+        for (text, want) in [
+            ("{\"a\": \"x\u{2028}y\"}", "U+2028"),
+            ("{\"a\": \"x\\u2029y\"}", "U+2029"),
+            ("{\"a\u{85}\": 1}", "U+0085"),
+            (
+                r#"{"image": "a", "x": 1, "image": "b"}"#,
+                "the key `image` is written twice",
+            ),
+        ] {
+            match refused(text) {
+                Err(ManifestError::Ambiguous { message, .. }) => {
+                    assert!(message.contains(want), "{text}: {message}");
+                }
+                other => panic!("{text}: {other:?}"),
+            }
+        }
+        // Many keys: found twice without a quadratic scan.
+        let mut keys: Vec<String> = (0..5000).map(|i| format!(r#""k{i}": 1"#)).collect();
+        keys.push(r#""k17": 2"#.to_owned());
+        let wide = ObjectTree::parse(&format!("{{{}}}", keys.join(","))).unwrap();
+        assert!(matches!(
+            wide.check(&origin, &Limits::default()),
+            Err(ManifestError::Ambiguous { message, .. }) if message.contains("`k17`")
+        ));
+        assert!(ObjectTree::parse("{} {}").is_err());
+        assert!(ObjectTree::parse("{").is_err());
+    }
+
+    /// Scalars read as the YAML reader read the same object written out by serde_json (the
+    /// webhook's old path); spans are document order.
+    #[test]
+    fn scalars_and_spans_are_what_the_yaml_reader_makes_of_the_json_text() {
+        let text =
+            r#"{"s": "1.0", "f": 1.0, "e": 1e100, "i": -3, "b": true, "n": null, "x": [{}]}"#;
+        let tree = ObjectTree::parse(text).unwrap();
+        let origin = Arc::new(Origin::Named("x".to_owned()));
+        // What the webhook read before: the object written out by serde_json, read as YAML.
+        let written = serde_json::from_str::<serde_json::Value>(text)
+            .unwrap()
+            .to_string();
+        let yaml = &crate::manifest::yaml::parse_documents(&written, &origin, &Limits::default())
+            .unwrap()[0]
+            .root;
+        assert_eq!(tree.root.to_json(), yaml.to_json());
+        for key in ["s", "f", "e", "i", "b", "n"] {
+            let (a, b) = (tree.root.get(key).unwrap(), yaml.get(key).unwrap());
+            assert_eq!(a.value, b.value, "{key}");
+            assert_eq!(a.is_null(), b.is_null(), "{key}");
+        }
+        let starts: Vec<usize> = tree
+            .root
+            .as_mapping()
+            .unwrap()
+            .iter()
+            .map(|(_, v)| v.span.start)
+            .collect();
+        assert!(starts.windows(2).all(|w| w[0] < w[1]), "{starts:?}");
+    }
+}
