@@ -270,11 +270,11 @@ impl Server {
                     self.metrics.registry_error(f.code.as_str());
                 }
             }
-            report
+            slim(report)
         };
         match digest {
             Some(digest) => {
-                let key = cache::Key::new(&site, digest);
+                let key = cache::Key::new(&site, &digest);
                 let (report, lookup) = generation.decisions.get_or_evaluate(key, run).await;
                 self.metrics.lookup(lookup);
                 report
@@ -387,6 +387,28 @@ pub(super) fn require_pins(reports: &mut [Arc<ImageReport>], pinned: &BTreeSet<u
             ),
         );
     }
+}
+
+/// What an answer needs of a report, and no more: a cached decision holds its findings, the
+/// reference and the digest (for `/mutate`), not the signature and attestation evidence, the
+/// platform list of an index, or the object's labels and annotations (which the cache key
+/// already covers), so that ten thousand cached decisions stay small.
+fn slim(mut report: ImageReport) -> ImageReport {
+    report.signatures = None;
+    report.attestations = None;
+    if let Some(resolved) = report.resolved.as_mut() {
+        resolved.platforms = Vec::new();
+    }
+    let resource = &report.site.resource;
+    if !resource.labels.is_empty() || !resource.annotations.is_empty() {
+        report.site.resource = Arc::new(crate::manifest::Resource {
+            labels: Default::default(),
+            annotations: Default::default(),
+            ..(**resource).clone()
+        });
+    }
+    report.findings.shrink_to_fit();
+    report
 }
 
 /// A report that denies because the evaluation produced none.
