@@ -916,4 +916,106 @@ mod tests {
         truncate_chars(&mut s, 2);
         assert_eq!(s, "éé…");
     }
+
+    /// Own AdmissionReview types: what the API server always sends is required (a clear 400
+    /// otherwise), anything else is tolerated; the answer is what the API server reads.
+    #[test]
+    fn reads_the_fields_it_needs_tolerates_the_rest_and_answers_in_v1() {
+        let body = include_str!("../../fixtures/admission/deployment-create.json");
+        let review: Value = serde_json::from_str(body).unwrap();
+        for field in ["uid", "kind", "resource", "operation", "userInfo"] {
+            let mut cut = review.clone();
+            cut["request"].as_object_mut().unwrap().remove(field);
+            let err = decode(cut.to_string().as_bytes()).unwrap_err();
+            assert!(
+                matches!(&err, ReviewError::Json(e) if e.to_string().contains(field)),
+                "{field}: {err}"
+            );
+        }
+        let mut bad = review.clone();
+        bad["request"]["operation"] = json!("PATCH");
+        assert!(matches!(
+            decode(bad.to_string().as_bytes()),
+            Err(ReviewError::Json(_))
+        ));
+        let mut extra = review.clone();
+        extra["request"]["somethingNew"] = json!({"x": [1, 2]});
+        extra["request"]["dryRun"] = json!(true);
+        extra["request"]["options"] = json!({"kind": "CreateOptions"});
+        let request = decode(extra.to_string().as_bytes()).unwrap();
+        assert_eq!(request.operation, Operation::Create);
+        assert_eq!(request.kind.kind, "Deployment");
+
+        let denied = AdmissionResponse::allow(&request).deny("no".to_owned());
+        let answer: Value = serde_json::from_slice(&denied.to_json().unwrap()).unwrap();
+        assert_eq!(
+            answer,
+            json!({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
+                   "response": {"uid": request.uid, "allowed": false,
+                                "status": {"code": 403, "message": "no", "reason": "Forbidden"}}})
+        );
+        let mut pinned = AdmissionResponse::allow(&request);
+        pinned.patch = Some(b"[]".to_vec());
+        pinned.warnings = Some(vec!["w".to_owned()]);
+        let answer: Value = serde_json::from_slice(&pinned.to_json().unwrap()).unwrap();
+        assert_eq!(
+            answer["response"],
+            json!({"uid": request.uid, "allowed": true, "status": {}, "patch": "W10=",
+                   "patchType": "JSONPatch", "warnings": ["w"]})
+        );
+    }
+
+    /// As before: the request's apiVersion and kind stand in only where the object has no such
+    /// key; an empty `kind` is the object's own (searched as an unknown kind), not replaced.
+    #[test]
+    fn the_requests_kind_stands_in_only_for_a_missing_key() {
+        let body = include_str!("../../fixtures/admission/deployment-create.json");
+        let mut review: Value = serde_json::from_str(body).unwrap();
+        let object = review["request"]["object"].as_object_mut().unwrap();
+        object.remove("apiVersion");
+        object.remove("kind");
+        let request = decode(review.to_string().as_bytes()).unwrap();
+        let Triage::Evaluate(m) = triage(&request, &Config::default()) else {
+            panic!("evaluated");
+        };
+        assert!(m.sites.iter().all(|s| s.resource.kind == "Deployment"
+            && s.resource.api_version == "apps/v1"
+            && s.extractor == crate::manifest::kinds::KUBERNETES));
+        review["request"]["object"]["kind"] = json!("");
+        let request = decode(review.to_string().as_bytes()).unwrap();
+        let Triage::Evaluate(m) = triage(&request, &Config::default()) else {
+            panic!("evaluated");
+        };
+        assert!(m
+            .sites
+            .iter()
+            .all(|s| s.extractor == crate::manifest::kinds::GENERIC_CONTAINERS));
+    }
+
+    /// What the YAML reader refused in the object is still denied, not allowed.
+    #[test]
+    fn an_object_the_manifest_reader_refuses_is_denied() {
+        let body = include_str!("../../fixtures/admission/deployment-create.json");
+        let mut review: Value = serde_json::from_str(body).unwrap();
+        review["request"]["object"]["metadata"]["annotations"] = json!({"note": "a\u{2028}b"});
+        let request = decode(review.to_string().as_bytes()).unwrap();
+        let Triage::Deny(code, message) = triage(&request, &Config::default()) else {
+            panic!("a line separator is no allow");
+        };
+        assert_eq!(code, "invalid-manifest");
+        assert!(message.contains("U+2028"), "{message}");
+        let twice = body.replacen(r#""metadata": {"#, r#""metadata": {"name": "a", "#, 1);
+        let request = decode(twice.as_bytes()).unwrap();
+        let Triage::Deny(code, message) = triage(&request, &Config::default()) else {
+            panic!("a key written twice is no allow");
+        };
+        assert_eq!(code, "invalid-manifest");
+        assert!(message.contains("written twice"), "{message}");
+        review["request"]["object"] = json!("just text");
+        let request = decode(review.to_string().as_bytes()).unwrap();
+        assert!(matches!(
+            triage(&request, &Config::default()),
+            Triage::Deny("invalid-manifest", m) if m.contains("is not a JSON object")
+        ));
+    }
 }
