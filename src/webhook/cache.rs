@@ -117,6 +117,13 @@ impl<K: Eq + Hash + Clone> DecisionCache<K> {
             .len()
     }
 
+    /// The fresh cached report for `key`, if there is one; never waits or evaluates.
+    pub(crate) fn peek(&self, key: &K) -> Option<Arc<ImageReport>> {
+        let slots = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
+        let cached = slots.get(key)?.get()?;
+        (cached.expires > Instant::now()).then(|| Arc::clone(&cached.report))
+    }
+
     /// The cached report for `key`, or the one `evaluate` produces; callers that arrive while
     /// an evaluation of `key` is running wait for it instead of starting their own.
     pub(crate) async fn get_or_evaluate<F, Fut>(

@@ -116,7 +116,14 @@ impl Server {
             }
             review::Triage::Evaluate(m) => m,
         };
-        let Ok(permit) = Arc::clone(&self.permits).try_acquire_owned() else {
+        let permit = Arc::clone(&self.permits).try_acquire_owned();
+        // Every site answered from the decision cache (under a digest the current registry
+        // client resolved it to): no task, no waiting.
+        let cached = permit
+            .as_ref()
+            .ok()
+            .and_then(|_| self.cached(&generation, &manifests));
+        let Ok(permit) = permit else {
             return self.unfinished(
                 &request,
                 "overloaded",
@@ -128,6 +135,10 @@ impl Server {
         // the verification finishes and fills the cache for the API server's retry. The task
         // holds the permit, so abandoned work still counts against the bound.
         let lock_in_use = generation.lock.is_some();
+        if let Some(reports) = cached {
+            drop(permit);
+            return self.answer(&request, endpoint, reports, lock_in_use, audit);
+        }
         let server = Arc::clone(self);
         let task = tokio::spawn(async move {
             server.in_flight.fetch_add(1, Ordering::Relaxed);
@@ -153,6 +164,38 @@ impl Server {
                 )
             }
         };
+        self.answer(&request, endpoint, reports, lock_in_use, audit)
+    }
+
+    /// Each site's decision from the cache, or `None` when any is not there (fresh).
+    fn cached(
+        &self,
+        generation: &Generation,
+        manifests: &Manifests,
+    ) -> Option<Vec<Arc<ImageReport>>> {
+        let reports = manifests
+            .sites
+            .iter()
+            .map(|site| {
+                let digest = generation.registries.cached_digest(&site.image)?;
+                generation.decisions.peek(&cache::Key::new(site, &digest))
+            })
+            .collect::<Option<Vec<_>>>()?;
+        for _ in &reports {
+            self.metrics.lookup(Lookup::Hit);
+        }
+        Some(reports)
+    }
+
+    /// The answer for the reports of every site (`/mutate`'s patch, pins under a lock).
+    fn answer(
+        &self,
+        request: &review::Request,
+        endpoint: Endpoint,
+        reports: Vec<Arc<ImageReport>>,
+        lock_in_use: bool,
+        audit: bool,
+    ) -> AdmissionResponse {
         let (patch, pinned) = match (endpoint, request.object.as_ref()) {
             (Endpoint::Mutate, Some(object)) => review::pin_patch(object, &reports),
             _ => (None, BTreeSet::new()),
@@ -161,7 +204,7 @@ impl Server {
         if lock_in_use && !self.settings.insecure_allow_unpinned_with_lock {
             require_pins(&mut reports, &pinned);
         }
-        let (response, codes) = review::respond(&request, &reports, audit, patch);
+        let (response, codes) = review::respond(request, &reports, audit, patch);
         let outcome = if response.allowed {
             Outcome::Allowed
         } else {
@@ -251,7 +294,16 @@ impl Server {
     ) -> Arc<ImageReport> {
         let digest = match ImageRef::parse(&site.image) {
             Ok(reference) => match registry.resolve(&reference).await {
-                Ok(resolved) => Some(resolved.digest.to_string()),
+                Ok(resolved) => {
+                    let digest = resolved.digest.to_string();
+                    generation.registries.remember(
+                        registry,
+                        &site.image,
+                        &digest,
+                        self.settings.cache.max_entries,
+                    );
+                    Some(digest)
+                }
                 Err(e) => {
                     self.metrics.registry_error(e.code());
                     None
