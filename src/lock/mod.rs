@@ -65,11 +65,12 @@ pub enum LockError {
         limit: u64,
     },
     /// Not the JSON of a lock.
-    #[error("the lock `{}` is not a supplygate lock: {source}", path.display())]
+    #[error("the lock `{}` is not a supplygate lock", path.display())]
     Json {
         /// The lock file.
         path: PathBuf,
         /// Where and what.
+        #[source]
         source: serde_json::Error,
     },
     /// Written by a version of supplygate with another format.
@@ -115,13 +116,21 @@ pub enum LockError {
     },
     /// The lock or a digest input could not be serialised (never expected: refused rather
     /// than replaced by a fixed value).
-    #[error("cannot serialise {what}: {source}")]
+    #[error("cannot serialise {what}")]
     Serialize {
         /// What.
         what: &'static str,
         /// Why.
         #[source]
         source: serde_json::Error,
+    },
+    /// A signer setting this build has no stable name for in the trust digest (a new key
+    /// algorithm or signing scheme of the crypto library): refused rather than named by a
+    /// `Debug` text that could change.
+    #[error("cannot fingerprint the signers: no stable name for this {what}")]
+    UnnamedTrust {
+        /// What has no name.
+        what: &'static str,
     },
 }
 
