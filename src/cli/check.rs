@@ -239,7 +239,7 @@ fn decide(ctx: &Context, args: &CheckArgs) -> anyhow::Result<Decided> {
     };
     let report = if let Some(path) = &args.locked {
         let lock = Arc::new(Lock::read(path)?);
-        let registry = Registry::from_lock(ctx.config.registry.clone(), Arc::clone(&lock))
+        let registry = Registry::replaying(ctx.config.registry.clone(), lock.evidence())
             .context("cannot set up the registry client")?;
         let fingerprint = Fingerprint::new(&ctx.config, &policy.engine)?;
         let mut report = evaluate(manifests, &Arc::new(registry));
