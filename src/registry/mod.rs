@@ -48,7 +48,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use crate::reference::{Digest, ImageRef};
 use cache::{key, Cache, Key, Reference};
 pub use error::RegistryError;
-pub use store::{Object, Store};
+pub use store::{Object, Store, StoredReferrer};
 pub use types::{
     Descriptor, HostSettings, ImageManifest, Manifest, Platform, Referrer, ReferrerSource,
     RegistrySettings, Resolved, Stats,

@@ -10,7 +10,7 @@
 
 use std::collections::BTreeMap;
 
-use super::{Referrer, RegistryError};
+use super::{Descriptor, Referrer, ReferrerSource, RegistryError};
 use crate::reference::{Digest, ImageRef};
 
 /// One stored object: a manifest or a blob, as the registry served it.
@@ -155,5 +155,68 @@ impl Store {
             && self.missing_tags.is_empty()
             && self.referrers.is_empty()
             && self.objects.is_empty()
+    }
+}
+
+/// A referrers listing entry: the descriptor and where the listing came from.
+///
+/// The form an evidence lock and the verification cache write a [`Referrer`] in.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(missing_docs)]
+pub struct StoredReferrer {
+    pub media_type: String,
+    pub digest: Digest,
+    pub size: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub artifact_type: Option<String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub annotations: BTreeMap<String, String>,
+    /// `api`, or the referrers tag it was read from.
+    pub via: String,
+}
+
+impl From<&Referrer> for StoredReferrer {
+    fn from(r: &Referrer) -> Self {
+        Self {
+            media_type: r.descriptor.media_type.clone(),
+            digest: r.descriptor.digest.clone(),
+            size: r.descriptor.size,
+            artifact_type: r.descriptor.artifact_type.clone(),
+            annotations: r.descriptor.annotations.clone(),
+            via: match &r.source {
+                ReferrerSource::Api => "api".to_owned(),
+                ReferrerSource::Tag { tag } => format!("tag {tag}"),
+            },
+        }
+    }
+}
+
+impl TryFrom<StoredReferrer> for Referrer {
+    /// The unknown `via`.
+    type Error = String;
+
+    fn try_from(r: StoredReferrer) -> Result<Self, String> {
+        let source = match r.via.as_str() {
+            "api" => ReferrerSource::Api,
+            via => match via.strip_prefix("tag ") {
+                Some(tag) if !tag.is_empty() && !tag.contains(char::is_whitespace) => {
+                    ReferrerSource::Tag {
+                        tag: tag.to_owned(),
+                    }
+                }
+                _ => return Err(r.via),
+            },
+        };
+        Ok(Self {
+            descriptor: Descriptor {
+                media_type: r.media_type,
+                digest: r.digest,
+                size: r.size,
+                artifact_type: r.artifact_type,
+                annotations: r.annotations,
+            },
+            source,
+        })
     }
 }
