@@ -21,8 +21,9 @@ mod read;
 
 use evidence::{check_all_attestations, check_all_signatures, reachability_facts, Linkage};
 pub use evidence::{
-    check_attestations, check_signatures, AttestationChecks, AttestationReport, Checks,
-    PlatformSignatures, SignatureChecks, SignatureReport,
+    check_attestations, check_attestations_for, check_signatures, check_signatures_for,
+    AttestationChecks, AttestationReport, Checks, PlatformSignatures, SignatureChecks,
+    SignatureReport,
 };
 pub use findings::registry_finding;
 use findings::{
