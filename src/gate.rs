@@ -18,6 +18,7 @@ use crate::report::{Code, Finding, ImageReport, Report, RunStats, Severity};
 mod evidence;
 mod findings;
 mod read;
+mod sources;
 
 use evidence::{check_all_attestations, check_all_signatures, reachability_facts, Linkage};
 pub use evidence::{
@@ -34,6 +35,7 @@ pub use read::{
     read_manifests, read_manifests_excluding, refuse_empty, search_manifests, EmptyInput,
     GateError, Manifests,
 };
+pub use sources::{evaluate_with, Evidence, Replay, TagCheck};
 
 /// Called as lookups finish: `(done, total)`.
 pub type Progress<'a> = &'a (dyn Fn(usize, usize) + Send + Sync);
