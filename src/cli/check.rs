@@ -337,8 +337,7 @@ fn open_cache(
     args: &CheckArgs,
     fingerprint: &Fingerprint,
 ) -> anyhow::Result<Option<Arc<Cache>>> {
-    let configured: Option<CacheSettings> = None;
-    let settings = match (&args.cache_dir, &configured) {
+    let settings = match (&args.cache_dir, &ctx.config.cache) {
         (Some(dir), configured) => CacheSettings {
             dir: dir.clone(),
             ..configured
