@@ -277,6 +277,20 @@ fn decide(ctx: &Context, args: &CheckArgs) -> anyhow::Result<Decided> {
         &progress,
     ));
     gate::refuse_empty(&mut report, empty);
+    // One line for `-v` that stays readable at any size: the run's volume and its cost.
+    let stats = &report.stats;
+    tracing::info!(
+        sites = report.images.len(),
+        distinct_images = stats.distinct_images,
+        requests = stats.requests,
+        requests_per_image = format!(
+            "{:.2}",
+            stats.requests as f64 / stats.distinct_images.max(1) as f64
+        ),
+        recalled = evidence.registry().recalled(),
+        elapsed_ms = stats.elapsed_ms,
+        "checked"
+    );
     if let Evidence::Recording(registry) = &evidence {
         let recording = registry.take_recording();
         if let Some(cache) = &cache {
