@@ -82,9 +82,11 @@ fn run() -> anyhow::Result<()> {
         images >= REPOS && runs > 0,
         "IMAGES >= {REPOS} and RUNS >= 1"
     );
+    // Absolute: the checks run in the scratch directory.
     let bin = std::env::var_os("SUPPLYGATE_BIN")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_supplygate")));
+    let bin = fs::canonicalize(&bin).with_context(|| format!("{}", bin.display()))?;
     let registry = TestRegistry::start();
     let work = tempfile::Builder::new()
         .prefix("supplygate-bench-")
