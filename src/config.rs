@@ -20,6 +20,8 @@ use crate::verify::signers::SharedRoot;
 use crate::verify::tuf::TufSettings;
 use crate::verify::{signers, tuf, Signer, SubjectMatcher};
 
+mod notation;
+
 /// The config file looked for in the working directory when `--config` is not given.
 pub const DEFAULT_FILE: &str = "supplygate.yaml";
 
@@ -53,7 +55,13 @@ const KEYS_EXEMPTION: &[&str] = &["images", "namespaces", "reason", "expires"];
 const KEYS_BREAK_GLASS: &[&str] = &["annotation", "namespaces"];
 const KEYS_PROVENANCE: &[&str] = &["images", "signers", "builders", "source", "refs"];
 const KEYS_SOURCE: &[&str] = &["commit_key", "clones"];
-const KEYS_SIGNER: &[&str] = &["key", "insecure_ignore_tlog", "trusted_root", "keyless"];
+const KEYS_SIGNER: &[&str] = &[
+    "key",
+    "insecure_ignore_tlog",
+    "trusted_root",
+    "keyless",
+    "notation",
+];
 const KEYS_KEYLESS: &[&str] = &[
     "issuer",
     "subject",
@@ -675,6 +683,18 @@ impl Validator {
                 None => false,
             };
             let signer = match (field("key"), field("keyless")) {
+                _ if field("notation").is_some() => {
+                    for other in ["key", "keyless", "trusted_root", "insecure_ignore_tlog"] {
+                        if let Some(v) = field(other) {
+                            self.problem(
+                                v,
+                                format!("`{other}` does not go with `notation:` (signer `{name}`)"),
+                                Some("define two signers".into()),
+                            );
+                        }
+                    }
+                    field("notation").and_then(|n| self.notation_signer(name, n))
+                }
                 (Some(key), None) => self.key_signer(name, key, ignore_tlog, field("trusted_root")),
                 (None, Some(keyless)) => {
                     if let Some(v) = field("trusted_root") {
@@ -705,7 +725,7 @@ impl Validator {
                     if value.as_mapping().is_some() || value.is_null() {
                         self.problem(
                             k,
-                            format!("signer `{name}` needs `key` or `keyless`"),
+                            format!("signer `{name}` needs `key`, `keyless` or `notation`"),
                             Some("e.g. `key: keys/cosign.pub`".into()),
                         );
                     }
@@ -1021,7 +1041,10 @@ impl Validator {
             for (key, v) in self.fields(item, KEYS_PROVENANCE, "provenance[]") {
                 match key {
                     "images" => self.image_globs(v, &mut rule.images),
-                    "signers" => named_broken |= self.signer_refs(v, signers, &mut rule.signers),
+                    "signers" => {
+                        named_broken |= self.signer_refs(v, signers, &mut rule.signers);
+                        self.no_notation_provenance(v, &rule.signers);
+                    }
                     "builders" => {
                         for (_, b) in self.string_items(v, key) {
                             rule.builders.push(match b.strip_suffix('*') {
@@ -1700,6 +1723,7 @@ pub fn known_keys() -> BTreeMap<&'static str, &'static [&'static str]> {
         ("limits", KEYS_LIMITS),
         ("signers.*", KEYS_SIGNER),
         ("signers.*.keyless", KEYS_KEYLESS),
+        ("signers.*.notation", notation::KEYS_NOTATION),
         ("tuf", KEYS_TUF),
         ("require[]", KEYS_REQUIRE),
         ("provenance[]", KEYS_PROVENANCE),
@@ -2007,6 +2031,7 @@ limits:
             ("limits", &defs["limits"]),
             ("signers.*", &defs["signer"]),
             ("signers.*.keyless", &defs["keyless"]),
+            ("signers.*.notation", &defs["notation"]),
             ("tuf", &defs["tuf"]),
             ("require[]", &defs["requirement"]),
             ("provenance[]", &defs["provenanceRule"]),

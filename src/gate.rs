@@ -133,6 +133,19 @@ pub async fn check_signatures(
     resolved: &Resolved,
     signers: &[Arc<Signer>],
 ) -> Result<SignatureReport, RegistryError> {
+    let now = jiff::Timestamp::now();
+    check_signatures_at(registry, image, resolved, signers, now).await
+}
+
+/// [`check_signatures`] with the clock Notary Project signatures are judged at (certificate
+/// validity, signature expiry, CRL freshness): the run's clock.
+pub async fn check_signatures_at(
+    registry: &Registry,
+    image: &ImageRef,
+    resolved: &Resolved,
+    signers: &[Arc<Signer>],
+    now: jiff::Timestamp,
+) -> Result<SignatureReport, RegistryError> {
     let name = image.name();
     let verify_all = |digest: &Digest, candidates: Vec<verify::Candidate>| -> Vec<SignatureFact> {
         candidates
@@ -140,15 +153,20 @@ pub async fn check_signatures(
             .map(|c| verify::verify_candidate(c, &name, digest, signers))
             .collect()
     };
+    // Notary Project signatures, when a Notation signer is asked for (none: no lookup).
+    let notation = |digest| verify::notation::stage::check(registry, image, digest, signers, now);
     let top = discover::signatures(registry, image, &resolved.digest).await?;
-    let facts = verify_all(&resolved.digest, top);
+    let mut facts = verify_all(&resolved.digest, top);
+    facts.extend(notation(&resolved.digest).await?);
     let mut platforms = Vec::with_capacity(resolved.platforms.len());
     for p in &resolved.platforms {
         let candidates = discover::signatures(registry, image, &p.digest).await?;
+        let mut facts = verify_all(&p.digest, candidates);
+        facts.extend(notation(&p.digest).await?);
         platforms.push(PlatformSignatures {
             platform: p.name(),
             digest: p.digest.clone(),
-            facts: verify_all(&p.digest, candidates),
+            facts,
         });
     }
     Ok(SignatureReport {
@@ -623,7 +641,7 @@ pub async fn evaluate_manifests(
     let before = registry.stats();
     let distinct_images = distinct.len();
     let resolutions = resolve_all(distinct, registry, progress).await;
-    let signatures = check_all_signatures(config, registry, &resolutions).await;
+    let signatures = check_all_signatures(config, registry, &resolutions, policy.now).await;
     let attestations = check_all_attestations(config, registry, &resolutions).await;
     let after = registry.stats();
     let mut linkage = Linkage::default();
@@ -995,6 +1013,7 @@ async fn check_all_signatures(
     config: &Config,
     registry: &Arc<Registry>,
     resolutions: &Resolutions,
+    now: jiff::Timestamp,
 ) -> SignatureChecks {
     let signers: Arc<Vec<Arc<Signer>>> = Arc::new(config.signers.values().cloned().collect());
     let applies = |image: &ImageRef| config.requirements_for(&image.name()).next().is_some();
@@ -1003,8 +1022,17 @@ async fn check_all_signatures(
         resolutions,
         applies,
         |registry, image, resolved| {
-            let signers = Arc::clone(&signers);
-            async move { check_signatures(&registry, &image, &resolved, &signers).await }
+            // Notation signers only where a rule for this image names one: no Notation lookup
+            // for images whose rules ask for cosign signatures only.
+            let notation = config
+                .requirements_for(&image.name())
+                .any(|r| r.signers.iter().any(|s| s.is_notation()));
+            let signers: Vec<Arc<Signer>> = signers
+                .iter()
+                .filter(|s| notation || !s.is_notation())
+                .cloned()
+                .collect();
+            async move { check_signatures_at(&registry, &image, &resolved, &signers, now).await }
         },
     )
     .await

@@ -115,6 +115,8 @@ pub enum SignatureKind {
     CosignKeyless,
     /// A Sigstore bundle.
     Bundle,
+    /// A Notary Project signature (JWS or COSE_Sign1 envelope, X.509 chain).
+    Notation,
 }
 
 /// The identity in a keyless certificate, and the GitHub Actions claims when present.
@@ -187,6 +189,9 @@ pub struct SignatureFact {
     /// `critical.identity.docker-reference` of a simple-signing payload.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub docker_reference: Option<String>,
+    /// What a Notary Project signature says and how each Notation signer decided it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub notation: Option<Box<notation::stage::NotationFact>>,
 }
 
 /// Verifies one candidate against every signer; never panics, never errors: a problem is a

@@ -65,12 +65,13 @@ impl Algorithm {
 
 /// `io.cncf.notary.signingScheme`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "kebab-case")]
 pub enum SigningScheme {
     /// `notary.x509`: the signing time is the signer's claim; trust stores of type `ca`.
+    #[serde(rename = "notary.x509")]
     X509,
     /// `notary.x509.signingAuthority`: the signing time is authentic; trust stores of type
     /// `signingAuthority`.
+    #[serde(rename = "notary.x509.signingAuthority")]
     X509SigningAuthority,
 }
 

@@ -3,11 +3,12 @@
 //! trust store, with Notation's per-check semantics (integrity, authenticity, authentic
 //! timestamp, expiry, revocation; enforced, logged or skipped by level).
 //!
-//! Library only for now: [`crate::verify::discover::notation_signatures`] finds signatures
-//! (referrers API, tag fallback, OCI layouts); the `notation:` signer kind in
-//! `supplygate.yaml`, the verify stage, the lock and `explain` come next (docs/notation.md). [`envelope`]
-//! and [`cose`] decode, [`pki`] handles certificates, [`policy`] holds `trustpolicy.json` and trust
-//! stores, [`verify`] runs the checks in Notation's order.
+//! [`crate::verify::discover::notation_signatures`] finds signatures (referrers API, tag
+//! fallback, OCI layouts); [`signer`] is the `notation:` signer kind of `supplygate.yaml`;
+//! [`stage`] turns each signature into a [`crate::verify::SignatureFact`] for the verify stage.
+//! [`envelope`] and [`cose`] decode, [`pki`] handles certificates, [`policy`] holds
+//! `trustpolicy.json` and trust stores, [`revocation`] CRLs, [`verify`] runs the checks in
+//! Notation's order.
 
 use jiff::Timestamp;
 
@@ -17,6 +18,9 @@ pub mod cose;
 pub mod envelope;
 mod pki;
 pub mod policy;
+pub mod revocation;
+pub mod signer;
+pub mod stage;
 pub mod timestamp;
 
 pub use envelope::{Algorithm, Envelope, SigningScheme, COSE_MEDIA_TYPE, JWS_MEDIA_TYPE};
@@ -25,6 +29,8 @@ pub use policy::{
     parse_dn, Action, Check, Level, NotationConfig, PolicyError, Statement, StoreKind, TrustPolicy,
     TrustStore, TrustedIdentities, VerifyTimestamp,
 };
+pub use revocation::{CrlError, Crls};
+pub use signer::{InlinePolicy, NotationSignerError, NotationTrust, PolicySource};
 
 /// Artifact type of a Notation signature manifest.
 pub const SIGNATURE_ARTIFACT_TYPE: &str = "application/vnd.cncf.notary.signature";
@@ -243,13 +249,24 @@ pub enum Failure {
         /// The expiry.
         expiry: Timestamp,
     },
-    /// A certificate names CRL or OCSP locations and revocation checking is not implemented
-    /// yet: under `enforce`, fail closed.
-    #[error("revocation of certificate {index} was not checked")]
+    /// A certificate names CRL or OCSP locations and no CRL was given (supplygate does not
+    /// fetch them): under `enforce`, fail closed.
+    #[error("revocation of certificate {index} was not checked: no CRL was given")]
     RevocationNotChecked {
         /// The certificate.
         index: usize,
     },
+    /// A certificate's revocation status could not be established from the CRLs given.
+    #[error("revocation status of certificate {index} is unknown: {problem:?}")]
+    RevocationUnknown {
+        /// The certificate.
+        index: usize,
+        /// Why.
+        problem: revocation::RevocationProblem,
+    },
+    /// A certificate of the chain is listed in its issuer's CRL.
+    #[error("a certificate of the chain is revoked")]
+    CertificateRevoked,
 }
 
 /// A failed check and why.
@@ -338,8 +355,72 @@ pub fn verify(
     store: &TrustStore,
     now: Timestamp,
 ) -> Result<Outcome, PolicyError> {
+    decide(
+        media_type,
+        envelope,
+        target,
+        statement,
+        store,
+        &Crls::none(),
+        now,
+    )
+    .map(|d| d.outcome)
+}
+
+/// Whether the certificates of a signature could be revoked, and what was found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RevocationStatus {
+    /// No certificate of the chain names a CRL distribution point or an OCSP responder:
+    /// nothing can revoke them (Notation: `OK`).
+    NotRevocable,
+    /// A certificate names revocation information and no CRL was given (see
+    /// [`Failure::RevocationNotChecked`]).
+    NotChecked,
+    /// Every revocable certificate is covered by a current CRL of its issuer that does not
+    /// list it.
+    Good,
+    /// A certificate is listed in its issuer's CRL.
+    Revoked,
+    /// A revocable certificate has no current, valid CRL among those given.
+    Unknown,
+    /// The check did not run (level `skip`, an override to `skip`, or an earlier check
+    /// rejected the signature).
+    NotRun,
+}
+
+/// [`verify`]'s outcome with what a report shows beside it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decision {
+    /// The outcome.
+    pub outcome: Outcome,
+    /// Checks that failed with action `log`, also before a rejection.
+    pub logged: Vec<Finding>,
+    /// The verified RFC 3161 timestamp (genTime ± accuracy), when one was verified.
+    pub timestamp: Option<timestamp::Stamped>,
+    /// Revocation.
+    pub revocation: RevocationStatus,
+}
+
+/// [`verify`] with the CRLs `crls` for the revocation check, returning also the logged
+/// failures, the verified timestamp and the revocation status.
+pub fn decide(
+    media_type: &str,
+    envelope: &[u8],
+    target: &Target,
+    statement: &Statement,
+    store: &TrustStore,
+    crls: &Crls,
+    now: Timestamp,
+) -> Result<Decision, PolicyError> {
+    let mut decision = Decision {
+        outcome: Outcome::Skipped,
+        logged: Vec::new(),
+        timestamp: None,
+        revocation: RevocationStatus::NotRun,
+    };
     if statement.level == Level::Skip {
-        return Ok(Outcome::Skipped);
+        return Ok(decision);
     }
     let mut run = Run {
         statement,
@@ -349,12 +430,15 @@ pub fn verify(
     let (envelope, chain) = match integrity {
         Ok(parsed) => parsed,
         Err(failure) => {
-            return Ok(Outcome::Rejected(Finding {
+            decision.outcome = Outcome::Rejected(Finding {
                 check: Check::Integrity,
                 failure,
-            }))
+            });
+            return Ok(decision);
         }
     };
+    let mut stamped = None;
+    let mut revocation = RevocationStatus::NotRun;
     let decided = (|| -> Result<Result<(), Finding>, PolicyError> {
         if run.runs(Check::Authenticity) {
             let kind = match envelope.scheme {
@@ -370,6 +454,7 @@ pub fn verify(
         }
         if run.runs(Check::AuthenticTimestamp) {
             let result = authentic_timestamp(&envelope, &chain, statement, store, now)?;
+            let result = result.map(|s| stamped = s);
             if let Err(finding) = run.check(Check::AuthenticTimestamp, result) {
                 return Ok(Err(finding));
             }
@@ -381,20 +466,25 @@ pub fn verify(
         if let Err(finding) = run.check(Check::Expiry, expired) {
             return Ok(Err(finding));
         }
-        let revocation = match pki::revocation_material(&chain) {
-            Some(index) => Err(Failure::RevocationNotChecked { index }),
-            None => Ok(()),
-        };
-        Ok(run.check(Check::Revocation, revocation))
+        if !run.runs(Check::Revocation) {
+            return Ok(Ok(()));
+        }
+        let (status, result) = revocation::check(&chain, crls, envelope.signing_time, now);
+        revocation = status;
+        Ok(run.check(Check::Revocation, result))
     })()?;
+    decision.logged = run.logged;
+    decision.timestamp = stamped;
+    decision.revocation = revocation;
     if let Err(finding) = decided {
-        return Ok(Outcome::Rejected(finding));
+        decision.outcome = Outcome::Rejected(finding);
+        return Ok(decision);
     }
     let signer = chain
         .first()
         .map(|c| pki::subject_string(&c.cert))
         .unwrap_or_default();
-    Ok(Outcome::Verified(Box::new(Verified {
+    decision.outcome = Outcome::Verified(Box::new(Verified {
         statement: statement.name.clone(),
         level: statement.level,
         scheme: envelope.scheme,
@@ -404,8 +494,59 @@ pub fn verify(
         signer,
         chain: chain.iter().map(|c| Digest::sha256_of(&c.der)).collect(),
         annotations: envelope.annotations,
-        logged: run.logged,
-    })))
+        logged: decision.logged.clone(),
+    }));
+    Ok(decision)
+}
+
+/// What a signature says about itself, read without deciding trust (`notation inspect`):
+/// for reports, never for trust.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Inspected {
+    /// The signing scheme.
+    pub scheme: SigningScheme,
+    /// The algorithm.
+    pub algorithm: Algorithm,
+    /// The signing time as claimed (authentic only under `notary.x509.signingAuthority`).
+    pub signing_time: Timestamp,
+    /// `io.cncf.notary.expiry`.
+    pub expiry: Option<Timestamp>,
+    /// The signing certificate's subject, RFC 4514, when the chain parses.
+    pub signer: Option<String>,
+    /// The signing certificate's issuer, RFC 4514, when the chain parses.
+    pub issuer: Option<String>,
+    /// sha256 of each certificate of `x5c`, signing certificate first.
+    pub chain: Vec<Digest>,
+    /// The artifact the payload names.
+    pub target: Target,
+    /// Whether it carries a timestamp countersignature (verified or not).
+    pub timestamped: bool,
+}
+
+/// Decodes an envelope without verifying anything; `None` when it does not decode.
+pub fn inspect(media_type: &str, bytes: &[u8]) -> Option<Inspected> {
+    let envelope = match media_type {
+        JWS_MEDIA_TYPE => envelope::parse_jws(bytes).ok()?,
+        COSE_MEDIA_TYPE => cose::parse_cose(bytes).ok()?,
+        _ => return None,
+    };
+    let chain = pki::parse_chain(&envelope.chain).ok();
+    let leaf = chain.as_ref().and_then(|c| c.first());
+    Some(Inspected {
+        scheme: envelope.scheme,
+        algorithm: envelope.algorithm,
+        signing_time: envelope.signing_time,
+        expiry: envelope.expiry,
+        signer: leaf.map(|c| pki::subject_string(&c.cert)),
+        issuer: leaf.map(|c| pki::issuer_string(&c.cert)),
+        chain: envelope
+            .chain
+            .iter()
+            .map(|der| Digest::sha256_of(der))
+            .collect(),
+        target: envelope.target,
+        timestamped: envelope.timestamp_token.is_some(),
+    })
 }
 
 /// Integrity: the envelope decodes, its header is as the specification demands, the chain
@@ -490,9 +631,9 @@ fn authentic_timestamp(
     statement: &Statement,
     store: &TrustStore,
     now: Timestamp,
-) -> Result<Result<(), Failure>, PolicyError> {
+) -> Result<Result<Option<timestamp::Stamped>, Failure>, PolicyError> {
     if envelope.scheme == SigningScheme::X509SigningAuthority {
-        return Ok(pki::validity_at(chain, envelope.signing_time));
+        return Ok(pki::validity_at(chain, envelope.signing_time).map(|()| None));
     }
     let has_tsa_store = statement
         .trust_stores
@@ -502,7 +643,7 @@ fn authentic_timestamp(
         || (statement.verify_timestamp == VerifyTimestamp::AfterCertExpiry
             && !pki::expired_at(chain, now))
     {
-        return Ok(pki::validity_at(chain, now));
+        return Ok(pki::validity_at(chain, now).map(|()| None));
     }
     let Some(token) = &envelope.timestamp_token else {
         return Ok(Err(Failure::TimestampMissing));
@@ -514,5 +655,6 @@ fn authentic_timestamp(
         .and_then(|stamped| {
             pki::validity_at(chain, stamped.earliest)
                 .and_then(|()| pki::validity_at(chain, stamped.latest))
+                .map(|()| Some(stamped))
         }))
 }

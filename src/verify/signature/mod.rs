@@ -85,6 +85,7 @@ pub(crate) fn verify(
         signed_at: None,
         time_proofs: Vec::new(),
         docker_reference: None,
+        notation: None,
     };
     let outcome = match &candidate.material {
         Material::SimpleSigning {
@@ -223,6 +224,9 @@ pub fn verify_dsse_with_key(
         signer: signer.name.clone(),
         reason,
     };
+    if signer.is_notation() {
+        return Err(reject(notation_only(signer)));
+    }
     let SignerKind::Key {
         key,
         scheme,
@@ -366,14 +370,15 @@ mod shared;
 mod simple;
 
 use bundle::verify_image_bundle;
+pub(crate) use shared::earlier;
 use shared::{
     algorithm_name, artifact_for, hash_algorithm, hash_name, hex, identity_of, parse_bundle,
     parse_certificate_pem, reason_of, record, short, signs_other_digest, too_large, verified,
     verify_bundle,
 };
 use simple::{
-    kind_mismatch, legacy_bundle, legacy_tlog_entry, verify_simple_for, verify_simple_signing,
-    SimpleSig,
+    kind_mismatch, legacy_bundle, legacy_tlog_entry, notation_only, verify_simple_for,
+    verify_simple_signing, SimpleSig,
 };
 
 #[cfg(test)]

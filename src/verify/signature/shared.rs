@@ -105,6 +105,7 @@ pub(super) fn verify_bundle(
             let identity = result.certificate().map(identity_from);
             Ok(verified(&result, identity, bundle, trusted_root))
         }
+        SignerKind::Notation(_) => Err(notation_only(signer)),
     }
 }
 

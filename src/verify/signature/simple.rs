@@ -90,6 +90,7 @@ pub(super) fn verify_simple_for(
 /// Why `signer` cannot verify a signature made with a certificate (`keyless`) or a key.
 pub(super) fn kind_mismatch(signer: &Signer, keyless: bool) -> Option<String> {
     match (&signer.kind, keyless) {
+        (SignerKind::Notation(_), _) => Some(notation_only(signer)),
         (SignerKind::Key { .. }, true) => Some(format!(
             "signed with a certificate, signer `{}` is a key",
             signer.name
@@ -100,6 +101,14 @@ pub(super) fn kind_mismatch(signer: &Signer, keyless: bool) -> Option<String> {
         )),
         _ => None,
     }
+}
+
+/// The rejection of a cosign or Sigstore signature by a `notation:` signer.
+pub(super) fn notation_only(signer: &Signer) -> String {
+    format!(
+        "a cosign signature; signer `{}` verifies Notary Project signatures only",
+        signer.name
+    )
 }
 
 pub(super) fn parse_payload(bytes: &[u8]) -> Result<Payload, String> {
