@@ -764,3 +764,67 @@ fn notation_signer_config_errors_name_the_line() {
         (3, "`key` does not go with `notation:` (signer `n`)".to_owned())
     );
 }
+
+#[test]
+fn check_from_docker_registry_records_a_lock_that_replays_offline() {
+    let mut registry = TestRegistry::start();
+    for name in ["e2e-valid-signature", "e2e-expired-signature"] {
+        registry.push_layout(&layout(name), "v1", &format!("{name}:v1"));
+        push_signatures(&registry, &layout(name), name);
+    }
+    let case = CheckCase::new(&registry.image(&format!("e2e-valid-signature:v1@{IMAGE}")));
+    case.write(
+        "expired.yaml",
+        &format!(
+            "apiVersion: v1\nkind: Pod\nmetadata: {{name: q}}\nspec:\n  containers:\n    - name: c\n      image: {}\n",
+            registry.image("e2e-expired-signature:v1")
+        ),
+    );
+    case.trust("e2e", "e2e.crt");
+    case.write(
+        "supplygate.yaml",
+        &format!(
+            "registries:\n  \"{host}\":\n    insecure: true\nnetwork:\n  request_timeout: 5s\n  retries: 1\nsigners:\n{}require:\n  - images: [\"{host}/**\"]\n    signers: [notary-e2e]\n",
+            inline_signer("strict", E2E_IDENTITY),
+            host = registry.host()
+        ),
+    );
+    let (code, report) = case.check(&["--write-lock", "supplygate.lock"]);
+    assert_eq!(code, 0, "{report:#}");
+    let fact = only_signature(&report);
+    assert_eq!(fact["verified_by"], serde_json::json!(["notary-e2e"]));
+    assert_eq!(fact["location"]["via"], "referrers-tag", "{fact:#}");
+    let lock: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(case.dir.path().join("supplygate.lock")).unwrap())
+            .unwrap();
+    // The signature manifest and its envelope are in the lock, as the material verified.
+    let objects = lock["objects"].as_object().unwrap();
+    assert!(objects.contains_key(SIGNATURE), "{lock:#}");
+
+    // The expired signature is denied from the registry for its reason.
+    let (code, stdout, stderr) = case.run(&["check", "expired.yaml", "--format", "json"]);
+    assert_eq!(code, 1, "{stdout}\n{stderr}");
+    let expired: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(
+        reasons(only_signature(&expired["images"][0])),
+        vec!["notary-e2e: expiry: the signature expired at 2023-06-27T05:21:21Z"]
+    );
+
+    // With the registry gone, the lock replays the same decision offline.
+    registry.stop();
+    let (code, replayed) = case.check(&["--locked", "supplygate.lock", "--offline"]);
+    assert_eq!(code, 0, "{replayed:#}");
+    assert_eq!(
+        only_signature(&replayed)["verified_by"],
+        serde_json::json!(["notary-e2e"])
+    );
+    // The trust changed since the lock (another level): the lock no longer replays.
+    let config = std::fs::read_to_string(case.dir.path().join("supplygate.yaml")).unwrap();
+    case.write(
+        "supplygate.yaml",
+        &config.replace("level: strict", "level: permissive"),
+    );
+    let (code, stale) = case.check(&["--locked", "supplygate.lock", "--offline"]);
+    assert_eq!(code, 1, "{stale:#}");
+    assert_eq!(codes(&stale), vec!["lock-stale"], "{stale:#}");
+}
