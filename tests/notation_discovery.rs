@@ -828,3 +828,30 @@ fn check_from_docker_registry_records_a_lock_that_replays_offline() {
     assert_eq!(code, 1, "{stale:#}");
     assert_eq!(codes(&stale), vec!["lock-stale"], "{stale:#}");
 }
+
+#[test]
+fn a_file_in_the_trust_store_crl_folder_that_is_not_a_crl_is_a_config_error() {
+    let case = CheckCase::new("localhost:5000/e2e:v1");
+    case.trust("e2e", "e2e.crt");
+    case.write("truststore/crl/root.crl", "not a CRL");
+    let text = format!("signers:\n{}", inline_signer("strict", "[\"*\"]"));
+    let path = case.dir.path().join("supplygate.yaml");
+    let problems = match supplygate::config::Config::parse(&text, &path) {
+        Err(supplygate::config::ConfigError::Invalid { problems, .. }) => problems,
+        other => panic!("expected problems, got {other:?}"),
+    };
+    let crl = case.dir.path().join("truststore/crl/root.crl");
+    assert_eq!(
+        problems
+            .iter()
+            .map(|p| (p.line, p.message.clone()))
+            .collect::<Vec<_>>(),
+        vec![(
+            4,
+            format!(
+                "signer `notary-e2e`: `{}` is not a certificate revocation list (PEM `X509 CRL` or DER)",
+                crl.display()
+            )
+        )]
+    );
+}
