@@ -1,8 +1,8 @@
 //! Stage (4), discovery: what is attached to a digest, in a registry or an OCI layout —
 //! cosign's `sha256-<hex>.sig` tag and Sigstore bundles among the digest's referrers (the OCI
 //! referrers API, or its tag fallback). Only finds; [`super::signature`] verifies.
-//! [`notation_signatures`] finds Notary Project signatures the same way (not yet called by the
-//! verify stage; [`super::notation::verify`] decides them).
+//! [`notation_signatures`] finds Notary Project signatures the same way, for images whose rules
+//! name a Notation signer ([`super::notation::stage`] decides them).
 //!
 //! Requests per digest (a cosign `.sig` with one layer costs its manifest and one payload blob
 //! more; each bundle referrer its manifest and its bundle blob):
