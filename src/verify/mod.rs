@@ -13,12 +13,14 @@ use crate::reference::Digest;
 pub mod constraints;
 pub mod discover;
 pub mod notation;
+pub mod reason;
 pub mod signature;
 pub mod signers;
 mod timestamp;
 pub mod tuf;
 
 pub use constraints::CertificateConstraints;
+pub use reason::{Reason, RekorProblem};
 pub use signature::{
     verify_bundle_for_artifact, verify_cosign_dsse, verify_cosign_message_signature, Subject,
     Verified,
@@ -158,9 +160,9 @@ pub struct Identity {
 pub struct Rejection {
     /// The signer's name from config.
     pub signer: String,
-    /// One line, lowercase: e.g. "signs `sha256:aaa…`, not this image's `sha256:bbb…`",
-    /// "identity `https://github.com/evil/…` does not match `…`", "no transparency log proof".
-    pub reason: String,
+    /// Why, typed; serialised as one lowercase line: e.g. "signs `sha256:aaa…`, not this
+    /// image's `sha256:bbb…`", "identity `https://github.com/evil/…` does not match `…`".
+    pub reason: Reason,
 }
 
 /// The verdict on one attached signature.

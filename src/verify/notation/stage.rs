@@ -12,12 +12,12 @@ use std::sync::Arc;
 use jiff::Timestamp;
 
 use super::policy::{Action, Check, Level, Statement};
-use super::{decide, inspect, Decision, Finding, Outcome, RevocationStatus, Target};
+use super::{decide, inspect, Decision, Outcome, RevocationStatus, Target};
 use crate::reference::Digest;
 use crate::verify::discover::NotationCandidate;
 use crate::verify::signature::ANY_SIGNER;
 use crate::verify::signers::SignerKind;
-use crate::verify::{Rejection, SignatureFact, SignatureKind, Signer};
+use crate::verify::{Reason, Rejection, SignatureFact, SignatureKind, Signer};
 
 /// What happened to one check under one signer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -146,12 +146,11 @@ pub fn verify_candidate(
         let SignerKind::Notation(trust) = &signer.kind else {
             fact.rejections.push(Rejection {
                 signer: signer.name.clone(),
-                reason: "a Notary Project signature; this signer verifies cosign signatures only"
-                    .into(),
+                reason: Reason::CosignSignerOnly,
             });
             continue;
         };
-        let reject = |fact: &mut SignatureFact, reason: String| {
+        let reject = |fact: &mut SignatureFact, reason: Reason| {
             fact.rejections.push(Rejection {
                 signer: signer.name.clone(),
                 reason,
@@ -160,7 +159,9 @@ pub fn verify_candidate(
         let Some(statement) = trust.statement_for(repository) else {
             reject(
                 &mut fact,
-                format!("no trust policy statement applies to `{repository}`"),
+                Reason::NoTrustStatement {
+                    repository: repository.to_owned(),
+                },
             );
             notation.verdicts.push(NotationVerdict {
                 signer: signer.name.clone(),
@@ -184,7 +185,7 @@ pub fn verify_candidate(
         let decision = match decided {
             Ok(d) => d,
             Err(e) => {
-                reject(&mut fact, format!("trust store unusable: {e}"));
+                reject(&mut fact, Reason::TrustStoreUnusable(e));
                 continue;
             }
         };
@@ -218,28 +219,21 @@ pub fn verify_candidate(
             }
             Outcome::Skipped => reject(
                 &mut fact,
-                format!(
-                    "trust policy statement `{}` has level `skip`: nothing was verified",
-                    statement.name
-                ),
+                Reason::SkipLevel {
+                    statement: statement.name.clone(),
+                },
             ),
-            Outcome::Rejected(finding) => reject(&mut fact, reason(finding)),
+            Outcome::Rejected(finding) => reject(&mut fact, Reason::Notation(finding.clone())),
         }
     }
     if inspected.is_none() && fact.verified_by.is_empty() && fact.rejections.is_empty() {
         fact.rejections.push(Rejection {
             signer: ANY_SIGNER.into(),
-            reason: "the Notary Project signature envelope does not decode".into(),
+            reason: Reason::EnvelopeUndecodable,
         });
     }
     fact.notation = Some(Box::new(notation));
     fact
-}
-
-/// `<check>: <failure>`, e.g. `authenticity: the certificate chain contains no trusted
-/// certificate`.
-pub fn reason(finding: &Finding) -> String {
-    format!("{}: {}", finding.check.as_str(), finding.failure)
 }
 
 fn verdict(signer: &str, statement: &Statement, decision: &Decision) -> NotationVerdict {
