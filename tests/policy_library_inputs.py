@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Writes fixtures/policy/library-inputs/: one policy input per case of the shipped library
 (`policies/`), named after what it shows, and `data/supplygate.json` (the config as
-`data.supplygate.config`). tests/policy_library.rs asserts each case's codes; tests/opa_parity.sh
+`data.supplygate.config`). tests/it/policy_library.rs asserts each case's codes; tests/opa_parity.sh
 evaluates them all with OPA and regorus. Rerun after changing a case:
 
     python3 tests/policy_library_inputs.py

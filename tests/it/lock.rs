@@ -14,11 +14,10 @@
     clippy::indexing_slicing
 )]
 
-mod common;
+use crate::common;
 
+use crate::pki;
 use common::Outcome;
-#[path = "common/pki.rs"]
-mod pki;
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;

@@ -11,8 +11,8 @@
 //! option of [`Keyless`] gets one thing wrong, so that tests can show each is rejected for its
 //! own reason. The unit tests at the bottom check all of it with sigstore-verify directly.
 //!
-//! Include it with `#[path = "common/pki.rs"] mod pki;` beside `mod common;` (the push helpers
-//! use `crate::common::TestRegistry`).
+//! `common::pki`, also reachable as `crate::pki` (the push helpers use
+//! `crate::common::TestRegistry`).
 #![allow(
     dead_code,
     clippy::unwrap_used,

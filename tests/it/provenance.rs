@@ -10,13 +10,11 @@
     clippy::indexing_slicing
 )]
 
-mod common;
+use crate::common;
 
+use crate::att;
+use crate::pki;
 use common::Outcome;
-#[path = "common/att.rs"]
-mod att;
-#[path = "common/pki.rs"]
-mod pki;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};

@@ -9,9 +9,8 @@
     clippy::indexing_slicing
 )]
 
-mod common;
-#[path = "common/pki.rs"]
-mod pki;
+use crate::common;
+use crate::pki;
 
 use std::io::{BufRead as _, BufReader};
 use std::net::{SocketAddr, TcpListener};

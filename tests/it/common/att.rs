@@ -2,8 +2,7 @@
 //! DSSE envelope signed with a test key, pushed as `sha256-<hex>.att`, so that each negative
 //! test can break exactly one thing.
 //!
-//! Include it with `#[path = "common/att.rs"] mod att;` beside `mod common;` and
-//! `#[path = "common/pki.rs"] mod pki;`.
+//! `common::att`, also reachable as `crate::att`.
 #![allow(
     dead_code,
     clippy::unwrap_used,

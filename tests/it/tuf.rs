@@ -1,7 +1,7 @@
 //! `--tuf-refresh` end to end: the `supplygate` binary fetches the Sigstore trusted root through
 //! TUF from a repository served on 127.0.0.1 (the python-tuf repositories of `fixtures/tuf`),
 //! and keyless verification uses it. The fixture's target is the trusted root of a throwaway
-//! test Sigstore (`tests/common/pki.rs`) that signed `fixtures/tuf/sigstore/bundle.json`, so
+//! test Sigstore (`tests/it/common/pki.rs`) that signed `fixtures/tuf/sigstore/bundle.json`, so
 //! the signed image is allowed only when the fetched root is the one in use.
 //!
 //! Every TUF failure (tampered target or metadata, expired metadata, rollback, timeout) is an
@@ -18,11 +18,10 @@
     clippy::indexing_slicing
 )]
 
-mod common;
+use crate::common;
 
+use crate::pki;
 use common::Outcome;
-#[path = "common/pki.rs"]
-mod pki;
 
 use std::io::{BufRead as _, BufReader, Write as _};
 use std::net::{TcpListener, TcpStream};

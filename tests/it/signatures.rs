@@ -10,11 +10,10 @@
     clippy::indexing_slicing
 )]
 
-mod common;
+use crate::common;
 
+use crate::pki;
 use common::Outcome;
-#[path = "common/pki.rs"]
-mod pki;
 
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -732,7 +731,7 @@ struct CliCase {
 
 impl Outcome {
     /// Every finding code of every image.
-    fn codes(&self) -> Vec<String> {
+    fn all_codes(&self) -> Vec<String> {
         let json = self.json();
         json["images"]
             .as_array()
@@ -826,7 +825,7 @@ fn cli_denies_an_unsigned_image() {
     );
     let out = case.check();
     assert_eq!(out.code, 1, "{out:?}");
-    assert_eq!(out.codes(), ["unsigned-image"], "{out:?}");
+    assert_eq!(out.all_codes(), ["unsigned-image"], "{out:?}");
 }
 
 #[test]
@@ -841,7 +840,7 @@ fn cli_denies_a_signature_by_the_wrong_identity_and_names_it() {
     );
     let out = case.check();
     assert_eq!(out.code, 1, "{out:?}");
-    assert_eq!(out.codes(), ["signature-not-trusted"], "{out:?}");
+    assert_eq!(out.all_codes(), ["signature-not-trusted"], "{out:?}");
     assert!(out.stdout.contains(EVIL_SUBJECT), "{out:?}");
     let json = out.json();
     let fact = &json["images"][0]["signatures"]["facts"][0];

@@ -16,7 +16,7 @@ use std::sync::Arc;
 use serde_json::Value;
 use supplygate::manifest::{yaml, Limits, ManifestError, Origin};
 
-mod common;
+use crate::common;
 use common::Outcome;
 
 fn corpus() -> PathBuf {

@@ -76,11 +76,9 @@
     clippy::indexing_slicing
 )]
 
-#[path = "common/att.rs"]
-mod att;
-mod common;
-#[path = "common/pki.rs"]
-mod pki;
+use crate::att;
+use crate::common;
+use crate::pki;
 
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
@@ -344,7 +342,7 @@ fn break_glass_with_a_reason_still_works() {
 #[test]
 fn webhook_object_namespace_other_than_the_request_is_denied() {
     use supplygate::webhook::review::{decode, triage, Triage};
-    let body = include_str!("../fixtures/admission/deployment-create.json");
+    let body = include_str!("../../fixtures/admission/deployment-create.json");
     let mut review: Value = serde_json::from_str(body).unwrap();
     review["request"]["namespace"] = json!("shop");
     review["request"]["object"]["metadata"]["namespace"] = json!("ops");
@@ -583,7 +581,7 @@ fn upper_case_digest_in_a_manifest_is_an_invalid_reference() {
 /// The triage of the Deployment fixture after `edit`, under the default config.
 fn triage_edited(edit: impl FnOnce(&mut Value)) -> supplygate::webhook::review::Triage {
     use supplygate::webhook::review::{decode, triage};
-    let body = include_str!("../fixtures/admission/deployment-create.json");
+    let body = include_str!("../../fixtures/admission/deployment-create.json");
     let mut review: Value = serde_json::from_str(body).unwrap();
     edit(&mut review);
     let request = decode(review.to_string().as_bytes()).unwrap();
@@ -833,7 +831,7 @@ fn webhook_review_with_3001_containers_checks_every_image() {
 #[test]
 fn webhook_review_nested_past_the_limit_is_refused() {
     use supplygate::webhook::review::{decode, ReviewError};
-    let body = include_str!("../fixtures/admission/deployment-create.json");
+    let body = include_str!("../../fixtures/admission/deployment-create.json");
     let mut review: Value = serde_json::from_str(body).unwrap();
     let deep = format!("{}1{}", "[".repeat(200), "]".repeat(200));
     review["request"]["object"]["spec"]["deep"] = json!("MARK");

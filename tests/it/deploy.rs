@@ -19,7 +19,7 @@ use std::sync::Arc;
 use serde_json::Value;
 use supplygate::manifest::{yaml, Limits, Origin};
 
-mod common;
+use crate::common;
 
 use common::Outcome;
 

@@ -13,9 +13,8 @@
     clippy::indexing_slicing
 )]
 
-mod common;
-#[path = "common/pki.rs"]
-mod pki;
+use crate::common;
+use crate::pki;
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;

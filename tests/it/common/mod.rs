@@ -3,7 +3,7 @@
 //! the tests compare ours with.
 //!
 //! Everything here is synchronous (std::process, std::net), so sync and tokio tests can use it.
-//! Each test crate includes it with `mod common;`; not every crate uses every helper.
+//! `tests/it/main.rs` declares it once for every test module; not every module uses every helper.
 #![allow(
     dead_code,
     clippy::unwrap_used,
@@ -11,6 +11,9 @@
     clippy::panic,
     clippy::indexing_slicing
 )]
+
+pub mod att;
+pub mod pki;
 
 use std::fmt::Write as _;
 use std::fs;
