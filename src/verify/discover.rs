@@ -16,7 +16,6 @@
 
 use super::notation::SIGNATURE_ARTIFACT_TYPE;
 use super::{Candidate, Location, Material};
-use crate::provenance::{AttestationCandidate, AttestationMaterial};
 use crate::reference::{Digest, ImageRef};
 use crate::registry::{Descriptor, Referrer, ReferrerSource, Registry, RegistryError};
 
@@ -85,7 +84,7 @@ pub async fn attestations(
     registry: &Registry,
     image: &ImageRef,
     digest: &Digest,
-) -> Result<Vec<AttestationCandidate>, RegistryError> {
+) -> Result<Vec<Candidate>, RegistryError> {
     let tag = format!("{}.att", digest.tag_prefix());
     let Some((manifest, layers)) = tagged_layers(registry, image, &tag).await? else {
         return Ok(Vec::new());
@@ -102,14 +101,14 @@ pub async fn attestations(
         let envelope = registry
             .blob(image, &layer.digest, MAX_ENVELOPE_BYTES)
             .await?;
-        found.push(AttestationCandidate {
+        found.push(Candidate {
             location: Location::CosignTag {
                 tag: tag.clone(),
                 manifest: manifest.clone(),
                 layer: index,
             },
             attached_to: digest.clone(),
-            material: AttestationMaterial::cosign_layer(envelope, &layer.annotations),
+            material: Material::cosign_layer(envelope, &layer.annotations),
         });
     }
     Ok(found)

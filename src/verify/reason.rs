@@ -8,6 +8,7 @@
 use std::fmt;
 
 use crate::verify::notation;
+use crate::verify::signature::IN_TOTO_PAYLOAD_TYPE as IN_TOTO;
 
 /// `sha256:63a15806ff4b…`: enough to tell digests apart in one line.
 pub(crate) fn short(digest: &str) -> String {
@@ -116,19 +117,13 @@ pub enum Reason {
     #[error("the dsse payload is not base64")]
     DssePayloadNotBase64,
     /// A bundle's DSSE payload type is not in-toto.
-    #[error(
-        "dsse payload type is `{found}`, not `{}`",
-        crate::provenance::IN_TOTO_PAYLOAD_TYPE
-    )]
+    #[error("dsse payload type is `{found}`, not `{IN_TOTO}`")]
     DssePayloadType {
         /// The type written.
         found: String,
     },
     /// An attestation's payload type is not in-toto.
-    #[error(
-        "unknown payload type `{found}`; expected `{}`",
-        crate::provenance::IN_TOTO_PAYLOAD_TYPE
-    )]
+    #[error("unknown payload type `{found}`; expected `{IN_TOTO}`")]
     UnknownPayloadType {
         /// The type written (at most 200 characters).
         found: String,
@@ -146,11 +141,7 @@ pub enum Reason {
         detail: String,
     },
     /// The statement's `_type` is not a known in-toto version.
-    #[error(
-        "unknown statement type `{found}`; expected `{}` or `{}`",
-        crate::provenance::statement::STATEMENT_V1,
-        crate::provenance::statement::STATEMENT_V0_1
-    )]
+    #[error("unknown statement type `{found}`; expected `https://in-toto.io/Statement/v1` or `https://in-toto.io/Statement/v0.1`")]
     UnknownStatementType {
         /// The type written.
         found: String,
@@ -178,6 +169,12 @@ pub enum Reason {
     /// An attestation bundle holds a message signature.
     #[error("the bundle holds a message signature, not an attestation")]
     BundleIsMessageSignature,
+    /// A cosign `.att` layer given as a signature.
+    #[error("a cosign attestation layer, not a signature")]
+    NotASignature,
+    /// A cosign `.sig` layer given as an attestation.
+    #[error("a cosign signature layer, not an attestation")]
+    NotAnAttestation,
     /// A bare in-toto statement (buildkit).
     #[error(
         "an unsigned in-toto statement, not a dsse envelope (buildkit attestations never count)"
