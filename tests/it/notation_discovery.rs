@@ -489,6 +489,24 @@ fn check_decides_each_e2e_layout_as_notation_documents() {
             1,
             Some("authenticity: signer `CN=e2e,O=Notary,L=Seattle,ST=WA,C=US` is not a trusted identity"),
         ),
+        // Signed at run time of notation's suite by a certificate it does not ship: no
+        // trust store here can vouch for them, whatever their timestamp says.
+        (
+            "e2e-with-timestamped-signature",
+            "e2e.crt",
+            "strict",
+            "[\"*\"]",
+            1,
+            Some("authenticity: the certificate chain contains no trusted certificate"),
+        ),
+        (
+            "e2e-with-invalid-timestamped-signature",
+            "e2e.crt",
+            "strict",
+            "[\"*\"]",
+            1,
+            Some("authenticity: the certificate chain contains no trusted certificate"),
+        ),
     ];
     for (layout_name, cert, level, identities, exit, reason) in cases {
         let what = format!("{layout_name} with {cert} under {level}, identities {identities}");
@@ -535,6 +553,9 @@ fn check_decides_each_e2e_layout_as_notation_documents() {
                     vec![format!("notary-e2e: {reason}")],
                     "{what}"
                 );
+                // the countersignature is reported, whether or not it could be verified
+                let timestamped = layout_name.contains("timestamped");
+                assert_eq!(fact["notation"]["timestamped"], timestamped, "{what}");
             }
         }
     }
