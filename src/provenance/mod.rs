@@ -238,7 +238,7 @@ fn verify_into(
 /// Parses the material far enough to read its payload, filling kind and identity.
 fn open(material: &AttestationMaterial, fact: &mut AttestationFact) -> Result<Envelope, Reason> {
     match material {
-        Material::SimpleSigning { .. } => Err(Reason::NotAnAttestation),
+        Material::SimpleSigning { .. } | Material::Notation { .. } => Err(Reason::NotAnAttestation),
         AttestationMaterial::CosignLayer {
             envelope,
             certificate,
@@ -396,7 +396,9 @@ fn verify_with(
         reason,
     };
     match material {
-        Material::SimpleSigning { .. } => Err(reject(Reason::NotAnAttestation)),
+        Material::SimpleSigning { .. } | Material::Notation { .. } => {
+            Err(reject(Reason::NotAnAttestation))
+        }
         AttestationMaterial::Bundle { json, .. } => {
             verify_bundle_for_artifact(json, Subject::Digest(subject), signer)
         }

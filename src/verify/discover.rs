@@ -229,21 +229,6 @@ async fn bundle_referrers(
     Ok(found)
 }
 
-/// One Notary Project signature attached to a digest: the only layer of a signature manifest
-/// (artifact type `application/vnd.cncf.notary.signature`) whose `subject` is the digest.
-#[derive(Debug, Clone)]
-pub struct NotationCandidate {
-    /// Where it was found ([`Location::Referrers`] or [`Location::ReferrersTag`]).
-    pub location: Location,
-    /// The digest it is attached to (the one it signs is checked in verification).
-    pub attached_to: Digest,
-    /// The layer's media type (`application/jose+json` or `application/cose`; verification
-    /// refuses any other).
-    pub media_type: String,
-    /// The envelope, verbatim.
-    pub envelope: Vec<u8>,
-}
-
 /// Every Notary Project signature among the referrers of `digest` (the referrers API, its tag
 /// fallback, or an OCI layout's `index.json`). A signature manifest that does not name
 /// `digest` as its subject, is not of the signature artifact type, or does not have exactly
@@ -252,7 +237,7 @@ pub async fn notation_signatures(
     registry: &Registry,
     image: &ImageRef,
     digest: &Digest,
-) -> Result<Vec<NotationCandidate>, RegistryError> {
+) -> Result<Vec<Candidate>, RegistryError> {
     let referrers = registry.referrers(image, digest).await?;
     let signatures: Vec<&Referrer> = referrers
         .iter()
@@ -296,11 +281,13 @@ pub async fn notation_signatures(
         let envelope = registry
             .blob(image, &layer.digest, MAX_NOTATION_ENVELOPE_BYTES)
             .await?;
-        found.push(NotationCandidate {
+        found.push(Candidate {
             location: referrer_location(referrer, &manifest.digest, artifact_type),
             attached_to: digest.clone(),
-            media_type: layer.media_type.clone(),
-            envelope,
+            material: Material::Notation {
+                media_type: layer.media_type.clone(),
+                envelope,
+            },
         });
     }
     Ok(found)

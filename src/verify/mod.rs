@@ -108,6 +108,14 @@ pub enum Material {
         /// `dev.sigstore.cosign/bundle` (Rekor SET JSON), when uploaded to a log.
         rekor_bundle: Option<String>,
     },
+    /// The one layer of a Notary Project signature manifest: a JWS or COSE_Sign1 envelope.
+    Notation {
+        /// The layer's media type (`application/jose+json` or `application/cose`;
+        /// verification refuses any other).
+        media_type: String,
+        /// The envelope, verbatim.
+        envelope: Vec<u8>,
+    },
 }
 
 impl Material {
@@ -146,7 +154,20 @@ impl Candidate {
     pub fn from_signature_candidate(candidate: &Candidate) -> Option<Self> {
         match &candidate.material {
             Material::Bundle { .. } => Some(candidate.clone()),
-            Material::SimpleSigning { .. } | Material::CosignLayer { .. } => None,
+            Material::SimpleSigning { .. }
+            | Material::CosignLayer { .. }
+            | Material::Notation { .. } => None,
+        }
+    }
+
+    /// A Notary Project signature's layer media type and envelope.
+    pub fn notation_envelope(&self) -> Option<(&str, &[u8])> {
+        match &self.material {
+            Material::Notation {
+                media_type,
+                envelope,
+            } => Some((media_type, envelope)),
+            _ => None,
         }
     }
 }

@@ -172,6 +172,9 @@ pub enum Reason {
     /// A cosign `.att` layer given as a signature.
     #[error("a cosign attestation layer, not a signature")]
     NotASignature,
+    /// A Notary Project envelope given to the cosign verifier.
+    #[error("a Notary Project signature, not a cosign one")]
+    NotationEnvelope,
     /// A cosign `.sig` layer given as an attestation.
     #[error("a cosign signature layer, not an attestation")]
     NotAnAttestation,

@@ -14,10 +14,9 @@ use jiff::Timestamp;
 use super::policy::{Action, Check, Level, Statement};
 use super::{decide, inspect, Decision, Outcome, RevocationStatus, Target};
 use crate::reference::Digest;
-use crate::verify::discover::NotationCandidate;
 use crate::verify::signature::ANY_SIGNER;
 use crate::verify::signers::SignerKind;
-use crate::verify::{Reason, Rejection, SignatureFact, SignatureKind, Signer};
+use crate::verify::{Candidate, Reason, Rejection, SignatureFact, SignatureKind, Signer};
 
 /// What happened to one check under one signer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -106,13 +105,14 @@ pub struct NotationFact {
 /// (`registry/repository`) with every Notation signer of `signers`, at `now`. Other signers
 /// are listed as rejections: they verify cosign signatures only.
 pub fn verify_candidate(
-    candidate: &NotationCandidate,
+    candidate: &Candidate,
     target: &Target,
     repository: &str,
     signers: &[Arc<Signer>],
     now: Timestamp,
 ) -> SignatureFact {
-    let inspected = inspect(&candidate.media_type, &candidate.envelope);
+    let (media_type, envelope) = candidate.notation_envelope().unwrap_or_default();
+    let inspected = inspect(media_type, envelope);
     let mut fact = SignatureFact {
         location: candidate.location.clone(),
         attached_to: candidate.attached_to.clone(),
@@ -126,7 +126,7 @@ pub fn verify_candidate(
         notation: None,
     };
     let mut notation = NotationFact {
-        envelope: candidate.media_type.clone(),
+        envelope: media_type.to_owned(),
         signing_scheme: inspected.as_ref().map(|i| i.scheme),
         algorithm: inspected.as_ref().map(|i| i.algorithm),
         certificate_subject: inspected.as_ref().and_then(|i| i.signer.clone()),
@@ -174,8 +174,8 @@ pub fn verify_candidate(
             continue;
         };
         let decided = decide(
-            &candidate.media_type,
-            &candidate.envelope,
+            media_type,
+            envelope,
             target,
             statement,
             &trust.store,

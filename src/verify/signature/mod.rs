@@ -107,6 +107,7 @@ pub(crate) fn verify(
         }
         Material::Bundle { json, .. } => verify_image_bundle(json, digest, signers, &mut fact),
         Material::CosignLayer { .. } => Err(Reason::NotASignature),
+        Material::Notation { .. } => Err(Reason::NotationEnvelope),
     };
     if let Err(reason) = outcome {
         fact.rejections = vec![Rejection {
