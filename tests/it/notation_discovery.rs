@@ -467,7 +467,7 @@ fn check_decides_each_e2e_layout_as_notation_documents() {
             "strict",
             "[\"*\"]",
             1,
-            Some("authenticTimestamp: certificate 0 of the chain: Expired"),
+            Some("authenticTimestamp: certificate 0 of the chain: it has expired"),
         ),
         ("e2e-with-expired-cert", "expired_e2e.crt", "audit", "[\"*\"]", 0, None),
         (

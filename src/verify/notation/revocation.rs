@@ -120,15 +120,18 @@ fn read_crls(path: &Path) -> Result<Vec<Vec<u8>>, CrlError> {
 }
 
 /// Why the revocation status of a certificate is unknown.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, thiserror::Error)]
 #[serde(rename_all = "kebab-case")]
 pub enum RevocationProblem {
     /// No CRL given is issued by the certificate's issuer.
+    #[error("no CRL of its issuer was given")]
     NoCrl,
     /// The CRLs of its issuer are past their `nextUpdate`.
+    #[error("the CRLs of its issuer are past their nextUpdate")]
     CrlExpired,
     /// The CRL does not verify (signature, issuer without `cRLSign`), or the chain cannot be
     /// built to check it.
+    #[error("the CRL of its issuer does not verify")]
     CrlInvalid,
 }
 
