@@ -322,6 +322,15 @@ pub enum Reason {
     /// A Notation check failed and is enforced: `<check>: <failure>`.
     #[error("{}: {}", .0.check.as_str(), .0.failure)]
     Notation(notation::Finding),
+    /// Authenticity failed and the statement only logs it (`audit`, or an override): Notation
+    /// would accept the signature, a gate does not.
+    #[error("{}: {} (only logged under level `{}`; a signature whose signer is not trusted never satisfies `require:`)", .finding.check.as_str(), .finding.failure, serde_json::json!(.level).as_str().unwrap_or("?"))]
+    UntrustedSigner {
+        /// The logged authenticity failure.
+        finding: notation::Finding,
+        /// The statement's level.
+        level: notation::Level,
+    },
     /// The signer's trust policy has no statement for the image's repository.
     #[error("no trust policy statement applies to `{repository}`")]
     NoTrustStatement {

@@ -486,6 +486,16 @@ fn check_decides_each_e2e_layout_as_notation_documents() {
             1,
             Some("authenticity: signer `CN=e2e,O=Notary,L=Seattle,ST=WA,C=US` is not a trusted identity"),
         ),
+        // Notation's `audit` logs an untrusted signer and accepts; the gate does not count
+        // a signature whose signer is not trusted, whatever the level.
+        (
+            "e2e-valid-signature",
+            "new_e2e.crt",
+            "audit",
+            "[\"*\"]",
+            1,
+            Some("authenticity: the certificate chain contains no trusted certificate (only logged under level `audit`; a signature whose signer is not trusted never satisfies `require:`)"),
+        ),
         // Signed at run time of notation's suite by a certificate it does not ship: no
         // trust store here can vouch for them, whatever their timestamp says.
         (

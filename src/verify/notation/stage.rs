@@ -194,6 +194,19 @@ pub fn verify_candidate(
             .push(verdict(&signer.name, statement, &decision));
         match &decision.outcome {
             Outcome::Verified(v) => {
+                // Notation lets `audit` (or `override: {authenticity: log}`) accept a signature
+                // whose chain reaches no trusted certificate; for a gate that would let anyone
+                // who can sign satisfy `require:`, so such a signature never counts here.
+                if let Some(untrusted) = v.logged.iter().find(|f| f.check == Check::Authenticity) {
+                    reject(
+                        &mut fact,
+                        Reason::UntrustedSigner {
+                            finding: untrusted.clone(),
+                            level: statement.level,
+                        },
+                    );
+                    continue;
+                }
                 fact.verified_by.push(signer.name.clone());
                 let proven = match (v.scheme, decision.timestamp) {
                     (super::SigningScheme::X509SigningAuthority, _) => Some(v.signing_time),
