@@ -22,9 +22,9 @@ mod sources;
 
 use evidence::{check_all_attestations, check_all_signatures, reachability_facts, Linkage};
 pub use evidence::{
-    check_attestations, check_attestations_for, check_signatures, check_signatures_for,
-    AttestationChecks, AttestationReport, Checks, PlatformSignatures, SignatureChecks,
-    SignatureReport,
+    check_attestations, check_attestations_for, check_signatures, check_signatures_at,
+    check_signatures_for, AttestationChecks, AttestationReport, Checks, PlatformSignatures,
+    SignatureChecks, SignatureReport,
 };
 pub use findings::registry_finding;
 use findings::{
@@ -157,7 +157,7 @@ pub async fn evaluate_manifests(
     let before = registry.stats();
     let distinct_images = distinct.len();
     let resolutions = resolve_all(distinct, registry, progress).await;
-    let signatures = check_all_signatures(config, registry, &resolutions).await;
+    let signatures = check_all_signatures(config, registry, &resolutions, policy.now).await;
     let attestations = check_all_attestations(config, registry, &resolutions).await;
     let after = registry.stats();
     let mut linkage = Linkage::default();

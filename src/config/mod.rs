@@ -5,6 +5,7 @@
 //! JSON Schema `supplygate.schema.json` at the repository root, and docs/configuration.md.
 
 mod keys;
+mod notation;
 mod signer_rules;
 #[cfg(test)]
 mod tests;

@@ -293,6 +293,7 @@ fn json_schema_knows_the_same_keys() {
         ("limits", &defs["limits"]),
         ("signers.*", &defs["signer"]),
         ("signers.*.keyless", &defs["keyless"]),
+        ("signers.*.notation", &defs["notation"]),
         ("tuf", &defs["tuf"]),
         ("require[]", &defs["requirement"]),
         ("provenance[]", &defs["provenanceRule"]),

@@ -187,21 +187,53 @@ pub async fn check_signatures(
     resolved: &Resolved,
     signers: &[Arc<Signer>],
 ) -> Result<SignatureReport, RegistryError> {
-    check_signatures_for(registry, image, resolved, signers, None).await
+    check_signatures_at(registry, image, resolved, signers, jiff::Timestamp::now()).await
+}
+
+/// [`check_signatures`] with the clock Notary Project signatures are judged at (certificate
+/// validity, signature expiry, CRL freshness): the run's clock. A full account: the
+/// referrers are always looked at.
+pub async fn check_signatures_at(
+    registry: &Registry,
+    image: &ImageRef,
+    resolved: &Resolved,
+    signers: &[Arc<Signer>],
+    now: jiff::Timestamp,
+) -> Result<SignatureReport, RegistryError> {
+    check_signatures_needed(registry, image, resolved, signers, None, now).await
 }
 
 /// [`check_signatures`], looking for Sigstore bundles among the referrers only when the
-/// cosign `.sig` signatures found so far cannot satisfy `needed` (one signer set per matching
-/// `require:` rule; `None`: always, for a full account such as `explain`). A signature that is
-/// only among the referrers is still found whenever the rules need it; when they are
-/// satisfied, more signatures cannot change the decision (the policy asks for one verified
-/// signature per rule), so the referrers lookup is a request saved per digest.
+/// signatures found so far cannot satisfy `needed` (one signer set per matching `require:`
+/// rule; `None`: always, for a full account such as `explain`). A signature that is only
+/// among the referrers is still found whenever the rules need it; when they are satisfied,
+/// more signatures cannot change the decision (the policy asks for one verified signature
+/// per rule), so the referrers lookup is a request saved per digest.
 pub async fn check_signatures_for(
     registry: &Registry,
     image: &ImageRef,
     resolved: &Resolved,
     signers: &[Arc<Signer>],
     needed: Option<&[Vec<Arc<Signer>>]>,
+) -> Result<SignatureReport, RegistryError> {
+    check_signatures_needed(
+        registry,
+        image,
+        resolved,
+        signers,
+        needed,
+        jiff::Timestamp::now(),
+    )
+    .await
+}
+
+async fn check_signatures_needed(
+    registry: &Registry,
+    image: &ImageRef,
+    resolved: &Resolved,
+    signers: &[Arc<Signer>],
+    needed: Option<&[Vec<Arc<Signer>>]>,
+    now: jiff::Timestamp,
 ) -> Result<SignatureReport, RegistryError> {
     let name = image.name();
     let verify_all = |digest: &Digest, candidates: Vec<verify::Candidate>| -> Vec<SignatureFact> {
@@ -210,10 +242,13 @@ pub async fn check_signatures_for(
             .map(|c| verify::verify_candidate(c, &name, digest, signers))
             .collect()
     };
+    // Notary Project signatures, when a Notation signer is asked for (none: no lookup).
+    let notation = |digest| verify::notation::stage::check(registry, image, digest, signers, now);
     let mut facts = verify_all(
         &resolved.digest,
         discover::cosign_signatures(registry, image, &resolved.digest).await?,
     );
+    facts.extend(notation(&resolved.digest).await?);
     let satisfied = needed.is_some_and(|needed| {
         needed.iter().all(|set| {
             facts.iter().any(|f| {
@@ -235,10 +270,12 @@ pub async fn check_signatures_for(
         if !satisfied {
             candidates.extend(discover::bundle_referrers(registry, image, &p.digest).await?);
         }
+        let mut facts = verify_all(&p.digest, candidates);
+        facts.extend(notation(&p.digest).await?);
         platforms.push(PlatformSignatures {
             platform: p.name(),
             digest: p.digest.clone(),
-            facts: verify_all(&p.digest, candidates),
+            facts,
         });
     }
     Ok(SignatureReport {
@@ -288,6 +325,7 @@ pub(super) async fn check_all_signatures(
     config: &Config,
     registry: &Arc<Registry>,
     resolutions: &Resolutions,
+    now: jiff::Timestamp,
 ) -> SignatureChecks {
     let signers: Arc<Vec<Arc<Signer>>> = Arc::new(config.signers.values().cloned().collect());
     let applies = |image: &ImageRef| config.requirements_for(&image.name()).next().is_some();
@@ -296,13 +334,23 @@ pub(super) async fn check_all_signatures(
         resolutions,
         applies,
         |registry, image, resolved| {
-            let signers = Arc::clone(&signers);
+            // Notation signers only where a rule for this image names one: no Notation lookup
+            // for images whose rules ask for cosign signatures only.
+            let notation = config
+                .requirements_for(&image.name())
+                .any(|r| r.signers.iter().any(|s| s.is_notation()));
+            let signers: Vec<Arc<Signer>> = signers
+                .iter()
+                .filter(|s| notation || !s.is_notation())
+                .cloned()
+                .collect();
             let needed: Vec<Vec<Arc<Signer>>> = config
                 .requirements_for(&image.name())
                 .map(|r| r.signers.clone())
                 .collect();
             async move {
-                check_signatures_for(&registry, &image, &resolved, &signers, Some(&needed)).await
+                check_signatures_needed(&registry, &image, &resolved, &signers, Some(&needed), now)
+                    .await
             }
         },
     )

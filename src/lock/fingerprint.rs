@@ -94,6 +94,11 @@ pub(super) fn trust_digest<'a>(
                 }
                 entry
             }
+            SignerKind::Notation(trust) => serde_json::json!({
+                "name": signer.name,
+                "kind": "notation",
+                "trust": trust.fingerprint(),
+            }),
         });
     }
     entries.sort_by_key(|e| e.get("name").and_then(|n| n.as_str()).map(str::to_owned));
