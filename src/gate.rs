@@ -3,7 +3,7 @@
 //! `check`, `pin` and the pre-sync hook all call into this module; the front ends only
 //! translate arguments in and the [`Report`] out.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
@@ -158,7 +158,16 @@ pub async fn evaluate_manifests(
     let distinct_images = distinct.len();
     let resolutions = resolve_all(distinct, registry, progress).await;
     let signatures = check_all_signatures(config, registry, &resolutions, policy.now).await;
-    let attestations = check_all_attestations(config, registry, &resolutions).await;
+    // Images some site claims a commit for: their provenance is checked against that commit.
+    let claimed: HashSet<ImageRef> = parsed
+        .iter()
+        .filter(|(site, _)| {
+            let key = &config.source.commit_key;
+            site.resource.annotations.contains_key(key) || site.resource.labels.contains_key(key)
+        })
+        .filter_map(|(_, r)| r.as_ref().ok().cloned())
+        .collect();
+    let attestations = check_all_attestations(config, registry, &resolutions, &claimed).await;
     let after = registry.stats();
     let mut linkage = Linkage::default();
     let mut exemptions_used = vec![false; config.exemptions.len()];

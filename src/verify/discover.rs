@@ -121,7 +121,7 @@ async fn tagged_layers(
     image: &ImageRef,
     tag: &str,
 ) -> Result<Option<(Digest, Vec<Descriptor>)>, RegistryError> {
-    let manifest = match registry.manifest(image, tag).await {
+    let manifest = match registry.derived_manifest(image, tag).await {
         Ok(manifest) => manifest,
         Err(RegistryError::NotFound { .. }) => return Ok(None),
         Err(e) => return Err(e),

@@ -8,6 +8,7 @@ mod common;
 use common::{att, pki};
 
 mod adversarial;
+mod cache_review;
 mod changed_since;
 mod cli;
 mod conformance;
