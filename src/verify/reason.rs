@@ -334,6 +334,13 @@ pub enum Reason {
         /// The statement.
         statement: String,
     },
+    /// The signature's authenticity failed and the statement only logs it (`audit`,
+    /// `override: {authenticity: log}`) or skips it: it cannot satisfy `require:`.
+    #[error("trust policy statement `{statement}` only logs or skips authenticity, and it failed: a signature of an untrusted signer cannot satisfy `require:`")]
+    AuthenticityNotEnforced {
+        /// The statement.
+        statement: String,
+    },
     /// The statement names a trust store that cannot be used.
     #[error("trust store unusable: {0}")]
     TrustStoreUnusable(notation::PolicyError),

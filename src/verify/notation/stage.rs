@@ -193,6 +193,23 @@ pub fn verify_candidate(
             .verdicts
             .push(verdict(&signer.name, statement, &decision));
         match &decision.outcome {
+            // Notation passes a signature whose authenticity failed but is only logged
+            // (`audit`, `override: {authenticity: log}`) or not checked (`skip`): anyone's
+            // self-signed certificate. Such a signature cannot vouch for an image here.
+            Outcome::Verified(_)
+                if statement.action(Check::Authenticity) == Action::Skip
+                    || decision
+                        .logged
+                        .iter()
+                        .any(|f| f.check == Check::Authenticity) =>
+            {
+                reject(
+                    &mut fact,
+                    Reason::AuthenticityNotEnforced {
+                        statement: statement.name.clone(),
+                    },
+                )
+            }
             Outcome::Verified(v) => {
                 fact.verified_by.push(signer.name.clone());
                 let proven = match (v.scheme, decision.timestamp) {
