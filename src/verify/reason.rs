@@ -347,6 +347,14 @@ pub enum Reason {
     /// The envelope does not decode and no Notation signer judged it.
     #[error("the Notary Project signature envelope does not decode")]
     EnvelopeUndecodable,
+    /// More Notary Project signatures are attached than are read: the rest were not checked.
+    #[error("{listed} Notary Project signatures are attached; only the first {read} were read, the rest were not checked")]
+    NotationSignaturesTruncated {
+        /// How many the referrers listing names.
+        listed: usize,
+        /// How many were read.
+        read: usize,
+    },
 }
 
 /// What is wrong with a legacy Rekor bundle annotation.

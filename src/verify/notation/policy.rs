@@ -294,6 +294,21 @@ pub enum PolicyError {
         /// The file.
         path: PathBuf,
     },
+    /// A trust store directory whose name Notation does not allow (letters, digits, `_`,
+    /// `.`, `-`).
+    #[error(
+        "trust store directory `{path}`: its name may hold only letters, digits, `_`, `.` and `-`"
+    )]
+    BadStoreName {
+        /// The directory.
+        path: PathBuf,
+    },
+    /// The trust store directory does not exist.
+    #[error("trust store directory `{path}` does not exist")]
+    MissingStoreDir {
+        /// The directory.
+        path: PathBuf,
+    },
     /// A trust policy file or trust store directory could not be read.
     #[error("cannot read `{path}`")]
     Unreadable {
@@ -728,8 +743,12 @@ impl TrustStore {
                 if !named.is_dir() {
                     continue;
                 }
-                let Some(name) = named.file_name().and_then(|n| n.to_str()) else {
-                    continue;
+                let Some(name) = named
+                    .file_name()
+                    .and_then(|n| n.to_str())
+                    .filter(|n| store_name_is_valid(n))
+                else {
+                    return Err(PolicyError::BadStoreName { path: named });
                 };
                 for file in read_dir_sorted(&named)? {
                     if file.is_file() {
