@@ -9,7 +9,6 @@
 //! [`linkage`] holds the pure source checks (claimed commit, expected repository, trusted
 //! builders, certificate vs provenance), [`git`] the reachability of a commit in a local clone.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use serde::Deserialize;
@@ -17,9 +16,6 @@ use serde_json::Value;
 
 use crate::reference::{Digest, DigestAlgorithm, ImageRef};
 use crate::registry::Platform;
-use crate::verify::discover::{
-    CERTIFICATE_ANNOTATION, CHAIN_ANNOTATION, PREDICATE_TYPE_ANNOTATION, REKOR_BUNDLE_ANNOTATION,
-};
 use crate::verify::reason::Short;
 use crate::verify::signature::{
     bundle_dsse, certificate_identity, verify_bundle_for_artifact, verify_cosign_dsse,
@@ -47,74 +43,12 @@ pub const ENVELOPE_MAX: usize = 8 * 1024 * 1024;
 /// The largest predicate kept as JSON in a fact (serialised size).
 pub const PREDICATE_MAX: usize = 256 * 1024;
 
-/// The signed material of one attestation, as found (bytes verbatim).
-#[derive(Debug, Clone)]
-pub enum AttestationMaterial {
-    /// A layer of cosign's `sha256-<hex>.att` manifest (media type
-    /// `application/vnd.dsse.envelope.v1+json`) and its annotations.
-    CosignLayer {
-        /// The DSSE envelope JSON.
-        envelope: Vec<u8>,
-        /// `predicateType`: a hint for choosing layers, never trusted.
-        predicate_type: Option<String>,
-        /// `dev.sigstore.cosign/certificate` (PEM), keyless only.
-        certificate: Option<String>,
-        /// `dev.sigstore.cosign/chain` (PEM), keyless only. Never a source of trust.
-        chain: Option<String>,
-        /// `dev.sigstore.cosign/bundle` (Rekor SET JSON), when uploaded to a log.
-        rekor_bundle: Option<String>,
-    },
-    /// A Sigstore bundle (v0.1-v0.3) whose content is a DSSE envelope, JSON verbatim.
-    Bundle {
-        /// The bundle JSON.
-        json: Vec<u8>,
-        /// Its media type.
-        media_type: String,
-    },
-}
+/// The signed material of one attestation: the verify stage's one [`Material`] (its
+/// `CosignLayer` and `Bundle` variants are attestations).
+pub type AttestationMaterial = Material;
 
-impl AttestationMaterial {
-    /// A cosign `.att` layer from its blob and its layer annotations.
-    pub fn cosign_layer(envelope: Vec<u8>, annotations: &BTreeMap<String, String>) -> Self {
-        let annotation = |name: &str| annotations.get(name).cloned();
-        Self::CosignLayer {
-            envelope,
-            predicate_type: annotation(PREDICATE_TYPE_ANNOTATION),
-            certificate: annotation(CERTIFICATE_ANNOTATION),
-            chain: annotation(CHAIN_ANNOTATION),
-            rekor_bundle: annotation(REKOR_BUNDLE_ANNOTATION),
-        }
-    }
-}
-
-/// One attestation attached to a digest, ready for verification.
-#[derive(Debug, Clone)]
-pub struct AttestationCandidate {
-    /// Where it was found.
-    pub location: Location,
-    /// The digest it is attached to (the subject it claims is checked in verification).
-    pub attached_to: Digest,
-    /// What it contains.
-    pub material: AttestationMaterial,
-}
-
-impl AttestationCandidate {
-    /// The attestation view of a signature candidate: Sigstore bundles found through the
-    /// referrers API may hold attestations. `None` for cosign `.sig` layers.
-    pub fn from_signature_candidate(candidate: &Candidate) -> Option<Self> {
-        match &candidate.material {
-            Material::Bundle { json, media_type } => Some(Self {
-                location: candidate.location.clone(),
-                attached_to: candidate.attached_to.clone(),
-                material: AttestationMaterial::Bundle {
-                    json: json.clone(),
-                    media_type: media_type.clone(),
-                },
-            }),
-            Material::SimpleSigning { .. } => None,
-        }
-    }
-}
+/// One attestation attached to a digest: the verify stage's one [`Candidate`].
+pub type AttestationCandidate = Candidate;
 
 /// What kind of predicate an attestation carries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -304,6 +238,7 @@ fn verify_into(
 /// Parses the material far enough to read its payload, filling kind and identity.
 fn open(material: &AttestationMaterial, fact: &mut AttestationFact) -> Result<Envelope, Reason> {
     match material {
+        Material::SimpleSigning { .. } | Material::Notation { .. } => Err(Reason::NotAnAttestation),
         AttestationMaterial::CosignLayer {
             envelope,
             certificate,
@@ -461,6 +396,9 @@ fn verify_with(
         reason,
     };
     match material {
+        Material::SimpleSigning { .. } | Material::Notation { .. } => {
+            Err(reject(Reason::NotAnAttestation))
+        }
         AttestationMaterial::Bundle { json, .. } => {
             verify_bundle_for_artifact(json, Subject::Digest(subject), signer)
         }

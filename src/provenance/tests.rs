@@ -5,9 +5,11 @@
     clippy::indexing_slicing
 )]
 use super::*;
+use crate::verify::discover::{CERTIFICATE_ANNOTATION, PREDICATE_TYPE_ANNOTATION};
 use crate::verify::signers::{SubjectMatcher, TlogPolicy};
 use base64::Engine as _;
 use sigstore_verify::crypto::KeyPair;
+use std::collections::BTreeMap;
 
 const DIGEST: &str = "sha256:7b265292318e82056f04db3fa982c037bad829edf5461c7999f6274f200942fe";
 const OTHER: &str = "sha256:309f2197ead520b0393d343706195162f3621d69270af529ed5bc78f3affcc40";

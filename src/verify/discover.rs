@@ -16,7 +16,6 @@
 
 use super::notation::SIGNATURE_ARTIFACT_TYPE;
 use super::{Candidate, Location, Material};
-use crate::provenance::{AttestationCandidate, AttestationMaterial};
 use crate::reference::{Digest, ImageRef};
 use crate::registry::{Descriptor, Referrer, ReferrerSource, Registry, RegistryError};
 
@@ -85,7 +84,7 @@ pub async fn attestations(
     registry: &Registry,
     image: &ImageRef,
     digest: &Digest,
-) -> Result<Vec<AttestationCandidate>, RegistryError> {
+) -> Result<Vec<Candidate>, RegistryError> {
     let tag = format!("{}.att", digest.tag_prefix());
     let Some((manifest, layers)) = tagged_layers(registry, image, &tag).await? else {
         return Ok(Vec::new());
@@ -102,14 +101,14 @@ pub async fn attestations(
         let envelope = registry
             .blob(image, &layer.digest, MAX_ENVELOPE_BYTES)
             .await?;
-        found.push(AttestationCandidate {
+        found.push(Candidate {
             location: Location::CosignTag {
                 tag: tag.clone(),
                 manifest: manifest.clone(),
                 layer: index,
             },
             attached_to: digest.clone(),
-            material: AttestationMaterial::cosign_layer(envelope, &layer.annotations),
+            material: Material::cosign_layer(envelope, &layer.annotations),
         });
     }
     Ok(found)
@@ -230,21 +229,6 @@ async fn bundle_referrers(
     Ok(found)
 }
 
-/// One Notary Project signature attached to a digest: the only layer of a signature manifest
-/// (artifact type `application/vnd.cncf.notary.signature`) whose `subject` is the digest.
-#[derive(Debug, Clone)]
-pub struct NotationCandidate {
-    /// Where it was found ([`Location::Referrers`] or [`Location::ReferrersTag`]).
-    pub location: Location,
-    /// The digest it is attached to (the one it signs is checked in verification).
-    pub attached_to: Digest,
-    /// The layer's media type (`application/jose+json` or `application/cose`; verification
-    /// refuses any other).
-    pub media_type: String,
-    /// The envelope, verbatim.
-    pub envelope: Vec<u8>,
-}
-
 /// Every Notary Project signature among the referrers of `digest` (the referrers API, its tag
 /// fallback, or an OCI layout's `index.json`). A signature manifest that does not name
 /// `digest` as its subject, is not of the signature artifact type, or does not have exactly
@@ -253,7 +237,7 @@ pub async fn notation_signatures(
     registry: &Registry,
     image: &ImageRef,
     digest: &Digest,
-) -> Result<Vec<NotationCandidate>, RegistryError> {
+) -> Result<Vec<Candidate>, RegistryError> {
     notation_signatures_counted(registry, image, digest)
         .await
         .map(|(found, _)| found)
@@ -265,7 +249,7 @@ pub async fn notation_signatures_counted(
     registry: &Registry,
     image: &ImageRef,
     digest: &Digest,
-) -> Result<(Vec<NotationCandidate>, usize), RegistryError> {
+) -> Result<(Vec<Candidate>, usize), RegistryError> {
     let referrers = registry.referrers(image, digest).await?;
     let signatures: Vec<&Referrer> = referrers
         .iter()
@@ -323,11 +307,13 @@ pub async fn notation_signatures_counted(
             }
             other => other?,
         };
-        found.push(NotationCandidate {
+        found.push(Candidate {
             location: referrer_location(referrer, &manifest.digest, artifact_type),
             attached_to: digest.clone(),
-            media_type: layer.media_type.clone(),
-            envelope,
+            material: Material::Notation {
+                media_type: layer.media_type.clone(),
+                envelope,
+            },
         });
     }
     Ok((found, listed_count))

@@ -8,6 +8,7 @@
 use std::fmt;
 
 use crate::verify::notation;
+use crate::verify::signature::IN_TOTO_PAYLOAD_TYPE as IN_TOTO;
 
 /// `sha256:63a15806ff4b…`: enough to tell digests apart in one line.
 pub(crate) fn short(digest: &str) -> String {
@@ -116,19 +117,13 @@ pub enum Reason {
     #[error("the dsse payload is not base64")]
     DssePayloadNotBase64,
     /// A bundle's DSSE payload type is not in-toto.
-    #[error(
-        "dsse payload type is `{found}`, not `{}`",
-        crate::provenance::IN_TOTO_PAYLOAD_TYPE
-    )]
+    #[error("dsse payload type is `{found}`, not `{IN_TOTO}`")]
     DssePayloadType {
         /// The type written.
         found: String,
     },
     /// An attestation's payload type is not in-toto.
-    #[error(
-        "unknown payload type `{found}`; expected `{}`",
-        crate::provenance::IN_TOTO_PAYLOAD_TYPE
-    )]
+    #[error("unknown payload type `{found}`; expected `{IN_TOTO}`")]
     UnknownPayloadType {
         /// The type written (at most 200 characters).
         found: String,
@@ -146,11 +141,7 @@ pub enum Reason {
         detail: String,
     },
     /// The statement's `_type` is not a known in-toto version.
-    #[error(
-        "unknown statement type `{found}`; expected `{}` or `{}`",
-        crate::provenance::statement::STATEMENT_V1,
-        crate::provenance::statement::STATEMENT_V0_1
-    )]
+    #[error("unknown statement type `{found}`; expected `https://in-toto.io/Statement/v1` or `https://in-toto.io/Statement/v0.1`")]
     UnknownStatementType {
         /// The type written.
         found: String,
@@ -178,6 +169,15 @@ pub enum Reason {
     /// An attestation bundle holds a message signature.
     #[error("the bundle holds a message signature, not an attestation")]
     BundleIsMessageSignature,
+    /// A cosign `.att` layer given as a signature.
+    #[error("a cosign attestation layer, not a signature")]
+    NotASignature,
+    /// A Notary Project envelope given to the cosign verifier.
+    #[error("a Notary Project signature, not a cosign one")]
+    NotationEnvelope,
+    /// A cosign `.sig` layer given as an attestation.
+    #[error("a cosign signature layer, not an attestation")]
+    NotAnAttestation,
     /// A bare in-toto statement (buildkit).
     #[error(
         "an unsigned in-toto statement, not a dsse envelope (buildkit attestations never count)"
@@ -322,6 +322,15 @@ pub enum Reason {
     /// A Notation check failed and is enforced: `<check>: <failure>`.
     #[error("{}: {}", .0.check.as_str(), .0.failure)]
     Notation(notation::Finding),
+    /// Authenticity failed and the statement only logs it (`audit`, or an override): Notation
+    /// would accept the signature, a gate does not.
+    #[error("{}: {} (only logged under level `{}`; a signature whose signer is not trusted never satisfies `require:`)", .finding.check.as_str(), .finding.failure, serde_json::json!(.level).as_str().unwrap_or("?"))]
+    UntrustedSigner {
+        /// The logged authenticity failure.
+        finding: notation::Finding,
+        /// The statement's level.
+        level: notation::Level,
+    },
     /// The signer's trust policy has no statement for the image's repository.
     #[error("no trust policy statement applies to `{repository}`")]
     NoTrustStatement {
@@ -334,10 +343,10 @@ pub enum Reason {
         /// The statement.
         statement: String,
     },
-    /// The signature's authenticity failed and the statement only logs it (`audit`,
-    /// `override: {authenticity: log}`) or skips it: it cannot satisfy `require:`.
-    #[error("trust policy statement `{statement}` only logs or skips authenticity, and it failed: a signature of an untrusted signer cannot satisfy `require:`")]
-    AuthenticityNotEnforced {
+    /// The statement skips authenticity (`override: {authenticity: skip}`): the signer was
+    /// never checked, so the signature cannot satisfy `require:`.
+    #[error("trust policy statement `{statement}` skips authenticity: a signature whose signer was never checked cannot satisfy `require:`")]
+    AuthenticitySkipped {
         /// The statement.
         statement: String,
     },

@@ -20,10 +20,11 @@ use base64::Engine as _;
 use jiff::Timestamp;
 use supplygate::reference::{Digest, ImageRef};
 use supplygate::registry::{HostSettings, Registry, RegistrySettings};
-use supplygate::verify::discover::{self, NotationCandidate};
+use supplygate::verify::discover;
 use supplygate::verify::notation::{
     self, Check, Failure, Finding, Outcome, StoreKind, Target, TrustPolicy, TrustStore,
 };
+use supplygate::verify::Candidate;
 use supplygate::verify::Location;
 
 use common::{docker_config_empty, TestRegistry};
@@ -56,7 +57,8 @@ fn now() -> Timestamp {
 }
 
 /// The e2e suite's `trustpolicy.json` and `ca:e2e` holding `localkeys/e2e.crt`.
-fn decide(found: &NotationCandidate, target: &Target) -> Outcome {
+fn decide(found: &Candidate, target: &Target) -> Outcome {
+    let (media_type, envelope) = found.notation_envelope().unwrap();
     let policy = TrustPolicy::from_json(
         &std::fs::read(fixture("config/trustpolicies/trustpolicy.json")).unwrap(),
     )
@@ -66,15 +68,7 @@ fn decide(found: &NotationCandidate, target: &Target) -> Outcome {
     let mut store = TrustStore::new();
     store.add(StoreKind::Ca, "e2e", STANDARD.decode(body).unwrap());
     let statement = policy.statement_for("localhost:5000/e2e").unwrap();
-    notation::verify(
-        &found.media_type,
-        &found.envelope,
-        target,
-        statement,
-        &store,
-        now(),
-    )
-    .unwrap()
+    notation::verify(media_type, envelope, target, statement, &store, now()).unwrap()
 }
 
 fn signer(outcome: Outcome) -> String {
@@ -84,7 +78,7 @@ fn signer(outcome: Outcome) -> String {
     }
 }
 
-fn manifest_of(found: &NotationCandidate) -> &Digest {
+fn manifest_of(found: &Candidate) -> &Digest {
     match &found.location {
         Location::Referrers { manifest, .. } | Location::ReferrersTag { manifest, .. } => manifest,
         other => panic!("not a referrer: {other:?}"),
@@ -108,7 +102,7 @@ fn layout_client(dir: PathBuf) -> Registry {
 }
 
 /// Finds the signatures of the layout's `v1` and the target they must name.
-async fn found_in(client: &Registry, image: &ImageRef) -> (Vec<NotationCandidate>, Target) {
+async fn found_in(client: &Registry, image: &ImageRef) -> (Vec<Candidate>, Target) {
     let manifest = client.manifest(image, "v1").await.unwrap();
     let target = Target::of_manifest(&manifest);
     assert_eq!(target.digest, digest(IMAGE));
@@ -134,7 +128,10 @@ async fn e2e_layouts_are_found_from_disk_and_decide_as_notation_does() {
         }
     );
     assert_eq!(found[0].attached_to, digest(IMAGE));
-    assert_eq!(found[0].media_type, notation::JWS_MEDIA_TYPE);
+    assert_eq!(
+        found[0].notation_envelope().unwrap().0,
+        notation::JWS_MEDIA_TYPE
+    );
     assert_eq!(signer(decide(&found[0], &target)), E2E_SUBJECT);
     assert_eq!(client.stats().requests, 0);
 
@@ -471,7 +468,7 @@ fn check_decides_each_e2e_layout_as_notation_documents() {
             "strict",
             "[\"*\"]",
             1,
-            Some("authenticTimestamp: certificate 0 of the chain: Expired"),
+            Some("authenticTimestamp: certificate 0 of the chain: it has expired"),
         ),
         ("e2e-with-expired-cert", "expired_e2e.crt", "audit", "[\"*\"]", 0, None),
         (
@@ -489,6 +486,34 @@ fn check_decides_each_e2e_layout_as_notation_documents() {
             "[\"x509.subject: C=US, ST=WA, O=Acme\"]",
             1,
             Some("authenticity: signer `CN=e2e,O=Notary,L=Seattle,ST=WA,C=US` is not a trusted identity"),
+        ),
+        // Notation's `audit` logs an untrusted signer and accepts; the gate does not count
+        // a signature whose signer is not trusted, whatever the level.
+        (
+            "e2e-valid-signature",
+            "new_e2e.crt",
+            "audit",
+            "[\"*\"]",
+            1,
+            Some("authenticity: the certificate chain contains no trusted certificate (only logged under level `audit`; a signature whose signer is not trusted never satisfies `require:`)"),
+        ),
+        // Signed at run time of notation's suite by a certificate it does not ship: no
+        // trust store here can vouch for them, whatever their timestamp says.
+        (
+            "e2e-with-timestamped-signature",
+            "e2e.crt",
+            "strict",
+            "[\"*\"]",
+            1,
+            Some("authenticity: the certificate chain contains no trusted certificate"),
+        ),
+        (
+            "e2e-with-invalid-timestamped-signature",
+            "e2e.crt",
+            "strict",
+            "[\"*\"]",
+            1,
+            Some("authenticity: the certificate chain contains no trusted certificate"),
         ),
     ];
     for (layout_name, cert, level, identities, exit, reason) in cases {
@@ -536,6 +561,9 @@ fn check_decides_each_e2e_layout_as_notation_documents() {
                     vec![format!("notary-e2e: {reason}")],
                     "{what}"
                 );
+                // the countersignature is reported, whether or not it could be verified
+                let timestamped = layout_name.contains("timestamped");
+                assert_eq!(fact["notation"]["timestamped"], timestamped, "{what}");
             }
         }
     }

@@ -58,65 +58,86 @@ impl Target {
 }
 
 /// A part of the envelope that failed to decode.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, thiserror::Error)]
 #[serde(rename_all = "kebab-case")]
 pub enum EnvelopeField {
     /// The envelope as a whole (not a JWS JSON serialization object).
+    #[error("envelope")]
     Envelope,
     /// `protected`.
+    #[error("protected")]
     Protected,
     /// `payload`.
+    #[error("payload")]
     Payload,
     /// `signature`.
+    #[error("signature")]
     Signature,
     /// `header.x5c`.
+    #[error("x5c")]
     CertificateChain,
     /// `header.io.cncf.notary.timestampSignature`.
+    #[error("io.cncf.notary.timestampSignature")]
     TimestampSignature,
 }
 
 /// A field of the payload's `targetArtifact` that differs from the artifact.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, thiserror::Error)]
 #[serde(rename_all = "kebab-case")]
 pub enum TargetField {
     /// `digest`.
+    #[error("digest")]
     Digest,
     /// `mediaType`.
+    #[error("mediaType")]
     MediaType,
     /// `size`.
+    #[error("size")]
     Size,
 }
 
 /// What is wrong with a certificate of the chain (`index` 0 is the signing certificate).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, thiserror::Error)]
 #[serde(rename_all = "kebab-case")]
 pub enum CertificateProblem {
     /// Not a DER X.509 certificate.
+    #[error("it is not a DER X.509 certificate")]
     Unparseable,
     /// Its issuer is not the next certificate's subject.
+    #[error("its issuer is not the next certificate")]
     NotIssuedByNext,
     /// A certificate before the last is self-issued (a second root, or a self-signed leaf
     /// with more certificates after it).
+    #[error("it is self-issued but not the last")]
     SelfIssuedBeforeRoot,
     /// The last certificate is not self-issued (the chain must reach its root).
+    #[error("the last certificate is not self-issued")]
     ChainNotRooted,
     /// The signing certificate lacks a critical key usage with `digitalSignature`, or its key
     /// usage allows encipherment, key agreement, certificate or CRL signing.
+    #[error("its key usage does not allow (only) digital signatures")]
     LeafKeyUsage,
     /// The signing certificate is a CA.
+    #[error("the signing certificate is a CA")]
     LeafIsCa,
     /// The signing certificate's EKU includes server/client auth, email protection,
     /// timestamping or OCSP signing.
+    #[error("its extended key usage is excluded for signing")]
     LeafExtendedKeyUsage,
     /// A certificate above the signing one is not a CA (basic constraints).
+    #[error("it is not a CA")]
     NotCa,
     /// A CA certificate lacks a critical key usage with `keyCertSign`.
+    #[error("its key usage does not allow certificate signing")]
     CaKeyUsage,
     /// The signing key is not RSA 2048/3072/4096 or ECDSA P-256/384/521.
+    #[error("its key is not RSA 2048/3072/4096 or ECDSA P-256/384/521")]
     UnsupportedKey,
     /// Not valid yet at the time checked.
+    #[error("it is not valid yet")]
     NotYetValid,
     /// Expired at the time checked.
+    #[error("it has expired")]
     Expired,
 }
 
@@ -130,7 +151,7 @@ pub enum Failure {
         media_type: String,
     },
     /// A part of the envelope does not decode.
-    #[error("envelope part {field:?} is malformed")]
+    #[error("envelope part `{field}` is malformed")]
     Malformed {
         /// Which part.
         field: EnvelopeField,
@@ -190,7 +211,7 @@ pub enum Failure {
     #[error("the envelope carries no certificate chain")]
     MissingCertificateChain,
     /// A certificate of the chain breaks the specification's requirements.
-    #[error("certificate {index} of the chain: {problem:?}")]
+    #[error("certificate {index} of the chain: {problem}")]
     Certificate {
         /// 0 = the signing certificate.
         index: usize,
@@ -198,7 +219,7 @@ pub enum Failure {
         problem: CertificateProblem,
     },
     /// `alg` does not match the signing key (e.g. `PS512` with an RSA 2048 key).
-    #[error("algorithm {alg:?} does not match the signing key ({key:?})")]
+    #[error("algorithm {alg} does not match the signing key ({key})")]
     AlgorithmKeyMismatch {
         /// The envelope's `alg`.
         alg: Algorithm,
@@ -212,7 +233,7 @@ pub enum Failure {
     #[error("the signature does not verify")]
     SignatureInvalid,
     /// The payload names another artifact.
-    #[error("the signed payload names another artifact ({field:?} differs)")]
+    #[error("the signed payload names another artifact (its `{field}` differs)")]
     TargetMismatch {
         /// The first field that differs.
         field: TargetField,
@@ -221,7 +242,7 @@ pub enum Failure {
     #[error("the certificate chain contains no trusted certificate")]
     NoTrustedCertificate,
     /// The chain does not verify up to the trusted certificate.
-    #[error("the certificate chain does not verify: {error:?}")]
+    #[error("the certificate chain does not verify: {error}")]
     ChainInvalid {
         /// webpki's reason.
         error: webpki::Error,
@@ -234,7 +255,7 @@ pub enum Failure {
     },
     /// The RFC 3161 timestamp countersignature that must vouch for the signing time does not
     /// verify.
-    #[error("the timestamp countersignature does not verify: {problem:?}")]
+    #[error("the timestamp countersignature does not verify: {problem}")]
     TimestampInvalid {
         /// Why.
         problem: timestamp::TimestampProblem,
@@ -257,7 +278,7 @@ pub enum Failure {
         index: usize,
     },
     /// A certificate's revocation status could not be established from the CRLs given.
-    #[error("revocation status of certificate {index} is unknown: {problem:?}")]
+    #[error("revocation status of certificate {index} is unknown: {problem}")]
     RevocationUnknown {
         /// The certificate.
         index: usize,

@@ -120,20 +120,24 @@ fn read_crls(path: &Path) -> Result<Vec<Vec<u8>>, CrlError> {
 }
 
 /// Why the revocation status of a certificate is unknown.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, thiserror::Error)]
 #[serde(rename_all = "kebab-case")]
 pub enum RevocationProblem {
     /// No CRL given is issued by the certificate's issuer.
+    #[error("no CRL of its issuer was given")]
     NoCrl,
     /// The CRLs of its issuer that verify are past their `nextUpdate` (or not yet valid, or
     /// have none).
+    #[error("the CRLs of its issuer are past their nextUpdate")]
     CrlExpired,
     /// No CRL with its issuer's name verifies (signature by the issuer's key, issuer without
     /// `cRLSign`, an unknown critical extension, a delta CRL).
+    #[error("the CRL of its issuer does not verify")]
     CrlInvalid,
     /// The CRLs of its issuer that verify do not cover it: their issuing distribution point
     /// is scoped to CA (or end-entity) certificates only, to some reasons, to another
     /// distribution point, or the CRL is indirect.
+    #[error("the CRLs of its issuer that verify do not cover it (issuing distribution point)")]
     CrlNotCovering,
 }
 

@@ -14,10 +14,9 @@ use jiff::Timestamp;
 use super::policy::{Action, Check, Level, Statement};
 use super::{decide, inspect, Decision, Outcome, RevocationStatus, Target};
 use crate::reference::Digest;
-use crate::verify::discover::NotationCandidate;
 use crate::verify::signature::ANY_SIGNER;
 use crate::verify::signers::SignerKind;
-use crate::verify::{Reason, Rejection, SignatureFact, SignatureKind, Signer};
+use crate::verify::{Candidate, Reason, Rejection, SignatureFact, SignatureKind, Signer};
 
 /// What happened to one check under one signer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -106,13 +105,14 @@ pub struct NotationFact {
 /// (`registry/repository`) with every Notation signer of `signers`, at `now`. Other signers
 /// are listed as rejections: they verify cosign signatures only.
 pub fn verify_candidate(
-    candidate: &NotationCandidate,
+    candidate: &Candidate,
     target: &Target,
     repository: &str,
     signers: &[Arc<Signer>],
     now: Timestamp,
 ) -> SignatureFact {
-    let inspected = inspect(&candidate.media_type, &candidate.envelope);
+    let (media_type, envelope) = candidate.notation_envelope().unwrap_or_default();
+    let inspected = inspect(media_type, envelope);
     let mut fact = SignatureFact {
         location: candidate.location.clone(),
         attached_to: candidate.attached_to.clone(),
@@ -126,7 +126,7 @@ pub fn verify_candidate(
         notation: None,
     };
     let mut notation = NotationFact {
-        envelope: candidate.media_type.clone(),
+        envelope: media_type.to_owned(),
         signing_scheme: inspected.as_ref().map(|i| i.scheme),
         algorithm: inspected.as_ref().map(|i| i.algorithm),
         certificate_subject: inspected.as_ref().and_then(|i| i.signer.clone()),
@@ -174,8 +174,8 @@ pub fn verify_candidate(
             continue;
         };
         let decided = decide(
-            &candidate.media_type,
-            &candidate.envelope,
+            media_type,
+            envelope,
             target,
             statement,
             &trust.store,
@@ -193,24 +193,30 @@ pub fn verify_candidate(
             .verdicts
             .push(verdict(&signer.name, statement, &decision));
         match &decision.outcome {
-            // Notation passes a signature whose authenticity failed but is only logged
-            // (`audit`, `override: {authenticity: log}`) or not checked (`skip`): anyone's
-            // self-signed certificate. Such a signature cannot vouch for an image here.
-            Outcome::Verified(_)
-                if statement.action(Check::Authenticity) == Action::Skip
-                    || decision
-                        .logged
-                        .iter()
-                        .any(|f| f.check == Check::Authenticity) =>
-            {
+            // A statement that skips authenticity (`override: {authenticity: skip}`) lets
+            // anyone's self-signed certificate through: such a signature cannot vouch here.
+            Outcome::Verified(_) if statement.action(Check::Authenticity) == Action::Skip => {
                 reject(
                     &mut fact,
-                    Reason::AuthenticityNotEnforced {
+                    Reason::AuthenticitySkipped {
                         statement: statement.name.clone(),
                     },
                 )
             }
             Outcome::Verified(v) => {
+                // Notation lets `audit` (or `override: {authenticity: log}`) accept a signature
+                // whose chain reaches no trusted certificate; for a gate that would let anyone
+                // who can sign satisfy `require:`, so such a signature never counts here.
+                if let Some(untrusted) = v.logged.iter().find(|f| f.check == Check::Authenticity) {
+                    reject(
+                        &mut fact,
+                        Reason::UntrustedSigner {
+                            finding: untrusted.clone(),
+                            level: statement.level,
+                        },
+                    );
+                    continue;
+                }
                 fact.verified_by.push(signer.name.clone());
                 let proven = match (v.scheme, decision.timestamp) {
                     (super::SigningScheme::X509SigningAuthority, _) => Some(v.signing_time),

@@ -46,7 +46,7 @@ pub const SIMPLE_SIGNING_TYPE: &str = "cosign container image signature";
 /// The in-toto predicate type of a cosign v3 image signature (a DSSE bundle).
 pub const COSIGN_SIGNATURE_PREDICATE: &str = "https://sigstore.dev/cosign/sign/v1";
 /// The DSSE payload type of in-toto statements.
-const IN_TOTO_PAYLOAD_TYPE: &str = "application/vnd.in-toto+json";
+pub(crate) const IN_TOTO_PAYLOAD_TYPE: &str = "application/vnd.in-toto+json";
 /// The signer name of a rejection that applies to every signer.
 pub const ANY_SIGNER: &str = "*";
 
@@ -106,6 +106,8 @@ pub(crate) fn verify(
             verify_simple_signing(&sig, annotations, repository, digest, signers, &mut fact)
         }
         Material::Bundle { json, .. } => verify_image_bundle(json, digest, signers, &mut fact),
+        Material::CosignLayer { .. } => Err(Reason::NotASignature),
+        Material::Notation { .. } => Err(Reason::NotationEnvelope),
     };
     if let Err(reason) = outcome {
         fact.rejections = vec![Rejection {

@@ -454,3 +454,25 @@ fn lowercases_words_but_not_acronyms() {
     assert_eq!(lowercase_first("Invalid thing"), "invalid thing");
     assert_eq!(lowercase_first("DSSE failed"), "DSSE failed");
 }
+
+#[test]
+fn an_attestation_layer_or_a_notation_envelope_is_not_a_cosign_signature() {
+    let keys = Keys::new();
+    let signers = [keys.signer("k", TlogPolicy::InsecureIgnore)];
+    let att = candidate(Material::CosignLayer {
+        envelope: b"{}".to_vec(),
+        predicate_type: None,
+        certificate: None,
+        chain: None,
+        rekor_bundle: None,
+    });
+    let fact = verify(&att, REPO, &digest(DIGEST), &signers);
+    assert_eq!(only_reason(&fact), &Reason::NotASignature);
+    assert_eq!(fact.rejections[0].signer, ANY_SIGNER);
+    let notation = candidate(Material::Notation {
+        media_type: "application/jose+json".into(),
+        envelope: b"{}".to_vec(),
+    });
+    let fact = verify(&notation, REPO, &digest(DIGEST), &signers);
+    assert_eq!(only_reason(&fact), &Reason::NotationEnvelope);
+}
