@@ -10,6 +10,8 @@ use serde::Serialize;
 
 use super::{write_stdout, Context, Format};
 use crate::gate::{self, AttestationReport, SignatureReport};
+use crate::manifest::json::ObjectTree;
+use crate::manifest::{self, Origin};
 use crate::reference::ImageRef;
 use crate::registry::Resolved;
 use crate::report::{Decision, Finding};
@@ -94,27 +96,40 @@ pub(crate) fn run(ctx: &Context, args: ExplainArgs) -> anyhow::Result<u8> {
                 .is_ok_and(|(_, signatures, _)| signatures.satisfies(&r.signers)),
         })
         .collect();
-    // The decision is `check`'s, over a one-container Pod: the same evaluation, policies and
-    // all (the facts above are fetched again from the registry's cache, not the network).
-    let dir = tempfile::tempdir().context("cannot create a temporary directory")?;
-    let pod = dir.path().join("explain.yaml");
-    std::fs::write(
-        &pod,
-        format!(
-            "apiVersion: v1\nkind: Pod\nmetadata:\n  name: explain\n  namespace: {}\nspec:\n  containers:\n    - name: explain\n      image: {}\n",
-            serde_json::to_string(&args.namespace)?,
-            serde_json::to_string(&args.image)?
-        ),
-    )
-    .context("cannot write the temporary manifest")?;
+    // The decision is `check`'s, over a one-container Pod held in memory: read as the webhook
+    // reads an admission request's object (the manifest reader's walker on the tree of its
+    // JSON), then the same evaluation, policies and all (the facts above are fetched again
+    // from the registry's cache, not the network).
+    let pod = serde_json::json!({
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "explain", "namespace": args.namespace},
+        "spec": {"containers": [{"name": "explain", "image": args.image}]},
+    });
+    let tree = ObjectTree::parse(&pod.to_string()).context("cannot read the Pod to explain")?;
+    let origin = Arc::new(Origin::Named("explain (a one-container Pod)".to_owned()));
+    tree.check(&origin, &ctx.config.limits)?;
+    let found = manifest::extract_object(
+        &tree.root,
+        &origin,
+        &ctx.config.extra_images,
+        &ctx.config.limits,
+        None,
+    );
+    let manifests = gate::Manifests {
+        sites: found.sites,
+        documents: found.documents,
+        objects: found.objects,
+        ..gate::Manifests::default()
+    };
     let policy = ctx.policy(crate::policy::input::Mode::Check)?;
-    let report = ctx.runtime.block_on(gate::evaluate(
-        &[pod],
+    let report = ctx.runtime.block_on(gate::evaluate_manifests(
+        manifests,
         &ctx.config,
         &ctx.registry,
         &policy,
         &|_, _| {},
-    ))?;
+    ));
     let findings: Vec<Finding> = report
         .images
         .first()

@@ -17,7 +17,9 @@ pub(super) const KEYS_TOP: &[&str] = &[
     "exemptions",
     "break_glass",
     "paths",
+    "cache",
 ];
+pub(super) const KEYS_CACHE: &[&str] = &["dir", "ttl", "max_bytes"];
 pub(super) const KEYS_POLICY: &[&str] = &[
     "builtin",
     "paths",
@@ -89,6 +91,7 @@ pub fn known_keys() -> BTreeMap<&'static str, &'static [&'static str]> {
         ("", KEYS_TOP),
         ("registries.*", KEYS_HOST),
         ("network", KEYS_NETWORK),
+        ("cache", KEYS_CACHE),
         ("images", KEYS_IMAGES),
         ("images.extra[]", KEYS_EXTRA),
         ("limits", KEYS_LIMITS),

@@ -63,6 +63,8 @@ pub struct Config {
     pub break_glass: BreakGlass,
     /// Which manifest paths `check` skips.
     pub paths: PathSettings,
+    /// The verification cache (`cache:`), if one is configured.
+    pub cache: Option<crate::cache::CacheSettings>,
     /// Every `registries.HOST.layout` as written, with its place: `config validate` checks
     /// that each directory exists (a run only finds out when it reads an image).
     pub layout_sites: Vec<LayoutSite>,

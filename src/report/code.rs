@@ -93,6 +93,9 @@ pub enum Code {
     /// A Notary Project signature counted although a check failed: its trust policy statement
     /// only logs that check (`permissive`, `audit`, `override: log`).
     NotationCheckLogged,
+    /// A verification cache file was corrupt, truncated or foreign: ignored, removed, and
+    /// the registry asked instead (a warning).
+    CacheEntryIgnored,
     /// A code from a policy rule (the shipped library's are documented; user rules choose
     /// their own). `policy` when a rule gave none.
     Rule(std::sync::Arc<str>),
@@ -143,6 +146,7 @@ impl Code {
         Code::KustomizationNotRendered,
         Code::UnrecognisedImageField,
         Code::NotationCheckLogged,
+        Code::CacheEntryIgnored,
     ];
 
     /// The documented code named `code`, or a policy rule's own code.
@@ -199,6 +203,7 @@ impl Code {
             Code::KustomizationNotRendered => "kustomization-not-rendered",
             Code::UnrecognisedImageField => "unrecognised-image-field",
             Code::NotationCheckLogged => "notation-check-logged",
+            Code::CacheEntryIgnored => "cache-entry-ignored",
             Code::Rule(code) => code,
         }
     }
@@ -275,6 +280,9 @@ impl Code {
             }
             Code::NotationCheckLogged => {
                 "a Notation signature counted although a check its trust policy only logs failed"
+            }
+            Code::CacheEntryIgnored => {
+                "a verification cache file was corrupt or foreign: ignored, the registry asked"
             }
             Code::Rule(_) => "a denial or warning from a policy rule",
         }

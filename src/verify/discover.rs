@@ -147,8 +147,9 @@ pub fn is_bundle_media_type(media_type: &str) -> bool {
     BUNDLE_MEDIA_TYPES.contains(&normal.as_str())
 }
 
-/// The layers of cosign's `sha256-<hex>.sig` manifest.
-async fn cosign_signatures(
+/// The layers of cosign's `sha256-<hex>.sig` manifest (the cheap half of [`signatures`]:
+/// one tag, one blob per layer; a missing tag is `Ok(vec![])`).
+pub async fn cosign_signatures(
     registry: &Registry,
     image: &ImageRef,
     digest: &Digest,
@@ -193,8 +194,9 @@ async fn cosign_signatures(
     Ok(found)
 }
 
-/// The Sigstore bundles among the referrers of `digest`.
-async fn bundle_referrers(
+/// The Sigstore bundles among the referrers of `digest` (the other half of [`signatures`]: the
+/// referrers API or its tag, then each bundle's manifest and blob).
+pub async fn bundle_referrers(
     registry: &Registry,
     image: &ImageRef,
     digest: &Digest,
