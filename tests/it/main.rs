@@ -21,6 +21,7 @@ mod lock;
 mod manifests;
 mod notation;
 mod notation_discovery;
+mod notation_review;
 mod outputs;
 mod policy_engine;
 mod policy_library;
