@@ -2,13 +2,6 @@
 //! work-tree changes), against a real docker-registry: only changed documents are evaluated,
 //! the rest are counted, and every way of not being able to compare is exit 2.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
-
 use crate::common;
 
 use common::Outcome;

@@ -1,13 +1,6 @@
 //! End-to-end scenarios of the `supplygate` binary: the bundled demo, `check` and `pin` against a
 //! real docker-registry started by the test, config and manifest errors, and fail-closed exits.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
-
 use crate::common;
 
 use common::Outcome;

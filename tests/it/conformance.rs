@@ -10,13 +10,6 @@
 //! all others accepted. A signer that cannot even be built (a trusted root that the verifier
 //! refuses) counts as a rejection.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
-
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 

@@ -1,13 +1,6 @@
 //! Discovery end to end: cosign-made signatures pushed with skopeo into Debian's real
 //! `docker-registry` (distribution 2.8, which has no referrers API), a Sigstore bundle attached
 //! through the referrers tag schema, and the same images read from OCI layouts.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
-
 use crate::common;
 
 use std::path::{Path, PathBuf};

@@ -7,13 +7,6 @@
 //! The manifests are pinned (`repo:tag@digest`) unless a test is about tags: under the lock a
 //! tag-only reference is admitted only when its tag was re-checked online just now (the same
 //! rule as `serve --lock`).
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
-
 use crate::common;
 
 use crate::pki;

@@ -4,13 +4,6 @@
 //! by its `subject`), and the same images in Debian's `docker-registry` (no referrers API), the
 //! image copied with skopeo and the signature manifests and referrers tag index pushed as they
 //! are (skopeo 1.9 will not copy that index with its digests preserved).
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
-
 use crate::common;
 
 use std::path::{Path, PathBuf};

@@ -2,13 +2,6 @@
 //! fixtures/sarif), GitHub workflow commands, Markdown, and several formats in one run, against
 //! the bundled demo (OCI layouts) and a real docker-registry started by the test.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
-
 use crate::common;
 
 use common::Outcome;

@@ -3,13 +3,6 @@
 //! a DSSE envelope signed with a test key), made here so that each negative case breaks
 //! exactly one thing; cosign-made attestations are served through a mirror; commits are
 //! checked for reachability in real git repositories built by the test.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
-
 use crate::common;
 
 use crate::att;

@@ -1,12 +1,5 @@
 //! The registry client against a real `docker-registry`: every digest we resolve must be the
 //! one skopeo, an independent client, sees for the same reference.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
-
 use crate::common;
 
 use std::path::PathBuf;

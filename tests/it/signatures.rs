@@ -3,13 +3,6 @@
 //! `verify::discover` and judged by `verify::verify_candidate` — and, at the end, by the
 //! `supplygate` binary. Each negative case breaks one thing and checks it is rejected for
 //! that reason, next to the genuine case that passes.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
-
 use crate::common;
 
 use crate::pki;

@@ -6,13 +6,6 @@
 //! `fixtures/tsa/make.sh`. Each is verified with a keyless signer over the fixture's trusted
 //! root, which lists the mock TSA and the OpenSSL TSA as `timestampAuthorities`.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
-
 use crate::common;
 use crate::pki;
 

@@ -11,13 +11,6 @@
 //! `fixture_bundle_verifies_only_with_the_fixture_root` with
 //! `SUPPLYGATE_REGENERATE_TUF_FIXTURE=1` writes a new test Sigstore, then python-tuf writes
 //! the repositories.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
-
 use crate::common;
 
 use crate::pki;

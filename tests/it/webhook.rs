@@ -2,13 +2,6 @@
 //! certificate, a real TLS client posting AdmissionReview bodies as kube-apiserver sends them
 //! (`fixtures/admission/`), images in a real `docker-registry`, signatures from the test
 //! Sigstore. Assertions are on the AdmissionReview answers, HTTP statuses and `/metrics`.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
-
 use crate::common;
 use crate::pki;
 

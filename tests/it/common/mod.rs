@@ -4,13 +4,7 @@
 //!
 //! Everything here is synchronous (std::process, std::net), so sync and tokio tests can use it.
 //! `tests/it/main.rs` declares it once for every test module; not every module uses every helper.
-#![allow(
-    dead_code,
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
+#![allow(dead_code)]
 
 pub mod att;
 pub mod pki;

@@ -13,13 +13,7 @@
 //!
 //! `common::pki`, also reachable as `crate::pki` (the push helpers use
 //! `crate::common::TestRegistry`).
-#![allow(
-    dead_code,
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
+#![allow(dead_code)]
 
 use std::fmt::Write as _;
 use std::path::Path;
