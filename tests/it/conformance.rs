@@ -949,7 +949,11 @@ mod forgery {
             .as_i64()
             .unwrap();
         forged.rekor_bundle["Payload"]["integratedTime"] = Value::from(t - 3600);
-        assert!(check(&forged, IMAGE, &builder(BUILDER)).is_err());
+        let e = check(&forged, IMAGE, &builder(BUILDER)).unwrap_err();
+        assert!(
+            e.starts_with("invalid inclusion promise: SET verification failed"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -965,7 +969,8 @@ mod forgery {
     #[test]
     fn denies_attestation_for_another_image() {
         let other = "sha256:e0a0a765d690a5104331cfbac88ebbbf01736c1f87aaa3cd455c516a5ea586a5";
-        assert!(check(&layer(), other, &builder(BUILDER)).is_err());
+        let e = check(&layer(), other, &builder(BUILDER)).unwrap_err();
+        assert!(e.starts_with("artifact mismatch"), "{e}");
     }
 }
 
@@ -1072,7 +1077,8 @@ mod legacy {
     fn keyless_sig_layer_with_edited_payload_is_rejected() {
         let mut a = annotations("happy-path-v0.1");
         a.payload.push(b'!');
-        assert!(check(&a, &conformance_identity()).is_err());
+        let e = check(&a, &conformance_identity()).unwrap_err();
+        assert!(e.starts_with("invalid signature"), "{e}");
     }
 
     #[test]
@@ -1154,7 +1160,11 @@ mod legacy {
             .unwrap();
         a.rekor_bundle["Payload"]["integratedTime"] = Value::from(t - 1);
         let signer = managed_key("managed-key-and-trusted-root", TlogPolicy::Require);
-        assert!(check(&a, &signer).is_err());
+        let e = check(&a, &signer).unwrap_err();
+        assert!(
+            e.starts_with("invalid inclusion promise: SET verification failed"),
+            "{e}"
+        );
         // `insecure_ignore_tlog`: the signature alone counts, with no proven time.
         let signer = managed_key("managed-key-and-trusted-root", TlogPolicy::InsecureIgnore);
         assert_eq!(check(&a, &signer), Ok(None));

@@ -130,7 +130,8 @@ fn registry_stops_answering_once_dropped() {
         200
     );
     drop(registry);
-    assert!(common::http(port, "GET", "/v2/", &[], &[]).is_err());
+    let e = common::http(port, "GET", "/v2/", &[], &[]).unwrap_err();
+    assert_eq!(e.kind(), std::io::ErrorKind::ConnectionRefused, "{e}");
 }
 
 #[test]
