@@ -3,11 +3,12 @@
 //! the rest are counted, and every way of not being able to compare is exit 2.
 
 use crate::common;
+use crate::common::case::run_in_env;
 
 use common::Outcome;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use common::TestRegistry;
 
@@ -98,18 +99,7 @@ impl Repo {
     }
 
     fn run_with(&self, dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Outcome {
-        let out = common::supplygate()
-            .args(args)
-            .envs(env.iter().copied())
-            .current_dir(dir)
-            .env_remove("SUPPLYGATE_CONFIG")
-            .env_remove("SUPPLYGATE_FORMAT")
-            .env("DOCKER_CONFIG", self.path().join(".docker-none"))
-            .env("NO_COLOR", "1")
-            .stdin(Stdio::null())
-            .output()
-            .unwrap();
-        Outcome::from_output(out)
+        run_in_env(dir, args, env)
     }
 
     fn run(&self, args: &[&str]) -> Outcome {

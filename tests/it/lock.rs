@@ -8,12 +8,12 @@
 //! tag-only reference is admitted only when its tag was re-checked online just now (the same
 //! rule as `serve --lock`).
 use crate::common;
+use crate::common::case::run_in_env;
 
 use crate::pki;
 use common::Outcome;
 
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 
 use base64::Engine as _;
 use common::{sha256_digest, TestRegistry};
@@ -153,24 +153,9 @@ impl Case {
     /// `supplygate --config supplygate.yaml --now NOW <args>` in the case's directory, with
     /// the `SUPPLYGATE_*` variables of the caller removed and `env` set.
     fn run_with_env(&self, args: &[&str], env: &[(&str, &str)]) -> Outcome {
-        let out = common::supplygate()
-            .args(["--config", "supplygate.yaml", "--now", NOW])
-            .args(args)
-            .current_dir(self.dir.path())
-            .env_remove("SUPPLYGATE_CONFIG")
-            .env_remove("SUPPLYGATE_FORMAT")
-            .env_remove("SUPPLYGATE_OFFLINE")
-            .env_remove("SUPPLYGATE_LOCKED")
-            .env_remove("SUPPLYGATE_WRITE_LOCK")
-            .env_remove("SUPPLYGATE_CHANGED_SINCE")
-            .env_remove("SUPPLYGATE_INSECURE_ALLOW_UNPINNED_WITH_LOCK")
-            .env("DOCKER_CONFIG", self.path(".docker-none"))
-            .env("NO_COLOR", "1")
-            .envs(env.iter().copied())
-            .stdin(Stdio::null())
-            .output()
-            .unwrap();
-        Outcome::from_output(out)
+        let mut all = vec!["--config", "supplygate.yaml", "--now", NOW];
+        all.extend_from_slice(args);
+        run_in_env(self.dir.path(), &all, env)
     }
 
     fn write_lock(&self) -> Outcome {

@@ -4,12 +4,12 @@
 //! `supplygate` binary. Each negative case breaks one thing and checks it is rejected for
 //! that reason, next to the genuine case that passes.
 use crate::common;
+use crate::common::case::run_in;
 
 use crate::pki;
 use common::Outcome;
 
 use std::path::PathBuf;
-use std::process::Stdio;
 use std::sync::Arc;
 
 use common::{docker_config_empty, TestRegistry};
@@ -764,24 +764,17 @@ impl CliCase {
     }
 
     fn check(&self) -> Outcome {
-        let out = common::supplygate()
-            .args([
+        run_in(
+            &self.path(),
+            &[
                 "check",
                 "--config",
                 "supplygate.yaml",
                 "manifests",
                 "--format",
                 "json",
-            ])
-            .current_dir(self.path())
-            .env_remove("SUPPLYGATE_CONFIG")
-            .env_remove("SUPPLYGATE_FORMAT")
-            .env("DOCKER_CONFIG", self.path().join(".docker-none"))
-            .env("NO_COLOR", "1")
-            .stdin(Stdio::null())
-            .output()
-            .unwrap();
-        Outcome::from_output(out)
+            ],
+        )
     }
 }
 

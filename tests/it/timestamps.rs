@@ -7,10 +7,10 @@
 //! root, which lists the mock TSA and the OpenSSL TSA as `timestampAuthorities`.
 
 use crate::common;
+use crate::common::case::run_in;
 use crate::pki;
 
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 
 use common::{Outcome, TestRegistry};
 use supplygate::verify::{signers, verify_bundle_for_artifact, Signer, Subject, SubjectMatcher};
@@ -300,18 +300,9 @@ impl ImageCase {
     }
 
     fn run(&self, args: &[&str]) -> Outcome {
-        let out = common::supplygate()
-            .args(["--config", "supplygate.yaml"])
-            .args(args)
-            .current_dir(self.work.path())
-            .env_remove("SUPPLYGATE_CONFIG")
-            .env_remove("SUPPLYGATE_FORMAT")
-            .env("DOCKER_CONFIG", self.work.path().join(".docker-none"))
-            .env("NO_COLOR", "1")
-            .stdin(Stdio::null())
-            .output()
-            .unwrap();
-        Outcome::from_output(out)
+        let mut all = vec!["--config", "supplygate.yaml"];
+        all.extend_from_slice(args);
+        run_in(self.work.path(), &all)
     }
 
     fn check(&self) -> Outcome {

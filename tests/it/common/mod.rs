@@ -7,6 +7,7 @@
 #![allow(dead_code)]
 
 pub mod att;
+pub mod case;
 pub mod pki;
 
 use std::fmt::Write as _;
