@@ -1,0 +1,218 @@
+#![allow(clippy::unwrap_used, clippy::indexing_slicing)]
+
+use super::survey::*;
+use super::*;
+
+fn strings(parts: &[&str]) -> Vec<String> {
+    parts.iter().map(|s| (*s).to_owned()).collect()
+}
+
+#[test]
+fn engine_is_send_and_sync() {
+    fn shareable<T: Send + Sync + Clone>() {}
+    shareable::<Engine>();
+}
+
+#[test]
+fn render_path_roots_at_data_and_quotes_non_identifiers() {
+    assert_eq!(
+        render_path(&strings(&["supplygate", "images"]), &strings(&["deny"])),
+        "data.supplygate.images.deny"
+    );
+    assert_eq!(
+        render_path(&strings(&["data", "lib"]), &strings(&["f"])),
+        "data.lib.f"
+    );
+    assert_eq!(
+        render_path(&strings(&["supplygate", "my-pkg"]), &strings(&["deny"])),
+        "data.supplygate[\"my-pkg\"].deny"
+    );
+    assert_eq!(render_path(&[], &[]), "");
+}
+
+#[test]
+fn identifiers_are_ascii_names() {
+    assert!(is_identifier("test_a1"));
+    assert!(is_identifier("_x"));
+    assert!(!is_identifier("1a"));
+    assert!(!is_identifier("a-b"));
+    assert!(!is_identifier(""));
+}
+
+#[test]
+fn edit_distance_counts_single_character_edits() {
+    assert_eq!(edit_distance("sprintf", "sprintf"), 0);
+    assert_eq!(edit_distance("sprintff", "sprintf"), 1);
+    assert_eq!(edit_distance("contians", "contains"), 2);
+    assert_eq!(edit_distance("", "abc"), 3);
+}
+
+#[test]
+fn closest_suggests_only_near_names() {
+    let known = ["startswith", "endswith", "data.lib.check_image"];
+    assert_eq!(
+        closest("startwith", known.into_iter()).as_deref(),
+        Some("startswith")
+    );
+    assert_eq!(
+        closest("check_imag", known.into_iter()).as_deref(),
+        Some("check_image")
+    );
+    assert_eq!(closest("frobnicate", known.into_iter()), None);
+}
+
+/// Issue 15, hole 4: a user module cannot reach into a shipped package, in any spelling.
+#[test]
+fn user_rules_in_shipped_packages_are_refused_with_their_place() {
+    let attempts = [
+        (
+            "package supplygate.images\n\ncovered if input.image.name\n",
+            "supplygate.images.covered",
+        ),
+        (
+            "package supplygate\n\nimages.covered if input.image.name\n",
+            "supplygate.images.covered",
+        ),
+        (
+            "package supplygate.images\n\ndefault allow_latest := true\n",
+            "supplygate.images.allow_latest",
+        ),
+        (
+            "package supplygate.lib.util\n\nimage_matches(p, n) if true\n",
+            "supplygate.lib.util.image_matches",
+        ),
+        (
+            "package supplygate.config.images\n\nunmatched := \"allow\"\n",
+            "supplygate.config.images.unmatched",
+        ),
+        (
+            "package supplygate.provenance\n\ndeny contains \"x\" if false\n",
+            "supplygate.provenance.deny",
+        ),
+    ];
+    for (source, rule) in attempts {
+        let mut loader = Loader::new(Limits::default());
+        loader
+            .embedded(crate::policy::shipped::MODULES)
+            .module("mine/evil.rego", source);
+        let errors = loader.load().unwrap_err().to_string();
+        assert!(
+            errors.contains(&format!(
+                "mine/evil.rego:3:1: rule `{rule}` would change the shipped package"
+            )),
+            "{source}: {errors}"
+        );
+    }
+    // Their own package is theirs; and without the shipped library, nothing is protected.
+    let mut loader = Loader::new(Limits::default());
+    loader.embedded(crate::policy::shipped::MODULES).module(
+        "mine/ok.rego",
+        "package supplygate.mine\n\ndeny contains \"x\" if false\n",
+    );
+    assert!(loader.load().is_ok());
+}
+
+#[test]
+fn a_file_named_like_a_shipped_module_is_refused() {
+    let mut loader = Loader::new(Limits::default());
+    loader.embedded(crate::policy::shipped::MODULES).module(
+        "policies/lib/images.rego",
+        "package supplygate.images\n\ncovered if true\n",
+    );
+    let errors = loader.load().unwrap_err().to_string();
+    assert!(
+        errors.contains("has the name of a shipped module"),
+        "{errors}"
+    );
+}
+
+#[test]
+fn deciding_packages_ignore_functions_and_other_prefixes() {
+    let mut loader = Loader::new(Limits::default());
+    loader
+        .module(
+            "a.rego",
+            "package supplygate.a\n\ndeny(x) := x\nwarn contains \"w\" if true\n",
+        )
+        .module("b.rego", "package supplygatex\n\nhelper := true\n");
+    let engine = loader.load().unwrap();
+    assert_eq!(engine.packages(), ["data.supplygate.a"]);
+    let kinds: Vec<Kind> = engine.rule_sets.iter().map(|r| r.kind).collect();
+    assert_eq!(kinds, [Kind::Warn]);
+}
+
+#[test]
+fn quoted_package_components_are_evaluated_by_bracket_path() {
+    let mut loader = Loader::new(Limits::default());
+    loader.module(
+        "q.rego",
+        "package supplygate[\"my-images\"]\n\ndeny contains \"q\" if true\n",
+    );
+    let engine = loader.load().unwrap();
+    assert_eq!(engine.packages(), ["data.supplygate[\"my-images\"]"]);
+    let decision = engine.evaluate(&serde_json::json!({}));
+    assert_eq!(decision.errors, Vec::<String>::new());
+    assert_eq!(decision.denies[0].msg, "q");
+}
+
+#[test]
+fn test_rules_are_found_once_with_their_first_line() {
+    let mut loader = Loader::new(Limits::default());
+    loader.module(
+        "t_test.rego",
+        "package t\n\ntest_a if true\n\ntest_a if false\n\ntest_fn(x) := x\n",
+    );
+    let engine = loader.load().unwrap();
+    let tests = engine.tests();
+    assert_eq!(tests.len(), 1);
+    assert_eq!(
+        (tests[0].path.as_str(), tests[0].line),
+        ("data.t.test_a", 3)
+    );
+}
+
+#[test]
+fn a_file_over_the_limit_is_refused_with_its_real_size_before_decoding() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("big.rego");
+    // Multi-byte characters straddle the read cap: still "too large", not "not UTF-8".
+    std::fs::write(&path, "é".repeat(100)).unwrap();
+    let mut loader = Loader::new(Limits {
+        max_module_bytes: 51,
+        ..Limits::default()
+    });
+    loader.path(&path, TestFiles::Exclude);
+    let errors = loader.load().unwrap_err();
+    assert!(
+        matches!(
+            &errors.0[..],
+            [PolicyError::ModuleTooLarge {
+                bytes: 200,
+                limit: 51,
+                ..
+            }]
+        ),
+        "{errors:?}"
+    );
+}
+
+#[test]
+fn a_file_that_is_not_utf8_is_an_io_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bad.rego");
+    std::fs::write(&path, [0x70, 0xff, 0xfe]).unwrap();
+    let mut loader = Loader::new(Limits::default());
+    loader.path(&path, TestFiles::Exclude);
+    let errors = loader.load().unwrap_err();
+    assert!(
+        matches!(&errors.0[..], [PolicyError::Io { .. }]),
+        "{errors:?}"
+    );
+}
+
+#[test]
+fn empty_yaml_data_is_an_empty_object_and_two_documents_are_refused() {
+    assert_eq!(yaml_document("e.yaml", "").unwrap(), serde_json::json!({}));
+    let err = yaml_document("two.yaml", "a: 1\n---\nb: 2\n").unwrap_err();
+    assert_eq!(err, "has 2 YAML documents; a data document must be one");
+}
