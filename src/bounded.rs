@@ -28,7 +28,6 @@ pub fn read_file(path: &Path, limit: u64) -> std::io::Result<Option<Vec<u8>>> {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
     use super::*;
 
     #[test]

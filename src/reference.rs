@@ -496,7 +496,6 @@ fn validate_tag(tag: &str) -> Result<(), ReferenceError> {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
     use super::*;
 
     const D: &str = "sha256:4d0b7c83ff7d9a8e5e6c0a8e1b1f0b6a5c2d9e8f7a6b5c4d3e2f1a0b9c8d7e6f";

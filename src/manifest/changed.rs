@@ -677,7 +677,6 @@ fn git<S: AsRef<OsStr>>(
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
     use super::*;
 
     fn texts(text: &str) -> Vec<String> {

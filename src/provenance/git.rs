@@ -268,12 +268,6 @@ fn run(clone: &Path, args: &[&str]) -> Result<Output, GitError> {
 
 #[cfg(test)]
 mod tests {
-    #![allow(
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::panic,
-        clippy::indexing_slicing
-    )]
     use std::process::Command;
 
     use super::*;

@@ -266,7 +266,6 @@ fn is_name(s: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
     use super::*;
 
     fn claims() -> FulcioCiClaims {

@@ -377,13 +377,6 @@ async fn bundle_candidate(
 
 #[cfg(test)]
 mod tests {
-    #![allow(
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::indexing_slicing,
-        clippy::panic
-    )]
-
     use std::collections::BTreeMap;
     use std::path::PathBuf;
     use std::time::Duration;
