@@ -21,8 +21,8 @@ use crate::verify::discover::{
     CERTIFICATE_ANNOTATION, CHAIN_ANNOTATION, PREDICATE_TYPE_ANNOTATION, REKOR_BUNDLE_ANNOTATION,
 };
 use crate::verify::signature::{
-    bundle_dsse, certificate_identity, verify_bundle_for_artifact, verify_cosign_dsse,
-    verify_dsse_with_key, Subject, Verified, ANY_SIGNER,
+    base64_decode, bundle_dsse, certificate_identity, short, verify_bundle_for_artifact,
+    verify_cosign_dsse, verify_dsse_with_key, Subject, Verified, ANY_SIGNER,
 };
 use crate::verify::{Candidate, Identity, Location, Material, Rejection, SignatureKind, Signer};
 
@@ -39,8 +39,8 @@ pub use linkage::{
 pub use slsa::{normalise_repository, parse_source_uri, Provenance, SlsaVersion, SourceUri};
 pub use statement::IN_TOTO_PAYLOAD_TYPE;
 
-/// The largest DSSE envelope or bundle parsed.
-pub const ENVELOPE_MAX: usize = 8 * 1024 * 1024;
+/// The largest DSSE envelope or bundle parsed: what discovery reads at most.
+pub const ENVELOPE_MAX: usize = crate::verify::limits::BUNDLE_MAX;
 /// The largest predicate kept as JSON in a fact (serialised size).
 pub const PREDICATE_MAX: usize = 256 * 1024;
 
@@ -373,16 +373,6 @@ struct DsseWireSignature {
     cert: Option<String>,
 }
 
-fn base64_decode(text: &str) -> Option<Vec<u8>> {
-    use base64::Engine as _;
-    let text = text.trim();
-    base64::engine::general_purpose::STANDARD
-        .decode(text)
-        .or_else(|_| base64::engine::general_purpose::STANDARD_NO_PAD.decode(text))
-        .or_else(|_| base64::engine::general_purpose::URL_SAFE.decode(text))
-        .ok()
-}
-
 /// The subject that is this image, or why none is.
 fn match_subject(
     subjects: &[statement::StatementSubject],
@@ -533,16 +523,6 @@ fn same_repository(name: &str, repository: &str) -> bool {
     match (parsed(name), parsed(repository)) {
         (Some(a), Some(b)) => a == b,
         _ => false,
-    }
-}
-
-/// `sha256:63a15806ff4b…`: enough to tell digests apart in one line.
-fn short(digest: &str) -> String {
-    match digest.split_once(':') {
-        Some((alg, hex)) if hex.len() > 12 => {
-            format!("{alg}:{}…", hex.get(..12).unwrap_or(hex))
-        }
-        _ => digest.to_owned(),
     }
 }
 

@@ -258,7 +258,7 @@ pub(super) fn hex(bytes: &[u8]) -> String {
 }
 
 /// `sha256:63a15806ff4b…`: enough to tell digests apart in one line.
-pub(super) fn short(digest: &str) -> String {
+pub(crate) fn short(digest: &str) -> String {
     match digest.split_once(':') {
         Some((alg, hex)) if hex.len() > 12 => {
             format!("{alg}:{}…", hex.get(..12).unwrap_or(hex))
