@@ -12,24 +12,6 @@ use std::process::Command;
 
 use common::TestRegistry;
 
-impl Outcome {
-    /// `(file, line, decision)` of every evaluated image.
-    fn evaluated(&self) -> Vec<(String, u64, String)> {
-        self.json()["images"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|i| {
-                (
-                    i["file"].as_str().unwrap().to_owned(),
-                    i["line"].as_u64().unwrap(),
-                    i["decision"].as_str().unwrap().to_owned(),
-                )
-            })
-            .collect()
-    }
-}
-
 /// A git work tree with a config for the test registry.
 struct Repo {
     dir: tempfile::TempDir,

@@ -36,54 +36,6 @@ struct Case {
     web_digest: String,
 }
 
-impl Outcome {
-    /// `(image, [codes])` of every image of the JSON report.
-    fn codes(&self) -> Vec<(String, Vec<String>)> {
-        self.json()["images"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|i| {
-                let codes = i["findings"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .map(|f| f["code"].as_str().unwrap().to_owned())
-                    .collect();
-                (i["image"].as_str().unwrap().to_owned(), codes)
-            })
-            .collect()
-    }
-
-    /// The codes of the image written exactly `image`.
-    fn codes_of_exactly(&self, image: &str) -> Vec<String> {
-        self.codes()
-            .into_iter()
-            .find(|(i, _)| i == image)
-            .unwrap_or_else(|| panic!("no image `{image}`: {self:?}"))
-            .1
-    }
-
-    /// The report's notices with `code`.
-    fn notices(&self, code: &str) -> Vec<Value> {
-        self.json()["notices"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|n| n["code"] == code)
-            .cloned()
-            .collect()
-    }
-
-    fn codes_of(&self, image_part: &str) -> Vec<String> {
-        self.codes()
-            .into_iter()
-            .find(|(i, _)| i.contains(image_part))
-            .unwrap_or_else(|| panic!("no image `{image_part}`: {self:?}"))
-            .1
-    }
-}
-
 impl Case {
     fn new() -> Self {
         let registry = TestRegistry::start();

@@ -722,20 +722,6 @@ struct CliCase {
     dir: tempfile::TempDir,
 }
 
-impl Outcome {
-    /// Every finding code of every image.
-    fn all_codes(&self) -> Vec<String> {
-        let json = self.json();
-        json["images"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .flat_map(|i| i["findings"].as_array().cloned().unwrap_or_default())
-            .map(|f| f["code"].as_str().unwrap_or_default().to_owned())
-            .collect()
-    }
-}
-
 impl CliCase {
     /// A case checking one Deployment of `image`, with a config that reaches `registry` over
     /// HTTP, trusts `sigstore`'s root for signer `release` with `subject`, and requires that

@@ -205,12 +205,6 @@ struct Case {
     kept: Vec<tempfile::TempDir>,
 }
 
-impl Outcome {
-    fn verified_by(&self) -> serde_json::Value {
-        self.json()["images"][0]["signatures"]["facts"][0]["verified_by"].clone()
-    }
-}
-
 const KEYLESS_SIGNER: &str = "keyless";
 
 impl Case {
