@@ -12,10 +12,7 @@ use supplygate::registry::{HostSettings, Registry, RegistrySettings};
 use supplygate::verify::discover::{self, SIGNATURE_ANNOTATION};
 use supplygate::verify::{Candidate, Location, Material};
 
-use common::{
-    cosign_made, docker_config_empty, sha256_digest, GeneratedImage, TestRegistry, OCI_INDEX,
-    OCI_MANIFEST,
-};
+use common::{cosign_made, sha256_digest, GeneratedImage, TestRegistry, OCI_INDEX, OCI_MANIFEST};
 
 const COSIGN_SIGNED: &str =
     "sha256:63a15806ff4b4b36722c34adea031171e417e76e8ddc5368a616726cb7352455";
@@ -98,18 +95,7 @@ impl Case {
     }
 
     fn client(&self) -> Registry {
-        let mut settings = RegistrySettings::default();
-        settings.hosts.insert(
-            self.registry.host(),
-            HostSettings {
-                insecure: true,
-                ..HostSettings::default()
-            },
-        );
-        settings.docker_config = Some(docker_config_empty(
-            &self.registry.scratch_dir().join("docker-empty"),
-        ));
-        Registry::new(settings).unwrap()
+        Registry::new(common::client_settings(&self.registry)).unwrap()
     }
 
     fn image(&self, reference: &str) -> ImageRef {

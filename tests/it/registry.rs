@@ -28,18 +28,7 @@ const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
 /// Settings that reach `registry` over plain HTTP, with a docker config that has no
 /// credentials (the machine's own `~/.docker/config.json` never takes part).
 fn settings_for(registry: &TestRegistry) -> RegistrySettings {
-    let mut settings = RegistrySettings::default();
-    settings.hosts.insert(
-        registry.host(),
-        HostSettings {
-            insecure: true,
-            ..HostSettings::default()
-        },
-    );
-    settings.docker_config = Some(docker_config_empty(
-        &registry.scratch_dir().join("docker-empty"),
-    ));
-    settings
+    common::client_settings(registry)
 }
 
 fn client(settings: RegistrySettings) -> Registry {

@@ -12,13 +12,13 @@ use common::Outcome;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use common::{docker_config_empty, TestRegistry};
+use common::TestRegistry;
 use pki::{
     push_signatures, sig_tag, Ca, GithubClaims, SigLayer, TestKey, TestSigstore, BUNDLE_V03,
     ISSUER, SOURCE_COMMIT, SOURCE_REF, SOURCE_REPOSITORY, SUBJECT, TRIGGER,
 };
 use supplygate::reference::{Digest, ImageRef};
-use supplygate::registry::{HostSettings, Registry, RegistrySettings};
+use supplygate::registry::Registry;
 use supplygate::verify::signers::{parse_trusted_root, TlogPolicy};
 use supplygate::verify::{
     discover, verify_candidate, CertificateConstraints, Location, SignatureFact, SignatureKind,
@@ -81,18 +81,7 @@ impl Scenario {
 
     /// Discovers what is attached to the image and verifies every candidate with `signers`.
     async fn facts(&self, signers: &[Arc<Signer>]) -> Vec<SignatureFact> {
-        let mut settings = RegistrySettings::default();
-        settings.hosts.insert(
-            self.registry.host(),
-            HostSettings {
-                insecure: true,
-                ..HostSettings::default()
-            },
-        );
-        settings.docker_config = Some(docker_config_empty(
-            &self.registry.scratch_dir().join("docker-empty"),
-        ));
-        let client = Registry::new(settings).unwrap();
+        let client = Registry::new(common::client_settings(&self.registry)).unwrap();
         let image = ImageRef::parse(&self.registry.image(&format!("{REPO}:v1"))).unwrap();
         let digest = Digest::parse(&self.digest).unwrap();
         let candidates = discover::signatures(&client, &image, &digest)

@@ -883,6 +883,24 @@ impl std::fmt::Debug for Outcome {
     }
 }
 
+/// Client settings for `registry`: plain HTTP to it, and credentials from an empty Docker
+/// config (the machine's own `~/.docker/config.json` never takes part).
+pub fn client_settings(registry: &TestRegistry) -> supplygate::registry::RegistrySettings {
+    use supplygate::registry::{HostSettings, RegistrySettings};
+    let mut settings = RegistrySettings::default();
+    settings.hosts.insert(
+        registry.host(),
+        HostSettings {
+            insecure: true,
+            ..HostSettings::default()
+        },
+    );
+    settings.docker_config = Some(docker_config_empty(
+        &registry.scratch_dir().join("docker-empty"),
+    ));
+    settings
+}
+
 /// The binary, with none of this process's `SUPPLYGATE_*` variables: a developer's shell
 /// (`SUPPLYGATE_OFFLINE`, `SUPPLYGATE_FORMAT`, …) cannot change what a test sees. Variables
 /// a test means are set on the returned command.
