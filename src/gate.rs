@@ -18,11 +18,13 @@ use crate::report::{Code, Finding, ImageReport, Report, RunStats, Severity};
 mod evidence;
 mod findings;
 mod read;
+mod sources;
 
 use evidence::{check_all_attestations, check_all_signatures, reachability_facts, Linkage};
 pub use evidence::{
-    check_attestations, check_signatures, AttestationChecks, AttestationReport, Checks,
-    PlatformSignatures, SignatureChecks, SignatureReport,
+    check_attestations, check_attestations_for, check_signatures, check_signatures_at,
+    check_signatures_for, AttestationChecks, AttestationReport, Checks, PlatformSignatures,
+    SignatureChecks, SignatureReport,
 };
 pub use findings::registry_finding;
 use findings::{
@@ -33,6 +35,7 @@ pub use read::{
     read_manifests, read_manifests_excluding, refuse_empty, search_manifests, EmptyInput,
     GateError, Manifests,
 };
+pub use sources::{evaluate_with, Evidence, Replay, TagCheck};
 
 /// Called as lookups finish: `(done, total)`.
 pub type Progress<'a> = &'a (dyn Fn(usize, usize) + Send + Sync);
@@ -154,7 +157,7 @@ pub async fn evaluate_manifests(
     let before = registry.stats();
     let distinct_images = distinct.len();
     let resolutions = resolve_all(distinct, registry, progress).await;
-    let signatures = check_all_signatures(config, registry, &resolutions).await;
+    let signatures = check_all_signatures(config, registry, &resolutions, policy.now).await;
     let attestations = check_all_attestations(config, registry, &resolutions).await;
     let after = registry.stats();
     let mut linkage = Linkage::default();

@@ -36,6 +36,7 @@
 //! (see docs/development.md).
 
 pub mod bounded;
+pub mod cache;
 pub mod cli;
 pub mod config;
 pub mod gate;
