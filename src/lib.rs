@@ -6,28 +6,33 @@
 //! The pipeline, one stage a module, each consuming the previous stage's output:
 //!
 //! 1. [`manifest`]: YAML/JSON -> workloads -> image sites with file:line:column (`yaml/` the
-//!    positioned YAML reader, `walk`/`sites`/`kinds` the extraction, `kustomize`, `changed`
-//!    for `--changed-since`, `rewrite` for `pin`).
+//!    positioned YAML reader, `json` the same tree from an admission request's JSON,
+//!    `walk`/`sites`/`kinds` the extraction, `kustomize`, `changed` for `--changed-since`,
+//!    `rewrite` for `pin`).
 //! 2. [`reference`](mod@reference): the image reference grammar and its normalisation.
-//! 3. [`registry`]: registry facts (digests, platforms, referrers) over HTTP (`http/`), from
-//!    OCI layouts (`layout`), or replayed from a lock; verifies every body against its digest.
+//! 3. [`registry`]: registry facts (digests, platforms, referrers) over HTTP (`http/`) or from
+//!    OCI layouts (`layout`), recorded in and replayed from its own content store (`store`);
+//!    verifies every body against its digest.
 //! 4. [`verify`] and [`provenance`]: signatures (cosign, Sigstore bundles, Notation) and
 //!    attestations found on each digest and verified against the configured signers;
 //!    provenance predicates and their source linkage ([`provenance::linkage`], [`git`] for
-//!    the local clones). `verify::limits` sets the size limits of both.
+//!    the local clones). `verify::reason` types why one does not count; `verify::limits` sets
+//!    the size limits of both.
 //! 5. [`policy`]: the Rego engine (regorus), the shipped library and the input document.
 //! 6. [`report`]: the run as data, the diagnostic codes, and the renderers (human, JSON,
 //!    SARIF, GitHub, Markdown).
 //!
 //! On top of the pipeline:
 //!
-//! - [`gate`]: the one evaluation the front ends share (`read` stage 1, `evidence` stage 4,
-//!   `findings` policy decisions and overrides).
+//! - [`gate`]: the one evaluation the front ends share (`sources` where the evidence comes
+//!   from: live, recording, or a lock replayed; `read` stage 1, `evidence` stage 4, `findings`
+//!   policy decisions and overrides).
+//! - [`cache`]: the verification cache kept across runs (`--cache-dir`).
 //! - [`lock`]: the evidence lock (`format`, `fingerprint`, `review`) that `check --locked`
 //!   and `serve --lock` replay.
 //! - [`config`]: `supplygate.yaml` -> validated [`config::Config`] (`keys` the schema's key
-//!   tables, `validate` and `signer_rules` the checks, `text` small parsers shared with the
-//!   CLI and the webhook).
+//!   tables, `validate`, `signer_rules` and `notation` the checks, `text` small parsers shared
+//!   with the CLI and the webhook).
 //! - Front ends: [`cli`] (one file per subcommand) and [`webhook`] (`supplygate serve`).
 //! - Helpers: [`glob`] image globs, [`bounded`] the one size-bounded file reader, [`git`] the
 //!   one git runner.
