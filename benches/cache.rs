@@ -23,7 +23,14 @@
 //!
 //! `cargo test --all-targets` runs this target once without `--bench`; it then does nothing.
 
-#[allow(unused_imports)]
+// Test code may unwrap (clippy.toml allows it in tests; this is not a test target).
+#[allow(
+    unused_imports,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 #[path = "../tests/it/common/mod.rs"]
 mod common;
 use common::pki;

@@ -23,8 +23,15 @@
 //! `cargo test --all-targets` runs this target once without `--bench`; it then does nothing.
 
 // The integration tests' helpers; the unit tests of `common::pki` are stripped here (no test
-// harness), which leaves their imports unused.
-#[allow(unused_imports)]
+// harness), which leaves their imports unused. Test code may unwrap (clippy.toml allows it in
+// tests, and this is not a test target).
+#[allow(
+    unused_imports,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 #[path = "../tests/it/common/mod.rs"]
 mod common;
 use common::pki;

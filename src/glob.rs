@@ -279,7 +279,6 @@ fn check_segment(segment: &str) -> Result<(), GlobError> {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
     use super::*;
 
     fn m(p: &str, n: &str) -> bool {

@@ -1,15 +1,44 @@
 //! supplygate guards GitOps deployments: it reads Kubernetes manifests, resolves every
 //! container image to a digest, and decides whether it may run.
 //!
-//! One pipeline, thin front ends:
+//! # Module map
 //!
-//! 1. [`manifest`]: YAML/JSON -> workloads -> image sites with file:line:column
-//! 2. [`reference`]: image reference grammar and normalisation
-//! 3. [`registry`]: registry facts (digests, platforms) over HTTP or from OCI layouts
-//! 4. [`gate`]: runs the stages in order and produces a [`report::Report`]
-//! 5. [`report`]: human and JSON renderers, diagnostic codes
+//! The pipeline, one stage a module, each consuming the previous stage's output:
 //!
-//! `supplygate check`, `supplygate pin` and the pre-sync hook all call [`gate::evaluate`].
+//! 1. [`manifest`]: YAML/JSON -> workloads -> image sites with file:line:column (`yaml/` the
+//!    positioned YAML reader, `json` the same tree from an admission request's JSON,
+//!    `walk`/`sites`/`kinds` the extraction, `kustomize`, `changed` for `--changed-since`,
+//!    `rewrite` for `pin`).
+//! 2. [`reference`](mod@reference): the image reference grammar and its normalisation.
+//! 3. [`registry`]: registry facts (digests, platforms, referrers) over HTTP (`http/`) or from
+//!    OCI layouts (`layout`), recorded in and replayed from its own content store (`store`);
+//!    verifies every body against its digest.
+//! 4. [`verify`] and [`provenance`]: signatures (cosign, Sigstore bundles, Notation) and
+//!    attestations found on each digest and verified against the configured signers;
+//!    provenance predicates and their source linkage ([`provenance::linkage`], [`git`] for
+//!    the local clones). `verify::reason` types why one does not count; `verify::limits` sets
+//!    the size limits of both.
+//! 5. [`policy`]: the Rego engine (regorus), the shipped library and the input document.
+//! 6. [`report`]: the run as data, the diagnostic codes, and the renderers (human, JSON,
+//!    SARIF, GitHub, Markdown).
+//!
+//! On top of the pipeline:
+//!
+//! - [`gate`]: the one evaluation the front ends share (`sources` where the evidence comes
+//!   from: live, recording, or a lock replayed; `read` stage 1, `evidence` stage 4, `findings`
+//!   policy decisions and overrides).
+//! - [`cache`]: the verification cache kept across runs (`--cache-dir`).
+//! - [`lock`]: the evidence lock (`format`, `fingerprint`, `review`) that `check --locked`
+//!   and `serve --lock` replay.
+//! - [`config`]: `supplygate.yaml` -> validated [`config::Config`] (`keys` the schema's key
+//!   tables, `validate`, `signer_rules` and `notation` the checks, `text` small parsers shared
+//!   with the CLI and the webhook).
+//! - Front ends: [`cli`] (one file per subcommand) and [`webhook`] (`supplygate serve`).
+//! - Helpers: [`glob`] image globs, [`bounded`] the one size-bounded file reader, [`git`] the
+//!   one git runner.
+//!
+//! Import cycles: `python3 scripts/module_cycles.py` prints the module graph and any cycle
+//! (see docs/development.md).
 
 pub mod bounded;
 pub mod cache;

@@ -31,6 +31,9 @@ fi
 
 cargo fmt --all -- --check
 cargo clippy --all-targets "${locked[@]}" -- -D warnings
+# Our own supply chain: advisories (vendored RustSec snapshot, offline), licences, duplicate
+# crates, sources (deny.toml; installs cargo-deny into target/tools on first use).
+bash tests/deny.sh
 cargo test --all-targets --no-fail-fast "${locked[@]}"
 
 # The shipped policy library decides the same under OPA 1.20 as under regorus (installs the

@@ -220,7 +220,6 @@ pub(crate) fn header_name(prefix: &str, path: &[u8]) -> String {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
     use super::*;
 
     #[test]

@@ -339,7 +339,6 @@ fn render(setup: &Setup) -> String {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
     use super::*;
     use crate::config::Unmatched;
     use crate::verify::signers::SignerKind;

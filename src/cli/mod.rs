@@ -561,7 +561,6 @@ fn progress_printer() -> impl Fn(usize, usize) + Send + Sync {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
     use super::*;
 
     /// Flags that have no `SUPPLYGATE_*` variable on purpose, as `command path --flag`, each

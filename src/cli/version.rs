@@ -211,7 +211,6 @@ pub(crate) fn run(args: &VersionArgs) -> anyhow::Result<u8> {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
     use super::*;
 
     #[test]

@@ -1,4 +1,3 @@
-#![allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
 use super::keys::KEYS_TOP;
 use super::*;
 

@@ -511,7 +511,6 @@ pub fn registry_finding(image: &ImageRef, e: &RegistryError) -> Finding {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
     use super::*;
 
     #[test]

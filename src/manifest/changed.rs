@@ -677,7 +677,6 @@ fn git<S: AsRef<OsStr>>(
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
     use super::*;
 
     fn texts(text: &str) -> Vec<String> {
@@ -780,9 +779,13 @@ mod tests {
 
     #[test]
     fn revisions_that_look_like_options_are_refused() {
-        assert!(check_revision("--output=/tmp/x").is_err());
-        assert!(check_revision("").is_err());
-        assert!(check_revision("main\n").is_err());
+        let reason = |rev: &str| match check_revision(rev) {
+            Err(ChangedError::InvalidRevision { reason, .. }) => reason,
+            other => panic!("{rev:?}: {other:?}"),
+        };
+        assert_eq!(reason("--output=/tmp/x"), "it starts with `-`");
+        assert_eq!(reason(""), "it is empty");
+        assert_eq!(reason("main\n"), "it contains control characters");
         assert!(check_revision("HEAD~1").is_ok());
     }
 }

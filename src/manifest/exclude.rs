@@ -77,7 +77,6 @@ pub fn excluded(globs: &[PathGlob], path: &Path) -> bool {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
     use super::*;
 
     fn m(glob: &str, path: &str) -> bool {

@@ -257,13 +257,6 @@ fn duplicate_key(entries: &[(Node, Node)]) -> Option<&str> {
 
 #[cfg(test)]
 mod tests {
-    #![allow(
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::indexing_slicing,
-        clippy::panic
-    )]
-
     use std::collections::BTreeMap;
     use std::path::{Path, PathBuf};
 

@@ -416,7 +416,6 @@ static EXTRACTORS: LazyLock<Vec<Extractor>> = LazyLock::new(|| {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
     use super::*;
 
     /// Every path written in the table parses: none is dropped by `paths`/`images`.

@@ -23,7 +23,6 @@ pub const MODULES: &[(&str, &str)] = &[
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
     use super::*;
 
     #[test]

@@ -268,12 +268,6 @@ fn run(clone: &Path, args: &[&str]) -> Result<Output, GitError> {
 
 #[cfg(test)]
 mod tests {
-    #![allow(
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::panic,
-        clippy::indexing_slicing
-    )]
     use std::process::Command;
 
     use super::*;
@@ -454,15 +448,23 @@ mod tests {
 
     #[test]
     fn ref_patterns_are_checked_and_globbed() {
-        for bad in [
-            "main",
-            "refs/",
-            "refs/heads/a b",
-            "refs/heads/../x",
-            "refs/heads/a:b",
-            "refs/heads/[ab]",
+        const NOT_REFS: &str =
+            "it must start with `refs/`, e.g. `refs/heads/main` or `refs/tags/v*`";
+        const BAD_CHAR: &str = "it contains a character git does not allow in refs";
+        for (bad, expected) in [
+            ("main", NOT_REFS),
+            ("refs/", NOT_REFS),
+            ("refs/heads/a b", BAD_CHAR),
+            ("refs/heads/../x", BAD_CHAR),
+            ("refs/heads/a:b", BAD_CHAR),
+            ("refs/heads/[ab]", BAD_CHAR),
         ] {
-            assert!(RefPattern::parse(bad).is_err(), "{bad}");
+            match RefPattern::parse(bad) {
+                Err(GitError::InvalidRefPattern { reason, .. }) => {
+                    assert_eq!(reason, expected, "{bad}")
+                }
+                other => panic!("{bad}: {other:?}"),
+            }
         }
         let p = RefPattern::parse("refs/tags/v*").unwrap();
         assert!(p.matches("refs/tags/v1.2.3"));

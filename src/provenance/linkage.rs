@@ -129,12 +129,6 @@ pub fn certificate_agreement(identity: &Identity, provenance: &Provenance) -> Ce
 
 #[cfg(test)]
 mod tests {
-    #![allow(
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::panic,
-        clippy::indexing_slicing
-    )]
     use super::*;
     use crate::provenance::slsa::SlsaVersion;
 

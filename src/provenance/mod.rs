@@ -18,8 +18,8 @@ use crate::reference::{Digest, DigestAlgorithm, ImageRef};
 use crate::registry::Platform;
 use crate::verify::reason::Short;
 use crate::verify::signature::{
-    bundle_dsse, certificate_identity, verify_bundle_for_artifact, verify_cosign_dsse,
-    verify_dsse_with_key, Subject, Verified, ANY_SIGNER,
+    base64_decode, bundle_dsse, certificate_identity, verify_bundle_for_artifact,
+    verify_cosign_dsse, verify_dsse_with_key, Subject, Verified, ANY_SIGNER,
 };
 use crate::verify::{
     Candidate, Identity, Location, Material, Reason, Rejection, SignatureKind, Signer,
@@ -38,8 +38,8 @@ pub use linkage::{
 pub use slsa::{normalise_repository, parse_source_uri, Provenance, SlsaVersion, SourceUri};
 pub use statement::IN_TOTO_PAYLOAD_TYPE;
 
-/// The largest DSSE envelope or bundle parsed.
-pub const ENVELOPE_MAX: usize = 8 * 1024 * 1024;
+/// The largest DSSE envelope or bundle parsed: what discovery reads at most.
+pub const ENVELOPE_MAX: usize = crate::verify::limits::BUNDLE_MAX;
 /// The largest predicate kept as JSON in a fact (serialised size).
 pub const PREDICATE_MAX: usize = 256 * 1024;
 
@@ -306,16 +306,6 @@ struct DsseWireSignature {
     /// slsa-github-generator's old format carries the Fulcio certificate here.
     #[serde(default)]
     cert: Option<String>,
-}
-
-fn base64_decode(text: &str) -> Option<Vec<u8>> {
-    use base64::Engine as _;
-    let text = text.trim();
-    base64::engine::general_purpose::STANDARD
-        .decode(text)
-        .or_else(|_| base64::engine::general_purpose::STANDARD_NO_PAD.decode(text))
-        .or_else(|_| base64::engine::general_purpose::URL_SAFE.decode(text))
-        .ok()
 }
 
 /// The subject that is this image, or why none is.

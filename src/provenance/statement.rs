@@ -8,8 +8,8 @@ use serde::Deserialize;
 
 use crate::verify::Reason;
 
-/// The DSSE payload type of in-toto statements.
-pub const IN_TOTO_PAYLOAD_TYPE: &str = "application/vnd.in-toto+json";
+/// The DSSE payload type of in-toto statements (defined once, with the signature formats).
+pub use crate::verify::signature::IN_TOTO_PAYLOAD_TYPE;
 /// `_type` of an in-toto Statement v0.1 (cosign 2.x still writes it).
 pub const STATEMENT_V0_1: &str = "https://in-toto.io/Statement/v0.1";
 /// `_type` of an in-toto Statement v1.
@@ -107,12 +107,6 @@ pub fn looks_like_bare_statement(bytes: &[u8]) -> bool {
 
 #[cfg(test)]
 mod tests {
-    #![allow(
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::panic,
-        clippy::indexing_slicing
-    )]
     use super::*;
 
     #[test]

@@ -1,9 +1,3 @@
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
 use super::*;
 use crate::verify::discover::{CERTIFICATE_ANNOTATION, PREDICATE_TYPE_ANNOTATION};
 use crate::verify::signers::{SubjectMatcher, TlogPolicy};

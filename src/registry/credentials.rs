@@ -376,8 +376,6 @@ fn default_config_path() -> Option<PathBuf> {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
-
     use super::*;
 
     fn store_with(config: &str) -> (tempfile::TempDir, CredentialStore) {

@@ -329,8 +329,6 @@ pub(crate) async fn subject_referrers(
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
-
     use super::*;
 
     fn image(s: &str) -> ImageRef {

@@ -1,8 +1,6 @@
 //! A hand-made hostile HTTP/1.1 server for unit tests, on 127.0.0.1: it does what a real
 //! registry cannot be made to do (lie about digests, hang, throttle, send too much).
 
-#![allow(clippy::expect_used, clippy::unwrap_used, clippy::indexing_slicing)]
-
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};

@@ -46,17 +46,17 @@ pub const BUNDLE_MEDIA_TYPES: [&str; 4] = [
 /// Layers of one `.sig` or `.att` manifest read at most (cosign adds one per signing).
 const MAX_SIGNATURE_LAYERS: usize = 64;
 /// Largest simple-signing payload read.
-const MAX_PAYLOAD_BYTES: usize = 1024 * 1024;
+const MAX_PAYLOAD_BYTES: usize = super::limits::PAYLOAD_MAX;
 /// Bundle referrers read at most per digest.
 const MAX_BUNDLES: usize = 64;
 /// Largest bundle read.
-const MAX_BUNDLE_BYTES: usize = 4 * 1024 * 1024;
+const MAX_BUNDLE_BYTES: usize = super::limits::BUNDLE_MAX;
 /// Largest DSSE envelope read (provenance predicates can be large).
-const MAX_ENVELOPE_BYTES: usize = 4 * 1024 * 1024;
+const MAX_ENVELOPE_BYTES: usize = super::limits::BUNDLE_MAX;
 /// Notary Project signature referrers read at most per digest.
 pub const MAX_NOTATION_SIGNATURES: usize = 64;
 /// Largest Notary Project signature envelope read (Notation's own limit is 4 MiB too).
-const MAX_NOTATION_ENVELOPE_BYTES: usize = 4 * 1024 * 1024;
+const MAX_NOTATION_ENVELOPE_BYTES: usize = super::limits::NOTATION_ENVELOPE_MAX;
 
 /// Every signature candidate attached to `digest` in `image`'s repository: cosign
 /// `sha256-<hex>.sig` layers, and Sigstore bundles from the referrers API (or its tag
@@ -391,13 +391,6 @@ async fn bundle_candidate(
 
 #[cfg(test)]
 mod tests {
-    #![allow(
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::indexing_slicing,
-        clippy::panic
-    )]
-
     use std::collections::BTreeMap;
     use std::path::PathBuf;
     use std::time::Duration;

@@ -12,6 +12,7 @@ use crate::reference::Digest;
 
 pub mod constraints;
 pub mod discover;
+pub mod limits;
 pub mod notation;
 pub mod reason;
 pub mod signature;

@@ -200,8 +200,6 @@ impl<K: Eq + Hash + Clone> DecisionCache<K> {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
-
     use std::collections::BTreeMap;
 
     use super::*;

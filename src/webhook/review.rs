@@ -705,7 +705,6 @@ fn json_pointer(path: &str) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
     use serde_json::Value;
 
     use super::*;

@@ -69,13 +69,6 @@
 //! | deep nesting | lib manifest::yaml::tests::refuses_deep_flow_nesting_without_recursing, refuses_deep_block_nesting |
 //!
 //! Each hole of issue 15 has its scenario here; it failed before its fix.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
-
 use crate::att;
 use crate::common;
 use crate::pki;

@@ -2,39 +2,15 @@
 //! work-tree changes), against a real docker-registry: only changed documents are evaluated,
 //! the rest are counted, and every way of not being able to compare is exit 2.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
-
 use crate::common;
+use crate::common::case::run_in_env;
 
 use common::Outcome;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use common::TestRegistry;
-
-impl Outcome {
-    /// `(file, line, decision)` of every evaluated image.
-    fn evaluated(&self) -> Vec<(String, u64, String)> {
-        self.json()["images"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|i| {
-                (
-                    i["file"].as_str().unwrap().to_owned(),
-                    i["line"].as_u64().unwrap(),
-                    i["decision"].as_str().unwrap().to_owned(),
-                )
-            })
-            .collect()
-    }
-}
 
 /// A git work tree with a config for the test registry.
 struct Repo {
@@ -105,18 +81,7 @@ impl Repo {
     }
 
     fn run_with(&self, dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Outcome {
-        let out = common::supplygate()
-            .args(args)
-            .envs(env.iter().copied())
-            .current_dir(dir)
-            .env_remove("SUPPLYGATE_CONFIG")
-            .env_remove("SUPPLYGATE_FORMAT")
-            .env("DOCKER_CONFIG", self.path().join(".docker-none"))
-            .env("NO_COLOR", "1")
-            .stdin(Stdio::null())
-            .output()
-            .unwrap();
-        Outcome::from_output(out)
+        run_in_env(dir, args, env)
     }
 
     fn run(&self, args: &[&str]) -> Outcome {

@@ -1,14 +1,8 @@
 //! End-to-end scenarios of the `supplygate` binary: the bundled demo, `check` and `pin` against a
 //! real docker-registry started by the test, config and manifest errors, and fail-closed exits.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
-
 use crate::common;
+use crate::common::case::{assert_snapshot, mask_elapsed, Case};
 
 use common::Outcome;
 
@@ -20,95 +14,6 @@ use serde_json::Value;
 
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 
-/// One run of the binary in a scratch directory with its own manifests and config.
-struct Case {
-    dir: tempfile::TempDir,
-    stdin: Option<String>,
-}
-
-impl Case {
-    fn new() -> Self {
-        Self {
-            dir: tempfile::tempdir().unwrap(),
-            stdin: None,
-        }
-    }
-
-    fn file(self, name: &str, text: &str) -> Self {
-        let path = self.dir.path().join(name);
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(path, text).unwrap();
-        self
-    }
-
-    /// A config allowing plain HTTP to the test registry.
-    fn registry_config(self, registry: &TestRegistry) -> Self {
-        let text = format!(
-            "registries:\n  \"{}\":\n    insecure: true\nnetwork:\n  request_timeout: 5s\n  retries: 1\n",
-            registry.host()
-        );
-        self.file("supplygate.yaml", &text)
-    }
-
-    /// `run` with one more environment variable.
-    fn run_env(&self, args: &[&str], name: &str, value: &str) -> Outcome {
-        let out = self
-            .command(args)
-            .env(name, value)
-            .stdin(Stdio::null())
-            .output()
-            .unwrap();
-        Outcome::from_output(out)
-    }
-
-    fn stdin(mut self, text: &str) -> Self {
-        self.stdin = Some(text.to_owned());
-        self
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
-    }
-
-    fn read(&self, name: &str) -> String {
-        std::fs::read_to_string(self.path(name)).unwrap()
-    }
-
-    /// The binary in the case's directory, with no `SUPPLYGATE_*` variable from the
-    /// environment.
-    fn command(&self, args: &[&str]) -> Command {
-        let mut cmd = common::supplygate();
-        cmd.args(args)
-            .current_dir(self.dir.path())
-            .env("DOCKER_CONFIG", self.dir.path().join(".docker-none"))
-            .env("NO_COLOR", "1");
-        cmd
-    }
-
-    fn run(&self, args: &[&str]) -> Outcome {
-        let mut cmd = self.command(args);
-        cmd.stdin(if self.stdin.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-        let mut child = cmd.spawn().unwrap();
-        if let Some(text) = &self.stdin {
-            use std::io::Write as _;
-            child
-                .stdin
-                .take()
-                .unwrap()
-                .write_all(text.as_bytes())
-                .unwrap();
-        }
-        let out = child.wait_with_output().unwrap();
-        Outcome::from_output(out)
-    }
-}
-
 fn deployment(name: &str, images: &[&str]) -> String {
     let mut s = format!(
         "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {name}\nspec:\n  template:\n    spec:\n      containers:\n"
@@ -117,23 +22,6 @@ fn deployment(name: &str, images: &[&str]) -> String {
         s.push_str(&format!("        - name: c{i}\n          image: {image}\n"));
     }
     s
-}
-
-/// Compares `actual` with `tests/snapshots/<name>`; `UPDATE_SNAPSHOTS=1` rewrites the file.
-fn assert_snapshot(name: &str, actual: &str) {
-    let path = PathBuf::from(ROOT).join("tests/snapshots").join(name);
-    if std::env::var_os("UPDATE_SNAPSHOTS").is_some() {
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(&path, actual).unwrap();
-        return;
-    }
-    let expected = std::fs::read_to_string(&path).unwrap_or_else(|_| {
-        panic!("no snapshot {name}: run with UPDATE_SNAPSHOTS=1, review, commit")
-    });
-    assert_eq!(
-        actual, expected,
-        "snapshot {name} differs (UPDATE_SNAPSHOTS=1 rewrites it after review)"
-    );
 }
 
 fn images(json: &Value) -> &Vec<Value> {
@@ -325,20 +213,6 @@ fn demo_json_report_matches_snapshot() {
         "demo.json",
         &(serde_json::to_string_pretty(&json).unwrap() + "\n"),
     );
-}
-
-/// The summary's wall time varies between runs.
-fn mask_elapsed(text: &str) -> String {
-    text.lines()
-        .map(|l| match l.rfind(", ") {
-            Some(i) if l.ends_with('s') && l.contains("registry request") => {
-                format!("{}, <elapsed>", &l[..i])
-            }
-            _ => l.to_owned(),
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
-        + "\n"
 }
 
 // ---------------------------------------------------------------- against the real registry
@@ -2296,7 +2170,7 @@ fn on_a_terminal(case: &Case, args: &str, env: &[(&str, &str)]) -> String {
     let binary = env!("CARGO_BIN_EXE_supplygate");
     let out = Command::new("script")
         .args(["-qec", &format!("'{binary}' {args}"), "/dev/null"])
-        .current_dir(case.dir.path())
+        .current_dir(case.dir())
         .env_remove("NO_COLOR")
         .env_remove("SUPPLYGATE_COLOR")
         .env("TERM", "xterm")

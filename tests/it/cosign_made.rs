@@ -2,13 +2,6 @@
 //! straight from their OCI layouts, without the discovery module: every positive case of
 //! the fixture README verifies, and each kind of tampering is rejected for the right reason.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
-
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 

@@ -4,13 +4,6 @@
 //! as the kubelet mounts them); and the properties the webhook, the Argo CD and Flux hooks and
 //! the Dockerfile promise, read from the files themselves.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
-
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;

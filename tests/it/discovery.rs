@@ -1,13 +1,6 @@
 //! Discovery end to end: cosign-made signatures pushed with skopeo into Debian's real
 //! `docker-registry` (distribution 2.8, which has no referrers API), a Sigstore bundle attached
 //! through the referrers tag schema, and the same images read from OCI layouts.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
-
 use crate::common;
 
 use std::path::{Path, PathBuf};
@@ -19,10 +12,7 @@ use supplygate::registry::{HostSettings, Registry, RegistrySettings};
 use supplygate::verify::discover::{self, SIGNATURE_ANNOTATION};
 use supplygate::verify::{Candidate, Location, Material};
 
-use common::{
-    cosign_made, docker_config_empty, sha256_digest, GeneratedImage, TestRegistry, OCI_INDEX,
-    OCI_MANIFEST,
-};
+use common::{cosign_made, sha256_digest, GeneratedImage, TestRegistry, OCI_INDEX, OCI_MANIFEST};
 
 const COSIGN_SIGNED: &str =
     "sha256:63a15806ff4b4b36722c34adea031171e417e76e8ddc5368a616726cb7352455";
@@ -105,18 +95,7 @@ impl Case {
     }
 
     fn client(&self) -> Registry {
-        let mut settings = RegistrySettings::default();
-        settings.hosts.insert(
-            self.registry.host(),
-            HostSettings {
-                insecure: true,
-                ..HostSettings::default()
-            },
-        );
-        settings.docker_config = Some(docker_config_empty(
-            &self.registry.scratch_dir().join("docker-empty"),
-        ));
-        Registry::new(settings).unwrap()
+        Registry::new(common::client_settings(&self.registry)).unwrap()
     }
 
     fn image(&self, reference: &str) -> ImageRef {
@@ -576,7 +555,7 @@ fn signed_name_client(case: &Case, name: &str) -> (Registry, ImageRef) {
             ..HostSettings::default()
         },
     );
-    settings.docker_config = Some(docker_config_empty(
+    settings.docker_config = Some(common::docker_config_empty(
         &case.registry.scratch_dir().join("docker-empty"),
     ));
     let image = ImageRef::parse(&format!("127.0.0.1:5123/demo/{name}:v1")).unwrap();

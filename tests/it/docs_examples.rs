@@ -14,13 +14,6 @@
 //! `trusted_root:` gets a real file of that kind copied from `fixtures/` (a P-256 public key, the
 //! cosign test suite's trusted root), so the loader parses real material, not a stub it would
 //! refuse. Other paths (`layout:`, `cache_dir:`, policy paths) are not read when a config loads.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
-
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 

@@ -7,13 +7,6 @@
 //! `--source-ref`, `--deny-self-hosted-runners`) set through `supplygate.yaml`; and tampered
 //! copies of the bundles (edited in the test) rejected with a specific reason.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
-
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 

@@ -7,20 +7,13 @@
 //! The manifests are pinned (`repo:tag@digest`) unless a test is about tags: under the lock a
 //! tag-only reference is admitted only when its tag was re-checked online just now (the same
 //! rule as `serve --lock`).
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
-
 use crate::common;
+use crate::common::case::run_in_env;
 
 use crate::pki;
 use common::Outcome;
 
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 
 use base64::Engine as _;
 use common::{sha256_digest, TestRegistry};
@@ -41,54 +34,6 @@ struct Case {
     dir: tempfile::TempDir,
     app_digest: String,
     web_digest: String,
-}
-
-impl Outcome {
-    /// `(image, [codes])` of every image of the JSON report.
-    fn codes(&self) -> Vec<(String, Vec<String>)> {
-        self.json()["images"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|i| {
-                let codes = i["findings"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .map(|f| f["code"].as_str().unwrap().to_owned())
-                    .collect();
-                (i["image"].as_str().unwrap().to_owned(), codes)
-            })
-            .collect()
-    }
-
-    /// The codes of the image written exactly `image`.
-    fn codes_of_exactly(&self, image: &str) -> Vec<String> {
-        self.codes()
-            .into_iter()
-            .find(|(i, _)| i == image)
-            .unwrap_or_else(|| panic!("no image `{image}`: {self:?}"))
-            .1
-    }
-
-    /// The report's notices with `code`.
-    fn notices(&self, code: &str) -> Vec<Value> {
-        self.json()["notices"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|n| n["code"] == code)
-            .cloned()
-            .collect()
-    }
-
-    fn codes_of(&self, image_part: &str) -> Vec<String> {
-        self.codes()
-            .into_iter()
-            .find(|(i, _)| i.contains(image_part))
-            .unwrap_or_else(|| panic!("no image `{image_part}`: {self:?}"))
-            .1
-    }
 }
 
 impl Case {
@@ -160,24 +105,9 @@ impl Case {
     /// `supplygate --config supplygate.yaml --now NOW <args>` in the case's directory, with
     /// the `SUPPLYGATE_*` variables of the caller removed and `env` set.
     fn run_with_env(&self, args: &[&str], env: &[(&str, &str)]) -> Outcome {
-        let out = common::supplygate()
-            .args(["--config", "supplygate.yaml", "--now", NOW])
-            .args(args)
-            .current_dir(self.dir.path())
-            .env_remove("SUPPLYGATE_CONFIG")
-            .env_remove("SUPPLYGATE_FORMAT")
-            .env_remove("SUPPLYGATE_OFFLINE")
-            .env_remove("SUPPLYGATE_LOCKED")
-            .env_remove("SUPPLYGATE_WRITE_LOCK")
-            .env_remove("SUPPLYGATE_CHANGED_SINCE")
-            .env_remove("SUPPLYGATE_INSECURE_ALLOW_UNPINNED_WITH_LOCK")
-            .env("DOCKER_CONFIG", self.path(".docker-none"))
-            .env("NO_COLOR", "1")
-            .envs(env.iter().copied())
-            .stdin(Stdio::null())
-            .output()
-            .unwrap();
-        Outcome::from_output(out)
+        let mut all = vec!["--config", "supplygate.yaml", "--now", NOW];
+        all.extend_from_slice(args);
+        run_in_env(self.dir.path(), &all, env)
     }
 
     fn write_lock(&self) -> Outcome {

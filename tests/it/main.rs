@@ -4,6 +4,10 @@
 //!
 //! Run one area with `cargo test --test it <module>::`, e.g. `cargo test --test it tuf::`.
 
+// Marks the whole binary as test code for clippy's `allow-*-in-tests` (clippy.toml): helpers
+// outside `#[test]` functions may unwrap too.
+#![cfg(test)]
+
 mod common;
 use common::{att, pki};
 

@@ -3,13 +3,6 @@
 //! templates, excluded paths and files that are not regular files, through the library and
 //! the `supplygate check` binary.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
-
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::Arc;

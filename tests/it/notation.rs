@@ -4,13 +4,6 @@
 //! JWS conformance vector of notation-core-go. Each case expects what notation's e2e suite
 //! (`test/e2e/suite/trustpolicy/verification_level.go` …) expects of `notation verify`.
 //! Our own negatives use a throwaway CA (rcgen) to sign envelopes.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
-
 use std::path::{Path, PathBuf};
 
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};

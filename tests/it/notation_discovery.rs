@@ -4,13 +4,6 @@
 //! by its `subject`), and the same images in Debian's `docker-registry` (no referrers API), the
 //! image copied with skopeo and the signature manifests and referrers tag index pushed as they
 //! are (skopeo 1.9 will not copy that index with its digests preserved).
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
-
 use crate::common;
 
 use std::path::{Path, PathBuf};
@@ -27,7 +20,7 @@ use supplygate::verify::notation::{
 use supplygate::verify::Candidate;
 use supplygate::verify::Location;
 
-use common::{docker_config_empty, TestRegistry};
+use common::TestRegistry;
 
 const E2E: &str = "fixtures/external/notaryproject/notation/test/e2e/testdata";
 const E2E_SUBJECT: &str = "CN=e2e,O=Notary,L=Seattle,ST=WA,C=US";
@@ -244,18 +237,7 @@ async fn e2e_layouts_are_found_in_docker_registry() {
         registry.push_layout(&layout(name), "v1", &format!("{name}:v1"));
         push_signatures(&registry, &layout(name), name);
     }
-    let mut settings = RegistrySettings::default();
-    settings.hosts.insert(
-        registry.host(),
-        HostSettings {
-            insecure: true,
-            ..HostSettings::default()
-        },
-    );
-    settings.docker_config = Some(docker_config_empty(
-        &registry.scratch_dir().join("docker-empty"),
-    ));
-    let client = Registry::new(settings).unwrap();
+    let client = Registry::new(common::client_settings(&registry)).unwrap();
     for name in ["e2e-valid-signature", "e2e-valid-multiple-signatures"] {
         let image = ImageRef::parse(&registry.image(&format!("{name}:v1"))).unwrap();
         let (found, target) = found_in(&client, &image).await;

@@ -2,14 +2,8 @@
 //! fixtures/sarif), GitHub workflow commands, Markdown, and several formats in one run, against
 //! the bundled demo (OCI layouts) and a real docker-registry started by the test.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
-
 use crate::common;
+use crate::common::case::{assert_snapshot, mask_elapsed, run_in, run_in_env, Case};
 
 use common::Outcome;
 
@@ -22,23 +16,6 @@ use serde_json::Value;
 
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 
-fn run_in(dir: &Path, args: &[&str], env: &[(&str, &Path)]) -> Outcome {
-    let mut cmd = common::supplygate();
-    cmd.args(args)
-        .current_dir(dir)
-        .env_remove("SUPPLYGATE_CONFIG")
-        .env_remove("SUPPLYGATE_FORMAT")
-        .env_remove("GITHUB_STEP_SUMMARY")
-        .env("DOCKER_CONFIG", dir.join(".docker-none"))
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::null());
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    let out = cmd.output().unwrap();
-    Outcome::from_output(out)
-}
-
 /// The bundled demo (offline, OCI layouts): 4 allowed, 4 denied.
 fn demo(extra: &[&str]) -> Outcome {
     let mut args = vec![
@@ -48,43 +25,7 @@ fn demo(extra: &[&str]) -> Outcome {
         "fixtures/demo/manifests",
     ];
     args.extend_from_slice(extra);
-    run_in(Path::new(ROOT), &args, &[])
-}
-
-/// A scratch directory with manifests and a config for the test registry.
-struct Scratch {
-    dir: tempfile::TempDir,
-}
-
-impl Scratch {
-    fn new(registry: &TestRegistry, extra_config: &str) -> Self {
-        let s = Self {
-            dir: tempfile::tempdir().unwrap(),
-        };
-        s.file(
-            "supplygate.yaml",
-            &format!(
-                "registries:\n  \"{}\":\n    insecure: true\nnetwork:\n  request_timeout: 5s\n  retries: 1\n{extra_config}",
-                registry.host()
-            ),
-        );
-        s
-    }
-
-    fn file(&self, name: &str, text: &str) -> &Self {
-        let path = self.dir.path().join(name);
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(path, text).unwrap();
-        self
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
-    }
-
-    fn run(&self, args: &[&str]) -> Outcome {
-        run_in(self.dir.path(), args, &[])
-    }
+    run_in(Path::new(ROOT), &args)
 }
 
 fn deployment(name: &str, images: &[&str]) -> String {
@@ -166,35 +107,6 @@ fn placed(sarif: &Value) -> Vec<(String, u64, u64, String, String)> {
             )
         })
         .collect()
-}
-
-fn mask_elapsed(text: &str) -> String {
-    text.lines()
-        .map(|l| match l.rfind(" registry requests, ") {
-            Some(i) if l.ends_with('s') => {
-                format!("{}, <elapsed>", &l[..i + " registry requests".len()])
-            }
-            _ => l.to_owned(),
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
-        + "\n"
-}
-
-/// Compares `actual` with `tests/snapshots/<name>`; `UPDATE_SNAPSHOTS=1` rewrites the file.
-fn assert_snapshot(name: &str, actual: &str) {
-    let path = PathBuf::from(ROOT).join("tests/snapshots").join(name);
-    if std::env::var_os("UPDATE_SNAPSHOTS").is_some() {
-        std::fs::write(&path, actual).unwrap();
-        return;
-    }
-    let expected = std::fs::read_to_string(&path).unwrap_or_else(|_| {
-        panic!("no snapshot {name}: run with UPDATE_SNAPSHOTS=1, review, commit")
-    });
-    assert_eq!(
-        actual, expected,
-        "snapshot {name} differs (UPDATE_SNAPSHOTS=1 rewrites it after review)"
-    );
 }
 
 // ---------------------------------------------------------------- SARIF
@@ -311,9 +223,9 @@ fn demo_sarif_is_valid_sarif_2_1_0_located_at_each_manifest_line() {
 fn sarif_fingerprints_survive_lines_added_above_and_paths_are_repo_relative() {
     let registry = TestRegistry::start();
     let host = registry.host();
-    let s = Scratch::new(&registry, "");
+    let s = Case::new().registry_config_with(&registry, "");
     let missing = format!("{host}/team/missing:v1");
-    s.file("apps/web/app.yaml", &deployment("app", &[&missing]));
+    s.write("apps/web/app.yaml", &deployment("app", &[&missing]));
     // Run from a subdirectory of a directory that is not a git work tree: paths are relative
     // to the current directory then.
     let sub = s.path("apps");
@@ -322,7 +234,6 @@ fn sarif_fingerprints_survive_lines_added_above_and_paths_are_repo_relative() {
     let first = run_in(
         &sub,
         &["check", "--config", config, "--format", "sarif", "web"],
-        &[],
     );
     assert_eq!(first.code, 1, "{first:?}");
     assert!(sarif_schema_errors(&first.stdout).is_empty());
@@ -337,7 +248,7 @@ fn sarif_fingerprints_survive_lines_added_above_and_paths_are_repo_relative() {
             "error".to_owned()
         )]
     );
-    s.file(
+    s.write(
         "apps/web/app.yaml",
         &format!(
             "# a comment\n# and another\n{}",
@@ -347,7 +258,6 @@ fn sarif_fingerprints_survive_lines_added_above_and_paths_are_repo_relative() {
     let second = run_in(
         &sub,
         &["check", "--config", config, "--format", "sarif", "web"],
-        &[],
     )
     .json();
     assert_eq!(placed(&second)[0].1, 13, "the line moved");
@@ -362,16 +272,14 @@ fn sarif_reports_unreadable_files_warnings_and_notices() {
     let host = registry.host();
     let digest = registry.push_generated("team/app:v1", 3);
     registry.push_generated("team/app:v2", 4);
-    let s = Scratch::new(
-        &registry,
-        "exemptions:\n  - images: [\"nothing.example/*\"]\n    reason: unused on purpose\n    expires: 2099-12-31\n",
+    let s = Case::new().registry_config_with(&registry, "exemptions:\n  - images: [\"nothing.example/*\"]\n    reason: unused on purpose\n    expires: 2099-12-31\n",
     );
     // `v2@<digest of v1>`: runs v1, warns that the tag moved.
-    s.file(
+    s.write(
         "moved.yaml",
         &deployment("moved", &[&format!("{host}/team/app:v2@{digest}")]),
     );
-    s.file(
+    s.write(
         "broken.yaml",
         "apiVersion: v1\nkind: Pod\nspec: [unclosed\n",
     );
@@ -415,14 +323,14 @@ fn sarif_reports_unreadable_files_warnings_and_notices() {
 fn github_annotations_escape_file_names_and_messages() {
     let registry = TestRegistry::start();
     let host = registry.host();
-    let s = Scratch::new(&registry, "");
+    let s = Case::new().registry_config_with(&registry, "");
     // A file name with `,` and `:`, which end a property, and an invalid image whose value
     // holds `%` and a line break, which would end the command.
-    s.file(
+    s.write(
         "odd,name:x.yaml",
         "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n    - name: a\n      image: \"bad%image\\n::warning::injected\"\n",
     );
-    s.file(
+    s.write(
         "ok.yaml",
         &deployment("ok", &[&format!("{host}/team/missing:v1")]),
     );
@@ -484,7 +392,7 @@ fn demo_github_annotations_match_the_snapshot() {
 fn markdown_lists_problems_in_a_table_and_folds_allowed_images() {
     let registry = TestRegistry::start();
     let host = registry.host();
-    let s = Scratch::new(&registry, "");
+    let s = Case::new().registry_config_with(&registry, "");
     let tags: Vec<String> = (0..30).map(|i| format!("v{i}")).collect();
     registry.push_generated_many("team/many", &tags);
     let images: Vec<String> = tags
@@ -492,8 +400,8 @@ fn markdown_lists_problems_in_a_table_and_folds_allowed_images() {
         .map(|t| format!("{host}/team/many:{t}"))
         .collect();
     let images: Vec<&str> = images.iter().map(String::as_str).collect();
-    s.file("many.yaml", &deployment("many", &images));
-    s.file(
+    s.write("many.yaml", &deployment("many", &images));
+    s.write(
         "evil.yaml",
         "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n    - name: a\n      image: \"x|y`<img src=z>[l](http://e)\"\n",
     );
@@ -592,7 +500,7 @@ fn markdown_is_appended_to_the_github_step_summary() {
     let dir = tempfile::tempdir().unwrap();
     let summary = dir.path().join("step_summary");
     std::fs::write(&summary, "## Earlier output of this step\n\n").unwrap();
-    let out = run_in(
+    let out = run_in_env(
         Path::new(ROOT),
         &[
             "check",
@@ -699,7 +607,7 @@ fn a_run_that_cannot_decide_still_writes_every_requested_report() {
         let with = |extra: &[&str]| -> Outcome {
             let mut all = args.to_vec();
             all.extend_from_slice(extra);
-            let out = run_in(d, &all, &[]);
+            let out = run_in(d, &all);
             assert_eq!(out.code, 2, "{all:?}: {out:?}");
             assert!(out.stderr.starts_with("error: "), "{all:?}: {out:?}");
             out
@@ -759,7 +667,7 @@ fn a_run_that_cannot_decide_still_writes_every_requested_report() {
 #[test]
 fn a_missing_path_names_its_cause_once() {
     let dir = tempfile::tempdir().unwrap();
-    let out = run_in(dir.path(), &["check", "nope.yaml"], &[]);
+    let out = run_in(dir.path(), &["check", "nope.yaml"]);
     assert_eq!(out.code, 2, "{out:?}");
     assert_eq!(
         out.stderr,
@@ -787,7 +695,7 @@ fn sarif_places_a_manifest_outside_the_repository_by_absolute_uri_or_sarif_root(
     let locations = |extra: &[&str]| -> Vec<Value> {
         let mut args = vec!["check", "--offline", apps_arg, "--format", "sarif"];
         args.extend_from_slice(extra);
-        let out = run_in(repo.path(), &args, &[]);
+        let out = run_in(repo.path(), &args);
         assert_eq!(out.code, 2, "{out:?}");
         assert_eq!(sarif_schema_errors(&out.stdout), Vec::<String>::new());
         let log: Value = serde_json::from_str(&out.stdout).unwrap();
@@ -831,7 +739,6 @@ fn sarif_places_a_manifest_outside_the_repository_by_absolute_uri_or_sarif_root(
             "--sarif-root",
             "no/such/dir",
         ],
-        &[],
     );
     assert_eq!(out.code, 2, "{out:?}");
     assert_eq!(out.json()["errors"][0]["code"], "run-failed", "{out:?}");

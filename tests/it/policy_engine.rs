@@ -1,13 +1,6 @@
 //! The Rego policy engine (stage 5) as a library: loading with every problem reported at its
 //! position, deny/warn collection across packages, failing closed on errors and time limits,
 //! data documents, and the `opa test`-like runner on `fixtures/policy/lib`.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
-
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 

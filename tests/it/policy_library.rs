@@ -1,13 +1,6 @@
 //! The shipped policy library (`policies/`): its own Rego tests pass under supplygate's engine,
 //! it loads cleanly without them, and each documented code comes out of the engine for the
 //! inputs under `fixtures/policy/library-inputs/` (see `tests/policy_library_inputs.py`).
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
-
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 

@@ -3,21 +3,15 @@
 //! a DSSE envelope signed with a test key), made here so that each negative case breaks
 //! exactly one thing; cosign-made attestations are served through a mirror; commits are
 //! checked for reachability in real git repositories built by the test.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
-
 use crate::common;
+use crate::common::case::run_in;
 
 use crate::att;
 use crate::pki;
 use common::Outcome;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use att::{
     push_attestations, Att, AttLayer, BUILDER, COMMIT, SLSA_V1, SOURCE, STATEMENT_V0_1,
@@ -127,17 +121,7 @@ provenance:
     }
 
     fn run(&self, args: &[&str]) -> Outcome {
-        let out = common::supplygate()
-            .args(args)
-            .current_dir(self.dir.path())
-            .env_remove("SUPPLYGATE_CONFIG")
-            .env_remove("SUPPLYGATE_FORMAT")
-            .env("DOCKER_CONFIG", self.path(".docker-none"))
-            .env("NO_COLOR", "1")
-            .stdin(Stdio::null())
-            .output()
-            .unwrap();
-        Outcome::from_output(out)
+        run_in(self.dir.path(), args)
     }
 }
 

@@ -5,13 +5,6 @@
 //! must refuse (other builder, source, branch; edited payload; another image's subject;
 //! buildkit's unsigned statement; old-format envelopes without log evidence).
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
-
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

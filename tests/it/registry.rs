@@ -1,12 +1,5 @@
 //! The registry client against a real `docker-registry`: every digest we resolve must be the
 //! one skopeo, an independent client, sees for the same reference.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
-
 use crate::common;
 
 use std::path::PathBuf;
@@ -35,18 +28,7 @@ const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
 /// Settings that reach `registry` over plain HTTP, with a docker config that has no
 /// credentials (the machine's own `~/.docker/config.json` never takes part).
 fn settings_for(registry: &TestRegistry) -> RegistrySettings {
-    let mut settings = RegistrySettings::default();
-    settings.hosts.insert(
-        registry.host(),
-        HostSettings {
-            insecure: true,
-            ..HostSettings::default()
-        },
-    );
-    settings.docker_config = Some(docker_config_empty(
-        &registry.scratch_dir().join("docker-empty"),
-    ));
-    settings
+    common::client_settings(registry)
 }
 
 fn client(settings: RegistrySettings) -> Registry {
@@ -137,7 +119,8 @@ fn registry_stops_answering_once_dropped() {
         200
     );
     drop(registry);
-    assert!(common::http(port, "GET", "/v2/", &[], &[]).is_err());
+    let e = common::http(port, "GET", "/v2/", &[], &[]).unwrap_err();
+    assert_eq!(e.kind(), std::io::ErrorKind::ConnectionRefused, "{e}");
 }
 
 #[test]

@@ -3,29 +3,22 @@
 //! `verify::discover` and judged by `verify::verify_candidate` — and, at the end, by the
 //! `supplygate` binary. Each negative case breaks one thing and checks it is rejected for
 //! that reason, next to the genuine case that passes.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
-
 use crate::common;
+use crate::common::case::run_in;
 
 use crate::pki;
 use common::Outcome;
 
 use std::path::PathBuf;
-use std::process::Stdio;
 use std::sync::Arc;
 
-use common::{docker_config_empty, TestRegistry};
+use common::TestRegistry;
 use pki::{
     push_signatures, sig_tag, Ca, GithubClaims, SigLayer, TestKey, TestSigstore, BUNDLE_V03,
     ISSUER, SOURCE_COMMIT, SOURCE_REF, SOURCE_REPOSITORY, SUBJECT, TRIGGER,
 };
 use supplygate::reference::{Digest, ImageRef};
-use supplygate::registry::{HostSettings, Registry, RegistrySettings};
+use supplygate::registry::Registry;
 use supplygate::verify::signers::{parse_trusted_root, TlogPolicy};
 use supplygate::verify::{
     discover, verify_candidate, CertificateConstraints, Location, Reason, SignatureFact,
@@ -88,18 +81,7 @@ impl Scenario {
 
     /// Discovers what is attached to the image and verifies every candidate with `signers`.
     async fn facts(&self, signers: &[Arc<Signer>]) -> Vec<SignatureFact> {
-        let mut settings = RegistrySettings::default();
-        settings.hosts.insert(
-            self.registry.host(),
-            HostSettings {
-                insecure: true,
-                ..HostSettings::default()
-            },
-        );
-        settings.docker_config = Some(docker_config_empty(
-            &self.registry.scratch_dir().join("docker-empty"),
-        ));
-        let client = Registry::new(settings).unwrap();
+        let client = Registry::new(common::client_settings(&self.registry)).unwrap();
         let image = ImageRef::parse(&self.registry.image(&format!("{REPO}:v1"))).unwrap();
         let digest = Digest::parse(&self.digest).unwrap();
         let candidates = discover::signatures(&client, &image, &digest)
@@ -729,20 +711,6 @@ struct CliCase {
     dir: tempfile::TempDir,
 }
 
-impl Outcome {
-    /// Every finding code of every image.
-    fn all_codes(&self) -> Vec<String> {
-        let json = self.json();
-        json["images"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .flat_map(|i| i["findings"].as_array().cloned().unwrap_or_default())
-            .map(|f| f["code"].as_str().unwrap_or_default().to_owned())
-            .collect()
-    }
-}
-
 impl CliCase {
     /// A case checking one Deployment of `image`, with a config that reaches `registry` over
     /// HTTP, trusts `sigstore`'s root for signer `release` with `subject`, and requires that
@@ -771,24 +739,17 @@ impl CliCase {
     }
 
     fn check(&self) -> Outcome {
-        let out = common::supplygate()
-            .args([
+        run_in(
+            &self.path(),
+            &[
                 "check",
                 "--config",
                 "supplygate.yaml",
                 "manifests",
                 "--format",
                 "json",
-            ])
-            .current_dir(self.path())
-            .env_remove("SUPPLYGATE_CONFIG")
-            .env_remove("SUPPLYGATE_FORMAT")
-            .env("DOCKER_CONFIG", self.path().join(".docker-none"))
-            .env("NO_COLOR", "1")
-            .stdin(Stdio::null())
-            .output()
-            .unwrap();
-        Outcome::from_output(out)
+            ],
+        )
     }
 }
 

@@ -6,18 +6,11 @@
 //! `fixtures/tsa/make.sh`. Each is verified with a keyless signer over the fixture's trusted
 //! root, which lists the mock TSA and the OpenSSL TSA as `timestampAuthorities`.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
-
 use crate::common;
+use crate::common::case::run_in;
 use crate::pki;
 
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 
 use common::{Outcome, TestRegistry};
 use supplygate::verify::{signers, verify_bundle_for_artifact, Signer, Subject, SubjectMatcher};
@@ -311,18 +304,9 @@ impl ImageCase {
     }
 
     fn run(&self, args: &[&str]) -> Outcome {
-        let out = common::supplygate()
-            .args(["--config", "supplygate.yaml"])
-            .args(args)
-            .current_dir(self.work.path())
-            .env_remove("SUPPLYGATE_CONFIG")
-            .env_remove("SUPPLYGATE_FORMAT")
-            .env("DOCKER_CONFIG", self.work.path().join(".docker-none"))
-            .env("NO_COLOR", "1")
-            .stdin(Stdio::null())
-            .output()
-            .unwrap();
-        Outcome::from_output(out)
+        let mut all = vec!["--config", "supplygate.yaml"];
+        all.extend_from_slice(args);
+        run_in(self.work.path(), &all)
     }
 
     fn check(&self) -> Outcome {

@@ -11,13 +11,6 @@
 //! `fixture_bundle_verifies_only_with_the_fixture_root` with
 //! `SUPPLYGATE_REGENERATE_TUF_FIXTURE=1` writes a new test Sigstore, then python-tuf writes
 //! the repositories.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
-
 use crate::common;
 
 use crate::pki;
@@ -210,12 +203,6 @@ struct Case {
     tuf: Vec<String>,
     /// Temp dirs that must live as long as the case (layouts).
     kept: Vec<tempfile::TempDir>,
-}
-
-impl Outcome {
-    fn verified_by(&self) -> serde_json::Value {
-        self.json()["images"][0]["signatures"]["facts"][0]["verified_by"].clone()
-    }
 }
 
 const KEYLESS_SIGNER: &str = "keyless";

@@ -2,13 +2,6 @@
 //! tricky documents, each with what kubectl read from it (`<case>.kubectl.json`, or
 //! `<case>.kubectl-error`), written by `tests/yaml_differential.sh --update`; a case we refuse
 //! has `<case>.refused` with the expected code. These tests need no kubectl.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
-
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;

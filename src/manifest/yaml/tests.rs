@@ -1,10 +1,3 @@
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
-
 use saphyr_parser::{Event, ScalarStyle as SaphyrStyle};
 
 use super::positions::{written_matches, LineCursor};

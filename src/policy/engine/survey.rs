@@ -311,27 +311,9 @@ pub(super) fn closest<'a>(name: &str, known: impl Iterator<Item = &'a str>) -> O
         .map(|(_, c)| c)
 }
 
+/// Levenshtein distance over chars (clap's `strsim`, already in the tree).
 pub(super) fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut diagonal = i;
-        let mut next = vec![i.saturating_add(1)];
-        for (j, cb) in b.iter().enumerate() {
-            let above = row.get(j.saturating_add(1)).copied().unwrap_or(usize::MAX);
-            let left = next.last().copied().unwrap_or(usize::MAX);
-            let cost = usize::from(ca != *cb);
-            next.push(
-                diagonal
-                    .saturating_add(cost)
-                    .min(above.saturating_add(1))
-                    .min(left.saturating_add(1)),
-            );
-            diagonal = above;
-        }
-        row = next;
-    }
-    row.last().copied().unwrap_or(0)
+    strsim::levenshtein(a, b)
 }
 
 /// Every `Call` expression of a rule (iteratively: no recursion on policy-controlled depth).

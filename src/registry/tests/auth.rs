@@ -1,10 +1,3 @@
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
-
 use super::*;
 
 /// A registry that wants `Bearer tok-<repository>` tokens from its own `/token` realm,

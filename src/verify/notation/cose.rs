@@ -303,7 +303,6 @@ pub fn parse_cose(bytes: &[u8]) -> Result<Envelope, Failure> {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
     use super::*;
 
     #[test]

@@ -406,7 +406,6 @@ fn unprotected(header: &Map<String, Value>) -> Result<Unprotected, Failure> {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
     use super::*;
 
     fn jws(protected: &Value) -> Vec<u8> {

@@ -836,7 +836,6 @@ fn certificates_in(path: &Path) -> Result<Vec<Vec<u8>>, PolicyError> {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
     use super::*;
 
     #[test]

@@ -377,7 +377,6 @@ impl From<TimestampProblem> for Failure {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
     use super::*;
 
     fn gt(text: &str) -> Option<Timestamp> {

@@ -36,9 +36,9 @@ use super::{
 use crate::reference::{Digest, DigestAlgorithm, ImageRef};
 
 /// The largest simple-signing payload parsed (cosign's are about 250 bytes).
-pub const PAYLOAD_MAX: usize = 1024 * 1024;
-/// The largest Sigstore bundle parsed.
-pub const BUNDLE_MAX: usize = 8 * 1024 * 1024;
+pub const PAYLOAD_MAX: usize = super::limits::PAYLOAD_MAX;
+/// The largest Sigstore bundle parsed: what discovery reads at most.
+pub const BUNDLE_MAX: usize = super::limits::BUNDLE_MAX;
 /// The largest Rekor bundle annotation parsed.
 const REKOR_BUNDLE_MAX: usize = 1024 * 1024;
 /// `critical.type` of a cosign simple-signing payload.
@@ -46,7 +46,7 @@ pub const SIMPLE_SIGNING_TYPE: &str = "cosign container image signature";
 /// The in-toto predicate type of a cosign v3 image signature (a DSSE bundle).
 pub const COSIGN_SIGNATURE_PREDICATE: &str = "https://sigstore.dev/cosign/sign/v1";
 /// The DSSE payload type of in-toto statements.
-pub(crate) const IN_TOTO_PAYLOAD_TYPE: &str = "application/vnd.in-toto+json";
+pub const IN_TOTO_PAYLOAD_TYPE: &str = "application/vnd.in-toto+json";
 /// The signer name of a rejection that applies to every signer.
 pub const ANY_SIGNER: &str = "*";
 
@@ -364,8 +364,9 @@ struct DsseWireSignature {
     sig: String,
 }
 
-/// Standard base64 (with or without padding), as DSSE payloads are written.
-fn base64_decode(text: &str) -> Option<Vec<u8>> {
+/// Standard base64 (with or without padding), as DSSE payloads are written (also used by
+/// provenance).
+pub(crate) fn base64_decode(text: &str) -> Option<Vec<u8>> {
     use base64::Engine as _;
     let text = text.trim();
     base64::engine::general_purpose::STANDARD

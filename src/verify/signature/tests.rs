@@ -1,9 +1,3 @@
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
 use super::shared::{earlier, lowercase_first};
 use super::*;
 use crate::verify::reason::short;

@@ -3,13 +3,7 @@
 //! test can break exactly one thing.
 //!
 //! `common::att`, also reachable as `crate::att`.
-#![allow(
-    dead_code,
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
+#![allow(dead_code)]
 
 use serde_json::{json, Value};
 

@@ -4,15 +4,10 @@
 //!
 //! Everything here is synchronous (std::process, std::net), so sync and tokio tests can use it.
 //! `tests/it/main.rs` declares it once for every test module; not every module uses every helper.
-#![allow(
-    dead_code,
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
+#![allow(dead_code)]
 
 pub mod att;
+pub mod case;
 pub mod pki;
 
 use std::fmt::Write as _;
@@ -796,6 +791,86 @@ impl Outcome {
         serde_json::from_str(&self.stdout)
             .unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {self:?}"))
     }
+
+    // Readers of the JSON report the test modules share.
+
+    /// `(image, [codes])` of every image of the JSON report.
+    pub fn codes(&self) -> Vec<(String, Vec<String>)> {
+        self.json()["images"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| {
+                let codes = i["findings"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|f| f["code"].as_str().unwrap().to_owned())
+                    .collect();
+                (i["image"].as_str().unwrap().to_owned(), codes)
+            })
+            .collect()
+    }
+
+    /// The codes of the image written exactly `image`.
+    pub fn codes_of_exactly(&self, image: &str) -> Vec<String> {
+        self.codes()
+            .into_iter()
+            .find(|(i, _)| i == image)
+            .unwrap_or_else(|| panic!("no image `{image}`: {self:?}"))
+            .1
+    }
+
+    /// The report's notices with `code`.
+    pub fn notices(&self, code: &str) -> Vec<serde_json::Value> {
+        self.json()["notices"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|n| n["code"] == code)
+            .cloned()
+            .collect()
+    }
+
+    pub fn codes_of(&self, image_part: &str) -> Vec<String> {
+        self.codes()
+            .into_iter()
+            .find(|(i, _)| i.contains(image_part))
+            .unwrap_or_else(|| panic!("no image `{image_part}`: {self:?}"))
+            .1
+    }
+
+    /// Every finding code of every image.
+    pub fn all_codes(&self) -> Vec<String> {
+        let json = self.json();
+        json["images"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|i| i["findings"].as_array().cloned().unwrap_or_default())
+            .map(|f| f["code"].as_str().unwrap_or_default().to_owned())
+            .collect()
+    }
+
+    pub fn verified_by(&self) -> serde_json::Value {
+        self.json()["images"][0]["signatures"]["facts"][0]["verified_by"].clone()
+    }
+
+    /// `(file, line, decision)` of every evaluated image.
+    pub fn evaluated(&self) -> Vec<(String, u64, String)> {
+        self.json()["images"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| {
+                (
+                    i["file"].as_str().unwrap().to_owned(),
+                    i["line"].as_u64().unwrap(),
+                    i["decision"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect()
+    }
 }
 
 impl std::fmt::Debug for Outcome {
@@ -806,6 +881,24 @@ impl std::fmt::Debug for Outcome {
             self.code, self.stdout, self.stderr
         )
     }
+}
+
+/// Client settings for `registry`: plain HTTP to it, and credentials from an empty Docker
+/// config (the machine's own `~/.docker/config.json` never takes part).
+pub fn client_settings(registry: &TestRegistry) -> supplygate::registry::RegistrySettings {
+    use supplygate::registry::{HostSettings, RegistrySettings};
+    let mut settings = RegistrySettings::default();
+    settings.hosts.insert(
+        registry.host(),
+        HostSettings {
+            insecure: true,
+            ..HostSettings::default()
+        },
+    );
+    settings.docker_config = Some(docker_config_empty(
+        &registry.scratch_dir().join("docker-empty"),
+    ));
+    settings
 }
 
 /// The binary, with none of this process's `SUPPLYGATE_*` variables: a developer's shell

@@ -13,13 +13,7 @@
 //!
 //! `common::pki`, also reachable as `crate::pki` (the push helpers use
 //! `crate::common::TestRegistry`).
-#![allow(
-    dead_code,
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
+#![allow(dead_code)]
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -1387,7 +1381,10 @@ mod tests {
             .keyless(REFERENCE, DIGEST)
             .sign()
             .with_payload_digest(other);
-        assert!(verify_keyless(&sigstore, &layer, &policy()).is_err());
+        expect_rejected(
+            verify_keyless(&sigstore, &layer, &policy()),
+            "invalid signature",
+        );
     }
 
     #[test]
@@ -1401,7 +1398,10 @@ mod tests {
             .decode(genuine["Payload"]["body"].as_str().unwrap())
             .unwrap();
         layer.rekor_bundle = Some(other.rekor.rekor_bundle(&body, now() - 30, 1));
-        assert!(verify_keyless(&sigstore, &layer, &policy()).is_err());
+        expect_rejected(
+            verify_keyless(&sigstore, &layer, &policy()),
+            "invalid inclusion promise: no log key valid",
+        );
     }
 
     #[test]
@@ -1449,13 +1449,15 @@ mod tests {
         )
         .is_ok());
         let other = DerPublicKey::from_pem(&TestKey::generate().public_pem()).unwrap();
-        assert!(verify_signature(
+        let e = verify_signature(
             &other,
             &layer.payload,
             &signature,
-            SigningScheme::EcdsaP256Sha256
+            SigningScheme::EcdsaP256Sha256,
         )
-        .is_err());
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("signature invalid"), "{e}");
     }
 
     #[test]
@@ -1519,13 +1521,15 @@ mod tests {
         assert!(result.tlog_verified() && result.sct_verified());
 
         let other = sigstore_verify::types::Sha256Hash::from_hex(&"22".repeat(32)).unwrap();
-        assert!(verifier
+        let e = verifier
             .verify(
                 Artifact::Digest(sigstore_verify::types::ArtifactDigest::sha256(other)),
                 &bundle,
                 &policy(),
             )
-            .is_err());
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("artifact mismatch"), "{e}");
     }
 
     #[test]
@@ -1538,13 +1542,15 @@ mod tests {
         let bundle = Bundle::from_json(std::str::from_utf8(&bundle).unwrap()).unwrap();
         let verifier = Verifier::new(&sigstore.trusted_root()).unwrap();
         let digest = sigstore_verify::types::Sha256Hash::from_hex(&DIGEST[7..]).unwrap();
-        assert!(verifier
+        let e = verifier
             .verify(
                 Artifact::Digest(sigstore_verify::types::ArtifactDigest::sha256(digest)),
                 &bundle,
                 &policy(),
             )
-            .is_err());
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("invalid signature"), "{e}");
     }
 
     #[test]

@@ -1,0 +1,178 @@
+//! Running the binary the way every CLI test does, a scratch directory to run it in, and the
+//! snapshot files its output is compared with.
+//!
+//! [`run_in`] is the one recipe: the binary in a directory, none of the caller's `SUPPLYGATE_*`
+//! variables, no Docker credentials, no colour, no GitHub step summary, no stdin. [`Case`] is
+//! the fluent scratch directory around it:
+//!
+//! ```ignore
+//! let out = Case::new()
+//!     .registry_config(&registry)
+//!     .file("app.yaml", &deployment)
+//!     .run(&["check", "app.yaml"]);
+//! ```
+
+use std::ffi::OsStr;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use super::{supplygate, Outcome, TestRegistry};
+
+const ROOT: &str = env!("CARGO_MANIFEST_DIR");
+
+/// `supplygate <args>` in `dir`: none of this process's `SUPPLYGATE_*` variables, Docker
+/// credentials from an empty place, no colour, no GitHub step summary.
+pub fn command_in(dir: &Path, args: &[&str]) -> Command {
+    let mut cmd = supplygate();
+    cmd.args(args)
+        .current_dir(dir)
+        .env_remove("GITHUB_STEP_SUMMARY")
+        .env("DOCKER_CONFIG", dir.join(".docker-none"))
+        .env("NO_COLOR", "1");
+    cmd
+}
+
+/// [`command_in`], run to completion with no stdin.
+pub fn run_in(dir: &Path, args: &[&str]) -> Outcome {
+    run_in_env::<&str>(dir, args, &[])
+}
+
+/// [`run_in`] with `env` set (after the defaults, so it can override them).
+pub fn run_in_env<V: AsRef<OsStr>>(dir: &Path, args: &[&str], env: &[(&str, V)]) -> Outcome {
+    let mut cmd = command_in(dir, args);
+    for (name, value) in env {
+        cmd.env(name, value);
+    }
+    let out = cmd.stdin(Stdio::null()).output().unwrap();
+    Outcome::from_output(out)
+}
+
+/// One run of the binary in a scratch directory with its own files.
+pub struct Case {
+    dir: tempfile::TempDir,
+    stdin: Option<String>,
+}
+
+impl Default for Case {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Case {
+    pub fn new() -> Self {
+        Self {
+            dir: tempfile::tempdir().unwrap(),
+            stdin: None,
+        }
+    }
+
+    /// With `name` (directories made as needed) holding `text`.
+    pub fn file(self, name: &str, text: &str) -> Self {
+        self.write(name, text);
+        self
+    }
+
+    /// Writes `name` in place (for a case that is already running).
+    pub fn write(&self, name: &str, text: &str) -> &Self {
+        let path = self.path(name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+        self
+    }
+
+    /// A `supplygate.yaml` allowing plain HTTP to the test registry.
+    pub fn registry_config(self, registry: &TestRegistry) -> Self {
+        self.registry_config_with(registry, "")
+    }
+
+    /// [`Case::registry_config`] followed by `extra` (more top-level config).
+    pub fn registry_config_with(self, registry: &TestRegistry, extra: &str) -> Self {
+        let text = format!(
+            "registries:\n  \"{}\":\n    insecure: true\nnetwork:\n  request_timeout: 5s\n  retries: 1\n{extra}",
+            registry.host()
+        );
+        self.file("supplygate.yaml", &text)
+    }
+
+    /// `text` on the binary's stdin.
+    pub fn stdin(mut self, text: &str) -> Self {
+        self.stdin = Some(text.to_owned());
+        self
+    }
+
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    pub fn read(&self, name: &str) -> String {
+        std::fs::read_to_string(self.path(name)).unwrap()
+    }
+
+    /// The binary in the case's directory ([`command_in`]).
+    pub fn command(&self, args: &[&str]) -> Command {
+        command_in(self.dir.path(), args)
+    }
+
+    pub fn run(&self, args: &[&str]) -> Outcome {
+        let Some(text) = &self.stdin else {
+            return run_in(self.dir.path(), args);
+        };
+        let mut child = self
+            .command(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        use std::io::Write as _;
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(text.as_bytes())
+            .unwrap();
+        Outcome::from_output(child.wait_with_output().unwrap())
+    }
+
+    /// `run` with one more environment variable.
+    pub fn run_env(&self, args: &[&str], name: &str, value: &str) -> Outcome {
+        run_in_env(self.dir.path(), args, &[(name, value)])
+    }
+}
+
+/// Compares `actual` with `tests/snapshots/<name>`; `UPDATE_SNAPSHOTS=1` rewrites the file.
+pub fn assert_snapshot(name: &str, actual: &str) {
+    let path = PathBuf::from(ROOT).join("tests/snapshots").join(name);
+    if std::env::var_os("UPDATE_SNAPSHOTS").is_some() {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, actual).unwrap();
+        return;
+    }
+    let expected = std::fs::read_to_string(&path).unwrap_or_else(|_| {
+        panic!("no snapshot {name}: run with UPDATE_SNAPSHOTS=1, review, commit")
+    });
+    assert_eq!(
+        actual, expected,
+        "snapshot {name} differs (UPDATE_SNAPSHOTS=1 rewrites it after review)"
+    );
+}
+
+/// The summary's wall time varies between runs: `…, N registry requests, 1.2s` ends in
+/// `<elapsed>` instead.
+pub fn mask_elapsed(text: &str) -> String {
+    text.lines()
+        .map(|l| match l.rfind(", ") {
+            Some(i) if l.ends_with('s') && l.contains("registry request") => {
+                format!("{}, <elapsed>", &l[..i])
+            }
+            _ => l.to_owned(),
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+        + "\n"
+}
