@@ -3,7 +3,7 @@
 //! `check`, `pin` and the pre-sync hook all call into this module; the front ends only
 //! translate arguments in and the [`Report`] out.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
@@ -18,11 +18,13 @@ use crate::report::{Code, Finding, ImageReport, Report, RunStats, Severity};
 mod evidence;
 mod findings;
 mod read;
+mod sources;
 
 use evidence::{check_all_attestations, check_all_signatures, reachability_facts, Linkage};
 pub use evidence::{
-    check_attestations, check_signatures, AttestationChecks, AttestationReport, Checks,
-    PlatformSignatures, SignatureChecks, SignatureReport,
+    check_attestations, check_attestations_for, check_signatures, check_signatures_at,
+    check_signatures_for, AttestationChecks, AttestationReport, Checks, PlatformSignatures,
+    SignatureChecks, SignatureReport,
 };
 pub use findings::registry_finding;
 use findings::{
@@ -33,6 +35,7 @@ pub use read::{
     read_manifests, read_manifests_excluding, refuse_empty, search_manifests, EmptyInput,
     GateError, Manifests,
 };
+pub use sources::{evaluate_with, Evidence, Replay, TagCheck};
 
 /// Called as lookups finish: `(done, total)`.
 pub type Progress<'a> = &'a (dyn Fn(usize, usize) + Send + Sync);
@@ -154,8 +157,17 @@ pub async fn evaluate_manifests(
     let before = registry.stats();
     let distinct_images = distinct.len();
     let resolutions = resolve_all(distinct, registry, progress).await;
-    let signatures = check_all_signatures(config, registry, &resolutions).await;
-    let attestations = check_all_attestations(config, registry, &resolutions).await;
+    let signatures = check_all_signatures(config, registry, &resolutions, policy.now).await;
+    // Images some site claims a commit for: their provenance is checked against that commit.
+    let claimed: HashSet<ImageRef> = parsed
+        .iter()
+        .filter(|(site, _)| {
+            let key = &config.source.commit_key;
+            site.resource.annotations.contains_key(key) || site.resource.labels.contains_key(key)
+        })
+        .filter_map(|(_, r)| r.as_ref().ok().cloned())
+        .collect();
+    let attestations = check_all_attestations(config, registry, &resolutions, &claimed).await;
     let after = registry.stats();
     let mut linkage = Linkage::default();
     let mut exemptions_used = vec![false; config.exemptions.len()];

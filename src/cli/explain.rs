@@ -74,7 +74,8 @@ pub(crate) fn run(ctx: &Context, args: ExplainArgs) -> anyhow::Result<u8> {
     // does not answer cannot decide, exit 2).
     let facts = ctx.runtime.block_on(async {
         let resolved = ctx.registry.resolve(&image).await?;
-        let signatures = gate::check_signatures(&ctx.registry, &image, &resolved, &signers).await?;
+        let signatures =
+            gate::check_signatures_at(&ctx.registry, &image, &resolved, &signers, ctx.now).await?;
         let attestations =
             gate::check_attestations(&ctx.registry, &image, &resolved, &signers).await?;
         Ok::<_, crate::registry::RegistryError>((resolved, signatures, attestations))
@@ -248,6 +249,7 @@ fn section(out: &mut String, what: &str, facts: &[SignatureFact]) {
             Some(SignatureKind::CosignKey) => "cosign, key",
             Some(SignatureKind::CosignKeyless) => "cosign, keyless",
             Some(SignatureKind::Bundle) => "sigstore bundle",
+            Some(SignatureKind::Notation) => "notation",
             None => "unreadable",
         };
         let _ = writeln!(out, "  {}  ({kind})", f.location);
@@ -256,6 +258,9 @@ fn section(out: &mut String, what: &str, facts: &[SignatureFact]) {
         }
         if let Some(i) = &f.identity {
             identity(out, i);
+        }
+        if let Some(n) = &f.notation {
+            notation(out, n);
         }
         if let Some(t) = &f.signed_at {
             let _ = writeln!(out, "    signed at         {t}");
@@ -320,6 +325,41 @@ fn verdicts(out: &mut String, verified_by: &[String], rejections: &[Rejection]) 
         } else {
             let _ = writeln!(out, "    not `{}`: {}", r.signer, r.reason);
         }
+    }
+}
+
+/// A Notary Project signature: what it says, and each Notation signer's checks.
+fn notation(out: &mut String, n: &crate::verify::notation::stage::NotationFact) {
+    let scheme = match (n.signing_scheme, n.algorithm) {
+        (Some(s), Some(a)) => format!("{}, {a}", serde_json::json!(s).as_str().unwrap_or("")),
+        _ => "envelope does not decode".to_owned(),
+    };
+    let _ = writeln!(out, "    envelope          {} ({scheme})", n.envelope);
+    let fields = [
+        ("certificate", &n.certificate_subject),
+        ("issued by", &n.certificate_issuer),
+        ("signing time", &n.signing_time),
+        ("expiry", &n.expiry),
+    ];
+    for (label, value) in fields {
+        if let Some(v) = value {
+            let _ = writeln!(out, "    {label:<17} {v}");
+        }
+    }
+    for v in &n.verdicts {
+        let checks: Vec<String> = v
+            .checks
+            .iter()
+            .map(|c| {
+                let outcome = serde_json::json!(c.outcome);
+                format!("{} {}", c.check.as_str(), outcome.as_str().unwrap_or(""))
+            })
+            .collect();
+        let level = v
+            .level
+            .map(|l| serde_json::json!(l).as_str().unwrap_or("").to_owned())
+            .unwrap_or_else(|| "no statement".to_owned());
+        let _ = writeln!(out, "    `{}` ({level})  {}", v.signer, checks.join(", "));
     }
 }
 

@@ -1,12 +1,12 @@
 //! Evidence per image: signatures and attestations found and verified on each resolved digest,
 //! and the reachability of provenance commits in local clones.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use super::Resolutions;
-use crate::config::Config;
+use crate::config::{Config, ProvenanceRule};
 use crate::policy::input::ReachabilityFact;
 use crate::provenance::{
     self, commit_reachable, repository_matches, AttestationCandidate, AttestationFact,
@@ -41,32 +41,98 @@ pub async fn check_attestations(
     resolved: &Resolved,
     signers: &[Arc<Signer>],
 ) -> Result<AttestationReport, RegistryError> {
-    let (attached, referred) = tokio::join!(
-        discover::attestations(registry, image, &resolved.digest),
-        discover::signatures(registry, image, &resolved.digest)
-    );
-    let mut candidates = attached?;
-    candidates.extend(
-        referred?
-            .iter()
-            .filter(|c| matches!(c.material, verify::Material::Bundle { .. }))
-            .filter_map(AttestationCandidate::from_signature_candidate),
-    );
+    check_attestations_for(registry, image, resolved, signers, None).await
+}
+
+/// [`check_attestations`], looking for bundles among the referrers only when the `.att`
+/// attestations cannot satisfy `rules` (`None`: always, for a full account such as
+/// `explain`; the caller passes rules only under the conditions of
+/// [`check_all_attestations`]). Fewer facts can then only deny more, never allow more: the
+/// shipped policies are monotone in attestation facts, and the `.att` facts come first either
+/// way.
+pub async fn check_attestations_for(
+    registry: &Registry,
+    image: &ImageRef,
+    resolved: &Resolved,
+    signers: &[Arc<Signer>],
+    rules: Option<&[ProvenanceRule]>,
+) -> Result<AttestationReport, RegistryError> {
     let name = image.name();
-    let facts = candidates
-        .iter()
-        .map(|c| {
-            provenance::verify_attestation(c, &name, &resolved.digest, &resolved.platforms, signers)
-        })
-        // A bundle that is a plain signature is not an attestation: leave it to signatures.
-        .filter(|f| {
-            f.statement_type.is_some()
-                || matches!(&f.location, Location::CosignTag { tag, .. } if tag.ends_with(".att"))
-        })
-        .collect();
+    let verify_all = |candidates: &[AttestationCandidate]| -> Vec<AttestationFact> {
+        candidates
+            .iter()
+            .map(|c| {
+                provenance::verify_attestation(
+                    c,
+                    &name,
+                    &resolved.digest,
+                    &resolved.platforms,
+                    signers,
+                )
+            })
+            // A bundle that is a plain signature is not an attestation: leave it to signatures.
+            .filter(|f| {
+                f.statement_type.is_some()
+                    || matches!(&f.location, Location::CosignTag { tag, .. } if tag.ends_with(".att"))
+            })
+            .collect()
+    };
+    let attached = discover::attestations(registry, image, &resolved.digest).await?;
+    let mut facts = verify_all(&attached);
+    if !rules.is_some_and(|rules| provenance_satisfied(rules, &facts)) {
+        let referred: Vec<AttestationCandidate> =
+            discover::bundle_referrers(registry, image, &resolved.digest)
+                .await?
+                .iter()
+                .filter(|c| matches!(c.material, verify::Material::Bundle { .. }))
+                .filter_map(AttestationCandidate::from_signature_candidate)
+                .collect();
+        facts.extend(verify_all(&referred));
+    }
     Ok(AttestationReport {
         digest: resolved.digest.clone(),
         facts,
+    })
+}
+
+/// Whether every one of `rules` has, among `facts`, a verified provenance about the image
+/// digest itself that passes the rule's image-level checks (signer, builder, source
+/// repository, refs, certificate agreement) — what the provenance policy looks for first.
+/// When this holds, more attestations cannot change an allow; when it does not, the caller
+/// looks further.
+fn provenance_satisfied(rules: &[ProvenanceRule], facts: &[AttestationFact]) -> bool {
+    rules.iter().all(|rule| {
+        facts.iter().any(|f| {
+            let Some(p) = &f.provenance else {
+                return false;
+            };
+            let signed = f
+                .verified_by
+                .iter()
+                .any(|v| rule.signers.iter().any(|s| s.name == *v));
+            let about_image = f
+                .subject_match
+                .as_ref()
+                .is_some_and(|m| m.platform.is_none());
+            let builder = rule.builders.is_empty()
+                || p.builder_id
+                    .as_deref()
+                    .is_some_and(|id| rule.builders.iter().any(|b| b.accepts(id)));
+            let source = rule.source.as_deref().is_none_or(|expected| {
+                p.source_repository
+                    .as_deref()
+                    .is_some_and(|actual| repository_matches(expected, actual))
+            });
+            let refs = rule.refs.is_empty()
+                || p.source_ref
+                    .as_deref()
+                    .is_some_and(|r| rule.refs.iter().any(|pattern| pattern.matches(r)));
+            let agreement = f
+                .certificate_agreement
+                .as_ref()
+                .is_none_or(|a| a.no_disagreement());
+            signed && about_image && builder && source && refs && agreement
+        })
     })
 }
 
@@ -123,6 +189,54 @@ pub async fn check_signatures(
     resolved: &Resolved,
     signers: &[Arc<Signer>],
 ) -> Result<SignatureReport, RegistryError> {
+    check_signatures_at(registry, image, resolved, signers, jiff::Timestamp::now()).await
+}
+
+/// [`check_signatures`] with the clock Notary Project signatures are judged at (certificate
+/// validity, signature expiry, CRL freshness): the run's clock. A full account: the
+/// referrers are always looked at.
+pub async fn check_signatures_at(
+    registry: &Registry,
+    image: &ImageRef,
+    resolved: &Resolved,
+    signers: &[Arc<Signer>],
+    now: jiff::Timestamp,
+) -> Result<SignatureReport, RegistryError> {
+    check_signatures_needed(registry, image, resolved, signers, None, now).await
+}
+
+/// [`check_signatures`], looking for Sigstore bundles among the referrers only when the
+/// signatures found so far cannot satisfy `needed` (one signer set per matching `require:`
+/// rule; `None`: always, for a full account such as `explain`). A signature that is only
+/// among the referrers is still found whenever the rules need it; when they are satisfied,
+/// more signatures cannot change the decision (the policy asks for one verified signature
+/// per rule), so the referrers lookup is a request saved per digest.
+pub async fn check_signatures_for(
+    registry: &Registry,
+    image: &ImageRef,
+    resolved: &Resolved,
+    signers: &[Arc<Signer>],
+    needed: Option<&[Vec<Arc<Signer>>]>,
+) -> Result<SignatureReport, RegistryError> {
+    check_signatures_needed(
+        registry,
+        image,
+        resolved,
+        signers,
+        needed,
+        jiff::Timestamp::now(),
+    )
+    .await
+}
+
+async fn check_signatures_needed(
+    registry: &Registry,
+    image: &ImageRef,
+    resolved: &Resolved,
+    signers: &[Arc<Signer>],
+    needed: Option<&[Vec<Arc<Signer>>]>,
+    now: jiff::Timestamp,
+) -> Result<SignatureReport, RegistryError> {
     let name = image.name();
     let verify_all = |digest: &Digest, candidates: Vec<verify::Candidate>| -> Vec<SignatureFact> {
         candidates
@@ -130,15 +244,40 @@ pub async fn check_signatures(
             .map(|c| verify::verify_candidate(c, &name, digest, signers))
             .collect()
     };
-    let top = discover::signatures(registry, image, &resolved.digest).await?;
-    let facts = verify_all(&resolved.digest, top);
+    // Notary Project signatures, when a Notation signer is asked for (none: no lookup).
+    let notation = |digest| verify::notation::stage::check(registry, image, digest, signers, now);
+    let mut facts = verify_all(
+        &resolved.digest,
+        discover::cosign_signatures(registry, image, &resolved.digest).await?,
+    );
+    facts.extend(notation(&resolved.digest).await?);
+    let satisfied = needed.is_some_and(|needed| {
+        needed.iter().all(|set| {
+            facts.iter().any(|f| {
+                f.verified_by
+                    .iter()
+                    .any(|v| set.iter().any(|s| s.name == *v))
+            })
+        })
+    });
+    if !satisfied {
+        let bundles = discover::bundle_referrers(registry, image, &resolved.digest).await?;
+        facts.extend(verify_all(&resolved.digest, bundles));
+    }
     let mut platforms = Vec::with_capacity(resolved.platforms.len());
     for p in &resolved.platforms {
-        let candidates = discover::signatures(registry, image, &p.digest).await?;
+        // Platform signatures are reported, never required: their bundles are looked for
+        // only when the image's own signatures fall short.
+        let mut candidates = discover::cosign_signatures(registry, image, &p.digest).await?;
+        if !satisfied {
+            candidates.extend(discover::bundle_referrers(registry, image, &p.digest).await?);
+        }
+        let mut facts = verify_all(&p.digest, candidates);
+        facts.extend(notation(&p.digest).await?);
         platforms.push(PlatformSignatures {
             platform: p.name(),
             digest: p.digest.clone(),
-            facts: verify_all(&p.digest, candidates),
+            facts,
         });
     }
     Ok(SignatureReport {
@@ -183,11 +322,56 @@ where
     out
 }
 
+/// Whether discovery may stop at the `.sig`/`.att` evidence when it already satisfies the
+/// rules (the referrers shortcut), for any image of this run.
+///
+/// Only with the shipped library alone: its rules are monotone in signature and attestation
+/// facts — each asks for at least one verified signature per `require:` rule and one passing
+/// provenance per `provenance:` rule, and no shipped rule denies because of a signature or an
+/// attestation that verified — so facts it is not shown can only deny more, never allow more.
+/// A user policy (`policy.paths`, or `policy.builtin: false`) is promised every signature and
+/// attestation on the digest and may deny on one (a quarantine signer, a vulnerability scan):
+/// with one loaded, discovery is always full.
+pub(super) fn shortcut_allowed(config: &Config) -> bool {
+    config.policy.builtin && config.policy.paths.is_empty()
+}
+
+/// Whether a tag reads as a commit SHA (7 to 40 hex digits), which the shipped provenance
+/// policy compares with the provenance's commit.
+fn commit_like_tag(tag: &str) -> bool {
+    (7..=40).contains(&tag.len()) && tag.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// The signer sets whose satisfaction by `.sig` signatures lets discovery skip the referrers
+/// of `image` (one per matching `require:` rule); `None`: full discovery.
+fn signature_shortcut(config: &Config, image: &ImageRef) -> Option<Vec<Vec<Arc<Signer>>>> {
+    shortcut_allowed(config).then(|| {
+        config
+            .requirements_for(&image.name())
+            .map(|r| r.signers.clone())
+            .collect()
+    })
+}
+
+/// The provenance rules whose satisfaction by `.att` attestations lets discovery skip the
+/// referrers of `image` (see [`check_all_attestations`]); `None`: full discovery. `claimed`:
+/// a site naming the image claims a commit.
+fn attestation_shortcut(
+    config: &Config,
+    image: &ImageRef,
+    claimed: bool,
+) -> Option<Vec<ProvenanceRule>> {
+    let commit_checked = claimed || image.tag().is_some_and(commit_like_tag);
+    (shortcut_allowed(config) && config.source.clones.is_empty() && !commit_checked)
+        .then(|| config.provenance_for(&image.name()).cloned().collect())
+}
+
 /// Runs [`check_signatures`] for every resolved reference that a requirement applies to.
 pub(super) async fn check_all_signatures(
     config: &Config,
     registry: &Arc<Registry>,
     resolutions: &Resolutions,
+    now: jiff::Timestamp,
 ) -> SignatureChecks {
     let signers: Arc<Vec<Arc<Signer>>> = Arc::new(config.signers.values().cloned().collect());
     let applies = |image: &ImageRef| config.requirements_for(&image.name()).next().is_some();
@@ -196,18 +380,46 @@ pub(super) async fn check_all_signatures(
         resolutions,
         applies,
         |registry, image, resolved| {
-            let signers = Arc::clone(&signers);
-            async move { check_signatures(&registry, &image, &resolved, &signers).await }
+            // Notation signers only where a rule for this image names one: no Notation lookup
+            // for images whose rules ask for cosign signatures only.
+            let notation = config
+                .requirements_for(&image.name())
+                .any(|r| r.signers.iter().any(|s| s.is_notation()));
+            let signers: Vec<Arc<Signer>> = signers
+                .iter()
+                .filter(|s| notation || !s.is_notation())
+                .cloned()
+                .collect();
+            let needed = signature_shortcut(config, &image);
+            async move {
+                check_signatures_needed(
+                    &registry,
+                    &image,
+                    &resolved,
+                    &signers,
+                    needed.as_deref(),
+                    now,
+                )
+                .await
+            }
         },
     )
     .await
 }
 
 /// Runs [`check_attestations`] for every resolved reference that a provenance rule applies to.
+///
+/// The `.att` shortcut is taken only where [`provenance_satisfied`] covers everything the
+/// shipped provenance policy will check: never with a user policy ([`shortcut_allowed`]),
+/// never when a site naming the image claims a commit (`claimed`: the workload's
+/// `source.commit_key`), when the image's tag reads as a commit SHA, or when local clones are
+/// configured (reachability) — those checks need the provenance of the right commit, which
+/// may be only among the referrers.
 pub(super) async fn check_all_attestations(
     config: &Config,
     registry: &Arc<Registry>,
     resolutions: &Resolutions,
+    claimed: &HashSet<ImageRef>,
 ) -> AttestationChecks {
     let signers: Arc<Vec<Arc<Signer>>> = Arc::new(config.signers.values().cloned().collect());
     let applies = |image: &ImageRef| config.provenance_for(&image.name()).next().is_some();
@@ -217,7 +429,11 @@ pub(super) async fn check_all_attestations(
         applies,
         |registry, image, resolved| {
             let signers = Arc::clone(&signers);
-            async move { check_attestations(&registry, &image, &resolved, &signers).await }
+            let rules = attestation_shortcut(config, &image, claimed.contains(&image));
+            async move {
+                check_attestations_for(&registry, &image, &resolved, &signers, rules.as_deref())
+                    .await
+            }
         },
     )
     .await
@@ -333,4 +549,60 @@ pub(super) fn reachability_facts(
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+
+    const KEY: &str = "-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEfA3b0ffjJL8Zpd49DdQg3fl9O7cf\nWApIEJumKC6nt6WXnPTi7bbqRvckHfiPD6+0repNrMtrr5SksJD8fSLvlg==\n-----END PUBLIC KEY-----";
+
+    fn config(extra: &str) -> Config {
+        let key = KEY.replace('\n', "\n      ");
+        let text = format!(
+            "signers:\n  release:\n    insecure_ignore_tlog: true\n    key: |\n      {key}\n\
+             require:\n  - images: [\"**\"]\n    signers: [release]\n\
+             provenance:\n  - images: [\"**\"]\n    signers: [release]\n{extra}"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("policies")).unwrap();
+        std::fs::write(
+            dir.path().join("policies/mine.rego"),
+            "package supplygate.user\nimport rego.v1\n",
+        )
+        .unwrap();
+        Config::parse(&text, &dir.path().join("supplygate.yaml")).unwrap()
+    }
+
+    #[test]
+    fn a_user_policy_forces_full_discovery_of_signatures_and_attestations() {
+        let image = ImageRef::parse("registry.example/team/app:v1").unwrap();
+        // The shipped library alone: the shortcut may be taken for both.
+        let shipped = config("");
+        assert!(shortcut_allowed(&shipped));
+        assert_eq!(signature_shortcut(&shipped, &image).unwrap().len(), 1);
+        assert_eq!(
+            attestation_shortcut(&shipped, &image, false).unwrap().len(),
+            1
+        );
+        // A user policy is promised every signature and attestation: never the shortcut.
+        let user = config("policy:\n  paths: [policies]\n");
+        assert!(!shortcut_allowed(&user));
+        assert!(signature_shortcut(&user, &image).is_none());
+        assert!(attestation_shortcut(&user, &image, false).is_none());
+    }
+
+    #[test]
+    fn a_commit_claim_or_a_commit_sha_tag_forces_full_attestation_discovery() {
+        let shipped = config("");
+        let image = ImageRef::parse("registry.example/team/app:v1").unwrap();
+        // The workload claims a commit: the right commit's provenance may be a referrer.
+        assert!(attestation_shortcut(&shipped, &image, true).is_none());
+        // The tag reads as a commit SHA: the same.
+        let sha = ImageRef::parse("registry.example/team/app:0123abc").unwrap();
+        assert!(attestation_shortcut(&shipped, &sha, false).is_none());
+        // Signatures keep the shortcut: no commit rule looks at them.
+        assert!(signature_shortcut(&shipped, &sha).is_some());
+    }
 }

@@ -279,7 +279,10 @@ pub(super) fn fact_findings(
     let name = image.name();
     if config.requirements_for(&name).next().is_some() {
         match signatures.get(&image) {
-            Some(Ok(checked)) => report.signatures = Some(Arc::clone(checked)),
+            Some(Ok(checked)) => {
+                notation_logged_warnings(report, &image, checked);
+                report.signatures = Some(Arc::clone(checked));
+            }
             // Evidence that does not hash to its digest was tampered with: a deny, as for
             // the image manifest itself, not a could-not-decide.
             Some(Err(e)) if matches!(**e, RegistryError::DigestMismatch { .. }) => {
@@ -322,6 +325,48 @@ pub(super) fn fact_findings(
                     "attestations of `{image}` were not checked (internal error); failing closed"
                 ),
             )),
+        }
+    }
+}
+
+/// A Notary Project signature that counted for a signer although a check failed (its trust
+/// policy statement only logs it) is a warning naming the check and the image: the docs
+/// promise logged failures are visible, not only in the JSON facts.
+fn notation_logged_warnings(
+    report: &mut ImageReport,
+    image: &ImageRef,
+    checked: &super::evidence::SignatureReport,
+) {
+    use crate::verify::notation::stage::CheckOutcome;
+    for fact in &checked.facts {
+        let Some(notation) = &fact.notation else {
+            continue;
+        };
+        for verdict in notation
+            .verdicts
+            .iter()
+            .filter(|v| fact.verified_by.contains(&v.signer))
+        {
+            for check in verdict
+                .checks
+                .iter()
+                .filter(|c| c.outcome == CheckOutcome::Logged)
+            {
+                report.findings.push(
+                    Finding::new(
+                        Code::NotationCheckLogged,
+                        Severity::Warn,
+                        format!(
+                            "Notation signature on `{image}` counted for signer `{}` although its `{}` check failed ({}); trust policy statement `{}` only logs it",
+                            verdict.signer,
+                            check.check.as_str(),
+                            check.reason.as_deref().unwrap_or("no reason given"),
+                            verdict.statement.as_deref().unwrap_or("?"),
+                        ),
+                    )
+                    .hint("enforce the check in the trust policy (level `strict`, or drop the `override`) once the signatures pass it"),
+                );
+            }
         }
     }
 }
@@ -383,57 +428,63 @@ pub fn registry_finding(image: &ImageRef, e: &RegistryError) -> Finding {
             .hint("the registry, a mirror or a proxy served content that is not what was asked for: do not deploy it, investigate");
     }
     let host = image.registry();
-    let (code, severity, hint) = match e.code() {
-        "image-not-found" => (
+    // By variant: a new variant is a compile error here, not a string that falls through.
+    let (code, severity, hint) = match e {
+        RegistryError::DigestMismatch { .. } => (
+            Code::DigestMismatch,
+            Severity::Deny,
+            "do not deploy it, investigate".to_owned(),
+        ),
+        RegistryError::NotFound { .. } => (
             Code::ImageNotFound,
             Severity::Deny,
             format!(
                 "check the tag and that CI pushed it: `skopeo inspect docker://{image}` shows what the registry has"
             ),
         ),
-        "registry-unauthorized" => (
+        RegistryError::Unauthorized { .. } => (
             Code::RegistryUnauthorized,
             Severity::Error,
             format!(
                 "log in (`docker login {host}`) or point `network.docker_config` at a config.json with credentials"
             ),
         ),
-        "manifest-too-large" => (
+        RegistryError::TooLarge { .. } => (
             Code::ManifestTooLarge,
             Severity::Error,
             "raise `network.max_manifest_bytes` if this manifest is legitimate".to_owned(),
         ),
-        "invalid-registry-response" => (
+        RegistryError::InvalidResponse { .. } => (
             Code::InvalidRegistryResponse,
             Severity::Error,
             "is the host a registry? check `registries:` and any proxy in between".to_owned(),
         ),
-        "registry-timeout" => (
+        RegistryError::Timeout { .. } => (
             Code::RegistryTimeout,
             Severity::Error,
             "the gate fails closed; retry, or raise `network.request_timeout`".to_owned(),
         ),
-        "registry-not-allowed" => (
+        RegistryError::NotAllowed { .. } => (
             Code::RegistryNotAllowed,
             Severity::Error,
             format!(
                 "for a registry without TLS set `registries: {{\"{host}\": {{insecure: true}}}}`"
             ),
         ),
-        "offline-no-layout" => (
+        RegistryError::Offline { .. } => (
             Code::OfflineNoLayout,
             Severity::Error,
             format!(
                 "offline (`--offline` or `network.offline: true`) images are read only from OCI layouts: map the host to one under `registries:` (`\"{host}\": {{layout: DIR}}`, e.g. filled by `skopeo copy docker://{image} oci:DIR`), or run without `--offline`"
             ),
         ),
-        "invalid-oci-layout" => (
+        RegistryError::Layout { .. } => (
             Code::InvalidOciLayout,
             Severity::Error,
             "check the layout directory (`oci-layout`, `index.json`, `blobs/`)".to_owned(),
         ),
-        // `registry-unavailable` and anything new: could not decide, fail closed.
-        _ => (
+        // Could not decide: fail closed.
+        RegistryError::Unavailable { .. } => (
             Code::RegistryUnavailable,
             Severity::Error,
             "the gate fails closed; retry when the registry is back, or configure a mirror or an OCI layout".to_owned(),

@@ -20,7 +20,7 @@ impl Registry {
         let limit = self.settings.max_manifest_bytes;
         let mut found = match self.source(image)? {
             // Absent: no listing was needed when the lock was written; none now either.
-            Source::Lock(lock) => lock.referrers(image, digest).unwrap_or_default().to_vec(),
+            Source::Replay(store) => store.referrers(image, digest).unwrap_or_default().to_vec(),
             Source::Layout(root) => {
                 let mut found = self.tagged_referrers(image, digest).await?;
                 for descriptor in layout::subject_referrers(root, image, digest, limit).await? {
@@ -37,6 +37,9 @@ impl Registry {
                 found
             }
             Source::Network => {
+                if let Some(found) = self.recalled_referrers(image, digest) {
+                    return Ok(found);
+                }
                 let mut last_error = None;
                 // The first endpoint that answers decides, as for manifests: mirrors first.
                 let mut use_tag_schema = false;
@@ -146,7 +149,10 @@ impl Registry {
             tracing::debug!("{name}: `{tag}` is not a valid tag");
             return Ok(Vec::new());
         };
-        let index = match self.cached_manifest(image, reference).await {
+        let index = match self
+            .cached_manifest(image, reference, super::Ask::Derived)
+            .await
+        {
             Ok(index) => index,
             Err(RegistryError::NotFound { .. }) => return Ok(Vec::new()),
             Err(e) => return Err(e),

@@ -85,7 +85,10 @@ impl Registries {
         lock: Option<Arc<Lock>>,
     ) -> Result<Self, RegistryError> {
         let (first, ttl) = match lock {
-            Some(lock) => (Registry::from_lock(settings.clone(), lock)?, None),
+            Some(lock) => (
+                Registry::replaying(settings.clone(), lock.evidence())?,
+                None,
+            ),
             None => (Registry::new(settings.clone())?, Some(ttl)),
         };
         Ok(Self {

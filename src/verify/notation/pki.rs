@@ -334,7 +334,7 @@ fn seconds(t: &x509_cert::time::Time) -> i64 {
 }
 
 /// The latest `notBefore` of the chain, when every certificate is still valid then.
-fn common_validity(chain: &[ChainCert]) -> Option<Timestamp> {
+pub(super) fn common_validity(chain: &[ChainCert]) -> Option<Timestamp> {
     let validities = chain.iter().map(|c| &c.cert.tbs_certificate.validity);
     let start = validities.clone().map(|v| seconds(&v.not_before)).max()?;
     let end = validities.map(|v| seconds(&v.not_after)).min()?;
@@ -371,17 +371,13 @@ pub(super) fn expired_at(chain: &[ChainCert], at: Timestamp) -> bool {
         .any(|entry| at.as_second() > seconds(&entry.cert.tbs_certificate.validity.not_after))
 }
 
-/// Whether any certificate names a CRL distribution point or an OCSP responder: revocation
-/// could be checked for it, and is not yet.
-pub(super) fn revocation_material(chain: &[ChainCert]) -> Option<usize> {
-    chain.iter().position(|c| {
-        c.cert
-            .tbs_certificate
-            .extensions
-            .iter()
-            .flatten()
-            .any(|e| e.extn_id == CRL_DISTRIBUTION_POINTS || e.extn_id == AUTHORITY_INFO_ACCESS)
-    })
+/// Whether `cert` names a CRL distribution point or an OCSP responder.
+pub(super) fn is_revocable(cert: &Certificate) -> bool {
+    cert.tbs_certificate
+        .extensions
+        .iter()
+        .flatten()
+        .any(|e| e.extn_id == CRL_DISTRIBUTION_POINTS || e.extn_id == AUTHORITY_INFO_ACCESS)
 }
 
 fn attribute_name(oid: &ObjectIdentifier) -> String {
@@ -439,6 +435,15 @@ pub(super) fn subject_dn(cert: &Certificate) -> Option<DistinguishedName> {
 /// the order `SERIALNUMBER, CN, OU, O, POSTALCODE, STREET, L, ST, C`, then any other attribute
 /// by dotted OID, values escaped as RFC 4514 requires.
 pub(super) fn subject_string(cert: &Certificate) -> String {
+    name_string(&cert.tbs_certificate.subject)
+}
+
+/// The issuer of a certificate, as [`subject_string`] writes subjects.
+pub(super) fn issuer_string(cert: &Certificate) -> String {
+    name_string(&cert.tbs_certificate.issuer)
+}
+
+fn name_string(name: &x509_cert::name::Name) -> String {
     const ORDER: [&str; 9] = [
         "SERIALNUMBER",
         "CN",
@@ -450,9 +455,7 @@ pub(super) fn subject_string(cert: &Certificate) -> String {
         "ST",
         "C",
     ];
-    let pairs: Vec<(String, String)> = cert
-        .tbs_certificate
-        .subject
+    let pairs: Vec<(String, String)> = name
         .0
         .iter()
         .flat_map(|rdn| rdn.0.iter())
