@@ -10,11 +10,10 @@ image := input.image
 
 digest := image.resolved_digest
 
-# The `provenance` rules whose globs match this image, in config order.
-rules := [r |
-	some r in util.config_value(["provenance"], [])
-	util.image_matches_any(r.images, image.name)
-]
+# The `provenance` rules whose globs match this image, in config order (matched by the gate).
+config_rules := util.config_value(["provenance"], [])
+
+rules := [config_rules[i] | some i in image.matched.provenance]
 
 checked := input.attestations if {
 	is_object(input.attestations)

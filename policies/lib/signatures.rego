@@ -6,11 +6,10 @@ import data.supplygate.lib.util
 
 image := input.image
 
-# The `require` rules whose globs match this image, in config order.
-rules := [r |
-	some r in util.config_value(["require"], [])
-	util.image_matches_any(r.images, image.name)
-]
+# The `require` rules whose globs match this image, in config order (matched by the gate).
+config_rules := util.config_value(["require"], [])
+
+rules := [config_rules[i] | some i in image.matched.require]
 
 digest := image.resolved_digest
 

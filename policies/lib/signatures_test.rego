@@ -67,7 +67,8 @@ test_every_matching_rule_must_be_satisfied if {
 		{"images": ["ghcr.io/acme/**"], "signers": ["ci"], "line": 12},
 		{"images": ["ghcr.io/*/app"], "signers": ["release"], "line": 30},
 	]})
-	ds := signatures.deny with input as t.app with data.supplygate.config as cfg
+	inp := t.with_matched(t.app, {"require": [0, 1], "provenance": [0], "allowed_registry": true})
+	ds := signatures.deny with input as inp with data.supplygate.config as cfg
 	{x.expected | some x in ds} == {"a signature by `release` (config line 30)"}
 }
 

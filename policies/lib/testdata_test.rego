@@ -46,7 +46,31 @@ image(written, name, tag, digest) := {
 	"platforms": [],
 	"tag_digest": null,
 	"error": null,
+	"matched": object.get(matched, name, unnamed),
 }
+
+# `input.image.matched` under `config`, as the gate writes it (src/policy/facts.rs decides the
+# globs; its tests assert these same answers for these names under this config).
+matched := {
+	"ghcr.io/acme/app": {"require": [0], "provenance": [0], "allowed_registry": true},
+	"ghcr.io/acme/a/b/c": {"require": [0], "provenance": [], "allowed_registry": true},
+	"ghcr.io/acme/x/y": {"require": [0], "provenance": [], "allowed_registry": true},
+	"127.0.0.1:5000/team/app": {"require": [1], "provenance": [], "allowed_registry": true},
+	"127.0.0.1:5000/team/a/b": {"require": [], "provenance": [], "allowed_registry": true},
+	"127.0.0.1:5000/team/x/y": {"require": [], "provenance": [], "allowed_registry": true},
+	"docker.io/library/nginx": {"require": [], "provenance": [], "allowed_registry": true},
+	"docker.io/library/team/app": {"require": [], "provenance": [], "allowed_registry": false},
+	"docker.io/acme/app": {"require": [], "provenance": [], "allowed_registry": false},
+	"quay.io/evil/app": {"require": [], "provenance": [], "allowed_registry": false},
+	"quay.io/x/y": {"require": [], "provenance": [], "allowed_registry": false},
+	"ghcr.io/acme": {"require": [], "provenance": [], "allowed_registry": false},
+	"ghcr.io/acme-evil/x": {"require": [], "provenance": [], "allowed_registry": false},
+}
+
+unnamed := {"require": [], "provenance": [], "allowed_registry": null}
+
+# `inp` with `input.image.matched` replaced (a test with its own config gives its facts).
+with_matched(inp, m) := object.union(inp, {"image": {"matched": m}})
 
 doc(img) := {
 	"mode": "check",

@@ -1,9 +1,9 @@
-# Helpers shared by the shipped packages: image globs, ref patterns, source repositories,
-# builder and commit rules, and one-line descriptions of facts. No deny/warn here.
+# Helpers shared by the shipped packages: ref patterns, source repositories, builder and
+# commit rules, and one-line descriptions of facts. No deny/warn here.
 #
-# Globs are compiled to anchored regular expressions instead of using `glob.match`: OPA and
-# regorus disagree on `**` inside a segment (`ghcr.io/ac**`), and both let `a/**/b` match
-# `a/b`; the regular expressions give the gate's Rust semantics in both engines.
+# Image globs are not matched here: the gate decides them in Rust (src/policy/facts.rs) and
+# hands the result over as `input.image.matched` (which `require:` and `provenance:` rules name
+# the image, whether its registry is allowed), so that the config's globs have one home.
 package supplygate.lib.util
 
 # Regular-expression metacharacters (RE2 and Rust regex) that a glob character must escape.
@@ -13,91 +13,9 @@ literal(c) := concat("", ["\\", c]) if meta[c]
 
 else := c
 
-# An image glob normalised like an image name: `nginx` is `docker.io/library/nginx`,
-# `acme/app` is `docker.io/acme/app`; a wildcard first segment stays as written.
-# The globs of the config (`require`, `provenance`, `policy.allowed_registries`) arrive in
-# `data.supplygate.config` already in the gate's normal form (src/glob.rs: host case, `:443`,
-# Docker Hub's aliases, `library/`), on which this is the identity: one normaliser decides
-# what a config glob means, in Rust, and the two engines match it the same way.
-# For a glob written in a policy, the host gets the gate's normal form too: lowercased,
-# without `:443`, Docker Hub's aliases as `docker.io` (then `library/` for a one-segment path).
-normalize_glob(p) := p if {
-	first := split(p, "/")[0]
-	wildcard(first)
-} else := hub_path(canonical_host(split(p, "/")[0]), substring(p, indexof(p, "/") + 1, -1)) if {
-	contains(p, "/")
-	is_host(split(p, "/")[0])
-} else := concat("", ["docker.io/", p]) if {
-	contains(p, "/")
-} else := concat("", ["docker.io/library/", p])
-
-# `host/path`, with `library/` for a one-segment Docker Hub path without `**`.
-hub_path(host, path) := concat("", [host, "/library/", path]) if {
-	host == "docker.io"
-	not contains(path, "/")
-	not contains(path, "**")
-} else := concat("", [host, "/", path])
-
-canonical_host(h) := hub_alias(strip_https_port(lower(h)))
-
-strip_https_port(h) := trim_suffix(h, ":443") if {
-	endswith(h, ":443")
-	is_host(trim_suffix(h, ":443"))
-} else := h
-
-hub_alias(h) := "docker.io" if {
-	h in {"index.docker.io", "registry-1.docker.io"}
-} else := h
-
-wildcard(s) if contains(s, "*")
-
-wildcard(s) if contains(s, "?")
-
-is_host(s) if contains(s, ".")
-
-is_host(s) if contains(s, ":")
-
-is_host(s) if s == "localhost"
-
-is_host(s) if regex.match(`[A-Z]`, s)
-
 chars(s) := [substring(s, i, 1) | some i in numbers.range(0, count(s) - 1)] if count(s) > 0
 
 else := []
-
-# `*` within a `/` segment, `**` across segments, `?` one character other than `/`.
-glob_piece(cs, i) := ".*" if {
-	cs[i] == "*"
-	star_next_to(cs, i)
-} else := "[^/]*" if {
-	cs[i] == "*"
-} else := "[^/]" if {
-	cs[i] == "?"
-} else := literal(cs[i])
-
-star_next_to(cs, i) if cs[i + 1] == "*"
-
-star_next_to(cs, i) if {
-	i > 0
-	cs[i - 1] == "*"
-}
-
-glob_regex(p) := concat("", ["^", concat("", [glob_piece(cs, i) | some i, _ in cs]), "$"]) if {
-	cs := chars(normalize_glob(p))
-}
-
-# Whether the image name (`registry/repository`) matches the glob.
-image_matches(pattern, name) if {
-	is_string(pattern)
-	is_string(name)
-	regex.match(glob_regex(pattern), name)
-}
-
-# Whether the image name matches one of the globs.
-image_matches_any(patterns, name) if {
-	some p in patterns
-	image_matches(p, name)
-}
 
 # Ref patterns (`refs/tags/v*`): `*` any run of characters, `/` included; `?` one character.
 ref_piece(c) := ".*" if c == "*"

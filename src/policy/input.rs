@@ -48,6 +48,7 @@ pub fn document(
     mode: Mode,
     now: &str,
     reachability: &[ReachabilityFact],
+    matched: &super::facts::Matched,
     policy_data: &Value,
 ) -> Value {
     let site = &report.site;
@@ -104,6 +105,7 @@ pub fn document(
             "platforms": resolved.map(|r| r.platforms.as_slice()).unwrap_or_default(),
             "tag_digest": resolved.and_then(|r| r.tag_digest.as_ref()).map(ToString::to_string),
             "error": error,
+            "matched": matched,
         },
         "signatures": report.signatures.as_deref(),
         "attestations": report.attestations.as_deref(),

@@ -53,6 +53,7 @@
 //! load time.
 
 mod engine;
+pub mod facts;
 mod test_runner;
 
 use std::path::PathBuf;
