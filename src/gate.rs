@@ -160,7 +160,7 @@ pub async fn evaluate_manifests(
     let mut linkage = Linkage::default();
     let mut exemptions_used = vec![false; config.exemptions.len()];
     let now = policy.now.to_string();
-    let rules = policy::facts::ImageRules::from_config(config);
+    let rules = policy::facts::Rules::from_config(config);
     let mut images: Vec<ImageReport> = parsed
         .into_iter()
         .map(|(site, r)| {
@@ -168,13 +168,18 @@ pub async fn evaluate_manifests(
             fact_findings(config, &mut report, &signatures, &attestations);
             let reachability = reachability_facts(config, &report, &mut linkage);
             let name = report.reference.as_ref().map(ImageRef::name);
-            let matched = rules.matched(name.as_deref());
+            let facts = rules.derive(&policy::input::subject(
+                &rules,
+                &report,
+                name.as_deref(),
+                &reachability,
+            ));
             let input = policy::input::document(
                 &report,
                 policy.mode,
                 &now,
                 &reachability,
-                &matched,
+                &facts,
                 &config.policy.data,
             );
             let decision = policy.engine.evaluate(&input);

@@ -98,16 +98,15 @@ fn the_library_loads_without_its_tests_and_decides_in_three_packages() {
     );
 }
 
-/// Every fixture carries the facts the gate writes (`input.image.matched`), as
-/// `src/policy/facts.rs` decides them under the fixtures' config: a fixture cannot claim a
-/// match the gate would not make. `UPDATE_FIXTURES=1` writes them (after
-/// `tests/policy_library_inputs.py` rewrote the inputs).
+/// Every fixture carries the facts the gate writes (`input.image.matched`,
+/// `input.source_claim`, `input.provenance_checks`), as `src/policy/facts.rs` decides them
+/// under the fixtures' config: a fixture cannot claim an answer the gate would not give.
+/// `UPDATE_FIXTURES=1` writes them (after `tests/policy_library_inputs.py` rewrote the inputs).
 #[test]
 fn each_fixture_carries_the_facts_the_gate_decides() {
     let data = read_json(&inputs().join("data/supplygate.json"));
     let rules =
-        supplygate::policy::facts::ImageRules::from_config_data(&data["supplygate"]["config"])
-            .unwrap();
+        supplygate::policy::facts::Rules::from_config_data(&data["supplygate"]["config"]).unwrap();
     let update = std::env::var_os("UPDATE_FIXTURES").is_some();
     let mut paths: Vec<PathBuf> = std::fs::read_dir(inputs())
         .unwrap()
@@ -119,26 +118,29 @@ fn each_fixture_carries_the_facts_the_gate_decides() {
     assert!(paths.len() > 30, "the fixtures are there");
     let mut wrong = Vec::new();
     for path in paths {
-        let mut input = read_json(&path);
-        let matched = serde_json::to_value(rules.matched(input["image"]["name"].as_str())).unwrap();
-        if input["image"].get("matched") == Some(&matched) {
+        let input = read_json(&path);
+        let mut with_facts = input.clone();
+        rules
+            .derive_for_input(&input)
+            .unwrap()
+            .write_into(&mut with_facts);
+        if with_facts == input {
             continue;
         }
         if update {
-            input["image"]["matched"] = matched;
-            let text = serde_json::to_string_pretty(&input).unwrap() + "\n";
+            let text = serde_json::to_string_pretty(&with_facts).unwrap() + "\n";
             std::fs::write(&path, text).unwrap();
         } else {
             wrong.push(format!(
-                "{}: image.matched {:?}, the gate decides {matched}",
-                path.display(),
-                input["image"].get("matched")
+                "{}: the facts in the file are not those the gate decides",
+                path.display()
             ));
         }
     }
     assert!(
         wrong.is_empty(),
-        "{}\n(`UPDATE_FIXTURES=1 cargo test --test policy_library` writes them)",
+        "{}\n(`UPDATE_FIXTURES=1 cargo test --test policy_library each_fixture_carries` \
+         writes them)",
         wrong.join("\n")
     );
 }

@@ -84,6 +84,8 @@ doc(img) := {
 	"signatures": null,
 	"attestations": null,
 	"reachability": [],
+	"source_claim": null,
+	"provenance_checks": [],
 }
 
 nginx(tag) := doc(image(concat(":", ["nginx", tag]), "docker.io/library/nginx", tag, null))
@@ -120,10 +122,30 @@ att(prov, verified_by) := {
 	"provenance": prov,
 }
 
-# ghcr.io/acme/app:<tag>, signed by `ci`, with the given attestations.
+# The gate's checks of a provenance that passes every check of the provenance rule
+# (`input.provenance_checks[rule][fact]`); `check(patch)` fails some. The gate decides them in
+# Rust (src/policy/facts.rs, whose tests hold the cases that used to be here); these tests
+# hold what the policy makes of them.
+pass := {
+	"builder_trusted": true,
+	"source_repository_matches": true,
+	"source_ref_allowed": true,
+	"commit_claim_matches": null,
+	"tag_commit_matches": null,
+	"reachability": [],
+	"no_commit": [],
+}
+
+check(patch) := object.union(pass, patch)
+
+# `inp` with the checks of provenance rule 0 replaced, one per attestation.
+with_checks(inp, checks) := object.union(inp, {"provenance_checks": [checks]})
+
+# ghcr.io/acme/app:<tag>, signed by `ci`, with the given attestations, each passing the checks.
 app_with(tag, atts) := object.union(doc(image(concat(":", ["ghcr.io/acme/app", tag]), "ghcr.io/acme/app", tag, null)), {
 	"signatures": {"digest": d, "facts": [sig(["ci"], [])], "platforms": []},
 	"attestations": {"digest": d, "facts": atts},
+	"provenance_checks": [[pass | some _ in atts]],
 })
 
 app := app_with("v1.2.0", [att(provenance, ["ci"])])

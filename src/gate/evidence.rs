@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use super::Resolutions;
 use crate::config::Config;
-use crate::policy::input::ReachabilityFact;
+use crate::policy::input::{ReachabilityFact, ReachabilityResult};
 use crate::provenance::{
     self, commit_reachable, repository_matches, AttestationCandidate, AttestationFact,
     Reachability, RefPattern,
@@ -250,7 +250,7 @@ impl Linkage {
 
 /// Refs a commit may be reached from when a rule names none: any branch or tag.
 fn any_branch_or_tag() -> Vec<RefPattern> {
-    ["refs/heads/*", "refs/tags/*"]
+    crate::policy::facts::ANY_BRANCH_OR_TAG
         .iter()
         .filter_map(|p| RefPattern::parse(p).ok())
         .collect()
@@ -299,7 +299,7 @@ pub(super) fn reachability_facts(
                     commit: String::new(),
                     refs: ref_names.clone(),
                     clone: clone.display().to_string(),
-                    result: "no-commit",
+                    result: ReachabilityResult::NoCommit,
                     via: None,
                     message: Some("the provenance names no commit".to_owned()),
                 });
@@ -312,14 +312,16 @@ pub(super) fn reachability_facts(
                 continue;
             }
             let (result, via, message) = match linkage.reachable(clone, commit, &refs) {
-                Ok(Reachability::Reachable { via }) => ("reachable", Some(via), None),
+                Ok(Reachability::Reachable { via }) => {
+                    (ReachabilityResult::Reachable, Some(via), None)
+                }
                 Ok(Reachability::NotReachable { refs_checked }) => (
-                    "not-reachable",
+                    ReachabilityResult::NotReachable,
                     None,
                     Some(format!("on none of the {refs_checked} matching refs")),
                 ),
-                Ok(Reachability::NotInClone) => ("not-in-clone", None, None),
-                Err(e) => ("error", None, Some(e)),
+                Ok(Reachability::NotInClone) => (ReachabilityResult::NotInClone, None, None),
+                Err(e) => (ReachabilityResult::Error, None, Some(e)),
             };
             out.push(ReachabilityFact {
                 repository: repo.to_owned(),
