@@ -1,11 +1,10 @@
 //! Evidence per image: signatures and attestations found and verified on each resolved digest,
 //! and the reachability of provenance commits in local clones.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use super::Resolutions;
 use crate::config::Config;
 use crate::policy::input::{ReachabilityFact, ReachabilityResult};
 use crate::provenance::{
@@ -151,76 +150,55 @@ pub async fn check_signatures(
 /// The verdict of one check per resolved reference (signatures, attestations).
 pub type Checks<T> = HashMap<ImageRef, Result<Arc<T>, Arc<RegistryError>>>;
 
-/// Runs `check` concurrently for every resolved reference `applies` to (the registry bounds
-/// the concurrency). A panicking task leaves its reference out; `fact_findings` fails closed.
-async fn check_all<T, F, Fut>(
+/// Everything looked up for one distinct reference.
+pub(super) struct Found {
+    pub(super) image: ImageRef,
+    pub(super) resolved: Result<Resolved, Arc<RegistryError>>,
+    /// `None` when no requirement applies (or the reference did not resolve).
+    pub(super) signatures: Option<Result<Arc<SignatureReport>, Arc<RegistryError>>>,
+    /// `None` when no provenance rule applies (or the reference did not resolve).
+    pub(super) attestations: Option<Result<Arc<AttestationReport>, Arc<RegistryError>>>,
+}
+
+/// One task per distinct reference (the registry bounds the concurrency): resolve it, then
+/// check the signatures a requirement asks for, then the attestations a provenance rule asks
+/// for. A panicking task leaves its reference out; `fact_findings` and `image_report` then
+/// fail closed.
+pub(super) fn gather_evidence(
+    config: &Config,
     registry: &Arc<Registry>,
-    resolutions: &Resolutions,
-    applies: impl Fn(&ImageRef) -> bool,
-    check: F,
-) -> Checks<T>
-where
-    T: Send + Sync + 'static,
-    F: Fn(Arc<Registry>, ImageRef, Resolved) -> Fut,
-    Fut: std::future::Future<Output = Result<T, RegistryError>> + Send + 'static,
-{
+    images: BTreeSet<ImageRef>,
+) -> tokio::task::JoinSet<Found> {
+    let signers: Arc<Vec<Arc<Signer>>> = Arc::new(config.signers.values().cloned().collect());
     let mut tasks = tokio::task::JoinSet::new();
-    for (image, resolved) in resolutions {
-        let Ok(resolved) = resolved else { continue };
-        if !applies(image) {
-            continue;
-        }
-        let work = check(Arc::clone(registry), image.clone(), resolved.clone());
-        let image = image.clone();
-        tasks.spawn(async move { (image, work.await.map(Arc::new).map_err(Arc::new)) });
+    for image in images {
+        let name = image.name();
+        let wants_signatures = config.requirements_for(&name).next().is_some();
+        let wants_attestations = config.provenance_for(&name).next().is_some();
+        let registry = Arc::clone(registry);
+        let signers = Arc::clone(&signers);
+        tasks.spawn(async move {
+            let resolved = registry.resolve(&image).await.map_err(Arc::new);
+            let (mut signatures, mut attestations) = (None, None);
+            if let Ok(r) = &resolved {
+                if wants_signatures {
+                    let checked = check_signatures(&registry, &image, r, &signers).await;
+                    signatures = Some(checked.map(Arc::new).map_err(Arc::new));
+                }
+                if wants_attestations {
+                    let checked = check_attestations(&registry, &image, r, &signers).await;
+                    attestations = Some(checked.map(Arc::new).map_err(Arc::new));
+                }
+            }
+            Found {
+                image,
+                resolved,
+                signatures,
+                attestations,
+            }
+        });
     }
-    let mut out = Checks::new();
-    while let Some(joined) = tasks.join_next().await {
-        if let Ok((image, result)) = joined {
-            out.insert(image, result);
-        }
-    }
-    out
-}
-
-/// Runs [`check_signatures`] for every resolved reference that a requirement applies to.
-pub(super) async fn check_all_signatures(
-    config: &Config,
-    registry: &Arc<Registry>,
-    resolutions: &Resolutions,
-) -> SignatureChecks {
-    let signers: Arc<Vec<Arc<Signer>>> = Arc::new(config.signers.values().cloned().collect());
-    let applies = |image: &ImageRef| config.requirements_for(&image.name()).next().is_some();
-    check_all(
-        registry,
-        resolutions,
-        applies,
-        |registry, image, resolved| {
-            let signers = Arc::clone(&signers);
-            async move { check_signatures(&registry, &image, &resolved, &signers).await }
-        },
-    )
-    .await
-}
-
-/// Runs [`check_attestations`] for every resolved reference that a provenance rule applies to.
-pub(super) async fn check_all_attestations(
-    config: &Config,
-    registry: &Arc<Registry>,
-    resolutions: &Resolutions,
-) -> AttestationChecks {
-    let signers: Arc<Vec<Arc<Signer>>> = Arc::new(config.signers.values().cloned().collect());
-    let applies = |image: &ImageRef| config.provenance_for(&image.name()).next().is_some();
-    check_all(
-        registry,
-        resolutions,
-        applies,
-        |registry, image, resolved| {
-            let signers = Arc::clone(&signers);
-            async move { check_attestations(&registry, &image, &resolved, &signers).await }
-        },
-    )
-    .await
+    tasks
 }
 
 /// Reachability answers, memoised per clone, commit and refs within one run.
