@@ -5,7 +5,7 @@ Usage: push_images.py HOST:PORT COUNT REPOS OUT_FILE
 
 Image i goes to `bench/app-<i % REPOS>:v<i>`; each has its own uncompressed tar layer and
 config, so all COUNT manifests are distinct. Writes the references (`HOST:PORT/bench/...`),
-one per line, to OUT_FILE. Same protocol as tests/common/mod.rs `push_generated_many`:
+one per line, to OUT_FILE. Same protocol as tests/it/common/mod.rs `push_generated_many`:
 monolithic blob uploads (POST, then PUT with the digest), then PUT of the manifest, over
 a few keep-alive connections in parallel.
 """

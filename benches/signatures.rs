@@ -22,12 +22,12 @@
 //!
 //! `cargo test --all-targets` runs this target once without `--bench`; it then does nothing.
 
-#[path = "../tests/common/mod.rs"]
-mod common;
-// Its unit tests are stripped here (no test harness), which leaves their imports unused.
+// The integration tests' helpers; the unit tests of `common::pki` are stripped here (no test
+// harness), which leaves their imports unused.
 #[allow(unused_imports)]
-#[path = "../tests/common/pki.rs"]
-mod pki;
+#[path = "../tests/it/common/mod.rs"]
+mod common;
+use common::pki;
 
 use std::fmt::Write as _;
 use std::fs;

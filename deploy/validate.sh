@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# Schema checks of deploy/ (tests/deploy.rs checks what the files promise; this checks that
+# Schema checks of deploy/ (tests/it/deploy.rs checks what the files promise; this checks that
 # Kubernetes, GitHub and GitLab would accept them):
 # - every Kubernetes object under deploy/ against the API schemas of Kubernetes $K8S_VERSION,
 #   strictly (unknown fields are errors), with the PyPI package `kubernetes-validate`, which
 #   ships the schemas. It has none for custom resources (cert-manager, Argo CD, Flux): those
-#   pass unchecked here, and tests/deploy.rs reads the fields that matter;
+#   pass unchecked here, and tests/it/deploy.rs reads the fields that matter;
 # - the CI files against the GitHub Actions workflow and GitLab CI schemas that the PyPI
 #   package `check-jsonschema` vendors (no download at run time).
 # Closes with `N passed, M failed`; exits non-zero on any failure.

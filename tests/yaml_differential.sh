@@ -2,7 +2,7 @@
 # Re-runs the YAML differential corpus against kubectl: for every
 # fixtures/yaml-differential/<case>.yaml, what Kubernetes' YAML reader makes of it
 # (`kubectl label --local ... -o json`, no cluster needed) is compared with the committed
-# <case>.kubectl.json, or <case>.kubectl-error when kubectl refuses the file. tests/yaml.rs
+# <case>.kubectl.json, or <case>.kubectl-error when kubectl refuses the file. tests/it/yaml.rs
 # compares supplygate's reader with those committed files, so CI needs no kubectl.
 #
 #   tests/yaml_differential.sh           compare; exit 1 on any difference
@@ -21,7 +21,7 @@ for yaml in "$dir"/*.yaml; do
         >"$tmp/out" 2>"$tmp/err"; then
         python3 - "$tmp/out" >"$tmp/actual" <<'PY'
 import json, sys
-# One object per document kubectl read, concatenated: the last is compared (as tests/yaml.rs
+# One object per document kubectl read, concatenated: the last is compared (as tests/it/yaml.rs
 # compares supplygate's last document).
 text, decoder, docs, at = open(sys.argv[1]).read(), json.JSONDecoder(), [], 0
 while text[at:].strip():

@@ -1,0 +1,108 @@
+//! Sigstore bundles attached to an image.
+
+use super::*;
+
+/// The parts of an in-toto statement checked here.
+#[derive(Deserialize)]
+pub(super) struct StatementHead {
+    #[serde(rename = "predicateType")]
+    predicate_type: String,
+    #[serde(default)]
+    subject: Vec<StatementSubject>,
+}
+
+#[derive(Deserialize)]
+pub(super) struct StatementSubject {
+    #[serde(default)]
+    digest: std::collections::BTreeMap<String, String>,
+}
+
+pub(super) fn verify_image_bundle(
+    json: &[u8],
+    digest: &Digest,
+    signers: &[Arc<Signer>],
+    fact: &mut SignatureFact,
+) -> Result<(), String> {
+    fact.kind = Some(SignatureKind::Bundle);
+    let bundle = parse_bundle(json)?;
+    if let Some(cert) = bundle.signing_certificate() {
+        fact.identity = Some(identity_of(cert)?);
+    }
+    check_bundle_signs(&bundle, digest)?;
+    let keyless = bundle.signing_certificate().is_some();
+    for signer in signers {
+        let verdict = match kind_mismatch(signer, keyless) {
+            Some(mismatch) => Err(mismatch),
+            None => artifact_for(Subject::Digest(digest))
+                .and_then(|artifact| verify_bundle(&bundle, artifact, signer)),
+        };
+        record(fact, signer, verdict);
+    }
+    Ok(())
+}
+
+/// What an image bundle claims to sign: a cosign signature statement, or a message
+/// signature, over `digest`.
+pub(super) fn check_bundle_signs(bundle: &Bundle, digest: &Digest) -> Result<(), String> {
+    match &bundle.content {
+        SignatureContent::DsseEnvelope(envelope) => {
+            if envelope.payload_type != IN_TOTO_PAYLOAD_TYPE {
+                return Err(format!(
+                    "dsse payload type is `{}`, not `{IN_TOTO_PAYLOAD_TYPE}`",
+                    envelope.payload_type
+                ));
+            }
+            let statement: StatementHead = serde_json::from_slice(envelope.payload.as_bytes())
+                .map_err(|e| format!("dsse payload is not an in-toto statement ({e})"))?;
+            if statement.predicate_type != COSIGN_SIGNATURE_PREDICATE {
+                return Err(format!(
+                    "attestation `{}`, not a signature",
+                    statement.predicate_type
+                ));
+            }
+            let algorithm = algorithm_name(digest);
+            let signs_it = statement
+                .subject
+                .iter()
+                .any(|s| s.digest.get(algorithm).map(String::as_str) == Some(digest.hex()));
+            if !signs_it {
+                let first = statement
+                    .subject
+                    .iter()
+                    .flat_map(|s| s.digest.iter())
+                    .next()
+                    .map(|(a, h)| format!("{a}:{h}"));
+                return Err(match first {
+                    Some(other) => format!(
+                        "signs `{}`, not this image's `{}`",
+                        short(&other),
+                        short(&digest.to_string())
+                    ),
+                    None => "the statement has no subject digest".into(),
+                });
+            }
+            Ok(())
+        }
+        SignatureContent::MessageSignature(m) => {
+            // A message signature over an image signs the manifest bytes: its digest is the
+            // image digest.
+            if let Some(md) = &m.message_digest {
+                let same = md.algorithm == hash_algorithm(digest)
+                    && hex(md.digest.as_bytes()) == digest.hex();
+                if !same {
+                    return Err(format!(
+                        "signs `{}`, not this image's `{}`",
+                        short(&format!(
+                            "{}:{}",
+                            hash_name(md.algorithm),
+                            hex(md.digest.as_bytes())
+                        )),
+                        short(&digest.to_string())
+                    ));
+                }
+            }
+            Ok(())
+        }
+        _ => Err("the bundle holds neither a message signature nor a dsse envelope".into()),
+    }
+}

@@ -1,0 +1,141 @@
+//! One loaded config, policy library and lock with their caches, and the registry client
+//! that is replaced every `tag_ttl`.
+
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+
+use super::cache::{self, DecisionCache};
+use super::{Loaded, Log, ServeError, Settings};
+use crate::config::Config;
+use crate::lock::{Fingerprint, Lock};
+use crate::policy;
+use crate::registry::{Registry, RegistryError, RegistrySettings, Stats};
+
+/// One loaded config, policy library and lock with their caches; replaced as a whole on
+/// reload.
+pub(super) struct Generation {
+    pub(super) config: Config,
+    pub(super) engine: policy::Engine,
+    pub(super) decisions: DecisionCache<cache::Key>,
+    pub(super) registries: Registries,
+    /// The evidence lock and the fingerprint of this config and policy library, which
+    /// [`Lock::review`] compares with the lock's.
+    pub(super) lock: Option<(Arc<Lock>, Fingerprint)>,
+}
+
+impl Generation {
+    pub(super) fn new(loaded: Loaded, settings: &Settings, log: &Log) -> Result<Self, ServeError> {
+        let lock = match loaded.lock {
+            Some(lock) => {
+                let fingerprint =
+                    Fingerprint::new(&loaded.config, &loaded.engine).map_err(ServeError::Lock)?;
+                if fingerprint != lock.fingerprint {
+                    log.warn(
+                        "lock-stale",
+                        json!({"note": "the signers, trusted roots or policies differ from the evidence lock's: every review is denied (`lock-stale`)",
+                               "hint": "write the lock again with `supplygate check --write-lock` under this config and these policies"}),
+                    );
+                }
+                Some((lock, fingerprint))
+            }
+            None => None,
+        };
+        Ok(Self {
+            registries: Registries::new(
+                loaded.config.registry.clone(),
+                settings.tag_ttl,
+                lock.as_ref().map(|(l, _)| Arc::clone(l)),
+            )
+            .map_err(ServeError::Registry)?,
+            decisions: DecisionCache::new(settings.cache),
+            config: loaded.config,
+            engine: loaded.engine,
+            lock,
+        })
+    }
+}
+
+/// The registry client in use, replaced every `tag_ttl` so that cached tags expire. The
+/// one place where a [`Registry`] is made. With an evidence lock, the client answers from
+/// the lock only and is never replaced (the lock does not change; a reload brings a new one).
+pub(super) struct Registries {
+    pub(super) settings: RegistrySettings,
+    /// `None`: never replaced (an evidence lock).
+    pub(super) ttl: Option<Duration>,
+    pub(super) current: Mutex<(Arc<Registry>, Instant)>,
+    /// Counters of clients no longer current: settled totals, and clients still in use.
+    pub(super) retired: Mutex<(Stats, Vec<Arc<Registry>>)>,
+}
+
+impl Registries {
+    pub(super) fn new(
+        settings: RegistrySettings,
+        ttl: Duration,
+        lock: Option<Arc<Lock>>,
+    ) -> Result<Self, RegistryError> {
+        let (first, ttl) = match lock {
+            Some(lock) => (Registry::from_lock(settings.clone(), lock)?, None),
+            None => (Registry::new(settings.clone())?, Some(ttl)),
+        };
+        Ok(Self {
+            settings,
+            ttl,
+            current: Mutex::new((Arc::new(first), Instant::now())),
+            retired: Mutex::new((Stats::default(), Vec::new())),
+        })
+    }
+
+    /// The client for a review starting now.
+    pub(super) fn current(&self, log: &Log) -> Arc<Registry> {
+        let mut current = self.current.lock().unwrap_or_else(PoisonError::into_inner);
+        if self.ttl.is_some_and(|ttl| current.1.elapsed() >= ttl) {
+            match Registry::new(self.settings.clone()) {
+                Ok(fresh) => {
+                    let old = std::mem::replace(&mut current.0, Arc::new(fresh));
+                    current.1 = Instant::now();
+                    self.retired
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .1
+                        .push(old);
+                }
+                // Keep answering from the old client (its answers are still true, only
+                // older); try again on the next review.
+                Err(e) => log.error(
+                    "registry-client-failed",
+                    json!({"error": format!("{:#}", anyhow::Error::new(e))}),
+                ),
+            }
+        }
+        Arc::clone(&current.0)
+    }
+
+    /// Requests and cache hits of every client so far.
+    pub(super) fn stats(&self) -> Stats {
+        // Locks in the order `current` takes them (current, then retired): the other order
+        // could deadlock with a review replacing the client.
+        let current = self.current.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut retired = self.retired.lock().unwrap_or_else(PoisonError::into_inner);
+        let (settled, live) = &mut *retired;
+        // A retired client nobody holds any more has counted its last request.
+        live.retain(|r| {
+            if Arc::strong_count(r) == 1 {
+                let s = r.stats();
+                settled.requests += s.requests;
+                settled.cache_hits += s.cache_hits;
+                false
+            } else {
+                true
+            }
+        });
+        let mut total = *settled;
+        for r in live.iter().chain(std::iter::once(&current.0)) {
+            let s = r.stats();
+            total.requests += s.requests;
+            total.cache_hits += s.cache_hits;
+        }
+        total
+    }
+}

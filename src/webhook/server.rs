@@ -1,0 +1,410 @@
+//! The server's shared state and the answer to one review: triage, the decision cache, the
+//! deadline, the evidence lock.
+
+use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::time::{Duration, Instant};
+
+use kube_core::admission::AdmissionResponse;
+use serde_json::json;
+
+use super::cache;
+use super::generation::Generation;
+use super::metrics::{Lookup, Metrics, Outcome};
+use super::{review, Log, Reloader, Settings};
+use crate::gate::{self, Manifests, PolicyRun};
+use crate::lock::{self, Lock};
+use crate::manifest::ImageSite;
+use crate::policy::input::Mode;
+use crate::reference::ImageRef;
+use crate::registry::{Registry, Stats};
+use crate::report::{Code, Finding, ImageReport, Severity};
+
+/// The server's shared state.
+pub(super) struct Server {
+    pub(super) settings: Settings,
+    pub(super) generation: RwLock<Arc<Generation>>,
+    pub(super) reloader: Reloader,
+    pub(super) metrics: Arc<Metrics>,
+    pub(super) permits: Arc<tokio::sync::Semaphore>,
+    pub(super) log: Log,
+    pub(super) ready: AtomicBool,
+    /// Reviews being evaluated (tasks that hold a permit).
+    pub(super) in_flight: AtomicU64,
+    /// Registry counters of the generations replaced by reloads.
+    pub(super) previous_registry_stats: Mutex<Stats>,
+}
+
+/// Which endpoint a review came in on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Endpoint {
+    Validate,
+    Mutate,
+}
+
+impl Server {
+    pub(super) fn generation(&self) -> Arc<Generation> {
+        Arc::clone(
+            &self
+                .generation
+                .read()
+                .unwrap_or_else(PoisonError::into_inner),
+        )
+    }
+
+    /// SIGHUP: load everything again; on any problem keep serving the old generation.
+    pub(super) fn reload(&self, trigger: &str) {
+        let started = Instant::now();
+        let serving = self.generation();
+        let result = (self.reloader)(&serving.config).and_then(|loaded| {
+            Generation::new(loaded, &self.settings, &self.log)
+                .map_err(|e| format!("{:#}", anyhow::Error::new(e)))
+        });
+        match result {
+            Ok(generation) => {
+                let old = std::mem::replace(
+                    &mut *self
+                        .generation
+                        .write()
+                        .unwrap_or_else(PoisonError::into_inner),
+                    Arc::new(generation),
+                );
+                // Counters stay monotonic across generations (requests the old client sends
+                // for reviews still in flight after this point are not counted).
+                let counted = old.registries.stats();
+                let mut previous = self
+                    .previous_registry_stats
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner);
+                previous.requests += counted.requests;
+                previous.cache_hits += counted.cache_hits;
+                self.metrics.reload("config", "ok");
+                self.log.info(
+                    "reloaded",
+                    json!({"trigger": trigger, "elapsed_ms": elapsed_ms(started), "note": "config, policies and lock reloaded; decision cache cleared"}),
+                );
+            }
+            Err(e) => {
+                self.metrics.reload("config", "failed");
+                self.log.error(
+                    "reload-failed",
+                    json!({"trigger": trigger, "error": e, "hint": "still serving the previous config, policies and lock"}),
+                );
+            }
+        }
+    }
+
+    /// Answers one review (already decoded).
+    pub(super) async fn admit(
+        self: &Arc<Self>,
+        request: review::Request,
+        endpoint: Endpoint,
+        deadline: Duration,
+    ) -> AdmissionResponse {
+        let namespace = request.namespace.clone().unwrap_or_default();
+        let audit = self.settings.audit_namespaces.contains(&namespace);
+        if self.settings.excluded_namespaces.contains(&namespace) {
+            return self.allowed(&request, "excluded-namespace");
+        }
+        let generation = self.generation();
+        let manifests = match review::triage(&request, &generation.config) {
+            review::Triage::Allow(why) => return self.allowed(&request, why),
+            review::Triage::Deny(code, message) => {
+                self.metrics.decision(Outcome::Denied, code);
+                return review::deny(&request, message);
+            }
+            review::Triage::Evaluate(m) => m,
+        };
+        let Ok(permit) = Arc::clone(&self.permits).try_acquire_owned() else {
+            return self.unfinished(
+                &request,
+                "overloaded",
+                "supplygate is overloaded: too many reviews in flight",
+                audit,
+            );
+        };
+        // The evaluation runs in its own task: past the deadline the review is answered, but
+        // the verification finishes and fills the cache for the API server's retry. The task
+        // holds the permit, so abandoned work still counts against the bound.
+        let lock_in_use = generation.lock.is_some();
+        let server = Arc::clone(self);
+        let task = tokio::spawn(async move {
+            server.in_flight.fetch_add(1, Ordering::Relaxed);
+            let reports = server.evaluate(&generation, manifests).await;
+            server.in_flight.fetch_sub(1, Ordering::Relaxed);
+            drop(permit);
+            reports
+        });
+        let reports = match tokio::time::timeout(deadline, task).await {
+            Ok(Ok(reports)) => reports,
+            Ok(Err(_panicked)) => {
+                return self.unfinished(&request, "internal-error", "the evaluation failed", audit)
+            }
+            Err(_elapsed) => {
+                return self.unfinished(
+                    &request,
+                    "deadline-exceeded",
+                    &format!(
+                        "verification did not finish within {}ms",
+                        deadline.as_millis()
+                    ),
+                    audit,
+                )
+            }
+        };
+        let (patch, pinned) = match (endpoint, request.object.as_ref()) {
+            (Endpoint::Mutate, Some(object)) => review::pin_patch(object, &reports),
+            _ => (None, BTreeSet::new()),
+        };
+        let mut reports = reports;
+        if lock_in_use && !self.settings.insecure_allow_unpinned_with_lock {
+            require_pins(&mut reports, &pinned);
+        }
+        let (response, codes) = review::respond(&request, &reports, audit, patch);
+        let outcome = if response.allowed {
+            Outcome::Allowed
+        } else {
+            Outcome::Denied
+        };
+        if codes.is_empty() {
+            self.metrics.decision(outcome, "none");
+        }
+        for code in &codes {
+            self.metrics.decision(outcome, code);
+        }
+        response
+    }
+
+    pub(super) fn allowed(
+        &self,
+        request: &review::Request,
+        why: &'static str,
+    ) -> AdmissionResponse {
+        self.metrics.decision(Outcome::Allowed, why);
+        AdmissionResponse::from(request)
+    }
+
+    pub(super) fn unfinished(
+        &self,
+        request: &review::Request,
+        code: &'static str,
+        why: &str,
+        audit: bool,
+    ) -> AdmissionResponse {
+        let response = review::unfinished(request, why, audit);
+        let outcome = if response.allowed {
+            Outcome::Allowed
+        } else {
+            Outcome::Denied
+        };
+        self.metrics.decision(outcome, code);
+        self.log.warn(
+            "review-unfinished",
+            json!({"uid": request.uid, "object": review::object_name(request), "reason": why, "audit": audit}),
+        );
+        response
+    }
+
+    /// One report per image site, in site order, each from the cache or verified now.
+    pub(super) async fn evaluate(
+        self: &Arc<Self>,
+        generation: &Arc<Generation>,
+        manifests: Manifests,
+    ) -> Vec<Arc<ImageReport>> {
+        let registry = generation.registries.current(&self.log);
+        let mut tasks = tokio::task::JoinSet::new();
+        let sites = manifests.sites;
+        for (i, site) in sites.iter().cloned().enumerate() {
+            let server = Arc::clone(self);
+            let generation = Arc::clone(generation);
+            let registry = Arc::clone(&registry);
+            tasks.spawn(async move {
+                let report = server.evaluate_site(&generation, &registry, site).await;
+                (i, report)
+            });
+        }
+        let mut reports: Vec<Option<Arc<ImageReport>>> = vec![None; sites.len()];
+        while let Some(joined) = tasks.join_next().await {
+            if let Ok((i, report)) = joined {
+                if let Some(slot) = reports.get_mut(i) {
+                    *slot = Some(report);
+                }
+            }
+        }
+        // A site whose task panicked has no report: fail closed with a report of its own.
+        reports
+            .into_iter()
+            .zip(sites)
+            .map(|(r, site)| r.unwrap_or_else(|| Arc::new(failed_report(site))))
+            .collect()
+    }
+
+    /// Resolves the site's reference (from the current registry client, so a moved tag is
+    /// seen within `tag_ttl`), then takes the decision for that digest from the cache or
+    /// verifies it.
+    pub(super) async fn evaluate_site(
+        &self,
+        generation: &Generation,
+        registry: &Arc<Registry>,
+        site: ImageSite,
+    ) -> Arc<ImageReport> {
+        let digest = match ImageRef::parse(&site.image) {
+            Ok(reference) => match registry.resolve(&reference).await {
+                Ok(resolved) => Some(resolved.digest.to_string()),
+                Err(e) => {
+                    self.metrics.registry_error(e.code());
+                    None
+                }
+            },
+            Err(_) => None,
+        };
+        let run = || async {
+            self.metrics.verification();
+            let report = self.verify(generation, registry, site.clone()).await;
+            for f in &report.findings {
+                if matches!(
+                    f.code,
+                    Code::SignatureCheckFailed | Code::ProvenanceCheckFailed
+                ) {
+                    self.metrics.registry_error(f.code.as_str());
+                }
+            }
+            report
+        };
+        match digest {
+            Some(digest) => {
+                let key = cache::Key::new(&site, digest);
+                let (report, lookup) = generation.decisions.get_or_evaluate(key, run).await;
+                self.metrics.lookup(lookup);
+                report
+            }
+            // Nothing to key a decision on: evaluate (the registry client still caches the
+            // lookup's failure for `tag_ttl`).
+            None => {
+                self.metrics.lookup(Lookup::Uncached);
+                Arc::new(run().await)
+            }
+        }
+    }
+
+    /// The one evaluation, as `check` runs it, for one site.
+    pub(super) async fn verify(
+        &self,
+        generation: &Generation,
+        registry: &Arc<Registry>,
+        site: ImageSite,
+    ) -> ImageReport {
+        let policy = PolicyRun {
+            engine: generation.engine.clone(),
+            mode: Mode::Admission,
+            now: self.settings.now.unwrap_or_else(jiff::Timestamp::now),
+        };
+        let manifests = Manifests {
+            sites: vec![site.clone()],
+            ..Manifests::default()
+        };
+        let mut report =
+            gate::evaluate_manifests(manifests, &generation.config, registry, &policy, &|_, _| {})
+                .await;
+        if let Some((lock, fingerprint)) = &generation.lock {
+            // What `/mutate` makes of a locked tag (`repo:tag@digest`, with the digest the
+            // lock records for the tag) is compared as that tag: the Pods of a pinned
+            // Deployment, and the validating review after the mutation, are what was locked.
+            let written = report.images.first().and_then(|i| i.reference.clone());
+            let as_tag = written.as_ref().and_then(|r| locked_tag_of_pin(lock, r));
+            if let (Some(image), Some(tag)) = (report.images.first_mut(), as_tag) {
+                image.reference = Some(tag);
+            }
+            // As `check --locked`: not in the lock, a stale lock, another digest or decision
+            // than recorded all deny.
+            lock.review(&mut report, fingerprint);
+            if let Some(image) = report.images.first_mut() {
+                image.reference = written;
+            }
+            // The tag's digest came from the lock, unchecked: say so, as a warning (the
+            // report's notices are not part of an image's answer).
+            let before = report.notices.len();
+            lock::tags_not_checked(lock, &mut report);
+            let unchecked = report.notices.split_off(before);
+            if let Some(image) = report.images.first_mut() {
+                image.findings.extend(unchecked);
+            }
+        }
+        report
+            .images
+            .into_iter()
+            .next()
+            .unwrap_or_else(|| failed_report(site))
+    }
+}
+
+/// `repo:tag` when `reference` is `repo:tag@digest`, the lock does not record it as written,
+/// and the lock records `digest` for that tag.
+pub(super) fn locked_tag_of_pin(lock: &Lock, reference: &ImageRef) -> Option<ImageRef> {
+    let (tag, digest) = (reference.tag()?, reference.digest()?);
+    if lock.images.contains_key(&reference.to_string()) || lock.tag(reference, tag) != Some(digest)
+    {
+        return None;
+    }
+    Some(reference.without_digest())
+}
+
+/// Under an evidence lock, what runs must be what the lock verified: a tag-only reference
+/// (the kubelet pulls whatever the tag names when it starts the container) is denied, unless
+/// `/mutate` pins it to the locked digest (`pinned`: indices of the reports the patch pins) or
+/// an exemption or break-glass allowed it unverified anyway. The lock's "tag not checked"
+/// warning gives way to the denial, or to the pin.
+pub(super) fn require_pins(reports: &mut [Arc<ImageReport>], pinned: &BTreeSet<usize>) {
+    for (i, report) in reports.iter_mut().enumerate() {
+        let unpinned = report
+            .reference
+            .as_ref()
+            .is_some_and(|r| r.digest().is_none());
+        if !unpinned || review::allowed_by_exception(report) {
+            continue;
+        }
+        let report = Arc::make_mut(report);
+        report
+            .findings
+            .retain(|f| f.code != Code::TagMovedSinceLock);
+        if pinned.contains(&i) {
+            continue;
+        }
+        report.findings.push(
+            Finding::new(
+                Code::UnpinnedImage,
+                Severity::Deny,
+                format!(
+                    "`{}` names no digest: under the evidence lock only digests are admitted, \
+                     since the kubelet pulls whatever the tag names when it starts the container",
+                    report.site.image
+                ),
+            )
+            .hint(
+                "pin it in git with `supplygate pin` (`repo:tag@sha256:…`), or send the object \
+                 through `/mutate` (`serve --mutate`), which pins it to the locked digest",
+            ),
+        );
+    }
+}
+
+/// A report that denies because the evaluation produced none.
+pub(super) fn failed_report(site: ImageSite) -> ImageReport {
+    ImageReport {
+        site,
+        reference: None,
+        resolved: None,
+        findings: vec![Finding::new(
+            Code::PolicyError,
+            Severity::Error,
+            "the evaluation of this image failed; failing closed",
+        )],
+        signatures: None,
+        attestations: None,
+    }
+}
+
+pub(super) fn elapsed_ms(since: Instant) -> u64 {
+    u64::try_from(since.elapsed().as_millis()).unwrap_or(u64::MAX)
+}
