@@ -15,6 +15,18 @@ config_rules := util.config_value(["provenance"], [])
 
 rules := [object.union(config_rules[i], {"index": i}) | some i in image.matched.provenance]
 
+# The gate's rule indexes and the config data come from one config: an index without its rule
+# is a bug, and a rule that cannot be read must not pass for one that is satisfied.
+deny contains {
+	"code": "policy-error",
+	"msg": sprintf("the input for `%s` names `provenance` rules the config data does not have", [image.written]),
+	"expected": "`image.matched.provenance` indexes into `data.supplygate.config.provenance`",
+	"found": sprintf("%v", [image.matched.provenance]),
+	"hint": "policies are evaluated on inputs the gate writes, with its config; see policies/input.schema.json",
+} if {
+	count(rules) != count(image.matched.provenance)
+}
+
 checked := input.attestations if {
 	is_object(input.attestations)
 	object.get(input.attestations, "error", null) == null
@@ -22,17 +34,30 @@ checked := input.attestations if {
 
 facts := object.get(checked, "facts", [])
 
-# Verified SLSA provenance facts for a rule (their indexes), in the order found.
-verified(rule) := [j |
-	some j, f in facts
-	is_object(object.get(f, "provenance", null))
-	util.verified_by_one_of(f, rule.signers)
-]
+# Per matching rule (by its config index), judged once per evaluation (a rule without
+# arguments is computed once; a function would be called again by every rule that asks): the
+# verified SLSA provenance facts (their indexes, in the order found), those that pass every
+# check of the rule and those that fail some.
+judged := {rule.index: v |
+	some rule in rules
+	ver := [j |
+		some j, f in facts
+		is_object(object.get(f, "provenance", null))
+		util.verified_by_one_of(f, rule.signers)
+	]
+	fails := [count(failures(rule, j)) | some j in ver]
+	v := {
+		"verified": ver,
+		"passing": [ver[k] | some k, n in fails; n == 0],
+		"failing": [ver[k] | some k, n in fails; n > 0],
+	}
+}
 
-# Verified provenance that passes every check of the rule, and that fails some.
-passing(rule) := [j | some j in verified(rule); count(failures(rule, j)) == 0]
+verified(rule) := judged[rule.index].verified
 
-failing(rule) := [j | some j in verified(rule); count(failures(rule, j)) > 0]
+passing(rule) := judged[rule.index].passing
+
+failing(rule) := judged[rule.index].failing
 
 # The gate's checks of fact `j` under `rule` (`input.provenance_checks`): builder, source
 # repository and ref, claimed commit, commit-SHA tag and the reachability answers that concern

@@ -238,3 +238,9 @@ test_a_provenance_without_the_gate_checks_is_not_judged if {
 	inp := object.union(t.app, {"provenance_checks": []})
 	t.codes(deny(inp)) == {"policy-error"}
 }
+
+test_a_rule_index_the_config_does_not_have_is_not_decided if {
+	cfg := object.union(t.config, {"provenance": []})
+	ds := provenance.deny with input as t.app with data.supplygate.config as cfg
+	t.codes(ds) == {"policy-error"}
+}

@@ -83,3 +83,9 @@ test_a_rule_without_a_line_still_denies if {
 	ds := signatures.deny with input as with_sigs([]) with data.supplygate.config as cfg
 	{x.expected | some x in ds} == {"a signature by `ci` (config)"}
 }
+
+test_a_rule_index_the_config_does_not_have_is_not_decided if {
+	cfg := object.union(t.config, {"require": []})
+	ds := signatures.deny with input as t.app with data.supplygate.config as cfg
+	t.codes(ds) == {"policy-error"}
+}
