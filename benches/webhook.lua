@@ -7,6 +7,7 @@
 --   MODE             `walk`: each reference once, split between threads, then stop
 --                          (every review names an image the server has not seen: cold cache)
 --                    `cycle`: go round the references until the run ends (warm cache)
+--                    `healthz`: GET /healthz (the TLS + HTTP floor of a review)
 --   WRK_THREADS      the `-t` given to wrk
 
 local thread_count = 0
@@ -32,12 +33,20 @@ function init(args)
   step = tonumber(os.getenv("WRK_THREADS") or "1")
   next_index = tid
   sent, ok, denied, allowed, failed = 0, 0, 0, 0, 0
-  wrk.method = "POST"
-  wrk.path = "/validate"
-  wrk.headers["Content-Type"] = "application/json"
+  if mode == "healthz" then
+    wrk.method = "GET"
+    wrk.path = "/healthz"
+  else
+    wrk.method = "POST"
+    wrk.path = "/validate"
+    wrk.headers["Content-Type"] = "application/json"
+  end
 end
 
 function request()
+  if mode == "healthz" then
+    return wrk.format(nil, nil, nil, nil)
+  end
   local index = next_index
   if index >= limit then
     if mode == "walk" then
@@ -53,7 +62,9 @@ function request()
 end
 
 function response(status, headers, body)
-  if status == 200 then
+  if status == 200 and mode == "healthz" then
+    ok = ok + 1
+  elseif status == 200 then
     ok = ok + 1
     if body:find('"allowed":true', 1, true) then allowed = allowed + 1 else denied = denied + 1 end
   else

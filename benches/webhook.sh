@@ -8,6 +8,9 @@
 #   fill  every one of the IMAGES images reviewed once (python, not timed): the server then
 #         holds IMAGES cached decisions, and its RSS is read from /proc.
 #   warm  DURATION seconds of reviews cycling over the same images: cache hits.
+#   one   ONE_SECONDS of the same cache hits on ONE connection, and as long of `GET /healthz`
+#         on one connection: a hit's service time beyond TLS and HTTP is its p50 minus the
+#         /healthz p50 (issue 17: <= 100 us, p99 < 1 ms).
 #
 # Throughput and p50/p90/p99 latency at CONNECTIONS concurrent connections (THREADS wrk
 # threads), RSS idle and after IMAGES cached decisions, registry requests per phase.
@@ -25,6 +28,7 @@ CONNECTIONS=${CONNECTIONS:-32}
 THREADS=${THREADS:-2}
 DURATION=${DURATION:-15}
 COLD_SECONDS=${COLD_SECONDS:-10}
+ONE_SECONDS=${ONE_SECONDS:-10}
 BIN=${SUPPLYGATE_BIN:-target/release/supplygate}
 
 for tool in docker-registry wrk python3 openssl; do
@@ -130,9 +134,10 @@ else:
 EOF
 }
 
-run_wrk() { # MODE DURATION_SECONDS -> the RESULT line
+run_wrk() { # MODE DURATION_SECONDS [THREADS CONNECTIONS] -> the RESULT line
+  local threads=${3:-$THREADS} connections=${4:-$CONNECTIONS}
   MODE=$1 REVIEW_TEMPLATE="$work/review.json" REFS="$work/refs.txt" REF_LIMIT=$IMAGES \
-    WRK_THREADS=$THREADS wrk -t"$THREADS" -c"$CONNECTIONS" -d"$2"s --timeout 10s \
+    WRK_THREADS=$threads wrk -t"$threads" -c"$connections" -d"$2"s --timeout 10s \
     -s benches/webhook.lua "https://$addr/validate" >"$work/wrk-$1.out" 2>&1 || true
   grep '^RESULT' "$work/wrk-$1.out" || {
     echo "wrk failed:" >&2
@@ -176,27 +181,36 @@ echo "warm: ${DURATION}s over the same images" >&2
 warm=$(run_wrk cycle "$DURATION")
 req2=$(metric supplygate_registry_requests_total)
 hits=$(metric 'supplygate_decision_cache_requests_total{result="hit"}')
+echo "one: ${ONE_SECONDS}s of cache hits on one connection, then as long of /healthz" >&2
+one=$(run_wrk cycle "$ONE_SECONDS" 1 1)
+floor=$(run_wrk healthz "$ONE_SECONDS" 1 1)
+req3=$(metric supplygate_registry_requests_total)
 peak=$(hwm_kib)
 
-python3 - "$cold" "$warm" <<EOF
+python3 - "$cold" "$warm" "$one" "$floor" <<EOF
 import sys
 def parse(line):
     return dict(kv.split("=") for kv in line.split()[1:])
-cold, warm = parse(sys.argv[1]), parse(sys.argv[2])
+cold, warm, one, floor = (parse(a) for a in sys.argv[1:5])
 print(f"supplygate serve, {$CONNECTIONS} connections over {$THREADS} wrk threads, TLS, local docker-registry")
 print(f"config: one signer required for every image (images are unsigned: every review is denied")
 print(f"        after resolving the tag and looking for signatures), TTLs 1h")
 print()
 print(f"{'':8}{'reviews':>9}{'req/s':>10}{'p50 ms':>9}{'p90 ms':>9}{'p99 ms':>9}{'max ms':>9}{'errors':>8}")
-for name, r in (("cold", cold), ("warm", warm)):
+for name, r in (("cold", cold), ("warm", warm), ("hit 1c", one), ("healthz", floor)):
     errors = int(r["http_errors"]) + int(r["socket_errors"])
     print(f"{name:8}{r['requests']:>9}{float(r['rps']):>10.0f}{float(r['p50_ms']):>9.2f}"
           f"{float(r['p90_ms']):>9.2f}{float(r['p99_ms']):>9.2f}{float(r['max_ms']):>9.1f}{errors:>8}")
 print()
 print(f"cold: {float($cold_verifications):.0f} distinct images verified, {float($req1) - float($req0):.0f} registry requests "
       f"({(float($req1) - float($req0)) / max(float($cold_verifications), 1):.1f} per image)")
-print(f"warm: {float($req2) - float($req_filled):.0f} registry requests")
+print(f"warm: {float($req2) - float($req_filled):.0f} registry requests; one connection: {float($req3) - float($req2):.0f}")
+service = (float(one["p50_ms"]) - float(floor["p50_ms"])) * 1000
+print(f"cache hit at one connection: p50 {float(one['p50_ms']) * 1000:.0f} us, p99 {float(one['p99_ms']) * 1000:.0f} us; "
+      f"/healthz p50 {float(floor['p50_ms']) * 1000:.0f} us (the TLS + HTTP floor): "
+      f"service time beyond it {service:.0f} us (target <= 100 us, p99 < 1000 us)")
+print(f"warm throughput: {float(warm['rps']):.0f} reviews/s at {$CONNECTIONS} connections (target >= 10000 on 2 cores)")
 print(f"verifications: {float($verifications):.0f}; cached decisions: {float($entries):.0f}; warm cache hits: {float($hits):.0f}")
 print(f"RSS: idle {$idle_rss / 1024:.1f} MiB, after {float($entries):.0f} cached decisions {$filled_rss / 1024:.1f} MiB "
-      f"({($filled_rss - $idle_rss) / max(float($entries), 1):.2f} KiB each), peak {$peak / 1024:.1f} MiB")
+      f"({($filled_rss - $idle_rss) / max(float($entries), 1):.2f} KiB each; target <= 2 KiB, 10,000 < 40 MiB), peak {$peak / 1024:.1f} MiB")
 EOF

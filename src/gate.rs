@@ -18,10 +18,12 @@ use crate::report::{Code, Finding, ImageReport, Report, RunStats, Severity};
 mod evidence;
 mod findings;
 mod read;
+mod sources;
 
 pub use evidence::{
-    check_attestations, check_signatures, AttestationChecks, AttestationReport, Checks,
-    PlatformSignatures, SignatureChecks, SignatureReport,
+    check_attestations, check_attestations_for, check_signatures, check_signatures_at,
+    check_signatures_for, AttestationChecks, AttestationReport, Checks, PlatformSignatures,
+    SignatureChecks, SignatureReport,
 };
 use evidence::{gather_evidence, reachability_facts, Found, Linkage};
 pub use findings::registry_finding;
@@ -33,6 +35,7 @@ pub use read::{
     read_manifests, read_manifests_excluding, refuse_empty, search_manifests, EmptyInput,
     GateError, Manifests,
 };
+pub use sources::{evaluate_with, Evidence, Replay, TagCheck};
 
 /// Called as lookups finish: `(done, total)`.
 pub type Progress<'a> = &'a (dyn Fn(usize, usize) + Send + Sync);
@@ -170,7 +173,7 @@ pub async fn evaluate_manifests(
         rules: policy::facts::Rules::from_config(config),
         linkage: Linkage::default(),
         exemptions_used: vec![false; config.exemptions.len()],
-        evidence: Evidence::default(),
+        evidence: Gathered::default(),
     };
     // Sites whose reference is invalid need no facts from the registry.
     for (slot, site) in decided.iter_mut().zip(sites.iter_mut()) {
@@ -184,7 +187,7 @@ pub async fn evaluate_manifests(
     // attestations checked, in a task of its own; its sites are decided as soon as that task
     // is done, while the other lookups go on. The report keeps the sites' order.
     let total = distinct.len();
-    let mut tasks = gather_evidence(config, registry, distinct);
+    let mut tasks = gather_evidence(config, registry, distinct, policy.now);
     let mut done = 0;
     while let Some(joined) = tasks.join_next().await {
         done += 1;
@@ -251,13 +254,13 @@ pub async fn evaluate_manifests(
 
 /// The facts found so far, per distinct reference.
 #[derive(Default)]
-struct Evidence {
+struct Gathered {
     resolutions: Resolutions,
     signatures: SignatureChecks,
     attestations: AttestationChecks,
 }
 
-impl Evidence {
+impl Gathered {
     fn add(&mut self, found: Found) {
         if let Some(s) = found.signatures {
             self.signatures.insert(found.image.clone(), s);
@@ -277,7 +280,7 @@ struct Decider<'a> {
     rules: policy::facts::Rules,
     linkage: Linkage,
     exemptions_used: Vec<bool>,
-    evidence: Evidence,
+    evidence: Gathered,
 }
 
 impl Decider<'_> {

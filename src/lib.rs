@@ -12,6 +12,7 @@
 //! `supplygate check`, `supplygate pin` and the pre-sync hook all call [`gate::evaluate`].
 
 pub mod bounded;
+pub mod cache;
 pub mod cli;
 pub mod config;
 pub mod gate;

@@ -1,5 +1,6 @@
 //! `supplygate check`: the pull-request check and the pre-sync hook.
 
+use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -9,13 +10,16 @@ use clap::Args;
 use super::output::OutputArgs;
 use super::select::SelectArgs;
 use super::{progress_printer, Context};
+use crate::cache::{Cache, CacheSettings};
 use crate::config::ConfigError;
 use crate::gate::{self, GateError};
-use crate::lock::{self, Fingerprint, Lock, UncheckedTags};
+use crate::gate::{Evidence, TagCheck};
+use crate::lock::{Fingerprint, Lock, UncheckedTags};
 use crate::manifest::{write_atomic, ManifestError};
 use crate::policy::input::Mode;
-use crate::registry::Registry;
-use crate::report::{Code, Decision, FileError, Report};
+use crate::reference::{Digest, ImageRef};
+use crate::registry::{Recall, Registry, Store};
+use crate::report::{Code, Decision, FileError, Finding, Report, Severity};
 
 /// Arguments of `check`.
 #[derive(Debug, Args)]
@@ -61,6 +65,11 @@ pub(crate) struct CheckArgs {
     /// then pulls whatever the tag names, which the lock never verified
     #[arg(long, env = "SUPPLYGATE_INSECURE_ALLOW_UNPINNED_WITH_LOCK")]
     insecure_allow_unpinned_with_lock: bool,
+    /// Keep verified evidence across runs in DIR (see docs/cache.md): a repeated check asks
+    /// the registry only for tags, nothing about a digest it already verified; overrides
+    /// `cache.dir`
+    #[arg(long, env = "SUPPLYGATE_CACHE_DIR", value_name = "DIR")]
+    cache_dir: Option<PathBuf>,
     /// Allow a run that read no document at all (with a `no-manifests` warning) instead of
     /// failing it with exit 2: an empty render is then indistinguishable from an empty
     /// deployment
@@ -226,24 +235,10 @@ fn decide(ctx: &Context, args: &CheckArgs) -> anyhow::Result<Decided> {
     } else {
         gate::EmptyInput::Refuse
     };
-    let evaluate = |manifests, registry: &Arc<Registry>| {
-        let mut report = ctx.runtime.block_on(gate::evaluate_manifests(
-            manifests,
-            &ctx.config,
-            registry,
-            &policy,
-            &progress,
-        ));
-        gate::refuse_empty(&mut report, empty);
-        report
-    };
-    let report = if let Some(path) = &args.locked {
+    let fingerprint = Fingerprint::new(&ctx.config, &policy.engine)?;
+    let cache = open_cache(ctx, args, &fingerprint)?;
+    let evidence = if let Some(path) = &args.locked {
         let lock = Arc::new(Lock::read(path)?);
-        let registry = Registry::from_lock(ctx.config.registry.clone(), Arc::clone(&lock))
-            .context("cannot set up the registry client")?;
-        let fingerprint = Fingerprint::new(&ctx.config, &policy.engine)?;
-        let mut report = evaluate(manifests, &Arc::new(registry));
-        lock.review(&mut report, &fingerprint);
         // The same rule as `serve --lock`: a tag-only reference is admitted only when its
         // tag was re-checked against the registry just now and still names the locked digest.
         let unchecked = if args.insecure_allow_unpinned_with_lock {
@@ -256,65 +251,170 @@ fn decide(ctx: &Context, args: &CheckArgs) -> anyhow::Result<Decided> {
         } else {
             UncheckedTags::Deny
         };
-        if ctx.config.registry.offline {
-            match unchecked {
-                UncheckedTags::Deny => lock::deny_unchecked_tags(&lock, &mut report),
-                UncheckedTags::Warn => lock::tags_not_checked(&lock, &mut report),
-            }
+        let tags = if ctx.config.registry.offline {
+            TagCheck::Offline(unchecked)
         } else {
-            ctx.runtime.block_on(lock::check_tags(
-                &lock,
-                &mut report,
-                &ctx.registry,
-                unchecked,
-            ));
+            TagCheck::Online(Arc::clone(&ctx.registry), unchecked)
+        };
+        Evidence::replaying(ctx.config.registry.clone(), lock, fingerprint.clone(), tags)
+            .context("cannot set up the registry client")?
+    } else if args.write_lock.is_some() || cache.is_some() {
+        let mut registry = Registry::new(ctx.config.registry.clone())
+            .context("cannot set up the registry client")?
+            .with_recorder();
+        if let Some(cache) = &cache {
+            registry = registry.with_recall(Arc::clone(cache) as Arc<dyn Recall>);
         }
-        report
-    } else if let Some(path) = &args.write_lock {
-        let registry = Arc::new(
-            Registry::new(ctx.config.registry.clone())
-                .context("cannot set up the registry client")?
-                .with_recorder(),
-        );
-        let report = evaluate(manifests, &registry);
-        let mut report = report;
-        if report.decision() == Decision::Error {
-            // No complete evidence to record: the report says why, then the run fails.
-            then_fail = Some(anyhow::anyhow!(
-                "the lock `{}` was not written: the run could not decide; fix that and run again",
-                path.display()
-            ));
-        } else if let Err(e) = write_lock(ctx, path, &registry, &report, &policy) {
-            report.file_errors.push(FileError {
-                file: path.display().to_string(),
-                line: None,
-                column: None,
-                code: Code::RunFailed,
-                message: format!("{e:#}"),
-            });
-            then_fail = Some(e);
-        }
-        report
+        Evidence::Recording(Arc::new(registry))
     } else {
-        evaluate(manifests, &ctx.registry)
+        Evidence::Live(Arc::clone(&ctx.registry))
     };
+    let mut report = ctx.runtime.block_on(gate::evaluate_with(
+        manifests,
+        &ctx.config,
+        &evidence,
+        &policy,
+        &progress,
+    ));
+    gate::refuse_empty(&mut report, empty);
+    // One line for `-v` that stays readable at any size: the run's volume and its cost.
+    let stats = &report.stats;
+    tracing::info!(
+        sites = report.images.len(),
+        distinct_images = stats.distinct_images,
+        requests = stats.requests,
+        requests_per_image = format!(
+            "{:.2}",
+            stats.requests as f64 / stats.distinct_images.max(1) as f64
+        ),
+        recalled = evidence.registry().recalled(),
+        elapsed_ms = stats.elapsed_ms,
+        "checked"
+    );
+    if let Evidence::Recording(registry) = &evidence {
+        let recording = registry.take_recording();
+        if let Some(cache) = &cache {
+            cache.save(&recording, vouched(&report).iter().map(|(r, d)| (r, d)));
+            let stats = cache.stats();
+            tracing::info!(
+                entries_used = stats.entries_used,
+                entries_written = stats.entries_written,
+                objects_written = stats.objects_written,
+                answers_recalled = registry.recalled(),
+                "verification cache `{}`",
+                cache.dir().display()
+            );
+        }
+        if let Some(path) = &args.write_lock {
+            if report.decision() == Decision::Error {
+                // No complete evidence to record: the report says why, then the run fails.
+                then_fail = Some(anyhow::anyhow!(
+                    "the lock `{}` was not written: the run could not decide; fix that and run \
+                     again",
+                    path.display()
+                ));
+            } else if let Err(e) = write_lock(ctx, path, recording, &report, fingerprint) {
+                report.file_errors.push(FileError {
+                    file: path.display().to_string(),
+                    line: None,
+                    column: None,
+                    code: Code::RunFailed,
+                    message: format!("{e:#}"),
+                });
+                then_fail = Some(e);
+            }
+        }
+    }
+    if let Some(cache) = &cache {
+        for problem in cache.problems() {
+            report.notices.push(
+                Finding::new(
+                    Code::CacheEntryIgnored,
+                    Severity::Warn,
+                    format!("the verification cache's {problem}; ignored and removed"),
+                )
+                .hint(
+                    "nothing was read from it: the registry was asked instead. A cache entry \
+                     that changes by itself points at a disk problem or at someone writing the \
+                     cache directory",
+                ),
+            );
+        }
+    }
     Ok(Decided { report, then_fail })
+}
+
+/// The verification cache of this run (`--cache-dir`, `cache.dir`), if one is configured and
+/// the run does not replay a lock.
+fn open_cache(
+    ctx: &Context,
+    args: &CheckArgs,
+    fingerprint: &Fingerprint,
+) -> anyhow::Result<Option<Arc<Cache>>> {
+    let settings = match (&args.cache_dir, &ctx.config.cache) {
+        (Some(dir), configured) => CacheSettings {
+            dir: dir.clone(),
+            ..configured
+                .clone()
+                .unwrap_or_else(|| CacheSettings::new(dir.clone()))
+        },
+        (None, Some(configured)) => configured.clone(),
+        (None, None) => return Ok(None),
+    };
+    if args.locked.is_some() {
+        // A replayed lock is the evidence, all of it: nothing is read from or written to a
+        // cache.
+        return Ok(None);
+    }
+    let key =
+        Digest::sha256_of(format!("{}\n{}", fingerprint.trust, fingerprint.policy).as_bytes());
+    let cache = Cache::open(settings.clone(), key, std::time::SystemTime::from(ctx.now))
+        .with_context(|| {
+            format!(
+                "cannot use the verification cache `{}`",
+                settings.dir.display()
+            )
+        })?;
+    Ok(Some(Arc::new(cache)))
+}
+
+/// `(reference, digest)` of every image the run allowed at each of its sites, and of its
+/// platforms: what the cache may keep answers about.
+fn vouched(report: &Report) -> Vec<(ImageRef, Digest)> {
+    let denied: BTreeSet<&ImageRef> = report
+        .images
+        .iter()
+        .filter(|i| i.decision() != Decision::Allow)
+        .filter_map(|i| i.reference.as_ref())
+        .collect();
+    let mut out = Vec::new();
+    for image in &report.images {
+        let (Some(reference), Some(resolved)) = (&image.reference, &image.resolved) else {
+            continue;
+        };
+        if denied.contains(reference) {
+            continue;
+        }
+        out.push((reference.clone(), resolved.digest.clone()));
+        out.extend(
+            resolved
+                .platforms
+                .iter()
+                .map(|p| (reference.clone(), p.digest.clone())),
+        );
+    }
+    out
 }
 
 /// Writes the lock of an online run (allowed or denied: the decisions are recorded), atomically.
 fn write_lock(
     ctx: &Context,
     path: &std::path::Path,
-    registry: &Registry,
+    recording: Store,
     report: &Report,
-    policy: &gate::PolicyRun,
+    fingerprint: Fingerprint,
 ) -> anyhow::Result<()> {
-    let lock = Lock::new(
-        registry.take_recording(),
-        report,
-        Fingerprint::new(&ctx.config, &policy.engine)?,
-        ctx.now,
-    );
+    let lock = Lock::new(recording, report, fingerprint, ctx.now);
     let text = lock.json()?;
     let existed = path.exists();
     write_atomic(path, &text)

@@ -10,6 +10,8 @@ use serde::Serialize;
 
 use super::{write_stdout, Context, Format};
 use crate::gate::{self, AttestationReport, SignatureReport};
+use crate::manifest::json::ObjectTree;
+use crate::manifest::{self, Origin};
 use crate::reference::ImageRef;
 use crate::registry::Resolved;
 use crate::report::{Decision, Finding};
@@ -72,7 +74,8 @@ pub(crate) fn run(ctx: &Context, args: ExplainArgs) -> anyhow::Result<u8> {
     // does not answer cannot decide, exit 2).
     let facts = ctx.runtime.block_on(async {
         let resolved = ctx.registry.resolve(&image).await?;
-        let signatures = gate::check_signatures(&ctx.registry, &image, &resolved, &signers).await?;
+        let signatures =
+            gate::check_signatures_at(&ctx.registry, &image, &resolved, &signers, ctx.now).await?;
         let attestations =
             gate::check_attestations(&ctx.registry, &image, &resolved, &signers).await?;
         Ok::<_, crate::registry::RegistryError>((resolved, signatures, attestations))
@@ -93,27 +96,40 @@ pub(crate) fn run(ctx: &Context, args: ExplainArgs) -> anyhow::Result<u8> {
                 .is_ok_and(|(_, signatures, _)| signatures.satisfies(&r.signers)),
         })
         .collect();
-    // The decision is `check`'s, over a one-container Pod: the same evaluation, policies and
-    // all (the facts above are fetched again from the registry's cache, not the network).
-    let dir = tempfile::tempdir().context("cannot create a temporary directory")?;
-    let pod = dir.path().join("explain.yaml");
-    std::fs::write(
-        &pod,
-        format!(
-            "apiVersion: v1\nkind: Pod\nmetadata:\n  name: explain\n  namespace: {}\nspec:\n  containers:\n    - name: explain\n      image: {}\n",
-            serde_json::to_string(&args.namespace)?,
-            serde_json::to_string(&args.image)?
-        ),
-    )
-    .context("cannot write the temporary manifest")?;
+    // The decision is `check`'s, over a one-container Pod held in memory: read as the webhook
+    // reads an admission request's object (the manifest reader's walker on the tree of its
+    // JSON), then the same evaluation, policies and all (the facts above are fetched again
+    // from the registry's cache, not the network).
+    let pod = serde_json::json!({
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "explain", "namespace": args.namespace},
+        "spec": {"containers": [{"name": "explain", "image": args.image}]},
+    });
+    let tree = ObjectTree::parse(&pod.to_string()).context("cannot read the Pod to explain")?;
+    let origin = Arc::new(Origin::Named("explain (a one-container Pod)".to_owned()));
+    tree.check(&origin, &ctx.config.limits)?;
+    let found = manifest::extract_object(
+        &tree.root,
+        &origin,
+        &ctx.config.extra_images,
+        &ctx.config.limits,
+        None,
+    );
+    let manifests = gate::Manifests {
+        sites: found.sites,
+        documents: found.documents,
+        objects: found.objects,
+        ..gate::Manifests::default()
+    };
     let policy = ctx.policy(crate::policy::input::Mode::Check)?;
-    let report = ctx.runtime.block_on(gate::evaluate(
-        &[pod],
+    let report = ctx.runtime.block_on(gate::evaluate_manifests(
+        manifests,
         &ctx.config,
         &ctx.registry,
         &policy,
         &|_, _| {},
-    ))?;
+    ));
     let findings: Vec<Finding> = report
         .images
         .first()
@@ -233,6 +249,7 @@ fn section(out: &mut String, what: &str, facts: &[SignatureFact]) {
             Some(SignatureKind::CosignKey) => "cosign, key",
             Some(SignatureKind::CosignKeyless) => "cosign, keyless",
             Some(SignatureKind::Bundle) => "sigstore bundle",
+            Some(SignatureKind::Notation) => "notation",
             None => "unreadable",
         };
         let _ = writeln!(out, "  {}  ({kind})", f.location);
@@ -241,6 +258,9 @@ fn section(out: &mut String, what: &str, facts: &[SignatureFact]) {
         }
         if let Some(i) = &f.identity {
             identity(out, i);
+        }
+        if let Some(n) = &f.notation {
+            notation(out, n);
         }
         if let Some(t) = &f.signed_at {
             let _ = writeln!(out, "    signed at         {t}");
@@ -305,6 +325,41 @@ fn verdicts(out: &mut String, verified_by: &[String], rejections: &[Rejection]) 
         } else {
             let _ = writeln!(out, "    not `{}`: {}", r.signer, r.reason);
         }
+    }
+}
+
+/// A Notary Project signature: what it says, and each Notation signer's checks.
+fn notation(out: &mut String, n: &crate::verify::notation::stage::NotationFact) {
+    let scheme = match (n.signing_scheme, n.algorithm) {
+        (Some(s), Some(a)) => format!("{}, {a}", serde_json::json!(s).as_str().unwrap_or("")),
+        _ => "envelope does not decode".to_owned(),
+    };
+    let _ = writeln!(out, "    envelope          {} ({scheme})", n.envelope);
+    let fields = [
+        ("certificate", &n.certificate_subject),
+        ("issued by", &n.certificate_issuer),
+        ("signing time", &n.signing_time),
+        ("expiry", &n.expiry),
+    ];
+    for (label, value) in fields {
+        if let Some(v) = value {
+            let _ = writeln!(out, "    {label:<17} {v}");
+        }
+    }
+    for v in &n.verdicts {
+        let checks: Vec<String> = v
+            .checks
+            .iter()
+            .map(|c| {
+                let outcome = serde_json::json!(c.outcome);
+                format!("{} {}", c.check.as_str(), outcome.as_str().unwrap_or(""))
+            })
+            .collect();
+        let level = v
+            .level
+            .map(|l| serde_json::json!(l).as_str().unwrap_or("").to_owned())
+            .unwrap_or_else(|| "no statement".to_owned());
+        let _ = writeln!(out, "    `{}` ({level})  {}", v.signer, checks.join(", "));
     }
 }
 

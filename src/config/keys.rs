@@ -17,7 +17,9 @@ pub(super) const KEYS_TOP: &[&str] = &[
     "exemptions",
     "break_glass",
     "paths",
+    "cache",
 ];
+pub(super) const KEYS_CACHE: &[&str] = &["dir", "ttl", "max_bytes"];
 pub(super) const KEYS_POLICY: &[&str] = &[
     "builtin",
     "paths",
@@ -32,7 +34,13 @@ pub(super) const KEYS_EXEMPTION: &[&str] = &["images", "namespaces", "reason", "
 pub(super) const KEYS_BREAK_GLASS: &[&str] = &["annotation", "namespaces"];
 pub(super) const KEYS_PROVENANCE: &[&str] = &["images", "signers", "builders", "source", "refs"];
 pub(super) const KEYS_SOURCE: &[&str] = &["commit_key", "clones"];
-pub(super) const KEYS_SIGNER: &[&str] = &["key", "insecure_ignore_tlog", "trusted_root", "keyless"];
+pub(super) const KEYS_SIGNER: &[&str] = &[
+    "key",
+    "insecure_ignore_tlog",
+    "trusted_root",
+    "keyless",
+    "notation",
+];
 pub(super) const KEYS_KEYLESS: &[&str] = &[
     "issuer",
     "subject",
@@ -83,11 +91,13 @@ pub fn known_keys() -> BTreeMap<&'static str, &'static [&'static str]> {
         ("", KEYS_TOP),
         ("registries.*", KEYS_HOST),
         ("network", KEYS_NETWORK),
+        ("cache", KEYS_CACHE),
         ("images", KEYS_IMAGES),
         ("images.extra[]", KEYS_EXTRA),
         ("limits", KEYS_LIMITS),
         ("signers.*", KEYS_SIGNER),
         ("signers.*.keyless", KEYS_KEYLESS),
+        ("signers.*.notation", super::notation::KEYS_NOTATION),
         ("tuf", KEYS_TUF),
         ("require[]", KEYS_REQUIRE),
         ("provenance[]", KEYS_PROVENANCE),

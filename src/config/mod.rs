@@ -5,6 +5,7 @@
 //! JSON Schema `supplygate.schema.json` at the repository root, and docs/configuration.md.
 
 mod keys;
+mod notation;
 mod signer_rules;
 #[cfg(test)]
 mod tests;
@@ -62,6 +63,8 @@ pub struct Config {
     pub break_glass: BreakGlass,
     /// Which manifest paths `check` skips.
     pub paths: PathSettings,
+    /// The verification cache (`cache:`), if one is configured.
+    pub cache: Option<crate::cache::CacheSettings>,
     /// Every `registries.HOST.layout` as written, with its place: `config validate` checks
     /// that each directory exists (a run only finds out when it reads an image).
     pub layout_sites: Vec<LayoutSite>,

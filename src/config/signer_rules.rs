@@ -26,6 +26,18 @@ impl Validator {
                 None => false,
             };
             let signer = match (field("key"), field("keyless")) {
+                _ if field("notation").is_some() => {
+                    for other in ["key", "keyless", "trusted_root", "insecure_ignore_tlog"] {
+                        if let Some(v) = field(other) {
+                            self.problem(
+                                v,
+                                format!("`{other}` does not go with `notation:` (signer `{name}`)"),
+                                Some("define two signers".into()),
+                            );
+                        }
+                    }
+                    field("notation").and_then(|n| self.notation_signer(name, n))
+                }
                 (Some(key), None) => self.key_signer(name, key, ignore_tlog, field("trusted_root")),
                 (None, Some(keyless)) => {
                     if let Some(v) = field("trusted_root") {
@@ -56,7 +68,7 @@ impl Validator {
                     if value.as_mapping().is_some() || value.is_null() {
                         self.problem(
                             k,
-                            format!("signer `{name}` needs `key` or `keyless`"),
+                            format!("signer `{name}` needs `key`, `keyless` or `notation`"),
                             Some("e.g. `key: keys/cosign.pub`".into()),
                         );
                     }
@@ -376,7 +388,10 @@ impl Validator {
             for (key, v) in self.fields(item, KEYS_PROVENANCE, "provenance[]") {
                 match key {
                     "images" => self.image_globs(v, &mut rule.images),
-                    "signers" => named_broken |= self.signer_refs(v, signers, &mut rule.signers),
+                    "signers" => {
+                        named_broken |= self.signer_refs(v, signers, &mut rule.signers);
+                        self.no_notation_provenance(v, &rule.signers);
+                    }
                     "builders" => {
                         for (_, b) in self.string_items(v, key) {
                             rule.builders.push(match b.strip_suffix('*') {

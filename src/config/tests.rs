@@ -287,11 +287,13 @@ fn json_schema_knows_the_same_keys() {
         ("", &schema),
         ("registries.*", &defs["host"]),
         ("network", &defs["network"]),
+        ("cache", &defs["cache"]),
         ("images", &defs["images"]),
         ("images.extra[]", &defs["extraRule"]),
         ("limits", &defs["limits"]),
         ("signers.*", &defs["signer"]),
         ("signers.*.keyless", &defs["keyless"]),
+        ("signers.*.notation", &defs["notation"]),
         ("tuf", &defs["tuf"]),
         ("require[]", &defs["requirement"]),
         ("provenance[]", &defs["provenanceRule"]),
@@ -308,4 +310,34 @@ fn json_schema_knows_the_same_keys() {
         assert_eq!(props(node), expected, "section `{name}`");
         assert_eq!(node["additionalProperties"], serde_json::json!(false));
     }
+}
+
+#[test]
+fn cache_settings_are_read_and_checked() {
+    let c = Config::parse(
+        "cache:\n  dir: cache\n  ttl: 2d\n  max_bytes: 2097152\n",
+        Path::new("conf/supplygate.yaml"),
+    )
+    .unwrap();
+    let cache = c.cache.unwrap();
+    assert_eq!(cache.dir, Path::new("conf/cache"));
+    assert_eq!(cache.ttl, Duration::from_secs(2 * 86_400));
+    assert_eq!(cache.max_bytes, 2_097_152);
+    let defaults = Config::parse("cache:\n  dir: /c\n", Path::new("supplygate.yaml"))
+        .unwrap()
+        .cache
+        .unwrap();
+    assert_eq!(defaults.ttl, crate::cache::DEFAULT_TTL);
+    assert!(Config::parse("{}", Path::new("supplygate.yaml"))
+        .unwrap()
+        .cache
+        .is_none());
+
+    let p = problems("cache:\n  ttl: 12h\n");
+    assert_eq!(p.len(), 1, "{p:?}");
+    assert!(p[0].message.contains("`cache` needs `dir`"), "{p:?}");
+    let p = problems("cache:\n  dir: c\n  ttl: 31d\n");
+    assert!(p[0].message.contains("at most 30 days"), "{p:?}");
+    let p = problems("cache:\n  dir: c\n  max_bytes: 10\n");
+    assert!(p[0].message.contains("`max_bytes` is 10"), "{p:?}");
 }

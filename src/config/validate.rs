@@ -89,6 +89,7 @@ impl Validator {
             match key {
                 "registries" => self.registries(value, &mut config.registry),
                 "network" => self.network(value, &mut config.registry),
+                "cache" => self.cache(value, &mut config.cache),
                 "images" => self.images(value, &mut config.extra_images),
                 "limits" => self.limits(value, &mut config.limits),
                 "require" => self.require(value, &config.signers, &mut config.requirements),
@@ -173,6 +174,61 @@ impl Validator {
                 );
                 None
             }
+        }
+    }
+
+    pub(super) fn cache(&mut self, node: &Node, out: &mut Option<crate::cache::CacheSettings>) {
+        if node.is_null() {
+            return;
+        }
+        let mut settings = crate::cache::CacheSettings::new(PathBuf::new());
+        let mut dir = None;
+        for (key, v) in self.fields(node, KEYS_CACHE, "cache") {
+            match key {
+                "dir" => dir = self.path(v, key),
+                "ttl" => {
+                    // Longer than other durations: a day by default, at most 30 days.
+                    let parsed = match v.as_u64() {
+                        Some(secs) => Some(Duration::from_secs(secs)),
+                        None => v.as_str().and_then(|s| match s.trim().strip_suffix('d') {
+                            Some(days) => days
+                                .parse::<u64>()
+                                .ok()
+                                .and_then(|d| d.checked_mul(86_400))
+                                .map(Duration::from_secs),
+                            None => parse_duration(s),
+                        }),
+                    };
+                    match parsed {
+                        Some(d) if !d.is_zero() && d <= Duration::from_secs(30 * 86_400) => {
+                            settings.ttl = d;
+                        }
+                        _ => self.problem(
+                            v,
+                            "`cache.ttl` must be a duration of more than 0 and at most 30 days"
+                                .to_owned(),
+                            Some("e.g. `12h`, `1d`, or a number of seconds".into()),
+                        ),
+                    }
+                }
+                "max_bytes" => {
+                    if let Some(n) = self.count(v, key, 1024 * 1024, usize::MAX) {
+                        settings.max_bytes = u64::try_from(n).unwrap_or(u64::MAX);
+                    }
+                }
+                _ => {}
+            }
+        }
+        match dir {
+            Some(dir) => {
+                settings.dir = dir;
+                *out = Some(settings);
+            }
+            None => self.problem(
+                node,
+                "`cache` needs `dir`: the directory the verification cache is kept in".to_owned(),
+                None,
+            ),
         }
     }
 

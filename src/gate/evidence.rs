@@ -5,7 +5,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use crate::config::Config;
+use crate::config::{Config, ProvenanceRule};
 use crate::policy::input::{ReachabilityFact, ReachabilityResult};
 use crate::provenance::{
     self, commit_reachable, repository_matches, AttestationCandidate, AttestationFact,
@@ -40,32 +40,96 @@ pub async fn check_attestations(
     resolved: &Resolved,
     signers: &[Arc<Signer>],
 ) -> Result<AttestationReport, RegistryError> {
-    let (attached, referred) = tokio::join!(
-        discover::attestations(registry, image, &resolved.digest),
-        discover::signatures(registry, image, &resolved.digest)
-    );
-    let mut candidates = attached?;
-    candidates.extend(
-        referred?
-            .iter()
-            .filter(|c| matches!(c.material, verify::Material::Bundle { .. }))
-            .filter_map(AttestationCandidate::from_signature_candidate),
-    );
+    check_attestations_for(registry, image, resolved, signers, None).await
+}
+
+/// [`check_attestations`], looking for bundles among the referrers only when the `.att`
+/// attestations cannot satisfy `rules` (`None`: always, for a full account such as
+/// `explain`). Fewer facts can only deny more, never allow more: the shipped policies are
+/// monotone in attestation facts, and the `.att` facts come first either way.
+pub async fn check_attestations_for(
+    registry: &Registry,
+    image: &ImageRef,
+    resolved: &Resolved,
+    signers: &[Arc<Signer>],
+    rules: Option<&[ProvenanceRule]>,
+) -> Result<AttestationReport, RegistryError> {
     let name = image.name();
-    let facts = candidates
-        .iter()
-        .map(|c| {
-            provenance::verify_attestation(c, &name, &resolved.digest, &resolved.platforms, signers)
-        })
-        // A bundle that is a plain signature is not an attestation: leave it to signatures.
-        .filter(|f| {
-            f.statement_type.is_some()
-                || matches!(&f.location, Location::CosignTag { tag, .. } if tag.ends_with(".att"))
-        })
-        .collect();
+    let verify_all = |candidates: &[AttestationCandidate]| -> Vec<AttestationFact> {
+        candidates
+            .iter()
+            .map(|c| {
+                provenance::verify_attestation(
+                    c,
+                    &name,
+                    &resolved.digest,
+                    &resolved.platforms,
+                    signers,
+                )
+            })
+            // A bundle that is a plain signature is not an attestation: leave it to signatures.
+            .filter(|f| {
+                f.statement_type.is_some()
+                    || matches!(&f.location, Location::CosignTag { tag, .. } if tag.ends_with(".att"))
+            })
+            .collect()
+    };
+    let attached = discover::attestations(registry, image, &resolved.digest).await?;
+    let mut facts = verify_all(&attached);
+    if !rules.is_some_and(|rules| provenance_satisfied(rules, &facts)) {
+        let referred: Vec<AttestationCandidate> =
+            discover::bundle_referrers(registry, image, &resolved.digest)
+                .await?
+                .iter()
+                .filter(|c| matches!(c.material, verify::Material::Bundle { .. }))
+                .filter_map(AttestationCandidate::from_signature_candidate)
+                .collect();
+        facts.extend(verify_all(&referred));
+    }
     Ok(AttestationReport {
         digest: resolved.digest.clone(),
         facts,
+    })
+}
+
+/// Whether every one of `rules` has, among `facts`, a verified provenance about the image
+/// digest itself that passes the rule's image-level checks (signer, builder, source
+/// repository, refs, certificate agreement) — what the provenance policy looks for first.
+/// When this holds, more attestations cannot change an allow; when it does not, the caller
+/// looks further.
+fn provenance_satisfied(rules: &[ProvenanceRule], facts: &[AttestationFact]) -> bool {
+    rules.iter().all(|rule| {
+        facts.iter().any(|f| {
+            let Some(p) = &f.provenance else {
+                return false;
+            };
+            let signed = f
+                .verified_by
+                .iter()
+                .any(|v| rule.signers.iter().any(|s| s.name == *v));
+            let about_image = f
+                .subject_match
+                .as_ref()
+                .is_some_and(|m| m.platform.is_none());
+            let builder = rule.builders.is_empty()
+                || p.builder_id
+                    .as_deref()
+                    .is_some_and(|id| rule.builders.iter().any(|b| b.accepts(id)));
+            let source = rule.source.as_deref().is_none_or(|expected| {
+                p.source_repository
+                    .as_deref()
+                    .is_some_and(|actual| repository_matches(expected, actual))
+            });
+            let refs = rule.refs.is_empty()
+                || p.source_ref
+                    .as_deref()
+                    .is_some_and(|r| rule.refs.iter().any(|pattern| pattern.matches(r)));
+            let agreement = f
+                .certificate_agreement
+                .as_ref()
+                .is_none_or(|a| a.no_disagreement());
+            signed && about_image && builder && source && refs && agreement
+        })
     })
 }
 
@@ -122,6 +186,54 @@ pub async fn check_signatures(
     resolved: &Resolved,
     signers: &[Arc<Signer>],
 ) -> Result<SignatureReport, RegistryError> {
+    check_signatures_at(registry, image, resolved, signers, jiff::Timestamp::now()).await
+}
+
+/// [`check_signatures`] with the clock Notary Project signatures are judged at (certificate
+/// validity, signature expiry, CRL freshness): the run's clock. A full account: the
+/// referrers are always looked at.
+pub async fn check_signatures_at(
+    registry: &Registry,
+    image: &ImageRef,
+    resolved: &Resolved,
+    signers: &[Arc<Signer>],
+    now: jiff::Timestamp,
+) -> Result<SignatureReport, RegistryError> {
+    check_signatures_needed(registry, image, resolved, signers, None, now).await
+}
+
+/// [`check_signatures`], looking for Sigstore bundles among the referrers only when the
+/// signatures found so far cannot satisfy `needed` (one signer set per matching `require:`
+/// rule; `None`: always, for a full account such as `explain`). A signature that is only
+/// among the referrers is still found whenever the rules need it; when they are satisfied,
+/// more signatures cannot change the decision (the policy asks for one verified signature
+/// per rule), so the referrers lookup is a request saved per digest.
+pub async fn check_signatures_for(
+    registry: &Registry,
+    image: &ImageRef,
+    resolved: &Resolved,
+    signers: &[Arc<Signer>],
+    needed: Option<&[Vec<Arc<Signer>>]>,
+) -> Result<SignatureReport, RegistryError> {
+    check_signatures_needed(
+        registry,
+        image,
+        resolved,
+        signers,
+        needed,
+        jiff::Timestamp::now(),
+    )
+    .await
+}
+
+async fn check_signatures_needed(
+    registry: &Registry,
+    image: &ImageRef,
+    resolved: &Resolved,
+    signers: &[Arc<Signer>],
+    needed: Option<&[Vec<Arc<Signer>>]>,
+    now: jiff::Timestamp,
+) -> Result<SignatureReport, RegistryError> {
     let name = image.name();
     let verify_all = |digest: &Digest, candidates: Vec<verify::Candidate>| -> Vec<SignatureFact> {
         candidates
@@ -129,15 +241,40 @@ pub async fn check_signatures(
             .map(|c| verify::verify_candidate(c, &name, digest, signers))
             .collect()
     };
-    let top = discover::signatures(registry, image, &resolved.digest).await?;
-    let facts = verify_all(&resolved.digest, top);
+    // Notary Project signatures, when a Notation signer is asked for (none: no lookup).
+    let notation = |digest| verify::notation::stage::check(registry, image, digest, signers, now);
+    let mut facts = verify_all(
+        &resolved.digest,
+        discover::cosign_signatures(registry, image, &resolved.digest).await?,
+    );
+    facts.extend(notation(&resolved.digest).await?);
+    let satisfied = needed.is_some_and(|needed| {
+        needed.iter().all(|set| {
+            facts.iter().any(|f| {
+                f.verified_by
+                    .iter()
+                    .any(|v| set.iter().any(|s| s.name == *v))
+            })
+        })
+    });
+    if !satisfied {
+        let bundles = discover::bundle_referrers(registry, image, &resolved.digest).await?;
+        facts.extend(verify_all(&resolved.digest, bundles));
+    }
     let mut platforms = Vec::with_capacity(resolved.platforms.len());
     for p in &resolved.platforms {
-        let candidates = discover::signatures(registry, image, &p.digest).await?;
+        // Platform signatures are reported, never required: their bundles are looked for
+        // only when the image's own signatures fall short.
+        let mut candidates = discover::cosign_signatures(registry, image, &p.digest).await?;
+        if !satisfied {
+            candidates.extend(discover::bundle_referrers(registry, image, &p.digest).await?);
+        }
+        let mut facts = verify_all(&p.digest, candidates);
+        facts.extend(notation(&p.digest).await?);
         platforms.push(PlatformSignatures {
             platform: p.name(),
             digest: p.digest.clone(),
-            facts: verify_all(&p.digest, candidates),
+            facts,
         });
     }
     Ok(SignatureReport {
@@ -168,13 +305,28 @@ pub(super) fn gather_evidence(
     config: &Config,
     registry: &Arc<Registry>,
     images: BTreeSet<ImageRef>,
+    now: jiff::Timestamp,
 ) -> tokio::task::JoinSet<Found> {
     let signers: Arc<Vec<Arc<Signer>>> = Arc::new(config.signers.values().cloned().collect());
     let mut tasks = tokio::task::JoinSet::new();
     for image in images {
         let name = image.name();
         let wants_signatures = config.requirements_for(&name).next().is_some();
-        let wants_attestations = config.provenance_for(&name).next().is_some();
+        // Notation signers only where a rule for this image names one: no Notation lookup
+        // for images whose rules ask for cosign signatures only.
+        let notation = config
+            .requirements_for(&name)
+            .any(|r| r.signers.iter().any(|s| s.is_notation()));
+        let signature_signers: Vec<Arc<Signer>> = signers
+            .iter()
+            .filter(|s| notation || !s.is_notation())
+            .cloned()
+            .collect();
+        let needed: Vec<Vec<Arc<Signer>>> = config
+            .requirements_for(&name)
+            .map(|r| r.signers.clone())
+            .collect();
+        let rules: Vec<ProvenanceRule> = config.provenance_for(&name).cloned().collect();
         let registry = Arc::clone(registry);
         let signers = Arc::clone(&signers);
         tasks.spawn(async move {
@@ -182,11 +334,20 @@ pub(super) fn gather_evidence(
             let (mut signatures, mut attestations) = (None, None);
             if let Ok(r) = &resolved {
                 if wants_signatures {
-                    let checked = check_signatures(&registry, &image, r, &signers).await;
+                    let checked = check_signatures_needed(
+                        &registry,
+                        &image,
+                        r,
+                        &signature_signers,
+                        Some(&needed),
+                        now,
+                    )
+                    .await;
                     signatures = Some(checked.map(Arc::new).map_err(Arc::new));
                 }
-                if wants_attestations {
-                    let checked = check_attestations(&registry, &image, r, &signers).await;
+                if !rules.is_empty() {
+                    let checked =
+                        check_attestations_for(&registry, &image, r, &signers, Some(&rules)).await;
                     attestations = Some(checked.map(Arc::new).map_err(Arc::new));
                 }
             }

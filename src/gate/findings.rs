@@ -384,57 +384,63 @@ pub fn registry_finding(image: &ImageRef, e: &RegistryError) -> Finding {
             .hint("the registry, a mirror or a proxy served content that is not what was asked for: do not deploy it, investigate");
     }
     let host = image.registry();
-    let (code, severity, hint) = match e.code() {
-        "image-not-found" => (
+    // By variant: a new variant is a compile error here, not a string that falls through.
+    let (code, severity, hint) = match e {
+        RegistryError::DigestMismatch { .. } => (
+            Code::DigestMismatch,
+            Severity::Deny,
+            "do not deploy it, investigate".to_owned(),
+        ),
+        RegistryError::NotFound { .. } => (
             Code::ImageNotFound,
             Severity::Deny,
             format!(
                 "check the tag and that CI pushed it: `skopeo inspect docker://{image}` shows what the registry has"
             ),
         ),
-        "registry-unauthorized" => (
+        RegistryError::Unauthorized { .. } => (
             Code::RegistryUnauthorized,
             Severity::Error,
             format!(
                 "log in (`docker login {host}`) or point `network.docker_config` at a config.json with credentials"
             ),
         ),
-        "manifest-too-large" => (
+        RegistryError::TooLarge { .. } => (
             Code::ManifestTooLarge,
             Severity::Error,
             "raise `network.max_manifest_bytes` if this manifest is legitimate".to_owned(),
         ),
-        "invalid-registry-response" => (
+        RegistryError::InvalidResponse { .. } => (
             Code::InvalidRegistryResponse,
             Severity::Error,
             "is the host a registry? check `registries:` and any proxy in between".to_owned(),
         ),
-        "registry-timeout" => (
+        RegistryError::Timeout { .. } => (
             Code::RegistryTimeout,
             Severity::Error,
             "the gate fails closed; retry, or raise `network.request_timeout`".to_owned(),
         ),
-        "registry-not-allowed" => (
+        RegistryError::NotAllowed { .. } => (
             Code::RegistryNotAllowed,
             Severity::Error,
             format!(
                 "for a registry without TLS set `registries: {{\"{host}\": {{insecure: true}}}}`"
             ),
         ),
-        "offline-no-layout" => (
+        RegistryError::Offline { .. } => (
             Code::OfflineNoLayout,
             Severity::Error,
             format!(
                 "offline (`--offline` or `network.offline: true`) images are read only from OCI layouts: map the host to one under `registries:` (`\"{host}\": {{layout: DIR}}`, e.g. filled by `skopeo copy docker://{image} oci:DIR`), or run without `--offline`"
             ),
         ),
-        "invalid-oci-layout" => (
+        RegistryError::Layout { .. } => (
             Code::InvalidOciLayout,
             Severity::Error,
             "check the layout directory (`oci-layout`, `index.json`, `blobs/`)".to_owned(),
         ),
-        // `registry-unavailable` and anything new: could not decide, fail closed.
-        _ => (
+        // Could not decide: fail closed.
+        RegistryError::Unavailable { .. } => (
             Code::RegistryUnavailable,
             Severity::Error,
             "the gate fails closed; retry when the registry is back, or configure a mirror or an OCI layout".to_owned(),

@@ -7,7 +7,9 @@ use base64::Engine as _;
 use super::LockError;
 use crate::config::Config;
 use crate::reference::Digest;
-use crate::verify::signers::SignerKind;
+use sigstore_verify::crypto::{KeyAlgorithm, SigningScheme};
+
+use crate::verify::signers::{SignerKind, TlogPolicy};
 use crate::verify::Signer;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,9 +58,9 @@ pub(super) fn trust_digest<'a>(
                 "name": signer.name,
                 "kind": "key",
                 "key": base64::engine::general_purpose::STANDARD.encode(key.as_bytes()),
-                "algorithm": format!("{algorithm:?}"),
-                "scheme": format!("{scheme:?}"),
-                "tlog": format!("{tlog:?}"),
+                "algorithm": algorithm_name(*algorithm)?,
+                "scheme": scheme_name(*scheme)?,
+                "tlog": tlog_name(*tlog),
                 "trusted_root": root_digest(trusted_root)?,
             }),
             SignerKind::Keyless {
@@ -92,6 +94,11 @@ pub(super) fn trust_digest<'a>(
                 }
                 entry
             }
+            SignerKind::Notation(trust) => serde_json::json!({
+                "name": signer.name,
+                "kind": "notation",
+                "trust": trust.fingerprint(),
+            }),
         });
     }
     entries.sort_by_key(|e| e.get("name").and_then(|n| n.as_str()).map(str::to_owned));
@@ -100,4 +107,60 @@ pub(super) fn trust_digest<'a>(
         source,
     })?;
     Ok(Digest::sha256_of(text.as_bytes()))
+}
+
+// The names below are part of every committed lock's `trust` digest. They are written out
+// here, not taken from `Debug`, so that a dependency renaming a variant or changing its
+// `Debug` cannot mark every lock stale; they are the names `Debug` printed when locks of
+// format version 1 were first written, so those locks keep their fingerprint.
+
+/// The stable name of a key algorithm in the trust digest.
+fn algorithm_name(algorithm: KeyAlgorithm) -> Result<&'static str, LockError> {
+    Ok(match algorithm {
+        KeyAlgorithm::EcdsaP256 => "EcdsaP256",
+        KeyAlgorithm::EcdsaP384 => "EcdsaP384",
+        KeyAlgorithm::Ed25519 => "Ed25519",
+        KeyAlgorithm::Rsa => "Rsa",
+        KeyAlgorithm::MlDsa44 => "MlDsa44",
+        KeyAlgorithm::MlDsa65 => "MlDsa65",
+        KeyAlgorithm::MlDsa87 => "MlDsa87",
+        _ => {
+            return Err(LockError::UnnamedTrust {
+                what: "key algorithm",
+            })
+        }
+    })
+}
+
+/// The stable name of a signing scheme in the trust digest.
+fn scheme_name(scheme: SigningScheme) -> Result<&'static str, LockError> {
+    Ok(match scheme {
+        SigningScheme::EcdsaP256Sha256 => "EcdsaP256Sha256",
+        SigningScheme::EcdsaP256Sha384 => "EcdsaP256Sha384",
+        SigningScheme::EcdsaP384Sha256 => "EcdsaP384Sha256",
+        SigningScheme::EcdsaP384Sha384 => "EcdsaP384Sha384",
+        SigningScheme::Ed25519 => "Ed25519",
+        SigningScheme::RsaPssSha256 => "RsaPssSha256",
+        SigningScheme::RsaPssSha384 => "RsaPssSha384",
+        SigningScheme::RsaPssSha512 => "RsaPssSha512",
+        SigningScheme::RsaPkcs1Sha256 => "RsaPkcs1Sha256",
+        SigningScheme::RsaPkcs1Sha384 => "RsaPkcs1Sha384",
+        SigningScheme::RsaPkcs1Sha512 => "RsaPkcs1Sha512",
+        SigningScheme::MlDsa44 => "MlDsa44",
+        SigningScheme::MlDsa65 => "MlDsa65",
+        SigningScheme::MlDsa87 => "MlDsa87",
+        _ => {
+            return Err(LockError::UnnamedTrust {
+                what: "signing scheme",
+            })
+        }
+    })
+}
+
+/// The stable name of a transparency log policy in the trust digest.
+fn tlog_name(tlog: TlogPolicy) -> &'static str {
+    match tlog {
+        TlogPolicy::Require => "Require",
+        TlogPolicy::InsecureIgnore => "InsecureIgnore",
+    }
 }

@@ -4,7 +4,7 @@
 //! The lock is a content store, not a verdict to trust: `--locked` runs the same pipeline
 //! ([`crate::gate::evaluate_manifests`]: the same signature and provenance verification, the
 //! same policies) with a [`Registry`] that answers from the lock instead of the network
-//! ([`Registry::from_lock`]). Objects are content-addressed and checked against their digest
+//! ([`Registry::replaying`] on [`Lock::evidence`]). Objects are content-addressed and checked against their digest
 //! when used, exactly as network answers are, so an edited object is a `digest-mismatch`, and
 //! an object edited with a recomputed digest fails its signature. What the lock cannot prove
 //! by itself — which digest a tag names, which referrers a digest has — is checked against
@@ -23,15 +23,16 @@ mod review;
 #[cfg(test)]
 mod tests;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use base64::Engine as _;
 
 use crate::reference::{Digest, ImageRef};
-use crate::registry::Referrer;
 #[cfg(doc)]
 use crate::registry::Registry;
+use crate::registry::{Object, Referrer, Store};
 use crate::report::{Decision, Report};
 pub use fingerprint::Fingerprint;
 use format::{first_difference, RawLock, RawObject, RawReferrer};
@@ -65,11 +66,12 @@ pub enum LockError {
         limit: u64,
     },
     /// Not the JSON of a lock.
-    #[error("the lock `{}` is not a supplygate lock: {source}", path.display())]
+    #[error("the lock `{}` is not a supplygate lock", path.display())]
     Json {
         /// The lock file.
         path: PathBuf,
         /// Where and what.
+        #[source]
         source: serde_json::Error,
     },
     /// Written by a version of supplygate with another format.
@@ -115,7 +117,7 @@ pub enum LockError {
     },
     /// The lock or a digest input could not be serialised (never expected: refused rather
     /// than replaced by a fixed value).
-    #[error("cannot serialise {what}: {source}")]
+    #[error("cannot serialise {what}")]
     Serialize {
         /// What.
         what: &'static str,
@@ -123,45 +125,14 @@ pub enum LockError {
         #[source]
         source: serde_json::Error,
     },
-}
-
-/// One stored object: a manifest or a blob, as the registry served it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Object {
-    /// The manifest's media type; `None` for a blob.
-    pub media_type: Option<String>,
-    /// The bytes (not yet checked against their digest: [`Registry`] checks them on use).
-    pub data: Vec<u8>,
-}
-
-/// Everything a [`Registry`] fetched and verified while recording (see
-/// [`Registry::with_recorder`]): tag answers, referrers listings, and every manifest and blob.
-/// Negative answers are not recorded: in a lock, absent means not found.
-#[derive(Debug, Clone, Default)]
-pub struct Recording {
-    pub(crate) tags: BTreeMap<String, Digest>,
-    pub(crate) referrers: BTreeMap<String, Vec<Referrer>>,
-    pub(crate) objects: BTreeMap<Digest, Object>,
-}
-
-impl Recording {
-    pub(crate) fn tag(&mut self, image: &ImageRef, tag: &str, digest: &Digest) {
-        self.tags.insert(tag_key(image, tag), digest.clone());
-    }
-
-    pub(crate) fn object(&mut self, digest: &Digest, media_type: Option<&str>, data: &[u8]) {
-        self.objects
-            .entry(digest.clone())
-            .or_insert_with(|| Object {
-                media_type: media_type.map(str::to_owned),
-                data: data.to_vec(),
-            });
-    }
-
-    pub(crate) fn referrers(&mut self, image: &ImageRef, digest: &Digest, found: &[Referrer]) {
-        self.referrers
-            .insert(referrers_key(image, digest), found.to_vec());
-    }
+    /// A signer setting this build has no stable name for in the trust digest (a new key
+    /// algorithm or signing scheme of the crypto library): refused rather than named by a
+    /// `Debug` text that could change.
+    #[error("cannot fingerprint the signers: no stable name for this {what}")]
+    UnnamedTrust {
+        /// What has no name.
+        what: &'static str,
+    },
 }
 
 /// What the lock recorded about one image reference (all its sites together).
@@ -215,9 +186,8 @@ pub struct Lock {
     pub fingerprint: Fingerprint,
     /// Per image reference (as [`ImageRef`] prints it).
     pub images: BTreeMap<String, LockedImage>,
-    tags: BTreeMap<String, Digest>,
-    referrers: BTreeMap<String, Vec<Referrer>>,
-    objects: BTreeMap<Digest, Object>,
+    /// What the registry answered: the content store a `--locked` run replays.
+    store: Arc<Store>,
     /// Where it was read from (for messages); `None` for a lock made in memory.
     path: Option<PathBuf>,
 }
@@ -228,7 +198,7 @@ impl Lock {
     /// An image that did not resolve (not found, so denied) is recorded without a digest; the
     /// caller refuses to write a lock of a run that could not decide.
     pub fn new(
-        recording: Recording,
+        recording: Store,
         report: &Report,
         fingerprint: Fingerprint,
         written_at: jiff::Timestamp,
@@ -274,9 +244,11 @@ impl Lock {
             supplygate: env!("CARGO_PKG_VERSION").to_owned(),
             fingerprint,
             images,
-            tags: recording.tags,
-            referrers: recording.referrers,
-            objects: recording.objects,
+            // "Not found" answers are left out: in a lock, absent means not found.
+            store: Arc::new(Store {
+                missing_tags: BTreeSet::new(),
+                ..recording
+            }),
             path: None,
         }
     }
@@ -388,9 +360,12 @@ impl Lock {
                 policy: raw.policy,
             },
             images: raw.images,
-            tags: raw.tags,
-            referrers,
-            objects,
+            store: Arc::new(Store {
+                tags: raw.tags,
+                missing_tags: BTreeSet::new(),
+                referrers,
+                objects,
+            }),
             path: Some(path.to_owned()),
         })
     }
@@ -405,13 +380,15 @@ impl Lock {
             trust: self.fingerprint.trust.clone(),
             policy: self.fingerprint.policy.clone(),
             images: self.images.clone(),
-            tags: self.tags.clone(),
+            tags: self.store.tags.clone(),
             referrers: self
+                .store
                 .referrers
                 .iter()
                 .map(|(k, v)| (k.clone(), v.iter().map(RawReferrer::from).collect()))
                 .collect(),
             objects: self
+                .store
                 .objects
                 .iter()
                 .map(|(digest, object)| {
@@ -443,19 +420,22 @@ impl Lock {
 
     /// The digest the lock recorded for `image`'s `tag`.
     pub fn tag(&self, image: &ImageRef, tag: &str) -> Option<&Digest> {
-        self.tags.get(&tag_key(image, tag))
+        self.store.tag(image, tag)
     }
 
     /// The stored object named `digest` (unchecked: the registry checks it on use).
     pub fn object(&self, digest: &Digest) -> Option<&Object> {
-        self.objects.get(digest)
+        self.store.object(digest)
+    }
+
+    /// The evidence: the content store a registry replays ([`Registry::replaying`]).
+    pub fn evidence(&self) -> Arc<Store> {
+        Arc::clone(&self.store)
     }
 
     /// The recorded referrers listing of `digest` in `image`'s repository.
     pub fn referrers(&self, image: &ImageRef, digest: &Digest) -> Option<&[Referrer]> {
-        self.referrers
-            .get(&referrers_key(image, digest))
-            .map(Vec::as_slice)
+        self.store.referrers(image, digest)
     }
 
     fn name(&self) -> String {
@@ -468,14 +448,4 @@ impl Lock {
 
 fn platform_name(p: &crate::registry::Platform) -> String {
     p.name()
-}
-
-/// `host/repository:tag`.
-fn tag_key(image: &ImageRef, tag: &str) -> String {
-    format!("{}/{}:{tag}", image.registry(), image.repository())
-}
-
-/// `host/repository@digest`.
-fn referrers_key(image: &ImageRef, digest: &Digest) -> String {
-    format!("{}/{}@{digest}", image.registry(), image.repository())
 }

@@ -5,25 +5,26 @@
     clippy::panic
 )]
 
+use std::path::Path;
 use std::sync::Arc;
 
 use super::fingerprint::trust_digest;
 use super::*;
-use crate::registry::{Descriptor, ReferrerSource};
+use crate::registry::{Descriptor, ReferrerSource, Registry};
 use crate::verify::Signer;
 
 fn sample() -> Lock {
-    let mut recording = Recording::default();
+    let mut recording = Store::default();
     let image = ImageRef::parse("registry.example/team/app:v1").unwrap();
     let body = br#"{"schemaVersion":2}"#;
     let digest = Digest::sha256_of(body);
-    recording.tag(&image, "v1", &digest);
-    recording.object(
+    recording.insert_tag(&image, "v1", &digest);
+    recording.insert_object(
         &digest,
         Some("application/vnd.oci.image.manifest.v1+json"),
         body,
     );
-    recording.referrers(
+    recording.insert_referrers(
         &image,
         &digest,
         &[Referrer {
@@ -191,7 +192,7 @@ fn trust_digest_changes_with_keyless_constraints() {
 fn refuses_duplicate_keys_and_any_other_form_naming_the_line() {
     let text = sample().to_json();
     let path = Path::new("x.lock");
-    let (key, _) = sample().tags.into_iter().next().unwrap();
+    let (key, _) = sample().store.tags.clone().into_iter().next().unwrap();
     // A second entry for the same tag: serde keeps the last one, a reviewer reads the first.
     let other = Digest::sha256_of(b"other");
     let line = format!("    \"{key}\": \"");
@@ -251,4 +252,76 @@ fn refuses_a_file_over_the_size_limit() {
     let file = std::fs::File::create(&path).unwrap();
     file.set_len(MAX_LOCK_BYTES + 1).unwrap();
     assert!(matches!(Lock::read(&path), Err(LockError::TooLarge { .. })));
+}
+
+/// What the registry replays from a lock is what it recorded: each object checked against its
+/// digest on use, so an object edited in the lock file (its base64 changed, the file still
+/// canonical) is a digest mismatch, for manifests and blobs alike, and never a request.
+#[tokio::test]
+async fn a_registry_replaying_a_lock_checks_every_object_against_its_digest() {
+    use base64::Engine as _;
+
+    let image = ImageRef::parse("registry.example/team/app:v1").unwrap();
+    let manifest = br#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a","size":2},"layers":[]}"#;
+    let digest = Digest::sha256_of(manifest);
+    let blob = b"signature payload".to_vec();
+    let blob_digest = Digest::sha256_of(&blob);
+    let mut store = Store::default();
+    store.insert_tag(&image, "v1", &digest);
+    store.insert_object(
+        &digest,
+        Some("application/vnd.oci.image.manifest.v1+json"),
+        manifest,
+    );
+    store.insert_object(&blob_digest, None, &blob);
+    let lock = Lock::new(
+        store,
+        &Report::default(),
+        Fingerprint {
+            trust: Digest::sha256_of(b"t"),
+            policy: Digest::sha256_of(b"p"),
+        },
+        jiff::Timestamp::UNIX_EPOCH,
+    );
+    let text = lock.to_json();
+    let path = Path::new("test.lock");
+    let settings = crate::registry::RegistrySettings::default();
+
+    let replaying = Registry::replaying(
+        settings.clone(),
+        Lock::parse(text.as_bytes(), path).unwrap().evidence(),
+    )
+    .unwrap();
+    assert_eq!(replaying.resolve(&image).await.unwrap().digest, digest);
+    assert_eq!(
+        replaying.blob(&image, &blob_digest, 1024).await.unwrap(),
+        blob
+    );
+
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let edited = text
+        .replace(
+            &b64.encode(manifest),
+            &b64.encode([&manifest[..], b" "].concat()),
+        )
+        .replace(&b64.encode(&blob), &b64.encode(b"forged payload"));
+    assert_ne!(edited, text);
+    let replaying = Registry::replaying(
+        settings,
+        Lock::parse(edited.as_bytes(), path).unwrap().evidence(),
+    )
+    .unwrap();
+    assert_eq!(
+        replaying.resolve(&image).await.unwrap_err().code(),
+        "digest-mismatch"
+    );
+    assert_eq!(
+        replaying
+            .blob(&image, &blob_digest, 1024)
+            .await
+            .unwrap_err()
+            .code(),
+        "digest-mismatch"
+    );
+    assert_eq!(replaying.stats().requests, 0);
 }

@@ -32,6 +32,7 @@ use std::sync::Arc;
 
 pub mod changed;
 pub mod exclude;
+pub mod json;
 pub mod kinds;
 mod kustomize;
 mod load;
@@ -45,7 +46,7 @@ pub use load::{load, load_each, load_excluding, Loaded};
 pub use path::{FieldPath, PathError};
 pub use rewrite::{apply_edits, write_atomic, Edit, RewriteError};
 pub(crate) use walk::api_group;
-pub use walk::{builtin_pod_specs, extract};
+pub use walk::{builtin_pod_specs, extract, extract_object};
 
 /// Where a manifest came from.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]

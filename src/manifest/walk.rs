@@ -37,13 +37,41 @@ pub fn extract(
             depth: 0,
             document: index,
             doc_line: doc.line,
+            defaults: None,
             out: &mut out,
         };
-        walker.document(&doc);
+        walker.document(&doc.root);
         index += 1;
         Ok(())
     })?;
     Ok(out)
+}
+
+/// Finds every image site in one object already read (an admission request's, by
+/// [`ObjectTree`](super::json::ObjectTree)): the walker of [`extract`] on one document, with `defaults` for the
+/// object's `apiVersion` and `kind` when it has no such keys. The caller checks the tree
+/// against the limits first ([`ObjectTree::check`](super::json::ObjectTree::check)).
+#[must_use]
+pub fn extract_object(
+    root: &Node,
+    origin: &Arc<Origin>,
+    extra: &ExtraImagePaths,
+    limits: &Limits,
+    defaults: Option<(&str, &str)>,
+) -> Extracted {
+    let mut out = Extracted::default();
+    let mut walker = Walker {
+        origin,
+        extra,
+        limits,
+        depth: 0,
+        document: 0,
+        doc_line: root.span.line,
+        defaults,
+        out: &mut out,
+    };
+    walker.document(root);
+    out
 }
 
 /// The API group of an `apiVersion` (`""` for the core `v1`), or `None` when it is not of the
@@ -127,6 +155,8 @@ struct Walker<'a> {
     document: usize,
     /// Where the document starts (its `---`, or its first token).
     doc_line: usize,
+    /// `apiVersion` and `kind` for a root object without those keys (an admission request's).
+    defaults: Option<(&'a str, &'a str)>,
     out: &'a mut Extracted,
 }
 
@@ -141,27 +171,28 @@ impl Walker<'_> {
         });
     }
 
-    fn document(&mut self, doc: &yaml::Document) {
-        if doc.root.is_null() {
-            self.skip(doc.line, "empty document".to_owned());
+    fn document(&mut self, root: &Node) {
+        let doc_line = self.doc_line;
+        if root.is_null() {
+            self.skip(doc_line, "empty document".to_owned());
             return;
         }
         self.out.documents += 1;
-        if doc.root.as_mapping().is_none() {
+        if root.as_mapping().is_none() {
             let reason = format!(
                 "not a Kubernetes object: the document is {}",
-                doc.root.kind_name()
+                root.kind_name()
             );
             self.out.not_objects.push(Skipped {
                 origin: self.origin.clone(),
                 document: self.document,
-                line: doc.line,
+                line: doc_line,
                 reason: reason.clone(),
             });
-            self.skip(doc.line, reason);
+            self.skip(doc_line, reason);
             return;
         }
-        if let Some((line, reason)) = kustomization_changes(&doc.root, self.origin) {
+        if let Some((line, reason)) = kustomization_changes(root, self.origin) {
             self.out.kustomizations.push(Skipped {
                 origin: self.origin.clone(),
                 document: self.document,
@@ -171,7 +202,7 @@ impl Walker<'_> {
         }
         let first_site = self.out.sites.len();
         let mut stack = vec![Pending {
-            node: &doc.root,
+            node: root,
             prefix: String::new(),
             inherited: None,
         }];
@@ -203,9 +234,21 @@ impl Walker<'_> {
             self.skip(line, format!("{at}not a Kubernetes object: it is {kind}"));
             return Vec::new();
         }
+        // An admission request's object may leave `apiVersion` and `kind` out (the request
+        // says them): the request's fill them in where the object has no such key at all.
+        let defaults = self.defaults.filter(|_| p.prefix.is_empty());
         let own = |key: &str| {
+            let default = match (node.get(key), defaults) {
+                (None, Some((api_version, kind))) => Some(if key == "apiVersion" {
+                    api_version
+                } else {
+                    kind
+                }),
+                _ => None,
+            };
             node.get(key)
                 .and_then(Node::as_str)
+                .or(default)
                 .filter(|s| !s.is_empty())
         };
         let (api_version, kind) = match (own("apiVersion"), own("kind"), &p.inherited) {
@@ -431,9 +474,10 @@ impl Walker<'_> {
                     depth: self.depth + 1,
                     document: i,
                     doc_line: doc.line,
+                    defaults: None,
                     out: &mut inner,
                 };
-                walker.document(doc);
+                walker.document(&doc.root);
             }
         } else {
             let mut sink = SiteSink::new(&origin, resource);

@@ -9,7 +9,6 @@
 //! [`linkage`] holds the pure source checks (claimed commit, expected repository, trusted
 //! builders, certificate vs provenance), [`git`] the reachability of a commit in a local clone.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use serde::Deserialize;
@@ -17,14 +16,14 @@ use serde_json::Value;
 
 use crate::reference::{Digest, DigestAlgorithm, ImageRef};
 use crate::registry::Platform;
-use crate::verify::discover::{
-    CERTIFICATE_ANNOTATION, CHAIN_ANNOTATION, PREDICATE_TYPE_ANNOTATION, REKOR_BUNDLE_ANNOTATION,
-};
+use crate::verify::reason::Short;
 use crate::verify::signature::{
     bundle_dsse, certificate_identity, verify_bundle_for_artifact, verify_cosign_dsse,
     verify_dsse_with_key, Subject, Verified, ANY_SIGNER,
 };
-use crate::verify::{Candidate, Identity, Location, Material, Rejection, SignatureKind, Signer};
+use crate::verify::{
+    Candidate, Identity, Location, Material, Reason, Rejection, SignatureKind, Signer,
+};
 
 pub mod git;
 pub mod linkage;
@@ -44,74 +43,12 @@ pub const ENVELOPE_MAX: usize = 8 * 1024 * 1024;
 /// The largest predicate kept as JSON in a fact (serialised size).
 pub const PREDICATE_MAX: usize = 256 * 1024;
 
-/// The signed material of one attestation, as found (bytes verbatim).
-#[derive(Debug, Clone)]
-pub enum AttestationMaterial {
-    /// A layer of cosign's `sha256-<hex>.att` manifest (media type
-    /// `application/vnd.dsse.envelope.v1+json`) and its annotations.
-    CosignLayer {
-        /// The DSSE envelope JSON.
-        envelope: Vec<u8>,
-        /// `predicateType`: a hint for choosing layers, never trusted.
-        predicate_type: Option<String>,
-        /// `dev.sigstore.cosign/certificate` (PEM), keyless only.
-        certificate: Option<String>,
-        /// `dev.sigstore.cosign/chain` (PEM), keyless only. Never a source of trust.
-        chain: Option<String>,
-        /// `dev.sigstore.cosign/bundle` (Rekor SET JSON), when uploaded to a log.
-        rekor_bundle: Option<String>,
-    },
-    /// A Sigstore bundle (v0.1-v0.3) whose content is a DSSE envelope, JSON verbatim.
-    Bundle {
-        /// The bundle JSON.
-        json: Vec<u8>,
-        /// Its media type.
-        media_type: String,
-    },
-}
+/// The signed material of one attestation: the verify stage's one [`Material`] (its
+/// `CosignLayer` and `Bundle` variants are attestations).
+pub type AttestationMaterial = Material;
 
-impl AttestationMaterial {
-    /// A cosign `.att` layer from its blob and its layer annotations.
-    pub fn cosign_layer(envelope: Vec<u8>, annotations: &BTreeMap<String, String>) -> Self {
-        let annotation = |name: &str| annotations.get(name).cloned();
-        Self::CosignLayer {
-            envelope,
-            predicate_type: annotation(PREDICATE_TYPE_ANNOTATION),
-            certificate: annotation(CERTIFICATE_ANNOTATION),
-            chain: annotation(CHAIN_ANNOTATION),
-            rekor_bundle: annotation(REKOR_BUNDLE_ANNOTATION),
-        }
-    }
-}
-
-/// One attestation attached to a digest, ready for verification.
-#[derive(Debug, Clone)]
-pub struct AttestationCandidate {
-    /// Where it was found.
-    pub location: Location,
-    /// The digest it is attached to (the subject it claims is checked in verification).
-    pub attached_to: Digest,
-    /// What it contains.
-    pub material: AttestationMaterial,
-}
-
-impl AttestationCandidate {
-    /// The attestation view of a signature candidate: Sigstore bundles found through the
-    /// referrers API may hold attestations. `None` for cosign `.sig` layers.
-    pub fn from_signature_candidate(candidate: &Candidate) -> Option<Self> {
-        match &candidate.material {
-            Material::Bundle { json, media_type } => Some(Self {
-                location: candidate.location.clone(),
-                attached_to: candidate.attached_to.clone(),
-                material: AttestationMaterial::Bundle {
-                    json: json.clone(),
-                    media_type: media_type.clone(),
-                },
-            }),
-            Material::SimpleSigning { .. } => None,
-        }
-    }
-}
+/// One attestation attached to a digest: the verify stage's one [`Candidate`].
+pub type AttestationCandidate = Candidate;
 
 /// What kind of predicate an attestation carries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -253,13 +190,12 @@ fn verify_into(
     platforms: &[Platform],
     signers: &[Arc<Signer>],
     fact: &mut AttestationFact,
-) -> Result<(), String> {
+) -> Result<(), Reason> {
     let envelope = open(&candidate.material, fact)?;
     if envelope.payload_type != IN_TOTO_PAYLOAD_TYPE {
-        return Err(format!(
-            "unknown payload type `{}`; expected `{IN_TOTO_PAYLOAD_TYPE}`",
-            envelope.payload_type.chars().take(200).collect::<String>()
-        ));
+        return Err(Reason::UnknownPayloadType {
+            found: envelope.payload_type.chars().take(200).collect(),
+        });
     }
     let statement = statement::parse(&envelope.payload)?;
     fact.statement_type = Some(statement.statement_type.clone());
@@ -300,24 +236,23 @@ fn verify_into(
 }
 
 /// Parses the material far enough to read its payload, filling kind and identity.
-fn open(material: &AttestationMaterial, fact: &mut AttestationFact) -> Result<Envelope, String> {
+fn open(material: &AttestationMaterial, fact: &mut AttestationFact) -> Result<Envelope, Reason> {
     match material {
+        Material::SimpleSigning { .. } | Material::Notation { .. } => Err(Reason::NotAnAttestation),
         AttestationMaterial::CosignLayer {
             envelope,
             certificate,
             ..
         } => {
             if envelope.len() > ENVELOPE_MAX {
-                return Err(format!(
-                    "dsse envelope is {} bytes; the limit is {ENVELOPE_MAX}",
-                    envelope.len()
-                ));
+                return Err(Reason::TooLarge {
+                    what: "dsse envelope",
+                    len: envelope.len(),
+                    max: ENVELOPE_MAX,
+                });
             }
             if statement::looks_like_bare_statement(envelope) {
-                return Err(
-                    "an unsigned in-toto statement, not a dsse envelope (buildkit attestations never count)"
-                        .into(),
-                );
+                return Err(Reason::BareStatement);
             }
             fact.signature_kind = Some(if certificate.is_some() {
                 SignatureKind::CosignKeyless
@@ -327,10 +262,11 @@ fn open(material: &AttestationMaterial, fact: &mut AttestationFact) -> Result<En
             if let Some(pem) = certificate {
                 fact.identity = Some(certificate_identity(pem)?);
             }
-            let wire: DsseWire = serde_json::from_slice(envelope)
-                .map_err(|e| format!("not a dsse envelope ({e})"))?;
-            let payload = base64_decode(&wire.payload)
-                .ok_or_else(|| "the dsse payload is not base64".to_owned())?;
+            let wire: DsseWire =
+                serde_json::from_slice(envelope).map_err(|e| Reason::NotDsseEnvelope {
+                    detail: e.to_string(),
+                })?;
+            let payload = base64_decode(&wire.payload).ok_or(Reason::DssePayloadNotBase64)?;
             Ok(Envelope {
                 payload_type: wire.payload_type,
                 payload,
@@ -339,14 +275,13 @@ fn open(material: &AttestationMaterial, fact: &mut AttestationFact) -> Result<En
         AttestationMaterial::Bundle { json, .. } => {
             fact.signature_kind = Some(SignatureKind::Bundle);
             if json.len() > ENVELOPE_MAX {
-                return Err(format!(
-                    "bundle is {} bytes; the limit is {ENVELOPE_MAX}",
-                    json.len()
-                ));
+                return Err(Reason::TooLarge {
+                    what: "bundle",
+                    len: json.len(),
+                    max: ENVELOPE_MAX,
+                });
             }
-            let dsse = bundle_dsse(json)?.ok_or_else(|| {
-                "the bundle holds a message signature, not an attestation".to_owned()
-            })?;
+            let dsse = bundle_dsse(json)?.ok_or(Reason::BundleIsMessageSignature)?;
             fact.identity = dsse.identity;
             Ok(Envelope {
                 payload_type: dsse.payload_type,
@@ -388,7 +323,7 @@ fn match_subject(
     subjects: &[statement::StatementSubject],
     digest: &Digest,
     platforms: &[Platform],
-) -> Result<SubjectMatch, String> {
+) -> Result<SubjectMatch, Reason> {
     let names = |d: &Digest| -> bool {
         let algorithm = match d.algorithm() {
             DigestAlgorithm::Sha256 => "sha256",
@@ -417,18 +352,13 @@ fn match_subject(
         .flat_map(|s| s.digest.iter())
         .next()
         .map(|(a, h)| format!("{a}:{h}"));
-    let also = if platforms.is_empty() {
-        ""
-    } else {
-        " or one of its platforms"
-    };
     Err(match first {
-        Some(other) => format!(
-            "the statement is about `{}`, not this image's `{}`{also}",
-            short(&other),
-            short(&digest.to_string())
-        ),
-        None => "the statement has no subject digest".into(),
+        Some(other) => Reason::StatementAboutOther {
+            about: Short(other),
+            expected: Short(digest.to_string()),
+            platforms: !platforms.is_empty(),
+        },
+        None => Reason::NoSubjectDigest,
     })
 }
 
@@ -461,11 +391,14 @@ fn verify_with(
     subject: &Digest,
     signer: &Signer,
 ) -> Result<Verified, Rejection> {
-    let reject = |reason: String| Rejection {
+    let reject = |reason: Reason| Rejection {
         signer: signer.name.clone(),
         reason,
     };
     match material {
+        Material::SimpleSigning { .. } | Material::Notation { .. } => {
+            Err(reject(Reason::NotAnAttestation))
+        }
         AttestationMaterial::Bundle { json, .. } => {
             verify_bundle_for_artifact(json, Subject::Digest(subject), signer)
         }
@@ -475,25 +408,22 @@ fn verify_with(
             rekor_bundle,
             ..
         } => match (certificate, signer.is_key()) {
-            (None, true) => verify_dsse_with_key(envelope, rekor_bundle.as_deref(), subject, signer),
-            (Some(_), true) => Err(reject(format!(
-                "signed with a certificate, signer `{}` is a key",
-                signer.name
-            ))),
+            (None, true) => {
+                verify_dsse_with_key(envelope, rekor_bundle.as_deref(), subject, signer)
+            }
+            (Some(_), true) => Err(reject(Reason::SignedWithCertificate {
+                signer: signer.name.clone(),
+            })),
             (Some(pem), false) => match rekor_bundle {
                 Some(rekor) => verify_cosign_dsse(envelope, pem, rekor, subject, signer),
-                None => Err(reject(
-                    "no transparency log proof or timestamp: cannot tell when the certificate was valid"
-                        .into(),
-                )),
+                None => Err(reject(Reason::NoTimeProof)),
             },
             (None, false) => Err(reject(if embeds_certificate(envelope) {
-                "the certificate is inside the dsse signature (old slsa-github-generator format) and there is no transparency log proof: it cannot be verified offline".into()
+                Reason::CertificateInsideDsse
             } else {
-                format!(
-                    "signed with a key, signer `{}` is a keyless identity",
-                    signer.name
-                )
+                Reason::SignedWithKey {
+                    signer: signer.name.clone(),
+                }
             })),
         },
     }
@@ -533,16 +463,6 @@ fn same_repository(name: &str, repository: &str) -> bool {
     match (parsed(name), parsed(repository)) {
         (Some(a), Some(b)) => a == b,
         _ => false,
-    }
-}
-
-/// `sha256:63a15806ff4b…`: enough to tell digests apart in one line.
-fn short(digest: &str) -> String {
-    match digest.split_once(':') {
-        Some((alg, hex)) if hex.len() > 12 => {
-            format!("{alg}:{}…", hex.get(..12).unwrap_or(hex))
-        }
-        _ => digest.to_owned(),
     }
 }
 

@@ -6,6 +6,8 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
+use crate::verify::Reason;
+
 /// The DSSE payload type of in-toto statements.
 pub const IN_TOTO_PAYLOAD_TYPE: &str = "application/vnd.in-toto+json";
 /// `_type` of an in-toto Statement v0.1 (cosign 2.x still writes it).
@@ -55,29 +57,30 @@ struct Wire {
 
 /// Parses a DSSE payload as an in-toto statement of a known version; the error is a
 /// one-line lowercase reason.
-pub fn parse(payload: &[u8]) -> Result<Statement, String> {
+pub fn parse(payload: &[u8]) -> Result<Statement, Reason> {
     if payload.len() > STATEMENT_MAX {
-        return Err(format!(
-            "the statement is {} bytes; the limit is {STATEMENT_MAX}",
-            payload.len()
-        ));
+        return Err(Reason::TooLarge {
+            what: "the statement",
+            len: payload.len(),
+            max: STATEMENT_MAX,
+        });
     }
-    let wire: Wire = serde_json::from_slice(payload)
-        .map_err(|e| format!("the dsse payload is not an in-toto statement ({e})"))?;
+    let wire: Wire = serde_json::from_slice(payload).map_err(|e| Reason::PayloadNotStatement {
+        detail: e.to_string(),
+    })?;
     if wire.statement_type != STATEMENT_V0_1 && wire.statement_type != STATEMENT_V1 {
-        return Err(format!(
-            "unknown statement type `{}`; expected `{STATEMENT_V1}` or `{STATEMENT_V0_1}`",
-            wire.statement_type
-        ));
+        return Err(Reason::UnknownStatementType {
+            found: wire.statement_type,
+        });
     }
     if wire.subject.len() > SUBJECTS_MAX {
-        return Err(format!(
-            "the statement has {} subjects; the limit is {SUBJECTS_MAX}",
-            wire.subject.len()
-        ));
+        return Err(Reason::TooManySubjects {
+            count: wire.subject.len(),
+            max: SUBJECTS_MAX,
+        });
     }
     if wire.predicate_type.is_empty() {
-        return Err("the statement has an empty `predicateType`".into());
+        return Err(Reason::EmptyPredicateType);
     }
     Ok(Statement {
         statement_type: wire.statement_type,
@@ -131,24 +134,37 @@ mod tests {
         let json =
             br#"{"_type":"https://in-toto.io/Statement/v9","predicateType":"p","subject":[]}"#;
         let e = parse(json).unwrap_err();
-        assert!(
-            e.starts_with("unknown statement type `https://in-toto.io/Statement/v9`"),
-            "{e}"
+        assert_eq!(
+            e,
+            Reason::UnknownStatementType {
+                found: "https://in-toto.io/Statement/v9".into()
+            }
         );
     }
 
     #[test]
     fn rejects_payload_that_is_not_a_statement() {
-        assert!(parse(b"[1,2]")
-            .unwrap_err()
-            .starts_with("the dsse payload is not an in-toto statement"));
-        assert!(parse(br#"{"_type":"https://in-toto.io/Statement/v1"}"#).is_err());
+        assert!(matches!(
+            parse(b"[1,2]").unwrap_err(),
+            Reason::PayloadNotStatement { .. }
+        ));
+        assert!(matches!(
+            parse(br#"{"_type":"https://in-toto.io/Statement/v1"}"#).unwrap_err(),
+            Reason::PayloadNotStatement { .. }
+        ));
     }
 
     #[test]
     fn rejects_oversized_statement() {
         let big = vec![b' '; STATEMENT_MAX + 1];
-        assert!(parse(&big).unwrap_err().contains("the limit is"));
+        assert_eq!(
+            parse(&big).unwrap_err(),
+            Reason::TooLarge {
+                what: "the statement",
+                len: STATEMENT_MAX + 1,
+                max: STATEMENT_MAX
+            }
+        );
     }
 
     #[test]

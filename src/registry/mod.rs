@@ -35,6 +35,7 @@ mod http;
 mod layout;
 mod media;
 mod referrers;
+mod store;
 #[cfg(test)]
 pub(crate) mod testserver;
 mod types;
@@ -44,10 +45,10 @@ use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
-use crate::lock::{Lock, Recording};
 use crate::reference::{Digest, ImageRef};
 use cache::{key, Cache, Key, Reference};
 pub use error::RegistryError;
+pub use store::{Object, Store, StoredReferrer};
 pub use types::{
     Descriptor, HostSettings, ImageManifest, Manifest, Platform, Referrer, ReferrerSource,
     RegistrySettings, Resolved, Stats,
@@ -55,10 +56,24 @@ pub use types::{
 
 /// Where one image's facts come from.
 enum Source<'a> {
-    /// The evidence lock: nothing else, no network.
-    Lock(&'a Lock),
+    /// A store being replayed (an evidence lock): nothing else, no network.
+    Replay(&'a Store),
     Layout(&'a Path),
     Network,
+}
+
+/// Answers kept across runs (the verification cache), consulted before the network. Whatever
+/// it gives is checked as a network answer is: objects against their digest, signatures and
+/// attestations by the verify stage.
+pub trait Recall: Send + Sync + std::fmt::Debug {
+    /// The object named `digest`, if kept (unchecked: the registry checks it).
+    fn object(&self, digest: &Digest) -> Option<Object>;
+    /// The kept answer for `image`'s `tag`: `Some(Some(digest))`, `Some(None)` for "no such
+    /// tag", `None` when nothing is kept (ask the registry). Only tags derived from a digest
+    /// (`sha256-<hex>.sig`, `.att`, the referrers tag) are ever kept.
+    fn tag(&self, image: &ImageRef, tag: &str) -> Option<Option<Digest>>;
+    /// The kept referrers listing of `digest`, if any.
+    fn referrers(&self, image: &ImageRef, digest: &Digest) -> Option<Vec<Referrer>>;
 }
 
 /// The one client every stage uses: network hosts and OCI layouts behind one API, with a cache.
@@ -78,10 +93,14 @@ pub struct Registry {
     /// once, so that concurrent lookups learn from it instead of each probing the API.
     referrers_probes: Mutex<HashMap<String, Arc<tokio::sync::Mutex<bool>>>>,
     cache_hits: AtomicU64,
-    /// What was fetched and verified, for `check --write-lock`.
-    recorder: Option<Mutex<Recording>>,
-    /// Answers come from this lock only (`check --locked`).
-    lock: Option<Arc<Lock>>,
+    /// What was fetched and verified (for an evidence lock, or the verification cache).
+    recorder: Option<Mutex<Store>>,
+    /// Answers come from this store only (replaying an evidence lock).
+    replay: Option<Arc<Store>>,
+    /// Answers kept across runs, asked before the network.
+    recall: Option<Arc<dyn Recall>>,
+    /// Answers taken from `recall`.
+    recalled: AtomicU64,
 }
 
 impl std::fmt::Debug for Registry {
@@ -108,41 +127,52 @@ impl Registry {
             referrers_probes: Mutex::new(HashMap::new()),
             cache_hits: AtomicU64::new(0),
             recorder: None,
-            lock: None,
+            replay: None,
+            recall: None,
+            recalled: AtomicU64::new(0),
         })
     }
 
     /// This client, recording every answer it fetches and verifies (manifests, tags, blobs,
-    /// referrers listings) for an evidence lock; see [`Registry::take_recording`].
+    /// referrers listings, and which tags were not found) into a [`Store`]; see
+    /// [`Registry::take_recording`].
     #[must_use]
     pub fn with_recorder(mut self) -> Self {
-        self.recorder = Some(Mutex::new(Recording::default()));
+        self.recorder = Some(Mutex::new(Store::default()));
         self
     }
 
-    /// A client that answers from `lock` only and never touches the network or a layout: a
-    /// tag, manifest, blob or referrers listing missing from the lock is not found, and every
-    /// object is checked against its digest as a network answer would be.
-    pub fn from_lock(
+    /// This client, asking `recall` (the verification cache) before the network.
+    #[must_use]
+    pub fn with_recall(mut self, recall: Arc<dyn Recall>) -> Self {
+        self.recall = Some(recall);
+        self
+    }
+
+    /// A client that answers from `store` only (replaying an evidence lock) and never touches
+    /// the network or a layout: a tag, manifest, blob or referrers listing missing from the
+    /// store is not found, and every object is checked against its digest as a network
+    /// answer would be.
+    pub fn replaying(
         mut settings: RegistrySettings,
-        lock: Arc<Lock>,
+        store: Arc<Store>,
     ) -> Result<Self, RegistryError> {
         settings.offline = true;
         let mut registry = Self::new(settings)?;
-        registry.lock = Some(lock);
+        registry.replay = Some(store);
         Ok(registry)
     }
 
     /// What was recorded so far (empty without [`Registry::with_recorder`]); the recorder
     /// starts afresh.
-    pub fn take_recording(&self) -> Recording {
+    pub fn take_recording(&self) -> Store {
         self.recorder
             .as_ref()
             .map(|r| std::mem::take(&mut *r.lock().unwrap_or_else(PoisonError::into_inner)))
             .unwrap_or_default()
     }
 
-    fn record(&self, f: impl FnOnce(&mut Recording)) {
+    fn record(&self, f: impl FnOnce(&mut Store)) {
         if let Some(recorder) = &self.recorder {
             f(&mut recorder.lock().unwrap_or_else(PoisonError::into_inner));
         }
@@ -151,10 +181,33 @@ impl Registry {
     fn record_manifest(&self, image: &ImageRef, reference: &Reference, manifest: &Manifest) {
         self.record(|r| {
             if let Reference::Tag(tag) = reference {
-                r.tag(image, tag, &manifest.digest);
+                r.insert_tag(image, tag, &manifest.digest);
             }
-            r.object(&manifest.digest, Some(&manifest.media_type), &manifest.body);
+            r.insert_object(&manifest.digest, Some(&manifest.media_type), &manifest.body);
         });
+    }
+
+    /// Records a "not found" answer for a tag.
+    fn record_missing(&self, image: &ImageRef, reference: &Reference) {
+        if let Reference::Tag(tag) = reference {
+            self.record(|r| r.insert_missing_tag(image, tag));
+        }
+    }
+
+    /// `recall`'s object named `digest`, checked against it; `None` when it has none that
+    /// checks (a bad one is reported and ignored).
+    fn recalled_object(&self, image: &ImageRef, digest: &Digest, limit: usize) -> Option<Object> {
+        let object = self.recall.as_ref()?.object(digest)?;
+        let actual = digest.same_algorithm_of(&object.data);
+        if actual != *digest || object.data.len() > limit {
+            tracing::warn!(
+                "{image}: the verification cache's copy of `{digest}` does not match it or is \
+                 too large; ignored"
+            );
+            return None;
+        }
+        self.recalled.fetch_add(1, Ordering::Relaxed);
+        Some(object)
     }
 
     /// The digest `tag` of `image`'s repository points to now (a `HEAD`, or a verified `GET`
@@ -239,7 +292,7 @@ impl Registry {
         self.blobs
             .get_or_fetch(cache_key, &self.cache_hits, || async {
                 let body = self.fetch_blob(image, digest, max_bytes).await?;
-                self.record(|r| r.object(digest, None, &body));
+                self.record(|r| r.insert_object(digest, None, &body));
                 Ok(body)
             })
             .await
@@ -262,7 +315,7 @@ impl Registry {
         self.referrers
             .get_or_fetch(cache_key, &self.cache_hits, || async {
                 let found = self.fetch_referrers(image, digest).await?;
-                self.record(|r| r.referrers(image, digest, &found));
+                self.record(|r| r.insert_referrers(image, digest, &found));
                 Ok(found)
             })
             .await
@@ -276,9 +329,21 @@ impl Registry {
         }
     }
 
+    /// Answers taken from the verification cache ([`Registry::with_recall`]) so far.
+    pub fn recalled(&self) -> u64 {
+        self.recalled.load(Ordering::Relaxed)
+    }
+
+    /// The verification cache's referrers listing of `digest`, if it keeps one.
+    fn recalled_referrers(&self, image: &ImageRef, digest: &Digest) -> Option<Vec<Referrer>> {
+        let found = self.recall.as_ref()?.referrers(image, digest)?;
+        self.recalled.fetch_add(1, Ordering::Relaxed);
+        Some(found)
+    }
+
     fn source(&self, image: &ImageRef) -> Result<Source<'_>, RegistryError> {
-        if let Some(lock) = &self.lock {
-            return Ok(Source::Lock(lock));
+        if let Some(store) = &self.replay {
+            return Ok(Source::Replay(store));
         }
         let host = self
             .settings
@@ -318,18 +383,17 @@ impl Registry {
         let limit = self.settings.max_manifest_bytes;
         let name = image.to_string();
         let manifest = match self.source(image)? {
-            Source::Lock(lock) => {
+            Source::Replay(store) => {
                 let not_found = || RegistryError::NotFound {
                     image: name.clone(),
                 };
                 let digest = match &reference {
-                    Reference::Tag(tag) => lock.tag(image, tag).ok_or_else(not_found)?,
+                    Reference::Tag(tag) => store.tag(image, tag).ok_or_else(not_found)?,
                     Reference::Digest(digest) => digest,
                 };
-                let object = lock.object(digest).ok_or_else(not_found)?;
-                if object.data.len() > limit {
-                    return Err(RegistryError::TooLarge { image: name, limit });
-                }
+                let object = store
+                    .object_verified(image, digest, limit)?
+                    .ok_or_else(not_found)?;
                 verify_manifest(
                     &name,
                     Some(digest),
@@ -351,37 +415,89 @@ impl Registry {
                     found.media_type.as_deref(),
                 )?
             }
-            Source::Network => {
-                let mut last = None;
-                for endpoint in self.http.endpoints(image)? {
-                    match self
-                        .network_manifest(&name, &endpoint, image, &reference)
-                        .await
-                    {
-                        Ok(manifest) => {
-                            self.remember(image, &reference, &manifest);
-                            self.record_manifest(image, &reference, &manifest);
-                            return Ok(manifest);
-                        }
-                        // Tampering is a finding, not a reason to ask elsewhere.
-                        Err(e @ RegistryError::DigestMismatch { .. }) => return Err(e),
-                        Err(e) => {
-                            tracing::debug!("{name}: from `{}`: {e}", endpoint.host());
-                            // A definite "not there" from one endpoint says more than a
-                            // transport failure at another (a mirror in front of an
-                            // unreachable upstream); both block.
-                            if !matches!(last, Some(RegistryError::NotFound { .. })) {
-                                last = Some(e);
-                            }
-                        }
-                    }
+            Source::Network => match self.recalled_manifest(image, &reference) {
+                Some(Ok(manifest)) => manifest,
+                Some(Err(e)) => {
+                    self.record_missing(image, &reference);
+                    return Err(e);
                 }
-                return Err(last.unwrap_or_else(|| no_endpoint(&name)));
-            }
+                None => return self.network_fetch_manifest(image, &reference).await,
+            },
         };
         self.remember(image, &reference, &manifest);
         self.record_manifest(image, &reference, &manifest);
         Ok(manifest)
+    }
+
+    /// The verification cache's answer for a manifest: by digest, any object it keeps that
+    /// checks; by tag, only a tag it keeps an answer for (a "no such tag" is `NotFound`).
+    fn recalled_manifest(
+        &self,
+        image: &ImageRef,
+        reference: &Reference,
+    ) -> Option<Result<Manifest, RegistryError>> {
+        let recall = self.recall.as_ref()?;
+        let name = image.to_string();
+        let digest = match reference {
+            Reference::Digest(digest) => digest.clone(),
+            Reference::Tag(tag) => match recall.tag(image, tag)? {
+                Some(digest) => digest,
+                None => {
+                    self.recalled.fetch_add(1, Ordering::Relaxed);
+                    return Some(Err(RegistryError::NotFound { image: name }));
+                }
+            },
+        };
+        let object = self.recalled_object(image, &digest, self.settings.max_manifest_bytes)?;
+        match verify_manifest(
+            &name,
+            Some(&digest),
+            None,
+            object.data,
+            object.media_type.as_deref(),
+        ) {
+            Ok(manifest) => Some(Ok(manifest)),
+            Err(e) => {
+                tracing::warn!("{name}: the verification cache's `{digest}` is unusable: {e}");
+                None
+            }
+        }
+    }
+
+    async fn network_fetch_manifest(
+        &self,
+        image: &ImageRef,
+        reference: &Reference,
+    ) -> Result<Manifest, RegistryError> {
+        let name = image.to_string();
+        let mut last = None;
+        for endpoint in self.http.endpoints(image)? {
+            match self
+                .network_manifest(&name, &endpoint, image, reference)
+                .await
+            {
+                Ok(manifest) => {
+                    self.remember(image, reference, &manifest);
+                    self.record_manifest(image, reference, &manifest);
+                    return Ok(manifest);
+                }
+                // Tampering is a finding, not a reason to ask elsewhere.
+                Err(e @ RegistryError::DigestMismatch { .. }) => return Err(e),
+                Err(e) => {
+                    tracing::debug!("{name}: from `{}`: {e}", endpoint.host());
+                    // A definite "not there" from one endpoint says more than a transport
+                    // failure at another (a mirror in front of an unreachable upstream);
+                    // both block.
+                    if !matches!(last, Some(RegistryError::NotFound { .. })) {
+                        last = Some(e);
+                    }
+                }
+            }
+        }
+        if let Some(RegistryError::NotFound { .. }) = last {
+            self.record_missing(image, reference);
+        }
+        Err(last.unwrap_or_else(|| no_endpoint(&name)))
     }
 
     /// A manifest fetched by tag answers the tag's digest and the digest's manifest too.
@@ -431,7 +547,7 @@ impl Registry {
         self.tags
             .get_or_fetch(key(image, tag), &self.cache_hits, || async {
                 let digest = self.fetch_tag_digest(image, tag).await?;
-                self.record(|r| r.tag(image, tag, &digest));
+                self.record(|r| r.insert_tag(image, tag, &digest));
                 Ok(digest)
             })
             .await
@@ -441,8 +557,8 @@ impl Registry {
     /// has no usable `Docker-Content-Digest`.
     async fn fetch_tag_digest(&self, image: &ImageRef, tag: &str) -> Result<Digest, RegistryError> {
         match self.source(image)? {
-            Source::Lock(lock) => {
-                return lock
+            Source::Replay(store) => {
+                return store
                     .tag(image, tag)
                     .cloned()
                     .ok_or_else(|| RegistryError::NotFound {
@@ -504,30 +620,20 @@ impl Registry {
     ) -> Result<Vec<u8>, RegistryError> {
         let name = image.to_string();
         match self.source(image)? {
-            Source::Lock(lock) => {
-                let object = lock.object(digest).ok_or_else(|| RegistryError::NotFound {
-                    image: name.clone(),
-                })?;
-                if object.data.len() > max_bytes {
-                    return Err(RegistryError::TooLarge {
-                        image: name,
-                        limit: max_bytes,
-                    });
-                }
-                let actual = digest.same_algorithm_of(&object.data);
-                if actual != *digest {
-                    return Err(RegistryError::DigestMismatch {
-                        image: name,
-                        expected: digest.clone(),
-                        actual,
-                    });
-                }
-                return Ok(object.data.clone());
+            Source::Replay(store) => {
+                return store
+                    .object_verified(image, digest, max_bytes)?
+                    .map(|object| object.data.clone())
+                    .ok_or(RegistryError::NotFound { image: name });
             }
             Source::Layout(root) => {
                 return Ok(layout::blob(root, image, digest, max_bytes).await?.body)
             }
-            Source::Network => {}
+            Source::Network => {
+                if let Some(object) = self.recalled_object(image, digest, max_bytes) {
+                    return Ok(object.data);
+                }
+            }
         }
         let mut last = None;
         for endpoint in self.http.endpoints(image)? {

@@ -20,7 +20,7 @@ impl Registry {
         let limit = self.settings.max_manifest_bytes;
         let mut found = match self.source(image)? {
             // Absent: no listing was needed when the lock was written; none now either.
-            Source::Lock(lock) => lock.referrers(image, digest).unwrap_or_default().to_vec(),
+            Source::Replay(store) => store.referrers(image, digest).unwrap_or_default().to_vec(),
             Source::Layout(root) => {
                 let mut found = self.tagged_referrers(image, digest).await?;
                 for descriptor in layout::subject_referrers(root, image, digest, limit).await? {
@@ -37,6 +37,9 @@ impl Registry {
                 found
             }
             Source::Network => {
+                if let Some(found) = self.recalled_referrers(image, digest) {
+                    return Ok(found);
+                }
                 let mut last_error = None;
                 // The first endpoint that answers decides, as for manifests: mirrors first.
                 let mut use_tag_schema = false;

@@ -90,6 +90,9 @@ pub enum Code {
     KustomizationNotRendered,
     /// A value under an `image` key, found by the generic pass, is not an image reference.
     UnrecognisedImageField,
+    /// A verification cache file was corrupt, truncated or foreign: ignored, removed, and
+    /// the registry asked instead (a warning).
+    CacheEntryIgnored,
     /// A code from a policy rule (the shipped library's are documented; user rules choose
     /// their own). `policy` when a rule gave none.
     Rule(std::sync::Arc<str>),
@@ -139,6 +142,7 @@ impl Code {
         Code::HelmTemplate,
         Code::KustomizationNotRendered,
         Code::UnrecognisedImageField,
+        Code::CacheEntryIgnored,
     ];
 
     /// The documented code named `code`, or a policy rule's own code.
@@ -194,6 +198,7 @@ impl Code {
             Code::HelmTemplate => "helm-template",
             Code::KustomizationNotRendered => "kustomization-not-rendered",
             Code::UnrecognisedImageField => "unrecognised-image-field",
+            Code::CacheEntryIgnored => "cache-entry-ignored",
             Code::Rule(code) => code,
         }
     }
@@ -267,6 +272,9 @@ impl Code {
             }
             Code::UnrecognisedImageField => {
                 "a value under an `image` key of an unknown field is not an image reference"
+            }
+            Code::CacheEntryIgnored => {
+                "a verification cache file was corrupt or foreign: ignored, the registry asked"
             }
             Code::Rule(_) => "a denial or warning from a policy rule",
         }

@@ -138,7 +138,7 @@ impl CertificateConstraints {
 
     /// Checks the certificate's claims; the first mismatch, naming the extension, what was
     /// expected and what was found.
-    pub fn check(&self, claims: &FulcioCiClaims) -> Result<(), String> {
+    pub fn check(&self, claims: &FulcioCiClaims) -> Result<(), crate::verify::Reason> {
         let eq_fold = |a: &str, b: &str| a.eq_ignore_ascii_case(b);
         let exact = |a: &str, b: &str| a == b;
         compare(
@@ -216,22 +216,29 @@ impl fmt::Display for CertificateConstraints {
 }
 
 fn compare(
-    what: &str,
-    oid: &str,
+    what: &'static str,
+    oid: &'static str,
     expected: Option<&str>,
     found: Option<&str>,
     same: impl Fn(&str, &str) -> bool,
-) -> Result<(), String> {
+) -> Result<(), crate::verify::Reason> {
     match expected {
         Some(e) if !found.is_some_and(|f| same(f, e)) => Err(mismatch(what, oid, e, found)),
         _ => Ok(()),
     }
 }
 
-fn mismatch(what: &str, oid: &str, expected: &str, found: Option<&str>) -> String {
-    match found {
-        Some(found) => format!("{what} `{found}` ({oid}) is not `{expected}`"),
-        None => format!("the certificate has no {what} ({oid}); expected `{expected}`"),
+fn mismatch(
+    what: &'static str,
+    oid: &'static str,
+    expected: &str,
+    found: Option<&str>,
+) -> crate::verify::Reason {
+    crate::verify::Reason::Claim {
+        what,
+        oid,
+        expected: expected.to_owned(),
+        found: found.map(str::to_owned),
     }
 }
 
@@ -268,6 +275,17 @@ fn is_name(s: &str) -> bool {
 mod tests {
     #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
     use super::*;
+    use crate::verify::Reason;
+
+    /// The reason for claim `what` (`oid`) being `found` where `expected` is required.
+    fn claim(what: &'static str, oid: &'static str, expected: &str, found: Option<&str>) -> Reason {
+        Reason::Claim {
+            what,
+            oid,
+            expected: expected.to_owned(),
+            found: found.map(str::to_owned),
+        }
+    }
 
     fn claims() -> FulcioCiClaims {
         let mut c = FulcioCiClaims::default();
@@ -365,13 +383,23 @@ mod tests {
         assert_eq!(c("ACME/App").check(&claims()), Ok(()));
         assert_eq!(
             c("acme/ap").check(&claims()),
-            Err("source repository `https://github.com/acme/app` (1.3.6.1.4.1.57264.1.12) is not `https://github.com/acme/ap`".into())
+            Err(claim(
+                "source repository",
+                "1.3.6.1.4.1.57264.1.12",
+                "https://github.com/acme/ap",
+                Some("https://github.com/acme/app")
+            ))
         );
         let mut evil = claims();
         evil.source_repository_uri = Some("https://github.com/acme/app-evil".into());
         assert_eq!(
             c("acme/app").check(&evil),
-            Err("source repository `https://github.com/acme/app-evil` (1.3.6.1.4.1.57264.1.12) is not `https://github.com/acme/app`".into())
+            Err(claim(
+                "source repository",
+                "1.3.6.1.4.1.57264.1.12",
+                "https://github.com/acme/app",
+                Some("https://github.com/acme/app-evil")
+            ))
         );
         let owner = CertificateConstraints {
             source_owner: Some(CertificateConstraints::owner("acm").unwrap()),
@@ -379,11 +407,21 @@ mod tests {
         };
         assert_eq!(
             owner.check(&claims()),
-            Err("source repository owner `https://github.com/acme` (1.3.6.1.4.1.57264.1.16) is not `https://github.com/acm`".into())
+            Err(claim(
+                "source repository owner",
+                "1.3.6.1.4.1.57264.1.16",
+                "https://github.com/acm",
+                Some("https://github.com/acme")
+            ))
         );
         assert_eq!(
             owner.check(&FulcioCiClaims::default()),
-            Err("the certificate has no source repository owner (1.3.6.1.4.1.57264.1.16); expected `https://github.com/acm`".into())
+            Err(claim(
+                "source repository owner",
+                "1.3.6.1.4.1.57264.1.16",
+                "https://github.com/acm",
+                None
+            ))
         );
     }
 
@@ -403,18 +441,27 @@ mod tests {
         );
         assert_eq!(
             c("acme/ci/.github/workflows/build.yml@refs/tags/v1").check(&claims()),
-            Err("signer workflow `https://github.com/acme/ci/.github/workflows/build.yml@refs/heads/main` (1.3.6.1.4.1.57264.1.9) is not `https://github.com/acme/ci/.github/workflows/build.yml@refs/tags/v1`".into())
+            Err(claim(
+                "signer workflow",
+                "1.3.6.1.4.1.57264.1.9",
+                "https://github.com/acme/ci/.github/workflows/build.yml@refs/tags/v1",
+                Some("https://github.com/acme/ci/.github/workflows/build.yml@refs/heads/main")
+            ))
         );
         // No prefix matching: a shorter file name is another workflow.
-        assert!(c("acme/ci/.github/workflows/build.ym")
-            .check(&claims())
-            .unwrap_err()
-            .starts_with("signer workflow `"));
+        assert!(matches!(
+            c("acme/ci/.github/workflows/build.ym").check(&claims()),
+            Err(Reason::Claim {
+                what: "signer workflow",
+                ..
+            })
+        ));
         // The caller's repository is not the signer.
-        assert!(c("acme/app/.github/workflows/build.yml")
-            .check(&claims())
-            .unwrap_err()
-            .contains("is not `https://github.com/acme/app/.github/workflows/build.yml`"));
+        assert!(matches!(
+            c("acme/app/.github/workflows/build.yml").check(&claims()),
+            Err(Reason::Claim { expected, .. })
+                if expected == "https://github.com/acme/app/.github/workflows/build.yml"
+        ));
     }
 
     #[test]
@@ -425,10 +472,12 @@ mod tests {
         };
         assert_eq!(
             r.check(&claims()),
-            Err(
-                "source ref `refs/heads/main` (1.3.6.1.4.1.57264.1.14) is not `refs/heads/mai`"
-                    .into()
-            )
+            Err(claim(
+                "source ref",
+                "1.3.6.1.4.1.57264.1.14",
+                "refs/heads/mai",
+                Some("refs/heads/main")
+            ))
         );
         let hosted = CertificateConstraints {
             deny_self_hosted_runners: true,
@@ -436,10 +485,12 @@ mod tests {
         };
         assert_eq!(
             hosted.check(&claims()),
-            Err(
-                "runner environment `self-hosted` (1.3.6.1.4.1.57264.1.11) is not `github-hosted`"
-                    .into()
-            )
+            Err(claim(
+                "runner environment",
+                "1.3.6.1.4.1.57264.1.11",
+                "github-hosted",
+                Some("self-hosted")
+            ))
         );
         let mut ok = claims();
         ok.runner_environment = Some(GITHUB_HOSTED.into());

@@ -1,8 +1,8 @@
 //! Stage (4), discovery: what is attached to a digest, in a registry or an OCI layout —
 //! cosign's `sha256-<hex>.sig` tag and Sigstore bundles among the digest's referrers (the OCI
 //! referrers API, or its tag fallback). Only finds; [`super::signature`] verifies.
-//! [`notation_signatures`] finds Notary Project signatures the same way (not yet called by the
-//! verify stage; [`super::notation::verify`] decides them).
+//! [`notation_signatures`] finds Notary Project signatures the same way, for images whose rules
+//! name a Notation signer ([`super::notation::stage`] decides them).
 //!
 //! Requests per digest (a cosign `.sig` with one layer costs its manifest and one payload blob
 //! more; each bundle referrer its manifest and its bundle blob):
@@ -16,7 +16,6 @@
 
 use super::notation::SIGNATURE_ARTIFACT_TYPE;
 use super::{Candidate, Location, Material};
-use crate::provenance::{AttestationCandidate, AttestationMaterial};
 use crate::reference::{Digest, ImageRef};
 use crate::registry::{Descriptor, Referrer, ReferrerSource, Registry, RegistryError};
 
@@ -85,7 +84,7 @@ pub async fn attestations(
     registry: &Registry,
     image: &ImageRef,
     digest: &Digest,
-) -> Result<Vec<AttestationCandidate>, RegistryError> {
+) -> Result<Vec<Candidate>, RegistryError> {
     let tag = format!("{}.att", digest.tag_prefix());
     let Some((manifest, layers)) = tagged_layers(registry, image, &tag).await? else {
         return Ok(Vec::new());
@@ -102,14 +101,14 @@ pub async fn attestations(
         let envelope = registry
             .blob(image, &layer.digest, MAX_ENVELOPE_BYTES)
             .await?;
-        found.push(AttestationCandidate {
+        found.push(Candidate {
             location: Location::CosignTag {
                 tag: tag.clone(),
                 manifest: manifest.clone(),
                 layer: index,
             },
             attached_to: digest.clone(),
-            material: AttestationMaterial::cosign_layer(envelope, &layer.annotations),
+            material: Material::cosign_layer(envelope, &layer.annotations),
         });
     }
     Ok(found)
@@ -148,8 +147,9 @@ pub fn is_bundle_media_type(media_type: &str) -> bool {
     BUNDLE_MEDIA_TYPES.contains(&normal.as_str())
 }
 
-/// The layers of cosign's `sha256-<hex>.sig` manifest.
-async fn cosign_signatures(
+/// The layers of cosign's `sha256-<hex>.sig` manifest (the cheap half of [`signatures`]:
+/// one tag, one blob per layer; a missing tag is `Ok(vec![])`).
+pub async fn cosign_signatures(
     registry: &Registry,
     image: &ImageRef,
     digest: &Digest,
@@ -194,8 +194,9 @@ async fn cosign_signatures(
     Ok(found)
 }
 
-/// The Sigstore bundles among the referrers of `digest`.
-async fn bundle_referrers(
+/// The Sigstore bundles among the referrers of `digest` (the other half of [`signatures`]: the
+/// referrers API or its tag, then each bundle's manifest and blob).
+pub async fn bundle_referrers(
     registry: &Registry,
     image: &ImageRef,
     digest: &Digest,
@@ -230,21 +231,6 @@ async fn bundle_referrers(
     Ok(found)
 }
 
-/// One Notary Project signature attached to a digest: the only layer of a signature manifest
-/// (artifact type `application/vnd.cncf.notary.signature`) whose `subject` is the digest.
-#[derive(Debug, Clone)]
-pub struct NotationCandidate {
-    /// Where it was found ([`Location::Referrers`] or [`Location::ReferrersTag`]).
-    pub location: Location,
-    /// The digest it is attached to (the one it signs is checked in verification).
-    pub attached_to: Digest,
-    /// The layer's media type (`application/jose+json` or `application/cose`; verification
-    /// refuses any other).
-    pub media_type: String,
-    /// The envelope, verbatim.
-    pub envelope: Vec<u8>,
-}
-
 /// Every Notary Project signature among the referrers of `digest` (the referrers API, its tag
 /// fallback, or an OCI layout's `index.json`). A signature manifest that does not name
 /// `digest` as its subject, is not of the signature artifact type, or does not have exactly
@@ -253,7 +239,7 @@ pub async fn notation_signatures(
     registry: &Registry,
     image: &ImageRef,
     digest: &Digest,
-) -> Result<Vec<NotationCandidate>, RegistryError> {
+) -> Result<Vec<Candidate>, RegistryError> {
     let referrers = registry.referrers(image, digest).await?;
     let signatures: Vec<&Referrer> = referrers
         .iter()
@@ -297,11 +283,13 @@ pub async fn notation_signatures(
         let envelope = registry
             .blob(image, &layer.digest, MAX_NOTATION_ENVELOPE_BYTES)
             .await?;
-        found.push(NotationCandidate {
+        found.push(Candidate {
             location: referrer_location(referrer, &manifest.digest, artifact_type),
             attached_to: digest.clone(),
-            media_type: layer.media_type.clone(),
-            envelope,
+            material: Material::Notation {
+                media_type: layer.media_type.clone(),
+                envelope,
+            },
         });
     }
     Ok(found)

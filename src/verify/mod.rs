@@ -13,12 +13,14 @@ use crate::reference::Digest;
 pub mod constraints;
 pub mod discover;
 pub mod notation;
+pub mod reason;
 pub mod signature;
 pub mod signers;
 mod timestamp;
 pub mod tuf;
 
 pub use constraints::CertificateConstraints;
+pub use reason::{Reason, RekorProblem};
 pub use signature::{
     verify_bundle_for_artifact, verify_cosign_dsse, verify_cosign_message_signature, Subject,
     Verified,
@@ -85,16 +87,57 @@ pub enum Material {
         /// `dev.sigstore.cosign/bundle` (Rekor SET JSON), when uploaded to a log.
         rekor_bundle: Option<String>,
     },
-    /// A Sigstore bundle (v0.1-v0.3), JSON verbatim.
+    /// A Sigstore bundle (v0.1-v0.3), JSON verbatim: a signature, or (DSSE) an attestation.
     Bundle {
         /// The bundle JSON.
         json: Vec<u8>,
         /// Its media type, e.g. `application/vnd.dev.sigstore.bundle.v0.3+json`.
         media_type: String,
     },
+    /// A layer of cosign's `sha256-<hex>.att` manifest (media type
+    /// `application/vnd.dsse.envelope.v1+json`) and its annotations: an attestation.
+    CosignLayer {
+        /// The DSSE envelope JSON.
+        envelope: Vec<u8>,
+        /// `predicateType`: a hint for choosing layers, never trusted.
+        predicate_type: Option<String>,
+        /// `dev.sigstore.cosign/certificate` (PEM), keyless only.
+        certificate: Option<String>,
+        /// `dev.sigstore.cosign/chain` (PEM), keyless only. Never a source of trust.
+        chain: Option<String>,
+        /// `dev.sigstore.cosign/bundle` (Rekor SET JSON), when uploaded to a log.
+        rekor_bundle: Option<String>,
+    },
+    /// The one layer of a Notary Project signature manifest: a JWS or COSE_Sign1 envelope.
+    Notation {
+        /// The layer's media type (`application/jose+json` or `application/cose`;
+        /// verification refuses any other).
+        media_type: String,
+        /// The envelope, verbatim.
+        envelope: Vec<u8>,
+    },
 }
 
-/// One artifact attached to a digest, ready for verification.
+impl Material {
+    /// A cosign `.att` layer from its blob and its layer annotations.
+    pub fn cosign_layer(
+        envelope: Vec<u8>,
+        annotations: &std::collections::BTreeMap<String, String>,
+    ) -> Self {
+        let annotation = |name: &str| annotations.get(name).cloned();
+        Self::CosignLayer {
+            envelope,
+            predicate_type: annotation(discover::PREDICATE_TYPE_ANNOTATION),
+            certificate: annotation(discover::CERTIFICATE_ANNOTATION),
+            chain: annotation(discover::CHAIN_ANNOTATION),
+            rekor_bundle: annotation(discover::REKOR_BUNDLE_ANNOTATION),
+        }
+    }
+}
+
+/// One artifact attached to a digest, ready for verification: a signature
+/// ([`verify_candidate`]) or an attestation ([`crate::provenance::verify_attestation`]); the
+/// one candidate type of stage (4).
 #[derive(Debug, Clone)]
 pub struct Candidate {
     /// Where it was found.
@@ -103,6 +146,30 @@ pub struct Candidate {
     pub attached_to: Digest,
     /// What it contains.
     pub material: Material,
+}
+
+impl Candidate {
+    /// The attestation view of a signature candidate: Sigstore bundles found through the
+    /// referrers API may hold attestations. `None` for cosign `.sig` layers.
+    pub fn from_signature_candidate(candidate: &Candidate) -> Option<Self> {
+        match &candidate.material {
+            Material::Bundle { .. } => Some(candidate.clone()),
+            Material::SimpleSigning { .. }
+            | Material::CosignLayer { .. }
+            | Material::Notation { .. } => None,
+        }
+    }
+
+    /// A Notary Project signature's layer media type and envelope.
+    pub fn notation_envelope(&self) -> Option<(&str, &[u8])> {
+        match &self.material {
+            Material::Notation {
+                media_type,
+                envelope,
+            } => Some((media_type, envelope)),
+            _ => None,
+        }
+    }
 }
 
 /// What kind of signature a candidate turned out to be.
@@ -115,6 +182,8 @@ pub enum SignatureKind {
     CosignKeyless,
     /// A Sigstore bundle.
     Bundle,
+    /// A Notary Project signature (JWS or COSE_Sign1 envelope, X.509 chain).
+    Notation,
 }
 
 /// The identity in a keyless certificate, and the GitHub Actions claims when present.
@@ -156,9 +225,9 @@ pub struct Identity {
 pub struct Rejection {
     /// The signer's name from config.
     pub signer: String,
-    /// One line, lowercase: e.g. "signs `sha256:aaa…`, not this image's `sha256:bbb…`",
-    /// "identity `https://github.com/evil/…` does not match `…`", "no transparency log proof".
-    pub reason: String,
+    /// Why, typed; serialised as one lowercase line: e.g. "signs `sha256:aaa…`, not this
+    /// image's `sha256:bbb…`", "identity `https://github.com/evil/…` does not match `…`".
+    pub reason: Reason,
 }
 
 /// The verdict on one attached signature.
@@ -187,6 +256,9 @@ pub struct SignatureFact {
     /// `critical.identity.docker-reference` of a simple-signing payload.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub docker_reference: Option<String>,
+    /// What a Notary Project signature says and how each Notation signer decided it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub notation: Option<Box<notation::stage::NotationFact>>,
 }
 
 /// Verifies one candidate against every signer; never panics, never errors: a problem is a

@@ -15,6 +15,7 @@ use sigstore_verify::types::DerPublicKey;
 use sigstore_verify::Verifier;
 
 use super::constraints::CertificateConstraints;
+use super::notation::NotationTrust;
 
 /// The longest subject regex accepted (compiled size is bounded by the regex crate too).
 const REGEX_PATTERN_MAX: usize = 4096;
@@ -294,6 +295,9 @@ pub enum SignerKind {
         /// log entry a bundle does carry is always verified in full.
         allow_timestamp_only: bool,
     },
+    /// A Notation trust policy and trust store: Notary Project signatures (JWS or COSE_Sign1,
+    /// X.509 chains), never cosign ones.
+    Notation(Arc<NotationTrust>),
 }
 
 /// The largest `timestamp_threshold` a keyless signer accepts.
@@ -329,6 +333,11 @@ impl fmt::Debug for SignerKind {
                 .field("constraints", constraints)
                 .field("timestamp_threshold", timestamp_threshold)
                 .field("allow_timestamp_only", allow_timestamp_only)
+                .finish_non_exhaustive(),
+            Self::Notation(trust) => f
+                .debug_struct("Notation")
+                .field("source", &trust.source)
+                .field("statements", &trust.policy.statements.len())
                 .finish_non_exhaustive(),
         }
     }
@@ -490,6 +499,20 @@ impl Signer {
         self
     }
 
+    /// A Notation signer: Notary Project signatures decided under `trust` (see
+    /// [`NotationTrust::inline`] and [`NotationTrust::from_files`]).
+    pub fn notation(name: &str, trust: NotationTrust) -> Self {
+        Self {
+            name: name.to_owned(),
+            kind: SignerKind::Notation(Arc::new(trust)),
+        }
+    }
+
+    /// Whether this signer decides Notary Project signatures (and only those).
+    pub fn is_notation(&self) -> bool {
+        matches!(self.kind, SignerKind::Notation(_))
+    }
+
     /// The signer's name in config.
     pub fn name(&self) -> &str {
         &self.name
@@ -506,6 +529,8 @@ impl Signer {
             SignerKind::Key { root_source, .. } | SignerKind::Keyless { root_source, .. } => {
                 *root_source
             }
+            // Its trust is its own trust store, never a Sigstore root.
+            SignerKind::Notation(_) => RootSource::Configured,
         }
     }
 
@@ -540,6 +565,7 @@ impl Signer {
                 *verifier = fetched.verifier.clone();
                 *root_source = RootSource::Tuf;
             }
+            SignerKind::Notation(_) => return None,
         }
         Some(Self {
             name: self.name.clone(),

@@ -19,36 +19,58 @@ use super::metrics::Lookup;
 use crate::manifest::ImageSite;
 use crate::report::{Code, Decision, ImageReport};
 
-/// What a cached decision is valid for: the image as written, the digest it resolved to,
-/// and a hash of everything else about the site that the policy input holds (the object's
-/// kind, namespace, name, labels and annotations, the container and its path). A hundred
-/// pods of one ReplicaSet (same template, `generateName`) share one key.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub(crate) struct Key {
-    image: String,
-    digest: String,
-    site: [u8; 32],
+/// What a cached decision is valid for: a SHA-256 over the digest the image resolved to and
+/// everything about the site that the policy input holds or the evaluation reads — the image
+/// as written, the object (file name, apiVersion, kind, namespace, name, labels,
+/// annotations, document and line), the container (name, list, path, line, column) and the
+/// extractor that found it. Fields go in length-prefixed, so no two different sites hash the
+/// same input. A hundred pods of one ReplicaSet (same template, `generateName`) share one
+/// key; a change to anything the policy could read is another key. The config, signers,
+/// trusted roots and policies are not in it: a cache belongs to one [`super::Generation`], and a
+/// reload starts an empty one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) struct Key([u8; 32]);
+
+fn optional(s: &Option<String>) -> Option<&[u8]> {
+    s.as_deref().map(str::as_bytes)
 }
 
 impl Key {
-    pub(crate) fn new(site: &ImageSite, digest: String) -> Self {
+    pub(crate) fn new(site: &ImageSite, digest: &str) -> Self {
+        let mut h = sha2::Sha256::new();
+        let mut field = |bytes: &[u8]| {
+            h.update((bytes.len() as u64).to_le_bytes());
+            h.update(bytes);
+        };
+        field(digest.as_bytes());
+        field(site.image.as_bytes());
         let r = &site.resource;
-        let context = serde_json::json!([
-            r.api_version,
-            r.kind,
-            r.namespace,
-            r.name,
-            r.labels,
-            r.annotations,
-            site.container,
-            site.container_kind,
-            site.path,
-        ]);
-        Self {
-            image: site.image.clone(),
-            digest,
-            site: sha2::Sha256::digest(context.to_string().as_bytes()).into(),
+        field(site.origin.to_string().as_bytes());
+        field(r.api_version.as_bytes());
+        field(r.kind.as_bytes());
+        for value in [optional(&r.namespace), optional(&r.name)] {
+            // Absent and empty differ.
+            field(&[u8::from(value.is_some())]);
+            field(value.unwrap_or_default());
         }
+        for map in [&r.labels, &r.annotations] {
+            field(&(map.len() as u64).to_le_bytes());
+            for (k, v) in map {
+                field(k.as_bytes());
+                field(v.as_bytes());
+            }
+        }
+        field(&(r.document as u64).to_le_bytes());
+        field(&(r.line as u64).to_le_bytes());
+        let container = optional(&site.container);
+        field(&[u8::from(container.is_some())]);
+        field(container.unwrap_or_default());
+        field(&[site.container_kind as u8]);
+        field(site.path.as_bytes());
+        field(&(site.span.line as u64).to_le_bytes());
+        field(&(site.span.column as u64).to_le_bytes());
+        field(site.extractor.as_bytes());
+        Self(h.finalize().into())
     }
 }
 
@@ -93,6 +115,13 @@ impl<K: Eq + Hash + Clone> DecisionCache<K> {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .len()
+    }
+
+    /// The fresh cached report for `key`, if there is one; never waits or evaluates.
+    pub(crate) fn peek(&self, key: &K) -> Option<Arc<ImageReport>> {
+        let slots = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
+        let cached = slots.get(key)?.get()?;
+        (cached.expires > Instant::now()).then(|| Arc::clone(&cached.report))
     }
 
     /// The cached report for `key`, or the one `evaluate` produces; callers that arrive while
@@ -166,5 +195,121 @@ impl<K: Eq + Hash + Clone> DecisionCache<K> {
         let slot = Slot::default();
         slots.insert(key, Arc::clone(&slot));
         slot
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::manifest::{ContainerKind, Origin, Resource, ScalarStyle, Span};
+
+    fn site() -> ImageSite {
+        ImageSite {
+            origin: Arc::new(Origin::Named("Pod shop/web-*".to_owned())),
+            span: Span {
+                line: 1,
+                column: 1,
+                start: 7,
+                end: 8,
+            },
+            image: "registry.example/app:1".to_owned(),
+            style: ScalarStyle::DoubleQuoted,
+            resource: Arc::new(Resource {
+                api_version: "v1".to_owned(),
+                kind: "Pod".to_owned(),
+                namespace: Some("shop".to_owned()),
+                name: None,
+                labels: BTreeMap::from([("app".to_owned(), "web".to_owned())]),
+                annotations: BTreeMap::new(),
+                document: 0,
+                line: 1,
+            }),
+            container: Some("web".to_owned()),
+            container_kind: ContainerKind::Container,
+            path: "spec.containers[0].image".to_owned(),
+            extractor: crate::manifest::kinds::KUBERNETES,
+        }
+    }
+
+    const DIGEST: &str = "sha256:0000000000000000000000000000000000000000000000000000000000000001";
+
+    /// A hit must never answer for another object: every field the policy input holds (or the
+    /// evaluation reads) changes the key; the node's place in the text (`span.start`), which
+    /// neither reads, does not.
+    #[test]
+    fn the_key_covers_everything_the_decision_can_depend_on() {
+        let base = Key::new(&site(), DIGEST);
+        let mut same = site();
+        same.span.start = 99;
+        same.span.end = 100;
+        assert_eq!(Key::new(&same, DIGEST), base);
+        let other_digest = DIGEST.replace("01", "02");
+        assert_ne!(Key::new(&site(), &other_digest), base, "digest");
+        type Change = fn(&mut ImageSite);
+        let changes: [(&str, Change); 17] = [
+            ("image", |s| s.image.push('x')),
+            ("origin", |s| {
+                s.origin = Arc::new(Origin::Named("Pod shop/api-*".into()))
+            }),
+            ("api_version", |s| {
+                Arc::make_mut(&mut s.resource).api_version = "v2".into()
+            }),
+            ("kind", |s| {
+                Arc::make_mut(&mut s.resource).kind = "Job".into()
+            }),
+            ("namespace", |s| {
+                Arc::make_mut(&mut s.resource).namespace = Some("ops".into())
+            }),
+            ("no namespace", |s| {
+                Arc::make_mut(&mut s.resource).namespace = None
+            }),
+            ("empty namespace", |s| {
+                Arc::make_mut(&mut s.resource).namespace = Some(String::new())
+            }),
+            ("name", |s| {
+                Arc::make_mut(&mut s.resource).name = Some("web".into())
+            }),
+            ("label value", |s| {
+                Arc::make_mut(&mut s.resource)
+                    .labels
+                    .insert("app".into(), "api".into());
+            }),
+            ("label moved into an annotation", |s| {
+                let r = Arc::make_mut(&mut s.resource);
+                r.labels.clear();
+                r.annotations.insert("app".into(), "web".into());
+            }),
+            ("annotation", |s| {
+                Arc::make_mut(&mut s.resource)
+                    .annotations
+                    .insert("supplygate.dev/break-glass".into(), "INC-1".into());
+            }),
+            ("line", |s| Arc::make_mut(&mut s.resource).line = 2),
+            ("container", |s| s.container = Some("sidecar".into())),
+            ("container kind", |s| s.container_kind = ContainerKind::Init),
+            ("path", |s| s.path = "spec.initContainers[0].image".into()),
+            ("column", |s| s.span.column = 2),
+            ("extractor", |s| {
+                s.extractor = crate::manifest::kinds::GENERIC_CONTAINERS
+            }),
+        ];
+        let mut keys = vec![base];
+        for (what, change) in changes {
+            let mut changed = site();
+            change(&mut changed);
+            let key = Key::new(&changed, DIGEST);
+            assert!(!keys.contains(&key), "{what} does not change the key");
+            keys.push(key);
+        }
+        // Length prefixes: moving a character from one field to the next is another key.
+        let mut a = site();
+        Arc::make_mut(&mut a.resource).labels = BTreeMap::from([("ab".into(), "c".into())]);
+        let mut b = site();
+        Arc::make_mut(&mut b.resource).labels = BTreeMap::from([("a".into(), "bc".into())]);
+        assert_ne!(Key::new(&a, DIGEST), Key::new(&b, DIGEST));
     }
 }

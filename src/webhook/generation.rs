@@ -1,6 +1,7 @@
 //! One loaded config, policy library and lock with their caches, and the registry client
 //! that is replaced every `tag_ttl`.
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -57,6 +58,14 @@ impl Generation {
     }
 }
 
+/// The client in use, since when, and the digests it resolved images to (as written), for
+/// answering a review from the decision cache without awaiting anything.
+pub(super) struct Current {
+    registry: Arc<Registry>,
+    since: Instant,
+    digests: HashMap<String, String>,
+}
+
 /// The registry client in use, replaced every `tag_ttl` so that cached tags expire. The
 /// one place where a [`Registry`] is made. With an evidence lock, the client answers from
 /// the lock only and is never replaced (the lock does not change; a reload brings a new one).
@@ -64,7 +73,7 @@ pub(super) struct Registries {
     pub(super) settings: RegistrySettings,
     /// `None`: never replaced (an evidence lock).
     pub(super) ttl: Option<Duration>,
-    pub(super) current: Mutex<(Arc<Registry>, Instant)>,
+    pub(super) current: Mutex<Current>,
     /// Counters of clients no longer current: settled totals, and clients still in use.
     pub(super) retired: Mutex<(Stats, Vec<Arc<Registry>>)>,
 }
@@ -76,13 +85,20 @@ impl Registries {
         lock: Option<Arc<Lock>>,
     ) -> Result<Self, RegistryError> {
         let (first, ttl) = match lock {
-            Some(lock) => (Registry::from_lock(settings.clone(), lock)?, None),
+            Some(lock) => (
+                Registry::replaying(settings.clone(), lock.evidence())?,
+                None,
+            ),
             None => (Registry::new(settings.clone())?, Some(ttl)),
         };
         Ok(Self {
             settings,
             ttl,
-            current: Mutex::new((Arc::new(first), Instant::now())),
+            current: Mutex::new(Current {
+                registry: Arc::new(first),
+                since: Instant::now(),
+                digests: HashMap::new(),
+            }),
             retired: Mutex::new((Stats::default(), Vec::new())),
         })
     }
@@ -90,11 +106,12 @@ impl Registries {
     /// The client for a review starting now.
     pub(super) fn current(&self, log: &Log) -> Arc<Registry> {
         let mut current = self.current.lock().unwrap_or_else(PoisonError::into_inner);
-        if self.ttl.is_some_and(|ttl| current.1.elapsed() >= ttl) {
+        if self.ttl.is_some_and(|ttl| current.since.elapsed() >= ttl) {
             match Registry::new(self.settings.clone()) {
                 Ok(fresh) => {
-                    let old = std::mem::replace(&mut current.0, Arc::new(fresh));
-                    current.1 = Instant::now();
+                    let old = std::mem::replace(&mut current.registry, Arc::new(fresh));
+                    current.since = Instant::now();
+                    current.digests = HashMap::new();
                     self.retired
                         .lock()
                         .unwrap_or_else(PoisonError::into_inner)
@@ -109,7 +126,30 @@ impl Registries {
                 ),
             }
         }
-        Arc::clone(&current.0)
+        Arc::clone(&current.registry)
+    }
+
+    /// The digest the current client resolved `image` (as written) to, while that client is
+    /// current and fresh: what its `resolve` would answer from its cache now.
+    pub(super) fn cached_digest(&self, image: &str) -> Option<String> {
+        let current = self.current.lock().unwrap_or_else(PoisonError::into_inner);
+        if self.ttl.is_some_and(|ttl| current.since.elapsed() >= ttl) {
+            return None;
+        }
+        current.digests.get(image).cloned()
+    }
+
+    /// Remembers what `registry` resolved `image` to, if it is still the current client
+    /// (bounded: beyond `max` images the memory starts again).
+    pub(super) fn remember(&self, registry: &Arc<Registry>, image: &str, digest: &str, max: usize) {
+        let mut current = self.current.lock().unwrap_or_else(PoisonError::into_inner);
+        if !Arc::ptr_eq(&current.registry, registry) {
+            return;
+        }
+        if current.digests.len() >= max.max(1) {
+            current.digests.clear();
+        }
+        current.digests.insert(image.to_owned(), digest.to_owned());
     }
 
     /// Requests and cache hits of every client so far.
@@ -131,7 +171,7 @@ impl Registries {
             }
         });
         let mut total = *settled;
-        for r in live.iter().chain(std::iter::once(&current.0)) {
+        for r in live.iter().chain(std::iter::once(&current.registry)) {
             let s = r.stats();
             total.requests += s.requests;
             total.cache_hits += s.cache_hits;

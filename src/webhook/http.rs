@@ -12,7 +12,6 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
-use kube_core::admission::AdmissionResponse;
 use serde_json::json;
 
 use super::generation::Generation;
@@ -258,7 +257,7 @@ async fn review_handler(
             "elapsed_ms": u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX),
         }),
     );
-    match encode(response) {
+    match response.to_json() {
         Ok(body) => ([(header::CONTENT_TYPE, "application/json")], body).into_response(),
         // No answer is a failed call, which the API server's failurePolicy decides.
         Err(_) => plain(
@@ -266,18 +265,6 @@ async fn review_handler(
             "cannot encode the answer",
         ),
     }
-}
-
-/// The answer as JSON, with `patch` base64-encoded as the API server's `[]byte` field
-/// expects (kube-core writes the bytes as a JSON array of numbers).
-fn encode(response: AdmissionResponse) -> Result<Vec<u8>, serde_json::Error> {
-    use base64::Engine as _;
-    let patch = response.patch.clone();
-    let mut review = serde_json::to_value(response.into_review())?;
-    if let (Some(patch), Some(slot)) = (patch, review.pointer_mut("/response/patch")) {
-        *slot = json!(base64::engine::general_purpose::STANDARD.encode(patch));
-    }
-    serde_json::to_vec(&review)
 }
 
 fn plain(status: StatusCode, message: &str) -> Response {

@@ -4,13 +4,14 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use kube_core::admission::{AdmissionRequest, AdmissionResponse, AdmissionReview, Operation};
-use kube_core::DynamicObject;
-use serde_json::{json, Value};
+use serde::Deserialize;
+use serde_json::json;
 
 use crate::config::Config;
 use crate::gate::Manifests;
-use crate::manifest::{self, Origin, Source};
+use crate::manifest::json::ObjectTree;
+use crate::manifest::yaml::{self, Node};
+use crate::manifest::{self, Origin};
 use crate::report::{Code, Decision, ImageReport, Severity};
 
 /// The API version of the reviews we answer.
@@ -47,24 +48,239 @@ pub enum ReviewError {
     NoUid,
 }
 
-/// A decoded request.
-pub type Request = AdmissionRequest<DynamicObject>;
+// ------------------------------------------------------------------ AdmissionReview v1 types
+
+/// `admission.k8s.io/v1` `AdmissionReview` as the API server sends it: the fields we read,
+/// required where the API server always sends them (as kube-core required them); any other
+/// field is tolerated.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct WireReview<'a> {
+    api_version: String,
+    kind: String,
+    #[serde(default, borrow)]
+    request: Option<WireRequest<'a>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct WireRequest<'a> {
+    uid: String,
+    kind: GroupVersionKind,
+    #[allow(dead_code)] // required, as the API server always sends it; not read
+    resource: GroupVersionResource,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    namespace: Option<String>,
+    operation: Operation,
+    #[allow(dead_code)] // required, as the API server always sends it; never read or logged
+    user_info: serde::de::IgnoredAny,
+    #[serde(default, borrow)]
+    object: Option<&'a serde_json::value::RawValue>,
+    #[serde(default, borrow)]
+    old_object: Option<&'a serde_json::value::RawValue>,
+}
+
+/// The type of the request's object (`request.kind`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct GroupVersionKind {
+    /// API group (`""` for the core group).
+    pub group: String,
+    /// Version.
+    pub version: String,
+    /// Kind.
+    pub kind: String,
+}
+
+#[derive(Deserialize)]
+struct GroupVersionResource {
+    #[allow(dead_code)]
+    group: String,
+    #[allow(dead_code)]
+    version: String,
+    #[allow(dead_code)]
+    resource: String,
+}
+
+/// The operation of an admission request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Operation {
+    /// `CREATE`
+    Create,
+    /// `UPDATE`
+    Update,
+    /// `DELETE`
+    Delete,
+    /// `CONNECT`
+    Connect,
+}
+
+impl Operation {
+    /// As the API server writes it.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Create => "CREATE",
+            Self::Update => "UPDATE",
+            Self::Delete => "DELETE",
+            Self::Connect => "CONNECT",
+        }
+    }
+}
+
+/// A decoded request: what the webhook reads of it, the objects read into the manifest
+/// reader's tree ([`ObjectTree`]).
+#[derive(Debug, Clone)]
+pub struct Request {
+    /// `request.uid`, copied into the answer.
+    pub uid: String,
+    /// `request.kind`.
+    pub kind: GroupVersionKind,
+    /// `request.name` (empty for a CREATE with `generateName`).
+    pub name: String,
+    /// `request.namespace`: the API server's word on the namespace.
+    pub namespace: Option<String>,
+    /// `request.operation`.
+    pub operation: Operation,
+    /// `request.object` (`None` when absent or `null`).
+    pub object: Option<ObjectTree>,
+    /// `request.oldObject`.
+    pub old_object: Option<ObjectTree>,
+}
 
 /// Decodes a review body as kube-apiserver sends it.
 pub fn decode(body: &[u8]) -> Result<Request, ReviewError> {
-    let review: AdmissionReview<DynamicObject> =
-        serde_json::from_slice(body).map_err(ReviewError::Json)?;
-    if review.types.api_version != API_VERSION || review.types.kind != "AdmissionReview" {
+    let review: WireReview<'_> = serde_json::from_slice(body).map_err(ReviewError::Json)?;
+    if review.api_version != API_VERSION || review.kind != "AdmissionReview" {
         return Err(ReviewError::Version {
-            api_version: review.types.api_version,
-            kind: review.types.kind,
+            api_version: review.api_version,
+            kind: review.kind,
         });
     }
-    let request: Request = review.try_into().map_err(|_| ReviewError::NoRequest)?;
+    let request = review.request.ok_or(ReviewError::NoRequest)?;
     if request.uid.is_empty() {
         return Err(ReviewError::NoUid);
     }
-    Ok(request)
+    let tree = |raw: Option<&serde_json::value::RawValue>| {
+        raw.map(|r| ObjectTree::parse(r.get()))
+            .transpose()
+            .map_err(ReviewError::Json)
+    };
+    Ok(Request {
+        object: tree(request.object)?,
+        old_object: tree(request.old_object)?,
+        uid: request.uid,
+        kind: request.kind,
+        name: request.name,
+        namespace: request.namespace,
+        operation: request.operation,
+    })
+}
+
+/// The answer to a review (`response` of an `AdmissionReview`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AdmissionResponse {
+    /// The request's uid.
+    pub uid: String,
+    /// The decision.
+    pub allowed: bool,
+    /// Why, for a denial.
+    pub status: Status,
+    /// A JSONPatch (`/mutate`), as JSON text.
+    pub patch: Option<Vec<u8>>,
+    /// Warnings for the client.
+    pub warnings: Option<Vec<String>>,
+}
+
+/// `response.status` (a `metav1.Status`): empty for an allow.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Status {
+    /// HTTP-like code (403 for a denial); left out when 0.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub code: u16,
+    /// The message shown to the client.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub message: String,
+    /// A machine-readable reason (`Forbidden`).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub reason: String,
+}
+
+fn is_zero(code: &u16) -> bool {
+    *code == 0
+}
+
+impl AdmissionResponse {
+    /// An allow for `request`.
+    #[must_use]
+    pub fn allow(request: &Request) -> Self {
+        Self {
+            uid: request.uid.clone(),
+            allowed: true,
+            status: Status::default(),
+            patch: None,
+            warnings: None,
+        }
+    }
+
+    /// The same answer, denied with `message` (`Forbidden`, 403).
+    #[must_use]
+    pub fn deny(mut self, message: String) -> Self {
+        self.allowed = false;
+        self.status = Status {
+            code: 403,
+            message,
+            reason: "Forbidden".to_owned(),
+        };
+        self
+    }
+
+    /// The whole `AdmissionReview` answer as JSON: `patch` base64-encoded as the API server's
+    /// `[]byte` field expects, with `patchType: JSONPatch`.
+    ///
+    /// # Errors
+    /// Never in practice (the types serialise); a failure is answered with HTTP 500.
+    pub fn to_json(&self) -> Result<Vec<u8>, serde_json::Error> {
+        use base64::Engine as _;
+        #[derive(serde::Serialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Out<'a> {
+            uid: &'a str,
+            allowed: bool,
+            status: &'a Status,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            patch: Option<String>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            patch_type: Option<&'static str>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            warnings: Option<&'a [String]>,
+        }
+        #[derive(serde::Serialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Review<'a> {
+            api_version: &'static str,
+            kind: &'static str,
+            response: Out<'a>,
+        }
+        let patch = self
+            .patch
+            .as_ref()
+            .map(|p| base64::engine::general_purpose::STANDARD.encode(p));
+        serde_json::to_vec(&Review {
+            api_version: API_VERSION,
+            kind: "AdmissionReview",
+            response: Out {
+                uid: &self.uid,
+                allowed: self.allowed,
+                status: &self.status,
+                patch_type: patch.as_ref().map(|_| "JSONPatch"),
+                patch,
+                warnings: self.warnings.as_deref(),
+            },
+        })
+    }
 }
 
 /// What to do with a request before any image is looked at.
@@ -86,7 +302,8 @@ pub(crate) fn object_name(request: &Request) -> String {
         request
             .object
             .as_ref()
-            .and_then(|o| o.metadata.generate_name.clone())
+            .and_then(|o| metadata(&o.root, "generateName"))
+            .and_then(Node::as_str)
             .map(|g| format!("{g}*"))
             .unwrap_or_default()
     } else {
@@ -101,7 +318,12 @@ pub(crate) fn object_name(request: &Request) -> String {
 
 /// `CREATE`, `UPDATE`, `DELETE` or `CONNECT`.
 pub(crate) fn operation_name(request: &Request) -> String {
-    format!("{:?}", request.operation).to_uppercase()
+    request.operation.as_str().to_owned()
+}
+
+/// `metadata.<key>` of an object.
+fn metadata<'n>(object: &'n Node, key: &str) -> Option<&'n Node> {
+    object.get("metadata")?.get(key)
 }
 
 /// Reads the request's object (and, on UPDATE, the old one) for images.
@@ -128,9 +350,16 @@ pub fn triage(request: &Request, config: &Config) -> Triage {
         ("object", Some(object)),
         ("oldObject", request.old_object.as_ref()),
     ] {
+        // A namespace that is not a string (the API server sends none) is no namespace we
+        // could agree with: its JSON text stands for it, and mismatches.
         let claimed = o
-            .and_then(|o| o.metadata.namespace.as_deref())
-            .filter(|c| !c.is_empty());
+            .and_then(|o| metadata(&o.root, "namespace"))
+            .and_then(|n| {
+                n.as_str()
+                    .map(str::to_owned)
+                    .or_else(|| (!n.is_null()).then(|| n.to_json().to_string()))
+            });
+        let claimed = claimed.as_deref().filter(|c| !c.is_empty());
         if let Some(claimed) = claimed.filter(|c| Some(*c) != request.namespace.as_deref()) {
             let authoritative = request
                 .namespace
@@ -155,12 +384,10 @@ pub fn triage(request: &Request, config: &Config) -> Triage {
             // An old object we cannot read is no reason to skip the new one: evaluate. Nor is
             // a break-glass annotation removed or changed: what it allowed is decided again.
             let annotation = &config.break_glass.annotation;
-            let break_glass = |o: &DynamicObject| {
-                o.metadata
-                    .annotations
-                    .as_ref()
+            let break_glass = |o: &ObjectTree| {
+                metadata(&o.root, "annotations")
                     .and_then(|a| a.get(annotation))
-                    .cloned()
+                    .map(|v| v.to_json())
             };
             if let Ok(before) = search(request, old, &name, config) {
                 if images(&before) == images(&manifests) && break_glass(old) == break_glass(object)
@@ -183,46 +410,42 @@ fn images(m: &Manifests) -> BTreeSet<(&str, &str)> {
         .collect()
 }
 
-/// The object as a manifest text (JSON is YAML), with the request's namespace, kind and
-/// apiVersion filled in where the object leaves them out, searched for images.
+/// The object searched for images by the manifest reader's walker, on the tree read from its
+/// JSON ([`ObjectTree`]), with the request's kind and apiVersion standing in where the object
+/// has no such keys; every site is judged in the request's namespace.
 ///
 /// # Errors
 /// The denial message when the object cannot be read or part of it is not a Kubernetes object.
 #[doc(hidden)] // public for the fuzz targets only
 pub fn search(
     request: &Request,
-    object: &DynamicObject,
+    object: &ObjectTree,
     name: &str,
     config: &Config,
 ) -> Result<Manifests, String> {
-    let mut value = serde_json::to_value(object)
-        .map_err(|e| format!("cannot read the object of `{name}`: {e}"))?;
-    let Some(map) = value.as_object_mut() else {
+    let origin = Arc::new(Origin::Named(name.to_owned()));
+    if object.root.as_mapping().is_none() {
         return Err(format!("the object of `{name}` is not a JSON object"));
-    };
+    }
+    object
+        .check(&origin, &config.limits)
+        .map_err(|e| format!("cannot read the object of `{name}`: {e}"))?;
     let gvk = &request.kind;
     let api_version = if gvk.group.is_empty() {
         gvk.version.clone()
     } else {
         format!("{}/{}", gvk.group, gvk.version)
     };
-    map.entry("apiVersion").or_insert(json!(api_version));
-    map.entry("kind").or_insert(json!(gvk.kind));
-    if let (Some(ns), Some(Value::Object(meta))) =
-        (request.namespace.as_ref(), map.get_mut("metadata"))
-    {
-        // `triage` refused an object naming another namespace: this only fills it in.
-        meta.insert("namespace".to_owned(), json!(ns));
-    }
-    let source = Source {
-        origin: Arc::new(Origin::Named(name.to_owned())),
-        text: value.to_string(),
-    };
     // Fail closed: an object (or a part of one, such as a `List` item) that the reader set
     // aside as not a Kubernetes object could hide images, so it is denied, not allowed as
     // "no images".
-    let found = manifest::extract(&source, &config.extra_images, &config.limits)
-        .map_err(|e| format!("cannot read the object of `{name}`: {e}"))?;
+    let found = manifest::extract_object(
+        &object.root,
+        &origin,
+        &config.extra_images,
+        &config.limits,
+        Some((&api_version, &gvk.kind)),
+    );
     if !found.skipped.is_empty() {
         let mut reasons: Vec<&str> = found.skipped.iter().map(|s| s.reason.as_str()).collect();
         let extra = reasons.len().saturating_sub(MAX_SKIP_REASONS);
@@ -240,16 +463,18 @@ pub fn search(
     }
     let mut sites = found.sites;
     sites.sort_by_key(|s| s.span.start);
-    // Items nested in the object (a `List`, a custom resource with `items`) carry their own
-    // `metadata.namespace`, which is the author's claim too: every site is judged in the
-    // request's namespace (break-glass and exemptions go by it).
+    // The object's own `metadata.namespace`, and that of items nested in it (a `List`, a
+    // custom resource with `items`), is the author's claim: every site is judged in the
+    // request's namespace (break-glass and exemptions go by it). A cluster-scoped request
+    // keeps what the object says, as before.
     if let Some(ns) = request.namespace.as_ref() {
         for site in &mut sites {
-            Arc::make_mut(&mut site.resource).namespace = Some(ns.clone());
+            if site.resource.namespace.as_ref() != Some(ns) {
+                Arc::make_mut(&mut site.resource).namespace = Some(ns.clone());
+            }
         }
     }
     Ok(Manifests {
-        sources: vec![source],
         sites,
         ..Manifests::default()
     })
@@ -261,7 +486,7 @@ pub(crate) fn respond(
     request: &Request,
     reports: &[Arc<ImageReport>],
     audit: bool,
-    patch: Option<json_patch::Patch>,
+    patch: Option<Vec<u8>>,
 ) -> (AdmissionResponse, Vec<String>) {
     let failing: Vec<&ImageReport> = reports
         .iter()
@@ -282,15 +507,9 @@ pub(crate) fn respond(
             warnings.push(format!("{}: [{}] {}", r.site.image, f.code, f.message));
         }
     }
-    let mut response = AdmissionResponse::from(request);
+    let mut response = AdmissionResponse::allow(request);
     if failing.is_empty() {
-        if let Some(patch) = patch {
-            // Serialising a list of operations cannot fail; if it did, no patch is safe.
-            response = match response.with_patch(patch) {
-                Ok(r) => r,
-                Err(_) => AdmissionResponse::from(request),
-            };
-        }
+        response.patch = patch;
     } else if audit {
         for r in &failing {
             for f in r.findings.iter().filter(|f| f.severity != Severity::Warn) {
@@ -302,8 +521,6 @@ pub(crate) fn respond(
         }
     } else {
         response = response.deny(denial_message(&object_name(request), &failing));
-        response.result.reason = "Forbidden".into();
-        response.result.code = 403;
     }
     set_warnings(&mut response, warnings);
     (response, codes)
@@ -312,7 +529,7 @@ pub(crate) fn respond(
 /// An answer that says verification did not finish (deadline, overload): a deny, or in
 /// `audit` an allow with a warning.
 pub(crate) fn unfinished(request: &Request, why: &str, audit: bool) -> AdmissionResponse {
-    let mut response = AdmissionResponse::from(request);
+    let mut response = AdmissionResponse::allow(request);
     if audit {
         set_warnings(
             &mut response,
@@ -324,18 +541,13 @@ pub(crate) fn unfinished(request: &Request, why: &str, audit: bool) -> Admission
              the registry's health and the webhook's `--deadline`)",
             object_name(request)
         ));
-        response.result.reason = "Forbidden".into();
-        response.result.code = 403;
     }
     response
 }
 
 /// A deny without evaluation (the object could not be read).
 pub(crate) fn deny(request: &Request, message: String) -> AdmissionResponse {
-    let mut response = AdmissionResponse::from(request).deny(message);
-    response.result.reason = "Forbidden".into();
-    response.result.code = 403;
-    response
+    AdmissionResponse::allow(request).deny(message)
 }
 
 fn set_warnings(response: &mut AdmissionResponse, mut warnings: Vec<String>) {
@@ -391,13 +603,10 @@ fn truncate_chars(s: &mut String, max: usize) {
 /// exemption or break-glass (their digest was never verified, and pinning would make it look
 /// as if it had been).
 pub(crate) fn pin_patch(
-    object: &DynamicObject,
+    object: &ObjectTree,
     reports: &[Arc<ImageReport>],
-) -> (Option<json_patch::Patch>, BTreeSet<usize>) {
+) -> (Option<Vec<u8>>, BTreeSet<usize>) {
     let mut pinned_sites = BTreeSet::new();
-    let Ok(value) = serde_json::to_value(object) else {
-        return (None, pinned_sites);
-    };
     let mut ops = Vec::new();
     for (i, r) in reports.iter().enumerate() {
         let (Some(reference), Some(resolved)) = (&r.reference, &r.resolved) else {
@@ -409,7 +618,15 @@ pub(crate) fn pin_patch(
         let Some(pointer) = json_pointer(&r.site.path) else {
             continue;
         };
-        if value.pointer(&pointer).and_then(Value::as_str) != Some(r.site.image.as_str()) {
+        // Only a JSON string holding exactly the image (a number or boolean is no string).
+        let string = node_at(&object.root, &pointer).and_then(|n| match &n.value {
+            yaml::Value::Scalar {
+                text,
+                style: manifest::ScalarStyle::DoubleQuoted,
+            } => Some(text.as_str()),
+            _ => None,
+        });
+        if string != Some(r.site.image.as_str()) {
             continue;
         }
         let pinned = format!("{}@{}", r.site.image, resolved.digest);
@@ -420,7 +637,8 @@ pub(crate) fn pin_patch(
     if ops.is_empty() {
         return (None, BTreeSet::new());
     }
-    match serde_json::from_value(Value::Array(ops)) {
+    // Serialising a list of operations cannot fail; if it did, no patch is safe.
+    match serde_json::to_vec(&ops) {
         Ok(patch) => (Some(patch), pinned_sites),
         Err(_) => (None, BTreeSet::new()),
     }
@@ -433,6 +651,25 @@ pub(crate) fn allowed_by_exception(report: &ImageReport) -> bool {
         .findings
         .iter()
         .any(|f| matches!(f.code, Code::Exemption | Code::BreakGlass))
+}
+
+/// The node a JSON pointer names, as `serde_json::Value::pointer` finds it.
+fn node_at<'n>(root: &'n Node, pointer: &str) -> Option<&'n Node> {
+    let mut node = root;
+    for token in pointer.strip_prefix('/')?.split('/') {
+        let token = token.replace("~1", "/").replace("~0", "~");
+        node = match &node.value {
+            yaml::Value::Mapping(_) => node.get(&token)?,
+            yaml::Value::Sequence(items) => {
+                if token.starts_with('+') || (token.starts_with('0') && token.len() > 1) {
+                    return None;
+                }
+                items.get(token.parse::<usize>().ok()?)?
+            }
+            _ => return None,
+        };
+    }
+    Some(node)
 }
 
 /// `spec.template.spec.containers[0].image` -> `/spec/template/spec/containers/0/image`.
@@ -469,6 +706,8 @@ fn json_pointer(path: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
+    use serde_json::Value;
+
     use super::*;
 
     #[test]
@@ -676,5 +915,107 @@ mod tests {
         let mut s = "ééé".to_owned();
         truncate_chars(&mut s, 2);
         assert_eq!(s, "éé…");
+    }
+
+    /// Own AdmissionReview types: what the API server always sends is required (a clear 400
+    /// otherwise), anything else is tolerated; the answer is what the API server reads.
+    #[test]
+    fn reads_the_fields_it_needs_tolerates_the_rest_and_answers_in_v1() {
+        let body = include_str!("../../fixtures/admission/deployment-create.json");
+        let review: Value = serde_json::from_str(body).unwrap();
+        for field in ["uid", "kind", "resource", "operation", "userInfo"] {
+            let mut cut = review.clone();
+            cut["request"].as_object_mut().unwrap().remove(field);
+            let err = decode(cut.to_string().as_bytes()).unwrap_err();
+            assert!(
+                matches!(&err, ReviewError::Json(e) if e.to_string().contains(field)),
+                "{field}: {err}"
+            );
+        }
+        let mut bad = review.clone();
+        bad["request"]["operation"] = json!("PATCH");
+        assert!(matches!(
+            decode(bad.to_string().as_bytes()),
+            Err(ReviewError::Json(_))
+        ));
+        let mut extra = review.clone();
+        extra["request"]["somethingNew"] = json!({"x": [1, 2]});
+        extra["request"]["dryRun"] = json!(true);
+        extra["request"]["options"] = json!({"kind": "CreateOptions"});
+        let request = decode(extra.to_string().as_bytes()).unwrap();
+        assert_eq!(request.operation, Operation::Create);
+        assert_eq!(request.kind.kind, "Deployment");
+
+        let denied = AdmissionResponse::allow(&request).deny("no".to_owned());
+        let answer: Value = serde_json::from_slice(&denied.to_json().unwrap()).unwrap();
+        assert_eq!(
+            answer,
+            json!({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
+                   "response": {"uid": request.uid, "allowed": false,
+                                "status": {"code": 403, "message": "no", "reason": "Forbidden"}}})
+        );
+        let mut pinned = AdmissionResponse::allow(&request);
+        pinned.patch = Some(b"[]".to_vec());
+        pinned.warnings = Some(vec!["w".to_owned()]);
+        let answer: Value = serde_json::from_slice(&pinned.to_json().unwrap()).unwrap();
+        assert_eq!(
+            answer["response"],
+            json!({"uid": request.uid, "allowed": true, "status": {}, "patch": "W10=",
+                   "patchType": "JSONPatch", "warnings": ["w"]})
+        );
+    }
+
+    /// As before: the request's apiVersion and kind stand in only where the object has no such
+    /// key; an empty `kind` is the object's own (searched as an unknown kind), not replaced.
+    #[test]
+    fn the_requests_kind_stands_in_only_for_a_missing_key() {
+        let body = include_str!("../../fixtures/admission/deployment-create.json");
+        let mut review: Value = serde_json::from_str(body).unwrap();
+        let object = review["request"]["object"].as_object_mut().unwrap();
+        object.remove("apiVersion");
+        object.remove("kind");
+        let request = decode(review.to_string().as_bytes()).unwrap();
+        let Triage::Evaluate(m) = triage(&request, &Config::default()) else {
+            panic!("evaluated");
+        };
+        assert!(m.sites.iter().all(|s| s.resource.kind == "Deployment"
+            && s.resource.api_version == "apps/v1"
+            && s.extractor == crate::manifest::kinds::KUBERNETES));
+        review["request"]["object"]["kind"] = json!("");
+        let request = decode(review.to_string().as_bytes()).unwrap();
+        let Triage::Evaluate(m) = triage(&request, &Config::default()) else {
+            panic!("evaluated");
+        };
+        assert!(m
+            .sites
+            .iter()
+            .all(|s| s.extractor == crate::manifest::kinds::GENERIC_CONTAINERS));
+    }
+
+    /// What the YAML reader refused in the object is still denied, not allowed.
+    #[test]
+    fn an_object_the_manifest_reader_refuses_is_denied() {
+        let body = include_str!("../../fixtures/admission/deployment-create.json");
+        let mut review: Value = serde_json::from_str(body).unwrap();
+        review["request"]["object"]["metadata"]["annotations"] = json!({"note": "a\u{2028}b"});
+        let request = decode(review.to_string().as_bytes()).unwrap();
+        let Triage::Deny(code, message) = triage(&request, &Config::default()) else {
+            panic!("a line separator is no allow");
+        };
+        assert_eq!(code, "invalid-manifest");
+        assert!(message.contains("U+2028"), "{message}");
+        let twice = body.replacen(r#""metadata": {"#, r#""metadata": {"name": "a", "#, 1);
+        let request = decode(twice.as_bytes()).unwrap();
+        let Triage::Deny(code, message) = triage(&request, &Config::default()) else {
+            panic!("a key written twice is no allow");
+        };
+        assert_eq!(code, "invalid-manifest");
+        assert!(message.contains("written twice"), "{message}");
+        review["request"]["object"] = json!("just text");
+        let request = decode(review.to_string().as_bytes()).unwrap();
+        assert!(matches!(
+            triage(&request, &Config::default()),
+            Triage::Deny("invalid-manifest", m) if m.contains("is not a JSON object")
+        ));
     }
 }

@@ -6,13 +6,13 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
-use kube_core::admission::AdmissionResponse;
 use serde_json::json;
 
 use super::cache;
 use super::generation::Generation;
 use super::metrics::{Lookup, Metrics, Outcome};
-use super::{review, Log, Reloader, Settings};
+use super::review::{self, AdmissionResponse};
+use super::{Log, Reloader, Settings};
 use crate::gate::{self, Manifests, PolicyRun};
 use crate::lock::{self, Lock};
 use crate::manifest::ImageSite;
@@ -116,7 +116,14 @@ impl Server {
             }
             review::Triage::Evaluate(m) => m,
         };
-        let Ok(permit) = Arc::clone(&self.permits).try_acquire_owned() else {
+        let permit = Arc::clone(&self.permits).try_acquire_owned();
+        // Every site answered from the decision cache (under a digest the current registry
+        // client resolved it to): no task, no waiting.
+        let cached = permit
+            .as_ref()
+            .ok()
+            .and_then(|_| self.cached(&generation, &manifests));
+        let Ok(permit) = permit else {
             return self.unfinished(
                 &request,
                 "overloaded",
@@ -128,6 +135,10 @@ impl Server {
         // the verification finishes and fills the cache for the API server's retry. The task
         // holds the permit, so abandoned work still counts against the bound.
         let lock_in_use = generation.lock.is_some();
+        if let Some(reports) = cached {
+            drop(permit);
+            return self.answer(&request, endpoint, reports, lock_in_use, audit);
+        }
         let server = Arc::clone(self);
         let task = tokio::spawn(async move {
             server.in_flight.fetch_add(1, Ordering::Relaxed);
@@ -153,6 +164,38 @@ impl Server {
                 )
             }
         };
+        self.answer(&request, endpoint, reports, lock_in_use, audit)
+    }
+
+    /// Each site's decision from the cache, or `None` when any is not there (fresh).
+    fn cached(
+        &self,
+        generation: &Generation,
+        manifests: &Manifests,
+    ) -> Option<Vec<Arc<ImageReport>>> {
+        let reports = manifests
+            .sites
+            .iter()
+            .map(|site| {
+                let digest = generation.registries.cached_digest(&site.image)?;
+                generation.decisions.peek(&cache::Key::new(site, &digest))
+            })
+            .collect::<Option<Vec<_>>>()?;
+        for _ in &reports {
+            self.metrics.lookup(Lookup::Hit);
+        }
+        Some(reports)
+    }
+
+    /// The answer for the reports of every site (`/mutate`'s patch, pins under a lock).
+    fn answer(
+        &self,
+        request: &review::Request,
+        endpoint: Endpoint,
+        reports: Vec<Arc<ImageReport>>,
+        lock_in_use: bool,
+        audit: bool,
+    ) -> AdmissionResponse {
         let (patch, pinned) = match (endpoint, request.object.as_ref()) {
             (Endpoint::Mutate, Some(object)) => review::pin_patch(object, &reports),
             _ => (None, BTreeSet::new()),
@@ -161,7 +204,7 @@ impl Server {
         if lock_in_use && !self.settings.insecure_allow_unpinned_with_lock {
             require_pins(&mut reports, &pinned);
         }
-        let (response, codes) = review::respond(&request, &reports, audit, patch);
+        let (response, codes) = review::respond(request, &reports, audit, patch);
         let outcome = if response.allowed {
             Outcome::Allowed
         } else {
@@ -182,7 +225,7 @@ impl Server {
         why: &'static str,
     ) -> AdmissionResponse {
         self.metrics.decision(Outcome::Allowed, why);
-        AdmissionResponse::from(request)
+        AdmissionResponse::allow(request)
     }
 
     pub(super) fn unfinished(
@@ -251,7 +294,16 @@ impl Server {
     ) -> Arc<ImageReport> {
         let digest = match ImageRef::parse(&site.image) {
             Ok(reference) => match registry.resolve(&reference).await {
-                Ok(resolved) => Some(resolved.digest.to_string()),
+                Ok(resolved) => {
+                    let digest = resolved.digest.to_string();
+                    generation.registries.remember(
+                        registry,
+                        &site.image,
+                        &digest,
+                        self.settings.cache.max_entries,
+                    );
+                    Some(digest)
+                }
                 Err(e) => {
                     self.metrics.registry_error(e.code());
                     None
@@ -270,11 +322,11 @@ impl Server {
                     self.metrics.registry_error(f.code.as_str());
                 }
             }
-            report
+            slim(report)
         };
         match digest {
             Some(digest) => {
-                let key = cache::Key::new(&site, digest);
+                let key = cache::Key::new(&site, &digest);
                 let (report, lookup) = generation.decisions.get_or_evaluate(key, run).await;
                 self.metrics.lookup(lookup);
                 report
@@ -387,6 +439,28 @@ pub(super) fn require_pins(reports: &mut [Arc<ImageReport>], pinned: &BTreeSet<u
             ),
         );
     }
+}
+
+/// What an answer needs of a report, and no more: a cached decision holds its findings, the
+/// reference and the digest (for `/mutate`), not the signature and attestation evidence, the
+/// platform list of an index, or the object's labels and annotations (which the cache key
+/// already covers), so that ten thousand cached decisions stay small.
+fn slim(mut report: ImageReport) -> ImageReport {
+    report.signatures = None;
+    report.attestations = None;
+    if let Some(resolved) = report.resolved.as_mut() {
+        resolved.platforms = Vec::new();
+    }
+    let resource = &report.site.resource;
+    if !resource.labels.is_empty() || !resource.annotations.is_empty() {
+        report.site.resource = Arc::new(crate::manifest::Resource {
+            labels: Default::default(),
+            annotations: Default::default(),
+            ..(**resource).clone()
+        });
+    }
+    report.findings.shrink_to_fit();
+    report
 }
 
 /// A report that denies because the evaluation produced none.

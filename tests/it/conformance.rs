@@ -22,8 +22,8 @@ use std::sync::Arc;
 
 use supplygate::reference::Digest;
 use supplygate::verify::{
-    signers, verify_bundle_for_artifact, verify_candidate, Candidate, Location, Material, Signer,
-    Subject, SubjectMatcher, TlogPolicy,
+    signers, verify_bundle_for_artifact, verify_candidate, Candidate, Location, Material, Reason,
+    Signer, Subject, SubjectMatcher, TlogPolicy,
 };
 
 const SUITE: &str = concat!(
@@ -74,7 +74,7 @@ fn verdicts(case: &str) -> Vec<(&'static str, Result<(), String>)> {
         "bytes",
         verify_bundle_for_artifact(&bundle, Subject::Bytes(&artifact), &signer)
             .map(|_| ())
-            .map_err(|r| r.reason),
+            .map_err(|r| r.reason.to_string()),
     )];
     let digest = Digest::sha256_of(&artifact);
     if String::from_utf8_lossy(&bundle).contains("\"messageSignature\"") {
@@ -96,7 +96,7 @@ fn verdicts(case: &str) -> Vec<(&'static str, Result<(), String>)> {
             Err(fact
                 .rejections
                 .iter()
-                .map(|r| r.reason.clone())
+                .map(|r| r.reason.to_string())
                 .collect::<Vec<_>>()
                 .join("; "))
         };
@@ -106,7 +106,7 @@ fn verdicts(case: &str) -> Vec<(&'static str, Result<(), String>)> {
             "digest",
             verify_bundle_for_artifact(&bundle, Subject::Digest(&digest), &signer)
                 .map(|_| ())
-                .map_err(|r| r.reason),
+                .map_err(|r| r.reason.to_string()),
         ));
     }
     out
@@ -767,8 +767,9 @@ fn rekor2_cases_verify_against_the_current_staging_trusted_root() {
             // Timestamped by a test TSA (`CN=Test TSA Timestamping,O=local`) that only the
             // case's own root lists: staging's TSA is another one.
             ("rekor2-timestamp-with-expired-cert-chain", Err(e)) => assert!(
-                e.contains("not signed by a timestamp authority of the trusted root")
-                    && e.contains("CN=Test TSA Timestamping,O=local"),
+                matches!(e, Reason::TimestampRejected { explained }
+                    if explained.contains("not signed by a timestamp authority of the trusted root")
+                        && explained.contains("CN=Test TSA Timestamping,O=local")),
                 "{case}: {e}"
             ),
             (_, Ok(())) => {}
@@ -792,11 +793,14 @@ fn rekor2_entry_is_not_a_source_of_time_for_the_threshold() {
         .unwrap_err()
         .reason;
     assert!(
-        reason.starts_with("1 independent verified time (TSA `"),
+        matches!(&reason, Reason::TimestampThreshold { found, required: 2 }
+            if found.len() == 1 && found[0].starts_with("TSA `")),
         "{reason}"
     );
     assert!(
-        reason.ends_with("the signer requires 2 (`timestamp_threshold`)"),
+        reason
+            .to_string()
+            .ends_with("the signer requires 2 (`timestamp_threshold`)"),
         "{reason}"
     );
 }
@@ -825,8 +829,15 @@ fn rekor2_timestamp_with_incorrect_time_fails_for_its_stated_reason_too() {
     .unwrap_err()
     .reason;
     assert!(
-        reason
-            .starts_with("the certificate was not valid at the time the log or a timestamp proves"),
+        matches!(
+            reason,
+            Reason::Verifier {
+                plain: Some(
+                    "the certificate was not valid at the time the log or a timestamp proves"
+                ),
+                ..
+            }
+        ),
         "{reason}"
     );
 }
@@ -896,7 +907,7 @@ mod forgery {
             &Digest::parse(image).unwrap(),
             signer,
         )
-        .map_err(|r| r.reason)
+        .map_err(|r| r.reason.to_string())
     }
 
     /// 64 bytes that are not a signature, the same on every run.
@@ -1047,7 +1058,7 @@ mod legacy {
             signer,
         )
         .map(|v| v.signed_at)
-        .map_err(|r| r.reason)
+        .map_err(|r| r.reason.to_string())
     }
 
     fn conformance_identity() -> Signer {
@@ -1104,10 +1115,7 @@ mod legacy {
             &conformance_identity(),
         )
         .unwrap_err();
-        assert_eq!(
-            e.reason,
-            "no transparency log proof or timestamp: cannot tell when the certificate was valid"
-        );
+        assert_eq!(e.reason, Reason::NoTimeProof);
     }
 
     #[test]
@@ -1276,8 +1284,14 @@ mod image_bundles {
         );
         assert_eq!(fact.rejections.len(), 1);
         assert_eq!(fact.rejections[0].signer, "*");
+        assert!(
+            matches!(&fact.rejections[0].reason, Reason::SignsOtherDigest { expected, .. }
+                if expected.0 == other),
+            "{:?}",
+            fact.rejections[0]
+        );
         assert_eq!(
-            fact.rejections[0].reason,
+            fact.rejections[0].reason.to_string(),
             "signs `sha256:c811d58de79c…`, not this image's `sha256:732112270d7e…`"
         );
     }
@@ -1303,7 +1317,9 @@ mod image_bundles {
         assert_eq!(fact.rejections.len(), 1);
         assert_eq!(
             fact.rejections[0].reason,
-            "attestation `https://cosign.sigstore.dev/attestation/v1`, not a signature"
+            Reason::AttestationNotSignature {
+                predicate_type: "https://cosign.sigstore.dev/attestation/v1".into()
+            }
         );
         assert_eq!(
             fact.identity.unwrap().subject.as_deref(),
@@ -1342,9 +1358,10 @@ mod image_bundles {
         let fact = verify_candidate(&c, "ghcr.io/acme/app", &digest, &[kubewarden(None)]);
         assert_eq!(fact.kind, Some(SignatureKind::CosignKeyless));
         assert_eq!(fact.rejections.len(), 1);
-        assert!(fact.rejections[0]
-            .reason
-            .starts_with("payload is not a cosign simple-signing document"));
+        assert!(matches!(
+            fact.rejections[0].reason,
+            Reason::PayloadNotSimpleSigning { .. }
+        ));
         let identity = fact.identity.unwrap();
         assert_eq!(identity.subject.as_deref(), Some(DEFAULT_IDENTITY));
         assert_eq!(identity.issuer.as_deref(), Some(DEFAULT_ISSUER));

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use serde_json::Value;
 use supplygate::reference::Digest;
 use supplygate::verify::{
-    verify_candidate, Candidate, Location, Material, SignatureFact, SignatureKind, Signer,
+    verify_candidate, Candidate, Location, Material, Reason, SignatureFact, SignatureKind, Signer,
 };
 
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/external/cosign-made");
@@ -127,7 +127,7 @@ fn assert_verified(fact: &SignatureFact) {
     assert_eq!(fact.signed_at, None, "no log, no time");
 }
 
-fn only_rejection(fact: &SignatureFact) -> (&str, &str) {
+fn only_rejection(fact: &SignatureFact) -> (&str, &Reason) {
     assert!(fact.verified_by.is_empty(), "{fact:#?}");
     assert_eq!(fact.rejections.len(), 1, "{fact:#?}");
     (&fact.rejections[0].signer, &fact.rejections[0].reason)
@@ -201,8 +201,12 @@ fn multiarch_index_and_both_platforms_verify() {
     );
     let (signer, reason) = only_rejection(&fact);
     assert_eq!(signer, "*");
+    assert!(
+        matches!(reason, Reason::SignsOtherDigest { .. }),
+        "{reason:?}"
+    );
     assert_eq!(
-        reason,
+        reason.to_string(),
         "signs `sha256:6671f7d080fc…`, not this image's `sha256:4fda8d2584a4…`"
     );
 }
@@ -219,8 +223,12 @@ fn denies_signature_for_other_digest() {
     );
     let (signer, reason) = only_rejection(&fact);
     assert_eq!(signer, "*");
+    assert!(
+        matches!(reason, Reason::SignsOtherDigest { .. }),
+        "{reason:?}"
+    );
     assert_eq!(
-        reason,
+        reason.to_string(),
         "signs `sha256:63a15806ff4b…`, not this image's `sha256:309f2197ead5…`"
     );
 }
@@ -237,7 +245,7 @@ fn denies_payload_with_one_byte_edited() {
     let fact = verify_candidate(&c, &repo("signed"), &image, &[cosign_key(true)]);
     assert_eq!(
         only_rejection(&fact),
-        ("release", "signature does not verify with this key")
+        ("release", &Reason::KeySignatureInvalid)
     );
 }
 
@@ -253,7 +261,7 @@ fn denies_edited_digest_in_payload() {
     let (signer, reason) = only_rejection(&fact);
     assert_eq!(signer, "*");
     assert!(
-        reason.starts_with("signs `sha256:73a15806ff4b…`"),
+        matches!(reason, Reason::SignsOtherDigest { signed, .. } if signed.0.starts_with("sha256:73a15806ff4b")),
         "{reason}"
     );
 }
@@ -266,7 +274,9 @@ fn denies_unlogged_signature_when_the_key_requires_the_log() {
         only_rejection(&fact),
         (
             "release",
-            "no transparency log proof; set `insecure_ignore_tlog: true` on signer `release` for keys signed with `--tlog-upload=false`"
+            &Reason::NoTlogProof {
+                signer: "release".into()
+            }
         )
     );
 }
@@ -277,7 +287,7 @@ fn denies_signature_by_another_key() {
     let fact = verify_candidate(&c, &repo("signed"), &image, &[other_key()]);
     assert_eq!(
         only_rejection(&fact),
-        ("other", "signature does not verify with this key")
+        ("other", &Reason::KeySignatureInvalid)
     );
     // With both keys trusted, the right one verifies and the other is recorded.
     let fact = verify_candidate(
@@ -299,7 +309,10 @@ fn denies_signature_presented_for_another_repository() {
         only_rejection(&fact),
         (
             "*",
-            "signed for `127.0.0.1:5123/demo/signed`, not `127.0.0.1:5123/demo/other`"
+            &Reason::SignedForOtherRepository {
+                signed_for: "127.0.0.1:5123/demo/signed".into(),
+                expected: "127.0.0.1:5123/demo/other".into()
+            }
         )
     );
     // Same path on another registry is another repository too.
@@ -309,5 +322,8 @@ fn denies_signature_presented_for_another_repository() {
         &image,
         &[cosign_key(true)],
     );
-    assert!(only_rejection(&fact).1.starts_with("signed for"));
+    assert!(matches!(
+        only_rejection(&fact).1,
+        Reason::SignedForOtherRepository { .. }
+    ));
 }

@@ -533,3 +533,136 @@ async fn finds_the_sig_in_a_single_cosign_made_layout() {
         json!(signature)
     );
 }
+
+/// The cosign-made fixtures' key, as a signer named `release` (their signatures carry no log
+/// proof).
+fn release_key() -> std::sync::Arc<supplygate::verify::Signer> {
+    let pem = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/external/cosign-made/keys/cosign.pub"),
+    )
+    .unwrap();
+    std::sync::Arc::new(supplygate::verify::Signer::key("release", &pem, true).unwrap())
+}
+
+/// A signer whose key signed nothing here.
+fn other_key() -> std::sync::Arc<supplygate::verify::Signer> {
+    let pem = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/keys/other-p256.pub"),
+    )
+    .unwrap();
+    std::sync::Arc::new(supplygate::verify::Signer::key("other", &pem, true).unwrap())
+}
+
+/// A client that reaches `127.0.0.1:5123` (where the cosign-made fixtures were signed, the
+/// name their signatures vouch for) through the test registry as its mirror, and names the
+/// image as signed: `127.0.0.1:5123/demo/<name>:v1`.
+fn signed_name_client(case: &Case, name: &str) -> (Registry, ImageRef) {
+    let mut settings = RegistrySettings {
+        retries: 0,
+        ..RegistrySettings::default()
+    };
+    settings.hosts.insert(
+        "127.0.0.1:5123".to_owned(),
+        HostSettings {
+            insecure: true,
+            mirrors: vec![case.registry.host()],
+            ..HostSettings::default()
+        },
+    );
+    settings.hosts.insert(
+        case.registry.host(),
+        HostSettings {
+            insecure: true,
+            ..HostSettings::default()
+        },
+    );
+    settings.docker_config = Some(docker_config_empty(
+        &case.registry.scratch_dir().join("docker-empty"),
+    ));
+    let image = ImageRef::parse(&format!("127.0.0.1:5123/demo/{name}:v1")).unwrap();
+    (Registry::new(settings).unwrap(), image)
+}
+
+#[tokio::test]
+async fn a_key_signed_image_costs_three_requests_when_its_sig_satisfies_the_rules() {
+    let case = Case::new();
+    case.push_cosign_made("cosign-signed", &[COSIGN_SIGNED]);
+    let (client, image) = signed_name_client(&case, "cosign-signed");
+    let logged = case.registry.logged_requests();
+    let resolved = client.resolve(&image).await.unwrap();
+    let signers = [release_key(), other_key()];
+    let needed = [vec![release_key()]];
+    let report =
+        supplygate::gate::check_signatures_for(&client, &image, &resolved, &signers, Some(&needed))
+            .await
+            .unwrap();
+    assert_eq!(report.verified_by(), ["release"]);
+    // The tag, the `.sig` manifest, its payload blob: no referrers lookup.
+    assert_eq!(client.stats().requests, 3);
+    assert_eq!(case.registry.logged_requests() - logged, 3);
+}
+
+#[tokio::test]
+async fn the_referrers_are_read_whenever_the_sig_cannot_satisfy_the_rules() {
+    let case = Case::new();
+    case.push_cosign_made("cosign-signed", &[COSIGN_SIGNED]);
+    let repo = "demo/bundled";
+    let subject = case.registry.push_generated(&format!("{repo}:v1"), 7);
+    let subject_size = GeneratedImage::new("seed 7", "amd64", None).manifest.len();
+    let bundle = sigstore_bundle_fixture();
+    let referrer = attach_bundle_by_tag(&case.registry, repo, &subject, subject_size, &bundle);
+    let signers = [release_key(), other_key()];
+
+    // A signature that is only among the referrers (no `.sig` at all) is found when a rule
+    // needs a signature.
+    let client = case.client();
+    let image = case.image(&format!("{repo}:v1"));
+    let resolved = client.resolve(&image).await.unwrap();
+    let needed = [vec![release_key()]];
+    let report =
+        supplygate::gate::check_signatures_for(&client, &image, &resolved, &signers, Some(&needed))
+            .await
+            .unwrap();
+    assert_eq!(report.facts.len(), 1, "{:#?}", report.facts);
+    assert_eq!(
+        report.facts[0].location,
+        Location::ReferrersTag {
+            tag: digest(&subject).tag_prefix(),
+            manifest: digest(&referrer),
+            artifact_type: BUNDLE.to_owned(),
+        }
+    );
+
+    // A `.sig` that verifies, but by a signer the rule does not name: the referrers are read
+    // too (API 404, then the referrers tag 404), so a bundle by the right signer would count.
+    for needed in [
+        vec![vec![other_key()]],
+        vec![vec![release_key()], vec![other_key()]],
+    ] {
+        let (client, image) = signed_name_client(&case, "cosign-signed");
+        let logged = case.registry.logged_requests();
+        let resolved = client.resolve(&image).await.unwrap();
+        let report = supplygate::gate::check_signatures_for(
+            &client,
+            &image,
+            &resolved,
+            &signers,
+            Some(&needed),
+        )
+        .await
+        .unwrap();
+        assert_eq!(report.verified_by(), ["release"]);
+        assert!(!needed.iter().all(|set| report.satisfies(set)));
+        // The tag, `.sig`, payload, referrers API, referrers tag (as the mirror logs them).
+        assert_eq!(case.registry.logged_requests() - logged, 5);
+    }
+
+    // A full account (`explain`) reads the referrers whatever the rules.
+    let (client, image) = signed_name_client(&case, "cosign-signed");
+    let logged = case.registry.logged_requests();
+    let resolved = client.resolve(&image).await.unwrap();
+    supplygate::gate::check_signatures(&client, &image, &resolved, &signers)
+        .await
+        .unwrap();
+    assert_eq!(case.registry.logged_requests() - logged, 5);
+}

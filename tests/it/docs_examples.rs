@@ -7,8 +7,9 @@
 //! `yaml kubernetes`, `yaml github-actions` and `yaml gitlab-ci` are other files. A bare `yaml`
 //! fence is an error, so a new example cannot skip the test by accident.
 //!
-//! Examples name files the loader reads: signer keys (`key: keys/cosign.pub`) and Sigstore
-//! trusted roots (`trusted_root: roots/trusted_root.json`). Each example is written as
+//! Examples name files the loader reads: signer keys (`key: keys/cosign.pub`), Sigstore
+//! trusted roots (`trusted_root: roots/trusted_root.json`), Notation trust stores and trust
+//! policies (`trust_store: notation/truststore`, `trust_policy: notation/trustpolicy.json`). Each example is written as
 //! `supplygate.yaml` into a fresh directory, and every relative path it gives to `key:` or
 //! `trusted_root:` gets a real file of that kind copied from `fixtures/` (a P-256 public key, the
 //! cosign test suite's trusted root), so the loader parses real material, not a stub it would
@@ -32,6 +33,15 @@ const KEY_FIXTURE: &str = "fixtures/keys/other-p256.pub";
 /// A real Sigstore trusted root for every `trusted_root:` path an example names.
 const TRUSTED_ROOT_FIXTURE: &str =
     "fixtures/external/sigstore/cosign/pkg/cosign/testdata/trusted_root_pgi.json";
+
+/// A real Notation trust store for every `trust_store:` path an example names: this
+/// certificate as `x509/ca/e2e/e2e.crt` under it.
+const TRUST_STORE_CERT: &str =
+    "fixtures/external/notaryproject/notation/test/e2e/testdata/config/localkeys/e2e.crt";
+/// A real Notation `trustpolicy.json` (statement `e2e`, store `ca:e2e`) for every
+/// `trust_policy:` path an example names.
+const TRUST_POLICY_FIXTURE: &str =
+    "fixtures/external/notaryproject/notation/test/e2e/testdata/config/trustpolicies/trustpolicy.json";
 
 /// The info strings a YAML fence may carry, and whether the block is a whole config.
 const YAML_KINDS: &[(&str, bool)] = &[
@@ -117,6 +127,8 @@ fn referenced_files(config: &str) -> Vec<(&'static str, String)> {
         for (key, fixture) in [
             ("key:", KEY_FIXTURE),
             ("trusted_root:", TRUSTED_ROOT_FIXTURE),
+            ("trust_store:", TRUST_STORE_CERT),
+            ("trust_policy:", TRUST_POLICY_FIXTURE),
         ] {
             let Some(value) = line.strip_prefix(key) else {
                 continue;
@@ -141,7 +153,10 @@ fn load_example(config: &str) -> Result<(), String> {
                 "names the absolute path `{path}`: use a path relative to the config"
             ));
         }
-        let target = dir.path().join(&path);
+        let mut target = dir.path().join(&path);
+        if fixture == TRUST_STORE_CERT {
+            target = target.join("x509/ca/e2e/e2e.crt");
+        }
         std::fs::create_dir_all(target.parent().unwrap()).unwrap();
         std::fs::copy(root().join(fixture), &target).unwrap();
     }

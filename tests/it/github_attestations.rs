@@ -26,8 +26,8 @@ use supplygate::provenance::{
 use supplygate::reference::Digest;
 use supplygate::verify::signers::load_trusted_root;
 use supplygate::verify::{
-    verify_bundle_for_artifact, CertificateConstraints, Identity, Location, SignatureKind, Signer,
-    Subject, SubjectMatcher,
+    verify_bundle_for_artifact, CertificateConstraints, Identity, Location, Reason, SignatureKind,
+    Signer, Subject, SubjectMatcher,
 };
 
 const DATA: &str = concat!(
@@ -108,14 +108,17 @@ fn verify(json: Vec<u8>, subject: &str, signers: &[Arc<Signer>]) -> AttestationF
 }
 
 fn reasons(fact: &AttestationFact) -> Vec<String> {
-    fact.rejections.iter().map(|r| r.reason.clone()).collect()
+    fact.rejections
+        .iter()
+        .map(|r| r.reason.to_string())
+        .collect()
 }
 
 /// The one rejection of the one signer.
 fn rejection(fact: &AttestationFact) -> String {
     assert!(!fact.counts(), "accepted: {fact:?}");
     assert_eq!(fact.rejections.len(), 1, "{:?}", reasons(fact));
-    fact.rejections[0].reason.clone()
+    fact.rejections[0].reason.to_string()
 }
 
 /// The JSON lines of a `.jsonl` file (what `gh attestation download` writes).
@@ -586,7 +589,10 @@ fn upstream_negative_bundles_are_rejected() {
         .reason;
     assert_eq!(
         reason,
-        "unsupported bundle: unsupported DSSE payload type \"text/plain\": cannot bind artifact to attestation"
+        Reason::Verifier {
+            plain: None,
+            raw: "unsupported bundle: unsupported DSSE payload type \"text/plain\": cannot bind artifact to attestation".into()
+        }
     );
 
     // Bundles without a certificate, without verification material.

@@ -1045,3 +1045,135 @@ fn a_stale_lock_fails_even_when_the_manifests_name_no_image() {
         "{out:?}"
     );
 }
+
+/// `stats.requests` of a JSON report.
+fn requests(out: &Outcome) -> u64 {
+    out.json()["stats"]["requests"].as_u64().unwrap()
+}
+
+/// `check manifests --format json --cache-dir cache <extra>`.
+fn cached(case: &Case, extra: &[&str]) -> Outcome {
+    let mut args = vec![
+        "check",
+        "manifests",
+        "--format",
+        "json",
+        "--cache-dir",
+        "cache",
+    ];
+    args.extend_from_slice(extra);
+    case.run(&args)
+}
+
+/// The cache's entry files (`cache/v1/evidence/<fingerprint>/*.json`).
+fn cache_entries(case: &Case) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    for dir in std::fs::read_dir(case.path("cache/v1/evidence")).unwrap() {
+        for file in std::fs::read_dir(dir.unwrap().path()).unwrap() {
+            found.push(file.unwrap().path());
+        }
+    }
+    found.sort();
+    found
+}
+
+#[test]
+fn a_repeated_check_with_the_cache_asks_nothing_about_a_pinned_digest_and_once_per_tag() {
+    let case = Case::new();
+    // By digest only: nothing about the image can have changed.
+    let by_digest = |repo: &str, digest: &str| format!("{}@{digest}", case.registry.image(repo));
+    case.write_manifest(
+        "app.yaml",
+        &[
+            &by_digest("team/app", &case.app_digest),
+            &by_digest("team/web", &case.web_digest),
+        ],
+    );
+    let cold = cached(&case, &[]);
+    assert_allowed(&cold);
+    assert!(requests(&cold) > 0, "{cold:?}");
+    let warm = cached(&case, &[]);
+    assert_allowed(&warm);
+    assert_eq!(warm.codes(), cold.codes());
+    assert_eq!(requests(&warm), 0, "{warm:?}");
+
+    // By tag: the tag is asked every run (one request each), nothing else.
+    case.write_unpinned("app.yaml");
+    let cold = cached(&case, &[]);
+    assert_allowed(&cold);
+    let warm = cached(&case, &[]);
+    assert_allowed(&warm);
+    assert_eq!(requests(&warm), 2, "{warm:?}");
+
+    // Past the entries' time to live (a day by default) the answers about each digest (its
+    // signature tags, its referrers) are asked again; only objects, content-addressed and
+    // checked against their digest, still come from the cache.
+    let later = cached(&case, &["--now", "2026-11-26T12:00:00Z"]);
+    assert_allowed(&later);
+    assert!(requests(&later) > requests(&warm) + 2, "{later:?}");
+}
+
+#[test]
+fn the_cache_never_allows_on_its_own_word() {
+    let case = Case::new();
+    let cold = cached(&case, &[]);
+    assert_allowed(&cold);
+    let entries = cache_entries(&case);
+    assert!(entries.len() >= 2, "{entries:?}");
+
+    // One digest's entry planted where another digest's belongs: refused as foreign, reported,
+    // and the registry asked instead; the run decides as without a cache.
+    std::fs::copy(&entries[0], &entries[1]).unwrap();
+    let planted = cached(&case, &[]);
+    assert_allowed(&planted);
+    assert!(requests(&planted) > 0, "{planted:?}");
+    let notices = planted.notices("cache-entry-ignored");
+    assert_eq!(notices.len(), 1, "{planted:?}");
+    assert!(
+        notices[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("written for `"),
+        "{notices:?}"
+    );
+
+    // A truncated entry: the same.
+    let entries = cache_entries(&case);
+    let text = std::fs::read(&entries[0]).unwrap();
+    std::fs::write(&entries[0], &text[..text.len() / 2]).unwrap();
+    let truncated = cached(&case, &[]);
+    assert_allowed(&truncated);
+    assert_eq!(
+        truncated.notices("cache-entry-ignored").len(),
+        1,
+        "{truncated:?}"
+    );
+
+    // The signers changed (the rule now needs a key that signed nothing): the entries written
+    // under the old signers are not used, and nothing is allowed from them.
+    std::fs::write(
+        case.path("other.pub"),
+        std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/keys/other-p256.pub"))
+            .unwrap(),
+    )
+    .unwrap();
+    let config = std::fs::read_to_string(case.path("supplygate.yaml"))
+        .unwrap()
+        .replace("signers: [release]", "signers: [other]")
+        .replace(
+            "signers:\n",
+            "signers:\n  other:\n    key: other.pub\n    insecure_ignore_tlog: true\n",
+        );
+    std::fs::write(case.path("supplygate.yaml"), config).unwrap();
+    let rekeyed = cached(&case, &[]);
+    assert_eq!(rekeyed.json()["decision"], "deny", "{rekeyed:?}");
+    assert!(requests(&rekeyed) > 0, "{rekeyed:?}");
+    for (_, codes) in rekeyed.codes() {
+        assert!(
+            codes
+                .iter()
+                .any(|c| c == "unsigned-image" || c == "signature-not-trusted"),
+            "{codes:?}"
+        );
+    }
+}

@@ -905,8 +905,9 @@ fn notation_made_cose_and_jws_signatures_verify_up_to_their_timestamp() {
 /// signer over it.
 mod pki {
     use rcgen::{
-        BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose,
-        IsCa, Issuer, KeyPair, KeyUsagePurpose, SigningKey as _,
+        date_time_ymd, BasicConstraints, CertificateParams, CertificateRevocationListParams,
+        CrlDistributionPoint, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer,
+        KeyIdMethod, KeyPair, KeyUsagePurpose, RevokedCertParams, SerialNumber, SigningKey as _,
     };
     use x509_cert::der::asn1::UintRef;
     use x509_cert::der::{Decode as _, Reader as _, SliceReader};
@@ -916,7 +917,13 @@ mod pki {
         pub intermediate: Vec<u8>,
         pub leaf: Vec<u8>,
         leaf_key: KeyPair,
+        root_issuer: Issuer<'static, KeyPair>,
+        int_issuer: Issuer<'static, KeyPair>,
     }
+
+    /// Serial numbers of the intermediate and the leaf.
+    pub const INTERMEDIATE_SERIAL: u64 = 2;
+    pub const LEAF_SERIAL: u64 = 3;
 
     fn dn(parts: &[(DnType, &str)]) -> DistinguishedName {
         let mut dn = DistinguishedName::new();
@@ -955,12 +962,47 @@ mod pki {
             key_usages: Vec<KeyUsagePurpose>,
             ekus: Vec<ExtendedKeyUsagePurpose>,
         ) -> Self {
+            Self::build(root_name, org, cn, key_usages, ekus, false)
+        }
+
+        /// Like [`Pki::new`], with a CRL distribution point in the intermediate and the leaf:
+        /// their revocation can (and under `strict` must) be checked.
+        pub fn revocable(root_name: &[(DnType, &str)], org: &str, cn: &str) -> Self {
+            Self::build(
+                root_name,
+                org,
+                cn,
+                vec![KeyUsagePurpose::DigitalSignature],
+                vec![ExtendedKeyUsagePurpose::CodeSigning],
+                true,
+            )
+        }
+
+        fn build(
+            root_name: &[(DnType, &str)],
+            org: &str,
+            cn: &str,
+            key_usages: Vec<KeyUsagePurpose>,
+            ekus: Vec<ExtendedKeyUsagePurpose>,
+            revocable: bool,
+        ) -> Self {
+            let points = |what: &str| {
+                if revocable {
+                    vec![CrlDistributionPoint {
+                        uris: vec![format!("http://crl.acme.example/{what}.crl")],
+                    }]
+                } else {
+                    Vec::new()
+                }
+            };
             let root_key = KeyPair::generate().unwrap();
             let root_params = ca_params(dn(root_name));
             let root = root_params.self_signed(&root_key).unwrap();
             let root_issuer = Issuer::new(root_params, root_key);
             let int_key = KeyPair::generate().unwrap();
-            let int_params = ca_params(dn(&[(DnType::OrganizationName, "Test Intermediate")]));
+            let mut int_params = ca_params(dn(&[(DnType::OrganizationName, "Test Intermediate")]));
+            int_params.serial_number = Some(SerialNumber::from(INTERMEDIATE_SERIAL));
+            int_params.crl_distribution_points = points("root");
             let intermediate = int_params.signed_by(&int_key, &root_issuer).unwrap();
             let int_issuer = Issuer::new(int_params, int_key);
             let leaf_key = KeyPair::generate().unwrap();
@@ -973,13 +1015,44 @@ mod pki {
             ]);
             leaf_params.key_usages = key_usages;
             leaf_params.extended_key_usages = ekus;
+            leaf_params.serial_number = Some(SerialNumber::from(LEAF_SERIAL));
+            leaf_params.crl_distribution_points = points("intermediate");
             let leaf = leaf_params.signed_by(&leaf_key, &int_issuer).unwrap();
             Self {
                 root: root.der().to_vec(),
                 intermediate: intermediate.der().to_vec(),
                 leaf: leaf.der().to_vec(),
                 leaf_key,
+                root_issuer,
+                int_issuer,
             }
+        }
+
+        /// A CRL of the root (`by_root`) or the intermediate listing `revoked` serials, issued
+        /// 2026-01-01 with the given `nextUpdate` (year, month, day).
+        pub fn crl(&self, by_root: bool, revoked: &[u64], next: (i32, u8, u8)) -> Vec<u8> {
+            let params = CertificateRevocationListParams {
+                this_update: date_time_ymd(2026, 1, 1),
+                next_update: date_time_ymd(next.0, next.1, next.2),
+                crl_number: SerialNumber::from(1u64),
+                issuing_distribution_point: None,
+                revoked_certs: revoked
+                    .iter()
+                    .map(|serial| RevokedCertParams {
+                        serial_number: SerialNumber::from(*serial),
+                        revocation_time: date_time_ymd(2026, 2, 1),
+                        reason_code: None,
+                        invalidity_date: None,
+                    })
+                    .collect(),
+                key_identifier_method: KeyIdMethod::Sha256,
+            };
+            let issuer = if by_root {
+                &self.root_issuer
+            } else {
+                &self.int_issuer
+            };
+            params.signed_by(issuer).unwrap().der().to_vec()
         }
 
         /// ES256 over `input`, as JWS writes it (`r || s`, 32 bytes each).
@@ -1796,5 +1869,169 @@ fn a_timestamp_moved_to_another_signature_does_not_vouch_for_it() {
                 problem: TimestampProblem::MessageImprintMismatch
             }
         }
+    );
+}
+
+// ------------------------------------------------------------------ revocation (CRLs)
+
+/// Decides an ES256 signature by `pki` under a policy trusting its root at `level`, with
+/// `crls`: the outcome and the revocation status.
+fn decide_with_crls(
+    pki: &pki::Pki,
+    level: &str,
+    crls: &[Vec<u8>],
+) -> (Outcome, notation::RevocationStatus) {
+    let target = Layout::open("e2e").image();
+    let envelope = sign_jws(pki, &headers("ES256"), &target);
+    let policy = TrustPolicy::from_json(
+        json!({"version": "1.0", "trustPolicies": [{
+            "name": "acme", "registryScopes": ["*"],
+            "signatureVerification": {"level": level},
+            "trustStores": ["ca:acme"],
+            "trustedIdentities": ["*"],
+        }]})
+        .to_string()
+        .as_bytes(),
+    )
+    .unwrap();
+    let mut list = notation::Crls::none();
+    for crl in crls {
+        assert!(list.add_der(crl.clone()));
+    }
+    let decision = notation::decide(
+        notation::JWS_MEDIA_TYPE,
+        &envelope,
+        &target,
+        policy.statement_for("acme.example/app").unwrap(),
+        &trusting(&pki.root),
+        &list,
+        now(),
+    )
+    .unwrap();
+    (decision.outcome, decision.revocation)
+}
+
+const CURRENT: (i32, u8, u8) = (2026, 12, 31);
+
+#[test]
+fn a_revocable_chain_without_crls_fails_revocation_under_strict() {
+    let pki = pki::Pki::revocable(&acme_root(), "Acme", "builder");
+    let (outcome, status) = decide_with_crls(&pki, "strict", &[]);
+    assert_eq!(
+        rejected(outcome),
+        Finding {
+            check: Check::Revocation,
+            failure: Failure::RevocationNotChecked { index: 0 }
+        }
+    );
+    assert_eq!(status, notation::RevocationStatus::NotChecked);
+    // permissive logs it, and the signature counts
+    let (outcome, _) = decide_with_crls(&pki, "permissive", &[]);
+    assert_eq!(
+        verified(outcome).logged,
+        vec![Finding {
+            check: Check::Revocation,
+            failure: Failure::RevocationNotChecked { index: 0 }
+        }]
+    );
+}
+
+#[test]
+fn current_crls_that_list_nobody_pass_revocation() {
+    let pki = pki::Pki::revocable(&acme_root(), "Acme", "builder");
+    let crls = [pki.crl(true, &[], CURRENT), pki.crl(false, &[], CURRENT)];
+    let (outcome, status) = decide_with_crls(&pki, "strict", &crls);
+    assert!(verified(outcome).logged.is_empty());
+    assert_eq!(status, notation::RevocationStatus::Good);
+    // a chain that names no revocation information is not revocable
+    let plain = pki::Pki::new(&acme_root(), "Acme", "builder");
+    let (outcome, status) = decide_with_crls(&plain, "strict", &[]);
+    verified(outcome);
+    assert_eq!(status, notation::RevocationStatus::NotRevocable);
+}
+
+#[test]
+fn a_revoked_leaf_or_intermediate_is_rejected() {
+    let pki = pki::Pki::revocable(&acme_root(), "Acme", "builder");
+    for (root_lists, int_lists) in [
+        (vec![], vec![pki::LEAF_SERIAL]),
+        (vec![pki::INTERMEDIATE_SERIAL], vec![]),
+    ] {
+        let crls = [
+            pki.crl(true, &root_lists, CURRENT),
+            pki.crl(false, &int_lists, CURRENT),
+        ];
+        let (outcome, status) = decide_with_crls(&pki, "strict", &crls);
+        assert_eq!(
+            rejected(outcome),
+            Finding {
+                check: Check::Revocation,
+                failure: Failure::CertificateRevoked
+            },
+            "root lists {root_lists:?}, intermediate lists {int_lists:?}"
+        );
+        assert_eq!(status, notation::RevocationStatus::Revoked);
+    }
+}
+
+#[test]
+fn missing_stale_or_forged_crls_leave_the_status_unknown() {
+    use notation::revocation::RevocationProblem;
+    let pki = pki::Pki::revocable(&acme_root(), "Acme", "builder");
+    let unknown = |crls: &[Vec<u8>]| {
+        let (outcome, status) = decide_with_crls(&pki, "strict", crls);
+        assert_eq!(status, notation::RevocationStatus::Unknown);
+        rejected(outcome).failure
+    };
+    // no CRL of the root: the intermediate's status is unknown
+    assert_eq!(
+        unknown(&[pki.crl(false, &[], CURRENT)]),
+        Failure::RevocationUnknown {
+            index: 1,
+            problem: RevocationProblem::NoCrl
+        }
+    );
+    // the intermediate's CRL is past its nextUpdate (2026-03-01 < now 2026-06-01)
+    assert_eq!(
+        unknown(&[
+            pki.crl(true, &[], CURRENT),
+            pki.crl(false, &[], (2026, 3, 1))
+        ]),
+        Failure::RevocationUnknown {
+            index: 0,
+            problem: RevocationProblem::CrlExpired
+        }
+    );
+    // a CRL with the intermediate's name signed by another intermediate's key
+    let other = pki::Pki::revocable(&acme_root(), "Acme", "builder");
+    assert_eq!(
+        unknown(&[pki.crl(true, &[], CURRENT), other.crl(false, &[], CURRENT)]),
+        Failure::RevocationUnknown {
+            index: 0,
+            problem: RevocationProblem::CrlInvalid
+        }
+    );
+}
+
+#[test]
+fn crl_files_are_read_as_pem_or_der_and_anything_else_is_refused() {
+    let pki = pki::Pki::revocable(&acme_root(), "Acme", "builder");
+    let der = pki.crl(false, &[], CURRENT);
+    let dir = tempfile::tempdir().unwrap();
+    let pem = format!(
+        "-----BEGIN X509 CRL-----\n{}\n-----END X509 CRL-----\n",
+        STANDARD.encode(&der)
+    );
+    std::fs::write(dir.path().join("a.pem"), pem).unwrap();
+    std::fs::write(dir.path().join("b.crl"), &der).unwrap();
+    std::fs::write(dir.path().join("c.txt"), "not a crl").unwrap();
+    let crls =
+        notation::Crls::from_files(&[dir.path().join("a.pem"), dir.path().join("b.crl")]).unwrap();
+    assert_eq!(crls.lists(), &[der.clone(), der]);
+    assert_eq!(
+        notation::Crls::from_files(&[dir.path().join("c.txt")]),
+        Err(notation::CrlError::NotACrl {
+            path: dir.path().join("c.txt")
+        })
     );
 }

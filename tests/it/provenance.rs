@@ -1028,9 +1028,31 @@ fn legacy_att_and_cosign_v3_bundle_referrer_on_one_image_are_both_judged() {
     let json = out.json();
     let image = &images(&json)[0];
     assert_eq!(codes(image), Vec::<&str>::new(), "{out:?}");
-    let facts = facts(image);
-    assert_eq!(facts.len(), 2, "{facts:#?}");
     let att_tag = format!("{}.att", digest.replacen(':', "-", 1));
+    // `check` stops at the `.att` once it satisfies the rule (the referrers are read only
+    // when the `.att` attestations cannot: see the next test); `explain` gives the full
+    // account, both judged.
+    let checked = facts(image);
+    assert_eq!(checked.len(), 1, "{checked:#?}");
+    assert_eq!(
+        checked[0]["location"]["tag"],
+        json!(att_tag),
+        "{checked:#?}"
+    );
+    assert_eq!(
+        checked[0]["verified_by"],
+        json!(["release"]),
+        "{checked:#?}"
+    );
+    let explained = s.run(&[
+        "explain",
+        &format!("{}/{repo}:v1", s.host()),
+        "--format",
+        "json",
+    ]);
+    let explained = explained.json();
+    let facts = explained["attestations"]["facts"].as_array().unwrap();
+    assert_eq!(facts.len(), 2, "{facts:#?}");
     let (legacy, referrer): (Vec<&Value>, Vec<&Value>) = facts
         .iter()
         .partition(|f| f["location"]["tag"] == json!(att_tag));
@@ -1050,4 +1072,49 @@ fn legacy_att_and_cosign_v3_bundle_referrer_on_one_image_are_both_judged() {
         "{facts:#?}"
     );
     assert_eq!(out.code, 0, "{out:?}");
+}
+
+#[test]
+fn a_provenance_only_among_the_referrers_is_found_when_the_att_cannot_satisfy_the_rule() {
+    // The `.att` is signed by a signer the rule does not name; the bundle referrer by the one
+    // it does: `check` must read the referrers and allow on the bundle.
+    let s = Scenario::new();
+    let sigstore = TestSigstore::new();
+    sigstore.write_trusted_root(&s.path("root.json"));
+    let repo = "team/app";
+    let digest = s.image(repo, "v1");
+    let att = s.att(repo, &digest).commit(SOURCE_COMMIT);
+    s.attest(repo, &digest, &[att]);
+    let bundle = sigstore
+        .keyless(&format!("{}/{repo}", s.host()), &digest)
+        .predicate_type(SLSA_V1)
+        .sign_bundle();
+    pki::push_bundle_referrer(&s.registry, repo, &digest, &[bundle]);
+    let config = s
+        .config_text("keys/ci.pub", "")
+        .replace(
+            "signers:\n",
+            &format!(
+                "signers:\n  release:\n    keyless:\n      issuer: \"{ISSUER}\"\n      subject: \"{SUBJECT}\"\n      trusted_root: root.json\n      repo: acme/app\n"
+            ),
+        )
+        .replace("signers: [ci]", "signers: [release]");
+    s.file("supplygate.yaml", &config);
+    s.file(
+        "deploy.yaml",
+        &deployment("app", &format!("{}/{repo}:v1", s.host()), &[]),
+    );
+    let out = s.run(&["check", "deploy.yaml", "--format", "json"]);
+    let json = out.json();
+    let image = &images(&json)[0];
+    let facts = facts(image);
+    assert_eq!(facts.len(), 2, "{facts:#?}");
+    assert_eq!(facts[0]["verified_by"], json!(["ci"]), "{facts:#?}");
+    assert_eq!(facts[1]["signature_kind"], "bundle", "{facts:#?}");
+    assert_eq!(facts[1]["verified_by"], json!(["release"]), "{facts:#?}");
+    // Judged on the bundle's provenance (the test Sigstore's names no source repository or
+    // ref), not "no provenance": the referrers were read.
+    let codes = codes(image);
+    assert!(codes.contains(&"source-repository-mismatch"), "{codes:?}");
+    assert!(!codes.contains(&"provenance-missing"), "{codes:?}");
 }

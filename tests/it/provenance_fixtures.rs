@@ -205,7 +205,7 @@ fn verify_container(c: &Container, signers: &[Arc<Signer>]) -> AttestationFact {
 fn reasons(fact: &AttestationFact) -> Vec<(String, String)> {
     fact.rejections
         .iter()
-        .map(|r| (r.signer.clone(), r.reason.clone()))
+        .map(|r| (r.signer.clone(), r.reason.to_string()))
         .collect()
 }
 

@@ -1405,3 +1405,50 @@ async fn denies_what_each_yaml_trick_hides_as_the_api_server_sends_it() {
         }
     }
 }
+
+// ------------------------------------------------------------------ Notation
+
+/// A Notary Project signature decides a review like a cosign one: `localhost:5000` serves
+/// notation's e2e layout with a valid signature, `localhost:5001` the one whose signature
+/// expired; the rule asks for a `notation:` signer over the e2e certificate.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_notation_signed_image_is_admitted_and_an_expired_signature_denied() {
+    let s = Setup::new();
+    let e2e = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures/external/notaryproject/notation/test/e2e/testdata");
+    let store = s.path().join("truststore/x509/ca/e2e");
+    std::fs::create_dir_all(&store).unwrap();
+    std::fs::copy(e2e.join("config/localkeys/e2e.crt"), store.join("e2e.crt")).unwrap();
+    let layouts = e2e.join("registry/oci_layout");
+    let config = format!(
+        "registries:\n  localhost:5000:\n    layout: {}\n  localhost:5001:\n    layout: {}\n\
+         network:\n  offline: true\n\
+         signers:\n  notary-e2e:\n    notation:\n      trust_store: truststore\n      identities: [\"x509.subject: C=US, ST=WA, O=Notary\"]\n      level: strict\n\
+         require:\n  - images: [\"localhost:*/**\"]\n    signers: [notary-e2e]\n",
+        layouts.join("e2e-valid-signature").display(),
+        layouts.join("e2e-expired-signature").display(),
+    );
+    std::fs::write(s.path().join("supplygate.yaml"), config).unwrap();
+    let hook = s.serve(&[]);
+    let review = |image: &str| {
+        let mut review = s.fixture("pod-init-containers-create.json");
+        let spec = &mut review["request"]["object"]["spec"];
+        spec["initContainers"][0]["image"] = json!(image);
+        spec["containers"][0]["image"] = json!(image);
+        spec["containers"][1]["image"] = json!(image);
+        review
+    };
+    let response = hook.validate(&review("localhost:5000/e2e:v1")).await;
+    assert_eq!(response["allowed"], true, "{response:#}\n{}", hook.log());
+    let response = hook.validate(&review("localhost:5001/e2e:v1")).await;
+    assert_eq!(response["allowed"], false, "{response:#}");
+    let message = message(&response);
+    assert!(
+        message.contains(
+            "container `web` image `localhost:5001/e2e:v1`: [signature-not-trusted] 1 signature on \
+             `localhost:5001/e2e:v1` (sha256:b8479de3f88fb259a0a9ea82a5b2a052a1ef3c4ebbcfc61482d5ae4c831f8af9), \
+             none by `notary-e2e`"
+        ),
+        "{message}"
+    );
+}

@@ -120,7 +120,12 @@ struct Call<'a> {
 /// Why one attempt failed.
 enum Failure {
     Timeout,
-    Transport(String),
+    Transport {
+        /// The error chain, for the message.
+        reason: String,
+        /// A TLS client met a plain-HTTP answer (from the error's kind).
+        plain_http: bool,
+    },
     Fatal(RegistryError),
 }
 

@@ -3,7 +3,7 @@
 
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher as _, Hasher as _};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 use super::*;
 
@@ -23,8 +23,11 @@ impl Http {
         let mut retried = 0;
         loop {
             let outcome = self.attempt(call, authorization).await;
-            if let Err(Failure::Transport(reason)) = &outcome {
-                if call.url.scheme() == "https" && looks_like_plain_http(reason) {
+            if let Err(Failure::Transport {
+                plain_http: true, ..
+            }) = &outcome
+            {
+                if call.url.scheme() == "https" {
                     // A plain-HTTP server will not learn TLS on a retry.
                     let host = url_host(&call.url);
                     return Err(RegistryError::NotAllowed {
@@ -39,7 +42,7 @@ impl Http {
             let retry = match &outcome {
                 Ok(fetched) => retryable(fetched.status),
                 Err(Failure::Fatal(_)) => false,
-                Err(Failure::Timeout | Failure::Transport(_)) => true,
+                Err(Failure::Timeout | Failure::Transport { .. }) => true,
             };
             if !retry {
                 return outcome.map_err(|f| self.final_error(call.image, Err(f), retried));
@@ -83,7 +86,7 @@ impl Http {
                 image: image.to_owned(),
                 seconds: ceil_seconds(self.request_timeout),
             },
-            Err(Failure::Transport(reason)) => RegistryError::Unavailable {
+            Err(Failure::Transport { reason, .. }) => RegistryError::Unavailable {
                 image: image.to_owned(),
                 reason: format!("{reason}{after}"),
             },
@@ -176,7 +179,10 @@ pub(super) fn classify(error: reqwest::Error) -> Failure {
     if error.is_timeout() {
         Failure::Timeout
     } else {
-        Failure::Transport(error_chain(&error))
+        Failure::Transport {
+            plain_http: is_plain_http_answer(&error),
+            reason: error_chain(&error),
+        }
     }
 }
 
@@ -194,15 +200,32 @@ pub(super) fn error_chain(error: &dyn std::error::Error) -> String {
     parts.join(": ")
 }
 
-/// What rustls says when a TLS client talks to a plain-HTTP server.
-pub(super) fn looks_like_plain_http(reason: &str) -> bool {
-    [
-        "InvalidContentType",
-        "corrupt message",
-        "wrong version number",
-    ]
-    .iter()
-    .any(|sign| reason.contains(sign))
+/// Whether `error` is rustls meeting a plain-HTTP answer where a TLS record was due: an HTTP
+/// status line read as a TLS record header has no valid content type (`H` is 0x48) or
+/// protocol version. Decided from the error's kind anywhere in its chain, never its text.
+pub(super) fn is_plain_http_answer(error: &(dyn std::error::Error + 'static)) -> bool {
+    use rustls::{Error as Tls, InvalidMessage};
+    let plain = |e: &(dyn std::error::Error + 'static)| {
+        matches!(
+            e.downcast_ref::<Tls>(),
+            Some(Tls::InvalidMessage(
+                InvalidMessage::InvalidContentType | InvalidMessage::UnknownProtocolVersion
+            ))
+        )
+    };
+    let mut next = Some(error);
+    while let Some(e) = next {
+        // `io::Error::source` skips the error it wraps: look inside too.
+        let wrapped = e
+            .downcast_ref::<std::io::Error>()
+            .and_then(std::io::Error::get_ref)
+            .map(|inner| inner as &(dyn std::error::Error + 'static));
+        if plain(e) || wrapped.is_some_and(|w| plain(w) || is_plain_http_answer(w)) {
+            return true;
+        }
+        next = e.source();
+    }
+    false
 }
 
 pub(super) fn ceil_seconds(d: Duration) -> u64 {
@@ -232,43 +255,9 @@ pub(super) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     Some(wait.min(MAX_RETRY_WAIT))
 }
 
-/// IMF-fixdate, `Sun, 06 Nov 1994 08:49:37 GMT` (the only form HTTP/1.1 senders may use).
+/// IMF-fixdate, `Sun, 06 Nov 1994 08:49:37 GMT` (the only form HTTP/1.1 senders may use),
+/// through `httpdate`, the parser hyper uses; its obsolete forms are refused as before.
 pub(super) fn parse_http_date(value: &str) -> Option<SystemTime> {
-    let (_, rest) = value.split_once(", ")?;
-    let mut parts = rest.split(' ');
-    let day: i64 = parts.next()?.parse().ok()?;
-    let month = match parts.next()? {
-        "Jan" => 1,
-        "Feb" => 2,
-        "Mar" => 3,
-        "Apr" => 4,
-        "May" => 5,
-        "Jun" => 6,
-        "Jul" => 7,
-        "Aug" => 8,
-        "Sep" => 9,
-        "Oct" => 10,
-        "Nov" => 11,
-        "Dec" => 12,
-        _ => return None,
-    };
-    let year: i64 = parts.next()?.parse().ok()?;
-    let mut clock = parts.next()?.split(':');
-    let hour: i64 = clock.next()?.parse().ok()?;
-    let minute: i64 = clock.next()?.parse().ok()?;
-    let second: i64 = clock.next()?.parse().ok()?;
-    if parts.next()? != "GMT" || !(1..=31).contains(&day) || hour > 23 || minute > 59 || second > 60
-    {
-        return None;
-    }
-    // Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's `days_from_civil`).
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (month + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    let seconds = u64::try_from(days * 86_400 + hour * 3600 + minute * 60 + second).ok()?;
-    UNIX_EPOCH.checked_add(Duration::from_secs(seconds))
+    let time = httpdate::parse_http_date(value).ok()?;
+    (httpdate::fmt_http_date(time) == value).then_some(time)
 }

@@ -293,7 +293,7 @@ fn image_manifest_reads_layers_annotations_and_subject() {
 }
 
 #[tokio::test]
-async fn answers_from_a_lock_what_it_recorded_without_a_request() {
+async fn replays_a_recorded_store_without_a_request() {
     let index = index_body();
     let blob = b"signature payload".to_vec();
     let blob_digest = Digest::sha256_of(&blob);
@@ -316,34 +316,28 @@ async fn answers_from_a_lock_what_it_recorded_without_a_request() {
         online.resolve(&missing).await.unwrap_err().code(),
         "image-not-found"
     );
-    let lock = crate::lock::Lock::new(
-        online.take_recording(),
-        &crate::report::Report::default(),
-        crate::lock::Fingerprint {
-            trust: Digest::sha256_of(b"t"),
-            policy: Digest::sha256_of(b"p"),
-        },
-        jiff::Timestamp::UNIX_EPOCH,
-    );
-    let text = lock.to_json();
-    let path = Path::new("test.lock");
-    let lock = crate::lock::Lock::parse(text.as_bytes(), path).unwrap();
+    let store = online.take_recording();
+    // The "not found" answer is kept apart: a lock leaves it out, the cache may keep it.
+    assert!(store.tag_missing(&missing, "gone"));
     let before = server.requests().len();
 
-    let locked = Registry::from_lock(settings.clone(), Arc::new(lock)).unwrap();
-    assert_eq!(locked.resolve(&img).await.unwrap(), resolved);
-    assert_eq!(locked.blob(&img, &blob_digest, 1024).await.unwrap(), blob);
+    let replaying = Registry::replaying(settings.clone(), Arc::new(store.clone())).unwrap();
+    assert_eq!(replaying.resolve(&img).await.unwrap(), resolved);
     assert_eq!(
-        locked.tag_digest(&img, "v1").await.unwrap(),
+        replaying.blob(&img, &blob_digest, 1024).await.unwrap(),
+        blob
+    );
+    assert_eq!(
+        replaying.tag_digest(&img, "v1").await.unwrap(),
         resolved.digest
     );
-    // Absent from the lock: not found (as when it was recorded), never a request.
+    // Absent from the store: not found (as when it was recorded), never a request.
     assert_eq!(
-        locked.resolve(&missing).await.unwrap_err().code(),
+        replaying.resolve(&missing).await.unwrap_err().code(),
         "image-not-found"
     );
     assert_eq!(
-        locked
+        replaying
             .blob(&img, &Digest::sha256_of(b"other"), 1024)
             .await
             .unwrap_err()
@@ -351,29 +345,28 @@ async fn answers_from_a_lock_what_it_recorded_without_a_request() {
         "image-not-found"
     );
     assert_eq!(
-        locked.blob(&img, &blob_digest, 4).await.unwrap_err().code(),
+        replaying
+            .blob(&img, &blob_digest, 4)
+            .await
+            .unwrap_err()
+            .code(),
         "manifest-too-large"
     );
     assert_eq!(server.requests().len(), before);
-    assert_eq!(locked.stats().requests, 0);
+    assert_eq!(replaying.stats().requests, 0);
 
-    // An object edited in the lock is a digest mismatch, for manifests and blobs alike.
-    let b64 = base64::engine::general_purpose::STANDARD;
-    let edited = text
-        .replace(
-            &b64.encode(index.as_bytes()),
-            &b64.encode(format!("{index} ")),
-        )
-        .replace(&b64.encode(&blob), &b64.encode(b"forged payload"));
-    assert_ne!(edited, text);
-    let lock = crate::lock::Lock::parse(edited.as_bytes(), path).unwrap();
-    let locked = Registry::from_lock(settings, Arc::new(lock)).unwrap();
+    // An object edited in the store is a digest mismatch, for manifests and blobs alike.
+    let mut edited = store;
+    for object in edited.objects.values_mut() {
+        object.data.push(b' ');
+    }
+    let replaying = Registry::replaying(settings, Arc::new(edited)).unwrap();
     assert_eq!(
-        locked.resolve(&img).await.unwrap_err().code(),
+        replaying.resolve(&img).await.unwrap_err().code(),
         "digest-mismatch"
     );
     assert_eq!(
-        locked
+        replaying
             .blob(&img, &blob_digest, 1024)
             .await
             .unwrap_err()

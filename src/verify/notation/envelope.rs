@@ -49,6 +49,20 @@ pub enum Algorithm {
     ES512,
 }
 
+/// The JWS name (`PS256`, `ES384`, …).
+impl std::fmt::Display for Algorithm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::PS256 => "PS256",
+            Self::PS384 => "PS384",
+            Self::PS512 => "PS512",
+            Self::ES256 => "ES256",
+            Self::ES384 => "ES384",
+            Self::ES512 => "ES512",
+        })
+    }
+}
+
 impl Algorithm {
     fn from_jws(alg: &str) -> Option<Self> {
         Some(match alg {
@@ -65,12 +79,13 @@ impl Algorithm {
 
 /// `io.cncf.notary.signingScheme`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "kebab-case")]
 pub enum SigningScheme {
     /// `notary.x509`: the signing time is the signer's claim; trust stores of type `ca`.
+    #[serde(rename = "notary.x509")]
     X509,
     /// `notary.x509.signingAuthority`: the signing time is authentic; trust stores of type
     /// `signingAuthority`.
+    #[serde(rename = "notary.x509.signingAuthority")]
     X509SigningAuthority,
 }
 

@@ -3,11 +3,12 @@
 //! trust store, with Notation's per-check semantics (integrity, authenticity, authentic
 //! timestamp, expiry, revocation; enforced, logged or skipped by level).
 //!
-//! Library only for now: [`crate::verify::discover::notation_signatures`] finds signatures
-//! (referrers API, tag fallback, OCI layouts); the `notation:` signer kind in
-//! `supplygate.yaml`, the verify stage, the lock and `explain` come next (docs/notation.md). [`envelope`]
-//! and [`cose`] decode, [`pki`] handles certificates, [`policy`] holds `trustpolicy.json` and trust
-//! stores, [`verify`] runs the checks in Notation's order.
+//! [`crate::verify::discover::notation_signatures`] finds signatures (referrers API, tag
+//! fallback, OCI layouts); [`signer`] is the `notation:` signer kind of `supplygate.yaml`;
+//! [`stage`] turns each signature into a [`crate::verify::SignatureFact`] for the verify stage.
+//! [`envelope`] and [`cose`] decode, [`pki`] handles certificates, [`policy`] holds
+//! `trustpolicy.json` and trust stores, [`revocation`] CRLs, [`verify`] runs the checks in
+//! Notation's order.
 
 use jiff::Timestamp;
 
@@ -17,6 +18,9 @@ pub mod cose;
 pub mod envelope;
 mod pki;
 pub mod policy;
+pub mod revocation;
+pub mod signer;
+pub mod stage;
 pub mod timestamp;
 
 pub use envelope::{Algorithm, Envelope, SigningScheme, COSE_MEDIA_TYPE, JWS_MEDIA_TYPE};
@@ -25,6 +29,8 @@ pub use policy::{
     parse_dn, Action, Check, Level, NotationConfig, PolicyError, Statement, StoreKind, TrustPolicy,
     TrustStore, TrustedIdentities, VerifyTimestamp,
 };
+pub use revocation::{CrlError, Crls};
+pub use signer::{InlinePolicy, NotationSignerError, NotationTrust, PolicySource};
 
 /// Artifact type of a Notation signature manifest.
 pub const SIGNATURE_ARTIFACT_TYPE: &str = "application/vnd.cncf.notary.signature";
@@ -52,65 +58,86 @@ impl Target {
 }
 
 /// A part of the envelope that failed to decode.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, thiserror::Error)]
 #[serde(rename_all = "kebab-case")]
 pub enum EnvelopeField {
     /// The envelope as a whole (not a JWS JSON serialization object).
+    #[error("envelope")]
     Envelope,
     /// `protected`.
+    #[error("protected")]
     Protected,
     /// `payload`.
+    #[error("payload")]
     Payload,
     /// `signature`.
+    #[error("signature")]
     Signature,
     /// `header.x5c`.
+    #[error("x5c")]
     CertificateChain,
     /// `header.io.cncf.notary.timestampSignature`.
+    #[error("io.cncf.notary.timestampSignature")]
     TimestampSignature,
 }
 
 /// A field of the payload's `targetArtifact` that differs from the artifact.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, thiserror::Error)]
 #[serde(rename_all = "kebab-case")]
 pub enum TargetField {
     /// `digest`.
+    #[error("digest")]
     Digest,
     /// `mediaType`.
+    #[error("mediaType")]
     MediaType,
     /// `size`.
+    #[error("size")]
     Size,
 }
 
 /// What is wrong with a certificate of the chain (`index` 0 is the signing certificate).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, thiserror::Error)]
 #[serde(rename_all = "kebab-case")]
 pub enum CertificateProblem {
     /// Not a DER X.509 certificate.
+    #[error("it is not a DER X.509 certificate")]
     Unparseable,
     /// Its issuer is not the next certificate's subject.
+    #[error("its issuer is not the next certificate")]
     NotIssuedByNext,
     /// A certificate before the last is self-issued (a second root, or a self-signed leaf
     /// with more certificates after it).
+    #[error("it is self-issued but not the last")]
     SelfIssuedBeforeRoot,
     /// The last certificate is not self-issued (the chain must reach its root).
+    #[error("the last certificate is not self-issued")]
     ChainNotRooted,
     /// The signing certificate lacks a critical key usage with `digitalSignature`, or its key
     /// usage allows encipherment, key agreement, certificate or CRL signing.
+    #[error("its key usage does not allow (only) digital signatures")]
     LeafKeyUsage,
     /// The signing certificate is a CA.
+    #[error("the signing certificate is a CA")]
     LeafIsCa,
     /// The signing certificate's EKU includes server/client auth, email protection,
     /// timestamping or OCSP signing.
+    #[error("its extended key usage is excluded for signing")]
     LeafExtendedKeyUsage,
     /// A certificate above the signing one is not a CA (basic constraints).
+    #[error("it is not a CA")]
     NotCa,
     /// A CA certificate lacks a critical key usage with `keyCertSign`.
+    #[error("its key usage does not allow certificate signing")]
     CaKeyUsage,
     /// The signing key is not RSA 2048/3072/4096 or ECDSA P-256/384/521.
+    #[error("its key is not RSA 2048/3072/4096 or ECDSA P-256/384/521")]
     UnsupportedKey,
     /// Not valid yet at the time checked.
+    #[error("it is not valid yet")]
     NotYetValid,
     /// Expired at the time checked.
+    #[error("it has expired")]
     Expired,
 }
 
@@ -124,7 +151,7 @@ pub enum Failure {
         media_type: String,
     },
     /// A part of the envelope does not decode.
-    #[error("envelope part {field:?} is malformed")]
+    #[error("envelope part `{field}` is malformed")]
     Malformed {
         /// Which part.
         field: EnvelopeField,
@@ -184,7 +211,7 @@ pub enum Failure {
     #[error("the envelope carries no certificate chain")]
     MissingCertificateChain,
     /// A certificate of the chain breaks the specification's requirements.
-    #[error("certificate {index} of the chain: {problem:?}")]
+    #[error("certificate {index} of the chain: {problem}")]
     Certificate {
         /// 0 = the signing certificate.
         index: usize,
@@ -192,7 +219,7 @@ pub enum Failure {
         problem: CertificateProblem,
     },
     /// `alg` does not match the signing key (e.g. `PS512` with an RSA 2048 key).
-    #[error("algorithm {alg:?} does not match the signing key ({key:?})")]
+    #[error("algorithm {alg} does not match the signing key ({key})")]
     AlgorithmKeyMismatch {
         /// The envelope's `alg`.
         alg: Algorithm,
@@ -206,7 +233,7 @@ pub enum Failure {
     #[error("the signature does not verify")]
     SignatureInvalid,
     /// The payload names another artifact.
-    #[error("the signed payload names another artifact ({field:?} differs)")]
+    #[error("the signed payload names another artifact (its `{field}` differs)")]
     TargetMismatch {
         /// The first field that differs.
         field: TargetField,
@@ -215,7 +242,7 @@ pub enum Failure {
     #[error("the certificate chain contains no trusted certificate")]
     NoTrustedCertificate,
     /// The chain does not verify up to the trusted certificate.
-    #[error("the certificate chain does not verify: {error:?}")]
+    #[error("the certificate chain does not verify: {error}")]
     ChainInvalid {
         /// webpki's reason.
         error: webpki::Error,
@@ -228,7 +255,7 @@ pub enum Failure {
     },
     /// The RFC 3161 timestamp countersignature that must vouch for the signing time does not
     /// verify.
-    #[error("the timestamp countersignature does not verify: {problem:?}")]
+    #[error("the timestamp countersignature does not verify: {problem}")]
     TimestampInvalid {
         /// Why.
         problem: timestamp::TimestampProblem,
@@ -243,13 +270,24 @@ pub enum Failure {
         /// The expiry.
         expiry: Timestamp,
     },
-    /// A certificate names CRL or OCSP locations and revocation checking is not implemented
-    /// yet: under `enforce`, fail closed.
-    #[error("revocation of certificate {index} was not checked")]
+    /// A certificate names CRL or OCSP locations and no CRL was given (supplygate does not
+    /// fetch them): under `enforce`, fail closed.
+    #[error("revocation of certificate {index} was not checked: no CRL was given")]
     RevocationNotChecked {
         /// The certificate.
         index: usize,
     },
+    /// A certificate's revocation status could not be established from the CRLs given.
+    #[error("revocation status of certificate {index} is unknown: {problem}")]
+    RevocationUnknown {
+        /// The certificate.
+        index: usize,
+        /// Why.
+        problem: revocation::RevocationProblem,
+    },
+    /// A certificate of the chain is listed in its issuer's CRL.
+    #[error("a certificate of the chain is revoked")]
+    CertificateRevoked,
 }
 
 /// A failed check and why.
@@ -338,8 +376,72 @@ pub fn verify(
     store: &TrustStore,
     now: Timestamp,
 ) -> Result<Outcome, PolicyError> {
+    decide(
+        media_type,
+        envelope,
+        target,
+        statement,
+        store,
+        &Crls::none(),
+        now,
+    )
+    .map(|d| d.outcome)
+}
+
+/// Whether the certificates of a signature could be revoked, and what was found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RevocationStatus {
+    /// No certificate of the chain names a CRL distribution point or an OCSP responder:
+    /// nothing can revoke them (Notation: `OK`).
+    NotRevocable,
+    /// A certificate names revocation information and no CRL was given (see
+    /// [`Failure::RevocationNotChecked`]).
+    NotChecked,
+    /// Every revocable certificate is covered by a current CRL of its issuer that does not
+    /// list it.
+    Good,
+    /// A certificate is listed in its issuer's CRL.
+    Revoked,
+    /// A revocable certificate has no current, valid CRL among those given.
+    Unknown,
+    /// The check did not run (level `skip`, an override to `skip`, or an earlier check
+    /// rejected the signature).
+    NotRun,
+}
+
+/// [`verify`]'s outcome with what a report shows beside it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decision {
+    /// The outcome.
+    pub outcome: Outcome,
+    /// Checks that failed with action `log`, also before a rejection.
+    pub logged: Vec<Finding>,
+    /// The verified RFC 3161 timestamp (genTime ± accuracy), when one was verified.
+    pub timestamp: Option<timestamp::Stamped>,
+    /// Revocation.
+    pub revocation: RevocationStatus,
+}
+
+/// [`verify`] with the CRLs `crls` for the revocation check, returning also the logged
+/// failures, the verified timestamp and the revocation status.
+pub fn decide(
+    media_type: &str,
+    envelope: &[u8],
+    target: &Target,
+    statement: &Statement,
+    store: &TrustStore,
+    crls: &Crls,
+    now: Timestamp,
+) -> Result<Decision, PolicyError> {
+    let mut decision = Decision {
+        outcome: Outcome::Skipped,
+        logged: Vec::new(),
+        timestamp: None,
+        revocation: RevocationStatus::NotRun,
+    };
     if statement.level == Level::Skip {
-        return Ok(Outcome::Skipped);
+        return Ok(decision);
     }
     let mut run = Run {
         statement,
@@ -349,12 +451,15 @@ pub fn verify(
     let (envelope, chain) = match integrity {
         Ok(parsed) => parsed,
         Err(failure) => {
-            return Ok(Outcome::Rejected(Finding {
+            decision.outcome = Outcome::Rejected(Finding {
                 check: Check::Integrity,
                 failure,
-            }))
+            });
+            return Ok(decision);
         }
     };
+    let mut stamped = None;
+    let mut revocation = RevocationStatus::NotRun;
     let decided = (|| -> Result<Result<(), Finding>, PolicyError> {
         if run.runs(Check::Authenticity) {
             let kind = match envelope.scheme {
@@ -370,6 +475,7 @@ pub fn verify(
         }
         if run.runs(Check::AuthenticTimestamp) {
             let result = authentic_timestamp(&envelope, &chain, statement, store, now)?;
+            let result = result.map(|s| stamped = s);
             if let Err(finding) = run.check(Check::AuthenticTimestamp, result) {
                 return Ok(Err(finding));
             }
@@ -381,20 +487,25 @@ pub fn verify(
         if let Err(finding) = run.check(Check::Expiry, expired) {
             return Ok(Err(finding));
         }
-        let revocation = match pki::revocation_material(&chain) {
-            Some(index) => Err(Failure::RevocationNotChecked { index }),
-            None => Ok(()),
-        };
-        Ok(run.check(Check::Revocation, revocation))
+        if !run.runs(Check::Revocation) {
+            return Ok(Ok(()));
+        }
+        let (status, result) = revocation::check(&chain, crls, envelope.signing_time, now);
+        revocation = status;
+        Ok(run.check(Check::Revocation, result))
     })()?;
+    decision.logged = run.logged;
+    decision.timestamp = stamped;
+    decision.revocation = revocation;
     if let Err(finding) = decided {
-        return Ok(Outcome::Rejected(finding));
+        decision.outcome = Outcome::Rejected(finding);
+        return Ok(decision);
     }
     let signer = chain
         .first()
         .map(|c| pki::subject_string(&c.cert))
         .unwrap_or_default();
-    Ok(Outcome::Verified(Box::new(Verified {
+    decision.outcome = Outcome::Verified(Box::new(Verified {
         statement: statement.name.clone(),
         level: statement.level,
         scheme: envelope.scheme,
@@ -404,8 +515,59 @@ pub fn verify(
         signer,
         chain: chain.iter().map(|c| Digest::sha256_of(&c.der)).collect(),
         annotations: envelope.annotations,
-        logged: run.logged,
-    })))
+        logged: decision.logged.clone(),
+    }));
+    Ok(decision)
+}
+
+/// What a signature says about itself, read without deciding trust (`notation inspect`):
+/// for reports, never for trust.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Inspected {
+    /// The signing scheme.
+    pub scheme: SigningScheme,
+    /// The algorithm.
+    pub algorithm: Algorithm,
+    /// The signing time as claimed (authentic only under `notary.x509.signingAuthority`).
+    pub signing_time: Timestamp,
+    /// `io.cncf.notary.expiry`.
+    pub expiry: Option<Timestamp>,
+    /// The signing certificate's subject, RFC 4514, when the chain parses.
+    pub signer: Option<String>,
+    /// The signing certificate's issuer, RFC 4514, when the chain parses.
+    pub issuer: Option<String>,
+    /// sha256 of each certificate of `x5c`, signing certificate first.
+    pub chain: Vec<Digest>,
+    /// The artifact the payload names.
+    pub target: Target,
+    /// Whether it carries a timestamp countersignature (verified or not).
+    pub timestamped: bool,
+}
+
+/// Decodes an envelope without verifying anything; `None` when it does not decode.
+pub fn inspect(media_type: &str, bytes: &[u8]) -> Option<Inspected> {
+    let envelope = match media_type {
+        JWS_MEDIA_TYPE => envelope::parse_jws(bytes).ok()?,
+        COSE_MEDIA_TYPE => cose::parse_cose(bytes).ok()?,
+        _ => return None,
+    };
+    let chain = pki::parse_chain(&envelope.chain).ok();
+    let leaf = chain.as_ref().and_then(|c| c.first());
+    Some(Inspected {
+        scheme: envelope.scheme,
+        algorithm: envelope.algorithm,
+        signing_time: envelope.signing_time,
+        expiry: envelope.expiry,
+        signer: leaf.map(|c| pki::subject_string(&c.cert)),
+        issuer: leaf.map(|c| pki::issuer_string(&c.cert)),
+        chain: envelope
+            .chain
+            .iter()
+            .map(|der| Digest::sha256_of(der))
+            .collect(),
+        target: envelope.target,
+        timestamped: envelope.timestamp_token.is_some(),
+    })
 }
 
 /// Integrity: the envelope decodes, its header is as the specification demands, the chain
@@ -490,9 +652,9 @@ fn authentic_timestamp(
     statement: &Statement,
     store: &TrustStore,
     now: Timestamp,
-) -> Result<Result<(), Failure>, PolicyError> {
+) -> Result<Result<Option<timestamp::Stamped>, Failure>, PolicyError> {
     if envelope.scheme == SigningScheme::X509SigningAuthority {
-        return Ok(pki::validity_at(chain, envelope.signing_time));
+        return Ok(pki::validity_at(chain, envelope.signing_time).map(|()| None));
     }
     let has_tsa_store = statement
         .trust_stores
@@ -502,7 +664,7 @@ fn authentic_timestamp(
         || (statement.verify_timestamp == VerifyTimestamp::AfterCertExpiry
             && !pki::expired_at(chain, now))
     {
-        return Ok(pki::validity_at(chain, now));
+        return Ok(pki::validity_at(chain, now).map(|()| None));
     }
     let Some(token) = &envelope.timestamp_token else {
         return Ok(Err(Failure::TimestampMissing));
@@ -514,5 +676,6 @@ fn authentic_timestamp(
         .and_then(|stamped| {
             pki::validity_at(chain, stamped.earliest)
                 .and_then(|()| pki::validity_at(chain, stamped.latest))
+                .map(|()| Some(stamped))
         }))
 }

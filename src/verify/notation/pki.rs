@@ -334,7 +334,7 @@ fn seconds(t: &x509_cert::time::Time) -> i64 {
 }
 
 /// The latest `notBefore` of the chain, when every certificate is still valid then.
-fn common_validity(chain: &[ChainCert]) -> Option<Timestamp> {
+pub(super) fn common_validity(chain: &[ChainCert]) -> Option<Timestamp> {
     let validities = chain.iter().map(|c| &c.cert.tbs_certificate.validity);
     let start = validities.clone().map(|v| seconds(&v.not_before)).max()?;
     let end = validities.map(|v| seconds(&v.not_after)).min()?;
@@ -371,17 +371,61 @@ pub(super) fn expired_at(chain: &[ChainCert], at: Timestamp) -> bool {
         .any(|entry| at.as_second() > seconds(&entry.cert.tbs_certificate.validity.not_after))
 }
 
-/// Whether any certificate names a CRL distribution point or an OCSP responder: revocation
-/// could be checked for it, and is not yet.
-pub(super) fn revocation_material(chain: &[ChainCert]) -> Option<usize> {
-    chain.iter().position(|c| {
-        c.cert
-            .tbs_certificate
-            .extensions
-            .iter()
-            .flatten()
-            .any(|e| e.extn_id == CRL_DISTRIBUTION_POINTS || e.extn_id == AUTHORITY_INFO_ACCESS)
-    })
+/// Whether `cert` names a CRL distribution point or an OCSP responder.
+pub(super) fn is_revocable(cert: &Certificate) -> bool {
+    cert.tbs_certificate
+        .extensions
+        .iter()
+        .flatten()
+        .any(|e| e.extn_id == CRL_DISTRIBUTION_POINTS || e.extn_id == AUTHORITY_INFO_ACCESS)
+}
+
+/// The chain verified by webpki from the signing certificate up to its own root (the last
+/// certificate, self-issued by the chain profile) with the CRLs `crls` (DER): certificates
+/// for which a CRL is authoritative are checked against it (its signature by the issuer,
+/// the issuer's `cRLSign` usage, the serial). Certificates without one pass here: the
+/// caller decides what unknown status means. CRL freshness is the caller's too.
+pub(super) fn chain_against_crls(
+    chain: &[ChainCert],
+    crls: &[Vec<u8>],
+    fallback: Timestamp,
+) -> Result<(), webpki::Error> {
+    let parsed: Vec<webpki::CertRevocationList<'_>> = crls
+        .iter()
+        .filter_map(|der| webpki::OwnedCertRevocationList::from_der(der).ok())
+        .map(webpki::CertRevocationList::from)
+        .collect();
+    let refs: Vec<&webpki::CertRevocationList<'_>> = parsed.iter().collect();
+    let options = webpki::RevocationOptionsBuilder::new(&refs)
+        .map_err(|_| webpki::Error::UnknownRevocationStatus)?
+        .with_depth(webpki::RevocationCheckDepth::Chain)
+        .with_status_policy(webpki::UnknownStatusPolicy::Allow)
+        .with_expiration_policy(webpki::ExpirationPolicy::Ignore)
+        .build();
+    let at = common_validity(chain).unwrap_or(fallback);
+    let (Some(leaf), Some(root)) = (chain.first(), chain.last()) else {
+        return Err(webpki::Error::UnknownIssuer);
+    };
+    let root_der = CertificateDer::from(root.der.as_slice());
+    let anchor = webpki::anchor_from_trusted_cert(&root_der)?;
+    let leaf_der = CertificateDer::from(leaf.der.as_slice());
+    let leaf = webpki::EndEntityCert::try_from(&leaf_der)?;
+    let intermediates: Vec<CertificateDer<'_>> = chain
+        .iter()
+        .take(chain.len().saturating_sub(1))
+        .skip(1)
+        .map(|c| CertificateDer::from(c.der.as_slice()))
+        .collect();
+    leaf.verify_for_usage(
+        webpki::ALL_VERIFICATION_ALGS,
+        &[anchor],
+        &intermediates,
+        unix_time(at),
+        NoExcludedEku,
+        Some(options),
+        None,
+    )
+    .map(|_| ())
 }
 
 fn attribute_name(oid: &ObjectIdentifier) -> String {
@@ -439,6 +483,15 @@ pub(super) fn subject_dn(cert: &Certificate) -> Option<DistinguishedName> {
 /// the order `SERIALNUMBER, CN, OU, O, POSTALCODE, STREET, L, ST, C`, then any other attribute
 /// by dotted OID, values escaped as RFC 4514 requires.
 pub(super) fn subject_string(cert: &Certificate) -> String {
+    name_string(&cert.tbs_certificate.subject)
+}
+
+/// The issuer of a certificate, as [`subject_string`] writes subjects.
+pub(super) fn issuer_string(cert: &Certificate) -> String {
+    name_string(&cert.tbs_certificate.issuer)
+}
+
+fn name_string(name: &x509_cert::name::Name) -> String {
     const ORDER: [&str; 9] = [
         "SERIALNUMBER",
         "CN",
@@ -450,9 +503,7 @@ pub(super) fn subject_string(cert: &Certificate) -> String {
         "ST",
         "C",
     ];
-    let pairs: Vec<(String, String)> = cert
-        .tbs_certificate
-        .subject
+    let pairs: Vec<(String, String)> = name
         .0
         .iter()
         .flat_map(|rdn| rdn.0.iter())

@@ -26,6 +26,29 @@ pub enum Check {
     Revocation,
 }
 
+impl Check {
+    /// Notation's name of the check (`integrity`, `authenticity`, `authenticTimestamp`,
+    /// `expiry`, `revocation`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Integrity => "integrity",
+            Self::Authenticity => "authenticity",
+            Self::AuthenticTimestamp => "authenticTimestamp",
+            Self::Expiry => "expiry",
+            Self::Revocation => "revocation",
+        }
+    }
+
+    /// Every check, in the order Notation runs them.
+    pub const ALL: [Self; 5] = [
+        Self::Integrity,
+        Self::Authenticity,
+        Self::AuthenticTimestamp,
+        Self::Expiry,
+        Self::Revocation,
+    ];
+}
+
 /// What a failed check does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -94,6 +117,11 @@ impl StoreKind {
             "tsa" => Some(Self::Tsa),
             _ => None,
         }
+    }
+
+    /// As written in `trustStores` and as the store's directory name.
+    pub fn as_str(self) -> &'static str {
+        self.dir()
     }
 
     fn dir(self) -> &'static str {
@@ -237,7 +265,7 @@ pub enum PolicyError {
         identity: String,
     },
     /// A trust store named by the policy has no certificate.
-    #[error("trust store `{name}` of type `{kind:?}` has no certificates")]
+    #[error("trust store `{}:{name}` has no certificates", kind.as_str())]
     EmptyTrustStore {
         /// Its type.
         kind: StoreKind,
@@ -606,6 +634,22 @@ impl TrustStore {
             }
         }
         Ok(store)
+    }
+
+    /// Every store that holds certificates, in type and name order.
+    pub fn names(&self) -> impl Iterator<Item = (StoreKind, &str)> + '_ {
+        self.stores
+            .iter()
+            .filter(|(_, certs)| !certs.is_empty())
+            .map(|((kind, name), _)| (*kind, name.as_str()))
+    }
+
+    /// The certificates (DER) of the store `kind:name`.
+    pub fn certificates(&self, kind: StoreKind, name: &str) -> &[Vec<u8>] {
+        self.stores
+            .get(&(kind, name.to_owned()))
+            .map(Vec::as_slice)
+            .unwrap_or_default()
     }
 
     /// The certificates of every store of type `kind` that `statement` names. A named store

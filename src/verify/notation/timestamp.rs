@@ -39,27 +39,36 @@ const TIME_STAMPING_OID: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.
 const EXTENDED_KEY_USAGE: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.37");
 
 /// What is wrong with a timestamp countersignature.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TimestampProblem {
     /// Not a CMS SignedData holding a TSTInfo.
+    #[error("it is not a CMS SignedData holding a TSTInfo")]
     Malformed,
     /// The message imprint is not the hash of the envelope's signature.
+    #[error("its message imprint is not the hash of this signature")]
     MessageImprintMismatch,
     /// A hash or signature algorithm outside SHA-2 with RSA PKCS#1 v1.5 or ECDSA.
+    #[error("it uses an unsupported hash or signature algorithm")]
     UnsupportedAlgorithm,
     /// Not exactly one signer, or its signed attributes lack the TSTInfo content type or a
     /// message digest matching the TSTInfo.
+    #[error("its signer or signed attributes are not as RFC 3161 requires")]
     SignedAttributes,
     /// The signer's certificate is not in the token.
+    #[error("the TSA certificate is not in the token")]
     SignerCertificateNotFound,
     /// The signer's certificate does not have the timeStamping EKU.
+    #[error("the TSA certificate lacks the timeStamping extended key usage")]
     NotTimestampingCertificate,
     /// The TSA's signature does not verify.
+    #[error("the TSA signature does not verify")]
     SignatureInvalid,
     /// The TSA certificate does not chain to the `tsa` trust store (or lacks the
     /// timeStamping EKU, or was not valid at the stamped time).
+    #[error("the TSA certificate does not chain to the `tsa` trust store ({0})")]
     Untrusted(webpki::Error),
     /// The stamped time (less its accuracy) is not later than the envelope's signing time.
+    #[error("the stamped time is not later than the signing time")]
     NotAfterSigningTime,
 }
 

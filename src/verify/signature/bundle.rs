@@ -22,7 +22,7 @@ pub(super) fn verify_image_bundle(
     digest: &Digest,
     signers: &[Arc<Signer>],
     fact: &mut SignatureFact,
-) -> Result<(), String> {
+) -> Result<(), Reason> {
     fact.kind = Some(SignatureKind::Bundle);
     let bundle = parse_bundle(json)?;
     if let Some(cert) = bundle.signing_certificate() {
@@ -43,22 +43,22 @@ pub(super) fn verify_image_bundle(
 
 /// What an image bundle claims to sign: a cosign signature statement, or a message
 /// signature, over `digest`.
-pub(super) fn check_bundle_signs(bundle: &Bundle, digest: &Digest) -> Result<(), String> {
+pub(super) fn check_bundle_signs(bundle: &Bundle, digest: &Digest) -> Result<(), Reason> {
     match &bundle.content {
         SignatureContent::DsseEnvelope(envelope) => {
             if envelope.payload_type != IN_TOTO_PAYLOAD_TYPE {
-                return Err(format!(
-                    "dsse payload type is `{}`, not `{IN_TOTO_PAYLOAD_TYPE}`",
-                    envelope.payload_type
-                ));
+                return Err(Reason::DssePayloadType {
+                    found: envelope.payload_type.clone(),
+                });
             }
             let statement: StatementHead = serde_json::from_slice(envelope.payload.as_bytes())
-                .map_err(|e| format!("dsse payload is not an in-toto statement ({e})"))?;
+                .map_err(|e| Reason::BundlePayloadNotStatement {
+                    detail: e.to_string(),
+                })?;
             if statement.predicate_type != COSIGN_SIGNATURE_PREDICATE {
-                return Err(format!(
-                    "attestation `{}`, not a signature",
-                    statement.predicate_type
-                ));
+                return Err(Reason::AttestationNotSignature {
+                    predicate_type: statement.predicate_type,
+                });
             }
             let algorithm = algorithm_name(digest);
             let signs_it = statement
@@ -73,12 +73,11 @@ pub(super) fn check_bundle_signs(bundle: &Bundle, digest: &Digest) -> Result<(),
                     .next()
                     .map(|(a, h)| format!("{a}:{h}"));
                 return Err(match first {
-                    Some(other) => format!(
-                        "signs `{}`, not this image's `{}`",
-                        short(&other),
-                        short(&digest.to_string())
-                    ),
-                    None => "the statement has no subject digest".into(),
+                    Some(other) => Reason::SignsOtherDigest {
+                        signed: Short(other),
+                        expected: Short(digest.to_string()),
+                    },
+                    None => Reason::NoSubjectDigest,
                 });
             }
             Ok(())
@@ -90,19 +89,18 @@ pub(super) fn check_bundle_signs(bundle: &Bundle, digest: &Digest) -> Result<(),
                 let same = md.algorithm == hash_algorithm(digest)
                     && hex(md.digest.as_bytes()) == digest.hex();
                 if !same {
-                    return Err(format!(
-                        "signs `{}`, not this image's `{}`",
-                        short(&format!(
+                    return Err(Reason::SignsOtherDigest {
+                        signed: Short(format!(
                             "{}:{}",
                             hash_name(md.algorithm),
                             hex(md.digest.as_bytes())
                         )),
-                        short(&digest.to_string())
-                    ));
+                        expected: Short(digest.to_string()),
+                    });
                 }
             }
             Ok(())
         }
-        _ => Err("the bundle holds neither a message signature nor a dsse envelope".into()),
+        _ => Err(Reason::NeitherMessageNorDsse),
     }
 }

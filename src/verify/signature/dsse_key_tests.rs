@@ -150,6 +150,8 @@ fn key_dsse_is_refused_by_a_keyless_signer() {
         .unwrap_err();
     assert_eq!(
         e.reason,
-        "signed with a key, signer `ci` is a keyless identity"
+        Reason::SignedWithKey {
+            signer: "ci".into()
+        }
     );
 }

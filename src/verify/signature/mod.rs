@@ -28,8 +28,11 @@ use sigstore_verify::types::{
 };
 use sigstore_verify::{PublicKeyVerificationPolicy, VerificationPolicy, VerificationResult};
 
+use super::reason::{RekorProblem, Short};
 use super::signers::{SignerKind, TlogPolicy};
-use super::{Candidate, Identity, Material, Rejection, SignatureFact, SignatureKind, Signer};
+use super::{
+    Candidate, Identity, Material, Reason, Rejection, SignatureFact, SignatureKind, Signer,
+};
 use crate::reference::{Digest, DigestAlgorithm, ImageRef};
 
 /// The largest simple-signing payload parsed (cosign's are about 250 bytes).
@@ -43,7 +46,7 @@ pub const SIMPLE_SIGNING_TYPE: &str = "cosign container image signature";
 /// The in-toto predicate type of a cosign v3 image signature (a DSSE bundle).
 pub const COSIGN_SIGNATURE_PREDICATE: &str = "https://sigstore.dev/cosign/sign/v1";
 /// The DSSE payload type of in-toto statements.
-const IN_TOTO_PAYLOAD_TYPE: &str = "application/vnd.in-toto+json";
+pub(crate) const IN_TOTO_PAYLOAD_TYPE: &str = "application/vnd.in-toto+json";
 /// The signer name of a rejection that applies to every signer.
 pub const ANY_SIGNER: &str = "*";
 
@@ -85,6 +88,7 @@ pub(crate) fn verify(
         signed_at: None,
         time_proofs: Vec::new(),
         docker_reference: None,
+        notation: None,
     };
     let outcome = match &candidate.material {
         Material::SimpleSigning {
@@ -102,6 +106,8 @@ pub(crate) fn verify(
             verify_simple_signing(&sig, annotations, repository, digest, signers, &mut fact)
         }
         Material::Bundle { json, .. } => verify_image_bundle(json, digest, signers, &mut fact),
+        Material::CosignLayer { .. } => Err(Reason::NotASignature),
+        Material::Notation { .. } => Err(Reason::NotationEnvelope),
     };
     if let Err(reason) = outcome {
         fact.rejections = vec![Rejection {
@@ -128,7 +134,7 @@ pub fn verify_bundle_for_artifact(
     subject: Subject<'_>,
     signer: &Signer,
 ) -> Result<Verified, Rejection> {
-    let reject = |reason: String| Rejection {
+    let reject = |reason: Reason| Rejection {
         signer: signer.name.clone(),
         reason,
     };
@@ -149,7 +155,7 @@ pub fn verify_cosign_dsse(
     subject: &Digest,
     signer: &Signer,
 ) -> Result<Verified, Rejection> {
-    let reject = |reason: String| Rejection {
+    let reject = |reason: Reason| Rejection {
         signer: signer.name.clone(),
         reason,
     };
@@ -160,8 +166,11 @@ pub fn verify_cosign_dsse(
             BUNDLE_MAX,
         )));
     }
-    let envelope: DsseEnvelope = serde_json::from_slice(envelope_json)
-        .map_err(|e| reject(format!("not a dsse envelope ({e})")))?;
+    let envelope: DsseEnvelope = serde_json::from_slice(envelope_json).map_err(|e| {
+        reject(Reason::NotDsseEnvelope {
+            detail: e.to_string(),
+        })
+    })?;
     let certificate = parse_certificate_pem(certificate_pem).map_err(reject)?;
     let entry = legacy_tlog_entry(rekor_bundle).map_err(reject)?;
     let bundle = legacy_bundle(
@@ -188,7 +197,7 @@ pub fn verify_cosign_message_signature(
     rekor_bundle: Option<&str>,
     signer: &Signer,
 ) -> Result<Verified, Rejection> {
-    let reject = |reason: String| Rejection {
+    let reject = |reason: Reason| Rejection {
         signer: signer.name.clone(),
         reason,
     };
@@ -197,7 +206,7 @@ pub fn verify_cosign_message_signature(
         .transpose()
         .map_err(reject)?;
     let signature = SignatureBytes::from_base64(signature.trim())
-        .map_err(|_| reject("the signature annotation is not base64".into()))?;
+        .map_err(|_| reject(Reason::SignatureNotBase64))?;
     let sig = SimpleSig {
         payload,
         rekor_bundle,
@@ -219,10 +228,13 @@ pub fn verify_dsse_with_key(
     subject: &Digest,
     signer: &Signer,
 ) -> Result<Verified, Rejection> {
-    let reject = |reason: String| Rejection {
+    let reject = |reason: Reason| Rejection {
         signer: signer.name.clone(),
         reason,
     };
+    if signer.is_notation() {
+        return Err(reject(notation_only(signer)));
+    }
     let SignerKind::Key {
         key,
         scheme,
@@ -232,10 +244,9 @@ pub fn verify_dsse_with_key(
         ..
     } = &signer.kind
     else {
-        return Err(reject(format!(
-            "signed with a key, signer `{}` is a keyless identity",
-            signer.name
-        )));
+        return Err(reject(Reason::SignedWithKey {
+            signer: signer.name.clone(),
+        }));
     };
     if envelope_json.len() > BUNDLE_MAX {
         return Err(reject(too_large(
@@ -244,11 +255,13 @@ pub fn verify_dsse_with_key(
             BUNDLE_MAX,
         )));
     }
-    let wire: DsseWire = serde_json::from_slice(envelope_json)
-        .map_err(|e| reject(format!("not a dsse envelope ({e})")))?;
-    let plain = || -> Result<Verified, String> {
-        let payload = base64_decode(&wire.payload)
-            .ok_or_else(|| "the dsse payload is not base64".to_owned())?;
+    let wire: DsseWire = serde_json::from_slice(envelope_json).map_err(|e| {
+        reject(Reason::NotDsseEnvelope {
+            detail: e.to_string(),
+        })
+    })?;
+    let plain = || -> Result<Verified, Reason> {
+        let payload = base64_decode(&wire.payload).ok_or(Reason::DssePayloadNotBase64)?;
         let pae = sigstore_verify::types::pae(&wire.payload_type, &payload);
         let verifies = wire
             .signatures
@@ -263,21 +276,22 @@ pub fn verify_dsse_with_key(
                 time_proofs: Vec::new(),
             })
         } else {
-            Err("dsse signature does not verify with this key".to_owned())
+            Err(Reason::DsseSignatureInvalid)
         }
     };
     let Some(rekor_bundle) = rekor_bundle else {
         return match tlog {
             TlogPolicy::InsecureIgnore => plain().map_err(reject),
-            TlogPolicy::Require => Err(reject(format!(
-                "no transparency log proof; set `insecure_ignore_tlog: true` on signer `{}` for keys signed with `--tlog-upload=false`",
-                signer.name
-            ))),
+            TlogPolicy::Require => Err(reject(Reason::NoTlogProof {
+                signer: signer.name.clone(),
+            })),
         };
     };
-    let logged = (|| -> Result<Verified, String> {
-        let envelope: DsseEnvelope = serde_json::from_slice(envelope_json)
-            .map_err(|e| format!("not a dsse envelope ({e})"))?;
+    let logged = (|| -> Result<Verified, Reason> {
+        let envelope: DsseEnvelope =
+            serde_json::from_slice(envelope_json).map_err(|e| Reason::NotDsseEnvelope {
+                detail: e.to_string(),
+            })?;
         let entry = legacy_tlog_entry(rekor_bundle)?;
         let bundle = legacy_bundle(
             VerificationMaterialContent::PublicKey(PublicKeyIdentifier::new("")),
@@ -301,7 +315,7 @@ pub fn verify_dsse_with_key(
 
 /// The identity in a PEM certificate (a `dev.sigstore.cosign/certificate` annotation), read
 /// without verifying anything: for reports, never for trust.
-pub fn certificate_identity(pem: &str) -> Result<Identity, String> {
+pub fn certificate_identity(pem: &str) -> Result<Identity, Reason> {
     identity_of(&parse_certificate_pem(pem)?)
 }
 
@@ -318,7 +332,7 @@ pub struct BundleDsse {
 
 /// Parses a Sigstore bundle and returns its DSSE envelope's payload; `Ok(None)` for a
 /// bundle holding a message signature instead.
-pub fn bundle_dsse(json: &[u8]) -> Result<Option<BundleDsse>, String> {
+pub fn bundle_dsse(json: &[u8]) -> Result<Option<BundleDsse>, Reason> {
     let bundle = parse_bundle(json)?;
     let identity = bundle.signing_certificate().map(identity_of).transpose()?;
     match &bundle.content {
@@ -366,14 +380,15 @@ mod shared;
 mod simple;
 
 use bundle::verify_image_bundle;
+pub(crate) use shared::earlier;
 use shared::{
     algorithm_name, artifact_for, hash_algorithm, hash_name, hex, identity_of, parse_bundle,
-    parse_certificate_pem, reason_of, record, short, signs_other_digest, too_large, verified,
+    parse_certificate_pem, reason_of, record, signs_other_digest, too_large, verified,
     verify_bundle,
 };
 use simple::{
-    kind_mismatch, legacy_bundle, legacy_tlog_entry, verify_simple_for, verify_simple_signing,
-    SimpleSig,
+    kind_mismatch, legacy_bundle, legacy_tlog_entry, notation_only, verify_simple_for,
+    verify_simple_signing, SimpleSig,
 };
 
 #[cfg(test)]

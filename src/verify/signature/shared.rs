@@ -7,7 +7,7 @@ pub(super) fn verify_bundle(
     bundle: &Bundle,
     artifact: Artifact<'_>,
     signer: &Signer,
-) -> Result<Verified, String> {
+) -> Result<Verified, Reason> {
     if let Some(mismatch) = kind_mismatch(signer, bundle.signing_certificate().is_some()) {
         return Err(mismatch);
     }
@@ -56,13 +56,7 @@ pub(super) fn verify_bundle(
                 .len();
             if material.tlog_entries.is_empty() && timestamps > 0 {
                 if !*allow_timestamp_only {
-                    return Err(format!(
-                        "the bundle has no transparency log entry, only {} RFC 3161 \
-                         timestamp{}; a keyless signer accepts that only with \
-                         `allow_timestamp_only: true`",
-                        timestamps,
-                        if timestamps == 1 { "" } else { "s" }
-                    ));
+                    return Err(Reason::TimestampOnly { timestamps });
                 }
                 policy = policy.skip_tlog_unsafe();
             }
@@ -71,40 +65,33 @@ pub(super) fn verify_bundle(
                 .map_err(|e| rejection_of(&e, bundle, trusted_root))?;
             let sources = crate::verify::timestamp::independent_times(bundle, trusted_root);
             if sources.len() < *timestamp_threshold {
-                return Err(format!(
-                    "{} independent verified time{} ({}), the signer requires {} \
-                     (`timestamp_threshold`)",
-                    sources.len(),
-                    if sources.len() == 1 { "" } else { "s" },
-                    if sources.is_empty() {
-                        "none".to_owned()
-                    } else {
-                        sources.join(", ")
-                    },
-                    timestamp_threshold
-                ));
+                return Err(Reason::TimestampThreshold {
+                    found: sources,
+                    required: *timestamp_threshold,
+                });
             }
             if !result.certificate_verified() {
-                return Err("the certificate chain was not verified".into());
+                return Err(Reason::CertificateChainNotVerified);
             }
             let Some(san) = result.identity() else {
-                return Err("the certificate has no URI or email subject".into());
+                return Err(Reason::NoCertificateSubject);
             };
             if !subject.matches(san.as_str()) {
-                return Err(format!(
-                    "identity `{}` does not match {subject}",
-                    san.as_str()
-                ));
+                return Err(Reason::IdentityMismatch {
+                    identity: san.as_str().to_owned(),
+                    expected: subject.to_string(),
+                });
             }
             if !constraints.is_empty() {
                 let Some(info) = result.certificate() else {
-                    return Err("the certificate's claims cannot be read".into());
+                    return Err(Reason::ClaimsUnreadable);
                 };
                 constraints.check(&info.ci_claims)?;
             }
             let identity = result.certificate().map(identity_from);
             Ok(verified(&result, identity, bundle, trusted_root))
         }
+        SignerKind::Notation(_) => Err(notation_only(signer)),
     }
 }
 
@@ -125,7 +112,7 @@ pub(super) fn verified(
     }
 }
 
-pub(super) fn record(fact: &mut SignatureFact, signer: &Signer, verdict: Result<Verified, String>) {
+pub(super) fn record(fact: &mut SignatureFact, signer: &Signer, verdict: Result<Verified, Reason>) {
     match verdict {
         Ok(v) => {
             fact.verified_by.push(signer.name.clone());
@@ -157,33 +144,26 @@ pub(crate) fn earlier(a: &str, b: &str) -> bool {
     }
 }
 
-pub(super) fn parse_bundle(json: &[u8]) -> Result<Bundle, String> {
+pub(super) fn parse_bundle(json: &[u8]) -> Result<Bundle, Reason> {
     if json.len() > BUNDLE_MAX {
         return Err(too_large("bundle", json.len(), BUNDLE_MAX));
     }
-    let text = std::str::from_utf8(json).map_err(|_| "the bundle is not utf-8".to_owned())?;
-    Bundle::from_json(text).map_err(|e| {
-        format!(
-            "not a sigstore bundle ({})",
-            lowercase_first(&e.to_string())
-        )
+    let text = std::str::from_utf8(json).map_err(|_| Reason::BundleNotUtf8)?;
+    Bundle::from_json(text).map_err(|e| Reason::NotBundle {
+        detail: lowercase_first(&e.to_string()),
     })
 }
 
-pub(super) fn parse_certificate_pem(pem: &str) -> Result<DerCertificate, String> {
-    DerCertificate::from_pem(pem)
-        .map_err(|_| "the certificate annotation is not a PEM certificate".to_owned())
+pub(super) fn parse_certificate_pem(pem: &str) -> Result<DerCertificate, Reason> {
+    DerCertificate::from_pem(pem).map_err(|_| Reason::CertificateNotPem)
 }
 
 /// The identity in a certificate, read before (and whatever the outcome of) verification.
-pub(super) fn identity_of(cert: &DerCertificate) -> Result<Identity, String> {
+pub(super) fn identity_of(cert: &DerCertificate) -> Result<Identity, Reason> {
     parse_certificate_info(cert)
         .map(|info| identity_from(&info))
-        .map_err(|e| {
-            format!(
-                "the certificate cannot be parsed ({})",
-                lowercase_first(&e.to_string())
-            )
+        .map_err(|e| Reason::CertificateUnparseable {
+            detail: lowercase_first(&e.to_string()),
         })
 }
 
@@ -203,11 +183,13 @@ pub(super) fn identity_from(info: &CertificateInfo) -> Identity {
     }
 }
 
-pub(super) fn artifact_for(subject: Subject<'_>) -> Result<Artifact<'_>, String> {
+pub(super) fn artifact_for(subject: Subject<'_>) -> Result<Artifact<'_>, Reason> {
     match subject {
         Subject::Bytes(bytes) => Ok(Artifact::from_blob(bytes)),
         Subject::Digest(d) => {
-            let invalid = || format!("digest `{d}` cannot be used");
+            let invalid = || Reason::DigestUnusable {
+                digest: d.to_string(),
+            };
             let digest = match d.algorithm() {
                 DigestAlgorithm::Sha256 => {
                     ArtifactDigest::sha256(Sha256Hash::from_hex(d.hex()).map_err(|_| invalid())?)
@@ -257,26 +239,15 @@ pub(super) fn hex(bytes: &[u8]) -> String {
         })
 }
 
-/// `sha256:63a15806ff4b…`: enough to tell digests apart in one line.
-pub(super) fn short(digest: &str) -> String {
-    match digest.split_once(':') {
-        Some((alg, hex)) if hex.len() > 12 => {
-            format!("{alg}:{}…", hex.get(..12).unwrap_or(hex))
-        }
-        _ => digest.to_owned(),
+pub(super) fn signs_other_digest(signed: &Digest, expected: &Digest) -> Reason {
+    Reason::SignsOtherDigest {
+        signed: Short(signed.to_string()),
+        expected: Short(expected.to_string()),
     }
 }
 
-pub(super) fn signs_other_digest(signed: &Digest, expected: &Digest) -> String {
-    format!(
-        "signs `{}`, not this image's `{}`",
-        short(&signed.to_string()),
-        short(&expected.to_string())
-    )
-}
-
-pub(super) fn too_large(what: &str, len: usize, max: usize) -> String {
-    format!("{what} is {len} bytes; the limit is {max}")
+pub(super) fn too_large(what: &'static str, len: usize, max: usize) -> Reason {
+    Reason::TooLarge { what, len, max }
 }
 
 /// A verifier error as a one-line reason; a rejected RFC 3161 timestamp is explained
@@ -285,22 +256,22 @@ pub(super) fn rejection_of(
     e: &sigstore_verify::Error,
     bundle: &Bundle,
     root: &TrustedRoot,
-) -> String {
+) -> Reason {
     if let sigstore_verify::Error::Timestamp(_) = e {
         if let Some(explained) = crate::verify::timestamp::explain_rejection(bundle, root) {
             // The verifier's own message names only the last authority it tried.
-            return explained;
+            return Reason::TimestampRejected { explained };
         }
     }
     reason_of(e)
 }
 
 /// A verifier error as a one-line reason.
-pub(super) fn reason_of(e: &sigstore_verify::Error) -> String {
+pub(super) fn reason_of(e: &sigstore_verify::Error) -> Reason {
     match e {
-        sigstore_verify::Error::IssuerMismatch { expected, actual } => match actual {
-            Some(actual) => format!("issuer `{actual}` is not `{expected}`"),
-            None => format!("the certificate has no issuer; expected `{expected}`"),
+        sigstore_verify::Error::IssuerMismatch { expected, actual } => Reason::IssuerMismatch {
+            expected: expected.clone(),
+            actual: actual.clone(),
         },
         other => {
             let raw = lowercase_first(&other.to_string());
@@ -317,10 +288,7 @@ pub(super) fn reason_of(e: &sigstore_verify::Error) -> String {
             } else {
                 None
             };
-            match plain {
-                Some(plain) => format!("{plain} ({raw})"),
-                None => raw,
-            }
+            Reason::Verifier { plain, raw }
         }
     }
 }

@@ -44,7 +44,7 @@ pub(super) fn verify_simple_signing(
     digest: &Digest,
     signers: &[Arc<Signer>],
     fact: &mut SignatureFact,
-) -> Result<(), String> {
+) -> Result<(), Reason> {
     fact.kind = Some(if certificate.is_some() {
         SignatureKind::CosignKeyless
     } else {
@@ -61,8 +61,8 @@ pub(super) fn verify_simple_signing(
     let payload = parse_payload(sig.payload)?;
     fact.docker_reference = Some(payload.critical.identity.reference.clone());
     check_payload(&payload, repository, digest)?;
-    let signature = SignatureBytes::from_base64(signature.trim())
-        .map_err(|_| "the signature annotation is not base64".to_owned())?;
+    let signature =
+        SignatureBytes::from_base64(signature.trim()).map_err(|_| Reason::SignatureNotBase64)?;
 
     for signer in signers {
         let verdict = verify_simple_for(sig, &signature, certificate.as_ref(), signer);
@@ -77,7 +77,7 @@ pub(super) fn verify_simple_for(
     signature: &SignatureBytes,
     certificate: Option<&DerCertificate>,
     signer: &Signer,
-) -> Result<Verified, String> {
+) -> Result<Verified, Reason> {
     if let Some(mismatch) = kind_mismatch(signer, certificate.is_some()) {
         return Err(mismatch);
     }
@@ -88,26 +88,33 @@ pub(super) fn verify_simple_for(
 }
 
 /// Why `signer` cannot verify a signature made with a certificate (`keyless`) or a key.
-pub(super) fn kind_mismatch(signer: &Signer, keyless: bool) -> Option<String> {
+pub(super) fn kind_mismatch(signer: &Signer, keyless: bool) -> Option<Reason> {
     match (&signer.kind, keyless) {
-        (SignerKind::Key { .. }, true) => Some(format!(
-            "signed with a certificate, signer `{}` is a key",
-            signer.name
-        )),
-        (SignerKind::Keyless { .. }, false) => Some(format!(
-            "signed with a key, signer `{}` is a keyless identity",
-            signer.name
-        )),
+        (SignerKind::Notation(_), _) => Some(notation_only(signer)),
+        (SignerKind::Key { .. }, true) => Some(Reason::SignedWithCertificate {
+            signer: signer.name.clone(),
+        }),
+        (SignerKind::Keyless { .. }, false) => Some(Reason::SignedWithKey {
+            signer: signer.name.clone(),
+        }),
         _ => None,
     }
 }
 
-pub(super) fn parse_payload(bytes: &[u8]) -> Result<Payload, String> {
+/// The rejection of a cosign or Sigstore signature by a `notation:` signer.
+pub(super) fn notation_only(signer: &Signer) -> Reason {
+    Reason::NotationSignerOnly {
+        signer: signer.name.clone(),
+    }
+}
+
+pub(super) fn parse_payload(bytes: &[u8]) -> Result<Payload, Reason> {
     if bytes.len() > PAYLOAD_MAX {
         return Err(too_large("payload", bytes.len(), PAYLOAD_MAX));
     }
-    serde_json::from_slice(bytes)
-        .map_err(|e| format!("payload is not a cosign simple-signing document ({e})"))
+    serde_json::from_slice(bytes).map_err(|e| Reason::PayloadNotSimpleSigning {
+        detail: e.to_string(),
+    })
 }
 
 /// The signer-independent checks: what the payload says it signs.
@@ -115,32 +122,34 @@ pub(super) fn check_payload(
     payload: &Payload,
     repository: &str,
     digest: &Digest,
-) -> Result<(), String> {
+) -> Result<(), Reason> {
     let critical = &payload.critical;
     if critical.kind != SIMPLE_SIGNING_TYPE {
-        return Err(format!(
-            "payload type is `{}`, not `{SIMPLE_SIGNING_TYPE}`",
-            critical.kind
-        ));
+        return Err(Reason::PayloadType {
+            found: critical.kind.clone(),
+        });
     }
-    let signed = Digest::parse(&critical.image.digest).map_err(|_| {
-        format!(
-            "payload digest `{}` is not a valid digest",
-            critical.image.digest
-        )
-    })?;
+    let signed =
+        Digest::parse(&critical.image.digest).map_err(|_| Reason::PayloadDigestInvalid {
+            digest: critical.image.digest.clone(),
+        })?;
     if &signed != digest {
         return Err(signs_other_digest(&signed, digest));
     }
     let reference = &critical.identity.reference;
     let signed_for = ImageRef::parse(reference)
-        .map_err(|_| format!("payload reference `{reference}` is not an image reference"))?
+        .map_err(|_| Reason::PayloadReferenceInvalid {
+            reference: reference.clone(),
+        })?
         .name();
     let expected = ImageRef::parse(repository)
         .map(|r| r.name())
         .unwrap_or_else(|_| repository.to_owned());
     if signed_for != expected {
-        return Err(format!("signed for `{signed_for}`, not `{expected}`"));
+        return Err(Reason::SignedForOtherRepository {
+            signed_for,
+            expected,
+        });
     }
     Ok(())
 }
@@ -149,7 +158,7 @@ pub(super) fn verify_simple_with_key(
     sig: &SimpleSig<'_>,
     signature: &SignatureBytes,
     signer: &Signer,
-) -> Result<Verified, String> {
+) -> Result<Verified, Reason> {
     let SignerKind::Key {
         key,
         scheme,
@@ -159,7 +168,7 @@ pub(super) fn verify_simple_with_key(
         ..
     } = &signer.kind
     else {
-        return Err("internal: not a key signer".into());
+        return Err(Reason::NotAKeySigner);
     };
     let plain = || {
         verify_signature(key, sig.payload, signature, *scheme)
@@ -168,15 +177,14 @@ pub(super) fn verify_simple_with_key(
                 signed_at: None,
                 time_proofs: Vec::new(),
             })
-            .map_err(|_| "signature does not verify with this key".to_owned())
+            .map_err(|_| Reason::KeySignatureInvalid)
     };
     let Some(rekor_bundle) = sig.rekor_bundle else {
         return match tlog {
             TlogPolicy::InsecureIgnore => plain(),
-            TlogPolicy::Require => Err(format!(
-                "no transparency log proof; set `insecure_ignore_tlog: true` on signer `{}` for keys signed with `--tlog-upload=false`",
-                signer.name
-            )),
+            TlogPolicy::Require => Err(Reason::NoTlogProof {
+                signer: signer.name.clone(),
+            }),
         };
     };
     let logged = legacy_tlog_entry(rekor_bundle).and_then(|entry| {
@@ -204,12 +212,9 @@ pub(super) fn verify_simple_keyless(
     signature: &SignatureBytes,
     certificate: &DerCertificate,
     signer: &Signer,
-) -> Result<Verified, String> {
+) -> Result<Verified, Reason> {
     let Some(rekor_bundle) = sig.rekor_bundle else {
-        return Err(
-            "no transparency log proof or timestamp: cannot tell when the certificate was valid"
-                .into(),
-        );
+        return Err(Reason::NoTimeProof);
     };
     let entry = legacy_tlog_entry(rekor_bundle)?;
     // The leaf only: the chain annotation is never a source of trust.
@@ -258,7 +263,7 @@ pub(super) struct BodyKind {
     api_version: String,
 }
 
-pub(super) fn legacy_tlog_entry(annotation: &str) -> Result<TransparencyLogEntry, String> {
+pub(super) fn legacy_tlog_entry(annotation: &str) -> Result<TransparencyLogEntry, Reason> {
     if annotation.len() > REKOR_BUNDLE_MAX {
         return Err(too_large(
             "rekor bundle annotation",
@@ -266,35 +271,43 @@ pub(super) fn legacy_tlog_entry(annotation: &str) -> Result<TransparencyLogEntry
             REKOR_BUNDLE_MAX,
         ));
     }
-    let rekor: RekorBundleAnnotation = serde_json::from_str(annotation)
-        .map_err(|e| format!("rekor bundle annotation is malformed ({e})"))?;
+    let rekor: RekorBundleAnnotation =
+        serde_json::from_str(annotation).map_err(|e| RekorProblem::Malformed {
+            detail: e.to_string(),
+        })?;
     let body = CanonicalizedBody::from_base64(&rekor.payload.body)
-        .map_err(|_| "rekor entry body is not base64".to_owned())?;
-    let kind: BodyKind = serde_json::from_slice(body.as_bytes())
-        .map_err(|e| format!("rekor entry body is malformed ({e})"))?;
+        .map_err(|_| RekorProblem::BodyNotBase64)?;
+    let kind: BodyKind =
+        serde_json::from_slice(body.as_bytes()).map_err(|e| RekorProblem::BodyMalformed {
+            detail: e.to_string(),
+        })?;
     let kind_version = match (kind.kind.as_str(), kind.api_version.as_str()) {
         ("hashedrekord", "0.0.1") => KindVersion::HashedRekordV001,
         ("dsse", "0.0.1") => KindVersion::DsseV001,
         ("intoto", "0.0.2") => KindVersion::IntotoV002,
         (k, v) => {
-            return Err(format!(
-                "rekor entry kind `{k}` version `{v}` is not supported"
-            ))
+            return Err(RekorProblem::UnsupportedKind {
+                kind: k.to_owned(),
+                version: v.to_owned(),
+            }
+            .into())
         }
     };
-    let log_index = LogIndex::try_from(rekor.payload.log_index)
-        .map_err(|_| format!("rekor log index `{}` is invalid", rekor.payload.log_index))?;
-    let log_id = DigestBytes::from_hex(&rekor.payload.log_id)
-        .map_err(|_| format!("rekor log id `{}` is not hex", rekor.payload.log_id))?;
+    let log_index =
+        LogIndex::try_from(rekor.payload.log_index).map_err(|_| RekorProblem::LogIndex {
+            index: rekor.payload.log_index,
+        })?;
+    let log_id = DigestBytes::from_hex(&rekor.payload.log_id).map_err(|_| RekorProblem::LogId {
+        id: rekor.payload.log_id.clone(),
+    })?;
     let integrated_time =
         jiff::Timestamp::from_second(rekor.payload.integrated_time).map_err(|_| {
-            format!(
-                "rekor integrated time `{}` is invalid",
-                rekor.payload.integrated_time
-            )
+            RekorProblem::IntegratedTime {
+                time: rekor.payload.integrated_time,
+            }
         })?;
     let set = SignedTimestamp::from_base64(&rekor.signed_entry_timestamp)
-        .map_err(|_| "rekor signed entry timestamp is not base64".to_owned())?;
+        .map_err(|_| RekorProblem::SetNotBase64)?;
     Ok(TransparencyLogEntry::new(
         log_index,
         LogId::new(LogKeyId::new(log_id.into_bytes())),

@@ -6,6 +6,7 @@
 )]
 use super::shared::{earlier, lowercase_first};
 use super::*;
+use crate::verify::reason::short;
 use crate::verify::signers::SubjectMatcher;
 use crate::verify::Location;
 use sigstore_verify::crypto::KeyPair;
@@ -70,7 +71,7 @@ fn candidate(material: Material) -> Candidate {
     }
 }
 
-fn only_reason(fact: &SignatureFact) -> &str {
+fn only_reason(fact: &SignatureFact) -> &Reason {
     assert!(fact.verified_by.is_empty(), "{fact:?}");
     assert_eq!(fact.rejections.len(), 1, "{fact:?}");
     &fact.rejections[0].reason
@@ -101,6 +102,12 @@ fn denies_payload_of_another_type() {
     );
     assert_eq!(
         only_reason(&fact),
+        &Reason::PayloadType {
+            found: "atomic container signature".into()
+        }
+    );
+    assert_eq!(
+        only_reason(&fact).to_string(),
         "payload type is `atomic container signature`, not `cosign container image signature`"
     );
     assert_eq!(fact.rejections[0].signer, ANY_SIGNER);
@@ -118,6 +125,13 @@ fn denies_signature_for_other_digest() {
     );
     assert_eq!(
         only_reason(&fact),
+        &Reason::SignsOtherDigest {
+            signed: Short(OTHER.into()),
+            expected: Short(DIGEST.into())
+        }
+    );
+    assert_eq!(
+        only_reason(&fact).to_string(),
         "signs `sha256:309f2197ead5…`, not this image's `sha256:63a15806ff4b…`"
     );
 }
@@ -138,7 +152,10 @@ fn denies_signature_for_other_repository() {
     );
     assert_eq!(
         only_reason(&fact),
-        "signed for `127.0.0.1:5123/demo/app-evil`, not `127.0.0.1:5123/demo/app`"
+        &Reason::SignedForOtherRepository {
+            signed_for: "127.0.0.1:5123/demo/app-evil".into(),
+            expected: "127.0.0.1:5123/demo/app".into()
+        }
     );
     assert_eq!(
         fact.docker_reference.as_deref(),
@@ -156,7 +173,10 @@ fn denies_signature_for_same_path_on_another_registry() {
         &digest(DIGEST),
         &[keys.signer("k", TlogPolicy::InsecureIgnore)],
     );
-    assert!(only_reason(&fact).starts_with("signed for `ghcr.io/demo/app`"));
+    assert!(
+        matches!(only_reason(&fact), Reason::SignedForOtherRepository { signed_for, .. } if signed_for == "ghcr.io/demo/app"),
+        "{fact:?}"
+    );
 }
 
 #[test]
@@ -208,21 +228,18 @@ fn normalises_docker_hub_forms() {
         SIMPLE_SIGNING_TYPE,
     ));
     let fact = verify(&c, "docker.io/library/nginx", &digest(DIGEST), &[signer]);
-    assert!(only_reason(&fact).starts_with("signed for"));
+    assert!(
+        matches!(only_reason(&fact), Reason::SignedForOtherRepository { signed_for, .. } if signed_for == "docker.io/library/nginx-evil"),
+        "{fact:?}"
+    );
 }
 
 #[test]
 fn denies_payload_that_is_not_simple_signing() {
     let keys = Keys::new();
-    for (body, start) in [
-        (
-            &b"not json"[..],
-            "payload is not a cosign simple-signing document",
-        ),
-        (
-            &br#"{"critical":{"type":"cosign container image signature"}}"#[..],
-            "payload is not a cosign simple-signing document",
-        ),
+    for body in [
+        &b"not json"[..],
+        &br#"{"critical":{"type":"cosign container image signature"}}"#[..],
     ] {
         let fact = verify(
             &keys.candidate(body),
@@ -230,7 +247,10 @@ fn denies_payload_that_is_not_simple_signing() {
             &digest(DIGEST),
             &[keys.signer("k", TlogPolicy::InsecureIgnore)],
         );
-        assert!(only_reason(&fact).starts_with(start), "{fact:?}");
+        assert!(
+            matches!(only_reason(&fact), Reason::PayloadNotSimpleSigning { .. }),
+            "{fact:?}"
+        );
         assert_eq!(fact.rejections[0].signer, ANY_SIGNER);
     }
 }
@@ -249,7 +269,7 @@ fn denies_payload_over_the_size_limit() {
         &[keys.signer("k", TlogPolicy::InsecureIgnore)],
     );
     assert!(
-        only_reason(&fact).starts_with("payload is 1048"),
+        matches!(only_reason(&fact), Reason::TooLarge { what: "payload", max, .. } if *max == PAYLOAD_MAX),
         "{fact:?}"
     );
 }
@@ -269,10 +289,7 @@ fn denies_edited_payload() {
         &digest(DIGEST),
         &[keys.signer("k", TlogPolicy::InsecureIgnore)],
     );
-    assert_eq!(
-        only_reason(&fact),
-        "signature does not verify with this key"
-    );
+    assert_eq!(only_reason(&fact), &Reason::KeySignatureInvalid);
     assert_eq!(fact.rejections[0].signer, "k");
 }
 
@@ -287,9 +304,7 @@ fn denies_unlogged_key_signature_unless_the_signer_allows_it() {
         &[keys.signer("k", TlogPolicy::Require)],
     );
     assert!(
-        only_reason(&fact).starts_with(
-            "no transparency log proof; set `insecure_ignore_tlog: true` on signer `k`"
-        ),
+        only_reason(&fact) == &Reason::NoTlogProof { signer: "k".into() },
         "{fact:?}"
     );
 }
@@ -322,13 +337,18 @@ fn records_every_signer_verdict() {
     let reasons: Vec<_> = fact
         .rejections
         .iter()
-        .map(|r| (r.signer.as_str(), r.reason.as_str()))
+        .map(|r| (r.signer.as_str(), r.reason.clone()))
         .collect();
     assert_eq!(
         reasons,
         vec![
-            ("other", "signature does not verify with this key"),
-            ("ci", "signed with a key, signer `ci` is a keyless identity"),
+            ("other", Reason::KeySignatureInvalid),
+            (
+                "ci",
+                Reason::SignedWithKey {
+                    signer: "ci".into()
+                }
+            ),
         ]
     );
 }
@@ -346,7 +366,7 @@ fn denies_signature_annotation_that_is_not_base64() {
         &digest(DIGEST),
         &[keys.signer("k", TlogPolicy::InsecureIgnore)],
     );
-    assert_eq!(only_reason(&fact), "the signature annotation is not base64");
+    assert_eq!(only_reason(&fact), &Reason::SignatureNotBase64);
 }
 
 #[test]
@@ -363,7 +383,10 @@ fn denies_malformed_rekor_bundle_for_a_key_that_needs_the_log() {
         &[keys.signer("k", TlogPolicy::Require)],
     );
     assert!(
-        only_reason(&fact).starts_with("rekor bundle annotation is malformed"),
+        matches!(
+            only_reason(&fact),
+            Reason::Rekor(RekorProblem::Malformed { .. })
+        ),
         "{fact:?}"
     );
     // A signer that does not need the log still checks the signature itself.
@@ -413,7 +436,7 @@ fn unparseable_bundle_gets_one_rejection_for_every_signer() {
         ],
     );
     assert!(
-        only_reason(&fact).starts_with("not a sigstore bundle"),
+        matches!(only_reason(&fact), Reason::NotBundle { .. }),
         "{fact:?}"
     );
     assert_eq!(fact.rejections[0].signer, ANY_SIGNER);
@@ -430,4 +453,26 @@ fn short_digest_keeps_the_algorithm() {
 fn lowercases_words_but_not_acronyms() {
     assert_eq!(lowercase_first("Invalid thing"), "invalid thing");
     assert_eq!(lowercase_first("DSSE failed"), "DSSE failed");
+}
+
+#[test]
+fn an_attestation_layer_or_a_notation_envelope_is_not_a_cosign_signature() {
+    let keys = Keys::new();
+    let signers = [keys.signer("k", TlogPolicy::InsecureIgnore)];
+    let att = candidate(Material::CosignLayer {
+        envelope: b"{}".to_vec(),
+        predicate_type: None,
+        certificate: None,
+        chain: None,
+        rekor_bundle: None,
+    });
+    let fact = verify(&att, REPO, &digest(DIGEST), &signers);
+    assert_eq!(only_reason(&fact), &Reason::NotASignature);
+    assert_eq!(fact.rejections[0].signer, ANY_SIGNER);
+    let notation = candidate(Material::Notation {
+        media_type: "application/jose+json".into(),
+        envelope: b"{}".to_vec(),
+    });
+    let fact = verify(&notation, REPO, &digest(DIGEST), &signers);
+    assert_eq!(only_reason(&fact), &Reason::NotationEnvelope);
 }

@@ -109,7 +109,7 @@ fn accepts_a_p256_public_key() {
             assert_eq!(scheme, SigningScheme::EcdsaP256Sha256);
             assert_eq!(tlog, TlogPolicy::Require);
         }
-        SignerKind::Keyless { .. } => panic!("a key signer"),
+        SignerKind::Keyless { .. } | SignerKind::Notation(_) => panic!("a key signer"),
     }
 }
 
@@ -121,7 +121,7 @@ fn p384_keys_verify_with_sha256_like_cosign() {
             assert_eq!(scheme, SigningScheme::EcdsaP384Sha256);
             assert_eq!(tlog, TlogPolicy::InsecureIgnore);
         }
-        SignerKind::Keyless { .. } => panic!("a key signer"),
+        SignerKind::Keyless { .. } | SignerKind::Notation(_) => panic!("a key signer"),
     }
 }
 
@@ -134,7 +134,7 @@ fn accepts_ed25519_and_rsa_keys() {
         let pem = std::fs::read_to_string(keys_dir().join(file)).unwrap();
         match Signer::key("k", &pem, false).unwrap().kind {
             SignerKind::Key { algorithm: a, .. } => assert_eq!(a, algorithm, "{file}"),
-            SignerKind::Keyless { .. } => panic!("a key signer"),
+            SignerKind::Keyless { .. } | SignerKind::Notation(_) => panic!("a key signer"),
         }
     }
 }
@@ -174,7 +174,7 @@ fn keyless_signer_uses_the_public_good_root_by_default() {
         SignerKind::Keyless { trusted_root, .. } => {
             assert!(!trusted_root.certificate_authorities.is_empty());
         }
-        SignerKind::Key { .. } => panic!("a keyless signer"),
+        SignerKind::Key { .. } | SignerKind::Notation(_) => panic!("a keyless signer"),
     }
 }
 
@@ -223,7 +223,7 @@ fn a_tuf_root_replaces_only_the_embedded_one() {
         SignerKind::Keyless { trusted_root, .. } => {
             assert!(Arc::ptr_eq(trusted_root, fetched.root()))
         }
-        SignerKind::Key { .. } => panic!("a keyless signer"),
+        SignerKind::Key { .. } | SignerKind::Notation(_) => panic!("a keyless signer"),
     }
     // A key signer on the embedded root takes it too (its Rekor keys); a configured root
     // always wins.
