@@ -34,6 +34,9 @@ const UNSUPPORTED_OPA_BUILTINS: [&str; 11] = [
     "crypto.",
 ];
 
+/// Decisions by the canonical JSON bytes of their input.
+type Memo = HashMap<Vec<u8>, Decision>;
+
 /// Most decisions remembered by input (then forgotten all at once): a few MiB at most.
 const MEMO_ENTRIES: usize = 1024;
 
@@ -98,7 +101,7 @@ pub struct Engine {
     /// Decisions by input, keyed by the input's canonical JSON bytes (object keys sorted):
     /// images that share every fact share a decision. `None` when the library could decide
     /// differently on the same input (it calls `rand.intn`).
-    memo: Option<Arc<Mutex<HashMap<Vec<u8>, Decision>>>>,
+    memo: Option<Arc<Mutex<Memo>>>,
     limits: Limits,
     rule_sets: Arc<Vec<RuleSet>>,
     tests: Arc<Vec<TestRule>>,
