@@ -3,7 +3,7 @@
 //! `check`, `pin` and the pre-sync hook all call into this module; the front ends only
 //! translate arguments in and the [`Report`] out.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
@@ -156,6 +156,15 @@ pub async fn evaluate_manifests(
         .collect();
     let before = registry.stats();
     let distinct_images = distinct.len();
+    // Images some site claims a commit for: their provenance is checked against that commit.
+    let claimed: HashSet<ImageRef> = parsed
+        .iter()
+        .filter(|(site, _)| {
+            let key = &config.source.commit_key;
+            site.resource.annotations.contains_key(key) || site.resource.labels.contains_key(key)
+        })
+        .filter_map(|(_, r)| r.as_ref().ok().cloned())
+        .collect();
     // The sites of each reference, to decide them as soon as its facts are in.
     let mut waiting: HashMap<ImageRef, Vec<usize>> = HashMap::new();
     for (i, (_, r)) in parsed.iter().enumerate() {
@@ -187,7 +196,7 @@ pub async fn evaluate_manifests(
     // attestations checked, in a task of its own; its sites are decided as soon as that task
     // is done, while the other lookups go on. The report keeps the sites' order.
     let total = distinct.len();
-    let mut tasks = gather_evidence(config, registry, distinct, policy.now);
+    let mut tasks = gather_evidence(config, registry, distinct, policy.now, &claimed);
     let mut done = 0;
     while let Some(joined) = tasks.join_next().await {
         done += 1;

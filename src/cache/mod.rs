@@ -92,6 +92,8 @@ struct RawEntry {
 /// One usable entry.
 #[derive(Debug)]
 struct Entry {
+    /// When the registry gave these answers (seconds since the Unix epoch).
+    written_at: u64,
     tags: BTreeMap<String, Digest>,
     missing_tags: BTreeSet<String>,
     referrers: Option<Vec<Referrer>>,
@@ -134,8 +136,10 @@ impl Cache {
         now: SystemTime,
     ) -> std::io::Result<Self> {
         let root = settings.dir.join(format!("v{VERSION}"));
-        std::fs::create_dir_all(root.join("objects"))?;
-        std::fs::create_dir_all(root.join("evidence"))?;
+        for dir in [root.join("objects"), root.join("evidence")] {
+            std::fs::create_dir_all(&dir)
+                .map_err(|e| std::io::Error::new(e.kind(), format!("`{}`: {e}", dir.display())))?;
+        }
         Ok(Self {
             settings,
             root,
@@ -201,12 +205,14 @@ impl Cache {
         entry
     }
 
-    fn read_entry(&self, subject: &str) -> Option<Entry> {
-        let path = self.entry_path(subject);
-        let bytes = match crate::bounded::read_file(&path, MAX_ENTRY_BYTES) {
-            Ok(Some(bytes)) => bytes,
-            Ok(None) => {
-                self.problem(&path, "larger than an entry can be");
+    /// The bytes of the regular file at `path`, at most `limit`; `None` (a miss) when there is
+    /// none, and a reported problem when something else is there (a FIFO, which would block
+    /// the run on open; a device; a link; a directory) or it is too large.
+    fn read_regular(&self, path: &Path, limit: u64, what: &str) -> Option<Vec<u8>> {
+        match std::fs::symlink_metadata(path) {
+            Ok(meta) if meta.is_file() => {}
+            Ok(_) => {
+                self.problem(path, "not a regular file");
                 return None;
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return None,
@@ -214,7 +220,27 @@ impl Cache {
                 tracing::debug!("verification cache: `{}`: {e}", path.display());
                 return None;
             }
-        };
+        }
+        match read_regular_file(path, limit) {
+            Ok(Some(bytes)) => Some(bytes),
+            Ok(None) => {
+                self.problem(path, &format!("larger than {what} can be"));
+                None
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::InvalidData => {
+                self.problem(path, "not a regular file");
+                None
+            }
+            Err(e) => {
+                tracing::debug!("verification cache: `{}`: {e}", path.display());
+                None
+            }
+        }
+    }
+
+    fn read_entry(&self, subject: &str) -> Option<Entry> {
+        let path = self.entry_path(subject);
+        let bytes = self.read_regular(&path, MAX_ENTRY_BYTES, "an entry")?;
         let raw: RawEntry = match serde_json::from_slice(&bytes) {
             Ok(raw) => raw,
             Err(e) => {
@@ -239,9 +265,11 @@ impl Cache {
             );
             return None;
         }
-        let age = self
-            .now
-            .duration_since(UNIX_EPOCH + Duration::from_secs(raw.written_at));
+        // Checked: a time past what the clock can hold is "later than now", never a panic.
+        let age = UNIX_EPOCH
+            .checked_add(Duration::from_secs(raw.written_at))
+            .ok_or(())
+            .and_then(|written| self.now.duration_since(written).map_err(|_| ()));
         match age {
             Ok(age) if age <= self.settings.ttl => {}
             // Expired: not a problem, a miss (the run writes it afresh).
@@ -267,6 +295,7 @@ impl Cache {
             },
         };
         Some(Entry {
+            written_at: raw.written_at,
             tags: raw.tags,
             missing_tags: raw.missing_tags,
             referrers,
@@ -290,7 +319,7 @@ impl Cache {
                 Err(e) => tracing::warn!("verification cache: cannot write `{digest}`: {e}"),
             }
         }
-        let written_at = self
+        let now = self
             .now
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
@@ -300,6 +329,15 @@ impl Cache {
             if !seen.insert(subject.clone()) {
                 continue;
             }
+            // The recording holds the answers this run used, recalled ones too: an entry read
+            // this run keeps the time the registry gave its answers, so that a cached answer
+            // never refreshes its own age and the entry runs out `ttl` after the registry was
+            // last asked. (Answers fetched afresh beside it are then kept for less long, never
+            // longer.)
+            let read = lock(&self.entries)
+                .get(&subject)
+                .and_then(|entry| entry.as_ref().map(|e| e.written_at));
+            let written_at = read.map_or(now, |then| then.min(now));
             let entry = entry_of(
                 recording,
                 image,
@@ -338,9 +376,16 @@ impl Cache {
             // Never expected: the registry records only what it checked.
             return Ok(false);
         }
-        if path.exists() {
-            touch(&path);
-            return Ok(false);
+        match std::fs::symlink_metadata(&path) {
+            Ok(meta) if meta.is_file() => {
+                touch(&path);
+                return Ok(false);
+            }
+            // Something else in its place (a FIFO, a link): replaced by the object.
+            Ok(_) => {
+                let _ = std::fs::remove_file(&path);
+            }
+            Err(_) => {}
         }
         let media_type = object.media_type.as_deref().unwrap_or_default();
         if media_type.contains('\n') {
@@ -399,9 +444,14 @@ fn entry_of(
     written_at: u64,
 ) -> RawEntry {
     let prefix = Store::tag_key(image, &digest.tag_prefix());
+    // The image's own tag is never kept, even when it is spelled like a derived tag: it is
+    // always asked of the registry.
+    let own = image.tag().map(|tag| Store::tag_key(image, tag));
     let derived = |key: &str| {
-        key.strip_prefix(&prefix)
-            .is_some_and(|rest| matches!(rest, "" | ".sig" | ".att"))
+        own.as_deref() != Some(key)
+            && key
+                .strip_prefix(&prefix)
+                .is_some_and(|rest| matches!(rest, "" | ".sig" | ".att"))
     };
     let tag_of = |key: &str| key.rsplit_once(':').map(|(_, tag)| tag.to_owned());
     RawEntry {
@@ -430,14 +480,7 @@ fn entry_of(
 impl Recall for Cache {
     fn object(&self, digest: &Digest) -> Option<Object> {
         let path = self.object_path(digest)?;
-        let bytes = match crate::bounded::read_file(&path, MAX_OBJECT_BYTES) {
-            Ok(Some(bytes)) => bytes,
-            Ok(None) => {
-                self.problem(&path, "larger than an object can be");
-                return None;
-            }
-            Err(_) => return None,
-        };
+        let bytes = self.read_regular(&path, MAX_OBJECT_BYTES, "an object")?;
         let Some(split) = bytes.iter().position(|b| *b == b'\n') else {
             self.problem(&path, "truncated: no media type line");
             return None;
@@ -489,11 +532,44 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// Marks a file used now (for least-recently-used eviction); best effort.
+/// Marks a file used now (for least-recently-used eviction); best effort, regular files only
+/// (opened without blocking, so that a FIFO swapped in cannot hold the run).
 fn touch(path: &Path) {
-    if let Ok(file) = std::fs::File::options().append(true).open(path) {
-        let _ = file.set_modified(SystemTime::now());
+    if let Ok(file) = open_nonblocking(path, true) {
+        if file.metadata().is_ok_and(|m| m.is_file()) {
+            let _ = file.set_modified(SystemTime::now());
+        }
     }
+}
+
+/// Opens `path` for reading (or appending) without blocking on a FIFO and without following a
+/// final symbolic link.
+fn open_nonblocking(path: &Path, append: bool) -> std::io::Result<std::fs::File> {
+    let mut options = std::fs::File::options();
+    if append {
+        options.append(true);
+    } else {
+        options.read(true);
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        options.custom_flags(libc::O_NONBLOCK | libc::O_NOFOLLOW);
+    }
+    options.open(path)
+}
+
+/// The bytes of the regular file at `path`, at most `limit` (`Ok(None)`: larger); an
+/// `InvalidData` error when what was opened is not a regular file.
+fn read_regular_file(path: &Path, limit: u64) -> std::io::Result<Option<Vec<u8>>> {
+    let file = open_nonblocking(path, false)?;
+    if !file.metadata()?.is_file() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            "not a regular file",
+        ));
+    }
+    crate::bounded::read_at_most(file, limit)
 }
 
 /// Writes `bytes` to `path` through a temporary file in the same directory and a rename, so

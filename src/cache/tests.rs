@@ -210,3 +210,156 @@ fn stays_under_its_size_bound_by_removing_the_least_recently_used() {
     assert!(total <= 4096, "{total} bytes kept");
     assert!(cache.stats().evicted >= 12, "{:?}", cache.stats());
 }
+
+#[test]
+fn answers_read_from_the_cache_never_refresh_their_own_age() {
+    let dir = tempfile::tempdir().unwrap();
+    let subject = Digest::sha256_of(b"image");
+    let (store, sig, _) = recording(&subject);
+    let then = UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+    let img = image();
+    open(dir.path(), &fingerprint("a"), then).save(&store, [(&img, &subject)]);
+    let tag = format!("{}.sig", subject.tag_prefix());
+
+    // Used 20 hours later, the run recording what it recalled (as the registry client does)
+    // and saving it: the entry keeps the time the registry answered...
+    let run = open(
+        dir.path(),
+        &fingerprint("a"),
+        then + Duration::from_secs(20 * 60 * 60),
+    );
+    assert_eq!(run.tag(&img, &tag), Some(Some(sig.clone())));
+    run.save(&store, [(&img, &subject)]);
+    // ...so 40 hours after the registry was last asked, it is a miss: the registry is asked
+    // (re-written at +20 hours, it would still be used).
+    let now = then + Duration::from_secs(40 * 60 * 60);
+    let past = open(dir.path(), &fingerprint("a"), now);
+    assert_eq!(past.tag(&img, &tag), None);
+    assert!(past.problems().is_empty(), "{:?}", past.problems());
+    let raw: RawEntry = serde_json::from_slice(
+        &std::fs::read(past.entry_path(&Store::referrers_key(&img, &subject))).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(raw.written_at, 1_800_000_000);
+
+    // A run that found no usable entry writes what the registry answered it: now.
+    past.save(&store, [(&img, &subject)]);
+    let fresh = open(dir.path(), &fingerprint("a"), now);
+    assert_eq!(fresh.tag(&img, &tag), Some(Some(sig)));
+}
+
+#[test]
+fn a_time_past_what_the_clock_holds_is_ignored_removed_and_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let subject = Digest::sha256_of(b"image");
+    let (store, _, _) = recording(&subject);
+    let now = SystemTime::now();
+    let img = image();
+    let writer = open(dir.path(), &fingerprint("a"), now);
+    writer.save(&store, [(&img, &subject)]);
+    let path = writer.entry_path(&Store::referrers_key(&img, &subject));
+    let mut raw: RawEntry = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    raw.written_at = u64::MAX;
+    std::fs::write(&path, serde_json::to_vec(&raw).unwrap()).unwrap();
+
+    let reader = open(dir.path(), &fingerprint("a"), now);
+    assert_eq!(
+        reader.tag(&img, &format!("{}.sig", subject.tag_prefix())),
+        None
+    );
+    let problems = reader.problems();
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert!(
+        problems[0].contains("written later than now"),
+        "{problems:?}"
+    );
+    assert!(!path.exists(), "the bad entry is removed");
+}
+
+#[test]
+fn the_image_tag_is_never_kept_even_when_spelled_like_a_derived_tag() {
+    let dir = tempfile::tempdir().unwrap();
+    let subject = Digest::sha256_of(b"image");
+    let (mut store, _, _) = recording(&subject);
+    // The image is named `app:sha256-<hex of its digest>`: the tag it was resolved by is the
+    // image's own, not discovery's referrers tag.
+    let own = ImageRef::parse(&format!(
+        "registry.example/team/app:{}",
+        subject.tag_prefix()
+    ))
+    .unwrap();
+    store.insert_tag(&own, &subject.tag_prefix(), &subject);
+    let now = SystemTime::now();
+    open(dir.path(), &fingerprint("a"), now).save(&store, [(&own, &subject)]);
+    let reader = open(dir.path(), &fingerprint("a"), now);
+    assert_eq!(reader.tag(&own, &subject.tag_prefix()), None);
+    // Discovery's own derived tags are still kept.
+    assert!(reader
+        .tag(&own, &format!("{}.sig", subject.tag_prefix()))
+        .is_some());
+}
+
+#[cfg(unix)]
+#[test]
+fn a_fifo_or_other_non_regular_file_is_ignored_removed_and_reported_without_blocking() {
+    let dir = tempfile::tempdir().unwrap();
+    let subject = Digest::sha256_of(b"image");
+    let (store, sig, _) = recording(&subject);
+    let now = SystemTime::now();
+    let img = image();
+    let writer = open(dir.path(), &fingerprint("a"), now);
+    writer.save(&store, [(&img, &subject)]);
+    let mkfifo = |path: &Path| {
+        std::fs::remove_file(path).unwrap();
+        let status = std::process::Command::new("mkfifo")
+            .arg(path)
+            .status()
+            .unwrap();
+        assert!(status.success());
+    };
+    let entry = writer.entry_path(&Store::referrers_key(&img, &subject));
+    mkfifo(&entry);
+    let object = writer.object_path(&sig).unwrap();
+    mkfifo(&object);
+
+    let reader = open(dir.path(), &fingerprint("a"), now);
+    assert_eq!(
+        reader.tag(&img, &format!("{}.sig", subject.tag_prefix())),
+        None
+    );
+    assert_eq!(Recall::object(&reader, &sig), None);
+    let problems = reader.problems();
+    assert_eq!(problems.len(), 2, "{problems:?}");
+    assert!(
+        problems.iter().all(|p| p.contains("not a regular file")),
+        "{problems:?}"
+    );
+    assert!(!entry.exists() && !object.exists());
+    // Saving over where a FIFO was (or still is) writes the object, without blocking.
+    mkfifo_again(&object);
+    reader.save(&store, [(&img, &subject)]);
+    assert!(std::fs::symlink_metadata(&object).unwrap().is_file());
+}
+
+#[cfg(unix)]
+fn mkfifo_again(path: &Path) {
+    let status = std::process::Command::new("mkfifo")
+        .arg(path)
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+#[test]
+fn a_directory_that_cannot_hold_the_cache_is_refused_with_its_path() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("v1")).unwrap();
+    std::fs::write(dir.path().join("v1/objects"), b"").unwrap();
+    let err = Cache::open(
+        CacheSettings::new(dir.path().to_owned()),
+        fingerprint("a"),
+        SystemTime::now(),
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("v1/objects"), "{err}");
+}

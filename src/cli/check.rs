@@ -236,7 +236,7 @@ fn decide(ctx: &Context, args: &CheckArgs) -> anyhow::Result<Decided> {
         gate::EmptyInput::Refuse
     };
     let fingerprint = Fingerprint::new(&ctx.config, &policy.engine)?;
-    let cache = open_cache(ctx, args, &fingerprint)?;
+    let (cache, cache_unusable) = open_cache(ctx, args, &fingerprint)?;
     let evidence = if let Some(path) = &args.locked {
         let lock = Arc::new(Lock::read(path)?);
         // The same rule as `serve --lock`: a tag-only reference is admitted only when its
@@ -325,6 +325,19 @@ fn decide(ctx: &Context, args: &CheckArgs) -> anyhow::Result<Decided> {
             }
         }
     }
+    if let Some(why) = cache_unusable {
+        report.notices.push(
+            Finding::new(
+                Code::CacheEntryIgnored,
+                Severity::Warn,
+                format!("the {why}"),
+            )
+            .hint(
+                "the registry was asked instead; remove or repair the directory (it is only \
+                 ever a shortcut)",
+            ),
+        );
+    }
     if let Some(cache) = &cache {
         for problem in cache.problems() {
             report.notices.push(
@@ -350,7 +363,7 @@ fn open_cache(
     ctx: &Context,
     args: &CheckArgs,
     fingerprint: &Fingerprint,
-) -> anyhow::Result<Option<Arc<Cache>>> {
+) -> anyhow::Result<(Option<Arc<Cache>>, Option<String>)> {
     let settings = match (&args.cache_dir, &ctx.config.cache) {
         (Some(dir), configured) => CacheSettings {
             dir: dir.clone(),
@@ -359,23 +372,28 @@ fn open_cache(
                 .unwrap_or_else(|| CacheSettings::new(dir.clone()))
         },
         (None, Some(configured)) => configured.clone(),
-        (None, None) => return Ok(None),
+        (None, None) => return Ok((None, None)),
     };
     if args.locked.is_some() {
         // A replayed lock is the evidence, all of it: nothing is read from or written to a
         // cache.
-        return Ok(None);
+        return Ok((None, None));
     }
     let key =
         Digest::sha256_of(format!("{}\n{}", fingerprint.trust, fingerprint.policy).as_bytes());
-    let cache = Cache::open(settings.clone(), key, std::time::SystemTime::from(ctx.now))
-        .with_context(|| {
-            format!(
-                "cannot use the verification cache `{}`",
+    // The cache is only ever a shortcut: one that cannot be opened is not used this run (a
+    // warning naming the path), never a failed run.
+    match Cache::open(settings.clone(), key, std::time::SystemTime::from(ctx.now)) {
+        Ok(cache) => Ok((Some(Arc::new(cache)), None)),
+        Err(e) => {
+            let why = format!(
+                "verification cache `{}` cannot be used ({e}): not used this run",
                 settings.dir.display()
-            )
-        })?;
-    Ok(Some(Arc::new(cache)))
+            );
+            tracing::warn!("{why}");
+            Ok((None, Some(why)))
+        }
+    }
 }
 
 /// `(reference, digest)` of every image the run allowed at each of its sites, and of its

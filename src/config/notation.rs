@@ -146,7 +146,8 @@ impl Validator {
                 }
                 inline.overrides = overrides;
             }
-            NotationTrust::inline(name, &inline, &trust_store, crls).map_err(|e| (node, e))
+            NotationTrust::inline(name, &inline, &trust_store, crls)
+                .map_err(|e| (inline_error_node(&e, &inline, &field, node, store_node), e))
         };
         match built {
             Ok(trust) => Some(Signer::notation(name, trust)),
@@ -155,6 +156,48 @@ impl Validator {
                 None
             }
         }
+    }
+}
+
+/// Where in `supplygate.yaml` an inline signer's error lies: the key whose value the
+/// validated policy refused (`level`, `override`, `identities`, `verify_timestamp`,
+/// `trust_stores`), the `trust_store` for the directory, else the `notation:` mapping.
+fn inline_error_node<'n>(
+    error: &crate::verify::notation::NotationSignerError,
+    inline: &InlinePolicy,
+    field: &dyn Fn(&str) -> Option<&'n Node>,
+    node: &'n Node,
+    store_node: &'n Node,
+) -> &'n Node {
+    use crate::verify::notation::{NotationSignerError, PolicyError};
+    let at = |key: &str| field(key).unwrap_or(node);
+    let NotationSignerError::Policy(errors) = error else {
+        return store_node;
+    };
+    match errors.first() {
+        Some(PolicyError::UnknownValue { value, .. }) => {
+            if *value == inline.level {
+                at("level")
+            } else if inline.verify_timestamp.as_deref() == Some(value.as_str()) {
+                at("verify_timestamp")
+            } else {
+                at("override")
+            }
+        }
+        Some(PolicyError::ForbiddenOverride { .. }) => at("override"),
+        Some(PolicyError::InvalidIdentity { .. }) | Some(PolicyError::TrustMismatch { .. }) => {
+            at("identities")
+        }
+        Some(PolicyError::InvalidTrustStore { .. }) | Some(PolicyError::EmptyTrustStore { .. }) => {
+            field("trust_stores").unwrap_or(store_node)
+        }
+        Some(
+            PolicyError::BadStoreName { .. }
+            | PolicyError::MissingStoreDir { .. }
+            | PolicyError::BadCertificateFile { .. }
+            | PolicyError::Unreadable { .. },
+        ) => store_node,
+        _ => node,
     }
 }
 

@@ -1,7 +1,7 @@
 //! Evidence per image: signatures and attestations found and verified on each resolved digest,
 //! and the reachability of provenance commits in local clones.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -45,8 +45,10 @@ pub async fn check_attestations(
 
 /// [`check_attestations`], looking for bundles among the referrers only when the `.att`
 /// attestations cannot satisfy `rules` (`None`: always, for a full account such as
-/// `explain`). Fewer facts can only deny more, never allow more: the shipped policies are
-/// monotone in attestation facts, and the `.att` facts come first either way.
+/// `explain`; the caller passes rules only under the conditions of
+/// [`check_all_attestations`]). Fewer facts can then only deny more, never allow more: the
+/// shipped policies are monotone in attestation facts, and the `.att` facts come first either
+/// way.
 pub async fn check_attestations_for(
     registry: &Registry,
     image: &ImageRef,
@@ -297,15 +299,63 @@ pub(super) struct Found {
     pub(super) attestations: Option<Result<Arc<AttestationReport>, Arc<RegistryError>>>,
 }
 
+/// Whether discovery may stop at the `.sig`/`.att` evidence when it already satisfies the
+/// rules (the referrers shortcut), for any image of this run.
+///
+/// Only with the shipped library alone: its rules are monotone in signature and attestation
+/// facts — each asks for at least one verified signature per `require:` rule and one passing
+/// provenance per `provenance:` rule, and no shipped rule denies because of a signature or an
+/// attestation that verified — so facts it is not shown can only deny more, never allow more.
+/// A user policy (`policy.paths`, or `policy.builtin: false`) is promised every signature and
+/// attestation on the digest and may deny on one (a quarantine signer, a vulnerability scan):
+/// with one loaded, discovery is always full.
+pub(super) fn shortcut_allowed(config: &Config) -> bool {
+    config.policy.builtin && config.policy.paths.is_empty()
+}
+
+/// Whether a tag reads as a commit SHA (7 to 40 hex digits), which the shipped provenance
+/// policy compares with the provenance's commit.
+fn commit_like_tag(tag: &str) -> bool {
+    (7..=40).contains(&tag.len()) && tag.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// The signer sets whose satisfaction by `.sig` signatures lets discovery skip the referrers
+/// of `image` (one per matching `require:` rule); `None`: full discovery.
+fn signature_shortcut(config: &Config, image: &ImageRef) -> Option<Vec<Vec<Arc<Signer>>>> {
+    shortcut_allowed(config).then(|| {
+        config
+            .requirements_for(&image.name())
+            .map(|r| r.signers.clone())
+            .collect()
+    })
+}
+
+/// The provenance rules whose satisfaction by `.att` attestations lets discovery skip the
+/// referrers of `image` (see [`check_all_attestations`]); `None`: full discovery. `claimed`:
+/// a site naming the image claims a commit.
+fn attestation_shortcut(
+    config: &Config,
+    image: &ImageRef,
+    claimed: bool,
+) -> Option<Vec<ProvenanceRule>> {
+    let commit_checked = claimed || image.tag().is_some_and(commit_like_tag);
+    (shortcut_allowed(config) && config.source.clones.is_empty() && !commit_checked)
+        .then(|| config.provenance_for(&image.name()).cloned().collect())
+}
+
 /// One task per distinct reference (the registry bounds the concurrency): resolve it, then
 /// check the signatures a requirement asks for, then the attestations a provenance rule asks
 /// for. A panicking task leaves its reference out; `fact_findings` and `image_report` then
-/// fail closed.
+/// fail closed. The `.att` shortcut is taken only where `provenance_satisfied` covers what the
+/// shipped provenance policy will check: never with a user policy ([`shortcut_allowed`]),
+/// never when a site naming the image claims a commit (`claimed`: the workload's
+/// `source.commit_key`), when the tag reads as a commit SHA, or with local clones.
 pub(super) fn gather_evidence(
     config: &Config,
     registry: &Arc<Registry>,
     images: BTreeSet<ImageRef>,
     now: jiff::Timestamp,
+    claimed: &HashSet<ImageRef>,
 ) -> tokio::task::JoinSet<Found> {
     let signers: Arc<Vec<Arc<Signer>>> = Arc::new(config.signers.values().cloned().collect());
     let mut tasks = tokio::task::JoinSet::new();
@@ -322,11 +372,10 @@ pub(super) fn gather_evidence(
             .filter(|s| notation || !s.is_notation())
             .cloned()
             .collect();
-        let needed: Vec<Vec<Arc<Signer>>> = config
-            .requirements_for(&name)
-            .map(|r| r.signers.clone())
-            .collect();
-        let rules: Vec<ProvenanceRule> = config.provenance_for(&name).cloned().collect();
+        // The referrers shortcuts, where they are safe (see `shortcut_allowed`).
+        let needed = signature_shortcut(config, &image);
+        let wants_attestations = config.provenance_for(&name).next().is_some();
+        let rules = attestation_shortcut(config, &image, claimed.contains(&image));
         let registry = Arc::clone(registry);
         let signers = Arc::clone(&signers);
         tasks.spawn(async move {
@@ -339,15 +388,16 @@ pub(super) fn gather_evidence(
                         &image,
                         r,
                         &signature_signers,
-                        Some(&needed),
+                        needed.as_deref(),
                         now,
                     )
                     .await;
                     signatures = Some(checked.map(Arc::new).map_err(Arc::new));
                 }
-                if !rules.is_empty() {
+                if wants_attestations {
                     let checked =
-                        check_attestations_for(&registry, &image, r, &signers, Some(&rules)).await;
+                        check_attestations_for(&registry, &image, r, &signers, rules.as_deref())
+                            .await;
                     attestations = Some(checked.map(Arc::new).map_err(Arc::new));
                 }
             }
@@ -474,4 +524,60 @@ pub(super) fn reachability_facts(
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+
+    const KEY: &str = "-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEfA3b0ffjJL8Zpd49DdQg3fl9O7cf\nWApIEJumKC6nt6WXnPTi7bbqRvckHfiPD6+0repNrMtrr5SksJD8fSLvlg==\n-----END PUBLIC KEY-----";
+
+    fn config(extra: &str) -> Config {
+        let key = KEY.replace('\n', "\n      ");
+        let text = format!(
+            "signers:\n  release:\n    insecure_ignore_tlog: true\n    key: |\n      {key}\n\
+             require:\n  - images: [\"**\"]\n    signers: [release]\n\
+             provenance:\n  - images: [\"**\"]\n    signers: [release]\n{extra}"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("policies")).unwrap();
+        std::fs::write(
+            dir.path().join("policies/mine.rego"),
+            "package supplygate.user\nimport rego.v1\n",
+        )
+        .unwrap();
+        Config::parse(&text, &dir.path().join("supplygate.yaml")).unwrap()
+    }
+
+    #[test]
+    fn a_user_policy_forces_full_discovery_of_signatures_and_attestations() {
+        let image = ImageRef::parse("registry.example/team/app:v1").unwrap();
+        // The shipped library alone: the shortcut may be taken for both.
+        let shipped = config("");
+        assert!(shortcut_allowed(&shipped));
+        assert_eq!(signature_shortcut(&shipped, &image).unwrap().len(), 1);
+        assert_eq!(
+            attestation_shortcut(&shipped, &image, false).unwrap().len(),
+            1
+        );
+        // A user policy is promised every signature and attestation: never the shortcut.
+        let user = config("policy:\n  paths: [policies]\n");
+        assert!(!shortcut_allowed(&user));
+        assert!(signature_shortcut(&user, &image).is_none());
+        assert!(attestation_shortcut(&user, &image, false).is_none());
+    }
+
+    #[test]
+    fn a_commit_claim_or_a_commit_sha_tag_forces_full_attestation_discovery() {
+        let shipped = config("");
+        let image = ImageRef::parse("registry.example/team/app:v1").unwrap();
+        // The workload claims a commit: the right commit's provenance may be a referrer.
+        assert!(attestation_shortcut(&shipped, &image, true).is_none());
+        // The tag reads as a commit SHA: the same.
+        let sha = ImageRef::parse("registry.example/team/app:0123abc").unwrap();
+        assert!(attestation_shortcut(&shipped, &sha, false).is_none());
+        // Signatures keep the shortcut: no commit rule looks at them.
+        assert!(signature_shortcut(&shipped, &sha).is_some());
+    }
 }

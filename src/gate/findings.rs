@@ -280,7 +280,10 @@ pub(super) fn fact_findings(
     let name = image.name();
     if config.requirements_for(&name).next().is_some() {
         match signatures.get(&image) {
-            Some(Ok(checked)) => report.signatures = Some(Arc::clone(checked)),
+            Some(Ok(checked)) => {
+                notation_logged_warnings(report, &image, checked);
+                report.signatures = Some(Arc::clone(checked));
+            }
             // Evidence that does not hash to its digest was tampered with: a deny, as for
             // the image manifest itself, not a could-not-decide.
             Some(Err(e)) if matches!(**e, RegistryError::DigestMismatch { .. }) => {
@@ -323,6 +326,48 @@ pub(super) fn fact_findings(
                     "attestations of `{image}` were not checked (internal error); failing closed"
                 ),
             )),
+        }
+    }
+}
+
+/// A Notary Project signature that counted for a signer although a check failed (its trust
+/// policy statement only logs it) is a warning naming the check and the image: the docs
+/// promise logged failures are visible, not only in the JSON facts.
+fn notation_logged_warnings(
+    report: &mut ImageReport,
+    image: &ImageRef,
+    checked: &super::evidence::SignatureReport,
+) {
+    use crate::verify::notation::stage::CheckOutcome;
+    for fact in &checked.facts {
+        let Some(notation) = &fact.notation else {
+            continue;
+        };
+        for verdict in notation
+            .verdicts
+            .iter()
+            .filter(|v| fact.verified_by.contains(&v.signer))
+        {
+            for check in verdict
+                .checks
+                .iter()
+                .filter(|c| c.outcome == CheckOutcome::Logged)
+            {
+                report.findings.push(
+                    Finding::new(
+                        Code::NotationCheckLogged,
+                        Severity::Warn,
+                        format!(
+                            "Notation signature on `{image}` counted for signer `{}` although its `{}` check failed ({}); trust policy statement `{}` only logs it",
+                            verdict.signer,
+                            check.check.as_str(),
+                            check.reason.as_deref().unwrap_or("no reason given"),
+                            verdict.statement.as_deref().unwrap_or("?"),
+                        ),
+                    )
+                    .hint("enforce the check in the trust policy (level `strict`, or drop the `override`) once the signatures pass it"),
+                );
+            }
         }
     }
 }

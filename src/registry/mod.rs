@@ -62,6 +62,14 @@ enum Source<'a> {
     Network,
 }
 
+/// Who asks for a manifest by tag: resolving an image reference (always the registry), or
+/// discovery, for a tag derived from a digest (the verification cache may answer).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Ask {
+    Resolution,
+    Derived,
+}
+
 /// Answers kept across runs (the verification cache), consulted before the network. Whatever
 /// it gives is checked as a network answer is: objects against their digest, signatures and
 /// attestations by the verify stage.
@@ -229,18 +237,23 @@ impl Registry {
             (None, _) => {
                 let tag = image.tag_or_default().unwrap_or("latest").to_owned();
                 (
-                    self.cached_manifest(image, Reference::Tag(tag)).await?,
+                    self.cached_manifest(image, Reference::Tag(tag), Ask::Resolution)
+                        .await?,
                     None,
                 )
             }
             (Some(digest), None) => {
                 let reference = Reference::Digest(digest.clone());
-                (self.cached_manifest(image, reference).await?, None)
+                (
+                    self.cached_manifest(image, reference, Ask::Resolution)
+                        .await?,
+                    None,
+                )
             }
             (Some(digest), Some(tag)) => {
                 let reference = Reference::Digest(digest.clone());
                 let (manifest, tag_digest) = tokio::join!(
-                    self.cached_manifest(image, reference),
+                    self.cached_manifest(image, reference, Ask::Resolution),
                     self.cached_tag_digest(image, tag)
                 );
                 let tag_digest = match tag_digest {
@@ -265,11 +278,32 @@ impl Registry {
         })
     }
 
-    /// Fetches a manifest by tag or digest and verifies the body against the digest.
+    /// Fetches a manifest by tag or digest and verifies the body against the digest. A tag is
+    /// always asked of the registry (never of the verification cache).
     pub async fn manifest(
         &self,
         image: &ImageRef,
         reference: &str,
+    ) -> Result<Manifest, RegistryError> {
+        self.manifest_as(image, reference, Ask::Resolution).await
+    }
+
+    /// [`Registry::manifest`] for a tag that discovery derives from a digest
+    /// (`sha256-<hex>.sig`, `.att`): the one kind of tag the verification cache may answer.
+    /// Never for the tag an image reference names, even one spelled like a derived tag.
+    pub async fn derived_manifest(
+        &self,
+        image: &ImageRef,
+        tag: &str,
+    ) -> Result<Manifest, RegistryError> {
+        self.manifest_as(image, tag, Ask::Derived).await
+    }
+
+    async fn manifest_as(
+        &self,
+        image: &ImageRef,
+        reference: &str,
+        ask: Ask,
     ) -> Result<Manifest, RegistryError> {
         let Some(reference) = Reference::parse(reference) else {
             // Neither a tag nor a digest can name nothing in any registry: no request.
@@ -278,7 +312,7 @@ impl Registry {
                 image: image.to_string(),
             });
         };
-        self.cached_manifest(image, reference).await
+        self.cached_manifest(image, reference, ask).await
     }
 
     /// Fetches a blob and verifies it against its digest; refuses more than `max_bytes`.
@@ -366,11 +400,18 @@ impl Registry {
         &self,
         image: &ImageRef,
         reference: Reference,
+        ask: Ask,
     ) -> Result<Manifest, RegistryError> {
-        let cache_key = key(image, &reference.to_string());
+        // A derived tag lookup that the verification cache may answer never shares its
+        // in-run answer with the resolution of an image tag spelled the same (a space never
+        // appears in a tag or a digest: no clash).
+        let cache_key = match (&reference, ask, &self.recall) {
+            (Reference::Tag(tag), Ask::Derived, Some(_)) => key(image, &format!("derived {tag}")),
+            _ => key(image, &reference.to_string()),
+        };
         self.manifests
             .get_or_fetch(cache_key, &self.cache_hits, || {
-                self.fetch_manifest(image, reference)
+                self.fetch_manifest(image, reference, ask)
             })
             .await
     }
@@ -379,6 +420,7 @@ impl Registry {
         &self,
         image: &ImageRef,
         reference: Reference,
+        ask: Ask,
     ) -> Result<Manifest, RegistryError> {
         let limit = self.settings.max_manifest_bytes;
         let name = image.to_string();
@@ -415,14 +457,28 @@ impl Registry {
                     found.media_type.as_deref(),
                 )?
             }
-            Source::Network => match self.recalled_manifest(image, &reference) {
-                Some(Ok(manifest)) => manifest,
-                Some(Err(e)) => {
-                    self.record_missing(image, &reference);
-                    return Err(e);
+            Source::Network => {
+                // An image's own tag is always asked: only digests and derived tags may come
+                // from the verification cache.
+                let may_recall = ask == Ask::Derived || reference.digest().is_some();
+                match may_recall
+                    .then(|| self.recalled_manifest(image, &reference))
+                    .flatten()
+                {
+                    Some(Ok(manifest)) => {
+                        // Kept in the recording (an evidence lock holds what was used); the
+                        // cache keeps the time the registry gave it, not now. Not shared
+                        // with in-run tag resolutions.
+                        self.record_manifest(image, &reference, &manifest);
+                        return Ok(manifest);
+                    }
+                    Some(Err(e)) => {
+                        self.record_missing(image, &reference);
+                        return Err(e);
+                    }
+                    None => return self.network_fetch_manifest(image, &reference).await,
                 }
-                None => return self.network_fetch_manifest(image, &reference).await,
-            },
+            }
         };
         self.remember(image, &reference, &manifest);
         self.record_manifest(image, &reference, &manifest);

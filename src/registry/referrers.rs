@@ -149,7 +149,10 @@ impl Registry {
             tracing::debug!("{name}: `{tag}` is not a valid tag");
             return Ok(Vec::new());
         };
-        let index = match self.cached_manifest(image, reference).await {
+        let index = match self
+            .cached_manifest(image, reference, super::Ask::Derived)
+            .await
+        {
             Ok(index) => index,
             Err(RegistryError::NotFound { .. }) => return Ok(Vec::new()),
             Err(e) => return Err(e),

@@ -90,6 +90,9 @@ pub enum Code {
     KustomizationNotRendered,
     /// A value under an `image` key, found by the generic pass, is not an image reference.
     UnrecognisedImageField,
+    /// A Notary Project signature counted although a check failed: its trust policy statement
+    /// only logs that check (`permissive`, `audit`, `override: log`).
+    NotationCheckLogged,
     /// A verification cache file was corrupt, truncated or foreign: ignored, removed, and
     /// the registry asked instead (a warning).
     CacheEntryIgnored,
@@ -142,6 +145,7 @@ impl Code {
         Code::HelmTemplate,
         Code::KustomizationNotRendered,
         Code::UnrecognisedImageField,
+        Code::NotationCheckLogged,
         Code::CacheEntryIgnored,
     ];
 
@@ -198,6 +202,7 @@ impl Code {
             Code::HelmTemplate => "helm-template",
             Code::KustomizationNotRendered => "kustomization-not-rendered",
             Code::UnrecognisedImageField => "unrecognised-image-field",
+            Code::NotationCheckLogged => "notation-check-logged",
             Code::CacheEntryIgnored => "cache-entry-ignored",
             Code::Rule(code) => code,
         }
@@ -272,6 +277,9 @@ impl Code {
             }
             Code::UnrecognisedImageField => {
                 "a value under an `image` key of an unknown field is not an image reference"
+            }
+            Code::NotationCheckLogged => {
+                "a Notation signature counted although a check its trust policy only logs failed"
             }
             Code::CacheEntryIgnored => {
                 "a verification cache file was corrupt or foreign: ignored, the registry asked"

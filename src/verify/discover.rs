@@ -54,7 +54,7 @@ const MAX_BUNDLE_BYTES: usize = 4 * 1024 * 1024;
 /// Largest DSSE envelope read (provenance predicates can be large).
 const MAX_ENVELOPE_BYTES: usize = 4 * 1024 * 1024;
 /// Notary Project signature referrers read at most per digest.
-const MAX_NOTATION_SIGNATURES: usize = 64;
+pub const MAX_NOTATION_SIGNATURES: usize = 64;
 /// Largest Notary Project signature envelope read (Notation's own limit is 4 MiB too).
 const MAX_NOTATION_ENVELOPE_BYTES: usize = 4 * 1024 * 1024;
 
@@ -121,7 +121,7 @@ async fn tagged_layers(
     image: &ImageRef,
     tag: &str,
 ) -> Result<Option<(Digest, Vec<Descriptor>)>, RegistryError> {
-    let manifest = match registry.manifest(image, tag).await {
+    let manifest = match registry.derived_manifest(image, tag).await {
         Ok(manifest) => manifest,
         Err(RegistryError::NotFound { .. }) => return Ok(None),
         Err(e) => return Err(e),
@@ -240,11 +240,24 @@ pub async fn notation_signatures(
     image: &ImageRef,
     digest: &Digest,
 ) -> Result<Vec<Candidate>, RegistryError> {
+    notation_signatures_counted(registry, image, digest)
+        .await
+        .map(|(found, _)| found)
+}
+
+/// [`notation_signatures`], with how many Notation signatures the referrers listing names
+/// (more than [`MAX_NOTATION_SIGNATURES`]: the rest were not read).
+pub async fn notation_signatures_counted(
+    registry: &Registry,
+    image: &ImageRef,
+    digest: &Digest,
+) -> Result<(Vec<Candidate>, usize), RegistryError> {
     let referrers = registry.referrers(image, digest).await?;
     let signatures: Vec<&Referrer> = referrers
         .iter()
         .filter(|r| listed_artifact_type(&r.descriptor) == SIGNATURE_ARTIFACT_TYPE)
         .collect();
+    let listed_count = signatures.len();
     if signatures.len() > MAX_NOTATION_SIGNATURES {
         tracing::warn!(
             "{image}: {} Notation signatures of `{digest}`; reading the first \
@@ -280,9 +293,22 @@ pub async fn notation_signatures(
             );
             continue;
         };
-        let envelope = registry
+        // One oversized envelope (anyone who can push can attach one) is skipped, not a
+        // could-not-decide for an image that has a valid signature too.
+        let envelope = match registry
             .blob(image, &layer.digest, MAX_NOTATION_ENVELOPE_BYTES)
-            .await?;
+            .await
+        {
+            Err(RegistryError::TooLarge { .. }) => {
+                tracing::warn!(
+                    "{image}: Notation signature `{}` has an envelope over {} bytes; skipped",
+                    listed.digest,
+                    MAX_NOTATION_ENVELOPE_BYTES
+                );
+                continue;
+            }
+            other => other?,
+        };
         found.push(Candidate {
             location: referrer_location(referrer, &manifest.digest, artifact_type),
             attached_to: digest.clone(),
@@ -292,7 +318,7 @@ pub async fn notation_signatures(
             },
         });
     }
-    Ok(found)
+    Ok((found, listed_count))
 }
 
 /// Where a referrer was found, as a [`Location`].

@@ -343,12 +343,27 @@ pub enum Reason {
         /// The statement.
         statement: String,
     },
+    /// The statement skips authenticity (`override: {authenticity: skip}`): the signer was
+    /// never checked, so the signature cannot satisfy `require:`.
+    #[error("trust policy statement `{statement}` skips authenticity: a signature whose signer was never checked cannot satisfy `require:`")]
+    AuthenticitySkipped {
+        /// The statement.
+        statement: String,
+    },
     /// The statement names a trust store that cannot be used.
     #[error("trust store unusable: {0}")]
     TrustStoreUnusable(notation::PolicyError),
     /// The envelope does not decode and no Notation signer judged it.
     #[error("the Notary Project signature envelope does not decode")]
     EnvelopeUndecodable,
+    /// More Notary Project signatures are attached than are read: the rest were not checked.
+    #[error("{listed} Notary Project signatures are attached; only the first {read} were read, the rest were not checked")]
+    NotationSignaturesTruncated {
+        /// How many the referrers listing names.
+        listed: usize,
+        /// How many were read.
+        read: usize,
+    },
 }
 
 /// What is wrong with a legacy Rekor bundle annotation.

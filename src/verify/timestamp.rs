@@ -19,10 +19,12 @@ use sigstore_verify::types::{Bundle, SignatureBytes, SignatureContent};
 use x509_cert::Certificate;
 
 /// What proved the signing time of a bundle that verified, one line each: every RFC 3161
-/// timestamp (the TSA of the trusted root that accepted it, and its genTime) and every log
-/// entry (the log of the trusted root it is in, its index, and the integrated time when a
-/// SET signs it). Call only after the bundle verified against `root`.
-pub(crate) fn time_proofs(bundle: &Bundle, root: &TrustedRoot) -> Vec<String> {
+/// timestamp (the TSA of the trusted root that accepted it, and its genTime) and, when the
+/// verifier checked the log entries (`tlog_checked`: not for a key signer with
+/// `insecure_ignore_tlog`, whose entries are skipped unread), every log entry (the log of the
+/// trusted root it is in, its index, and the integrated time when a SET signs it). Only
+/// checked proofs are listed. Call only after the bundle verified against `root`.
+pub(crate) fn time_proofs(bundle: &Bundle, root: &TrustedRoot, tlog_checked: bool) -> Vec<String> {
     let mut proofs = Vec::new();
     if let Some(signature) = signature_of(bundle) {
         let authorities = root.tsa_authorities();
@@ -41,7 +43,12 @@ pub(crate) fn time_proofs(bundle: &Bundle, root: &TrustedRoot) -> Vec<String> {
             }
         }
     }
-    for entry in &bundle.verification_material.tlog_entries {
+    let checked_entries = if tlog_checked {
+        bundle.verification_material.tlog_entries.as_slice()
+    } else {
+        &[]
+    };
+    for entry in checked_entries {
         let log = root
             .tlogs
             .iter()

@@ -1177,3 +1177,19 @@ fn the_cache_never_allows_on_its_own_word() {
         );
     }
 }
+
+/// repro/7 (related): a cache directory whose `v1/objects` is a file is not used for the run
+/// (a warning names it); the run decides as without a cache, never exit 2.
+#[test]
+fn a_cache_directory_that_cannot_hold_the_cache_is_a_warning_not_a_failed_run() {
+    let case = Case::new();
+    std::fs::create_dir_all(case.path("cache/v1")).unwrap();
+    std::fs::write(case.path("cache/v1/objects"), b"").unwrap();
+    let out = cached(&case, &[]);
+    assert_allowed(&out);
+    let notices = out.notices("cache-entry-ignored");
+    assert_eq!(notices.len(), 1, "{out:?}");
+    let message = notices[0]["message"].as_str().unwrap();
+    assert!(message.contains("v1/objects"), "{message}");
+    assert!(message.contains("not used this run"), "{message}");
+}

@@ -8,6 +8,7 @@ mod common;
 use common::{att, pki};
 
 mod adversarial;
+mod cache_review;
 mod changed_since;
 mod cli;
 mod conformance;
@@ -20,6 +21,7 @@ mod lock;
 mod manifests;
 mod notation;
 mod notation_discovery;
+mod notation_review;
 mod outputs;
 mod policy_engine;
 mod policy_input_schema;

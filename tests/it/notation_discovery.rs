@@ -312,12 +312,12 @@ async fn e2e_layouts_are_found_in_docker_registry() {
 
 /// A scratch directory for `supplygate check`: `pod.yaml` naming `image`, a trust store in
 /// Notation's layout under `truststore/`, and `supplygate.yaml` as given.
-struct CheckCase {
-    dir: tempfile::TempDir,
+pub(crate) struct CheckCase {
+    pub(crate) dir: tempfile::TempDir,
 }
 
 impl CheckCase {
-    fn new(image: &str) -> Self {
+    pub(crate) fn new(image: &str) -> Self {
         let case = Self {
             dir: tempfile::tempdir().unwrap(),
         };
@@ -330,21 +330,21 @@ impl CheckCase {
         case
     }
 
-    fn write(&self, name: &str, text: &str) {
+    pub(crate) fn write(&self, name: &str, text: &str) {
         let path = self.dir.path().join(name);
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         std::fs::write(path, text).unwrap();
     }
 
     /// Puts `config/localkeys/<cert>` into the `ca:<store>` trust store.
-    fn trust(&self, store: &str, cert: &str) {
+    pub(crate) fn trust(&self, store: &str, cert: &str) {
         let pem = std::fs::read_to_string(fixture(&format!("config/localkeys/{cert}"))).unwrap();
         self.write(&format!("truststore/x509/ca/{store}/{cert}"), &pem);
     }
 
     /// `supplygate.yaml` serving `localhost:5000` from the e2e layout `layout`, with
     /// `signers` (YAML under `signers:`) and one rule requiring `required` for it.
-    fn config(&self, layout_name: &str, signers: &str, required: &str) {
+    pub(crate) fn config(&self, layout_name: &str, signers: &str, required: &str) {
         self.write(
             "supplygate.yaml",
             &format!(
@@ -354,7 +354,7 @@ impl CheckCase {
         );
     }
 
-    fn run(&self, args: &[&str]) -> (i32, String, String) {
+    pub(crate) fn run(&self, args: &[&str]) -> (i32, String, String) {
         let out = common::supplygate()
             .args(args)
             .args(["--now", "2026-06-01T00:00:00Z"])
@@ -371,7 +371,7 @@ impl CheckCase {
     }
 
     /// `check pod.yaml --format json`: the exit code and the one image's report.
-    fn check(&self, extra: &[&str]) -> (i32, serde_json::Value) {
+    pub(crate) fn check(&self, extra: &[&str]) -> (i32, serde_json::Value) {
         let mut args = vec!["check", "pod.yaml", "--format", "json"];
         args.extend_from_slice(extra);
         let (code, stdout, stderr) = self.run(&args);
@@ -382,22 +382,23 @@ impl CheckCase {
 }
 
 /// An inline `notation:` signer named `notary-e2e` over `truststore/`.
-fn inline_signer(level: &str, identities: &str) -> String {
+pub(crate) fn inline_signer(level: &str, identities: &str) -> String {
     format!(
         "  notary-e2e:\n    notation:\n      trust_store: truststore\n      identities: {identities}\n      level: {level}\n"
     )
 }
 
-const E2E_IDENTITY: &str = "[\"x509.subject: C=US, ST=WA, L=Seattle, O=Notary, CN=e2e\"]";
+pub(crate) const E2E_IDENTITY: &str =
+    "[\"x509.subject: C=US, ST=WA, L=Seattle, O=Notary, CN=e2e\"]";
 
 /// The Notation facts of the image's only signature, and its rejection reasons.
-fn only_signature(image: &serde_json::Value) -> &serde_json::Value {
+pub(crate) fn only_signature(image: &serde_json::Value) -> &serde_json::Value {
     let facts = image["signatures"]["facts"].as_array().unwrap();
     assert_eq!(facts.len(), 1, "{image:#}");
     &facts[0]
 }
 
-fn reasons(fact: &serde_json::Value) -> Vec<String> {
+pub(crate) fn reasons(fact: &serde_json::Value) -> Vec<String> {
     fact["rejections"]
         .as_array()
         .unwrap()
@@ -412,7 +413,7 @@ fn reasons(fact: &serde_json::Value) -> Vec<String> {
         .collect()
 }
 
-fn codes(image: &serde_json::Value) -> Vec<&str> {
+pub(crate) fn codes(image: &serde_json::Value) -> Vec<&str> {
     image["findings"]
         .as_array()
         .unwrap()
@@ -719,7 +720,7 @@ fn explain_lists_notation_signatures_with_their_checks() {
 
 /// The problems of loading `signers` (and `rest`) from a config in a directory whose
 /// `truststore/` holds `e2e.crt` as `ca:e2e`: `(line, message)`.
-fn config_problems(signers: &str, rest: &str) -> Vec<(usize, String)> {
+pub(crate) fn config_problems(signers: &str, rest: &str) -> Vec<(usize, String)> {
     let case = CheckCase::new("localhost:5000/e2e:v1");
     case.trust("e2e", "e2e.crt");
     let text = format!("signers:\n{signers}{rest}");
@@ -754,14 +755,14 @@ fn notation_signer_config_errors_name_the_line() {
             &signer("      trust_store: truststore\n      identities: [\"x509.subject: CN=e2e\"]\n      level: strict\n"),
             ""
         ),
-        vec![(4, "notation signer `n`: statement `n`: trusted identity `x509.subject: CN=e2e` is invalid".to_owned())]
+        vec![(5, "notation signer `n`: statement `n`: trusted identity `x509.subject: CN=e2e` is invalid".to_owned())]
     );
     assert_eq!(
         config_problems(
             &signer("      trust_store: truststore\n      identities: [\"*\"]\n      level: strict\n      trust_stores: [\"ca:missing\"]\n"),
             ""
         ),
-        vec![(4, "notation signer `n`: trust store `ca:missing` has no certificates".to_owned())]
+        vec![(7, "notation signer `n`: trust store `ca:missing` has no certificates".to_owned())]
     );
     let policy = fixture("config/trustpolicies/trustpolicy.json");
     assert_eq!(

@@ -380,54 +380,6 @@ pub(super) fn is_revocable(cert: &Certificate) -> bool {
         .any(|e| e.extn_id == CRL_DISTRIBUTION_POINTS || e.extn_id == AUTHORITY_INFO_ACCESS)
 }
 
-/// The chain verified by webpki from the signing certificate up to its own root (the last
-/// certificate, self-issued by the chain profile) with the CRLs `crls` (DER): certificates
-/// for which a CRL is authoritative are checked against it (its signature by the issuer,
-/// the issuer's `cRLSign` usage, the serial). Certificates without one pass here: the
-/// caller decides what unknown status means. CRL freshness is the caller's too.
-pub(super) fn chain_against_crls(
-    chain: &[ChainCert],
-    crls: &[Vec<u8>],
-    fallback: Timestamp,
-) -> Result<(), webpki::Error> {
-    let parsed: Vec<webpki::CertRevocationList<'_>> = crls
-        .iter()
-        .filter_map(|der| webpki::OwnedCertRevocationList::from_der(der).ok())
-        .map(webpki::CertRevocationList::from)
-        .collect();
-    let refs: Vec<&webpki::CertRevocationList<'_>> = parsed.iter().collect();
-    let options = webpki::RevocationOptionsBuilder::new(&refs)
-        .map_err(|_| webpki::Error::UnknownRevocationStatus)?
-        .with_depth(webpki::RevocationCheckDepth::Chain)
-        .with_status_policy(webpki::UnknownStatusPolicy::Allow)
-        .with_expiration_policy(webpki::ExpirationPolicy::Ignore)
-        .build();
-    let at = common_validity(chain).unwrap_or(fallback);
-    let (Some(leaf), Some(root)) = (chain.first(), chain.last()) else {
-        return Err(webpki::Error::UnknownIssuer);
-    };
-    let root_der = CertificateDer::from(root.der.as_slice());
-    let anchor = webpki::anchor_from_trusted_cert(&root_der)?;
-    let leaf_der = CertificateDer::from(leaf.der.as_slice());
-    let leaf = webpki::EndEntityCert::try_from(&leaf_der)?;
-    let intermediates: Vec<CertificateDer<'_>> = chain
-        .iter()
-        .take(chain.len().saturating_sub(1))
-        .skip(1)
-        .map(|c| CertificateDer::from(c.der.as_slice()))
-        .collect();
-    leaf.verify_for_usage(
-        webpki::ALL_VERIFICATION_ALGS,
-        &[anchor],
-        &intermediates,
-        unix_time(at),
-        NoExcludedEku,
-        Some(options),
-        None,
-    )
-    .map(|_| ())
-}
-
 fn attribute_name(oid: &ObjectIdentifier) -> String {
     let short = match oid.to_string().as_str() {
         "2.5.4.3" => "CN",

@@ -227,6 +227,22 @@ pub enum PolicyError {
         /// The scope.
         scope: String,
     },
+    /// A scope that is valid but not in the normal form references are matched in (upper
+    /// case, `:443`, a Docker Hub name without `library/`, `index.docker.io`): it could never
+    /// match, so the `*` statement would decide instead.
+    #[error("registry scope `{scope}` can never match an image: write it as {}", .normal.as_deref().map_or_else(|| "a lower-case `registry/repository`".to_owned(), |n| format!("`{n}`")))]
+    ScopeNotNormal {
+        /// The scope.
+        scope: String,
+        /// Its normal form, when there is one.
+        normal: Option<String>,
+    },
+    /// A JSON object that repeats a key (the last would win silently).
+    #[error("trust policy repeats the key `{key}` in one object")]
+    DuplicateKey {
+        /// The key.
+        key: String,
+    },
     /// An unknown level, check, action or `verifyTimestamp` value.
     #[error("statement `{statement}`: unknown value `{value}` in `signatureVerification`")]
     UnknownValue {
@@ -278,6 +294,21 @@ pub enum PolicyError {
         /// The file.
         path: PathBuf,
     },
+    /// A trust store directory whose name Notation does not allow (letters, digits, `_`,
+    /// `.`, `-`).
+    #[error(
+        "trust store directory `{path}`: its name may hold only letters, digits, `_`, `.` and `-`"
+    )]
+    BadStoreName {
+        /// The directory.
+        path: PathBuf,
+    },
+    /// The trust store directory does not exist.
+    #[error("trust store directory `{path}` does not exist")]
+    MissingStoreDir {
+        /// The directory.
+        path: PathBuf,
+    },
     /// A trust policy file or trust store directory could not be read.
     #[error("cannot read `{path}`")]
     Unreadable {
@@ -318,6 +349,9 @@ struct RawVerification {
 impl TrustPolicy {
     /// Parses and validates a `trustpolicy.json`, returning every problem found.
     pub fn from_json(bytes: &[u8]) -> Result<Self, Vec<PolicyError>> {
+        if let Some(key) = duplicate_key(bytes) {
+            return Err(vec![PolicyError::DuplicateKey { key }]);
+        }
         let raw: RawPolicy = serde_json::from_slice(bytes).map_err(|e| {
             vec![PolicyError::Malformed {
                 detail: e.to_string(),
@@ -390,6 +424,87 @@ fn scope_is_valid(scope: &str) -> bool {
         && path.split('/').all(|part| !part.is_empty())
 }
 
+/// `None` when `scope` is in the normal form image names are matched in; otherwise
+/// `Some(normal form)` (`Some(None)` when it has none, e.g. an upper-case repository).
+fn scope_not_normal(scope: &str) -> Option<Option<String>> {
+    let normal = |s: &str| {
+        crate::reference::ImageRef::parse(s)
+            .ok()
+            .filter(|r| r.tag().is_none() && r.digest().is_none())
+            .map(|r| r.name())
+    };
+    match normal(scope) {
+        Some(n) if n == scope => None,
+        Some(n) => Some(Some(n)),
+        None => Some(normal(&scope.to_ascii_lowercase())),
+    }
+}
+
+/// The first key repeated within one JSON object anywhere in `bytes` (serde's maps keep the
+/// last silently); `None` when there is none or the text is not JSON (reported elsewhere).
+fn duplicate_key(bytes: &[u8]) -> Option<String> {
+    use serde::de::{
+        DeserializeSeed, Deserializer as _, Error as _, MapAccess, SeqAccess, Visitor,
+    };
+    struct Check;
+    impl<'de> DeserializeSeed<'de> for Check {
+        type Value = ();
+        fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+            d.deserialize_any(Check)
+        }
+    }
+    impl<'de> Visitor<'de> for Check {
+        type Value = ();
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("JSON")
+        }
+        fn visit_bool<E>(self, _: bool) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_i64<E>(self, _: i64) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_u64<E>(self, _: u64) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_f64<E>(self, _: f64) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_str<E>(self, _: &str) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_unit<E>(self) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+            while seq.next_element_seed(Check)?.is_some() {}
+            Ok(())
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+            let mut seen = std::collections::BTreeSet::new();
+            while let Some(key) = map.next_key::<String>()? {
+                if !seen.insert(key.clone()) {
+                    return Err(A::Error::custom(format!("\u{0}{key}")));
+                }
+                map.next_value_seed(Check)?;
+            }
+            Ok(())
+        }
+    }
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    match (&mut de).deserialize_any(Check) {
+        Err(e) => {
+            let text = e.to_string();
+            let start = text.find('\u{0}')?;
+            let rest = text.get(start + 1..)?;
+            // serde_json appends " at line L column C"
+            let key = rest.rsplit_once(" at line ").map_or(rest, |(k, _)| k);
+            Some(key.to_owned())
+        }
+        Ok(()) => None,
+    }
+}
+
 fn validate_statement(raw: RawStatement, errors: &mut Vec<PolicyError>) -> Option<Statement> {
     let name = raw.name;
     let before = errors.len();
@@ -406,10 +521,17 @@ fn validate_statement(raw: RawStatement, errors: &mut Vec<PolicyError>) -> Optio
         }
         None
     } else {
-        for scope in raw.registry_scopes.iter().filter(|s| !scope_is_valid(s)) {
-            errors.push(PolicyError::InvalidScope {
-                scope: scope.clone(),
-            });
+        for scope in &raw.registry_scopes {
+            if !scope_is_valid(scope) {
+                errors.push(PolicyError::InvalidScope {
+                    scope: scope.clone(),
+                });
+            } else if let Some(normal) = scope_not_normal(scope) {
+                errors.push(PolicyError::ScopeNotNormal {
+                    scope: scope.clone(),
+                    normal,
+                });
+            }
         }
         Some(raw.registry_scopes)
     };
@@ -621,8 +743,12 @@ impl TrustStore {
                 if !named.is_dir() {
                     continue;
                 }
-                let Some(name) = named.file_name().and_then(|n| n.to_str()) else {
-                    continue;
+                let Some(name) = named
+                    .file_name()
+                    .and_then(|n| n.to_str())
+                    .filter(|n| store_name_is_valid(n))
+                else {
+                    return Err(PolicyError::BadStoreName { path: named });
                 };
                 for file in read_dir_sorted(&named)? {
                     if file.is_file() {
@@ -696,10 +822,14 @@ fn certificates_in(path: &Path) -> Result<Vec<Vec<u8>>, PolicyError> {
         .map(|c| c.map(|c| c.to_vec()))
         .collect::<Result<_, _>>()
         .map_err(|_| bad())?;
+    use x509_cert::der::Decode as _;
     if !pem.is_empty() {
+        // every CERTIFICATE block must be a certificate, not only base64
+        for der in &pem {
+            x509_cert::Certificate::from_der(der).map_err(|_| bad())?;
+        }
         return Ok(pem);
     }
-    use x509_cert::der::Decode as _;
     x509_cert::Certificate::from_der(&bytes).map_err(|_| bad())?;
     Ok(vec![bytes])
 }
@@ -745,5 +875,77 @@ mod tests {
         assert!(!scope_is_valid("example.com/a:v1"));
         assert!(!scope_is_valid("example.com/a@sha256:00"));
         assert!(!scope_is_valid("example.com"));
+    }
+
+    fn policy(scope: &str, verification: &str) -> String {
+        format!(
+            r#"{{"version": "1.0", "trustPolicies": [{{"name": "p", "registryScopes": ["{scope}"],
+            "signatureVerification": {verification}, "trustStores": ["ca:acme"],
+            "trustedIdentities": ["*"]}}]}}"#
+        )
+    }
+
+    #[test]
+    fn scopes_that_could_never_match_are_refused_with_their_normal_form() {
+        // review repro 9: such a scope was skipped silently and `*` decided
+        let strict = r#"{"level": "strict"}"#;
+        for (scope, normal) in [
+            ("reg.test:443/notary/valid", Some("reg.test/notary/valid")),
+            ("REG.test/notary/valid", Some("reg.test/notary/valid")),
+            ("docker.io/app", Some("docker.io/library/app")),
+            ("index.docker.io/library/app", Some("docker.io/library/app")),
+            ("reg.test/Notary/valid", Some("reg.test/notary/valid")),
+        ] {
+            assert_eq!(
+                TrustPolicy::from_json(policy(scope, strict).as_bytes()).unwrap_err(),
+                vec![PolicyError::ScopeNotNormal {
+                    scope: scope.to_owned(),
+                    normal: normal.map(str::to_owned),
+                }],
+                "{scope}"
+            );
+        }
+        let ok = TrustPolicy::from_json(policy("reg.test/notary/valid", strict).as_bytes());
+        assert_eq!(ok.unwrap().statements.len(), 1);
+    }
+
+    #[test]
+    fn duplicate_keys_are_refused_anywhere() {
+        // review repro 4: `override` is a map, where the last key used to win
+        let doubled = policy(
+            "reg.test/app",
+            r#"{"level": "strict", "override": {"expiry": "enforce", "expiry": "log"}}"#,
+        );
+        assert_eq!(
+            TrustPolicy::from_json(doubled.as_bytes()).unwrap_err(),
+            vec![PolicyError::DuplicateKey {
+                key: "expiry".into()
+            }]
+        );
+        let top = r#"{"version": "1.0", "version": "1.0", "trustPolicies": []}"#;
+        assert_eq!(
+            TrustPolicy::from_json(top.as_bytes()).unwrap_err(),
+            vec![PolicyError::DuplicateKey {
+                key: "version".into()
+            }]
+        );
+    }
+
+    #[test]
+    fn a_certificate_block_that_is_not_a_certificate_is_refused() {
+        // review repro 8
+        let dir = tempfile::tempdir().unwrap();
+        let store = dir.path().join("x509").join("ca").join("acme");
+        std::fs::create_dir_all(&store).unwrap();
+        let file = store.join("root.pem");
+        std::fs::write(
+            &file,
+            "-----BEGIN CERTIFICATE-----\naGVsbG8gd29ybGQ=\n-----END CERTIFICATE-----\n",
+        )
+        .unwrap();
+        assert_eq!(
+            TrustStore::load_dir(dir.path()).unwrap_err(),
+            PolicyError::BadCertificateFile { path: file }
+        );
     }
 }

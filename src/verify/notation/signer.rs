@@ -94,8 +94,7 @@ impl NotationTrust {
         if policy.level == "skip" {
             return Err(NotationSignerError::SkipLevel);
         }
-        let store =
-            TrustStore::load_dir(trust_store).map_err(|e| NotationSignerError::Policy(vec![e]))?;
+        let store = load_store(trust_store)?;
         let stores: Vec<String> = if policy.trust_stores.is_empty() {
             store
                 .names()
@@ -147,8 +146,7 @@ impl NotationTrust {
             .map_err(|_| unreadable())?
             .ok_or_else(unreadable)?;
         let policy = TrustPolicy::from_json(&bytes).map_err(NotationSignerError::Policy)?;
-        let store =
-            TrustStore::load_dir(trust_store).map_err(|e| NotationSignerError::Policy(vec![e]))?;
+        let store = load_store(trust_store)?;
         let source = PolicySource::File {
             path: trust_policy.to_path_buf(),
         };
@@ -187,8 +185,11 @@ impl NotationTrust {
         self.policy.statement_for(repository)
     }
 
-    /// What the lock fingerprints: the policy as validated, the certificates and CRLs by
-    /// digest. Built from values, never from `Debug`.
+    /// What the lock fingerprints: the policy as validated and the certificates by digest.
+    /// Built from values, never from `Debug`. CRLs are not in it: `--locked` re-runs the
+    /// revocation check with the CRLs of the day (as it judges expiry at the current clock),
+    /// so a routine CRL refresh does not stale every lock, and a newly revoked certificate
+    /// changes the decision (a `lock-mismatch` deny).
     pub fn fingerprint(&self) -> serde_json::Value {
         let statements: Vec<serde_json::Value> = self
             .policy
@@ -223,9 +224,20 @@ impl NotationTrust {
         json!({
             "statements": statements,
             "certificates": certificates,
-            "crls": self.crls.fingerprint(),
         })
     }
+}
+
+/// The trust store directory of a signer, which must exist (a typo is not an empty store).
+fn load_store(trust_store: &Path) -> Result<TrustStore, NotationSignerError> {
+    if !trust_store.is_dir() {
+        return Err(NotationSignerError::Policy(vec![
+            PolicyError::MissingStoreDir {
+                path: trust_store.to_path_buf(),
+            },
+        ]));
+    }
+    TrustStore::load_dir(trust_store).map_err(|e| NotationSignerError::Policy(vec![e]))
 }
 
 /// The largest `trustpolicy.json` read.

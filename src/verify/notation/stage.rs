@@ -193,6 +193,16 @@ pub fn verify_candidate(
             .verdicts
             .push(verdict(&signer.name, statement, &decision));
         match &decision.outcome {
+            // A statement that skips authenticity (`override: {authenticity: skip}`) lets
+            // anyone's self-signed certificate through: such a signature cannot vouch here.
+            Outcome::Verified(_) if statement.action(Check::Authenticity) == Action::Skip => {
+                reject(
+                    &mut fact,
+                    Reason::AuthenticitySkipped {
+                        statement: statement.name.clone(),
+                    },
+                )
+            }
             Outcome::Verified(v) => {
                 // Notation lets `audit` (or `override: {authenticity: log}`) accept a signature
                 // whose chain reaches no trusted certificate; for a gate that would let anyone
@@ -306,9 +316,31 @@ pub async fn check(
     if !signers.iter().any(|s| s.is_notation()) {
         return Ok(Vec::new());
     }
-    let found = crate::verify::discover::notation_signatures(registry, image, digest).await?;
+    let (found, listed) =
+        crate::verify::discover::notation_signatures_counted(registry, image, digest).await?;
+    let read = crate::verify::discover::MAX_NOTATION_SIGNATURES;
+    // The deny must say that signatures went unread (anyone who can push can list junk
+    // first), not only a stderr warning.
+    let truncated = (listed > read).then(|| SignatureFact {
+        location: crate::verify::Location::Referrers {
+            manifest: digest.clone(),
+            artifact_type: super::SIGNATURE_ARTIFACT_TYPE.to_owned(),
+        },
+        attached_to: digest.clone(),
+        kind: Some(SignatureKind::Notation),
+        verified_by: Vec::new(),
+        rejections: vec![Rejection {
+            signer: ANY_SIGNER.into(),
+            reason: Reason::NotationSignaturesTruncated { listed, read },
+        }],
+        identity: None,
+        signed_at: None,
+        time_proofs: Vec::new(),
+        docker_reference: None,
+        notation: None,
+    });
     if found.is_empty() {
-        return Ok(Vec::new());
+        return Ok(truncated.into_iter().collect());
     }
     let manifest = registry.manifest(image, &digest.to_string()).await?;
     let target = Target::of_manifest(&manifest);
@@ -316,5 +348,6 @@ pub async fn check(
     Ok(found
         .iter()
         .map(|c| verify_candidate(c, &target, &repository, signers, now))
+        .chain(truncated)
         .collect())
 }

@@ -302,7 +302,7 @@ pub fn verify_dsse_with_key(
         let policy = PublicKeyVerificationPolicy::new(key.clone());
         verifier
             .verify(artifact, &bundle, &policy)
-            .map(|r| verified(&r, None, &bundle, trusted_root))
+            .map(|r| verified(&r, None, &bundle, trusted_root, true))
             .map_err(|e| reason_of(&e))
     })();
     match (logged, tlog) {

@@ -28,7 +28,10 @@ pub(super) fn verify_bundle(
             let result = verifier
                 .verify(artifact, bundle, &policy)
                 .map_err(|e| rejection_of(&e, bundle, trusted_root))?;
-            Ok(verified(&result, None, bundle, trusted_root))
+            // With `insecure_ignore_tlog` the log entries were skipped, not checked: they
+            // prove no time.
+            let tlog_checked = matches!(tlog, TlogPolicy::Require);
+            Ok(verified(&result, None, bundle, trusted_root, tlog_checked))
         }
         SignerKind::Keyless {
             issuer,
@@ -89,7 +92,7 @@ pub(super) fn verify_bundle(
                 constraints.check(&info.ci_claims)?;
             }
             let identity = result.certificate().map(identity_from);
-            Ok(verified(&result, identity, bundle, trusted_root))
+            Ok(verified(&result, identity, bundle, trusted_root, true))
         }
         SignerKind::Notation(_) => Err(notation_only(signer)),
     }
@@ -100,9 +103,10 @@ pub(super) fn verified(
     identity: Option<Identity>,
     bundle: &Bundle,
     root: &TrustedRoot,
+    tlog_checked: bool,
 ) -> Verified {
     Verified {
-        time_proofs: crate::verify::timestamp::time_proofs(bundle, root),
+        time_proofs: crate::verify::timestamp::time_proofs(bundle, root, tlog_checked),
         identity,
         signed_at: result
             .verified_timestamps()

@@ -196,7 +196,7 @@ pub(super) fn verify_simple_with_key(
         let policy = PublicKeyVerificationPolicy::new(key.clone());
         verifier
             .verify(Artifact::from_blob(sig.payload), &bundle, &policy)
-            .map(|r| verified(&r, None, &bundle, trusted_root))
+            .map(|r| verified(&r, None, &bundle, trusted_root, true))
             .map_err(|e| reason_of(&e))
     });
     match (logged, tlog) {
