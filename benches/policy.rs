@@ -169,6 +169,7 @@ struct RegorusReport {
     load_ms: f64,
     load_first_decision_ms: f64,
     per_image_us: BTreeMap<String, f64>,
+    memo_us: BTreeMap<String, f64>,
     batch_ms: f64,
     batch_threads_ms: f64,
     decisions: Vec<Codes>,
@@ -374,16 +375,29 @@ fn bench_regorus(
     }
 
     let engine = load(data)?;
+    // Each decision evaluated afresh (`Engine::decide`: no memo), and through the memo of
+    // identical inputs (`Engine::evaluate`, as the gate calls it: every repetition after the
+    // warm-up is a hit).
     let mut per_image_us = BTreeMap::new();
+    let mut memo_us = BTreeMap::new();
     for fixture in fixtures {
-        std::hint::black_box(engine.evaluate(&fixture.input));
-        let mut samples = Vec::with_capacity(settings.iterations);
-        for _ in 0..settings.iterations {
-            let t = Instant::now();
-            std::hint::black_box(engine.evaluate(&fixture.input));
-            samples.push(t.elapsed().as_secs_f64() * 1e6);
+        for (out, memo) in [(&mut per_image_us, false), (&mut memo_us, true)] {
+            let decide = |input: &Value| {
+                if memo {
+                    engine.evaluate(input)
+                } else {
+                    engine.decide(input)
+                }
+            };
+            std::hint::black_box(decide(&fixture.input));
+            let mut samples = Vec::with_capacity(settings.iterations);
+            for _ in 0..settings.iterations {
+                let t = Instant::now();
+                std::hint::black_box(decide(&fixture.input));
+                samples.push(t.elapsed().as_secs_f64() * 1e6);
+            }
+            out.insert(fixture.name.clone(), median(&mut samples));
         }
-        per_image_us.insert(fixture.name.clone(), median(&mut samples));
     }
 
     // Warm-up pass (untimed); its decisions are the ones checked against OPA.
@@ -403,6 +417,7 @@ fn bench_regorus(
         load_ms: median(&mut load_ms),
         load_first_decision_ms: median(&mut load_first_ms),
         per_image_us,
+        memo_us,
         batch_ms: median(&mut batch_ms),
         batch_threads_ms: median(&mut threads_ms),
         decisions,
@@ -413,9 +428,10 @@ fn bench_regorus(
 /// time.
 fn decide_all(engine: &Engine, inputs: &[Value], threads: usize) -> Duration {
     let t = Instant::now();
+    // Distinct inputs, decided afresh: the memo would answer the runs after the first.
     if threads == 1 {
         for input in inputs {
-            std::hint::black_box(engine.evaluate(input));
+            std::hint::black_box(engine.decide(input));
         }
     } else {
         let chunk = inputs.len().div_ceil(threads).max(1);
@@ -423,7 +439,7 @@ fn decide_all(engine: &Engine, inputs: &[Value], threads: usize) -> Duration {
             for part in inputs.chunks(chunk) {
                 s.spawn(move || {
                     for input in part {
-                        std::hint::black_box(engine.evaluate(input));
+                        std::hint::black_box(engine.decide(input));
                     }
                 });
             }
@@ -584,6 +600,12 @@ fn table(
         format!("per image: median of {} fixture medians", fixtures.len()),
         Some((r_img, "µs")),
         Some((o_img, "µs")),
+    );
+    let (m_img, _, _) = range(&regorus.memo_us);
+    row(
+        "per image, the same input again (memo hit)".into(),
+        Some((m_img, "µs")),
+        None,
     );
     row(
         "  fastest fixture".into(),

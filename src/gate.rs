@@ -20,12 +20,12 @@ mod findings;
 mod read;
 mod sources;
 
-use evidence::{check_all_attestations, check_all_signatures, reachability_facts, Linkage};
 pub use evidence::{
     check_attestations, check_attestations_for, check_signatures, check_signatures_at,
     check_signatures_for, AttestationChecks, AttestationReport, Checks, PlatformSignatures,
     SignatureChecks, SignatureReport,
 };
+use evidence::{gather_evidence, reachability_facts, Found, Linkage};
 pub use findings::registry_finding;
 use findings::{
     apply_decision, apply_overrides, fact_findings, fail_closed_if_unresolved, image_report,
@@ -156,8 +156,6 @@ pub async fn evaluate_manifests(
         .collect();
     let before = registry.stats();
     let distinct_images = distinct.len();
-    let resolutions = resolve_all(distinct, registry, progress).await;
-    let signatures = check_all_signatures(config, registry, &resolutions, policy.now).await;
     // Images some site claims a commit for: their provenance is checked against that commit.
     let claimed: HashSet<ImageRef> = parsed
         .iter()
@@ -167,31 +165,63 @@ pub async fn evaluate_manifests(
         })
         .filter_map(|(_, r)| r.as_ref().ok().cloned())
         .collect();
-    let attestations = check_all_attestations(config, registry, &resolutions, &claimed).await;
+    // The sites of each reference, to decide them as soon as its facts are in.
+    let mut waiting: HashMap<ImageRef, Vec<usize>> = HashMap::new();
+    for (i, (_, r)) in parsed.iter().enumerate() {
+        if let Ok(r) = r {
+            waiting.entry(r.clone()).or_default().push(i);
+        }
+    }
+    let mut sites: Vec<Option<(ImageSite, Result<ImageRef, _>)>> =
+        parsed.into_iter().map(Some).collect();
+    let mut decided: Vec<Option<ImageReport>> = (0..sites.len()).map(|_| None).collect();
+    let mut decider = Decider {
+        config,
+        policy,
+        now: policy.now.to_string(),
+        rules: policy::facts::Rules::from_config(config),
+        linkage: Linkage::default(),
+        exemptions_used: vec![false; config.exemptions.len()],
+        evidence: Gathered::default(),
+    };
+    // Sites whose reference is invalid need no facts from the registry.
+    for (slot, site) in decided.iter_mut().zip(sites.iter_mut()) {
+        if matches!(site, Some((_, Err(_)))) {
+            if let Some((site, r)) = site.take() {
+                *slot = Some(decider.decide(site, r));
+            }
+        }
+    }
+    // No barrier between stages: each reference is resolved, then its signatures and
+    // attestations checked, in a task of its own; its sites are decided as soon as that task
+    // is done, while the other lookups go on. The report keeps the sites' order.
+    let total = distinct.len();
+    let mut tasks = gather_evidence(config, registry, distinct, policy.now, &claimed);
+    let mut done = 0;
+    while let Some(joined) = tasks.join_next().await {
+        done += 1;
+        progress(done, total);
+        // A task only panics on a bug; its sites are decided below without facts, which
+        // fails closed.
+        let Ok(found) = joined else { continue };
+        let image = found.image.clone();
+        decider.evidence.add(found);
+        for i in waiting.remove(&image).unwrap_or_default() {
+            if let (Some(slot), Some(site)) = (decided.get_mut(i), sites.get_mut(i)) {
+                if let Some((site, r)) = site.take() {
+                    *slot = Some(decider.decide(site, r));
+                }
+            }
+        }
+    }
     let after = registry.stats();
-    let mut linkage = Linkage::default();
-    let mut exemptions_used = vec![false; config.exemptions.len()];
-    let now = policy.now.to_string();
-    let mut images: Vec<ImageReport> = parsed
-        .into_iter()
-        .map(|(site, r)| {
-            let mut report = image_report(site, r, &resolutions);
-            fact_findings(config, &mut report, &signatures, &attestations);
-            let reachability = reachability_facts(config, &report, &mut linkage);
-            let input = policy::input::document(
-                &report,
-                policy.mode,
-                &now,
-                &reachability,
-                &config.policy.data,
-            );
-            let decision = policy.engine.evaluate(&input);
-            apply_decision(&mut report, decision);
-            apply_overrides(config, policy.now, &mut report, &mut exemptions_used);
-            fail_closed_if_unresolved(&mut report);
-            report
-        })
-        .collect();
+    for (slot, site) in decided.iter_mut().zip(sites.iter_mut()) {
+        if let Some((site, r)) = site.take() {
+            *slot = Some(decider.decide(site, r));
+        }
+    }
+    let exemptions_used = std::mem::take(&mut decider.exemptions_used);
+    let mut images: Vec<ImageReport> = decided.into_iter().flatten().collect();
     if !unrecognised.is_empty() {
         images.extend(unrecognised);
         images.sort_by(|a, b| {
@@ -228,6 +258,75 @@ pub async fn evaluate_manifests(
         excluded_paths: manifests.excluded,
         notices,
         stats: run_stats(distinct_images, before, after, started),
+    }
+}
+
+/// The facts found so far, per distinct reference.
+#[derive(Default)]
+struct Gathered {
+    resolutions: Resolutions,
+    signatures: SignatureChecks,
+    attestations: AttestationChecks,
+}
+
+impl Gathered {
+    fn add(&mut self, found: Found) {
+        if let Some(s) = found.signatures {
+            self.signatures.insert(found.image.clone(), s);
+        }
+        if let Some(a) = found.attestations {
+            self.attestations.insert(found.image.clone(), a);
+        }
+        self.resolutions.insert(found.image, found.resolved);
+    }
+}
+
+/// Decides image sites one at a time, on the facts gathered so far.
+struct Decider<'a> {
+    config: &'a Config,
+    policy: &'a PolicyRun,
+    now: String,
+    rules: policy::facts::Rules,
+    linkage: Linkage,
+    exemptions_used: Vec<bool>,
+    evidence: Gathered,
+}
+
+impl Decider<'_> {
+    fn decide(
+        &mut self,
+        site: ImageSite,
+        reference: Result<ImageRef, crate::reference::ReferenceError>,
+    ) -> ImageReport {
+        let (config, policy) = (self.config, self.policy);
+        let mut report = image_report(site, reference, &self.evidence.resolutions);
+        fact_findings(
+            config,
+            &mut report,
+            &self.evidence.signatures,
+            &self.evidence.attestations,
+        );
+        let reachability = reachability_facts(config, &report, &mut self.linkage);
+        let name = report.reference.as_ref().map(ImageRef::name);
+        let facts = self.rules.derive(&policy::input::subject(
+            &self.rules,
+            &report,
+            name.as_deref(),
+            &reachability,
+        ));
+        let input = policy::input::document(
+            &report,
+            policy.mode,
+            &self.now,
+            &reachability,
+            &facts,
+            &config.policy.data,
+        );
+        let decision = policy.engine.evaluate(&input);
+        apply_decision(&mut report, decision);
+        apply_overrides(config, policy.now, &mut report, &mut self.exemptions_used);
+        fail_closed_if_unresolved(&mut report);
+        report
     }
 }
 

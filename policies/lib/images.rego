@@ -78,6 +78,19 @@ latest_hint := "name a version tag instead of `latest`; the digest already pins 
 
 allowed_registries := util.config_value(["registries", "allow"], [])
 
+# The rules' globs are decided by the gate (`input.image.matched`); an input that names an
+# image without those facts cannot be decided, and an undecided image must not pass.
+deny contains {
+	"code": "policy-error",
+	"msg": sprintf("the input for `%s` lacks `image.matched` (which rules name the image)", [image.written]),
+	"expected": "`input.image.matched`, written by the gate",
+	"found": "none",
+	"hint": "policies are evaluated on inputs the gate writes; see policies/input.schema.json",
+} if {
+	is_string(image.name)
+	not is_object(object.get(image, "matched", null))
+}
+
 deny contains {
 	"code": "registry-not-allowed-by-policy",
 	"msg": sprintf("`%s` (%s) is not from an allowed registry", [image.written, digest_text]),
@@ -85,24 +98,17 @@ deny contains {
 	"found": sprintf("`%s`", [image.name]),
 	"hint": "mirror the image to an allowed registry, or add a pattern to `policy.allowed_registries`",
 } if {
-	count(allowed_registries) > 0
 	is_string(image.name)
-	not util.image_matches_any(allowed_registries, image.name)
+	image.matched.allowed_registry == false
 }
 
 # `policy.unmatched_images`: what happens to an image no `require:` or `provenance:` rule
 # names (a registry alias or a spelling the globs did not foresee is then not a way around them).
 unmatched := util.config_value(["images", "unmatched"], "allow")
 
-covered if {
-	some r in util.config_value(["require"], [])
-	util.image_matches_any(r.images, image.name)
-}
+covered if count(image.matched.require) > 0
 
-covered if {
-	some r in util.config_value(["provenance"], [])
-	util.image_matches_any(r.images, image.name)
-}
+covered if count(image.matched.provenance) > 0
 
 not_covered := {
 	"code": "image-not-covered",

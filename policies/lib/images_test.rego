@@ -88,13 +88,16 @@ test_double_star_needs_the_separator_before_it if {
 
 test_an_empty_allow_list_allows_any_registry if {
 	cfg := object.union(t.config, {"registries": {"allow": []}})
-	count(images.deny) == 0 with input as t.doc(t.image("quay.io/x/y:1", "quay.io/x/y", "1", null)) with data.supplygate.config as cfg
+	inp := t.with_matched(t.doc(t.image("quay.io/x/y:1", "quay.io/x/y", "1", null)), {"require": [], "provenance": [], "allowed_registry": null})
+	count(images.deny) == 0 with input as inp with data.supplygate.config as cfg
 }
 
 test_short_globs_are_normalised_like_image_names if {
 	cfg := object.union(t.config, {"registries": {"allow": ["nginx", "acme/*"]}})
-	count(images.deny) == 0 with input as t.nginx("1.25") with data.supplygate.config as cfg
-	count(images.deny) == 0 with input as t.doc(t.image("acme/app:1", "docker.io/acme/app", "1", null)) with data.supplygate.config as cfg
+	allowed := {"require": [], "provenance": [], "allowed_registry": true}
+	count(images.deny) == 0 with input as t.with_matched(t.nginx("1.25"), allowed) with data.supplygate.config as cfg
+	acme := t.with_matched(t.doc(t.image("acme/app:1", "docker.io/acme/app", "1", null)), allowed)
+	count(images.deny) == 0 with input as acme with data.supplygate.config as cfg
 }
 
 test_warns_when_the_pinned_tag_moved if {
@@ -139,7 +142,7 @@ test_an_image_a_require_or_provenance_rule_names_is_covered if {
 
 	# Named by the provenance rule only.
 	only_provenance := object.union(cfg, {"require": []})
-	app := t.doc(t.image("ghcr.io/acme/app:1", "ghcr.io/acme/app", "1", null))
+	app := t.with_matched(t.doc(t.image("ghcr.io/acme/app:1", "ghcr.io/acme/app", "1", null)), {"require": [], "provenance": [0], "allowed_registry": true})
 	by_provenance := images.deny with input as app with data.supplygate.config as only_provenance
 	t.codes(by_provenance) == set()
 
@@ -147,4 +150,10 @@ test_an_image_a_require_or_provenance_rule_names_is_covered if {
 	evil := t.doc(t.image("ghcr.io/acme-evil/x:1", "ghcr.io/acme-evil/x", "1", null))
 	uncovered := images.deny with input as evil with data.supplygate.config as cfg
 	"image-not-covered" in t.codes(uncovered)
+}
+
+test_an_input_without_the_matched_facts_is_not_decided if {
+	inp := t.nginx("1.25")
+	bare := object.union(object.remove(inp, ["image"]), {"image": object.remove(inp.image, ["matched"])})
+	t.codes(deny(bare)) == {"policy-error"}
 }

@@ -10,11 +10,22 @@ image := input.image
 
 digest := image.resolved_digest
 
-# The `provenance` rules whose globs match this image, in config order.
-rules := [r |
-	some r in util.config_value(["provenance"], [])
-	util.image_matches_any(r.images, image.name)
-]
+# The `provenance` rules whose globs match this image, in config order (matched by the gate).
+config_rules := util.config_value(["provenance"], [])
+
+rules := [object.union(config_rules[i], {"index": i}) | some i in image.matched.provenance]
+
+# The gate's rule indexes and the config data come from one config: an index without its rule
+# is a bug, and a rule that cannot be read must not pass for one that is satisfied.
+deny contains {
+	"code": "policy-error",
+	"msg": sprintf("the input for `%s` names `provenance` rules the config data does not have", [image.written]),
+	"expected": "`image.matched.provenance` indexes into `data.supplygate.config.provenance`",
+	"found": sprintf("%v", [image.matched.provenance]),
+	"hint": "policies are evaluated on inputs the gate writes, with its config; see policies/input.schema.json",
+} if {
+	count(rules) != count(image.matched.provenance)
+}
 
 checked := input.attestations if {
 	is_object(input.attestations)
@@ -23,32 +34,53 @@ checked := input.attestations if {
 
 facts := object.get(checked, "facts", [])
 
-# Verified SLSA provenance facts for a rule, in the order found.
-verified(rule) := [f |
-	some f in facts
-	is_object(object.get(f, "provenance", null))
-	util.verified_by_one_of(f, rule.signers)
-]
+# Per matching rule (by its config index), judged once per evaluation (a rule without
+# arguments is computed once; a function would be called again by every rule that asks): the
+# verified SLSA provenance facts (their indexes, in the order found), those that pass every
+# check of the rule and those that fail some.
+judged := {rule.index: v |
+	some rule in rules
+	ver := [j |
+		some j, f in facts
+		is_object(object.get(f, "provenance", null))
+		util.verified_by_one_of(f, rule.signers)
+	]
+	fails := [count(failures(rule, j)) | some j in ver]
+	v := {
+		"verified": ver,
+		"passing": [ver[k] | some k, n in fails; n == 0],
+		"failing": [ver[k] | some k, n in fails; n > 0],
+	}
+}
 
-# Verified provenance that passes every check of the rule, and that fails some.
-passing(rule) := [f | some f in verified(rule); count(failures(rule, f)) == 0]
+verified(rule) := judged[rule.index].verified
 
-failing(rule) := [f | some f in verified(rule); count(failures(rule, f)) > 0]
+passing(rule) := judged[rule.index].passing
+
+failing(rule) := judged[rule.index].failing
+
+# The gate's checks of fact `j` under `rule` (`input.provenance_checks`): builder, source
+# repository and ref, claimed commit, commit-SHA tag and the reachability answers that concern
+# it, decided in Rust where those rules have their one home.
+check(rule, j) := c if {
+	c := input.provenance_checks[rule.index][j]
+	is_object(c)
+} else := null
 
 # A passing provenance about the resolved digest satisfies the rule. Provenance about the
 # platforms of an index satisfies it only when every platform has its own passing provenance:
 # one good platform must not carry a sibling built elsewhere, or not attested at all.
 satisfied(rule) if {
-	some f in passing(rule)
-	subject_platform(f) == null
+	some j in passing(rule)
+	subject_platform(facts[j]) == null
 }
 
 satisfied(rule) if {
 	platforms := object.get(image, "platforms", [])
 	count(platforms) > 0
 	every p in platforms {
-		some f in passing(rule)
-		subject_digest(f) == p.digest
+		some j in passing(rule)
+		subject_digest(facts[j]) == p.digest
 	}
 }
 
@@ -66,8 +98,8 @@ platform_label(p) := "(no platform)" if {
 } else := sprintf("%s/%s", [p.os, p.architecture])
 
 platform_passes(rule, digest) if {
-	some f in passing(rule)
-	subject_digest(f) == digest
+	some j in passing(rule)
+	subject_digest(facts[j]) == digest
 }
 
 # The subject a fact matched: the resolved digest, or one platform of the index.
@@ -147,8 +179,20 @@ failure := input.attestations.error.message if {
 	is_string(input.attestations.error.message)
 } else := "they were not looked up"
 
-# Everything one verified provenance fails of a rule (empty: it satisfies the rule).
-failures(rule, f) := (((builder_failures(rule, f) | repository_failures(rule, f)) | ref_failures(rule, f)) | claim_failures(f)) | (((tag_failures(f) | certificate_failures(rule, f)) | reachability_failures(rule, f)))
+# Everything one verified provenance (fact `j`) fails of a rule (empty: it satisfies the rule).
+failures(rule, j) := ((((missing_check(rule, j) | builder_failures(rule, j)) | repository_failures(rule, j)) | ref_failures(rule, j)) | claim_failures(rule, j)) | (((tag_failures(rule, j) | certificate_failures(rule, j)) | reachability_failures(rule, j)))
+
+# Without the gate's checks the provenance cannot be judged, and an unjudged one must not pass.
+missing_check(rule, j) := {x |
+	check(rule, j) == null
+	x := {
+		"code": "policy-error",
+		"msg": sprintf("the input for `%s` (%s) lacks the gate's checks of attestation %d (`provenance_checks`)", [image.written, digest, j]),
+		"expected": "`input.provenance_checks`, written by the gate",
+		"found": "none",
+		"hint": "policies are evaluated on inputs the gate writes; see policies/input.schema.json",
+	}
+}
 
 or_none(v) := v if is_string(v)
 
@@ -158,10 +202,9 @@ commit_text(p) := p.source_commit if is_string(p.source_commit)
 
 else := "no commit in the provenance"
 
-builder_failures(rule, f) := {x |
-	count(rule.builders) > 0
-	id := f.provenance.builder_id
-	not builder_trusted(rule, id)
+builder_failures(rule, j) := {x |
+	check(rule, j).builder_trusted == false
+	id := facts[j].provenance.builder_id
 	x := {
 		"code": "untrusted-builder",
 		"msg": sprintf("`%s` (%s) was built by an untrusted builder", [image.written, digest]),
@@ -171,15 +214,9 @@ builder_failures(rule, f) := {x |
 	}
 }
 
-builder_trusted(rule, id) if {
-	some b in rule.builders
-	util.builder_accepts(b, id)
-}
-
-repository_failures(rule, f) := {x |
-	is_string(rule.source)
-	actual := f.provenance.source_repository
-	not util.repository_matches(rule.source, actual)
+repository_failures(rule, j) := {x |
+	check(rule, j).source_repository_matches == false
+	actual := facts[j].provenance.source_repository
 	x := {
 		"code": "source-repository-mismatch",
 		"msg": sprintf("`%s` (%s) was built from another source repository", [image.written, digest]),
@@ -189,10 +226,9 @@ repository_failures(rule, f) := {x |
 	}
 }
 
-ref_failures(rule, f) := {x |
-	count(rule.refs) > 0
-	actual := f.provenance.source_ref
-	not ref_allowed(rule, actual)
+ref_failures(rule, j) := {x |
+	check(rule, j).source_ref_allowed == false
+	actual := facts[j].provenance.source_ref
 	x := {
 		"code": "source-ref-not-allowed",
 		"msg": sprintf("`%s` (%s) was built from a ref that is not allowed", [image.written, digest]),
@@ -202,53 +238,35 @@ ref_failures(rule, f) := {x |
 	}
 }
 
-ref_allowed(rule, actual) if {
-	some pattern in rule.refs
-	util.ref_matches(pattern, actual)
-}
-
-commit_key := util.config_value(["source", "commit_key"], "supplygate.dev/source-commit")
-
-# The commit the workload claims: its annotation, else its label.
-claim := [v, "annotation"] if {
-	v := input.resource.annotations[commit_key]
-	is_string(v)
-} else := [v, "label"] if {
-	v := input.resource.labels[commit_key]
-	is_string(v)
-}
-
-claim_failures(f) := {x |
-	[claimed, kind] := claim
-	commit := f.provenance.source_commit
-	not util.commit_matches_claim(commit, claimed)
+# The commit the workload claims (its `source.commit_key` annotation, else that label) is
+# found by the gate: `input.source_claim`.
+claim_failures(rule, j) := {x |
+	check(rule, j).commit_claim_matches == false
+	claim := input.source_claim
 	x := {
 		"code": "source-commit-mismatch",
-		"msg": sprintf("`%s` (%s) was not built from the commit the manifest claims (%s `%s`)", [image.written, digest, kind, commit_key]),
-		"expected": sprintf("`%s`", [claimed]),
-		"found": commit_text(f.provenance),
+		"msg": sprintf("`%s` (%s) was not built from the commit the manifest claims (%s `%s`)", [image.written, digest, claim.from, claim.key]),
+		"expected": sprintf("`%s`", [claim.value]),
+		"found": commit_text(facts[j].provenance),
 		"hint": "the manifest names one commit and the image was built from another: update the image or the claim",
 	}
 }
 
-# A tag of 7 to 40 hex digits is taken for a commit SHA.
-tag_failures(f) := {x |
+# A tag of 7 to 40 hex digits is taken for a commit SHA (by the gate).
+tag_failures(rule, j) := {x |
+	check(rule, j).tag_commit_matches == false
 	tag := image.tag
-	is_string(tag)
-	regex.match(`^[0-9a-fA-F]{7,40}$`, tag)
-	commit := f.provenance.source_commit
-	not util.commit_matches_claim(commit, lower(tag))
 	x := {
 		"code": "source-commit-mismatch",
 		"msg": sprintf("tag `%s` of `%s` (%s) looks like a commit SHA but the image was built from another commit", [tag, image.written, digest]),
 		"expected": sprintf("a commit starting with `%s`", [tag]),
-		"found": commit_text(f.provenance),
+		"found": commit_text(facts[j].provenance),
 		"hint": "the tag = commit SHA convention is broken: was the tag moved, or pushed by another build?",
 	}
 }
 
-certificate_failures(rule, f) := {x |
-	agreement := object.get(f, "certificate_agreement", null)
+certificate_failures(_, j) := {x |
+	agreement := object.get(facts[j], "certificate_agreement", null)
 	is_object(agreement)
 	disagreements := [d |
 		some what in ["repository", "commit"]
@@ -266,35 +284,14 @@ certificate_failures(rule, f) := {x |
 	}
 }
 
-# The refs reachability was checked against: the rule's, or any branch or tag.
-checked_refs(rule) := rule.refs if count(rule.refs) > 0
-
-else := ["refs/heads/*", "refs/tags/*"]
-
-# The reachability answer for a provenance's commit under a rule (computed by the gate with git).
-reachability(rule, p) := {r |
-	some r in object.get(input, "reachability", [])
-	r.commit == p.source_commit
-	r.refs == checked_refs(rule)
-	same_repository(r.repository, rule, p)
-}
-
-same_repository(repo, _, p) if repo == p.source_repository
-
-same_repository(repo, _, p) if util.repository_matches(repo, p.source_repository)
-
-same_repository(repo, rule, p) if {
-	not is_string(p.source_repository)
-	util.repository_matches(repo, rule.source)
-}
-
-reachability_failures(rule, f) := {x |
+# The answers of `input.reachability` that concern fact `j` under `rule` are picked by the
+# gate: the same repository (normalised), the same commit, the rule's refs (or any branch or
+# tag when it names none).
+reachability_failures(rule, j) := {x |
 	# A clone is configured for the repository but the provenance names no commit: the
 	# commit cannot be checked, and an unchecked commit is not an allowed one.
-	some r in object.get(input, "reachability", [])
-	r.result == "no-commit"
-	not is_string(f.provenance.source_commit)
-	same_repository(r.repository, rule, f.provenance)
+	some k in check(rule, j).no_commit
+	r := input.reachability[k]
 	x := {
 		"code": "commit-not-reachable",
 		"msg": sprintf("the provenance of `%s` (%s) names no commit, so it cannot be checked in the clone of its repository", [image.written, digest]),
@@ -303,7 +300,8 @@ reachability_failures(rule, f) := {x |
 		"hint": "build with a builder that records the source commit (resolvedDependencies / configSource digest)",
 	}
 } | {x |
-	some r in reachability(rule, f.provenance)
+	some k in check(rule, j).reachability
+	r := input.reachability[k]
 	r.result == "not-reachable"
 	x := {
 		"code": "commit-not-reachable",
@@ -313,7 +311,8 @@ reachability_failures(rule, f) := {x |
 		"hint": "merge the change to an allowed branch and build from there; `git fetch` if the clone is old",
 	}
 } | {x |
-	some r in reachability(rule, f.provenance)
+	some k in check(rule, j).reachability
+	r := input.reachability[k]
 	r.result == "not-in-clone"
 	x := {
 		"code": "commit-not-reachable",
@@ -323,7 +322,8 @@ reachability_failures(rule, f) := {x |
 		"hint": "`git fetch` the clone; a commit from a fork must not be deployed",
 	}
 } | {x |
-	some r in reachability(rule, f.provenance)
+	some k in check(rule, j).reachability
+	r := input.reachability[k]
 	not r.result in {"reachable", "not-reachable", "not-in-clone"}
 	x := {
 		"code": "provenance-check-failed",

@@ -37,55 +37,47 @@ test_provenance_verified_by_another_signer_is_missing if {
 	t.codes(deny(t.app_with("v1", [t.att(t.provenance, ["other"])]))) == {"provenance-missing"}
 }
 
-test_denies_an_untrusted_builder_at_the_prefix_boundary if {
-	t.codes(deny(t.app_prov({"builder_id": "https://github.com/acme-evil/builder@v1"}))) == {"untrusted-builder"}
+# Which builder ids a rule trusts (prefix boundaries, exact ids, a prefix ending in a
+# separator) is decided by the gate: src/policy/facts.rs tests those cases.
+test_denies_a_builder_the_gate_does_not_trust if {
+	inp := t.with_checks(t.app_prov({"builder_id": "https://github.com/acme-evil/builder@v1"}), [t.check({"builder_trusted": false})])
+	t.codes(deny(inp)) == {"untrusted-builder"}
 	count(deny(t.app_prov({"builder_id": "https://github.com/acme@v1"}))) == 0
-	count(deny(t.app_prov({"builder_id": "https://github.com/acme"}))) == 0
-}
-
-test_exact_builders_match_exactly if {
-	count(deny(t.app_prov({"builder_id": "https://builder.example/v1"}))) == 0
-	t.codes(deny(t.app_prov({"builder_id": "https://builder.example/v1/x"}))) == {"untrusted-builder"}
 }
 
 test_a_missing_builder_is_untrusted if {
-	some x in deny(t.app_prov({"builder_id": null}))
+	some x in deny(t.with_checks(t.app_prov({"builder_id": null}), [t.check({"builder_trusted": false})]))
 	x.code == "untrusted-builder"
 	x.found == "none"
 	x.expected == "`https://github.com/acme*` or `https://builder.example/v1` (config line 20)"
 }
 
-test_a_prefix_ending_in_a_separator_accepts_any_continuation if {
-	cfg := object.union(t.config, {"provenance": [object.union(t.config.provenance[0], {"builders": [{"match": "prefix", "id": "https://github.com/acme/"}]})]})
-	count(provenance.deny) == 0 with input as t.app_prov({"builder_id": "https://github.com/acme/anything"}) with data.supplygate.config as cfg
-}
-
 test_denies_another_source_repository if {
-	some x in deny(t.app_prov({"source_repository": "https://github.com/evil/app"}))
+	some x in deny(t.with_checks(t.app_prov({"source_repository": "https://github.com/evil/app"}), [t.check({"source_repository_matches": false})]))
 	x.code == "source-repository-mismatch"
 	x.found == "https://github.com/evil/app"
 }
 
-test_source_repositories_are_compared_normalised if {
-	count(deny(t.app_prov({"source_repository": "git+https://GitHub.com/acme/app.git/"}))) == 0
-	count(deny(t.app_prov({"source_repository": "github.com/acme/app"}))) == 0
-	t.codes(deny(t.app_prov({"source_repository": "https://github.com/ACME/app"}))) == {"source-repository-mismatch"}
-	t.codes(deny(t.app_prov({"source_repository": null}))) == {"source-repository-mismatch"}
+test_a_missing_source_repository_is_a_mismatch if {
+	some x in deny(t.with_checks(t.app_prov({"source_repository": null}), [t.check({"source_repository_matches": false})]))
+	x.code == "source-repository-mismatch"
+	x.found == "none"
 }
 
 test_denies_a_ref_that_is_not_allowed if {
-	t.codes(deny(t.app_prov({"source_ref": "refs/heads/feature"}))) == {"source-ref-not-allowed"}
-	t.codes(deny(t.app_prov({"source_ref": null}))) == {"source-ref-not-allowed"}
+	not_allowed := [t.check({"source_ref_allowed": false})]
+	t.codes(deny(t.with_checks(t.app_prov({"source_ref": "refs/heads/feature"}), not_allowed))) == {"source-ref-not-allowed"}
+	some x in deny(t.with_checks(t.app_prov({"source_ref": null}), not_allowed))
+	x.code == "source-ref-not-allowed"
+	x.found == "none"
+	x.expected == "`refs/heads/main` or `refs/tags/v*` (config line 20)"
 }
 
-test_ref_patterns_glob if {
-	count(deny(t.app_prov({"source_ref": "refs/tags/v1.2.0"}))) == 0
-	t.codes(deny(t.app_prov({"source_ref": "refs/tags/1.2.0"}))) == {"source-ref-not-allowed"}
-	t.codes(deny(t.app_prov({"source_ref": "refs/heads/main2"}))) == {"source-ref-not-allowed"}
-}
-
+# Which claim counts (the annotation, else the label) and whether it prefixes the commit is
+# decided by the gate (`input.source_claim`, `commit_claim_matches`): src/policy/facts.rs.
 test_denies_a_commit_other_than_the_annotation_claims if {
-	inp := object.union(t.app, {"resource": {"annotations": {"supplygate.dev/source-commit": "fedcba98765"}}})
+	claim := {"key": "supplygate.dev/source-commit", "value": "fedcba98765", "from": "annotation"}
+	inp := object.union(t.with_checks(t.app, [t.check({"commit_claim_matches": false})]), {"source_claim": claim})
 	some x in deny(inp)
 	x.code == "source-commit-mismatch"
 	contains(x.msg, "(annotation `supplygate.dev/source-commit`)")
@@ -93,27 +85,23 @@ test_denies_a_commit_other_than_the_annotation_claims if {
 	x.found == t.commit
 }
 
-test_a_label_claim_counts_and_matches_by_prefix_in_any_case if {
-	inp := object.union(t.app, {"resource": {"labels": {"supplygate.dev/source-commit": "0123456789ABC"}}})
-	count(deny(inp)) == 0
-	bad := object.union(t.app, {"resource": {"labels": {"supplygate.dev/source-commit": "012345"}}})
-	t.codes(deny(bad)) == {"source-commit-mismatch"}
-}
-
-test_the_annotation_claim_wins_over_the_label if {
-	inp := object.union(t.app, {"resource": {
-		"annotations": {"supplygate.dev/source-commit": "fedcba98765"},
-		"labels": {"supplygate.dev/source-commit": "0123456"},
-	}})
-	t.codes(deny(inp)) == {"source-commit-mismatch"}
+test_a_label_claim_is_named_as_a_label if {
+	claim := {"key": "supplygate.dev/source-commit", "value": "012345", "from": "label"}
+	inp := object.union(t.with_checks(t.app, [t.check({"commit_claim_matches": false})]), {"source_claim": claim})
+	some x in deny(inp)
+	x.code == "source-commit-mismatch"
+	contains(x.msg, "(label `supplygate.dev/source-commit`)")
+	count(deny(object.union(t.app, {"source_claim": claim}))) == 0
 }
 
 test_a_commit_sha_tag_must_prefix_the_commit if {
-	t.codes(deny(t.app_with("fedcba9876", [t.att(t.provenance, ["ci"])]))) == {"source-commit-mismatch"}
-	count(deny(t.app_with("0123456789AB", [t.att(t.provenance, ["ci"])]))) == 0
-	# Not 7 to 40 hex digits: not taken for a commit.
-	count(deny(t.app_with("abcdef", [t.att(t.provenance, ["ci"])]))) == 0
-	count(deny(t.app_with("v1.2.3", [t.att(t.provenance, ["ci"])]))) == 0
+	inp := t.with_checks(t.app_with("fedcba9876", [t.att(t.provenance, ["ci"])]), [t.check({"tag_commit_matches": false})])
+	some x in deny(inp)
+	x.code == "source-commit-mismatch"
+	x.expected == "a commit starting with `fedcba9876`"
+	x.found == t.commit
+	ok := t.with_checks(t.app_with("0123456789AB", [t.att(t.provenance, ["ci"])]), [t.check({"tag_commit_matches": true})])
+	count(deny(ok)) == 0
 }
 
 test_denies_a_certificate_that_disagrees_with_the_provenance if {
@@ -131,8 +119,12 @@ test_unknown_certificate_agreement_is_fine if {
 	count(deny(t.app_with("v1", [a]))) == 0
 }
 
+# Which answers of `input.reachability` concern a provenance under a rule (its repository,
+# commit and the rule's refs) is decided by the gate: src/policy/facts.rs.
+concerns_first := [t.check({"reachability": [0]})]
+
 test_denies_a_commit_not_reachable_from_allowed_refs if {
-	inp := object.union(t.app, {"reachability": [reach("not-reachable", {"message": "on none of the 3 matching refs"})]})
+	inp := t.with_checks(object.union(t.app, {"reachability": [reach("not-reachable", {"message": "on none of the 3 matching refs"})]}), concerns_first)
 	some x in deny(inp)
 	x.code == "commit-not-reachable"
 	x.found == "on none of the 3 matching refs (a side branch?)"
@@ -140,27 +132,28 @@ test_denies_a_commit_not_reachable_from_allowed_refs if {
 }
 
 test_denies_a_commit_missing_from_the_clone if {
-	inp := object.union(t.app, {"reachability": [reach("not-in-clone", {})]})
+	inp := t.with_checks(object.union(t.app, {"reachability": [reach("not-in-clone", {})]}), concerns_first)
 	t.codes(deny(inp)) == {"commit-not-reachable"}
 }
 
 test_a_git_error_fails_closed if {
-	inp := object.union(t.app, {"reachability": [reach("error", {"message": "shallow clone"})]})
+	inp := t.with_checks(object.union(t.app, {"reachability": [reach("error", {"message": "shallow clone"})]}), concerns_first)
 	some x in deny(inp)
 	x.code == "provenance-check-failed"
 	endswith(x.msg, ": shallow clone")
 }
 
-test_reachable_commits_and_answers_for_other_commits_pass if {
-	count(deny(object.union(t.app, {"reachability": [reach("reachable", {"via": "refs/heads/main"})]}))) == 0
+test_reachable_commits_and_answers_that_concern_nothing_pass if {
+	count(deny(t.with_checks(object.union(t.app, {"reachability": [reach("reachable", {"via": "refs/heads/main"})]}), concerns_first))) == 0
 	count(deny(object.union(t.app, {"reachability": [reach("not-reachable", {"commit": "fedcba9876543210fedcba9876543210fedcba98"})]}))) == 0
-	count(deny(object.union(t.app, {"reachability": [reach("not-reachable", {"refs": ["refs/heads/*"]})]}))) == 0
 }
 
-test_rules_without_refs_use_the_answer_for_any_branch_or_tag if {
+test_rules_without_refs_report_the_refs_of_the_answer if {
 	cfg := object.union(t.config, {"provenance": [object.union(t.config.provenance[0], {"refs": []})]})
-	inp := object.union(t.app, {"reachability": [reach("not-reachable", {"refs": ["refs/heads/*", "refs/tags/*"]})]})
-	t.codes(provenance.deny) == {"commit-not-reachable"} with input as inp with data.supplygate.config as cfg
+	inp := t.with_checks(object.union(t.app, {"reachability": [reach("not-reachable", {"refs": ["refs/heads/*", "refs/tags/*"]})]}), concerns_first)
+	some x in provenance.deny with input as inp with data.supplygate.config as cfg
+	x.code == "commit-not-reachable"
+	x.expected == "reachable from `refs/heads/*` or `refs/tags/*` in `/src/app`"
 }
 
 test_fails_closed_when_attestations_are_missing if {
@@ -171,15 +164,17 @@ test_fails_closed_when_attestations_are_missing if {
 
 test_one_passing_provenance_satisfies_the_rule if {
 	bad := t.att(object.union(t.provenance, {"builder_id": "https://evil.example/b"}), ["ci"])
-	count(deny(t.app_with("v1", [bad, t.att(t.provenance, ["ci"])]))) == 0
-	count(deny(t.app_with("v1", [t.att(t.provenance, ["ci"]), bad]))) == 0
+	untrusted := t.check({"builder_trusted": false})
+	count(deny(t.with_checks(t.app_with("v1", [bad, t.att(t.provenance, ["ci"])]), [untrusted, t.pass]))) == 0
+	count(deny(t.with_checks(t.app_with("v1", [t.att(t.provenance, ["ci"]), bad]), [t.pass, untrusted]))) == 0
 }
 
 test_reports_every_failure_of_the_first_verified_provenance_only if {
 	unverified := t.att(t.provenance, [])
 	first := t.att(object.union(t.provenance, {"source_ref": "refs/heads/dev", "builder_id": null}), ["ci"])
 	second := t.att(object.union(t.provenance, {"source_repository": "https://github.com/evil/app"}), ["ci"])
-	t.codes(deny(t.app_with("v1", [unverified, first, second]))) == {"source-ref-not-allowed", "untrusted-builder"}
+	checks := [t.pass, t.check({"source_ref_allowed": false, "builder_trusted": false}), t.check({"source_repository_matches": false})]
+	t.codes(deny(t.with_checks(t.app_with("v1", [unverified, first, second]), checks))) == {"source-ref-not-allowed", "untrusted-builder"}
 }
 
 test_skips_images_no_rule_applies_to_and_unresolved_images if {
@@ -222,17 +217,30 @@ test_an_entry_without_a_platform_needs_provenance_too if {
 test_clone_configured_but_no_commit_in_provenance_is_not_reachable if {
 	prov := object.union(t.provenance, {"source_commit": null})
 	inp := object.union(t.app_with("v1", [t.att(prov, ["ci"])]), {"reachability": [object.union(reach("no-commit", {}), {"commit": ""})]})
-	t.codes(deny(inp)) == {"commit-not-reachable"}
+	t.codes(deny(t.with_checks(inp, [t.check({"no_commit": [0]})]))) == {"commit-not-reachable"}
 }
 
 test_one_good_platform_does_not_carry_a_badly_built_sibling if {
 	evil := object.union(t.provenance, {"builder_id": "https://ci.example.evil/build"})
 	bad := object.union(t.att(evil, ["ci"]), {"subject_match": {"digest": arm64, "platform": "linux/arm64"}})
-	t.codes(deny(index_with([on_platform(amd64, "linux/amd64"), bad]))) == {"untrusted-builder"}
+	checks := [t.pass, t.check({"builder_trusted": false})]
+	t.codes(deny(t.with_checks(index_with([on_platform(amd64, "linux/amd64"), bad]), checks))) == {"untrusted-builder"}
 }
 
 test_a_claim_against_provenance_without_a_commit_is_a_mismatch_not_an_error if {
 	prov := object.union(t.provenance, {"source_commit": null})
-	inp := object.union(t.app_with("v1", [t.att(prov, ["ci"])]), {"resource": object.union(t.app.resource, {"annotations": {"supplygate.dev/source-commit": t.commit}})})
-	t.codes(deny(inp)) == {"source-commit-mismatch"}
+	claim := {"key": "supplygate.dev/source-commit", "value": t.commit, "from": "annotation"}
+	inp := object.union(t.app_with("v1", [t.att(prov, ["ci"])]), {"source_claim": claim})
+	t.codes(deny(t.with_checks(inp, [t.check({"commit_claim_matches": false})]))) == {"source-commit-mismatch"}
+}
+
+test_a_provenance_without_the_gate_checks_is_not_judged if {
+	inp := object.union(t.app, {"provenance_checks": []})
+	t.codes(deny(inp)) == {"policy-error"}
+}
+
+test_a_rule_index_the_config_does_not_have_is_not_decided if {
+	cfg := object.union(t.config, {"provenance": []})
+	ds := provenance.deny with input as t.app with data.supplygate.config as cfg
+	t.codes(ds) == {"policy-error"}
 }

@@ -6,11 +6,22 @@ import data.supplygate.lib.util
 
 image := input.image
 
-# The `require` rules whose globs match this image, in config order.
-rules := [r |
-	some r in util.config_value(["require"], [])
-	util.image_matches_any(r.images, image.name)
-]
+# The `require` rules whose globs match this image, in config order (matched by the gate).
+config_rules := util.config_value(["require"], [])
+
+rules := [config_rules[i] | some i in image.matched.require]
+
+# The gate's rule indexes and the config data come from one config: an index without its rule
+# is a bug, and a rule that cannot be read must not pass for one that is satisfied.
+deny contains {
+	"code": "policy-error",
+	"msg": sprintf("the input for `%s` names `require` rules the config data does not have", [image.written]),
+	"expected": "`image.matched.require` indexes into `data.supplygate.config.require`",
+	"found": sprintf("%v", [image.matched.require]),
+	"hint": "policies are evaluated on inputs the gate writes, with its config; see policies/input.schema.json",
+} if {
+	count(rules) != count(image.matched.require)
+}
 
 digest := image.resolved_digest
 

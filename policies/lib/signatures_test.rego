@@ -67,7 +67,8 @@ test_every_matching_rule_must_be_satisfied if {
 		{"images": ["ghcr.io/acme/**"], "signers": ["ci"], "line": 12},
 		{"images": ["ghcr.io/*/app"], "signers": ["release"], "line": 30},
 	]})
-	ds := signatures.deny with input as t.app with data.supplygate.config as cfg
+	inp := t.with_matched(t.app, {"require": [0, 1], "provenance": [0], "allowed_registry": true})
+	ds := signatures.deny with input as inp with data.supplygate.config as cfg
 	{x.expected | some x in ds} == {"a signature by `release` (config line 30)"}
 }
 
@@ -81,4 +82,10 @@ test_a_rule_without_a_line_still_denies if {
 	cfg := object.union(t.config, {"require": [{"images": ["ghcr.io/acme/**"], "signers": ["ci"]}]})
 	ds := signatures.deny with input as with_sigs([]) with data.supplygate.config as cfg
 	{x.expected | some x in ds} == {"a signature by `ci` (config)"}
+}
+
+test_a_rule_index_the_config_does_not_have_is_not_decided if {
+	cfg := object.union(t.config, {"require": []})
+	ds := signatures.deny with input as t.app with data.supplygate.config as cfg
+	t.codes(ds) == {"policy-error"}
 }

@@ -46,7 +46,31 @@ image(written, name, tag, digest) := {
 	"platforms": [],
 	"tag_digest": null,
 	"error": null,
+	"matched": object.get(matched, name, unnamed),
 }
+
+# `input.image.matched` under `config`, as the gate writes it (src/policy/facts.rs decides the
+# globs; its tests assert these same answers for these names under this config).
+matched := {
+	"ghcr.io/acme/app": {"require": [0], "provenance": [0], "allowed_registry": true},
+	"ghcr.io/acme/a/b/c": {"require": [0], "provenance": [], "allowed_registry": true},
+	"ghcr.io/acme/x/y": {"require": [0], "provenance": [], "allowed_registry": true},
+	"127.0.0.1:5000/team/app": {"require": [1], "provenance": [], "allowed_registry": true},
+	"127.0.0.1:5000/team/a/b": {"require": [], "provenance": [], "allowed_registry": true},
+	"127.0.0.1:5000/team/x/y": {"require": [], "provenance": [], "allowed_registry": true},
+	"docker.io/library/nginx": {"require": [], "provenance": [], "allowed_registry": true},
+	"docker.io/library/team/app": {"require": [], "provenance": [], "allowed_registry": false},
+	"docker.io/acme/app": {"require": [], "provenance": [], "allowed_registry": false},
+	"quay.io/evil/app": {"require": [], "provenance": [], "allowed_registry": false},
+	"quay.io/x/y": {"require": [], "provenance": [], "allowed_registry": false},
+	"ghcr.io/acme": {"require": [], "provenance": [], "allowed_registry": false},
+	"ghcr.io/acme-evil/x": {"require": [], "provenance": [], "allowed_registry": false},
+}
+
+unnamed := {"require": [], "provenance": [], "allowed_registry": null}
+
+# `inp` with `input.image.matched` replaced (a test with its own config gives its facts).
+with_matched(inp, m) := object.union(inp, {"image": {"matched": m}})
 
 doc(img) := {
 	"mode": "check",
@@ -60,6 +84,8 @@ doc(img) := {
 	"signatures": null,
 	"attestations": null,
 	"reachability": [],
+	"source_claim": null,
+	"provenance_checks": [],
 }
 
 nginx(tag) := doc(image(concat(":", ["nginx", tag]), "docker.io/library/nginx", tag, null))
@@ -96,10 +122,30 @@ att(prov, verified_by) := {
 	"provenance": prov,
 }
 
-# ghcr.io/acme/app:<tag>, signed by `ci`, with the given attestations.
+# The gate's checks of a provenance that passes every check of the provenance rule
+# (`input.provenance_checks[rule][fact]`); `check(patch)` fails some. The gate decides them in
+# Rust (src/policy/facts.rs, whose tests hold the cases that used to be here); these tests
+# hold what the policy makes of them.
+pass := {
+	"builder_trusted": true,
+	"source_repository_matches": true,
+	"source_ref_allowed": true,
+	"commit_claim_matches": null,
+	"tag_commit_matches": null,
+	"reachability": [],
+	"no_commit": [],
+}
+
+check(patch) := object.union(pass, patch)
+
+# `inp` with the checks of provenance rule 0 replaced, one per attestation.
+with_checks(inp, checks) := object.union(inp, {"provenance_checks": [checks]})
+
+# ghcr.io/acme/app:<tag>, signed by `ci`, with the given attestations, each passing the checks.
 app_with(tag, atts) := object.union(doc(image(concat(":", ["ghcr.io/acme/app", tag]), "ghcr.io/acme/app", tag, null)), {
 	"signatures": {"digest": d, "facts": [sig(["ci"], [])], "platforms": []},
 	"attestations": {"digest": d, "facts": atts},
+	"provenance_checks": [[pass | some _ in atts]],
 })
 
 app := app_with("v1.2.0", [att(provenance, ["ci"])])

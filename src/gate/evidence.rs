@@ -1,13 +1,12 @@
 //! Evidence per image: signatures and attestations found and verified on each resolved digest,
 //! and the reachability of provenance commits in local clones.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use super::Resolutions;
 use crate::config::{Config, ProvenanceRule};
-use crate::policy::input::ReachabilityFact;
+use crate::policy::input::{ReachabilityFact, ReachabilityResult};
 use crate::provenance::{
     self, commit_reachable, repository_matches, AttestationCandidate, AttestationFact,
     Reachability, RefPattern,
@@ -290,36 +289,14 @@ async fn check_signatures_needed(
 /// The verdict of one check per resolved reference (signatures, attestations).
 pub type Checks<T> = HashMap<ImageRef, Result<Arc<T>, Arc<RegistryError>>>;
 
-/// Runs `check` concurrently for every resolved reference `applies` to (the registry bounds
-/// the concurrency). A panicking task leaves its reference out; `fact_findings` fails closed.
-async fn check_all<T, F, Fut>(
-    registry: &Arc<Registry>,
-    resolutions: &Resolutions,
-    applies: impl Fn(&ImageRef) -> bool,
-    check: F,
-) -> Checks<T>
-where
-    T: Send + Sync + 'static,
-    F: Fn(Arc<Registry>, ImageRef, Resolved) -> Fut,
-    Fut: std::future::Future<Output = Result<T, RegistryError>> + Send + 'static,
-{
-    let mut tasks = tokio::task::JoinSet::new();
-    for (image, resolved) in resolutions {
-        let Ok(resolved) = resolved else { continue };
-        if !applies(image) {
-            continue;
-        }
-        let work = check(Arc::clone(registry), image.clone(), resolved.clone());
-        let image = image.clone();
-        tasks.spawn(async move { (image, work.await.map(Arc::new).map_err(Arc::new)) });
-    }
-    let mut out = Checks::new();
-    while let Some(joined) = tasks.join_next().await {
-        if let Ok((image, result)) = joined {
-            out.insert(image, result);
-        }
-    }
-    out
+/// Everything looked up for one distinct reference.
+pub(super) struct Found {
+    pub(super) image: ImageRef,
+    pub(super) resolved: Result<Resolved, Arc<RegistryError>>,
+    /// `None` when no requirement applies (or the reference did not resolve).
+    pub(super) signatures: Option<Result<Arc<SignatureReport>, Arc<RegistryError>>>,
+    /// `None` when no provenance rule applies (or the reference did not resolve).
+    pub(super) attestations: Option<Result<Arc<AttestationReport>, Arc<RegistryError>>>,
 }
 
 /// Whether discovery may stop at the `.sig`/`.att` evidence when it already satisfies the
@@ -366,77 +343,73 @@ fn attestation_shortcut(
         .then(|| config.provenance_for(&image.name()).cloned().collect())
 }
 
-/// Runs [`check_signatures`] for every resolved reference that a requirement applies to.
-pub(super) async fn check_all_signatures(
-    config: &Config,
-    registry: &Arc<Registry>,
-    resolutions: &Resolutions,
-    now: jiff::Timestamp,
-) -> SignatureChecks {
-    let signers: Arc<Vec<Arc<Signer>>> = Arc::new(config.signers.values().cloned().collect());
-    let applies = |image: &ImageRef| config.requirements_for(&image.name()).next().is_some();
-    check_all(
-        registry,
-        resolutions,
-        applies,
-        |registry, image, resolved| {
-            // Notation signers only where a rule for this image names one: no Notation lookup
-            // for images whose rules ask for cosign signatures only.
-            let notation = config
-                .requirements_for(&image.name())
-                .any(|r| r.signers.iter().any(|s| s.is_notation()));
-            let signers: Vec<Arc<Signer>> = signers
-                .iter()
-                .filter(|s| notation || !s.is_notation())
-                .cloned()
-                .collect();
-            let needed = signature_shortcut(config, &image);
-            async move {
-                check_signatures_needed(
-                    &registry,
-                    &image,
-                    &resolved,
-                    &signers,
-                    needed.as_deref(),
-                    now,
-                )
-                .await
-            }
-        },
-    )
-    .await
-}
-
-/// Runs [`check_attestations`] for every resolved reference that a provenance rule applies to.
-///
-/// The `.att` shortcut is taken only where [`provenance_satisfied`] covers everything the
+/// One task per distinct reference (the registry bounds the concurrency): resolve it, then
+/// check the signatures a requirement asks for, then the attestations a provenance rule asks
+/// for. A panicking task leaves its reference out; `fact_findings` and `image_report` then
+/// fail closed. The `.att` shortcut is taken only where `provenance_satisfied` covers what the
 /// shipped provenance policy will check: never with a user policy ([`shortcut_allowed`]),
 /// never when a site naming the image claims a commit (`claimed`: the workload's
-/// `source.commit_key`), when the image's tag reads as a commit SHA, or when local clones are
-/// configured (reachability) — those checks need the provenance of the right commit, which
-/// may be only among the referrers.
-pub(super) async fn check_all_attestations(
+/// `source.commit_key`), when the tag reads as a commit SHA, or with local clones.
+pub(super) fn gather_evidence(
     config: &Config,
     registry: &Arc<Registry>,
-    resolutions: &Resolutions,
+    images: BTreeSet<ImageRef>,
+    now: jiff::Timestamp,
     claimed: &HashSet<ImageRef>,
-) -> AttestationChecks {
+) -> tokio::task::JoinSet<Found> {
     let signers: Arc<Vec<Arc<Signer>>> = Arc::new(config.signers.values().cloned().collect());
-    let applies = |image: &ImageRef| config.provenance_for(&image.name()).next().is_some();
-    check_all(
-        registry,
-        resolutions,
-        applies,
-        |registry, image, resolved| {
-            let signers = Arc::clone(&signers);
-            let rules = attestation_shortcut(config, &image, claimed.contains(&image));
-            async move {
-                check_attestations_for(&registry, &image, &resolved, &signers, rules.as_deref())
-                    .await
+    let mut tasks = tokio::task::JoinSet::new();
+    for image in images {
+        let name = image.name();
+        let wants_signatures = config.requirements_for(&name).next().is_some();
+        // Notation signers only where a rule for this image names one: no Notation lookup
+        // for images whose rules ask for cosign signatures only.
+        let notation = config
+            .requirements_for(&name)
+            .any(|r| r.signers.iter().any(|s| s.is_notation()));
+        let signature_signers: Vec<Arc<Signer>> = signers
+            .iter()
+            .filter(|s| notation || !s.is_notation())
+            .cloned()
+            .collect();
+        // The referrers shortcuts, where they are safe (see `shortcut_allowed`).
+        let needed = signature_shortcut(config, &image);
+        let wants_attestations = config.provenance_for(&name).next().is_some();
+        let rules = attestation_shortcut(config, &image, claimed.contains(&image));
+        let registry = Arc::clone(registry);
+        let signers = Arc::clone(&signers);
+        tasks.spawn(async move {
+            let resolved = registry.resolve(&image).await.map_err(Arc::new);
+            let (mut signatures, mut attestations) = (None, None);
+            if let Ok(r) = &resolved {
+                if wants_signatures {
+                    let checked = check_signatures_needed(
+                        &registry,
+                        &image,
+                        r,
+                        &signature_signers,
+                        needed.as_deref(),
+                        now,
+                    )
+                    .await;
+                    signatures = Some(checked.map(Arc::new).map_err(Arc::new));
+                }
+                if wants_attestations {
+                    let checked =
+                        check_attestations_for(&registry, &image, r, &signers, rules.as_deref())
+                            .await;
+                    attestations = Some(checked.map(Arc::new).map_err(Arc::new));
+                }
             }
-        },
-    )
-    .await
+            Found {
+                image,
+                resolved,
+                signatures,
+                attestations,
+            }
+        });
+    }
+    tasks
 }
 
 /// Reachability answers, memoised per clone, commit and refs within one run.
@@ -466,7 +439,7 @@ impl Linkage {
 
 /// Refs a commit may be reached from when a rule names none: any branch or tag.
 fn any_branch_or_tag() -> Vec<RefPattern> {
-    ["refs/heads/*", "refs/tags/*"]
+    crate::policy::facts::ANY_BRANCH_OR_TAG
         .iter()
         .filter_map(|p| RefPattern::parse(p).ok())
         .collect()
@@ -515,7 +488,7 @@ pub(super) fn reachability_facts(
                     commit: String::new(),
                     refs: ref_names.clone(),
                     clone: clone.display().to_string(),
-                    result: "no-commit",
+                    result: ReachabilityResult::NoCommit,
                     via: None,
                     message: Some("the provenance names no commit".to_owned()),
                 });
@@ -528,14 +501,16 @@ pub(super) fn reachability_facts(
                 continue;
             }
             let (result, via, message) = match linkage.reachable(clone, commit, &refs) {
-                Ok(Reachability::Reachable { via }) => ("reachable", Some(via), None),
+                Ok(Reachability::Reachable { via }) => {
+                    (ReachabilityResult::Reachable, Some(via), None)
+                }
                 Ok(Reachability::NotReachable { refs_checked }) => (
-                    "not-reachable",
+                    ReachabilityResult::NotReachable,
                     None,
                     Some(format!("on none of the {refs_checked} matching refs")),
                 ),
-                Ok(Reachability::NotInClone) => ("not-in-clone", None, None),
-                Err(e) => ("error", None, Some(e)),
+                Ok(Reachability::NotInClone) => (ReachabilityResult::NotInClone, None, None),
+                Err(e) => (ReachabilityResult::Error, None, Some(e)),
             };
             out.push(ReachabilityFact {
                 repository: repo.to_owned(),

@@ -35,6 +35,7 @@ fn violation_finding(v: policy::Violation, severity: Severity) -> Finding {
         expected: v.expected,
         found: v.found,
         hint,
+        package: Some(v.package),
     }
 }
 
@@ -528,6 +529,11 @@ mod tests {
         let f = violation_finding(v, Severity::Deny);
         assert_eq!(f.code, Code::SignatureNotTrusted);
         assert_eq!(f.found.as_deref(), Some(raw), "the raw cause stays");
+        assert_eq!(
+            f.package.as_deref(),
+            Some("data.supplygate.signatures"),
+            "the package that decided stays with the finding"
+        );
         assert_eq!(
             f.hint.as_deref(),
             Some(

@@ -1,9 +1,9 @@
 //! Stage (5): loading a Rego library once ([`Loader`]) and evaluating it per input ([`Engine`]).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::num::NonZeroU32;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
 use regorus::utils::limits::ExecutionTimerConfig;
@@ -20,8 +20,9 @@ const TIMER_CHECK_INTERVAL: NonZeroU32 = NonZeroU32::MIN.saturating_add(15);
 const DATA_FILE_NAMES: [&str; 3] = ["data.json", "data.yaml", "data.yml"];
 
 /// OPA builtin namespaces that our regorus build leaves out (see the module docs).
-const UNSUPPORTED_OPA_BUILTINS: [&str; 10] = [
+const UNSUPPORTED_OPA_BUILTINS: [&str; 11] = [
     "http.",
+    "time.",
     "net.",
     "uuid.",
     "urlquery.",
@@ -32,6 +33,15 @@ const UNSUPPORTED_OPA_BUILTINS: [&str; 10] = [
     "opa.runtime",
     "crypto.",
 ];
+
+/// Decisions by the canonical JSON bytes of their input.
+type Memo = HashMap<Vec<u8>, Decision>;
+
+/// Most decisions remembered by input (then forgotten all at once): a few MiB at most.
+const MEMO_ENTRIES: usize = 1024;
+
+/// Most prepared engine copies kept for reuse (one per thread evaluating at once is enough).
+const IDLE_ENGINES: usize = 16;
 
 /// Collects policy modules and data documents; [`Loader::load`] checks and prepares them
 /// into an [`Engine`], reporting every problem at once.
@@ -85,6 +95,13 @@ pub(crate) struct TestRule {
 #[derive(Debug, Clone)]
 pub struct Engine {
     inner: regorus::Engine,
+    /// Prepared copies of `inner`, reused across evaluations (a copy per evaluation costs
+    /// more than the evaluation of a small input); shared by clones of the `Engine`.
+    idle: Arc<Mutex<Vec<regorus::Engine>>>,
+    /// Decisions by input, keyed by the input's canonical JSON bytes (object keys sorted):
+    /// images that share every fact share a decision. `None` when the library could decide
+    /// differently on the same input (it calls `rand.intn`).
+    memo: Option<Arc<Mutex<Memo>>>,
     limits: Limits,
     rule_sets: Arc<Vec<RuleSet>>,
     tests: Arc<Vec<TestRule>>,
@@ -354,6 +371,8 @@ impl Loader {
                 });
             }
         }
+        // A library that draws random numbers may decide twice differently on one input.
+        let deterministic_break = modules.iter().any(|(_, source)| source.contains("rand."));
         let mut parsed = true;
         for (name, source) in modules.into_iter().take(limits.max_modules) {
             if source.len() > limits.max_module_bytes {
@@ -400,6 +419,8 @@ impl Loader {
         }
         Ok(Engine {
             inner,
+            idle: Arc::default(),
+            memo: (!deterministic_break).then(Arc::default),
             limits,
             rule_sets: Arc::new(rule_sets),
             tests: Arc::new(tests),
@@ -487,9 +508,52 @@ impl Engine {
     /// Never fails: whatever keeps a rule from being evaluated (an error, the time limit, a
     /// malformed entry) is recorded in [`Decision::errors`], which denies.
     pub fn evaluate(&self, input: &serde_json::Value) -> Decision {
-        let mut engine = self.inner.clone();
-        engine.set_input(regorus::Value::from(input.clone()));
+        let Some(memo) = &self.memo else {
+            return self.decide(input);
+        };
+        // serde_json's objects are sorted maps: equal inputs have equal bytes.
+        let Ok(key) = serde_json::to_vec(input) else {
+            return self.decide(input);
+        };
+        if let Some(known) = memo
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&key)
+        {
+            return known.clone();
+        }
+        let decision = self.decide(input);
+        // An error may be the time limit on a busy machine: decide again next time.
+        if decision.errors.is_empty() {
+            let mut memo = memo.lock().unwrap_or_else(PoisonError::into_inner);
+            if memo.len() >= MEMO_ENTRIES {
+                memo.clear();
+            }
+            memo.insert(key, decision.clone());
+        }
+        decision
+    }
+
+    /// [`Engine::evaluate`] without the memo.
+    pub fn decide(&self, input: &serde_json::Value) -> Decision {
         let started = Instant::now();
+        // Read straight from the borrowed document: no copy of the `serde_json` tree first.
+        let input = match serde::Deserialize::deserialize(input) {
+            Ok(value) => value,
+            Err(e) => {
+                return Decision {
+                    errors: vec![format!("the input cannot be given to the policies: {e}")],
+                    ..Decision::default()
+                }
+            }
+        };
+        let mut engine = self
+            .idle
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .pop()
+            .unwrap_or_else(|| self.inner.clone());
+        engine.set_input(input);
         let mut decision = Decision::default();
         for rule_set in self.rule_sets.iter() {
             let remaining = self.limits.eval_timeout.saturating_sub(started.elapsed());
@@ -523,6 +587,15 @@ impl Engine {
         }
         // Discard what `print` gathered: the gate has nowhere to show it.
         let _ = engine.take_prints();
+        // An engine whose evaluation failed is not reused: nothing of it may leak into the
+        // next decision.
+        if decision.errors.is_empty() {
+            engine.set_input(regorus::Value::new_object());
+            let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
+            if idle.len() < IDLE_ENGINES {
+                idle.push(engine);
+            }
+        }
         decision
     }
 

@@ -21,8 +21,24 @@ pub enum Mode {
     Admission,
 }
 
+/// What a clone says about a provenance commit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ReachabilityResult {
+    /// Reachable from an allowed ref (`via`).
+    Reachable,
+    /// In the clone, on none of the allowed refs.
+    NotReachable,
+    /// Not in the clone (a fork, or the clone is out of date).
+    NotInClone,
+    /// A clone is configured for the repository but the provenance names no commit.
+    NoCommit,
+    /// git failed (`message`).
+    Error,
+}
+
 /// One reachability answer from a local clone, for a provenance commit.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct ReachabilityFact {
     /// The source repository (normalised).
     pub repository: String,
@@ -32,8 +48,8 @@ pub struct ReachabilityFact {
     pub refs: Vec<String>,
     /// The clone's path.
     pub clone: String,
-    /// `reachable`, `not-reachable`, `not-in-clone` or `error`.
-    pub result: &'static str,
+    /// The answer.
+    pub result: ReachabilityResult,
     /// The ref it was reached from.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub via: Option<String>,
@@ -42,12 +58,50 @@ pub struct ReachabilityFact {
     pub message: Option<String>,
 }
 
+/// What the facts of `report` are derived from ([`super::facts::Rules::derive`]).
+pub fn subject<'a>(
+    rules: &super::facts::Rules,
+    report: &'a ImageReport,
+    name: Option<&'a str>,
+    reachability: &'a [ReachabilityFact],
+) -> super::facts::Subject<'a> {
+    let r = &report.site.resource;
+    let provenances = report
+        .attestations
+        .as_deref()
+        .map(|a| {
+            a.facts
+                .iter()
+                .map(|f| {
+                    f.provenance.as_ref().map(|p| super::facts::ProvenanceView {
+                        builder_id: p.builder_id.as_deref(),
+                        source_repository: p.source_repository.as_deref(),
+                        source_ref: p.source_ref.as_deref(),
+                        source_commit: p.source_commit.as_deref(),
+                    })
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    super::facts::Subject {
+        name,
+        tag: report.reference.as_ref().and_then(|r| r.tag()),
+        claim: rules.claim(
+            |k| r.annotations.get(k).map(String::as_str),
+            |k| r.labels.get(k).map(String::as_str),
+        ),
+        provenances,
+        reachability,
+    }
+}
+
 /// The `input` document for one image site.
 pub fn document(
     report: &ImageReport,
     mode: Mode,
     now: &str,
     reachability: &[ReachabilityFact],
+    facts: &super::facts::Facts,
     policy_data: &Value,
 ) -> Value {
     let site = &report.site;
@@ -104,10 +158,13 @@ pub fn document(
             "platforms": resolved.map(|r| r.platforms.as_slice()).unwrap_or_default(),
             "tag_digest": resolved.and_then(|r| r.tag_digest.as_ref()).map(ToString::to_string),
             "error": error,
+            "matched": facts.matched,
         },
         "signatures": report.signatures.as_deref(),
         "attestations": report.attestations.as_deref(),
         "reachability": reachability,
+        "source_claim": facts.source_claim,
+        "provenance_checks": facts.provenance_checks,
         "policy": {"data": policy_data},
     })
 }

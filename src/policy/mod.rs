@@ -45,14 +45,17 @@
 //! # Cargo features of regorus
 //!
 //! Enabled: `std`, `arc` (a shareable, `Send + Sync` engine), `base64`, `base64url`, `hex`
-//! (digests and payloads), `regex`, `glob` (image name patterns), `graph` (`walk`), `semver`,
-//! `time` (expiry dates, `time.now_ns`), `coverage` (the test runner), `cache` (compiled
-//! regexes and globs are reused across inputs). Left out: `rvm` (a second evaluator we do not
-//! use), `http` (no network from policies), `net`, `uuid`, `urlquery`, `jsonschema`,
+//! (digests and payloads), `regex`, `glob`, `graph` (`walk`), `semver`, `coverage` (the test
+//! runner), `cache` (compiled regexes and globs are reused across inputs). Left out: `rvm` (a
+//! second evaluator we do not use), `http` (no network from policies), `time` (no shipped or
+//! example policy reads a clock or parses a date: policies compare `input.now`, an RFC 3339
+//! UTC string, and a decision must not depend on when it is evaluated; leaving it out drops
+//! chrono-tz and 11 other crates from the build), `net`, `uuid`, `urlquery`, `jsonschema`,
 //! `jsonpatch`, `yaml` and `opa-runtime`; a policy calling one of their builtins is refused at
 //! load time.
 
 mod engine;
+pub mod facts;
 mod test_runner;
 
 use std::path::PathBuf;

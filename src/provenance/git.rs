@@ -96,21 +96,24 @@ impl RefPattern {
 
     /// Whether `name` (a full ref name) matches.
     pub fn matches(&self, name: &str) -> bool {
-        glob_match(self.pattern.as_bytes(), name.as_bytes())
+        // By characters, not bytes: `?` is one character, as git's patterns mean it.
+        let pattern: Vec<char> = self.pattern.chars().collect();
+        let text: Vec<char> = name.chars().collect();
+        glob_match(&pattern, &text)
     }
 }
 
 /// Iterative glob match with backtracking to the last `*` (linear in practice).
-fn glob_match(pattern: &[u8], text: &[u8]) -> bool {
+fn glob_match(pattern: &[char], text: &[char]) -> bool {
     let (mut p, mut t) = (0usize, 0usize);
     let mut star: Option<(usize, usize)> = None;
     while t < text.len() {
         match pattern.get(p) {
-            Some(b'*') => {
+            Some('*') => {
                 star = Some((p, t));
                 p += 1;
             }
-            Some(&c) if c == b'?' || Some(&c) == text.get(t) => {
+            Some(&c) if c == '?' || Some(&c) == text.get(t) => {
                 p += 1;
                 t += 1;
             }
@@ -126,7 +129,7 @@ fn glob_match(pattern: &[u8], text: &[u8]) -> bool {
     }
     pattern
         .get(p..)
-        .is_some_and(|rest| rest.iter().all(|&c| c == b'*'))
+        .is_some_and(|rest| rest.iter().all(|&c| c == '*'))
 }
 
 /// Whether a commit is reachable from an allowed ref.

@@ -156,6 +156,14 @@ pub fn render(report: &Report, color: Color, verbosity: Verbosity) -> String {
                     lines(h, FINDING_INDENT)
                 );
             }
+            if let Some(package) = &f.package {
+                let _ = writeln!(
+                    out,
+                    "           {} {}",
+                    p.paint(Style::Context, "policy:"),
+                    escape_unsafe(package)
+                );
+            }
         }
     }
     for e in &report.file_errors {

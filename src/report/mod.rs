@@ -79,6 +79,10 @@ pub struct Finding {
     /// The likely fix.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub hint: Option<String>,
+    /// The policy package whose rule made it (`data.supplygate.signatures`); none for the
+    /// gate's own findings.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub package: Option<String>,
 }
 
 impl Finding {
@@ -91,6 +95,7 @@ impl Finding {
             expected: None,
             found: None,
             hint: None,
+            package: None,
         }
     }
 

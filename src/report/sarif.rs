@@ -74,6 +74,13 @@ pub fn render(report: &Report, root: &SourceRoot) -> String {
             if let Some(index) = rule_index(&f.code) {
                 set(&mut result, "ruleIndex", json!(index));
             }
+            if let Some(package) = &f.package {
+                if let Some(properties) =
+                    result.get_mut("properties").and_then(Value::as_object_mut)
+                {
+                    properties.insert("package".to_owned(), json!(package));
+                }
+            }
             let artifact = match &file {
                 Some(uri) => Some(relative_artifact(uri)),
                 None => root.absolute(&i.site.origin).map(|p| absolute_artifact(&p)),

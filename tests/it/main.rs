@@ -28,6 +28,7 @@ mod notation_discovery;
 mod notation_review;
 mod outputs;
 mod policy_engine;
+mod policy_input_schema;
 mod policy_library;
 mod provenance;
 mod provenance_fixtures;

@@ -91,6 +91,53 @@ fn the_library_loads_without_its_tests_and_decides_in_three_packages() {
     );
 }
 
+/// Every fixture carries the facts the gate writes (`input.image.matched`,
+/// `input.source_claim`, `input.provenance_checks`), as `src/policy/facts.rs` decides them
+/// under the fixtures' config: a fixture cannot claim an answer the gate would not give.
+/// `UPDATE_FIXTURES=1` writes them (after `tests/policy_library_inputs.py` rewrote the inputs).
+#[test]
+fn each_fixture_carries_the_facts_the_gate_decides() {
+    let data = read_json(&inputs().join("data/supplygate.json"));
+    let rules =
+        supplygate::policy::facts::Rules::from_config_data(&data["supplygate"]["config"]).unwrap();
+    let update = std::env::var_os("UPDATE_FIXTURES").is_some();
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(inputs())
+        .unwrap()
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .collect();
+    paths.sort();
+    assert!(paths.len() > 30, "the fixtures are there");
+    let mut wrong = Vec::new();
+    for path in paths {
+        let input = read_json(&path);
+        let mut with_facts = input.clone();
+        rules
+            .derive_for_input(&input)
+            .unwrap()
+            .write_into(&mut with_facts);
+        if with_facts == input {
+            continue;
+        }
+        if update {
+            let text = serde_json::to_string_pretty(&with_facts).unwrap() + "\n";
+            std::fs::write(&path, text).unwrap();
+        } else {
+            wrong.push(format!(
+                "{}: the facts in the file are not those the gate decides",
+                path.display()
+            ));
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "{}\n(`UPDATE_FIXTURES=1 cargo test --test it policy_library::each_fixture_carries` \
+         writes them)",
+        wrong.join("\n")
+    );
+}
+
 #[test]
 fn each_fixture_input_gets_exactly_its_expected_codes() {
     let engine = load(TestFiles::Exclude);
