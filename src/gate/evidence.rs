@@ -173,12 +173,17 @@ impl SignatureReport {
 
     /// Whether a signature on the resolved digest was verified by one of `signers`.
     pub fn satisfies(&self, signers: &[Arc<Signer>]) -> bool {
-        self.facts.iter().any(|f| {
-            f.verified_by
-                .iter()
-                .any(|v| signers.iter().any(|s| s.name == *v))
-        })
+        verified_by_one_of(&self.facts, signers)
     }
+}
+
+/// Whether one of `facts` was verified by one of `signers`.
+fn verified_by_one_of(facts: &[SignatureFact], signers: &[Arc<Signer>]) -> bool {
+    facts.iter().any(|f| {
+        f.verified_by
+            .iter()
+            .any(|v| signers.iter().any(|s| s.name == *v))
+    })
 }
 
 /// Finds and verifies every signature on `resolved.digest` and on each platform digest.
@@ -250,15 +255,8 @@ async fn check_signatures_needed(
         discover::cosign_signatures(registry, image, &resolved.digest).await?,
     );
     facts.extend(notation(&resolved.digest).await?);
-    let satisfied = needed.is_some_and(|needed| {
-        needed.iter().all(|set| {
-            facts.iter().any(|f| {
-                f.verified_by
-                    .iter()
-                    .any(|v| set.iter().any(|s| s.name == *v))
-            })
-        })
-    });
+    let satisfied =
+        needed.is_some_and(|needed| needed.iter().all(|set| verified_by_one_of(&facts, set)));
     if !satisfied {
         let bundles = discover::bundle_referrers(registry, image, &resolved.digest).await?;
         facts.extend(verify_all(&resolved.digest, bundles));
