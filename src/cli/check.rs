@@ -229,7 +229,7 @@ fn decide(ctx: &Context, args: &CheckArgs) -> anyhow::Result<Decided> {
             manifests.unchanged
         );
     }
-    let progress = progress_printer();
+    let progress = progress_printer("checking");
     let empty = if args.allow_empty {
         gate::EmptyInput::Allow
     } else {

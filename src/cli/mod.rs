@@ -538,25 +538,56 @@ fn write_stdout(text: &str) -> anyhow::Result<()> {
     }
 }
 
-/// Progress on stderr, only on a terminal and only when the work is long.
-fn progress_printer() -> impl Fn(usize, usize) + Send + Sync {
+/// Progress on stderr, only on a terminal and only when the work is long: `what` (a verb),
+/// a bar, the count, and once it can be estimated the rate and the time left. Redrawn at most
+/// ten times a second, so a run of 10,000 images writes what a person can read.
+fn progress_printer(what: &'static str) -> impl Fn(usize, usize) + Send + Sync {
     let on_terminal = std::io::stderr().is_terminal();
+    let started = std::time::Instant::now();
+    // Milliseconds since `started` of the last redraw (`u64::MAX`: none yet).
+    let drawn = std::sync::atomic::AtomicU64::new(u64::MAX);
     move |done, total| {
         if !on_terminal || total < 20 {
             return;
         }
-        if done == total {
+        if done >= total {
             eprint!("\r\x1b[K");
-        } else {
-            let width = 30;
-            let filled = done * width / total.max(1);
-            eprint!(
-                "\r\x1b[Kresolving [{}{}] {done}/{total}",
-                "#".repeat(filled),
-                " ".repeat(width - filled)
-            );
+            return;
         }
+        let elapsed = started.elapsed();
+        let now = u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX - 1);
+        let last = drawn.load(std::sync::atomic::Ordering::Relaxed);
+        if last != u64::MAX && now < last.saturating_add(100) {
+            return;
+        }
+        drawn.store(now, std::sync::atomic::Ordering::Relaxed);
+        eprint!("\r\x1b[K{}", progress_line(what, done, total, elapsed));
     }
+}
+
+/// One progress line: `checking [#####     ] 1700/10000, 850/s, 10s left`. The rate and
+/// the time left appear after half a second (before that they would be noise).
+fn progress_line(what: &str, done: usize, total: usize, elapsed: std::time::Duration) -> String {
+    let width = 30;
+    let done = done.min(total);
+    let filled = done * width / total.max(1);
+    let mut line = format!(
+        "{what} [{}{}] {done}/{total}",
+        "#".repeat(filled),
+        " ".repeat(width - filled)
+    );
+    let seconds = elapsed.as_secs_f64();
+    if done > 0 && seconds >= 0.5 {
+        let rate = done as f64 / seconds;
+        let left = (total - done) as f64 / rate;
+        let left = if left < 60.0 {
+            format!("{left:.0}s")
+        } else {
+            format!("{}m{:02}s", (left / 60.0) as u64, (left % 60.0) as u64)
+        };
+        line.push_str(&format!(", {rate:.0}/s, {left} left"));
+    }
+    line
 }
 
 #[cfg(test)]
@@ -632,5 +663,34 @@ mod tests {
     #[test]
     fn the_cli_definition_is_consistent() {
         command().debug_assert();
+    }
+
+    #[test]
+    fn progress_line_shows_the_count_then_the_rate_and_the_time_left() {
+        use std::time::Duration;
+        assert_eq!(
+            progress_line("checking", 0, 10_000, Duration::ZERO),
+            format!("checking [{}] 0/10000", " ".repeat(30))
+        );
+        // Too early for a rate: the count only.
+        assert_eq!(
+            progress_line("checking", 10, 10_000, Duration::from_millis(100)),
+            format!("checking [{}] 10/10000", " ".repeat(30))
+        );
+        assert_eq!(
+            progress_line("checking", 2_500, 10_000, Duration::from_secs(5)),
+            format!(
+                "checking [{}{}] 2500/10000, 500/s, 15s left",
+                "#".repeat(7),
+                " ".repeat(23)
+            )
+        );
+        assert_eq!(
+            progress_line("resolving", 100, 10_000, Duration::from_secs(10)),
+            format!(
+                "resolving [{}] 100/10000, 10/s, 16m30s left",
+                " ".repeat(30)
+            )
+        );
     }
 }

@@ -132,7 +132,7 @@ pub(crate) fn run(ctx: &Context, args: PinArgs) -> anyhow::Result<u8> {
         return Ok(report.decision().exit_code());
     }
 
-    let progress = progress_printer();
+    let progress = progress_printer("resolving");
     let before = ctx.registry.stats();
     let distinct = unpinned.len();
     let resolutions = ctx

@@ -95,11 +95,16 @@ pub struct Registry {
     tags: Cache<Key, Digest>,
     blobs: Cache<(Key, usize), Vec<u8>>,
     referrers: Cache<Key, Vec<Referrer>>,
-    /// Endpoint hosts that answered the referrers API with a plain 404: they have no API.
+    /// Where the referrers API is known to be missing, for this run: endpoint hosts that
+    /// answered it with a router's plain 404 (`host`), and repositories whose 404 was a
+    /// registry error about the repository (`host/repository`); see `http::NotFoundScope`.
     without_referrers_api: Mutex<HashSet<String>>,
-    /// Per endpoint host, held by the first referrers request until the host has answered
-    /// once, so that concurrent lookups learn from it instead of each probing the API.
-    referrers_probes: Mutex<HashMap<String, Arc<tokio::sync::Mutex<bool>>>>,
+    /// Per endpoint host, and per repository of a host (`host/repository`), held by the
+    /// first referrers request until that host (repository) has answered once, so that
+    /// concurrent lookups learn from the answer instead of each probing the API.
+    referrers_probes: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// The keys of `referrers_probes` that have answered.
+    referrers_answered: Mutex<HashSet<String>>,
     cache_hits: AtomicU64,
     /// What was fetched and verified (for an evidence lock, or the verification cache).
     recorder: Option<Mutex<Store>>,
@@ -133,6 +138,7 @@ impl Registry {
             referrers: Cache::new(),
             without_referrers_api: Mutex::new(HashSet::new()),
             referrers_probes: Mutex::new(HashMap::new()),
+            referrers_answered: Mutex::new(HashSet::new()),
             cache_hits: AtomicU64::new(0),
             recorder: None,
             replay: None,

@@ -1,9 +1,11 @@
 //! Referrers of a digest: the referrers API, the referrers tag schema where a registry has no
-//! API (remembered per host), and an OCI layout's `subject` scan.
+//! API (remembered for the run per host, or per repository when the registry's 404 is about
+//! the repository; see [`http::NotFoundScope`]), and an OCI layout's `subject` scan.
 
 use std::sync::{Arc, PoisonError};
 
 use super::cache::Reference;
+use super::http::NotFoundScope;
 use super::types::MAX_REFERRERS;
 use super::{
     http, invalid, layout, media, Referrer, ReferrerSource, Registry, RegistryError, Source,
@@ -44,13 +46,21 @@ impl Registry {
                 // The first endpoint that answers decides, as for manifests: mirrors first.
                 let mut use_tag_schema = false;
                 for endpoint in self.http.endpoints(image)? {
-                    // Until this host has answered once, lookups go one at a time: the
-                    // first answer (often "no API") spares the others a request.
-                    let mut probe = Some(self.referrers_probe(endpoint.host()).lock_owned().await);
-                    if probe.as_deref().is_some_and(|answered| *answered) {
-                        probe = None;
+                    let host = endpoint.host();
+                    let repository = format!("{host}/{}", image.repository());
+                    // Until this host, then this repository, has answered once, lookups go
+                    // one at a time: the first answer (often "no API") spares the others a
+                    // request. Always host before repository: no two lookups wait in a cycle.
+                    let mut probes = Vec::with_capacity(2);
+                    for key in [host, repository.as_str()] {
+                        if !self.referrers_answered(key) {
+                            let probe = self.referrers_probe(key).lock_owned().await;
+                            if !self.referrers_answered(key) {
+                                probes.push(probe);
+                            }
+                        }
                     }
-                    if self.lacks_referrers_api(endpoint.host()) {
+                    if self.lacks_referrers_api(host) || self.lacks_referrers_api(&repository) {
                         use_tag_schema = true;
                         break;
                     }
@@ -72,35 +82,40 @@ impl Registry {
                                     source: ReferrerSource::Api,
                                 }));
                             }
-                            if let Some(answered) = probe.as_mut() {
-                                **answered = true;
-                            }
+                            // A list (even an empty one) is about this digest only.
+                            self.referrers_answer(host, &repository);
                             return Ok(bounded_referrers(&name, found));
                         }
-                        Ok(http::ReferrersAnswer::Unsupported { json_error }) => {
+                        Ok(http::ReferrersAnswer::Unsupported { scope }) => {
                             tracing::debug!(
-                                "{name}: no referrers API at `{}`; using the referrers tag",
-                                endpoint.host()
+                                "{name}: no referrers API at `{host}` ({scope:?}); using the \
+                                 referrers tag"
                             );
                             // A router's 404 says the API is missing for the whole host; a
-                            // registry's JSON error may be about this repository only.
-                            if !json_error {
+                            // registry's error about the repository, for the repository
+                            // (the rest of this run asks its tags only); an error about the
+                            // digest, for this digest only.
+                            let missing = match scope {
+                                NotFoundScope::Host => Some(host),
+                                NotFoundScope::Repository => Some(repository.as_str()),
+                                NotFoundScope::Digest => None,
+                            };
+                            if let Some(missing) = missing {
                                 self.without_referrers_api
                                     .lock()
                                     .unwrap_or_else(PoisonError::into_inner)
-                                    .insert(endpoint.host().to_owned());
+                                    .insert(missing.to_owned());
                             }
-                            if let Some(answered) = probe.as_mut() {
-                                **answered = true;
-                            }
+                            self.referrers_answer(host, &repository);
                             use_tag_schema = true;
                             break;
                         }
                         Err(e) => {
-                            tracing::debug!("{name}: referrers from `{}`: {e}", endpoint.host());
+                            tracing::debug!("{name}: referrers from `{host}`: {e}");
                             last_error = Some(e);
                         }
                     }
+                    drop(probes);
                 }
                 // When no endpoint answered, one that could not might have listed referrers:
                 // fail closed.
@@ -114,20 +129,40 @@ impl Registry {
         Ok(found)
     }
 
-    /// The per-host gate of the first referrers request (see `referrers_probes`).
-    fn referrers_probe(&self, host: &str) -> Arc<tokio::sync::Mutex<bool>> {
+    /// The gate of the first referrers request of a host or a repository (`host/repository`;
+    /// see `referrers_probes`).
+    fn referrers_probe(&self, key: &str) -> Arc<tokio::sync::Mutex<()>> {
         let mut probes = self
             .referrers_probes
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        Arc::clone(probes.entry(host.to_owned()).or_default())
+        Arc::clone(probes.entry(key.to_owned()).or_default())
     }
 
-    fn lacks_referrers_api(&self, host: &str) -> bool {
+    /// Whether the host or repository `key` has answered a referrers request in this run.
+    fn referrers_answered(&self, key: &str) -> bool {
+        self.referrers_answered
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .contains(key)
+    }
+
+    /// `host` and `repository` (`host/repository`) have answered: their gates stay open.
+    fn referrers_answer(&self, host: &str, repository: &str) {
+        let mut answered = self
+            .referrers_answered
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        answered.insert(host.to_owned());
+        answered.insert(repository.to_owned());
+    }
+
+    /// Whether the host or repository `key` is known to have no referrers API.
+    fn lacks_referrers_api(&self, key: &str) -> bool {
         self.without_referrers_api
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .contains(host)
+            .contains(key)
     }
 
     /// The referrers tag schema: the index tagged `<alg>-<hex>` (the algorithm cut to 32

@@ -259,6 +259,35 @@ async fn concurrent_lookups_probe_the_referrers_api_once_per_host() {
     assert_eq!(client.stats().requests, 2 * 12 + 1);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_lookups_in_several_repositories_probe_the_referrers_api_once_per_host() {
+    let case = Case::new();
+    let tags: Vec<String> = (0..6).map(|i| format!("v{i}")).collect();
+    let pushed: Vec<(ImageRef, Vec<String>)> = ["demo/one", "demo/two", "demo/three"]
+        .into_iter()
+        .map(|repo| {
+            let digests = case.registry.push_generated_many(repo, &tags);
+            (case.image(&format!("{repo}:v0")), digests)
+        })
+        .collect();
+    let client = std::sync::Arc::new(case.client());
+    let logged = case.registry.logged_requests();
+    let mut tasks = tokio::task::JoinSet::new();
+    for (image, digests) in pushed {
+        for d in &digests {
+            let (client, image, d) = (client.clone(), image.clone(), digest(d));
+            tasks.spawn(async move { discover::signatures(&client, &image, &d).await });
+        }
+    }
+    while let Some(found) = tasks.join_next().await {
+        assert!(found.unwrap().unwrap().is_empty());
+    }
+    // docker-registry's router answers the API with a plain 404: the whole host lacks it, so
+    // no other repository asks it again. Per digest: `.sig` 404 and the referrers tag 404.
+    assert_eq!(client.stats().requests, 2 * 18 + 1);
+    assert_eq!(case.registry.logged_requests() - logged, 2 * 18 + 1);
+}
+
 #[tokio::test]
 async fn attestation_manifest_is_not_a_signature_candidate() {
     let case = Case::new();

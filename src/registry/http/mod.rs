@@ -95,13 +95,59 @@ impl Fetched {
 pub(crate) enum ReferrersAnswer {
     /// The API answered: each page's body and `Content-Type`, in order.
     Pages(Vec<(Vec<u8>, Option<String>)>),
-    /// A 404: no referrers API at this endpoint (OCI distribution 1.1 says so). `json_error`
-    /// when the 404 carried a distribution error body (e.g. `NAME_UNKNOWN`) rather than a
-    /// router's plain "404 page not found", which is what a registry without the API sends.
+    /// A 404: no referrers API at this endpoint (OCI distribution 1.1 says so), for as far
+    /// as `scope` says.
     Unsupported {
-        /// Whether the body was `application/json`.
-        json_error: bool,
+        /// How far the answer reaches, from its body.
+        scope: NotFoundScope,
     },
+}
+
+/// How far a 404 from the referrers API reaches. OCI distribution 1.1: a registry with the
+/// API answers 200 (an empty list when nothing refers to the digest) for a repository it
+/// knows, so a 404 says the API is missing, but a registry's own error may be about less.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum NotFoundScope {
+    /// A router's plain "404 page not found" (no distribution error body), which is what a
+    /// registry without the API sends: the whole host has no API.
+    Host,
+    /// A distribution error body whose codes are all about the repository or the operation
+    /// (`NAME_UNKNOWN`, `UNSUPPORTED`, `NOT_FOUND`…): no API for this repository.
+    Repository,
+    /// An error about the digest itself (`MANIFEST_UNKNOWN`, `BLOB_UNKNOWN`, `DIGEST_INVALID`),
+    /// or a JSON body that names no code: about this digest only.
+    Digest,
+}
+
+impl NotFoundScope {
+    /// The scope of a 404 with `content_type` and `body`.
+    pub(crate) fn of(content_type: Option<&str>, body: &[u8]) -> Self {
+        if content_type.map(bare_content_type).as_deref() != Some("application/json") {
+            return Self::Host;
+        }
+        let codes: Vec<String> = serde_json::from_slice::<serde_json::Value>(body)
+            .ok()
+            .and_then(|v| {
+                v.get("errors")?.as_array().map(|errors| {
+                    errors
+                        .iter()
+                        .filter_map(|e| e.get("code")?.as_str().map(str::to_ascii_uppercase))
+                        .collect()
+                })
+            })
+            .unwrap_or_default();
+        let about_digest = |code: &String| {
+            matches!(
+                code.as_str(),
+                "MANIFEST_UNKNOWN" | "BLOB_UNKNOWN" | "DIGEST_INVALID" | "MANIFEST_INVALID"
+            )
+        };
+        if codes.is_empty() || codes.iter().any(about_digest) {
+            Self::Digest
+        } else {
+            Self::Repository
+        }
+    }
 }
 
 /// One logical request.
@@ -349,11 +395,8 @@ impl Http {
                 })
                 .await?;
             if fetched.status == StatusCode::NOT_FOUND && page == 0 {
-                let json_error = fetched
-                    .header(CONTENT_TYPE.as_str())
-                    .map(bare_content_type)
-                    .is_some_and(|t| t == "application/json");
-                return Ok(ReferrersAnswer::Unsupported { json_error });
+                let scope = NotFoundScope::of(fetched.header(CONTENT_TYPE.as_str()), &fetched.body);
+                return Ok(ReferrersAnswer::Unsupported { scope });
             }
             if !fetched.status.is_success() {
                 return Err(status_error(image, fetched.status, "referrers"));

@@ -7,6 +7,8 @@ use std::time::{Duration, SystemTime};
 
 use super::*;
 
+/// The most of a 404's JSON error body kept (see `NotFoundScope`).
+const MAX_ERROR_BODY: usize = 4096;
 /// The longest wait a `Retry-After` may ask for.
 pub(super) const MAX_RETRY_WAIT: Duration = Duration::from_secs(30);
 /// The first backoff; doubled per retry, up to [`MAX_BACKOFF`], with jitter.
@@ -153,6 +155,23 @@ impl Http {
                         return Err(too_large());
                     }
                     body.extend_from_slice(&chunk);
+                }
+            } else if status == StatusCode::NOT_FOUND
+                && call.method != Method::HEAD
+                && headers
+                    .get(CONTENT_TYPE)
+                    .and_then(|v| v.to_str().ok())
+                    .is_some_and(|t| bare_content_type(t) == "application/json")
+            {
+                // A registry's error body (`{"errors":[{"code":…}]}`) says what a 404 is about
+                // (the referrers API reads it): its first KiBs only, and a body that breaks
+                // off leaves the 404 a 404.
+                while let Ok(Some(chunk)) = response.chunk().await {
+                    let room = MAX_ERROR_BODY.saturating_sub(body.len());
+                    body.extend_from_slice(chunk.get(..room.min(chunk.len())).unwrap_or_default());
+                    if body.len() >= MAX_ERROR_BODY {
+                        break;
+                    }
                 }
             }
             Ok(Fetched {

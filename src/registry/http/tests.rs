@@ -131,3 +131,50 @@ fn plain_http_mirror_needs_insecure_host() {
     );
     assert_eq!(endpoints[1].credential_host, "docker.io");
 }
+
+#[test]
+fn a_referrers_404_reaches_the_host_the_repository_or_the_digest_by_its_body() {
+    let json = Some("application/json; charset=utf-8");
+    for (content_type, body, scope) in [
+        (
+            Some("text/plain; charset=utf-8"),
+            "404 page not found\n",
+            NotFoundScope::Host,
+        ),
+        (None, "", NotFoundScope::Host),
+        (
+            Some("text/html"),
+            r#"{"errors":[{"code":"NAME_UNKNOWN"}]}"#,
+            NotFoundScope::Host,
+        ),
+        (
+            json,
+            r#"{"errors":[{"code":"NAME_UNKNOWN"}]}"#,
+            NotFoundScope::Repository,
+        ),
+        (
+            json,
+            r#"{"errors":[{"code":"unsupported"}]}"#,
+            NotFoundScope::Repository,
+        ),
+        (
+            json,
+            r#"{"errors":[{"code":"MANIFEST_UNKNOWN"}]}"#,
+            NotFoundScope::Digest,
+        ),
+        (
+            json,
+            r#"{"errors":[{"code":"NAME_UNKNOWN"},{"code":"MANIFEST_UNKNOWN"}]}"#,
+            NotFoundScope::Digest,
+        ),
+        (json, r#"{"errors":[]}"#, NotFoundScope::Digest),
+        (json, "{}", NotFoundScope::Digest),
+        (json, "not json", NotFoundScope::Digest),
+    ] {
+        assert_eq!(
+            NotFoundScope::of(content_type, body.as_bytes()),
+            scope,
+            "{content_type:?} {body}"
+        );
+    }
+}

@@ -92,23 +92,127 @@ async fn falls_back_to_the_referrers_tag_and_remembers_a_host_without_the_api() 
 }
 
 #[tokio::test]
-async fn registry_error_404_from_the_referrers_api_is_not_remembered_for_the_host() {
+async fn registry_error_404_from_the_referrers_api_is_remembered_for_the_repository_only() {
     let server = Server::start(|_: &Request| {
         Reply::body(404, r#"{"errors":[{"code":"NAME_UNKNOWN"}]}"#)
             .header("Content-Type", "application/json")
     })
     .await;
     let registry = Registry::new(settings_for(&[&server])).unwrap();
-    let img = image(&server, "app:v1");
-    for seed in [b"one", b"two"] {
-        let digest = Digest::sha256_of(seed);
-        assert!(registry.referrers(&img, &digest).await.unwrap().is_empty());
+    let digests: Vec<Digest> = [b"one", b"two", b"six"]
+        .iter()
+        .map(|seed| Digest::sha256_of(*seed))
+        .collect();
+    for repo in ["app:v1", "other:v1"] {
+        let img = image(&server, repo);
+        for digest in &digests {
+            assert!(registry.referrers(&img, digest).await.unwrap().is_empty());
+        }
     }
-    let referrers_calls = methods_and_paths(&server)
+    let calls = methods_and_paths(&server);
+    let referrers: Vec<&String> = calls.iter().filter(|p| p.contains("/referrers/")).collect();
+    // The registry's error may be about the repository: asked once per repository, not once
+    // per host; every digest's own referrers tag is still asked.
+    assert_eq!(
+        referrers,
+        [
+            &format!("GET /v2/app/referrers/{}", digests[0]),
+            &format!("GET /v2/other/referrers/{}", digests[0]),
+        ]
+    );
+    let tags = calls
+        .iter()
+        .filter(|p| p.contains("/manifests/sha256-"))
+        .count();
+    assert_eq!((calls.len(), tags), (2 + 6, 6));
+}
+
+#[tokio::test]
+async fn a_404_about_one_digest_or_an_empty_list_is_not_remembered_for_the_next_digest() {
+    let missing = Digest::sha256_of(b"subject the registry does not know");
+    let empty = Digest::sha256_of(b"subject with no referrers");
+    let signed = Digest::sha256_of(b"subject with a bundle");
+    let bundle = Digest::sha256_of(b"a bundle manifest");
+    let index = referrers_index(&[&bundle]);
+    let server = Server::start({
+        let (missing, empty) = (missing.to_string(), empty.to_string());
+        move |r: &Request| {
+            let path = r.path();
+            if path.ends_with(&format!("/referrers/{missing}")) {
+                // What some registries with the API answer for a subject they do not hold.
+                Reply::body(404, r#"{"errors":[{"code":"MANIFEST_UNKNOWN"}]}"#)
+                    .header("Content-Type", "application/json")
+            } else if path.ends_with(&format!("/referrers/{empty}")) {
+                Reply::body(200, referrers_index(&[])).header("Content-Type", OCI_INDEX)
+            } else if path.contains("/referrers/") {
+                Reply::body(200, index.clone()).header("Content-Type", OCI_INDEX)
+            } else {
+                Reply::body(404, r#"{"errors":[{"code":"MANIFEST_UNKNOWN"}]}"#)
+                    .header("Content-Type", "application/json")
+            }
+        }
+    })
+    .await;
+    let registry = Registry::new(settings_for(&[&server])).unwrap();
+    let img = image(&server, "app:v1");
+    for digest in [&missing, &empty] {
+        assert!(registry.referrers(&img, digest).await.unwrap().is_empty());
+    }
+    // The next digest of the same repository is still asked of the API, and its bundle found.
+    let found = registry.referrers(&img, &signed).await.unwrap();
+    let listed: Vec<(&Digest, &ReferrerSource)> = found
+        .iter()
+        .map(|r| (&r.descriptor.digest, &r.source))
+        .collect();
+    assert_eq!(listed, [(&bundle, &ReferrerSource::Api)]);
+    assert_eq!(
+        methods_and_paths(&server),
+        [
+            format!("GET /v2/app/referrers/{missing}"),
+            format!("GET /v2/app/manifests/{}", missing.tag_prefix()),
+            format!("GET /v2/app/referrers/{empty}"),
+            format!("GET /v2/app/referrers/{signed}"),
+        ]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_lookups_ask_the_referrers_api_once_per_repository_that_lacks_it() {
+    let server = Server::start(|r: &Request| {
+        if r.path().contains("/referrers/") {
+            Reply::body(404, r#"{"errors":[{"code":"UNSUPPORTED"}]}"#)
+                .header("Content-Type", "application/json")
+        } else {
+            Reply::body(404, r#"{"errors":[{"code":"MANIFEST_UNKNOWN"}]}"#)
+                .header("Content-Type", "application/json")
+        }
+    })
+    .await;
+    let registry = Arc::new(Registry::new(settings_for(&[&server])).unwrap());
+    let mut tasks = tokio::task::JoinSet::new();
+    for repo in ["a:v1", "b:v1", "c:v1"] {
+        for i in 0..8u8 {
+            let (registry, img) = (Arc::clone(&registry), image(&server, repo));
+            tasks.spawn(async move {
+                registry
+                    .referrers(&img, &Digest::sha256_of(&[i]))
+                    .await
+                    .map(|found| found.len())
+            });
+        }
+    }
+    while let Some(found) = tasks.join_next().await {
+        assert_eq!(found.unwrap().unwrap(), 0);
+    }
+    let calls = methods_and_paths(&server);
+    let mut referrers: Vec<String> = calls
         .iter()
         .filter(|p| p.contains("/referrers/"))
-        .count();
-    assert_eq!(referrers_calls, 2);
+        .map(|p| p.split("/referrers/").next().unwrap_or_default().to_owned())
+        .collect();
+    referrers.sort();
+    assert_eq!(referrers, ["GET /v2/a", "GET /v2/b", "GET /v2/c"]);
+    assert_eq!(calls.len(), 3 + 3 * 8);
 }
 
 #[tokio::test]
