@@ -2,8 +2,10 @@
 //! per key-signed image, cold and with the verification cache, beside its peers in one run.
 //!
 //! Pushes `IMAGES` distinct images (default 500; 25 repositories), signs each digest with one
-//! key (cosign `.sig`, no transparency log), and writes Deployments naming them pinned by
-//! digest (`repo@sha256:…`) and by tag. Then, RUNS times (medians reported):
+//! key (cosign `.sig`, no transparency log), attaches to each a SLSA v1 provenance signed with
+//! the same key (cosign's `.att`, a DSSE envelope; `ATTEST=0` leaves them out), and writes
+//! Deployments naming them pinned by digest (`repo@sha256:…`) and by tag. Then, RUNS times
+//! (medians reported):
 //!
 //! - `check` pinned, no cache (cold): every image resolved and its `.sig` verified;
 //! - `check` pinned, `--cache-dir` fresh (cold, writing the cache), then again (warm);
@@ -11,14 +13,20 @@
 //! - the floor: the cold run's own request list (from the registry's access log) replayed by
 //!   one `curl` process on keep-alive connections, 2 in parallel;
 //! - skopeo: `skopeo inspect --raw` of each image manifest and each `.sig` manifest, 2
-//!   processes in parallel (less work than a check: no payload blob, no verification).
+//!   processes in parallel (less work than a check: no payload blob, no verification);
+//! - with attestations: `check` pinned with a `provenance:` rule as well (signature and SLSA
+//!   attestation verified per image), cold and with a warm cache, and its curl floor.
+//!
+//! cosign, the peer the issue names, cannot be installed here; the output says so. After the
+//! runs, one cold `check -v` and one `check -vv` show how many log lines a run of this size
+//! writes and how often the most repeated line (digits and hex masked) occurs.
 //!
 //! Peak RSS of each `check` comes from `/usr/bin/time -v` when it is installed. `IMAGES=10000
 //! RUNS=1 SKIP_SKOPEO=1` is the scale run: time and requests should grow linearly.
 //!
 //! ```text
 //! cargo bench --bench cache                  # IMAGES=500 RUNS=3
-//! IMAGES=10000 RUNS=1 cargo bench --bench cache
+//! IMAGES=10000 RUNS=1 SKIP_SKOPEO=1 cargo bench --bench cache
 //! ```
 //!
 //! `cargo test --all-targets` runs this target once without `--bench`; it then does nothing.
@@ -33,8 +41,9 @@
 )]
 #[path = "../tests/it/common/mod.rs"]
 mod common;
-use common::pki;
+use common::{att, pki};
 
+use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -44,6 +53,7 @@ use std::time::Instant;
 
 use anyhow::{bail, ensure, Context as _};
 
+use att::{push_attestations, Att, AttLayer, BUILDER, SOURCE};
 use common::{docker_config_empty, TestRegistry};
 use pki::{push_signatures, TestKey};
 
@@ -51,6 +61,10 @@ const REPOS: usize = 25;
 const PER_FILE: usize = 10;
 const PUSHERS: usize = 5;
 const SIGNER: &str = "ci";
+/// The config asking for a signature by [`SIGNER`] on every image.
+const SIGNATURES: &str = "supplygate.yaml";
+/// The config asking for a signature and a SLSA provenance by [`SIGNER`] on every image.
+const ATTESTATIONS: &str = "supplygate-att.yaml";
 
 fn main() -> ExitCode {
     if !std::env::args().any(|a| a == "--bench") {
@@ -85,6 +99,7 @@ struct Sample {
 fn run() -> anyhow::Result<()> {
     let images = env_number("IMAGES", 500)?;
     let runs = env_number("RUNS", 3)?;
+    let attest = env_number("ATTEST", 1)? != 0;
     ensure!(
         images >= REPOS && runs > 0,
         "IMAGES >= {REPOS} and RUNS >= 1"
@@ -101,9 +116,10 @@ fn run() -> anyhow::Result<()> {
     let dir = work.path();
     let started = Instant::now();
     let key = TestKey::generate();
-    let pushed = push_signed_images(&registry, &key, images)?;
+    let pushed = push_signed_images(&registry, &key, images, attest)?;
     eprintln!(
-        "pushed and signed {images} images on {} in {} ms",
+        "pushed and signed {images} images{} on {} in {} ms",
+        if attest { " with attestations" } else { "" },
         registry.host(),
         started.elapsed().as_millis()
     );
@@ -125,6 +141,17 @@ fn run() -> anyhow::Result<()> {
             host = registry.host()
         ),
     )?;
+    fs::write(
+        dir.join("supplygate-att.yaml"),
+        format!(
+            "registries:\n  \"{host}\":\n    insecure: true\n\
+             signers:\n  {SIGNER}:\n    key: cosign.pub\n    insecure_ignore_tlog: true\n\
+             require:\n  - images: [\"127.0.0.1:*/**\"]\n    signers: [{SIGNER}]\n\
+             provenance:\n  - images: [\"127.0.0.1:*/**\"]\n    signers: [{SIGNER}]\n    \
+             builders: [\"{BUILDER}\"]\n    source: {SOURCE}\n    refs: [\"refs/heads/main\"]\n",
+            host = registry.host()
+        ),
+    )?;
     let timer = Path::new("/usr/bin/time").is_file();
     let ctx = Cli {
         bin: &bin,
@@ -141,22 +168,26 @@ fn run() -> anyhow::Result<()> {
         "check by tag, cache warm",
         "curl replay of the cold run's requests (floor)",
         "skopeo inspect --raw image + .sig, 2 parallel",
+        "check pinned, .sig + SLSA .att, no cache (cold)",
+        "check pinned, .sig + SLSA .att, cache warm",
+        "curl replay of the .sig + .att run (floor)",
     ]
     .into_iter()
+    .take(if attest { 9 } else { 6 })
     .map(|n| (n, Vec::new()))
     .collect();
     for run in 1..=runs {
         let cache = dir.join(format!("cache-{run}"));
         let lines_before = v2_lines(&log).len();
-        let cold = ctx.check("pinned", None)?;
+        let cold = ctx.check(SIGNATURES, "pinned", None)?;
         let requests = v2_lines(&log)
             .into_iter()
             .skip(lines_before)
             .filter_map(|l| request_path(&l))
             .collect::<Vec<_>>();
-        let cache_cold = ctx.check("pinned", Some(&cache))?;
-        let cache_warm = ctx.check("pinned", Some(&cache))?;
-        let tags_warm = ctx.check("tags", Some(&cache))?;
+        let cache_cold = ctx.check(SIGNATURES, "pinned", Some(&cache))?;
+        let cache_warm = ctx.check(SIGNATURES, "pinned", Some(&cache))?;
+        let tags_warm = ctx.check(SIGNATURES, "tags", Some(&cache))?;
         let floor = curl_replay(&registry.host(), &requests, dir)?;
         // `SKIP_SKOPEO=1` for scale runs: a process per inspection is minutes at 10,000.
         let skopeo = if std::env::var_os("SKIP_SKOPEO").is_some() {
@@ -178,30 +209,62 @@ fn run() -> anyhow::Result<()> {
             floor.requests,
             skopeo.ms
         );
-        for (row, sample) in rows
-            .iter_mut()
-            .zip([cold, cache_cold, cache_warm, tags_warm, floor, skopeo])
-        {
+        let mut samples = vec![cold, cache_cold, cache_warm, tags_warm, floor, skopeo];
+        if attest {
+            let lines_before = v2_lines(&log).len();
+            let att_cold = ctx.check(ATTESTATIONS, "pinned", None)?;
+            let requests = v2_lines(&log)
+                .into_iter()
+                .skip(lines_before)
+                .filter_map(|l| request_path(&l))
+                .collect::<Vec<_>>();
+            let att_cache = dir.join(format!("cache-att-{run}"));
+            ctx.check(ATTESTATIONS, "pinned", Some(&att_cache))?;
+            let att_warm = ctx.check(ATTESTATIONS, "pinned", Some(&att_cache))?;
+            let att_floor = curl_replay(&registry.host(), &requests, dir)?;
+            eprintln!(
+                "run {run}: .sig + .att cold {:.0} ms/{} req; warm {:.0} ms/{} req; curl floor \
+                 {:.0} ms/{} req",
+                att_cold.ms,
+                att_cold.requests,
+                att_warm.ms,
+                att_warm.requests,
+                att_floor.ms,
+                att_floor.requests
+            );
+            samples.extend([att_cold, att_warm, att_floor]);
+        }
+        for (row, sample) in rows.iter_mut().zip(samples) {
             row.1.push(sample);
         }
     }
+    let logged = if attest { ATTESTATIONS } else { SIGNATURES };
+    let logs = [ctx.log_lines(logged, 1)?, ctx.log_lines(logged, 2)?];
     let n = images as f64;
-    let mut out =
-        format!(
-        "{images} key-signed images ({REPOS} repositories), `.sig` signatures, median of {runs} \
-         runs{}\n",
-        if timer { "" } else { " (no /usr/bin/time: no RSS)" }
+    let mut out = format!(
+        "{images} key-signed images ({REPOS} repositories), `.sig` signatures{}, median of \
+         {runs} runs{}\n",
+        if attest {
+            " and SLSA v1 `.att` attestations"
+        } else {
+            ""
+        },
+        if timer {
+            ""
+        } else {
+            " (no /usr/bin/time: no RSS)"
+        }
     );
     let _ = writeln!(
         out,
-        "{:<50}{:>10}{:>10}{:>10}{:>12}",
+        "{:<50}{:>10}{:>10}{:>10}{:>14}",
         "scenario", "wall ms", "ms/img", "req/img", "peak RSS MiB"
     );
     let medians: Vec<Sample> = rows.iter().map(|(_, s)| summarize(s)).collect();
     for ((name, _), m) in rows.iter().zip(&medians) {
         let _ = writeln!(
             out,
-            "{name:<50}{:>10.0}{:>10.3}{:>10.2}{:>12}",
+            "{name:<50}{:>10.0}{:>10.3}{:>10.2}{:>14}",
             m.ms,
             m.ms / n,
             m.requests / n,
@@ -212,7 +275,7 @@ fn run() -> anyhow::Result<()> {
             }
         );
     }
-    if let [cold, _, warm, tags, floor, skopeo] = medians.as_slice() {
+    if let [cold, _, warm, tags, floor, skopeo, ..] = medians.as_slice() {
         let _ = writeln!(
             out,
             "cold check / curl floor: {:.2}x; warm cache: {:.1}x faster than cold, {:.1}x \
@@ -223,16 +286,41 @@ fn run() -> anyhow::Result<()> {
             cold.ms / tags.ms.max(0.001),
         );
     }
+    if let [.., att_cold, att_warm, att_floor] = medians.get(6..).unwrap_or_default() {
+        let _ = writeln!(
+            out,
+            ".sig + .att: {:.2} requests/image cold (target <= 5), cold check / curl floor: \
+             {:.2}x; warm cache {:.1}x faster than cold",
+            att_cold.requests / n,
+            att_cold.ms / att_floor.ms.max(0.001),
+            att_cold.ms / att_warm.ms.max(0.001),
+        );
+    }
+    for (level, (lines, repeated, line)) in [1, 2].iter().zip(&logs) {
+        let _ = writeln!(
+            out,
+            "check -{}: {lines} stderr lines for {images} images; most repeated ({repeated}x): \
+             {line}",
+            "v".repeat(*level),
+        );
+    }
+    let _ = writeln!(
+        out,
+        "cosign: not installable here (no binary, no Go modules); the peers in this run are the \
+         curl replay (floor) and skopeo"
+    );
     print!("{out}");
     Ok(())
 }
 
-/// Pushes `n` images, image `i` as `bench/app-<i % REPOS>:v<i>`, each signed with `key`.
+/// Pushes `n` images, image `i` as `bench/app-<i % REPOS>:v<i>`, each signed with `key` and,
+/// with `attest`, given a SLSA v1 provenance signed with `key` (cosign's `.att`).
 /// Returns `(tag reference, digest)` in index order.
 fn push_signed_images(
     registry: &TestRegistry,
     key: &TestKey,
     n: usize,
+    attest: bool,
 ) -> anyhow::Result<Vec<(String, String)>> {
     let mut refs = vec![(String::new(), String::new()); n];
     let pushed = thread::scope(|scope| {
@@ -249,6 +337,11 @@ fn push_signed_images(
                         for ((i, tag), digest) in indices.iter().zip(&tags).zip(&digests) {
                             let layer = key.sign(&repository, digest);
                             push_signatures(registry, &repo, digest, &[layer]);
+                            if attest {
+                                let provenance =
+                                    AttLayer::signed(&Att::about(&repository, digest), key);
+                                push_attestations(registry, &repo, digest, &[provenance]);
+                            }
                             out.push((*i, format!("{repository}:{tag}"), digest.clone()));
                         }
                     }
@@ -305,9 +398,10 @@ struct Cli<'a> {
 }
 
 impl Cli<'_> {
-    /// `supplygate check <manifests> --format json [--cache-dir cache]`: every image must be
-    /// allowed with a signature verified by `ci`.
-    fn check(&self, manifests: &str, cache: Option<&Path>) -> anyhow::Result<Sample> {
+    /// `supplygate check <manifests> --config <config> --format json [--cache-dir cache]`:
+    /// every image must be allowed with a signature verified by `ci` (and, with
+    /// [`ATTESTATIONS`], an attestation verified by `ci`).
+    fn check(&self, config: &str, manifests: &str, cache: Option<&Path>) -> anyhow::Result<Sample> {
         let mut command = if self.timer {
             let mut c = Command::new("/usr/bin/time");
             c.arg("-v").arg(self.bin);
@@ -316,14 +410,7 @@ impl Cli<'_> {
             Command::new(self.bin)
         };
         command
-            .args([
-                "check",
-                manifests,
-                "--config",
-                "supplygate.yaml",
-                "--format",
-                "json",
-            ])
+            .args(["check", manifests, "--config", config, "--format", "json"])
             .current_dir(self.dir)
             .env_remove("SUPPLYGATE_CONFIG")
             .env_remove("SUPPLYGATE_FORMAT")
@@ -368,6 +455,12 @@ impl Cli<'_> {
                     == Some(&serde_json::json!([SIGNER])),
                 "no signature verified by `{SIGNER}`: {image}"
             );
+            ensure!(
+                config != ATTESTATIONS
+                    || image.pointer("/attestations/facts/0/verified_by")
+                        == Some(&serde_json::json!([SIGNER])),
+                "no attestation verified by `{SIGNER}`: {image}"
+            );
         }
         let rss_kib = stderr
             .lines()
@@ -386,6 +479,69 @@ impl Cli<'_> {
             rss_kib,
         })
     }
+}
+
+impl Cli<'_> {
+    /// A cold `check` of the pinned images with `-v` repeated `level` times: how many lines it
+    /// writes on stderr, and the most repeated line with digits and hex masked (how often, and
+    /// the line) — a run of thousands of images must not log a line per image at `-v`.
+    fn log_lines(&self, config: &str, level: usize) -> anyhow::Result<(usize, usize, String)> {
+        let out = Command::new(self.bin)
+            .args(["check", "pinned", "--config", config, "--format", "json"])
+            .arg(format!("-{}", "v".repeat(level)))
+            .current_dir(self.dir)
+            .env_remove("SUPPLYGATE_CONFIG")
+            .env_remove("SUPPLYGATE_FORMAT")
+            .env_remove("SUPPLYGATE_CACHE_DIR")
+            .env_remove("SUPPLYGATE_VERBOSE")
+            .env("DOCKER_CONFIG", self.docker_config)
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::null())
+            .output()
+            .context("run supplygate -v")?;
+        ensure!(
+            out.status.code() == Some(0),
+            "`check -{}` exited with {}",
+            "v".repeat(level),
+            out.status
+        );
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let mut counts: HashMap<String, usize> = HashMap::new();
+        for line in stderr.lines() {
+            *counts.entry(mask_numbers(line)).or_default() += 1;
+        }
+        let (line, repeated) = counts
+            .into_iter()
+            .max_by(|a, b| a.1.cmp(&b.1).then_with(|| b.0.cmp(&a.0)))
+            .unwrap_or_default();
+        let shown: String = line.chars().take(110).collect();
+        Ok((stderr.lines().count(), repeated, shown))
+    }
+}
+
+/// `line` with every run of hex digits (and digits) as `#`: lines that differ only in a
+/// digest, a count or a time read as one.
+fn mask_numbers(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut word = String::new();
+    let flush = |word: &mut String, out: &mut String| {
+        if !word.is_empty() && word.bytes().any(|b| b.is_ascii_digit()) {
+            out.push('#');
+        } else {
+            out.push_str(word);
+        }
+        word.clear();
+    };
+    for c in line.chars() {
+        if c.is_ascii_hexdigit() {
+            word.push(c);
+        } else {
+            flush(&mut word, &mut out);
+            out.push(c);
+        }
+    }
+    flush(&mut word, &mut out);
+    out
 }
 
 /// The `/v2/` lines of the access log, markers left out.
@@ -416,7 +572,14 @@ fn curl_replay(host: &str, paths: &[String], dir: &Path) -> anyhow::Result<Sampl
     fs::write(&file, config)?;
     let started = Instant::now();
     let status = Command::new("curl")
-        .args(["-s", "--parallel", "--parallel-max", "2", "-H"])
+        .args([
+            "-s",
+            "--no-progress-meter",
+            "--parallel",
+            "--parallel-max",
+            "2",
+            "-H",
+        ])
         .arg(
             "Accept: application/vnd.oci.image.manifest.v1+json, \
              application/vnd.docker.distribution.manifest.v2+json, \

@@ -9,6 +9,9 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use clap::{Args, CommandFactory as _, FromArgMatches as _, Parser, Subcommand, ValueEnum};
+use tracing_subscriber::filter::{LevelFilter, Targets};
+use tracing_subscriber::layer::SubscriberExt as _;
+use tracing_subscriber::util::SubscriberInitExt as _;
 
 use crate::config::Config;
 use crate::registry::Registry;
@@ -254,6 +257,18 @@ fn init_logging(verbose: u8, format: LogFormat) {
         2 => tracing::Level::DEBUG,
         _ => tracing::Level::TRACE,
     };
+    // supplygate's own events at the level asked; other crates' at `info` at most until
+    // `-vvv`: at `-vv` hyper alone would log a line per request (10,000 images, 30,000 lines
+    // saying "pooling idle connection").
+    let ours = LevelFilter::from_level(level);
+    let others = if verbose >= 3 {
+        LevelFilter::TRACE
+    } else {
+        ours.min(LevelFilter::INFO)
+    };
+    let filter = Targets::new()
+        .with_target(env!("CARGO_CRATE_NAME"), ours)
+        .with_default(others);
     let logs = tracing_subscriber::fmt()
         .with_max_level(level)
         .with_writer(std::io::stderr);
@@ -261,10 +276,14 @@ fn init_logging(verbose: u8, format: LogFormat) {
         LogFormat::Text => logs
             .with_ansi(std::io::stderr().is_terminal())
             .without_time()
+            .finish()
+            .with(filter)
             .init(),
         LogFormat::Json => logs
             .with_ansi(false)
             .event_format(crate::webhook::JsonEvents)
+            .finish()
+            .with(filter)
             .init(),
     }
 }

@@ -248,6 +248,33 @@ fn check_resolves_tags_like_skopeo_and_exits_zero() {
     assert_eq!(json["decision"], "allow");
 }
 
+/// `-vv` is supplygate's own debug log: other crates log at `info` at most until `-vvv`
+/// (hyper alone writes a line per request at `debug`, thousands in a large run).
+#[test]
+fn debug_logs_leave_other_crates_at_info_until_trace() {
+    let registry = TestRegistry::start();
+    registry.push_generated("team/app:v1", 1);
+    let image = format!("{}/team/app:v1", registry.host());
+    let case = Case::new()
+        .registry_config(&registry)
+        .file("deploy/app.yaml", &deployment("app", &[&image]));
+    let debug = case.run(&["check", "deploy", "--format", "json", "-vv"]);
+    assert_eq!(debug.code, 0, "{debug:?}");
+    assert!(
+        debug.stderr.contains("supplygate::cli::check: checked"),
+        "{}",
+        debug.stderr
+    );
+    assert!(!debug.stderr.contains("hyper"), "{}", debug.stderr);
+    let trace = case.run(&["check", "deploy", "--format", "json", "-vvv"]);
+    assert_eq!(trace.code, 0, "{trace:?}");
+    assert!(
+        trace.stderr.contains("hyper_util::client::legacy::pool"),
+        "{}",
+        trace.stderr
+    );
+}
+
 #[test]
 fn registry_down_fails_closed_with_exit_2() {
     let mut registry = TestRegistry::start();
