@@ -9,7 +9,9 @@
 //!
 //! * nothing attached, registry with the referrers API: **2** (`.sig` 404, empty referrers);
 //! * nothing attached, registry without it (Debian's `docker-registry` 2.8): **3** for the
-//!   first digest of a host (`.sig` 404, referrers 404, referrers tag 404), **2** after that.
+//!   first digest of a host (`.sig` 404, referrers 404, referrers tag 404), **2** after that
+//!   (a registry whose 404 is an error about the repository: after the first digest of each
+//!   repository; see `registry::http::NotFoundScope`).
 //!
 //! Every manifest and blob is fetched by digest or verified against the digest the registry
 //! announces, and cached by the [`Registry`] (one request per distinct thing).
