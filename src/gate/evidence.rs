@@ -341,23 +341,63 @@ fn attestation_shortcut(
         .then(|| config.provenance_for(&image.name()).cloned().collect())
 }
 
-/// One task per distinct reference (the registry bounds the concurrency): resolve it, then
-/// check the signatures a requirement asks for, then the attestations a provenance rule asks
-/// for. A panicking task leaves its reference out; `fact_findings` and `image_report` then
-/// fail closed. The `.att` shortcut is taken only where `provenance_satisfied` covers what the
-/// shipped provenance policy will check: never with a user policy ([`shortcut_allowed`]),
-/// never when a site naming the image claims a commit (`claimed`: the workload's
-/// `source.commit_key`), when the tag reads as a commit SHA, or with local clones.
-pub(super) fn gather_evidence(
-    config: &Config,
+/// One task per distinct reference (the registry bounds the concurrency of requests; at most
+/// [`Gathering::in_flight`] tasks exist at a time, so that a run of 10,000 images does not hold
+/// 10,000 suspended lookups): resolve it, then check the signatures a requirement asks for,
+/// then the attestations a provenance rule asks for. A panicking task leaves its reference
+/// out; `fact_findings` and `image_report` then fail closed. The `.att` shortcut is taken only
+/// where `provenance_satisfied` covers what the shipped provenance policy will check: never
+/// with a user policy ([`shortcut_allowed`]), never when a site naming the image claims a
+/// commit (`claimed`: the workload's `source.commit_key`), when the tag reads as a commit SHA,
+/// or with local clones.
+pub(super) fn gather_evidence<'a>(
+    config: &'a Config,
     registry: &Arc<Registry>,
     images: BTreeSet<ImageRef>,
     now: jiff::Timestamp,
-    claimed: &HashSet<ImageRef>,
-) -> tokio::task::JoinSet<Found> {
-    let signers: Arc<Vec<Arc<Signer>>> = Arc::new(config.signers.values().cloned().collect());
-    let mut tasks = tokio::task::JoinSet::new();
-    for image in images {
+    claimed: &'a HashSet<ImageRef>,
+) -> Gathering<'a> {
+    Gathering {
+        config,
+        registry: Arc::clone(registry),
+        signers: Arc::new(config.signers.values().cloned().collect()),
+        now,
+        claimed,
+        images: images.into_iter(),
+        // Enough to keep every request permit busy (a task makes its requests one after
+        // another), few enough that memory does not grow with the run's size.
+        in_flight: config.registry.concurrency.saturating_mul(4).max(256),
+        tasks: tokio::task::JoinSet::new(),
+    }
+}
+
+/// The evidence tasks of one run (see [`gather_evidence`]), started as earlier ones finish.
+pub(super) struct Gathering<'a> {
+    config: &'a Config,
+    registry: Arc<Registry>,
+    signers: Arc<Vec<Arc<Signer>>>,
+    now: jiff::Timestamp,
+    claimed: &'a HashSet<ImageRef>,
+    images: std::collections::btree_set::IntoIter<ImageRef>,
+    in_flight: usize,
+    tasks: tokio::task::JoinSet<Found>,
+}
+
+impl Gathering<'_> {
+    /// The next finished task (in completion order), after starting tasks up to the limit;
+    /// `None` when every reference has been looked up.
+    pub(super) async fn join_next(&mut self) -> Option<Result<Found, tokio::task::JoinError>> {
+        while self.tasks.len() < self.in_flight {
+            let Some(image) = self.images.next() else {
+                break;
+            };
+            self.spawn(image);
+        }
+        self.tasks.join_next().await
+    }
+
+    fn spawn(&mut self, image: ImageRef) {
+        let config = self.config;
         let name = image.name();
         let wants_signatures = config.requirements_for(&name).next().is_some();
         // Notation signers only where a rule for this image names one: no Notation lookup
@@ -365,7 +405,8 @@ pub(super) fn gather_evidence(
         let notation = config
             .requirements_for(&name)
             .any(|r| r.signers.iter().any(|s| s.is_notation()));
-        let signature_signers: Vec<Arc<Signer>> = signers
+        let signature_signers: Vec<Arc<Signer>> = self
+            .signers
             .iter()
             .filter(|s| notation || !s.is_notation())
             .cloned()
@@ -373,10 +414,11 @@ pub(super) fn gather_evidence(
         // The referrers shortcuts, where they are safe (see `shortcut_allowed`).
         let needed = signature_shortcut(config, &image);
         let wants_attestations = config.provenance_for(&name).next().is_some();
-        let rules = attestation_shortcut(config, &image, claimed.contains(&image));
-        let registry = Arc::clone(registry);
-        let signers = Arc::clone(&signers);
-        tasks.spawn(async move {
+        let rules = attestation_shortcut(config, &image, self.claimed.contains(&image));
+        let registry = Arc::clone(&self.registry);
+        let signers = Arc::clone(&self.signers);
+        let now = self.now;
+        self.tasks.spawn(async move {
             let resolved = registry.resolve(&image).await.map_err(Arc::new);
             let (mut signatures, mut attestations) = (None, None);
             if let Ok(r) = &resolved {
@@ -407,7 +449,6 @@ pub(super) fn gather_evidence(
             }
         });
     }
-    tasks
 }
 
 /// Reachability answers, memoised per clone, commit and refs within one run.
@@ -577,5 +618,55 @@ mod tests {
         assert!(attestation_shortcut(&shipped, &sha, false).is_none());
         // Signatures keep the shortcut: no commit rule looks at them.
         assert!(signature_shortcut(&shipped, &sha).is_some());
+    }
+
+    /// A run of more images than tasks in flight: every reference is looked up exactly once,
+    /// and never more than `in_flight` lookups exist at a time.
+    #[tokio::test]
+    async fn gathering_keeps_a_bounded_number_of_tasks_and_looks_up_every_image_once() {
+        use crate::registry::testserver::{Reply, Request, Server};
+        use crate::registry::{HostSettings, RegistrySettings};
+        let server = Server::start(|_: &Request| {
+            Reply::body(404, r#"{"errors":[{"code":"MANIFEST_UNKNOWN"}]}"#)
+                .header("Content-Type", "application/json")
+        })
+        .await;
+        let mut settings = RegistrySettings {
+            retries: 0,
+            docker_config: Some(PathBuf::from("/nonexistent/supplygate-test/config.json")),
+            ..RegistrySettings::default()
+        };
+        settings.hosts.insert(
+            server.host(),
+            HostSettings {
+                insecure: true,
+                ..HostSettings::default()
+            },
+        );
+        let registry = Arc::new(Registry::new(settings).unwrap());
+        let config = config("");
+        let images: BTreeSet<ImageRef> = (0..600)
+            .map(|i| ImageRef::parse(&format!("{}/app:v{i}", server.host())).unwrap())
+            .collect();
+        let claimed = HashSet::new();
+        let mut gathering = gather_evidence(
+            &config,
+            &registry,
+            images.clone(),
+            jiff::Timestamp::now(),
+            &claimed,
+        );
+        assert_eq!(gathering.in_flight, 256);
+        let mut seen = BTreeSet::new();
+        while let Some(found) = gathering.join_next().await {
+            assert!(gathering.tasks.len() < gathering.in_flight);
+            let found = found.unwrap();
+            let Err(e) = &found.resolved else {
+                panic!("{} resolved", found.image);
+            };
+            assert_eq!(e.code(), "image-not-found", "{e}");
+            assert!(seen.insert(found.image), "looked up twice");
+        }
+        assert_eq!(seen, images);
     }
 }

@@ -128,6 +128,36 @@ async fn registry_error_404_from_the_referrers_api_is_remembered_for_the_reposit
 }
 
 #[tokio::test]
+async fn a_huge_json_404_from_the_referrers_api_is_read_in_part_and_remembered_for_nothing() {
+    // 1 MiB of padding before the code: only the first KiBs are read, which do not parse, so
+    // the 404 is taken as about this digest; the lookup falls back to the tag, never fails.
+    let body = format!(
+        r#"{{"padding":"{}","errors":[{{"code":"NAME_UNKNOWN"}}]}}"#,
+        "x".repeat(1 << 20)
+    );
+    let server = Server::start(move |r: &Request| {
+        if r.path().contains("/referrers/") {
+            Reply::body(404, body.clone()).header("Content-Type", "application/json")
+        } else {
+            Reply::body(404, r#"{"errors":[{"code":"MANIFEST_UNKNOWN"}]}"#)
+                .header("Content-Type", "application/json")
+        }
+    })
+    .await;
+    let registry = Registry::new(settings_for(&[&server])).unwrap();
+    let img = image(&server, "app:v1");
+    for seed in [b"one", b"two"] {
+        let digest = Digest::sha256_of(seed);
+        assert!(registry.referrers(&img, &digest).await.unwrap().is_empty());
+    }
+    let referrers_calls = methods_and_paths(&server)
+        .iter()
+        .filter(|p| p.contains("/referrers/"))
+        .count();
+    assert_eq!(referrers_calls, 2);
+}
+
+#[tokio::test]
 async fn a_404_about_one_digest_or_an_empty_list_is_not_remembered_for_the_next_digest() {
     let missing = Digest::sha256_of(b"subject the registry does not know");
     let empty = Digest::sha256_of(b"subject with no referrers");
