@@ -22,8 +22,7 @@ mod sources;
 
 pub use evidence::{
     check_attestations, check_attestations_for, check_signatures, check_signatures_at,
-    check_signatures_for, AttestationChecks, AttestationReport, Checks, PlatformSignatures,
-    SignatureChecks, SignatureReport,
+    check_signatures_for, AttestationChecks, Checks, SignatureChecks,
 };
 use evidence::{gather_evidence, reachability_facts, Found, Linkage};
 pub use findings::registry_finding;

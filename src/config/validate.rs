@@ -13,7 +13,7 @@ impl Validator {
         // A cause a dependency wrote verbatim (a DER decoder, serde_json) gets a sentence in
         // the user's terms; the message keeps the cause.
         let hint = hint.or_else(|| {
-            crate::report::explain_dependency_error(&message)
+            crate::hint::explain_dependency_error(&message)
                 .map(|e| format!("{}; {}", e.meaning, e.action))
         });
         self.problems.push(Problem {

@@ -18,7 +18,7 @@ fn violation_finding(v: policy::Violation, severity: Severity) -> Finding {
     let explained = v
         .found
         .as_deref()
-        .and_then(crate::report::explain_dependency_error);
+        .and_then(crate::hint::explain_dependency_error);
     let hint = match (explained, v.hint) {
         (Some(x), Some(h)) => Some(format!("{}: {}; {h}", x.meaning, x.action)),
         (Some(x), None) => Some(format!("{}: {}", x.meaning, x.action)),
@@ -336,7 +336,7 @@ pub(super) fn fact_findings(
 fn notation_logged_warnings(
     report: &mut ImageReport,
     image: &ImageRef,
-    checked: &super::evidence::SignatureReport,
+    checked: &crate::facts::SignatureReport,
 ) {
     use crate::verify::notation::stage::CheckOutcome;
     for fact in &checked.facts {
@@ -499,7 +499,7 @@ pub fn registry_finding(image: &ImageRef, e: &RegistryError) -> Finding {
         | RegistryError::Layout { reason, .. } => Some(reason.as_str()),
         _ => None,
     };
-    match cause.and_then(crate::report::explain_dependency_error) {
+    match cause.and_then(crate::hint::explain_dependency_error) {
         Some(explained) => Finding::new(
             code,
             severity,
