@@ -322,7 +322,7 @@ impl Decider<'_> {
             &config.policy.data,
         );
         let decision = policy.engine.evaluate(&input);
-        apply_decision(&mut report, decision);
+        apply_decision(config, &mut report, decision, &facts.matched);
         apply_overrides(config, policy.now, &mut report, &mut self.exemptions_used);
         fail_closed_if_unresolved(&mut report);
         report

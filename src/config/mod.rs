@@ -110,6 +110,9 @@ pub struct PolicySettings {
     pub unknown_image_fields: Unmatched,
     /// Longest evaluation of one image's input.
     pub timeout: Duration,
+    /// Where each key written under `policy:` is (1-based line and column of the key), so a
+    /// finding one decides can name it.
+    pub positions: BTreeMap<String, (usize, usize)>,
 }
 
 impl Default for PolicySettings {
@@ -123,6 +126,7 @@ impl Default for PolicySettings {
             unmatched_images: Unmatched::Allow,
             unknown_image_fields: Unmatched::Warn,
             timeout: Duration::from_secs(5),
+            positions: BTreeMap::new(),
         }
     }
 }
@@ -208,6 +212,8 @@ pub struct ProvenanceRule {
     pub refs: Vec<RefPattern>,
     /// 1-based line of the rule in the config.
     pub line: usize,
+    /// 1-based column of the rule (its first key), for findings.
+    pub column: usize,
 }
 
 /// Source linkage settings.
@@ -238,6 +244,8 @@ pub struct Requirement {
     pub signers: Vec<Arc<Signer>>,
     /// 1-based line of the rule in the config, for "defined here" in reports.
     pub line: usize,
+    /// 1-based column of the rule (its first key), for findings.
+    pub column: usize,
 }
 
 impl Config {

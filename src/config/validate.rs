@@ -112,6 +112,12 @@ impl Validator {
     }
 
     pub(super) fn policy(&mut self, node: &Node, out: &mut PolicySettings) {
+        for (k, _) in node.as_mapping().unwrap_or_default() {
+            if let Some(name) = k.as_str() {
+                out.positions
+                    .insert(name.to_owned(), (k.span.line, k.span.column));
+            }
+        }
         for (key, v) in self.fields(node, KEYS_POLICY, "policy") {
             match key {
                 "builtin" => {

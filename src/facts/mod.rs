@@ -76,6 +76,34 @@ pub struct Finding {
     /// gate's own findings.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub package: Option<String>,
+    /// The config entries responsible: the `require:` or `provenance:` rules, or the
+    /// `policy:` key, whose check produced it (empty when no config entry did).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub config: Vec<ConfigLocation>,
+}
+
+/// Where in the config file an entry behind a finding is written.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ConfigLocation {
+    /// The config file, as it was named (`--config`, or `supplygate.yaml`).
+    pub file: String,
+    /// 1-based line of the entry.
+    pub line: usize,
+    /// 1-based column of the entry.
+    pub column: usize,
+    /// Which entry: `require[0]`, `provenance[1]`, `policy.allowed_registries`.
+    pub key: String,
+}
+
+impl std::fmt::Display for ConfigLocation {
+    /// `supplygate.yaml:22:5 (require[0])`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}:{}:{} ({})",
+            self.file, self.line, self.column, self.key
+        )
+    }
 }
 
 impl Finding {
@@ -89,6 +117,7 @@ impl Finding {
             found: None,
             hint: None,
             package: None,
+            config: Vec::new(),
         }
     }
 

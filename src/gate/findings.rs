@@ -5,11 +5,11 @@ use std::sync::Arc;
 
 use super::{AttestationChecks, Resolutions, SignatureChecks};
 use crate::config::{Config, Unmatched};
+use crate::facts::{Code, ConfigLocation, Finding, ImageReport, Severity};
 use crate::manifest::{self, ImageSite};
 use crate::policy;
 use crate::reference::ImageRef;
 use crate::registry::RegistryError;
-use crate::report::{Code, Finding, ImageReport, Severity};
 
 /// The finding for a policy rule's entry. A signature or attestation reason a dependency
 /// wrote (a certificate that does not decode) gets a sentence in the user's terms before the
@@ -36,6 +36,81 @@ fn violation_finding(v: policy::Violation, severity: Severity) -> Finding {
         found: v.found,
         hint,
         package: Some(v.package),
+        config: Vec::new(),
+    }
+}
+
+/// The config entries behind a finding of the shipped library, from the rules the gate
+/// matched for the policy (`matched`): a `signatures` finding names the matching `require:`
+/// rules its verified signatures leave unsatisfied (all matching ones when none is, e.g.
+/// signatures that could not be looked up), a `provenance` finding the matching
+/// `provenance:` rules, and an `images` finding the `policy:` key it enforces, when written.
+/// Other packages name none: the gate cannot tell which entry their rules read.
+fn config_locations(
+    config: &Config,
+    report: &ImageReport,
+    matched: &policy::facts::Matched,
+    finding: &Finding,
+) -> Vec<ConfigLocation> {
+    let Some(file) = config.file.as_ref().map(|f| f.display().to_string()) else {
+        return Vec::new();
+    };
+    let at = |key: String, (line, column): (usize, usize)| ConfigLocation {
+        file: file.clone(),
+        line,
+        column,
+        key,
+    };
+    match finding.package.as_deref() {
+        Some("data.supplygate.signatures") => {
+            let rules: Vec<(usize, &crate::config::Requirement)> = matched
+                .require
+                .iter()
+                .filter_map(|&i| config.requirements.get(i).map(|r| (i, r)))
+                .collect();
+            let unsatisfied: Vec<_> = rules
+                .iter()
+                .filter(|(_, r)| {
+                    report
+                        .signatures
+                        .as_ref()
+                        .is_some_and(|s| !s.satisfies(&r.signers))
+                })
+                .collect();
+            let responsible = if unsatisfied.is_empty() {
+                rules.iter().collect()
+            } else {
+                unsatisfied
+            };
+            responsible
+                .into_iter()
+                .map(|(i, r)| at(format!("require[{i}]"), (r.line, r.column)))
+                .collect()
+        }
+        Some("data.supplygate.provenance") => matched
+            .provenance
+            .iter()
+            .filter_map(|&i| {
+                let r = config.provenance.get(i)?;
+                Some(at(format!("provenance[{i}]"), (r.line, r.column)))
+            })
+            .collect(),
+        Some("data.supplygate.images") => {
+            let key = match finding.code.as_str() {
+                "registry-not-allowed-by-policy" => "allowed_registries",
+                "latest-tag" => "allow_latest",
+                "image-not-covered" => "unmatched_images",
+                _ => return Vec::new(),
+            };
+            config
+                .policy
+                .positions
+                .get(key)
+                .map(|&position| at(format!("policy.{key}"), position))
+                .into_iter()
+                .collect()
+        }
+        _ => Vec::new(),
     }
 }
 
@@ -94,7 +169,13 @@ pub(super) fn unrecognised_field(
 
 /// Turns the policy's deny/warn entries into findings. A denial with a code the gate already
 /// reported for this image (e.g. `image-not-found`) is not repeated.
-pub(super) fn apply_decision(report: &mut ImageReport, decision: policy::Decision) {
+/// Each finding names the config entries behind it ([`config_locations`]).
+pub(super) fn apply_decision(
+    config: &Config,
+    report: &mut ImageReport,
+    decision: policy::Decision,
+    matched: &policy::facts::Matched,
+) {
     let already: Vec<String> = report
         .findings
         .iter()
@@ -102,6 +183,7 @@ pub(super) fn apply_decision(report: &mut ImageReport, decision: policy::Decisio
         .collect();
     for v in decision.denies {
         let mut finding = violation_finding(v, Severity::Deny);
+        finding.config = config_locations(config, report, matched, &finding);
         // A policy that reports missing facts ("could not check") keeps the could-not-decide
         // weight: exit 2, not a plain deny.
         if matches!(
@@ -122,7 +204,9 @@ pub(super) fn apply_decision(report: &mut ImageReport, decision: policy::Decisio
         }
     }
     for v in decision.warns {
-        report.findings.push(violation_finding(v, Severity::Warn));
+        let mut finding = violation_finding(v, Severity::Warn);
+        finding.config = config_locations(config, report, matched, &finding);
+        report.findings.push(finding);
     }
     for e in decision.errors {
         report
