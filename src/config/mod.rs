@@ -172,6 +172,8 @@ pub struct Exemption {
     pub expires_written: String,
     /// 1-based config line.
     pub line: usize,
+    /// 1-based column of the entry (its first key), for findings.
+    pub column: usize,
 }
 
 /// A workload annotation that turns denials into warnings, honoured only in `namespaces`.

@@ -316,6 +316,7 @@ impl Validator {
                     expires,
                     expires_written,
                     line: item.span.line,
+                    column: item.span.column,
                 });
             }
         }

@@ -128,6 +128,13 @@ impl Finding {
         self
     }
 
+    /// Names the config entries behind it.
+    #[must_use]
+    pub fn config(mut self, entries: Vec<ConfigLocation>) -> Self {
+        self.config = entries;
+        self
+    }
+
     /// Adds what was expected and what was found.
     #[must_use]
     pub fn expected_found(mut self, expected: impl Into<String>, found: impl Into<String>) -> Self {

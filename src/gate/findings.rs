@@ -52,15 +52,6 @@ fn config_locations(
     matched: &policy::facts::Matched,
     finding: &Finding,
 ) -> Vec<ConfigLocation> {
-    let Some(file) = config.file.as_ref().map(|f| f.display().to_string()) else {
-        return Vec::new();
-    };
-    let at = |key: String, (line, column): (usize, usize)| ConfigLocation {
-        file: file.clone(),
-        line,
-        column,
-        key,
-    };
     match finding.package.as_deref() {
         Some("data.supplygate.signatures") => {
             let rules: Vec<(usize, &crate::config::Requirement)> = matched
@@ -84,7 +75,7 @@ fn config_locations(
             };
             responsible
                 .into_iter()
-                .map(|(i, r)| at(format!("require[{i}]"), (r.line, r.column)))
+                .filter_map(|(i, r)| config_at(config, format!("require[{i}]"), (r.line, r.column)))
                 .collect()
         }
         Some("data.supplygate.provenance") => matched
@@ -92,7 +83,7 @@ fn config_locations(
             .iter()
             .filter_map(|&i| {
                 let r = config.provenance.get(i)?;
-                Some(at(format!("provenance[{i}]"), (r.line, r.column)))
+                config_at(config, format!("provenance[{i}]"), (r.line, r.column))
             })
             .collect(),
         Some("data.supplygate.images") => {
@@ -102,16 +93,37 @@ fn config_locations(
                 "image-not-covered" => "unmatched_images",
                 _ => return Vec::new(),
             };
-            config
-                .policy
-                .positions
-                .get(key)
-                .map(|&position| at(format!("policy.{key}"), position))
-                .into_iter()
-                .collect()
+            policy_key(config, key).into_iter().collect()
         }
         _ => Vec::new(),
     }
+}
+
+/// `key` of the config file at `position`; `None` for a config not read from a file.
+fn config_at(
+    config: &Config,
+    key: String,
+    (line, column): (usize, usize),
+) -> Option<ConfigLocation> {
+    Some(ConfigLocation {
+        file: config.file.as_ref()?.display().to_string(),
+        line,
+        column,
+        key,
+    })
+}
+
+/// The key `policy.<key>`, where it is written (`None` when it is left at its default).
+fn policy_key(config: &Config, key: &str) -> Option<ConfigLocation> {
+    let position = *config.policy.positions.get(key)?;
+    config_at(config, format!("policy.{key}"), position)
+}
+
+/// Where exemption `i` is written.
+fn exemption_at(config: &Config, i: usize, e: &crate::config::Exemption) -> Vec<ConfigLocation> {
+    config_at(config, format!("exemptions[{i}]"), (e.line, e.column))
+        .into_iter()
+        .collect()
 }
 
 /// A value under an `image` key, found by the generic pass, that is not an image reference:
@@ -152,10 +164,14 @@ pub(super) fn unrecognised_field(
                 site.path, site.resource.kind, site.image
             )
         };
-        Finding::new(Code::UnrecognisedImageField, severity, message).hint(
+        let mut finding = Finding::new(Code::UnrecognisedImageField, severity, message).hint(
             "if this field names an image, write a reference; if the kind runs images, add an \
          `images.extra` rule for it; `policy.unknown_image_fields` sets how this is decided",
-        )
+        );
+        finding.config = policy_key(config, "unknown_image_fields")
+            .into_iter()
+            .collect();
+        finding
     });
     ImageReport {
         site,
@@ -306,7 +322,8 @@ pub(super) fn apply_overrides(
                         e.line, e.expires_written, report.site.image
                     ),
                 )
-                .hint("renew it with a new `expires` if it is still needed, or fix the image"),
+                .hint("renew it with a new `expires` if it is still needed, or fix the image")
+                .config(exemption_at(config, i, e)),
             );
             continue;
         }
@@ -317,14 +334,17 @@ pub(super) fn apply_overrides(
                 f.message, e.expires_written, e.reason
             );
         }
-        report.findings.push(Finding::new(
-            Code::Exemption,
-            Severity::Warn,
-            format!(
-                "`{}` is exempted until {} (config line {}): {}",
-                report.site.image, e.expires_written, e.line, e.reason
-            ),
-        ));
+        report.findings.push(
+            Finding::new(
+                Code::Exemption,
+                Severity::Warn,
+                format!(
+                    "`{}` is exempted until {} (config line {}): {}",
+                    report.site.image, e.expires_written, e.line, e.reason
+                ),
+            )
+            .config(exemption_at(config, i, e)),
+        );
         return;
     }
 }

@@ -876,6 +876,17 @@ fn exemption_turns_denials_into_warnings_until_it_expires() {
         message.contains("exempted until 2026-12-31: vendor image, JIRA-1"),
         "{message}"
     );
+    // Each finding names its config entry: the `require:` rule (line 11 of `demo_config`) and
+    // the exemption (line 14).
+    let config_of = |n: usize| images(&json)[0]["findings"][n]["config"].clone();
+    assert_eq!(
+        config_of(0),
+        serde_json::json!([{"file": "supplygate.yaml", "line": 11, "column": 5, "key": "require[0]"}])
+    );
+    assert_eq!(
+        config_of(1),
+        serde_json::json!([{"file": "supplygate.yaml", "line": 14, "column": 5, "key": "exemptions[0]"}])
+    );
 
     // Another namespace: the exemption does not apply, and it matched nothing in this run.
     let out = case.run(&["check", "prod.yaml", "--format", "json", "--now", NOW]);
