@@ -201,6 +201,15 @@ impl SourceRoot {
         self.relative_path(path)
     }
 
+    /// A config entry behind a finding, `file:line:column (key)`, its file relative to the
+    /// root when it is under it.
+    pub fn config_entry(&self, c: &crate::facts::ConfigLocation) -> String {
+        let file = self
+            .relative_file(&c.file)
+            .unwrap_or_else(|| c.file.clone());
+        format!("{file}:{}:{} ({})", c.line, c.column, c.key)
+    }
+
     /// The root-relative path when there is one, else the origin as the human report shows it.
     pub fn display(&self, origin: &Origin) -> String {
         self.relative(origin).unwrap_or_else(|| origin.to_string())
