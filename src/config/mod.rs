@@ -47,6 +47,8 @@ pub struct Config {
     pub limits: Limits,
     /// Trusted signers by name, in name order.
     pub signers: BTreeMap<String, Arc<Signer>>,
+    /// Where each signer is defined (1-based line and column of its name under `signers:`).
+    pub signer_positions: BTreeMap<String, (usize, usize)>,
     /// Where `--tuf-refresh` fetches the Sigstore trusted root from.
     pub tuf: TufSettings,
     /// Which images must be signed by whom.

@@ -83,6 +83,13 @@ impl Validator {
         for (key, value) in &fields {
             if *key == "signers" {
                 self.signers(value, &mut config.signers);
+                for (k, _) in value.as_mapping().unwrap_or_default() {
+                    if let Some(name) = k.as_str() {
+                        config
+                            .signer_positions
+                            .insert(name.to_owned(), (k.span.line, k.span.column));
+                    }
+                }
             }
         }
         for (key, value) in fields {

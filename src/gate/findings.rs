@@ -43,7 +43,8 @@ fn violation_finding(v: policy::Violation, severity: Severity) -> Finding {
 /// The config entries behind a finding of the shipped library, from the rules the gate
 /// matched for the policy (`matched`): a `signatures` finding names the matching `require:`
 /// rules its verified signatures leave unsatisfied (all matching ones when none is, e.g.
-/// signatures that could not be looked up), a `provenance` finding the matching
+/// signatures that could not be looked up) and, for `signature-not-trusted`, where their
+/// signers are defined; a `provenance` finding the matching
 /// `provenance:` rules, and an `images` finding the `policy:` key it enforces, when written.
 /// Other packages name none: the gate cannot tell which entry their rules read.
 fn config_locations(
@@ -73,10 +74,25 @@ fn config_locations(
             } else {
                 unsatisfied
             };
-            responsible
-                .into_iter()
-                .filter_map(|(i, r)| config_at(config, format!("require[{i}]"), (r.line, r.column)))
-                .collect()
+            // Signatures there, none verified by the rule's signers: their definitions (key,
+            // identity) are behind it too.
+            let untrusted = finding.code == Code::SignatureNotTrusted;
+            let mut out: Vec<ConfigLocation> = Vec::new();
+            for (i, r) in responsible {
+                out.extend(config_at(
+                    config,
+                    format!("require[{i}]"),
+                    (r.line, r.column),
+                ));
+                for s in r.signers.iter().filter(|_| untrusted) {
+                    let key = format!("signers.{}", s.name);
+                    let defined = config.signer_positions.get(&s.name);
+                    if let Some(&at) = defined.filter(|_| !out.iter().any(|c| c.key == key)) {
+                        out.extend(config_at(config, key, at));
+                    }
+                }
+            }
+            out
         }
         Some("data.supplygate.provenance") => matched
             .provenance

@@ -980,7 +980,7 @@ fn user_policies_add_denials_and_load_errors_name_the_line() {
 }
 
 /// Of two `require:` rules matching an image, the finding names the one its signatures leave
-/// unsatisfied; an `images` finding names the `policy:` key it enforces; a finding of a user
+/// unsatisfied, and where that rule's signer is defined; an `images` finding names the `policy:` key it enforces; a finding of a user
 /// package names no config entry.
 #[test]
 fn a_denial_names_the_unsatisfied_rule_and_the_policy_key_behind_it() {
@@ -1002,6 +1002,7 @@ fn a_denial_names_the_unsatisfied_rule_and_the_policy_key_behind_it() {
         lines[15],
         "  - images: [\"127.0.0.1:5123/demo/cosign-signed\"]"
     );
+    assert_eq!(lines[9], "  other:");
     assert_eq!(lines[18], "  allowed_registries: [\"ghcr.io/**\"]");
     let case = Case::new().file("supplygate.yaml", &config).file(
         "app.yaml",
@@ -1021,7 +1022,10 @@ fn a_denial_names_the_unsatisfied_rule_and_the_policy_key_behind_it() {
     };
     assert_eq!(
         config_of("signature-not-trusted"),
-        serde_json::json!([{"file": "supplygate.yaml", "line": 16, "column": 5, "key": "require[1]"}])
+        serde_json::json!([
+            {"file": "supplygate.yaml", "line": 16, "column": 5, "key": "require[1]"},
+            {"file": "supplygate.yaml", "line": 10, "column": 3, "key": "signers.other"}
+        ])
     );
     assert_eq!(
         config_of("registry-not-allowed-by-policy"),
