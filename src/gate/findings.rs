@@ -40,13 +40,19 @@ fn violation_finding(v: policy::Violation, severity: Severity) -> Finding {
     }
 }
 
+/// The shipped packages whose findings [`config_locations`] traces back to the config (user
+/// modules cannot define rules in them: a load error).
+const SIGNATURES: &str = "data.supplygate.signatures";
+const PROVENANCE: &str = "data.supplygate.provenance";
+const IMAGES: &str = "data.supplygate.images";
+
 /// The config entries behind a finding of the shipped library, from the rules the gate
 /// matched for the policy (`matched`): a `signatures` finding names the matching `require:`
 /// rules its verified signatures leave unsatisfied (all matching ones when none is, e.g.
 /// signatures that could not be looked up) and, for `signature-not-trusted`, where their
-/// signers are defined; a `provenance` finding the matching
-/// `provenance:` rules, and an `images` finding the `policy:` key it enforces, when written.
-/// Other packages name none: the gate cannot tell which entry their rules read.
+/// signers are defined; a `provenance` finding the matching `provenance:` rules; an `images`
+/// finding the `policy:` key it enforces, when written. Other packages name none: the gate
+/// cannot tell which entry their rules read.
 fn config_locations(
     config: &Config,
     report: &ImageReport,
@@ -54,7 +60,7 @@ fn config_locations(
     finding: &Finding,
 ) -> Vec<ConfigLocation> {
     match finding.package.as_deref() {
-        Some("data.supplygate.signatures") => {
+        Some(SIGNATURES) => {
             let rules: Vec<(usize, &crate::config::Requirement)> = matched
                 .require
                 .iter()
@@ -94,7 +100,7 @@ fn config_locations(
             }
             out
         }
-        Some("data.supplygate.provenance") => matched
+        Some(PROVENANCE) => matched
             .provenance
             .iter()
             .filter_map(|&i| {
@@ -102,7 +108,7 @@ fn config_locations(
                 config_at(config, format!("provenance[{i}]"), (r.line, r.column))
             })
             .collect(),
-        Some("data.supplygate.images") => {
+        Some(IMAGES) => {
             let key = match finding.code.as_str() {
                 "registry-not-allowed-by-policy" => "allowed_registries",
                 "latest-tag" => "allow_latest",
