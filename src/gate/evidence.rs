@@ -38,7 +38,7 @@ pub async fn check_attestations(
 /// [`check_attestations`], looking for bundles among the referrers only when the `.att`
 /// attestations cannot satisfy `rules` (`None`: always, for a full account such as
 /// `explain`; the caller passes rules only under the conditions of
-/// [`check_all_attestations`]). Fewer facts can then only deny more, never allow more: the
+/// `gather_evidence`). Fewer facts can then only deny more, never allow more: the
 /// shipped policies are monotone in attestation facts, and the `.att` facts come first either
 /// way.
 pub async fn check_attestations_for(
@@ -270,7 +270,7 @@ fn signature_shortcut(config: &Config, image: &ImageRef) -> Option<Vec<Vec<Arc<S
 }
 
 /// The provenance rules whose satisfaction by `.att` attestations lets discovery skip the
-/// referrers of `image` (see [`check_all_attestations`]); `None`: full discovery. `claimed`:
+/// referrers of `image` (see [`gather_evidence`]); `None`: full discovery. `claimed`:
 /// a site naming the image claims a commit.
 fn attestation_shortcut(
     config: &Config,
