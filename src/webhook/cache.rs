@@ -327,6 +327,39 @@ mod tests {
         }
     }
 
+    /// A cached decision keeps what an answer reads of the report it was made of (the
+    /// reference, each finding's code, weight, message and hint) and is given back for the
+    /// site being answered, small.
+    #[test]
+    fn a_compact_decision_answers_as_the_report_it_was_made_of() {
+        use crate::report::Severity;
+        let report = ImageReport {
+            site: site(),
+            reference: ImageRef::parse(&site().image).ok(),
+            resolved: None,
+            findings: vec![
+                Finding::new(Code::UnsignedImage, Severity::Deny, "no signature")
+                    .hint("sign it")
+                    .expected_found("a signature", "none"),
+            ],
+            signatures: None,
+            attestations: None,
+        };
+        let decision = Decision::new(report.clone());
+        let mut other = site();
+        other.span.start = 42;
+        let back = decision.report(other);
+        assert_eq!(back.site.span.start, 42);
+        assert_eq!(back.reference, report.reference);
+        assert_eq!(back.decision(), report::Decision::Deny);
+        let finding = &back.findings[0];
+        assert_eq!(finding.code, Code::UnsignedImage);
+        assert_eq!(finding.severity, Severity::Deny);
+        assert_eq!(finding.message, "no signature");
+        assert_eq!(finding.hint.as_deref(), Some("sign it"));
+        assert!(decision.bytes() < 2048, "{}", decision.bytes());
+    }
+
     const DIGEST: &str = "sha256:0000000000000000000000000000000000000000000000000000000000000001";
 
     /// A hit must never answer for another object: every field the policy input holds (or the
