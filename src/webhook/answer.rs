@@ -15,8 +15,12 @@
 //! expires or the registry client that resolved the tags is replaced (`tag_ttl`): a hit never
 //! outlives any part of what it was made of. Could-not-decide answers (deadline, overload, an
 //! unresolvable reference, a failed evaluation) are never kept.
+//!
+//! Most reviews are never seen twice (each pod of a rollout has its own generated name), so an
+//! answer is kept only for a key seen before: a first sighting costs the key alone (32 bytes),
+//! the second keeps the answer, the third and later are answered from it.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Mutex, PoisonError};
 use std::time::Instant;
 
@@ -125,10 +129,12 @@ impl Answer {
     }
 }
 
-/// Whole answers by [`Key`], bounded.
+/// Whole answers by [`Key`], bounded, and the keys seen once.
 #[derive(Debug)]
 pub(crate) struct AnswerCache {
     answers: Mutex<HashMap<Key, std::sync::Arc<Answer>>>,
+    /// Keys of answers made once and not kept (bounded: beyond `max_entries` it starts again).
+    seen: Mutex<HashSet<Key>>,
     max_entries: usize,
 }
 
@@ -136,8 +142,22 @@ impl AnswerCache {
     pub(crate) fn new(max_entries: usize) -> Self {
         Self {
             answers: Mutex::new(HashMap::new()),
+            seen: Mutex::new(HashSet::new()),
             max_entries: max_entries.max(1),
         }
+    }
+
+    /// Whether an answer for `key` was made before (and not kept); remembers that it now was.
+    fn seen_before(&self, key: Key) -> bool {
+        let mut seen = self.seen.lock().unwrap_or_else(PoisonError::into_inner);
+        if seen.remove(&key) {
+            return true;
+        }
+        if seen.len() >= self.max_entries {
+            seen.clear();
+        }
+        seen.insert(key);
+        false
     }
 
     /// The fresh answer for `key`, if there is one.
@@ -147,10 +167,11 @@ impl AnswerCache {
         (answer.expires > Instant::now()).then(|| std::sync::Arc::clone(answer))
     }
 
-    /// Keeps `answer` for `key` (if it has not expired already).
+    /// Keeps `answer` for `key` if an answer for it was made before (and it has not expired
+    /// already); otherwise only remembers the key.
     pub(crate) fn insert(&self, key: Key, answer: Answer) {
         let now = Instant::now();
-        if answer.expires <= now {
+        if answer.expires <= now || !self.seen_before(key) {
             return;
         }
         let mut answers = self.answers.lock().unwrap_or_else(PoisonError::into_inner);
@@ -178,9 +199,15 @@ impl AnswerCache {
 
     /// Bytes held, roughly: keys, entries and answers (for `/metrics`).
     pub(crate) fn bytes(&self) -> usize {
+        let seen = self
+            .seen
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .len();
         let answers = self.answers.lock().unwrap_or_else(PoisonError::into_inner);
         let per_entry = std::mem::size_of::<Key>() + 3 * std::mem::size_of::<usize>();
-        answers.values().map(|a| per_entry + a.bytes()).sum()
+        let kept: usize = answers.values().map(|a| per_entry + a.bytes()).sum();
+        kept + seen * (std::mem::size_of::<Key>() + std::mem::size_of::<usize>())
     }
 }
 
@@ -346,16 +373,24 @@ mod tests {
         let cache = AnswerCache::new(4);
         let at = |secs: u64| Instant::now() + Duration::from_secs(secs);
         let key = |i: u8| Key([i; 32]);
-        cache.insert(
-            key(0),
-            Answer::new(&made, &[], 1, "x", Instant::now()).unwrap(),
-        );
+        let keep = |i: u8, expires: Instant| {
+            cache.insert(key(i), Answer::new(&made, &[], 1, "x", expires).unwrap());
+        };
+        // Made once: only the key is remembered; made again: kept.
+        keep(1, at(60));
+        assert!(cache.get(&key(1)).is_none(), "kept on its first sighting");
+        assert_eq!(cache.len(), 0);
+        keep(1, at(60));
         assert!(
-            cache.get(&key(0)).is_none(),
-            "an expired answer is not kept"
+            cache.get(&key(1)).is_some(),
+            "not kept on its second sighting"
         );
-        for i in 1..=10 {
-            cache.insert(key(i), Answer::new(&made, &[], 1, "x", at(60)).unwrap());
+        keep(0, Instant::now());
+        keep(0, Instant::now());
+        assert!(cache.get(&key(0)).is_none(), "an expired answer is kept");
+        for i in 2..=10 {
+            keep(i, at(60));
+            keep(i, at(60));
             assert!(cache.len() <= 4, "{}", cache.len());
         }
         assert!(cache.get(&key(10)).is_some());
