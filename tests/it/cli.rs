@@ -2047,6 +2047,47 @@ fn config_typo_names_the_real_file_and_position() {
     assert!(!out.stderr.contains("supplygate.yaml"), "{out:?}");
 }
 
+/// A FIFO where the config or a key file belongs is refused by name, never waited on (opening
+/// it for reading would block until a writer came).
+#[cfg(unix)]
+#[test]
+fn a_fifo_as_config_or_key_is_refused_by_name_without_waiting() {
+    let manifest = deployment("app", &["nginx:1.27"]);
+    let case = Case::new().file("app.yaml", &manifest).fifo("pipe.yaml");
+    for args in [
+        &["check", "--config", "pipe.yaml", "app.yaml"][..],
+        &["images", "--config", "pipe.yaml", "app.yaml"][..],
+    ] {
+        let out = case.run_unblocked(args, "the config FIFO");
+        assert_eq!(out.code, 2, "{args:?}: {out:?}");
+        assert!(
+            out.stderr.contains(
+                "cannot read config `pipe.yaml`: not a regular file but a FIFO (named pipe)"
+            ),
+            "{args:?}: {out:?}"
+        );
+        assert_eq!(out.stdout, "", "{args:?}: {out:?}");
+    }
+
+    let case = Case::new()
+        .file(
+            "supplygate.yaml",
+            "signers:\n  ci:\n    key: keys/ci.pub\nrequire:\n  - images: [\"**\"]\n    signers: [ci]\n",
+        )
+        .file("app.yaml", &manifest)
+        .fifo("keys/ci.pub");
+    let out = case.run_unblocked(&["check", "app.yaml"], "the key FIFO");
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(
+        out.stderr.contains(
+            "supplygate.yaml:3:10: cannot read key `keys/ci.pub`: not a regular file but a FIFO \
+             (named pipe)"
+        ),
+        "{out:?}"
+    );
+    assert_eq!(out.stdout, "", "{out:?}");
+}
+
 #[test]
 fn missing_key_file_is_reported_once_not_as_an_unknown_signer() {
     let case = Case::new()

@@ -81,6 +81,17 @@ impl Case {
         self
     }
 
+    /// With a FIFO (named pipe) at `name`: opening it for reading blocks until a writer
+    /// comes, which none will.
+    #[cfg(unix)]
+    pub fn fifo(self, name: &str) -> Self {
+        let path = self.path(name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        let made = Command::new("mkfifo").arg(&path).status().unwrap();
+        assert!(made.success(), "mkfifo {}: {made}", path.display());
+        self
+    }
+
     /// A `supplygate.yaml` allowing plain HTTP to the test registry.
     pub fn registry_config(self, registry: &TestRegistry) -> Self {
         self.registry_config_with(registry, "")
@@ -137,6 +148,27 @@ impl Case {
             .write_all(text.as_bytes())
             .unwrap();
         Outcome::from_output(child.wait_with_output().unwrap())
+    }
+
+    /// [`Case::run`] (no stdin) for a run that might block: one still running after a
+    /// minute is killed and the test fails, naming `what` it must not have waited on.
+    pub fn run_unblocked(&self, args: &[&str], what: &str) -> Outcome {
+        let mut child = self
+            .command(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        for _ in 0..600 {
+            if child.try_wait().unwrap().is_some() {
+                return Outcome::from_output(child.wait_with_output().unwrap());
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        child.kill().unwrap();
+        let out = Outcome::from_output(child.wait_with_output().unwrap());
+        panic!("`supplygate {args:?}` waited on {what}: {out:?}");
     }
 
     /// `run` with one more environment variable.
