@@ -35,7 +35,7 @@
 //!   with the CLI and the webhook).
 //! - Front ends: [`cli`] (one file per subcommand) and [`webhook`] (`supplygate serve`).
 //! - Helpers: [`glob`] image globs, [`bounded`] the one size-bounded file reader, [`git`] the
-//!   one git runner.
+//!   one git runner, [`errors`] typed causes and the one printer of an error's chain.
 //!
 //! Import cycles: `python3 scripts/module_cycles.py` prints the module graph and any cycle
 //! (see docs/development.md).
@@ -44,6 +44,7 @@ pub mod bounded;
 pub mod cache;
 pub mod cli;
 pub mod config;
+pub mod errors;
 pub mod gate;
 pub mod git;
 pub mod glob;

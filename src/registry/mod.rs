@@ -584,7 +584,7 @@ impl Registry {
             .await?;
         let announced = fetched
             .announced_digest()
-            .map_err(|reason| invalid(name, reason))?;
+            .map_err(|reason| RegistryError::invalid_response(name, reason))?;
         let content_type = fetched.header("content-type").map(str::to_owned);
         verify_manifest(
             name,
@@ -750,18 +750,13 @@ fn verify_manifest(
     })
 }
 
-fn invalid(name: &str, reason: String) -> RegistryError {
-    RegistryError::InvalidResponse {
-        image: name.to_owned(),
-        reason,
-    }
+/// An invalid response about `name`: `why`'s reason in the message, its cause as the source.
+fn invalid(name: &str, why: media::Invalid) -> RegistryError {
+    RegistryError::invalid_response(name, why.reason).caused_by(why.source)
 }
 
 fn no_endpoint(name: &str) -> RegistryError {
-    RegistryError::Unavailable {
-        image: name.to_owned(),
-        reason: "no registry endpoint to ask".to_owned(),
-    }
+    RegistryError::unavailable(name.to_owned(), "no registry endpoint to ask".to_owned())
 }
 
 #[cfg(test)]

@@ -64,8 +64,8 @@ impl Registry {
                             for (body, content_type) in pages {
                                 let descriptors =
                                     media::parse_index_descriptors(&body, content_type.as_deref())
-                                        .map_err(|reason| {
-                                            invalid(&name, format!("referrers answer: {reason}"))
+                                        .map_err(|why| {
+                                            invalid(&name, why.context("referrers answer"))
                                         })?;
                                 found.extend(descriptors.into_iter().map(|descriptor| Referrer {
                                     descriptor,
@@ -158,7 +158,7 @@ impl Registry {
             Err(e) => return Err(e),
         };
         let descriptors = media::parse_index_descriptors(&index.body, Some(&index.media_type))
-            .map_err(|reason| invalid(&name, format!("referrers tag `{tag}`: {reason}")))?;
+            .map_err(|why| invalid(&name, why.context(format_args!("referrers tag `{tag}`"))))?;
         Ok(descriptors
             .into_iter()
             .map(|descriptor| Referrer {
