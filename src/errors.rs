@@ -45,8 +45,9 @@ pub struct Chain<'a>(pub &'a (dyn Error + 'static));
 
 impl fmt::Display for Chain<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut said = vec![self.0.to_string()];
-        f.write_str(&said[0])?;
+        let first = self.0.to_string();
+        f.write_str(&first)?;
+        let mut said = vec![first];
         let mut next = self.0.source();
         while let Some(cause) = next {
             let text = cause.to_string();

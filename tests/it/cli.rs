@@ -2,7 +2,7 @@
 //! real docker-registry started by the test, config and manifest errors, and fail-closed exits.
 
 use crate::common;
-use crate::common::case::{assert_snapshot, mask_elapsed, Case};
+use crate::common::case::{assert_snapshot, mask_elapsed, output_with_stdin, Case};
 
 use common::Outcome;
 
@@ -739,19 +739,6 @@ fn config_schema_is_printed_and_is_json() {
 
 // ---------------------------------------------------------------- cosign-made images in a real registry
 
-/// Pushes every tag of a cosign-made layout (image, `.sig`, `.att`) to `demo/<name>`.
-fn push_cosign_made(registry: &TestRegistry, name: &str) {
-    let layout = cosign_made(name);
-    let index: Value =
-        serde_json::from_slice(&std::fs::read(layout.join("index.json")).unwrap()).unwrap();
-    for m in index["manifests"].as_array().unwrap() {
-        let tag = m["annotations"]["org.opencontainers.image.ref.name"]
-            .as_str()
-            .unwrap();
-        registry.push_layout(&layout, tag, &format!("demo/{name}:{tag}"));
-    }
-}
-
 #[test]
 fn verifies_cosign_and_skopeo_signatures_served_by_a_real_registry() {
     // The images were signed on a registry at 127.0.0.1:5123 and their payloads name that
@@ -759,7 +746,7 @@ fn verifies_cosign_and_skopeo_signatures_served_by_a_real_registry() {
     // so the signatures are discovered, fetched and verified over the distribution API.
     let registry = TestRegistry::start();
     for name in ["cosign-signed", "signed", "multiarch"] {
-        push_cosign_made(&registry, name);
+        common::push_cosign_made(&registry, name);
     }
     let pem = std::fs::read_to_string(PathBuf::from(ROOT).join("fixtures/demo/keys/demo-ci.pub"))
         .unwrap();
@@ -793,7 +780,7 @@ fn verifies_cosign_and_skopeo_signatures_served_by_a_real_registry() {
         assert_eq!(p["facts"][0]["verified_by"][0], "demo-ci", "{p}");
     }
     // The same signatures presented for another repository on the same registry do not count.
-    push_cosign_made(&registry, "cosign-signed");
+    common::push_cosign_made(&registry, "cosign-signed");
     let moved = format!("{}/demo/cosign-signed:v1", registry.host());
     let case = case
         .file(
@@ -1875,24 +1862,12 @@ fn pin_dry_run_quotes_file_names_and_patch_writes_only_that_file() {
         "{dry:?}"
     );
 
-    let mut child = Command::new("patch")
-        .args(["-p1", "--quiet", "--no-backup-if-mismatch"])
-        .current_dir(case.path(""))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    {
-        use std::io::Write as _;
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(dry.stdout.as_bytes())
-            .unwrap();
-    }
-    let patched = child.wait_with_output().unwrap();
+    let patched = output_with_stdin(
+        Command::new("patch")
+            .args(["-p1", "--quiet", "--no-backup-if-mismatch"])
+            .current_dir(case.path("")),
+        &dry.stdout,
+    );
     assert!(patched.status.success(), "patch: {patched:?}");
     assert_eq!(case.read("victim.yaml"), "keep: me\n");
     let pinned = manifest.replace(

@@ -13,7 +13,7 @@
 use std::path::Path;
 
 use crate::notation_discovery::{
-    codes, config_problems, inline_signer, only_signature, reasons, CheckCase, E2E_IDENTITY,
+    codes, config_problems, inline_signer, only_signature, reasons, NotationCheck, E2E_IDENTITY,
 };
 use supplygate::reference::Digest;
 
@@ -42,7 +42,7 @@ fn a_signature_whose_failed_authenticity_is_only_logged_never_counts() {
             "notary-e2e: trust policy statement `notary-e2e` skips authenticity: a signature whose signer was never checked cannot satisfy `require:`".to_owned(),
         ),
     ] {
-        let case = CheckCase::new(IMAGE);
+        let case = NotationCheck::new(IMAGE);
         case.trust("e2e", "new_e2e.crt");
         let signer = format!("{}{extra}", inline_signer(level, "[\"*\"]"));
         case.config("e2e-valid-signature", &signer, "notary-e2e");
@@ -52,7 +52,7 @@ fn a_signature_whose_failed_authenticity_is_only_logged_never_counts() {
         assert_eq!(reasons(only_signature(&report)), vec![reason], "{level}{extra}");
     }
     // a genuine signature under `audit` still counts
-    let case = CheckCase::new(IMAGE);
+    let case = NotationCheck::new(IMAGE);
     case.trust("e2e", "e2e.crt");
     case.config(
         "e2e-valid-signature",
@@ -67,7 +67,7 @@ fn a_signature_whose_failed_authenticity_is_only_logged_never_counts() {
 #[test]
 fn a_logged_failure_is_a_report_warning_naming_the_check_and_the_image() {
     // review finding 5: the docs promise it; only the JSON facts had it
-    let case = CheckCase::new(IMAGE);
+    let case = NotationCheck::new(IMAGE);
     case.trust("e2e", "e2e.crt");
     case.config(
         "e2e-expired-signature",
@@ -126,10 +126,10 @@ fn inline_signer_errors_point_at_the_offending_key() {
 
 #[test]
 fn a_store_directory_name_notation_does_not_allow_is_named() {
-    let case = CheckCase::new(IMAGE);
+    let case = NotationCheck::new(IMAGE);
     case.trust("my store", "e2e.crt");
     let text = "signers:\n  n:\n    notation:\n      trust_store: truststore\n      identities: [\"*\"]\n      level: strict\n";
-    let path = case.dir.path().join("supplygate.yaml");
+    let path = case.dir().join("supplygate.yaml");
     let problems = match supplygate::config::Config::parse(text, &path) {
         Err(supplygate::config::ConfigError::Invalid { problems, .. }) => problems,
         other => panic!("expected problems, got {other:?}"),
@@ -162,9 +162,9 @@ fn copy_dir(from: &Path, to: &Path) {
 fn one_oversized_signature_envelope_is_skipped_not_undecidable() {
     // review repro 5: a >4 MiB envelope attached next to the genuine signature made the
     // image exit 2 with a hint naming a knob that did not help
-    let case = CheckCase::new(IMAGE);
+    let case = NotationCheck::new(IMAGE);
     case.trust("e2e", "e2e.crt");
-    let layout = case.dir.path().join("layout");
+    let layout = case.dir().join("layout");
     copy_dir(
         &Path::new(env!("CARGO_MANIFEST_DIR")).join(
             "fixtures/external/notaryproject/notation/test/e2e/testdata/registry/oci_layout/e2e-valid-signature",
@@ -241,9 +241,9 @@ fn a_crl_refresh_does_not_change_the_lock_fingerprint() {
         .der()
         .to_vec()
     };
-    let case = CheckCase::new(IMAGE);
+    let case = NotationCheck::new(IMAGE);
     case.trust("e2e", "e2e.crt");
-    let store = case.dir.path().join("truststore");
+    let store = case.dir().join("truststore");
     let inline = InlinePolicy {
         level: "strict".into(),
         identities: vec!["*".into()],
@@ -266,9 +266,9 @@ fn a_crl_refresh_does_not_change_the_lock_fingerprint() {
 fn signatures_left_unread_are_named_in_the_facts() {
     // review repro 6: 64 junk referrers listed first hid the genuine signature, and only a
     // stderr warning said that signatures went unread
-    let case = CheckCase::new(IMAGE);
+    let case = NotationCheck::new(IMAGE);
     case.trust("e2e", "e2e.crt");
-    let layout = case.dir.path().join("layout");
+    let layout = case.dir().join("layout");
     copy_dir(
         &Path::new(env!("CARGO_MANIFEST_DIR")).join(
             "fixtures/external/notaryproject/notation/test/e2e/testdata/registry/oci_layout/e2e-valid-signature",

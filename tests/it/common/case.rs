@@ -47,6 +47,24 @@ pub fn run_in_env<V: AsRef<OsStr>>(dir: &Path, args: &[&str], env: &[(&str, V)])
     Outcome::from_output(out)
 }
 
+/// `command` run to completion with `text` on its stdin, its output captured.
+pub fn output_with_stdin(command: &mut Command, text: &str) -> std::process::Output {
+    let mut child = command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write as _;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
 /// One run of the binary in a scratch directory with its own files.
 pub struct Case {
     dir: tempfile::TempDir,
@@ -133,21 +151,7 @@ impl Case {
         let Some(text) = &self.stdin else {
             return run_in(self.dir.path(), args);
         };
-        let mut child = self
-            .command(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        use std::io::Write as _;
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(text.as_bytes())
-            .unwrap();
-        Outcome::from_output(child.wait_with_output().unwrap())
+        Outcome::from_output(output_with_stdin(&mut self.command(args), text))
     }
 
     /// [`Case::run`] (no stdin) for a run that might block: one still running after a

@@ -518,6 +518,20 @@ pub fn cosign_made(name: &str) -> PathBuf {
     path
 }
 
+/// Pushes every tag of the cosign-made layout `name` (image, `.sig`, `.att`) to
+/// `demo/<name>` in `registry`.
+pub fn push_cosign_made(registry: &TestRegistry, name: &str) {
+    let layout = cosign_made(name);
+    let index: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(layout.join("index.json")).unwrap()).unwrap();
+    for m in index["manifests"].as_array().unwrap() {
+        let tag = m["annotations"]["org.opencontainers.image.ref.name"]
+            .as_str()
+            .unwrap();
+        registry.push_layout(&layout, tag, &format!("demo/{name}:{tag}"));
+    }
+}
+
 /// `sha256:<hex>` of `bytes`.
 pub fn sha256_digest(bytes: &[u8]) -> String {
     let mut out = String::from("sha256:");
