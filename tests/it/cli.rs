@@ -140,7 +140,7 @@ fn demo_human_report_points_at_file_line_column_with_hints() {
     ] {
         assert!(text.contains(needle), "missing {needle:?} in:\n{text}");
     }
-    assert_snapshot("demo-human.txt", &mask_elapsed(&text));
+    assert_snapshot!("demo-human.txt", &mask_elapsed(&text));
 }
 
 #[test]
@@ -165,7 +165,7 @@ fn explain_lists_every_signature_per_digest() {
     };
     let (code, text) = run("human");
     assert_eq!(code, Some(0), "{text}");
-    assert_snapshot("explain-multiarch.txt", &text);
+    assert_snapshot!("explain-multiarch.txt", &text);
     let (code, text) = run("json");
     assert_eq!(code, Some(0), "{text}");
     let json: Value = serde_json::from_str(&text).unwrap();
@@ -209,7 +209,7 @@ fn demo_json_report_matches_snapshot() {
     let hits = json["stats"]["cache_hits"].as_u64().unwrap();
     assert!(hits <= 16, "cache_hits {hits}");
     json["stats"]["cache_hits"] = Value::from(0);
-    assert_snapshot(
+    assert_snapshot!(
         "demo.json",
         &(serde_json::to_string_pretty(&json).unwrap() + "\n"),
     );
@@ -673,7 +673,7 @@ fn help_matches_snapshots() {
     ] {
         let out = Case::new().run(args);
         assert_eq!(out.code, 0, "{out:?}");
-        assert_snapshot(name, &out.stdout);
+        assert_snapshot!(name, &out.stdout);
     }
 }
 
@@ -1008,7 +1008,8 @@ fn every_command_help_has_examples_and_matches_its_snapshot() {
             out.stdout.contains("\nExamples:\n  supplygate "),
             "{command:?}: {out:?}"
         );
-        assert_snapshot(&format!("help-{}.txt", command.join("-")), &out.stdout);
+        let name = format!("help-{}.txt", command.join("-"));
+        assert_snapshot!(name.as_str(), &out.stdout);
     }
 }
 
@@ -1452,7 +1453,7 @@ fn images_lists_sites_with_workload_field_and_extractor_without_resolving() {
         !out.stdout.contains('\u{1b}') && !out.stdout.contains('\u{202e}'),
         "{out:?}"
     );
-    assert_snapshot("images-human.txt", &out.stdout);
+    assert_snapshot!("images-human.txt", &out.stdout);
 
     let json = case.run(&["images", "--format", "json", "app.yaml"]);
     assert_eq!(json.code, 0, "{json:?}");

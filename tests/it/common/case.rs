@@ -181,22 +181,33 @@ impl Case {
     }
 }
 
-/// Compares `actual` with `tests/snapshots/<name>`; `UPDATE_SNAPSHOTS=1` rewrites the file.
-pub fn assert_snapshot(name: &str, actual: &str) {
-    let path = PathBuf::from(ROOT).join("tests/snapshots").join(name);
-    if std::env::var_os("UPDATE_SNAPSHOTS").is_some() {
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(&path, actual).unwrap();
-        return;
-    }
-    let expected = std::fs::read_to_string(&path).unwrap_or_else(|_| {
-        panic!("no snapshot {name}: run with UPDATE_SNAPSHOTS=1, review, commit")
-    });
-    assert_eq!(
-        actual, expected,
-        "snapshot {name} differs (UPDATE_SNAPSHOTS=1 rewrites it after review)"
-    );
+/// The settings of the report snapshots: `tests/snapshots/<name>.snap`, no module prefix, no
+/// expression in the header (the content is the rendered output, exactly).
+pub fn snapshot_settings() -> insta::Settings {
+    let mut settings = insta::Settings::clone_current();
+    settings.set_snapshot_path(PathBuf::from(ROOT).join("tests/snapshots"));
+    settings.set_prepend_module_to_snapshot(false);
+    settings.set_omit_expression(true);
+    settings
 }
+
+/// Compares `actual` with the `insta` snapshot `tests/snapshots/<name>.snap`. A mismatch
+/// fails and, outside CI, leaves `<name>.snap.new` beside it to review (`cargo insta
+/// review`, or `INSTA_UPDATE=always` to rewrite, then review the diff before committing).
+/// insta ignores white space at the very end of a snapshot, so the one property of it that
+/// matters, that the output ends its last line, is asserted here.
+macro_rules! assert_snapshot {
+    ($name:expr, $actual:expr $(,)?) => {{
+        let actual: &str = $actual;
+        assert!(
+            actual.ends_with('\n'),
+            "{} does not end its last line",
+            $name
+        );
+        $crate::common::case::snapshot_settings().bind(|| insta::assert_snapshot!($name, actual))
+    }};
+}
+pub(crate) use assert_snapshot;
 
 /// The summary's wall time varies between runs: `…, N registry requests, 1.2s` ends in
 /// `<elapsed>` instead.
