@@ -196,6 +196,8 @@ pub fn snapshot_settings() -> insta::Settings {
 /// review`, or `INSTA_UPDATE=always` to rewrite, then review the diff before committing).
 /// insta ignores white space at the very end of a snapshot, so the one property of it that
 /// matters, that the output ends its last line, is asserted here.
+// Benches include this module too and take no snapshots.
+#[allow(unused_macros)]
 macro_rules! assert_snapshot {
     ($name:expr, $actual:expr $(,)?) => {{
         let actual: &str = $actual;
