@@ -8,6 +8,7 @@ use super::types::MAX_REFERRERS;
 use super::{
     http, invalid, layout, media, Referrer, ReferrerSource, Registry, RegistryError, Source,
 };
+use crate::errors::Chain;
 use crate::reference::{Digest, ImageRef};
 
 impl Registry {
@@ -97,7 +98,11 @@ impl Registry {
                             break;
                         }
                         Err(e) => {
-                            tracing::debug!("{name}: referrers from `{}`: {e}", endpoint.host());
+                            tracing::debug!(
+                                "{name}: referrers from `{}`: {}",
+                                endpoint.host(),
+                                Chain(&e)
+                            );
                             last_error = Some(e);
                         }
                     }
