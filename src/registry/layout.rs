@@ -406,6 +406,50 @@ mod tests {
         assert_eq!(err.code(), "invalid-oci-layout");
     }
 
+    /// A FIFO where `index.json` or a blob belongs is refused as an invalid layout, with the
+    /// refusal kept as the typed cause; never waited on.
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn a_fifo_in_a_layout_is_refused_not_waited_on() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("oci-layout"),
+            r#"{"imageLayoutVersion":"1.0.0"}"#,
+        )
+        .unwrap();
+        let mkfifo = |path: &Path| {
+            let made = std::process::Command::new("mkfifo")
+                .arg(path)
+                .status()
+                .unwrap();
+            assert!(made.success(), "mkfifo: {made}");
+        };
+        mkfifo(&dir.path().join("index.json"));
+        let err = tag_digest(dir.path(), &image("r.example/app:v1"), "v1")
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), "invalid-oci-layout", "{err}");
+        assert!(
+            matches!(&err, RegistryError::Layout { reason, .. } if reason == "cannot read"),
+            "{err:?}"
+        );
+        let io = std::error::Error::source(&err).and_then(|s| s.downcast_ref::<std::io::Error>());
+        assert_eq!(
+            io.and_then(crate::bounded::is_not_regular),
+            Some(crate::bounded::NotRegular("a FIFO (named pipe)")),
+            "{err:?}"
+        );
+
+        let digest = Digest::sha256_of(b"{}");
+        let blobs = dir.path().join("blobs/sha256");
+        std::fs::create_dir_all(&blobs).unwrap();
+        mkfifo(&blobs.join(digest.hex()));
+        let err = blob(dir.path(), &image("r.example/app:v1"), &digest, 1024)
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), "invalid-oci-layout", "{err}");
+    }
+
     #[tokio::test]
     async fn verifies_blob_hash_and_size() {
         let dir = tempfile::tempdir().unwrap();
