@@ -10,6 +10,7 @@
     clippy::indexing_slicing
 )]
 
+use crate::common;
 use std::path::Path;
 
 use crate::notation_discovery::{
@@ -145,19 +146,6 @@ fn a_store_directory_name_notation_does_not_allow_is_named() {
     );
 }
 
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
-}
-
 #[test]
 fn one_oversized_signature_envelope_is_skipped_not_undecidable() {
     // review repro 5: a >4 MiB envelope attached next to the genuine signature made the
@@ -165,7 +153,7 @@ fn one_oversized_signature_envelope_is_skipped_not_undecidable() {
     let case = NotationCheck::new(IMAGE);
     case.trust("e2e", "e2e.crt");
     let layout = case.dir().join("layout");
-    copy_dir(
+    common::copy_dir(
         &Path::new(env!("CARGO_MANIFEST_DIR")).join(
             "fixtures/external/notaryproject/notation/test/e2e/testdata/registry/oci_layout/e2e-valid-signature",
         ),
@@ -269,7 +257,7 @@ fn signatures_left_unread_are_named_in_the_facts() {
     let case = NotationCheck::new(IMAGE);
     case.trust("e2e", "e2e.crt");
     let layout = case.dir().join("layout");
-    copy_dir(
+    common::copy_dir(
         &Path::new(env!("CARGO_MANIFEST_DIR")).join(
             "fixtures/external/notaryproject/notation/test/e2e/testdata/registry/oci_layout/e2e-valid-signature",
         ),

@@ -159,21 +159,8 @@ fn answer(mut stream: TcpStream, log: &Mutex<Vec<String>>, root: &Mutex<PathBuf>
 /// A copy of a fixture repository, to break one thing in it.
 fn copy_repository(name: &str, into: &Path) -> PathBuf {
     let dest = into.join(name);
-    copy_dir(&fixture(name), &dest);
+    common::copy_dir(&fixture(name), &dest);
     dest
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
 }
 
 /// The path of the one target file of a repository (`targets/<sha256>.trusted_root.json`).

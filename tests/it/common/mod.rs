@@ -518,6 +518,20 @@ pub fn cosign_made(name: &str) -> PathBuf {
     path
 }
 
+/// Copies the directory tree `from` to `to` (made as needed).
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
 /// Pushes every tag of the cosign-made layout `name` (image, `.sig`, `.att`) to
 /// `demo/<name>` in `registry`.
 pub fn push_cosign_made(registry: &TestRegistry, name: &str) {
