@@ -29,9 +29,10 @@ const MAX_SKIP_REASONS: usize = 5;
 /// Why a request body is not a review we can answer (HTTP 400).
 #[derive(Debug, thiserror::Error)]
 pub enum ReviewError {
-    /// Not JSON, or not shaped like an AdmissionReview.
+    /// Not JSON, or not shaped like an AdmissionReview (the cause is in the message, which is
+    /// the HTTP 400 answer's body, so it is not also the source).
     #[error("the body is not an AdmissionReview: {0}")]
-    Json(#[source] serde_json::Error),
+    Json(serde_json::Error),
     /// Another version or kind.
     #[error("expected `kind: AdmissionReview` and `apiVersion: {API_VERSION}`, got `{kind}` `{api_version}` (hint: set `admissionReviewVersions: [v1]` in the webhook configuration)")]
     Version {
