@@ -10,6 +10,7 @@ use super::types::MAX_REFERRERS;
 use super::{
     http, invalid, layout, media, Referrer, ReferrerSource, Registry, RegistryError, Source,
 };
+use crate::errors::Chain;
 use crate::reference::{Digest, ImageRef};
 
 impl Registry {
@@ -74,8 +75,8 @@ impl Registry {
                             for (body, content_type) in pages {
                                 let descriptors =
                                     media::parse_index_descriptors(&body, content_type.as_deref())
-                                        .map_err(|reason| {
-                                            invalid(&name, format!("referrers answer: {reason}"))
+                                        .map_err(|why| {
+                                            invalid(&name, why.context("referrers answer"))
                                         })?;
                                 found.extend(descriptors.into_iter().map(|descriptor| Referrer {
                                     descriptor,
@@ -111,7 +112,7 @@ impl Registry {
                             break;
                         }
                         Err(e) => {
-                            tracing::debug!("{name}: referrers from `{host}`: {e}");
+                            tracing::debug!("{name}: referrers from `{host}`: {}", Chain(&e));
                             last_error = Some(e);
                         }
                     }
@@ -193,7 +194,7 @@ impl Registry {
             Err(e) => return Err(e),
         };
         let descriptors = media::parse_index_descriptors(&index.body, Some(&index.media_type))
-            .map_err(|reason| invalid(&name, format!("referrers tag `{tag}`: {reason}")))?;
+            .map_err(|why| invalid(&name, why.context(format_args!("referrers tag `{tag}`"))))?;
         Ok(descriptors
             .into_iter()
             .map(|descriptor| Referrer {
