@@ -262,7 +262,7 @@ async fn concurrent_lookups_probe_the_referrers_api_once_per_host() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_lookups_in_several_repositories_probe_the_referrers_api_once_per_host() {
-    let case = Case::new();
+    let case = Pushed::new();
     let tags: Vec<String> = (0..6).map(|i| format!("v{i}")).collect();
     let pushed: Vec<(ImageRef, Vec<String>)> = ["demo/one", "demo/two", "demo/three"]
         .into_iter()
