@@ -45,7 +45,7 @@ deny contains {
 	image.error.code == "image-not-found"
 }
 
-allow_latest := util.config_value(["images", "allow_latest"], false)
+allow_latest := object.get(util.config, ["images", "allow_latest"], false)
 
 deny contains {
 	"code": "latest-tag",
@@ -76,7 +76,7 @@ latest_hint := "name a version tag instead of `latest`; the digest already pins 
 	is_string(image.digest)
 } else := "name a version tag, then `supplygate pin` adds its digest (or set `policy.allow_latest: true`)"
 
-allowed_registries := util.config_value(["registries", "allow"], [])
+allowed_registries := object.get(util.config, ["registries", "allow"], [])
 
 # The rules' globs are decided by the gate (`input.image.matched`); an input that names an
 # image without those facts cannot be decided, and an undecided image must not pass.
@@ -104,7 +104,7 @@ deny contains {
 
 # `policy.unmatched_images`: what happens to an image no `require:` or `provenance:` rule
 # names (a registry alias or a spelling the globs did not foresee is then not a way around them).
-unmatched := util.config_value(["images", "unmatched"], "allow")
+unmatched := object.get(util.config, ["images", "unmatched"], "allow")
 
 covered if count(image.matched.require) > 0
 

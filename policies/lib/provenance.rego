@@ -11,7 +11,7 @@ image := input.image
 digest := image.resolved_digest
 
 # The `provenance` rules whose globs match this image, in config order (matched by the gate).
-config_rules := util.config_value(["provenance"], [])
+config_rules := object.get(util.config, "provenance", [])
 
 rules := [object.union(config_rules[i], {"index": i}) | some i in image.matched.provenance]
 
@@ -37,21 +37,31 @@ facts := object.get(checked, "facts", [])
 # Per matching rule (by its config index), judged once per evaluation (a rule without
 # arguments is computed once; a function would be called again by every rule that asks): the
 # verified SLSA provenance facts (their indexes, in the order found), those that pass every
-# check of the rule and those that fail some.
+# check of the rule and those that fail some. Whether one passes is the gate's answer
+# (`passes`: every check of `input.provenance_checks` at once, decided in Rust); one without
+# that answer fails, and the failures of the first failing one are explained below from the
+# same checks.
 judged := {rule.index: v |
 	some rule in rules
+	checks := checks_of(rule.index)
 	ver := [j |
 		some j, f in facts
 		is_object(object.get(f, "provenance", null))
 		util.verified_by_one_of(f, rule.signers)
 	]
-	fails := [count(failures(rule, j)) | some j in ver]
 	v := {
 		"verified": ver,
-		"passing": [ver[k] | some k, n in fails; n == 0],
-		"failing": [ver[k] | some k, n in fails; n > 0],
+		"passing": [j | some j in ver; passes(checks, j)],
+		"failing": [j | some j in ver; not passes(checks, j)],
 	}
 }
+
+checks_of(i) := c if {
+	c := input.provenance_checks[i]
+	is_array(c)
+} else := []
+
+passes(checks, j) if checks[j].passes == true
 
 verified(rule) := judged[rule.index].verified
 
@@ -135,16 +145,42 @@ described_attestations := "no attestation" if count(facts) == 0
 
 else := concat("; ", [util.describe_attestation(f) | some f in facts])
 
-# Not satisfied: the failures of the first verified provenance that fails the rule.
-deny contains finding if {
-	image.resolved == true
+# The matching rules with verified provenance that none satisfies, judged once per evaluation
+# (`satisfied` is a function, computed again wherever it is called).
+unsatisfied := [rule |
 	some rule in rules
 	checked
 	count(verified(rule)) > 0
 	not satisfied(rule)
+]
+
+# Per unsatisfied rule with a failing provenance: the failures of the first one, once.
+first_failures := {rule.index: failures(rule, bad[0]) |
+	some rule in unsatisfied
 	bad := failing(rule)
 	count(bad) > 0
-	some finding in failures(rule, bad[0])
+}
+
+# Not satisfied: the failures of the first verified provenance that fails the rule.
+deny contains finding if {
+	image.resolved == true
+	some found in first_failures
+	some finding in found
+}
+
+# The gate says a provenance fails the rule, and none of its checks says why: the input and
+# the checks disagree, and what cannot be explained must not pass.
+deny contains {
+	"code": "policy-error",
+	"msg": sprintf("the gate's checks of attestation %d of `%s` (%s) fail the rule without a failing check", [bad[0], image.written, digest]),
+	"expected": sprintf("`input.provenance_checks` that say which check fails (%s)", [at(rule)]),
+	"found": sprintf("%v", [check(rule, bad[0])]),
+	"hint": "policies are evaluated on inputs the gate writes; see policies/input.schema.json",
+} if {
+	image.resolved == true
+	some rule in unsatisfied
+	count(first_failures[rule.index]) == 0
+	bad := failing(rule)
 }
 
 # Not satisfied, and nothing fails: only some platforms of the index have provenance.
@@ -156,10 +192,7 @@ deny contains {
 	"hint": "attest the index digest, or every platform digest, in CI",
 } if {
 	image.resolved == true
-	some rule in rules
-	checked
-	count(verified(rule)) > 0
-	not satisfied(rule)
+	some rule in unsatisfied
 	count(failing(rule)) == 0
 }
 

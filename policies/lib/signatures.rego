@@ -7,7 +7,7 @@ import data.supplygate.lib.util
 image := input.image
 
 # The `require` rules whose globs match this image, in config order (matched by the gate).
-config_rules := util.config_value(["require"], [])
+config_rules := object.get(util.config, "require", [])
 
 rules := [config_rules[i] | some i in image.matched.require]
 

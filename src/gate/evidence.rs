@@ -78,7 +78,7 @@ pub async fn check_attestations_for(
     };
     let attached = discover::attestations(registry, image, &resolved.digest).await?;
     let mut facts = verify_all(&attached);
-    if !rules.is_some_and(|rules| provenance_satisfied(rules, &facts)) {
+    if !rules.is_some_and(|rules| provenance_satisfied(rules, image.tag(), &facts)) {
         let referred: Vec<AttestationCandidate> =
             discover::bundle_referrers(registry, image, &resolved.digest)
                 .await?
@@ -95,44 +95,17 @@ pub async fn check_attestations_for(
 }
 
 /// Whether every one of `rules` has, among `facts`, a verified provenance about the image
-/// digest itself that passes the rule's image-level checks (signer, builder, source
-/// repository, refs, certificate agreement) — what the provenance policy looks for first.
-/// When this holds, more attestations cannot change an allow; when it does not, the caller
-/// looks further.
-fn provenance_satisfied(rules: &[ProvenanceRule], facts: &[AttestationFact]) -> bool {
-    rules.iter().all(|rule| {
-        facts.iter().any(|f| {
-            let Some(p) = &f.provenance else {
-                return false;
-            };
-            let signed = f
-                .verified_by
-                .iter()
-                .any(|v| rule.signers.iter().any(|s| s.name == *v));
-            let about_image = f
-                .subject_match
-                .as_ref()
-                .is_some_and(|m| m.platform.is_none());
-            let builder = rule.builders.is_empty()
-                || p.builder_id
-                    .as_deref()
-                    .is_some_and(|id| rule.builders.iter().any(|b| b.accepts(id)));
-            let source = rule.source.as_deref().is_none_or(|expected| {
-                p.source_repository
-                    .as_deref()
-                    .is_some_and(|actual| repository_matches(expected, actual))
-            });
-            let refs = rule.refs.is_empty()
-                || p.source_ref
-                    .as_deref()
-                    .is_some_and(|r| rule.refs.iter().any(|pattern| pattern.matches(r)));
-            let agreement = f
-                .certificate_agreement
-                .as_ref()
-                .is_none_or(|a| a.no_disagreement());
-            signed && about_image && builder && source && refs && agreement
-        })
-    })
+/// digest itself that passes it, judged by the policy facts' own checks
+/// ([`crate::policy::facts::provenance_satisfied`]: signer, builder, source repository, refs,
+/// commit-SHA tag, certificate agreement) — what the provenance policy looks for first. When
+/// this holds, more attestations cannot change an allow; when it does not, the caller looks
+/// further.
+fn provenance_satisfied(
+    rules: &[ProvenanceRule],
+    tag: Option<&str>,
+    facts: &[AttestationFact],
+) -> bool {
+    crate::policy::facts::provenance_satisfied(rules, tag, facts)
 }
 
 /// Every signature found on an image's resolved digest and on each of its platform manifests,
