@@ -539,6 +539,79 @@ mod tests {
         assert!(attestation_shortcut(&user, &image, false).is_none());
     }
 
+    /// An attestation verified by `verified_by` whose provenance (builder `acme/builder`,
+    /// repository `acme/app`) names `git_ref`, about the image digest or one `platform`.
+    fn provenance_fact(
+        verified_by: &[&str],
+        git_ref: &str,
+        platform: Option<&str>,
+    ) -> AttestationFact {
+        let digest = Digest::sha256_of(b"image");
+        AttestationFact {
+            location: Location::Referrers {
+                manifest: Digest::sha256_of(b"bundle"),
+                artifact_type: "application/vnd.dev.sigstore.bundle.v0.3+json".to_owned(),
+            },
+            attached_to: digest.clone(),
+            signature_kind: None,
+            statement_type: Some("https://in-toto.io/Statement/v1".to_owned()),
+            predicate_type: Some("https://slsa.dev/provenance/v1".to_owned()),
+            kind: None,
+            verified_by: verified_by.iter().map(|s| (*s).to_owned()).collect(),
+            rejections: Vec::new(),
+            subject_match: Some(provenance::SubjectMatch {
+                digest,
+                platform: platform.map(str::to_owned),
+            }),
+            subject_names: Vec::new(),
+            subject_name_matches_repository: true,
+            provenance: Some(provenance::Provenance {
+                slsa_version: provenance::SlsaVersion::V1,
+                builder_id: Some("https://github.com/acme/builder@v1".to_owned()),
+                build_type: None,
+                source_uri: None,
+                source_repository: Some("https://github.com/acme/app".to_owned()),
+                source_ref: Some(git_ref.to_owned()),
+                source_commit: None,
+                entry_point: None,
+                build_started_on: None,
+                build_finished_on: None,
+                problems: Vec::new(),
+            }),
+            predicate: None,
+            identity: None,
+            certificate_agreement: None,
+            signed_at: None,
+            notes: Vec::new(),
+        }
+    }
+
+    /// Issue 13 item 4: the shortcut judges a provenance with the policy facts' checks, so it
+    /// stops looking only where the policy would allow (a ref git could not have, which the
+    /// policy refuses, no longer passes the shortcut).
+    #[test]
+    fn the_attestation_shortcut_judges_provenance_as_the_policy_does() {
+        let shipped = config(
+            "    builders: [\"https://github.com/acme/*\"]\n    source: https://github.com/acme/app\n    refs: [\"refs/tags/v*\"]\n",
+        );
+        let rules = &shipped.provenance;
+        assert_eq!(rules.len(), 1);
+        let good = provenance_fact(&["release"], "refs/tags/v1.2.0", None);
+        assert!(provenance_satisfied(rules, Some("v1"), &[good.clone()]));
+        // Not a git ref: `refs/tags/v*` must not accept it, here as in the policy.
+        let dotted = provenance_fact(&["release"], "refs/tags/v1/../../heads/dev", None);
+        assert!(!provenance_satisfied(rules, Some("v1"), &[dotted]));
+        let side = provenance_fact(&["release"], "refs/heads/dev", None);
+        assert!(!provenance_satisfied(rules, Some("v1"), &[side]));
+        // Another signer, or provenance about one platform only: look further.
+        let other = provenance_fact(&["other"], "refs/tags/v1.2.0", None);
+        assert!(!provenance_satisfied(rules, Some("v1"), &[other]));
+        let platform = provenance_fact(&["release"], "refs/tags/v1.2.0", Some("linux/amd64"));
+        assert!(!provenance_satisfied(rules, Some("v1"), &[platform]));
+        // A commit-SHA tag the provenance does not match fails it.
+        assert!(!provenance_satisfied(rules, Some("0123abcd"), &[good]));
+    }
+
     #[test]
     fn a_commit_claim_or_a_commit_sha_tag_forces_full_attestation_discovery() {
         let shipped = config("");
