@@ -174,7 +174,7 @@ test_reports_every_failure_of_the_first_verified_provenance_only if {
 	unverified := t.att(t.provenance, [])
 	first := t.att(object.union(t.provenance, {"source_ref": "refs/heads/dev", "builder_id": null}), ["ci"])
 	second := t.att(object.union(t.provenance, {"source_repository": "https://github.com/evil/app"}), ["ci"])
-	checks := [t.pass, t.check({"source_ref_allowed": false, "builder_trusted": false}), t.check({"source_repository_matches": false})]
+	checks := [object.union(t.pass, {"verified": false}), t.check({"source_ref_allowed": false, "builder_trusted": false}), t.check({"source_repository_matches": false})]
 	t.codes(deny(t.with_checks(t.app_with("v1", [unverified, first, second]), checks))) == {"source-ref-not-allowed", "untrusted-builder"}
 }
 

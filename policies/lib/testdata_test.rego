@@ -149,7 +149,7 @@ with_checks(inp, checks) := object.union(inp, {"provenance_checks": [checks]})
 app_with(tag, atts) := object.union(doc(image(concat(":", ["ghcr.io/acme/app", tag]), "ghcr.io/acme/app", tag, null)), {
 	"signatures": {"digest": d, "facts": [sig(["ci"], [])], "platforms": []},
 	"attestations": {"digest": d, "facts": atts},
-	"provenance_checks": [[pass | some _ in atts]],
+	"provenance_checks": [[object.union(pass, {"verified": "ci" in a.verified_by}) | some a in atts]],
 })
 
 app := app_with("v1.2.0", [att(provenance, ["ci"])])
