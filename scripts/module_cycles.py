@@ -14,6 +14,7 @@ cycle, 0 when there is none.
 
     python3 scripts/module_cycles.py            # top-level modules
     python3 scripts/module_cycles.py --depth 2  # one level further down
+    python3 scripts/module_cycles.py --quiet    # only the verdict and any cycle (tests/run.sh)
 """
 import argparse
 import pathlib
@@ -139,6 +140,7 @@ def node(path, depth, mods):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--depth", type=int, default=1)
+    ap.add_argument("--quiet", action="store_true", help="leave out the module graph")
     args = ap.parse_args()
     mods = known_modules()
     edges = {}
@@ -159,9 +161,10 @@ def main():
                     str(path.relative_to(ROOT))
                 )
     nodes = sorted({n for n in edges} | {d for e in edges.values() for d in e})
-    print(f"module graph of src/ (depth {args.depth}): {len(nodes)} modules")
-    for n in nodes:
-        print(f"  {n} -> {', '.join(sorted(edges.get(n, {}))) or '(nothing)'}")
+    if not args.quiet:
+        print(f"module graph of src/ (depth {args.depth}): {len(nodes)} modules")
+        for n in nodes:
+            print(f"  {n} -> {', '.join(sorted(edges.get(n, {}))) or '(nothing)'}")
 
     # Tarjan's strongly connected components.
     index, low, stack, on, sccs, counter = {}, {}, [], set(), [], [0]
@@ -193,7 +196,7 @@ def main():
         if v not in index:
             visit(v)
     if not sccs:
-        print("no import cycle")
+        print(f"no import cycle among the {len(nodes)} modules of src/ (depth {args.depth})")
         return 0
     for comp in sccs:
         members = set(comp)

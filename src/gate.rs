@@ -22,8 +22,7 @@ mod sources;
 
 pub use evidence::{
     check_attestations, check_attestations_for, check_signatures, check_signatures_at,
-    check_signatures_for, AttestationChecks, AttestationReport, Checks, PlatformSignatures,
-    SignatureChecks, SignatureReport,
+    check_signatures_for, AttestationChecks, Checks, SignatureChecks,
 };
 use evidence::{gather_evidence, reachability_facts, Found, Linkage};
 pub use findings::registry_finding;
@@ -323,7 +322,7 @@ impl Decider<'_> {
             &config.policy.data,
         );
         let decision = policy.engine.evaluate(&input);
-        apply_decision(&mut report, decision);
+        apply_decision(config, &mut report, decision, &facts.matched);
         apply_overrides(config, policy.now, &mut report, &mut self.exemptions_used);
         fail_closed_if_unresolved(&mut report);
         report

@@ -18,9 +18,15 @@
 //!    provenance predicates and their source linkage ([`provenance::linkage`], [`git`] for
 //!    the local clones). `verify::reason` types why one does not count; `verify::limits` sets
 //!    the size limits of both.
-//! 5. [`policy`]: the Rego engine (regorus), the shipped library and the input document.
-//! 6. [`report`]: the run as data, the diagnostic codes, and the renderers (human, JSON,
-//!    SARIF, GitHub, Markdown).
+//! - [`facts`]: the hand-off. What is known about each image site
+//!   ([`facts::ImageReport`]: reference, registry answer, [`facts::SignatureReport`],
+//!   [`facts::AttestationReport`]) and the findings made of it ([`facts::Finding`], the
+//!   stable [`facts::Code`]s, [`facts::Severity`], [`facts::Decision`]).
+//! 5. [`policy`]: the Rego engine (regorus), the shipped library and the input document built
+//!    from the facts.
+//! 6. [`report`]: the run as data ([`report::Report`]: the image facts with the policy's
+//!    findings, files that could not be read, counters) and the renderers (human, JSON, SARIF,
+//!    GitHub, Markdown). It re-exports the facts types it renders.
 //!
 //! On top of the pipeline:
 //!
@@ -35,18 +41,23 @@
 //!   with the CLI and the webhook).
 //! - Front ends: [`cli`] (one file per subcommand) and [`webhook`] (`supplygate serve`).
 //! - Helpers: [`glob`] image globs, [`bounded`] the one size-bounded file reader, [`git`] the
-//!   one git runner.
+//!   one git runner, [`hint`] what a dependency's error text means for the user.
 //!
-//! Import cycles: `python3 scripts/module_cycles.py` prints the module graph and any cycle
-//! (see docs/development.md).
+//! Imports follow the pipeline: a stage names only the stages before it (and the helpers),
+//! never one after it. `config` names the stages whose settings it builds (and `cache`); the
+//! policy stage and everything on top read it. `gate`, `lock`, `webhook` and `cli` sit on
+//! top. `python3 scripts/module_cycles.py` prints the module graph
+//! and exits 1 on any import cycle; `tests/run.sh` runs it (see docs/development.md).
 
 pub mod bounded;
 pub mod cache;
 pub mod cli;
 pub mod config;
+pub mod facts;
 pub mod gate;
 pub mod git;
 pub mod glob;
+pub mod hint;
 pub mod lock;
 pub mod manifest;
 pub mod policy;

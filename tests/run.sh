@@ -34,6 +34,8 @@ cargo clippy --all-targets "${locked[@]}" -- -D warnings
 # Our own supply chain: advisories (vendored RustSec snapshot, offline), licences, duplicate
 # crates, sources (deny.toml; installs cargo-deny into target/tools on first use).
 bash tests/deny.sh
+# No import cycle among the modules of src/ (the graph follows the pipeline; docs/development.md).
+python3 scripts/module_cycles.py --quiet
 cargo test --all-targets --no-fail-fast "${locked[@]}"
 
 # The shipped policy library decides the same under OPA 1.20 as under regorus (installs the

@@ -9,7 +9,8 @@ use clap::Args;
 use serde::Serialize;
 
 use super::{write_stdout, Context, Format};
-use crate::gate::{self, AttestationReport, SignatureReport};
+use crate::facts::{AttestationReport, SignatureReport};
+use crate::gate;
 use crate::manifest::json::ObjectTree;
 use crate::manifest::{self, Origin};
 use crate::reference::ImageRef;

@@ -47,6 +47,8 @@ pub struct Config {
     pub limits: Limits,
     /// Trusted signers by name, in name order.
     pub signers: BTreeMap<String, Arc<Signer>>,
+    /// Where each signer is defined (1-based line and column of its name under `signers:`).
+    pub signer_positions: BTreeMap<String, (usize, usize)>,
     /// Where `--tuf-refresh` fetches the Sigstore trusted root from.
     pub tuf: TufSettings,
     /// Which images must be signed by whom.
@@ -110,6 +112,9 @@ pub struct PolicySettings {
     pub unknown_image_fields: Unmatched,
     /// Longest evaluation of one image's input.
     pub timeout: Duration,
+    /// Where each key written under `policy:` is (1-based line and column of the key), so a
+    /// finding one decides can name it.
+    pub positions: BTreeMap<String, (usize, usize)>,
 }
 
 impl Default for PolicySettings {
@@ -123,6 +128,7 @@ impl Default for PolicySettings {
             unmatched_images: Unmatched::Allow,
             unknown_image_fields: Unmatched::Warn,
             timeout: Duration::from_secs(5),
+            positions: BTreeMap::new(),
         }
     }
 }
@@ -168,6 +174,8 @@ pub struct Exemption {
     pub expires_written: String,
     /// 1-based config line.
     pub line: usize,
+    /// 1-based column of the entry (its first key), for findings.
+    pub column: usize,
 }
 
 /// A workload annotation that turns denials into warnings, honoured only in `namespaces`.
@@ -208,6 +216,8 @@ pub struct ProvenanceRule {
     pub refs: Vec<RefPattern>,
     /// 1-based line of the rule in the config.
     pub line: usize,
+    /// 1-based column of the rule (its first key), for findings.
+    pub column: usize,
 }
 
 /// Source linkage settings.
@@ -238,6 +248,8 @@ pub struct Requirement {
     pub signers: Vec<Arc<Signer>>,
     /// 1-based line of the rule in the config, for "defined here" in reports.
     pub line: usize,
+    /// 1-based column of the rule (its first key), for findings.
+    pub column: usize,
 }
 
 impl Config {

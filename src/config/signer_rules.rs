@@ -281,6 +281,7 @@ impl Validator {
                 images: Vec::new(),
                 signers: Vec::new(),
                 line: item.span.line,
+                column: item.span.column,
             };
             let mut named_broken = false;
             for (key, v) in self.fields(item, KEYS_REQUIRE, "require[]") {
@@ -383,6 +384,7 @@ impl Validator {
                 source: None,
                 refs: Vec::new(),
                 line: item.span.line,
+                column: item.span.column,
             };
             let mut named_broken = false;
             for (key, v) in self.fields(item, KEYS_PROVENANCE, "provenance[]") {

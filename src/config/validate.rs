@@ -13,7 +13,7 @@ impl Validator {
         // A cause a dependency wrote verbatim (a DER decoder, serde_json) gets a sentence in
         // the user's terms; the message keeps the cause.
         let hint = hint.or_else(|| {
-            crate::report::explain_dependency_error(&message)
+            crate::hint::explain_dependency_error(&message)
                 .map(|e| format!("{}; {}", e.meaning, e.action))
         });
         self.problems.push(Problem {
@@ -83,6 +83,13 @@ impl Validator {
         for (key, value) in &fields {
             if *key == "signers" {
                 self.signers(value, &mut config.signers);
+                for (k, _) in value.as_mapping().unwrap_or_default() {
+                    if let Some(name) = k.as_str() {
+                        config
+                            .signer_positions
+                            .insert(name.to_owned(), (k.span.line, k.span.column));
+                    }
+                }
             }
         }
         for (key, value) in fields {
@@ -112,6 +119,12 @@ impl Validator {
     }
 
     pub(super) fn policy(&mut self, node: &Node, out: &mut PolicySettings) {
+        for (k, _) in node.as_mapping().unwrap_or_default() {
+            if let Some(name) = k.as_str() {
+                out.positions
+                    .insert(name.to_owned(), (k.span.line, k.span.column));
+            }
+        }
         for (key, v) in self.fields(node, KEYS_POLICY, "policy") {
             match key {
                 "builtin" => {
@@ -310,6 +323,7 @@ impl Validator {
                     expires,
                     expires_written,
                     line: item.span.line,
+                    column: item.span.column,
                 });
             }
         }

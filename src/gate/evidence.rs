@@ -6,6 +6,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::config::{Config, ProvenanceRule};
+use crate::facts::{
+    verified_by_one_of, AttestationReport, ImageReport, PlatformSignatures, SignatureReport,
+};
 use crate::policy::input::{ReachabilityFact, ReachabilityResult};
 use crate::provenance::{
     self, commit_reachable, repository_matches, AttestationCandidate, AttestationFact,
@@ -13,7 +16,6 @@ use crate::provenance::{
 };
 use crate::reference::{Digest, ImageRef};
 use crate::registry::{Registry, RegistryError, Resolved};
-use crate::report::ImageReport;
 use crate::verify::{self, discover, Location, SignatureFact, Signer};
 
 /// Signature facts per distinct reference (only for references a requirement applies to).
@@ -21,16 +23,6 @@ pub type SignatureChecks = Checks<SignatureReport>;
 
 /// Attestation facts per distinct reference (only for references a provenance rule applies to).
 pub type AttestationChecks = Checks<AttestationReport>;
-
-/// Every attestation attached to an image's resolved digest, with each signer's verdict and
-/// the normalised provenance.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct AttestationReport {
-    /// The digest they are attached to.
-    pub digest: Digest,
-    /// One fact per attestation (cosign `.att` layers and DSSE bundles among the referrers).
-    pub facts: Vec<AttestationFact>,
-}
 
 /// Finds and verifies every attestation on `resolved.digest`: cosign `.att` layers and
 /// Sigstore bundles among the referrers. Subjects may name the digest or a platform digest.
@@ -46,7 +38,7 @@ pub async fn check_attestations(
 /// [`check_attestations`], looking for bundles among the referrers only when the `.att`
 /// attestations cannot satisfy `rules` (`None`: always, for a full account such as
 /// `explain`; the caller passes rules only under the conditions of
-/// [`check_all_attestations`]). Fewer facts can then only deny more, never allow more: the
+/// `gather_evidence`). Fewer facts can then only deny more, never allow more: the
 /// shipped policies are monotone in attestation facts, and the `.att` facts come first either
 /// way.
 pub async fn check_attestations_for(
@@ -106,57 +98,6 @@ fn provenance_satisfied(
     facts: &[AttestationFact],
 ) -> bool {
     crate::policy::facts::provenance_satisfied(rules, tag, facts)
-}
-
-/// Every signature found on an image's resolved digest and on each of its platform manifests,
-/// with each signer's verdict.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct SignatureReport {
-    /// The digest the requirement is about (index or single manifest).
-    pub digest: Digest,
-    /// Signatures attached to `digest`.
-    pub facts: Vec<SignatureFact>,
-    /// Signatures attached to each platform manifest of an index, recorded separately.
-    pub platforms: Vec<PlatformSignatures>,
-}
-
-/// Signatures on one platform manifest.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct PlatformSignatures {
-    /// `os/architecture[/variant]`.
-    pub platform: String,
-    /// The platform manifest's digest.
-    pub digest: Digest,
-    /// Signatures attached to it.
-    pub facts: Vec<SignatureFact>,
-}
-
-impl SignatureReport {
-    /// The signers that verified a signature on the resolved digest, sorted, each once.
-    pub fn verified_by(&self) -> Vec<&str> {
-        let mut names: Vec<&str> = self
-            .facts
-            .iter()
-            .flat_map(|f| f.verified_by.iter().map(String::as_str))
-            .collect();
-        names.sort_unstable();
-        names.dedup();
-        names
-    }
-
-    /// Whether a signature on the resolved digest was verified by one of `signers`.
-    pub fn satisfies(&self, signers: &[Arc<Signer>]) -> bool {
-        verified_by_one_of(&self.facts, signers)
-    }
-}
-
-/// Whether one of `facts` was verified by one of `signers`.
-fn verified_by_one_of(facts: &[SignatureFact], signers: &[Arc<Signer>]) -> bool {
-    facts.iter().any(|f| {
-        f.verified_by
-            .iter()
-            .any(|v| signers.iter().any(|s| s.name == *v))
-    })
 }
 
 /// Finds and verifies every signature on `resolved.digest` and on each platform digest.
@@ -302,7 +243,7 @@ fn signature_shortcut(config: &Config, image: &ImageRef) -> Option<Vec<Vec<Arc<S
 }
 
 /// The provenance rules whose satisfaction by `.att` attestations lets discovery skip the
-/// referrers of `image` (see [`check_all_attestations`]); `None`: full discovery. `claimed`:
+/// referrers of `image` (see [`gather_evidence`]); `None`: full discovery. `claimed`:
 /// a site naming the image claims a commit.
 fn attestation_shortcut(
     config: &Config,

@@ -5,11 +5,11 @@ use std::sync::Arc;
 
 use super::{AttestationChecks, Resolutions, SignatureChecks};
 use crate::config::{Config, Unmatched};
+use crate::facts::{Code, ConfigLocation, Finding, ImageReport, Severity};
 use crate::manifest::{self, ImageSite};
 use crate::policy;
 use crate::reference::ImageRef;
 use crate::registry::RegistryError;
-use crate::report::{Code, Finding, ImageReport, Severity};
 
 /// The finding for a policy rule's entry. A signature or attestation reason a dependency
 /// wrote (a certificate that does not decode) gets a sentence in the user's terms before the
@@ -18,7 +18,7 @@ fn violation_finding(v: policy::Violation, severity: Severity) -> Finding {
     let explained = v
         .found
         .as_deref()
-        .and_then(crate::report::explain_dependency_error);
+        .and_then(crate::hint::explain_dependency_error);
     let hint = match (explained, v.hint) {
         (Some(x), Some(h)) => Some(format!("{}: {}; {h}", x.meaning, x.action)),
         (Some(x), None) => Some(format!("{}: {}", x.meaning, x.action)),
@@ -36,7 +36,116 @@ fn violation_finding(v: policy::Violation, severity: Severity) -> Finding {
         found: v.found,
         hint,
         package: Some(v.package),
+        config: Vec::new(),
     }
+}
+
+/// The shipped packages whose findings [`config_locations`] traces back to the config (user
+/// modules cannot define rules in them: a load error).
+const SIGNATURES: &str = "data.supplygate.signatures";
+const PROVENANCE: &str = "data.supplygate.provenance";
+const IMAGES: &str = "data.supplygate.images";
+
+/// The config entries behind a finding of the shipped library, from the rules the gate
+/// matched for the policy (`matched`): a `signatures` finding names the matching `require:`
+/// rules its verified signatures leave unsatisfied (all matching ones when none is, e.g.
+/// signatures that could not be looked up) and, for `signature-not-trusted`, where their
+/// signers are defined; a `provenance` finding the matching `provenance:` rules; an `images`
+/// finding the `policy:` key it enforces, when written. Other packages name none: the gate
+/// cannot tell which entry their rules read.
+fn config_locations(
+    config: &Config,
+    report: &ImageReport,
+    matched: &policy::facts::Matched,
+    finding: &Finding,
+) -> Vec<ConfigLocation> {
+    match finding.package.as_deref() {
+        Some(SIGNATURES) => {
+            let rules: Vec<(usize, &crate::config::Requirement)> = matched
+                .require
+                .iter()
+                .filter_map(|&i| config.requirements.get(i).map(|r| (i, r)))
+                .collect();
+            let unsatisfied: Vec<_> = rules
+                .iter()
+                .filter(|(_, r)| {
+                    report
+                        .signatures
+                        .as_ref()
+                        .is_some_and(|s| !s.satisfies(&r.signers))
+                })
+                .collect();
+            let responsible = if unsatisfied.is_empty() {
+                rules.iter().collect()
+            } else {
+                unsatisfied
+            };
+            // Signatures there, none verified by the rule's signers: their definitions (key,
+            // identity) are behind it too.
+            let untrusted = finding.code == Code::SignatureNotTrusted;
+            let mut out: Vec<ConfigLocation> = Vec::new();
+            for (i, r) in responsible {
+                out.extend(config_at(
+                    config,
+                    format!("require[{i}]"),
+                    (r.line, r.column),
+                ));
+                for s in r.signers.iter().filter(|_| untrusted) {
+                    let key = format!("signers.{}", s.name);
+                    let defined = config.signer_positions.get(&s.name);
+                    if let Some(&at) = defined.filter(|_| !out.iter().any(|c| c.key == key)) {
+                        out.extend(config_at(config, key, at));
+                    }
+                }
+            }
+            out
+        }
+        Some(PROVENANCE) => matched
+            .provenance
+            .iter()
+            .filter_map(|&i| {
+                let r = config.provenance.get(i)?;
+                config_at(config, format!("provenance[{i}]"), (r.line, r.column))
+            })
+            .collect(),
+        Some(IMAGES) => {
+            let key = match finding.code.as_str() {
+                "registry-not-allowed-by-policy" => "allowed_registries",
+                "latest-tag" => "allow_latest",
+                "image-not-covered" => "unmatched_images",
+                _ => return Vec::new(),
+            };
+            policy_key(config, key).into_iter().collect()
+        }
+        _ => Vec::new(),
+    }
+}
+
+/// `key` of the config file at `position`; `None` for a config not read from a file.
+fn config_at(
+    config: &Config,
+    key: String,
+    (line, column): (usize, usize),
+) -> Option<ConfigLocation> {
+    Some(ConfigLocation {
+        file: config.file.as_ref()?.display().to_string(),
+        line,
+        column,
+        key,
+    })
+}
+
+/// The key `policy.<key>`, where it is written (`None` when it is left at its default).
+fn policy_key(config: &Config, key: &str) -> Option<ConfigLocation> {
+    let position = *config.policy.positions.get(key)?;
+    config_at(config, format!("policy.{key}"), position)
+}
+
+/// Where exemption `i` is written.
+fn exemption_at(config: &Config, i: usize, e: &crate::config::Exemption) -> Vec<ConfigLocation> {
+    config_at(config, format!("exemptions[{i}]"), (e.line, e.column))
+        .into_iter()
+        .collect()
 }
 
 /// A value under an `image` key, found by the generic pass, that is not an image reference:
@@ -77,10 +186,14 @@ pub(super) fn unrecognised_field(
                 site.path, site.resource.kind, site.image
             )
         };
-        Finding::new(Code::UnrecognisedImageField, severity, message).hint(
+        let mut finding = Finding::new(Code::UnrecognisedImageField, severity, message).hint(
             "if this field names an image, write a reference; if the kind runs images, add an \
          `images.extra` rule for it; `policy.unknown_image_fields` sets how this is decided",
-        )
+        );
+        finding.config = policy_key(config, "unknown_image_fields")
+            .into_iter()
+            .collect();
+        finding
     });
     ImageReport {
         site,
@@ -94,7 +207,13 @@ pub(super) fn unrecognised_field(
 
 /// Turns the policy's deny/warn entries into findings. A denial with a code the gate already
 /// reported for this image (e.g. `image-not-found`) is not repeated.
-pub(super) fn apply_decision(report: &mut ImageReport, decision: policy::Decision) {
+/// Each finding names the config entries behind it ([`config_locations`]).
+pub(super) fn apply_decision(
+    config: &Config,
+    report: &mut ImageReport,
+    decision: policy::Decision,
+    matched: &policy::facts::Matched,
+) {
     let already: Vec<String> = report
         .findings
         .iter()
@@ -102,6 +221,7 @@ pub(super) fn apply_decision(report: &mut ImageReport, decision: policy::Decisio
         .collect();
     for v in decision.denies {
         let mut finding = violation_finding(v, Severity::Deny);
+        finding.config = config_locations(config, report, matched, &finding);
         // A policy that reports missing facts ("could not check") keeps the could-not-decide
         // weight: exit 2, not a plain deny.
         if matches!(
@@ -122,7 +242,9 @@ pub(super) fn apply_decision(report: &mut ImageReport, decision: policy::Decisio
         }
     }
     for v in decision.warns {
-        report.findings.push(violation_finding(v, Severity::Warn));
+        let mut finding = violation_finding(v, Severity::Warn);
+        finding.config = config_locations(config, report, matched, &finding);
+        report.findings.push(finding);
     }
     for e in decision.errors {
         report
@@ -222,7 +344,8 @@ pub(super) fn apply_overrides(
                         e.line, e.expires_written, report.site.image
                     ),
                 )
-                .hint("renew it with a new `expires` if it is still needed, or fix the image"),
+                .hint("renew it with a new `expires` if it is still needed, or fix the image")
+                .config(exemption_at(config, i, e)),
             );
             continue;
         }
@@ -233,14 +356,17 @@ pub(super) fn apply_overrides(
                 f.message, e.expires_written, e.reason
             );
         }
-        report.findings.push(Finding::new(
-            Code::Exemption,
-            Severity::Warn,
-            format!(
-                "`{}` is exempted until {} (config line {}): {}",
-                report.site.image, e.expires_written, e.line, e.reason
-            ),
-        ));
+        report.findings.push(
+            Finding::new(
+                Code::Exemption,
+                Severity::Warn,
+                format!(
+                    "`{}` is exempted until {} (config line {}): {}",
+                    report.site.image, e.expires_written, e.line, e.reason
+                ),
+            )
+            .config(exemption_at(config, i, e)),
+        );
         return;
     }
 }
@@ -336,7 +462,7 @@ pub(super) fn fact_findings(
 fn notation_logged_warnings(
     report: &mut ImageReport,
     image: &ImageRef,
-    checked: &super::evidence::SignatureReport,
+    checked: &crate::facts::SignatureReport,
 ) {
     use crate::verify::notation::stage::CheckOutcome;
     for fact in &checked.facts {
@@ -499,7 +625,7 @@ pub fn registry_finding(image: &ImageRef, e: &RegistryError) -> Finding {
         | RegistryError::Layout { reason, .. } => Some(reason.as_str()),
         _ => None,
     };
-    match cause.and_then(crate::report::explain_dependency_error) {
+    match cause.and_then(crate::hint::explain_dependency_error) {
         Some(explained) => Finding::new(
             code,
             severity,

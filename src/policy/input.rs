@@ -6,8 +6,8 @@ use serde::Serialize;
 use serde_json::{json, Value};
 
 use crate::config::Config;
+use crate::facts::ImageReport;
 use crate::provenance::BuilderRule;
-use crate::report::ImageReport;
 
 /// Where the evaluation runs; policies may decide differently per mode.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -111,7 +111,7 @@ pub fn document(
         .findings
         .iter()
         .find(|f| {
-            f.code.as_str() == "image-not-found" || f.severity == crate::report::Severity::Error
+            f.code.as_str() == "image-not-found" || f.severity == crate::facts::Severity::Error
         })
         .map(|f| json!({"code": f.code.as_str(), "message": f.message}));
     json!({

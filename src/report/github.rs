@@ -23,6 +23,9 @@ pub fn render(report: &Report, root: &SourceRoot) -> String {
             if let Some(h) = &f.hint {
                 let _ = write!(message, "\nhint: {h}");
             }
+            for c in &f.config {
+                let _ = write!(message, "\nconfig: {}", root.config_entry(c));
+            }
             command(
                 &mut out,
                 command_name(f.severity),

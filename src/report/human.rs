@@ -164,6 +164,14 @@ pub fn render(report: &Report, color: Color, verbosity: Verbosity) -> String {
                     escape_unsafe(package)
                 );
             }
+            for c in &f.config {
+                let _ = writeln!(
+                    out,
+                    "           {} {}",
+                    p.paint(Style::Context, "config:"),
+                    escape_unsafe(&c.to_string())
+                );
+            }
         }
     }
     for e in &report.file_errors {

@@ -56,9 +56,9 @@ struct Image<'a> {
     resolved_only: bool,
     findings: &'a [Finding],
     #[serde(skip_serializing_if = "Option::is_none")]
-    signatures: Option<&'a crate::gate::SignatureReport>,
+    signatures: Option<&'a crate::facts::SignatureReport>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    attestations: Option<&'a crate::gate::AttestationReport>,
+    attestations: Option<&'a crate::facts::AttestationReport>,
 }
 
 #[derive(Serialize)]

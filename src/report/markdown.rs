@@ -122,6 +122,9 @@ fn table(out: &mut String, images: &[&ImageReport], root: &SourceRoot) {
                 if let Some(h) = &f.hint {
                     let _ = write!(r, " (hint: {})", text(h));
                 }
+                for c in &f.config {
+                    let _ = write!(r, " (config: {})", code(&root.config_entry(c)));
+                }
                 r
             })
             .collect();

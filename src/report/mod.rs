@@ -6,11 +6,8 @@
 
 use std::path::{Component, Path, PathBuf};
 
-use crate::manifest::{ImageSite, Origin};
-use crate::reference::ImageRef;
-use crate::registry::Resolved;
+use crate::manifest::Origin;
 
-mod code;
 pub mod github;
 pub mod human;
 pub mod json;
@@ -20,136 +17,12 @@ pub mod sarif;
 mod tests;
 mod text;
 
-pub use code::Code;
-pub use text::{
-    escape_unsafe, escape_unsafe_except, explain_dependency_error, is_unsafe_char, push_escaped,
-    Explained,
-};
-
-/// How much a finding weighs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Severity {
-    /// Reported; does not block.
-    Warn,
-    /// Blocks: the image must not run.
-    Deny,
-    /// Blocks: the gate could not decide (fail closed).
-    Error,
-}
-
-/// The outcome for one image, or for the whole run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Decision {
-    /// May run.
-    Allow,
-    /// Must not run.
-    Deny,
-    /// Could not decide; treated as deny.
-    Error,
-}
-
-impl Decision {
-    /// The process exit code: 0 allow, 1 deny, 2 could not decide.
-    pub fn exit_code(self) -> u8 {
-        match self {
-            Decision::Allow => 0,
-            Decision::Deny => 1,
-            Decision::Error => 2,
-        }
-    }
-}
-
-/// One reason about one image.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct Finding {
-    /// Stable code.
-    pub code: Code,
-    /// Weight.
-    pub severity: Severity,
-    /// One line: what is wrong.
-    pub message: String,
-    /// What was expected, when there is one.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub expected: Option<String>,
-    /// What was found, when there is one.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub found: Option<String>,
-    /// The likely fix.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub hint: Option<String>,
-    /// The policy package whose rule made it (`data.supplygate.signatures`); none for the
-    /// gate's own findings.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub package: Option<String>,
-}
-
-impl Finding {
-    /// A finding without expected/found/hint.
-    pub fn new(code: Code, severity: Severity, message: impl Into<String>) -> Self {
-        Self {
-            code,
-            severity,
-            message: message.into(),
-            expected: None,
-            found: None,
-            hint: None,
-            package: None,
-        }
-    }
-
-    /// Adds a hint.
-    #[must_use]
-    pub fn hint(mut self, hint: impl Into<String>) -> Self {
-        self.hint = Some(hint.into());
-        self
-    }
-
-    /// Adds what was expected and what was found.
-    #[must_use]
-    pub fn expected_found(mut self, expected: impl Into<String>, found: impl Into<String>) -> Self {
-        self.expected = Some(expected.into());
-        self.found = Some(found.into());
-        self
-    }
-}
-
-/// Everything known about one image site.
-#[derive(Debug, Clone)]
-pub struct ImageReport {
-    /// Where it is.
-    pub site: ImageSite,
-    /// The parsed reference, when it parses.
-    pub reference: Option<ImageRef>,
-    /// What the registry said, when it answered.
-    pub resolved: Option<Resolved>,
-    /// Findings, most severe first.
-    pub findings: Vec<Finding>,
-    /// Signature facts, when a signature requirement applies.
-    pub signatures: Option<std::sync::Arc<crate::gate::SignatureReport>>,
-    /// Attestation facts, when a provenance rule applies.
-    pub attestations: Option<std::sync::Arc<crate::gate::AttestationReport>>,
-}
+use crate::facts::decision_of;
+pub use crate::facts::{Code, Decision, Finding, ImageReport, Severity};
+pub use text::{escape_unsafe, escape_unsafe_except, is_unsafe_char, push_escaped};
 
 /// What is said of an image allowed without any signature or provenance requirement.
 pub const RESOLVED_ONLY: &str = "resolved only: no signature or provenance requirement applies";
-
-impl ImageReport {
-    /// Allow when nothing blocks, else the most severe finding's weight.
-    pub fn decision(&self) -> Decision {
-        decision_of(self.findings.iter().map(|f| f.severity))
-    }
-
-    /// Allowed, resolved, and neither signatures nor attestations were looked for (no
-    /// `require:` or `provenance:` rule names it): only its existence was checked.
-    pub fn resolved_only(&self) -> bool {
-        self.decision() == Decision::Allow
-            && self.resolved.is_some()
-            && self.signatures.is_none()
-            && self.attestations.is_none()
-    }
-}
 
 /// A problem with a whole file (it could not be read), located as well as possible.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -292,17 +165,6 @@ impl Report {
     }
 }
 
-fn decision_of(severities: impl Iterator<Item = Severity>) -> Decision {
-    severities.fold(Decision::Allow, |acc, s| {
-        let d = match s {
-            Severity::Warn => Decision::Allow,
-            Severity::Deny => Decision::Deny,
-            Severity::Error => Decision::Error,
-        };
-        acc.max(d)
-    })
-}
-
 /// Where the files of a report live, so that code hosts can place findings: SARIF, GitHub
 /// annotations and Markdown name files relative to the repository root (`%SRCROOT%`), which
 /// is not always the directory `check` ran in.
@@ -337,6 +199,15 @@ impl SourceRoot {
             return None;
         }
         self.relative_path(path)
+    }
+
+    /// A config entry behind a finding, `file:line:column (key)`, its file relative to the
+    /// root when it is under it.
+    pub fn config_entry(&self, c: &crate::facts::ConfigLocation) -> String {
+        let file = self
+            .relative_file(&c.file)
+            .unwrap_or_else(|| c.file.clone());
+        format!("{file}:{}:{} ({})", c.line, c.column, c.key)
     }
 
     /// The root-relative path when there is one, else the origin as the human report shows it.

@@ -85,6 +85,28 @@ pub fn render(report: &Report, root: &SourceRoot) -> String {
                 Some(uri) => Some(relative_artifact(uri)),
                 None => root.absolute(&i.site.origin).map(|p| absolute_artifact(&p)),
             };
+            let related: Vec<Value> = f
+                .config
+                .iter()
+                .enumerate()
+                .filter_map(|(id, c)| {
+                    let artifact = match root.relative_file(&c.file) {
+                        Some(uri) => relative_artifact(&uri),
+                        None => absolute_artifact(&root.absolute_file(&c.file)?),
+                    };
+                    let mut l = location(artifact, c.line, c.column);
+                    set(&mut l, "id", json!(id));
+                    set(
+                        &mut l,
+                        "message",
+                        json!({ "text": format!("config: {}", c.key) }),
+                    );
+                    Some(l)
+                })
+                .collect();
+            if !related.is_empty() {
+                set(&mut result, "relatedLocations", Value::Array(related));
+            }
             if let Some(artifact) = artifact {
                 set(
                     &mut result,

@@ -1,44 +1,6 @@
 use super::*;
 
 #[test]
-fn codes_are_unique_kebab_case() {
-    let mut seen = std::collections::BTreeSet::new();
-    for c in Code::ALL {
-        let s = c.as_str();
-        assert!(seen.insert(s), "duplicate code {s}");
-        assert!(
-            s.bytes().all(|b| b.is_ascii_lowercase() || b == b'-'),
-            "{s} is not kebab-case"
-        );
-    }
-}
-
-#[test]
-fn every_code_has_a_row_in_the_diagnostics_table() {
-    let doc = include_str!("../../docs/diagnostics.md");
-    for c in Code::ALL {
-        assert!(
-            doc.lines()
-                .any(|l| l.starts_with(&format!("| `{}` |", c.as_str()))),
-            "docs/diagnostics.md has no table row for `{c}`"
-        );
-    }
-}
-
-#[test]
-fn error_outranks_deny_outranks_warn() {
-    use Severity::*;
-    assert_eq!(decision_of([Warn].into_iter()), Decision::Allow);
-    assert_eq!(decision_of([Warn, Deny].into_iter()), Decision::Deny);
-    assert_eq!(
-        decision_of([Deny, Error, Warn].into_iter()),
-        Decision::Error
-    );
-    assert_eq!(decision_of(std::iter::empty()), Decision::Allow);
-    assert_eq!(Decision::Deny.exit_code(), 1);
-}
-
-#[test]
 fn source_root_names_files_relative_to_the_root_with_slashes() {
     let dir = tempfile::tempdir().unwrap();
     let sub = dir.path().join("apps/web");
@@ -73,33 +35,4 @@ fn unsafe_chars_are_escaped_visibly() {
     );
     // Printable non-ASCII text is text.
     assert_eq!(escape_unsafe("café ü 日本"), "café ü 日本");
-}
-
-#[test]
-fn dependency_errors_get_a_meaning_and_an_action() {
-    let der = "malformed ASN.1 DER value for GeneralizedTime at DER byte 71";
-    let e = explain_dependency_error(der).unwrap();
-    assert!(e
-        .meaning
-        .starts_with("a certificate or key could not be decoded"));
-    let tls = "error sending request: client error (Connect): invalid peer certificate: \
-               UnknownIssuer";
-    assert!(explain_dependency_error(tls)
-        .unwrap()
-        .meaning
-        .contains("TLS certificate is not trusted"));
-    let json = "invalid registry response: expected value at line 1 column 1";
-    assert!(explain_dependency_error(json)
-        .unwrap()
-        .meaning
-        .contains("does not have the shape expected"));
-    assert_eq!(explain_dependency_error("HTTP 503 after 3 retries"), None);
-    assert_eq!(explain_dependency_error("tag `v9` not found"), None);
-}
-
-#[test]
-fn every_code_has_a_description() {
-    for c in Code::ALL {
-        assert!(!c.description().is_empty(), "{c}");
-    }
 }

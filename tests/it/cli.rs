@@ -876,6 +876,17 @@ fn exemption_turns_denials_into_warnings_until_it_expires() {
         message.contains("exempted until 2026-12-31: vendor image, JIRA-1"),
         "{message}"
     );
+    // Each finding names its config entry: the `require:` rule (line 11 of `demo_config`) and
+    // the exemption (line 14).
+    let config_of = |n: usize| images(&json)[0]["findings"][n]["config"].clone();
+    assert_eq!(
+        config_of(0),
+        serde_json::json!([{"file": "supplygate.yaml", "line": 11, "column": 5, "key": "require[0]"}])
+    );
+    assert_eq!(
+        config_of(1),
+        serde_json::json!([{"file": "supplygate.yaml", "line": 14, "column": 5, "key": "exemptions[0]"}])
+    );
 
     // Another namespace: the exemption does not apply, and it matched nothing in this run.
     let out = case.run(&["check", "prod.yaml", "--format", "json", "--now", NOW]);
@@ -966,6 +977,85 @@ fn user_policies_add_denials_and_load_errors_name_the_line() {
     assert_eq!(out.code, 2, "{out:?}");
     assert!(out.stderr.contains("broken.rego:4:"), "{out:?}");
     assert!(out.stderr.contains("http.send"), "{out:?}");
+}
+
+/// Of two `require:` rules matching an image, the finding names the one its signatures leave
+/// unsatisfied, and where that rule's signer is defined; an `images` finding names the `policy:` key it enforces; a finding of a user
+/// package names no config entry.
+#[test]
+fn a_denial_names_the_unsatisfied_rule_and_the_policy_key_behind_it() {
+    let demo = PathBuf::from(ROOT).join("fixtures/demo");
+    let config = format!(
+        "registries:\n  127.0.0.1:5123:\n    layout: {}\nnetwork:\n  offline: true\nsigners:\n  \
+         demo-ci:\n    key: {}\n    insecure_ignore_tlog: true\n  other:\n    key: {}\n    \
+         insecure_ignore_tlog: true\nrequire:\n  - images: [\"127.0.0.1:5123/demo/**\"]\n    \
+         signers: [demo-ci]\n  - images: [\"127.0.0.1:5123/demo/cosign-signed\"]\n    \
+         signers: [other]\npolicy:\n  allowed_registries: [\"ghcr.io/**\"]\n",
+        demo.join("layouts").display(),
+        demo.join("keys/demo-ci.pub").display(),
+        PathBuf::from(ROOT)
+            .join("fixtures/keys/other-p256.pub")
+            .display(),
+    );
+    let lines: Vec<&str> = config.lines().collect();
+    assert_eq!(
+        lines[15],
+        "  - images: [\"127.0.0.1:5123/demo/cosign-signed\"]"
+    );
+    assert_eq!(lines[9], "  other:");
+    assert_eq!(lines[18], "  allowed_registries: [\"ghcr.io/**\"]");
+    let case = Case::new().file("supplygate.yaml", &config).file(
+        "app.yaml",
+        &pod("prod", "", "127.0.0.1:5123/demo/cosign-signed:v1"),
+    );
+    let out = case.run(&["check", "app.yaml", "--format", "json"]);
+    assert_eq!(out.code, 1, "{out:?}");
+    let json = out.json();
+    let config_of = |code: &str| -> Value {
+        images(&json)[0]["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["code"] == code)
+            .unwrap_or_else(|| panic!("no `{code}` in {json}"))["config"]
+            .clone()
+    };
+    assert_eq!(
+        config_of("signature-not-trusted"),
+        serde_json::json!([
+            {"file": "supplygate.yaml", "line": 16, "column": 5, "key": "require[1]"},
+            {"file": "supplygate.yaml", "line": 10, "column": 3, "key": "signers.other"}
+        ])
+    );
+    assert_eq!(
+        config_of("registry-not-allowed-by-policy"),
+        serde_json::json!([{
+            "file": "supplygate.yaml", "line": 19, "column": 3, "key": "policy.allowed_registries"
+        }])
+    );
+    let human = case.run(&["check", "app.yaml"]);
+    assert!(
+        human
+            .stdout
+            .contains("config: supplygate.yaml:16:5 (require[1])\n"),
+        "{human:?}"
+    );
+    assert!(!human.stdout.contains("(require[0])"), "{human:?}");
+
+    let rule =
+        "package supplygate.team\n\nimport rego.v1\n\ndeny contains \"no team label\" if {\n  \
+                not input.resource.labels.team\n}\n";
+    let case = case.file("rules/team.rego", rule);
+    let out = case.run(&["check", "app.yaml", "--policy", "rules", "--format", "json"]);
+    let json = out.json();
+    let mine = images(&json)[0]["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["package"] == "data.supplygate.team")
+        .unwrap_or_else(|| panic!("{json}"))
+        .clone();
+    assert!(mine.get("config").is_none(), "{mine}");
 }
 
 #[test]

@@ -538,6 +538,8 @@ fn an_unrecognised_image_field_warns_by_default_and_denies_when_configured() {
     assert_eq!(finding["severity"], "warn");
     assert_eq!(json["images"][0]["path"], "spec.image");
     assert_eq!(json["images"][0]["extractor"], "generic-image-key");
+    // Left at its default, no config entry is behind the warning.
+    assert!(finding.get("config").is_none(), "{finding}");
 
     let deny = scratch("policy:\n  unknown_image_fields: deny\n");
     let r = run(deny.path(), &["check", "--format", "json", "-"], text);
@@ -548,6 +550,14 @@ fn an_unrecognised_image_field_warns_by_default_and_denies_when_configured() {
         "unrecognised-image-field"
     );
     assert_eq!(json["images"][0]["findings"][0]["severity"], "deny");
+    // The key that made it a denial, where it is written (line 4 of scratch's config).
+    assert_eq!(
+        json["images"][0]["findings"][0]["config"],
+        serde_json::json!([{
+            "file": "supplygate.yaml", "line": 4, "column": 3,
+            "key": "policy.unknown_image_fields"
+        }])
+    );
 
     let allow = scratch("policy:\n  unknown_image_fields: allow\n");
     let r = run(allow.path(), &["check", "--format", "json", "-"], text);

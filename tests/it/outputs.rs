@@ -219,6 +219,85 @@ fn demo_sarif_is_valid_sarif_2_1_0_located_at_each_manifest_line() {
     assert_snapshot("demo.sarif", &out.stdout);
 }
 
+/// The demo's `require:` rule is written at fixtures/demo/supplygate.yaml line 22, column 5
+/// (`- images: …`), its `provenance:` rule at line 26, column 5.
+#[test]
+fn a_require_denial_names_its_config_rule_in_human_json_and_sarif() {
+    let config =
+        std::fs::read_to_string(PathBuf::from(ROOT).join("fixtures/demo/supplygate.yaml")).unwrap();
+    let lines: Vec<&str> = config.lines().collect();
+    assert_eq!(lines[21], "  - images: [\"127.0.0.1:5123/demo/**\"]");
+    assert_eq!(lines[25], "  - images: [\"127.0.0.1:5123/demo/attested\"]");
+
+    let human = demo(&[]);
+    assert_eq!(human.code, 1, "{human:?}");
+    assert!(
+        human.stdout.contains(
+            "           policy: data.supplygate.signatures\n           \
+             config: fixtures/demo/supplygate.yaml:22:5 (require[0])\n"
+        ),
+        "{human:?}"
+    );
+    assert!(
+        human
+            .stdout
+            .contains("config: fixtures/demo/supplygate.yaml:26:5 (provenance[0])\n"),
+        "{human:?}"
+    );
+    // Only policy findings name a config entry: not `image-not-found` or `invalid-reference`.
+    assert_eq!(human.stdout.matches("config: ").count(), 2, "{human:?}");
+
+    let json = demo(&["--format", "json"]).json();
+    let finding = |code: &str| -> Value {
+        json["images"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|i| i["findings"].as_array().unwrap())
+            .find(|f| f["code"] == code)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(
+        finding("unsigned-image")["config"],
+        serde_json::json!([{
+            "file": "fixtures/demo/supplygate.yaml", "line": 22, "column": 5, "key": "require[0]"
+        }])
+    );
+    assert_eq!(
+        finding("source-commit-mismatch")["config"],
+        serde_json::json!([{
+            "file": "fixtures/demo/supplygate.yaml", "line": 26, "column": 5,
+            "key": "provenance[0]"
+        }])
+    );
+    assert!(finding("image-not-found").get("config").is_none());
+
+    let sarif = demo(&["--format", "sarif"]);
+    assert!(sarif_schema_errors(&sarif.stdout).is_empty());
+    let sarif = sarif.json();
+    let unsigned = results(&sarif)
+        .iter()
+        .find(|r| r["ruleId"] == "unsigned-image")
+        .unwrap();
+    assert_eq!(
+        unsigned["relatedLocations"],
+        serde_json::json!([{
+            "id": 0,
+            "message": {"text": "config: require[0]"},
+            "physicalLocation": {
+                "artifactLocation": {"uri": "fixtures/demo/supplygate.yaml", "uriBaseId": "%SRCROOT%"},
+                "region": {"startLine": 22, "startColumn": 5},
+            },
+        }])
+    );
+    let not_found = results(&sarif)
+        .iter()
+        .find(|r| r["ruleId"] == "image-not-found")
+        .unwrap();
+    assert!(not_found.get("relatedLocations").is_none(), "{not_found}");
+}
+
 #[test]
 fn sarif_fingerprints_survive_lines_added_above_and_paths_are_repo_relative() {
     let registry = TestRegistry::start();
