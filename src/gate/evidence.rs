@@ -538,7 +538,11 @@ mod tests {
         let rules = &shipped.provenance;
         assert_eq!(rules.len(), 1);
         let good = provenance_fact(&["release"], "refs/tags/v1.2.0", None);
-        assert!(provenance_satisfied(rules, Some("v1"), &[good.clone()]));
+        assert!(provenance_satisfied(
+            rules,
+            Some("v1"),
+            std::slice::from_ref(&good)
+        ));
         // Not a git ref: `refs/tags/v*` must not accept it, here as in the policy.
         let dotted = provenance_fact(&["release"], "refs/tags/v1/../../heads/dev", None);
         assert!(!provenance_satisfied(rules, Some("v1"), &[dotted]));
