@@ -71,7 +71,7 @@ impl Output {
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
     /// `git` could not be started (or waited for).
-    #[error("cannot run `git` ({cause}); is git installed?")]
+    #[error("cannot run `git` (is git installed?)")]
     Spawn {
         /// The I/O error.
         #[source]

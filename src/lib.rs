@@ -41,7 +41,8 @@
 //!   with the CLI and the webhook).
 //! - Front ends: [`cli`] (one file per subcommand) and [`webhook`] (`supplygate serve`).
 //! - Helpers: [`glob`] image globs, [`bounded`] the one size-bounded file reader, [`git`] the
-//!   one git runner, [`hint`] what a dependency's error text means for the user.
+//!   one git runner, [`hint`] what a dependency's error text means for the user, [`errors`]
+//!   typed causes and the one printer of an error's chain.
 //!
 //! Imports follow the pipeline: a stage names only the stages before it (and the helpers),
 //! never one after it. `config` names the stages whose settings it builds (and `cache`); the
@@ -53,6 +54,7 @@ pub mod bounded;
 pub mod cache;
 pub mod cli;
 pub mod config;
+pub mod errors;
 pub mod facts;
 pub mod gate;
 pub mod git;

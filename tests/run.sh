@@ -36,6 +36,8 @@ cargo clippy --all-targets "${locked[@]}" -- -D warnings
 bash tests/deny.sh
 # No import cycle among the modules of src/ (the graph follows the pipeline; docs/development.md).
 python3 scripts/module_cycles.py --quiet
+# No error says its cause twice (in its message and as its #[source]; docs/development.md).
+python3 scripts/error_causes.py
 cargo test --all-targets --no-fail-fast "${locked[@]}"
 
 # The shipped policy library decides the same under OPA 1.20 as under regorus (installs the

@@ -31,6 +31,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use crate::bounded::Links;
 use crate::reference::{Digest, ImageRef};
 use crate::registry::{Object, Recall, Referrer, Store, StoredReferrer};
 
@@ -221,13 +222,13 @@ impl Cache {
                 return None;
             }
         }
-        match read_regular_file(path, limit) {
+        match crate::bounded::read_regular(path, limit, Links::Refuse) {
             Ok(Some(bytes)) => Some(bytes),
             Ok(None) => {
                 self.problem(path, &format!("larger than {what} can be"));
                 None
             }
-            Err(e) if e.kind() == std::io::ErrorKind::InvalidData => {
+            Err(e) if crate::bounded::is_not_regular(&e).is_some() => {
                 self.problem(path, "not a regular file");
                 None
             }
@@ -535,41 +536,11 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 /// Marks a file used now (for least-recently-used eviction); best effort, regular files only
 /// (opened without blocking, so that a FIFO swapped in cannot hold the run).
 fn touch(path: &Path) {
-    if let Ok(file) = open_nonblocking(path, true) {
+    if let Ok(file) = crate::bounded::open_nonblocking(path, true, Links::Refuse) {
         if file.metadata().is_ok_and(|m| m.is_file()) {
             let _ = file.set_modified(SystemTime::now());
         }
     }
-}
-
-/// Opens `path` for reading (or appending) without blocking on a FIFO and without following a
-/// final symbolic link.
-fn open_nonblocking(path: &Path, append: bool) -> std::io::Result<std::fs::File> {
-    let mut options = std::fs::File::options();
-    if append {
-        options.append(true);
-    } else {
-        options.read(true);
-    }
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt as _;
-        options.custom_flags(libc::O_NONBLOCK | libc::O_NOFOLLOW);
-    }
-    options.open(path)
-}
-
-/// The bytes of the regular file at `path`, at most `limit` (`Ok(None)`: larger); an
-/// `InvalidData` error when what was opened is not a regular file.
-fn read_regular_file(path: &Path, limit: u64) -> std::io::Result<Option<Vec<u8>>> {
-    let file = open_nonblocking(path, false)?;
-    if !file.metadata()?.is_file() {
-        return Err(std::io::Error::new(
-            std::io::ErrorKind::InvalidData,
-            "not a regular file",
-        ));
-    }
-    crate::bounded::read_at_most(file, limit)
 }
 
 /// Writes `bytes` to `path` through a temporary file in the same directory and a rename, so

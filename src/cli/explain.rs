@@ -82,7 +82,7 @@ pub(crate) fn run(ctx: &Context, args: ExplainArgs) -> anyhow::Result<u8> {
         Ok::<_, crate::registry::RegistryError>((resolved, signatures, attestations))
     });
     if let Err(e) = &facts {
-        tracing::debug!("explain: {e}");
+        tracing::debug!("explain: {}", crate::errors::Chain(e));
     }
     let name = image.name();
     let requirements: Vec<RequirementOutcome> = ctx

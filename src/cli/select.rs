@@ -70,11 +70,11 @@ impl SelectArgs {
             }
         }
         // The repository is the current directory's: the manifests cannot choose it.
-        let baseline =
-            Baseline::open(rev, paths).map_err(|e| anyhow::anyhow!("--changed-since: {e}"))?;
+        let baseline = Baseline::open(rev, paths)
+            .map_err(|e| anyhow::Error::new(e).context("--changed-since"))?;
         let olds = baseline
             .files(&files)
-            .map_err(|e| anyhow::anyhow!("--changed-since: {e}"))?;
+            .map_err(|e| anyhow::Error::new(e).context("--changed-since"))?;
         let mut unchanged: HashMap<Arc<Origin>, Vec<Range<usize>>> = HashMap::new();
         let mut count = 0;
         for (source, old) in manifests.sources.iter().zip(&olds) {

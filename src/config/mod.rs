@@ -415,10 +415,20 @@ impl Config {
                 }
             }
         };
-        let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::Read {
+        // Bounded, and a FIFO or device in the config's place is refused, never waited on.
+        let limit = Limits::default().max_file_bytes;
+        let text = crate::bounded::read_text(&path, limit).map_err(|source| ConfigError::Read {
             source: dangling(&path).unwrap_or(source),
             path: path.clone(),
         })?;
+        let Some(text) = text else {
+            return Err(ConfigError::Syntax(
+                crate::manifest::ManifestError::TooLarge {
+                    origin: Arc::new(Origin::File(path)),
+                    limit,
+                },
+            ));
+        };
         Self::parse(&text, &path)
     }
 

@@ -4,6 +4,9 @@
 use super::keys::*;
 use super::*;
 
+/// The largest key file read (a PEM public key is a few KiB; a certificate chain more).
+const KEY_FILE_MAX: u64 = 1024 * 1024;
+
 impl Validator {
     pub(super) fn signers(&mut self, node: &Node, out: &mut BTreeMap<String, Arc<Signer>>) {
         if node.is_null() {
@@ -111,8 +114,19 @@ impl Validator {
             text
         } else {
             let path = self.resolve(&text);
-            match std::fs::read_to_string(&path) {
-                Ok(pem) => pem,
+            match crate::bounded::read_text(&path, KEY_FILE_MAX) {
+                Ok(Some(pem)) => pem,
+                Ok(None) => {
+                    self.problem(
+                        node,
+                        format!(
+                            "cannot read key `{}`: larger than the limit of {KEY_FILE_MAX} bytes",
+                            path.display()
+                        ),
+                        None,
+                    );
+                    return None;
+                }
                 Err(e) => {
                     self.problem(
                         node,

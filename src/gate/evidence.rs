@@ -344,7 +344,10 @@ impl Linkage {
         );
         self.reachable
             .entry(key)
-            .or_insert_with(|| commit_reachable(clone, commit, refs).map_err(|e| e.to_string()))
+            .or_insert_with(|| {
+                commit_reachable(clone, commit, refs)
+                    .map_err(|e| crate::errors::Chain(&e).to_string())
+            })
             .clone()
     }
 }

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use super::{AttestationChecks, Resolutions, SignatureChecks};
 use crate::config::{Config, Unmatched};
+use crate::errors::{causes, Chain};
 use crate::facts::{Code, ConfigLocation, Finding, ImageReport, Severity};
 use crate::manifest::{self, ImageSite};
 use crate::policy;
@@ -419,7 +420,7 @@ pub(super) fn fact_findings(
                 let mut f = registry_finding(&image, e);
                 f.code = Code::SignatureCheckFailed;
                 f.severity = Severity::Error;
-                f.message = format!("could not look for signatures: {e}");
+                f.message = format!("could not look for signatures: {}", Chain(&**e));
                 report.findings.push(f);
             }
             None => report.findings.push(Finding::new(
@@ -441,7 +442,7 @@ pub(super) fn fact_findings(
                 Finding::new(
                     Code::ProvenanceCheckFailed,
                     Severity::Error,
-                    format!("could not look for attestations: {e}"),
+                    format!("could not look for attestations: {}", Chain(&**e)),
                 )
                 .hint("the gate fails closed; retry when the registry answers"),
             ),
@@ -618,21 +619,26 @@ pub fn registry_finding(image: &ImageRef, e: &RegistryError) -> Finding {
         ),
     };
     // An error a dependency wrote (rustls, reqwest, serde_json, a DER decoder) is said in the
-    // user's terms first, then verbatim.
+    // user's terms first, then verbatim. Read from the reason and the causes, never the image
+    // name.
     let cause = match e {
         RegistryError::Unavailable { reason, .. }
         | RegistryError::InvalidResponse { reason, .. }
-        | RegistryError::Layout { reason, .. } => Some(reason.as_str()),
+        | RegistryError::Layout { reason, .. } => Some(format!("{reason}: {}", causes(e))),
         _ => None,
     };
-    match cause.and_then(crate::hint::explain_dependency_error) {
+    let message = Chain(e);
+    match cause
+        .as_deref()
+        .and_then(crate::hint::explain_dependency_error)
+    {
         Some(explained) => Finding::new(
             code,
             severity,
-            format!("{}; the cause: {e}", explained.meaning),
+            format!("{}; the cause: {message}", explained.meaning),
         )
         .hint(format!("{}; {hint}", explained.action)),
-        None => Finding::new(code, severity, e.to_string()).hint(hint),
+        None => Finding::new(code, severity, message.to_string()).hint(hint),
     }
 }
 

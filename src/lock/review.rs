@@ -262,6 +262,7 @@ pub async fn check_tags(
                 .hint(hint),
             )),
             Err(e) => {
+                let e = crate::errors::Chain(&e);
                 tracing::warn!("{reference}: tag `{tag}` not checked against the registry: {e}");
                 not_checked.push((
                     reference,

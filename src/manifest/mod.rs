@@ -254,8 +254,8 @@ pub struct Extracted {
 /// Why manifests could not be read.
 #[derive(Debug, thiserror::Error)]
 pub enum ManifestError {
-    /// Could not read a file or directory.
-    #[error("{path}: {source}")]
+    /// Could not read a file or directory (the cause is the source, not in the message).
+    #[error("cannot read `{}`", path.display())]
     Io {
         /// The path.
         path: PathBuf,

@@ -16,6 +16,8 @@ use crate::reference::{Digest, ImageRef};
 const REF_NAME: &str = "org.opencontainers.image.ref.name";
 /// The largest `index.json` read (a layout may hold many tags).
 const MAX_INDEX_BYTES: u64 = 64 * 1024 * 1024;
+/// The largest `oci-layout` marker read (it is `{"imageLayoutVersion": "1.0.0"}`).
+const MAX_MARKER_BYTES: u64 = 64 * 1024;
 /// Manifests of `index.json` read at most when looking for referrers by `subject`.
 const MAX_SCANNED_MANIFESTS: usize = 256;
 
@@ -74,12 +76,12 @@ async fn layout_dir(root: &Path, image: &ImageRef) -> Result<PathBuf, RegistryEr
 
 async fn is_layout(dir: &Path) -> Result<bool, RegistryError> {
     let marker = dir.join("oci-layout");
-    let bytes = match tokio::fs::read(&marker).await {
-        Ok(bytes) => bytes,
-        Err(_) => return Ok(false),
+    let bytes = match read_bounded(&marker, MAX_MARKER_BYTES).await {
+        Ok(Some(bytes)) => bytes,
+        _ => return Ok(false),
     };
     let marker_json: LayoutMarker = serde_json::from_slice(&bytes)
-        .map_err(|e| layout_error(&marker, &format!("not an `oci-layout` file: {e}")))?;
+        .map_err(|e| layout_error(&marker, "not an `oci-layout` file").because(e))?;
     if !marker_json.image_layout_version.starts_with("1.") {
         return Err(layout_error(
             &marker,
@@ -93,10 +95,7 @@ async fn is_layout(dir: &Path) -> Result<bool, RegistryError> {
 }
 
 fn layout_error(path: &Path, reason: &str) -> RegistryError {
-    RegistryError::Layout {
-        path: path.to_path_buf(),
-        reason: reason.to_owned(),
-    }
+    RegistryError::layout(path, reason)
 }
 
 async fn read_index(dir: &Path) -> Result<LayoutIndex, RegistryError> {
@@ -104,26 +103,41 @@ async fn read_index(dir: &Path) -> Result<LayoutIndex, RegistryError> {
     let bytes = read_bounded(&path, MAX_INDEX_BYTES)
         .await?
         .ok_or_else(|| layout_error(&path, "missing `index.json`"))?;
-    serde_json::from_slice(&bytes).map_err(|e| layout_error(&path, &format!("invalid JSON: {e}")))
+    serde_json::from_slice(&bytes).map_err(|e| layout_error(&path, "invalid JSON").because(e))
 }
 
-/// `Ok(None)` when the file does not exist.
+/// `Ok(None)` when the file does not exist. Through [`crate::bounded::read_file`]: at most
+/// `limit` bytes are read, and a FIFO or device in a file's place is refused, never waited
+/// on.
 async fn read_bounded(path: &Path, limit: u64) -> Result<Option<Vec<u8>>, RegistryError> {
-    let metadata = match tokio::fs::metadata(path).await {
-        Ok(m) => m,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(layout_error(path, &format!("cannot read: {e}"))),
-    };
-    if metadata.len() > limit {
-        return Err(layout_error(
+    match read_file(path, limit).await? {
+        Read::Bytes(bytes) => Ok(Some(bytes)),
+        Read::Missing => Ok(None),
+        Read::TooLarge => Err(layout_error(
             path,
             &format!("larger than the limit of {limit} bytes"),
-        ));
+        )),
     }
-    tokio::fs::read(path)
-        .await
-        .map(Some)
-        .map_err(|e| layout_error(path, &format!("cannot read: {e}")))
+}
+
+/// What [`read_file`] found.
+enum Read {
+    Bytes(Vec<u8>),
+    Missing,
+    TooLarge,
+}
+
+/// [`crate::bounded::read_file`] off the async threads.
+async fn read_file(path: &Path, limit: u64) -> Result<Read, RegistryError> {
+    let owned = path.to_path_buf();
+    let read = tokio::task::spawn_blocking(move || crate::bounded::read_file(&owned, limit)).await;
+    match read {
+        Ok(Ok(Some(bytes))) => Ok(Read::Bytes(bytes)),
+        Ok(Ok(None)) => Ok(Read::TooLarge),
+        Ok(Err(e)) if e.kind() == std::io::ErrorKind::NotFound => Ok(Read::Missing),
+        Ok(Err(e)) => Err(layout_error(path, "cannot read").because(e)),
+        Err(e) => Err(layout_error(path, "cannot read").because(e)),
+    }
 }
 
 /// How well a ref name matches `image` with `tag`: 3 `host/repo:tag`, 2 `repo:tag`, 1 `tag`.
@@ -213,31 +227,19 @@ pub(crate) async fn blob(
     let text = digest.to_string();
     let (algorithm, hex) = text.split_once(':').unwrap_or_default();
     let path = dir.join("blobs").join(algorithm).join(hex);
-    let metadata = match tokio::fs::metadata(&path).await {
-        Ok(m) => m,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+    let too_large = || RegistryError::TooLarge {
+        image: image.to_string(),
+        limit,
+    };
+    let body = match read_file(&path, limit as u64).await? {
+        Read::Bytes(body) if body.len() <= limit => body,
+        Read::Bytes(_) | Read::TooLarge => return Err(too_large()),
+        Read::Missing => {
             return Err(RegistryError::NotFound {
                 image: image.to_string(),
             })
         }
-        Err(e) => return Err(layout_error(&path, &format!("cannot read: {e}"))),
     };
-    if metadata.len() > limit as u64 {
-        return Err(RegistryError::TooLarge {
-            image: image.to_string(),
-            limit,
-        });
-    }
-    let body = tokio::fs::read(&path)
-        .await
-        .map_err(|e| layout_error(&path, &format!("cannot read: {e}")))?;
-    // The file may have grown since the metadata call.
-    if body.len() > limit {
-        return Err(RegistryError::TooLarge {
-            image: image.to_string(),
-            limit,
-        });
-    }
     let actual = digest.same_algorithm_of(&body);
     if actual != *digest {
         return Err(RegistryError::DigestMismatch {
@@ -304,14 +306,15 @@ pub(crate) async fn subject_referrers(
             Err(e) => return Err(e),
         };
         let manifest =
-            media::parse_image_manifest(&body, media::OCI_IMAGE_MEDIA_TYPE).map_err(|reason| {
+            media::parse_image_manifest(&body, media::OCI_IMAGE_MEDIA_TYPE).map_err(|why| {
                 layout_error(
                     &dir.join(format!(
                         "blobs/{}",
                         entry_digest.to_string().replacen(':', "/", 1)
                     )),
-                    &format!("manifest `{entry_digest}`: {reason}"),
+                    &format!("manifest `{entry_digest}`: {}", why.reason),
                 )
+                .caused_by(why.source)
             })?;
         if manifest.subject.as_ref().map(|s| &s.digest) != Some(digest) {
             continue;
@@ -401,6 +404,50 @@ mod tests {
             .await
             .unwrap_err();
         assert_eq!(err.code(), "invalid-oci-layout");
+    }
+
+    /// A FIFO where `index.json` or a blob belongs is refused as an invalid layout, with the
+    /// refusal kept as the typed cause; never waited on.
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn a_fifo_in_a_layout_is_refused_not_waited_on() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("oci-layout"),
+            r#"{"imageLayoutVersion":"1.0.0"}"#,
+        )
+        .unwrap();
+        let mkfifo = |path: &Path| {
+            let made = std::process::Command::new("mkfifo")
+                .arg(path)
+                .status()
+                .unwrap();
+            assert!(made.success(), "mkfifo: {made}");
+        };
+        mkfifo(&dir.path().join("index.json"));
+        let err = tag_digest(dir.path(), &image("r.example/app:v1"), "v1")
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), "invalid-oci-layout", "{err}");
+        assert!(
+            matches!(&err, RegistryError::Layout { reason, .. } if reason == "cannot read"),
+            "{err:?}"
+        );
+        let io = std::error::Error::source(&err).and_then(|s| s.downcast_ref::<std::io::Error>());
+        assert_eq!(
+            io.and_then(crate::bounded::is_not_regular),
+            Some(crate::bounded::NotRegular("a FIFO (named pipe)")),
+            "{err:?}"
+        );
+
+        let digest = Digest::sha256_of(b"{}");
+        let blobs = dir.path().join("blobs/sha256");
+        std::fs::create_dir_all(&blobs).unwrap();
+        mkfifo(&blobs.join(digest.hex()));
+        let err = blob(dir.path(), &image("r.example/app:v1"), &digest, 1024)
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), "invalid-oci-layout", "{err}");
     }
 
     #[tokio::test]

@@ -20,7 +20,44 @@ pub(crate) const IMAGE_MANIFEST_MEDIA_TYPE: &str =
 use std::collections::BTreeMap;
 
 use super::{Descriptor, ImageManifest, Platform};
+use crate::errors::Cause;
 use crate::reference::Digest;
+
+/// Why a body is not the manifest or index expected: our words, and the JSON reader's error
+/// behind them, if any (the caller makes it an `InvalidResponse` or `Layout` error).
+#[derive(Debug, Clone)]
+pub(crate) struct Invalid {
+    /// What is wrong, in our words.
+    pub(crate) reason: String,
+    /// The JSON reader's error.
+    pub(crate) source: Option<Cause>,
+}
+
+impl Invalid {
+    fn json(reason: &str, error: serde_json::Error) -> Self {
+        Self {
+            reason: reason.to_owned(),
+            source: Some(Cause::new(error)),
+        }
+    }
+
+    /// The reason after `context` (`context: reason`).
+    pub(crate) fn context(self, context: impl std::fmt::Display) -> Self {
+        Self {
+            reason: format!("{context}: {}", self.reason),
+            source: self.source,
+        }
+    }
+}
+
+impl From<String> for Invalid {
+    fn from(reason: String) -> Self {
+        Self {
+            reason,
+            source: None,
+        }
+    }
+}
 
 /// Platform manifests accepted in one index: real ones list a handful; every platform costs
 /// signature lookups, so a hostile index must not fan out without bound.
@@ -112,9 +149,9 @@ struct RawPlatform {
 pub(crate) fn parse_manifest(
     body: &[u8],
     content_type: Option<&str>,
-) -> Result<ParsedManifest, String> {
+) -> Result<ParsedManifest, Invalid> {
     let raw: RawManifest = serde_json::from_slice(body)
-        .map_err(|e| format!("manifest is not a JSON manifest object: {e}"))?;
+        .map_err(|e| Invalid::json("manifest is not a JSON manifest object", e))?;
     match raw
         .schema_version
         .as_ref()
@@ -125,11 +162,12 @@ pub(crate) fn parse_manifest(
             return Err(
                 "Docker schema 1 manifests are not supported (push the image again \
                         with a current client to get a schema 2 manifest)"
-                    .to_owned(),
+                    .to_owned()
+                    .into(),
             )
         }
-        Some(v) => return Err(format!("unsupported `schemaVersion` {v}")),
-        None => return Err("manifest has no numeric `schemaVersion`".to_owned()),
+        Some(v) => return Err(format!("unsupported `schemaVersion` {v}").into()),
+        None => return Err("manifest has no numeric `schemaVersion`".to_owned().into()),
     }
     let from_header = content_type
         .map(bare_content_type)
@@ -139,7 +177,7 @@ pub(crate) fn parse_manifest(
         (None, Some(t)) => t,
         (None, None) if raw.manifests.is_some() => OCI_IMAGE_INDEX_MEDIA_TYPE.to_owned(),
         (None, None) if raw.config.is_some() => OCI_IMAGE_MEDIA_TYPE.to_owned(),
-        (None, None) => return Err("cannot tell the manifest's media type".to_owned()),
+        (None, None) => return Err("cannot tell the manifest's media type".to_owned().into()),
     };
     let mut platforms = Vec::new();
     if is_index(&media_type) {
@@ -155,7 +193,8 @@ pub(crate) fn parse_manifest(
             if platforms.len() == MAX_PLATFORMS {
                 return Err(format!(
                     "the index lists more than {MAX_PLATFORMS} platform manifests"
-                ));
+                )
+                .into());
             }
             platforms.push(match entry.platform {
                 Some(platform) => Platform {
@@ -228,14 +267,15 @@ struct RawIndex {
 
 /// Reads the fields of an image manifest (OCI or Docker schema 2) that attached artifacts
 /// use. `media_type` is the one already established for the body ([`parse_manifest`]).
-pub(crate) fn parse_image_manifest(body: &[u8], media_type: &str) -> Result<ImageManifest, String> {
+pub(crate) fn parse_image_manifest(
+    body: &[u8],
+    media_type: &str,
+) -> Result<ImageManifest, Invalid> {
     if is_index(media_type) {
-        return Err(format!(
-            "expected an image manifest, found an index (`{media_type}`)"
-        ));
+        return Err(format!("expected an image manifest, found an index (`{media_type}`)").into());
     }
     let raw: RawImageManifest =
-        serde_json::from_slice(body).map_err(|e| format!("not an image manifest: {e}"))?;
+        serde_json::from_slice(body).map_err(|e| Invalid::json("not an image manifest", e))?;
     let config = raw.config.check("`config`")?;
     let layers = raw
         .layers
@@ -258,20 +298,18 @@ pub(crate) fn parse_image_manifest(body: &[u8], media_type: &str) -> Result<Imag
 pub(crate) fn parse_index_descriptors(
     body: &[u8],
     content_type: Option<&str>,
-) -> Result<Vec<Descriptor>, String> {
+) -> Result<Vec<Descriptor>, Invalid> {
     let parsed = parse_manifest(body, content_type)?;
     if parsed.media_type != OCI_IMAGE_INDEX_MEDIA_TYPE {
-        return Err(format!(
-            "expected an OCI image index, found `{}`",
-            parsed.media_type
-        ));
+        return Err(format!("expected an OCI image index, found `{}`", parsed.media_type).into());
     }
     let raw: RawIndex =
-        serde_json::from_slice(body).map_err(|e| format!("not an image index: {e}"))?;
-    raw.manifests
+        serde_json::from_slice(body).map_err(|e| Invalid::json("not an image index", e))?;
+    Ok(raw
+        .manifests
         .into_iter()
         .map(|d| d.check("the index"))
-        .collect()
+        .collect::<Result<_, _>>()?)
 }
 
 #[cfg(test)]
@@ -343,7 +381,7 @@ mod tests {
             MAX_PLATFORMS
         );
         let err = parse_manifest(many(MAX_PLATFORMS + 1).as_bytes(), None).unwrap_err();
-        assert!(err.contains("more than 128"), "{err}");
+        assert!(err.reason.contains("more than 128"), "{err:?}");
     }
 
     #[test]
@@ -369,17 +407,24 @@ mod tests {
     fn rejects_garbage_schema_one_and_bad_index_digests() {
         for garbage in [&b"<html>oops</html>"[..], b"[1,2]"] {
             let e = parse_manifest(garbage, None).unwrap_err();
-            assert!(
-                e.starts_with("manifest is not a JSON manifest object"),
-                "{e}"
-            );
+            assert_eq!(e.reason, "manifest is not a JSON manifest object", "{e:?}");
+            // The JSON reader's error is kept typed, as the cause.
+            let json = e
+                .source
+                .as_deref()
+                .and_then(|s| s.downcast_ref::<serde_json::Error>());
+            assert!(json.is_some(), "{e:?}");
         }
         let v1 = br#"{"schemaVersion":1,"name":"x"}"#;
-        assert!(parse_manifest(v1, None).unwrap_err().contains("schema 1"));
+        assert!(parse_manifest(v1, None)
+            .unwrap_err()
+            .reason
+            .contains("schema 1"));
         let bad = br#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json",
             "manifests":[{"digest":"sha256:nothex","platform":{"os":"linux","architecture":"amd64"}}]}"#;
         assert!(parse_manifest(bad, None)
             .unwrap_err()
+            .reason
             .contains("invalid digest"));
     }
 

@@ -45,6 +45,7 @@ use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
+use crate::errors::Chain;
 use crate::reference::{Digest, ImageRef};
 use cache::{key, Cache, Key, Reference};
 pub use error::RegistryError;
@@ -514,7 +515,10 @@ impl Registry {
         ) {
             Ok(manifest) => Some(Ok(manifest)),
             Err(e) => {
-                tracing::warn!("{name}: the verification cache's `{digest}` is unusable: {e}");
+                tracing::warn!(
+                    "{name}: the verification cache's `{digest}` is unusable: {}",
+                    Chain(&e)
+                );
                 None
             }
         }
@@ -540,7 +544,7 @@ impl Registry {
                 // Tampering is a finding, not a reason to ask elsewhere.
                 Err(e @ RegistryError::DigestMismatch { .. }) => return Err(e),
                 Err(e) => {
-                    tracing::debug!("{name}: from `{}`: {e}", endpoint.host());
+                    tracing::debug!("{name}: from `{}`: {}", endpoint.host(), Chain(&e));
                     // A definite "not there" from one endpoint says more than a transport
                     // failure at another (a mirror in front of an unreachable upstream);
                     // both block.
@@ -584,7 +588,7 @@ impl Registry {
             .await?;
         let announced = fetched
             .announced_digest()
-            .map_err(|reason| invalid(name, reason))?;
+            .map_err(|reason| RegistryError::invalid_response(name, reason))?;
         let content_type = fetched.header("content-type").map(str::to_owned);
         verify_manifest(
             name,
@@ -644,11 +648,11 @@ impl Registry {
                     | RegistryError::Timeout { .. }
                     | RegistryError::NotAllowed { .. }),
                 ) => {
-                    tracing::debug!("{name}: `HEAD` at `{}`: {e}", endpoint.host());
+                    tracing::debug!("{name}: `HEAD` at `{}`: {}", endpoint.host(), Chain(&e));
                     last = Some(e);
                     continue;
                 }
-                Err(e) => tracing::debug!("{name}: `HEAD` failed, trying `GET`: {e}"),
+                Err(e) => tracing::debug!("{name}: `HEAD` failed, trying `GET`: {}", Chain(&e)),
             }
             match self
                 .network_manifest(&name, &endpoint, image, &reference)
@@ -710,7 +714,7 @@ impl Registry {
                     return Ok(body);
                 }
                 Err(e) => {
-                    tracing::debug!("{name}: blob from `{}`: {e}", endpoint.host());
+                    tracing::debug!("{name}: blob from `{}`: {}", endpoint.host(), Chain(&e));
                     last = Some(e);
                 }
             }
@@ -750,18 +754,13 @@ fn verify_manifest(
     })
 }
 
-fn invalid(name: &str, reason: String) -> RegistryError {
-    RegistryError::InvalidResponse {
-        image: name.to_owned(),
-        reason,
-    }
+/// An invalid response about `name`: `why`'s reason in the message, its cause as the source.
+fn invalid(name: &str, why: media::Invalid) -> RegistryError {
+    RegistryError::invalid_response(name, why.reason).caused_by(why.source)
 }
 
 fn no_endpoint(name: &str) -> RegistryError {
-    RegistryError::Unavailable {
-        image: name.to_owned(),
-        reason: "no registry endpoint to ask".to_owned(),
-    }
+    RegistryError::unavailable(name.to_owned(), "no registry endpoint to ask".to_owned())
 }
 
 #[cfg(test)]

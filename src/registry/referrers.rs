@@ -8,6 +8,7 @@ use super::types::MAX_REFERRERS;
 use super::{
     http, invalid, layout, media, Referrer, ReferrerSource, Registry, RegistryError, Source,
 };
+use crate::errors::Chain;
 use crate::reference::{Digest, ImageRef};
 
 impl Registry {
@@ -64,8 +65,8 @@ impl Registry {
                             for (body, content_type) in pages {
                                 let descriptors =
                                     media::parse_index_descriptors(&body, content_type.as_deref())
-                                        .map_err(|reason| {
-                                            invalid(&name, format!("referrers answer: {reason}"))
+                                        .map_err(|why| {
+                                            invalid(&name, why.context("referrers answer"))
                                         })?;
                                 found.extend(descriptors.into_iter().map(|descriptor| Referrer {
                                     descriptor,
@@ -97,7 +98,11 @@ impl Registry {
                             break;
                         }
                         Err(e) => {
-                            tracing::debug!("{name}: referrers from `{}`: {e}", endpoint.host());
+                            tracing::debug!(
+                                "{name}: referrers from `{}`: {}",
+                                endpoint.host(),
+                                Chain(&e)
+                            );
                             last_error = Some(e);
                         }
                     }
@@ -158,7 +163,7 @@ impl Registry {
             Err(e) => return Err(e),
         };
         let descriptors = media::parse_index_descriptors(&index.body, Some(&index.media_type))
-            .map_err(|reason| invalid(&name, format!("referrers tag `{tag}`: {reason}")))?;
+            .map_err(|why| invalid(&name, why.context(format_args!("referrers tag `{tag}`"))))?;
         Ok(descriptors
             .into_iter()
             .map(|descriptor| Referrer {

@@ -206,7 +206,11 @@ impl Manifest {
     /// Reads this manifest as an image manifest (layers, annotations, `subject`); an index
     /// or a body without a valid `config` is an invalid response.
     pub fn image_manifest(&self, image: &ImageRef) -> Result<ImageManifest, RegistryError> {
-        media::parse_image_manifest(&self.body, &self.media_type)
-            .map_err(|reason| invalid(&image.to_string(), format!("`{}`: {reason}", self.digest)))
+        media::parse_image_manifest(&self.body, &self.media_type).map_err(|why| {
+            invalid(
+                &image.to_string(),
+                why.context(format_args!("`{}`", self.digest)),
+            )
+        })
     }
 }

@@ -1,7 +1,11 @@
-//! The per-image decision cache: one verified [`ImageReport`] per image site, keyed by the
-//! resolved digest and everything about the site that the policy input contains, with a TTL
-//! (shorter for denials; could-not-decide answers are not kept). Concurrent lookups of one key
-//! share one evaluation: a hundred pods of a new image cause one verification.
+//! The per-image decision cache: one verified decision per image site, keyed by the resolved
+//! digest and everything about the site that the policy input contains, with a TTL (shorter
+//! for denials; could-not-decide answers are not kept). Concurrent lookups of one key share
+//! one evaluation: a hundred pods of a new image cause one verification.
+//!
+//! A cached [`Decision`] is compact: what an answer reads of an [`ImageReport`] (the parsed
+//! reference, the resolved digest, each finding's code, weight, message and hint) and nothing
+//! of the site, which the key covers and the review being answered supplies again.
 //!
 //! A cache belongs to one policy/trust generation: a reload (SIGHUP) starts an empty one.
 
@@ -17,7 +21,9 @@ use tokio::sync::OnceCell;
 
 use super::metrics::Lookup;
 use crate::manifest::ImageSite;
-use crate::report::{Code, Decision, ImageReport};
+use crate::reference::ImageRef;
+use crate::registry::Resolved;
+use crate::report::{self, Code, Finding, ImageReport};
 
 /// What a cached decision is valid for: a SHA-256 over the digest the image resolved to and
 /// everything about the site that the policy input holds or the evaluation reads — the image
@@ -85,11 +91,89 @@ pub struct CacheSettings {
     pub max_entries: usize,
 }
 
+/// What an answer needs of one site's [`ImageReport`], without the site (the key covers it;
+/// the review being answered has it) or any evidence: the reference as parsed, the digest it
+/// resolved to, and each finding's code, weight, message and hint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Decision {
+    reference: Option<ImageRef>,
+    resolved: Option<Resolved>,
+    findings: Box<[Finding]>,
+}
+
+impl Decision {
+    /// Keeps what an answer reads of `report`.
+    pub(crate) fn new(report: ImageReport) -> Self {
+        let resolved = report.resolved.map(|mut r| {
+            r.platforms = Vec::new();
+            r.media_type.shrink_to_fit();
+            r
+        });
+        let findings = report
+            .findings
+            .into_iter()
+            .map(|f| Finding {
+                expected: None,
+                found: None,
+                package: None,
+                ..f
+            })
+            .map(|mut f| {
+                f.message.shrink_to_fit();
+                if let Some(h) = f.hint.as_mut() {
+                    h.shrink_to_fit();
+                }
+                f
+            })
+            .collect();
+        Self {
+            reference: report.reference,
+            resolved,
+            findings,
+        }
+    }
+
+    /// The report of `site` this decision stands for (no evidence: answers never read it).
+    pub(crate) fn report(&self, site: ImageSite) -> ImageReport {
+        ImageReport {
+            site,
+            reference: self.reference.clone(),
+            resolved: self.resolved.clone(),
+            findings: self.findings.to_vec(),
+            signatures: None,
+            attestations: None,
+        }
+    }
+
+    /// Heap and inline bytes held, roughly (for `/metrics`).
+    pub(crate) fn bytes(&self) -> usize {
+        let reference = self
+            .reference
+            .as_ref()
+            .map_or(0, |r| std::mem::size_of::<ImageRef>() + r.to_string().len());
+        let resolved = self.resolved.as_ref().map_or(0, |r| {
+            std::mem::size_of::<Resolved>() + r.media_type.len() + 2 * 72
+        });
+        let findings: usize = self
+            .findings
+            .iter()
+            .map(|f| {
+                std::mem::size_of::<Finding>()
+                    + f.message.capacity()
+                    + f.hint.as_ref().map_or(0, String::capacity)
+            })
+            .sum();
+        std::mem::size_of::<Self>() + reference + resolved + findings
+    }
+}
+
 /// One cached answer.
 #[derive(Debug, Clone)]
-struct Cached {
-    report: Arc<ImageReport>,
-    expires: Instant,
+pub(crate) struct Cached {
+    /// The decision.
+    pub(crate) decision: Arc<Decision>,
+    /// Until when it may answer.
+    pub(crate) expires: Instant,
 }
 
 type Slot = Arc<OnceCell<Cached>>;
@@ -117,27 +201,24 @@ impl<K: Eq + Hash + Clone> DecisionCache<K> {
             .len()
     }
 
-    /// The fresh cached report for `key`, if there is one; never waits or evaluates.
-    pub(crate) fn peek(&self, key: &K) -> Option<Arc<ImageReport>> {
+    /// The fresh cached decision for `key`, if there is one; never waits or evaluates.
+    pub(crate) fn peek(&self, key: &K) -> Option<Cached> {
         let slots = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
         let cached = slots.get(key)?.get()?;
-        (cached.expires > Instant::now()).then(|| Arc::clone(&cached.report))
+        (cached.expires > Instant::now()).then(|| cached.clone())
     }
 
-    /// The cached report for `key`, or the one `evaluate` produces; callers that arrive while
-    /// an evaluation of `key` is running wait for it instead of starting their own.
-    pub(crate) async fn get_or_evaluate<F, Fut>(
-        &self,
-        key: K,
-        evaluate: F,
-    ) -> (Arc<ImageReport>, Lookup)
+    /// The cached decision for `key`, or the one made of the report `evaluate` produces;
+    /// callers that arrive while an evaluation of `key` is running wait for it instead of
+    /// starting their own.
+    pub(crate) async fn get_or_evaluate<F, Fut>(&self, key: K, evaluate: F) -> (Cached, Lookup)
     where
         F: FnOnce() -> Fut,
         Fut: Future<Output = ImageReport>,
     {
         let slot = self.slot(key);
         if let Some(cached) = slot.get() {
-            return (Arc::clone(&cached.report), Lookup::Hit);
+            return (cached.clone(), Lookup::Hit);
         }
         let ran = AtomicBool::new(false);
         let cached = slot
@@ -151,14 +232,14 @@ impl<K: Eq + Hash + Clone> DecisionCache<K> {
                 let ttl = match report.decision() {
                     // An exemption expires at a time of its own: never let a cached allow
                     // outlive it.
-                    Decision::Allow if overridden => Duration::ZERO,
-                    Decision::Allow => self.settings.ttl,
-                    Decision::Deny => self.settings.negative_ttl,
+                    report::Decision::Allow if overridden => Duration::ZERO,
+                    report::Decision::Allow => self.settings.ttl,
+                    report::Decision::Deny => self.settings.negative_ttl,
                     // Could not decide: shared with the callers waiting now, never reused.
-                    Decision::Error => Duration::ZERO,
+                    report::Decision::Error => Duration::ZERO,
                 };
                 Cached {
-                    report: Arc::new(report),
+                    decision: Arc::new(Decision::new(report)),
                     expires: Instant::now() + ttl,
                 }
             })
@@ -168,7 +249,20 @@ impl<K: Eq + Hash + Clone> DecisionCache<K> {
         } else {
             Lookup::Coalesced
         };
-        (Arc::clone(&cached.report), lookup)
+        (cached.clone(), lookup)
+    }
+
+    /// Bytes held by the fresh entries, roughly: keys, slots and decisions (for `/metrics`).
+    pub(crate) fn bytes(&self) -> usize {
+        let slots = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
+        let per_slot = std::mem::size_of::<K>()
+            + std::mem::size_of::<Slot>()
+            + std::mem::size_of::<OnceCell<Cached>>()
+            + 2 * std::mem::size_of::<usize>();
+        slots
+            .values()
+            .map(|s| per_slot + s.get().map_or(0, |c| c.decision.bytes()))
+            .sum()
     }
 
     /// The slot for `key`: the existing one unless its answer has expired.
@@ -231,6 +325,39 @@ mod tests {
             path: "spec.containers[0].image".to_owned(),
             extractor: crate::manifest::kinds::KUBERNETES,
         }
+    }
+
+    /// A cached decision keeps what an answer reads of the report it was made of (the
+    /// reference, each finding's code, weight, message and hint) and is given back for the
+    /// site being answered, small.
+    #[test]
+    fn a_compact_decision_answers_as_the_report_it_was_made_of() {
+        use crate::report::Severity;
+        let report = ImageReport {
+            site: site(),
+            reference: ImageRef::parse(&site().image).ok(),
+            resolved: None,
+            findings: vec![
+                Finding::new(Code::UnsignedImage, Severity::Deny, "no signature")
+                    .hint("sign it")
+                    .expected_found("a signature", "none"),
+            ],
+            signatures: None,
+            attestations: None,
+        };
+        let decision = Decision::new(report.clone());
+        let mut other = site();
+        other.span.start = 42;
+        let back = decision.report(other);
+        assert_eq!(back.site.span.start, 42);
+        assert_eq!(back.reference, report.reference);
+        assert_eq!(back.decision(), report::Decision::Deny);
+        let finding = &back.findings[0];
+        assert_eq!(finding.code, Code::UnsignedImage);
+        assert_eq!(finding.severity, Severity::Deny);
+        assert_eq!(finding.message, "no signature");
+        assert_eq!(finding.hint.as_deref(), Some("sign it"));
+        assert!(decision.bytes() < 2048, "{}", decision.bytes());
     }
 
     const DIGEST: &str = "sha256:0000000000000000000000000000000000000000000000000000000000000001";

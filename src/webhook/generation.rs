@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
+use super::answer::AnswerCache;
 use super::cache::{self, DecisionCache};
 use super::{Loaded, Log, ServeError, Settings};
 use crate::config::Config;
@@ -20,6 +21,8 @@ pub(super) struct Generation {
     pub(super) config: Config,
     pub(super) engine: policy::Engine,
     pub(super) decisions: DecisionCache<cache::Key>,
+    /// Whole answers to reviews seen before ([`super::answer`]).
+    pub(super) answers: AnswerCache,
     pub(super) registries: Registries,
     /// The evidence lock and the fingerprint of this config and policy library, which
     /// [`Lock::review`] compares with the lock's.
@@ -51,6 +54,7 @@ impl Generation {
             )
             .map_err(ServeError::Registry)?,
             decisions: DecisionCache::new(settings.cache),
+            answers: AnswerCache::new(settings.cache.max_entries),
             config: loaded.config,
             engine: loaded.engine,
             lock,
@@ -127,6 +131,17 @@ impl Registries {
             }
         }
         Arc::clone(&current.registry)
+    }
+
+    /// Until when the current client's answers are used (`None`: forever, an evidence lock).
+    pub(super) fn fresh_until(&self) -> Option<Instant> {
+        let current = self.current.lock().unwrap_or_else(PoisonError::into_inner);
+        self.ttl.map(|ttl| {
+            current
+                .since
+                .checked_add(ttl)
+                .unwrap_or_else(|| current.since + Duration::from_secs(365 * 24 * 3600))
+        })
     }
 
     /// The digest the current client resolved `image` (as written) to, while that client is

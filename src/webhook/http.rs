@@ -14,8 +14,9 @@ use axum::routing::{get, post};
 use axum::Router;
 use serde_json::json;
 
+use super::answer::{self, Answer};
 use super::generation::Generation;
-use super::metrics::Metrics;
+use super::metrics::{CacheSizes, Metrics};
 use super::server::{Endpoint, Server};
 use super::{review, tls, Loaded, Log, LogFormat, Reloader, ServeError, Settings};
 use crate::registry::Stats;
@@ -186,9 +187,15 @@ async fn metrics_handler(State(server): State<Arc<Server>>) -> Response {
         .unwrap_or_else(PoisonError::into_inner);
     registry.requests += previous.requests;
     registry.cache_hits += previous.cache_hits;
+    let caches = CacheSizes {
+        decisions: generation.decisions.len(),
+        decision_bytes: generation.decisions.bytes(),
+        answers: generation.answers.len(),
+        answer_bytes: generation.answers.bytes(),
+    };
     let text = server.metrics.render(
         registry,
-        generation.decisions.len(),
+        caches,
         usize::try_from(server.in_flight.load(Ordering::Relaxed)).unwrap_or(usize::MAX),
     );
     (
@@ -228,23 +235,92 @@ async fn review_handler(
             );
         }
     };
-    let request = match review::decode(&bytes) {
+    let bad_request = |e: review::ReviewError| {
+        server.metrics.bad_request();
+        server
+            .log
+            .warn("bad-request", json!({"error": e.to_string()}));
+        plain(StatusCode::BAD_REQUEST, &e.to_string())
+    };
+    let wire = match review::read(&bytes) {
+        Ok(w) => w,
+        Err(e) => return bad_request(e),
+    };
+    // Keyed before any expensive work: a review seen before is answered from its bytes.
+    let key = answer::Key::new(&wire, endpoint);
+    let generation = server.generation();
+    if let Some((body, hit)) = server.answered(&generation, &key, &wire) {
+        drop(generation);
+        let elapsed = started.elapsed();
+        server.metrics.latency(elapsed);
+        log_review(
+            &server,
+            &wire.uid,
+            &hit.object,
+            wire.operation.as_str(),
+            endpoint,
+            hit.allowed,
+            hit.warnings,
+            elapsed,
+        );
+        return json_response(body);
+    }
+    let request = match wire.into_request() {
         Ok(r) => r,
-        Err(e) => {
-            server.metrics.bad_request();
-            server
-                .log
-                .warn("bad-request", json!({"error": e.to_string()}));
-            return plain(StatusCode::BAD_REQUEST, &e.to_string());
-        }
+        Err(e) => return bad_request(e),
     };
     let deadline = effective_deadline(server.settings.deadline, query.as_deref());
     let uid = request.uid.clone();
     let object = review::object_name(&request);
     let operation = review::operation_name(&request);
-    let response = server.admit(request, endpoint, deadline).await;
+    let (response, keep) = server.admit(request, endpoint, deadline).await;
     let elapsed = started.elapsed();
     server.metrics.latency(elapsed);
+    let warnings = response.warnings.as_ref().map_or(0, Vec::len);
+    log_review(
+        &server,
+        &uid,
+        &object,
+        &operation,
+        endpoint,
+        response.allowed,
+        warnings,
+        elapsed,
+    );
+    // Kept in the generation the review was keyed in: a reload meanwhile made it a cache
+    // nobody reads.
+    if let Some(keep) = keep {
+        if let Some(answer) = Answer::new(&response, &keep.codes, keep.sites, &object, keep.expires)
+        {
+            generation.answers.insert(key, answer);
+        }
+    }
+    match response.to_json() {
+        Ok(body) => json_response(body),
+        // No answer is a failed call, which the API server's failurePolicy decides.
+        Err(_) => plain(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "cannot encode the answer",
+        ),
+    }
+}
+
+fn json_response(body: Vec<u8>) -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], body).into_response()
+}
+
+/// The `review` log line.
+#[allow(clippy::too_many_arguments)]
+fn log_review(
+    server: &Server,
+    uid: &str,
+    object: &str,
+    operation: &str,
+    endpoint: Endpoint,
+    allowed: bool,
+    warnings: usize,
+    elapsed: Duration,
+) {
     server.log.info(
         "review",
         json!({
@@ -252,19 +328,11 @@ async fn review_handler(
             "object": object,
             "operation": operation,
             "endpoint": if endpoint == Endpoint::Mutate { "mutate" } else { "validate" },
-            "allowed": response.allowed,
-            "warnings": response.warnings.as_ref().map_or(0, Vec::len),
+            "allowed": allowed,
+            "warnings": warnings,
             "elapsed_ms": u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX),
         }),
     );
-    match response.to_json() {
-        Ok(body) => ([(header::CONTENT_TYPE, "application/json")], body).into_response(),
-        // No answer is a failed call, which the API server's failurePolicy decides.
-        Err(_) => plain(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "cannot encode the answer",
-        ),
-    }
 }
 
 fn plain(status: StatusCode, message: &str) -> Response {

@@ -67,7 +67,7 @@ impl Log {
             Value::Object(m) => m,
             _ => Map::new(),
         };
-        let line = match self.format {
+        let mut line = match self.format {
             LogFormat::Json => {
                 let mut m = Map::new();
                 m.insert("event".into(), json!(event));
@@ -76,8 +76,11 @@ impl Log {
             }
             LogFormat::Text => text_line(level, event, &fields),
         };
-        // A log line that cannot be written (stderr closed) must not stop the server.
-        let _ = writeln!(std::io::stderr().lock(), "{line}");
+        // One write per line (stderr is unbuffered: `writeln!` writes the line and its newline
+        // separately). A log line that cannot be written (stderr closed) must not stop the
+        // server.
+        line.push('\n');
+        let _ = std::io::stderr().lock().write_all(line.as_bytes());
     }
 
     pub(crate) fn info(&self, event: &str, fields: Value) {

@@ -44,6 +44,19 @@ pub(crate) enum Lookup {
     Uncached,
 }
 
+/// How much the decision and answer caches hold, for the gauges.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct CacheSizes {
+    /// Per-image decisions.
+    pub(crate) decisions: usize,
+    /// Their bytes, roughly (keys, entries, decisions).
+    pub(crate) decision_bytes: usize,
+    /// Whole answers.
+    pub(crate) answers: usize,
+    /// Their bytes, roughly.
+    pub(crate) answer_bytes: usize,
+}
+
 /// Every counter the webhook exposes.
 #[derive(Debug, Default)]
 pub(crate) struct Metrics {
@@ -122,8 +135,14 @@ impl Metrics {
     }
 
     /// The text exposition; `registry` are the registry client's counters so far,
-    /// `cached` the decisions currently cached, `in_flight` the reviews being worked on.
-    pub(crate) fn render(&self, registry: Stats, cached: usize, in_flight: usize) -> String {
+    /// `caches` what the caches hold now, `in_flight` the reviews being worked on.
+    pub(crate) fn render(&self, registry: Stats, caches: CacheSizes, in_flight: usize) -> String {
+        let CacheSizes {
+            decisions: cached,
+            decision_bytes,
+            answers,
+            answer_bytes,
+        } = caches;
         let mut out = String::with_capacity(4096);
         let load = |c: &AtomicU64| c.load(Ordering::Relaxed);
         let _ = writeln!(
@@ -170,6 +189,15 @@ impl Metrics {
              # HELP supplygate_decision_cache_entries Per-image decisions currently cached.\n\
              # TYPE supplygate_decision_cache_entries gauge\n\
              supplygate_decision_cache_entries {cached}\n\
+             # HELP supplygate_decision_cache_bytes Bytes the cached per-image decisions hold, roughly.\n\
+             # TYPE supplygate_decision_cache_bytes gauge\n\
+             supplygate_decision_cache_bytes {decision_bytes}\n\
+             # HELP supplygate_answer_cache_entries Whole answers to reviews currently cached.\n\
+             # TYPE supplygate_answer_cache_entries gauge\n\
+             supplygate_answer_cache_entries {answers}\n\
+             # HELP supplygate_answer_cache_bytes Bytes the cached answers hold, roughly.\n\
+             # TYPE supplygate_answer_cache_bytes gauge\n\
+             supplygate_answer_cache_bytes {answer_bytes}\n\
              # HELP supplygate_verifications_total Runs of the verification pipeline for one image.\n\
              # TYPE supplygate_verifications_total counter\n\
              supplygate_verifications_total {}\n\
@@ -244,7 +272,12 @@ mod tests {
                 requests: 7,
                 cache_hits: 2,
             },
-            1,
+            CacheSizes {
+                decisions: 1,
+                decision_bytes: 300,
+                answers: 2,
+                answer_bytes: 900,
+            },
             0,
         );
         assert!(text.contains(
@@ -255,6 +288,10 @@ mod tests {
         assert!(text.contains("supplygate_admission_duration_seconds_count 2"));
         assert!(text.contains("supplygate_decision_cache_requests_total{result=\"hit\"} 1"));
         assert!(text.contains("supplygate_registry_requests_total 7"));
+        assert!(text.contains("supplygate_decision_cache_entries 1\n"));
+        assert!(text.contains("supplygate_decision_cache_bytes 300\n"));
+        assert!(text.contains("supplygate_answer_cache_entries 2\n"));
+        assert!(text.contains("supplygate_answer_cache_bytes 900\n"));
         assert!(text.contains("supplygate_registry_errors_total{code=\"registry-timeout\"} 1"));
     }
 

@@ -23,6 +23,7 @@
 //!
 //! Fail closed everywhere: a review that cannot be evaluated is denied, never allowed.
 
+mod answer;
 mod cache;
 mod generation;
 mod http;

@@ -29,9 +29,10 @@ const MAX_SKIP_REASONS: usize = 5;
 /// Why a request body is not a review we can answer (HTTP 400).
 #[derive(Debug, thiserror::Error)]
 pub enum ReviewError {
-    /// Not JSON, or not shaped like an AdmissionReview.
+    /// Not JSON, or not shaped like an AdmissionReview (the cause is in the message, which is
+    /// the HTTP 400 answer's body, so it is not also the source).
     #[error("the body is not an AdmissionReview: {0}")]
-    Json(#[source] serde_json::Error),
+    Json(serde_json::Error),
     /// Another version or kind.
     #[error("expected `kind: AdmissionReview` and `apiVersion: {API_VERSION}`, got `{kind}` `{api_version}` (hint: set `admissionReviewVersions: [v1]` in the webhook configuration)")]
     Version {
@@ -152,6 +153,31 @@ pub struct Request {
 
 /// Decodes a review body as kube-apiserver sends it.
 pub fn decode(body: &[u8]) -> Result<Request, ReviewError> {
+    read(body)?.into_request()
+}
+
+/// A review read as far as its envelope: the request's fields, its objects still JSON text
+/// (checked to be well-formed JSON, not yet read into trees). What the answer cache keys on
+/// ([`super::answer::Key`]) before any expensive work.
+pub(crate) struct Wire<'a> {
+    /// `request.uid` (not empty).
+    pub(crate) uid: String,
+    /// `request.kind`.
+    pub(crate) kind: GroupVersionKind,
+    /// `request.name`.
+    pub(crate) name: String,
+    /// `request.namespace`.
+    pub(crate) namespace: Option<String>,
+    /// `request.operation`.
+    pub(crate) operation: Operation,
+    /// `request.object` as written (`None` when absent or `null`).
+    pub(crate) object: Option<&'a str>,
+    /// `request.oldObject` as written.
+    pub(crate) old_object: Option<&'a str>,
+}
+
+/// Reads a review's envelope ([`Wire`]); [`Wire::into_request`] reads the objects.
+pub(crate) fn read(body: &[u8]) -> Result<Wire<'_>, ReviewError> {
     let review: WireReview<'_> = serde_json::from_slice(body).map_err(ReviewError::Json)?;
     if review.api_version != API_VERSION || review.kind != "AdmissionReview" {
         return Err(ReviewError::Version {
@@ -163,20 +189,35 @@ pub fn decode(body: &[u8]) -> Result<Request, ReviewError> {
     if request.uid.is_empty() {
         return Err(ReviewError::NoUid);
     }
-    let tree = |raw: Option<&serde_json::value::RawValue>| {
-        raw.map(|r| ObjectTree::parse(r.get()))
-            .transpose()
-            .map_err(ReviewError::Json)
-    };
-    Ok(Request {
-        object: tree(request.object)?,
-        old_object: tree(request.old_object)?,
+    Ok(Wire {
         uid: request.uid,
         kind: request.kind,
         name: request.name,
         namespace: request.namespace,
         operation: request.operation,
+        object: request.object.map(serde_json::value::RawValue::get),
+        old_object: request.old_object.map(serde_json::value::RawValue::get),
     })
+}
+
+impl Wire<'_> {
+    /// Reads the objects into the manifest reader's tree.
+    pub(crate) fn into_request(self) -> Result<Request, ReviewError> {
+        let tree = |raw: Option<&str>| {
+            raw.map(ObjectTree::parse)
+                .transpose()
+                .map_err(ReviewError::Json)
+        };
+        Ok(Request {
+            object: tree(self.object)?,
+            old_object: tree(self.old_object)?,
+            uid: self.uid,
+            kind: self.kind,
+            name: self.name,
+            namespace: self.namespace,
+            operation: self.operation,
+        })
+    }
 }
 
 /// The answer to a review (`response` of an `AdmissionReview`).

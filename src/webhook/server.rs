@@ -8,10 +8,10 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use super::cache;
 use super::generation::Generation;
 use super::metrics::{Lookup, Metrics, Outcome};
 use super::review::{self, AdmissionResponse};
+use super::{answer, cache};
 use super::{Log, Reloader, Settings};
 use crate::gate::{self, Manifests, PolicyRun};
 use crate::lock::{self, Lock};
@@ -34,6 +34,14 @@ pub(super) struct Server {
     pub(super) in_flight: AtomicU64,
     /// Registry counters of the generations replaced by reloads.
     pub(super) previous_registry_stats: Mutex<Stats>,
+}
+
+/// What makes an answer fit for the answer cache: the codes it counted, its image sites, and
+/// until when every part of it is fresh.
+pub(super) struct Keep {
+    pub(super) codes: Vec<String>,
+    pub(super) sites: usize,
+    pub(super) expires: Instant,
 }
 
 /// Which endpoint a review came in on.
@@ -95,27 +103,66 @@ impl Server {
         }
     }
 
-    /// Answers one review (already decoded).
+    /// The cached answer for a review whose envelope is `wire`, as JSON, with what the log
+    /// says of it; `None` when there is none (or the review must not be answered from it).
+    /// Counted as the review it answers was: a decision-cache hit per site, its codes.
+    pub(super) fn answered(
+        &self,
+        generation: &Generation,
+        key: &answer::Key,
+        wire: &review::Wire<'_>,
+    ) -> Option<(Vec<u8>, Arc<answer::Answer>)> {
+        let namespace = wire.namespace.as_deref().unwrap_or_default();
+        if self.settings.excluded_namespaces.contains(namespace) {
+            return None;
+        }
+        let hit = generation.answers.get(key)?;
+        // As for every answer made of cached decisions: none while overloaded (the review
+        // goes the long way and is answered as overloaded).
+        let _permit = self.permits.try_acquire().ok()?;
+        for _ in 0..hit.sites {
+            self.metrics.lookup(Lookup::Hit);
+        }
+        let outcome = if hit.allowed {
+            Outcome::Allowed
+        } else {
+            Outcome::Denied
+        };
+        if hit.codes.is_empty() {
+            self.metrics.decision(outcome, "none");
+        }
+        for code in &hit.codes {
+            self.metrics.decision(outcome, code);
+        }
+        Some((hit.body(&wire.uid), hit))
+    }
+
+    /// Answers one review (already decoded), with what makes the answer fit for the answer
+    /// cache when it is.
     pub(super) async fn admit(
         self: &Arc<Self>,
         request: review::Request,
         endpoint: Endpoint,
         deadline: Duration,
-    ) -> AdmissionResponse {
+    ) -> (AdmissionResponse, Option<Keep>) {
         let namespace = request.namespace.clone().unwrap_or_default();
         let audit = self.settings.audit_namespaces.contains(&namespace);
         if self.settings.excluded_namespaces.contains(&namespace) {
-            return self.allowed(&request, "excluded-namespace");
+            return (self.allowed(&request, "excluded-namespace"), None);
         }
         let generation = self.generation();
+        // Taken before any tag is resolved: answers made now are not kept past the current
+        // registry client's life, whichever client resolves them.
+        let registry_until = generation.registries.fresh_until();
         let manifests = match review::triage(&request, &generation.config) {
-            review::Triage::Allow(why) => return self.allowed(&request, why),
+            review::Triage::Allow(why) => return (self.allowed(&request, why), None),
             review::Triage::Deny(code, message) => {
                 self.metrics.decision(Outcome::Denied, code);
-                return review::deny(&request, message);
+                return (review::deny(&request, message), None);
             }
             review::Triage::Evaluate(m) => m,
         };
+        let sites = manifests.sites.len();
         let permit = Arc::clone(&self.permits).try_acquire_owned();
         // Every site answered from the decision cache (under a digest the current registry
         // client resolved it to): no task, no waiting.
@@ -124,20 +171,34 @@ impl Server {
             .ok()
             .and_then(|_| self.cached(&generation, &manifests));
         let Ok(permit) = permit else {
-            return self.unfinished(
+            let response = self.unfinished(
                 &request,
                 "overloaded",
                 "supplygate is overloaded: too many reviews in flight",
                 audit,
             );
+            return (response, None);
         };
         // The evaluation runs in its own task: past the deadline the review is answered, but
         // the verification finishes and fills the cache for the API server's retry. The task
         // holds the permit, so abandoned work still counts against the bound.
         let lock_in_use = generation.lock.is_some();
-        if let Some(reports) = cached {
+        let keep = |codes: Vec<String>, expires: Option<Instant>| {
+            let expires = match (expires, registry_until) {
+                (Some(e), Some(r)) => Some(e.min(r)),
+                (e, None) => e,
+                (None, Some(_)) => None,
+            };
+            expires.map(|expires| Keep {
+                codes,
+                sites,
+                expires,
+            })
+        };
+        if let Some((reports, expires)) = cached {
             drop(permit);
-            return self.answer(&request, endpoint, reports, lock_in_use, audit);
+            let (response, codes) = self.answer(&request, endpoint, reports, lock_in_use, audit);
+            return (response, keep(codes, Some(expires)));
         }
         let server = Arc::clone(self);
         let task = tokio::spawn(async move {
@@ -147,13 +208,15 @@ impl Server {
             drop(permit);
             reports
         });
-        let reports = match tokio::time::timeout(deadline, task).await {
-            Ok(Ok(reports)) => reports,
+        let evaluated = match tokio::time::timeout(deadline, task).await {
+            Ok(Ok(evaluated)) => evaluated,
             Ok(Err(_panicked)) => {
-                return self.unfinished(&request, "internal-error", "the evaluation failed", audit)
+                let response =
+                    self.unfinished(&request, "internal-error", "the evaluation failed", audit);
+                return (response, None);
             }
             Err(_elapsed) => {
-                return self.unfinished(
+                let response = self.unfinished(
                     &request,
                     "deadline-exceeded",
                     &format!(
@@ -161,19 +224,29 @@ impl Server {
                         deadline.as_millis()
                     ),
                     audit,
-                )
+                );
+                return (response, None);
             }
         };
-        self.answer(&request, endpoint, reports, lock_in_use, audit)
+        // Kept only when every site's decision was cacheable: until the first expires.
+        let expires = evaluated
+            .iter()
+            .map(|(_, e)| *e)
+            .collect::<Option<Vec<Instant>>>()
+            .and_then(|e| e.into_iter().min());
+        let reports = evaluated.into_iter().map(|(r, _)| r).collect();
+        let (response, codes) = self.answer(&request, endpoint, reports, lock_in_use, audit);
+        (response, keep(codes, expires))
     }
 
-    /// Each site's decision from the cache, or `None` when any is not there (fresh).
+    /// Each site's decision from the cache and when the first expires, or `None` when any is
+    /// not there (fresh).
     fn cached(
         &self,
         generation: &Generation,
         manifests: &Manifests,
-    ) -> Option<Vec<Arc<ImageReport>>> {
-        let reports = manifests
+    ) -> Option<(Vec<Arc<ImageReport>>, Instant)> {
+        let decisions = manifests
             .sites
             .iter()
             .map(|site| {
@@ -181,13 +254,20 @@ impl Server {
                 generation.decisions.peek(&cache::Key::new(site, &digest))
             })
             .collect::<Option<Vec<_>>>()?;
-        for _ in &reports {
-            self.metrics.lookup(Lookup::Hit);
-        }
-        Some(reports)
+        let expires = decisions.iter().map(|c| c.expires).min()?;
+        let reports = decisions
+            .iter()
+            .zip(&manifests.sites)
+            .map(|(c, site)| {
+                self.metrics.lookup(Lookup::Hit);
+                Arc::new(c.decision.report(site.clone()))
+            })
+            .collect();
+        Some((reports, expires))
     }
 
-    /// The answer for the reports of every site (`/mutate`'s patch, pins under a lock).
+    /// The answer for the reports of every site (`/mutate`'s patch, pins under a lock), and
+    /// the codes counted for it.
     fn answer(
         &self,
         request: &review::Request,
@@ -195,7 +275,7 @@ impl Server {
         reports: Vec<Arc<ImageReport>>,
         lock_in_use: bool,
         audit: bool,
-    ) -> AdmissionResponse {
+    ) -> (AdmissionResponse, Vec<String>) {
         let (patch, pinned) = match (endpoint, request.object.as_ref()) {
             (Endpoint::Mutate, Some(object)) => review::pin_patch(object, &reports),
             _ => (None, BTreeSet::new()),
@@ -216,7 +296,7 @@ impl Server {
         for code in &codes {
             self.metrics.decision(outcome, code);
         }
-        response
+        (response, codes)
     }
 
     pub(super) fn allowed(
@@ -249,12 +329,13 @@ impl Server {
         response
     }
 
-    /// One report per image site, in site order, each from the cache or verified now.
+    /// One report per image site, in site order, each from the cache or verified now, with
+    /// until when its decision is cached (`None`: not cached).
     pub(super) async fn evaluate(
         self: &Arc<Self>,
         generation: &Arc<Generation>,
         manifests: Manifests,
-    ) -> Vec<Arc<ImageReport>> {
+    ) -> Vec<(Arc<ImageReport>, Option<Instant>)> {
         let registry = generation.registries.current(&self.log);
         let mut tasks = tokio::task::JoinSet::new();
         let sites = manifests.sites;
@@ -267,7 +348,7 @@ impl Server {
                 (i, report)
             });
         }
-        let mut reports: Vec<Option<Arc<ImageReport>>> = vec![None; sites.len()];
+        let mut reports: Vec<Option<(Arc<ImageReport>, Option<Instant>)>> = vec![None; sites.len()];
         while let Some(joined) = tasks.join_next().await {
             if let Ok((i, report)) = joined {
                 if let Some(slot) = reports.get_mut(i) {
@@ -279,19 +360,19 @@ impl Server {
         reports
             .into_iter()
             .zip(sites)
-            .map(|(r, site)| r.unwrap_or_else(|| Arc::new(failed_report(site))))
+            .map(|(r, site)| r.unwrap_or_else(|| (Arc::new(failed_report(site)), None)))
             .collect()
     }
 
     /// Resolves the site's reference (from the current registry client, so a moved tag is
     /// seen within `tag_ttl`), then takes the decision for that digest from the cache or
-    /// verifies it.
+    /// verifies it; with until when that decision is cached (`None`: not cached).
     pub(super) async fn evaluate_site(
         &self,
         generation: &Generation,
         registry: &Arc<Registry>,
         site: ImageSite,
-    ) -> Arc<ImageReport> {
+    ) -> (Arc<ImageReport>, Option<Instant>) {
         let digest = match ImageRef::parse(&site.image) {
             Ok(reference) => match registry.resolve(&reference).await {
                 Ok(resolved) => {
@@ -322,20 +403,22 @@ impl Server {
                     self.metrics.registry_error(f.code.as_str());
                 }
             }
-            slim(report)
+            report
         };
         match digest {
             Some(digest) => {
                 let key = cache::Key::new(&site, &digest);
-                let (report, lookup) = generation.decisions.get_or_evaluate(key, run).await;
+                let (cached, lookup) = generation.decisions.get_or_evaluate(key, run).await;
                 self.metrics.lookup(lookup);
-                report
+                // The same report whether verified now or cached: made of the compact decision.
+                let report = Arc::new(cached.decision.report(site));
+                (report, Some(cached.expires))
             }
             // Nothing to key a decision on: evaluate (the registry client still caches the
             // lookup's failure for `tag_ttl`).
             None => {
                 self.metrics.lookup(Lookup::Uncached);
-                Arc::new(run().await)
+                (Arc::new(run().await), None)
             }
         }
     }
@@ -439,28 +522,6 @@ pub(super) fn require_pins(reports: &mut [Arc<ImageReport>], pinned: &BTreeSet<u
             ),
         );
     }
-}
-
-/// What an answer needs of a report, and no more: a cached decision holds its findings, the
-/// reference and the digest (for `/mutate`), not the signature and attestation evidence, the
-/// platform list of an index, or the object's labels and annotations (which the cache key
-/// already covers), so that ten thousand cached decisions stay small.
-fn slim(mut report: ImageReport) -> ImageReport {
-    report.signatures = None;
-    report.attestations = None;
-    if let Some(resolved) = report.resolved.as_mut() {
-        resolved.platforms = Vec::new();
-    }
-    let resource = &report.site.resource;
-    if !resource.labels.is_empty() || !resource.annotations.is_empty() {
-        report.site.resource = Arc::new(crate::manifest::Resource {
-            labels: Default::default(),
-            annotations: Default::default(),
-            ..(**resource).clone()
-        });
-    }
-    report.findings.shrink_to_fit();
-    report
 }
 
 /// A report that denies because the evaluation produced none.

@@ -6,9 +6,9 @@
 use std::sync::Arc;
 
 use supplygate::reference::{Digest, ImageRef};
-use supplygate::registry::{HostSettings, Object, Recall, Referrer, Registry, RegistrySettings};
+use supplygate::registry::{Object, Recall, Referrer, Registry};
 
-use crate::common::{docker_config_empty, GeneratedImage, TestRegistry, OCI_MANIFEST};
+use crate::common::{client_settings, GeneratedImage, TestRegistry, OCI_MANIFEST};
 
 /// A cache that answers every tag with `digest` and keeps `digest`'s manifest: what a planted
 /// or stale verification cache could say.
@@ -34,18 +34,9 @@ impl Recall for Claims {
 }
 
 fn client(registry: &TestRegistry, recall: Arc<dyn Recall>) -> Registry {
-    let mut settings = RegistrySettings::default();
-    settings.hosts.insert(
-        registry.host(),
-        HostSettings {
-            insecure: true,
-            ..HostSettings::default()
-        },
-    );
-    settings.docker_config = Some(docker_config_empty(
-        &registry.scratch_dir().join("docker-empty"),
-    ));
-    Registry::new(settings).unwrap().with_recall(recall)
+    Registry::new(client_settings(registry))
+        .unwrap()
+        .with_recall(recall)
 }
 
 /// repro/5: an image's own tag spelled like a derived tag (`app:sha256-<hex of X>`) is asked

@@ -2,7 +2,7 @@
 //! real docker-registry started by the test, config and manifest errors, and fail-closed exits.
 
 use crate::common;
-use crate::common::case::{assert_snapshot, mask_elapsed, Case};
+use crate::common::case::{assert_snapshot, mask_elapsed, output_with_stdin, Case};
 
 use common::Outcome;
 
@@ -140,7 +140,7 @@ fn demo_human_report_points_at_file_line_column_with_hints() {
     ] {
         assert!(text.contains(needle), "missing {needle:?} in:\n{text}");
     }
-    assert_snapshot("demo-human.txt", &mask_elapsed(&text));
+    assert_snapshot!("demo-human.txt", &mask_elapsed(&text));
 }
 
 #[test]
@@ -165,7 +165,7 @@ fn explain_lists_every_signature_per_digest() {
     };
     let (code, text) = run("human");
     assert_eq!(code, Some(0), "{text}");
-    assert_snapshot("explain-multiarch.txt", &text);
+    assert_snapshot!("explain-multiarch.txt", &text);
     let (code, text) = run("json");
     assert_eq!(code, Some(0), "{text}");
     let json: Value = serde_json::from_str(&text).unwrap();
@@ -209,7 +209,7 @@ fn demo_json_report_matches_snapshot() {
     let hits = json["stats"]["cache_hits"].as_u64().unwrap();
     assert!(hits <= 16, "cache_hits {hits}");
     json["stats"]["cache_hits"] = Value::from(0);
-    assert_snapshot(
+    assert_snapshot!(
         "demo.json",
         &(serde_json::to_string_pretty(&json).unwrap() + "\n"),
     );
@@ -673,7 +673,7 @@ fn help_matches_snapshots() {
     ] {
         let out = Case::new().run(args);
         assert_eq!(out.code, 0, "{out:?}");
-        assert_snapshot(name, &out.stdout);
+        assert_snapshot!(name, &out.stdout);
     }
 }
 
@@ -739,19 +739,6 @@ fn config_schema_is_printed_and_is_json() {
 
 // ---------------------------------------------------------------- cosign-made images in a real registry
 
-/// Pushes every tag of a cosign-made layout (image, `.sig`, `.att`) to `demo/<name>`.
-fn push_cosign_made(registry: &TestRegistry, name: &str) {
-    let layout = cosign_made(name);
-    let index: Value =
-        serde_json::from_slice(&std::fs::read(layout.join("index.json")).unwrap()).unwrap();
-    for m in index["manifests"].as_array().unwrap() {
-        let tag = m["annotations"]["org.opencontainers.image.ref.name"]
-            .as_str()
-            .unwrap();
-        registry.push_layout(&layout, tag, &format!("demo/{name}:{tag}"));
-    }
-}
-
 #[test]
 fn verifies_cosign_and_skopeo_signatures_served_by_a_real_registry() {
     // The images were signed on a registry at 127.0.0.1:5123 and their payloads name that
@@ -759,7 +746,7 @@ fn verifies_cosign_and_skopeo_signatures_served_by_a_real_registry() {
     // so the signatures are discovered, fetched and verified over the distribution API.
     let registry = TestRegistry::start();
     for name in ["cosign-signed", "signed", "multiarch"] {
-        push_cosign_made(&registry, name);
+        common::push_cosign_made(&registry, name);
     }
     let pem = std::fs::read_to_string(PathBuf::from(ROOT).join("fixtures/demo/keys/demo-ci.pub"))
         .unwrap();
@@ -793,7 +780,7 @@ fn verifies_cosign_and_skopeo_signatures_served_by_a_real_registry() {
         assert_eq!(p["facts"][0]["verified_by"][0], "demo-ci", "{p}");
     }
     // The same signatures presented for another repository on the same registry do not count.
-    push_cosign_made(&registry, "cosign-signed");
+    common::push_cosign_made(&registry, "cosign-signed");
     let moved = format!("{}/demo/cosign-signed:v1", registry.host());
     let case = case
         .file(
@@ -1111,7 +1098,8 @@ fn every_command_help_has_examples_and_matches_its_snapshot() {
             out.stdout.contains("\nExamples:\n  supplygate "),
             "{command:?}: {out:?}"
         );
-        assert_snapshot(&format!("help-{}.txt", command.join("-")), &out.stdout);
+        let name = format!("help-{}.txt", command.join("-"));
+        assert_snapshot!(name.as_str(), &out.stdout);
     }
 }
 
@@ -1555,7 +1543,7 @@ fn images_lists_sites_with_workload_field_and_extractor_without_resolving() {
         !out.stdout.contains('\u{1b}') && !out.stdout.contains('\u{202e}'),
         "{out:?}"
     );
-    assert_snapshot("images-human.txt", &out.stdout);
+    assert_snapshot!("images-human.txt", &out.stdout);
 
     let json = case.run(&["images", "--format", "json", "app.yaml"]);
     assert_eq!(json.code, 0, "{json:?}");
@@ -1965,24 +1953,12 @@ fn pin_dry_run_quotes_file_names_and_patch_writes_only_that_file() {
         "{dry:?}"
     );
 
-    let mut child = Command::new("patch")
-        .args(["-p1", "--quiet", "--no-backup-if-mismatch"])
-        .current_dir(case.path(""))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    {
-        use std::io::Write as _;
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(dry.stdout.as_bytes())
-            .unwrap();
-    }
-    let patched = child.wait_with_output().unwrap();
+    let patched = output_with_stdin(
+        Command::new("patch")
+            .args(["-p1", "--quiet", "--no-backup-if-mismatch"])
+            .current_dir(case.path("")),
+        &dry.stdout,
+    );
     assert!(patched.status.success(), "patch: {patched:?}");
     assert_eq!(case.read("victim.yaml"), "keep: me\n");
     let pinned = manifest.replace(
@@ -2135,6 +2111,47 @@ fn config_typo_names_the_real_file_and_position() {
         "{out:?}"
     );
     assert!(!out.stderr.contains("supplygate.yaml"), "{out:?}");
+}
+
+/// A FIFO where the config or a key file belongs is refused by name, never waited on (opening
+/// it for reading would block until a writer came).
+#[cfg(unix)]
+#[test]
+fn a_fifo_as_config_or_key_is_refused_by_name_without_waiting() {
+    let manifest = deployment("app", &["nginx:1.27"]);
+    let case = Case::new().file("app.yaml", &manifest).fifo("pipe.yaml");
+    for args in [
+        &["check", "--config", "pipe.yaml", "app.yaml"][..],
+        &["images", "--config", "pipe.yaml", "app.yaml"][..],
+    ] {
+        let out = case.run_unblocked(args, "the config FIFO");
+        assert_eq!(out.code, 2, "{args:?}: {out:?}");
+        assert!(
+            out.stderr.contains(
+                "cannot read config `pipe.yaml`: not a regular file but a FIFO (named pipe)"
+            ),
+            "{args:?}: {out:?}"
+        );
+        assert_eq!(out.stdout, "", "{args:?}: {out:?}");
+    }
+
+    let case = Case::new()
+        .file(
+            "supplygate.yaml",
+            "signers:\n  ci:\n    key: keys/ci.pub\nrequire:\n  - images: [\"**\"]\n    signers: [ci]\n",
+        )
+        .file("app.yaml", &manifest)
+        .fifo("keys/ci.pub");
+    let out = case.run_unblocked(&["check", "app.yaml"], "the key FIFO");
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(
+        out.stderr.contains(
+            "supplygate.yaml:3:10: cannot read key `keys/ci.pub`: not a regular file but a FIFO \
+             (named pipe)"
+        ),
+        "{out:?}"
+    );
+    assert_eq!(out.stdout, "", "{out:?}");
 }
 
 #[test]

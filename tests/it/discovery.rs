@@ -68,12 +68,13 @@ fn sig_tag(signed: &str) -> String {
     format!("{}.sig", digest(signed).tag_prefix())
 }
 
-/// A real registry and a client of it, with no credentials of the machine.
-struct Case {
+/// A real registry with cosign-made images pushed, and a client of it with no credentials of
+/// the machine.
+struct Pushed {
     registry: TestRegistry,
 }
 
-impl Case {
+impl Pushed {
     fn new() -> Self {
         Self {
             registry: TestRegistry::start(),
@@ -161,7 +162,7 @@ fn assert_is_cosign_made_sig(found: &[Candidate], signed: &str) -> Vec<u8> {
 
 #[tokio::test]
 async fn finds_the_cosign_sig_of_cosign_and_skopeo_signed_images() {
-    let case = Case::new();
+    let case = Pushed::new();
     case.push_cosign_made("cosign-signed", &[COSIGN_SIGNED])
         .push_cosign_made("signed", &[SIGNED]);
     let client = case.client();
@@ -176,7 +177,7 @@ async fn finds_the_cosign_sig_of_cosign_and_skopeo_signed_images() {
 
 #[tokio::test]
 async fn signature_discovery_costs_four_requests_then_nothing() {
-    let case = Case::new();
+    let case = Pushed::new();
     case.push_cosign_made("cosign-signed", &[COSIGN_SIGNED]);
     let client = case.client();
     let image = case.image("demo/cosign-signed:v1");
@@ -196,7 +197,7 @@ async fn signature_discovery_costs_four_requests_then_nothing() {
 
 #[tokio::test]
 async fn multiarch_index_and_each_platform_have_their_own_sig() {
-    let case = Case::new();
+    let case = Pushed::new();
     case.push_cosign_made("multiarch", &[MULTIARCH, AMD64, ARM64]);
     let client = case.client();
     let image = case.image("demo/multiarch:v1");
@@ -221,7 +222,7 @@ async fn multiarch_index_and_each_platform_have_their_own_sig() {
 
 #[tokio::test]
 async fn unsigned_image_has_no_candidates_for_at_most_three_requests() {
-    let case = Case::new();
+    let case = Pushed::new();
     let first = digest(&case.registry.push_generated("demo/unsigned:v1", 1));
     let second = digest(&case.registry.push_generated("demo/unsigned:v2", 2));
     let client = case.client();
@@ -242,7 +243,7 @@ async fn unsigned_image_has_no_candidates_for_at_most_three_requests() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_lookups_probe_the_referrers_api_once_per_host() {
-    let case = Case::new();
+    let case = Pushed::new();
     let tags: Vec<String> = (0..12).map(|i| format!("v{i}")).collect();
     let digests = case.registry.push_generated_many("demo/many", &tags);
     let client = std::sync::Arc::new(case.client());
@@ -261,7 +262,7 @@ async fn concurrent_lookups_probe_the_referrers_api_once_per_host() {
 
 #[tokio::test]
 async fn attestation_manifest_is_not_a_signature_candidate() {
-    let case = Case::new();
+    let case = Pushed::new();
     let layout = cosign_made("cosign-attested");
     case.push_cosign_made("cosign-attested", &[COSIGN_ATTESTED]);
     let att = format!("{}.att", digest(COSIGN_ATTESTED).tag_prefix());
@@ -277,7 +278,7 @@ async fn attestation_manifest_is_not_a_signature_candidate() {
 
 #[tokio::test]
 async fn finds_each_dsse_layer_of_the_cosign_att_with_its_predicate_type() {
-    let case = Case::new();
+    let case = Pushed::new();
     for (name, signed) in [("cosign-attested", COSIGN_ATTESTED), ("attested", ATTESTED)] {
         case.push_cosign_made(name, &[signed]);
         let att = format!("{}.att", digest(signed).tag_prefix());
@@ -412,7 +413,7 @@ fn sigstore_bundle_fixture() -> Vec<u8> {
 
 #[tokio::test]
 async fn finds_a_bundle_attached_through_the_referrers_tag_schema() {
-    let case = Case::new();
+    let case = Pushed::new();
     let repo = "demo/bundled";
     let subject = case.registry.push_generated(&format!("{repo}:v1"), 7);
     let subject_size = GeneratedImage::new("seed 7", "amd64", None).manifest.len();
@@ -449,7 +450,7 @@ async fn finds_a_bundle_attached_through_the_referrers_tag_schema() {
 
 #[tokio::test]
 async fn bundle_referrer_tampered_in_storage_fails_closed() {
-    let case = Case::new();
+    let case = Pushed::new();
     let repo = "demo/tampered";
     let subject = case.registry.push_generated(&format!("{repo}:v1"), 9);
     let subject_size = GeneratedImage::new("seed 9", "amd64", None).manifest.len();
@@ -535,7 +536,7 @@ fn other_key() -> std::sync::Arc<supplygate::verify::Signer> {
 /// A client that reaches `127.0.0.1:5123` (where the cosign-made fixtures were signed, the
 /// name their signatures vouch for) through the test registry as its mirror, and names the
 /// image as signed: `127.0.0.1:5123/demo/<name>:v1`.
-fn signed_name_client(case: &Case, name: &str) -> (Registry, ImageRef) {
+fn signed_name_client(case: &Pushed, name: &str) -> (Registry, ImageRef) {
     let mut settings = RegistrySettings {
         retries: 0,
         ..RegistrySettings::default()
@@ -564,7 +565,7 @@ fn signed_name_client(case: &Case, name: &str) -> (Registry, ImageRef) {
 
 #[tokio::test]
 async fn a_key_signed_image_costs_three_requests_when_its_sig_satisfies_the_rules() {
-    let case = Case::new();
+    let case = Pushed::new();
     case.push_cosign_made("cosign-signed", &[COSIGN_SIGNED]);
     let (client, image) = signed_name_client(&case, "cosign-signed");
     let logged = case.registry.logged_requests();
@@ -583,7 +584,7 @@ async fn a_key_signed_image_costs_three_requests_when_its_sig_satisfies_the_rule
 
 #[tokio::test]
 async fn the_referrers_are_read_whenever_the_sig_cannot_satisfy_the_rules() {
-    let case = Case::new();
+    let case = Pushed::new();
     case.push_cosign_made("cosign-signed", &[COSIGN_SIGNED]);
     let repo = "demo/bundled";
     let subject = case.registry.push_generated(&format!("{repo}:v1"), 7);

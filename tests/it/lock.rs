@@ -8,7 +8,7 @@
 //! tag-only reference is admitted only when its tag was re-checked online just now (the same
 //! rule as `serve --lock`).
 use crate::common;
-use crate::common::case::run_in_env;
+use crate::common::case::{run_in_env, Case};
 
 use crate::pki;
 use common::Outcome;
@@ -28,15 +28,16 @@ const BUNDLE_V03: &str = "application/vnd.dev.sigstore.bundle.v0.3+json";
 /// (an image index signed with a cosign `.sig` manifest), a config requiring the test
 /// Sigstore's `release` identity for both, and a Deployment running them pinned
 /// (`manifests/app.yaml`).
-struct Case {
+struct Locking {
     registry: TestRegistry,
     sigstore: TestSigstore,
-    dir: tempfile::TempDir,
+    /// The scratch directory the binary runs in.
+    case: Case,
     app_digest: String,
     web_digest: String,
 }
 
-impl Case {
+impl Locking {
     fn new() -> Self {
         let registry = TestRegistry::start();
         let sigstore = TestSigstore::new();
@@ -50,12 +51,12 @@ impl Case {
             .keyless(&registry.image("team/web"), &web_digest)
             .sign();
         push_signatures(&registry, "team/web", &web_digest, &[layer]);
-        let dir = tempfile::tempdir().unwrap();
-        sigstore.write_trusted_root(&dir.path().join("root.json"));
+        let case = Case::new();
+        sigstore.write_trusted_root(&case.path("root.json"));
         let case = Self {
             registry,
             sigstore,
-            dir,
+            case,
             app_digest,
             web_digest,
         };
@@ -70,7 +71,7 @@ impl Case {
     }
 
     fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
+        self.case.path(name)
     }
 
     /// The config, with `extra_signers` (YAML lines under `signers:`) added.
@@ -107,7 +108,7 @@ impl Case {
     fn run_with_env(&self, args: &[&str], env: &[(&str, &str)]) -> Outcome {
         let mut all = vec!["--config", "supplygate.yaml", "--now", NOW];
         all.extend_from_slice(args);
-        run_in_env(self.dir.path(), &all, env)
+        run_in_env(self.case.dir(), &all, env)
     }
 
     fn write_lock(&self) -> Outcome {
@@ -174,7 +175,7 @@ impl Case {
 }
 
 /// Pushes `team/unsigned:v1` (no signature) and returns it pinned.
-fn pushed_unsigned(case: &Case) -> String {
+fn pushed_unsigned(case: &Locking) -> String {
     let digest = case.registry.push_generated("team/unsigned:v1", 7);
     format!("{}@{digest}", case.registry.image("team/unsigned:v1"))
 }
@@ -195,7 +196,7 @@ fn assert_allowed(out: &Outcome) {
 }
 
 /// Writes the lock and checks that both images were allowed and recorded.
-fn written(case: &Case) -> Outcome {
+fn written(case: &Locking) -> Outcome {
     let out = case.write_lock();
     assert_allowed(&out);
     out
@@ -203,7 +204,7 @@ fn written(case: &Case) -> Outcome {
 
 #[test]
 fn round_trip_decides_the_same_offline_and_with_the_registry_stopped() {
-    let mut case = Case::new();
+    let mut case = Locking::new();
     let online = written(&case);
     let lock = case.lock();
     assert_eq!(lock["version"], 1);
@@ -338,7 +339,7 @@ fn round_trip_decides_the_same_offline_and_with_the_registry_stopped() {
 
 #[test]
 fn a_denied_run_is_recorded_and_denied_again_from_the_lock() {
-    let case = Case::new();
+    let case = Locking::new();
     let unsigned = pushed_unsigned(&case);
     // By tag: never resolved, so the lock records no tag for it (nothing to re-check).
     let missing = case.registry.image("team/missing:v1");
@@ -363,7 +364,7 @@ fn a_denied_run_is_recorded_and_denied_again_from_the_lock() {
 
 #[test]
 fn does_not_write_a_lock_when_the_run_cannot_decide() {
-    let mut case = Case::new();
+    let mut case = Locking::new();
     case.registry.stop();
     let out = case.write_lock();
     assert_eq!(out.code, 2, "{out:?}");
@@ -373,7 +374,7 @@ fn does_not_write_a_lock_when_the_run_cannot_decide() {
 
 #[test]
 fn denies_an_image_missing_from_the_lock() {
-    let case = Case::new();
+    let case = Locking::new();
     written(&case);
     // A new, correctly signed image that the lock has never seen.
     let digest = case.registry.push_generated("team/new:v1", 3);
@@ -397,7 +398,7 @@ fn denies_an_image_missing_from_the_lock() {
 
 #[test]
 fn denies_when_the_policies_changed_since_the_lock() {
-    let case = Case::new();
+    let case = Locking::new();
     written(&case);
     std::fs::write(
         case.path("extra.rego"),
@@ -424,7 +425,7 @@ fn denies_when_the_policies_changed_since_the_lock() {
 /// real config, which covers it: `--locked` denies instead of replaying the weak decision.
 #[test]
 fn denies_a_lock_written_under_a_weaker_config() {
-    let case = Case::new();
+    let case = Locking::new();
     let unsigned = pushed_unsigned(&case);
     case.write_manifest("app.yaml", &[&case.app_key(), &case.web_key(), &unsigned]);
     let strong = std::fs::read_to_string(case.path("supplygate.yaml")).unwrap();
@@ -450,7 +451,7 @@ fn denies_a_lock_written_under_a_weaker_config() {
 
 #[test]
 fn denies_when_the_signers_changed_since_the_lock() {
-    let case = Case::new();
+    let case = Locking::new();
     written(&case);
     let key = TestKey::generate().public_pem().replace('\n', "\n        ");
     case.write_config(&format!("  other:\n    key: |\n        {key}\n"));
@@ -463,7 +464,7 @@ fn denies_when_the_signers_changed_since_the_lock() {
 
 #[test]
 fn denies_an_edited_image_digest() {
-    let case = Case::new();
+    let case = Locking::new();
     written(&case);
     let mut lock = case.lock();
     let web_digest = lock["images"][&case.web_key()]["digest"].clone();
@@ -476,7 +477,7 @@ fn denies_an_edited_image_digest() {
 
 #[test]
 fn denies_a_tag_edited_to_another_image_in_the_lock() {
-    let case = Case::new();
+    let case = Locking::new();
     case.write_unpinned("app.yaml");
     written(&case);
     let mut lock = case.lock();
@@ -496,7 +497,7 @@ fn denies_a_tag_edited_to_another_image_in_the_lock() {
 /// no locked answer, which is never read as "anything goes".
 #[test]
 fn denies_a_tag_removed_from_the_lock() {
-    let case = Case::new();
+    let case = Locking::new();
     case.write_unpinned("app.yaml");
     written(&case);
     let mut lock = case.lock();
@@ -516,7 +517,7 @@ fn denies_a_tag_removed_from_the_lock() {
 
 #[test]
 fn denies_an_edited_manifest_object() {
-    let case = Case::new();
+    let case = Locking::new();
     written(&case);
     let mut lock = case.lock();
     let object = &mut lock["objects"][&case.app_digest];
@@ -577,7 +578,7 @@ fn tampered_bundle(bundle: &Value) -> Vec<u8> {
 
 #[test]
 fn denies_an_edited_bundle() {
-    let case = Case::new();
+    let case = Locking::new();
     written(&case);
     let mut lock = case.lock();
     let (bundle_digest, bundle, _, _) = bundle_and_referrer(&lock);
@@ -610,7 +611,7 @@ fn denies_an_edited_bundle() {
 
 #[test]
 fn denies_an_edited_bundle_stored_under_its_new_digest() {
-    let case = Case::new();
+    let case = Locking::new();
     written(&case);
     let mut lock = case.lock();
     let (bundle_digest, bundle, referrer_digest, mut referrer) = bundle_and_referrer(&lock);
@@ -645,7 +646,7 @@ fn denies_an_edited_bundle_stored_under_its_new_digest() {
 
 #[test]
 fn denies_an_edited_decision_either_way() {
-    let case = Case::new();
+    let case = Locking::new();
     let unsigned = pushed_unsigned(&case);
     case.write_manifest("other.yaml", &[&unsigned]);
     assert_eq!(case.write_lock().code, 1);
@@ -663,7 +664,7 @@ fn denies_an_edited_decision_either_way() {
 
 #[test]
 fn denies_a_tag_that_moved_when_the_registry_is_reachable() {
-    let case = Case::new();
+    let case = Locking::new();
     case.write_unpinned("app.yaml");
     written(&case);
     // Re-checked online and still the locked digests: allowed, with nothing to say.
@@ -694,7 +695,7 @@ fn denies_a_tag_that_moved_when_the_registry_is_reachable() {
 
 #[test]
 fn refuses_a_lock_that_is_not_one() {
-    let case = Case::new();
+    let case = Locking::new();
     std::fs::write(case.path("supplygate.lock"), "{\"version\": 7}").unwrap();
     let out = case.locked(&["--offline"]);
     assert_eq!(out.code, 2, "{out:?}");
@@ -713,7 +714,7 @@ fn refuses_a_lock_that_is_not_one() {
 
 #[test]
 fn refuses_a_lock_with_a_duplicate_key_naming_the_line() {
-    let case = Case::new();
+    let case = Locking::new();
     let unsigned = pushed_unsigned(&case);
     case.write_manifest("other.yaml", &[&unsigned]);
     assert_eq!(case.write_lock().code, 1);
@@ -760,7 +761,7 @@ fn refuses_a_lock_with_a_duplicate_key_naming_the_line() {
 
 #[test]
 fn refuses_locked_with_changed_since_given_as_a_flag_or_in_the_environment() {
-    let case = Case::new();
+    let case = Locking::new();
     written(&case);
     let out = case.locked(&["--offline", "--changed-since", "HEAD"]);
     assert_eq!(out.code, 2, "{out:?}");
@@ -790,8 +791,8 @@ fn refuses_locked_with_changed_since_given_as_a_flag_or_in_the_environment() {
 
 /// The default manifest (pinned) plus `manifests/tags.yaml` naming the same images by tag
 /// only, locked online.
-fn pinned_and_unpinned() -> Case {
-    let case = Case::new();
+fn pinned_and_unpinned() -> Locking {
+    let case = Locking::new();
     case.write_unpinned("tags.yaml");
     written(&case);
     case
@@ -903,7 +904,7 @@ fn insecure_allow_unpinned_with_lock_warns_about_every_unchecked_tag_instead() {
 
 #[test]
 fn denies_edited_platform_digests() {
-    let case = Case::new();
+    let case = Locking::new();
     written(&case);
     let mut lock = case.lock();
     let platforms = lock["images"][&case.web_key()]["platforms"]
@@ -921,7 +922,7 @@ fn denies_edited_platform_digests() {
 
 #[test]
 fn refuses_an_unknown_referrer_source() {
-    let case = Case::new();
+    let case = Locking::new();
     written(&case);
     let text = case.lock_text();
     let at = text.find("\"via\": \"").unwrap() + "\"via\": \"".len();
@@ -935,7 +936,7 @@ fn refuses_an_unknown_referrer_source() {
 
 #[test]
 fn a_stale_lock_fails_even_when_the_manifests_name_no_image() {
-    let case = Case::new();
+    let case = Locking::new();
     written(&case);
     std::fs::create_dir_all(case.path("config")).unwrap();
     std::fs::write(
@@ -982,7 +983,7 @@ fn requests(out: &Outcome) -> u64 {
 }
 
 /// `check manifests --format json --cache-dir cache <extra>`.
-fn cached(case: &Case, extra: &[&str]) -> Outcome {
+fn cached(case: &Locking, extra: &[&str]) -> Outcome {
     let mut args = vec![
         "check",
         "manifests",
@@ -996,7 +997,7 @@ fn cached(case: &Case, extra: &[&str]) -> Outcome {
 }
 
 /// The cache's entry files (`cache/v1/evidence/<fingerprint>/*.json`).
-fn cache_entries(case: &Case) -> Vec<PathBuf> {
+fn cache_entries(case: &Locking) -> Vec<PathBuf> {
     let mut found = Vec::new();
     for dir in std::fs::read_dir(case.path("cache/v1/evidence")).unwrap() {
         for file in std::fs::read_dir(dir.unwrap().path()).unwrap() {
@@ -1009,7 +1010,7 @@ fn cache_entries(case: &Case) -> Vec<PathBuf> {
 
 #[test]
 fn a_repeated_check_with_the_cache_asks_nothing_about_a_pinned_digest_and_once_per_tag() {
-    let case = Case::new();
+    let case = Locking::new();
     // By digest only: nothing about the image can have changed.
     let by_digest = |repo: &str, digest: &str| format!("{}@{digest}", case.registry.image(repo));
     case.write_manifest(
@@ -1045,7 +1046,7 @@ fn a_repeated_check_with_the_cache_asks_nothing_about_a_pinned_digest_and_once_p
 
 #[test]
 fn the_cache_never_allows_on_its_own_word() {
-    let case = Case::new();
+    let case = Locking::new();
     let cold = cached(&case, &[]);
     assert_allowed(&cold);
     let entries = cache_entries(&case);
@@ -1112,7 +1113,7 @@ fn the_cache_never_allows_on_its_own_word() {
 /// (a warning names it); the run decides as without a cache, never exit 2.
 #[test]
 fn a_cache_directory_that_cannot_hold_the_cache_is_a_warning_not_a_failed_run() {
-    let case = Case::new();
+    let case = Locking::new();
     std::fs::create_dir_all(case.path("cache/v1")).unwrap();
     std::fs::write(case.path("cache/v1/objects"), b"").unwrap();
     let out = cached(&case, &[]);

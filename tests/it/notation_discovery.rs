@@ -5,6 +5,7 @@
 //! image copied with skopeo and the signature manifests and referrers tag index pushed as they
 //! are (skopeo 1.9 will not copy that index with its digests preserved).
 use crate::common;
+use crate::common::case::Case;
 
 use std::path::{Path, PathBuf};
 
@@ -292,17 +293,15 @@ async fn e2e_layouts_are_found_in_docker_registry() {
 
 // ------------------------------------------------------------ check, --locked, explain
 
-/// A scratch directory for `supplygate check`: `pod.yaml` naming `image`, a trust store in
-/// Notation's layout under `truststore/`, and `supplygate.yaml` as given.
-pub(crate) struct CheckCase {
-    pub(crate) dir: tempfile::TempDir,
+/// A [`Case`] for `supplygate check`: `pod.yaml` naming `image`, a trust store in Notation's
+/// layout under `truststore/`, and `supplygate.yaml` as given.
+pub(crate) struct NotationCheck {
+    case: Case,
 }
 
-impl CheckCase {
+impl NotationCheck {
     pub(crate) fn new(image: &str) -> Self {
-        let case = Self {
-            dir: tempfile::tempdir().unwrap(),
-        };
+        let case = Self { case: Case::new() };
         case.write(
             "pod.yaml",
             &format!(
@@ -313,9 +312,11 @@ impl CheckCase {
     }
 
     pub(crate) fn write(&self, name: &str, text: &str) {
-        let path = self.dir.path().join(name);
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(path, text).unwrap();
+        self.case.write(name, text);
+    }
+
+    pub(crate) fn dir(&self) -> &Path {
+        self.case.dir()
     }
 
     /// Puts `config/localkeys/<cert>` into the `ca:<store>` trust store.
@@ -337,19 +338,10 @@ impl CheckCase {
     }
 
     pub(crate) fn run(&self, args: &[&str]) -> (i32, String, String) {
-        let out = common::supplygate()
-            .args(args)
-            .args(["--now", "2026-06-01T00:00:00Z"])
-            .current_dir(self.dir.path())
-            .env("DOCKER_CONFIG", self.dir.path().join(".docker-none"))
-            .env("NO_COLOR", "1")
-            .output()
-            .unwrap();
-        (
-            out.status.code().unwrap(),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
+        let mut all = args.to_vec();
+        all.extend_from_slice(&["--now", "2026-06-01T00:00:00Z"]);
+        let out = self.case.run(&all);
+        (out.code, out.stdout, out.stderr)
     }
 
     /// `check pod.yaml --format json`: the exit code and the one image's report.
@@ -500,7 +492,7 @@ fn check_decides_each_e2e_layout_as_notation_documents() {
     ];
     for (layout_name, cert, level, identities, exit, reason) in cases {
         let what = format!("{layout_name} with {cert} under {level}, identities {identities}");
-        let case = CheckCase::new(image);
+        let case = NotationCheck::new(image);
         case.trust("e2e", cert);
         case.config(layout_name, &inline_signer(level, identities), "notary-e2e");
         let (code, report) = case.check(&[]);
@@ -553,7 +545,7 @@ fn check_decides_each_e2e_layout_as_notation_documents() {
 
 #[test]
 fn logged_failures_are_in_the_facts_of_a_signature_that_counts() {
-    let case = CheckCase::new("localhost:5000/e2e:v1");
+    let case = NotationCheck::new("localhost:5000/e2e:v1");
     case.trust("e2e", "e2e.crt");
     case.config(
         "e2e-expired-signature",
@@ -590,7 +582,7 @@ fn logged_failures_are_in_the_facts_of_a_signature_that_counts() {
 
 #[test]
 fn an_unsigned_image_is_unsigned_to_a_notation_rule() {
-    let case = CheckCase::new("localhost:5000/e2e:v1");
+    let case = NotationCheck::new("localhost:5000/e2e:v1");
     case.trust("e2e", "e2e.crt");
     case.config("e2e", &inline_signer("strict", E2E_IDENTITY), "notary-e2e");
     let (code, report) = case.check(&[]);
@@ -607,7 +599,7 @@ fn an_existing_trust_policy_file_and_trust_store_are_used_as_they_are() {
             policies.join(file).display()
         )
     };
-    let case = CheckCase::new("localhost:5000/e2e:v1");
+    let case = NotationCheck::new("localhost:5000/e2e:v1");
     case.trust("e2e", "e2e.crt");
     case.config(
         "e2e-valid-signature",
@@ -656,7 +648,7 @@ fn one_rule_accepts_a_cosign_key_or_a_notation_ca() {
         key.display(),
         inline_signer("strict", E2E_IDENTITY)
     );
-    let case = CheckCase::new("localhost:5000/e2e:v1");
+    let case = NotationCheck::new("localhost:5000/e2e:v1");
     case.trust("e2e", "e2e.crt");
     case.config("e2e-valid-signature", &signers, "demo-ci, notary-e2e");
     let (code, report) = case.check(&[]);
@@ -676,7 +668,7 @@ fn one_rule_accepts_a_cosign_key_or_a_notation_ca() {
 
 #[test]
 fn explain_lists_notation_signatures_with_their_checks() {
-    let case = CheckCase::new("localhost:5000/e2e:v1");
+    let case = NotationCheck::new("localhost:5000/e2e:v1");
     case.trust("e2e", "e2e.crt");
     case.config(
         "e2e-valid-multiple-signatures",
@@ -703,10 +695,10 @@ fn explain_lists_notation_signatures_with_their_checks() {
 /// The problems of loading `signers` (and `rest`) from a config in a directory whose
 /// `truststore/` holds `e2e.crt` as `ca:e2e`: `(line, message)`.
 pub(crate) fn config_problems(signers: &str, rest: &str) -> Vec<(usize, String)> {
-    let case = CheckCase::new("localhost:5000/e2e:v1");
+    let case = NotationCheck::new("localhost:5000/e2e:v1");
     case.trust("e2e", "e2e.crt");
     let text = format!("signers:\n{signers}{rest}");
-    let path = case.dir.path().join("supplygate.yaml");
+    let path = case.dir().join("supplygate.yaml");
     match supplygate::config::Config::parse(&text, &path) {
         Err(supplygate::config::ConfigError::Invalid { problems, .. }) => {
             problems.into_iter().map(|p| (p.line, p.message)).collect()
@@ -783,7 +775,7 @@ fn check_from_docker_registry_records_a_lock_that_replays_offline() {
         registry.push_layout(&layout(name), "v1", &format!("{name}:v1"));
         push_signatures(&registry, &layout(name), name);
     }
-    let case = CheckCase::new(&registry.image(&format!("e2e-valid-signature:v1@{IMAGE}")));
+    let case = NotationCheck::new(&registry.image(&format!("e2e-valid-signature:v1@{IMAGE}")));
     case.write(
         "expired.yaml",
         &format!(
@@ -806,7 +798,7 @@ fn check_from_docker_registry_records_a_lock_that_replays_offline() {
     assert_eq!(fact["verified_by"], serde_json::json!(["notary-e2e"]));
     assert_eq!(fact["location"]["via"], "referrers-tag", "{fact:#}");
     let lock: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(case.dir.path().join("supplygate.lock")).unwrap())
+        serde_json::from_slice(&std::fs::read(case.dir().join("supplygate.lock")).unwrap())
             .unwrap();
     // The signature manifest and its envelope are in the lock, as the material verified.
     let objects = lock["objects"].as_object().unwrap();
@@ -830,7 +822,7 @@ fn check_from_docker_registry_records_a_lock_that_replays_offline() {
         serde_json::json!(["notary-e2e"])
     );
     // The trust changed since the lock (another level): the lock no longer replays.
-    let config = std::fs::read_to_string(case.dir.path().join("supplygate.yaml")).unwrap();
+    let config = std::fs::read_to_string(case.dir().join("supplygate.yaml")).unwrap();
     case.write(
         "supplygate.yaml",
         &config.replace("level: strict", "level: permissive"),
@@ -842,16 +834,16 @@ fn check_from_docker_registry_records_a_lock_that_replays_offline() {
 
 #[test]
 fn a_file_in_the_trust_store_crl_folder_that_is_not_a_crl_is_a_config_error() {
-    let case = CheckCase::new("localhost:5000/e2e:v1");
+    let case = NotationCheck::new("localhost:5000/e2e:v1");
     case.trust("e2e", "e2e.crt");
     case.write("truststore/crl/root.crl", "not a CRL");
     let text = format!("signers:\n{}", inline_signer("strict", "[\"*\"]"));
-    let path = case.dir.path().join("supplygate.yaml");
+    let path = case.dir().join("supplygate.yaml");
     let problems = match supplygate::config::Config::parse(&text, &path) {
         Err(supplygate::config::ConfigError::Invalid { problems, .. }) => problems,
         other => panic!("expected problems, got {other:?}"),
     };
-    let crl = case.dir.path().join("truststore/crl/root.crl");
+    let crl = case.dir().join("truststore/crl/root.crl");
     assert_eq!(
         problems
             .iter()

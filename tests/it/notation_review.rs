@@ -10,10 +10,11 @@
     clippy::indexing_slicing
 )]
 
+use crate::common;
 use std::path::Path;
 
 use crate::notation_discovery::{
-    codes, config_problems, inline_signer, only_signature, reasons, CheckCase, E2E_IDENTITY,
+    codes, config_problems, inline_signer, only_signature, reasons, NotationCheck, E2E_IDENTITY,
 };
 use supplygate::reference::Digest;
 
@@ -42,7 +43,7 @@ fn a_signature_whose_failed_authenticity_is_only_logged_never_counts() {
             "notary-e2e: trust policy statement `notary-e2e` skips authenticity: a signature whose signer was never checked cannot satisfy `require:`".to_owned(),
         ),
     ] {
-        let case = CheckCase::new(IMAGE);
+        let case = NotationCheck::new(IMAGE);
         case.trust("e2e", "new_e2e.crt");
         let signer = format!("{}{extra}", inline_signer(level, "[\"*\"]"));
         case.config("e2e-valid-signature", &signer, "notary-e2e");
@@ -52,7 +53,7 @@ fn a_signature_whose_failed_authenticity_is_only_logged_never_counts() {
         assert_eq!(reasons(only_signature(&report)), vec![reason], "{level}{extra}");
     }
     // a genuine signature under `audit` still counts
-    let case = CheckCase::new(IMAGE);
+    let case = NotationCheck::new(IMAGE);
     case.trust("e2e", "e2e.crt");
     case.config(
         "e2e-valid-signature",
@@ -67,7 +68,7 @@ fn a_signature_whose_failed_authenticity_is_only_logged_never_counts() {
 #[test]
 fn a_logged_failure_is_a_report_warning_naming_the_check_and_the_image() {
     // review finding 5: the docs promise it; only the JSON facts had it
-    let case = CheckCase::new(IMAGE);
+    let case = NotationCheck::new(IMAGE);
     case.trust("e2e", "e2e.crt");
     case.config(
         "e2e-expired-signature",
@@ -126,10 +127,10 @@ fn inline_signer_errors_point_at_the_offending_key() {
 
 #[test]
 fn a_store_directory_name_notation_does_not_allow_is_named() {
-    let case = CheckCase::new(IMAGE);
+    let case = NotationCheck::new(IMAGE);
     case.trust("my store", "e2e.crt");
     let text = "signers:\n  n:\n    notation:\n      trust_store: truststore\n      identities: [\"*\"]\n      level: strict\n";
-    let path = case.dir.path().join("supplygate.yaml");
+    let path = case.dir().join("supplygate.yaml");
     let problems = match supplygate::config::Config::parse(text, &path) {
         Err(supplygate::config::ConfigError::Invalid { problems, .. }) => problems,
         other => panic!("expected problems, got {other:?}"),
@@ -145,27 +146,14 @@ fn a_store_directory_name_notation_does_not_allow_is_named() {
     );
 }
 
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
-}
-
 #[test]
 fn one_oversized_signature_envelope_is_skipped_not_undecidable() {
     // review repro 5: a >4 MiB envelope attached next to the genuine signature made the
     // image exit 2 with a hint naming a knob that did not help
-    let case = CheckCase::new(IMAGE);
+    let case = NotationCheck::new(IMAGE);
     case.trust("e2e", "e2e.crt");
-    let layout = case.dir.path().join("layout");
-    copy_dir(
+    let layout = case.dir().join("layout");
+    common::copy_dir(
         &Path::new(env!("CARGO_MANIFEST_DIR")).join(
             "fixtures/external/notaryproject/notation/test/e2e/testdata/registry/oci_layout/e2e-valid-signature",
         ),
@@ -241,9 +229,9 @@ fn a_crl_refresh_does_not_change_the_lock_fingerprint() {
         .der()
         .to_vec()
     };
-    let case = CheckCase::new(IMAGE);
+    let case = NotationCheck::new(IMAGE);
     case.trust("e2e", "e2e.crt");
-    let store = case.dir.path().join("truststore");
+    let store = case.dir().join("truststore");
     let inline = InlinePolicy {
         level: "strict".into(),
         identities: vec!["*".into()],
@@ -266,10 +254,10 @@ fn a_crl_refresh_does_not_change_the_lock_fingerprint() {
 fn signatures_left_unread_are_named_in_the_facts() {
     // review repro 6: 64 junk referrers listed first hid the genuine signature, and only a
     // stderr warning said that signatures went unread
-    let case = CheckCase::new(IMAGE);
+    let case = NotationCheck::new(IMAGE);
     case.trust("e2e", "e2e.crt");
-    let layout = case.dir.path().join("layout");
-    copy_dir(
+    let layout = case.dir().join("layout");
+    common::copy_dir(
         &Path::new(env!("CARGO_MANIFEST_DIR")).join(
             "fixtures/external/notaryproject/notation/test/e2e/testdata/registry/oci_layout/e2e-valid-signature",
         ),

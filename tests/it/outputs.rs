@@ -216,7 +216,7 @@ fn demo_sarif_is_valid_sarif_2_1_0_located_at_each_manifest_line() {
         .collect();
     let in_sarif: Vec<(u64, u64)> = placed(&sarif).iter().map(|p| (p.1, p.2)).collect();
     assert_eq!(denied, in_sarif);
-    assert_snapshot("demo.sarif", &out.stdout);
+    assert_snapshot!("demo.sarif", &out.stdout);
 }
 
 /// The demo's `require:` rule is written at fixtures/demo/supplygate.yaml line 22, column 5
@@ -462,7 +462,7 @@ fn demo_github_annotations_match_the_snapshot() {
             .count(),
         4
     );
-    assert_snapshot("demo-github.txt", &mask_elapsed(&out.stdout));
+    assert_snapshot!("demo-github.txt", &mask_elapsed(&out.stdout));
 }
 
 // ---------------------------------------------------------------- Markdown
@@ -522,7 +522,7 @@ fn markdown_lists_problems_in_a_table_and_folds_allowed_images() {
 fn demo_markdown_matches_the_snapshot() {
     let out = demo(&["--format", "markdown"]);
     assert_eq!(out.code, 1, "{out:?}");
-    assert_snapshot("demo.md", &mask_elapsed(&out.stdout));
+    assert_snapshot!("demo.md", &mask_elapsed(&out.stdout));
 }
 
 // ---------------------------------------------------------------- several outputs

@@ -4,7 +4,7 @@
 //! exactly one thing; cosign-made attestations are served through a mirror; commits are
 //! checked for reachability in real git repositories built by the test.
 use crate::common;
-use crate::common::case::run_in;
+use crate::common::case::Case;
 
 use crate::att;
 use crate::pki;
@@ -17,7 +17,7 @@ use att::{
     push_attestations, Att, AttLayer, BUILDER, COMMIT, SLSA_V1, SOURCE, STATEMENT_V0_1,
     STATEMENT_V1,
 };
-use common::{cosign_made, TestRegistry};
+use common::TestRegistry;
 use pki::{
     b64, dsse_pae, hex, GithubClaims, TestKey, TestSigstore, ANNOTATION_BUNDLE,
     ANNOTATION_CERTIFICATE, ANNOTATION_CHAIN, IN_TOTO, ISSUER, SOURCE_COMMIT, SUBJECT,
@@ -35,20 +35,20 @@ const GENERATOR: &str = "https://github.com/slsa-framework/slsa-github-generator
 
 // ---------------------------------------------------------------- running the binary
 
-/// A real registry, a trusted CI key (`keys/ci.pub`) and a scratch directory to run the
-/// binary in.
-struct Scenario {
+/// A real registry, a trusted CI key (`keys/ci.pub`) and the [`Case`] (scratch directory) to
+/// run the binary in.
+struct CiRegistry {
     registry: TestRegistry,
     ci: TestKey,
-    dir: tempfile::TempDir,
+    case: Case,
 }
 
-impl Scenario {
+impl CiRegistry {
     fn new() -> Self {
         let scenario = Self {
             registry: TestRegistry::start(),
             ci: TestKey::generate(),
-            dir: tempfile::tempdir().unwrap(),
+            case: Case::new(),
         };
         scenario.file("keys/ci.pub", &scenario.ci.public_pem());
         scenario
@@ -59,13 +59,11 @@ impl Scenario {
     }
 
     fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
+        self.case.path(name)
     }
 
     fn file(&self, name: &str, text: &str) {
-        let path = self.path(name);
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(path, text).unwrap();
+        self.case.write(name, text);
     }
 
     /// Pushes a fresh image to `repo:tag` (without the host); returns its digest.
@@ -121,7 +119,7 @@ provenance:
     }
 
     fn run(&self, args: &[&str]) -> Outcome {
-        run_in(self.dir.path(), args)
+        self.case.run(args)
     }
 }
 
@@ -169,8 +167,8 @@ fn facts(image: &Value) -> &Vec<Value> {
 
 /// One image `team/app:<tag>` with `atts` attached (signed by the CI key), checked with the
 /// default rule; returns the run and its only image.
-fn check_one(tag: &str, atts: impl Fn(&Scenario, &str) -> Vec<Att>) -> (Outcome, Value) {
-    let s = Scenario::new();
+fn check_one(tag: &str, atts: impl Fn(&CiRegistry, &str) -> Vec<Att>) -> (Outcome, Value) {
+    let s = CiRegistry::new();
     let digest = s.image("team/app", tag);
     let atts = atts(&s, &digest);
     if !atts.is_empty() {
@@ -186,19 +184,6 @@ fn check_one(tag: &str, atts: impl Fn(&Scenario, &str) -> Vec<Att>) -> (Outcome,
 }
 
 // ---------------------------------------------------------------- cosign-made attestations
-
-/// Pushes every tag of a cosign-made layout (image, `.sig`, `.att`) to `demo/<name>`.
-fn push_cosign_made(registry: &TestRegistry, name: &str) {
-    let layout = cosign_made(name);
-    let index: Value =
-        serde_json::from_slice(&std::fs::read(layout.join("index.json")).unwrap()).unwrap();
-    for m in index["manifests"].as_array().unwrap() {
-        let tag = m["annotations"]["org.opencontainers.image.ref.name"]
-            .as_str()
-            .unwrap();
-        registry.push_layout(&layout, tag, &format!("demo/{name}:{tag}"));
-    }
-}
 
 /// Asserts the normalised provenance of a cosign-made attestation (see the fixtures' README).
 fn assert_demo_provenance(fact: &Value, slsa_version: &str, builder: &str, build_type: &str) {
@@ -227,9 +212,9 @@ fn assert_demo_provenance(fact: &Value, slsa_version: &str, builder: &str, build
 fn verifies_cosign_made_provenance_served_by_a_real_registry() {
     // The attestations were made on a registry at 127.0.0.1:5123 and their subjects name that
     // repository; a real registry on a random port serves them as a mirror of that host.
-    let s = Scenario::new();
+    let s = CiRegistry::new();
     for name in ["attested", "cosign-attested"] {
-        push_cosign_made(&s.registry, name);
+        common::push_cosign_made(&s.registry, name);
     }
     s.file(
         "keys/demo-ci.pub",
@@ -479,7 +464,7 @@ fn denies_provenance_about_another_image() {
 
 #[test]
 fn denies_provenance_signed_by_an_untrusted_key() {
-    let s = Scenario::new();
+    let s = CiRegistry::new();
     let digest = s.image("team/app", "v1");
     let stranger = TestKey::generate();
     push_attestations(
@@ -501,7 +486,7 @@ fn denies_provenance_signed_by_an_untrusted_key() {
 #[test]
 fn denies_provenance_verified_only_by_a_signer_the_rule_does_not_name() {
     // `other` is a configured signer and verifies the attestation, but the rule wants `ci`.
-    let s = Scenario::new();
+    let s = CiRegistry::new();
     let digest = s.image("team/app", "v1");
     let other = TestKey::generate();
     s.file("keys/other.pub", &other.public_pem());
@@ -593,7 +578,7 @@ fn denies_slsa_v0_2_provenance_from_an_untrusted_builder() {
 
 #[test]
 fn denies_manifest_claiming_another_commit_than_the_provenance() {
-    let s = Scenario::new();
+    let s = CiRegistry::new();
     let digest = s.image("team/app", "v1");
     s.attest("team/app", &digest, &[s.att("team/app", &digest)]);
     let image = format!("{}/team/app:v1", s.host());
@@ -617,7 +602,7 @@ fn denies_manifest_claiming_another_commit_than_the_provenance() {
 
 #[test]
 fn reads_the_claimed_commit_from_the_configured_key_in_labels_too() {
-    let s = Scenario::new();
+    let s = CiRegistry::new();
     let digest = s.image("team/app", "v1");
     s.attest("team/app", &digest, &[s.att("team/app", &digest)]);
     let image = format!("{}/team/app:v1", s.host());
@@ -635,7 +620,7 @@ fn reads_the_claimed_commit_from_the_configured_key_in_labels_too() {
 
 #[test]
 fn tag_that_looks_like_a_commit_must_prefix_the_provenance_commit() {
-    let s = Scenario::new();
+    let s = CiRegistry::new();
     let good_tag = &COMMIT[..12];
     let bad_tag = &OTHER_COMMIT[..12];
     let good = s.image("team/app", good_tag);
@@ -714,7 +699,7 @@ impl GitRepo {
 }
 
 /// Images `team/<name>:v1` whose provenance (all claiming `refs/heads/main`) names `commit`.
-fn images_with_commits(s: &Scenario, commits: &[(&str, &str)]) -> String {
+fn images_with_commits(s: &CiRegistry, commits: &[(&str, &str)]) -> String {
     let mut manifests = String::new();
     for (name, commit) in commits {
         let repo = format!("team/{name}");
@@ -729,7 +714,7 @@ const NOT_IN_CLONE: &str = "c0ffee00c0ffee00c0ffee00c0ffee00c0ffee00";
 
 #[test]
 fn checks_commit_reachability_in_a_clone_given_on_the_command_line() {
-    let s = Scenario::new();
+    let s = CiRegistry::new();
     let repo = GitRepo::create(s.path("clone"));
     let manifests = images_with_commits(
         &s,
@@ -771,7 +756,7 @@ fn checks_commit_reachability_in_a_clone_given_on_the_command_line() {
 
 #[test]
 fn checks_commit_reachability_in_a_clone_from_the_config_relative_to_it() {
-    let s = Scenario::new();
+    let s = CiRegistry::new();
     let repo = GitRepo::create(s.path("src/app"));
     let manifests = images_with_commits(&s, &[("release", &repo.release), ("side", &repo.side)]);
     // The config lives in `conf/`; its paths are relative to it, not to the working directory.
@@ -798,7 +783,7 @@ fn checks_commit_reachability_in_a_clone_from_the_config_relative_to_it() {
 #[test]
 fn side_branch_commit_is_reachable_when_the_rule_allows_any_ref() {
     // A rule without `refs` accepts a commit on any branch or tag of the clone.
-    let s = Scenario::new();
+    let s = CiRegistry::new();
     let repo = GitRepo::create(s.path("clone"));
     let manifests = images_with_commits(&s, &[("side", &repo.side), ("unknown", NOT_IN_CLONE)]);
     let config = s
@@ -826,7 +811,7 @@ fn side_branch_commit_is_reachable_when_the_rule_allows_any_ref() {
 
 #[test]
 fn clone_that_is_not_a_git_repository_fails_closed_with_exit_2() {
-    let s = Scenario::new();
+    let s = CiRegistry::new();
     std::fs::create_dir_all(s.path("not-a-clone")).unwrap();
     let manifests = images_with_commits(&s, &[("app", COMMIT)]);
     let spec = format!("{SOURCE}={}", s.path("not-a-clone").display());
@@ -845,7 +830,7 @@ fn clone_that_is_not_a_git_repository_fails_closed_with_exit_2() {
 /// the digest, as for a tampered image manifest, not a could-not-decide.
 #[test]
 fn attestation_blob_that_does_not_match_its_digest_is_denied_as_digest_mismatch() {
-    let s = Scenario::new();
+    let s = CiRegistry::new();
     let digest = s.image("team/app", "v1");
     let blobs = s.attest("team/app", &digest, &[s.att("team/app", &digest)]);
     s.registry.tamper_blob(&blobs[0], |bytes| bytes.push(b' '));
@@ -909,7 +894,7 @@ fn keyless_layer(sigstore: &TestSigstore, att: &Att, claims: GithubClaims) -> At
 
 #[test]
 fn denies_keyless_provenance_whose_certificate_names_another_repository() {
-    let s = Scenario::new();
+    let s = CiRegistry::new();
     let sigstore = TestSigstore::new();
     sigstore.write_trusted_root(&s.path("root.json"));
     let mut manifests = String::new();
@@ -977,7 +962,7 @@ fn legacy_att_and_cosign_v3_bundle_referrer_on_one_image_are_both_judged() {
     // cosign 2 attaches a keyless `.att`; cosign 3 (or actions/attest-build-provenance with
     // `push-to-registry: true`) a DSSE bundle as an OCI referrer, in the tag schema on
     // docker-registry. Both are found on the same image and verified.
-    let s = Scenario::new();
+    let s = CiRegistry::new();
     let sigstore = TestSigstore::new();
     sigstore.write_trusted_root(&s.path("root.json"));
     let repo = "team/app";
@@ -1062,7 +1047,7 @@ fn legacy_att_and_cosign_v3_bundle_referrer_on_one_image_are_both_judged() {
 fn a_provenance_only_among_the_referrers_is_found_when_the_att_cannot_satisfy_the_rule() {
     // The `.att` is signed by a signer the rule does not name; the bundle referrer by the one
     // it does: `check` must read the referrers and allow on the bundle.
-    let s = Scenario::new();
+    let s = CiRegistry::new();
     let sigstore = TestSigstore::new();
     sigstore.write_trusted_root(&s.path("root.json"));
     let repo = "team/app";

@@ -431,6 +431,8 @@ async fn plain_http_to_a_host_not_marked_insecure_is_not_allowed() {
         err.to_string().contains("insecure"),
         "the message says how to allow it: {err}"
     );
+    // The TLS error that showed the plain-HTTP answer is kept as the source, not the message.
+    assert!(std::error::Error::source(&err).is_some(), "{err:?}");
 }
 
 #[tokio::test]

@@ -4,12 +4,11 @@
 //! `supplygate` binary. Each negative case breaks one thing and checks it is rejected for
 //! that reason, next to the genuine case that passes.
 use crate::common;
-use crate::common::case::run_in;
+use crate::common::case::Case;
 
 use crate::pki;
 use common::Outcome;
 
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use common::TestRegistry;
@@ -30,14 +29,14 @@ const EVIL_SUBJECT: &str =
     "https://github.com/acme/app-evil/.github/workflows/release.yml@refs/heads/main";
 
 /// A registry with one pushed image, a test Sigstore, and signers to judge with.
-struct Scenario {
+struct SignedImage {
     registry: TestRegistry,
     sigstore: TestSigstore,
     /// The image's manifest digest.
     digest: String,
 }
 
-impl Scenario {
+impl SignedImage {
     fn new() -> Self {
         let registry = TestRegistry::start();
         let digest = registry.push_generated(&format!("{REPO}:v1"), 1);
@@ -145,7 +144,7 @@ fn assert_rejected(fact: &SignatureFact, signer: &str, reason: &str) {
 
 #[tokio::test]
 async fn genuine_keyless_signature_is_verified_with_its_identity() {
-    let s = Scenario::new();
+    let s = SignedImage::new();
     let sig_manifest = s.attach(&[s.keyless(|k| k)]);
     let release = s.keyless_signer("release", exact(SUBJECT));
     let fact = s.only_fact(&[release]).await;
@@ -183,7 +182,7 @@ async fn genuine_keyless_signature_is_verified_with_its_identity() {
 
 #[tokio::test]
 async fn key_signature_without_log_is_verified_when_the_signer_allows_it() {
-    let s = Scenario::new();
+    let s = SignedImage::new();
     let key = TestKey::generate();
     s.attach(&[key.sign(&s.repository(), &s.digest)]);
     let fact = s.only_fact(&[key_signer("ci", &key, true)]).await;
@@ -194,7 +193,7 @@ async fn key_signature_without_log_is_verified_when_the_signer_allows_it() {
 
 #[tokio::test]
 async fn logged_key_signature_is_verified_with_the_log_of_the_signers_root() {
-    let s = Scenario::new();
+    let s = SignedImage::new();
     let key = TestKey::generate();
     s.attach(&[key.sign_logged(&s.sigstore, &s.repository(), &s.digest)]);
     let root = parse_trusted_root(&s.sigstore.trusted_root_json()).unwrap();
@@ -214,7 +213,7 @@ async fn logged_key_signature_is_verified_with_the_log_of_the_signers_root() {
 
 #[tokio::test]
 async fn denies_key_signature_logged_in_a_log_the_signer_does_not_trust() {
-    let s = Scenario::new();
+    let s = SignedImage::new();
     let key = TestKey::generate();
     s.attach(&[key.sign_logged(&s.sigstore, &s.repository(), &s.digest)]);
     // `Signer::key` checks log proofs against the public-good root, which does not hold our
@@ -225,7 +224,7 @@ async fn denies_key_signature_logged_in_a_log_the_signer_does_not_trust() {
 
 #[tokio::test]
 async fn each_signer_judges_each_layer_of_the_signature_manifest() {
-    let s = Scenario::new();
+    let s = SignedImage::new();
     let key = TestKey::generate();
     s.attach(&[
         s.keyless(|k| k.subject(EVIL_SUBJECT).github(evil_claims())),
@@ -261,14 +260,14 @@ async fn each_signer_judges_each_layer_of_the_signature_manifest() {
 
 #[tokio::test]
 async fn unsigned_image_has_no_signature_facts() {
-    let s = Scenario::new();
+    let s = SignedImage::new();
     let release = s.keyless_signer("release", exact(SUBJECT));
     assert!(s.facts(&[release]).await.is_empty());
 }
 
 #[tokio::test]
 async fn denies_signature_by_another_key() {
-    let s = Scenario::new();
+    let s = SignedImage::new();
     let other = TestKey::generate();
     s.attach(&[other.sign(&s.repository(), &s.digest)]);
     let trusted = TestKey::generate();
@@ -278,7 +277,7 @@ async fn denies_signature_by_another_key() {
 
 #[tokio::test]
 async fn denies_key_signature_without_log_when_the_signer_requires_one() {
-    let s = Scenario::new();
+    let s = SignedImage::new();
     let key = TestKey::generate();
     s.attach(&[key.sign(&s.repository(), &s.digest)]);
     let fact = s.only_fact(&[key_signer("ci", &key, false)]).await;
@@ -287,7 +286,7 @@ async fn denies_key_signature_without_log_when_the_signer_requires_one() {
 
 #[tokio::test]
 async fn denies_genuine_signature_copied_from_another_image() {
-    let s = Scenario::new();
+    let s = SignedImage::new();
     let other = s.push_other_image();
     // A genuine signature of the other image, attached to this one.
     let copied = s.sigstore.keyless(&s.repository(), &other).sign();
@@ -301,7 +300,7 @@ async fn denies_genuine_signature_copied_from_another_image() {
 
 #[tokio::test]
 async fn denies_payload_edited_after_signing() {
-    let s = Scenario::new();
+    let s = SignedImage::new();
     let other = s.push_other_image();
     // Signed for the other image, then edited to name this one: the payload check passes,
     // the signature must not.
@@ -323,7 +322,7 @@ async fn denies_payload_edited_after_signing() {
 
 #[tokio::test]
 async fn denies_key_signature_with_edited_payload() {
-    let s = Scenario::new();
+    let s = SignedImage::new();
     let other = s.push_other_image();
     let key = TestKey::generate();
     let edited = key
@@ -336,7 +335,7 @@ async fn denies_key_signature_with_edited_payload() {
 
 #[tokio::test]
 async fn denies_keyless_signature_with_the_wrong_identity() {
-    let s = Scenario::new();
+    let s = SignedImage::new();
     s.attach(&[s.keyless(|k| {
         k.subject("https://github.com/evil/app/.github/workflows/release.yml@refs/heads/main")
     })]);
@@ -357,7 +356,7 @@ async fn denies_keyless_signature_with_the_wrong_identity() {
 
 #[tokio::test]
 async fn denies_keyless_signature_from_another_issuer() {
-    let s = Scenario::new();
+    let s = SignedImage::new();
     s.attach(&[s.keyless(|k| k.issuer("https://issuer.evil.test"))]);
     let fact = s
         .only_fact(&[s.keyless_signer("release", exact(SUBJECT))])
@@ -375,14 +374,14 @@ async fn denies_keyless_issuer_spelled_with_a_trailing_slash_or_in_other_case() 
         ISSUER.to_uppercase(),
         format!("{ISSUER} "),
     ] {
-        let s = Scenario::new();
+        let s = SignedImage::new();
         s.attach(&[s.keyless(|k| k.issuer(&issuer))]);
         let fact = s
             .only_fact(&[s.keyless_signer("release", exact(SUBJECT))])
             .await;
         assert_rejected(&fact, "release", &format!("issuer `{issuer}`"));
     }
-    let s = Scenario::new();
+    let s = SignedImage::new();
     s.attach(&[s.keyless(|k| k)]);
     let root = parse_trusted_root(&s.sigstore.trusted_root_json()).unwrap();
     let slash = Arc::new(
@@ -400,7 +399,7 @@ async fn denies_keyless_issuer_spelled_with_a_trailing_slash_or_in_other_case() 
 
 #[tokio::test]
 async fn denies_keyless_certificate_from_a_ca_outside_the_trusted_root() {
-    let s = Scenario::new();
+    let s = SignedImage::new();
     // Same names as the genuine root; its chain rides along in the chain annotation, which
     // must never be a source of trust.
     let rogue = Ca::root("supplygate-test-root").intermediate("supplygate-test-intermediate");
@@ -413,7 +412,7 @@ async fn denies_keyless_certificate_from_a_ca_outside_the_trusted_root() {
 
 #[tokio::test]
 async fn denies_expired_certificate_without_log_time() {
-    let s = Scenario::new();
+    let s = SignedImage::new();
     s.attach(&[s.keyless(|k| k.cert_window(-7200, 600).not_logged())]);
     let fact = s
         .only_fact(&[s.keyless_signer("release", exact(SUBJECT))])
@@ -423,7 +422,7 @@ async fn denies_expired_certificate_without_log_time() {
 
 #[tokio::test]
 async fn denies_certificate_that_expired_before_the_log_time() {
-    let s = Scenario::new();
+    let s = SignedImage::new();
     s.attach(&[s.keyless(|k| k.cert_window(-7200, 600).logged_at(-60))]);
     let fact = s
         .only_fact(&[s.keyless_signer("release", exact(SUBJECT))])
@@ -433,7 +432,7 @@ async fn denies_certificate_that_expired_before_the_log_time() {
 
 #[tokio::test]
 async fn denies_keyless_signature_logged_in_an_untrusted_log() {
-    let s = Scenario::new();
+    let s = SignedImage::new();
     let other_log = TestSigstore::new();
     let mut layer = s.keyless(|k| k);
     let genuine: serde_json::Value =
@@ -454,7 +453,7 @@ async fn denies_keyless_signature_logged_in_an_untrusted_log() {
 
 #[tokio::test]
 async fn private_sigstore_without_ct_log_needs_the_explicit_insecure_skip_sct() {
-    let s = Scenario::new();
+    let s = SignedImage::new();
     s.attach(&[s.keyless(|k| k.without_sct())]);
     let root =
         Arc::new(parse_trusted_root(&s.sigstore.trusted_root_json_without_ctlogs()).unwrap());
@@ -487,7 +486,7 @@ async fn private_sigstore_without_ct_log_needs_the_explicit_insecure_skip_sct() 
 
 #[tokio::test]
 async fn subject_regex_is_anchored_so_a_prefix_does_not_match_a_longer_repository() {
-    let s = Scenario::new();
+    let s = SignedImage::new();
     s.attach(&[s.keyless(|k| k.subject(EVIL_SUBJECT).github(evil_claims()))]);
     let prefix = s.keyless_signer(
         "prefix",
@@ -504,7 +503,7 @@ async fn subject_regex_is_anchored_so_a_prefix_does_not_match_a_longer_repositor
 
 #[tokio::test]
 async fn subject_regex_accepts_the_genuine_workflow() {
-    let s = Scenario::new();
+    let s = SignedImage::new();
     s.attach(&[s.keyless(|k| k)]);
     let repo_only = s.keyless_signer(
         "release",
@@ -516,7 +515,7 @@ async fn subject_regex_accepts_the_genuine_workflow() {
 
 #[tokio::test]
 async fn denies_random_signature_bytes_with_genuine_certificate_and_log_entry() {
-    let s = Scenario::new();
+    let s = SignedImage::new();
     s.attach(&[s.keyless(|k| k.random_signature())]);
     let fact = s
         .only_fact(&[s.keyless_signer("release", exact(SUBJECT))])
@@ -526,7 +525,7 @@ async fn denies_random_signature_bytes_with_genuine_certificate_and_log_entry() 
 
 #[tokio::test]
 async fn denies_signature_for_another_repository() {
-    let s = Scenario::new();
+    let s = SignedImage::new();
     let elsewhere = s.registry.image("team/other");
     s.attach(&[s.sigstore.keyless(&elsewhere, &s.digest).sign()]);
     let fact = s
@@ -539,7 +538,7 @@ async fn denies_signature_for_another_repository() {
 
 #[tokio::test]
 async fn genuine_cosign_v3_bundle_attached_as_referrer_is_verified() {
-    let s = Scenario::new();
+    let s = SignedImage::new();
     let bundle = s.sigstore.keyless(&s.repository(), &s.digest).sign_bundle();
     let referrers = s.attach_bundles(&[bundle]);
     let fact = s
@@ -578,7 +577,7 @@ async fn genuine_cosign_v3_bundle_attached_as_referrer_is_verified() {
 async fn legacy_sig_and_cosign_v3_referrer_on_one_image_are_both_found_and_judged() {
     // An image signed by cosign 2 (`.sig` tag) and again by cosign 3 (bundle referrer, tag
     // schema on docker-registry): `sha256-<hex>.sig` and `sha256-<hex>` live side by side.
-    let s = Scenario::new();
+    let s = SignedImage::new();
     let sig = s.attach(&[s.keyless(|k| k)]);
     let bundle = s.sigstore.keyless(&s.repository(), &s.digest).sign_bundle();
     let referrers = s.attach_bundles(&[bundle]);
@@ -626,7 +625,7 @@ async fn legacy_sig_and_cosign_v3_referrer_on_one_image_are_both_found_and_judge
 async fn repo_constraint_rejects_a_workflow_of_another_repository_that_the_regex_lets_through() {
     // `subject_regex` trusting every workflow of the org lets `acme/app-evil` through; the
     // certificate's Source Repository URI (1.3.6.1.4.1.57264.1.12) does not.
-    let s = Scenario::new();
+    let s = SignedImage::new();
     s.attach(&[
         s.keyless(|k| k.subject(EVIL_SUBJECT).github(evil_claims())),
         s.keyless(|k| k),
@@ -663,7 +662,7 @@ async fn repo_constraint_rejects_a_workflow_of_another_repository_that_the_regex
 
 #[tokio::test]
 async fn denies_cosign_v3_bundle_for_another_image() {
-    let s = Scenario::new();
+    let s = SignedImage::new();
     let other = s.push_other_image();
     let bundle = s.sigstore.keyless(&s.repository(), &other).sign_bundle();
     s.attach_bundles(&[bundle]);
@@ -675,7 +674,7 @@ async fn denies_cosign_v3_bundle_for_another_image() {
 
 #[tokio::test]
 async fn denies_attestation_bundle_presented_as_a_signature() {
-    let s = Scenario::new();
+    let s = SignedImage::new();
     // The referrer's annotations claim a signature; the statement inside is provenance.
     let bundle = s
         .sigstore
@@ -691,7 +690,7 @@ async fn denies_attestation_bundle_presented_as_a_signature() {
 
 #[tokio::test]
 async fn denies_cosign_v3_bundle_with_random_signature_bytes() {
-    let s = Scenario::new();
+    let s = SignedImage::new();
     let bundle = s
         .sigstore
         .keyless(&s.repository(), &s.digest)
@@ -706,64 +705,50 @@ async fn denies_cosign_v3_bundle_with_random_signature_bytes() {
 
 // ------------------------------------------------------------------ the binary
 
-/// A scratch directory with manifests, `supplygate.yaml` and trust material.
-struct CliCase {
-    dir: tempfile::TempDir,
+/// A [`Case`] checking one Deployment of `image`, with a config that reaches `registry` over
+/// HTTP, trusts `sigstore`'s root for signer `release` with `subject`, and requires that
+/// signer for the repository.
+fn cli_case(registry: &TestRegistry, sigstore: &TestSigstore, image: &str, subject: &str) -> Case {
+    let config = format!(
+        "registries:\n  \"{host}\":\n    insecure: true\n\
+         network:\n  request_timeout: 5s\n  retries: 1\n\
+         signers:\n  release:\n    keyless:\n      issuer: \"{ISSUER}\"\n      subject: \"{subject}\"\n      trusted_root: root.json\n\
+         require:\n  - images: [\"127.0.0.1:*/team/**\"]\n    signers: [release]\n",
+        host = registry.host()
+    );
+    let manifest = format!(
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: app\nspec:\n  template:\n    spec:\n      containers:\n        - name: app\n          image: {image}\n"
+    );
+    let case = Case::new()
+        .file("supplygate.yaml", &config)
+        .file("manifests/app.yaml", &manifest);
+    sigstore.write_trusted_root(&case.path("root.json"));
+    case
 }
 
-impl CliCase {
-    /// A case checking one Deployment of `image`, with a config that reaches `registry` over
-    /// HTTP, trusts `sigstore`'s root for signer `release` with `subject`, and requires that
-    /// signer for the repository.
-    fn new(registry: &TestRegistry, sigstore: &TestSigstore, image: &str, subject: &str) -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        sigstore.write_trusted_root(&dir.path().join("root.json"));
-        let config = format!(
-            "registries:\n  \"{host}\":\n    insecure: true\n\
-             network:\n  request_timeout: 5s\n  retries: 1\n\
-             signers:\n  release:\n    keyless:\n      issuer: \"{ISSUER}\"\n      subject: \"{subject}\"\n      trusted_root: root.json\n\
-             require:\n  - images: [\"127.0.0.1:*/team/**\"]\n    signers: [release]\n",
-            host = registry.host()
-        );
-        std::fs::write(dir.path().join("supplygate.yaml"), config).unwrap();
-        let manifest = format!(
-            "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: app\nspec:\n  template:\n    spec:\n      containers:\n        - name: app\n          image: {image}\n"
-        );
-        std::fs::create_dir_all(dir.path().join("manifests")).unwrap();
-        std::fs::write(dir.path().join("manifests/app.yaml"), manifest).unwrap();
-        Self { dir }
-    }
-
-    fn path(&self) -> PathBuf {
-        self.dir.path().to_owned()
-    }
-
-    fn check(&self) -> Outcome {
-        run_in(
-            &self.path(),
-            &[
-                "check",
-                "--config",
-                "supplygate.yaml",
-                "manifests",
-                "--format",
-                "json",
-            ],
-        )
-    }
+/// `check --config supplygate.yaml manifests --format json` in `case`.
+fn cli_check(case: &Case) -> Outcome {
+    case.run(&[
+        "check",
+        "--config",
+        "supplygate.yaml",
+        "manifests",
+        "--format",
+        "json",
+    ])
 }
 
 #[test]
 fn cli_allows_an_image_signed_by_the_required_identity() {
-    let s = Scenario::new();
+    let s = SignedImage::new();
     s.attach(&[s.keyless(|k| k)]);
-    let case = CliCase::new(
+    let case = cli_case(
         &s.registry,
         &s.sigstore,
         &s.registry.image(&format!("{REPO}:v1")),
         SUBJECT,
     );
-    let out = case.check();
+    let out = cli_check(&case);
     assert_eq!(out.code, 0, "{out:?}");
     let json = out.json();
     let facts = &json["images"][0]["signatures"]["facts"];
@@ -777,29 +762,29 @@ fn cli_allows_an_image_signed_by_the_required_identity() {
 
 #[test]
 fn cli_denies_an_unsigned_image() {
-    let s = Scenario::new();
-    let case = CliCase::new(
+    let s = SignedImage::new();
+    let case = cli_case(
         &s.registry,
         &s.sigstore,
         &s.registry.image(&format!("{REPO}:v1")),
         SUBJECT,
     );
-    let out = case.check();
+    let out = cli_check(&case);
     assert_eq!(out.code, 1, "{out:?}");
     assert_eq!(out.all_codes(), ["unsigned-image"], "{out:?}");
 }
 
 #[test]
 fn cli_denies_a_signature_by_the_wrong_identity_and_names_it() {
-    let s = Scenario::new();
+    let s = SignedImage::new();
     s.attach(&[s.keyless(|k| k.subject(EVIL_SUBJECT).github(evil_claims()))]);
-    let case = CliCase::new(
+    let case = cli_case(
         &s.registry,
         &s.sigstore,
         &s.registry.image(&format!("{REPO}:v1")),
         SUBJECT,
     );
-    let out = case.check();
+    let out = cli_check(&case);
     assert_eq!(out.code, 1, "{out:?}");
     assert_eq!(out.all_codes(), ["signature-not-trusted"], "{out:?}");
     assert!(out.stdout.contains(EVIL_SUBJECT), "{out:?}");

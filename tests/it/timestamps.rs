@@ -7,7 +7,7 @@
 //! root, which lists the mock TSA and the OpenSSL TSA as `timestampAuthorities`.
 
 use crate::common;
-use crate::common::case::run_in;
+use crate::common::case::Case;
 use crate::pki;
 
 use std::path::{Path, PathBuf};
@@ -258,7 +258,7 @@ fn rejects_valid_bundle_when_the_root_lists_no_tsa() {
 /// Deployment of it and a config requiring a keyless signer over the fixture root.
 struct ImageCase {
     registry: TestRegistry,
-    work: tempfile::TempDir,
+    work: Case,
 }
 
 impl ImageCase {
@@ -283,7 +283,6 @@ impl ImageCase {
         let digest = pki::sha256_digest(&manifest);
         pki::push_bundle_referrer(&registry, "team/app", &digest, &[signed]);
 
-        let work = tempfile::tempdir().unwrap();
         let root = dir().join("trusted_root.json");
         let config = format!(
             "registries:\n  \"{host}\":\n    insecure: true\n\
@@ -293,20 +292,20 @@ impl ImageCase {
             host = registry.host(),
             root = root.display(),
         );
-        std::fs::write(work.path().join("supplygate.yaml"), config).unwrap();
         let deployment = format!(
             "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: app\nspec:\n  template:\n    spec:\n      containers:\n        - name: app\n          image: {}\n",
             registry.image("team/app:v1")
         );
-        std::fs::create_dir_all(work.path().join("manifests")).unwrap();
-        std::fs::write(work.path().join("manifests/app.yaml"), deployment).unwrap();
+        let work = Case::new()
+            .file("supplygate.yaml", &config)
+            .file("manifests/app.yaml", &deployment);
         Self { registry, work }
     }
 
     fn run(&self, args: &[&str]) -> Outcome {
         let mut all = vec!["--config", "supplygate.yaml"];
         all.extend_from_slice(args);
-        run_in(self.work.path(), &all)
+        self.work.run(&all)
     }
 
     fn check(&self) -> Outcome {

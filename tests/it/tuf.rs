@@ -14,6 +14,7 @@
 use crate::common;
 
 use crate::pki;
+use common::case::{run_in_env, Case};
 use common::Outcome;
 
 use std::io::{BufRead as _, BufReader, Write as _};
@@ -158,21 +159,8 @@ fn answer(mut stream: TcpStream, log: &Mutex<Vec<String>>, root: &Mutex<PathBuf>
 /// A copy of a fixture repository, to break one thing in it.
 fn copy_repository(name: &str, into: &Path) -> PathBuf {
     let dest = into.join(name);
-    copy_dir(&fixture(name), &dest);
+    common::copy_dir(&fixture(name), &dest);
     dest
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
 }
 
 /// The path of the one target file of a repository (`targets/<sha256>.trusted_root.json`).
@@ -195,9 +183,10 @@ enum Images {
     Layout(PathBuf),
 }
 
-/// A scratch directory with a manifest, `supplygate.yaml`, and the TUF settings.
-struct Case {
-    dir: tempfile::TempDir,
+/// A check of one image with the TUF settings: `supplygate.yaml` and a manifest written into
+/// a [`Case`] (the shared scratch directory that runs the binary).
+struct TufCheck {
+    case: Case,
     images: Images,
     signers: String,
     tuf: Vec<String>,
@@ -207,7 +196,7 @@ struct Case {
 
 const KEYLESS_SIGNER: &str = "keyless";
 
-impl Case {
+impl TufCheck {
     /// The fixture image with the fixture bundle, in the real registry.
     fn in_registry() -> Self {
         let registry = TestRegistry::start();
@@ -250,7 +239,7 @@ impl Case {
 
     fn new(images: Images) -> Self {
         Self {
-            dir: tempfile::tempdir().unwrap(),
+            case: Case::new(),
             images,
             signers: format!(
                 "  {KEYLESS_SIGNER}:\n    keyless:\n      issuer: \"{ISSUER}\"\n      subject: \"{SUBJECT}\"\n"
@@ -283,7 +272,11 @@ impl Case {
     }
 
     fn cache_dir(&self) -> PathBuf {
-        self.dir.path().join("tuf-cache")
+        self.case.path("tuf-cache")
+    }
+
+    fn dir(&self) -> &Path {
+        self.case.dir()
     }
 
     fn host(&self) -> String {
@@ -316,34 +309,20 @@ impl Case {
                 config.push_str(line);
             }
         }
-        std::fs::write(self.dir.path().join("supplygate.yaml"), config).unwrap();
+        self.case.write("supplygate.yaml", &config);
         let manifest = format!(
             "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: app\nspec:\n  template:\n    spec:\n      containers:\n        - name: app\n          image: {host}/{REPO}:v1\n"
         );
-        std::fs::write(self.dir.path().join("app.yaml"), manifest).unwrap();
+        self.case.write("app.yaml", &manifest);
     }
 
     /// `supplygate check app.yaml --format json` with `args` and `env`.
     fn check(&self, args: &[&str], env: &[(&str, &str)]) -> Outcome {
         self.write();
-        let mut command = common::supplygate();
-        command
-            .args(["check", "--config", "supplygate.yaml", "app.yaml"])
-            .args(["--format", "json"])
-            .args(args)
-            .current_dir(self.dir.path())
-            .env_remove("SUPPLYGATE_CONFIG")
-            .env_remove("SUPPLYGATE_FORMAT")
-            .env_remove("SUPPLYGATE_TUF_REFRESH")
-            .env_remove("SUPPLYGATE_OFFLINE")
-            .env("DOCKER_CONFIG", self.dir.path().join(".docker-none"))
-            .env("NO_COLOR", "1")
-            .stdin(Stdio::null());
-        for (k, v) in env {
-            command.env(k, v);
-        }
-        let out = command.output().unwrap();
-        Outcome::from_output(out)
+        let mut all = vec!["check", "--config", "supplygate.yaml", "app.yaml"];
+        all.extend_from_slice(&["--format", "json"]);
+        all.extend_from_slice(args);
+        run_in_env(self.case.dir(), &all, env)
     }
 }
 
@@ -365,7 +344,7 @@ fn fixture_bundle_verifies_only_with_the_fixture_root() {
             .sign_bundle();
         std::fs::write(dir.join("bundle.json"), bundle).unwrap();
     }
-    let case = Case::in_registry();
+    let case = TufCheck::in_registry();
     let out = case.check(&[], &[]);
     assert_eq!(out.code, 1, "the embedded root must not verify it: {out:?}");
     assert_eq!(out.verified_by(), json!([]), "{out:?}");
@@ -385,7 +364,7 @@ fn fixture_bundle_verifies_only_with_the_fixture_root() {
 #[test]
 fn keyless_verification_uses_the_root_fetched_through_tuf() {
     let server = FileServer::serve(&fixture("repository"));
-    let case = Case::in_registry().from(&server);
+    let case = TufCheck::in_registry().from(&server);
 
     // Not asked: no request, the embedded root, which does not know the test Sigstore.
     let out = case.check(&[], &[]);
@@ -413,7 +392,7 @@ fn keyless_verification_uses_the_root_fetched_through_tuf() {
 #[test]
 fn the_environment_variable_asks_for_the_refresh_too() {
     let server = FileServer::serve(&fixture("repository"));
-    let case = Case::in_layout().from(&server);
+    let case = TufCheck::in_layout().from(&server);
     let out = case.check(&[], &[("SUPPLYGATE_TUF_REFRESH", "1")]);
     assert_eq!(out.code, 0, "{out:?}");
     assert!(!server.requests().is_empty());
@@ -433,7 +412,7 @@ fn a_tampered_target_is_an_error_naming_it() {
     std::fs::write(&target, tampered).unwrap();
     let server = FileServer::serve(&repository);
 
-    let out = Case::in_layout()
+    let out = TufCheck::in_layout()
         .from(&server)
         .check(&["--tuf-refresh"], &[]);
     assert_eq!(out.code, 2, "{out:?}");
@@ -464,7 +443,7 @@ fn tampered_metadata_is_an_error_naming_the_role() {
     std::fs::write(&path, serde_json::to_vec_pretty(&timestamp).unwrap()).unwrap();
     let server = FileServer::serve(&repository);
 
-    let out = Case::in_layout()
+    let out = TufCheck::in_layout()
         .from(&server)
         .check(&["--tuf-refresh"], &[]);
     assert_eq!(out.code, 2, "{out:?}");
@@ -479,7 +458,7 @@ fn tampered_metadata_is_an_error_naming_the_role() {
 #[test]
 fn expired_metadata_is_an_error() {
     let server = FileServer::serve(&fixture("expired"));
-    let out = Case::in_layout()
+    let out = TufCheck::in_layout()
         .from(&server)
         .check(&["--tuf-refresh"], &[]);
     assert_eq!(out.code, 2, "{out:?}");
@@ -490,7 +469,7 @@ fn expired_metadata_is_an_error() {
 #[test]
 fn a_rollback_to_older_metadata_is_refused() {
     let server = FileServer::serve(&fixture("repository"));
-    let case = Case::in_layout().from(&server);
+    let case = TufCheck::in_layout().from(&server);
     let cache = case.cache_dir();
     let case = case.tuf("cache_dir", &format!("\"{}\"", cache.display()));
     let out = case.check(&["--tuf-refresh"], &[]);
@@ -510,7 +489,7 @@ fn a_rollback_to_older_metadata_is_refused() {
 #[test]
 fn a_repository_that_does_not_answer_times_out_as_an_error() {
     let server = FileServer::hanging();
-    let out = Case::in_layout()
+    let out = TufCheck::in_layout()
         .from(&server)
         .tuf("timeout", "1s")
         .check(&["--tuf-refresh"], &[]);
@@ -521,7 +500,7 @@ fn a_repository_that_does_not_answer_times_out_as_an_error() {
 #[test]
 fn the_embedded_root_is_used_on_failure_only_when_asked() {
     let server = FileServer::serve(&fixture("expired"));
-    let out = Case::in_layout()
+    let out = TufCheck::in_layout()
         .from(&server)
         .tuf("insecure_fallback_to_embedded", "true")
         .check(&["--tuf-refresh"], &[]);
@@ -553,7 +532,7 @@ fn a_key_only_config_makes_no_tuf_request() {
     layout.write_index();
     let server = FileServer::serve(&fixture("repository"));
 
-    let mut case = Case::new(Images::Layout(layout.path().to_path_buf()));
+    let mut case = TufCheck::new(Images::Layout(layout.path().to_path_buf()));
     case.kept.push(dir);
     let pem = key.public_pem().replace('\n', "\n        ");
     let out = case
@@ -570,7 +549,7 @@ fn a_key_only_config_makes_no_tuf_request() {
 fn a_signer_with_its_own_trusted_root_makes_no_tuf_request() {
     let server = FileServer::serve(&fixture("repository"));
     let root = fixture("sigstore/trusted_root.json");
-    let out = Case::in_layout()
+    let out = TufCheck::in_layout()
         .signers(&format!(
             "  {KEYLESS_SIGNER}:\n    keyless:\n      issuer: \"{ISSUER}\"\n      subject: \"{SUBJECT}\"\n      trusted_root: \"{}\"\n",
             root.display()
@@ -586,7 +565,7 @@ fn a_signer_with_its_own_trusted_root_makes_no_tuf_request() {
 #[test]
 fn offline_runs_reuse_the_last_verified_root_from_the_cache() {
     let server = FileServer::serve(&fixture("repository"));
-    let case = Case::in_layout().from(&server);
+    let case = TufCheck::in_layout().from(&server);
     let cache = case.cache_dir();
 
     // Offline without a cache: an error, not the embedded root.
@@ -738,24 +717,21 @@ async fn allows(addr: &str, ca_pem: &str, image: &str) -> bool {
 /// embedded root serves): the case, the server, its CA, its address, and the image to review.
 fn serve_reloading_every_second(
     server: &FileServer,
-) -> (Case, Serving, pki::ServingCert, String, String) {
-    let case = Case::in_registry()
+) -> (TufCheck, Serving, pki::ServingCert, String, String) {
+    let case = TufCheck::in_registry()
         .from(server)
         .tuf("insecure_fallback_to_embedded", "true");
     case.write();
     let cert = pki::ServingCert::new("tuf test CA");
-    cert.write(case.dir.path());
-    let log = case.dir.path().join("serve.log");
-    let child = common::serve_command(
-        case.dir.path(),
-        &["--tuf-refresh", "--reload-interval", "1s"],
-    )
-    .env_remove("SUPPLYGATE_OFFLINE")
-    .stdin(Stdio::null())
-    .stdout(Stdio::null())
-    .stderr(std::fs::File::create(&log).unwrap())
-    .spawn()
-    .unwrap();
+    cert.write(case.dir());
+    let log = case.dir().join("serve.log");
+    let child = common::serve_command(case.dir(), &["--tuf-refresh", "--reload-interval", "1s"])
+        .env_remove("SUPPLYGATE_OFFLINE")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
     let serving = Serving { child, log };
     let addr = serving.eventually("listening", |log| {
         log.lines()

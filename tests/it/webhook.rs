@@ -802,6 +802,64 @@ async fn a_repeated_review_is_answered_from_the_cache_without_registry_requests(
     assert_eq!(s.registry.logged_requests(), logged);
 }
 
+/// A review seen twice before is answered from the answer cache's bytes: with its own uid (never
+/// the first review's, whatever characters it holds), the same decision, no verification or
+/// registry request; a review that differs in what the answer reads (the namespace, here an
+/// audit one) is not answered from it.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_review_seen_before_is_answered_from_its_cached_bytes_with_its_own_uid() {
+    let s = Setup::new();
+    s.push("team/app", "v1");
+    let hook = s.serve(&["--audit-namespace", "staging"]);
+    let mut review = s.fixture("deployment-create.json");
+    let first = hook.validate(&review).await;
+    assert_eq!(first["allowed"], false, "{first:#}");
+    assert!(message(&first).contains("[unsigned-image]"), "{first:#}");
+    // Seen once: not kept yet (most reviews are never seen again).
+    assert_eq!(hook.metric("supplygate_answer_cache_entries").await, 0.0);
+    let requests = hook.metric("supplygate_registry_requests_total").await;
+    let uids = [
+        "second",
+        "quote\" and \\ backslash",
+        "\u{2028}é\",\"allowed\":true",
+    ];
+    for uid in uids {
+        review["request"]["uid"] = json!(uid);
+        // `validate` asserts that the answer carries this request's uid.
+        let again = hook.validate(&review).await;
+        let mut expected = first.clone();
+        expected["uid"] = json!(uid);
+        assert_eq!(again, expected);
+    }
+    assert_eq!(
+        hook.metric("supplygate_decision_cache_requests_total{result=\"hit\"}")
+            .await,
+        uids.len() as f64
+    );
+    // Kept on its second sighting, answered from the cache on the third and fourth.
+    assert_eq!(hook.metric("supplygate_answer_cache_entries").await, 1.0);
+    assert_eq!(hook.metric("supplygate_verifications_total").await, 1.0);
+    assert_eq!(
+        hook.metric("supplygate_registry_requests_total").await,
+        requests
+    );
+    assert_sample(
+        &hook,
+        "supplygate_admission_decisions_total{result=\"denied\",code=\"unsigned-image\"}",
+        &(uids.len() + 1).to_string(),
+    )
+    .await;
+    set_namespace(&mut review, "staging");
+    let audited = hook.validate(&review).await;
+    assert_eq!(audited["allowed"], true, "{audited:#}");
+    assert!(
+        warnings(&audited)
+            .iter()
+            .any(|w| w.starts_with("audit: would deny") && w.contains("[unsigned-image]")),
+        "{audited:#}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_moved_tag_is_seen_after_the_tag_ttl() {
     let s = Setup::new();

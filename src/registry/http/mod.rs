@@ -33,8 +33,6 @@ use crate::reference::{Digest, ImageRef, DOCKER_HUB, DOCKER_HUB_API};
 
 mod retry;
 
-use retry::error_chain;
-
 /// Blob redirects followed at most (registries redirect blobs to their storage).
 const MAX_REDIRECTS: usize = 5;
 /// Largest token server answer read.
@@ -121,8 +119,8 @@ struct Call<'a> {
 enum Failure {
     Timeout,
     Transport {
-        /// The error chain, for the message.
-        reason: String,
+        /// The transport error, kept whole for the message's chain.
+        error: reqwest::Error,
         /// A TLS client met a plain-HTTP answer (from the error's kind).
         plain_http: bool,
     },
@@ -176,9 +174,9 @@ impl Http {
             .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("supplygate/", env!("CARGO_PKG_VERSION")))
             .build()
-            .map_err(|e| RegistryError::Unavailable {
-                image: "registry client".to_owned(),
-                reason: format!("cannot build the HTTP client: {}", error_chain(&e)),
+            .map_err(|e| {
+                RegistryError::unavailable("registry client", "cannot build the HTTP client")
+                    .because(e)
             })?;
         Ok(Self {
             client,
@@ -240,13 +238,13 @@ impl Http {
         let insecure = self.host_insecure(host);
         let scheme = match scheme {
             Some("http") if !insecure => {
-                return Err(RegistryError::NotAllowed {
-                    image: image.to_string(),
-                    reason: format!(
+                return Err(RegistryError::not_allowed(
+                    image.to_string(),
+                    format!(
                         "mirror `{mirror}` uses plain HTTP; set `insecure: true` for host \
                          `{host}` in supplygate.yaml to allow it"
                     ),
-                })
+                ))
             }
             Some(scheme) => scheme,
             None if insecure => "http",
@@ -369,27 +367,27 @@ impl Http {
             let Some(next) = next else {
                 return Ok(ReferrersAnswer::Pages(pages));
             };
-            let next = url
-                .join(&next)
-                .map_err(|_| RegistryError::InvalidResponse {
-                    image: image.to_owned(),
-                    reason: "referrers `Link` header with an invalid URL".to_owned(),
-                })?;
+            let next = url.join(&next).map_err(|_| {
+                RegistryError::invalid_response(
+                    image.to_owned(),
+                    "referrers `Link` header with an invalid URL".to_owned(),
+                )
+            })?;
             if next.origin() != endpoint.base.origin() {
-                return Err(RegistryError::InvalidResponse {
-                    image: image.to_owned(),
-                    reason: format!(
+                return Err(RegistryError::invalid_response(
+                    image.to_owned(),
+                    format!(
                         "referrers `Link` header points to another origin (`{}`)",
                         url_host(&next)
                     ),
-                });
+                ));
             }
             url = next;
         }
-        Err(RegistryError::InvalidResponse {
-            image: image.to_owned(),
-            reason: format!("referrers answer has more than {MAX_REFERRERS_PAGES} pages"),
-        })
+        Err(RegistryError::invalid_response(
+            image.to_owned(),
+            format!("referrers answer has more than {MAX_REFERRERS_PAGES} pages"),
+        ))
     }
 
     /// GET a blob, following up to 5 redirects; credentials go to the registry's origin only.
@@ -427,24 +425,24 @@ impl Http {
                 return Err(status_error(image, fetched.status, "blob"));
             }
             let location = fetched.header(LOCATION.as_str()).ok_or_else(|| {
-                RegistryError::InvalidResponse {
-                    image: image.to_owned(),
-                    reason: format!("blob redirect (HTTP {}) without `Location`", fetched.status),
-                }
+                RegistryError::invalid_response(
+                    image.to_owned(),
+                    format!("blob redirect (HTTP {}) without `Location`", fetched.status),
+                )
             })?;
-            let next = url
-                .join(location)
-                .map_err(|_| RegistryError::InvalidResponse {
-                    image: image.to_owned(),
-                    reason: "blob redirect to an invalid `Location`".to_owned(),
-                })?;
+            let next = url.join(location).map_err(|_| {
+                RegistryError::invalid_response(
+                    image.to_owned(),
+                    "blob redirect to an invalid `Location`".to_owned(),
+                )
+            })?;
             self.check_scheme(image, &next, endpoint, "blob redirect")?;
             url = next;
         }
-        Err(RegistryError::Unavailable {
-            image: image.to_owned(),
-            reason: format!("blob request redirected more than {MAX_REDIRECTS} times"),
-        })
+        Err(RegistryError::unavailable(
+            image.to_owned(),
+            format!("blob request redirected more than {MAX_REDIRECTS} times"),
+        ))
     }
 
     /// Plain HTTP only to hosts marked insecure (or the plain-HTTP registry's own origin).
@@ -462,19 +460,19 @@ impl Http {
                 if self.host_insecure(&host) || url.origin() == endpoint.base.origin() {
                     Ok(())
                 } else {
-                    Err(RegistryError::NotAllowed {
-                        image: image.to_owned(),
-                        reason: format!(
+                    Err(RegistryError::not_allowed(
+                        image.to_owned(),
+                        format!(
                             "{what} to plain HTTP host `{host}`; set `insecure: true` for \
                              that host in supplygate.yaml to allow it"
                         ),
-                    })
+                    ))
                 }
             }
-            other => Err(RegistryError::InvalidResponse {
-                image: image.to_owned(),
-                reason: format!("{what} to unsupported scheme `{other}`"),
-            }),
+            other => Err(RegistryError::invalid_response(
+                image.to_owned(),
+                format!("{what} to unsupported scheme `{other}`"),
+            )),
         }
     }
 
@@ -607,9 +605,11 @@ impl Http {
         service: Option<&str>,
         scope: &str,
     ) -> Result<(Secret, Duration), RegistryError> {
-        let mut url = Url::parse(realm).map_err(|_| RegistryError::InvalidResponse {
-            image: image.to_owned(),
-            reason: format!("token realm `{realm}` is not a URL"),
+        let mut url = Url::parse(realm).map_err(|_| {
+            RegistryError::invalid_response(
+                image.to_owned(),
+                format!("token realm `{realm}` is not a URL"),
+            )
         })?;
         self.check_scheme(image, &url, endpoint, "token request")?;
         let credential = self.credentials.lookup(&endpoint.credential_host).await;
@@ -619,10 +619,10 @@ impl Http {
             Some(Credential::IdentityToken(refresh)) => {
                 // OAuth2 refresh-token grant, as docker does for an `identitytoken`.
                 let mut encoder = Url::parse("http://form.invalid/").map_err(|_| {
-                    RegistryError::InvalidResponse {
-                        image: image.to_owned(),
-                        reason: "cannot encode the token request".to_owned(),
-                    }
+                    RegistryError::invalid_response(
+                        image.to_owned(),
+                        "cannot encode the token request".to_owned(),
+                    )
                 })?;
                 {
                     let mut pairs = encoder.query_pairs_mut();
@@ -666,9 +666,11 @@ impl Http {
         serde_json::from_slice::<TokenAnswer>(&fetched.body)
             .ok()
             .and_then(TokenAnswer::into_token)
-            .ok_or_else(|| RegistryError::InvalidResponse {
-                image: image.to_owned(),
-                reason: "the token server answered without a token".to_owned(),
+            .ok_or_else(|| {
+                RegistryError::invalid_response(
+                    image.to_owned(),
+                    "the token server answered without a token".to_owned(),
+                )
             })
     }
 }
@@ -706,11 +708,12 @@ fn host_semaphores(hosts: &BTreeMap<String, HostSettings>) -> HashMap<String, Ar
 }
 
 fn base_url(image: &ImageRef, scheme: &str, host: &str) -> Result<Url, RegistryError> {
-    let url =
-        Url::parse(&format!("{scheme}://{host}/")).map_err(|_| RegistryError::NotAllowed {
-            image: image.to_string(),
-            reason: format!("`{host}` is not a valid registry host"),
-        })?;
+    let url = Url::parse(&format!("{scheme}://{host}/")).map_err(|_| {
+        RegistryError::not_allowed(
+            image.to_string(),
+            format!("`{host}` is not a valid registry host"),
+        )
+    })?;
     // The URL parser rewrites some spellings into another host (`0x7f.1` and `127.000.0.1`
     // become `127.0.0.1`) that globs and `registries:` settings never saw, and that the
     // kubelet's resolver would not contact: only a host that stays as written is used.
@@ -721,20 +724,22 @@ fn base_url(image: &ImageRef, scheme: &str, host: &str) -> Result<Url, RegistryE
     if !(contacted.eq_ignore_ascii_case(host)
         || default_port.is_some_and(|d| d.eq_ignore_ascii_case(host)))
     {
-        return Err(RegistryError::NotAllowed {
-            image: image.to_string(),
-            reason: format!(
+        return Err(RegistryError::not_allowed(
+            image.to_string(),
+            format!(
                 "`{host}` would be contacted as `{contacted}`: write the registry host as that"
             ),
-        });
+        ));
     }
     Ok(url)
 }
 
 fn join(image: &str, base: &Url, path: &str) -> Result<Url, RegistryError> {
-    base.join(path).map_err(|_| RegistryError::InvalidResponse {
-        image: image.to_owned(),
-        reason: format!("cannot build a URL for `{path}`"),
+    base.join(path).map_err(|_| {
+        RegistryError::invalid_response(
+            image.to_owned(),
+            format!("cannot build a URL for `{path}`"),
+        )
     })
 }
 
@@ -763,14 +768,14 @@ fn status_error(image: &str, status: StatusCode, what: &str) -> RegistryError {
         404 if what != "token" => RegistryError::NotFound {
             image: image.to_owned(),
         },
-        300..=399 => RegistryError::InvalidResponse {
-            image: image.to_owned(),
-            reason: format!("unexpected redirect (HTTP {status}) for a {what} request"),
-        },
-        _ => RegistryError::Unavailable {
-            image: image.to_owned(),
-            reason: format!("unexpected HTTP {status} for a {what} request"),
-        },
+        300..=399 => RegistryError::invalid_response(
+            image.to_owned(),
+            format!("unexpected redirect (HTTP {status}) for a {what} request"),
+        ),
+        _ => RegistryError::unavailable(
+            image.to_owned(),
+            format!("unexpected HTTP {status} for a {what} request"),
+        ),
     }
 }
 

@@ -23,22 +23,24 @@ impl Http {
         let mut retried = 0;
         loop {
             let outcome = self.attempt(call, authorization).await;
-            if let Err(Failure::Transport {
-                plain_http: true, ..
-            }) = &outcome
-            {
-                if call.url.scheme() == "https" {
+            let outcome = match outcome {
+                Err(Failure::Transport {
+                    plain_http: true,
+                    error,
+                }) if call.url.scheme() == "https" => {
                     // A plain-HTTP server will not learn TLS on a retry.
                     let host = url_host(&call.url);
-                    return Err(RegistryError::NotAllowed {
-                        image: call.image.to_owned(),
-                        reason: format!(
+                    return Err(RegistryError::not_allowed(
+                        call.image,
+                        format!(
                             "`{host}` answers plain HTTP, not HTTPS; set `insecure: true` for \
                              it in supplygate.yaml to allow plain HTTP"
                         ),
-                    });
+                    )
+                    .because(error));
                 }
-            }
+                other => other,
+            };
             let retry = match &outcome {
                 Ok(fetched) => retryable(fetched.status),
                 Err(Failure::Fatal(_)) => false,
@@ -78,18 +80,18 @@ impl Http {
             n => format!(" after {n} retries"),
         };
         match outcome {
-            Ok(fetched) => RegistryError::Unavailable {
-                image: image.to_owned(),
-                reason: format!("registry answered HTTP {}{after}", fetched.status),
-            },
+            Ok(fetched) => RegistryError::unavailable(
+                image.to_owned(),
+                format!("registry answered HTTP {}{after}", fetched.status),
+            ),
             Err(Failure::Timeout) => RegistryError::Timeout {
                 image: image.to_owned(),
                 seconds: ceil_seconds(self.request_timeout),
             },
-            Err(Failure::Transport { reason, .. }) => RegistryError::Unavailable {
-                image: image.to_owned(),
-                reason: format!("{reason}{after}"),
-            },
+            Err(Failure::Transport { error, .. }) => {
+                RegistryError::unavailable(image, format!("the request failed{after}"))
+                    .because(error)
+            }
             Err(Failure::Fatal(e)) => e,
         }
     }
@@ -102,10 +104,10 @@ impl Http {
         authorization: Option<&Secret>,
     ) -> Result<Fetched, Failure> {
         let closed = |_| {
-            Failure::Fatal(RegistryError::Unavailable {
-                image: call.image.to_owned(),
-                reason: "the registry client is shutting down".to_owned(),
-            })
+            Failure::Fatal(RegistryError::unavailable(
+                call.image.to_owned(),
+                "the registry client is shutting down".to_owned(),
+            ))
         };
         let _host_permit = match self.host_semaphores.get(&url_host(&call.url)) {
             Some(semaphore) => Some(semaphore.acquire().await.map_err(closed)?),
@@ -119,10 +121,10 @@ impl Http {
         }
         if let Some(authorization) = authorization {
             let mut value = HeaderValue::from_str(authorization.expose()).map_err(|_| {
-                Failure::Fatal(RegistryError::InvalidResponse {
-                    image: call.image.to_owned(),
-                    reason: "a credential or token is not a valid header value".to_owned(),
-                })
+                Failure::Fatal(RegistryError::invalid_response(
+                    call.image.to_owned(),
+                    "a credential or token is not a valid header value".to_owned(),
+                ))
             })?;
             value.set_sensitive(true);
             request = request.header(AUTHORIZATION, value);
@@ -181,23 +183,9 @@ pub(super) fn classify(error: reqwest::Error) -> Failure {
     } else {
         Failure::Transport {
             plain_http: is_plain_http_answer(&error),
-            reason: error_chain(&error),
+            error,
         }
     }
-}
-
-/// `error: cause: cause`, each distinct message once (reqwest nests the same text).
-pub(super) fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut parts: Vec<String> = vec![error.to_string()];
-    let mut source = error.source();
-    while let Some(cause) = source {
-        let text = cause.to_string();
-        if !parts.iter().any(|p| p.contains(&text)) {
-            parts.push(text);
-        }
-        source = cause.source();
-    }
-    parts.join(": ")
 }
 
 /// Whether `error` is rustls meeting a plain-HTTP answer where a TLS record was due: an HTTP

@@ -265,7 +265,11 @@ async fn a_json_parse_error_of_an_answer_is_explained_before_its_cause() {
     let app = image(&server, "app:v1");
     let err = registry.resolve(&app).await.unwrap_err();
     assert_eq!(err.code(), "invalid-registry-response", "{err}");
-    let raw = err.to_string();
+    // The JSON reader's error is the typed source, said once: by the chain, not the message.
+    let json = std::error::Error::source(&err).and_then(|s| s.downcast_ref::<serde_json::Error>());
+    assert!(json.is_some_and(serde_json::Error::is_eof), "{err:?}");
+    assert!(!err.to_string().contains("EOF while parsing"), "{err}");
+    let raw = crate::errors::Chain(&err).to_string();
     assert!(raw.contains("EOF while parsing"), "{raw}");
     let finding = crate::gate::registry_finding(&app, &err);
     assert_eq!(
@@ -285,12 +289,16 @@ async fn a_json_parse_error_of_an_answer_is_explained_before_its_cause() {
 #[test]
 fn a_tls_error_from_rustls_is_explained_before_its_cause() {
     let app = ImageRef::parse("registry.example/app:v1").unwrap();
-    let err = RegistryError::Unavailable {
-        image: app.to_string(),
-        reason: "error sending request for url (https://registry.example/v2/): client \
-                 error (Connect): invalid peer certificate: UnknownIssuer"
-            .to_owned(),
-    };
+    // The transport error is the typed cause, not part of the message.
+    let transport = std::io::Error::other(
+        "error sending request for url (https://registry.example/v2/): client error (Connect): \
+         invalid peer certificate: UnknownIssuer",
+    );
+    let err = RegistryError::unavailable(app.to_string(), "the request failed").because(transport);
+    assert_eq!(
+        err.to_string(),
+        "registry.example/app:v1: the request failed"
+    );
     let finding = crate::gate::registry_finding(&app, &err);
     assert_eq!(finding.code.as_str(), "registry-unavailable");
     assert!(
@@ -300,17 +308,22 @@ fn a_tls_error_from_rustls_is_explained_before_its_cause() {
         "{}",
         finding.message
     );
-    assert!(finding.message.ends_with(&format!("; the cause: {err}")));
+    assert!(
+        finding.message.ends_with(
+            "; the cause: registry.example/app:v1: the request failed: error sending request for \
+             url (https://registry.example/v2/): client error (Connect): invalid peer \
+             certificate: UnknownIssuer"
+        ),
+        "{}",
+        finding.message
+    );
     assert!(finding
         .hint
         .unwrap()
         .starts_with("install the registry's CA certificate in the system trust store"));
     // An image whose name only looks like a cause is not explained.
     let app = ImageRef::parse("registry.example/tls-handshake:v1").unwrap();
-    let err = RegistryError::Unavailable {
-        image: app.to_string(),
-        reason: "HTTP 503 after 2 retries".to_owned(),
-    };
+    let err = RegistryError::unavailable(app.to_string(), "HTTP 503 after 2 retries");
     assert_eq!(
         crate::gate::registry_finding(&app, &err).message,
         err.to_string()
@@ -453,6 +466,17 @@ async fn refused_connection_is_unavailable_after_retries() {
     let err = registry.resolve(&img).await.unwrap_err();
     assert_eq!(err.code(), "registry-unavailable");
     assert!(err.to_string().contains("after 1 retry"), "{err}");
+    // The transport error is the typed source (a connect error), not text in the message.
+    let transport =
+        std::error::Error::source(&err).and_then(|s| s.downcast_ref::<reqwest::Error>());
+    assert!(transport.is_some_and(reqwest::Error::is_connect), "{err:?}");
+    assert!(!err.to_string().contains("error sending request"), "{err}");
+    assert!(
+        crate::errors::Chain(&err)
+            .to_string()
+            .contains("error sending request"),
+        "{err:?}"
+    );
     assert_eq!(registry.stats().requests, 2);
 }
 

@@ -694,6 +694,9 @@ pub struct NotationConfig {
     pub store: TrustStore,
 }
 
+/// The largest trust policy or trust store certificate file read.
+const TRUST_FILE_MAX: u64 = 4 * 1024 * 1024;
+
 impl NotationConfig {
     /// Reads `dir/trustpolicy.oci.json` (else `dir/trustpolicy.json`) and `dir/truststore`.
     pub fn load_dir(dir: &Path) -> Result<Self, Vec<PolicyError>> {
@@ -703,7 +706,11 @@ impl NotationConfig {
         } else {
             dir.join("trustpolicy.json")
         };
-        let bytes = std::fs::read(&path).map_err(|_| vec![PolicyError::Unreadable { path }])?;
+        // Bounded, and a FIFO or device in a file's place is refused, never waited on.
+        let bytes = match crate::bounded::read_file(&path, TRUST_FILE_MAX) {
+            Ok(Some(bytes)) => bytes,
+            _ => return Err(vec![PolicyError::Unreadable { path }]),
+        };
         let policy = TrustPolicy::from_json(&bytes)?;
         let store = TrustStore::load_dir(&dir.join("truststore")).map_err(|e| vec![e])?;
         Ok(Self { policy, store })
@@ -817,7 +824,10 @@ fn certificates_in(path: &Path) -> Result<Vec<Vec<u8>>, PolicyError> {
     let bad = || PolicyError::BadCertificateFile {
         path: path.to_path_buf(),
     };
-    let bytes = std::fs::read(path).map_err(|_| bad())?;
+    let bytes = crate::bounded::read_file(path, TRUST_FILE_MAX)
+        .ok()
+        .flatten()
+        .ok_or_else(bad)?;
     let pem: Vec<Vec<u8>> = CertificateDer::pem_slice_iter(&bytes)
         .map(|c| c.map(|c| c.to_vec()))
         .collect::<Result<_, _>>()

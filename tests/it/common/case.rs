@@ -47,6 +47,24 @@ pub fn run_in_env<V: AsRef<OsStr>>(dir: &Path, args: &[&str], env: &[(&str, V)])
     Outcome::from_output(out)
 }
 
+/// `command` run to completion with `text` on its stdin, its output captured.
+pub fn output_with_stdin(command: &mut Command, text: &str) -> std::process::Output {
+    let mut child = command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write as _;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
 /// One run of the binary in a scratch directory with its own files.
 pub struct Case {
     dir: tempfile::TempDir,
@@ -78,6 +96,17 @@ impl Case {
         let path = self.path(name);
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         std::fs::write(path, text).unwrap();
+        self
+    }
+
+    /// With a FIFO (named pipe) at `name`: opening it for reading blocks until a writer
+    /// comes, which none will.
+    #[cfg(unix)]
+    pub fn fifo(self, name: &str) -> Self {
+        let path = self.path(name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        let made = Command::new("mkfifo").arg(&path).status().unwrap();
+        assert!(made.success(), "mkfifo {}: {made}", path.display());
         self
     }
 
@@ -122,21 +151,28 @@ impl Case {
         let Some(text) = &self.stdin else {
             return run_in(self.dir.path(), args);
         };
+        Outcome::from_output(output_with_stdin(&mut self.command(args), text))
+    }
+
+    /// [`Case::run`] (no stdin) for a run that might block: one still running after a
+    /// minute is killed and the test fails, naming `what` it must not have waited on.
+    pub fn run_unblocked(&self, args: &[&str], what: &str) -> Outcome {
         let mut child = self
             .command(args)
-            .stdin(Stdio::piped())
+            .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
-        use std::io::Write as _;
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(text.as_bytes())
-            .unwrap();
-        Outcome::from_output(child.wait_with_output().unwrap())
+        for _ in 0..600 {
+            if child.try_wait().unwrap().is_some() {
+                return Outcome::from_output(child.wait_with_output().unwrap());
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        child.kill().unwrap();
+        let out = Outcome::from_output(child.wait_with_output().unwrap());
+        panic!("`supplygate {args:?}` waited on {what}: {out:?}");
     }
 
     /// `run` with one more environment variable.
@@ -145,22 +181,35 @@ impl Case {
     }
 }
 
-/// Compares `actual` with `tests/snapshots/<name>`; `UPDATE_SNAPSHOTS=1` rewrites the file.
-pub fn assert_snapshot(name: &str, actual: &str) {
-    let path = PathBuf::from(ROOT).join("tests/snapshots").join(name);
-    if std::env::var_os("UPDATE_SNAPSHOTS").is_some() {
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(&path, actual).unwrap();
-        return;
-    }
-    let expected = std::fs::read_to_string(&path).unwrap_or_else(|_| {
-        panic!("no snapshot {name}: run with UPDATE_SNAPSHOTS=1, review, commit")
-    });
-    assert_eq!(
-        actual, expected,
-        "snapshot {name} differs (UPDATE_SNAPSHOTS=1 rewrites it after review)"
-    );
+/// The settings of the report snapshots: `tests/snapshots/<name>.snap`, no module prefix, no
+/// expression in the header (the content is the rendered output, exactly).
+pub fn snapshot_settings() -> insta::Settings {
+    let mut settings = insta::Settings::clone_current();
+    settings.set_snapshot_path(PathBuf::from(ROOT).join("tests/snapshots"));
+    settings.set_prepend_module_to_snapshot(false);
+    settings.set_omit_expression(true);
+    settings
 }
+
+/// Compares `actual` with the `insta` snapshot `tests/snapshots/<name>.snap`. A mismatch
+/// fails and, outside CI, leaves `<name>.snap.new` beside it to review (`cargo insta
+/// review`, or `INSTA_UPDATE=always` to rewrite, then review the diff before committing).
+/// insta ignores white space at the very end of a snapshot, so the one property of it that
+/// matters, that the output ends its last line, is asserted here.
+// Benches include this module too and take no snapshots.
+#[allow(unused_macros)]
+macro_rules! assert_snapshot {
+    ($name:expr, $actual:expr $(,)?) => {{
+        let actual: &str = $actual;
+        assert!(
+            actual.ends_with('\n'),
+            "{} does not end its last line",
+            $name
+        );
+        $crate::common::case::snapshot_settings().bind(|| insta::assert_snapshot!($name, actual))
+    }};
+}
+pub(crate) use assert_snapshot;
 
 /// The summary's wall time varies between runs: `…, N registry requests, 1.2s` ends in
 /// `<elapsed>` instead.

@@ -518,6 +518,34 @@ pub fn cosign_made(name: &str) -> PathBuf {
     path
 }
 
+/// Copies the directory tree `from` to `to` (made as needed).
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+/// Pushes every tag of the cosign-made layout `name` (image, `.sig`, `.att`) to
+/// `demo/<name>` in `registry`.
+pub fn push_cosign_made(registry: &TestRegistry, name: &str) {
+    let layout = cosign_made(name);
+    let index: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(layout.join("index.json")).unwrap()).unwrap();
+    for m in index["manifests"].as_array().unwrap() {
+        let tag = m["annotations"]["org.opencontainers.image.ref.name"]
+            .as_str()
+            .unwrap();
+        registry.push_layout(&layout, tag, &format!("demo/{name}:{tag}"));
+    }
+}
+
 /// `sha256:<hex>` of `bytes`.
 pub fn sha256_digest(bytes: &[u8]) -> String {
     let mut out = String::from("sha256:");
