@@ -134,16 +134,16 @@ impl NotFoundScope {
                 })
             })
             .unwrap_or_default();
-        let about_digest = |code: &String| {
-            matches!(
-                code.as_str(),
-                "MANIFEST_UNKNOWN" | "BLOB_UNKNOWN" | "DIGEST_INVALID" | "MANIFEST_INVALID"
-            )
-        };
-        if codes.is_empty() || codes.iter().any(about_digest) {
-            Self::Digest
-        } else {
+        // Only the codes that say the repository has no such API reach beyond this digest:
+        // any other code (Harbor's `NOT_FOUND` for a proxy-cache digest not pulled yet,
+        // `DENIED`, a code we do not know) is about this digest, so that one odd answer never
+        // hides the referrers of the repository's other digests for the rest of the run.
+        let about_repository =
+            |code: &String| matches!(code.as_str(), "NAME_UNKNOWN" | "UNSUPPORTED");
+        if !codes.is_empty() && codes.iter().all(about_repository) {
             Self::Repository
+        } else {
+            Self::Digest
         }
     }
 }

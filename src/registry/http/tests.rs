@@ -167,6 +167,34 @@ fn a_referrers_404_reaches_the_host_the_repository_or_the_digest_by_its_body() {
             r#"{"errors":[{"code":"NAME_UNKNOWN"},{"code":"MANIFEST_UNKNOWN"}]}"#,
             NotFoundScope::Digest,
         ),
+        (
+            json,
+            r#"{"errors":[{"code":"NAME_UNKNOWN"},{"code":"UNSUPPORTED"}]}"#,
+            NotFoundScope::Repository,
+        ),
+        // Harbor's proxy cache answers NOT_FOUND for a digest it has not pulled yet: about
+        // that digest, never the repository (red-team: a repository-wide memory hid another
+        // digest's referrers from a user policy).
+        (
+            json,
+            r#"{"errors":[{"code":"NOT_FOUND"}]}"#,
+            NotFoundScope::Digest,
+        ),
+        (
+            json,
+            r#"{"errors":[{"code":"DENIED"}]}"#,
+            NotFoundScope::Digest,
+        ),
+        (
+            json,
+            r#"{"errors":[{"code":"SOMETHING_NEW"}]}"#,
+            NotFoundScope::Digest,
+        ),
+        (
+            json,
+            r#"{"errors":[{"code":"NAME_UNKNOWN"},{"code":"NOT_FOUND"}]}"#,
+            NotFoundScope::Digest,
+        ),
         (json, r#"{"errors":[]}"#, NotFoundScope::Digest),
         (json, "{}", NotFoundScope::Digest),
         (json, "not json", NotFoundScope::Digest),
