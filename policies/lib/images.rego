@@ -6,139 +6,147 @@ import data.supplygate.lib.util
 
 image := input.image
 
-digest_text := image.resolved_digest if is_string(image.resolved_digest)
+digest_text := input.image.resolved_digest if is_string(input.image.resolved_digest)
 
-else := image.digest if is_string(image.digest)
+else := input.image.digest if is_string(input.image.digest)
 
 else := "no digest"
 
 deny contains {
 	"code": "invalid-reference",
-	"msg": sprintf("`%s` is not a valid image reference: %s", [image.written, reason]),
+	"msg": sprintf("`%s` is not a valid image reference: %s", [input.image.written, reason]),
 	"expected": "`[registry/]repository[:tag][@sha256:<64 hex digits>]`",
-	"found": sprintf("`%s`", [image.written]),
+	"found": sprintf("`%s`", [input.image.written]),
 	"hint": "write `registry/repository:tag` or `…@sha256:<64 hex digits>`",
 } if {
-	image.valid == false
+	input.image.valid == false
 	reason := object.get(image, "invalid_reason", null)
 	is_string(reason)
 }
 
 deny contains {
 	"code": "invalid-reference",
-	"msg": sprintf("`%s` is not a valid image reference", [image.written]),
+	"msg": sprintf("`%s` is not a valid image reference", [input.image.written]),
 	"expected": "`[registry/]repository[:tag][@sha256:<64 hex digits>]`",
-	"found": sprintf("`%s`", [image.written]),
+	"found": sprintf("`%s`", [input.image.written]),
 	"hint": "write `registry/repository:tag` or `…@sha256:<64 hex digits>`",
 } if {
-	image.valid == false
+	input.image.valid == false
 	not is_string(object.get(image, "invalid_reason", null))
 }
 
 deny contains {
 	"code": "image-not-found",
-	"msg": sprintf("`%s` does not resolve to a digest: %s", [image.written, image.error.message]),
+	"msg": sprintf("`%s` does not resolve to a digest: %s", [input.image.written, input.image.error.message]),
 	"expected": "the registry has the image (the digest must resolve)",
 	"found": "not found",
-	"hint": sprintf("check the tag and that CI pushed it: `skopeo inspect docker://%s` shows what the registry has", [image.normalized]),
+	"hint": sprintf("check the tag and that CI pushed it: `skopeo inspect docker://%s` shows what the registry has", [input.image.normalized]),
 } if {
-	image.error.code == "image-not-found"
+	input.image.error.code == "image-not-found"
 }
 
-allow_latest := util.config_value(["images", "allow_latest"], false)
+# Settings read straight from `data.supplygate.config` (a rule of another package, such as
+# `util.config_value`, costs regorus more than the rest of an allowed image's evaluation).
+allow_latest := v if {
+	v := data.supplygate.config.images.allow_latest
+} else := false
 
 deny contains {
 	"code": "latest-tag",
-	"msg": sprintf("`%s` uses the `latest` tag", [image.written]),
+	"msg": sprintf("`%s` uses the `latest` tag", [input.image.written]),
 	"expected": "a version tag (`policy.allow_latest` is off)",
 	"found": "`latest`",
 	"hint": latest_hint,
 } if {
 	allow_latest != true
-	image.valid == true
-	image.tag == "latest"
+	input.image.valid == true
+	input.image.tag == "latest"
 }
 
 deny contains {
 	"code": "latest-tag",
-	"msg": sprintf("`%s` has neither a tag nor a digest, so it means `latest`", [image.written]),
+	"msg": sprintf("`%s` has neither a tag nor a digest, so it means `latest`", [input.image.written]),
 	"expected": "a version tag or a digest (`policy.allow_latest` is off)",
 	"found": "no tag, no digest (implicit `latest`)",
 	"hint": latest_hint,
 } if {
 	allow_latest != true
-	image.valid == true
-	image.tag == null
-	image.digest == null
+	input.image.valid == true
+	input.image.tag == null
+	input.image.digest == null
 }
 
 latest_hint := "name a version tag instead of `latest`; the digest already pins what runs" if {
-	is_string(image.digest)
+	is_string(input.image.digest)
 } else := "name a version tag, then `supplygate pin` adds its digest (or set `policy.allow_latest: true`)"
 
-allowed_registries := util.config_value(["registries", "allow"], [])
+allowed_registries := v if {
+	v := data.supplygate.config.registries.allow
+} else := []
 
 # The rules' globs are decided by the gate (`input.image.matched`); an input that names an
 # image without those facts cannot be decided, and an undecided image must not pass.
 deny contains {
 	"code": "policy-error",
-	"msg": sprintf("the input for `%s` lacks `image.matched` (which rules name the image)", [image.written]),
+	"msg": sprintf("the input for `%s` lacks `image.matched` (which rules name the image)", [input.image.written]),
 	"expected": "`input.image.matched`, written by the gate",
 	"found": "none",
 	"hint": "policies are evaluated on inputs the gate writes; see policies/input.schema.json",
 } if {
-	is_string(image.name)
+	is_string(input.image.name)
 	not is_object(object.get(image, "matched", null))
 }
 
 deny contains {
 	"code": "registry-not-allowed-by-policy",
-	"msg": sprintf("`%s` (%s) is not from an allowed registry", [image.written, digest_text]),
+	"msg": sprintf("`%s` (%s) is not from an allowed registry", [input.image.written, digest_text]),
 	"expected": sprintf("an image matching %s (`policy.allowed_registries`)", [util.or_list(allowed_registries)]),
-	"found": sprintf("`%s`", [image.name]),
+	"found": sprintf("`%s`", [input.image.name]),
 	"hint": "mirror the image to an allowed registry, or add a pattern to `policy.allowed_registries`",
 } if {
-	is_string(image.name)
-	image.matched.allowed_registry == false
+	is_string(input.image.name)
+	input.image.matched.allowed_registry == false
 }
 
 # `policy.unmatched_images`: what happens to an image no `require:` or `provenance:` rule
 # names (a registry alias or a spelling the globs did not foresee is then not a way around them).
-unmatched := util.config_value(["images", "unmatched"], "allow")
+unmatched := v if {
+	v := data.supplygate.config.images.unmatched
+} else := "allow"
 
-covered if count(image.matched.require) > 0
+covered if count(input.image.matched.require) > 0
 
-covered if count(image.matched.provenance) > 0
+covered if count(input.image.matched.provenance) > 0
 
 not_covered := {
 	"code": "image-not-covered",
-	"msg": sprintf("`%s` is named by no `require:` or `provenance:` rule", [image.written]),
+	"msg": sprintf("`%s` is named by no `require:` or `provenance:` rule", [input.image.written]),
 	"expected": sprintf("an image some rule names (`policy.unmatched_images: %s`)", [unmatched]),
-	"found": sprintf("`%s`", [image.name]),
+	"found": sprintf("`%s`", [input.image.name]),
 	"hint": "add a rule whose `images:` glob matches it, or write the image as the rules do",
 }
 
 deny contains not_covered if {
 	unmatched == "deny"
-	is_string(image.name)
+	is_string(input.image.name)
 	not covered
 }
 
 warn contains not_covered if {
 	unmatched == "warn"
-	is_string(image.name)
+	is_string(input.image.name)
 	not covered
 }
 
 warn contains {
 	"code": "tag-moved",
-	"msg": sprintf("tag `%s` of `%s` now points to another digest than the one pinned", [image.tag, image.written]),
-	"expected": image.digest,
-	"found": image.tag_digest,
+	"msg": sprintf("tag `%s` of `%s` now points to another digest than the one pinned", [input.image.tag, input.image.written]),
+	"expected": input.image.digest,
+	"found": input.image.tag_digest,
 	"hint": "the pinned digest is what runs; re-pin with `supplygate pin` if the tag was moved on purpose",
 } if {
-	is_string(image.tag)
-	is_string(image.digest)
-	is_string(image.tag_digest)
-	image.tag_digest != image.digest
+	is_string(input.image.tag)
+	is_string(input.image.digest)
+	is_string(input.image.tag_digest)
+	input.image.tag_digest != input.image.digest
 }

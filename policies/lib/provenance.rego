@@ -8,23 +8,25 @@ import data.supplygate.lib.util
 
 image := input.image
 
-digest := image.resolved_digest
+digest := input.image.resolved_digest
 
 # The `provenance` rules whose globs match this image, in config order (matched by the gate).
-config_rules := util.config_value(["provenance"], [])
+config_rules := v if {
+	v := data.supplygate.config.provenance
+} else := []
 
-rules := [object.union(config_rules[i], {"index": i}) | some i in image.matched.provenance]
+rules := [object.union(config_rules[i], {"index": i}) | some i in input.image.matched.provenance]
 
 # The gate's rule indexes and the config data come from one config: an index without its rule
 # is a bug, and a rule that cannot be read must not pass for one that is satisfied.
 deny contains {
 	"code": "policy-error",
-	"msg": sprintf("the input for `%s` names `provenance` rules the config data does not have", [image.written]),
+	"msg": sprintf("the input for `%s` names `provenance` rules the config data does not have", [input.image.written]),
 	"expected": "`image.matched.provenance` indexes into `data.supplygate.config.provenance`",
-	"found": sprintf("%v", [image.matched.provenance]),
+	"found": sprintf("%v", [input.image.matched.provenance]),
 	"hint": "policies are evaluated on inputs the gate writes, with its config; see policies/input.schema.json",
 } if {
-	count(rules) != count(image.matched.provenance)
+	count(rules) != count(input.image.matched.provenance)
 }
 
 checked := input.attestations if {
@@ -37,21 +39,27 @@ facts := object.get(checked, "facts", [])
 # Per matching rule (by its config index), judged once per evaluation (a rule without
 # arguments is computed once; a function would be called again by every rule that asks): the
 # verified SLSA provenance facts (their indexes, in the order found), those that pass every
-# check of the rule and those that fail some.
+# check of the rule and those that fail some. Whether a provenance was verified by one of the
+# rule's signers and whether it passes are the gate's answers (`verified`, and `passes`: every
+# check of `input.provenance_checks` at once, decided in Rust from the verified evidence); one
+# without `passes: true` fails, and the failures of the first failing one are explained below
+# from the same checks. A rule without one check per attestation is not judged (see `unjudged`).
 judged := {rule.index: v |
 	some rule in rules
-	ver := [j |
-		some j, f in facts
-		is_object(object.get(f, "provenance", null))
-		util.verified_by_one_of(f, rule.signers)
-	]
-	fails := [count(failures(rule, j)) | some j in ver]
+	checks := checks_of(rule.index)
+	count(checks) == count(facts)
+	ver := [j | some j, c in checks; c.verified == true]
 	v := {
 		"verified": ver,
-		"passing": [ver[k] | some k, n in fails; n == 0],
-		"failing": [ver[k] | some k, n in fails; n > 0],
+		"passing": [j | some j in ver; checks[j].passes == true],
+		"failing": [j | some j in ver; not checks[j].passes == true],
 	}
 }
+
+checks_of(i) := c if {
+	c := input.provenance_checks[i]
+	is_array(c)
+} else := []
 
 verified(rule) := judged[rule.index].verified
 
@@ -117,14 +125,29 @@ subject_digest(f) := d if {
 
 at(rule) := util.config_line(rule)
 
+# Without the gate's checks of every attestation the provenance cannot be judged, and an
+# unjudged one must not pass.
+deny contains {
+	"code": "policy-error",
+	"msg": sprintf("the input for `%s` (%s) lacks the gate's checks of its attestations (`provenance_checks`)", [input.image.written, digest]),
+	"expected": "`input.provenance_checks`, written by the gate: one entry per attestation",
+	"found": sprintf("%d for %d attestations", [count(checks_of(rule.index)), count(facts)]),
+	"hint": "policies are evaluated on inputs the gate writes; see policies/input.schema.json",
+} if {
+	input.image.resolved == true
+	some rule in rules
+	checked
+	not judged[rule.index]
+}
+
 deny contains {
 	"code": "provenance-missing",
-	"msg": sprintf("`%s` (%s) has no SLSA provenance signed by %s", [image.written, digest, util.or_list(rule.signers)]),
+	"msg": sprintf("`%s` (%s) has no SLSA provenance signed by %s", [input.image.written, digest, util.or_list(rule.signers)]),
 	"expected": sprintf("SLSA provenance signed by %s (%s)", [util.or_list(rule.signers), at(rule)]),
 	"found": found,
-	"hint": sprintf("attach it in CI (`cosign attest --type slsaprovenance1 …`, or slsa-github-generator); `supplygate explain %s@%s` shows what is there", [image.name, digest]),
+	"hint": sprintf("attach it in CI (`cosign attest --type slsaprovenance1 …`, or slsa-github-generator); `supplygate explain %s@%s` shows what is there", [input.image.name, digest]),
 } if {
-	image.resolved == true
+	input.image.resolved == true
 	some rule in rules
 	checked
 	count(verified(rule)) == 0
@@ -135,42 +158,65 @@ described_attestations := "no attestation" if count(facts) == 0
 
 else := concat("; ", [util.describe_attestation(f) | some f in facts])
 
-# Not satisfied: the failures of the first verified provenance that fails the rule.
-deny contains finding if {
-	image.resolved == true
+# The matching rules with verified provenance that none satisfies, judged once per evaluation
+# (`satisfied` is a function, computed again wherever it is called).
+unsatisfied := [rule |
 	some rule in rules
 	checked
 	count(verified(rule)) > 0
 	not satisfied(rule)
+]
+
+# Per unsatisfied rule with a failing provenance: the failures of the first one, once.
+first_failures := {rule.index: failures(rule, bad[0]) |
+	some rule in unsatisfied
 	bad := failing(rule)
 	count(bad) > 0
-	some finding in failures(rule, bad[0])
+}
+
+# Not satisfied: the failures of the first verified provenance that fails the rule.
+deny contains finding if {
+	input.image.resolved == true
+	some found in first_failures
+	some finding in found
+}
+
+# The gate says a provenance fails the rule, and none of its checks says why: the input and
+# the checks disagree, and what cannot be explained must not pass.
+deny contains {
+	"code": "policy-error",
+	"msg": sprintf("the gate's checks of attestation %d of `%s` (%s) fail the rule without a failing check", [bad[0], input.image.written, digest]),
+	"expected": sprintf("`input.provenance_checks` that say which check fails (%s)", [at(rule)]),
+	"found": sprintf("%v", [check(rule, bad[0])]),
+	"hint": "policies are evaluated on inputs the gate writes; see policies/input.schema.json",
+} if {
+	input.image.resolved == true
+	some rule in unsatisfied
+	count(first_failures[rule.index]) == 0
+	bad := failing(rule)
 }
 
 # Not satisfied, and nothing fails: only some platforms of the index have provenance.
 deny contains {
 	"code": "provenance-missing",
-	"msg": sprintf("`%s` (%s) has SLSA provenance for some platforms only: none passes the rule for %s", [image.written, digest, concat(", ", uncovered(rule))]),
+	"msg": sprintf("`%s` (%s) has SLSA provenance for some platforms only: none passes the rule for %s", [input.image.written, digest, concat(", ", uncovered(rule))]),
 	"expected": sprintf("passing SLSA provenance signed by %s for the index or for every platform (%s)", [util.or_list(rule.signers), at(rule)]),
 	"found": sprintf("none for %s", [concat(", ", uncovered(rule))]),
 	"hint": "attest the index digest, or every platform digest, in CI",
 } if {
-	image.resolved == true
-	some rule in rules
-	checked
-	count(verified(rule)) > 0
-	not satisfied(rule)
+	input.image.resolved == true
+	some rule in unsatisfied
 	count(failing(rule)) == 0
 }
 
 deny contains {
 	"code": "provenance-check-failed",
-	"msg": sprintf("attestations of `%s` (%s) could not be checked: %s", [image.written, digest, failure]),
+	"msg": sprintf("attestations of `%s` (%s) could not be checked: %s", [input.image.written, digest, failure]),
 	"expected": sprintf("the attestations of the digest, looked up (%s)", [at(rule)]),
 	"found": failure,
 	"hint": "the gate fails closed; retry when the registry answers",
 } if {
-	image.resolved == true
+	input.image.resolved == true
 	some rule in rules
 	not checked
 }
@@ -187,7 +233,7 @@ missing_check(rule, j) := {x |
 	check(rule, j) == null
 	x := {
 		"code": "policy-error",
-		"msg": sprintf("the input for `%s` (%s) lacks the gate's checks of attestation %d (`provenance_checks`)", [image.written, digest, j]),
+		"msg": sprintf("the input for `%s` (%s) lacks the gate's checks of attestation %d (`provenance_checks`)", [input.image.written, digest, j]),
 		"expected": "`input.provenance_checks`, written by the gate",
 		"found": "none",
 		"hint": "policies are evaluated on inputs the gate writes; see policies/input.schema.json",
@@ -207,7 +253,7 @@ builder_failures(rule, j) := {x |
 	id := facts[j].provenance.builder_id
 	x := {
 		"code": "untrusted-builder",
-		"msg": sprintf("`%s` (%s) was built by an untrusted builder", [image.written, digest]),
+		"msg": sprintf("`%s` (%s) was built by an untrusted builder", [input.image.written, digest]),
 		"expected": sprintf("%s (%s)", [concat(" or ", [util.builder_text(b) | some b in rule.builders]), at(rule)]),
 		"found": or_none(id),
 		"hint": "build with a trusted builder, or add this one to `builders` if you trust it",
@@ -219,7 +265,7 @@ repository_failures(rule, j) := {x |
 	actual := facts[j].provenance.source_repository
 	x := {
 		"code": "source-repository-mismatch",
-		"msg": sprintf("`%s` (%s) was built from another source repository", [image.written, digest]),
+		"msg": sprintf("`%s` (%s) was built from another source repository", [input.image.written, digest]),
 		"expected": sprintf("`%s` (%s)", [rule.source, at(rule)]),
 		"found": or_none(actual),
 		"hint": "a build from a fork or another repository: check which pipeline pushed this digest",
@@ -231,7 +277,7 @@ ref_failures(rule, j) := {x |
 	actual := facts[j].provenance.source_ref
 	x := {
 		"code": "source-ref-not-allowed",
-		"msg": sprintf("`%s` (%s) was built from a ref that is not allowed", [image.written, digest]),
+		"msg": sprintf("`%s` (%s) was built from a ref that is not allowed", [input.image.written, digest]),
 		"expected": sprintf("%s (%s)", [util.or_list(rule.refs), at(rule)]),
 		"found": or_none(actual),
 		"hint": "release from an allowed branch or tag",
@@ -245,7 +291,7 @@ claim_failures(rule, j) := {x |
 	claim := input.source_claim
 	x := {
 		"code": "source-commit-mismatch",
-		"msg": sprintf("`%s` (%s) was not built from the commit the manifest claims (%s `%s`)", [image.written, digest, claim.from, claim.key]),
+		"msg": sprintf("`%s` (%s) was not built from the commit the manifest claims (%s `%s`)", [input.image.written, digest, claim.from, claim.key]),
 		"expected": sprintf("`%s`", [claim.value]),
 		"found": commit_text(facts[j].provenance),
 		"hint": "the manifest names one commit and the image was built from another: update the image or the claim",
@@ -255,10 +301,10 @@ claim_failures(rule, j) := {x |
 # A tag of 7 to 40 hex digits is taken for a commit SHA (by the gate).
 tag_failures(rule, j) := {x |
 	check(rule, j).tag_commit_matches == false
-	tag := image.tag
+	tag := input.image.tag
 	x := {
 		"code": "source-commit-mismatch",
-		"msg": sprintf("tag `%s` of `%s` (%s) looks like a commit SHA but the image was built from another commit", [tag, image.written, digest]),
+		"msg": sprintf("tag `%s` of `%s` (%s) looks like a commit SHA but the image was built from another commit", [tag, input.image.written, digest]),
 		"expected": sprintf("a commit starting with `%s`", [tag]),
 		"found": commit_text(facts[j].provenance),
 		"hint": "the tag = commit SHA convention is broken: was the tag moved, or pushed by another build?",
@@ -277,7 +323,7 @@ certificate_failures(_, j) := {x |
 	count(disagreements) > 0
 	x := {
 		"code": "certificate-provenance-mismatch",
-		"msg": sprintf("the certificate that signed the provenance of `%s` (%s) names another repository or commit than the provenance", [image.written, digest]),
+		"msg": sprintf("the certificate that signed the provenance of `%s` (%s) names another repository or commit than the provenance", [input.image.written, digest]),
 		"expected": "certificate and provenance agree",
 		"found": concat("; ", disagreements),
 		"hint": "the attestation was signed by a workflow of another repository or commit: do not trust it",
@@ -294,7 +340,7 @@ reachability_failures(rule, j) := {x |
 	r := input.reachability[k]
 	x := {
 		"code": "commit-not-reachable",
-		"msg": sprintf("the provenance of `%s` (%s) names no commit, so it cannot be checked in the clone of its repository", [image.written, digest]),
+		"msg": sprintf("the provenance of `%s` (%s) names no commit, so it cannot be checked in the clone of its repository", [input.image.written, digest]),
 		"expected": sprintf("a commit reachable from %s in `%s`", [util.or_list(r.refs), r.clone]),
 		"found": "no commit in the provenance",
 		"hint": "build with a builder that records the source commit (resolvedDependencies / configSource digest)",
@@ -305,7 +351,7 @@ reachability_failures(rule, j) := {x |
 	r.result == "not-reachable"
 	x := {
 		"code": "commit-not-reachable",
-		"msg": sprintf("commit `%s` of `%s` (%s) is not on an allowed branch or tag", [r.commit, image.written, digest]),
+		"msg": sprintf("commit `%s` of `%s` (%s) is not on an allowed branch or tag", [r.commit, input.image.written, digest]),
 		"expected": sprintf("reachable from %s in `%s`", [util.or_list(r.refs), r.clone]),
 		"found": sprintf("%s (a side branch?)", [object.get(r, "message", "on none of the matching refs")]),
 		"hint": "merge the change to an allowed branch and build from there; `git fetch` if the clone is old",
@@ -316,7 +362,7 @@ reachability_failures(rule, j) := {x |
 	r.result == "not-in-clone"
 	x := {
 		"code": "commit-not-reachable",
-		"msg": sprintf("commit `%s` of `%s` (%s) is not in the clone of its source repository", [r.commit, image.written, digest]),
+		"msg": sprintf("commit `%s` of `%s` (%s) is not in the clone of its source repository", [r.commit, input.image.written, digest]),
 		"expected": sprintf("a commit of `%s`", [r.clone]),
 		"found": "unknown commit (a fork, or the clone is out of date)",
 		"hint": "`git fetch` the clone; a commit from a fork must not be deployed",
@@ -327,7 +373,7 @@ reachability_failures(rule, j) := {x |
 	not r.result in {"reachable", "not-reachable", "not-in-clone"}
 	x := {
 		"code": "provenance-check-failed",
-		"msg": sprintf("cannot check commit `%s` of `%s` (%s) in `%s`: %s", [r.commit, image.written, digest, r.clone, object.get(r, "message", "unknown error")]),
+		"msg": sprintf("cannot check commit `%s` of `%s` (%s) in `%s`: %s", [r.commit, input.image.written, digest, r.clone, object.get(r, "message", "unknown error")]),
 		"expected": sprintf("an answer from the clone `%s`", [r.clone]),
 		"found": object.get(r, "message", "unknown error"),
 		"hint": "check the clone path in `source.clones` or `--source-repo`",

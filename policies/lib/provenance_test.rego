@@ -100,7 +100,7 @@ test_a_commit_sha_tag_must_prefix_the_commit if {
 	x.code == "source-commit-mismatch"
 	x.expected == "a commit starting with `fedcba9876`"
 	x.found == t.commit
-	ok := t.with_checks(t.app_with("0123456789AB", [t.att(t.provenance, ["ci"])]), [t.check({"tag_commit_matches": true})])
+	ok := t.with_checks(t.app_with("0123456789AB", [t.att(t.provenance, ["ci"])]), [t.check({"tag_commit_matches": true, "passes": true})])
 	count(deny(ok)) == 0
 }
 
@@ -109,7 +109,7 @@ test_denies_a_certificate_that_disagrees_with_the_provenance if {
 		"repository": {"result": "agrees"},
 		"commit": {"result": "disagrees", "certificate": "fedcba", "provenance": t.commit},
 	}})
-	some x in deny(t.app_with("v1", [a]))
+	some x in deny(t.with_checks(t.app_with("v1", [a]), [t.check({})]))
 	x.code == "certificate-provenance-mismatch"
 	x.found == sprintf("the certificate names commit `fedcba`, the provenance `%s`", [t.commit])
 }
@@ -144,7 +144,8 @@ test_a_git_error_fails_closed if {
 }
 
 test_reachable_commits_and_answers_that_concern_nothing_pass if {
-	count(deny(t.with_checks(object.union(t.app, {"reachability": [reach("reachable", {"via": "refs/heads/main"})]}), concerns_first))) == 0
+	reachable := [t.check({"reachability": [0], "passes": true})]
+	count(deny(t.with_checks(object.union(t.app, {"reachability": [reach("reachable", {"via": "refs/heads/main"})]}), reachable))) == 0
 	count(deny(object.union(t.app, {"reachability": [reach("not-reachable", {"commit": "fedcba9876543210fedcba9876543210fedcba98"})]}))) == 0
 }
 
@@ -173,7 +174,7 @@ test_reports_every_failure_of_the_first_verified_provenance_only if {
 	unverified := t.att(t.provenance, [])
 	first := t.att(object.union(t.provenance, {"source_ref": "refs/heads/dev", "builder_id": null}), ["ci"])
 	second := t.att(object.union(t.provenance, {"source_repository": "https://github.com/evil/app"}), ["ci"])
-	checks := [t.pass, t.check({"source_ref_allowed": false, "builder_trusted": false}), t.check({"source_repository_matches": false})]
+	checks := [object.union(t.pass, {"verified": false}), t.check({"source_ref_allowed": false, "builder_trusted": false}), t.check({"source_repository_matches": false})]
 	t.codes(deny(t.with_checks(t.app_with("v1", [unverified, first, second]), checks))) == {"source-ref-not-allowed", "untrusted-builder"}
 }
 
@@ -237,6 +238,11 @@ test_a_claim_against_provenance_without_a_commit_is_a_mismatch_not_an_error if {
 test_a_provenance_without_the_gate_checks_is_not_judged if {
 	inp := object.union(t.app, {"provenance_checks": []})
 	t.codes(deny(inp)) == {"policy-error"}
+}
+
+test_a_failing_provenance_whose_checks_say_no_failure_is_not_decided if {
+	t.codes(deny(t.with_checks(t.app, [object.union(t.pass, {"passes": false})]))) == {"policy-error"}
+	t.codes(deny(t.with_checks(t.app, [object.union(t.pass, {"passes": null})]))) == {"policy-error"}
 }
 
 test_a_rule_index_the_config_does_not_have_is_not_decided if {

@@ -127,6 +127,8 @@ att(prov, verified_by) := {
 # Rust (src/policy/facts.rs, whose tests hold the cases that used to be here); these tests
 # hold what the policy makes of them.
 pass := {
+	"verified": true,
+	"passes": true,
 	"builder_trusted": true,
 	"source_repository_matches": true,
 	"source_ref_allowed": true,
@@ -136,7 +138,9 @@ pass := {
 	"no_commit": [],
 }
 
-check(patch) := object.union(pass, patch)
+# `passes` is every check at once (the gate computes it in Rust); a patch fails some check
+# unless it says `"passes": true`.
+check(patch) := object.union(object.union(pass, {"passes": false}), patch)
 
 # `inp` with the checks of provenance rule 0 replaced, one per attestation.
 with_checks(inp, checks) := object.union(inp, {"provenance_checks": [checks]})
@@ -145,7 +149,7 @@ with_checks(inp, checks) := object.union(inp, {"provenance_checks": [checks]})
 app_with(tag, atts) := object.union(doc(image(concat(":", ["ghcr.io/acme/app", tag]), "ghcr.io/acme/app", tag, null)), {
 	"signatures": {"digest": d, "facts": [sig(["ci"], [])], "platforms": []},
 	"attestations": {"digest": d, "facts": atts},
-	"provenance_checks": [[pass | some _ in atts]],
+	"provenance_checks": [[object.union(pass, {"verified": "ci" in a.verified_by}) | some a in atts]],
 })
 
 app := app_with("v1.2.0", [att(provenance, ["ci"])])

@@ -50,9 +50,15 @@ verified_by_one_of(f, signers) if {
 }
 
 # A config value with a default (`data.supplygate.config` may leave keys out).
-config_value(path, default_value) := object.get(cfg, path, default_value) if {
-	cfg := data.supplygate.config
-} else := default_value
+config_value(path, default_value) := object.get(config, path, default_value)
+
+# `data.supplygate.config`, or an empty one. A rule, computed once per evaluation: the packages
+# read their settings with `object.get(util.config, path, default)`, which costs less than a
+# call of `config_value` in each.
+config := c if {
+	c := data.supplygate.config
+	is_object(c)
+} else := {}
 
 # Where a config rule is, for `expected`: "config line 12" (never undefined, so that a rule
 # without a line still denies).

@@ -70,7 +70,7 @@ pub async fn check_attestations_for(
     };
     let attached = discover::attestations(registry, image, &resolved.digest).await?;
     let mut facts = verify_all(&attached);
-    if !rules.is_some_and(|rules| provenance_satisfied(rules, &facts)) {
+    if !rules.is_some_and(|rules| provenance_satisfied(rules, image.tag(), &facts)) {
         let referred: Vec<AttestationCandidate> =
             discover::bundle_referrers(registry, image, &resolved.digest)
                 .await?
@@ -87,44 +87,17 @@ pub async fn check_attestations_for(
 }
 
 /// Whether every one of `rules` has, among `facts`, a verified provenance about the image
-/// digest itself that passes the rule's image-level checks (signer, builder, source
-/// repository, refs, certificate agreement) — what the provenance policy looks for first.
-/// When this holds, more attestations cannot change an allow; when it does not, the caller
-/// looks further.
-fn provenance_satisfied(rules: &[ProvenanceRule], facts: &[AttestationFact]) -> bool {
-    rules.iter().all(|rule| {
-        facts.iter().any(|f| {
-            let Some(p) = &f.provenance else {
-                return false;
-            };
-            let signed = f
-                .verified_by
-                .iter()
-                .any(|v| rule.signers.iter().any(|s| s.name == *v));
-            let about_image = f
-                .subject_match
-                .as_ref()
-                .is_some_and(|m| m.platform.is_none());
-            let builder = rule.builders.is_empty()
-                || p.builder_id
-                    .as_deref()
-                    .is_some_and(|id| rule.builders.iter().any(|b| b.accepts(id)));
-            let source = rule.source.as_deref().is_none_or(|expected| {
-                p.source_repository
-                    .as_deref()
-                    .is_some_and(|actual| repository_matches(expected, actual))
-            });
-            let refs = rule.refs.is_empty()
-                || p.source_ref
-                    .as_deref()
-                    .is_some_and(|r| rule.refs.iter().any(|pattern| pattern.matches(r)));
-            let agreement = f
-                .certificate_agreement
-                .as_ref()
-                .is_none_or(|a| a.no_disagreement());
-            signed && about_image && builder && source && refs && agreement
-        })
-    })
+/// digest itself that passes it, judged by the policy facts' own checks
+/// ([`crate::policy::facts::provenance_satisfied`]: signer, builder, source repository, refs,
+/// commit-SHA tag, certificate agreement) — what the provenance policy looks for first. When
+/// this holds, more attestations cannot change an allow; when it does not, the caller looks
+/// further.
+fn provenance_satisfied(
+    rules: &[ProvenanceRule],
+    tag: Option<&str>,
+    facts: &[AttestationFact],
+) -> bool {
+    crate::policy::facts::provenance_satisfied(rules, tag, facts)
 }
 
 /// Finds and verifies every signature on `resolved.digest` and on each platform digest.
@@ -508,6 +481,83 @@ mod tests {
         assert!(!shortcut_allowed(&user));
         assert!(signature_shortcut(&user, &image).is_none());
         assert!(attestation_shortcut(&user, &image, false).is_none());
+    }
+
+    /// An attestation verified by `verified_by` whose provenance (builder `acme/builder`,
+    /// repository `acme/app`) names `git_ref`, about the image digest or one `platform`.
+    fn provenance_fact(
+        verified_by: &[&str],
+        git_ref: &str,
+        platform: Option<&str>,
+    ) -> AttestationFact {
+        let digest = Digest::sha256_of(b"image");
+        AttestationFact {
+            location: Location::Referrers {
+                manifest: Digest::sha256_of(b"bundle"),
+                artifact_type: "application/vnd.dev.sigstore.bundle.v0.3+json".to_owned(),
+            },
+            attached_to: digest.clone(),
+            signature_kind: None,
+            statement_type: Some("https://in-toto.io/Statement/v1".to_owned()),
+            predicate_type: Some("https://slsa.dev/provenance/v1".to_owned()),
+            kind: None,
+            verified_by: verified_by.iter().map(|s| (*s).to_owned()).collect(),
+            rejections: Vec::new(),
+            subject_match: Some(provenance::SubjectMatch {
+                digest,
+                platform: platform.map(str::to_owned),
+            }),
+            subject_names: Vec::new(),
+            subject_name_matches_repository: true,
+            provenance: Some(provenance::Provenance {
+                slsa_version: provenance::SlsaVersion::V1,
+                builder_id: Some("https://github.com/acme/builder@v1".to_owned()),
+                build_type: None,
+                source_uri: None,
+                source_repository: Some("https://github.com/acme/app".to_owned()),
+                source_ref: Some(git_ref.to_owned()),
+                source_commit: None,
+                entry_point: None,
+                build_started_on: None,
+                build_finished_on: None,
+                problems: Vec::new(),
+            }),
+            predicate: None,
+            identity: None,
+            certificate_agreement: None,
+            signed_at: None,
+            notes: Vec::new(),
+        }
+    }
+
+    /// Issue 13 item 4: the shortcut judges a provenance with the policy facts' checks, so it
+    /// stops looking only where the policy would allow (a ref git could not have, which the
+    /// policy refuses, no longer passes the shortcut).
+    #[test]
+    fn the_attestation_shortcut_judges_provenance_as_the_policy_does() {
+        let shipped = config(
+            "    builders: [\"https://github.com/acme/*\"]\n    source: https://github.com/acme/app\n    refs: [\"refs/tags/v*\"]\n",
+        );
+        let rules = &shipped.provenance;
+        assert_eq!(rules.len(), 1);
+        let good = provenance_fact(&["release"], "refs/tags/v1.2.0", None);
+        assert!(provenance_satisfied(
+            rules,
+            Some("v1"),
+            std::slice::from_ref(&good)
+        ));
+        // Not a git ref: `refs/tags/v*` must not accept it, here as in the policy.
+        let dotted = provenance_fact(&["release"], "refs/tags/v1/../../heads/dev", None);
+        assert!(!provenance_satisfied(rules, Some("v1"), &[dotted]));
+        let side = provenance_fact(&["release"], "refs/heads/dev", None);
+        assert!(!provenance_satisfied(rules, Some("v1"), &[side]));
+        // Another signer, or provenance about one platform only: look further.
+        let other = provenance_fact(&["other"], "refs/tags/v1.2.0", None);
+        assert!(!provenance_satisfied(rules, Some("v1"), &[other]));
+        let platform = provenance_fact(&["release"], "refs/tags/v1.2.0", Some("linux/amd64"));
+        assert!(!provenance_satisfied(rules, Some("v1"), &[platform]));
+        // A commit-SHA tag the provenance does not match fails it.
+        assert!(!provenance_satisfied(rules, Some("0123abcd"), &[good]));
     }
 
     #[test]

@@ -43,6 +43,13 @@ const MEMO_ENTRIES: usize = 1024;
 /// Most prepared engine copies kept for reuse (one per thread evaluating at once is enough).
 const IDLE_ENGINES: usize = 16;
 
+/// The package of the one rule that evaluates every deciding rule set at once
+/// ([`combined_decider`]); a library that declares it simply goes without.
+const COMBINED_PACKAGE: &str = "supplygate_engine__decision";
+
+/// Its rule, as regorus takes it.
+const COMBINED_RULE: &str = "data.supplygate_engine__decision.all";
+
 /// Collects policy modules and data documents; [`Loader::load`] checks and prepares them
 /// into an [`Engine`], reporting every problem at once.
 #[derive(Debug)]
@@ -98,6 +105,11 @@ pub struct Engine {
     /// Prepared copies of `inner`, reused across evaluations (a copy per evaluation costs
     /// more than the evaluation of a small input); shared by clones of the `Engine`.
     idle: Arc<Mutex<Vec<regorus::Engine>>>,
+    /// `inner` plus one rule listing every deciding rule set, so that a decision is one
+    /// evaluation (the rules all of them read are then evaluated once, not once per set);
+    /// `None` when there are fewer than two sets or the rule could not be added. Evaluations
+    /// start from it when there is one.
+    decider: Option<regorus::Engine>,
     /// Decisions by input, keyed by the input's canonical JSON bytes (object keys sorted):
     /// images that share every fact share a decision. `None` when the library could decide
     /// differently on the same input (it calls `rand.intn`).
@@ -417,9 +429,11 @@ impl Loader {
         if let Err(e) = inner.eval_query("true".to_owned(), false) {
             return Err(LoadErrors(vec![rego_error(&e)]));
         }
+        let decider = combined_decider(&inner, &rule_sets);
         Ok(Engine {
             inner,
             idle: Arc::default(),
+            decider,
             memo: (!deterministic_break).then(Arc::default),
             limits,
             rule_sets: Arc::new(rule_sets),
@@ -427,6 +441,26 @@ impl Loader {
             digest,
         })
     }
+}
+
+/// `inner` with a module whose one rule is the list of every rule set's value, in order
+/// (`[data.supplygate.images.deny, ...]`), analysed now; `None` when it cannot be added (the
+/// package is taken) or there is nothing to combine.
+fn combined_decider(inner: &regorus::Engine, rule_sets: &[RuleSet]) -> Option<regorus::Engine> {
+    if rule_sets.len() < 2 {
+        return None;
+    }
+    let paths: Vec<&str> = rule_sets.iter().map(|r| r.path.as_str()).collect();
+    let source = format!(
+        "package {COMBINED_PACKAGE}\n\nall := [{}]\n",
+        paths.join(", ")
+    );
+    let mut engine = inner.clone();
+    engine
+        .add_policy(format!("<{COMBINED_PACKAGE}>.rego"), source)
+        .ok()?;
+    engine.eval_query("true".to_owned(), false).ok()?;
+    Some(engine)
 }
 
 /// `sha256` over what decides: every module's source and every data document, each hashed and
@@ -552,10 +586,32 @@ impl Engine {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .pop()
-            .unwrap_or_else(|| self.inner.clone());
+            .unwrap_or_else(|| self.decider.as_ref().unwrap_or(&self.inner).clone());
         engine.set_input(input);
         let mut decision = Decision::default();
-        for rule_set in self.rule_sets.iter() {
+        // Every rule set in one evaluation, when the library allows it and nothing goes wrong;
+        // otherwise (an error, a set that is not defined, the time limit) each set on its own,
+        // which attributes an error to its set and keeps one set's error from hiding the
+        // others' findings. Both give the same entries: the rules are the same.
+        let combined = self.decider.is_some() && {
+            engine.set_execution_timer_config(ExecutionTimerConfig {
+                limit: self.limits.eval_timeout,
+                check_interval: TIMER_CHECK_INTERVAL,
+            });
+            match engine.eval_rule(COMBINED_RULE.to_owned()) {
+                Ok(regorus::Value::Array(values))
+                    if values.len() == self.rule_sets.len()
+                        && started.elapsed() <= self.limits.eval_timeout =>
+                {
+                    for (value, rule_set) in values.iter().zip(self.rule_sets.iter()) {
+                        collect(value, rule_set, &mut decision);
+                    }
+                    true
+                }
+                _ => false,
+            }
+        };
+        for rule_set in self.rule_sets.iter().filter(|_| !combined) {
             let remaining = self.limits.eval_timeout.saturating_sub(started.elapsed());
             if remaining.is_zero() {
                 decision.errors.push(format!(

@@ -17,7 +17,9 @@ use serde_json::Value;
 use super::input::{ReachabilityFact, ReachabilityResult};
 use crate::config::Config;
 use crate::glob::ImageGlob;
-use crate::provenance::{commit_matches_claim, repository_matches, BuilderRule, RefPattern};
+use crate::provenance::{
+    commit_matches_claim, repository_matches, AttestationFact, BuilderRule, RefPattern,
+};
 
 /// The refs a commit is checked against when a provenance rule names none.
 pub const ANY_BRANCH_OR_TAG: [&str; 2] = ["refs/heads/*", "refs/tags/*"];
@@ -35,6 +37,8 @@ pub struct Rules {
 #[derive(Debug, Clone, Default)]
 struct ProvenanceRule {
     images: Vec<ImageGlob>,
+    /// The names of the rule's signers.
+    signers: Vec<String>,
     builders: Vec<BuilderRule>,
     source: Option<String>,
     refs: Vec<RefPattern>,
@@ -45,6 +49,7 @@ struct ProvenanceRule {
 impl ProvenanceRule {
     fn new(
         images: Vec<ImageGlob>,
+        signers: Vec<String>,
         builders: Vec<BuilderRule>,
         source: Option<String>,
         refs: Vec<RefPattern>,
@@ -56,6 +61,7 @@ impl ProvenanceRule {
         };
         Self {
             images,
+            signers,
             builders,
             source,
             refs,
@@ -101,6 +107,15 @@ pub struct SourceClaim {
 /// fares against one matching provenance rule.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct ProvenanceCheck {
+    /// One of the rule's signers verified the attestation.
+    pub verified: bool,
+    /// Every check below passes: the builder is trusted, the repository and ref are the
+    /// rule's, the commit claim and a commit-SHA tag match (or do not apply), the certificate
+    /// does not disagree with the provenance, every reachability answer concerning it is
+    /// `reachable` and none says `no-commit`. The policy judges a verified provenance by this
+    /// (`passing`/`failing`) and explains a failing one from the checks below; a `false` it
+    /// cannot explain denies (`policy-error`).
+    pub passes: bool,
     /// A builder rule accepts the builder id (`true` when the rule names no builders).
     pub builder_trusted: bool,
     /// The source repository is the rule's, normalised (`true` when the rule names none).
@@ -122,8 +137,13 @@ pub struct ProvenanceCheck {
 }
 
 /// The parts of one provenance the checks read.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct ProvenanceView<'a> {
+    /// The signers that verified the attestation (`verified_by`).
+    pub verified_by: Vec<&'a str>,
+    /// The signing certificate names another repository or commit than the provenance
+    /// (`certificate_agreement`: a `disagrees` result).
+    pub certificate_disagrees: bool,
     /// `builder_id`.
     pub builder_id: Option<&'a str>,
     /// `source_repository` (normalised).
@@ -132,6 +152,57 @@ pub struct ProvenanceView<'a> {
     pub source_ref: Option<&'a str>,
     /// `source_commit`.
     pub source_commit: Option<&'a str>,
+}
+
+impl<'a> ProvenanceView<'a> {
+    /// The parts of an attestation's provenance the checks read; `None` without one.
+    pub fn of(f: &'a AttestationFact) -> Option<Self> {
+        f.provenance.as_ref().map(|p| Self {
+            verified_by: f.verified_by.iter().map(String::as_str).collect(),
+            certificate_disagrees: f
+                .certificate_agreement
+                .as_ref()
+                .is_some_and(|a| !a.no_disagreement()),
+            builder_id: p.builder_id.as_deref(),
+            source_repository: p.source_repository.as_deref(),
+            source_ref: p.source_ref.as_deref(),
+            source_commit: p.source_commit.as_deref(),
+        })
+    }
+}
+
+/// Whether every one of `rules` has, among `facts`, a verified provenance about the image
+/// digest itself (not one platform of an index) that passes the rule: judged by the checks
+/// the policies read ([`ProvenanceCheck::verified`] and [`ProvenanceCheck::passes`]), with what
+/// is known while attestations are discovered: the image's `tag`, no commit claim and no
+/// reachability answers. The gate's referrers shortcut stops looking when this holds, and
+/// only where a claim, a commit-SHA tag or a clone cannot add a check (see
+/// `gate::evidence::attestation_shortcut`).
+pub fn provenance_satisfied(
+    rules: &[crate::config::ProvenanceRule],
+    tag: Option<&str>,
+    facts: &[AttestationFact],
+) -> bool {
+    let subject = Subject {
+        name: None,
+        tag,
+        claim: None,
+        provenances: facts.iter().map(ProvenanceView::of).collect(),
+        reachability: &[],
+    };
+    rules.iter().map(ProvenanceRule::from_config).all(|rule| {
+        subject.provenances.iter().zip(facts).any(|(p, f)| {
+            let about_image = f
+                .subject_match
+                .as_ref()
+                .is_some_and(|m| m.platform.is_none());
+            about_image
+                && p.as_ref().is_some_and(|p| {
+                    let c = rule.check(p, &subject);
+                    c.verified && c.passes
+                })
+        })
+    })
 }
 
 /// What the facts of one image are derived from.
@@ -194,14 +265,7 @@ impl Rules {
             provenance: config
                 .provenance
                 .iter()
-                .map(|r| {
-                    ProvenanceRule::new(
-                        r.images.clone(),
-                        r.builders.clone(),
-                        r.source.clone(),
-                        r.refs.clone(),
-                    )
-                })
+                .map(ProvenanceRule::from_config)
                 .collect(),
             allowed_registries: config.policy.allowed_registries.clone(),
             commit_key: config.source.commit_key.clone(),
@@ -261,8 +325,13 @@ impl Rules {
                 .map(|p| RefPattern::parse(p).map_err(|e| e.to_string()))
                 .collect::<Result<_, _>>()?;
             let source = r.get("source").and_then(Value::as_str).map(str::to_owned);
+            let signers = strings(r.get("signers"))
+                .into_iter()
+                .map(str::to_owned)
+                .collect();
             provenance.push(ProvenanceRule::new(
                 globs(r.get("images"))?,
+                signers,
                 builders,
                 source,
                 refs,
@@ -330,7 +399,7 @@ impl Rules {
                 subject
                     .provenances
                     .iter()
-                    .map(|p| p.map(|p| self.check(rule, &p, subject)))
+                    .map(|p| p.as_ref().map(|p| rule.check(p, subject)))
                     .collect()
             })
             .collect();
@@ -366,6 +435,20 @@ impl Rules {
                         f.get("provenance")
                             .filter(|p| p.is_object())
                             .map(|p| ProvenanceView {
+                                verified_by: f
+                                    .get("verified_by")
+                                    .and_then(Value::as_array)
+                                    .into_iter()
+                                    .flatten()
+                                    .filter_map(Value::as_str)
+                                    .collect(),
+                                certificate_disagrees: ["repository", "commit"].iter().any(
+                                    |what| {
+                                        f.pointer(&format!("/certificate_agreement/{what}/result"))
+                                            .and_then(Value::as_str)
+                                            == Some("disagrees")
+                                    },
+                                ),
                                 builder_id: text(p.get("builder_id")),
                                 source_repository: text(p.get("source_repository")),
                                 source_ref: text(p.get("source_ref")),
@@ -393,13 +476,22 @@ impl Rules {
             reachability: &reachability,
         }))
     }
+}
 
-    fn check(
-        &self,
-        rule: &ProvenanceRule,
-        p: &ProvenanceView<'_>,
-        subject: &Subject<'_>,
-    ) -> ProvenanceCheck {
+impl ProvenanceRule {
+    fn from_config(r: &crate::config::ProvenanceRule) -> Self {
+        Self::new(
+            r.images.clone(),
+            r.signers.iter().map(|s| s.name.clone()).collect(),
+            r.builders.clone(),
+            r.source.clone(),
+            r.refs.clone(),
+        )
+    }
+
+    /// How one provenance fares against this rule: the one place its checks are decided.
+    fn check(&self, p: &ProvenanceView<'_>, subject: &Subject<'_>) -> ProvenanceCheck {
+        let rule = self;
         let commit_is = |claim: &str| {
             p.source_commit
                 .is_some_and(|c| commit_matches_claim(c, claim))
@@ -428,20 +520,45 @@ impl Rules {
                 reachability.push(k);
             }
         }
+        let builder_trusted = rule.builders.is_empty()
+            || p.builder_id
+                .is_some_and(|id| rule.builders.iter().any(|b| b.accepts(id)));
+        let source_repository_matches = match &rule.source {
+            None => true,
+            Some(expected) => p
+                .source_repository
+                .is_some_and(|actual| repository_matches(expected, actual)),
+        };
+        let source_ref_allowed = rule.refs.is_empty()
+            || p.source_ref
+                .is_some_and(|r| is_git_ref(r) && rule.refs.iter().any(|pat| pat.matches(r)));
+        let commit_claim_matches = subject.claim.as_ref().map(|c| commit_is(&c.value));
+        // Every answer concerning the commit must say `reachable`; one that cannot be read
+        // (an index past the list) does not.
+        let reachable = reachability.iter().all(|&k| {
+            subject
+                .reachability
+                .get(k)
+                .is_some_and(|r| r.result == ReachabilityResult::Reachable)
+        });
+        let passes = builder_trusted
+            && source_repository_matches
+            && source_ref_allowed
+            && commit_claim_matches != Some(false)
+            && tag_commit_matches != Some(false)
+            && !p.certificate_disagrees
+            && no_commit.is_empty()
+            && reachable;
         ProvenanceCheck {
-            builder_trusted: rule.builders.is_empty()
-                || p.builder_id
-                    .is_some_and(|id| rule.builders.iter().any(|b| b.accepts(id))),
-            source_repository_matches: match &rule.source {
-                None => true,
-                Some(expected) => p
-                    .source_repository
-                    .is_some_and(|actual| repository_matches(expected, actual)),
-            },
-            source_ref_allowed: rule.refs.is_empty()
-                || p.source_ref
-                    .is_some_and(|r| is_git_ref(r) && rule.refs.iter().any(|pat| pat.matches(r))),
-            commit_claim_matches: subject.claim.as_ref().map(|c| commit_is(&c.value)),
+            verified: p
+                .verified_by
+                .iter()
+                .any(|v| rule.signers.iter().any(|s| s == v)),
+            passes,
+            builder_trusted,
+            source_repository_matches,
+            source_ref_allowed,
+            commit_claim_matches,
             tag_commit_matches,
             reachability,
             no_commit,
@@ -502,6 +619,8 @@ mod tests {
     /// The provenance of the Rego tests' `t.provenance`.
     fn provenance() -> ProvenanceView<'static> {
         ProvenanceView {
+            verified_by: vec!["ci"],
+            certificate_disagrees: false,
             builder_id: Some(
                 "https://github.com/acme/builder/.github/workflows/build.yml@refs/tags/v2",
             ),
@@ -543,12 +662,95 @@ mod tests {
         assert_eq!(
             c,
             ProvenanceCheck {
+                verified: true,
+                passes: true,
                 builder_trusted: true,
                 source_repository_matches: true,
                 source_ref_allowed: true,
                 ..ProvenanceCheck::default()
             }
         );
+    }
+
+    /// `passes` is every check at once: each failing check, alone, makes it `false`; a
+    /// signer the rule does not name leaves `verified` `false`.
+    #[test]
+    fn a_provenance_passes_only_when_every_check_does() {
+        assert!(check(provenance()).passes);
+        let untrusted = ProvenanceView {
+            builder_id: Some("https://evil.example/b"),
+            ..provenance()
+        };
+        assert!(!check(untrusted).passes);
+        let fork = ProvenanceView {
+            source_repository: Some("https://github.com/evil/app"),
+            ..provenance()
+        };
+        assert!(!check(fork).passes);
+        let side = ProvenanceView {
+            source_ref: Some("refs/heads/feature"),
+            ..provenance()
+        };
+        assert!(!check(side).passes);
+        let disagrees = ProvenanceView {
+            certificate_disagrees: true,
+            ..provenance()
+        };
+        let c = check(disagrees);
+        assert!(c.builder_trusted && c.source_repository_matches && c.source_ref_allowed);
+        assert!(
+            !c.passes,
+            "a certificate that disagrees fails the provenance"
+        );
+        let claimed = check_with(
+            &config(),
+            "v1",
+            Some(claim("fedcba98765", ClaimFrom::Annotation)),
+            provenance(),
+            &[],
+        );
+        assert!(!claimed.passes, "another commit than the claimed one");
+        assert!(!check_with(&config(), "fedcba9876", None, provenance(), &[]).passes);
+        let other_signer = ProvenanceView {
+            verified_by: vec!["release"],
+            ..provenance()
+        };
+        let c = check(other_signer);
+        assert!(!c.verified && c.passes);
+        let unsigned = ProvenanceView {
+            verified_by: Vec::new(),
+            ..provenance()
+        };
+        assert!(!check(unsigned).verified);
+        let refs = ["refs/heads/main", "refs/tags/v*"];
+        for (result, passes) in [
+            (ReachabilityResult::Reachable, true),
+            (ReachabilityResult::NotReachable, false),
+            (ReachabilityResult::NotInClone, false),
+            (ReachabilityResult::Error, false),
+        ] {
+            let c = check_with(
+                &config(),
+                "v1",
+                None,
+                provenance(),
+                &[reach(result, COMMIT, &refs)],
+            );
+            assert_eq!(c.reachability, vec![0]);
+            assert_eq!(c.passes, passes, "{result:?}");
+        }
+        let no_commit = ProvenanceView {
+            source_commit: None,
+            ..provenance()
+        };
+        let c = check_with(
+            &config(),
+            "v1",
+            None,
+            no_commit,
+            &[reach(ReachabilityResult::NoCommit, "", &refs)],
+        );
+        assert!(!c.passes, "a clone that cannot check a missing commit");
     }
 
     // Moved from policies/lib/provenance_test.rego and util_test.rego (builder_accepts).
@@ -592,7 +794,7 @@ mod tests {
             builder_id: Some("anything"),
             ..provenance()
         };
-        assert!(!check_with(&empty, "v1", None, any, &[]).builder_trusted);
+        assert!(!check_with(&empty, "v1", None, any.clone(), &[]).builder_trusted);
         let none = rule(json!([]));
         assert!(check_with(&none, "v1", None, any, &[]).builder_trusted);
     }

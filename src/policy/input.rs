@@ -72,14 +72,7 @@ pub fn subject<'a>(
         .map(|a| {
             a.facts
                 .iter()
-                .map(|f| {
-                    f.provenance.as_ref().map(|p| super::facts::ProvenanceView {
-                        builder_id: p.builder_id.as_deref(),
-                        source_repository: p.source_repository.as_deref(),
-                        source_ref: p.source_ref.as_deref(),
-                        source_commit: p.source_commit.as_deref(),
-                    })
-                })
+                .map(super::facts::ProvenanceView::of)
                 .collect()
         })
         .unwrap_or_default();
