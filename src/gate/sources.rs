@@ -160,3 +160,127 @@ fn locked_tag_of_pin(lock: &Lock, reference: &ImageRef) -> Option<ImageRef> {
     }
     Some(reference.without_digest())
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::manifest::{ContainerKind, ImageSite, Origin, Resource, ScalarStyle, Span};
+    use crate::reference::Digest;
+    use crate::registry::Store;
+    use crate::report::{Code, ImageReport, Severity};
+
+    const TAG: &str = "registry.example/team/app:v1";
+
+    /// A lock recording that `TAG` names the digest returned.
+    fn lock() -> (Lock, Digest) {
+        let mut store = Store::default();
+        let digest = Digest::sha256_of(br#"{"schemaVersion":2}"#);
+        store.insert_tag(&ImageRef::parse(TAG).unwrap(), "v1", &digest);
+        let fingerprint = Fingerprint {
+            trust: Digest::sha256_of(b"trust"),
+            policy: Digest::sha256_of(b"policy"),
+        };
+        let at = "2026-11-24T12:00:00Z".parse().unwrap();
+        (
+            Lock::new(store, &Report::default(), fingerprint, at),
+            digest,
+        )
+    }
+
+    fn image(reference: &str) -> ImageReport {
+        ImageReport {
+            site: ImageSite {
+                origin: Arc::new(Origin::Named("Pod shop/web".to_owned())),
+                span: Span {
+                    line: 1,
+                    column: 1,
+                    start: 0,
+                    end: 1,
+                },
+                image: reference.to_owned(),
+                style: ScalarStyle::Plain,
+                resource: Arc::new(Resource {
+                    api_version: "v1".to_owned(),
+                    kind: "Pod".to_owned(),
+                    namespace: Some("shop".to_owned()),
+                    name: Some("web".to_owned()),
+                    labels: BTreeMap::new(),
+                    annotations: BTreeMap::new(),
+                    document: 0,
+                    line: 1,
+                }),
+                container: Some("web".to_owned()),
+                container_kind: ContainerKind::Container,
+                path: "spec.containers[0].image".to_owned(),
+                extractor: crate::manifest::kinds::KUBERNETES,
+            },
+            reference: Some(ImageRef::parse(reference).unwrap()),
+            resolved: None,
+            findings: Vec::new(),
+            signatures: None,
+            attestations: None,
+        }
+    }
+
+    /// Only a pin of a locked tag with the locked digest is reviewed as the tag.
+    #[test]
+    fn admission_reviews_a_pin_of_a_locked_tag_as_the_tag() {
+        let (lock, digest) = lock();
+        let pin = format!("{TAG}@{digest}");
+        let other = format!("{TAG}@{}", Digest::sha256_of(b"other"));
+        let bare = format!("registry.example/team/app@{digest}");
+        let parse = |r: &str| ImageRef::parse(r).unwrap();
+        assert_eq!(
+            locked_tag_of_pin(&lock, &parse(&pin)),
+            Some(parse(TAG)),
+            "a pin of the locked digest"
+        );
+        for not in [other.as_str(), bare.as_str(), TAG] {
+            assert_eq!(locked_tag_of_pin(&lock, &parse(not)), None, "{not}");
+        }
+        let mut report = Report {
+            images: vec![image(TAG), image(&pin), image(&other)],
+            ..Report::default()
+        };
+        let written = review_pins_as_tags(&lock, &mut report);
+        assert_eq!(written, vec![(1, parse(&pin))]);
+        let references: Vec<_> = report.images.iter().map(|i| i.reference.clone()).collect();
+        assert_eq!(
+            references,
+            vec![Some(parse(TAG)), Some(parse(TAG)), Some(parse(&other))]
+        );
+    }
+
+    /// The "tag not checked" warning goes to the images with that unpinned reference, not to
+    /// the report's notices, nor to a pinned image or another repository.
+    #[test]
+    fn admission_puts_the_unchecked_tag_warning_in_the_image_findings() {
+        let (lock, digest) = lock();
+        let pin = format!("{TAG}@{digest}");
+        let mut report = Report {
+            images: vec![
+                image(TAG),
+                image(&pin),
+                image("registry.example/team/other:v1"),
+                image(TAG),
+            ],
+            ..Report::default()
+        };
+        lock::tags_not_checked_in_images(&lock, &mut report);
+        assert!(report.notices.is_empty());
+        let codes: Vec<Vec<(Code, Severity)>> = report
+            .images
+            .iter()
+            .map(|i| {
+                i.findings
+                    .iter()
+                    .map(|f| (f.code.clone(), f.severity))
+                    .collect()
+            })
+            .collect();
+        let warned = vec![(Code::TagMovedSinceLock, Severity::Warn)];
+        assert_eq!(codes, vec![warned.clone(), vec![], vec![], warned]);
+    }
+}
