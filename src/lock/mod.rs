@@ -36,7 +36,9 @@ use crate::registry::{Object, Referrer, Store};
 use crate::report::{Decision, Report};
 pub use fingerprint::Fingerprint;
 use format::{first_difference, RawLock, RawObject, RawReferrer};
-pub use review::{check_tags, deny_unchecked_tags, tags_not_checked, UncheckedTags};
+pub use review::{
+    check_tags, deny_unchecked_tags, tags_not_checked, tags_not_checked_in_images, UncheckedTags,
+};
 
 /// The lock format version this build reads and writes.
 pub const VERSION: u32 = 1;

@@ -384,15 +384,37 @@ fn deny_unpinned(report: &mut Report, not_checked: Vec<(ImageRef, String, Digest
 }
 
 /// When the tags are not checked (`--offline`) and unpinned references are allowed
-/// (`serve --lock`'s per-image warnings, `check --locked --insecure-allow-unpinned-with-lock`):
+/// (`check --locked --insecure-allow-unpinned-with-lock`; `serve --lock` puts them in the
+/// images' findings, [`tags_not_checked_in_images`]):
 /// a warning notice per unpinned tag of the report that the lock records, since nothing then
 /// shows that the tag still names the locked digest, and the cluster pulls whatever it names
 /// at pull time. Pinned references (`repo:tag@digest`) run the locked digest and need no
 /// notice.
 pub fn tags_not_checked(lock: &Lock, report: &mut Report) {
-    for (reference, tag, locked) in unpinned_tags(lock, report) {
-        report.notices.push(
-            Finding::new(
+    let warnings = not_checked_warnings(lock, report);
+    report
+        .notices
+        .extend(warnings.into_iter().map(|(_, warning)| warning));
+}
+
+/// As [`tags_not_checked`], but each warning goes into the findings of every image with that
+/// reference (an admission review, whose answer is made of its image's findings only).
+pub fn tags_not_checked_in_images(lock: &Lock, report: &mut Report) {
+    for (reference, warning) in not_checked_warnings(lock, report) {
+        for image in &mut report.images {
+            if image.reference.as_ref() == Some(&reference) {
+                image.findings.push(warning.clone());
+            }
+        }
+    }
+}
+
+/// The "tag not checked" warning of every unpinned reference whose tag the lock records.
+fn not_checked_warnings(lock: &Lock, report: &Report) -> Vec<(ImageRef, Finding)> {
+    unpinned_tags(lock, report)
+        .into_iter()
+        .map(|(reference, tag, locked)| {
+            let warning = Finding::new(
                 Code::TagMovedSinceLock,
                 Severity::Warn,
                 format!(
@@ -405,9 +427,10 @@ pub fn tags_not_checked(lock: &Lock, report: &mut Report) {
             .hint(
                 "pin the reference (`repo:tag@digest`, `supplygate pin`) so that what runs is \
                  what the lock verified, or run without `--offline` to check the tag",
-            ),
-        );
-    }
+            );
+            (reference, warning)
+        })
+        .collect()
 }
 
 /// `(reference, tag, locked digest)` of every unpinned reference of the report whose tag the

@@ -11,7 +11,8 @@ use super::answer::AnswerCache;
 use super::cache::{self, DecisionCache};
 use super::{Loaded, Log, ServeError, Settings};
 use crate::config::Config;
-use crate::lock::{Fingerprint, Lock};
+use crate::gate::{Evidence, TagCheck};
+use crate::lock::Fingerprint;
 use crate::policy;
 use crate::registry::{Registry, RegistryError, RegistrySettings, Stats};
 
@@ -24,9 +25,12 @@ pub(super) struct Generation {
     /// Whole answers to reviews seen before ([`super::answer`]).
     pub(super) answers: AnswerCache,
     pub(super) registries: Registries,
-    /// The evidence lock and the fingerprint of this config and policy library, which
-    /// [`Lock::review`] compares with the lock's.
-    pub(super) lock: Option<(Arc<Lock>, Fingerprint)>,
+    /// The evidence lock replayed (always [`Evidence::Replaying`], [`TagCheck::Admission`]),
+    /// made once per generation: the lock, the client answering from it (the one
+    /// [`Registries`] hands out) and the fingerprint of this config and policy library, which
+    /// [`crate::lock::Lock::review`] compares with the lock's; [`crate::gate::evaluate_with`]
+    /// does the rest.
+    pub(super) lock: Option<Evidence>,
 }
 
 impl Generation {
@@ -42,7 +46,15 @@ impl Generation {
                                "hint": "write the lock again with `supplygate check --write-lock` under this config and these policies"}),
                     );
                 }
-                Some((lock, fingerprint))
+                Some(
+                    Evidence::replaying(
+                        loaded.config.registry.clone(),
+                        lock,
+                        fingerprint,
+                        TagCheck::Admission,
+                    )
+                    .map_err(ServeError::Registry)?,
+                )
             }
             None => None,
         };
@@ -50,7 +62,7 @@ impl Generation {
             registries: Registries::new(
                 loaded.config.registry.clone(),
                 settings.tag_ttl,
-                lock.as_ref().map(|(l, _)| Arc::clone(l)),
+                lock.as_ref().map(|l| Arc::clone(l.registry())),
             )
             .map_err(ServeError::Registry)?,
             decisions: DecisionCache::new(settings.cache),
@@ -71,8 +83,9 @@ pub(super) struct Current {
 }
 
 /// The registry client in use, replaced every `tag_ttl` so that cached tags expire. The
-/// one place where a [`Registry`] is made. With an evidence lock, the client answers from
-/// the lock only and is never replaced (the lock does not change; a reload brings a new one).
+/// one place where a live [`Registry`] is made. With an evidence lock, the client is the
+/// lock's ([`Evidence::registry`]), answers from the lock only and is never replaced (the lock
+/// does not change; a reload brings a new one).
 pub(super) struct Registries {
     pub(super) settings: RegistrySettings,
     /// `None`: never replaced (an evidence lock).
@@ -86,20 +99,17 @@ impl Registries {
     pub(super) fn new(
         settings: RegistrySettings,
         ttl: Duration,
-        lock: Option<Arc<Lock>>,
+        replaying: Option<Arc<Registry>>,
     ) -> Result<Self, RegistryError> {
-        let (first, ttl) = match lock {
-            Some(lock) => (
-                Registry::replaying(settings.clone(), lock.evidence())?,
-                None,
-            ),
-            None => (Registry::new(settings.clone())?, Some(ttl)),
+        let (first, ttl) = match replaying {
+            Some(replaying) => (replaying, None),
+            None => (Arc::new(Registry::new(settings.clone())?), Some(ttl)),
         };
         Ok(Self {
             settings,
             ttl,
             current: Mutex::new(Current {
-                registry: Arc::new(first),
+                registry: first,
                 since: Instant::now(),
                 digests: HashMap::new(),
             }),

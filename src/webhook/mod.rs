@@ -1,7 +1,7 @@
 //! The admission webhook (`supplygate serve`): AdmissionReview v1 over TLS in, the same
 //! evaluation as `check` (mode `admission`) per image, the answer out.
 //!
-//! A thin front end around [`crate::gate::evaluate_manifests`]: [`review`] translates reviews in and
+//! A thin front end around [`crate::gate::evaluate_with`]: [`review`] translates reviews in and
 //! out; this module adds what a server needs around it:
 //!
 //! - **Caches.** Registry answers (tag -> digest included) come from a [`crate::registry::Registry`] that is
@@ -17,9 +17,12 @@
 //!   [`generation::Generation`] (swapped atomically; reviews in flight finish on the old one); the
 //!   certificate is reloaded when its files change ([`tls`]). SIGTERM stops accepting,
 //!   finishes what is in flight, exits.
-//! - **An evidence lock** (`serve --lock`): the registry client answers from the lock only
-//!   (no registry requests), and every review is compared with it ([`Lock::review`]), as
-//!   `check --locked` does.
+//! - **An evidence lock** (`serve --lock`): each generation builds one
+//!   [`crate::gate::Evidence::Replaying`] in [`crate::gate::TagCheck::Admission`] mode, whose
+//!   client answers from the lock only (no registry requests); the one evaluation compares
+//!   every review with the lock ([`Lock::review`]) as it does for `check --locked`. The webhook
+//!   keeps no lock workflow of its own, only its admission rule: a tag-only reference is
+//!   denied unless `/mutate` pins it to the locked digest.
 //!
 //! Fail closed everywhere: a review that cannot be evaluated is denied, never allowed.
 

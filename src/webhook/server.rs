@@ -13,8 +13,7 @@ use super::metrics::{Lookup, Metrics, Outcome};
 use super::review::{self, AdmissionResponse};
 use super::{answer, cache};
 use super::{Log, Reloader, Settings};
-use crate::gate::{self, Manifests, PolicyRun};
-use crate::lock::{self, Lock};
+use crate::gate::{self, Evidence, Manifests, PolicyRun};
 use crate::manifest::ImageSite;
 use crate::policy::input::Mode;
 use crate::reference::ImageRef;
@@ -439,50 +438,24 @@ impl Server {
             sites: vec![site.clone()],
             ..Manifests::default()
         };
-        let mut report =
-            gate::evaluate_manifests(manifests, &generation.config, registry, &policy, &|_, _| {})
-                .await;
-        if let Some((lock, fingerprint)) = &generation.lock {
-            // What `/mutate` makes of a locked tag (`repo:tag@digest`, with the digest the
-            // lock records for the tag) is compared as that tag: the Pods of a pinned
-            // Deployment, and the validating review after the mutation, are what was locked.
-            let written = report.images.first().and_then(|i| i.reference.clone());
-            let as_tag = written.as_ref().and_then(|r| locked_tag_of_pin(lock, r));
-            if let (Some(image), Some(tag)) = (report.images.first_mut(), as_tag) {
-                image.reference = Some(tag);
+        // Under an evidence lock, the generation's replay (whose client is `registry`):
+        // reviewed against the lock as `check --locked` is, in admission mode.
+        let live;
+        let evidence = match &generation.lock {
+            Some(replay) => replay,
+            None => {
+                live = Evidence::Live(Arc::clone(registry));
+                &live
             }
-            // As `check --locked`: not in the lock, a stale lock, another digest or decision
-            // than recorded all deny.
-            lock.review(&mut report, fingerprint);
-            if let Some(image) = report.images.first_mut() {
-                image.reference = written;
-            }
-            // The tag's digest came from the lock, unchecked: say so, as a warning (the
-            // report's notices are not part of an image's answer).
-            let before = report.notices.len();
-            lock::tags_not_checked(lock, &mut report);
-            let unchecked = report.notices.split_off(before);
-            if let Some(image) = report.images.first_mut() {
-                image.findings.extend(unchecked);
-            }
-        }
+        };
+        let report =
+            gate::evaluate_with(manifests, &generation.config, evidence, &policy, &|_, _| {}).await;
         report
             .images
             .into_iter()
             .next()
             .unwrap_or_else(|| failed_report(site))
     }
-}
-
-/// `repo:tag` when `reference` is `repo:tag@digest`, the lock does not record it as written,
-/// and the lock records `digest` for that tag.
-pub(super) fn locked_tag_of_pin(lock: &Lock, reference: &ImageRef) -> Option<ImageRef> {
-    let (tag, digest) = (reference.tag()?, reference.digest()?);
-    if lock.images.contains_key(&reference.to_string()) || lock.tag(reference, tag) != Some(digest)
-    {
-        return None;
-    }
-    Some(reference.without_digest())
 }
 
 /// Under an evidence lock, what runs must be what the lock verified: a tag-only reference
