@@ -34,8 +34,9 @@ cargo clippy --all-targets "${locked[@]}" -- -D warnings
 # Our own supply chain: advisories (vendored RustSec snapshot, offline), licences, duplicate
 # crates, sources (deny.toml; installs cargo-deny into target/tools on first use).
 bash tests/deny.sh
-# No import cycle among the modules of src/ (the graph follows the pipeline; docs/development.md).
-python3 scripts/module_cycles.py --quiet
+# No import cycle among the modules of src/ (the graph follows the pipeline; docs/development.md),
+# nor among their children and grandchildren (e.g. verify::discover, verify::notation).
+for depth in 1 2 3; do python3 scripts/module_cycles.py --quiet --depth "$depth"; done
 # No error says its cause twice (in its message and as its #[source]; docs/development.md).
 python3 scripts/error_causes.py
 cargo test --all-targets --no-fail-fast "${locked[@]}"

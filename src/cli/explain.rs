@@ -330,7 +330,7 @@ fn verdicts(out: &mut String, verified_by: &[String], rejections: &[Rejection]) 
 }
 
 /// A Notary Project signature: what it says, and each Notation signer's checks.
-fn notation(out: &mut String, n: &crate::verify::notation::stage::NotationFact) {
+fn notation(out: &mut String, n: &crate::verify::notation_stage::NotationFact) {
     let scheme = match (n.signing_scheme, n.algorithm) {
         (Some(s), Some(a)) => format!("{}, {a}", serde_json::json!(s).as_str().unwrap_or("")),
         _ => "envelope does not decode".to_owned(),

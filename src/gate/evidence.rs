@@ -163,7 +163,7 @@ async fn check_signatures_needed(
             .collect()
     };
     // Notary Project signatures, when a Notation signer is asked for (none: no lookup).
-    let notation = |digest| verify::notation::stage::check(registry, image, digest, signers, now);
+    let notation = |digest| verify::notation_stage::check(registry, image, digest, signers, now);
     let mut facts = verify_all(
         &resolved.digest,
         discover::cosign_signatures(registry, image, &resolved.digest).await?,

@@ -465,7 +465,7 @@ fn notation_logged_warnings(
     image: &ImageRef,
     checked: &crate::facts::SignatureReport,
 ) {
-    use crate::verify::notation::stage::CheckOutcome;
+    use crate::verify::notation_stage::CheckOutcome;
     for fact in &checked.facts {
         let Some(notation) = &fact.notation else {
             continue;

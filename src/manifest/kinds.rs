@@ -414,6 +414,24 @@ static EXTRACTORS: LazyLock<Vec<Extractor>> = LazyLock::new(|| {
     ]
 });
 
+/// The API group of an `apiVersion` (`""` for the core `v1`), or `None` when it is not of the
+/// form `group/version` or `v1`.
+pub(crate) fn api_group(api_version: &str) -> Option<&str> {
+    match api_version.split_once('/') {
+        Some((group, version)) if !group.is_empty() && !version.is_empty() => Some(group),
+        Some(_) => None,
+        None if api_version == "v1" => Some(""),
+        None => None,
+    }
+}
+
+/// The container lists of a pod spec, in the order Kubernetes starts them.
+pub(crate) const CONTAINER_LISTS: [(&str, ContainerKind); 3] = [
+    ("initContainers", ContainerKind::Init),
+    ("containers", ContainerKind::Container),
+    ("ephemeralContainers", ContainerKind::Ephemeral),
+];
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -3,8 +3,8 @@
 
 use std::path::Path;
 
+use super::kinds::api_group;
 use super::load::has_manifest_extension;
-use super::walk::api_group;
 use super::yaml::Node;
 use super::Origin;
 

@@ -42,10 +42,10 @@ mod sites;
 mod walk;
 pub mod yaml;
 
+pub(crate) use kinds::api_group;
 pub use load::{load, load_each, load_excluding, Loaded};
 pub use path::{FieldPath, PathError};
 pub use rewrite::{apply_edits, write_atomic, Edit, RewriteError};
-pub(crate) use walk::api_group;
 pub use walk::{builtin_pod_specs, extract, extract_object};
 
 /// Where a manifest came from.

@@ -4,8 +4,8 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
+use super::kinds::CONTAINER_LISTS;
 use super::kinds::{GENERIC_CONTAINERS, GENERIC_IMAGE_KEY};
-use super::walk::CONTAINER_LISTS;
 use super::yaml::{self, Node};
 use super::{ContainerKind, ImageSite, Origin, Resource, ScalarStyle};
 

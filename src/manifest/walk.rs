@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use super::kinds::{self, GENERIC_CONTAINERS, USER_RULE};
+use super::kinds::{self, api_group, GENERIC_CONTAINERS, USER_RULE};
 use super::kustomize::kustomization_changes;
 use super::sites::SiteSink;
 use super::yaml::{self, Node};
@@ -74,17 +74,6 @@ pub fn extract_object(
     out
 }
 
-/// The API group of an `apiVersion` (`""` for the core `v1`), or `None` when it is not of the
-/// form `group/version` or `v1`.
-pub(crate) fn api_group(api_version: &str) -> Option<&str> {
-    match api_version.split_once('/') {
-        Some((group, version)) if !group.is_empty() && !version.is_empty() => Some(group),
-        Some(_) => None,
-        None if api_version == "v1" => Some(""),
-        None => None,
-    }
-}
-
 /// Whether `group` is one of the API groups Kubernetes itself serves: their objects have known
 /// fields (the API server prunes others), and only the workloads hold images.
 fn kubernetes_group(group: &str) -> bool {
@@ -130,13 +119,6 @@ pub fn builtin_pod_specs(api_version: &str, kind: &str) -> Option<&'static str> 
         _ => return None,
     })
 }
-
-/// The container lists of a pod spec, in the order Kubernetes starts them.
-pub(super) const CONTAINER_LISTS: [(&str, ContainerKind); 3] = [
-    ("initContainers", ContainerKind::Init),
-    ("containers", ContainerKind::Container),
-    ("ephemeralContainers", ContainerKind::Ephemeral),
-];
 
 /// An object still to visit: the node, its path prefix (`items[2].` in a list), and the
 /// `apiVersion`/`kind` a typed list (`PodList`) gives items that do not say.

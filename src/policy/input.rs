@@ -21,42 +21,7 @@ pub enum Mode {
     Admission,
 }
 
-/// What a clone says about a provenance commit.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum ReachabilityResult {
-    /// Reachable from an allowed ref (`via`).
-    Reachable,
-    /// In the clone, on none of the allowed refs.
-    NotReachable,
-    /// Not in the clone (a fork, or the clone is out of date).
-    NotInClone,
-    /// A clone is configured for the repository but the provenance names no commit.
-    NoCommit,
-    /// git failed (`message`).
-    Error,
-}
-
-/// One reachability answer from a local clone, for a provenance commit.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
-pub struct ReachabilityFact {
-    /// The source repository (normalised).
-    pub repository: String,
-    /// The commit.
-    pub commit: String,
-    /// The allowed ref patterns it was checked against.
-    pub refs: Vec<String>,
-    /// The clone's path.
-    pub clone: String,
-    /// The answer.
-    pub result: ReachabilityResult,
-    /// The ref it was reached from.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub via: Option<String>,
-    /// Details (the error, or how many refs were checked).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub message: Option<String>,
-}
+pub use super::facts::{ReachabilityFact, ReachabilityResult};
 
 /// What the facts of `report` are derived from ([`super::facts::Rules::derive`]).
 pub fn subject<'a>(

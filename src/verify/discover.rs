@@ -2,7 +2,7 @@
 //! cosign's `sha256-<hex>.sig` tag and Sigstore bundles among the digest's referrers (the OCI
 //! referrers API, or its tag fallback). Only finds; [`super::signature`] verifies.
 //! [`notation_signatures`] finds Notary Project signatures the same way, for images whose rules
-//! name a Notation signer ([`super::notation::stage`] decides them).
+//! name a Notation signer ([`super::notation_stage`] decides them).
 //!
 //! Requests per digest (a cosign `.sig` with one layer costs its manifest and one payload blob
 //! more; each bundle referrer its manifest and its bundle blob):
@@ -16,10 +16,12 @@
 //! Every manifest and blob is fetched by digest or verified against the digest the registry
 //! announces, and cached by the [`Registry`] (one request per distinct thing).
 
-use super::notation::SIGNATURE_ARTIFACT_TYPE;
 use super::{Candidate, Location, Material};
 use crate::reference::{Digest, ImageRef};
 use crate::registry::{Descriptor, Referrer, ReferrerSource, Registry, RegistryError};
+
+/// Artifact type of a Notation signature manifest.
+pub const SIGNATURE_ARTIFACT_TYPE: &str = "application/vnd.cncf.notary.signature";
 
 /// Media type of a cosign simple-signing layer.
 pub const SIMPLE_SIGNING_MEDIA_TYPE: &str = "application/vnd.dev.cosign.simplesigning.v1+json";

@@ -14,6 +14,7 @@ pub mod constraints;
 pub mod discover;
 pub mod limits;
 pub mod notation;
+pub mod notation_stage;
 pub mod reason;
 pub mod signature;
 pub mod signers;
@@ -259,7 +260,7 @@ pub struct SignatureFact {
     pub docker_reference: Option<String>,
     /// What a Notary Project signature says and how each Notation signer decided it.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub notation: Option<Box<notation::stage::NotationFact>>,
+    pub notation: Option<Box<notation_stage::NotationFact>>,
 }
 
 /// Verifies one candidate against every signer; never panics, never errors: a problem is a

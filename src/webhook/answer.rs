@@ -26,8 +26,7 @@ use std::time::Instant;
 
 use sha2::Digest as _;
 
-use super::review::{AdmissionResponse, Wire};
-use super::server::Endpoint;
+use super::review::{AdmissionResponse, Endpoint, Wire};
 
 /// What an answer is valid for (see the module documentation).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

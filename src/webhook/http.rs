@@ -17,7 +17,8 @@ use serde_json::json;
 use super::answer::{self, Answer};
 use super::generation::Generation;
 use super::metrics::{CacheSizes, Metrics};
-use super::server::{Endpoint, Server};
+use super::review::Endpoint;
+use super::server::Server;
 use super::{review, tls, Loaded, Log, LogFormat, Reloader, ServeError, Settings};
 use crate::registry::Stats;
 

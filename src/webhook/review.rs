@@ -744,6 +744,13 @@ fn json_pointer(path: &str) -> Option<String> {
     Some(out)
 }
 
+/// Which endpoint a review came in on (`/validate` or `/mutate`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Endpoint {
+    Validate,
+    Mutate,
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::Value;

@@ -10,7 +10,7 @@ use serde_json::json;
 
 use super::generation::Generation;
 use super::metrics::{Lookup, Metrics, Outcome};
-use super::review::{self, AdmissionResponse};
+use super::review::{self, AdmissionResponse, Endpoint};
 use super::{answer, cache};
 use super::{Log, Reloader, Settings};
 use crate::gate::{self, Evidence, Manifests, PolicyRun};
@@ -41,13 +41,6 @@ pub(super) struct Keep {
     pub(super) codes: Vec<String>,
     pub(super) sites: usize,
     pub(super) expires: Instant,
-}
-
-/// Which endpoint a review came in on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Endpoint {
-    Validate,
-    Mutate,
 }
 
 impl Server {

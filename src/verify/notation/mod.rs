@@ -5,7 +5,7 @@
 //!
 //! [`crate::verify::discover::notation_signatures`] finds signatures (referrers API, tag
 //! fallback, OCI layouts); [`signer`] is the `notation:` signer kind of `supplygate.yaml`;
-//! [`stage`] turns each signature into a [`crate::verify::SignatureFact`] for the verify stage.
+//! [`crate::verify::notation_stage`] turns each signature into a [`crate::verify::SignatureFact`] for the verify stage.
 //! [`envelope`] and [`cose`] decode, [`pki`] handles certificates, [`policy`] holds
 //! `trustpolicy.json` and trust stores, [`revocation`] CRLs, [`verify`] runs the checks in
 //! Notation's order.
@@ -20,7 +20,6 @@ mod pki;
 pub mod policy;
 pub mod revocation;
 pub mod signer;
-pub mod stage;
 pub mod timestamp;
 
 pub use envelope::{Algorithm, Envelope, SigningScheme, COSE_MEDIA_TYPE, JWS_MEDIA_TYPE};
@@ -32,8 +31,8 @@ pub use policy::{
 pub use revocation::{CrlError, Crls};
 pub use signer::{InlinePolicy, NotationSignerError, NotationTrust, PolicySource};
 
-/// Artifact type of a Notation signature manifest.
-pub const SIGNATURE_ARTIFACT_TYPE: &str = "application/vnd.cncf.notary.signature";
+/// Artifact type of a Notation signature manifest (discovery looks for it).
+pub use super::discover::SIGNATURE_ARTIFACT_TYPE;
 
 /// The artifact a signature is about: the payload's `targetArtifact` must equal it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]

@@ -1,9 +1,10 @@
-//! Notation in the verify stage: one Notary Project signature found on a digest, decided by
+//! Notation in the verify stage (beside [`super::notation`], which holds Notation's own rules
+//! and crypto and knows nothing of signers): one Notary Project signature found on a digest, decided by
 //! every `notation:` signer under the statement its trust policy has for the image's
 //! repository, recorded as a [`SignatureFact`] like a cosign signature (`verified_by`,
 //! `rejections`, `signed_at`) with the Notation details beside it ([`NotationFact`]).
 //!
-//! A signature counts for a signer only when [`super::decide`] verifies it: level `skip`
+//! A signature counts for a signer only when [`super::notation::decide`] verifies it: level `skip`
 //! (nothing verified), a repository no statement covers, or a trust store that cannot be read
 //! never count.
 
@@ -11,8 +12,11 @@ use std::sync::Arc;
 
 use jiff::Timestamp;
 
-use super::policy::{Action, Check, Level, Statement};
-use super::{decide, inspect, Decision, Outcome, RevocationStatus, Target};
+use super::discover::SIGNATURE_ARTIFACT_TYPE;
+use super::notation::policy::{Action, Check, Level, Statement};
+use super::notation::{
+    decide, inspect, Algorithm, Decision, Outcome, RevocationStatus, SigningScheme, Target,
+};
 use crate::reference::Digest;
 use crate::verify::signature::ANY_SIGNER;
 use crate::verify::signers::SignerKind;
@@ -75,10 +79,10 @@ pub struct NotationFact {
     pub envelope: String,
     /// `io.cncf.notary.signingScheme`, when the envelope decodes.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub signing_scheme: Option<super::SigningScheme>,
+    pub signing_scheme: Option<SigningScheme>,
     /// `alg`, when the envelope decodes.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub algorithm: Option<super::Algorithm>,
+    pub algorithm: Option<Algorithm>,
     /// The signing certificate's subject (RFC 4514), when the chain decodes.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub certificate_subject: Option<String>,
@@ -219,7 +223,7 @@ pub fn verify_candidate(
                 }
                 fact.verified_by.push(signer.name.clone());
                 let proven = match (v.scheme, decision.timestamp) {
-                    (super::SigningScheme::X509SigningAuthority, _) => Some(v.signing_time),
+                    (SigningScheme::X509SigningAuthority, _) => Some(v.signing_time),
                     (_, Some(stamped)) => {
                         fact.time_proofs.push(format!(
                             "RFC 3161 timestamp between {} and {} (signer `{}`)",
@@ -324,7 +328,7 @@ pub async fn check(
     let truncated = (listed > read).then(|| SignatureFact {
         location: crate::verify::Location::Referrers {
             manifest: digest.clone(),
-            artifact_type: super::SIGNATURE_ARTIFACT_TYPE.to_owned(),
+            artifact_type: SIGNATURE_ARTIFACT_TYPE.to_owned(),
         },
         attached_to: digest.clone(),
         kind: Some(SignatureKind::Notation),
