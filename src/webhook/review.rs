@@ -638,7 +638,8 @@ fn truncate_chars(s: &mut String, max: usize) {
 }
 
 /// The JSONPatch that pins every allowed, resolved, tag-only image of the object to its
-/// digest (`repo:tag@sha256:…`), each guarded by a `test` of the current value, and the
+/// digest (`repo:tag@sha256:…`; `repo:latest@sha256:…` for a reference written without a
+/// tag), each guarded by a `test` of the current value, and the
 /// indices of the reports it pins. Sites whose path cannot be written as a JSON pointer, or
 /// whose value is not where the path says, are left alone; so are images allowed by an
 /// exemption or break-glass (their digest was never verified, and pinning would make it look
@@ -670,7 +671,13 @@ pub(crate) fn pin_patch(
         if string != Some(r.site.image.as_str()) {
             continue;
         }
-        let pinned = format!("{}@{}", r.site.image, resolved.digest);
+        // A reference written without a tag means `latest`: the pin says so (`repo:latest@…`),
+        // so that the lock's review, which knows the digest by its tag, sees the locked tag
+        // (red-team: `repo@digest` was denied `not-in-lock` by the same server's `/validate`).
+        let pinned = match reference.tag() {
+            Some(_) => format!("{}@{}", r.site.image, resolved.digest),
+            None => format!("{}:latest@{}", r.site.image, resolved.digest),
+        };
         ops.push(json!({"op": "test", "path": pointer, "value": r.site.image}));
         ops.push(json!({"op": "replace", "path": pointer, "value": pinned}));
         pinned_sites.insert(i);

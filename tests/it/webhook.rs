@@ -1245,6 +1245,43 @@ async fn with_a_lock_mutate_pins_tags_to_the_locked_digest_unless_allowed_insecu
     assert_eq!(response["allowed"], false, "{response:#}");
     drop(hook);
 
+    drop(s);
+
+    // A reference written without a tag is `latest`: `/mutate` pins it as
+    // `repo:latest@digest`, which the same server's `/validate` admits as the locked tag
+    // (red-team: a `repo@digest` pin was denied `not-in-lock`).
+    let mut s = Setup::new();
+    s.append_config("policy:\n  allow_latest: true\n");
+    let notag = s.push_signed("team/notag", "latest");
+    s.write_lock(&["team/notag"]);
+    s.registry.stop();
+    let hook = s.serve(&["--lock", "supplygate.lock", "--mutate"]);
+    let review = with_image(&s, "deployment-create.json", "team/notag");
+    let response = hook.review("/mutate", &review).await;
+    assert_eq!(response["allowed"], true, "{response:#}\n{}", hook.log());
+    let image = s.registry.image("team/notag");
+    let pinned = format!("{image}:latest@{notag}");
+    assert_eq!(
+        patch_of(&response).unwrap()[1],
+        json!({"op": "replace", "path": "/spec/template/spec/containers/0/image",
+               "value": pinned})
+    );
+    let response = hook
+        .validate(&with_image(
+            &s,
+            "deployment-create.json",
+            &format!("team/notag:latest@{notag}"),
+        ))
+        .await;
+    assert_eq!(response["allowed"], true, "{response:#}\n{}", hook.log());
+    drop(hook);
+    drop(s);
+    let mut s = Setup::new();
+    let _app = s.push_signed("team/app", "v1");
+    s.write_lock(&["team/app:v1"]);
+    s.registry.stop();
+    let review = s.fixture("deployment-create.json");
+
     // The explicit opt-out: allowed, with the warning that the tag was not checked.
     let hook = s.serve(&[
         "--lock",
