@@ -106,22 +106,29 @@ pub(crate) enum ReferrersAnswer {
 /// knows, so a 404 says the API is missing, but a registry's own error may be about less.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum NotFoundScope {
-    /// A router's plain "404 page not found" (no distribution error body), which is what a
-    /// registry without the API sends: the whole host has no API.
+    /// A router's plain-text "404 page not found" (or an empty 404: no distribution error
+    /// body), which is what a registry without the API sends: the whole host has no API.
     Host,
-    /// A distribution error body whose codes are all about the repository or the operation
-    /// (`NAME_UNKNOWN`, `UNSUPPORTED`, `NOT_FOUND`…): no API for this repository.
+    /// A distribution error body whose codes are all `NAME_UNKNOWN` or `UNSUPPORTED`: no API
+    /// for this repository.
     Repository,
-    /// An error about the digest itself (`MANIFEST_UNKNOWN`, `BLOB_UNKNOWN`, `DIGEST_INVALID`),
-    /// or a JSON body that names no code: about this digest only.
+    /// Anything else: an error about the digest (`MANIFEST_UNKNOWN`), another or unknown code
+    /// (Harbor's `NOT_FOUND`, `DENIED`), a JSON body that names no code, or an HTML or other
+    /// page (a proxy's error page for one request): about this digest only.
     Digest,
 }
 
 impl NotFoundScope {
     /// The scope of a 404 with `content_type` and `body`.
     pub(crate) fn of(content_type: Option<&str>, body: &[u8]) -> Self {
-        if content_type.map(bare_content_type).as_deref() != Some("application/json") {
-            return Self::Host;
+        match content_type.map(bare_content_type).as_deref() {
+            Some("application/json") => {}
+            // The router's own 404: plain text or nothing at all.
+            None | Some("text/plain") => return Self::Host,
+            // An HTML or other error page says nothing about the registry's API: a proxy or
+            // CDN page for this one request must not hide the referrers of other digests.
+            Some(_) if body.is_empty() => return Self::Host,
+            Some(_) => return Self::Digest,
         }
         let codes: Vec<String> = serde_json::from_slice::<serde_json::Value>(body)
             .ok()

@@ -142,11 +142,19 @@ fn a_referrers_404_reaches_the_host_the_repository_or_the_digest_by_its_body() {
             NotFoundScope::Host,
         ),
         (None, "", NotFoundScope::Host),
+        // An HTML page (a proxy's error page for one request) is about that digest only:
+        // red-team, it must not hide the API-only referrers of the host's other digests.
         (
             Some("text/html"),
             r#"{"errors":[{"code":"NAME_UNKNOWN"}]}"#,
-            NotFoundScope::Host,
+            NotFoundScope::Digest,
         ),
+        (
+            Some("text/html; charset=utf-8"),
+            "<html><body>404 Not Found</body></html>",
+            NotFoundScope::Digest,
+        ),
+        (Some("text/html"), "", NotFoundScope::Host),
         (
             json,
             r#"{"errors":[{"code":"NAME_UNKNOWN"}]}"#,
