@@ -619,25 +619,12 @@ mod tests {
     #[tokio::test]
     async fn gathering_keeps_a_bounded_number_of_tasks_and_looks_up_every_image_once() {
         use crate::registry::testserver::{Reply, Request, Server};
-        use crate::registry::{HostSettings, RegistrySettings};
         let server = Server::start(|_: &Request| {
             Reply::body(404, r#"{"errors":[{"code":"MANIFEST_UNKNOWN"}]}"#)
                 .header("Content-Type", "application/json")
         })
         .await;
-        let mut settings = RegistrySettings {
-            retries: 0,
-            docker_config: Some(PathBuf::from("/nonexistent/supplygate-test/config.json")),
-            ..RegistrySettings::default()
-        };
-        settings.hosts.insert(
-            server.host(),
-            HostSettings {
-                insecure: true,
-                ..HostSettings::default()
-            },
-        );
-        let registry = Arc::new(Registry::new(settings).unwrap());
+        let registry = Arc::new(Registry::new(server.settings()).unwrap());
         let config = config("");
         let images: BTreeSet<ImageRef> = (0..600)
             .map(|i| ImageRef::parse(&format!("{}/app:v{i}", server.host())).unwrap())

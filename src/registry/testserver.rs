@@ -178,6 +178,27 @@ impl Server {
         self.addr.to_string()
     }
 
+    /// Client settings for this server alone: plain HTTP, no retries, and no docker config of
+    /// the machine running the tests.
+    pub(crate) fn settings(&self) -> super::RegistrySettings {
+        let mut settings = super::RegistrySettings {
+            request_timeout: Duration::from_secs(10),
+            retries: 0,
+            docker_config: Some(std::path::PathBuf::from(
+                "/nonexistent/supplygate-test/config.json",
+            )),
+            ..super::RegistrySettings::default()
+        };
+        settings.hosts.insert(
+            self.host(),
+            super::HostSettings {
+                insecure: true,
+                ..super::HostSettings::default()
+            },
+        );
+        settings
+    }
+
     pub(crate) fn requests(&self) -> Vec<Request> {
         self.requests
             .lock()

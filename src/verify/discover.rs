@@ -396,32 +396,16 @@ async fn bundle_candidate(
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeMap;
-    use std::path::PathBuf;
-    use std::time::Duration;
 
     use super::*;
     use crate::registry::testserver::{Reply, Request, Server};
-    use crate::registry::{HostSettings, RegistrySettings};
 
     const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
     const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
     const EMPTY_CONFIG: &str = r#"{"mediaType":"application/vnd.oci.empty.v1+json","digest":"sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a","size":2}"#;
 
     fn client(server: &Server) -> Registry {
-        let mut settings = RegistrySettings {
-            request_timeout: Duration::from_secs(10),
-            retries: 0,
-            docker_config: Some(PathBuf::from("/nonexistent/supplygate-test/config.json")),
-            ..RegistrySettings::default()
-        };
-        settings.hosts.insert(
-            server.host(),
-            HostSettings {
-                insecure: true,
-                ..HostSettings::default()
-            },
-        );
-        Registry::new(settings).unwrap()
+        Registry::new(server.settings()).unwrap()
     }
 
     /// A referrer manifest of `artifact_type` with one layer `layer` attached to `subject`.

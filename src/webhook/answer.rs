@@ -175,15 +175,7 @@ impl AnswerCache {
         }
         let mut answers = self.answers.lock().unwrap_or_else(PoisonError::into_inner);
         if answers.len() >= self.max_entries && !answers.contains_key(&key) {
-            answers.retain(|_, a| a.expires > now);
-            // Still full of fresh answers: drop some. Which ones matters little; the bound does.
-            let excess = answers.len().saturating_sub(self.max_entries / 2);
-            if excess > 0 {
-                let victims: Vec<Key> = answers.keys().take(excess).copied().collect();
-                for k in victims {
-                    answers.remove(&k);
-                }
-            }
+            super::cache::make_room(&mut answers, self.max_entries, |a| a.expires > now);
         }
         answers.insert(key, std::sync::Arc::new(answer));
     }

@@ -276,19 +276,30 @@ impl<K: Eq + Hash + Clone> DecisionCache<K> {
             }
         }
         if slots.len() >= self.settings.max_entries {
-            slots.retain(|_, s| s.get().is_none_or(|c| c.expires > now));
-            // Still full of fresh answers: drop some. Which ones matters little; the bound does.
-            let excess = slots.len().saturating_sub(self.settings.max_entries / 2);
-            if excess > 0 {
-                let victims: Vec<K> = slots.keys().take(excess).cloned().collect();
-                for k in victims {
-                    slots.remove(&k);
-                }
-            }
+            make_room(&mut slots, self.settings.max_entries, |s| {
+                s.get().is_none_or(|c| c.expires > now)
+            });
         }
         let slot = Slot::default();
         slots.insert(key, Arc::clone(&slot));
         slot
+    }
+}
+
+/// Makes room in a full bounded cache of `max_entries`: drops what is no longer `fresh`, and
+/// when that is not enough, half of the entries (which ones matters little; the bound does).
+pub(super) fn make_room<K: Hash + Eq + Clone, V>(
+    map: &mut HashMap<K, V>,
+    max_entries: usize,
+    fresh: impl Fn(&V) -> bool,
+) {
+    map.retain(|_, v| fresh(v));
+    let excess = map.len().saturating_sub(max_entries / 2);
+    if excess > 0 {
+        let victims: Vec<K> = map.keys().take(excess).cloned().collect();
+        for k in victims {
+            map.remove(&k);
+        }
     }
 }
 
