@@ -7,6 +7,7 @@
 //! credential (a field whose name says it holds one is written as `<redacted>`).
 
 use std::io::Write as _;
+use std::sync::{mpsc, OnceLock};
 
 use serde_json::{json, Map, Value};
 use tracing_subscriber::fmt::format::Writer;
@@ -54,11 +55,95 @@ fn json_line(level: &str, fields: Map<String, Value>) -> String {
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Log {
     format: LogFormat,
+    /// Lines go to the writer thread ([`Log::queued`]).
+    queued: bool,
+}
+
+/// Most lines waiting for the writer thread; beyond it a line waits for room (none is
+/// dropped).
+const QUEUED_LINES: usize = 4096;
+
+/// Most bytes the writer thread writes at once.
+const BATCH_BYTES: usize = 64 * 1024;
+
+/// What the writer thread is handed.
+enum Queued {
+    Line(String),
+    /// Answered once every line queued before it is written.
+    Flush(mpsc::SyncSender<()>),
+}
+
+/// The writer thread's queue; `None` when the thread could not be started (lines are then
+/// written where they are made).
+static WRITER: OnceLock<Option<mpsc::SyncSender<Queued>>> = OnceLock::new();
+
+fn writer() -> Option<&'static mpsc::SyncSender<Queued>> {
+    WRITER
+        .get_or_init(|| {
+            let (tx, rx) = mpsc::sync_channel(QUEUED_LINES);
+            std::thread::Builder::new()
+                .name("supplygate-log".to_owned())
+                .spawn(move || write_queued(&rx))
+                .ok()
+                .map(|_| tx)
+        })
+        .as_ref()
+}
+
+/// The writer thread: the lines queued so far, in order, in one write (a full pipe to the
+/// container runtime or a file on a busy disk holds this thread, not a review).
+fn write_queued(rx: &mpsc::Receiver<Queued>) {
+    let mut batch = Vec::new();
+    let mut flushed = Vec::new();
+    while let Ok(first) = rx.recv() {
+        let mut next = Some(first);
+        while let Some(item) = next {
+            match item {
+                Queued::Line(line) => batch.extend_from_slice(line.as_bytes()),
+                Queued::Flush(done) => flushed.push(done),
+            }
+            next = if batch.len() < BATCH_BYTES {
+                rx.try_recv().ok()
+            } else {
+                None
+            };
+        }
+        // A log line that cannot be written (stderr closed) must not stop the server.
+        let _ = std::io::stderr().lock().write_all(&batch);
+        batch.clear();
+        for done in flushed.drain(..) {
+            let _ = done.send(());
+        }
+    }
+}
+
+/// Waits (up to five seconds) until every line queued so far is written.
+pub(crate) fn flush() {
+    let Some(writer) = WRITER.get().and_then(Option::as_ref) else {
+        return;
+    };
+    let (done, written) = mpsc::sync_channel(1);
+    if writer.send(Queued::Flush(done)).is_ok() {
+        let _ = written.recv_timeout(std::time::Duration::from_secs(5));
+    }
 }
 
 impl Log {
+    /// Writes each line where it is made.
     pub(crate) fn new(format: LogFormat) -> Self {
-        Self { format }
+        Self {
+            format,
+            queued: false,
+        }
+    }
+
+    /// Hands each line to a writer thread of its own (the server: a review never waits for
+    /// stderr unless [`QUEUED_LINES`] lines are waiting already); [`flush`] before exiting.
+    pub(crate) fn queued(self) -> Self {
+        Self {
+            queued: true,
+            ..self
+        }
     }
 
     /// Writes one event with `fields` (an object; anything else is ignored).
@@ -80,6 +165,14 @@ impl Log {
         // separately). A log line that cannot be written (stderr closed) must not stop the
         // server.
         line.push('\n');
+        let line = match writer().filter(|_| self.queued) {
+            Some(writer) => match writer.send(Queued::Line(line)) {
+                Ok(()) => return,
+                Err(mpsc::SendError(Queued::Line(line))) => line,
+                Err(_) => return,
+            },
+            None => line,
+        };
         let _ = std::io::stderr().lock().write_all(line.as_bytes());
     }
 
