@@ -128,7 +128,7 @@ pub(super) struct Registries {
     /// answers expire; bounded (see [`Registries::remember`]).
     digests: Mutex<HashMap<[u8; 32], Resolution>>,
     /// Counters of clients no longer current: settled totals, and clients still in use.
-    pub(super) retired: Mutex<(Stats, Vec<Arc<Registry>>)>,
+    pub(super) retired: Mutex<(Stats, Vec<Current>)>,
 }
 
 impl Registries {
@@ -165,8 +165,13 @@ impl Registries {
         if expired || current.registry.cached_answers() >= self.max_client_answers {
             match Registry::new(self.settings.clone()) {
                 Ok(fresh) => {
-                    let old = std::mem::replace(&mut current.registry, Arc::new(fresh));
-                    current.since = Instant::now();
+                    let old = std::mem::replace(
+                        &mut *current,
+                        Current {
+                            registry: Arc::new(fresh),
+                            since: Instant::now(),
+                        },
+                    );
                     if expired {
                         // Every digest the old clients resolved is as old as they are.
                         let now = Instant::now();
@@ -209,9 +214,9 @@ impl Registries {
         fresh.then(|| (digest.digest().to_string(), expires))
     }
 
-    /// Remembers what `registry` resolved `image` to, if it is still the current client,
-    /// until that client's answers expire (bounded: beyond `max` images the expired ones are
-    /// dropped, then half of them).
+    /// Remembers what `registry` (current or retired: reviews started before a replacement
+    /// finish on their client) resolved `image` to, until that client's answers expire
+    /// (bounded: beyond `max` images the expired ones are dropped, then half of them).
     pub(super) fn remember(
         &self,
         registry: &Arc<Registry>,
@@ -219,12 +224,26 @@ impl Registries {
         digest: &Digest,
         max: usize,
     ) {
-        let current = self.current.lock().unwrap_or_else(PoisonError::into_inner);
-        if !Arc::ptr_eq(&current.registry, registry) {
+        let since = {
+            // In the order `current` takes them (current, then retired).
+            let current = self.current.lock().unwrap_or_else(PoisonError::into_inner);
+            if Arc::ptr_eq(&current.registry, registry) {
+                Some(current.since)
+            } else {
+                let retired = self.retired.lock().unwrap_or_else(PoisonError::into_inner);
+                retired
+                    .1
+                    .iter()
+                    .find(|r| Arc::ptr_eq(&r.registry, registry))
+                    .map(|r| r.since)
+            }
+        };
+        // A client neither current nor retired here (another generation's) is not ours to
+        // remember from.
+        let Some(since) = since else {
             return;
-        }
-        let expires = self.ttl.map(|ttl| until(current.since, ttl));
-        drop(current);
+        };
+        let expires = self.ttl.map(|ttl| until(since, ttl));
         let (key, digest) = (image_key(image), CompactDigest::new(digest));
         let now = Instant::now();
         let mut digests = self.digests.lock().unwrap_or_else(PoisonError::into_inner);
@@ -252,7 +271,11 @@ impl Registries {
         settle(&mut retired);
         let (settled, live) = &*retired;
         let mut total = *settled;
-        for r in live.iter().chain(std::iter::once(&current.registry)) {
+        for r in live
+            .iter()
+            .map(|r| &r.registry)
+            .chain(std::iter::once(&current.registry))
+        {
             let s = r.stats();
             total.requests += s.requests;
             total.cache_hits += s.cache_hits;
@@ -270,11 +293,11 @@ fn until(since: Instant, ttl: Duration) -> Instant {
 
 /// Adds the counters of retired clients nobody holds any more (they have counted their last
 /// request) to the settled totals and lets them go, with every answer they cached.
-fn settle(retired: &mut (Stats, Vec<Arc<Registry>>)) {
+fn settle(retired: &mut (Stats, Vec<Current>)) {
     let (settled, live) = retired;
     live.retain(|r| {
-        if Arc::strong_count(r) == 1 {
-            let s = r.stats();
+        if Arc::strong_count(&r.registry) == 1 {
+            let s = r.registry.stats();
             settled.requests += s.requests;
             settled.cache_hits += s.cache_hits;
             false
@@ -345,15 +368,23 @@ mod tests {
             assert_eq!(&*cached, digest.as_str(), "{image}");
             assert!(expires.is_some_and(|e| e > Instant::now()));
         }
-        // An answer of a client no longer current is not remembered.
+        // A review that started on the old client finishes on it, and what it resolved is
+        // remembered as long as the old client's answers are fresh.
         let late = format!("{}/app:late", server.host());
-        resolve(&registries, &first, &late).await;
-        assert!(registries.cached_digest(&late).is_none());
+        let digest = resolve(&registries, &first, &late).await;
+        let (cached, expires) = registries.cached_digest(&late).unwrap();
+        assert_eq!(cached, digest);
+        assert_eq!(expires, registries.cached_digest(&resolved[0].0).unwrap().1);
+        // Another generation's client is not remembered from.
+        let stranger = Arc::new(Registry::new(server.settings()).unwrap());
+        let other = format!("{}/app:other", server.host());
+        resolve(&registries, &stranger, &other).await;
+        assert!(registries.cached_digest(&other).is_none());
         drop(first);
         assert_eq!(registries.stats().requests, 3);
         assert!(registries.retired.lock().unwrap().1.is_empty());
         assert!(Arc::ptr_eq(&second, &registries.current(&log)));
-        assert_eq!(registries.remembered(), 2);
+        assert_eq!(registries.remembered(), 3);
     }
 
     /// A resolution is not answered past its client's `tag_ttl`, and the client that replaces
