@@ -7,7 +7,7 @@
 //! credential (a field whose name says it holds one is written as `<redacted>`).
 
 use std::io::Write as _;
-use std::sync::{mpsc, OnceLock};
+use std::sync::{Mutex, OnceLock, PoisonError};
 
 use serde_json::{json, Map, Value};
 use tracing_subscriber::fmt::format::Writer;
@@ -59,73 +59,54 @@ pub(crate) struct Log {
     queued: bool,
 }
 
-/// Most lines waiting for the writer thread; beyond it a line waits for room (none is
-/// dropped).
-const QUEUED_LINES: usize = 4096;
+/// How often the writer thread writes the lines made since it last did.
+const WRITE_EVERY: std::time::Duration = std::time::Duration::from_millis(10);
 
-/// Most bytes the writer thread writes at once.
-const BATCH_BYTES: usize = 64 * 1024;
+/// Most bytes of lines waiting; a line that finds more waiting writes them (and itself) out
+/// where it is made, so none is ever dropped.
+const MAX_WAITING: usize = 1024 * 1024;
 
-/// What the writer thread is handed.
-enum Queued {
-    Line(String),
-    /// Answered once every line queued before it is written.
-    Flush(mpsc::SyncSender<()>),
-}
+/// Lines made and not yet written, in order.
+static WAITING: Mutex<Vec<u8>> = Mutex::new(Vec::new());
 
-/// The writer thread's queue; `None` when the thread could not be started (lines are then
-/// written where they are made).
-static WRITER: OnceLock<Option<mpsc::SyncSender<Queued>>> = OnceLock::new();
+/// Held while lines are taken from [`WAITING`] and written, so that lines taken later are
+/// never written first.
+static WRITING: Mutex<()> = Mutex::new(());
 
-fn writer() -> Option<&'static mpsc::SyncSender<Queued>> {
+/// The writer thread (started by the first queued line); `None` when it could not be.
+static WRITER: OnceLock<Option<std::thread::Thread>> = OnceLock::new();
+
+fn writer() -> Option<&'static std::thread::Thread> {
     WRITER
         .get_or_init(|| {
-            let (tx, rx) = mpsc::sync_channel(QUEUED_LINES);
             std::thread::Builder::new()
                 .name("supplygate-log".to_owned())
-                .spawn(move || write_queued(&rx))
+                .spawn(|| loop {
+                    // Woken by the first line after a write (idle, it sleeps), it gives the
+                    // lines of the next 10 ms time to join that one.
+                    std::thread::park();
+                    std::thread::sleep(WRITE_EVERY);
+                    write_waiting();
+                })
                 .ok()
-                .map(|_| tx)
+                .map(|handle| handle.thread().clone())
         })
         .as_ref()
 }
 
-/// The writer thread: the lines queued so far, in order, in one write (a full pipe to the
-/// container runtime or a file on a busy disk holds this thread, not a review).
-fn write_queued(rx: &mpsc::Receiver<Queued>) {
-    let mut batch = Vec::new();
-    let mut flushed = Vec::new();
-    while let Ok(first) = rx.recv() {
-        let mut next = Some(first);
-        while let Some(item) = next {
-            match item {
-                Queued::Line(line) => batch.extend_from_slice(line.as_bytes()),
-                Queued::Flush(done) => flushed.push(done),
-            }
-            next = if batch.len() < BATCH_BYTES {
-                rx.try_recv().ok()
-            } else {
-                None
-            };
-        }
+/// Writes every line waiting, in one write.
+fn write_waiting() {
+    let _writing = WRITING.lock().unwrap_or_else(PoisonError::into_inner);
+    let lines = std::mem::take(&mut *WAITING.lock().unwrap_or_else(PoisonError::into_inner));
+    if !lines.is_empty() {
         // A log line that cannot be written (stderr closed) must not stop the server.
-        let _ = std::io::stderr().lock().write_all(&batch);
-        batch.clear();
-        for done in flushed.drain(..) {
-            let _ = done.send(());
-        }
+        let _ = std::io::stderr().lock().write_all(&lines);
     }
 }
 
-/// Waits (up to five seconds) until every line queued so far is written.
+/// Writes every line queued so far ([`Log::queued`]).
 pub(crate) fn flush() {
-    let Some(writer) = WRITER.get().and_then(Option::as_ref) else {
-        return;
-    };
-    let (done, written) = mpsc::sync_channel(1);
-    if writer.send(Queued::Flush(done)).is_ok() {
-        let _ = written.recv_timeout(std::time::Duration::from_secs(5));
-    }
+    write_waiting();
 }
 
 impl Log {
@@ -137,8 +118,10 @@ impl Log {
         }
     }
 
-    /// Hands each line to a writer thread of its own (the server: a review never waits for
-    /// stderr unless [`QUEUED_LINES`] lines are waiting already); [`flush`] before exiting.
+    /// Leaves each line for a writer thread of its own, which writes the lines made meanwhile
+    /// every 10 ms in one write (the server: a review neither waits for stderr — a full pipe
+    /// to the container runtime, a file on a busy disk — nor wakes a thread per line); call
+    /// [`flush`] before exiting.
     pub(crate) fn queued(self) -> Self {
         Self {
             queued: true,
@@ -165,14 +148,19 @@ impl Log {
         // separately). A log line that cannot be written (stderr closed) must not stop the
         // server.
         line.push('\n');
-        let line = match writer().filter(|_| self.queued) {
-            Some(writer) => match writer.send(Queued::Line(line)) {
-                Ok(()) => return,
-                Err(mpsc::SendError(Queued::Line(line))) => line,
-                Err(_) => return,
-            },
-            None => line,
-        };
+        if let Some(writer) = writer().filter(|_| self.queued) {
+            let mut waiting = WAITING.lock().unwrap_or_else(PoisonError::into_inner);
+            let first = waiting.is_empty();
+            waiting.extend_from_slice(line.as_bytes());
+            let full = waiting.len() > MAX_WAITING;
+            drop(waiting);
+            if full {
+                write_waiting();
+            } else if first {
+                writer.unpark();
+            }
+            return;
+        }
         let _ = std::io::stderr().lock().write_all(line.as_bytes());
     }
 
