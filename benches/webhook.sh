@@ -285,6 +285,6 @@ print(f"cache bytes (/metrics): decisions {float($decision_bytes) / entries:.0f}
       f"{float($answer_bytes) / max(float($answers), 1):.0f} B each, together {(float($decision_bytes) + float($answer_bytes)) / entries:.0f} B per decision")
 print(f"RSS: idle {$idle_rss / 1024:.1f} MiB, after {float($entries):.0f} cached decisions {$filled_rss / 1024:.1f} MiB "
       f"({($filled_rss - $idle_rss) / entries:.2f} KiB each), after the warm rounds {$warm_rss / 1024:.1f} MiB "
-      f"({($warm_rss - $idle_rss) / entries:.2f} KiB each; target <= 2 KiB, 10,000 < 40 MiB; this includes the registry "
-      f"client's cache of each image's answers for --tag-ttl), peak {$peak / 1024:.1f} MiB")
+      f"({($warm_rss - $idle_rss) / entries:.2f} KiB each, answers included; target <= 2 KiB, 10,000 < 40 MiB; this includes "
+      f"the registry client's cached answers, at most 1,024, and what each image resolved to), peak {$peak / 1024:.1f} MiB")
 EOF
