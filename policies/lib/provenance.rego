@@ -79,15 +79,14 @@ check(rule, j) := c if {
 # platforms of an index satisfies it only when every platform has its own passing provenance:
 # one good platform must not carry a sibling built elsewhere, or not attested at all.
 satisfied(rule) if {
-	some j in passing(rule)
+	some j in judged[rule.index].passing
 	subject_platform(facts[j]) == null
-}
-
-satisfied(rule) if {
-	platforms := object.get(image, "platforms", [])
+} else := true if {
+	platforms := object.get(input.image, "platforms", [])
 	count(platforms) > 0
+	ok := judged[rule.index].passing
 	every p in platforms {
-		some j in passing(rule)
+		some j in ok
 		subject_digest(facts[j]) == p.digest
 	}
 }
@@ -150,7 +149,7 @@ deny contains {
 	input.image.resolved == true
 	some rule in rules
 	checked
-	count(verified(rule)) == 0
+	count(judged[rule.index].verified) == 0
 	found := described_attestations
 }
 
@@ -163,14 +162,14 @@ else := concat("; ", [util.describe_attestation(f) | some f in facts])
 unsatisfied := [rule |
 	some rule in rules
 	checked
-	count(verified(rule)) > 0
+	count(judged[rule.index].verified) > 0
 	not satisfied(rule)
 ]
 
 # Per unsatisfied rule with a failing provenance: the failures of the first one, once.
 first_failures := {rule.index: failures(rule, bad[0]) |
 	some rule in unsatisfied
-	bad := failing(rule)
+	bad := judged[rule.index].failing
 	count(bad) > 0
 }
 
@@ -193,7 +192,7 @@ deny contains {
 	input.image.resolved == true
 	some rule in unsatisfied
 	count(first_failures[rule.index]) == 0
-	bad := failing(rule)
+	bad := judged[rule.index].failing
 }
 
 # Not satisfied, and nothing fails: only some platforms of the index have provenance.
@@ -206,7 +205,7 @@ deny contains {
 } if {
 	input.image.resolved == true
 	some rule in unsatisfied
-	count(failing(rule)) == 0
+	count(judged[rule.index].failing) == 0
 }
 
 deny contains {
