@@ -403,61 +403,61 @@ pub(super) fn walk_rule<'a>(rule: &'a Rule, visit: &mut dyn FnMut(&'a Expr)) {
                     }
                 }
             }
-            Node::Expr(expr) => match {
+            Node::Expr(expr) => {
                 visit(expr);
-                expr
-            } {
-                Expr::Call { fcn, params, .. } => {
-                    stack.push(Node::Expr(fcn));
-                    stack.extend(params.iter().map(|p| Node::Expr(p)));
-                }
-                Expr::Array { items, .. } | Expr::Set { items, .. } => {
-                    stack.extend(items.iter().map(|i| Node::Expr(i)));
-                }
-                Expr::Object { fields, .. } => {
-                    for (_, k, v) in fields {
-                        stack.push(Node::Expr(k));
-                        stack.push(Node::Expr(v));
+                match expr {
+                    Expr::Call { fcn, params, .. } => {
+                        stack.push(Node::Expr(fcn));
+                        stack.extend(params.iter().map(|p| Node::Expr(p)));
                     }
+                    Expr::Array { items, .. } | Expr::Set { items, .. } => {
+                        stack.extend(items.iter().map(|i| Node::Expr(i)));
+                    }
+                    Expr::Object { fields, .. } => {
+                        for (_, k, v) in fields {
+                            stack.push(Node::Expr(k));
+                            stack.push(Node::Expr(v));
+                        }
+                    }
+                    Expr::ArrayCompr { term, query, .. } | Expr::SetCompr { term, query, .. } => {
+                        stack.push(Node::Expr(term));
+                        stack.push(Node::Query(query));
+                    }
+                    Expr::ObjectCompr {
+                        key, value, query, ..
+                    } => {
+                        stack.push(Node::Expr(key));
+                        stack.push(Node::Expr(value));
+                        stack.push(Node::Query(query));
+                    }
+                    Expr::UnaryExpr { expr, .. } => stack.push(Node::Expr(expr)),
+                    Expr::RefDot { refr, .. } => stack.push(Node::Expr(refr)),
+                    Expr::RefBrack { refr, index, .. } => {
+                        stack.push(Node::Expr(refr));
+                        stack.push(Node::Expr(index));
+                    }
+                    Expr::BinExpr { lhs, rhs, .. }
+                    | Expr::BoolExpr { lhs, rhs, .. }
+                    | Expr::ArithExpr { lhs, rhs, .. }
+                    | Expr::AssignExpr { lhs, rhs, .. } => {
+                        stack.push(Node::Expr(lhs));
+                        stack.push(Node::Expr(rhs));
+                    }
+                    Expr::Membership {
+                        key,
+                        value,
+                        collection,
+                        ..
+                    } => {
+                        stack.extend(key.iter().map(|k| Node::Expr(k)));
+                        stack.push(Node::Expr(value));
+                        stack.push(Node::Expr(collection));
+                    }
+                    // Scalars and variables; and variants of regorus features we do not enable.
+                    #[allow(unreachable_patterns)]
+                    _ => {}
                 }
-                Expr::ArrayCompr { term, query, .. } | Expr::SetCompr { term, query, .. } => {
-                    stack.push(Node::Expr(term));
-                    stack.push(Node::Query(query));
-                }
-                Expr::ObjectCompr {
-                    key, value, query, ..
-                } => {
-                    stack.push(Node::Expr(key));
-                    stack.push(Node::Expr(value));
-                    stack.push(Node::Query(query));
-                }
-                Expr::UnaryExpr { expr, .. } => stack.push(Node::Expr(expr)),
-                Expr::RefDot { refr, .. } => stack.push(Node::Expr(refr)),
-                Expr::RefBrack { refr, index, .. } => {
-                    stack.push(Node::Expr(refr));
-                    stack.push(Node::Expr(index));
-                }
-                Expr::BinExpr { lhs, rhs, .. }
-                | Expr::BoolExpr { lhs, rhs, .. }
-                | Expr::ArithExpr { lhs, rhs, .. }
-                | Expr::AssignExpr { lhs, rhs, .. } => {
-                    stack.push(Node::Expr(lhs));
-                    stack.push(Node::Expr(rhs));
-                }
-                Expr::Membership {
-                    key,
-                    value,
-                    collection,
-                    ..
-                } => {
-                    stack.extend(key.iter().map(|k| Node::Expr(k)));
-                    stack.push(Node::Expr(value));
-                    stack.push(Node::Expr(collection));
-                }
-                // Scalars and variables; and variants of regorus features we do not enable.
-                #[allow(unreachable_patterns)]
-                _ => {}
-            },
+            }
         }
     }
 }
