@@ -92,8 +92,8 @@ deny contains {
 	"found": "none",
 	"hint": "policies are evaluated on inputs the gate writes; see policies/input.schema.json",
 } if {
+	not is_object(input.image.matched)
 	is_string(input.image.name)
-	not is_object(object.get(input.image, "matched", null))
 }
 
 deny contains {
@@ -103,8 +103,8 @@ deny contains {
 	"found": sprintf("`%s`", [input.image.name]),
 	"hint": "mirror the image to an allowed registry, or add a pattern to `policy.allowed_registries`",
 } if {
-	is_string(input.image.name)
 	input.image.matched.allowed_registry == false
+	is_string(input.image.name)
 }
 
 # `policy.unmatched_images`: what happens to an image no `require:` or `provenance:` rule
@@ -144,8 +144,8 @@ warn contains {
 	"found": input.image.tag_digest,
 	"hint": "the pinned digest is what runs; re-pin with `supplygate pin` if the tag was moved on purpose",
 } if {
+	is_string(input.image.tag_digest)
 	is_string(input.image.tag)
 	is_string(input.image.digest)
-	is_string(input.image.tag_digest)
 	input.image.tag_digest != input.image.digest
 }

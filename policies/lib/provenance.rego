@@ -223,9 +223,9 @@ denials contains {
 	"found": failure,
 	"hint": "the gate fails closed; retry when the registry answers",
 } if {
+	not checked
 	input.image.resolved == true
 	some rule in rules
-	not checked
 }
 
 failure := input.attestations.error.message if {

@@ -91,10 +91,10 @@ denials contains {
 	"found": why,
 	"hint": "the gate fails closed; retry when the registry answers",
 } if {
+	not checked
 	input.image.resolved == true
 	some i in input.image.matched.require
 	rule := data.supplygate.config.require[i]
-	not checked
 	why := failure
 }
 
