@@ -92,8 +92,9 @@ deny contains {
 	"found": "none",
 	"hint": "policies are evaluated on inputs the gate writes; see policies/input.schema.json",
 } if {
-	not is_object(input.image.matched)
 	is_string(input.image.name)
+	# (Through object.get: OPA takes `not is_object(<undefined>)` for false, regorus for true.)
+	not is_object(object.get(input.image, "matched", null))
 }
 
 deny contains {

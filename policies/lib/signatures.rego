@@ -12,9 +12,11 @@ image := input.image
 
 # Every denial below needs a matching `require` rule (`some i in input.image.matched.require`):
 # an image that no rule names, `[]`, skips them all at the cost of one comparison (a rule costs regorus about a microsecond even when its
-# first literal fails). Anything else, a missing or malformed list included, evaluates them.
+# first literal fails). Without the list (undefined) none of them can fire either; any other
+# value evaluates them. (`!=`, not `not … == []`: OPA takes `not` of a comparison with an
+# undefined side for false, regorus for true.)
 deny contains finding if {
-	not input.image.matched.require == []
+	input.image.matched.require != []
 	some finding in denials
 }
 
