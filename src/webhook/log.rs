@@ -129,8 +129,16 @@ impl Log {
         }
     }
 
-    /// Writes one event with `fields` (an object; anything else is ignored).
+    /// Writes one event with `fields` (an object; anything else is ignored). A warning or an
+    /// error is on stderr (with every line queued before it) when this returns.
     pub(crate) fn event(&self, level: Level, event: &str, fields: Value) {
+        self.write(level, event, fields, !matches!(level, Level::Info));
+    }
+
+    /// [`Log::event`]; with `now`, the line (and every line queued before it) is written
+    /// before this returns, also when lines are queued: what must survive the process being
+    /// killed right after (a review that was denied, once its answer has left).
+    fn write(&self, level: Level, event: &str, fields: Value, now: bool) {
         let fields = match fields {
             Value::Object(m) => m,
             _ => Map::new(),
@@ -154,7 +162,7 @@ impl Log {
             waiting.extend_from_slice(line.as_bytes());
             let full = waiting.len() > MAX_WAITING;
             drop(waiting);
-            if full {
+            if full || now {
                 write_waiting();
             } else if first {
                 writer.unpark();
@@ -166,6 +174,11 @@ impl Log {
 
     pub(crate) fn info(&self, event: &str, fields: Value) {
         self.event(Level::Info, event, fields);
+    }
+
+    /// An info line written before this returns, even when lines are queued.
+    pub(crate) fn info_now(&self, event: &str, fields: Value) {
+        self.write(Level::Info, event, fields, true);
     }
 
     pub(crate) fn warn(&self, event: &str, fields: Value) {

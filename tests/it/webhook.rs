@@ -1378,6 +1378,31 @@ async fn json_logs_record_each_review_without_the_requesting_user() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_denied_review_is_logged_before_its_answer_leaves_even_if_the_server_is_killed_then() {
+    // Allowed reviews' lines are batched by a writer thread (up to 10 ms); a deny's line must
+    // already be on stderr when the answer arrives, so a SIGKILL right after loses no deny.
+    let s = Setup::new();
+    s.push("team/migrate", "v1");
+    let mut hook = s.serve(&["--log-format", "json"]);
+    let review = s.pod(
+        "shop",
+        ["team/migrate:v1", "team/migrate:v1", "team/migrate:v1"],
+    );
+    let uid = review["request"]["uid"].as_str().unwrap().to_owned();
+    assert_eq!(hook.validate(&review).await["allowed"], false);
+    hook.child.kill().unwrap();
+    hook.child.wait().unwrap();
+    hook.eventually("the deny to be in the log", || async {
+        hook.stderr.lock().unwrap().lines().any(|l| {
+            serde_json::from_str::<Value>(l).is_ok_and(|e| {
+                e["event"] == "review" && e["uid"] == uid.as_str() && e["allowed"] == false
+            })
+        })
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn json_logs_are_json_lines_from_every_module_and_never_hold_credentials() {
     let s = Setup::new();
     // A private registry, its password in the Docker config serve reads.
