@@ -12,7 +12,12 @@ digest := input.image.resolved_digest
 
 # The `provenance` rules whose globs match this image, in config order (matched by the gate),
 # each with its index. (Read from data by index: a rule holding the config's list costs more.)
-rules := [object.union(data.supplygate.config.provenance[i], {"index": i}) | some i in input.image.matched.provenance]
+# An index that is not a number is left out (OPA's data store would read `"0"` as index 0,
+# regorus would not), so that it is the `policy-error` below in both.
+rules := [object.union(data.supplygate.config.provenance[i], {"index": i}) |
+	some i in input.image.matched.provenance
+	is_number(i)
+]
 
 # Every denial below needs a matching `provenance` rule (`some i in input.image.matched.provenance`, or
 # a count of them that the config does not have): an image that no rule names, `[]`, skips them

@@ -268,3 +268,9 @@ test_an_image_no_provenance_rule_names_has_no_provenance_denial if {
 	count(deny(inp)) == 0
 	t.codes(deny(object.union(inp, {"image": t.app.image}))) == {"provenance-check-failed"}
 }
+
+test_a_rule_index_that_is_not_a_number_is_not_decided if {
+	inp := object.union(t.app, {"image": {"matched": {"require": [], "provenance": ["0"]}}})
+	ds := provenance.deny with input as inp with data.supplygate.config as t.config
+	t.codes(ds) == {"policy-error"}
+}

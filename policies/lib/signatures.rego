@@ -30,7 +30,14 @@ denials contains {
 	"hint": "policies are evaluated on inputs the gate writes, with its config; see policies/input.schema.json",
 } if {
 	some i in input.image.matched.require
-	not data.supplygate.config.require[i]
+	not required(i)
+}
+
+# The config's `require` rule at index `i`, a number (OPA's data store would also read `"0"`
+# as index 0, regorus would not: an index that is not a number is the same error in both).
+required(i) if {
+	is_number(i)
+	data.supplygate.config.require[i]
 }
 
 digest := input.image.resolved_digest

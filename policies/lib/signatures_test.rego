@@ -100,3 +100,8 @@ test_an_image_no_require_rule_names_has_no_signature_denial if {
 	count(deny(inp)) == 0
 	t.codes(deny(object.union(inp, {"image": t.app.image}))) == {"signature-check-failed"}
 }
+
+test_a_rule_index_that_is_not_a_number_is_not_decided if {
+	inp := object.union(t.app, {"image": {"matched": {"require": ["0"], "provenance": []}}})
+	t.codes(deny(inp)) == {"policy-error"}
+}
