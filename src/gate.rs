@@ -212,6 +212,9 @@ pub async fn evaluate_manifests(
                 }
             }
         }
+        // Every site naming it is decided: its facts live on in their reports only, so that
+        // a run of 10,000 images does not hold them twice.
+        decider.evidence.forget(&image);
     }
     let after = registry.stats();
     for (slot, site) in decided.iter_mut().zip(sites.iter_mut()) {
@@ -277,6 +280,13 @@ impl Gathered {
             self.attestations.insert(found.image.clone(), a);
         }
         self.resolutions.insert(found.image, found.resolved);
+    }
+
+    /// Drops what was found for `image` (once every site naming it is decided).
+    fn forget(&mut self, image: &ImageRef) {
+        self.resolutions.remove(image);
+        self.signatures.remove(image);
+        self.attestations.remove(image);
     }
 }
 
