@@ -164,16 +164,7 @@ pub async fn evaluate_manifests(
         })
         .filter_map(|(_, r)| r.as_ref().ok().cloned())
         .collect();
-    // The sites of each reference, to decide them as soon as its facts are in.
-    let mut waiting: HashMap<ImageRef, Vec<usize>> = HashMap::new();
-    for (i, (_, r)) in parsed.iter().enumerate() {
-        if let Ok(r) = r {
-            waiting.entry(r.clone()).or_default().push(i);
-        }
-    }
-    let mut sites: Vec<Option<(ImageSite, Result<ImageRef, _>)>> =
-        parsed.into_iter().map(Some).collect();
-    let mut decided: Vec<Option<ImageReport>> = (0..sites.len()).map(|_| None).collect();
+    let mut decided: Vec<Option<ImageReport>> = (0..parsed.len()).map(|_| None).collect();
     let mut decider = Decider {
         config,
         policy,
@@ -183,11 +174,16 @@ pub async fn evaluate_manifests(
         exemptions_used: vec![false; config.exemptions.len()],
         evidence: Gathered::default(),
     };
-    // Sites whose reference is invalid need no facts from the registry.
-    for (slot, site) in decided.iter_mut().zip(sites.iter_mut()) {
-        if matches!(site, Some((_, Err(_)))) {
-            if let Some((site, r)) = site.take() {
-                *slot = Some(decider.decide(site, r));
+    // The sites of each reference, held until its facts are in and then decided; sites whose
+    // reference is invalid need no facts from the registry and are decided now.
+    let mut waiting: HashMap<ImageRef, Vec<(usize, ImageSite)>> = HashMap::new();
+    for (i, (site, r)) in parsed.into_iter().enumerate() {
+        match r {
+            Ok(r) => waiting.entry(r).or_default().push((i, site)),
+            Err(e) => {
+                if let Some(slot) = decided.get_mut(i) {
+                    *slot = Some(decider.decide(site, Err(e)));
+                }
             }
         }
     }
@@ -205,21 +201,27 @@ pub async fn evaluate_manifests(
         let Ok(found) = joined else { continue };
         let image = found.image.clone();
         decider.evidence.add(found);
-        for i in waiting.remove(&image).unwrap_or_default() {
-            if let (Some(slot), Some(site)) = (decided.get_mut(i), sites.get_mut(i)) {
-                if let Some((site, r)) = site.take() {
-                    *slot = Some(decider.decide(site, r));
-                }
+        for (i, site) in waiting.remove(&image).unwrap_or_default() {
+            if let Some(slot) = decided.get_mut(i) {
+                *slot = Some(decider.decide(site, Ok(image.clone())));
             }
         }
         // Every site naming it is decided: its facts live on in their reports only, so that
-        // a run of 10,000 images does not hold them twice.
+        // a run of 10,000 images does not hold them twice; the table shrinks as it empties.
         decider.evidence.forget(&image);
+        if waiting.len() < waiting.capacity() / 4 {
+            waiting.shrink_to_fit();
+        }
     }
     let after = registry.stats();
-    for (slot, site) in decided.iter_mut().zip(sites.iter_mut()) {
-        if let Some((site, r)) = site.take() {
-            *slot = Some(decider.decide(site, r));
+    let mut left: Vec<(usize, ImageRef, ImageSite)> = waiting
+        .into_iter()
+        .flat_map(|(r, sites)| sites.into_iter().map(move |(i, site)| (i, r.clone(), site)))
+        .collect();
+    left.sort_by_key(|(i, ..)| *i);
+    for (i, r, site) in left {
+        if let Some(slot) = decided.get_mut(i) {
+            *slot = Some(decider.decide(site, Ok(r)));
         }
     }
     let exemptions_used = std::mem::take(&mut decider.exemptions_used);
