@@ -279,10 +279,15 @@ struct Gathered {
 
 impl Gathered {
     fn add(&mut self, found: Found) {
+        // The facts a report keeps to the end of the run are copied here, on the thread that
+        // decides: made on the lookup threads, between the bodies and parse trees freed
+        // right after, they would pin those threads' allocator pages for the whole run.
         if let Some(s) = found.signatures {
+            let s = s.map(|s| Arc::new(crate::facts::SignatureReport::clone(&s)));
             self.signatures.insert(found.image.clone(), s);
         }
         if let Some(a) = found.attestations {
+            let a = a.map(|a| Arc::new(crate::facts::AttestationReport::clone(&a)));
             self.attestations.insert(found.image.clone(), a);
         }
         self.resolutions.insert(found.image, found.resolved);
