@@ -121,6 +121,28 @@ impl Digest {
         })
     }
 
+    /// A SHA-256 digest's 32 bytes (`None` for another algorithm): a compact form for long
+    /// lived caches; [`Digest::from_sha256_bytes`] gives the same digest back.
+    pub fn sha256_bytes(&self) -> Option<[u8; 32]> {
+        if self.algorithm != DigestAlgorithm::Sha256 {
+            return None;
+        }
+        let mut bytes = [0u8; 32];
+        for (byte, pair) in bytes.iter_mut().zip(self.hex.as_bytes().chunks_exact(2)) {
+            let pair = std::str::from_utf8(pair).ok()?;
+            *byte = u8::from_str_radix(pair, 16).ok()?;
+        }
+        (self.hex.len() == 64).then_some(bytes)
+    }
+
+    /// The SHA-256 digest whose bytes are `bytes`.
+    pub fn from_sha256_bytes(bytes: &[u8; 32]) -> Self {
+        Self {
+            algorithm: DigestAlgorithm::Sha256,
+            hex: to_hex(bytes),
+        }
+    }
+
     /// The SHA-256 digest of `bytes`.
     pub fn sha256_of(bytes: &[u8]) -> Self {
         Self {

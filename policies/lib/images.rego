@@ -4,8 +4,6 @@ package supplygate.images
 
 import data.supplygate.lib.util
 
-image := input.image
-
 digest_text := input.image.resolved_digest if is_string(input.image.resolved_digest)
 
 else := input.image.digest if is_string(input.image.digest)
@@ -20,7 +18,7 @@ deny contains {
 	"hint": "write `registry/repository:tag` or `…@sha256:<64 hex digits>`",
 } if {
 	input.image.valid == false
-	reason := object.get(image, "invalid_reason", null)
+	reason := object.get(input.image, "invalid_reason", null)
 	is_string(reason)
 }
 
@@ -32,7 +30,7 @@ deny contains {
 	"hint": "write `registry/repository:tag` or `…@sha256:<64 hex digits>`",
 } if {
 	input.image.valid == false
-	not is_string(object.get(image, "invalid_reason", null))
+	not is_string(object.get(input.image, "invalid_reason", null))
 }
 
 deny contains {
@@ -45,11 +43,12 @@ deny contains {
 	input.image.error.code == "image-not-found"
 }
 
-# Settings read straight from `data.supplygate.config` (a rule of another package, such as
-# `util.config_value`, costs regorus more than the rest of an allowed image's evaluation).
-allow_latest := v if {
-	v := data.supplygate.config.images.allow_latest
-} else := false
+# Settings read straight from `data.supplygate.config` where a rule needs them: a rule of
+# another package (`util.config_value`) costs regorus more than the rest of an allowed image's
+# evaluation, and a rule of this one (a default) about as much as two deny rules. Each deny
+# rule starts with the literal that fails for most images, so that an allowed image stops
+# every rule at its first literal.
+latest_allowed if data.supplygate.config.images.allow_latest == true
 
 deny contains {
 	"code": "latest-tag",
@@ -58,9 +57,9 @@ deny contains {
 	"found": "`latest`",
 	"hint": latest_hint,
 } if {
-	allow_latest != true
-	input.image.valid == true
 	input.image.tag == "latest"
+	input.image.valid == true
+	not latest_allowed
 }
 
 deny contains {
@@ -70,10 +69,10 @@ deny contains {
 	"found": "no tag, no digest (implicit `latest`)",
 	"hint": latest_hint,
 } if {
-	allow_latest != true
-	input.image.valid == true
 	input.image.tag == null
 	input.image.digest == null
+	input.image.valid == true
+	not latest_allowed
 }
 
 latest_hint := "name a version tag instead of `latest`; the digest already pins what runs" if {
@@ -94,7 +93,8 @@ deny contains {
 	"hint": "policies are evaluated on inputs the gate writes; see policies/input.schema.json",
 } if {
 	is_string(input.image.name)
-	not is_object(object.get(image, "matched", null))
+	# (Through object.get: OPA takes `not is_object(<undefined>)` for false, regorus for true.)
+	not is_object(object.get(input.image, "matched", null))
 }
 
 deny contains {
@@ -104,8 +104,8 @@ deny contains {
 	"found": sprintf("`%s`", [input.image.name]),
 	"hint": "mirror the image to an allowed registry, or add a pattern to `policy.allowed_registries`",
 } if {
-	is_string(input.image.name)
 	input.image.matched.allowed_registry == false
+	is_string(input.image.name)
 }
 
 # `policy.unmatched_images`: what happens to an image no `require:` or `provenance:` rule
@@ -127,13 +127,13 @@ not_covered := {
 }
 
 deny contains not_covered if {
-	unmatched == "deny"
+	data.supplygate.config.images.unmatched == "deny"
 	is_string(input.image.name)
 	not covered
 }
 
 warn contains not_covered if {
-	unmatched == "warn"
+	data.supplygate.config.images.unmatched == "warn"
 	is_string(input.image.name)
 	not covered
 }
@@ -145,8 +145,8 @@ warn contains {
 	"found": input.image.tag_digest,
 	"hint": "the pinned digest is what runs; re-pin with `supplygate pin` if the tag was moved on purpose",
 } if {
+	is_string(input.image.tag_digest)
 	is_string(input.image.tag)
 	is_string(input.image.digest)
-	is_string(input.image.tag_digest)
 	input.image.tag_digest != input.image.digest
 }

@@ -250,3 +250,21 @@ test_a_rule_index_the_config_does_not_have_is_not_decided if {
 	ds := provenance.deny with input as t.app with data.supplygate.config as cfg
 	t.codes(ds) == {"policy-error"}
 }
+
+# `deny` skips the package's denials only for `[]`: any other list of matching rules, a
+# malformed one included, is evaluated (and here not decided).
+test_a_matched_list_that_is_not_a_list_is_not_decided if {
+	matched := object.union(t.app.image.matched, {"provenance": {"first": 5}})
+	inp := object.union(t.app, {"image": object.union(t.app.image, {"matched": matched})})
+	t.codes(deny(inp)) == {"policy-error"}
+}
+
+test_an_image_no_provenance_rule_names_has_no_provenance_denial if {
+	matched := object.union(t.app.image.matched, {"provenance": []})
+	inp := object.union(t.app, {
+		"image": object.union(t.app.image, {"matched": matched}),
+		"attestations": {"error": {"code": "x", "message": "registry down"}},
+	})
+	count(deny(inp)) == 0
+	t.codes(deny(object.union(inp, {"image": t.app.image}))) == {"provenance-check-failed"}
+}

@@ -89,3 +89,14 @@ test_a_rule_index_the_config_does_not_have_is_not_decided if {
 	ds := signatures.deny with input as t.app with data.supplygate.config as cfg
 	t.codes(ds) == {"policy-error"}
 }
+
+# `deny` skips the package's denials only for `[]`: an image no `require` rule names.
+test_an_image_no_require_rule_names_has_no_signature_denial if {
+	matched := object.union(t.app.image.matched, {"require": []})
+	inp := object.union(t.app, {
+		"image": object.union(t.app.image, {"matched": matched}),
+		"signatures": {"error": {"code": "x", "message": "registry down"}},
+	})
+	count(deny(inp)) == 0
+	t.codes(deny(object.union(inp, {"image": t.app.image}))) == {"signature-check-failed"}
+}

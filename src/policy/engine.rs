@@ -118,6 +118,10 @@ pub struct Engine {
     rule_sets: Arc<Vec<RuleSet>>,
     tests: Arc<Vec<TestRule>>,
     digest: Digest,
+    /// The top-level keys of `input` the modules can read (`input.image…`), when every use of
+    /// `input` names one: only those are handed to regorus (what a module cannot name, it
+    /// cannot see, and converting it costs as much as evaluating a rule). `None`: all of it.
+    input_keys: Option<Arc<BTreeSet<String>>>,
 }
 
 impl Loader {
@@ -430,6 +434,7 @@ impl Loader {
             return Err(LoadErrors(vec![rego_error(&e)]));
         }
         let decider = combined_decider(&inner, &rule_sets);
+        let input_keys = survey::input_keys(inner.get_modules()).map(Arc::new);
         Ok(Engine {
             inner,
             idle: Arc::default(),
@@ -439,6 +444,7 @@ impl Loader {
             rule_sets: Arc::new(rule_sets),
             tests: Arc::new(tests),
             digest,
+            input_keys,
         })
     }
 }
@@ -572,7 +578,7 @@ impl Engine {
     pub fn decide(&self, input: &serde_json::Value) -> Decision {
         let started = Instant::now();
         // Read straight from the borrowed document: no copy of the `serde_json` tree first.
-        let input = match serde::Deserialize::deserialize(input) {
+        let input = match input_value(input, self.input_keys.as_deref()) {
             Ok(value) => value,
             Err(e) => {
                 return Decision {
@@ -679,6 +685,47 @@ impl Engine {
     pub(crate) fn regorus(&self) -> &regorus::Engine {
         &self.inner
     }
+}
+
+/// `input` as regorus takes it; of a top-level object, only the members named in `keys` (when
+/// given). Built directly rather than through `serde` (a third faster); numbers still go through
+/// regorus' own `serde` reading, so that each is read exactly as it would be otherwise.
+fn input_value(
+    input: &serde_json::Value,
+    keys: Option<&BTreeSet<String>>,
+) -> Result<regorus::Value, serde_json::Error> {
+    match (input, keys) {
+        (serde_json::Value::Object(members), Some(keys)) => {
+            let mut object = std::collections::BTreeMap::new();
+            for (key, value) in members.iter().filter(|(k, _)| keys.contains(k.as_str())) {
+                object.insert(regorus::Value::from(key.as_str()), to_regorus(value)?);
+            }
+            Ok(regorus::Value::from(object))
+        }
+        _ => to_regorus(input),
+    }
+}
+
+fn to_regorus(value: &serde_json::Value) -> Result<regorus::Value, serde_json::Error> {
+    Ok(match value {
+        serde_json::Value::Null => regorus::Value::Null,
+        serde_json::Value::Bool(b) => regorus::Value::Bool(*b),
+        serde_json::Value::Number(_) => serde::Deserialize::deserialize(value)?,
+        serde_json::Value::String(s) => regorus::Value::from(s.as_str()),
+        serde_json::Value::Array(items) => regorus::Value::from(
+            items
+                .iter()
+                .map(to_regorus)
+                .collect::<Result<Vec<_>, _>>()?,
+        ),
+        serde_json::Value::Object(members) => {
+            let mut object = std::collections::BTreeMap::new();
+            for (key, value) in members {
+                object.insert(regorus::Value::from(key.as_str()), to_regorus(value)?);
+            }
+            regorus::Value::from(object)
+        }
+    })
 }
 
 /// Turns the value of one `deny`/`warn` rule into violations (or errors).

@@ -136,6 +136,14 @@ impl<K: Eq + Hash, V: Clone> Cache<K, V> {
         answer
     }
 
+    /// Answers held (looked up or being looked up).
+    pub(super) fn len(&self) -> usize {
+        self.cells
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .len()
+    }
+
     /// Records an answer learnt on the way (a tag's digest); a lookup in flight keeps its own.
     pub(super) fn fill(&self, key: K, value: V) {
         let _ = self.cell(key).set(Ok(value));

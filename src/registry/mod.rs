@@ -380,6 +380,13 @@ impl Registry {
         }
     }
 
+    /// Answers this client holds in its caches now (manifests, tags, blobs, referrers
+    /// listings, errors too): a long-lived user (the webhook) replaces a client that holds
+    /// too many, since nothing here is ever dropped.
+    pub fn cached_answers(&self) -> usize {
+        self.manifests.len() + self.tags.len() + self.blobs.len() + self.referrers.len()
+    }
+
     /// Answers taken from the verification cache ([`Registry::with_recall`]) so far.
     pub fn recalled(&self) -> u64 {
         self.recalled.load(Ordering::Relaxed)

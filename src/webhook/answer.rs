@@ -12,7 +12,8 @@
 //!
 //! An answer is kept only when every site's decision came from the decision cache or a
 //! verification whose decision is cacheable, and only until the first of those decisions
-//! expires or the registry client that resolved the tags is replaced (`tag_ttl`): a hit never
+//! expires or the tags' resolutions do (`tag_ttl` after the registry client that resolved
+//! them was made): a hit never
 //! outlives any part of what it was made of. Could-not-decide answers (deadline, overload, an
 //! unresolvable reference, a failed evaluation) are never kept.
 //!

@@ -29,7 +29,18 @@ pub async fn serve(
     loaded: Loaded,
     reloader: Reloader,
 ) -> Result<(), ServeError> {
-    let log = Log::new(settings.log_format);
+    let log = Log::new(settings.log_format).queued();
+    let served = serve_with(settings, loaded, reloader, log).await;
+    super::log::flush();
+    served
+}
+
+async fn serve_with(
+    settings: Settings,
+    loaded: Loaded,
+    reloader: Reloader,
+    log: Log,
+) -> Result<(), ServeError> {
     // Stamped before the first load: files rotated from here on are seen by the watcher.
     let cert_stamp = settings.cert.stamp();
     let tls_config =
@@ -80,6 +91,8 @@ pub async fn serve(
     // `listening` event's `message` (and `url`).
     let listening = format!("listening on https://{local}");
     if server.settings.log_format == LogFormat::Text {
+        // After the lines queued before it (a stale lock's warning).
+        super::log::flush();
         eprintln!("{listening}");
     }
     log.info(

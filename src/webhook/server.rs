@@ -238,15 +238,21 @@ impl Server {
         generation: &Generation,
         manifests: &Manifests,
     ) -> Option<(Vec<Arc<ImageReport>>, Instant)> {
+        // Until the first decision or resolution it is made of expires.
+        let mut expires: Option<Instant> = None;
+        let mut until = |e: Instant| expires = Some(expires.map_or(e, |x| x.min(e)));
         let decisions = manifests
             .sites
             .iter()
             .map(|site| {
-                let digest = generation.registries.cached_digest(&site.image)?;
-                generation.decisions.peek(&cache::Key::new(site, &digest))
+                let (digest, resolved_until) = generation.registries.cached_digest(&site.image)?;
+                let cached = generation.decisions.peek(&cache::Key::new(site, &digest))?;
+                resolved_until.into_iter().for_each(&mut until);
+                until(cached.expires);
+                Some(cached)
             })
             .collect::<Option<Vec<_>>>()?;
-        let expires = decisions.iter().map(|c| c.expires).min()?;
+        let expires = expires?;
         let reports = decisions
             .iter()
             .zip(&manifests.sites)
@@ -368,14 +374,13 @@ impl Server {
         let digest = match ImageRef::parse(&site.image) {
             Ok(reference) => match registry.resolve(&reference).await {
                 Ok(resolved) => {
-                    let digest = resolved.digest.to_string();
                     generation.registries.remember(
                         registry,
                         &site.image,
-                        &digest,
+                        &resolved.digest,
                         self.settings.cache.max_entries,
                     );
-                    Some(digest)
+                    Some(resolved.digest.to_string())
                 }
                 Err(e) => {
                     self.metrics.registry_error(e.code());

@@ -318,6 +318,16 @@ pub(super) fn edit_distance(a: &str, b: &str) -> usize {
 
 /// Every `Call` expression of a rule (iteratively: no recursion on policy-controlled depth).
 pub(super) fn calls_in_rule<'a>(rule: &'a Rule, calls: &mut Vec<&'a Expr>) {
+    walk_rule(rule, &mut |expr| {
+        if matches!(expr, Expr::Call { .. }) {
+            calls.push(expr);
+        }
+    });
+}
+
+/// Calls `visit` on every expression of `rule` (head, bodies, `with` modifiers), in no
+/// particular order.
+pub(super) fn walk_rule<'a>(rule: &'a Rule, visit: &mut dyn FnMut(&'a Expr)) {
     enum Node<'a> {
         Expr(&'a Expr),
         Query(&'a Query),
@@ -393,59 +403,61 @@ pub(super) fn calls_in_rule<'a>(rule: &'a Rule, calls: &mut Vec<&'a Expr>) {
                     }
                 }
             }
-            Node::Expr(expr) => match expr {
-                Expr::Call { fcn, params, .. } => {
-                    calls.push(expr);
-                    stack.push(Node::Expr(fcn));
-                    stack.extend(params.iter().map(|p| Node::Expr(p)));
-                }
-                Expr::Array { items, .. } | Expr::Set { items, .. } => {
-                    stack.extend(items.iter().map(|i| Node::Expr(i)));
-                }
-                Expr::Object { fields, .. } => {
-                    for (_, k, v) in fields {
-                        stack.push(Node::Expr(k));
-                        stack.push(Node::Expr(v));
+            Node::Expr(expr) => {
+                visit(expr);
+                match expr {
+                    Expr::Call { fcn, params, .. } => {
+                        stack.push(Node::Expr(fcn));
+                        stack.extend(params.iter().map(|p| Node::Expr(p)));
                     }
+                    Expr::Array { items, .. } | Expr::Set { items, .. } => {
+                        stack.extend(items.iter().map(|i| Node::Expr(i)));
+                    }
+                    Expr::Object { fields, .. } => {
+                        for (_, k, v) in fields {
+                            stack.push(Node::Expr(k));
+                            stack.push(Node::Expr(v));
+                        }
+                    }
+                    Expr::ArrayCompr { term, query, .. } | Expr::SetCompr { term, query, .. } => {
+                        stack.push(Node::Expr(term));
+                        stack.push(Node::Query(query));
+                    }
+                    Expr::ObjectCompr {
+                        key, value, query, ..
+                    } => {
+                        stack.push(Node::Expr(key));
+                        stack.push(Node::Expr(value));
+                        stack.push(Node::Query(query));
+                    }
+                    Expr::UnaryExpr { expr, .. } => stack.push(Node::Expr(expr)),
+                    Expr::RefDot { refr, .. } => stack.push(Node::Expr(refr)),
+                    Expr::RefBrack { refr, index, .. } => {
+                        stack.push(Node::Expr(refr));
+                        stack.push(Node::Expr(index));
+                    }
+                    Expr::BinExpr { lhs, rhs, .. }
+                    | Expr::BoolExpr { lhs, rhs, .. }
+                    | Expr::ArithExpr { lhs, rhs, .. }
+                    | Expr::AssignExpr { lhs, rhs, .. } => {
+                        stack.push(Node::Expr(lhs));
+                        stack.push(Node::Expr(rhs));
+                    }
+                    Expr::Membership {
+                        key,
+                        value,
+                        collection,
+                        ..
+                    } => {
+                        stack.extend(key.iter().map(|k| Node::Expr(k)));
+                        stack.push(Node::Expr(value));
+                        stack.push(Node::Expr(collection));
+                    }
+                    // Scalars and variables; and variants of regorus features we do not enable.
+                    #[allow(unreachable_patterns)]
+                    _ => {}
                 }
-                Expr::ArrayCompr { term, query, .. } | Expr::SetCompr { term, query, .. } => {
-                    stack.push(Node::Expr(term));
-                    stack.push(Node::Query(query));
-                }
-                Expr::ObjectCompr {
-                    key, value, query, ..
-                } => {
-                    stack.push(Node::Expr(key));
-                    stack.push(Node::Expr(value));
-                    stack.push(Node::Query(query));
-                }
-                Expr::UnaryExpr { expr, .. } => stack.push(Node::Expr(expr)),
-                Expr::RefDot { refr, .. } => stack.push(Node::Expr(refr)),
-                Expr::RefBrack { refr, index, .. } => {
-                    stack.push(Node::Expr(refr));
-                    stack.push(Node::Expr(index));
-                }
-                Expr::BinExpr { lhs, rhs, .. }
-                | Expr::BoolExpr { lhs, rhs, .. }
-                | Expr::ArithExpr { lhs, rhs, .. }
-                | Expr::AssignExpr { lhs, rhs, .. } => {
-                    stack.push(Node::Expr(lhs));
-                    stack.push(Node::Expr(rhs));
-                }
-                Expr::Membership {
-                    key,
-                    value,
-                    collection,
-                    ..
-                } => {
-                    stack.extend(key.iter().map(|k| Node::Expr(k)));
-                    stack.push(Node::Expr(value));
-                    stack.push(Node::Expr(collection));
-                }
-                // Scalars and variables; and variants of regorus features we do not enable.
-                #[allow(unreachable_patterns)]
-                _ => {}
-            },
+            }
         }
     }
 }
@@ -535,4 +547,51 @@ pub(super) fn is_identifier(s: &str) -> bool {
         .next()
         .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// The top-level keys of `input` that `modules` can read: every use of `input` is
+/// `input.key…` or `input["key"]…` (or `import input.key`). `None` when some use is not (a
+/// bare `input`, `input[x]`, `import input`): then the whole document may be read.
+pub(super) fn input_keys(modules: &[regorus::unstable::Ref<Module>]) -> Option<BTreeSet<String>> {
+    let is_input = |e: &Expr| matches!(e, Expr::Var { span, .. } if span.text() == "input");
+    let mut keys = BTreeSet::new();
+    // Uses of `input` in all, and those under a static first key.
+    let (mut uses, mut keyed) = (0_usize, 0_usize);
+    for module in modules {
+        for import in &module.imports {
+            match static_path(&import.refr) {
+                Some(path) if path.first().map(String::as_str) == Some("input") => {
+                    keys.insert(path.get(1)?.clone());
+                }
+                Some(_) => {}
+                // Not a static path: it may well be rooted at `input`.
+                None => return None,
+            }
+        }
+        for rule in &module.policy {
+            walk_rule(rule, &mut |expr| match expr {
+                e if is_input(e) => uses += 1,
+                Expr::RefDot { refr, field, .. } if is_input(refr) => {
+                    keyed += 1;
+                    keys.insert(field.0.text().to_owned());
+                }
+                Expr::RefBrack { refr, index, .. } if is_input(refr) => {
+                    if let Expr::String {
+                        value: regorus::Value::String(s),
+                        ..
+                    }
+                    | Expr::RawString {
+                        value: regorus::Value::String(s),
+                        ..
+                    } = index.as_ref()
+                    {
+                        keyed += 1;
+                        keys.insert(s.to_string());
+                    }
+                }
+                _ => {}
+            });
+        }
+    }
+    (uses == keyed).then_some(keys)
 }

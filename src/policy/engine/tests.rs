@@ -214,3 +214,75 @@ fn empty_yaml_data_is_an_empty_object_and_two_documents_are_refused() {
     let err = yaml_document("two.yaml", "a: 1\n---\nb: 2\n").unwrap_err();
     assert_eq!(err, "has 2 YAML documents; a data document must be one");
 }
+
+fn engine_of(source: &str) -> Engine {
+    let mut loader = Loader::new(Limits::default());
+    loader.module("p.rego", source);
+    loader.load().unwrap()
+}
+
+fn keys(engine: &Engine) -> Option<Vec<String>> {
+    engine
+        .input_keys
+        .as_deref()
+        .map(|k| k.iter().cloned().collect())
+}
+
+#[test]
+fn the_input_is_cut_to_the_top_level_keys_the_modules_name() {
+    let engine = engine_of(
+        "package supplygate.p\n\nimport input.resource as r\n\n\
+         deny contains input.image.written if input[\"mode\"] == \"check\"\n\
+         warn contains r.name if true\n",
+    );
+    assert_eq!(keys(&engine), Some(strings(&["image", "mode", "resource"])));
+    // What a module cannot name cannot change its decision; what it names arrives whole.
+    let decision = engine.decide(&serde_json::json!({
+        "mode": "check",
+        "image": {"written": "a:1", "deep": {"x": [1, 2.5, -3, null, true]}},
+        "resource": {"name": "web"},
+        "signatures": {"facts": [{"big": "unread"}]},
+    }));
+    assert_eq!(decision.errors, Vec::<String>::new());
+    assert_eq!(decision.denies[0].msg, "a:1");
+    assert_eq!(decision.warns[0].msg, "web");
+}
+
+#[test]
+fn any_use_of_input_that_names_no_key_keeps_the_whole_input() {
+    for source in [
+        // A key chosen at evaluation time.
+        "package supplygate.p\n\ndeny contains k if { some k, _ in input; k == \"secret\" }\n",
+        "package supplygate.p\n\nk := \"secret\"\ndeny contains k if input[k]\n",
+        // The whole document, bare or through an import or a builtin.
+        "package supplygate.p\n\ndeny contains \"x\" if count(input) > 1\n",
+        "package supplygate.p\n\nimport input as doc\n\ndeny contains \"x\" if doc.secret\n",
+        "package supplygate.p\n\ndeny contains \"x\" if object.get(input, \"secret\", false)\n",
+        "package supplygate.p\n\ndeny contains \"x\" if { doc := input; doc.secret }\n",
+    ] {
+        let engine = engine_of(source);
+        assert_eq!(keys(&engine), None, "{source}");
+        // Each of these denies because of a key the others do not name.
+        let decision = engine.decide(&serde_json::json!({"image": {}, "secret": true}));
+        assert_eq!(decision.errors, Vec::<String>::new(), "{source}");
+        assert_eq!(decision.denies.len(), 1, "{source}");
+    }
+}
+
+#[test]
+fn the_shipped_library_reads_these_input_keys_only() {
+    let mut loader = Loader::new(Limits::default());
+    loader.embedded(crate::policy::shipped::MODULES);
+    let engine = loader.load().unwrap();
+    assert_eq!(
+        keys(&engine),
+        Some(strings(&[
+            "attestations",
+            "image",
+            "provenance_checks",
+            "reachability",
+            "signatures",
+            "source_claim",
+        ]))
+    );
+}
