@@ -139,7 +139,7 @@ impl Digest {
     pub fn from_sha256_bytes(bytes: &[u8; 32]) -> Self {
         Self {
             algorithm: DigestAlgorithm::Sha256,
-            hex: to_hex(bytes),
+            hex: to_hex(bytes).into(),
         }
     }
 

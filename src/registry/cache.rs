@@ -141,6 +141,7 @@ impl<K: Eq + Hash, V: Clone> Cache<K, V> {
         self.cells
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
+            .map
             .len()
     }
 

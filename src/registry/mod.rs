@@ -382,7 +382,8 @@ impl Registry {
 
     /// Answers this client holds in its caches now (manifests, tags, blobs, referrers
     /// listings, errors too): a long-lived user (the webhook) replaces a client that holds
-    /// too many, since nothing here is ever dropped.
+    /// too many, since nothing here expires (each cache only drops its oldest answers beyond
+    /// [`CACHED_MANIFESTS`] or [`CACHED_BLOBS`]).
     pub fn cached_answers(&self) -> usize {
         self.manifests.len() + self.tags.len() + self.blobs.len() + self.referrers.len()
     }
