@@ -29,6 +29,10 @@
 //! IMAGES=10000 RUNS=1 SKIP_SKOPEO=1 cargo bench --bench cache
 //! ```
 //!
+//! `HOLD=1` stops after the setup (images pushed, manifests and configs written), prints the
+//! scratch directory and the command of a cold check, and waits until `DIR/hold` is removed:
+//! to profile one check by hand (`heaptrack`, `valgrind --tool=massif`) on the same images.
+//!
 //! `cargo test --all-targets` runs this target once without `--bench`; it then does nothing.
 
 // Test code may unwrap (clippy.toml allows it in tests; this is not a test target).
@@ -152,6 +156,9 @@ fn run() -> anyhow::Result<()> {
             host = registry.host()
         ),
     )?;
+    if std::env::var_os("HOLD").is_some() {
+        hold(dir, docker_config.parent().unwrap_or(dir), &bin)?;
+    }
     let timer = Path::new("/usr/bin/time").is_file();
     let ctx = Cli {
         bin: &bin,
@@ -310,6 +317,26 @@ fn run() -> anyhow::Result<()> {
          curl replay (floor) and skopeo"
     );
     print!("{out}");
+    Ok(())
+}
+
+/// `HOLD=1`: prints how to run a check on the setup in `dir`, then waits until `dir/hold` is
+/// removed.
+fn hold(dir: &Path, docker_config: &Path, bin: &Path) -> anyhow::Result<()> {
+    let flag = dir.join("hold");
+    fs::write(&flag, "remove this file to let the benchmark go on\n")?;
+    eprintln!(
+        "HOLD: setup in {dir}; a cold check:\n  cd {dir} && DOCKER_CONFIG={docker} {bin} check \
+         pinned --config {SIGNATURES} --format json   (or --config {ATTESTATIONS})\n\
+         remove {flag} to go on",
+        dir = dir.display(),
+        docker = docker_config.display(),
+        bin = bin.display(),
+        flag = flag.display(),
+    );
+    while flag.exists() {
+        thread::sleep(std::time::Duration::from_millis(500));
+    }
     Ok(())
 }
 

@@ -123,16 +123,17 @@ pub async fn evaluate(
 /// Runs the pipeline from stage (2) on manifests already read: `check` after `--changed-since`
 /// has set documents aside, and the webhook on the object of an admission request.
 pub async fn evaluate_manifests(
-    manifests: Manifests,
+    mut manifests: Manifests,
     config: &Config,
     registry: &Arc<Registry>,
     policy: &PolicyRun,
     progress: Progress<'_>,
 ) -> Report {
     let started = Instant::now();
+    // The texts are for rewriting (`pin`), not for deciding: not held through the run.
+    drop(std::mem::take(&mut manifests.sources));
     let mut unrecognised = Vec::new();
-    let parsed: Vec<(ImageSite, Result<ImageRef, _>)> = manifests
-        .sites
+    let parsed: Vec<(ImageSite, Result<ImageRef, _>)> = std::mem::take(&mut manifests.sites)
         .into_iter()
         .filter_map(|site| {
             let r = ImageRef::parse(&site.image);
@@ -164,16 +165,7 @@ pub async fn evaluate_manifests(
         })
         .filter_map(|(_, r)| r.as_ref().ok().cloned())
         .collect();
-    // The sites of each reference, to decide them as soon as its facts are in.
-    let mut waiting: HashMap<ImageRef, Vec<usize>> = HashMap::new();
-    for (i, (_, r)) in parsed.iter().enumerate() {
-        if let Ok(r) = r {
-            waiting.entry(r.clone()).or_default().push(i);
-        }
-    }
-    let mut sites: Vec<Option<(ImageSite, Result<ImageRef, _>)>> =
-        parsed.into_iter().map(Some).collect();
-    let mut decided: Vec<Option<ImageReport>> = (0..sites.len()).map(|_| None).collect();
+    let mut decided: Vec<Option<ImageReport>> = (0..parsed.len()).map(|_| None).collect();
     let mut decider = Decider {
         config,
         policy,
@@ -183,11 +175,16 @@ pub async fn evaluate_manifests(
         exemptions_used: vec![false; config.exemptions.len()],
         evidence: Gathered::default(),
     };
-    // Sites whose reference is invalid need no facts from the registry.
-    for (slot, site) in decided.iter_mut().zip(sites.iter_mut()) {
-        if matches!(site, Some((_, Err(_)))) {
-            if let Some((site, r)) = site.take() {
-                *slot = Some(decider.decide(site, r));
+    // The sites of each reference, held until its facts are in and then decided; sites whose
+    // reference is invalid need no facts from the registry and are decided now.
+    let mut waiting: HashMap<ImageRef, Vec<(usize, ImageSite)>> = HashMap::new();
+    for (i, (site, r)) in parsed.into_iter().enumerate() {
+        match r {
+            Ok(r) => waiting.entry(r).or_default().push((i, site)),
+            Err(e) => {
+                if let Some(slot) = decided.get_mut(i) {
+                    *slot = Some(decider.decide(site, Err(e)));
+                }
             }
         }
     }
@@ -205,22 +202,34 @@ pub async fn evaluate_manifests(
         let Ok(found) = joined else { continue };
         let image = found.image.clone();
         decider.evidence.add(found);
-        for i in waiting.remove(&image).unwrap_or_default() {
-            if let (Some(slot), Some(site)) = (decided.get_mut(i), sites.get_mut(i)) {
-                if let Some((site, r)) = site.take() {
-                    *slot = Some(decider.decide(site, r));
-                }
+        for (i, site) in waiting.remove(&image).unwrap_or_default() {
+            if let Some(slot) = decided.get_mut(i) {
+                *slot = Some(decider.decide(site, Ok(image.clone())));
             }
+        }
+        // Every site naming it is decided: its facts live on in their reports only, so that
+        // a run of 10,000 images does not hold them twice; the table shrinks as it empties.
+        decider.evidence.forget(&image);
+        if waiting.len() < waiting.capacity() / 4 {
+            waiting.shrink_to_fit();
         }
     }
     let after = registry.stats();
-    for (slot, site) in decided.iter_mut().zip(sites.iter_mut()) {
-        if let Some((site, r)) = site.take() {
-            *slot = Some(decider.decide(site, r));
+    let mut left: Vec<(usize, ImageRef, ImageSite)> = waiting
+        .into_iter()
+        .flat_map(|(r, sites)| sites.into_iter().map(move |(i, site)| (i, r.clone(), site)))
+        .collect();
+    left.sort_by_key(|(i, ..)| *i);
+    for (i, r, site) in left {
+        if let Some(slot) = decided.get_mut(i) {
+            *slot = Some(decider.decide(site, Ok(r)));
         }
     }
     let exemptions_used = std::mem::take(&mut decider.exemptions_used);
-    let mut images: Vec<ImageReport> = decided.into_iter().flatten().collect();
+    // Every slot is decided by now. `filter_map` (unlike `flatten`) collects in place: the
+    // reports of 10,000 images are not copied into a second, growing vector.
+    #[allow(clippy::filter_map_identity)]
+    let mut images: Vec<ImageReport> = decided.into_iter().filter_map(|d| d).collect();
     if !unrecognised.is_empty() {
         images.extend(unrecognised);
         images.sort_by(|a, b| {
@@ -270,13 +279,25 @@ struct Gathered {
 
 impl Gathered {
     fn add(&mut self, found: Found) {
+        // The facts a report keeps to the end of the run are copied here, on the thread that
+        // decides: made on the lookup threads, between the bodies and parse trees freed
+        // right after, they would pin those threads' allocator pages for the whole run.
         if let Some(s) = found.signatures {
+            let s = s.map(|s| Arc::new(crate::facts::SignatureReport::clone(&s)));
             self.signatures.insert(found.image.clone(), s);
         }
         if let Some(a) = found.attestations {
+            let a = a.map(|a| Arc::new(crate::facts::AttestationReport::clone(&a)));
             self.attestations.insert(found.image.clone(), a);
         }
         self.resolutions.insert(found.image, found.resolved);
+    }
+
+    /// Drops what was found for `image` (once every site naming it is decided).
+    fn forget(&mut self, image: &ImageRef) {
+        self.resolutions.remove(image);
+        self.signatures.remove(image);
+        self.attestations.remove(image);
     }
 }
 

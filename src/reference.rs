@@ -6,6 +6,7 @@
 
 use std::fmt;
 use std::str::FromStr;
+use std::sync::Arc;
 
 use sha2::{Digest as _, Sha256, Sha512};
 
@@ -93,7 +94,9 @@ impl DigestAlgorithm {
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Digest {
     algorithm: DigestAlgorithm,
-    hex: String,
+    /// Shared by clones: an image's digest is copied into every fact about it (the resolution,
+    /// each signature and attestation found, their subjects), and a run keeps them all.
+    hex: Arc<str>,
 }
 
 impl Digest {
@@ -114,7 +117,7 @@ impl Digest {
         }
         Ok(Self {
             algorithm,
-            hex: hex.to_owned(),
+            hex: Arc::from(hex),
         })
     }
 
@@ -136,7 +139,7 @@ impl Digest {
     pub fn from_sha256_bytes(bytes: &[u8; 32]) -> Self {
         Self {
             algorithm: DigestAlgorithm::Sha256,
-            hex: to_hex(bytes),
+            hex: to_hex(bytes).into(),
         }
     }
 
@@ -144,7 +147,7 @@ impl Digest {
     pub fn sha256_of(bytes: &[u8]) -> Self {
         Self {
             algorithm: DigestAlgorithm::Sha256,
-            hex: to_hex(&Sha256::digest(bytes)),
+            hex: to_hex(&Sha256::digest(bytes)).into(),
         }
     }
 
@@ -156,7 +159,7 @@ impl Digest {
         };
         Self {
             algorithm: self.algorithm,
-            hex,
+            hex: hex.into(),
         }
     }
 

@@ -550,8 +550,16 @@ fn refresh_trusted_root(
 /// Writes to stdout. A reader that went away (`check … | head`) is not an error: the run
 /// still exits with its decision, so a pipeline never turns a deny into a success.
 fn write_stdout(text: &str) -> anyhow::Result<()> {
+    write_stdout_with(|out| out.write_all(text.as_bytes()))
+}
+
+/// Like [`write_stdout`], for a text `write` produces as it goes (a report too large to hold
+/// twice).
+fn write_stdout_with(
+    write: impl FnOnce(&mut dyn std::io::Write) -> std::io::Result<()>,
+) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
-    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+    match write(&mut out).and_then(|()| out.flush()) {
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
         other => Ok(other?),
     }

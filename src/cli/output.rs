@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context as _;
 use clap::{Args, ValueEnum};
 
-use super::{write_stdout, Context};
+use super::{write_stdout, write_stdout_with, Context};
 use crate::manifest::{changed, write_atomic};
 use crate::report::human::{self, Verbosity};
 use crate::report::{github, json, markdown, sarif, Report, SourceRoot};
@@ -117,6 +117,10 @@ impl OutputArgs {
         }
         if !stdout {
             return Ok(());
+        }
+        if self.format == OutputFormat::Json {
+            // The same text as `render`, written as it is made.
+            return write_stdout_with(|out| json::write(report, out));
         }
         let verbosity = if self.quiet {
             Verbosity::Problems

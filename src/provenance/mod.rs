@@ -107,11 +107,13 @@ pub struct AttestationFact {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub predicate: Option<Value>,
     /// The keyless identity, when there is a certificate (verified or not: see `verified_by`).
+    /// Boxed (as the agreement below): a key-signed attestation has none, and a run keeps
+    /// every fact until its report.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub identity: Option<Identity>,
+    pub identity: Option<Box<Identity>>,
     /// The certificate's source claims against the provenance, for keyless provenance.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub certificate_agreement: Option<CertificateAgreement>,
+    pub certificate_agreement: Option<Box<CertificateAgreement>>,
     /// The time a log or timestamp authority proved (RFC 3339), when verified.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub signed_at: Option<String>,
@@ -172,7 +174,7 @@ pub fn verify_attestation(
         fact.signed_at = None;
     }
     if let (Some(identity), Some(provenance)) = (&fact.identity, &fact.provenance) {
-        fact.certificate_agreement = Some(certificate_agreement(identity, provenance));
+        fact.certificate_agreement = Some(Box::new(certificate_agreement(identity, provenance)));
     }
     fact
 }
@@ -260,7 +262,7 @@ fn open(material: &AttestationMaterial, fact: &mut AttestationFact) -> Result<En
                 SignatureKind::CosignKey
             });
             if let Some(pem) = certificate {
-                fact.identity = Some(certificate_identity(pem)?);
+                fact.identity = Some(Box::new(certificate_identity(pem)?));
             }
             let wire: DsseWire =
                 serde_json::from_slice(envelope).map_err(|e| Reason::NotDsseEnvelope {
@@ -282,7 +284,7 @@ fn open(material: &AttestationMaterial, fact: &mut AttestationFact) -> Result<En
                 });
             }
             let dsse = bundle_dsse(json)?.ok_or(Reason::BundleIsMessageSignature)?;
-            fact.identity = dsse.identity;
+            fact.identity = dsse.identity.map(Box::new);
             Ok(Envelope {
                 payload_type: dsse.payload_type,
                 payload: dsse.payload,
@@ -435,7 +437,7 @@ fn record(fact: &mut AttestationFact, signer: &Signer, verdict: Result<Verified,
                 }
             }
             if fact.identity.is_none() {
-                fact.identity = v.identity;
+                fact.identity = v.identity.map(Box::new);
             }
         }
         Err(rejection) => fact.rejections.push(rejection),

@@ -63,23 +63,52 @@ pub(super) fn key(image: &ImageRef, reference: &str) -> Key {
 
 /// Answers per key, errors included, each computed once: concurrent callers of one key wait
 /// for the first one's answer instead of sending their own requests.
+///
+/// At most about `limit` answers are kept: past it, the older half of the settled ones is
+/// dropped (a lookup in flight never is), so that a run of 10,000 images does not hold every
+/// manifest and blob it read until it ends. A dropped answer asked for again is fetched and
+/// verified again, as the first time: the newest answers, where the lookups of the images in
+/// flight meet, stay.
 pub(super) struct Cache<K, V> {
-    cells: Mutex<HashMap<K, Cell<V>>>,
+    cells: Mutex<Cells<K, V>>,
+    limit: usize,
+}
+
+/// The answers, each with the number of its insertion (older ones go first).
+struct Cells<K, V> {
+    map: HashMap<K, (u64, Cell<V>)>,
+    next: u64,
 }
 
 /// One cached answer, shared by everyone who asked for it.
 type Cell<V> = Arc<OnceCell<Result<V, RegistryError>>>;
 
 impl<K: Eq + Hash, V: Clone> Cache<K, V> {
-    pub(super) fn new() -> Self {
+    /// A cache keeping about `limit` answers at most.
+    pub(super) fn new(limit: usize) -> Self {
         Self {
-            cells: Mutex::new(HashMap::new()),
+            cells: Mutex::new(Cells {
+                map: HashMap::new(),
+                next: 0,
+            }),
+            limit: limit.max(2),
         }
     }
 
     fn cell(&self, key: K) -> Cell<V> {
         let mut cells = self.cells.lock().unwrap_or_else(PoisonError::into_inner);
-        Arc::clone(cells.entry(key).or_default())
+        let Cells { map, next } = &mut *cells;
+        if let Some((_, cell)) = map.get(&key) {
+            return Arc::clone(cell);
+        }
+        if map.len() >= self.limit {
+            let cutoff = next.saturating_sub(self.limit as u64 / 2);
+            map.retain(|_, (n, cell)| *n >= cutoff || !cell.initialized());
+        }
+        let cell = Cell::default();
+        map.insert(key, (*next, Arc::clone(&cell)));
+        *next += 1;
+        cell
     }
 
     pub(super) async fn get_or_fetch<F, Fut>(
@@ -112,11 +141,51 @@ impl<K: Eq + Hash, V: Clone> Cache<K, V> {
         self.cells
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
+            .map
             .len()
     }
 
     /// Records an answer learnt on the way (a tag's digest); a lookup in flight keeps its own.
     pub(super) fn fill(&self, key: K, value: V) {
         let _ = self.cell(key).set(Ok(value));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn not_found() -> RegistryError {
+        RegistryError::NotFound {
+            image: "x".to_owned(),
+        }
+    }
+
+    /// Past its limit the cache drops its oldest settled answers, never one being fetched;
+    /// a dropped answer is fetched again when asked for, a kept one is not.
+    #[tokio::test]
+    async fn the_cache_keeps_its_newest_answers_and_every_lookup_in_flight() {
+        let cache: Cache<u32, u32> = Cache::new(8);
+        let hits = AtomicU64::new(0);
+        // A lookup in flight from the start: its cell must survive every eviction.
+        let pending = cache.cell(0);
+        for k in 1..=20 {
+            cache.fill(k, k);
+        }
+        let kept = cache.cells.lock().unwrap().map.len();
+        assert!(kept <= 8, "{kept} answers kept");
+        assert!(cache.cells.lock().unwrap().map.contains_key(&0));
+        assert!(
+            pending.set(Ok(0)).is_ok(),
+            "the lookup in flight kept its own cell"
+        );
+        // The newest answer is served from the cache; the oldest is fetched again.
+        let newest = cache.get_or_fetch(20, &hits, || async { Err(not_found()) });
+        assert_eq!(newest.await.unwrap(), 20);
+        assert_eq!(hits.load(Ordering::Relaxed), 1);
+        let oldest = cache.get_or_fetch(1, &hits, || async { Ok(100) });
+        assert_eq!(oldest.await.unwrap(), 100);
+        assert_eq!(hits.load(Ordering::Relaxed), 1);
     }
 }

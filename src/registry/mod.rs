@@ -2,7 +2,8 @@
 //! an OCI image layout on disk, and verifies every manifest body against its digest.
 //!
 //! [`Registry`] routes each host to its OCI layout ([`HostSettings::layout`]) or to HTTP (its
-//! mirrors first, then the host), caches every answer for the life of the `Registry`, and
+//! mirrors first, then the host), caches its answers for the life of the `Registry` (the
+//! newest few thousand: a run of 10,000 images does not keep every body it read), and
 //! coalesces concurrent identical lookups, so that each distinct reference costs one lookup.
 //!
 //! Requests per [`Registry::resolve`] (not counting authentication: a first bearer-protected
@@ -55,6 +56,14 @@ pub use types::{
     RegistrySettings, Resolved, Stats,
 };
 
+/// Manifests (and tag answers) one client keeps at most: room for the lookups of the images
+/// in flight (`gate` runs a few hundred at a time, each reading its image manifest and its
+/// `.sig` and `.att` manifests), not for every image of a run of 10,000 ([`Cache`]).
+const CACHED_MANIFESTS: usize = 4096;
+/// Blobs (signature payloads, attestation envelopes) and referrers listings one client keeps
+/// at most: fewer, as an envelope can be large.
+const CACHED_BLOBS: usize = 1024;
+
 /// Where one image's facts come from.
 enum Source<'a> {
     /// A store being replayed (an evidence lock): nothing else, no network.
@@ -87,8 +96,9 @@ pub trait Recall: Send + Sync + std::fmt::Debug {
 
 /// The one client every stage uses: network hosts and OCI layouts behind one API, with a cache.
 ///
-/// Answers (errors too) are cached for the life of the `Registry`: make one per evaluation,
-/// not one per process of a long-running server, or tags would never move.
+/// Answers (errors too) are cached for the life of the `Registry` (at most
+/// [`CACHED_MANIFESTS`] manifests, [`CACHED_BLOBS`] blobs; the oldest go first): make one per
+/// evaluation, not one per process of a long-running server, or tags would never move.
 pub struct Registry {
     settings: RegistrySettings,
     http: http::Http,
@@ -133,10 +143,10 @@ impl Registry {
         Ok(Self {
             http: http::Http::new(&settings)?,
             settings,
-            manifests: Cache::new(),
-            tags: Cache::new(),
-            blobs: Cache::new(),
-            referrers: Cache::new(),
+            manifests: Cache::new(CACHED_MANIFESTS),
+            tags: Cache::new(CACHED_MANIFESTS),
+            blobs: Cache::new(CACHED_BLOBS),
+            referrers: Cache::new(CACHED_BLOBS),
             without_referrers_api: Mutex::new(HashSet::new()),
             referrers_probes: Mutex::new(HashMap::new()),
             referrers_answered: Mutex::new(HashSet::new()),
@@ -372,7 +382,8 @@ impl Registry {
 
     /// Answers this client holds in its caches now (manifests, tags, blobs, referrers
     /// listings, errors too): a long-lived user (the webhook) replaces a client that holds
-    /// too many, since nothing here is ever dropped.
+    /// too many, since nothing here expires (each cache only drops its oldest answers beyond
+    /// [`CACHED_MANIFESTS`] or [`CACHED_BLOBS`]).
     pub fn cached_answers(&self) -> usize {
         self.manifests.len() + self.tags.len() + self.blobs.len() + self.referrers.len()
     }

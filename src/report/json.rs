@@ -1,8 +1,10 @@
 //! `--format json`: the documented, versioned machine-readable report (see docs/reports.md, "JSON").
 
+use std::io::Write as _;
+
 use serde::Serialize;
 
-use super::{Decision, FileError, Finding, Report, RunStats};
+use super::{Decision, FileError, Finding, ImageReport, Report, RunStats};
 use crate::manifest::ContainerKind;
 use crate::registry::Platform;
 
@@ -15,10 +17,19 @@ struct Json<'a> {
     decision: Decision,
     summary: Summary,
     stats: RunStats,
-    images: Vec<Image<'a>>,
+    images: Images<'a>,
     errors: &'a [FileError],
     notices: &'a [Finding],
     notes: Vec<String>,
+}
+
+/// The images, each made into its JSON shape as it is written (not all at once).
+struct Images<'a>(&'a [ImageReport]);
+
+impl Serialize for Images<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.0.iter().map(image))
+    }
 }
 
 #[derive(Serialize)]
@@ -71,44 +82,22 @@ struct Resource<'a> {
 
 /// Renders the report as pretty JSON.
 pub fn render(report: &Report) -> String {
+    // Serialising plain structs of strings and numbers cannot fail.
+    serde_json::to_string_pretty(&document(report)).unwrap_or_default()
+}
+
+/// Writes [`render`]'s text and a newline to `out` as it is serialised, without holding the
+/// whole text: a report of 10,000 images is tens of megabytes of JSON.
+pub fn write(report: &Report, out: &mut dyn std::io::Write) -> std::io::Result<()> {
+    let mut out = std::io::BufWriter::with_capacity(64 * 1024, out);
+    serde_json::to_writer_pretty(&mut out, &document(report))?;
+    out.write_all(b"\n")?;
+    out.flush()
+}
+
+fn document(report: &Report) -> Json<'_> {
     let (allowed, denied, errors) = report.counts();
-    let images = report
-        .images
-        .iter()
-        .map(|i| {
-            let r = &i.site.resource;
-            Image {
-                file: i.site.origin.to_string(),
-                line: i.site.span.line,
-                column: i.site.span.column,
-                image: &i.site.image,
-                normalized: i.reference.as_ref().map(ToString::to_string),
-                digest: i.resolved.as_ref().map(|r| r.digest.to_string()),
-                media_type: i.resolved.as_ref().map(|r| r.media_type.as_str()),
-                platforms: i.resolved.as_ref().map_or(&[], |r| &r.platforms),
-                tag_digest: i
-                    .resolved
-                    .as_ref()
-                    .and_then(|r| r.tag_digest.as_ref().map(ToString::to_string)),
-                resource: Resource {
-                    api_version: &r.api_version,
-                    kind: &r.kind,
-                    namespace: r.namespace.as_deref(),
-                    name: r.name.as_deref(),
-                },
-                container: i.site.container.as_deref(),
-                container_kind: i.site.container_kind,
-                path: &i.site.path,
-                extractor: i.site.extractor,
-                decision: i.decision(),
-                resolved_only: i.resolved_only(),
-                findings: &i.findings,
-                signatures: i.signatures.as_deref(),
-                attestations: i.attestations.as_deref(),
-            }
-        })
-        .collect();
-    let doc = Json {
+    Json {
         version: VERSION,
         decision: report.decision(),
         summary: Summary {
@@ -124,11 +113,43 @@ pub fn render(report: &Report) -> String {
             resolved_only: report.resolved_only().count(),
         },
         stats: report.stats,
-        images,
+        images: Images(&report.images),
         errors: &report.file_errors,
         notices: &report.notices,
         notes: report.notes(),
-    };
-    // Serialising plain structs of strings and numbers cannot fail.
-    serde_json::to_string_pretty(&doc).unwrap_or_default()
+    }
+}
+
+/// One image in its JSON shape.
+fn image(i: &ImageReport) -> Image<'_> {
+    let r = &i.site.resource;
+    Image {
+        file: i.site.origin.to_string(),
+        line: i.site.span.line,
+        column: i.site.span.column,
+        image: &i.site.image,
+        normalized: i.reference.as_ref().map(ToString::to_string),
+        digest: i.resolved.as_ref().map(|r| r.digest.to_string()),
+        media_type: i.resolved.as_ref().map(|r| r.media_type.as_str()),
+        platforms: i.resolved.as_ref().map_or(&[], |r| &r.platforms),
+        tag_digest: i
+            .resolved
+            .as_ref()
+            .and_then(|r| r.tag_digest.as_ref().map(ToString::to_string)),
+        resource: Resource {
+            api_version: &r.api_version,
+            kind: &r.kind,
+            namespace: r.namespace.as_deref(),
+            name: r.name.as_deref(),
+        },
+        container: i.site.container.as_deref(),
+        container_kind: i.site.container_kind,
+        path: &i.site.path,
+        extractor: i.site.extractor,
+        decision: i.decision(),
+        resolved_only: i.resolved_only(),
+        findings: &i.findings,
+        signatures: i.signatures.as_deref(),
+        attestations: i.attestations.as_deref(),
+    }
 }

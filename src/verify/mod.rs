@@ -246,8 +246,9 @@ pub struct SignatureFact {
     /// Why each other signer rejected it, or a parse error under signer `*`.
     pub rejections: Vec<Rejection>,
     /// The keyless identity, when there is a certificate (verified or not: see `verified_by`).
+    /// Boxed: a key signature has none, and a run keeps every fact until its report.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub identity: Option<Identity>,
+    pub identity: Option<Box<Identity>>,
     /// The time the log or a timestamp authority proved (RFC 3339), when verified.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub signed_at: Option<String>,

@@ -574,6 +574,22 @@ fn one_run_writes_every_requested_format() {
     assert_eq!(names(&dir.path().join("out")), ["report.sarif"]);
 }
 
+/// `--format json` writes the report on stdout as it is serialised (a report of 10,000 images
+/// is not held as one text): the same bytes as the JSON file of the same run.
+#[test]
+fn json_on_stdout_is_the_json_report_file_byte_for_byte() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("report.json");
+    let out = demo(&["--format", "json", "--json-out", json.to_str().unwrap()]);
+    assert_eq!(out.code, 1, "{out:?}");
+    let file = std::fs::read_to_string(&json).unwrap();
+    assert_eq!(out.stdout, file);
+    let report: Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(report["summary"]["denied"], 4);
+    assert_eq!(report["images"].as_array().unwrap().len(), 8);
+    assert!(out.stdout.ends_with("}\n"), "{}", out.stdout);
+}
+
 #[test]
 fn markdown_is_appended_to_the_github_step_summary() {
     let dir = tempfile::tempdir().unwrap();

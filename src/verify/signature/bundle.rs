@@ -26,7 +26,7 @@ pub(super) fn verify_image_bundle(
     fact.kind = Some(SignatureKind::Bundle);
     let bundle = parse_bundle(json)?;
     if let Some(cert) = bundle.signing_certificate() {
-        fact.identity = Some(identity_of(cert)?);
+        fact.identity = Some(Box::new(identity_of(cert)?));
     }
     check_bundle_signs(&bundle, digest)?;
     let keyless = bundle.signing_certificate().is_some();

@@ -126,7 +126,7 @@ pub(super) fn record(fact: &mut SignatureFact, signer: &Signer, verdict: Result<
                 }
             }
             if fact.identity.is_none() {
-                fact.identity = v.identity;
+                fact.identity = v.identity.map(Box::new);
             }
             if fact.time_proofs.is_empty() {
                 fact.time_proofs = v.time_proofs;

@@ -53,7 +53,7 @@ pub(super) fn verify_simple_signing(
     let certificate = match certificate {
         Some(pem) => {
             let der = parse_certificate_pem(pem)?;
-            fact.identity = Some(identity_of(&der)?);
+            fact.identity = Some(Box::new(identity_of(&der)?));
             Some(der)
         }
         None => None,
