@@ -247,6 +247,14 @@ impl Registries {
         let (key, digest) = (image_key(image), CompactDigest::new(digest));
         let now = Instant::now();
         let mut digests = self.digests.lock().unwrap_or_else(PoisonError::into_inner);
+        // What a later client resolved (its answers expire later) is newer than what an older
+        // one, still finishing a review, resolved: a moved tag does not move back.
+        if digests
+            .get(&key)
+            .is_some_and(|r| r.fresh(now) && r.expires > expires)
+        {
+            return;
+        }
         if digests.len() >= max.max(1) && !digests.contains_key(&key) {
             super::cache::make_room(&mut digests, max.max(1), |r| r.fresh(now));
         }
@@ -375,16 +383,21 @@ mod tests {
         let (cached, expires) = registries.cached_digest(&late).unwrap();
         assert_eq!(cached, digest);
         assert_eq!(expires, registries.cached_digest(&resolved[0].0).unwrap().1);
+        // What the new client resolved is not overwritten by the old one's older answer.
+        let moved = format!("{}/app:moved", server.host());
+        let newer = resolve(&registries, &second, &moved).await;
+        registries.remember(&first, &moved, &Digest::sha256_of(b"before the move"), 100);
+        assert_eq!(registries.cached_digest(&moved).unwrap().0, newer);
         // Another generation's client is not remembered from.
         let stranger = Arc::new(Registry::new(server.settings()).unwrap());
         let other = format!("{}/app:other", server.host());
         resolve(&registries, &stranger, &other).await;
         assert!(registries.cached_digest(&other).is_none());
         drop(first);
-        assert_eq!(registries.stats().requests, 3);
+        assert_eq!(registries.stats().requests, 4);
         assert!(registries.retired.lock().unwrap().1.is_empty());
         assert!(Arc::ptr_eq(&second, &registries.current(&log)));
-        assert_eq!(registries.remembered(), 3);
+        assert_eq!(registries.remembered(), 4);
     }
 
     /// A resolution is not answered past its client's `tag_ttl`, and the client that replaces
