@@ -20,7 +20,7 @@ mod tests;
 pub use code::Code;
 
 /// How much a finding weighs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Severity {
     /// Reported; does not block.
@@ -83,7 +83,7 @@ pub struct Finding {
 }
 
 /// Where in the config file an entry behind a finding is written.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize)]
 pub struct ConfigLocation {
     /// The config file, as it was named (`--config`, or `supplygate.yaml`).
     pub file: String,

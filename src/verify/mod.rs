@@ -264,6 +264,28 @@ pub struct SignatureFact {
     pub notation: Option<Box<notation_stage::NotationFact>>,
 }
 
+impl SignatureFact {
+    /// A fact about the signature at `location` that nothing has verified or rejected yet.
+    pub fn unverified(
+        location: Location,
+        attached_to: Digest,
+        kind: Option<SignatureKind>,
+    ) -> Self {
+        Self {
+            location,
+            attached_to,
+            kind,
+            verified_by: Vec::new(),
+            rejections: Vec::new(),
+            identity: None,
+            signed_at: None,
+            time_proofs: Vec::new(),
+            docker_reference: None,
+            notation: None,
+        }
+    }
+}
+
 /// Verifies one candidate against every signer; never panics, never errors: a problem is a
 /// rejection. `repository` is the image's `registry/repository`, `digest` the digest that must be
 /// signed.

@@ -117,18 +117,11 @@ pub fn verify_candidate(
 ) -> SignatureFact {
     let (media_type, envelope) = candidate.notation_envelope().unwrap_or_default();
     let inspected = inspect(media_type, envelope);
-    let mut fact = SignatureFact {
-        location: candidate.location.clone(),
-        attached_to: candidate.attached_to.clone(),
-        kind: Some(SignatureKind::Notation),
-        verified_by: Vec::new(),
-        rejections: Vec::new(),
-        identity: None,
-        signed_at: None,
-        time_proofs: Vec::new(),
-        docker_reference: None,
-        notation: None,
-    };
+    let mut fact = SignatureFact::unverified(
+        candidate.location.clone(),
+        candidate.attached_to.clone(),
+        Some(SignatureKind::Notation),
+    );
     let mut notation = NotationFact {
         envelope: media_type.to_owned(),
         signing_scheme: inspected.as_ref().map(|i| i.scheme),
@@ -326,22 +319,18 @@ pub async fn check(
     // The deny must say that signatures went unread (anyone who can push can list junk
     // first), not only a stderr warning.
     let truncated = (listed > read).then(|| SignatureFact {
-        location: crate::verify::Location::Referrers {
-            manifest: digest.clone(),
-            artifact_type: SIGNATURE_ARTIFACT_TYPE.to_owned(),
-        },
-        attached_to: digest.clone(),
-        kind: Some(SignatureKind::Notation),
-        verified_by: Vec::new(),
         rejections: vec![Rejection {
             signer: ANY_SIGNER.into(),
             reason: Reason::NotationSignaturesTruncated { listed, read },
         }],
-        identity: None,
-        signed_at: None,
-        time_proofs: Vec::new(),
-        docker_reference: None,
-        notation: None,
+        ..SignatureFact::unverified(
+            crate::verify::Location::Referrers {
+                manifest: digest.clone(),
+                artifact_type: SIGNATURE_ARTIFACT_TYPE.to_owned(),
+            },
+            digest.clone(),
+            Some(SignatureKind::Notation),
+        )
     });
     if found.is_empty() {
         return Ok(truncated.into_iter().collect());

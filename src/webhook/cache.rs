@@ -159,25 +159,13 @@ impl Resolution {
 type Template = Arc<[FindingText]>;
 
 /// A finding without the values of the image it is about.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug, PartialEq, Eq, Hash)]
 struct FindingText {
     code: Code,
     severity: Severity,
     message: Box<[Piece]>,
     hint: Option<Box<[Piece]>>,
     config: Box<[ConfigLocation]>,
-}
-
-impl Hash for FindingText {
-    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        self.code.hash(state);
-        (self.severity as u8).hash(state);
-        self.message.hash(state);
-        self.hint.hash(state);
-        for c in &self.config {
-            (&c.file, c.line, c.column, &c.key).hash(state);
-        }
-    }
 }
 
 /// A piece of a finding's text: as written, or one of the values of the image it is about
@@ -273,6 +261,19 @@ impl<'a> Values<'a> {
 /// again (decisions keep the ones they hold).
 const MAX_SHARED: usize = 1024;
 
+/// `value`, or the equal one `set` already shares; `set` starts again once it holds
+/// [`MAX_SHARED`] (decisions keep the ones they hold).
+fn intern<T: ?Sized + Eq + Hash>(set: &mut HashSet<Arc<T>>, value: Arc<T>) -> Arc<T> {
+    if let Some(shared) = set.get(&value) {
+        return Arc::clone(shared);
+    }
+    if set.len() >= MAX_SHARED {
+        set.clear();
+    }
+    set.insert(Arc::clone(&value));
+    value
+}
+
 /// The templates and media types decisions share.
 #[derive(Debug, Default)]
 pub(crate) struct Shared {
@@ -282,27 +283,14 @@ pub(crate) struct Shared {
 
 impl Shared {
     fn template(&mut self, findings: Vec<FindingText>) -> Template {
-        let template: Template = findings.into();
-        if let Some(shared) = self.templates.get(&template) {
-            return Arc::clone(shared);
-        }
-        if self.templates.len() >= MAX_SHARED {
-            self.templates.clear();
-        }
-        self.templates.insert(Arc::clone(&template));
-        template
+        intern(&mut self.templates, findings.into())
     }
 
     fn media_type(&mut self, media_type: &str) -> Arc<str> {
-        if let Some(shared) = self.media_types.get(media_type) {
-            return Arc::clone(shared);
+        match self.media_types.get(media_type) {
+            Some(shared) => Arc::clone(shared),
+            None => intern(&mut self.media_types, media_type.into()),
         }
-        if self.media_types.len() >= MAX_SHARED {
-            self.media_types.clear();
-        }
-        let shared: Arc<str> = media_type.into();
-        self.media_types.insert(Arc::clone(&shared));
-        shared
     }
 
     /// Bytes held, roughly (for `/metrics`).

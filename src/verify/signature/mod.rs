@@ -78,18 +78,11 @@ pub(crate) fn verify(
     digest: &Digest,
     signers: &[Arc<Signer>],
 ) -> SignatureFact {
-    let mut fact = SignatureFact {
-        location: candidate.location.clone(),
-        attached_to: candidate.attached_to.clone(),
-        kind: None,
-        verified_by: Vec::new(),
-        rejections: Vec::new(),
-        identity: None,
-        signed_at: None,
-        time_proofs: Vec::new(),
-        docker_reference: None,
-        notation: None,
-    };
+    let mut fact = SignatureFact::unverified(
+        candidate.location.clone(),
+        candidate.attached_to.clone(),
+        None,
+    );
     let outcome = match &candidate.material {
         Material::SimpleSigning {
             payload,
