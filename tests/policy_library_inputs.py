@@ -3,7 +3,7 @@
 (`policies/`), named after what it shows, and `data/supplygate.json` (the config as
 `data.supplygate.config`). tests/it/policy_library.rs asserts each case's codes; tests/opa_parity.sh
 evaluates them all with OPA and regorus. Rerun after changing a case, then add the facts the
-gate decides in Rust (`image.matched`, `source_claim`, `provenance_checks`):
+gate decides in Rust (`image.matched` with its verdicts, `source_claim`, `provenance_checks`):
 
     python3 tests/policy_library_inputs.py
     UPDATE_FIXTURES=1 cargo test --test it policy_library::each_fixture_carries

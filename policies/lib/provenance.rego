@@ -25,8 +25,16 @@ rules := [object.union(data.supplygate.config.provenance[i], {"index": i}) |
 # first literal fails). Without the list (undefined) none of them can fire either; any other
 # value evaluates them. (`!=`, not `not … == []`: OPA takes `not` of a comparison with an
 # undefined side for false, regorus for true.)
+#
+# The gate judges the same checks in Rust (`src/policy/facts.rs`):
+# `matched.provenance_satisfied` is `true` only when the image resolved, its attestations were
+# looked up and every matching rule has a verified provenance that `passes` about the resolved
+# digest, or one about each platform of the index (`satisfied` below), i.e. when no denial
+# below can fire. Then they are skipped (most images: half of an allowed image's time). When it
+# is `false` or missing (an input written by hand), they are evaluated.
 deny contains finding if {
 	input.image.matched.provenance != []
+	object.get(input.image.matched, "provenance_satisfied", false) != true
 	some finding in denials
 }
 

@@ -11,12 +11,19 @@ image := input.image
 # reads its config rule from data by index: a rule listing them first costs more than that.
 
 # Every denial below needs a matching `require` rule (`some i in input.image.matched.require`):
-# an image that no rule names, `[]`, skips them all at the cost of one comparison (a rule costs regorus about a microsecond even when its
-# first literal fails). Without the list (undefined) none of them can fire either; any other
-# value evaluates them. (`!=`, not `not … == []`: OPA takes `not` of a comparison with an
-# undefined side for false, regorus for true.)
+# an image that no rule names, `[]`, skips them all at the cost of one comparison (a rule costs
+# regorus about a microsecond even when its first literal fails). Without the list (undefined)
+# none of them can fire either; any other value evaluates them. (`!=`, not `not … == []`: OPA
+# takes `not` of a comparison with an undefined side for false, regorus for true.)
+#
+# The gate judges the same facts in Rust (`src/policy/facts.rs`): `matched.require_satisfied`
+# is `true` only when the image resolved, its signatures were looked up and every matching rule
+# has a signature on the resolved digest verified by one of its signers, i.e. when no denial
+# below can fire. Then they are skipped (most images: a fifth of an allowed image's time). When
+# it is `false` or missing (an input written by hand), they are evaluated.
 deny contains finding if {
 	input.image.matched.require != []
+	object.get(input.image.matched, "require_satisfied", false) != true
 	some finding in denials
 }
 

@@ -63,10 +63,18 @@ pub const ANY_BRANCH_OR_TAG: [&str; 2] = ["refs/heads/*", "refs/tags/*"];
 /// The config's rules, compiled once per run.
 #[derive(Debug, Clone, Default)]
 pub struct Rules {
-    require: Vec<Vec<ImageGlob>>,
+    require: Vec<RequireRule>,
     provenance: Vec<ProvenanceRule>,
     allowed_registries: Vec<ImageGlob>,
     commit_key: String,
+}
+
+/// What one `require:` rule checks.
+#[derive(Debug, Clone, Default)]
+struct RequireRule {
+    images: Vec<ImageGlob>,
+    /// The names of the rule's signers.
+    signers: Vec<String>,
 }
 
 /// What one `provenance:` rule checks.
@@ -116,6 +124,19 @@ pub struct Matched {
     /// `policy.allowed_registries`: `true` when a glob matches, `false` when none does, `null`
     /// when the list is empty or the image has no name (an invalid reference).
     pub allowed_registry: Option<bool>,
+    /// The gate's verdict on the `require` rules above: the image resolved, its signatures
+    /// were looked up, and each rule has a signature on the resolved digest verified by one of
+    /// its signers (`true` for none). The signature policy skips its denials when this is
+    /// `true` and judges the facts itself otherwise (also when it is missing).
+    #[serde(default)]
+    pub require_satisfied: bool,
+    /// The gate's verdict on the `provenance` rules above: the image resolved, its
+    /// attestations were looked up, and each rule has a verified provenance that passes every
+    /// check ([`ProvenanceCheck::passes`]) about the resolved digest, or one about each
+    /// platform of the index (`true` for none). The provenance policy skips its denials when
+    /// this is `true` and judges the checks itself otherwise (also when it is missing).
+    #[serde(default)]
+    pub provenance_satisfied: bool,
 }
 
 /// Where the workload's commit claim was written.
@@ -225,6 +246,7 @@ pub fn provenance_satisfied(
         claim: None,
         provenances: facts.iter().map(ProvenanceView::of).collect(),
         reachability: &[],
+        ..Subject::default()
     };
     rules.iter().map(ProvenanceRule::from_config).all(|rule| {
         subject.provenances.iter().zip(facts).any(|(p, f)| {
@@ -241,6 +263,15 @@ pub fn provenance_satisfied(
     })
 }
 
+/// The subject an attestation's statement matched (`subject_match`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Attested {
+    /// The digest it names (`subject_match.digest`; `None` when that is not a string).
+    pub digest: Option<String>,
+    /// It names a platform of the index (`subject_match.platform` is there and not `null`).
+    pub platform: bool,
+}
+
 /// What the facts of one image are derived from.
 #[derive(Debug, Clone, Default)]
 pub struct Subject<'a> {
@@ -254,6 +285,17 @@ pub struct Subject<'a> {
     pub provenances: Vec<Option<ProvenanceView<'a>>>,
     /// `input.reachability`.
     pub reachability: &'a [ReachabilityFact],
+    /// `input.image.resolved`.
+    pub resolved: bool,
+    /// The digest of each entry of `input.image.platforms` (`None` where it is not a string).
+    pub platforms: Vec<Option<String>>,
+    /// Per signature fact on the resolved digest (`input.signatures.facts`): the signers that
+    /// verified it. `None` when the signatures were not looked up (`null`, or an `error`).
+    pub signatures: Option<Vec<Vec<&'a str>>>,
+    /// The attestations were looked up (`input.attestations` without an `error`).
+    pub attestations_checked: bool,
+    /// Per attestation fact (in `provenances` order): the subject it matched, if any.
+    pub attested: Vec<Option<Attested>>,
 }
 
 /// Everything [`Rules::derive`] decides for one image.
@@ -296,7 +338,10 @@ impl Rules {
             require: config
                 .requirements
                 .iter()
-                .map(|r| r.images.clone())
+                .map(|r| RequireRule {
+                    images: r.images.clone(),
+                    signers: r.signers.iter().map(|s| s.name.clone()).collect(),
+                })
                 .collect(),
             provenance: config
                 .provenance
@@ -338,8 +383,16 @@ impl Rules {
         }
         let require = list(config, "require")
             .into_iter()
-            .map(|r| globs(r.get("images")))
-            .collect::<Result<_, _>>()?;
+            .map(|r| {
+                Ok(RequireRule {
+                    images: globs(r.get("images"))?,
+                    signers: strings(r.get("signers"))
+                        .into_iter()
+                        .map(str::to_owned)
+                        .collect(),
+                })
+            })
+            .collect::<Result<_, String>>()?;
         let mut provenance = Vec::new();
         for r in list(config, "provenance") {
             let builders = r
@@ -394,13 +447,15 @@ impl Rules {
         let matches = |globs: &[ImageGlob]| globs.iter().any(|g| g.matches(name));
         Matched {
             require: (0..self.require.len())
-                .filter(|&i| self.require.get(i).is_some_and(|g| matches(g)))
+                .filter(|&i| self.require.get(i).is_some_and(|r| matches(&r.images)))
                 .collect(),
             provenance: (0..self.provenance.len())
                 .filter(|&i| self.provenance.get(i).is_some_and(|r| matches(&r.images)))
                 .collect(),
             allowed_registry: (!self.allowed_registries.is_empty())
                 .then(|| matches(&self.allowed_registries)),
+            require_satisfied: false,
+            provenance_satisfied: false,
         }
     }
 
@@ -423,8 +478,8 @@ impl Rules {
 
     /// Everything the policies are told about one image.
     pub fn derive(&self, subject: &Subject<'_>) -> Facts {
-        let matched = self.matched(subject.name);
-        let provenance_checks = self
+        let mut matched = self.matched(subject.name);
+        let provenance_checks: Vec<Vec<Option<ProvenanceCheck>>> = self
             .provenance
             .iter()
             .enumerate()
@@ -439,6 +494,9 @@ impl Rules {
                     .collect()
             })
             .collect();
+        matched.require_satisfied = self.require_satisfied(&matched.require, subject);
+        matched.provenance_satisfied =
+            provenance_rules_satisfied(&matched.provenance, &provenance_checks, subject);
         Facts {
             matched,
             source_claim: subject.claim.clone(),
@@ -446,12 +504,28 @@ impl Rules {
         }
     }
 
+    /// Whether the image resolved, its signatures were looked up, and each of the `require`
+    /// rules at `indexes` has a signature on the resolved digest verified by one of its
+    /// signers: what the signature policy asks (platform signatures never count).
+    fn require_satisfied(&self, indexes: &[usize], subject: &Subject<'_>) -> bool {
+        let Some(signatures) = subject.signatures.as_ref().filter(|_| subject.resolved) else {
+            return false;
+        };
+        indexes.iter().all(|&i| {
+            self.require.get(i).is_some_and(|rule| {
+                signatures
+                    .iter()
+                    .any(|by| by.iter().any(|v| rule.signers.iter().any(|s| s == v)))
+            })
+        })
+    }
+
     /// The facts of an input document written without them (fixtures, tools), read from the
     /// document as the gate reads them from its report.
     ///
     /// # Errors
     /// `input.reachability` is not a list of reachability answers.
-    pub fn derive_for_input(&self, input: &Value) -> Result<Facts, String> {
+    pub fn derive_for_input<'a>(&self, input: &'a Value) -> Result<Facts, String> {
         let reachability: Vec<ReachabilityFact> = match input.get("reachability") {
             Some(v) if !v.is_null() => {
                 serde_json::from_value(v.clone()).map_err(|e| format!("reachability: {e}"))?
@@ -504,14 +578,85 @@ impl Rules {
             },
             |k| text(input.pointer("/resource/labels").and_then(|m| m.get(k))),
         );
+        // Looked up: an object without an `error` (as the policies read `checked`).
+        let checked = |key: &str| {
+            input
+                .get(key)
+                .and_then(Value::as_object)
+                .filter(|o| o.get("error").is_none_or(Value::is_null))
+        };
+        let array = |v: Option<&'a Value>| v.and_then(Value::as_array).into_iter().flatten();
+        let signatures = checked("signatures").map(|s| {
+            array(s.get("facts"))
+                .map(|f| {
+                    array(f.get("verified_by"))
+                        .filter_map(Value::as_str)
+                        .collect()
+                })
+                .collect()
+        });
+        let attested = array(input.pointer("/attestations/facts"))
+            .map(|f| {
+                f.get("subject_match")
+                    .and_then(Value::as_object)
+                    .map(|m| Attested {
+                        digest: text(m.get("digest")).map(str::to_owned),
+                        platform: m.get("platform").is_some_and(|p| !p.is_null()),
+                    })
+            })
+            .collect();
         Ok(self.derive(&Subject {
             name: text(input.pointer("/image/name")),
             tag: text(input.pointer("/image/tag")),
             claim,
             provenances,
             reachability: &reachability,
+            resolved: input.pointer("/image/resolved") == Some(&Value::Bool(true)),
+            platforms: array(input.pointer("/image/platforms"))
+                .map(|p| text(p.get("digest")).map(str::to_owned))
+                .collect(),
+            signatures,
+            attestations_checked: checked("attestations").is_some(),
+            attested,
         }))
     }
+}
+
+/// Whether the image resolved, its attestations were looked up, and each of the `provenance`
+/// rules at `indexes` has a verified provenance that passes every check (`checks[i][j]`:
+/// `verified` and `passes`) about the resolved digest, or, for an index, one about each of its
+/// platforms: what the provenance policy asks. Stricter than the policy where an input is
+/// malformed (a fact without `subject_match` counts for nothing here), never looser.
+fn provenance_rules_satisfied(
+    indexes: &[usize],
+    checks: &[Vec<Option<ProvenanceCheck>>],
+    subject: &Subject<'_>,
+) -> bool {
+    if !subject.resolved || !subject.attestations_checked {
+        return false;
+    }
+    indexes.iter().all(|&i| {
+        let Some(checks) = checks.get(i).filter(|c| c.len() == subject.attested.len()) else {
+            return false;
+        };
+        let passing: Vec<&Attested> = checks
+            .iter()
+            .zip(&subject.attested)
+            .filter_map(|(c, a)| match (c, a) {
+                (Some(c), Some(a)) if c.verified && c.passes => Some(a),
+                _ => None,
+            })
+            .collect();
+        passing.iter().any(|a| !a.platform)
+            || (!subject.platforms.is_empty()
+                && subject.platforms.iter().all(|p| {
+                    p.as_ref().is_some_and(|p| {
+                        passing
+                            .iter()
+                            .any(|a| a.digest.as_deref() == Some(p.as_str()))
+                    })
+                }))
+    })
 }
 
 impl ProvenanceRule {
@@ -681,6 +826,7 @@ mod tests {
             claim,
             provenances: vec![Some(p)],
             reachability,
+            ..Subject::default()
         });
         match facts.provenance_checks.first().and_then(|c| c.first()) {
             Some(Some(c)) => c.clone(),
@@ -1076,7 +1222,56 @@ mod tests {
             require: require.to_vec(),
             provenance: provenance.to_vec(),
             allowed_registry: allowed,
+            ..Matched::default()
         }
+    }
+
+    /// The gate's verdicts: a provenance about each platform of an index satisfies the rule
+    /// only when every platform has its own; a signature counts only on the resolved digest,
+    /// only when the image resolved and the signatures were looked up.
+    #[test]
+    fn verdicts_need_every_platform_and_a_signature_on_the_digest() {
+        let rules = Rules::from_config_data(&config()).unwrap_or_else(|e| panic!("{e}"));
+        let about = |platform: &str| {
+            Some(Attested {
+                digest: Some(platform.to_owned()),
+                platform: true,
+            })
+        };
+        let subject =
+            |attested: Vec<Option<Attested>>, signatures: Vec<Vec<&'static str>>| Subject {
+                name: Some("ghcr.io/acme/app"),
+                tag: Some("v1.2.0"),
+                provenances: vec![Some(provenance()); attested.len()],
+                resolved: true,
+                platforms: vec![Some("sha256:b".to_owned()), Some("sha256:c".to_owned())],
+                signatures: Some(signatures),
+                attestations_checked: true,
+                attested,
+                ..Subject::default()
+            };
+        let both = rules.derive(&subject(
+            vec![about("sha256:b"), about("sha256:c")],
+            vec![vec!["release"], vec!["ci"]],
+        ));
+        assert!(both.matched.provenance_satisfied && both.matched.require_satisfied);
+        let one = rules.derive(&subject(vec![about("sha256:b")], vec![vec!["release"]]));
+        assert!(!one.matched.provenance_satisfied, "one platform of two");
+        assert!(!one.matched.require_satisfied, "no signature by `ci`");
+        let image = Some(Attested {
+            digest: Some("sha256:a".to_owned()),
+            platform: false,
+        });
+        let mut unresolved = subject(vec![image.clone()], vec![vec!["ci"]]);
+        assert!(rules.derive(&unresolved).matched.provenance_satisfied);
+        unresolved.resolved = false;
+        let facts = rules.derive(&unresolved);
+        assert!(!facts.matched.provenance_satisfied && !facts.matched.require_satisfied);
+        let mut not_looked_up = subject(vec![image], vec![vec!["ci"]]);
+        not_looked_up.signatures = None;
+        not_looked_up.attestations_checked = false;
+        let facts = rules.derive(&not_looked_up);
+        assert!(!facts.matched.provenance_satisfied && !facts.matched.require_satisfied);
     }
 
     // Moved from policies/lib/images_test.rego and signatures_test.rego: the glob semantics

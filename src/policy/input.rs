@@ -50,6 +50,31 @@ pub fn subject<'a>(
         ),
         provenances,
         reachability,
+        resolved: report.resolved.is_some(),
+        platforms: report
+            .resolved
+            .iter()
+            .flat_map(|r| &r.platforms)
+            .map(|p| Some(p.digest.to_string()))
+            .collect(),
+        signatures: report.signatures.as_deref().map(|s| {
+            s.facts
+                .iter()
+                .map(|f| f.verified_by.iter().map(String::as_str).collect())
+                .collect()
+        }),
+        attestations_checked: report.attestations.is_some(),
+        attested: report
+            .attestations
+            .iter()
+            .flat_map(|a| &a.facts)
+            .map(|f| {
+                f.subject_match.as_ref().map(|m| super::facts::Attested {
+                    digest: Some(m.digest.to_string()),
+                    platform: m.platform.is_some(),
+                })
+            })
+            .collect(),
     }
 }
 

@@ -169,15 +169,7 @@ spec:
 }
 
 fn fixtures() -> Vec<(String, Value)> {
-    let dir = root("fixtures/policy/library-inputs");
-    let mut paths: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap()
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|x| x == "json"))
-        .collect();
-    paths.sort();
-    paths
+    crate::policy_library::fixture_paths()
         .into_iter()
         .map(|p| {
             let text = std::fs::read_to_string(&p).unwrap();

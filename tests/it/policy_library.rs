@@ -20,6 +20,18 @@ fn read_json(path: &Path) -> Value {
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
+/// The fixture inputs, sorted.
+pub(crate) fn fixture_paths() -> Vec<PathBuf> {
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(inputs())
+        .unwrap()
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .collect();
+    paths.sort();
+    paths
+}
+
 fn load(test_files: TestFiles) -> Engine {
     let mut loader = Loader::new(Limits::default());
     loader.path(&root("policies"), test_files);
@@ -101,13 +113,7 @@ fn each_fixture_carries_the_facts_the_gate_decides() {
     let rules =
         supplygate::policy::facts::Rules::from_config_data(&data["supplygate"]["config"]).unwrap();
     let update = std::env::var_os("UPDATE_FIXTURES").is_some();
-    let mut paths: Vec<PathBuf> = std::fs::read_dir(inputs())
-        .unwrap()
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|x| x == "json"))
-        .collect();
-    paths.sort();
+    let paths = fixture_paths();
     assert!(paths.len() > 30, "the fixtures are there");
     let mut wrong = Vec::new();
     for path in paths {
@@ -233,4 +239,222 @@ fn denials_name_the_image_and_digest_and_say_what_was_expected() {
             assert!(!v.msg.contains('\n'), "{v:?}");
         }
     }
+}
+
+/// The gate's verdicts (`image.matched.require_satisfied`, `.provenance_satisfied`) only let
+/// the library skip denials that could not fire: for every fixture, and for each of ~30
+/// changes to its facts (signatures and attestations missing, failed, emptied, unverified,
+/// about a platform or another digest, provenance fields changed, platforms added, a
+/// commit-SHA tag, a claim, reachability answers) alone and in pairs, with the gate's facts
+/// derived again, the decision is the same with the verdicts as without them, where the
+/// library judges every fact itself. A verdict that said `true` too soon would turn a denial
+/// into an allow here.
+#[test]
+fn the_gates_verdicts_skip_only_denials_that_cannot_fire() {
+    use serde_json::json;
+    type Change = (&'static str, fn(&mut Value));
+    fn each_fact(input: &mut Value, list: &str, change: impl Fn(&mut Value)) {
+        if let Some(facts) = input
+            .pointer_mut(&format!("/{list}/facts"))
+            .and_then(Value::as_array_mut)
+        {
+            facts.iter_mut().for_each(change);
+        }
+    }
+    fn first_fact(input: &mut Value, list: &str, change: impl Fn(&mut Value)) {
+        if let Some(f) = input.pointer_mut(&format!("/{list}/facts/0")) {
+            change(f);
+        }
+    }
+    fn about_platform(fact: &mut Value, hex: char, platform: &str) {
+        let digest = format!("sha256:{}", hex.to_string().repeat(64));
+        fact["subject_match"] = json!({"digest": digest, "platform": platform});
+    }
+    let changes: Vec<Change> = vec![
+        ("signatures null", |i| i["signatures"] = Value::Null),
+        (
+            "signatures error",
+            |i| {
+                i["signatures"]["error"] =
+                    json!({"code": "registry-timeout", "message": "timed out"})
+            },
+        ),
+        ("signature facts empty", |i| {
+            i["signatures"]["facts"] = json!([])
+        }),
+        ("signatures unverified", |i| {
+            each_fact(i, "signatures", |f| f["verified_by"] = json!([]))
+        }),
+        ("first signature unverified", |i| {
+            first_fact(i, "signatures", |f| f["verified_by"] = json!([]))
+        }),
+        ("signatures by release", |i| {
+            each_fact(i, "signatures", |f| f["verified_by"] = json!(["release"]))
+        }),
+        ("signatures by ci", |i| {
+            each_fact(i, "signatures", |f| f["verified_by"] = json!(["ci"]))
+        }),
+        ("attestations null", |i| i["attestations"] = Value::Null),
+        (
+            "attestations error",
+            |i| {
+                i["attestations"]["error"] =
+                    json!({"code": "registry-timeout", "message": "timed out"})
+            },
+        ),
+        ("attestation facts empty", |i| {
+            i["attestations"]["facts"] = json!([])
+        }),
+        ("attestations unverified", |i| {
+            each_fact(i, "attestations", |f| f["verified_by"] = json!([]))
+        }),
+        ("first attestation unverified", |i| {
+            first_fact(i, "attestations", |f| f["verified_by"] = json!([]))
+        }),
+        ("attestations without subject", |i| {
+            each_fact(i, "attestations", |f| {
+                if let Some(f) = f.as_object_mut() {
+                    f.remove("subject_match");
+                }
+            })
+        }),
+        ("attestations about the platform", |i| {
+            each_fact(i, "attestations", |f| about_platform(f, 'b', "linux/amd64"))
+        }),
+        ("first attestation about the platform", |i| {
+            first_fact(i, "attestations", |f| about_platform(f, 'b', "linux/amd64"))
+        }),
+        ("attestations about another digest's platform", |i| {
+            each_fact(i, "attestations", |f| about_platform(f, 'c', "linux/arm64"))
+        }),
+        ("untrusted builder", |i| {
+            each_fact(i, "attestations", |f| {
+                f["provenance"]["builder_id"] = json!("https://github.com/acme-evil/b@v1")
+            })
+        }),
+        ("first from a side branch", |i| {
+            first_fact(i, "attestations", |f| {
+                f["provenance"]["source_ref"] = json!("refs/heads/dev")
+            })
+        }),
+        ("from a fork", |i| {
+            each_fact(i, "attestations", |f| {
+                f["provenance"]["source_repository"] = json!("https://github.com/evil/app")
+            })
+        }),
+        ("no commit", |i| {
+            each_fact(i, "attestations", |f| {
+                f["provenance"]["source_commit"] = Value::Null
+            })
+        }),
+        ("no provenance", |i| {
+            first_fact(i, "attestations", |f| f["provenance"] = Value::Null)
+        }),
+        ("certificate disagrees", |i| {
+            first_fact(
+                i,
+                "attestations",
+                |f| f["certificate_agreement"] = json!({"repository": {"result": "disagrees", "certificate": "https://github.com/evil/app", "provenance": "https://github.com/acme/app"}}),
+            )
+        }),
+        ("unresolved", |i| i["image"]["resolved"] = json!(false)),
+        ("no platforms", |i| i["image"]["platforms"] = json!([])),
+        ("a second platform", |i| {
+            if let Some(p) = i
+                .pointer_mut("/image/platforms")
+                .and_then(Value::as_array_mut)
+            {
+                p.push(json!({"os": "linux", "architecture": "arm64", "digest": format!("sha256:{}", "c".repeat(64))}));
+            }
+        }),
+        ("a platform without a digest", |i| {
+            if let Some(p) = i
+                .pointer_mut("/image/platforms")
+                .and_then(Value::as_array_mut)
+            {
+                p.push(json!({"os": "", "architecture": ""}));
+            }
+        }),
+        ("a commit-SHA tag of another commit", |i| {
+            i["image"]["tag"] = json!("fedcba9")
+        }),
+        ("a claim of another commit", |i| {
+            i["resource"]["annotations"] =
+                json!({"supplygate.dev/source-commit": "fedcba9876543210"})
+        }),
+        ("reachability not reachable", |i| {
+            if let Some(r) = i.get_mut("reachability").and_then(Value::as_array_mut) {
+                r.iter_mut()
+                    .for_each(|r| r["result"] = json!("not-reachable"));
+            }
+        }),
+        ("signatures by ci, about the platform only", |i| {
+            each_fact(i, "signatures", |f| f["verified_by"] = json!([]));
+            if let Some(p) = i.pointer_mut("/signatures/platforms/0") {
+                p["facts"] = json!([{"verified_by": ["ci"], "rejections": [], "location": {"via": "cosign-tag", "tag": "t", "layer": 0}}]);
+            }
+        }),
+    ];
+
+    let engine = load(TestFiles::Exclude);
+    let data = read_json(&inputs().join("data/supplygate.json"));
+    let rules =
+        supplygate::policy::facts::Rules::from_config_data(&data["supplygate"]["config"]).unwrap();
+    let paths = fixture_paths();
+    // Each change alone, and pairs chosen by a fixed sequence (all pairs of every fixture
+    // would take minutes in a debug build).
+    let mut seed: u64 = 0x5eed;
+    let mut next = |n: usize| {
+        seed = seed
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        usize::try_from(seed >> 33).unwrap() % n
+    };
+    let (mut compared, mut skipped, mut wrong) = (0, 0, Vec::new());
+    for path in &paths {
+        let fixture = read_json(path);
+        let mut plans: Vec<Vec<usize>> = vec![vec![]];
+        plans.extend((0..changes.len()).map(|c| vec![c]));
+        plans.extend((0..8).map(|_| vec![next(changes.len()), next(changes.len())]));
+        for plan in plans {
+            let mut input = fixture.clone();
+            for &c in &plan {
+                (changes[c].1)(&mut input);
+            }
+            rules
+                .derive_for_input(&input)
+                .unwrap()
+                .write_into(&mut input);
+            let mut without = input.clone();
+            let matched = without["image"]["matched"].as_object_mut().unwrap();
+            let verdicts = (
+                matched.remove("require_satisfied"),
+                matched.remove("provenance_satisfied"),
+            );
+            if verdicts.0 == Some(json!(true)) || verdicts.1 == Some(json!(true)) {
+                skipped += 1;
+            }
+            let (with, judged) = (engine.decide(&input), engine.decide(&without));
+            assert!(
+                with.errors.is_empty() && judged.errors.is_empty(),
+                "{with:?} {judged:?}"
+            );
+            compared += 1;
+            if with != judged {
+                let names: Vec<&str> = plan.iter().map(|&c| changes[c].0).collect();
+                wrong.push(format!(
+                    "{} with {names:?} (verdicts {verdicts:?}):\n  with verdicts: {:?}\n  judged by the library: {:?}",
+                    path.display(),
+                    with.denies,
+                    judged.denies
+                ));
+            }
+        }
+    }
+    eprintln!("{compared} inputs compared, {skipped} with a verdict that skips denials");
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+    assert!(
+        compared > 1000 && skipped > 300,
+        "{compared} inputs compared, {skipped} with a verdict that skips denials: too few to say"
+    );
 }
