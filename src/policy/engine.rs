@@ -1,6 +1,6 @@
 //! Stage (5): loading a Rego library once ([`Loader`]) and evaluating it per input ([`Engine`]).
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::num::NonZeroU32;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -110,8 +110,9 @@ pub struct Engine {
     /// `None` when there are fewer than two sets or the rule could not be added. Evaluations
     /// start from it when there is one.
     decider: Option<regorus::Engine>,
-    /// Decisions by input, keyed by the input's canonical JSON bytes (object keys sorted):
-    /// images that share every fact share a decision. `None` when the library could decide
+    /// Decisions by input, keyed by the canonical JSON bytes (object keys sorted) of what
+    /// regorus is handed (`input_keys`): sites whose images share every fact the modules can
+    /// read share a decision. `None` when the library could decide
     /// differently on the same input (it calls `rand.intn`).
     memo: Option<Arc<Mutex<Memo>>>,
     limits: Limits,
@@ -551,8 +552,23 @@ impl Engine {
         let Some(memo) = &self.memo else {
             return self.decide(input);
         };
-        // serde_json's objects are sorted maps: equal inputs have equal bytes.
-        let Ok(key) = serde_json::to_vec(input) else {
+        // serde_json's objects are sorted maps: equal inputs have equal bytes. The key is what
+        // regorus is handed (the top-level keys the modules name, `input_keys`): a decision
+        // depends on nothing else, so sites that differ only in what no module reads (the
+        // shipped library reads neither `resource` nor `container`: the same image in several
+        // workloads) share it.
+        let key = match (self.input_keys.as_deref(), input) {
+            (Some(keys), serde_json::Value::Object(members)) => {
+                let named: BTreeMap<&str, &serde_json::Value> = members
+                    .iter()
+                    .filter(|(k, _)| keys.contains(k.as_str()))
+                    .map(|(k, v)| (k.as_str(), v))
+                    .collect();
+                serde_json::to_vec(&named)
+            }
+            _ => serde_json::to_vec(input),
+        };
+        let Ok(key) = key else {
             return self.decide(input);
         };
         if let Some(known) = memo
@@ -696,7 +712,7 @@ fn input_value(
 ) -> Result<regorus::Value, serde_json::Error> {
     match (input, keys) {
         (serde_json::Value::Object(members), Some(keys)) => {
-            let mut object = std::collections::BTreeMap::new();
+            let mut object = BTreeMap::new();
             for (key, value) in members.iter().filter(|(k, _)| keys.contains(k.as_str())) {
                 object.insert(regorus::Value::from(key.as_str()), to_regorus(value)?);
             }
@@ -719,7 +735,7 @@ fn to_regorus(value: &serde_json::Value) -> Result<regorus::Value, serde_json::E
                 .collect::<Result<Vec<_>, _>>()?,
         ),
         serde_json::Value::Object(members) => {
-            let mut object = std::collections::BTreeMap::new();
+            let mut object = BTreeMap::new();
             for (key, value) in members {
                 object.insert(regorus::Value::from(key.as_str()), to_regorus(value)?);
             }

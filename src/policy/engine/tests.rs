@@ -286,3 +286,39 @@ fn the_shipped_library_reads_these_input_keys_only() {
         ]))
     );
 }
+
+fn memo_entries(engine: &Engine) -> usize {
+    engine.memo.as_ref().map_or(0, |m| {
+        m.lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .len()
+    })
+}
+
+/// The memo is keyed by what regorus is handed: inputs that differ only in keys no module
+/// names share one decision; a difference in a named key, or any difference when the modules
+/// read the whole input, is decided again.
+#[test]
+fn the_memo_shares_decisions_of_inputs_that_differ_only_where_no_module_reads() {
+    let engine =
+        engine_of("package supplygate.p\n\ndeny contains input.image.written if input.image.bad\n");
+    let site = |image: serde_json::Value, workload: &str| serde_json::json!({"image": image, "resource": {"name": workload}});
+    let bad = serde_json::json!({"written": "a:1", "bad": true});
+    let first = engine.evaluate(&site(bad.clone(), "web"));
+    let second = engine.evaluate(&site(bad, "worker"));
+    assert_eq!(first.denies[0].msg, "a:1");
+    assert_eq!(first, second);
+    assert_eq!(memo_entries(&engine), 1, "the second site was a memo hit");
+    let good = engine.evaluate(&site(serde_json::json!({"written": "a:1"}), "web"));
+    assert!(good.denies.is_empty(), "{good:?}");
+    assert_eq!(memo_entries(&engine), 2);
+
+    let whole = engine_of("package supplygate.p\n\ndeny contains \"x\" if count(input) > 1\n");
+    assert!(whole
+        .evaluate(&serde_json::json!({"image": {}}))
+        .denies
+        .is_empty());
+    let denied = whole.evaluate(&serde_json::json!({"image": {}, "secret": true}));
+    assert_eq!(denied.denies.len(), 1, "{denied:?}");
+    assert_eq!(memo_entries(&whole), 2);
+}
