@@ -322,3 +322,40 @@ fn the_memo_shares_decisions_of_inputs_that_differ_only_where_no_module_reads() 
     assert_eq!(denied.denies.len(), 1, "{denied:?}");
     assert_eq!(memo_entries(&whole), 2);
 }
+
+/// Engines loaded anew for evaluations at once ([`Engine::spare`]) decide exactly as the
+/// prepared one: the shipped library on every fixture input, on the first spare (a copy), on
+/// those loaded from the sources, and on copies again past the limit.
+#[test]
+fn spare_engines_decide_as_the_prepared_one() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dir = root.join("fixtures/policy/library-inputs");
+    let mut loader = Loader::new(Limits::default());
+    loader.embedded(crate::policy::shipped::MODULES);
+    let data = std::fs::read_to_string(dir.join("data/supplygate.json")).unwrap();
+    loader.data_json("data/supplygate.json", &data);
+    let engine = loader.load().unwrap();
+    let mut inputs: Vec<serde_json::Value> = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter_map(Result::ok)
+        .filter(|e| e.path().extension().is_some_and(|x| x == "json"))
+        .map(|e| serde_json::from_str(&std::fs::read_to_string(e.path()).unwrap()).unwrap())
+        .collect();
+    inputs.sort_by_key(ToString::to_string);
+    let expected: Vec<Decision> = inputs.iter().map(|i| engine.decide(i)).collect();
+    assert!(expected.iter().any(|d| !d.denies.is_empty()));
+    assert!(expected.iter().all(|d| d.errors.is_empty()));
+    for n in 0..IDLE_ENGINES + 2 {
+        let spare = engine.spare();
+        for (input, want) in inputs.iter().zip(&expected) {
+            // The only idle engine: the decision runs on it.
+            *engine.idle.lock().unwrap() = vec![(std::thread::current().id(), spare.clone())];
+            assert_eq!(&engine.decide(input), want, "spare {n}");
+        }
+    }
+    assert_eq!(
+        engine.spares.load(Ordering::Relaxed),
+        1 + IDLE_ENGINES + 2,
+        "every spare was counted (the first decision took one)"
+    );
+}
