@@ -586,14 +586,15 @@ impl Rules {
                 .filter(|o| o.get("error").is_none_or(Value::is_null))
         };
         let array = |v: Option<&'a Value>| v.and_then(Value::as_array).into_iter().flatten();
-        let signatures = checked("signatures").map(|s| {
+        // A fact whose `verified_by` is not a list is left to the policy (which fails on it):
+        // no verdict.
+        let signatures = checked("signatures").and_then(|s| {
             array(s.get("facts"))
                 .map(|f| {
-                    array(f.get("verified_by"))
-                        .filter_map(Value::as_str)
-                        .collect()
+                    let by = f.get("verified_by").and_then(Value::as_array)?;
+                    Some(by.iter().filter_map(Value::as_str).collect())
                 })
-                .collect()
+                .collect::<Option<Vec<Vec<&str>>>>()
         });
         let attested = array(input.pointer("/attestations/facts"))
             .map(|f| {

@@ -291,6 +291,14 @@ fn the_gates_verdicts_skip_only_denials_that_cannot_fire() {
         ("signatures by release", |i| {
             each_fact(i, "signatures", |f| f["verified_by"] = json!(["release"]))
         }),
+        ("a signature fact whose verified_by is not a list", |i| {
+            if let Some(f) = i
+                .pointer_mut("/signatures/facts")
+                .and_then(Value::as_array_mut)
+            {
+                f.push(json!({"verified_by": "ci", "rejections": []}));
+            }
+        }),
         ("signatures by ci", |i| {
             each_fact(i, "signatures", |f| f["verified_by"] = json!(["ci"]))
         }),
@@ -434,11 +442,8 @@ fn the_gates_verdicts_skip_only_denials_that_cannot_fire() {
             if verdicts.0 == Some(json!(true)) || verdicts.1 == Some(json!(true)) {
                 skipped += 1;
             }
+            // (Errors included: an input the library fails on fails with the verdicts too.)
             let (with, judged) = (engine.decide(&input), engine.decide(&without));
-            assert!(
-                with.errors.is_empty() && judged.errors.is_empty(),
-                "{with:?} {judged:?}"
-            );
             compared += 1;
             if with != judged {
                 let names: Vec<&str> = plan.iter().map(|&c| changes[c].0).collect();
