@@ -3,7 +3,8 @@
 # input in fixtures/policy/library-inputs/ (and a copy of each without the gate's verdicts) with
 # the config data, once with OPA 1.20 (in-process, pip package `opa-golib-python-bindings`) and
 # once with supplygate's engine (regorus, through `cargo run --example policy_eval`), diffs the
-# deny/warn entries, and runs the library's Rego tests with OPA too. Closes with `N passed, M failed`; exits non-zero on any difference.
+# deny/warn entries, and runs the library's Rego tests with OPA too. Closes with
+# `N passed, M failed`; exits non-zero on any difference.
 #
 # Needs python3 and cargo. Installs the OPA bindings into target/opa-venv when python3 cannot
 # import them (PyPI must then be reachable).
@@ -65,6 +66,7 @@ for name in sorted(os.listdir(src)):
 PY
 
 cargo build -q --example policy_eval
-cargo run -q --example policy_eval -- "$policies" "$work/inputs" --data "$data" >"$work/regorus.json"
+cargo run -q --example policy_eval -- "$policies" "$work/inputs" --data "$data" \
+  >"$work/regorus.json"
 "$python" tests/opa_compare.py "$policies" "$work/inputs" --data "$data" >"$work/opa.json"
 "$python" tests/opa_compare.py --diff "$work/opa.json" "$work/regorus.json" --opa-tests "$policies"

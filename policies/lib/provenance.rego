@@ -31,7 +31,9 @@ rules := [object.union(data.supplygate.config.provenance[i], {"index": i}) |
 # looked up and every matching rule has a verified provenance that `passes` about the resolved
 # digest, or one about each platform of the index (`satisfied` below), i.e. when no denial
 # below can fire. Then they are skipped (most images: half of an allowed image's time). When it
-# is `false` or missing (an input written by hand), they are evaluated.
+# is `false` or missing (an input written by hand), they are evaluated. So every rule of
+# `denials` must be one that a satisfied `provenance` rule rules out; a denial that does not
+# depend on the provenance belongs in `deny` itself.
 deny contains finding if {
 	input.image.matched.provenance != []
 	object.get(input.image.matched, "provenance_satisfied", false) != true

@@ -20,7 +20,9 @@ image := input.image
 # is `true` only when the image resolved, its signatures were looked up and every matching rule
 # has a signature on the resolved digest verified by one of its signers, i.e. when no denial
 # below can fire. Then they are skipped (most images: a fifth of an allowed image's time). When
-# it is `false` or missing (an input written by hand), they are evaluated.
+# it is `false` or missing (an input written by hand), they are evaluated. So every rule of
+# `denials` must be one that a satisfied `require` rule rules out; a denial that does not
+# depend on the signatures belongs in `deny` itself.
 deny contains finding if {
 	input.image.matched.require != []
 	object.get(input.image.matched, "require_satisfied", false) != true

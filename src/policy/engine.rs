@@ -1,6 +1,7 @@
 //! Stage (5): loading a Rego library once ([`Loader`]) and evaluating it per input ([`Engine`]).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::fmt;
 use std::num::NonZeroU32;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -42,7 +43,8 @@ type Memo = HashMap<Vec<u8>, Decision>;
 /// Most decisions remembered by input (then forgotten all at once): a few MiB at most.
 const MEMO_ENTRIES: usize = 1024;
 
-/// Most prepared engine copies kept for reuse (one per thread evaluating at once is enough).
+/// Most prepared engines kept for reuse, and most loaded anew (one per thread evaluating at
+/// once is enough).
 const IDLE_ENGINES: usize = 16;
 
 /// The package of the one rule that evaluates every deciding rule set at once
@@ -63,6 +65,19 @@ pub struct Loader {
     embedded: BTreeSet<String>,
     data: Vec<(String, serde_json::Value)>,
     errors: Vec<PolicyError>,
+}
+
+/// The modules and data an [`Engine`] was loaded from (without errors), for
+/// [`Engine::spare`]; its `Debug` names how many, not their text.
+struct Sources(Loader);
+
+impl fmt::Debug for Sources {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Sources")
+            .field("modules", &self.0.modules.len())
+            .field("data", &self.0.data.len())
+            .finish()
+    }
 }
 
 /// A `deny` or `warn` rule of one deciding package.
@@ -128,7 +143,7 @@ pub struct Engine {
     input_keys: Option<Arc<BTreeSet<String>>>,
     /// The modules and data it was loaded from, to build engines that share nothing with
     /// `inner` ([`Engine::spare`]).
-    sources: Arc<Loader>,
+    sources: Arc<Sources>,
     /// How many engines [`Engine::spare`] has handed out; shared by clones.
     spares: Arc<AtomicUsize>,
 }
@@ -371,13 +386,13 @@ impl Loader {
             mut errors,
         } = self;
         let digest = library_digest(&modules, &data);
-        let sources = Arc::new(Loader {
+        let sources = Arc::new(Sources(Loader {
             limits,
             modules: modules.clone(),
             embedded: embedded.clone(),
             data: data.clone(),
             errors: Vec::new(),
-        });
+        }));
         let mut inner = regorus::Engine::new();
         inner.set_strict_builtin_errors(true);
         inner.set_gather_prints(true);
@@ -609,20 +624,10 @@ impl Engine {
 
     /// [`Engine::evaluate`] without the memo.
     pub fn decide(&self, input: &serde_json::Value) -> Decision {
-        let started = Instant::now();
-        // Read straight from the borrowed document: no copy of the `serde_json` tree first.
-        let input = match input_value(input, self.input_keys.as_deref()) {
-            Ok(value) => value,
-            Err(e) => {
-                return Decision {
-                    errors: vec![format!("the input cannot be given to the policies: {e}")],
-                    ..Decision::default()
-                }
-            }
-        };
         // The engine this thread used last, if idle: its trees are still in this core's cache
         // (an engine handed from thread to thread on every decision cost a fifth of the
-        // second thread's gain).
+        // second thread's gain). Taken before the clock starts: loading a spare is not
+        // evaluating.
         let this = std::thread::current().id();
         let taken = {
             let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
@@ -633,6 +638,18 @@ impl Engine {
             }
         };
         let mut engine = taken.map_or_else(|| self.spare(), |(_, e)| e);
+        let started = Instant::now();
+        // Read straight from the borrowed document: no copy of the `serde_json` tree first.
+        let input = match input_value(input, self.input_keys.as_deref()) {
+            Ok(value) => value,
+            Err(e) => {
+                self.put_back(this, engine);
+                return Decision {
+                    errors: vec![format!("the input cannot be given to the policies: {e}")],
+                    ..Decision::default()
+                };
+            }
+        };
         engine.set_input(input);
         let mut decision = Decision::default();
         // Every rule set in one evaluation, when the library allows it and nothing goes wrong;
@@ -693,20 +710,26 @@ impl Engine {
         // next decision.
         if decision.errors.is_empty() {
             engine.set_input(regorus::Value::new_object());
-            let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
-            if idle.len() < IDLE_ENGINES {
-                idle.push((this, engine));
-            }
+            self.put_back(this, engine);
         }
         decision
+    }
+
+    /// Returns an engine that evaluated nothing wrong to the idle ones, as `thread`'s.
+    fn put_back(&self, thread: ThreadId, engine: regorus::Engine) {
+        let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
+        if idle.len() < IDLE_ENGINES {
+            idle.push((thread, engine));
+        }
     }
 
     /// A prepared engine for one more evaluation at once, when none is idle. The first is a
     /// copy of the prepared engine; the next ones, up to [`IDLE_ENGINES`], are loaded again
     /// from the sources, so that they share nothing: copies share their syntax trees and data,
     /// whose reference counts every evaluation touches, and threads evaluating on copies at
-    /// once contend for them (two threads ran at 1.2 times one thread's rate; on engines of
-    /// their own, about twice). Past that (engines dropped after errors), copies again: an
+    /// once contend for them (`benches/policy.sh`, 1,000 images: two threads ran at 1.28 times
+    /// one thread's rate; on engines of their own, each thread back on its own, 1.64 to 1.8
+    /// times). Past that (engines dropped after errors), copies again: an
     /// input that fails cannot make each evaluation load the library anew.
     fn spare(&self) -> regorus::Engine {
         let template = self.decider.as_ref().unwrap_or(&self.inner);
@@ -714,11 +737,12 @@ impl Engine {
         if n == 0 || n >= IDLE_ENGINES {
             return template.clone();
         }
+        let Sources(loaded) = &*self.sources;
         let sources = Loader {
-            limits: self.sources.limits,
-            modules: self.sources.modules.clone(),
-            embedded: self.sources.embedded.clone(),
-            data: self.sources.data.clone(),
+            limits: loaded.limits,
+            modules: loaded.modules.clone(),
+            embedded: loaded.embedded.clone(),
+            data: loaded.data.clone(),
             errors: Vec::new(),
         };
         match sources.load() {

@@ -126,14 +126,16 @@ pub struct Matched {
     pub allowed_registry: Option<bool>,
     /// The gate's verdict on the `require` rules above: the image resolved, its signatures
     /// were looked up, and each rule has a signature on the resolved digest verified by one of
-    /// its signers (`true` for none). The signature policy skips its denials when this is
+    /// its signers (vacuously so when none matches, but only for an image that resolved and
+    /// whose signatures were looked up). The signature policy skips its denials when this is
     /// `true` and judges the facts itself otherwise (also when it is missing).
     #[serde(default)]
     pub require_satisfied: bool,
     /// The gate's verdict on the `provenance` rules above: the image resolved, its
     /// attestations were looked up, and each rule has a verified provenance that passes every
     /// check ([`ProvenanceCheck::passes`]) about the resolved digest, or one about each
-    /// platform of the index (`true` for none). The provenance policy skips its denials when
+    /// platform of the index (vacuously so when none matches, but only for an image that
+    /// resolved and whose attestations were looked up). The provenance policy skips its denials when
     /// this is `true` and judges the checks itself otherwise (also when it is missing).
     #[serde(default)]
     pub provenance_satisfied: bool,
@@ -494,9 +496,9 @@ impl Rules {
                     .collect()
             })
             .collect();
-        matched.require_satisfied = self.require_satisfied(&matched.require, subject);
+        matched.require_satisfied = self.require_verdict(&matched.require, subject);
         matched.provenance_satisfied =
-            provenance_rules_satisfied(&matched.provenance, &provenance_checks, subject);
+            provenance_verdict(&matched.provenance, &provenance_checks, subject);
         Facts {
             matched,
             source_claim: subject.claim.clone(),
@@ -507,7 +509,7 @@ impl Rules {
     /// Whether the image resolved, its signatures were looked up, and each of the `require`
     /// rules at `indexes` has a signature on the resolved digest verified by one of its
     /// signers: what the signature policy asks (platform signatures never count).
-    fn require_satisfied(&self, indexes: &[usize], subject: &Subject<'_>) -> bool {
+    fn require_verdict(&self, indexes: &[usize], subject: &Subject<'_>) -> bool {
         let Some(signatures) = subject.signatures.as_ref().filter(|_| subject.resolved) else {
             return false;
         };
@@ -628,7 +630,7 @@ impl Rules {
 /// `verified` and `passes`) about the resolved digest, or, for an index, one about each of its
 /// platforms: what the provenance policy asks. Stricter than the policy where an input is
 /// malformed (a fact without `subject_match` counts for nothing here), never looser.
-fn provenance_rules_satisfied(
+fn provenance_verdict(
     indexes: &[usize],
     checks: &[Vec<Option<ProvenanceCheck>>],
     subject: &Subject<'_>,
@@ -1231,7 +1233,7 @@ mod tests {
     /// only when every platform has its own; a signature counts only on the resolved digest,
     /// only when the image resolved and the signatures were looked up.
     #[test]
-    fn verdicts_need_every_platform_and_a_signature_on_the_digest() {
+    fn verdicts_need_every_platform_and_a_signer_of_the_rule() {
         let rules = Rules::from_config_data(&config()).unwrap_or_else(|e| panic!("{e}"));
         let about = |platform: &str| {
             Some(Attested {

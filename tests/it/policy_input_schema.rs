@@ -16,12 +16,14 @@ use std::sync::Arc;
 
 use serde_json::{json, Value};
 use supplygate::config::Config;
+use supplygate::facts::{AttestationReport, SignatureReport};
 use supplygate::manifest::{Origin, Source};
 use supplygate::policy::facts::Rules;
 use supplygate::policy::input::{self, Mode, ReachabilityFact, ReachabilityResult};
 use supplygate::reference::{Digest, ImageRef};
 use supplygate::registry::{Platform, Resolved};
 use supplygate::report::ImageReport;
+use supplygate::verify::{Location, SignatureFact};
 
 fn root(path: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
@@ -78,6 +80,18 @@ fn digest(c: char) -> Digest {
     Digest::parse(&format!("sha256:{}", c.to_string().repeat(64))).unwrap()
 }
 
+/// The config data of [`gate_inputs`].
+fn rules_data() -> Value {
+    json!({
+        "require": [{"images": ["ghcr.io/acme/**"], "signers": ["ci"], "line": 3}],
+        "provenance": [{
+            "images": ["ghcr.io/acme/app"], "signers": ["ci"], "builders": [],
+            "source": "https://github.com/acme/app", "refs": [], "line": 7,
+        }],
+        "registries": {"allow": ["ghcr.io/acme/**"]},
+    })
+}
+
 /// Inputs as the gate writes them, for the sites of a manifest: resolved and not, an invalid
 /// reference, a commit claim, a reachability answer.
 fn gate_inputs() -> Vec<Value> {
@@ -107,15 +121,7 @@ spec:
     };
     let manifests = supplygate::gate::search_manifests(vec![Ok(source)], &config);
     assert_eq!(manifests.sites.len(), 3, "{:?}", manifests.file_errors);
-    let data = json!({
-        "require": [{"images": ["ghcr.io/acme/**"], "signers": ["ci"], "line": 3}],
-        "provenance": [{
-            "images": ["ghcr.io/acme/app"], "signers": ["ci"], "builders": [],
-            "source": "https://github.com/acme/app", "refs": [], "line": 7,
-        }],
-        "registries": {"allow": ["ghcr.io/acme/**"]},
-    });
-    let rules = Rules::from_config_data(&data).unwrap();
+    let rules = Rules::from_config_data(&rules_data()).unwrap();
     let reachability = vec![ReachabilityFact {
         repository: "https://github.com/acme/app".to_owned(),
         commit: String::new(),
@@ -141,13 +147,35 @@ spec:
                 }],
                 tag_digest: None,
             });
+            // A signature verified by the rule's signer, and attestations looked up (none):
+            // the gate's verdicts come out `true` for `require`, `false` for `provenance`.
+            let signatures = resolved.as_ref().map(|r| {
+                let location = Location::CosignTag {
+                    tag: "sha256-a.sig".to_owned(),
+                    manifest: digest('c'),
+                    layer: 0,
+                };
+                let mut fact = SignatureFact::unverified(location, r.digest.clone(), None);
+                fact.verified_by = vec!["ci".to_owned()];
+                Arc::new(SignatureReport {
+                    digest: r.digest.clone(),
+                    facts: vec![fact],
+                    platforms: Vec::new(),
+                })
+            });
+            let attestations = resolved.as_ref().map(|r| {
+                Arc::new(AttestationReport {
+                    digest: r.digest.clone(),
+                    facts: Vec::new(),
+                })
+            });
             let report = ImageReport {
                 site,
                 reference,
                 resolved,
                 findings: Vec::new(),
-                signatures: None,
-                attestations: None,
+                signatures,
+                attestations,
             };
             let name = report.reference.as_ref().map(ImageRef::name);
             let facts = rules.derive(&input::subject(
@@ -190,6 +218,16 @@ fn the_inputs_the_gate_writes_follow_the_schema() {
     assert_eq!(docs[1]["image"]["valid"], false);
     assert_eq!(docs[1]["image"]["matched"]["allowed_registry"], Value::Null);
     assert_eq!(docs[2]["image"]["matched"]["allowed_registry"], false);
+    assert_eq!(docs[0]["image"]["matched"]["require_satisfied"], true);
+    assert_eq!(docs[0]["image"]["matched"]["provenance_satisfied"], false);
+    // What the gate derived from its reports is what the facts of the document it wrote say:
+    // the verdicts of the gate's path and of `derive_for_input` (fixtures, tools) agree.
+    let rules = Rules::from_config_data(&rules_data()).unwrap();
+    for doc in &docs {
+        let mut again = doc.clone();
+        rules.derive_for_input(doc).unwrap().write_into(&mut again);
+        assert_eq!(&again, doc, "{}", doc["container"]["name"]);
+    }
     let errors = schema_errors(&docs);
     for (doc, errors) in docs.iter().zip(&errors) {
         assert!(

@@ -359,3 +359,30 @@ fn spare_engines_decide_as_the_prepared_one() {
         "every spare was counted (the first decision took one)"
     );
 }
+
+/// A thread takes back the idle engine it used last, not whichever was returned last.
+#[test]
+fn a_thread_takes_back_the_engine_it_used_last() {
+    let engine = engine_of("package supplygate.p\n\ndeny contains \"x\" if input.image.bad\n");
+    let other = std::thread::spawn(|| std::thread::current().id())
+        .join()
+        .unwrap();
+    let this = std::thread::current().id();
+    let spare = engine.spare();
+    // This thread's engine first, another thread's on top (what a plain pop would take).
+    *engine.idle.lock().unwrap() = vec![(this, spare.clone()), (other, spare)];
+    let decision = engine.decide(&serde_json::json!({"image": {"bad": true}}));
+    assert_eq!(decision.denies.len(), 1, "{decision:?}");
+    let owners: Vec<_> = engine
+        .idle
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(t, _)| *t)
+        .collect();
+    assert_eq!(
+        owners,
+        vec![other, this],
+        "the other thread's engine stayed idle"
+    );
+}
