@@ -206,6 +206,8 @@ fn load(
 ) -> anyhow::Result<webhook::Loaded> {
     let engine = gate::load_policy(&config, policies)
         .map_err(|e| anyhow::anyhow!("cannot load the policies:\n{e}"))?;
+    // An engine per core, loaded now rather than by the first reviews that run at once.
+    engine.prepare(std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get));
     let lock = lock
         .map(|path| Lock::read(path).map(Arc::new))
         .transpose()

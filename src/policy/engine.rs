@@ -715,6 +715,23 @@ impl Engine {
         decision
     }
 
+    /// Readies engines for `n` evaluations at once (at most [`IDLE_ENGINES`]) now, so that no
+    /// decision waits for one to be loaded: `supplygate serve` does when it loads a library,
+    /// off the request path.
+    pub fn prepare(&self, n: usize) {
+        let this = std::thread::current().id();
+        let idle = self
+            .idle
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .len();
+        let wanted = n.min(IDLE_ENGINES).saturating_sub(idle);
+        let engines: Vec<regorus::Engine> = (0..wanted).map(|_| self.spare()).collect();
+        for engine in engines {
+            self.put_back(this, engine);
+        }
+    }
+
     /// Returns an engine that evaluated nothing wrong to the idle ones, as `thread`'s.
     fn put_back(&self, thread: ThreadId, engine: regorus::Engine) {
         let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);

@@ -386,3 +386,19 @@ fn a_thread_takes_back_the_engine_it_used_last() {
         "the other thread's engine stayed idle"
     );
 }
+
+/// `prepare` readies engines for evaluations at once: that many idle, the first a copy and the
+/// others loaded anew, each deciding as the prepared one; asking again adds none.
+#[test]
+fn prepare_readies_idle_engines_once() {
+    let engine = engine_of("package supplygate.p\n\ndeny contains \"x\" if input.image.bad\n");
+    engine.prepare(3);
+    assert_eq!(engine.idle.lock().unwrap().len(), 3);
+    assert_eq!(engine.spares.load(Ordering::Relaxed), 3);
+    engine.prepare(3);
+    assert_eq!(engine.spares.load(Ordering::Relaxed), 3, "none added");
+    engine.prepare(IDLE_ENGINES + 5);
+    assert_eq!(engine.idle.lock().unwrap().len(), IDLE_ENGINES);
+    let decision = engine.decide(&serde_json::json!({"image": {"bad": true}}));
+    assert_eq!(decision.denies.len(), 1, "{decision:?}");
+}
