@@ -372,12 +372,25 @@ impl Loader {
         }
     }
 
+    /// Its modules and data, without the problems found so far: what [`Engine::spare`]
+    /// loads again.
+    fn sources(&self) -> Loader {
+        Loader {
+            limits: self.limits,
+            modules: self.modules.clone(),
+            embedded: self.embedded.clone(),
+            data: self.data.clone(),
+            errors: Vec::new(),
+        }
+    }
+
     /// Parses, checks and prepares the library.
     ///
     /// # Errors
     /// Every problem found: unreadable files, limits exceeded, syntax errors, unknown
     /// functions, wrong arities, analysis errors, data that does not parse or merge.
     pub fn load(self) -> Result<Engine, LoadErrors> {
+        let sources = Arc::new(Sources(self.sources()));
         let Self {
             limits,
             modules,
@@ -386,13 +399,6 @@ impl Loader {
             mut errors,
         } = self;
         let digest = library_digest(&modules, &data);
-        let sources = Arc::new(Sources(Loader {
-            limits,
-            modules: modules.clone(),
-            embedded: embedded.clone(),
-            data: data.clone(),
-            errors: Vec::new(),
-        }));
         let mut inner = regorus::Engine::new();
         inner.set_strict_builtin_errors(true);
         inner.set_gather_prints(true);
@@ -754,15 +760,7 @@ impl Engine {
         if n == 0 || n >= IDLE_ENGINES {
             return template.clone();
         }
-        let Sources(loaded) = &*self.sources;
-        let sources = Loader {
-            limits: loaded.limits,
-            modules: loaded.modules.clone(),
-            embedded: loaded.embedded.clone(),
-            data: loaded.data.clone(),
-            errors: Vec::new(),
-        };
-        match sources.load() {
+        match self.sources.0.sources().load() {
             Ok(own) => own.decider.unwrap_or(own.inner),
             Err(_) => template.clone(),
         }
